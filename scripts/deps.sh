@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Installs the system packages ckptfs's tests and demo use, when missing (Debian, as root).
+# Usage: scripts/deps.sh            (sourced or run; idempotent)
+set -euo pipefail
+need=()
+command -v fusermount3 >/dev/null 2>&1 || need+=(fuse3)
+command -v gdb >/dev/null 2>&1 || need+=(gdb)
+command -v readelf >/dev/null 2>&1 || need+=(binutils)
+command -v xxd >/dev/null 2>&1 || need+=(xxd)
+command -v zstd >/dev/null 2>&1 || need+=(zstd)
+command -v yara >/dev/null 2>&1 || need+=(yara)
+if [ ${#need[@]} -gt 0 ]; then
+  if [ "$(id -u)" != 0 ]; then
+    echo "scripts/deps.sh: missing ${need[*]}; run as root or install them" >&2
+    exit 1
+  fi
+  echo "installing: ${need[*]}" >&2
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+if [ ! -e /dev/fuse ]; then
+  echo "scripts/deps.sh: /dev/fuse is missing: FUSE tests cannot run" >&2
+  exit 1
+fi

@@ -1,0 +1,13 @@
+//! ckptfs: mount a CRIU / Podman / CRI-O container checkpoint read-only as a `/proc`-like tree.
+//!
+//! Layers, data flowing one way (see `DESIGN.md` in the shared folder and `docs/architecture.md`):
+//! 1. [`source`]: open the input (image dir, `.tar`, `.tar.gz`, `.tar.zst`) and give named, immutable byte blobs.
+//! 2. [`image`]: CRIU image decoding (magic, framing, protobuf messages from `proto/`).
+//! 3. [`model`]: the checkpoint as Rust types; the per-process page index (`model::memory`).
+//! 4. [`render`]: pure functions model -> bytes for every text file of the tree.
+//! 5. [`fs`]: the inode tree and the thin FUSE adapter.
+//! 6. [`cli`]: command-line front end.
+
+pub mod image;
+pub mod model;
+pub mod source;

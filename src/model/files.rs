@@ -1,0 +1,117 @@
+//! Open-file objects from files.img (regular files, sockets, pipes, anon inodes), shared by fds,
+//! VMAs and the cwd / root / exe links.
+
+use std::sync::Arc;
+
+/// A shared reference to a file object.
+pub type FileRef = Arc<FileObject>;
+
+/// A file object (`FileEntry`), keyed by its id in files.img.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FileObject {
+    pub id: u32,
+    pub kind: FileKind,
+}
+
+/// Socket address families we render.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Family {
+    Inet,
+    Inet6,
+    Other(u32),
+}
+
+/// An inet socket (`InetSkEntry`).
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct InetSocket {
+    pub ino: u32,
+    pub family: u32,
+    /// SOCK_STREAM, SOCK_DGRAM, ...
+    pub sock_type: u32,
+    pub proto: u32,
+    /// TCP state as the kernel numbers it (10 = LISTEN, 1 = ESTABLISHED, 7 = CLOSE).
+    pub state: u32,
+    pub src_port: u32,
+    pub dst_port: u32,
+    /// Addresses as the image stores them: 1 word for IPv4, 4 for IPv6 (network byte order words).
+    pub src_addr: Vec<u32>,
+    pub dst_addr: Vec<u32>,
+    pub backlog: u32,
+    pub uid: Option<u32>,
+}
+
+/// A unix socket (`UnixSkEntry`).
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct UnixSocket {
+    pub ino: u32,
+    pub sock_type: u32,
+    pub state: u32,
+    pub flags: u32,
+    pub backlog: u32,
+    pub peer: u32,
+    /// The bound name (may start with NUL for the abstract namespace).
+    pub name: Vec<u8>,
+}
+
+/// What a file object is.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum FileKind {
+    /// A regular file or directory by path (as the process saw it).
+    Reg {
+        path: String,
+        pos: u64,
+        flags: u32,
+        mnt_id: Option<i32>,
+        size: Option<u64>,
+        mode: Option<u32>,
+        /// The file was unlinked (CRIU saved it as a ghost file or marked it deleted).
+        deleted: bool,
+    },
+    InetSocket(InetSocket),
+    UnixSocket(UnixSocket),
+    /// Other socket families (netlink, packet): the type name and inode.
+    Socket { what: &'static str, ino: u32 },
+    Pipe { pipe_id: u32, flags: u32 },
+    Fifo { pipe_id: u32, path: Option<String> },
+    /// An anonymous inode: `eventfd`, `eventpoll`, `signalfd`, `timerfd`, `inotify`, `fanotify`, `bpf-map`, ...
+    AnonInode { what: &'static str },
+    Memfd { name: String, inode_id: u32, shmid: Option<u64> },
+    Tty { index: u32 },
+    Tun,
+    /// A type we do not decode; the raw FileEntry type number.
+    Other { type_id: i32 },
+}
+
+impl FileObject {
+    /// The link text /proc shows for a descriptor of this file (`socket:[123]`, `pipe:[4]`, a path).
+    pub fn link_text(&self) -> String {
+        match &self.kind {
+            FileKind::Reg { path, deleted, .. } => {
+                if *deleted {
+                    format!("{path} (deleted)")
+                } else {
+                    path.clone()
+                }
+            }
+            FileKind::InetSocket(s) => format!("socket:[{}]", s.ino),
+            FileKind::UnixSocket(s) => format!("socket:[{}]", s.ino),
+            FileKind::Socket { ino, .. } => format!("socket:[{ino}]"),
+            FileKind::Pipe { pipe_id, .. } => format!("pipe:[{pipe_id}]"),
+            FileKind::Fifo { path, pipe_id } => path.clone().unwrap_or_else(|| format!("pipe:[{pipe_id}]")),
+            FileKind::AnonInode { what } => format!("anon_inode:[{what}]"),
+            FileKind::Memfd { name, .. } => format!("/memfd:{name} (deleted)"),
+            FileKind::Tty { index } => format!("/dev/pts/{index}"),
+            FileKind::Tun => "/dev/net/tun".to_string(),
+            FileKind::Other { type_id } => format!("anon_inode:[criu-file-type-{type_id}]"),
+        }
+    }
+
+    /// The path inside the container, for objects that have one (regular files, fifos).
+    pub fn path(&self) -> Option<&str> {
+        match &self.kind {
+            FileKind::Reg { path, .. } => Some(path),
+            FileKind::Fifo { path, .. } => path.as_deref(),
+            _ => None,
+        }
+    }
+}

@@ -1,0 +1,664 @@
+//! Building the [`Checkpoint`] model from a [`Source`]: decode the images, resolve file ids,
+//! index memory. Pure with respect to the outside world: reads only the source's blobs.
+//!
+//! Which image holds what (DESIGN.md, "Who holds what"): pstree.img lists tasks; `core-<tid>.img`
+//! per thread; `mm-<pid>.img`, `pagemap-<pid>.img`, `fs-<pid>.img`, `ids-<pid>.img` per process;
+//! `fdinfo-<files_id>.img` per files table; files.img the file objects; memfd.img the memfd inodes;
+//! `pagemap-shmem-<shmid>.img` shared anonymous / memfd memory.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use super::files::{FileKind, FileObject, FileRef, InetSocket, UnixSocket};
+use super::memory::{Extent, Memory};
+use super::metadata::{DumpStats, Metadata};
+use super::process::{
+    Creds, Fd, MmInfo, Process, SigAction, TaskState, Thread, Vma, VmaName, X86Fpu, X86Regs, vma_status as vs,
+};
+use super::{Checkpoint, Error, pages};
+use crate::image::{self, magic, pb};
+use crate::source::{ImageDir, Source};
+
+/// Loads the whole model. Fails only when the checkpoint has no usable process tree; everything
+/// else that is missing or broken becomes a warning (and, for memory, broken extents).
+pub fn load(source: Source) -> Result<Checkpoint, Error> {
+    let mut warnings: Vec<String> = source.warnings.clone();
+    let dir = &source.images;
+
+    let meta = load_metadata(&source, &mut warnings);
+
+    let pstree_bytes = dir
+        .files
+        .get("pstree.img")
+        .ok_or_else(|| Error::Missing(format!("{}/pstree.img", dir.label)))?;
+    let pstree: Vec<pb::PstreeEntry> = image::decode_all("pstree.img", pstree_bytes.bytes(), magic::PSTREE)?;
+    if pstree.is_empty() {
+        return Err(Error::Invalid {
+            file: format!("{}/pstree.img", dir.label),
+            what: "the process tree is empty".into(),
+        });
+    }
+
+    let files = load_files(dir, &mut warnings);
+    let memfd_shmid = load_memfd_inodes(dir, &mut warnings);
+    let mut shmem_cache: HashMap<u64, Option<Memory>> = HashMap::new();
+
+    let mut processes = Vec::with_capacity(pstree.len());
+    let mut seen = std::collections::HashSet::new();
+    for entry in &pstree {
+        if !seen.insert(entry.pid) {
+            warnings.push(format!(
+                "{}/pstree.img: PID {} is listed twice; the second entry is ignored",
+                dir.label, entry.pid
+            ));
+            continue;
+        }
+        match load_process(dir, entry, &files, &memfd_shmid, &mut shmem_cache, &mut warnings) {
+            Ok(p) => processes.push(p),
+            Err(e) => warnings.push(format!("PID {}: not loaded: {e}", entry.pid)),
+        }
+    }
+    if processes.is_empty() {
+        return Err(Error::Invalid {
+            file: format!("{}/pstree.img", dir.label),
+            what: "no process of the tree could be loaded".into(),
+        });
+    }
+    processes.sort_by_key(|p| p.pid);
+
+    let time = checkpoint_time(&source, &meta);
+    Ok(Checkpoint {
+        source,
+        meta,
+        processes,
+        files,
+        time,
+        warnings,
+    })
+}
+
+fn checkpoint_time(source: &Source, _meta: &Metadata) -> SystemTime {
+    // The images carry no wall-clock time; use the input's mtime (the archive's, or the image
+    // directory's inventory.img), which is when the dump was written.
+    let p = &source.input.path;
+    let candidates = [p.join("inventory.img"), p.join("checkpoint/inventory.img"), p.clone()];
+    for c in candidates {
+        if let Ok(m) = std::fs::metadata(&c)
+            && let Ok(t) = m.modified()
+        {
+            return t;
+        }
+    }
+    SystemTime::UNIX_EPOCH + Duration::from_secs(0)
+}
+
+fn load_metadata(source: &Source, warnings: &mut Vec<String>) -> Metadata {
+    let md = |n: &str| source.metadata.get(n).map(|b| b.bytes());
+    let mut meta = Metadata::from_container_files(md("config.dump"), md("spec.dump"), warnings);
+    let dir = &source.images;
+    if let Some(b) = dir.files.get("inventory.img") {
+        match image::decode_one::<pb::InventoryEntry>("inventory.img", b.bytes(), magic::INVENTORY) {
+            Ok(inv) => {
+                meta.criu_image_version = Some(inv.img_version);
+                meta.dump_uptime_us = inv.dump_uptime;
+            }
+            Err(e) => warnings.push(format!("{}: {e}", dir.label)),
+        }
+    }
+    // CRIU writes stats-dump in the image dir; Podman also copies it to the archive root.
+    let stats = dir.files.get("stats-dump").or_else(|| source.metadata.get("stats-dump"));
+    if let Some(b) = stats {
+        match image::decode_one::<pb::StatsEntry>("stats-dump", b.bytes(), magic::STATS) {
+            Ok(s) => {
+                meta.dump_stats = s.dump.map(|d| DumpStats {
+                    freezing_time: d.freezing_time,
+                    frozen_time: d.frozen_time,
+                    memdump_time: d.memdump_time,
+                    memwrite_time: d.memwrite_time,
+                    pages_scanned: d.pages_scanned,
+                    pages_skipped_parent: d.pages_skipped_parent,
+                    pages_written: d.pages_written,
+                    irmap_resolve: d.irmap_resolve,
+                    pages_lazy: Some(d.pages_lazy),
+                    page_pipes: d.page_pipes,
+                    page_pipe_bufs: d.page_pipe_bufs,
+                    shpages_scanned: d.shpages_scanned,
+                    shpages_skipped_parent: d.shpages_skipped_parent,
+                    shpages_written: d.shpages_written,
+                })
+            }
+            Err(e) => warnings.push(format!("{}: {e}", dir.label)),
+        }
+    }
+    meta
+}
+
+/// Decodes an optional image; a decoding error becomes a warning and `None`.
+fn optional<M: prost::Message + Default>(
+    dir: &ImageDir,
+    name: &str,
+    magic: u32,
+    warnings: &mut Vec<String>,
+) -> Option<Vec<M>> {
+    let b = dir.files.get(name)?;
+    match image::decode_all::<M>(name, b.bytes(), magic) {
+        Ok(v) => Some(v),
+        Err(e) => {
+            warnings.push(format!("{}: {e}", dir.label));
+            None
+        }
+    }
+}
+
+fn load_files(dir: &ImageDir, warnings: &mut Vec<String>) -> BTreeMap<u32, FileRef> {
+    let entries: Vec<pb::FileEntry> = optional(dir, "files.img", magic::FILES, warnings).unwrap_or_default();
+    let mut out = BTreeMap::new();
+    for fe in entries {
+        let kind = file_kind(&fe);
+        if out.insert(fe.id, Arc::new(FileObject { id: fe.id, kind })).is_some() {
+            warnings.push(format!("{}/files.img: file id {} appears twice; the last one is used", dir.label, fe.id));
+        }
+    }
+    out
+}
+
+fn file_kind(fe: &pb::FileEntry) -> FileKind {
+    use pb::FdTypes as T;
+    let t = T::try_from(fe.r#type).ok();
+    if let Some(r) = &fe.reg {
+        return FileKind::Reg {
+            path: r.name.clone(),
+            pos: r.pos,
+            flags: r.flags,
+            mnt_id: r.mnt_id,
+            size: r.size,
+            mode: r.mode,
+            deleted: false,
+        };
+    }
+    if let Some(s) = &fe.isk {
+        return FileKind::InetSocket(InetSocket {
+            ino: s.ino,
+            family: s.family,
+            sock_type: s.r#type,
+            proto: s.proto,
+            state: s.state,
+            src_port: s.src_port,
+            dst_port: s.dst_port,
+            src_addr: s.src_addr.clone(),
+            dst_addr: s.dst_addr.clone(),
+            backlog: s.backlog,
+            uid: Some(s.fown.uid),
+        });
+    }
+    if let Some(s) = &fe.usk {
+        return FileKind::UnixSocket(UnixSocket {
+            ino: s.ino,
+            sock_type: s.r#type,
+            state: s.state,
+            flags: s.flags,
+            backlog: s.backlog,
+            peer: s.peer,
+            name: s.name.clone(),
+        });
+    }
+    if let Some(p) = &fe.pipe {
+        return FileKind::Pipe { pipe_id: p.pipe_id, flags: p.flags };
+    }
+    if let Some(f) = &fe.fifo {
+        return FileKind::Fifo { pipe_id: f.pipe_id, path: None };
+    }
+    if let Some(m) = &fe.memfd {
+        return FileKind::Memfd { name: String::new(), inode_id: m.inode_id, shmid: None };
+    }
+    if fe.tty.is_some() {
+        return FileKind::Tty { index: 0 };
+    }
+    match t {
+        Some(T::Eventfd) => FileKind::AnonInode { what: "eventfd" },
+        Some(T::Eventpoll) => FileKind::AnonInode { what: "eventpoll" },
+        Some(T::Signalfd) => FileKind::AnonInode { what: "signalfd" },
+        Some(T::Timerfd) => FileKind::AnonInode { what: "timerfd" },
+        Some(T::Inotify) => FileKind::AnonInode { what: "inotify" },
+        Some(T::Fanotify) => FileKind::AnonInode { what: "fanotify" },
+        Some(T::Bpfmap) => FileKind::AnonInode { what: "bpf-map" },
+        Some(T::Pidfd) => FileKind::AnonInode { what: "pidfd" },
+        Some(T::Packetsk) => FileKind::Socket { what: "packet", ino: 0 },
+        Some(T::Netlinksk) => FileKind::Socket { what: "netlink", ino: 0 },
+        Some(T::Tunf) => FileKind::Tun,
+        _ => FileKind::Other { type_id: fe.r#type },
+    }
+}
+
+/// memfd inode id -> (name, shmid), from memfd.img.
+fn load_memfd_inodes(dir: &ImageDir, warnings: &mut Vec<String>) -> HashMap<u64, (String, u64)> {
+    let v: Vec<pb::MemfdInodeEntry> = optional(dir, "memfd.img", magic::MEMFD_INODE, warnings).unwrap_or_default();
+    v.into_iter().map(|m| (m.inode_id, (m.name, u64::from(m.shmid)))).collect()
+}
+
+fn load_process(
+    dir: &ImageDir,
+    entry: &pb::PstreeEntry,
+    files: &BTreeMap<u32, FileRef>,
+    memfd: &HashMap<u64, (String, u64)>,
+    shmem_cache: &mut HashMap<u64, Option<Memory>>,
+    warnings: &mut Vec<String>,
+) -> Result<Process, Error> {
+    let pid = entry.pid;
+    let mut tids: Vec<u32> = entry.threads.clone();
+    if tids.is_empty() {
+        tids.push(pid);
+    }
+    // Thread cores. The main thread's core also has the task-wide part (tc).
+    let mut threads = Vec::with_capacity(tids.len());
+    let mut tc: Option<pb::TaskCoreEntry> = None;
+    for &tid in &tids {
+        let name = format!("core-{tid}.img");
+        let Some(b) = dir.files.get(&name) else {
+            warnings.push(format!("{}/{name}: missing: thread {tid} of PID {pid} has no state", dir.label));
+            threads.push(Thread { tid, ..Thread::default() });
+            continue;
+        };
+        let core: pb::CoreEntry = match image::decode_one(&name, b.bytes(), magic::CORE) {
+            Ok(c) => c,
+            Err(e) => {
+                warnings.push(format!("{}: {e}", dir.label));
+                threads.push(Thread { tid, ..Thread::default() });
+                continue;
+            }
+        };
+        if tid == pid || tc.is_none() {
+            if let Some(t) = core.tc.clone() {
+                if tid == pid || tc.is_none() {
+                    tc = Some(t);
+                }
+            }
+        }
+        threads.push(thread_from_core(tid, &core));
+    }
+    let tc = tc.unwrap_or_default();
+    let comm = if tc.comm.is_empty() {
+        threads.iter().find(|t| t.tid == pid).map(|t| t.comm.clone()).unwrap_or_default()
+    } else {
+        tc.comm.clone()
+    };
+    for t in &mut threads {
+        if t.comm.is_empty() {
+            t.comm = comm.clone();
+        }
+    }
+
+    // Address space.
+    let mm_name = format!("mm-{pid}.img");
+    let mm: Option<pb::MmEntry> = match dir.files.get(&mm_name) {
+        Some(b) => match image::decode_one(&mm_name, b.bytes(), magic::MM) {
+            Ok(m) => Some(m),
+            Err(e) => {
+                warnings.push(format!("{}: {e}", dir.label));
+                None
+            }
+        },
+        None => None,
+    };
+    let (mm_info, mut vmas) = match &mm {
+        Some(m) => (Some(mm_info(m)), vmas_of(m, pid, files, dir, warnings)),
+        None => (None, Vec::new()),
+    };
+
+    // Memory: the process's own pagemap, plus shared memory windows.
+    let mut memory = pages::load(dir, &format!("pagemap-{pid}.img"), warnings)?.unwrap_or_default();
+    let mut shared: Vec<Extent> = Vec::new();
+    for v in &mut vmas {
+        let Some(shmid) = shmem_id(v, files, memfd) else { continue };
+        if let Some(FileKind::Memfd { .. }) = v.file.as_ref().map(|f| &f.kind) {
+            // Name the memfd as the kernel does.
+            if let Some(f) = &v.file
+                && let FileKind::Memfd { inode_id, .. } = &f.kind
+                && let Some((n, _)) = memfd.get(&u64::from(*inode_id))
+            {
+                v.name = memfd_vma_name(n);
+            }
+        }
+        let shm = shmem_cache.entry(shmid).or_insert_with(|| {
+            match pages::load(dir, &format!("pagemap-shmem-{shmid}.img"), warnings) {
+                Ok(m) => m,
+                Err(e) => {
+                    warnings.push(e.to_string());
+                    None
+                }
+            }
+        });
+        match shm {
+            Some(m) => shared.extend(m.window(v.pgoff, v.pgoff.saturating_add(v.len()), v.start)),
+            None => warnings.push(format!(
+                "PID {pid}: shared mapping {:x}-{:x}: pagemap-shmem-{shmid}.img is missing; it reads as zeros",
+                v.start, v.end
+            )),
+        }
+    }
+    if !shared.is_empty() {
+        let mut all: Vec<Extent> = memory.extents().to_vec();
+        all.extend(shared);
+        let (m, overlaps) = Memory::from_extents(all);
+        for o in overlaps {
+            warnings.push(format!(
+                "PID {pid}: private and shared pages overlap at {:#x}-{:#x}: those bytes fail to read",
+                o.start, o.end
+            ));
+        }
+        memory = m;
+    }
+
+    // Files, fs, exe.
+    let ids: Option<pb::TaskKobjIdsEntry> = dir
+        .files
+        .get(&format!("ids-{pid}.img"))
+        .and_then(|b| image::decode_one(&format!("ids-{pid}.img"), b.bytes(), magic::IDS).ok());
+    let fds = match ids.as_ref() {
+        Some(ids) => load_fds(dir, ids.files_id, files, pid, warnings),
+        None => Vec::new(),
+    };
+    let fs: Option<pb::FsEntry> = dir
+        .files
+        .get(&format!("fs-{pid}.img"))
+        .and_then(|b| match image::decode_one(&format!("fs-{pid}.img"), b.bytes(), magic::FS) {
+            Ok(f) => Some(f),
+            Err(e) => {
+                warnings.push(format!("{}: {e}", dir.label));
+                None
+            }
+        });
+    let lookup = |id: u32| files.get(&id).cloned();
+    let exe = mm.as_ref().and_then(|m| lookup(m.exe_file_id));
+
+    Ok(Process {
+        pid,
+        ppid: entry.ppid,
+        pgid: entry.pgid,
+        sid: entry.sid,
+        state: TaskState::from_criu(tc.task_state),
+        exit_code: tc.exit_code,
+        stop_signo: tc.stop_signo,
+        personality: tc.personality,
+        task_flags: tc.flags,
+        comm,
+        threads,
+        rlimits: tc
+            .rlimits
+            .as_ref()
+            .map(|r| r.rlimits.iter().map(|l| (l.cur, l.max)).collect())
+            .unwrap_or_default(),
+        sigactions: tc
+            .sigactions
+            .iter()
+            .enumerate()
+            .map(|(i, s)| SigAction {
+                sig: i as u32 + 1,
+                handler: s.sigaction,
+                flags: s.flags,
+                restorer: s.restorer,
+                mask: s.mask,
+            })
+            .collect(),
+        loginuid: tc.loginuid,
+        oom_score_adj: tc.oom_score_adj,
+        seccomp_mode: tc.old_seccomp_mode.map(|m| m as u32),
+        mm: mm_info,
+        vmas,
+        memory,
+        fds,
+        cwd: fs.as_ref().and_then(|f| lookup(f.cwd_id)),
+        root: fs.as_ref().and_then(|f| lookup(f.root_id)),
+        exe,
+        umask: fs.as_ref().and_then(|f| f.umask),
+    })
+}
+
+fn memfd_vma_name(name: &str) -> VmaName {
+    // The kernel names memfd mappings "/memfd:NAME (deleted)"; CRIU stores the dentry name, which
+    // for an anonymous shared mapping is "dev/zero" (shown as "/dev/zero (deleted)").
+    let path = if let Some(rest) = name.strip_prefix("memfd:") {
+        format!("/memfd:{rest}")
+    } else if name.starts_with('/') {
+        name.to_string()
+    } else {
+        format!("/{name}")
+    };
+    VmaName::File { path, deleted: true }
+}
+
+/// The shared-memory object behind a VMA, if it is shared anonymous or memfd memory.
+fn shmem_id(v: &Vma, _files: &BTreeMap<u32, FileRef>, memfd: &HashMap<u64, (String, u64)>) -> Option<u64> {
+    if v.status & vs::ANON_SHARED != 0 && v.status & vs::MEMFD == 0 && v.file.is_none() {
+        return Some(v.shmid);
+    }
+    if v.status & vs::MEMFD != 0 || matches!(v.file.as_ref().map(|f| &f.kind), Some(FileKind::Memfd { .. })) {
+        if let Some(FileKind::Memfd { inode_id, .. }) = v.file.as_ref().map(|f| &f.kind) {
+            return memfd.get(&u64::from(*inode_id)).map(|(_, s)| *s);
+        }
+    }
+    None
+}
+
+fn thread_from_core(tid: u32, core: &pb::CoreEntry) -> Thread {
+    let tcore = core.thread_core.clone().unwrap_or_default();
+    let regs = core.thread_info.as_ref().map(|ti| &ti.gpregs).map(|g| X86Regs {
+        r15: g.r15,
+        r14: g.r14,
+        r13: g.r13,
+        r12: g.r12,
+        bp: g.bp,
+        bx: g.bx,
+        r11: g.r11,
+        r10: g.r10,
+        r9: g.r9,
+        r8: g.r8,
+        ax: g.ax,
+        cx: g.cx,
+        dx: g.dx,
+        si: g.si,
+        di: g.di,
+        orig_ax: g.orig_ax,
+        ip: g.ip,
+        cs: g.cs,
+        flags: g.flags,
+        sp: g.sp,
+        ss: g.ss,
+        fs_base: g.fs_base,
+        gs_base: g.gs_base,
+        ds: g.ds,
+        es: g.es,
+        fs: g.fs,
+        gs: g.gs,
+    });
+    let fpu = core.thread_info.as_ref().map(|ti| fpu_from(&ti.fpregs));
+    let blk = tcore
+        .blk_sigset
+        .or_else(|| core.tc.as_ref().map(|t| t.blk_sigset))
+        .unwrap_or(0);
+    Thread {
+        tid,
+        comm: tcore.comm.clone().unwrap_or_default(),
+        creds: tcore.creds.as_ref().map(creds_from),
+        regs,
+        fpu,
+        blk_sigset: blk,
+        sched_policy: tcore.sched_policy.unwrap_or(0),
+        sched_prio: tcore.sched_prio.unwrap_or(0),
+        sched_nice: tcore.sched_nice.unwrap_or(0),
+        sig_pending: 0,
+    }
+}
+
+fn caps(words: &[u32]) -> u64 {
+    words
+        .iter()
+        .take(2)
+        .enumerate()
+        .fold(0u64, |acc, (i, w)| acc | (u64::from(*w) << (32 * i)))
+}
+
+fn creds_from(c: &pb::CredsEntry) -> Creds {
+    Creds {
+        uid: c.uid,
+        gid: c.gid,
+        euid: c.euid,
+        egid: c.egid,
+        suid: c.suid,
+        sgid: c.sgid,
+        fsuid: c.fsuid,
+        fsgid: c.fsgid,
+        cap_inh: caps(&c.cap_inh),
+        cap_prm: caps(&c.cap_prm),
+        cap_eff: caps(&c.cap_eff),
+        cap_bnd: caps(&c.cap_bnd),
+        cap_amb: caps(&c.cap_amb),
+        secbits: c.secbits,
+        groups: c.groups.clone(),
+        no_new_privs: c.no_new_privs.unwrap_or(0) != 0,
+    }
+}
+
+/// Rebuilds the 512-byte FXSAVE image (`user_i387_struct`) from the dumped fields.
+fn fpu_from(f: &pb::UserX86FpregsEntry) -> X86Fpu {
+    let mut b = vec![0u8; 512];
+    let put16 = |b: &mut [u8], o: usize, v: u32| b[o..o + 2].copy_from_slice(&(v as u16).to_le_bytes());
+    put16(&mut b, 0, f.cwd);
+    put16(&mut b, 2, f.swd);
+    put16(&mut b, 4, f.twd);
+    put16(&mut b, 6, f.fop);
+    b[8..16].copy_from_slice(&f.rip.to_le_bytes());
+    b[16..24].copy_from_slice(&f.rdp.to_le_bytes());
+    b[24..28].copy_from_slice(&f.mxcsr.to_le_bytes());
+    b[28..32].copy_from_slice(&f.mxcsr_mask.to_le_bytes());
+    for (i, w) in f.st_space.iter().take(32).enumerate() {
+        b[32 + 4 * i..36 + 4 * i].copy_from_slice(&w.to_le_bytes());
+    }
+    for (i, w) in f.xmm_space.iter().take(64).enumerate() {
+        b[160 + 4 * i..164 + 4 * i].copy_from_slice(&w.to_le_bytes());
+    }
+    let xsave = f.xsave.as_ref().map(|x| {
+        // xstate_bv followed by the AVX upper halves (ymmh), the part gdb reads.
+        let mut v = x.xstate_bv.to_le_bytes().to_vec();
+        for w in &x.ymmh_space {
+            v.extend_from_slice(&w.to_le_bytes());
+        }
+        v
+    });
+    X86Fpu { fxsave: b, xsave }
+}
+
+fn mm_info(m: &pb::MmEntry) -> MmInfo {
+    MmInfo {
+        start_code: m.mm_start_code,
+        end_code: m.mm_end_code,
+        start_data: m.mm_start_data,
+        end_data: m.mm_end_data,
+        start_stack: m.mm_start_stack,
+        start_brk: m.mm_start_brk,
+        brk: m.mm_brk,
+        arg_start: m.mm_arg_start,
+        arg_end: m.mm_arg_end,
+        env_start: m.mm_env_start,
+        env_end: m.mm_env_end,
+        exe_file_id: m.exe_file_id,
+        auxv: m.mm_saved_auxv.clone(),
+        dumpable: m.dumpable.map(|d| d as u32),
+    }
+}
+
+fn vmas_of(
+    m: &pb::MmEntry,
+    pid: u32,
+    files: &BTreeMap<u32, FileRef>,
+    dir: &ImageDir,
+    warnings: &mut Vec<String>,
+) -> Vec<Vma> {
+    let mut out: Vec<Vma> = Vec::with_capacity(m.vmas.len());
+    for (i, v) in m.vmas.iter().enumerate() {
+        if v.end <= v.start || v.start % 4096 != 0 || v.end % 4096 != 0 {
+            warnings.push(format!(
+                "{}/mm-{pid}.img: VMA {i} {:#x}-{:#x} is empty, inverted or unaligned; ignored",
+                dir.label, v.start, v.end
+            ));
+            continue;
+        }
+        if let Some(last) = out.last()
+            && v.start < last.end
+        {
+            warnings.push(format!(
+                "{}/mm-{pid}.img: VMA {i} {:#x}-{:#x} overlaps or precedes the previous one; ignored",
+                dir.label, v.start, v.end
+            ));
+            continue;
+        }
+        let st = v.status;
+        let file_backed = st & (vs::FILE_PRIVATE | vs::FILE_SHARED | vs::MEMFD) != 0;
+        let file = if file_backed {
+            u32::try_from(v.shmid).ok().and_then(|id| files.get(&id).cloned())
+        } else {
+            None
+        };
+        let name = if st & vs::VSYSCALL != 0 {
+            VmaName::Vsyscall
+        } else if st & vs::VDSO != 0 {
+            VmaName::Vdso
+        } else if st & vs::VVAR != 0 {
+            VmaName::Vvar
+        } else if st & vs::HEAP != 0 {
+            VmaName::Heap
+        } else if file_backed {
+            match file.as_ref().map(|f| &f.kind) {
+                Some(FileKind::Reg { path, deleted, .. }) => VmaName::File { path: path.clone(), deleted: *deleted },
+                Some(FileKind::Memfd { name, .. }) => memfd_vma_name(name),
+                Some(_) | None => VmaName::Unknown { file_id: v.shmid },
+            }
+        } else if st & vs::ANON_SHARED != 0 {
+            VmaName::File { path: "/dev/zero".into(), deleted: true }
+        } else if m.mm_start_stack >= v.start && m.mm_start_stack < v.end {
+            VmaName::Stack
+        } else {
+            VmaName::Anon
+        };
+        out.push(Vma {
+            start: v.start,
+            end: v.end,
+            pgoff: v.pgoff,
+            shmid: v.shmid,
+            prot: v.prot,
+            flags: v.flags,
+            status: st,
+            fd: v.fd,
+            madv: v.madv.unwrap_or(0),
+            fdflags: v.fdflags.unwrap_or(0),
+            name,
+            file,
+        });
+    }
+    out
+}
+
+fn load_fds(
+    dir: &ImageDir,
+    files_id: u32,
+    files: &BTreeMap<u32, FileRef>,
+    pid: u32,
+    warnings: &mut Vec<String>,
+) -> Vec<Fd> {
+    let name = format!("fdinfo-{files_id}.img");
+    let entries: Vec<pb::FdinfoEntry> = optional(dir, &name, magic::FDINFO, warnings).unwrap_or_default();
+    let mut out = Vec::with_capacity(entries.len());
+    for e in entries {
+        match files.get(&e.id) {
+            Some(f) => out.push(Fd { fd: e.fd, fd_flags: e.flags, file: f.clone() }),
+            None => warnings.push(format!(
+                "{}/{name}: PID {pid} fd {} refers to file id {} which files.img lacks",
+                dir.label, e.fd, e.id
+            )),
+        }
+    }
+    out.sort_by_key(|f| f.fd);
+    out.dedup_by_key(|f| f.fd);
+    out
+}

@@ -1,0 +1,391 @@
+//! A process's (or shared-memory object's) memory as a sorted index of extents:
+//! address -> bytes in a pages blob. Everything not covered by an extent is a hole (reads as zeros).
+//!
+//! Extents never overlap and are sorted by address; adjacent extents whose bytes are adjacent in
+//! the same blob are merged, so a read inside one contiguous run is a single slice (zero copy).
+//! A range whose source is known to be broken (pages file too short, overlapping pagemap entries,
+//! a PARENT page missing from the parent dump) is a [`ExtentData::Broken`] extent: reading it fails
+//! instead of serving a wrong byte.
+
+use std::sync::Arc;
+
+use crate::source::Blob;
+
+/// Page size of x86_64 checkpoints (never taken from the analysis host).
+pub const PAGE_SIZE: u64 = 4096;
+
+/// Where an extent's bytes come from.
+#[derive(Clone, Debug)]
+pub enum ExtentData {
+    /// The bytes, exactly `len` of them.
+    Bytes(Blob),
+    /// The checkpoint claims data here but it cannot be served; the reason says why.
+    Broken(Arc<str>),
+}
+
+/// A run of dumped memory at `start..start + len`.
+#[derive(Clone, Debug)]
+pub struct Extent {
+    pub start: u64,
+    pub len: u64,
+    pub data: ExtentData,
+}
+
+impl Extent {
+    pub fn end(&self) -> u64 {
+        self.start + self.len
+    }
+
+    /// The part of this extent inside `lo..hi` (clamped), or `None` if empty.
+    pub fn clip(&self, lo: u64, hi: u64) -> Option<Extent> {
+        let s = self.start.max(lo);
+        let e = self.end().min(hi);
+        if s >= e {
+            return None;
+        }
+        let data = match &self.data {
+            ExtentData::Bytes(b) => {
+                let off = (s - self.start) as usize;
+                ExtentData::Bytes(b.slice(off..off + (e - s) as usize)?)
+            }
+            ExtentData::Broken(r) => ExtentData::Broken(r.clone()),
+        };
+        Some(Extent {
+            start: s,
+            len: e - s,
+            data,
+        })
+    }
+
+    /// The same extent moved to start at `start`.
+    fn moved(mut self, start: u64) -> Extent {
+        self.start = start;
+        self
+    }
+}
+
+/// Why a read failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("memory at {addr:#x} cannot be read: {reason}")]
+pub struct ReadError {
+    pub addr: u64,
+    pub reason: String,
+}
+
+/// One piece of a read: either bytes to copy, a run of zeros, or a broken run.
+#[derive(Debug)]
+pub enum Piece<'a> {
+    Data(&'a [u8]),
+    Zeros(u64),
+    Broken(&'a str),
+}
+
+/// The sorted, non-overlapping extent index.
+#[derive(Clone, Debug, Default)]
+pub struct Memory {
+    extents: Vec<Extent>,
+    present: u64,
+}
+
+/// A problem found while building an index (reported as a warning by the caller).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Overlap {
+    pub start: u64,
+    pub end: u64,
+}
+
+impl Memory {
+    /// Builds an index from extents in any order. Overlapping ranges are not guessed at: the
+    /// overlapped bytes become broken (reads fail) and each overlap is returned so the caller can warn.
+    pub fn from_extents(mut v: Vec<Extent>) -> (Memory, Vec<Overlap>) {
+        v.retain(|e| e.len > 0);
+        v.sort_by_key(|e| e.start);
+        let mut out: Vec<Extent> = Vec::with_capacity(v.len());
+        let mut overlaps = Vec::new();
+        for e in v {
+            let Some(last) = out.last() else {
+                out.push(e);
+                continue;
+            };
+            if e.start >= last.end() {
+                push_merged(&mut out, e);
+                continue;
+            }
+            // Overlap: [e.start, min(last.end, e.end)) is claimed twice.
+            let last = out.pop().expect("non-empty");
+            let ov_s = e.start;
+            let ov_e = last.end().min(e.end());
+            overlaps.push(Overlap {
+                start: ov_s,
+                end: ov_e,
+            });
+            let reason: Arc<str> = Arc::from(format!(
+                "pagemap entries overlap at {ov_s:#x}-{ov_e:#x}: the checkpoint gives two sources for these bytes"
+            ));
+            if let Some(head) = last.clip(last.start, ov_s) {
+                push_merged(&mut out, head);
+            }
+            push_merged(
+                &mut out,
+                Extent {
+                    start: ov_s,
+                    len: ov_e - ov_s,
+                    data: ExtentData::Broken(reason),
+                },
+            );
+            // Whatever sticks out past the overlap (from either extent) stays valid.
+            let tail = if last.end() > ov_e {
+                last.clip(ov_e, last.end())
+            } else {
+                e.clip(ov_e, e.end())
+            };
+            if let Some(t) = tail {
+                push_merged(&mut out, t);
+            }
+        }
+        let present = out.iter().map(|e| e.len).sum();
+        (
+            Memory {
+                extents: out,
+                present,
+            },
+            overlaps,
+        )
+    }
+
+    /// The extents, sorted and non-overlapping.
+    pub fn extents(&self) -> &[Extent] {
+        &self.extents
+    }
+
+    /// Bytes covered by extents (dumped, including broken ones).
+    pub fn present_bytes(&self) -> u64 {
+        self.present
+    }
+
+    /// Bytes covered by extents inside `lo..hi`.
+    pub fn present_in(&self, lo: u64, hi: u64) -> u64 {
+        let i = self.first_ending_after(lo);
+        self.extents[i..]
+            .iter()
+            .take_while(|e| e.start < hi)
+            .map(|e| e.end().min(hi) - e.start.max(lo))
+            .sum()
+    }
+
+    /// Index of the first extent whose end is > addr.
+    fn first_ending_after(&self, addr: u64) -> usize {
+        self.extents.partition_point(|e| e.end() <= addr)
+    }
+
+    /// The piece of memory at `addr`, at most `max` bytes long (never crossing an extent boundary).
+    pub fn piece_at(&self, addr: u64, max: u64) -> Piece<'_> {
+        let i = self.first_ending_after(addr);
+        match self.extents.get(i) {
+            Some(e) if e.start <= addr => {
+                let n = (e.end() - addr).min(max);
+                match &e.data {
+                    ExtentData::Bytes(b) => {
+                        let off = (addr - e.start) as usize;
+                        Piece::Data(&b.bytes()[off..off + n as usize])
+                    }
+                    ExtentData::Broken(r) => Piece::Broken(r),
+                }
+            }
+            Some(e) => Piece::Zeros((e.start - addr).min(max)),
+            None => Piece::Zeros(max),
+        }
+    }
+
+    /// Fills `buf` with the memory at `addr..addr + buf.len()`; holes read as zeros.
+    /// Fails if any byte of the range lies in a broken extent.
+    pub fn read_at(&self, addr: u64, buf: &mut [u8]) -> Result<(), ReadError> {
+        let mut done = 0usize;
+        while done < buf.len() {
+            let a = addr.saturating_add(done as u64);
+            let want = (buf.len() - done) as u64;
+            match self.piece_at(a, want) {
+                Piece::Data(d) => {
+                    buf[done..done + d.len()].copy_from_slice(d);
+                    done += d.len();
+                }
+                Piece::Zeros(n) => {
+                    let n = n as usize;
+                    buf[done..done + n].fill(0);
+                    done += n;
+                }
+                Piece::Broken(r) => {
+                    return Err(ReadError {
+                        addr: a,
+                        reason: r.to_string(),
+                    });
+                }
+            }
+            if a == u64::MAX {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    /// The first address >= `addr` that holds dumped data, if any (SEEK_DATA).
+    pub fn next_data(&self, addr: u64) -> Option<u64> {
+        let i = self.first_ending_after(addr);
+        self.extents.get(i).map(|e| e.start.max(addr))
+    }
+
+    /// The first address >= `addr` that is in a hole (SEEK_HOLE). Adjacent extents count as one run.
+    pub fn next_hole(&self, addr: u64) -> u64 {
+        let mut a = addr;
+        let mut i = self.first_ending_after(addr);
+        while let Some(e) = self.extents.get(i) {
+            if e.start > a {
+                break;
+            }
+            a = e.end();
+            i += 1;
+        }
+        a
+    }
+
+    /// The extents inside `lo..hi`, clipped, moved by `-lo + to` (for mapping a shared-memory
+    /// object's offsets to a VMA's addresses).
+    pub fn window(&self, lo: u64, hi: u64, to: u64) -> Vec<Extent> {
+        let i = self.first_ending_after(lo);
+        self.extents[i..]
+            .iter()
+            .take_while(|e| e.start < hi)
+            .filter_map(|e| e.clip(lo, hi))
+            .map(|e| {
+                let s = e.start - lo + to;
+                e.moved(s)
+            })
+            .collect()
+    }
+}
+
+/// Appends `e`, merging it into the last extent when both are contiguous in address and source.
+fn push_merged(out: &mut Vec<Extent>, e: Extent) {
+    if let Some(last) = out.last_mut()
+        && last.end() == e.start
+    {
+        match (&last.data, &e.data) {
+            (ExtentData::Bytes(a), ExtentData::Bytes(b)) => {
+                if let Some(j) = a.join(b) {
+                    last.len += e.len;
+                    last.data = ExtentData::Bytes(j);
+                    return;
+                }
+            }
+            (ExtentData::Broken(a), ExtentData::Broken(b)) if a == b => {
+                last.len += e.len;
+                return;
+            }
+            _ => {}
+        }
+    }
+    out.push(e);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn blob(n: usize, seed: u8) -> Blob {
+        Blob::from_vec((0..n).map(|i| seed.wrapping_add(i as u8)).collect())
+    }
+
+    fn ext(start: u64, b: &Blob, off: usize, len: usize) -> Extent {
+        Extent {
+            start,
+            len: len as u64,
+            data: ExtentData::Bytes(b.slice(off..off + len).unwrap()),
+        }
+    }
+
+    #[test]
+    fn merges_adjacent_same_blob_and_reads_across() {
+        let b = blob(3 * 4096, 1);
+        let (m, ov) = Memory::from_extents(vec![
+            ext(0x2000, &b, 4096, 4096),
+            ext(0x1000, &b, 0, 4096),
+            ext(0x3000, &b, 8192, 4096),
+        ]);
+        assert!(ov.is_empty());
+        assert_eq!(m.extents().len(), 1, "contiguous runs of one blob merge");
+        let mut buf = vec![0xffu8; 0x3000 + 16];
+        m.read_at(0x0ff8, &mut buf).unwrap();
+        assert_eq!(&buf[..8], &[0; 8]);
+        assert_eq!(&buf[8..8 + 3 * 4096], b.bytes());
+        assert_eq!(&buf[8 + 3 * 4096..], &[0; 8]);
+    }
+
+    #[test]
+    fn no_merge_across_blobs_or_gaps() {
+        let a = blob(4096, 1);
+        let b = blob(4096, 2);
+        let (m, _) = Memory::from_extents(vec![ext(0x1000, &a, 0, 4096), ext(0x2000, &b, 0, 4096)]);
+        assert_eq!(m.extents().len(), 2);
+        let (m, _) = Memory::from_extents(vec![ext(0x1000, &a, 0, 2048), ext(0x2000, &a, 2048, 2048)]);
+        assert_eq!(m.extents().len(), 2);
+    }
+
+    #[test]
+    fn seek_data_and_hole() {
+        let b = blob(4 * 4096, 0);
+        let (m, _) = Memory::from_extents(vec![
+            ext(0x10000, &b, 0, 4096),
+            ext(0x11000, &blob(4096, 9), 0, 4096),
+            ext(0x20000, &b, 8192, 4096),
+        ]);
+        assert_eq!(m.next_data(0), Some(0x10000));
+        assert_eq!(m.next_data(0x10800), Some(0x10800));
+        assert_eq!(m.next_hole(0x10800), 0x12000, "adjacent extents from two blobs are one data run");
+        assert_eq!(m.next_hole(0x5000), 0x5000);
+        assert_eq!(m.next_data(0x12000), Some(0x20000));
+        assert_eq!(m.next_data(0x21000), None);
+        assert_eq!(m.present_bytes(), 3 * 4096);
+        assert_eq!(m.present_in(0x10800, 0x20800), 4096 - 0x800 + 4096 + 0x800);
+    }
+
+    #[test]
+    fn overlap_is_broken_not_guessed() {
+        let a = blob(2 * 4096, 1);
+        let b = blob(2 * 4096, 7);
+        let (m, ov) = Memory::from_extents(vec![ext(0x1000, &a, 0, 8192), ext(0x2000, &b, 0, 8192)]);
+        assert_eq!(ov, vec![Overlap { start: 0x2000, end: 0x3000 }]);
+        let mut buf = [0u8; 16];
+        m.read_at(0x1000, &mut buf).unwrap();
+        assert_eq!(buf[0], 1);
+        let err = m.read_at(0x2ff0, &mut buf).unwrap_err();
+        assert_eq!(err.addr, 0x2ff0);
+        assert!(err.reason.contains("overlap"));
+        m.read_at(0x3000, &mut buf).unwrap();
+        assert_eq!(buf[0], 7u8.wrapping_add(0)); // b's second page starts at offset 4096: 7+4096 mod 256 = 7
+        // A contained overlap: the outer extent's tail survives.
+        let (m, ov) = Memory::from_extents(vec![ext(0x1000, &a, 0, 8192), ext(0x1000, &b, 0, 4096)]);
+        assert_eq!(ov.len(), 1);
+        assert!(m.read_at(0x1000, &mut buf).is_err());
+        m.read_at(0x2000, &mut buf).unwrap();
+        assert_eq!(buf[0], 1);
+    }
+
+    #[test]
+    fn window_maps_offsets_to_addresses() {
+        let b = blob(2 * 4096, 3);
+        let (shm, _) = Memory::from_extents(vec![ext(0, &b, 0, 4096), ext(0x10000, &b, 4096, 4096)]);
+        let w = shm.window(0x1000, 0x20000, 0x7f00_0000_0000);
+        assert_eq!(w.len(), 1);
+        assert_eq!(w[0].start, 0x7f00_0000_0000 + 0xf000);
+        let w = shm.window(0, 0x11000, 0x1000);
+        assert_eq!(w.iter().map(|e| e.start).collect::<Vec<_>>(), vec![0x1000, 0x11000]);
+    }
+
+    #[test]
+    fn read_at_top_of_address_space() {
+        let m = Memory::default();
+        let mut buf = [1u8; 8];
+        m.read_at(u64::MAX - 3, &mut buf).unwrap();
+        assert_eq!(buf, [0; 8]);
+    }
+}

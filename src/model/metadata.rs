@@ -1,0 +1,167 @@
+//! Container and dump metadata: the archive's config.dump / spec.dump (Podman, CRI-O, containerd),
+//! inventory.img and stats-dump.
+
+use serde::Serialize;
+use serde_json::Value;
+
+/// CRIU dump statistics (`DumpStatsEntry`), times in microseconds.
+#[derive(Clone, Debug, Default, Serialize, PartialEq, Eq)]
+pub struct DumpStats {
+    pub freezing_time: u32,
+    pub frozen_time: u32,
+    pub memdump_time: u32,
+    pub memwrite_time: u32,
+    pub pages_scanned: u64,
+    pub pages_skipped_parent: u64,
+    pub pages_written: u64,
+    pub irmap_resolve: Option<u32>,
+    pub pages_lazy: Option<u64>,
+    pub page_pipes: Option<u64>,
+    pub page_pipe_bufs: Option<u64>,
+    pub shpages_scanned: Option<u64>,
+    pub shpages_skipped_parent: Option<u64>,
+    pub shpages_written: Option<u64>,
+}
+
+/// What is known about the container and the dump.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Metadata {
+    /// "Podman", "CRI-O", "containerd", or None for a plain CRIU dump.
+    pub engine: Option<String>,
+    pub container_name: Option<String>,
+    pub container_id: Option<String>,
+    pub image: Option<String>,
+    pub image_id: Option<String>,
+    pub runtime: Option<String>,
+    pub created: Option<String>,
+    pub checkpointed: Option<String>,
+    pub pod_name: Option<String>,
+    pub pod_namespace: Option<String>,
+    /// inventory.img `img_version`.
+    pub criu_image_version: Option<u32>,
+    /// inventory.img `dump_uptime` (microseconds since the dumping host booted), if recorded.
+    pub dump_uptime_us: Option<u64>,
+    pub dump_stats: Option<DumpStats>,
+}
+
+fn str_at(v: &Value, key: &str) -> Option<String> {
+    match v.get(key)? {
+        Value::String(s) if !s.is_empty() => Some(s.clone()),
+        _ => None,
+    }
+}
+
+impl Metadata {
+    /// Fills the container fields from `config.dump` and `spec.dump` (either may be absent or
+    /// malformed: what cannot be read stays None and a warning is returned).
+    pub fn from_container_files(
+        config: Option<&[u8]>,
+        spec: Option<&[u8]>,
+        warnings: &mut Vec<String>,
+    ) -> Metadata {
+        let mut m = Metadata::default();
+        let parse = |name: &str, b: &[u8], warnings: &mut Vec<String>| -> Option<Value> {
+            match serde_json::from_slice::<Value>(b) {
+                Ok(v) => Some(v),
+                Err(e) => {
+                    warnings.push(format!("{name}: not valid JSON ({e}); its metadata is ignored"));
+                    None
+                }
+            }
+        };
+        let config = config.and_then(|b| parse("config.dump", b, warnings));
+        let spec = spec.and_then(|b| parse("spec.dump", b, warnings));
+        if let Some(c) = &config {
+            m.container_id = str_at(c, "id");
+            m.container_name = str_at(c, "name");
+            m.image = str_at(c, "rootfsImageName").or_else(|| str_at(c, "rootfsImageRef"));
+            m.image_id = str_at(c, "rootfsImage");
+            m.runtime = str_at(c, "runtime");
+            m.created = str_at(c, "createdTime");
+            m.checkpointed = str_at(c, "checkpointedTime");
+        }
+        if let Some(s) = &spec {
+            let ann = s.get("annotations").cloned().unwrap_or(Value::Null);
+            let manager = str_at(&ann, "io.container.manager");
+            m.engine = match manager.as_deref() {
+                Some("libpod") => Some("Podman".into()),
+                Some("cri-o") => Some("CRI-O".into()),
+                Some(other) => Some(other.to_string()),
+                None if config.is_some() || spec.is_some() => Some("containerd".into()),
+                None => None,
+            };
+            if m.engine.as_deref() == Some("CRI-O") {
+                if let Some(md) = str_at(&ann, "io.kubernetes.cri-o.Metadata")
+                    && let Ok(v) = serde_json::from_str::<Value>(&md)
+                    && m.container_name.is_none()
+                {
+                    m.container_name = str_at(&v, "name");
+                }
+                if m.created.is_none() {
+                    m.created = str_at(&ann, "io.kubernetes.cri-o.Created");
+                }
+                if m.image.is_none() {
+                    m.image = str_at(&ann, "io.kubernetes.cri-o.ImageName");
+                }
+            }
+            if m.engine.as_deref() == Some("containerd") && m.container_name.is_none() {
+                m.container_name = str_at(&ann, "io.kubernetes.cri.container-name");
+            }
+            m.pod_name = str_at(&ann, "io.kubernetes.pod.name")
+                .or_else(|| str_at(&ann, "io.kubernetes.cri.sandbox-name"));
+            m.pod_namespace = str_at(&ann, "io.kubernetes.pod.namespace")
+                .or_else(|| str_at(&ann, "io.kubernetes.cri.sandbox-namespace"));
+        }
+        m
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn podman_config_and_spec() {
+        let mut w = Vec::new();
+        let m = Metadata::from_container_files(
+            Some(br#"{"id":"abc","name":"web","rootfsImageName":"docker.io/library/nginx:latest","rootfsImage":"sha","runtime":"runc","createdTime":"2026-01-01T00:00:00Z","checkpointedTime":"2026-01-02T00:00:00Z"}"#),
+            Some(br#"{"annotations":{"io.container.manager":"libpod"}}"#),
+            &mut w,
+        );
+        assert!(w.is_empty());
+        assert_eq!(m.engine.as_deref(), Some("Podman"));
+        assert_eq!(m.container_name.as_deref(), Some("web"));
+        assert_eq!(m.image.as_deref(), Some("docker.io/library/nginx:latest"));
+        assert_eq!(m.runtime.as_deref(), Some("runc"));
+    }
+
+    #[test]
+    fn crio_annotations() {
+        let mut w = Vec::new();
+        let m = Metadata::from_container_files(
+            Some(br#"{"id":"abc","rootfsImageName":"img"}"#),
+            Some(
+                br#"{"annotations":{"io.container.manager":"cri-o","io.kubernetes.cri-o.Metadata":"{\"name\":\"ctr\"}","io.kubernetes.pod.name":"p","io.kubernetes.pod.namespace":"ns"}}"#,
+            ),
+            &mut w,
+        );
+        assert_eq!(m.engine.as_deref(), Some("CRI-O"));
+        assert_eq!(m.container_name.as_deref(), Some("ctr"));
+        assert_eq!(m.pod_name.as_deref(), Some("p"));
+        assert_eq!(m.pod_namespace.as_deref(), Some("ns"));
+    }
+
+    #[test]
+    fn containerd_and_garbage() {
+        let mut w = Vec::new();
+        let m = Metadata::from_container_files(
+            Some(b"not json"),
+            Some(br#"{"annotations":{"io.kubernetes.cri.container-name":"c"}}"#),
+            &mut w,
+        );
+        assert_eq!(w.len(), 1);
+        assert!(w[0].contains("config.dump"));
+        assert_eq!(m.engine.as_deref(), Some("containerd"));
+        assert_eq!(m.container_name.as_deref(), Some("c"));
+    }
+}

@@ -1,0 +1,71 @@
+//! The checkpoint model: container metadata, process tree, per-task state, memory, files.
+//! Built once at mount from the decoded images ([`load`]), immutable afterwards (handlers need no locks).
+
+pub mod files;
+pub mod load;
+pub mod pages;
+pub mod memory;
+pub mod metadata;
+pub mod process;
+
+use std::collections::BTreeMap;
+use std::time::SystemTime;
+
+pub use files::{FileKind, FileObject, FileRef};
+pub use memory::{Memory, PAGE_SIZE};
+pub use metadata::Metadata;
+pub use process::{Process, Thread, Vma, VmaName};
+
+use crate::source::Source;
+
+/// Why a checkpoint could not be modelled.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Image(#[from] crate::image::Error),
+    #[error("{file}: {what}")]
+    Invalid { file: String, what: String },
+    #[error("{0}: required image is missing")]
+    Missing(String),
+}
+
+/// A loaded checkpoint.
+#[derive(Debug)]
+pub struct Checkpoint {
+    /// Where the bytes come from (kept for the raw image and metadata files).
+    pub source: Source,
+    pub meta: Metadata,
+    /// Processes sorted by PID (as seen inside the container).
+    pub processes: Vec<Process>,
+    /// File objects of files.img by id.
+    pub files: BTreeMap<u32, FileRef>,
+    /// The time the tree reports for its files: the checkpoint time when known.
+    pub time: SystemTime,
+    /// Problems that did not stop the load: what is missing or broken, and where.
+    pub warnings: Vec<String>,
+}
+
+impl Checkpoint {
+    pub fn process(&self, pid: u32) -> Option<&Process> {
+        self.processes
+            .binary_search_by_key(&pid, |p| p.pid)
+            .ok()
+            .map(|i| &self.processes[i])
+    }
+
+    /// The root task(s): processes whose parent is not in the checkpoint.
+    pub fn roots(&self) -> impl Iterator<Item = &Process> {
+        self.processes
+            .iter()
+            .filter(|p| self.process(p.ppid).is_none() || p.ppid == p.pid)
+    }
+
+    /// Children of `pid`, in PID order.
+    pub fn children(&self, pid: u32) -> impl Iterator<Item = &Process> {
+        self.processes
+            .iter()
+            .filter(move |p| p.ppid == pid && p.pid != pid)
+    }
+}
+#[cfg(test)]
+mod fixture_tests;

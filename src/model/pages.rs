@@ -1,0 +1,136 @@
+//! Building a [`Memory`] page index from a pagemap image and its pages file, resolving PARENT
+//! pages through the chain of parent dumps (incremental checkpoints).
+//!
+//! Facts (DESIGN.md, "Pagemap"): PRESENT pages (also with LAZY set, as normal dumps mark anonymous
+//! private pages) lie back to back, in entry order, in `pages-<pages_id>.img`; the offset advances
+//! only for them. PARENT pages live in the same-named pagemap of `parent/`, recursively. LAZY
+//! without PRESENT has no data anywhere (lazy-pages mode): a hole, with a warning.
+
+use std::sync::Arc;
+
+use super::Error;
+use super::memory::{Extent, ExtentData, Memory, PAGE_SIZE};
+use crate::image::{self, PE_LAZY, PE_PARENT, PE_PRESENT, PageRun};
+use crate::source::ImageDir;
+
+/// Longest parent chain we follow (the source layer already rejects loops).
+const MAX_DEPTH: usize = 64;
+
+/// The memory described by `pagemap_name` in `dir` (None when that pagemap image does not exist).
+/// Problems that leave some bytes unservable become broken extents plus a warning.
+pub fn load(dir: &ImageDir, pagemap_name: &str, warnings: &mut Vec<String>) -> Result<Option<Memory>, Error> {
+    load_at(dir, pagemap_name, warnings, 0)
+}
+
+fn load_at(dir: &ImageDir, name: &str, warnings: &mut Vec<String>, depth: usize) -> Result<Option<Memory>, Error> {
+    let Some(bytes) = dir.files.get(name) else {
+        return Ok(None);
+    };
+    let (pages_id, runs) = image::decode_pagemap(name, bytes.bytes())?;
+    let where_ = |what: String| format!("{}/{name}: {what}", dir.label);
+    let pages_name = format!("pages-{pages_id}.img");
+    let pages = dir.files.get(&pages_name);
+    let mut parent: Option<Option<Memory>> = None; // loaded on first PARENT run
+    let mut extents = Vec::with_capacity(runs.len());
+    let mut off: u64 = 0;
+    let mut lazy_pages: u64 = 0;
+    for (i, run) in runs.iter().enumerate() {
+        let PageRun { vaddr, nr_pages, flags } = *run;
+        let Some(len) = nr_pages.checked_mul(PAGE_SIZE).filter(|l| vaddr.checked_add(*l).is_some()) else {
+            return Err(Error::Invalid {
+                file: format!("{}/{name}", dir.label),
+                what: format!("entry {i}: {nr_pages} pages at {vaddr:#x} run past the end of the address space"),
+            });
+        };
+        if len == 0 {
+            continue;
+        }
+        if flags & PE_PARENT != 0 {
+            let pm = parent.get_or_insert_with(|| match &dir.parent {
+                Some(p) if depth < MAX_DEPTH => match load_at(p, name, warnings, depth + 1) {
+                    Ok(m) => m,
+                    Err(e) => {
+                        warnings.push(format!("{e} (parent dump of {}/{name})", dir.label));
+                        None
+                    }
+                },
+                _ => None,
+            });
+            let reason: Arc<str> = match (&dir.parent, &pm) {
+                (None, _) => Arc::from(where_(format!(
+                    "entry {i}: pages at {vaddr:#x} are in the parent dump, which is not available"
+                ))),
+                (Some(p), None) => Arc::from(where_(format!(
+                    "entry {i}: pages at {vaddr:#x} are in the parent dump {}, which has no {name}",
+                    p.label
+                ))),
+                (Some(p), Some(_)) => Arc::from(where_(format!(
+                    "entry {i}: page at {vaddr:#x} is marked PARENT but absent from the parent dump {}",
+                    p.label
+                ))),
+            };
+            let got = pm.as_ref().map(|m| m.window(vaddr, vaddr + len, vaddr)).unwrap_or_default();
+            fill_gaps(vaddr, vaddr + len, got, &reason, &mut extents);
+        } else if flags & PE_PRESENT != 0 {
+            let end = off.saturating_add(len);
+            let have = pages.map(|b| b.len() as u64).unwrap_or(0);
+            if end <= have {
+                if let Some(b) = pages.and_then(|b| b.slice(off as usize..end as usize)) {
+                    extents.push(Extent { start: vaddr, len, data: ExtentData::Bytes(b) });
+                }
+            } else {
+                // Serve what the file has; the rest is broken, never zeros.
+                let avail = have.saturating_sub(off).min(len);
+                if avail > 0
+                    && let Some(b) = pages.and_then(|b| b.slice(off as usize..(off + avail) as usize))
+                {
+                    extents.push(Extent { start: vaddr, len: avail, data: ExtentData::Bytes(b) });
+                }
+                let msg = if pages.is_none() {
+                    where_(format!("entry {i}: {pages_name} is missing"))
+                } else {
+                    where_(format!(
+                        "entry {i}: needs bytes {off:#x}..{end:#x} of {pages_name}, which has {have:#x}"
+                    ))
+                };
+                warnings.push(msg.clone());
+                extents.push(Extent {
+                    start: vaddr + avail,
+                    len: len - avail,
+                    data: ExtentData::Broken(Arc::from(msg)),
+                });
+            }
+            off = end;
+        } else if flags & PE_LAZY != 0 {
+            lazy_pages += nr_pages;
+        }
+    }
+    if lazy_pages > 0 {
+        warnings.push(where_(format!(
+            "{lazy_pages} lazy pages (LAZY without PRESENT) are not in the checkpoint; they read as zeros"
+        )));
+    }
+    let (mem, overlaps) = Memory::from_extents(extents);
+    for o in overlaps {
+        warnings.push(where_(format!(
+            "entries overlap at {:#x}-{:#x}: those bytes fail to read (EIO)",
+            o.start, o.end
+        )));
+    }
+    Ok(Some(mem))
+}
+
+/// Pushes `got` (sorted extents inside lo..hi) and a broken extent for every gap between them.
+fn fill_gaps(lo: u64, hi: u64, got: Vec<Extent>, reason: &Arc<str>, out: &mut Vec<Extent>) {
+    let mut at = lo;
+    for e in got {
+        if e.start > at {
+            out.push(Extent { start: at, len: e.start - at, data: ExtentData::Broken(reason.clone()) });
+        }
+        at = e.end();
+        out.push(e);
+    }
+    if at < hi {
+        out.push(Extent { start: at, len: hi - at, data: ExtentData::Broken(reason.clone()) });
+    }
+}

@@ -1,0 +1,655 @@
+//! Decompression of `.tar.gz` / `.tar.zst` inputs, once, streaming, into a single `.tar` file in a
+//! cache directory; later opens of the same input (same path, size, mtime, inode, device) reuse it.
+//!
+//! Entries are never extracted: the decompressed tar is then indexed like any `.tar`, so an
+//! archive's paths can never cause a write anywhere. Files in the cache directory, for a key `K`
+//! (sha256 of the input's identity):
+//! - `K.tar`: the decompressed archive (renamed into place only after complete success),
+//! - `K.meta`: JSON: input identity, compression, decompressed size, sha256 of the input file,
+//! - `K.tar.partial`: being written (created with `O_EXCL`, mode 0600; removed on any error),
+//! - `K.lock`: `flock`ed by the one process that checks / builds the entry; others wait.
+
+use std::ffi::OsString;
+use std::fs::{self, File};
+use std::io::{self, BufReader, Read, Write};
+use std::os::fd::AsRawFd;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use super::error::Error;
+use super::{Blob, InputKind, OpenOptions};
+
+const BUF: usize = 1 << 20;
+const GIB: u64 = 1 << 30;
+/// How long to wait for another process's decompression that shows no progress.
+const WAIT_NO_PROGRESS: Duration = Duration::from_secs(600);
+const META_FORMAT: u32 = 1;
+const MAX_META: u64 = 64 * 1024;
+
+/// A decompressed archive ready to index.
+pub(crate) struct Cached {
+    pub tar_path: PathBuf,
+    pub tar: Blob,
+    pub input_sha256: String,
+    pub warnings: Vec<String>,
+}
+
+/// What identifies an input file: if any of it changes, the cache entry is not reused.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct Identity {
+    path: String,
+    size: u64,
+    mtime_sec: i64,
+    mtime_nsec: i64,
+    ino: u64,
+    dev: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Meta {
+    format: u32,
+    compression: String,
+    input: Identity,
+    tar_size: u64,
+    input_sha256: String,
+}
+
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write as _;
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        let _ = write!(s, "{b:02x}");
+    }
+    s
+}
+
+fn compression(kind: InputKind) -> &'static str {
+    match kind {
+        InputKind::TarZst => "zstd",
+        _ => "gzip",
+    }
+}
+
+fn euid() -> u32 {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    unsafe { libc::geteuid() }
+}
+
+/// The cache directory: `explicit`, else `$XDG_CACHE_HOME/ckptfs`, else `$HOME/.cache/ckptfs`,
+/// else `/var/tmp/ckptfs-$UID`. Relative or empty environment values are ignored.
+pub(crate) fn cache_dir_for(
+    explicit: Option<&Path>,
+    xdg: Option<OsString>,
+    home: Option<OsString>,
+    uid: u32,
+) -> PathBuf {
+    if let Some(p) = explicit {
+        return p.to_path_buf();
+    }
+    let abs = |v: Option<OsString>| v.map(PathBuf::from).filter(|p| p.is_absolute());
+    if let Some(x) = abs(xdg) {
+        return x.join("ckptfs");
+    }
+    if let Some(h) = abs(home) {
+        return h.join(".cache").join("ckptfs");
+    }
+    PathBuf::from(format!("/var/tmp/ckptfs-{uid}"))
+}
+
+/// Creates the cache directory (mode 0700) if needed and checks it is safe: a directory owned by
+/// the current user, not writable by group or others.
+pub(crate) fn ensure_cache_dir(dir: &Path) -> Result<(), Error> {
+    let cache_err = |why: String| Error::Cache {
+        path: dir.to_path_buf(),
+        why,
+    };
+    if let Err(e) = fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+    {
+        return Err(cache_err(format!("cannot create it: {e}")));
+    }
+    let md = fs::metadata(dir).map_err(|e| cache_err(format!("cannot stat it: {e}")))?;
+    if !md.is_dir() {
+        return Err(cache_err("not a directory".into()));
+    }
+    let me = euid();
+    if md.uid() != me {
+        return Err(cache_err(format!(
+            "owned by uid {}, not by the current user (uid {me}): refusing to use it",
+            md.uid()
+        )));
+    }
+    let mode = md.permissions().mode() & 0o7777;
+    if mode & 0o022 != 0 {
+        return Err(cache_err(format!(
+            "writable by group or others (mode {mode:04o}): refusing to use it"
+        )));
+    }
+    Ok(())
+}
+
+/// Bytes available to the current user on the filesystem holding `dir`.
+fn free_space(dir: &Path) -> io::Result<u64> {
+    let c = std::ffi::CString::new(dir.as_os_str().as_bytes())
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "path contains NUL"))?;
+    // SAFETY: statvfs is a plain C struct; all-zero is a valid value to be overwritten.
+    let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
+    // SAFETY: `c` is a valid NUL-terminated string and `st` a valid out-pointer.
+    if unsafe { libc::statvfs(c.as_ptr(), &mut st) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    #[allow(clippy::unnecessary_cast, clippy::useless_conversion)]
+    let free = u64::from(st.f_bavail as u64).saturating_mul(st.f_frsize as u64);
+    Ok(free)
+}
+
+fn identity(input: &Path, file: &File) -> io::Result<Identity> {
+    let md = file.metadata()?;
+    // The path of the very file we opened (not a name that may since point elsewhere).
+    let path = fs::read_link(format!("/proc/self/fd/{}", file.as_raw_fd()))
+        .or_else(|_| fs::canonicalize(input))?;
+    Ok(Identity {
+        path: path.to_string_lossy().into_owned(),
+        size: md.len(),
+        mtime_sec: md.mtime(),
+        mtime_nsec: md.mtime_nsec(),
+        ino: md.ino(),
+        dev: md.dev(),
+    })
+}
+
+fn key_of(id: &Identity, kind: InputKind) -> String {
+    let mut h = Sha256::new();
+    h.update(b"ckptfs-cache-v1\0");
+    h.update(compression(kind).as_bytes());
+    h.update(b"\0");
+    h.update(id.path.as_bytes());
+    h.update(b"\0");
+    for v in [
+        id.size,
+        id.mtime_sec as u64,
+        id.mtime_nsec as u64,
+        id.ino,
+        id.dev,
+    ] {
+        h.update(v.to_le_bytes());
+    }
+    hex(&h.finalize())
+}
+
+/// Removes a file on drop unless disarmed (the partial copy, on any error or panic).
+struct RemoveOnDrop(Option<PathBuf>);
+
+impl Drop for RemoveOnDrop {
+    fn drop(&mut self) {
+        if let Some(p) = self.0.take() {
+            let _ = fs::remove_file(p);
+        }
+    }
+}
+
+fn remove_if_exists(p: &Path) -> io::Result<()> {
+    match fs::remove_file(p) {
+        Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
+        _ => Ok(()),
+    }
+}
+
+/// The decompressed tar of `input` (opened as `file`, of kind `kind`), from the cache or built now.
+pub(crate) fn decompressed(
+    input: &Path,
+    file: &File,
+    kind: InputKind,
+    opts: &OpenOptions,
+) -> Result<Cached, Error> {
+    let dir = cache_dir_for(
+        opts.cache_dir.as_deref(),
+        std::env::var_os("XDG_CACHE_HOME"),
+        std::env::var_os("HOME"),
+        euid(),
+    );
+    let dir = std::path::absolute(&dir).unwrap_or(dir);
+    ensure_cache_dir(&dir)?;
+    let id = identity(input, file).map_err(|e| Error::io(input, "cannot stat", e))?;
+    let key = key_of(&id, kind);
+    let tar_path = dir.join(format!("{key}.tar"));
+    let partial = dir.join(format!("{key}.tar.partial"));
+    let meta_path = dir.join(format!("{key}.meta"));
+    let lock_path = dir.join(format!("{key}.lock"));
+
+    let _lock = lock(&lock_path, &partial, input)?;
+    let mut warnings = Vec::new();
+    match reuse(&tar_path, &meta_path, &id, kind) {
+        Ok(Some((tar, sha))) => {
+            return Ok(Cached {
+                tar_path,
+                tar,
+                input_sha256: sha,
+                warnings,
+            });
+        }
+        Ok(None) => {}
+        Err(why) => {
+            warnings.push(format!(
+                "cache {}: a cache it cannot trust ({why}): removed and rebuilt",
+                tar_path.display()
+            ));
+        }
+    }
+    for p in [&tar_path, &meta_path] {
+        remove_if_exists(p).map_err(|e| Error::io(p, "cannot remove the stale cache file", e))?;
+    }
+
+    let (limit, why) = match opts.max_size {
+        Some(m) => (m, "the configured maximum size".to_string()),
+        None => {
+            let free =
+                free_space(&dir).map_err(|e| Error::io(&dir, "cannot measure free space", e))?;
+            (
+                free.saturating_sub(GIB),
+                format!(
+                    "the free space of the cache filesystem at {} ({free} bytes) minus 1 GiB; free space, use another cache directory or set a maximum size",
+                    dir.display()
+                ),
+            )
+        }
+    };
+    let (tar_size, sha) = build(input, file, kind, &partial, limit, &why, opts.progress)?;
+    let meta = Meta {
+        format: META_FORMAT,
+        compression: compression(kind).into(),
+        input: id,
+        tar_size,
+        input_sha256: sha.clone(),
+    };
+    write_meta(&meta_path, &meta)?;
+    fs::rename(&partial, &tar_path).map_err(|e| {
+        Error::io(
+            &tar_path,
+            "cannot move the decompressed archive into place",
+            e,
+        )
+    })?;
+    if let Ok(d) = File::open(&dir) {
+        let _ = d.sync_all();
+    }
+    let f = open_cached(&tar_path)
+        .map_err(|e| Error::io(&tar_path, "cannot open the cached archive", e))?;
+    let tar =
+        Blob::map(&f).map_err(|e| Error::io(&tar_path, "cannot map the cached archive", e))?;
+    if tar.len() as u64 != tar_size {
+        return Err(Error::invalid(
+            &tar_path,
+            format!(
+                "the cached archive has {} bytes right after writing {tar_size}: changed by someone else",
+                tar.len()
+            ),
+        ));
+    }
+    Ok(Cached {
+        tar_path,
+        tar,
+        input_sha256: sha,
+        warnings,
+    })
+}
+
+fn open_cached(p: &Path) -> io::Result<File> {
+    fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .open(p)
+}
+
+/// Takes the entry's lock, waiting while another process holds it and its partial file grows.
+fn lock(lock_path: &Path, partial: &Path, input: &Path) -> Result<File, Error> {
+    let f = fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(lock_path)
+        .map_err(|e| Error::io(lock_path, "cannot open the cache lock", e))?;
+    let mut last_size: Option<u64> = None;
+    let mut deadline = Instant::now() + WAIT_NO_PROGRESS;
+    let mut said = false;
+    loop {
+        // SAFETY: flock on a file descriptor we own.
+        if unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0 {
+            return Ok(f);
+        }
+        let err = io::Error::last_os_error();
+        match err.raw_os_error() {
+            Some(libc::EWOULDBLOCK) | Some(libc::EINTR) => {}
+            _ => return Err(Error::io(lock_path, "cannot lock the cache entry", err)),
+        }
+        if !said {
+            log::info!(
+                "{}: waiting for another ckptfs process decompressing it into {}",
+                input.display(),
+                partial.display()
+            );
+            said = true;
+        }
+        let size = fs::metadata(partial).map(|m| m.len()).ok();
+        if size != last_size {
+            last_size = size;
+            deadline = Instant::now() + WAIT_NO_PROGRESS;
+        }
+        if Instant::now() > deadline {
+            return Err(Error::Cache {
+                path: lock_path.to_path_buf(),
+                why: format!(
+                    "another process holds this lock and its decompression of {} made no progress for {} s",
+                    input.display(),
+                    WAIT_NO_PROGRESS.as_secs()
+                ),
+            });
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// The cached tar and input sha256 if the cache entry can be trusted; `Ok(None)` when there is
+/// none; `Err(why)` when there is one that cannot be trusted.
+fn reuse(
+    tar_path: &Path,
+    meta_path: &Path,
+    id: &Identity,
+    kind: InputKind,
+) -> Result<Option<(Blob, String)>, String> {
+    let tmd = match fs::symlink_metadata(tar_path) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(format!("cannot stat it: {e}")),
+        Ok(m) => m,
+    };
+    if !tmd.is_file() || tmd.uid() != euid() {
+        return Err("not a regular file owned by the current user".into());
+    }
+    let meta = read_meta(meta_path)?;
+    if meta.format != META_FORMAT || meta.compression != compression(kind) {
+        return Err("its meta file has another format or compression".into());
+    }
+    if &meta.input != id {
+        return Err(
+            "its meta file describes another input (path, size, mtime, inode or device differ)"
+                .into(),
+        );
+    }
+    if meta.input_sha256.len() != 64 || !meta.input_sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err("its meta file has no valid sha256".into());
+    }
+    let f = open_cached(tar_path).map_err(|e| format!("cannot open it: {e}"))?;
+    let len = f
+        .metadata()
+        .map_err(|e| format!("cannot stat it: {e}"))?
+        .len();
+    if len != meta.tar_size {
+        return Err(format!(
+            "it has {len} bytes, its meta file says {}",
+            meta.tar_size
+        ));
+    }
+    let tar = Blob::map(&f).map_err(|e| format!("cannot map it: {e}"))?;
+    if tar.bytes().get(257..262) != Some(b"ustar") {
+        return Err("it does not start with a tar header".into());
+    }
+    Ok(Some((tar, meta.input_sha256)))
+}
+
+fn read_meta(p: &Path) -> Result<Meta, String> {
+    let f = open_cached(p).map_err(|e| format!("its meta file {}: {e}", p.display()))?;
+    let md = f.metadata().map_err(|e| format!("its meta file: {e}"))?;
+    if !md.is_file() || md.len() > MAX_META {
+        return Err("its meta file is not a small regular file".into());
+    }
+    let mut s = Vec::new();
+    f.take(MAX_META)
+        .read_to_end(&mut s)
+        .map_err(|e| format!("its meta file: {e}"))?;
+    serde_json::from_slice(&s).map_err(|e| format!("its meta file is unreadable: {e}"))
+}
+
+fn write_meta(p: &Path, meta: &Meta) -> Result<(), Error> {
+    let tmp = p.with_extension("meta.partial");
+    remove_if_exists(&tmp).map_err(|e| Error::io(&tmp, "cannot remove", e))?;
+    let mut guard = RemoveOnDrop(Some(tmp.clone()));
+    let json = serde_json::to_vec_pretty(meta)
+        .map_err(|e| Error::invalid(p, format!("cannot encode: {e}")))?;
+    let mut f = fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(&tmp)
+        .map_err(|e| Error::io(&tmp, "cannot create", e))?;
+    f.write_all(&json)
+        .and_then(|_| f.sync_all())
+        .map_err(|e| Error::io(&tmp, "cannot write", e))?;
+    fs::rename(&tmp, p).map_err(|e| Error::io(p, "cannot move into place", e))?;
+    guard.0 = None;
+    Ok(())
+}
+
+/// Reads the compressed input, hashing and counting every byte (and driving the progress bar).
+struct Tally<'a> {
+    inner: &'a File,
+    hasher: Sha256,
+    read: &'a std::cell::Cell<u64>,
+    bar: Option<indicatif::ProgressBar>,
+}
+
+impl Read for Tally<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.hasher.update(&buf[..n]);
+        let total = self.read.get().saturating_add(n as u64);
+        self.read.set(total);
+        if let Some(b) = &self.bar {
+            b.set_position(total);
+        }
+        Ok(n)
+    }
+}
+
+fn progress_bar(input: &Path, total: u64) -> Option<indicatif::ProgressBar> {
+    use std::io::IsTerminal;
+    if !io::stderr().is_terminal() {
+        return None;
+    }
+    let bar = indicatif::ProgressBar::with_draw_target(
+        Some(total),
+        indicatif::ProgressDrawTarget::stderr(),
+    );
+    let style = indicatif::ProgressStyle::with_template(
+        "{msg} [{bar:40}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
+    )
+    .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+    .progress_chars("=> ");
+    bar.set_style(style);
+    let name = input
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    bar.set_message(format!("decompressing {name}"));
+    Some(bar)
+}
+
+/// Decompresses `file` into a new `partial` file. Returns (decompressed size, sha256 of the input).
+/// On any error the partial file is removed.
+fn build(
+    input: &Path,
+    file: &File,
+    kind: InputKind,
+    partial: &Path,
+    limit: u64,
+    why_limit: &str,
+    progress: bool,
+) -> Result<(u64, String), Error> {
+    // We hold the lock: a partial file left here is from a process that died.
+    remove_if_exists(partial)
+        .map_err(|e| Error::io(partial, "cannot remove a stale partial file", e))?;
+    let mut out = fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(partial)
+        .map_err(|e| Error::io(partial, "cannot create the decompressed copy", e))?;
+    let mut guard = RemoveOnDrop(Some(partial.to_path_buf()));
+    let total_in = file
+        .metadata()
+        .map_err(|e| Error::io(input, "cannot stat", e))?
+        .len();
+    let bar = if progress {
+        progress_bar(input, total_in)
+    } else {
+        None
+    };
+    let read = std::cell::Cell::new(0u64);
+    let mut src = BufReader::with_capacity(
+        BUF,
+        Tally {
+            inner: file,
+            hasher: Sha256::new(),
+            read: &read,
+            bar: bar.clone(),
+        },
+    );
+    let format = compression(kind);
+    let dec_err = |e: io::Error| Error::Decompress {
+        path: input.to_path_buf(),
+        format,
+        offset: read.get(),
+        err: e,
+    };
+    let mut written: u64 = 0;
+    {
+        let mut dec: Box<dyn Read + '_> = match kind {
+            InputKind::TarZst => {
+                Box::new(zstd::stream::read::Decoder::with_buffer(&mut src).map_err(dec_err)?)
+            }
+            _ => Box::new(flate2::bufread::MultiGzDecoder::new(&mut src)),
+        };
+        let mut buf = vec![0u8; BUF];
+        let mut head: Vec<u8> = Vec::with_capacity(512);
+        loop {
+            let n = match dec.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(dec_err(e)),
+            };
+            let next = written.checked_add(n as u64).filter(|&w| w <= limit);
+            let Some(next) = next else {
+                return Err(Error::TooLarge {
+                    path: input.to_path_buf(),
+                    limit,
+                    why: why_limit.to_string(),
+                });
+            };
+            if head.len() < 512 {
+                let take = (512 - head.len()).min(n);
+                head.extend_from_slice(&buf[..take]);
+                if head.len() == 512 && &head[257..262] != b"ustar" {
+                    return Err(not_tar(input, format));
+                }
+            }
+            out.write_all(&buf[..n])
+                .map_err(|e| Error::io(partial, "cannot write the decompressed copy", e))?;
+            written = next;
+        }
+        if head.len() < 512 {
+            return Err(not_tar(input, format));
+        }
+    }
+    // Hash whatever follows the compressed stream too, so the sha256 covers the whole file.
+    io::copy(&mut src, &mut io::sink()).map_err(|e| Error::io(input, "cannot read", e))?;
+    let tally = src.into_inner();
+    if read.get() != total_in {
+        return Err(Error::invalid(
+            input,
+            format!(
+                "the file changed while being read ({} bytes read, {total_in} expected)",
+                read.get()
+            ),
+        ));
+    }
+    let sha = hex(&tally.hasher.finalize());
+    out.sync_all()
+        .map_err(|e| Error::io(partial, "cannot flush the decompressed copy", e))?;
+    if let Some(b) = bar {
+        b.finish_and_clear();
+    }
+    guard.0 = None;
+    Ok((written, sha))
+}
+
+fn not_tar(input: &Path, format: &str) -> Error {
+    Error::NotCheckpoint {
+        path: input.to_path_buf(),
+        why: format!("its {format} content is not a tar archive (no ustar header)"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cache_dir_choice() {
+        let x = Some(OsString::from("/x"));
+        let h = Some(OsString::from("/home/u"));
+        assert_eq!(
+            cache_dir_for(Some(Path::new("/c")), x.clone(), h.clone(), 7),
+            PathBuf::from("/c")
+        );
+        assert_eq!(
+            cache_dir_for(None, x, h.clone(), 7),
+            PathBuf::from("/x/ckptfs")
+        );
+        assert_eq!(
+            cache_dir_for(None, Some("rel".into()), h, 7),
+            PathBuf::from("/home/u/.cache/ckptfs")
+        );
+        assert_eq!(
+            cache_dir_for(None, None, Some("".into()), 7),
+            PathBuf::from("/var/tmp/ckptfs-7")
+        );
+    }
+
+    #[test]
+    fn unsafe_cache_dir_is_refused() {
+        let t = crate::source::test_util::TempDir::new("cdir");
+        let d = t.join("c");
+        ensure_cache_dir(&d).unwrap();
+        assert_eq!(
+            fs::metadata(&d).unwrap().permissions().mode() & 0o7777,
+            0o700
+        );
+        fs::set_permissions(&d, fs::Permissions::from_mode(0o777)).unwrap();
+        let e = ensure_cache_dir(&d).unwrap_err().to_string();
+        assert!(e.contains("writable by group or others"), "{e}");
+        let f = t.join("file");
+        fs::write(&f, b"").unwrap();
+        assert!(ensure_cache_dir(&f).is_err());
+        if euid() == 0 {
+            let o = t.join("other");
+            fs::create_dir(&o).unwrap();
+            // SAFETY: chown with a valid path.
+            let c = std::ffi::CString::new(o.as_os_str().as_bytes()).unwrap();
+            assert_eq!(unsafe { libc::chown(c.as_ptr(), 12345, 12345) }, 0);
+            let e = ensure_cache_dir(&o).unwrap_err().to_string();
+            assert!(e.contains("owned by uid 12345"), "{e}");
+        }
+    }
+}

@@ -1,0 +1,270 @@
+//! Input sources: open a checkpoint (CRIU image directory, extracted container archive, `.tar`,
+//! `.tar.gz`, `.tar.zst`) and give named, immutable byte blobs.
+//!
+//! The kind is detected from content (directory contents, magic bytes), never from the name.
+//! - A directory: each file is read (small) or mapped read-only; `parent` links of incremental
+//!   dumps are followed on the filesystem.
+//! - A `.tar`: the archive is mapped and its entries indexed in place (zero copy).
+//! - A `.tar.gz` / `.tar.zst`: decompressed once, streaming, into a single `.tar` in a cache
+//!   directory (see [`cache`](self) docs in `cache.rs`), then served like a `.tar`. Entries are never
+//!   extracted, so nothing in an archive can cause a write outside the cache file.
+//!
+//! The input is evidence: it is opened read-only (with `O_NOATIME` where permitted) and never
+//! trusted: `..`, absolute and escaping link entries, truncation, absurd sizes and decompression
+//! bombs give an [`Error`] naming the file and the problem.
+
+pub mod blob;
+mod cache;
+mod dir;
+mod error;
+mod layout;
+mod tar;
+#[cfg(test)]
+pub(crate) mod test_util;
+
+pub use blob::Blob;
+pub use error::Error;
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
+
+use sha2::{Digest, Sha256};
+
+/// Longest `parent` chain followed (incremental dumps).
+pub(crate) const MAX_PARENT_DEPTH: usize = 64;
+
+/// How to open an input.
+#[derive(Debug, Clone, Default)]
+pub struct OpenOptions {
+    /// Where compressed inputs are decompressed. Default: `$XDG_CACHE_HOME/ckptfs`, else
+    /// `$HOME/.cache/ckptfs`, else `/var/tmp/ckptfs-$UID`. Created with mode 0700; refused when
+    /// not owned by the current user or writable by group / others.
+    pub cache_dir: Option<PathBuf>,
+    /// Largest decompressed size accepted (decompression-bomb guard). Default: the free space of
+    /// the cache filesystem minus 1 GiB.
+    pub max_size: Option<u64>,
+    /// Show a progress bar on stderr while decompressing (only when stderr is a terminal).
+    pub progress: bool,
+}
+
+/// What the input file (or directory) is, detected from its content.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InputKind {
+    /// A directory (a CRIU image directory or an extracted container archive).
+    ImageDir,
+    /// An uncompressed tar (ustar magic at offset 257).
+    Tar,
+    /// A gzip-compressed tar (magic 1f 8b).
+    TarGz,
+    /// A zstd-compressed tar (magic 28 b5 2f fd).
+    TarZst,
+}
+
+/// How the checkpoint is laid out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Layout {
+    /// A bare CRIU image directory, or an archive of one.
+    ImageDir,
+    /// A Podman / CRI-O container archive: CRIU images in `checkpoint/`, metadata files beside.
+    ContainerArchive,
+}
+
+/// The input as given.
+#[derive(Debug, Clone)]
+pub struct InputInfo {
+    /// The input path as given, made absolute (not canonicalized).
+    pub path: PathBuf,
+    pub kind: InputKind,
+    /// The input file's size; for a directory, the sum of the sizes of the files served (images
+    /// of the whole parent chain and metadata files).
+    pub size: u64,
+    /// The decompressed tar in the cache, for compressed inputs.
+    pub cache_path: Option<PathBuf>,
+}
+
+/// A CRIU image directory: file name -> bytes (regular files directly in it only), and its resolved
+/// `parent` (incremental dumps).
+#[derive(Debug, Clone)]
+pub struct ImageDir {
+    /// For messages: the directory path, or `ARCHIVE:checkpoint/` (`ARCHIVE:./` for the root).
+    pub label: String,
+    /// Image files by name. The `parent` link itself is not listed.
+    pub files: BTreeMap<String, Blob>,
+    /// The previous dump of an incremental chain, when it could be resolved.
+    pub parent: Option<Box<ImageDir>>,
+}
+
+impl ImageDir {
+    /// The file `name` of this directory (not of its parents).
+    pub fn get(&self, name: &str) -> Option<&Blob> {
+        self.files.get(name)
+    }
+
+    /// This directory, then its parent, grandparent, ...
+    pub fn chain(&self) -> impl Iterator<Item = &ImageDir> {
+        std::iter::successors(Some(self), |d| d.parent.as_deref())
+    }
+}
+
+/// An opened checkpoint.
+#[derive(Debug, Clone)]
+pub struct Source {
+    pub input: InputInfo,
+    pub layout: Layout,
+    pub images: ImageDir,
+    /// Every other regular file of a container archive, by its path relative to the archive root
+    /// without leading "./" (config.dump, spec.dump, network.status, stats-dump, deleted.files,
+    /// rootfs-diff.tar, devshm-checkpoint.tar, ctr.log, artifacts/..., ...). Empty for an image dir.
+    pub metadata: BTreeMap<String, Blob>,
+    /// Non-fatal problems (e.g. "parent link ../pre points outside the archive: incremental pages
+    /// of the parent are unavailable").
+    pub warnings: Vec<String>,
+    /// sha256 of the input file, computed at most once.
+    sha256: Arc<OnceLock<Option<String>>>,
+    /// The whole input file, for hashing on demand (plain `.tar`).
+    whole: Option<Blob>,
+}
+
+impl Source {
+    /// sha256 (lowercase hex) of the input file (for a directory: None). Computed once on first
+    /// call and cached; for compressed inputs it was computed while decompressing and is kept in
+    /// the cache's meta file, so a remount does not rehash.
+    pub fn input_sha256(&self) -> Option<String> {
+        self.sha256
+            .get_or_init(|| {
+                self.whole
+                    .as_ref()
+                    .map(|b| cache::hex(&Sha256::digest(b.bytes())))
+            })
+            .clone()
+    }
+
+    /// A source built from parts (for tests and synthetic inputs); `input_sha256` is `None`.
+    pub fn from_parts(
+        input: InputInfo,
+        layout: Layout,
+        images: ImageDir,
+        metadata: BTreeMap<String, Blob>,
+        warnings: Vec<String>,
+    ) -> Source {
+        Source {
+            input,
+            layout,
+            images,
+            metadata,
+            warnings,
+            sha256: Arc::new(OnceLock::from(None)),
+            whole: None,
+        }
+    }
+}
+
+/// Detects a file's kind from its first bytes.
+fn detect(head: &[u8]) -> Option<InputKind> {
+    if head.starts_with(&[0x1f, 0x8b]) {
+        Some(InputKind::TarGz)
+    } else if head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
+        Some(InputKind::TarZst)
+    } else if head.get(257..262) == Some(b"ustar") {
+        Some(InputKind::Tar)
+    } else {
+        None
+    }
+}
+
+fn read_head(file: &fs::File, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match file.read_at(&mut buf[n..], n as u64) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(n)
+}
+
+/// Opens a checkpoint: a CRIU image directory, an extracted container archive, or a `.tar`,
+/// `.tar.gz` or `.tar.zst` archive of either (detected from content).
+pub fn open(path: &Path, opts: &OpenOptions) -> Result<Source, Error> {
+    let abs =
+        std::path::absolute(path).map_err(|e| Error::io(path, "cannot resolve the path", e))?;
+    let md = fs::metadata(&abs).map_err(|e| Error::io(&abs, "cannot open", e))?;
+    if md.is_dir() {
+        let found = dir::open_dir(&abs)?;
+        let size = found
+            .images
+            .chain()
+            .flat_map(|d| d.files.values())
+            .chain(found.metadata.values())
+            .fold(0u64, |a, b| a.saturating_add(b.len() as u64));
+        return Ok(Source {
+            input: InputInfo {
+                path: abs,
+                kind: InputKind::ImageDir,
+                size,
+                cache_path: None,
+            },
+            layout: found.layout,
+            images: found.images,
+            metadata: found.metadata,
+            warnings: found.warnings,
+            sha256: Arc::new(OnceLock::from(None)),
+            whole: None,
+        });
+    }
+    let not_ckpt = |extra: &str| Error::NotCheckpoint {
+        path: abs.clone(),
+        why: format!("neither a CRIU image directory nor a tar/tar.gz/tar.zst archive{extra}"),
+    };
+    if !md.is_file() {
+        return Err(not_ckpt(" (not a regular file or directory)"));
+    }
+    let file = dir::open_evidence(&abs, true).map_err(|e| Error::io(&abs, "cannot open", e))?;
+    let size = file
+        .metadata()
+        .map_err(|e| Error::io(&abs, "cannot stat", e))?
+        .len();
+    let mut head = [0u8; 512];
+    let n = read_head(&file, &mut head).map_err(|e| Error::io(&abs, "cannot read", e))?;
+    let kind =
+        detect(&head[..n]).ok_or_else(|| not_ckpt(if n == 0 { " (empty file)" } else { "" }))?;
+    let (tar, cache_path, sha, mut warnings) = match kind {
+        InputKind::Tar => {
+            let blob = Blob::map(&file).map_err(|e| Error::io(&abs, "cannot map", e))?;
+            (blob, None, None, Vec::new())
+        }
+        _ => {
+            let c = cache::decompressed(&abs, &file, kind, opts)?;
+            (c.tar, Some(c.tar_path), Some(c.input_sha256), c.warnings)
+        }
+    };
+    let idx = tar::TarIndex::build(&abs, &tar)?;
+    let found = layout::from_archive(&idx)?;
+    warnings.extend(found.warnings);
+    let (sha256, whole) = match sha {
+        Some(s) => (OnceLock::from(Some(s)), None),
+        None => (OnceLock::new(), Some(tar)),
+    };
+    Ok(Source {
+        input: InputInfo {
+            path: abs,
+            kind,
+            size,
+            cache_path,
+        },
+        layout: found.layout,
+        images: found.images,
+        metadata: found.metadata,
+        warnings,
+        sha256: Arc::new(sha256),
+        whole,
+    })
+}
+
+#[cfg(test)]
+mod tests;

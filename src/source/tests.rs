@@ -1,0 +1,406 @@
+//! Tests of [`open`] across input kinds, the cache, and the real fixtures.
+
+use std::fs;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::Path;
+
+use super::test_util::*;
+use super::*;
+
+fn opts(cache: &Path) -> OpenOptions {
+    OpenOptions {
+        cache_dir: Some(cache.to_path_buf()),
+        ..Default::default()
+    }
+}
+
+fn podman_like() -> Vec<u8> {
+    let pages: Vec<u8> = (0..3 * 4096u32).map(|i| (i % 251) as u8).collect();
+    TarSpec::new()
+        .file("./config.dump", b"{\"name\":\"c\"}")
+        .file("./spec.dump", b"{}")
+        .dir("./checkpoint/", 0o700)
+        .file("./checkpoint/inventory.img", b"INV")
+        .file("./checkpoint/pstree.img", b"PSTREE")
+        .file("./checkpoint/pages-1.img", &pages)
+        .file("./rootfs-diff.tar", &[0u8; 1024])
+        .build_gnu()
+}
+
+fn images_of(s: &Source) -> Vec<(String, Vec<u8>)> {
+    s.images
+        .files
+        .iter()
+        .map(|(k, v)| (k.clone(), v.bytes().to_vec()))
+        .collect()
+}
+
+fn metadata_of(s: &Source) -> Vec<(String, Vec<u8>)> {
+    s.metadata
+        .iter()
+        .map(|(k, v)| (k.clone(), v.bytes().to_vec()))
+        .collect()
+}
+
+#[test]
+fn tar_gz_zst_give_identical_blobs() {
+    let t = TempDir::new("kinds");
+    let tar = podman_like();
+    fs::write(t.join("a.tar"), &tar).unwrap();
+    fs::write(t.join("a.tar.gz"), gzip(&tar)).unwrap();
+    fs::write(t.join("a.zst.bin"), zstd(&tar)).unwrap(); // the name does not matter
+    let cache = t.join("cache");
+    let plain = open(&t.join("a.tar"), &opts(&cache)).unwrap();
+    let gz = open(&t.join("a.tar.gz"), &opts(&cache)).unwrap();
+    let zst = open(&t.join("a.zst.bin"), &opts(&cache)).unwrap();
+    assert_eq!(plain.input.kind, InputKind::Tar);
+    assert_eq!(gz.input.kind, InputKind::TarGz);
+    assert_eq!(zst.input.kind, InputKind::TarZst);
+    for s in [&plain, &gz, &zst] {
+        assert_eq!(s.layout, Layout::ContainerArchive);
+        assert!(s.warnings.is_empty(), "{:?}", s.warnings);
+        assert_eq!(images_of(s), images_of(&plain));
+        assert_eq!(metadata_of(s), metadata_of(&plain));
+    }
+    assert_eq!(
+        plain.metadata.keys().collect::<Vec<_>>(),
+        ["config.dump", "rootfs-diff.tar", "spec.dump"]
+    );
+    assert!(plain.input.cache_path.is_none());
+    assert!(gz.input.cache_path.as_ref().unwrap().starts_with(&cache));
+    assert_eq!(plain.input_sha256().unwrap(), sha256_file(&t.join("a.tar")));
+    assert_eq!(gz.input_sha256().unwrap(), sha256_file(&t.join("a.tar.gz")));
+    assert_eq!(
+        zst.input_sha256().unwrap(),
+        sha256_file(&t.join("a.zst.bin"))
+    );
+    assert_eq!(
+        gz.input.size,
+        fs::metadata(t.join("a.tar.gz")).unwrap().len()
+    );
+    // The cache holds exactly the tar bytes.
+    assert_eq!(
+        fs::read(gz.input.cache_path.as_ref().unwrap()).unwrap(),
+        tar
+    );
+    assert_eq!(
+        fs::metadata(&cache).unwrap().permissions().mode() & 0o7777,
+        0o700
+    );
+    let m = fs::metadata(gz.input.cache_path.as_ref().unwrap()).unwrap();
+    assert_eq!(m.permissions().mode() & 0o077, 0);
+}
+
+#[test]
+fn cache_is_reused_then_rebuilt_when_untrustworthy() {
+    let t = TempDir::new("reuse");
+    let tar = podman_like();
+    let input = t.join("c.tar.zst");
+    fs::write(&input, zstd(&tar)).unwrap();
+    let cache = t.join("cache");
+    let first = open(&input, &opts(&cache)).unwrap();
+    let cp = first.input.cache_path.clone().unwrap();
+    let m1 = fs::metadata(&cp).unwrap();
+    let sha = first.input_sha256().unwrap();
+    let first_images = images_of(&first);
+    drop(first);
+    std::thread::sleep(std::time::Duration::from_millis(20));
+
+    let second = open(&input, &opts(&cache)).unwrap();
+    let m2 = fs::metadata(&cp).unwrap();
+    assert_eq!(
+        (m1.ino(), m1.mtime(), m1.mtime_nsec()),
+        (m2.ino(), m2.mtime(), m2.mtime_nsec())
+    );
+    assert_eq!(second.input_sha256().unwrap(), sha);
+    assert!(second.warnings.is_empty(), "{:?}", second.warnings);
+    // (Truncating a mapped file would make readers of the old mapping fault: drop them first.)
+    drop(second);
+
+    // Truncated cached tar: rebuilt, with a warning.
+    let f = fs::OpenOptions::new().write(true).open(&cp).unwrap();
+    f.set_len(1000).unwrap();
+    drop(f);
+    let third = open(&input, &opts(&cache)).unwrap();
+    assert!(
+        third.warnings[0].contains("cache it cannot trust"),
+        "{:?}",
+        third.warnings
+    );
+    assert_eq!(fs::read(&cp).unwrap(), tar);
+    assert_eq!(images_of(&third), first_images);
+    drop(third);
+
+    // Wrong meta: rebuilt.
+    let meta = cp.with_extension("meta");
+    let text = fs::read_to_string(&meta).unwrap();
+    fs::write(&meta, text.replace(&sha, &"0".repeat(64))).unwrap();
+    let m = fs::metadata(&cp).unwrap();
+    let before = (m.ino(), m.mtime(), m.mtime_nsec());
+    // Same size but different identity field also counts: change tar_size instead.
+    let text = fs::read_to_string(&meta).unwrap();
+    let bad = text.replace(&format!("\"tar_size\": {}", tar.len()), "\"tar_size\": 1");
+    assert_ne!(bad, text);
+    fs::write(&meta, bad).unwrap();
+    let fourth = open(&input, &opts(&cache)).unwrap();
+    assert!(
+        fourth.warnings[0].contains("cache it cannot trust"),
+        "{:?}",
+        fourth.warnings
+    );
+    let m = fs::metadata(&cp).unwrap();
+    assert_ne!((m.ino(), m.mtime(), m.mtime_nsec()), before);
+    assert_eq!(fourth.input_sha256().unwrap(), sha);
+
+    // Garbage meta: rebuilt.
+    fs::write(&meta, b"not json").unwrap();
+    let fifth = open(&input, &opts(&cache)).unwrap();
+    assert!(
+        fifth.warnings[0].contains("cache it cannot trust"),
+        "{:?}",
+        fifth.warnings
+    );
+
+    // A changed input (new mtime) gets a new cache entry.
+    fs::write(&input, zstd(&podman_like())).unwrap();
+    let f = fs::File::options().write(true).open(&input).unwrap();
+    f.set_modified(std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(12345))
+        .unwrap();
+    drop(f);
+    let sixth = open(&input, &opts(&cache)).unwrap();
+    assert_ne!(sixth.input.cache_path.unwrap(), cp);
+}
+
+#[test]
+fn concurrent_opens_share_one_writer() {
+    let t = TempDir::new("conc");
+    let big: Vec<u8> = (0..4_000_000u32)
+        .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
+        .collect();
+    let tar = TarSpec::new()
+        .file("inventory.img", b"I")
+        .file("pstree.img", b"P")
+        .file("pages-1.img", &big)
+        .build_gnu();
+    let input = t.join("x.tgz");
+    fs::write(&input, gzip(&tar)).unwrap();
+    let cache = t.join("cache");
+    let hs: Vec<_> = (0..4)
+        .map(|_| {
+            let (i, c) = (input.clone(), cache.clone());
+            std::thread::spawn(move || {
+                open(&i, &opts(&c)).map(|s| (s.input.cache_path.clone(), images_of(&s)))
+            })
+        })
+        .collect();
+    let rs: Vec<_> = hs.into_iter().map(|h| h.join().unwrap().unwrap()).collect();
+    for r in &rs {
+        assert_eq!(r, &rs[0]);
+    }
+    let leftovers: Vec<_> = fs::read_dir(&cache)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".partial"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}
+
+#[test]
+fn decompression_bomb_is_stopped() {
+    let t = TempDir::new("bomb");
+    let zeros = vec![0u8; 8 << 20];
+    let tar = TarSpec::new()
+        .file("pstree.img", b"P")
+        .file("pages-1.img", &zeros)
+        .build_gnu();
+    let input = t.join("bomb.tar.gz");
+    fs::write(&input, gzip(&tar)).unwrap();
+    assert!(fs::metadata(&input).unwrap().len() < 100_000);
+    let cache = t.join("cache");
+    let o = OpenOptions {
+        max_size: Some(1 << 20),
+        ..opts(&cache)
+    };
+    let e = open(&input, &o).unwrap_err().to_string();
+    assert!(e.contains("exceeds the limit of 1048576 bytes"), "{e}");
+    assert!(e.contains("bomb.tar.gz"), "{e}");
+    let left: Vec<_> = fs::read_dir(&cache)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| !n.ends_with(".lock"))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+    // zstd too
+    fs::write(&input, zstd(&tar)).unwrap();
+    let e = open(&input, &o).unwrap_err().to_string();
+    assert!(e.contains("exceeds the limit"), "{e}");
+}
+
+#[test]
+fn corrupt_compressed_inputs() {
+    let t = TempDir::new("corrupt");
+    let tar = podman_like();
+    let cache = t.join("cache");
+    let gz = gzip(&tar);
+    let p = t.join("t.gz");
+    fs::write(&p, &gz[..gz.len() / 2]).unwrap();
+    let e = open(&p, &opts(&cache)).unwrap_err().to_string();
+    assert!(e.contains("gzip decompression failed"), "{e}");
+    let z = zstd(&tar);
+    fs::write(&p, &z[..z.len() / 2]).unwrap();
+    let e = open(&p, &opts(&cache)).unwrap_err().to_string();
+    assert!(e.contains("zstd decompression failed"), "{e}");
+    // compressed, but not a tar
+    fs::write(&p, gzip(&[b'x'; 5000])).unwrap();
+    let e = open(&p, &opts(&cache)).unwrap_err().to_string();
+    assert!(e.contains("not a tar archive"), "{e}");
+    let n = fs::read_dir(&cache)
+        .unwrap()
+        .flatten()
+        .filter(|e| !e.file_name().to_string_lossy().ends_with(".lock"))
+        .count();
+    assert_eq!(n, 0);
+}
+
+#[test]
+fn garbage_and_odd_inputs_are_not_checkpoints() {
+    let t = TempDir::new("garbage");
+    let p = t.join("x.tar.gz");
+    fs::write(&p, b"hello, this is not an archive at all").unwrap();
+    let e = open(&p, &OpenOptions::default()).unwrap_err().to_string();
+    assert_eq!(
+        e,
+        format!(
+            "{}: not a checkpoint: neither a CRIU image directory nor a tar/tar.gz/tar.zst archive",
+            p.display()
+        )
+    );
+    fs::write(&p, b"").unwrap();
+    let e = open(&p, &OpenOptions::default()).unwrap_err().to_string();
+    assert!(e.contains("(empty file)"), "{e}");
+    let e = open(Path::new("/dev/null"), &OpenOptions::default())
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("not a regular file"), "{e}");
+    let e = open(&t.join("missing"), &OpenOptions::default())
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("missing: cannot open"), "{e}");
+}
+
+#[test]
+fn hostile_tar_is_rejected_and_input_untouched() {
+    let t = TempDir::new("hostile");
+    let tar = TarSpec::new()
+        .file("./checkpoint/pstree.img", b"P")
+        .raw_file("./checkpoint/../../x", b"evil")
+        .build_gnu();
+    let p = t.join("h.tar");
+    fs::write(&p, &tar).unwrap();
+    let before = sha256_file(&p);
+    let e = open(&p, &OpenOptions::default()).unwrap_err().to_string();
+    assert!(e.contains("entry ./checkpoint/../../x"), "{e}");
+    assert_eq!(sha256_file(&p), before);
+    // Compressed too: rejected; nothing written but the (complete) decompressed cache file.
+    let pz = t.join("h.tar.gz");
+    fs::write(&pz, gzip(&tar)).unwrap();
+    let e = open(&pz, &opts(&t.join("cache"))).unwrap_err().to_string();
+    assert!(e.contains("entry ./checkpoint/../../x"), "{e}");
+    assert!(!t.join("x").exists());
+}
+
+#[test]
+fn input_bytes_unchanged_by_open() {
+    let t = TempDir::new("ro");
+    let tar = podman_like();
+    for (name, bytes) in [
+        ("a.tar", tar.clone()),
+        ("a.tgz", gzip(&tar)),
+        ("a.tzst", zstd(&tar)),
+    ] {
+        let p = t.join(name);
+        fs::write(&p, &bytes).unwrap();
+        fs::set_permissions(&p, fs::Permissions::from_mode(0o444)).unwrap();
+        let before = sha256_file(&p);
+        let m0 = fs::metadata(&p).unwrap();
+        let s = open(&p, &opts(&t.join("cache"))).unwrap();
+        assert_eq!(s.input_sha256().unwrap(), before);
+        assert_eq!(sha256_file(&p), before);
+        let m1 = fs::metadata(&p).unwrap();
+        assert_eq!(
+            (m0.mtime(), m0.mtime_nsec(), m0.len()),
+            (m1.mtime(), m1.mtime_nsec(), m1.len())
+        );
+    }
+}
+
+#[test]
+fn directory_input() {
+    let t = TempDir::new("dirin");
+    let d = t.join("dump");
+    fs::create_dir(&d).unwrap();
+    fs::write(d.join("inventory.img"), b"INV").unwrap();
+    fs::write(d.join("pages-1.img"), vec![1u8; 100_000]).unwrap();
+    let s = open(&d, &OpenOptions::default()).unwrap();
+    assert_eq!(s.input.kind, InputKind::ImageDir);
+    assert_eq!(s.layout, Layout::ImageDir);
+    assert_eq!(s.input.size, 100_003);
+    assert!(s.input_sha256().is_none());
+    assert_eq!(s.images.get("pages-1.img").unwrap().len(), 100_000);
+}
+
+#[test]
+fn fixture_incremental_dir() {
+    let Some(fx) = fixtures() else { return };
+    let d = fx.join("secretd-incremental/images/dump");
+    let s = open(&d, &OpenOptions::default()).unwrap();
+    assert_eq!(s.layout, Layout::ImageDir);
+    assert_eq!(s.input.kind, InputKind::ImageDir);
+    assert!(s.warnings.is_empty(), "{:?}", s.warnings);
+    let chain: Vec<&ImageDir> = s.images.chain().collect();
+    assert_eq!(chain.len(), 3, "dump -> pre2 -> pre");
+    assert!(chain[0].files.contains_key("pstree.img"));
+    assert!(chain[1].label.ends_with("/pre2"), "{}", chain[1].label);
+    assert!(chain[2].label.ends_with("/pre"), "{}", chain[2].label);
+    assert_eq!(chain[2].files["pages-1.img"].len(), 4_329_472);
+    assert!(!chain[0].files.contains_key("parent"));
+}
+
+#[test]
+fn fixture_podman_archive() {
+    let Some(fx) = fixtures() else { return };
+    let p = fx.join("podman-busybox/checkpoint.tar.gz");
+    let t = TempDir::new("podman");
+    let before = sha256_file(&p);
+    let s = open(&p, &opts(&t.join("cache"))).unwrap();
+    assert_eq!(s.input.kind, InputKind::TarGz);
+    assert_eq!(s.layout, Layout::ContainerArchive);
+    assert!(s.warnings.is_empty(), "{:?}", s.warnings);
+    for f in [
+        "pstree.img",
+        "core-1.img",
+        "inventory.img",
+        "pages-1.img",
+        "descriptors.json",
+    ] {
+        assert!(s.images.files.contains_key(f), "{f}");
+    }
+    assert_eq!(s.images.files["pages-1.img"].len(), 73728);
+    for f in [
+        "config.dump",
+        "spec.dump",
+        "rootfs-diff.tar",
+        "network.status",
+        "stats-dump",
+        "ctr.log",
+        "devshm-checkpoint.tar",
+    ] {
+        assert!(s.metadata.contains_key(f), "{f}");
+    }
+    assert!(s.metadata.keys().all(|k| !k.starts_with("checkpoint/")));
+    assert!(s.images.parent.is_none());
+    assert_eq!(s.input_sha256().unwrap(), before);
+    assert_eq!(sha256_file(&p), before);
+}
