@@ -675,52 +675,7 @@ fn check_podman(seen: &Seen) {
     assert_eq!(tree[0].pid, 1);
     assert_eq!(tree.len(), 3);
     assert!(seen.counts["podman-busybox/checkpoint/mountpoints-13.img"] > 10);
-}
-
-#[test]
-fn zz_scratch_reencode() {
-    let Some(root) = fixtures_root() else { return };
-    let out = std::path::Path::new("/tmp/reenc");
-    let _ = std::fs::create_dir_all(out);
-    fn dump<M: Message + Default>(out: &Path, key: &str, name: &str, bytes: &[u8], m: u32) {
-        let start = framing::check_header(name, bytes, m).unwrap();
-        let mut fr = framing::Frames::new(name, bytes, start);
-        let mut i = 0;
-        while let Some(f) = fr.next_frame() {
-            let f = f.unwrap();
-            let e: M = framing::decode_frame(name, &f).unwrap();
-            let k = key.replace('/', "_");
-            std::fs::write(out.join(format!("{k}.{i}.orig")), f.body).unwrap();
-            std::fs::write(out.join(format!("{k}.{i}.re")), e.encode_to_vec()).unwrap();
-            i += 1;
-        }
-    }
-    let mut files = Vec::new();
-    for case in std::fs::read_dir(&root).unwrap().flatten() {
-        let images = case.path().join("images");
-        if images.is_dir() { walk(&images, &root, &mut files); }
-    }
-    files.push(PathBuf::from("/tmp/podfx/checkpoint/files.img"));
-    files.push(PathBuf::from("/tmp/podfx/checkpoint/core-1.img"));
-    files.push(PathBuf::from("/tmp/podfx/checkpoint/mm-1.img"));
-    files.push(PathBuf::from("/tmp/podfx/checkpoint/mountpoints-13.img"));
-    files.push(PathBuf::from("/tmp/podfx/checkpoint/inventory.img"));
-    for path in &files {
-        let name = path.file_name().unwrap().to_str().unwrap();
-        let key = path.to_str().unwrap();
-        let bytes = std::fs::read(path).unwrap();
-        let Some(m) = magic_for(name) else { continue };
-        if name.starts_with("core-") { dump::<pb::CoreEntry>(out, key, name, &bytes, m) }
-        else if name.starts_with("mm-") { dump::<pb::MmEntry>(out, key, name, &bytes, m) }
-        else if name == "files.img" { dump::<pb::FileEntry>(out, key, name, &bytes, m) }
-        else if name == "memfd.img" { dump::<pb::MemfdInodeEntry>(out, key, name, &bytes, m) }
-        else if name == "inventory.img" { dump::<pb::InventoryEntry>(out, key, name, &bytes, m) }
-        else if name.starts_with("stats-") { dump::<pb::StatsEntry>(out, key, name, &bytes, m) }
-        else if name.starts_with("mountpoints-") { dump::<pb::MntEntry>(out, key, name, &bytes, m) }
-        else if name.starts_with("ids-") { dump::<pb::TaskKobjIdsEntry>(out, key, name, &bytes, m) }
-        else if name.starts_with("timens-") { dump::<pb::TimensEntry>(out, key, name, &bytes, m) }
-        else if name.starts_with("fs-") { dump::<pb::FsEntry>(out, key, name, &bytes, m) }
-        else if name.starts_with("fdinfo-") { dump::<pb::FdinfoEntry>(out, key, name, &bytes, m) }
-        else if name == "pstree.img" { dump::<pb::PstreeEntry>(out, key, name, &bytes, m) }
-    }
+    // Frozen through the cgroup freezer, not SIGSTOP: alive.
+    let core = &seen.core["podman-busybox/checkpoint/core-1.img"];
+    assert_eq!(core.tc.as_ref().map(|tc| tc.task_state), Some(1));
 }

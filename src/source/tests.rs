@@ -404,3 +404,29 @@ fn fixture_podman_archive() {
     assert_eq!(s.input_sha256().unwrap(), before);
     assert_eq!(sha256_file(&p), before);
 }
+
+/// Manual check: `CKPTFS_OPEN=PATH cargo test --release --lib source::tests::open_env_path -- --ignored --nocapture`.
+#[test]
+#[ignore]
+fn open_env_path() {
+    let Some(p) = std::env::var_os("CKPTFS_OPEN") else { return };
+    let t0 = std::time::Instant::now();
+    let o = OpenOptions {
+        cache_dir: std::env::var_os("CKPTFS_CACHE").map(Into::into),
+        progress: true,
+        ..Default::default()
+    };
+    let s = open(Path::new(&p), &o).unwrap();
+    let t1 = t0.elapsed();
+    eprintln!(
+        "open: {t1:?}; kind {:?}, layout {:?}, {} images, {} metadata, chain {}, warnings {:?}",
+        s.input.kind,
+        s.layout,
+        s.images.files.len(),
+        s.metadata.len(),
+        s.images.chain().count(),
+        s.warnings
+    );
+    let t0 = std::time::Instant::now();
+    eprintln!("sha256 {:?} in {:?}", s.input_sha256(), t0.elapsed());
+}
