@@ -10,4 +10,5 @@
 
 pub mod image;
 pub mod model;
+pub mod render;
 pub mod source;

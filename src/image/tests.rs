@@ -494,7 +494,7 @@ fn decode_named(key: &str, name: &str, bytes: &[u8], seen: &mut Seen) -> Result<
     Ok(())
 }
 
-fn walk(dir: &Path, root: &Path, out: &mut Vec<PathBuf>) {
+fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
     let Ok(rd) = std::fs::read_dir(dir) else {
         return;
     };
@@ -503,7 +503,7 @@ fn walk(dir: &Path, root: &Path, out: &mut Vec<PathBuf>) {
         // `parent` links point at sibling dumps, walked on their own.
         let Ok(ft) = e.file_type() else { continue };
         if ft.is_dir() {
-            walk(&p, root, out);
+            walk(&p, out);
         } else if ft.is_file() {
             out.push(p);
         }
@@ -518,7 +518,7 @@ fn decodes_every_fixture_image() {
     for case in std::fs::read_dir(&root).unwrap().flatten() {
         let images = case.path().join("images");
         if images.is_dir() {
-            walk(&images, &root, &mut files);
+            walk(&images, &mut files);
         }
     }
     files.sort();

@@ -416,14 +416,13 @@ fn load_process(
 }
 
 fn memfd_vma_name(name: &str) -> VmaName {
-    // The kernel names memfd mappings "/memfd:NAME (deleted)"; CRIU stores the dentry name, which
-    // for an anonymous shared mapping is "dev/zero" (shown as "/dev/zero (deleted)").
-    let path = if let Some(rest) = name.strip_prefix("memfd:") {
-        format!("/memfd:{rest}")
-    } else if name.starts_with('/') {
+    // CRIU stores the memfd's dentry name: a memfd created with memfd_create("x") is shown by the
+    // kernel as "/memfd:x (deleted)"; an anonymous shared mapping (which CRIU 4.2 on kernel 6.18
+    // records as a memfd named "/dev/zero") as "/dev/zero (deleted)".
+    let path = if name.starts_with('/') {
         name.to_string()
     } else {
-        format!("/{name}")
+        format!("/memfd:{}", name.strip_prefix("memfd:").unwrap_or(name))
     };
     VmaName::File { path, deleted: true }
 }
@@ -621,7 +620,7 @@ fn vmas_of(
         } else {
             VmaName::Anon
         };
-        out.push(Vma {
+        let vma = Vma {
             start: v.start,
             end: v.end,
             pgoff: v.pgoff,
@@ -634,7 +633,21 @@ fn vmas_of(
             fdflags: v.fdflags.unwrap_or(0),
             name,
             file,
-        });
+        };
+        // Since Linux 6.16 the vvar area is shown as two VMAs, [vvar] (4 pages) and [vvar_vclock]
+        // (2 pages), but CRIU records it as one 6-page VMA: split it as the kernel shows it.
+        if vma.name == VmaName::Vvar && vma.len() == 6 * 4096 {
+            let mid = vma.start + 4 * 4096;
+            let mut clock = vma.clone();
+            clock.start = mid;
+            clock.name = VmaName::VvarVclock;
+            let mut head = vma;
+            head.end = mid;
+            out.push(head);
+            out.push(clock);
+        } else {
+            out.push(vma);
+        }
     }
     out
 }

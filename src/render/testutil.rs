@@ -2,9 +2,15 @@
 //! ground truth (`/work/shared/fixtures/secretd-plain/ground-truth.json`, PID 8259 and its
 //! thread 8263), embedded so the tests need no files.
 
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::SystemTime;
+
+use crate::model::Checkpoint;
 use crate::model::memory::{Extent, ExtentData, Memory};
+use crate::model::metadata::{DumpStats, Metadata};
 use crate::model::process::{Creds, MmInfo, Process, SigAction, TaskState, Thread, Vma, VmaName, vma_status};
-use crate::source::Blob;
+use crate::source::{Blob, ImageDir, InputInfo, InputKind, Layout, Source};
 
 const PROT_READ: u32 = 0x1;
 const PROT_WRITE: u32 = 0x2;
@@ -239,6 +245,92 @@ pub(crate) fn secretd_plain_8259() -> Process {
     });
     p
 }
+/// A checkpoint of `processes` from a plain image directory with no files and no metadata.
+pub(crate) fn checkpoint(processes: Vec<Process>) -> Checkpoint {
+    let source = Source::from_parts(
+        InputInfo {
+            path: PathBuf::from("/evidence/images"),
+            kind: InputKind::ImageDir,
+            size: 0,
+            cache_path: None,
+        },
+        Layout::ImageDir,
+        ImageDir {
+            label: "/evidence/images".into(),
+            files: BTreeMap::new(),
+            parent: None,
+        },
+        BTreeMap::new(),
+        Vec::new(),
+    );
+    Checkpoint {
+        source,
+        meta: Metadata::default(),
+        processes,
+        files: BTreeMap::new(),
+        time: SystemTime::UNIX_EPOCH,
+        warnings: Vec::new(),
+    }
+}
+
+/// A process with `args` (NUL-separated) in memory as its argument block.
+pub(crate) fn process_with_args(pid: u32, ppid: u32, comm: &str, args: &[u8]) -> Process {
+    let base = 0x7ffd_0000_0000u64;
+    let mut p = process(pid, vec![], vec![(base, args.to_vec())]);
+    p.ppid = ppid;
+    p.comm = comm.into();
+    p.threads[0].comm = comm.into();
+    let mm = p.mm.as_mut().unwrap();
+    mm.arg_start = base;
+    mm.arg_end = base + args.len() as u64;
+    p
+}
+
+/// podman-busybox's checkpoint as far as the `show` table goes (metadata and sizes of
+/// `/work/shared/fixtures/podman-busybox`), with two processes.
+pub(crate) fn busybox_checkpoint() -> Checkpoint {
+    let mut ck = checkpoint(vec![
+        process_with_args(1, 0, "sh", b"/bin/sh\0-c\0"),
+        process_with_args(6, 1, "httpd", b"httpd\0-f\0"),
+    ]);
+    ck.source.input = InputInfo {
+        path: PathBuf::from("/evidence/checkpoint.tar.gz"),
+        kind: InputKind::TarGz,
+        size: 100_000,
+        cache_path: Some(PathBuf::from("/cache/x.tar")),
+    };
+    ck.source.layout = Layout::ContainerArchive;
+    ck.source.images.files = BTreeMap::from([
+        ("pages-1.img".to_string(), Blob::from_vec(vec![0; 204800])),
+        ("core-1.img".to_string(), Blob::from_vec(vec![0; 252279 - 204800])),
+    ]);
+    ck.source.metadata = BTreeMap::from([("rootfs-diff.tar".to_string(), Blob::from_vec(vec![0; 2048]))]);
+    ck.source.warnings = vec!["source warning".into(), "model warning".into()];
+    ck.warnings = vec!["model warning".into()];
+    ck.meta = Metadata {
+        engine: Some("Podman".into()),
+        container_name: Some("fx-busybox".into()),
+        container_id: Some("2a5c15b736f04ac9ce5122fcae32ecd6ca063d55526bb05ae9b1c8d620be6fc6".into()),
+        image: Some("localhost/fixture-busybox:latest".into()),
+        image_id: Some("df49bf5274d7aa0d0e2e2f271c3b17035cefdccd60e5ad6f21fdbabf042d5dbc".into()),
+        runtime: Some("runc".into()),
+        created: Some("2026-11-28T14:47:37.419807618Z".into()),
+        checkpointed: None,
+        criu_image_version: Some(2),
+        dump_stats: Some(DumpStats {
+            freezing_time: 601,
+            frozen_time: 150370,
+            memdump_time: 1711,
+            memwrite_time: 266,
+            pages_scanned: 71,
+            pages_written: 50,
+            ..DumpStats::default()
+        }),
+        ..Metadata::default()
+    };
+    ck
+}
+
 pub(crate) const PLAIN_8259_MAPS: &str = r#"5632c44f5000-5632c44f6000 r--p 00000000 fe:00 10159163                   /tmp/criu-fixture-work/secretd-plain/secretd
 5632c44f6000-5632c44f7000 r-xp 00001000 fe:00 10159163                   /tmp/criu-fixture-work/secretd-plain/secretd
 5632c44f7000-5632c44f8000 r--p 00002000 fe:00 10159163                   /tmp/criu-fixture-work/secretd-plain/secretd

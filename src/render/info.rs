@@ -1,0 +1,200 @@
+//! `checkpoint/info.json`: what is known about the checkpoint, as pretty JSON with a trailing
+//! newline. Every key is always present (`null` when unknown), in this order:
+//!
+//! ```json
+//! {
+//!   "engine": "Podman", "container_name": "...", "container_id": "...", "image": "...",
+//!   "image_id": "...", "runtime": "runc", "created": "...", "checkpointed": "...",
+//!   "pod": null, "namespace": null,
+//!   "criu_image_version": 2, "dump_uptime_us": null,
+//!   "dump_stats": { "freezing_time": 601, ... },
+//!   "source": { "path": "/abs/checkpoint.tar.gz", "kind": "tar.gz", "layout": "container-archive",
+//!               "size": 123, "sha256": "...", "cache_path": "/home/u/.cache/ckptfs/..." },
+//!   "checkpoint_size": { "images_bytes": 252279, "pages_bytes": 204800, "root_fs_diff_bytes": 2048 },
+//!   "processes": 3, "threads": 3,
+//!   "memory": { "dumped_bytes": 204800 },
+//!   "warnings": []
+//! }
+//! ```
+//!
+//! `source.kind` is `image-dir`, `tar`, `tar.gz` or `tar.zst`; `source.layout` `image-dir` or
+//! `container-archive`; `sha256` is the input file's (null for a directory). Times are as the
+//! metadata gives them. `memory.dumped_bytes` is the sum of every process's dumped bytes (shared
+//! memory counts once per process mapping it). `warnings` are the model's and the source's, each once.
+
+use serde::Serialize;
+
+use crate::model::Checkpoint;
+use crate::model::metadata::DumpStats;
+use crate::render::summary::checkpoint_sizes;
+use crate::source::{InputKind, Layout};
+
+#[derive(Serialize)]
+struct Info<'a> {
+    engine: Option<&'a str>,
+    container_name: Option<&'a str>,
+    container_id: Option<&'a str>,
+    image: Option<&'a str>,
+    image_id: Option<&'a str>,
+    runtime: Option<&'a str>,
+    created: Option<&'a str>,
+    checkpointed: Option<&'a str>,
+    pod: Option<&'a str>,
+    namespace: Option<&'a str>,
+    criu_image_version: Option<u32>,
+    dump_uptime_us: Option<u64>,
+    dump_stats: Option<&'a DumpStats>,
+    source: SourceInfo,
+    checkpoint_size: Sizes,
+    processes: usize,
+    threads: usize,
+    memory: MemoryInfo,
+    warnings: Vec<&'a str>,
+}
+
+#[derive(Serialize)]
+struct SourceInfo {
+    path: String,
+    kind: &'static str,
+    layout: &'static str,
+    size: u64,
+    sha256: Option<String>,
+    cache_path: Option<String>,
+}
+
+#[derive(Serialize)]
+struct Sizes {
+    images_bytes: u64,
+    pages_bytes: u64,
+    root_fs_diff_bytes: Option<u64>,
+}
+
+#[derive(Serialize)]
+struct MemoryInfo {
+    dumped_bytes: u64,
+}
+
+fn kind_name(k: InputKind) -> &'static str {
+    match k {
+        InputKind::ImageDir => "image-dir",
+        InputKind::Tar => "tar",
+        InputKind::TarGz => "tar.gz",
+        InputKind::TarZst => "tar.zst",
+    }
+}
+
+fn layout_name(l: Layout) -> &'static str {
+    match l {
+        Layout::ImageDir => "image-dir",
+        Layout::ContainerArchive => "container-archive",
+    }
+}
+
+/// The text of `checkpoint/info.json`.
+pub fn info_json(ck: &Checkpoint) -> Vec<u8> {
+    let m = &ck.meta;
+    let src = &ck.source;
+    let sizes = checkpoint_sizes(ck);
+    let mut seen = std::collections::BTreeSet::new();
+    let warnings: Vec<&str> = ck
+        .warnings
+        .iter()
+        .chain(&src.warnings)
+        .map(String::as_str)
+        .filter(|w| seen.insert(*w))
+        .collect();
+    let info = Info {
+        engine: m.engine.as_deref(),
+        container_name: m.container_name.as_deref(),
+        container_id: m.container_id.as_deref(),
+        image: m.image.as_deref(),
+        image_id: m.image_id.as_deref(),
+        runtime: m.runtime.as_deref(),
+        created: m.created.as_deref(),
+        checkpointed: m.checkpointed.as_deref(),
+        pod: m.pod_name.as_deref(),
+        namespace: m.pod_namespace.as_deref(),
+        criu_image_version: m.criu_image_version,
+        dump_uptime_us: m.dump_uptime_us,
+        dump_stats: m.dump_stats.as_ref(),
+        source: SourceInfo {
+            path: src.input.path.to_string_lossy().into_owned(),
+            kind: kind_name(src.input.kind),
+            layout: layout_name(src.layout),
+            size: src.input.size,
+            sha256: src.input_sha256(),
+            cache_path: src
+                .input
+                .cache_path
+                .as_ref()
+                .map(|p| p.to_string_lossy().into_owned()),
+        },
+        checkpoint_size: Sizes {
+            images_bytes: sizes.images,
+            pages_bytes: sizes.pages,
+            root_fs_diff_bytes: sizes.root_fs_diff,
+        },
+        processes: ck.processes.len(),
+        threads: ck.processes.iter().map(|p| p.threads.len()).sum(),
+        memory: MemoryInfo {
+            dumped_bytes: ck
+                .processes
+                .iter()
+                .map(|p| p.memory.present_bytes())
+                .fold(0, u64::saturating_add),
+        },
+        warnings,
+    };
+    let mut out = serde_json::to_vec_pretty(&info).unwrap_or_else(|e| {
+        format!("{{\"error\": {:?}}}", e.to_string()).into_bytes()
+    });
+    out.push(b'\n');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::render::testutil::*;
+    use serde_json::Value;
+
+    #[test]
+    fn busybox_info() {
+        let ck = busybox_checkpoint();
+        let b = info_json(&ck);
+        assert!(b.ends_with(b"}\n"));
+        let v: Value = serde_json::from_slice(&b).unwrap();
+        assert_eq!(v["engine"], "Podman");
+        assert_eq!(v["container_name"], "fx-busybox");
+        assert_eq!(v["runtime"], "runc");
+        assert_eq!(v["pod"], Value::Null);
+        assert_eq!(v["source"]["kind"], "tar.gz");
+        assert_eq!(v["source"]["layout"], "container-archive");
+        assert_eq!(v["source"]["sha256"], Value::Null);
+        assert_eq!(v["source"]["cache_path"], "/cache/x.tar");
+        assert_eq!(v["checkpoint_size"]["images_bytes"], 252279);
+        assert_eq!(v["checkpoint_size"]["pages_bytes"], 204800);
+        assert_eq!(v["checkpoint_size"]["root_fs_diff_bytes"], 2048);
+        assert_eq!(v["processes"], 2);
+        assert_eq!(v["threads"], 2);
+        assert_eq!(v["dump_stats"]["pages_written"], 50);
+        assert_eq!(v["warnings"], serde_json::json!(["model warning", "source warning"]));
+        assert!(v["memory"]["dumped_bytes"].as_u64().unwrap() > 0);
+        // Key order is the documented one.
+        let text = String::from_utf8(b).unwrap();
+        let at = |k: &str| text.find(&format!("\"{k}\"")).unwrap();
+        assert!(at("engine") < at("container_name"));
+        assert!(at("source") < at("processes"));
+        assert!(at("memory") < at("warnings"));
+    }
+
+    #[test]
+    fn empty_checkpoint() {
+        let ck = checkpoint(vec![]);
+        let v: Value = serde_json::from_slice(&info_json(&ck)).unwrap();
+        assert_eq!(v["engine"], Value::Null);
+        assert_eq!(v["processes"], 0);
+        assert_eq!(v["memory"]["dumped_bytes"], 0);
+        assert_eq!(v["checkpoint_size"]["root_fs_diff_bytes"], Value::Null);
+    }
+}
