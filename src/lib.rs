@@ -12,3 +12,5 @@ pub mod image;
 pub mod model;
 pub mod render;
 pub mod source;
+pub mod fs;
+pub mod cli;

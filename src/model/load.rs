@@ -253,6 +253,7 @@ fn load_process(
     // Thread cores. The main thread's core also has the task-wide part (tc).
     let mut threads = Vec::with_capacity(tids.len());
     let mut tc: Option<pb::TaskCoreEntry> = None;
+    let mut seccomp: HashMap<u32, Option<u32>> = HashMap::new();
     for &tid in &tids {
         let name = format!("core-{tid}.img");
         let Some(b) = dir.files.get(&name) else {
@@ -275,9 +276,11 @@ fn load_process(
                 }
             }
         }
+        seccomp.insert(tid, core.thread_core.as_ref().and_then(|t| t.seccomp_mode).map(|m| m as u32));
         threads.push(thread_from_core(tid, &core));
     }
     let tc = tc.unwrap_or_default();
+    let main_seccomp = seccomp.get(&pid).copied().flatten();
     let comm = if tc.comm.is_empty() {
         threads.iter().find(|t| t.tid == pid).map(|t| t.comm.clone()).unwrap_or_default()
     } else {
@@ -392,9 +395,10 @@ fn load_process(
         sigactions: tc
             .sigactions
             .iter()
-            .enumerate()
-            .map(|(i, s)| SigAction {
-                sig: i as u32 + 1,
+            // CRIU writes one entry per signal from 1 up, skipping SIGKILL and SIGSTOP.
+            .zip((1u32..).filter(|s| *s != 9 && *s != 19))
+            .map(|(s, sig)| SigAction {
+                sig,
                 handler: s.sigaction,
                 flags: s.flags,
                 restorer: s.restorer,
@@ -403,7 +407,7 @@ fn load_process(
             .collect(),
         loginuid: tc.loginuid,
         oom_score_adj: tc.oom_score_adj,
-        seccomp_mode: tc.old_seccomp_mode.map(|m| m as u32),
+        seccomp_mode: main_seccomp.or(tc.old_seccomp_mode.map(|m| m as u32)),
         mm: mm_info,
         vmas,
         memory,

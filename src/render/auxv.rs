@@ -60,6 +60,9 @@ mod tests {
         assert_eq!(words(&auxv(&p)), [0, 0]);
         p.mm = None;
         assert!(auxv(&p).is_empty());
-        assert_eq!(words(&auxv(&secretd_plain_8259())), [33, 0x7f9d838af000, 6, 4096, 0, 0]);
+        assert_eq!(
+            words(&auxv(&secretd_plain_8259())),
+            [33, 0x7f9d838af000, 6, 4096, 0, 0]
+        );
     }
 }

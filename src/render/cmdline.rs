@@ -153,7 +153,14 @@ mod tests {
         let mut nonul = vec![b'y'; 64];
         nonul[18] = b'z';
         let p = with_mm(vec![(base, nonul)], vec![stack.clone()], mm.clone());
-        assert_eq!(cmdline(&p).unwrap(), vec![b'y'; 18].into_iter().chain([b'z']).chain(vec![b'y'; 45]).collect::<Vec<u8>>());
+        assert_eq!(
+            cmdline(&p).unwrap(),
+            vec![b'y'; 18]
+                .into_iter()
+                .chain([b'z'])
+                .chain(vec![b'y'; 45])
+                .collect::<Vec<u8>>()
+        );
         // Environment not adjacent: limited to arg_end.
         let mut mm2 = mm.clone();
         mm2.env_start = base + 0x100;
@@ -166,7 +173,11 @@ mod tests {
         mm3.arg_end = base + 0x1000 - 1;
         mm3.env_start = base + 0x1000 - 1;
         mm3.env_end = base + 0x3000;
-        let p = with_mm(vec![(base + 0x1000 - 8, vec![b'w'; 0x2000])], vec![stack], mm3);
+        let p = with_mm(
+            vec![(base + 0x1000 - 8, vec![b'w'; 0x2000])],
+            vec![stack],
+            mm3,
+        );
         assert_eq!(cmdline(&p).unwrap(), vec![b'w'; 8]);
     }
 

@@ -33,7 +33,9 @@ pub fn fdinfo(_p: &Process, fd: &Fd) -> Vec<u8> {
             FileKind::Reg {
                 pos, flags, mnt_id, ..
             } => (Some(*pos), Some(*flags), *mnt_id, None),
-            FileKind::Pipe { pipe_id, flags } => (Some(0), Some(*flags), None, Some(u64::from(*pipe_id))),
+            FileKind::Pipe { pipe_id, flags } => {
+                (Some(0), Some(*flags), None, Some(u64::from(*pipe_id)))
+            }
             FileKind::Fifo { pipe_id, .. } => (Some(0), None, None, Some(u64::from(*pipe_id))),
             FileKind::InetSocket(s) => (Some(0), None, None, Some(u64::from(s.ino))),
             FileKind::UnixSocket(s) => (Some(0), Some(s.flags), None, Some(u64::from(s.ino))),
@@ -90,18 +92,31 @@ mod tests {
                 deleted: false,
             },
         );
-        assert_eq!(fdinfo(&p, &f), b"pos:\t1234\nflags:\t02100002\nmnt_id:\t29\n");
+        assert_eq!(
+            fdinfo(&p, &f),
+            b"pos:\t1234\nflags:\t02100002\nmnt_id:\t29\n"
+        );
     }
 
     #[test]
     fn streams_and_others() {
         let p = process(1, vec![], vec![]);
-        let f = fd(5, 0, FileKind::Pipe { pipe_id: 81759, flags: 0 });
+        let f = fd(
+            5,
+            0,
+            FileKind::Pipe {
+                pipe_id: 81759,
+                flags: 0,
+            },
+        );
         assert_eq!(fdinfo(&p, &f), b"pos:\t0\nflags:\t00\nino:\t81759\n");
         let f = fd(
             4,
             1,
-            FileKind::InetSocket(InetSocket { ino: 81758, ..InetSocket::default() }),
+            FileKind::InetSocket(InetSocket {
+                ino: 81758,
+                ..InetSocket::default()
+            }),
         );
         assert_eq!(fdinfo(&p, &f), b"pos:\t0\nino:\t81758\n");
         let f = fd(6, 0, FileKind::AnonInode { what: "eventfd" });

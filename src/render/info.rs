@@ -145,9 +145,8 @@ pub fn info_json(ck: &Checkpoint) -> Vec<u8> {
         },
         warnings,
     };
-    let mut out = serde_json::to_vec_pretty(&info).unwrap_or_else(|e| {
-        format!("{{\"error\": {:?}}}", e.to_string()).into_bytes()
-    });
+    let mut out = serde_json::to_vec_pretty(&info)
+        .unwrap_or_else(|e| format!("{{\"error\": {:?}}}", e.to_string()).into_bytes());
     out.push(b'\n');
     out
 }
@@ -178,7 +177,10 @@ mod tests {
         assert_eq!(v["processes"], 2);
         assert_eq!(v["threads"], 2);
         assert_eq!(v["dump_stats"]["pages_written"], 50);
-        assert_eq!(v["warnings"], serde_json::json!(["model warning", "source warning"]));
+        assert_eq!(
+            v["warnings"],
+            serde_json::json!(["model warning", "source warning"])
+        );
         assert!(v["memory"]["dumped_bytes"].as_u64().unwrap() > 0);
         // Key order is the documented one.
         let text = String::from_utf8(b).unwrap();

@@ -150,7 +150,13 @@ mod tests {
             ),
             vma(0x5632f2701000, 0x5632f2722000, "rw-p", 0, VmaName::Heap),
             vma(0x5ec000000000, 0x5ec000400000, "rw-p", 0, VmaName::Anon),
-            vma(0x5ec100000000, 0x5ec100100000, "rw-s", 0, file("/dev/zero", true)),
+            vma(
+                0x5ec100000000,
+                0x5ec100100000,
+                "rw-s",
+                0,
+                file("/dev/zero", true),
+            ),
             vma(
                 0x5ec200000000,
                 0x5ec200010000,
@@ -159,7 +165,13 @@ mod tests {
                 file("/memfd:secretd-memfd", true),
             ),
             vma(0x7f9d838a9000, 0x7f9d838ad000, "r--p", 0, VmaName::Vvar),
-            vma(0x7f9d838ad000, 0x7f9d838af000, "r--p", 0, VmaName::VvarVclock),
+            vma(
+                0x7f9d838ad000,
+                0x7f9d838af000,
+                "r--p",
+                0,
+                VmaName::VvarVclock,
+            ),
             vma(0x7f9d838af000, 0x7f9d838b1000, "r-xp", 0, VmaName::Vdso),
             vma(0x7fff7c751000, 0x7fff7c772000, "rw-p", 0, VmaName::Stack),
             vma(
@@ -196,7 +208,10 @@ mod tests {
         let v = vma(0x400000, 0x401000, "r--p", 0, file("/bin/busybox", false));
         let mut out = Vec::new();
         maps_line(&mut out, &v);
-        let want = format!("{:<73}/bin/busybox\n", "00400000-00401000 r--p 00000000 00:00 0 ");
+        let want = format!(
+            "{:<73}/bin/busybox\n",
+            "00400000-00401000 r--p 00000000 00:00 0 "
+        );
         assert_eq!(String::from_utf8(out).unwrap(), want);
         assert_eq!(vma_range_name(&v), "00400000-00401000");
         let v = vma(0x7f12a000, 0x7f12c000, "rw-p", 0, VmaName::Anon);
@@ -209,14 +224,24 @@ mod tests {
     fn odd_names_and_bad_vmas() {
         let vmas = vec![
             vma(0x1000, 0x2000, "rw-p", 0, file("/tmp/a\nb", true)),
-            vma(0x3000, 0x2000, "rw-p", u64::MAX, VmaName::Unknown { file_id: 42 }),
+            vma(
+                0x3000,
+                0x2000,
+                "rw-p",
+                u64::MAX,
+                VmaName::Unknown { file_id: 42 },
+            ),
             vma(u64::MAX, 0, "---p", 0, VmaName::Anon),
         ];
         let p = process(1, vmas, vec![]);
         let text = String::from_utf8(maps(&p)).unwrap();
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines.len(), 3);
-        assert!(lines[0].ends_with(" /tmp/a\\012b (deleted)"), "{}", lines[0]);
+        assert!(
+            lines[0].ends_with(" /tmp/a\\012b (deleted)"),
+            "{}",
+            lines[0]
+        );
         assert_eq!(lines[0].find('/'), Some(NAME_COLUMN));
         assert!(lines[1].starts_with("00003000-00002000 rw-p ffffffffffffffff 00:00 0 "));
         assert!(lines[1].ends_with("[ckptfs: unresolved file id 42]"));

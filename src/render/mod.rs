@@ -37,6 +37,7 @@
 
 pub mod auxv;
 pub mod cmdline;
+pub mod elfcore;
 pub mod fdinfo;
 pub mod info;
 pub mod limits;
@@ -61,3 +62,127 @@ pub use regs::regs;
 pub use stat::{stat, statm, thread_stat};
 pub use status::{status, thread_status};
 pub use summary::{CheckpointSizes, checkpoint_sizes, human_size, show_table, summary, table};
+
+#[cfg(test)]
+mod tests {
+    use super::testutil::*;
+    use crate::model::memory::{Extent, ExtentData, Memory};
+    use crate::model::process::{MmInfo, SigAction, TaskState, VmaName, X86Regs};
+
+    /// Every renderer on hostile model values: no panic, and the text views stay text.
+    #[test]
+    fn all_renderers_survive_garbage() {
+        let mut procs = Vec::new();
+        for (i, state) in [
+            TaskState::Alive,
+            TaskState::Unknown(99),
+            TaskState::Zombie,
+            TaskState::Dead,
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let mut p = process(
+                i as u32 + 1,
+                vec![
+                    vma(u64::MAX - 0xfff, 0x1000, "rwxs", u64::MAX, VmaName::Stack),
+                    vma(
+                        0x5000,
+                        0x4000,
+                        "rw-p",
+                        0,
+                        VmaName::Unknown { file_id: u64::MAX },
+                    ),
+                    vma(0, u64::MAX, "r-xp", 0, file("", true)),
+                ],
+                vec![(0x1000, vec![0xff; 64])],
+            );
+            p.ppid = 4 - i as u32; // a cycle through the whole list
+            p.state = state;
+            p.comm = "\0\n\\\u{7f}é".repeat(30);
+            p.exit_code = u32::MAX;
+            p.rlimits = vec![(u64::MAX, 0); 40];
+            p.sigactions = vec![
+                SigAction {
+                    sig: u32::MAX,
+                    handler: u64::MAX,
+                    ..SigAction::default()
+                },
+                SigAction {
+                    sig: 0,
+                    handler: 1,
+                    ..SigAction::default()
+                },
+            ];
+            p.umask = Some(u32::MAX);
+            p.seccomp_mode = Some(u32::MAX);
+            p.threads[0].sched_policy = u32::MAX;
+            p.threads[0].sched_prio = u32::MAX;
+            p.threads[0].sched_nice = i32::MIN;
+            p.threads[0].regs = Some(X86Regs::default());
+            p.mm = match i {
+                0 => Some(MmInfo {
+                    start_code: u64::MAX,
+                    end_code: u64::MAX,
+                    arg_start: 0x1000,
+                    arg_end: 0x1040,
+                    env_start: 0x1040,
+                    env_end: u64::MAX,
+                    auxv: vec![u64::MAX; 7],
+                    ..MmInfo::default()
+                }),
+                1 => Some(MmInfo {
+                    arg_start: u64::MAX,
+                    arg_end: u64::MAX,
+                    env_start: u64::MAX - 1,
+                    env_end: u64::MAX,
+                    ..MmInfo::default()
+                }),
+                _ => None,
+            };
+            if i == 1 {
+                p.threads.clear();
+                p.memory = Memory::from_extents(vec![Extent {
+                    start: u64::MAX - 0x1000,
+                    len: 0x1000,
+                    data: ExtentData::Broken("broken".into()),
+                }])
+                .0;
+            }
+            procs.push(p);
+        }
+        let ck = checkpoint(procs);
+        for p in &ck.processes {
+            let _ = super::cmdline(p);
+            let _ = super::environ(p);
+            let _ = super::comm(p);
+            let _ = super::auxv(p);
+            for text in [
+                super::status(&ck, p),
+                super::stat(&ck, p),
+                super::statm(p),
+                super::maps(p),
+                super::limits(p),
+            ] {
+                assert!(text.is_empty() || text.ends_with(b"\n"));
+            }
+            for t in &p.threads {
+                let _ = super::thread_comm(t);
+                let _ = super::thread_status(&ck, p, t);
+                let _ = super::thread_stat(&ck, p, t);
+                let _ = super::regs(t);
+            }
+            for v in &p.vmas {
+                let _ = super::vma_range_name(v);
+            }
+        }
+        let tree = String::from_utf8(super::pstree(&ck)).unwrap();
+        assert_eq!(
+            tree.lines().count(),
+            4,
+            "one line per task, names escaped: {tree}"
+        );
+        let _ = super::summary(&ck);
+        let _ = super::info_json(&ck);
+    }
+}

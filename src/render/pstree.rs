@@ -14,8 +14,9 @@
 //!
 //! A process line is `PID COMM [STATE] CMDLINE`: the PID inside the container, the comm, the
 //! state letter of `stat` (S, T, Z, X), and the command line read from memory like `cmdline`
-//! (NULs as spaces, trailing NULs dropped, control characters and backslashes escaped C-style
-//! (`\n`, `\t`, `\\`, `\x1b`), invalid UTF-8 replaced, cut to 200 characters with `...`).
+//! (NULs as spaces, trailing NULs dropped, cut to 200 characters with `...`). Names and command
+//! lines are kept on one line: control characters and backslashes are escaped C-style (`\n`,
+//! `\t`, `\\`, `\x1b`) and invalid UTF-8 is replaced.
 //! When there is no command line to show: `[zombie]` / `[dead]` for a task without memory,
 //! `[COMM]` for an empty one (like ps), `[cmdline unreadable: REASON]` when the dump is broken.
 //! The threads other than the main one come first under their process, as `{TID} NAME` (pstree's
@@ -33,6 +34,8 @@ use crate::render::task::state;
 
 /// Characters of command line shown per task.
 const CMDLINE_CHARS: usize = 200;
+/// Characters of a name shown (comms are 15 bytes; this only bounds corrupt ones).
+const COMM_CHARS: usize = 64;
 /// Deepest indentation level.
 const MAX_INDENT: usize = 100;
 
@@ -47,14 +50,24 @@ pub(crate) fn cmdline_text(p: &Process) -> String {
     }
     let raw = match cmdline(p) {
         Ok(b) => b,
-        Err(e) => return format!("[cmdline unreadable: {e}]"),
+        Err(e) => {
+            return format!(
+                "[cmdline unreadable: {}]",
+                display(&e.to_string(), CMDLINE_CHARS)
+            );
+        }
     };
     let end = raw.iter().rposition(|&b| b != 0).map_or(0, |i| i + 1);
     if end == 0 {
-        return format!("[{}]", p.comm);
+        return format!("[{}]", display(&p.comm, COMM_CHARS));
     }
-    let text = String::from_utf8_lossy(&raw[..end]);
-    let mut out = String::with_capacity(text.len().min(CMDLINE_CHARS + 8));
+    display(&String::from_utf8_lossy(&raw[..end]), CMDLINE_CHARS)
+}
+
+/// `text` on one line: NULs as spaces, backslashes and control characters escaped C-style,
+/// cut to `max` characters (plus `...`).
+fn display(text: &str, max: usize) -> String {
+    let mut out = String::with_capacity(text.len().min(max + 8));
     let mut n = 0;
     for c in text.chars() {
         let piece = match c {
@@ -67,7 +80,7 @@ pub(crate) fn cmdline_text(p: &Process) -> String {
             c => c.to_string(),
         };
         let len = piece.chars().count();
-        if n + len > CMDLINE_CHARS {
+        if n + len > max {
             out.push_str("...");
             break;
         }
@@ -124,14 +137,14 @@ pub(crate) fn tree_text(processes: &[Process]) -> String {
             out.push_str(&format!(
                 "{} {} [{}] {}\n",
                 p.pid,
-                p.comm,
+                display(&p.comm, COMM_CHARS),
                 state(p.state).0,
                 cmdline_text(p)
             ));
             for t in p.threads.iter().filter(|t| t.tid != p.pid) {
                 indent(out, depth + 1);
                 let name = if t.comm.is_empty() { &p.comm } else { &t.comm };
-                out.push_str(&format!("{{{}}} {}\n", t.tid, name));
+                out.push_str(&format!("{{{}}} {}\n", t.tid, display(name, COMM_CHARS)));
             }
             if let Some(kids) = children.get(&p.pid) {
                 for &k in kids.iter().rev() {
@@ -165,8 +178,8 @@ mod tests {
             "sh",
             b"/bin/sh\0-c\0\n\t\t\tSHELLVAR=\"X\"\n\t\t\thttpd &\0",
         );
-        let httpd = process_with_args(6, 1, "httpd", b"httpd\0-f\0-p\08080\0");
-        let sleep = process_with_args(7, 1, "sleep", b"sleep\03600\0");
+        let httpd = process_with_args(6, 1, "httpd", b"httpd\0-f\0-p\x008080\0");
+        let sleep = process_with_args(7, 1, "sleep", b"sleep\x003600\0");
         let text = tree_text(&[sh, sleep, httpd]);
         assert_eq!(
             text,

@@ -56,7 +56,14 @@ mod tests {
         assert_eq!(lines[26], "orig_rax: 0xffffffffffffffff");
         // Every name of the model appears exactly once.
         for (n, _) in X86Regs::default().named() {
-            assert_eq!(lines.iter().filter(|l| l.starts_with(&format!("{n}: "))).count(), 1, "{n}");
+            assert_eq!(
+                lines
+                    .iter()
+                    .filter(|l| l.starts_with(&format!("{n}: ")))
+                    .count(),
+                1,
+                "{n}"
+            );
         }
     }
 }

@@ -125,7 +125,13 @@ pub(crate) fn render(
             let _ = write!(
                 s,
                 " {} {} {} {} {} {} {}",
-                m.start_data, m.end_data, m.start_brk, m.arg_start, m.arg_end, m.env_start, m.env_end
+                m.start_data,
+                m.end_data,
+                m.start_brk,
+                m.arg_start,
+                m.arg_end,
+                m.env_start,
+                m.env_end
             );
         }
         None => s.push_str(" 0 0 0 0 0 0 0"),
@@ -163,7 +169,11 @@ mod tests {
         let open = line.find('(').unwrap();
         let close = line.rfind(')').unwrap();
         let mut v = vec![line[..open - 1].to_string(), line[open..=close].to_string()];
-        v.extend(line[close + 2..].split(' ').map(|s| s.trim_end().to_string()));
+        v.extend(
+            line[close + 2..]
+                .split(' ')
+                .map(|s| s.trim_end().to_string()),
+        );
         v
     }
 
@@ -197,19 +207,30 @@ mod tests {
         p.threads[1].sched_prio = 10;
         p.threads[2].sched_nice = -5;
         p.threads[2].comm = "worker".into();
-        let f1 = fields(std::str::from_utf8(&render(&p, Some(&p.threads[1]), 8263, "secretd", -1)).unwrap());
+        let f1 = fields(
+            std::str::from_utf8(&render(&p, Some(&p.threads[1]), 8263, "secretd", -1)).unwrap(),
+        );
         assert_eq!(f1[0], "8263");
-        assert_eq!((f1[17].as_str(), f1[39].as_str(), f1[40].as_str()), ("-11", "10", "2"));
+        assert_eq!(
+            (f1[17].as_str(), f1[39].as_str(), f1[40].as_str()),
+            ("-11", "10", "2")
+        );
         assert_eq!(f1[37], "-1");
         let t2 = p.threads[2].clone();
-        let f2 = fields(std::str::from_utf8(&render(&p, Some(&t2), 8264, thread_name(&p, &t2), -1)).unwrap());
+        let f2 = fields(
+            std::str::from_utf8(&render(&p, Some(&t2), 8264, thread_name(&p, &t2), -1)).unwrap(),
+        );
         assert_eq!(f2[1], "(worker)");
         assert_eq!((f2[17].as_str(), f2[18].as_str()), ("15", "-5"));
     }
 
     #[test]
     fn zombie_and_garbage() {
-        let mut p = process(3, vec![vma(0x2000, 0x1000, "rw-p", 0, VmaName::Anon)], vec![]);
+        let mut p = process(
+            3,
+            vec![vma(0x2000, 0x1000, "rw-p", 0, VmaName::Anon)],
+            vec![],
+        );
         p.mm = None;
         p.state = TaskState::Zombie;
         p.exit_code = 0x100;
@@ -231,10 +252,22 @@ mod tests {
             ..MmInfo::default()
         });
         // Two dumped pages, one of them in a shared VMA.
-        p.vmas.push(vma(0x5ec100000000, 0x5ec100100000, "rw-s", 0, file("/dev/zero", true)));
+        p.vmas.push(vma(
+            0x5ec100000000,
+            0x5ec100100000,
+            "rw-s",
+            0,
+            file("/dev/zero", true),
+        ));
         p.vmas.sort_by_key(|v| v.start);
-        p.memory = memory(vec![(0x5ec000000000, vec![1; 4096]), (0x5ec100000000, vec![2; 4096])]);
+        p.memory = memory(vec![
+            (0x5ec000000000, vec![1; 4096]),
+            (0x5ec100000000, vec![2; 4096]),
+        ]);
         // 22984 kB of VMAs + 1 MiB shared; data 20704 kB + stack 132 kB; one page of code.
-        assert_eq!(String::from_utf8(statm(&p)).unwrap(), "6002 2 1 1 0 5209 0\n");
+        assert_eq!(
+            String::from_utf8(statm(&p)).unwrap(),
+            "6002 2 1 1 0 5209 0\n"
+        );
     }
 }

@@ -145,10 +145,39 @@ mod tests {
     }
 
     const KNOWN: &[&str] = &[
-        "Name", "Umask", "State", "Tgid", "Pid", "PPid", "TracerPid", "Uid", "Gid", "Groups",
-        "NStgid", "NSpid", "NSpgid", "NSsid", "Kthread", "VmSize", "VmLck", "VmData", "VmStk",
-        "VmExe", "VmLib", "Threads", "SigPnd", "SigBlk", "SigIgn", "SigCgt", "CapInh", "CapPrm",
-        "CapEff", "CapBnd", "CapAmb", "NoNewPrivs", "Seccomp",
+        "Name",
+        "Umask",
+        "State",
+        "Tgid",
+        "Pid",
+        "PPid",
+        "TracerPid",
+        "Uid",
+        "Gid",
+        "Groups",
+        "NStgid",
+        "NSpid",
+        "NSpgid",
+        "NSsid",
+        "Kthread",
+        "VmSize",
+        "VmLck",
+        "VmData",
+        "VmStk",
+        "VmExe",
+        "VmLib",
+        "Threads",
+        "SigPnd",
+        "SigBlk",
+        "SigIgn",
+        "SigCgt",
+        "CapInh",
+        "CapPrm",
+        "CapEff",
+        "CapBnd",
+        "CapAmb",
+        "NoNewPrivs",
+        "Seccomp",
     ];
 
     #[test]
@@ -178,7 +207,10 @@ mod tests {
         p.mm = None;
         p.state = TaskState::Zombie;
         let s = String::from_utf8(render(&p, p.main_thread(), 7, &p.comm)).unwrap();
-        assert!(s.starts_with("Name:\twe\\\\ird\\nname\nState:\tZ (zombie)\n"), "{s}");
+        assert!(
+            s.starts_with("Name:\twe\\\\ird\\nname\nState:\tZ (zombie)\n"),
+            "{s}"
+        );
         assert!(s.contains("Groups:\t1 10 1000 \n"));
         assert!(!s.contains("VmSize"), "no mm, no Vm lines");
         for (st, txt) in [
@@ -201,11 +233,31 @@ mod tests {
     fn sigsets_from_sigactions() {
         let mut p = process(1, vec![], vec![]);
         p.sigactions = vec![
-            crate::model::process::SigAction { sig: 1, handler: 1, ..Default::default() },
-            crate::model::process::SigAction { sig: 2, handler: 0x4000, ..Default::default() },
-            crate::model::process::SigAction { sig: 64, handler: 0x4000, ..Default::default() },
-            crate::model::process::SigAction { sig: 0, handler: 0x4000, ..Default::default() },
-            crate::model::process::SigAction { sig: 99, handler: 1, ..Default::default() },
+            crate::model::process::SigAction {
+                sig: 1,
+                handler: 1,
+                ..Default::default()
+            },
+            crate::model::process::SigAction {
+                sig: 2,
+                handler: 0x4000,
+                ..Default::default()
+            },
+            crate::model::process::SigAction {
+                sig: 64,
+                handler: 0x4000,
+                ..Default::default()
+            },
+            crate::model::process::SigAction {
+                sig: 0,
+                handler: 0x4000,
+                ..Default::default()
+            },
+            crate::model::process::SigAction {
+                sig: 99,
+                handler: 1,
+                ..Default::default()
+            },
         ];
         p.threads[0].blk_sigset = 1 << 9;
         let s = String::from_utf8(render(&p, p.main_thread(), 1, "a")).unwrap();

@@ -173,9 +173,18 @@ mod tests {
 
     #[test]
     fn times() {
-        assert_eq!(short_time("2026-11-28T14:47:37.419807618Z"), "2026-11-28T14:47:37Z");
-        assert_eq!(short_time("2026-11-28T14:47:37+02:00"), "2026-11-28T14:47:37+02:00");
-        assert_eq!(short_time("2026-11-28T14:47:37.5+02:00"), "2026-11-28T14:47:37+02:00");
+        assert_eq!(
+            short_time("2026-11-28T14:47:37.419807618Z"),
+            "2026-11-28T14:47:37Z"
+        );
+        assert_eq!(
+            short_time("2026-11-28T14:47:37+02:00"),
+            "2026-11-28T14:47:37+02:00"
+        );
+        assert_eq!(
+            short_time("2026-11-28T14:47:37.5+02:00"),
+            "2026-11-28T14:47:37+02:00"
+        );
         assert_eq!(short_time("garbage.1"), "garbage.1");
     }
 
@@ -189,7 +198,10 @@ mod tests {
              fx-busybox   localhost/fixture-busybox:latest   2a5c15b736f0   runc      2026-11-28T14:47:37Z   Podman   246.4 KiB    2.0 KiB\n"
         );
         let s = String::from_utf8(summary(&ck)).unwrap();
-        assert!(s.contains("\nProcess tree\n1 sh [S] /bin/sh -c\n  6 httpd [S] httpd -f\n"), "{s}");
+        assert!(
+            s.contains("\nProcess tree\n1 sh [S] /bin/sh -c\n  6 httpd [S] httpd -f\n"),
+            "{s}"
+        );
     }
 
     #[test]
@@ -197,8 +209,16 @@ mod tests {
         let ck = checkpoint(vec![]);
         let t = show_table(&ck);
         let row = t.lines().nth(2).unwrap();
-        assert_eq!(row.split_whitespace().filter(|c| *c == "-").count(), 7, "{row}");
+        assert_eq!(
+            row.split_whitespace().filter(|c| *c == "-").count(),
+            7,
+            "{row}"
+        );
         assert!(row.contains("0 B"));
-        assert!(String::from_utf8(summary(&ck)).unwrap().ends_with("Process tree\n"));
+        assert!(
+            String::from_utf8(summary(&ck))
+                .unwrap()
+                .ends_with("Process tree\n")
+        );
     }
 }

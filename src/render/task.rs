@@ -28,7 +28,7 @@ pub(crate) fn pages(bytes: u64) -> u64 {
 /// `PAGE_ALIGN(x)`, saturating instead of wrapping.
 fn page_align(x: u64) -> u64 {
     x.checked_next_multiple_of(PAGE_SIZE)
-        .unwrap_or(u64::MAX & !(PAGE_SIZE - 1))
+        .unwrap_or(!(PAGE_SIZE - 1))
 }
 
 /// Length of a VMA in bytes, 0 for a malformed one (end < start).
@@ -188,7 +188,10 @@ mod tests {
 
     #[test]
     fn counters_follow_vm_stat_account() {
-        let p = process_from_maps(1, PLAIN_8259_MAPS);
+        let mut p = process_from_maps(1, PLAIN_8259_MAPS);
+        let mm = p.mm.as_mut().unwrap();
+        mm.start_code = 94776041889792;
+        mm.end_code = 94776041893153;
         let c = vm_counters(&p);
         assert_eq!(c.total * 4, 22984);
         assert_eq!(c.data * 4, 20704);
@@ -199,7 +202,11 @@ mod tests {
 
     #[test]
     fn malformed_inputs_do_not_panic() {
-        let mut p = process(1, vec![vma(0x2000, 0x1000, "rwxp", 0, VmaName::Anon)], vec![]);
+        let mut p = process(
+            1,
+            vec![vma(0x2000, 0x1000, "rwxp", 0, VmaName::Anon)],
+            vec![],
+        );
         {
             let mm = p.mm.as_mut().unwrap();
             mm.start_code = u64::MAX;

@@ -9,7 +9,9 @@ use std::time::SystemTime;
 use crate::model::Checkpoint;
 use crate::model::memory::{Extent, ExtentData, Memory};
 use crate::model::metadata::{DumpStats, Metadata};
-use crate::model::process::{Creds, MmInfo, Process, SigAction, TaskState, Thread, Vma, VmaName, vma_status};
+use crate::model::process::{
+    Creds, MmInfo, Process, SigAction, TaskState, Thread, Vma, VmaName, vma_status,
+};
 use crate::source::{Blob, ImageDir, InputInfo, InputKind, Layout, Source};
 
 const PROT_READ: u32 = 0x1;
@@ -47,7 +49,11 @@ pub(crate) fn vma(start: u64, end: u64, perms: &str, pgoff: u64, name: VmaName) 
     match &name {
         VmaName::Anon => {
             flags |= MAP_ANONYMOUS;
-            status |= if shared { vma_status::ANON_SHARED } else { vma_status::ANON_PRIVATE };
+            status |= if shared {
+                vma_status::ANON_SHARED
+            } else {
+                vma_status::ANON_PRIVATE
+            };
         }
         VmaName::Heap => {
             flags |= MAP_ANONYMOUS;
@@ -67,7 +73,11 @@ pub(crate) fn vma(start: u64, end: u64, perms: &str, pgoff: u64, name: VmaName) 
         }
         VmaName::Vsyscall => status = vma_status::VSYSCALL,
         VmaName::File { .. } | VmaName::Unknown { .. } => {
-            status |= if shared { vma_status::FILE_SHARED } else { vma_status::FILE_PRIVATE };
+            status |= if shared {
+                vma_status::FILE_SHARED
+            } else {
+                vma_status::FILE_PRIVATE
+            };
         }
     }
     Vma {
@@ -302,15 +312,21 @@ pub(crate) fn busybox_checkpoint() -> Checkpoint {
     ck.source.layout = Layout::ContainerArchive;
     ck.source.images.files = BTreeMap::from([
         ("pages-1.img".to_string(), Blob::from_vec(vec![0; 204800])),
-        ("core-1.img".to_string(), Blob::from_vec(vec![0; 252279 - 204800])),
+        (
+            "core-1.img".to_string(),
+            Blob::from_vec(vec![0; 252279 - 204800]),
+        ),
     ]);
-    ck.source.metadata = BTreeMap::from([("rootfs-diff.tar".to_string(), Blob::from_vec(vec![0; 2048]))]);
+    ck.source.metadata =
+        BTreeMap::from([("rootfs-diff.tar".to_string(), Blob::from_vec(vec![0; 2048]))]);
     ck.source.warnings = vec!["source warning".into(), "model warning".into()];
     ck.warnings = vec!["model warning".into()];
     ck.meta = Metadata {
         engine: Some("Podman".into()),
         container_name: Some("fx-busybox".into()),
-        container_id: Some("2a5c15b736f04ac9ce5122fcae32ecd6ca063d55526bb05ae9b1c8d620be6fc6".into()),
+        container_id: Some(
+            "2a5c15b736f04ac9ce5122fcae32ecd6ca063d55526bb05ae9b1c8d620be6fc6".into(),
+        ),
         image: Some("localhost/fixture-busybox:latest".into()),
         image_id: Some("df49bf5274d7aa0d0e2e2f271c3b17035cefdccd60e5ad6f21fdbabf042d5dbc".into()),
         runtime: Some("runc".into()),
@@ -488,5 +504,3 @@ Mems_allowed_list:	0
 voluntary_ctxt_switches:	6
 nonvoluntary_ctxt_switches:	0
 "#;
-
-'\t6\n' '19\n'

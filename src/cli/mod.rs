@@ -1,0 +1,181 @@
+//! The command-line front end: `ckptfs mount` / `ckptfs umount` (and, later, the checkpointctl
+//! views `show`, `inspect`, `memparse`, `list`, `diff`).
+//!
+//! Errors are one line on stderr, `ckptfs: <what>: <why>`, with exit code 2 for bad input or
+//! usage and 1 for other failures. Logging goes to stderr through `RUST_LOG` (env_logger).
+
+mod daemon;
+mod mount;
+mod umount;
+
+use std::fmt;
+
+use clap::{Parser, Subcommand};
+
+pub use mount::MountArgs;
+pub use umount::UmountArgs;
+
+/// Mount a CRIU / Podman / CRI-O container checkpoint read-only as a /proc-like tree.
+#[derive(Debug, Parser)]
+#[command(name = "ckptfs", version, about, propagate_version = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Mount a checkpoint read-only; returns once the tree is ready and serves in the background
+    Mount(MountArgs),
+    /// Unmount a ckptfs mount (also one whose daemon is gone)
+    #[command(visible_alias = "unmount")]
+    Umount(UmountArgs),
+    // Room for the checkpointctl views (another issue): Show, Inspect, Memparse, List, Diff.
+}
+
+/// Exit codes.
+pub const EXIT_FAILURE: i32 = 1;
+pub const EXIT_USAGE: i32 = 2;
+
+/// A command's failure: one line for the user, and the exit code.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CliError {
+    pub code: i32,
+    /// `<what>: <why>`, printed after `ckptfs: `.
+    pub msg: String,
+}
+
+impl CliError {
+    /// Bad input or usage (exit code 2).
+    pub fn usage(what: impl fmt::Display, why: impl fmt::Display) -> CliError {
+        CliError {
+            code: EXIT_USAGE,
+            msg: format!("{what}: {why}"),
+        }
+    }
+
+    /// Any other failure (exit code 1).
+    pub fn failure(what: impl fmt::Display, why: impl fmt::Display) -> CliError {
+        CliError {
+            code: EXIT_FAILURE,
+            msg: format!("{what}: {why}"),
+        }
+    }
+}
+
+impl fmt::Display for CliError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "ckptfs: {}", one_line(&self.msg))
+    }
+}
+
+/// An I/O error's text without Rust's " (os error N)" suffix.
+pub(crate) fn io_why(e: &std::io::Error) -> String {
+    let s = e.to_string();
+    match s.find(" (os error ") {
+        Some(i) => s[..i].to_string(),
+        None => s,
+    }
+}
+
+/// Keeps a message on one line (names from a checkpoint may hold newlines).
+pub(crate) fn one_line(s: &str) -> String {
+    s.trim_end().replace('\n', "\\n").replace('\r', "\\r")
+}
+
+/// Runs the command line; returns the process exit code.
+pub fn main() -> i32 {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => return clap_error(e),
+    };
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn"))
+        .format_timestamp(None)
+        .init();
+    let r = match cli.command {
+        Command::Mount(a) => mount::run(a),
+        Command::Umount(a) => umount::run(a),
+    };
+    match r {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("{e}");
+            e.code
+        }
+    }
+}
+
+/// clap's errors as one line (help and version print as usual).
+fn clap_error(e: clap::Error) -> i32 {
+    use clap::error::ErrorKind;
+    match e.kind() {
+        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => {
+            let _ = e.print();
+            0
+        }
+        ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+            let _ = e.print();
+            EXIT_USAGE
+        }
+        _ => {
+            // clap's first line, plus the indented lines that complete it (missing arguments).
+            let text = e.to_string();
+            let mut lines = text.lines();
+            let mut msg = lines
+                .next()
+                .unwrap_or("invalid arguments")
+                .trim_start_matches("error: ")
+                .trim_end_matches(':')
+                .to_string();
+            let more: Vec<&str> = lines
+                .take_while(|l| l.starts_with("  "))
+                .map(str::trim)
+                .collect();
+            if !more.is_empty() {
+                msg = format!("{msg}: {}", more.join(" "));
+            }
+            eprintln!("ckptfs: usage: {msg} (see ckptfs --help)");
+            EXIT_USAGE
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_mount_and_umount() {
+        let c = Cli::try_parse_from([
+            "ckptfs",
+            "mount",
+            "/ck",
+            "/mnt",
+            "-f",
+            "--allow-other",
+            "--cache-dir",
+            "/c",
+            "--max-size",
+            "10G",
+        ])
+        .unwrap();
+        let Command::Mount(m) = c.command else {
+            panic!("not mount")
+        };
+        assert!(m.foreground && m.allow_other);
+        assert_eq!(m.max_size, Some(10 << 30));
+        let c = Cli::try_parse_from(["ckptfs", "umount", "--lazy", "/mnt"]).unwrap();
+        assert!(matches!(c.command, Command::Umount(UmountArgs { lazy: true, .. })));
+        assert!(Cli::try_parse_from(["ckptfs", "mount", "/ck"]).is_err());
+        assert!(Cli::try_parse_from(["ckptfs", "mount", "/ck", "/m", "--max-size", "x"]).is_err());
+    }
+
+    #[test]
+    fn errors_are_one_line() {
+        let e = CliError::usage("/x", "bad\nname");
+        assert_eq!(e.to_string(), "ckptfs: /x: bad\\nname");
+        assert_eq!(e.code, 2);
+        assert_eq!(CliError::failure("a", "b").code, 1);
+    }
+}

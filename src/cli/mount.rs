@@ -1,0 +1,195 @@
+//! `ckptfs mount CHECKPOINT MOUNTPOINT`: load, mount, report readiness, serve until unmounted.
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use clap::Args;
+use log::{info, warn};
+
+use super::daemon::{self, Forked, Reporter};
+use super::{CliError, EXIT_FAILURE, EXIT_USAGE};
+use crate::fs::{self, CkptFs, FsOptions};
+use crate::{model, source};
+
+/// Arguments of `ckptfs mount`.
+#[derive(Debug, Args)]
+pub struct MountArgs {
+    /// The checkpoint: a Podman / CRI-O archive (.tar, .tar.gz, .tar.zst) or a CRIU image directory
+    pub checkpoint: PathBuf,
+    /// An empty directory to mount the tree on
+    pub mountpoint: PathBuf,
+    /// Stay in the foreground (Ctrl-C unmounts)
+    #[arg(short, long)]
+    pub foreground: bool,
+    /// Let every user read the tree (by default only the mounting user can: checkpoints hold secrets)
+    #[arg(long)]
+    pub allow_other: bool,
+    /// Where compressed archives are decompressed once and kept for the next mount
+    #[arg(long, value_name = "DIR")]
+    pub cache_dir: Option<PathBuf>,
+    /// Refuse to decompress more than this (bytes; suffixes K, M, G, T)
+    #[arg(long, value_name = "BYTES", value_parser = parse_size)]
+    pub max_size: Option<u64>,
+}
+
+/// `10G`, `512M`, `4096`, `1KiB` -> bytes.
+pub fn parse_size(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let digits = t.bytes().take_while(u8::is_ascii_digit).count();
+    let (num, unit) = t.split_at(digits);
+    let n: u64 = num.parse().map_err(|_| format!("not a size: {s:?}"))?;
+    let shift = match unit.trim().to_ascii_uppercase().as_str() {
+        "" | "B" => 0,
+        "K" | "KB" | "KIB" => 10,
+        "M" | "MB" | "MIB" => 20,
+        "G" | "GB" | "GIB" => 30,
+        "T" | "TB" | "TIB" => 40,
+        _ => return Err(format!("not a size: {s:?} (use e.g. 4096, 512M, 10G)")),
+    };
+    n.checked_mul(1u64 << shift)
+        .ok_or_else(|| format!("size too large: {s:?}"))
+}
+
+pub fn run(a: MountArgs) -> Result<(), CliError> {
+    let ckpt = std::fs::canonicalize(&a.checkpoint)
+        .map_err(|e| CliError::usage(a.checkpoint.display(), super::io_why(&e)))?;
+    let mp = fs::mount::check_mountpoint(&a.mountpoint)
+        .map_err(|e| CliError::usage(a.mountpoint.display(), e))?;
+    if a.foreground {
+        return serve(&a, &ckpt, &mp, None);
+    }
+    match daemon::fork()? {
+        Forked::Parent(r) => r,
+        Forked::Child(mut rep) => {
+            let code = match serve(&a, &ckpt, &mp, Some(&mut rep)) {
+                Ok(()) => 0,
+                Err(e) => {
+                    rep.fail(&e);
+                    warn!("{e}");
+                    e.code
+                }
+            };
+            std::process::exit(code)
+        }
+    }
+}
+
+/// Exit code for a source error: the input's fault (2) or the system's (1).
+fn source_code(e: &source::Error) -> i32 {
+    match e {
+        source::Error::Io { .. } | source::Error::Cache { .. } => EXIT_FAILURE,
+        _ => EXIT_USAGE,
+    }
+}
+
+/// What a stop signal does, depending on whether the mount exists yet.
+#[derive(Default)]
+struct Stop {
+    requested: bool,
+    mounted: bool,
+}
+
+fn stop_now(mp: &Path) {
+    match fs::mount::unmount(mp, true) {
+        Ok(()) => info!("unmounted {}", mp.display()),
+        Err(e) => warn!("unmount {}: {e}", mp.display()),
+    }
+}
+
+/// Loads, mounts, reports readiness (daemon) and serves until the tree is unmounted.
+fn serve(
+    a: &MountArgs,
+    ckpt: &Path,
+    mp: &Path,
+    reporter: Option<&mut Reporter>,
+) -> Result<(), CliError> {
+    let opts = source::OpenOptions {
+        cache_dir: a.cache_dir.clone(),
+        max_size: a.max_size,
+        progress: std::io::stderr().is_terminal(),
+    };
+    let src = source::open(ckpt, &opts).map_err(|e| CliError {
+        code: source_code(&e),
+        msg: e.to_string(),
+    })?;
+    let ck = model::load::load(src).map_err(|e| CliError::usage(ckpt.display(), e))?;
+    let fs = CkptFs::new(ck, FsOptions::current_user(a.allow_other));
+    print_warnings(
+        fs.checkpoint()
+            .source
+            .warnings
+            .iter()
+            .chain(&fs.checkpoint().warnings)
+            .chain(fs.warnings()),
+    );
+
+    let stop = Arc::new(Mutex::new(Stop::default()));
+    {
+        let stop = stop.clone();
+        let mp = mp.to_path_buf();
+        daemon::on_stop_signal(move |sig| {
+            info!("signal {sig}: unmounting {}", mp.display());
+            let mut s = stop.lock().unwrap_or_else(|p| p.into_inner());
+            s.requested = true;
+            if s.mounted {
+                stop_now(&mp);
+            }
+        })
+        .map_err(|e| CliError::failure("mount: signal handlers", e))?;
+    }
+
+    let bg = fs::mount::start(fs, mp, a.allow_other)
+        .map_err(|e| CliError::failure(format!("mount {}", mp.display()), super::io_why(&e)))?;
+    {
+        let mut s = stop.lock().unwrap_or_else(|p| p.into_inner());
+        s.mounted = true;
+        if s.requested {
+            stop_now(mp);
+        }
+    }
+    match reporter {
+        Some(r) => {
+            if !r.ready() {
+                // The parent is gone: the user gave up waiting (Ctrl-C). Do not linger.
+                stop_now(mp);
+            }
+            daemon::detach();
+        }
+        None => info!("{} mounted at {}", ckpt.display(), mp.display()),
+    }
+    bg.join()
+        .map_err(|e| CliError::failure(format!("serving {}", mp.display()), e))
+}
+
+/// One line each on stderr (capped, so a broken checkpoint does not flood the terminal).
+fn print_warnings<'a>(ws: impl Iterator<Item = &'a String>) {
+    const MAX: usize = 100;
+    let mut n = 0usize;
+    for w in ws {
+        if n < MAX {
+            eprintln!("ckptfs: warning: {}", super::one_line(w));
+        }
+        n += 1;
+    }
+    if n > MAX {
+        eprintln!("ckptfs: warning: ... and {} more", n - MAX);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("4096"), Ok(4096));
+        assert_eq!(parse_size("10G"), Ok(10 << 30));
+        assert_eq!(parse_size("512m"), Ok(512 << 20));
+        assert_eq!(parse_size("1KiB"), Ok(1024));
+        assert!(parse_size("").is_err());
+        assert!(parse_size("G").is_err());
+        assert!(parse_size("1X").is_err());
+        assert!(parse_size("99999999999T").is_err());
+    }
+}

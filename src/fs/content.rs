@@ -1,0 +1,570 @@
+//! What a file's bytes are and how to read and seek them.
+//!
+//! The only place of the fs layer that calls [`crate::render`]. Text files are rendered lazily, at
+//! most once per inode (the first `lookup` / `getattr` / `open` that needs the size), and kept.
+//! `mem` and `memory/*` are read straight from the page index: a read inside one dumped run
+//! replies with the mmap slice itself (zero copy), a read across runs and holes is assembled into a
+//! caller-provided (per-thread, reused) buffer.
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::OnceLock;
+
+use super::{Error, Result};
+use crate::model::memory::{Memory, Piece, ReadError};
+use crate::model::{Checkpoint, Process, Thread, Vma};
+use crate::render;
+use crate::source::Blob;
+
+/// The content of a regular file of the tree.
+#[derive(Debug)]
+pub enum Content {
+    /// Bytes served as-is (metadata files, raw CRIU images).
+    Blob(Blob),
+    /// A rendered text file.
+    Text(Text),
+    /// `/<pid>/mem`: the whole address space (index into `Checkpoint::processes`).
+    Mem { proc: u32 },
+    /// `/<pid>/memory/<start>-<end>`: one VMA's range of `mem`.
+    Range { proc: u32, start: u64, end: u64 },
+}
+
+/// Which text file (process and thread numbers are indices into the model's vectors).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TextSrc {
+    Info,
+    Summary,
+    Pstree,
+    Cmdline(u32),
+    Environ(u32),
+    Comm(u32),
+    Status(u32),
+    Stat(u32),
+    Statm(u32),
+    Maps(u32),
+    Auxv(u32),
+    Limits(u32),
+    /// (process, index into `Process::fds`)
+    Fdinfo(u32, u32),
+    /// (process, index into `Process::threads`)
+    ThreadComm(u32, u32),
+    ThreadStatus(u32, u32),
+    ThreadStat(u32, u32),
+    Regs(u32, u32),
+}
+
+/// A text file and its rendering, done once.
+#[derive(Debug)]
+pub struct Text {
+    src: TextSrc,
+    cache: OnceLock<std::result::Result<Box<[u8]>, String>>,
+}
+
+impl Text {
+    pub fn src(&self) -> TextSrc {
+        self.src
+    }
+
+    /// The rendered bytes, or why they cannot be produced (e.g. `cmdline` over a broken page).
+    pub fn rendered(&self, ck: &Checkpoint) -> std::result::Result<&[u8], &str> {
+        match self.cache.get_or_init(|| render_text(ck, self.src)) {
+            Ok(b) => Ok(b),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+impl Content {
+    pub fn text(src: TextSrc) -> Content {
+        Content::Text(Text {
+            src,
+            cache: OnceLock::new(),
+        })
+    }
+
+    /// (size in bytes, bytes present). For `mem` and `memory/*`, present = dumped bytes.
+    pub fn size_and_present(&self, ck: &Checkpoint) -> (u64, u64) {
+        match self {
+            Content::Blob(b) => (b.len() as u64, b.len() as u64),
+            Content::Text(t) => match t.rendered(ck) {
+                Ok(b) => (b.len() as u64, b.len() as u64),
+                Err(_) => (0, 0),
+            },
+            Content::Mem { proc } => match process(ck, *proc) {
+                Some(p) => {
+                    let size = p.mem_size();
+                    (size, p.memory.present_in(0, size))
+                }
+                None => (0, 0),
+            },
+            Content::Range { proc, start, end } => match process(ck, *proc) {
+                Some(p) => (end.saturating_sub(*start), p.memory.present_in(*start, *end)),
+                None => (0, 0),
+            },
+        }
+    }
+
+    /// Makes sure the file can be served (at open): a text file that cannot be rendered is `EIO`.
+    pub fn prepare(&self, ck: &Checkpoint) -> Result<()> {
+        match self {
+            Content::Text(t) => t
+                .rendered(ck)
+                .map(|_| ())
+                .map_err(|e| render_error(ck, t.src, e)),
+            Content::Mem { proc } | Content::Range { proc, .. } => process(ck, *proc)
+                .map(|_| ())
+                .ok_or_else(|| Error::logged(libc::EIO, "no-process", "inode refers to a missing process")),
+            Content::Blob(_) => Ok(()),
+        }
+    }
+
+    /// Up to `len` bytes at `off` (empty at or past the end). The result borrows either the
+    /// content itself (mmap, rendered text) or `scratch`, which is reused between calls.
+    pub fn read<'a>(
+        &'a self,
+        ck: &'a Checkpoint,
+        off: u64,
+        len: u32,
+        scratch: &'a mut Vec<u8>,
+    ) -> Result<&'a [u8]> {
+        match self {
+            Content::Blob(b) => Ok(dense(b.bytes(), off, len)),
+            Content::Text(t) => match t.rendered(ck) {
+                Ok(b) => Ok(dense(b, off, len)),
+                Err(e) => Err(render_error(ck, t.src, e)),
+            },
+            Content::Mem { proc } => {
+                let p = process(ck, *proc).ok_or(Error::errno(libc::EIO))?;
+                read_sparse(&p.memory, 0, p.mem_size(), off, len, scratch)
+                    .map_err(|e| mem_error(p, "mem", &e))
+            }
+            Content::Range { proc, start, end } => {
+                let p = process(ck, *proc).ok_or(Error::errno(libc::EIO))?;
+                read_sparse(&p.memory, *start, end.saturating_sub(*start), off, len, scratch)
+                    .map_err(|e| mem_error(p, "memory", &e))
+            }
+        }
+    }
+
+    /// lseek(2) for the whences the kernel forwards (SEEK_DATA / SEEK_HOLE), exact for the
+    /// sparse files; SEEK_SET / SEEK_END are answered too. Never ENOSYS.
+    pub fn seek(&self, ck: &Checkpoint, off: i64, whence: i32) -> Result<u64> {
+        match self {
+            Content::Mem { proc } => match process(ck, *proc) {
+                Some(p) => seek_sparse(&p.memory, 0, p.mem_size(), off, whence),
+                None => seek_dense(0, off, whence),
+            },
+            Content::Range { proc, start, end } => match process(ck, *proc) {
+                Some(p) => seek_sparse(&p.memory, *start, end.saturating_sub(*start), off, whence),
+                None => seek_dense(0, off, whence),
+            },
+            Content::Blob(_) | Content::Text(_) => {
+                seek_dense(self.size_and_present(ck).0, off, whence)
+            }
+        }
+    }
+}
+
+/// The file name of a VMA's `memory/` file (`7f12a000-7f12c000`).
+pub fn vma_file_name(v: &Vma) -> String {
+    render::vma_range_name(v)
+}
+
+fn process(ck: &Checkpoint, i: u32) -> Option<&Process> {
+    ck.processes.get(i as usize)
+}
+
+fn thread(ck: &Checkpoint, i: u32, j: u32) -> std::result::Result<(&Process, &Thread), String> {
+    let p = process(ck, i).ok_or("no such process")?;
+    let t = p.threads.get(j as usize).ok_or("no such thread")?;
+    Ok((p, t))
+}
+
+fn mem_error(p: &Process, file: &str, e: &ReadError) -> Error {
+    Error::logged(
+        libc::EIO,
+        format!("{}/{file}: {}", p.pid, e.reason),
+        format!("{}/{file}: {e}", p.pid),
+    )
+}
+
+fn render_error(ck: &Checkpoint, src: TextSrc, why: &str) -> Error {
+    let name = describe(ck, src);
+    Error::logged(libc::EIO, format!("{name}: {why}"), format!("{name}: {why}"))
+}
+
+/// The path of a text file, for messages.
+fn describe(ck: &Checkpoint, src: TextSrc) -> String {
+    let pid = |i: u32| process(ck, i).map_or(0, |p| p.pid);
+    let tid = |i: u32, j: u32| thread(ck, i, j).map_or(0, |(_, t)| t.tid);
+    match src {
+        TextSrc::Info => "checkpoint/info.json".into(),
+        TextSrc::Summary => "checkpoint/summary".into(),
+        TextSrc::Pstree => "pstree".into(),
+        TextSrc::Cmdline(i) => format!("{}/cmdline", pid(i)),
+        TextSrc::Environ(i) => format!("{}/environ", pid(i)),
+        TextSrc::Comm(i) => format!("{}/comm", pid(i)),
+        TextSrc::Status(i) => format!("{}/status", pid(i)),
+        TextSrc::Stat(i) => format!("{}/stat", pid(i)),
+        TextSrc::Statm(i) => format!("{}/statm", pid(i)),
+        TextSrc::Maps(i) => format!("{}/maps", pid(i)),
+        TextSrc::Auxv(i) => format!("{}/auxv", pid(i)),
+        TextSrc::Limits(i) => format!("{}/limits", pid(i)),
+        TextSrc::Fdinfo(i, j) => {
+            let fd = process(ck, i)
+                .and_then(|p| p.fds.get(j as usize))
+                .map_or(0, |f| f.fd);
+            format!("{}/fdinfo/{fd}", pid(i))
+        }
+        TextSrc::ThreadComm(i, j) => format!("{}/task/{}/comm", pid(i), tid(i, j)),
+        TextSrc::ThreadStatus(i, j) => format!("{}/task/{}/status", pid(i), tid(i, j)),
+        TextSrc::ThreadStat(i, j) => format!("{}/task/{}/stat", pid(i), tid(i, j)),
+        TextSrc::Regs(i, j) => format!("{}/task/{}/regs", pid(i), tid(i, j)),
+    }
+}
+
+/// Renders one text file; a failing or panicking renderer gives the reason instead.
+fn render_text(ck: &Checkpoint, src: TextSrc) -> std::result::Result<Box<[u8]>, String> {
+    match catch_unwind(AssertUnwindSafe(|| render_inner(ck, src))) {
+        Ok(r) => r.map(Vec::into_boxed_slice),
+        Err(_) => Err("rendering failed (internal error)".into()),
+    }
+}
+
+fn render_inner(ck: &Checkpoint, src: TextSrc) -> std::result::Result<Vec<u8>, String> {
+    let p = |i: u32| process(ck, i).ok_or_else(|| "no such process".to_string());
+    Ok(match src {
+        TextSrc::Info => render::info_json(ck),
+        TextSrc::Summary => render::summary(ck),
+        TextSrc::Pstree => render::pstree(ck),
+        TextSrc::Cmdline(i) => render::cmdline(p(i)?).map_err(|e| e.to_string())?,
+        TextSrc::Environ(i) => render::environ(p(i)?).map_err(|e| e.to_string())?,
+        TextSrc::Comm(i) => render::comm(p(i)?),
+        TextSrc::Status(i) => render::status(ck, p(i)?),
+        TextSrc::Stat(i) => render::stat(ck, p(i)?),
+        TextSrc::Statm(i) => render::statm(p(i)?),
+        TextSrc::Maps(i) => render::maps(p(i)?),
+        TextSrc::Auxv(i) => render::auxv(p(i)?),
+        TextSrc::Limits(i) => render::limits(p(i)?),
+        TextSrc::Fdinfo(i, j) => {
+            let proc = p(i)?;
+            let fd = proc.fds.get(j as usize).ok_or("no such fd")?;
+            render::fdinfo(proc, fd)
+        }
+        TextSrc::ThreadComm(i, j) => render::thread_comm(thread(ck, i, j)?.1),
+        TextSrc::ThreadStatus(i, j) => {
+            let (p, t) = thread(ck, i, j)?;
+            render::thread_status(ck, p, t)
+        }
+        TextSrc::ThreadStat(i, j) => {
+            let (p, t) = thread(ck, i, j)?;
+            render::thread_stat(ck, p, t)
+        }
+        TextSrc::Regs(i, j) => render::regs(thread(ck, i, j)?.1),
+    })
+}
+
+/// `bytes[off..off + len]`, clamped to the end.
+fn dense(bytes: &[u8], off: u64, len: u32) -> &[u8] {
+    let Ok(off) = usize::try_from(off) else {
+        return &[];
+    };
+    let rest = bytes.get(off..).unwrap_or(&[]);
+    rest.get(..len as usize).unwrap_or(rest)
+}
+
+/// Largest all-zeros read answered without copying.
+const ZEROS_LEN: usize = 1 << 20;
+
+/// A shared buffer of zeros for reads that fall entirely in a hole (calloc'd: the pages are the
+/// kernel's zero page until written, and they never are).
+fn zeros(n: u64) -> Option<&'static [u8]> {
+    static ZEROS: OnceLock<Box<[u8]>> = OnceLock::new();
+    let n = usize::try_from(n).ok().filter(|&n| n <= ZEROS_LEN)?;
+    ZEROS
+        .get_or_init(|| vec![0u8; ZEROS_LEN].into_boxed_slice())
+        .get(..n)
+}
+
+/// Reads `len` bytes at file offset `off` of a sparse file whose offset 0 is address `base` in
+/// `mem` and whose size is `size`. One dumped run → its slice (zero copy); one hole → shared
+/// zeros; otherwise the pieces are assembled in `scratch` (cleared, capacity kept).
+pub fn read_sparse<'a>(
+    mem: &'a Memory,
+    base: u64,
+    size: u64,
+    off: u64,
+    len: u32,
+    scratch: &'a mut Vec<u8>,
+) -> std::result::Result<&'a [u8], ReadError> {
+    if off >= size || len == 0 {
+        return Ok(&[]);
+    }
+    let n = (len as u64).min(size - off);
+    let Some(addr) = base.checked_add(off) else {
+        return Ok(&[]);
+    };
+    match mem.piece_at(addr, n) {
+        Piece::Data(d) if d.len() as u64 == n => return Ok(d),
+        Piece::Zeros(z) if z == n => {
+            if let Some(zs) = zeros(n) {
+                return Ok(zs);
+            }
+        }
+        Piece::Broken(r) => {
+            return Err(ReadError {
+                addr,
+                reason: r.to_string(),
+            });
+        }
+        _ => {}
+    }
+    scratch.clear();
+    let mut done = 0u64;
+    while done < n {
+        let a = addr + done;
+        let got = match mem.piece_at(a, n - done) {
+            Piece::Data(d) => {
+                scratch.extend_from_slice(d);
+                d.len() as u64
+            }
+            Piece::Zeros(z) => {
+                scratch.resize(scratch.len() + z as usize, 0);
+                z
+            }
+            Piece::Broken(r) => {
+                return Err(ReadError {
+                    addr: a,
+                    reason: r.to_string(),
+                });
+            }
+        };
+        if got == 0 {
+            break;
+        }
+        done += got;
+    }
+    Ok(&scratch[..])
+}
+
+/// lseek on a sparse file (see [`read_sparse`] for `base` / `size`).
+/// SEEK_DATA: the next dumped byte at or after `off`, ENXIO if none before the end.
+/// SEEK_HOLE: the next hole at or after `off` (the end counts as one), ENXIO at or past the end.
+pub fn seek_sparse(mem: &Memory, base: u64, size: u64, off: i64, whence: i32) -> Result<u64> {
+    match whence {
+        libc::SEEK_DATA | libc::SEEK_HOLE => {
+            let off = u64::try_from(off).map_err(|_| Error::NXIO)?;
+            if off >= size {
+                return Err(Error::NXIO);
+            }
+            let addr = base.checked_add(off).ok_or(Error::NXIO)?;
+            let end = base.saturating_add(size);
+            if whence == libc::SEEK_DATA {
+                match mem.next_data(addr) {
+                    Some(a) if a < end => Ok(a - base),
+                    _ => Err(Error::NXIO),
+                }
+            } else {
+                Ok(mem.next_hole(addr).min(end) - base)
+            }
+        }
+        _ => seek_plain(size, off, whence),
+    }
+}
+
+/// lseek on a dense file: all data, one hole at the end.
+pub fn seek_dense(size: u64, off: i64, whence: i32) -> Result<u64> {
+    match whence {
+        libc::SEEK_DATA | libc::SEEK_HOLE => {
+            let off = u64::try_from(off).map_err(|_| Error::NXIO)?;
+            if off >= size {
+                Err(Error::NXIO)
+            } else if whence == libc::SEEK_DATA {
+                Ok(off)
+            } else {
+                Ok(size)
+            }
+        }
+        _ => seek_plain(size, off, whence),
+    }
+}
+
+/// SEEK_SET / SEEK_END (the kernel normally handles these itself); anything else is EINVAL.
+fn seek_plain(size: u64, off: i64, whence: i32) -> Result<u64> {
+    let r = match whence {
+        libc::SEEK_SET => Some(off),
+        libc::SEEK_END => i64::try_from(size).ok().and_then(|s| s.checked_add(off)),
+        _ => None,
+    };
+    r.and_then(|r| u64::try_from(r).ok()).ok_or(Error::INVAL)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::fs::tree::tests::memory;
+    use crate::model::memory::{Extent, ExtentData};
+
+    fn pattern(n: usize, seed: u8) -> Blob {
+        Blob::from_vec((0..n).map(|i| seed.wrapping_add((i / 7) as u8) | 1).collect())
+    }
+
+    /// Reference: the byte at `addr`, via the model's own `read_at`.
+    fn reference(mem: &Memory, addr: u64, n: usize) -> Vec<u8> {
+        let mut v = vec![0xee; n];
+        mem.read_at(addr, &mut v).unwrap();
+        v
+    }
+
+    #[test]
+    fn read_within_one_run_is_zero_copy() {
+        let b = pattern(3 * 4096, 3);
+        let mem = memory(&[(0x10000, &b)]);
+        let mut scratch = Vec::new();
+        let r = read_sparse(&mem, 0, 1 << 47, 0x10010, 100, &mut scratch).unwrap();
+        assert_eq!(r, &b.bytes()[0x10..0x10 + 100]);
+        assert!(std::ptr::eq(r.as_ptr(), b.bytes()[0x10..].as_ptr()), "the mmap slice itself");
+        assert_eq!(scratch.capacity(), 0, "no allocation");
+        // A read entirely in a hole: shared zeros, no allocation either.
+        let r = read_sparse(&mem, 0, 1 << 47, 0x2_0000, 65536, &mut scratch).unwrap();
+        assert_eq!(r.len(), 65536);
+        assert!(r.iter().all(|&x| x == 0));
+        assert_eq!(scratch.capacity(), 0);
+    }
+
+    #[test]
+    fn read_across_runs_and_holes() {
+        let a = pattern(4096, 1);
+        let b = pattern(8192, 50);
+        let c = pattern(4096, 99);
+        // a and b are adjacent but from different blobs; then a hole; then c.
+        let mem = memory(&[(0x1000, &a), (0x2000, &b), (0x6000, &c)]);
+        let mut scratch = Vec::new();
+        for (off, len) in [
+            (0u64, 0x8000u32),
+            (0xff0, 0x20),
+            (0x1ff0, 0x20),
+            (0x3ff0, 0x2020),
+            (0x5fff, 2),
+            (0x6fff, 10),
+            (0x0, 1),
+            (0x1000, 0x3000),
+            (0x3800, 0x3000),
+        ] {
+            let r = read_sparse(&mem, 0, 0x8000, off, len, &mut scratch).unwrap().to_vec();
+            let n = (len as u64).min(0x8000 - off) as usize;
+            assert_eq!(r, reference(&mem, off, n), "read at {off:#x} len {len:#x}");
+        }
+        // With a base (a memory/<range> file) and the size as the bound.
+        let r = read_sparse(&mem, 0x1800, 0x1000, 0xf00, 0x1000, &mut scratch).unwrap().to_vec();
+        assert_eq!(r, reference(&mem, 0x2700, 0x100));
+        // Past the end: empty. At the very end of the address space: no overflow.
+        assert!(read_sparse(&mem, 0, 0x8000, 0x8000, 10, &mut scratch).unwrap().is_empty());
+        assert!(read_sparse(&mem, 0, 0x8000, u64::MAX, 10, &mut scratch).unwrap().is_empty());
+        assert!(read_sparse(&mem, u64::MAX, 2, 1, 10, &mut scratch).unwrap().is_empty());
+        assert_eq!(read_sparse(&mem, 0, 0x8000, 0, 0, &mut scratch).unwrap().len(), 0);
+    }
+
+    #[test]
+    fn scratch_is_reused() {
+        let a = pattern(4096, 1);
+        let mem = memory(&[(0x1000, &a)]);
+        let mut scratch = Vec::new();
+        read_sparse(&mem, 0, 0x4000, 0x800, 0x2000, &mut scratch).unwrap();
+        let cap = scratch.capacity();
+        let ptr = scratch.as_ptr();
+        read_sparse(&mem, 0, 0x4000, 0x900, 0x2000, &mut scratch).unwrap();
+        assert_eq!(scratch.capacity(), cap);
+        assert_eq!(scratch.as_ptr(), ptr);
+    }
+
+    #[test]
+    fn broken_is_an_error() {
+        let a = pattern(4096, 1);
+        let (mem, _) = Memory::from_extents(vec![
+            Extent {
+                start: 0x1000,
+                len: 4096,
+                data: ExtentData::Bytes(a.clone()),
+            },
+            Extent {
+                start: 0x3000,
+                len: 4096,
+                data: ExtentData::Broken(Arc::from("pages file too short")),
+            },
+        ]);
+        let mut scratch = Vec::new();
+        let e = read_sparse(&mem, 0, 0x8000, 0x3010, 16, &mut scratch).unwrap_err();
+        assert_eq!(e.addr, 0x3010);
+        assert!(e.reason.contains("too short"));
+        let e = read_sparse(&mem, 0, 0x8000, 0x1000, 0x3000, &mut scratch).unwrap_err();
+        assert_eq!(e.addr, 0x3000);
+        // Before the broken run: fine.
+        assert!(read_sparse(&mem, 0, 0x8000, 0x1000, 0x2000, &mut scratch).is_ok());
+    }
+
+    #[test]
+    fn seek_data_and_hole_sparse() {
+        let a = pattern(4096, 1);
+        let b = pattern(8192, 2);
+        let mem = memory(&[(0x1000, &a), (0x2000, &b), (0x6000, &a)]);
+        let size: u64 = 0x10000;
+        let sd = |off: i64| seek_sparse(&mem, 0, size, off, libc::SEEK_DATA);
+        let sh = |off: i64| seek_sparse(&mem, 0, size, off, libc::SEEK_HOLE);
+        assert_eq!(sd(0), Ok(0x1000));
+        assert_eq!(sd(0x1000), Ok(0x1000));
+        assert_eq!(sd(0x1800), Ok(0x1800), "inside data: the offset itself");
+        assert_eq!(sd(0x4000), Ok(0x6000), "start of a hole: the next run");
+        assert_eq!(sd(0x7000), Err(Error::NXIO), "past the last run");
+        assert_eq!(sd(size as i64), Err(Error::NXIO));
+        assert_eq!(sd(-1), Err(Error::NXIO));
+        assert_eq!(sd(i64::MAX), Err(Error::NXIO));
+        assert_eq!(sh(0), Ok(0), "in a hole: the offset itself");
+        assert_eq!(sh(0x1000), Ok(0x4000), "adjacent runs are one data region");
+        assert_eq!(sh(0x3fff), Ok(0x4000));
+        assert_eq!(sh(0x6000), Ok(0x7000));
+        assert_eq!(sh(size as i64 - 1), Ok(size - 1));
+        assert_eq!(sh(size as i64), Err(Error::NXIO));
+        assert_eq!(sh(-5), Err(Error::NXIO));
+        // Data running up to the end: the hole is the end of the file.
+        let full = memory(&[(0x0, &b)]);
+        assert_eq!(seek_sparse(&full, 0, 0x2000, 0x10, libc::SEEK_HOLE), Ok(0x2000));
+        assert_eq!(seek_sparse(&full, 0, 0x1000, 0x10, libc::SEEK_HOLE), Ok(0x1000), "clamped to size");
+        // Data beyond the file's end does not count.
+        assert_eq!(seek_sparse(&mem, 0, 0x5000, 0x4000, libc::SEEK_DATA), Err(Error::NXIO));
+        // With a base: offsets are relative to it.
+        assert_eq!(seek_sparse(&mem, 0x1800, 0x6000, 0, libc::SEEK_DATA), Ok(0));
+        assert_eq!(seek_sparse(&mem, 0x1800, 0x6000, 0, libc::SEEK_HOLE), Ok(0x2800));
+        assert_eq!(seek_sparse(&mem, 0x1800, 0x6000, 0x2800, libc::SEEK_DATA), Ok(0x4800));
+        assert_eq!(seek_sparse(&mem, 0x1800, 0x5000, 0x2800, libc::SEEK_DATA), Ok(0x4800));
+        assert_eq!(seek_sparse(&mem, 0x1800, 0x4800, 0x2800, libc::SEEK_DATA), Err(Error::NXIO));
+        // Never ENOSYS: other whences are answered.
+        assert_eq!(seek_sparse(&mem, 0, size, 5, libc::SEEK_SET), Ok(5));
+        assert_eq!(seek_sparse(&mem, 0, size, -1, libc::SEEK_END), Ok(size - 1));
+        assert_eq!(seek_sparse(&mem, 0, size, 0, 99), Err(Error::INVAL));
+        assert_eq!(seek_sparse(&Memory::default(), 0, size, 0, libc::SEEK_DATA), Err(Error::NXIO));
+        assert_eq!(seek_sparse(&Memory::default(), 0, size, 0, libc::SEEK_HOLE), Ok(0));
+    }
+
+    #[test]
+    fn seek_dense_text() {
+        assert_eq!(seek_dense(10, 0, libc::SEEK_DATA), Ok(0));
+        assert_eq!(seek_dense(10, 9, libc::SEEK_DATA), Ok(9));
+        assert_eq!(seek_dense(10, 10, libc::SEEK_DATA), Err(Error::NXIO));
+        assert_eq!(seek_dense(10, 3, libc::SEEK_HOLE), Ok(10));
+        assert_eq!(seek_dense(10, 10, libc::SEEK_HOLE), Err(Error::NXIO));
+        assert_eq!(seek_dense(0, 0, libc::SEEK_DATA), Err(Error::NXIO));
+        assert_eq!(seek_dense(10, -1, libc::SEEK_HOLE), Err(Error::NXIO));
+        assert_eq!(seek_dense(10, 0, libc::SEEK_CUR), Err(Error::INVAL));
+    }
+
+    #[test]
+    fn dense_slices() {
+        let b = b"hello world";
+        assert_eq!(dense(b, 0, 5), b"hello");
+        assert_eq!(dense(b, 6, 100), b"world");
+        assert_eq!(dense(b, 11, 1), b"");
+        assert_eq!(dense(b, u64::MAX, 1), b"");
+    }
+}

@@ -1,0 +1,712 @@
+//! The thin FUSE adapter: `impl fuser::Filesystem for CkptFs`.
+//!
+//! Every handler resolves the request against the [`Tree`] and its [`Content`], then goes through
+//! [`CkptFs::answer`], the one place that logs errors and replies. Handlers also run under
+//! `catch_unwind`: should anything panic anyway, the dropped reply answers `EIO` and the session
+//! keeps serving.
+
+use std::cell::RefCell;
+use std::collections::HashSet;
+use std::ffi::OsStr;
+use std::os::unix::ffi::OsStrExt;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use fuser::{
+    AccessFlags, BsdFileFlags, CopyFileRangeFlags, Errno, FileAttr, FileHandle, FileType,
+    Filesystem, FopenFlags, Generation, INodeNo, InitFlags, KernelConfig, LockOwner, OpenAccMode,
+    OpenFlags, PollEvents, PollFlags, PollNotifier, RenameFlags, ReplyAttr, ReplyCreate, ReplyData,
+    ReplyDirectory, ReplyEmpty, ReplyEntry, ReplyIoctl, ReplyLseek, ReplyOpen, ReplyPoll,
+    ReplyStatfs, ReplyWrite, ReplyXattr, Request, TimeOrNow, WriteFlags,
+};
+use log::{debug, error, warn};
+
+use super::tree::{Attr, Ino, Kind, NodeKind, Tree};
+use super::{Error, Result};
+use crate::model::Checkpoint;
+
+/// How long the kernel may cache entries and attributes: the content never changes.
+const TTL: Duration = Duration::from_secs(24 * 60 * 60);
+
+/// Who owns the tree and who may read it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FsOptions {
+    /// Owner of every node (the mounting user).
+    pub uid: u32,
+    pub gid: u32,
+    /// `--allow-other`: modes 0555 / 0444 instead of 0500 / 0400.
+    pub allow_other: bool,
+}
+
+impl FsOptions {
+    /// Owned by the calling process's effective user and group.
+    pub fn current_user(allow_other: bool) -> FsOptions {
+        // SAFETY: geteuid / getegid cannot fail and have no preconditions.
+        let (uid, gid) = unsafe { (libc::geteuid(), libc::getegid()) };
+        FsOptions {
+            uid,
+            gid,
+            allow_other,
+        }
+    }
+}
+
+/// The mounted filesystem: the checkpoint, its inode tree and the options. Cheap to clone
+/// (shared), so a background thread can pre-render while the session serves.
+#[derive(Clone)]
+pub struct CkptFs(Arc<Inner>);
+
+/// What [`CkptFs`] shares.
+pub struct Inner {
+    ck: Checkpoint,
+    tree: Tree,
+    opts: FsOptions,
+    /// Bytes the tree holds (dumped memory + raw files), for statfs.
+    total_bytes: u64,
+    /// Keys of errors already logged (each is logged once).
+    logged: Mutex<HashSet<String>>,
+}
+
+impl std::ops::Deref for CkptFs {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for CkptFs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CkptFs")
+            .field("inodes", &self.tree.len())
+            .field("opts", &self.opts)
+            .finish()
+    }
+}
+
+thread_local! {
+    /// Per-thread buffer for reads that span several pieces (reused: no allocation per read).
+    static SCRATCH: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+}
+
+/// The `error` method every reply type has.
+trait ErrorReply {
+    fn fail(self, e: Errno);
+}
+
+macro_rules! error_reply {
+    ($($t:ty),*) => {$(
+        impl ErrorReply for $t {
+            fn fail(self, e: Errno) {
+                self.error(e)
+            }
+        }
+    )*};
+}
+error_reply!(
+    ReplyAttr, ReplyCreate, ReplyData, ReplyDirectory, ReplyEmpty, ReplyEntry, ReplyIoctl,
+    ReplyLseek, ReplyOpen, ReplyPoll, ReplyStatfs, ReplyWrite, ReplyXattr
+);
+
+impl CkptFs {
+    /// Builds the tree for `ck`.
+    pub fn new(ck: Checkpoint, opts: FsOptions) -> CkptFs {
+        let tree = Tree::build(&ck);
+        let blobs: u64 = ck
+            .source
+            .images
+            .files
+            .values()
+            .chain(ck.source.metadata.values())
+            .map(|b| b.len() as u64)
+            .sum();
+        let mem: u64 = ck.processes.iter().map(|p| p.memory.present_bytes()).sum();
+        CkptFs(Arc::new(Inner {
+            ck,
+            tree,
+            opts,
+            total_bytes: blobs.saturating_add(mem),
+            logged: Mutex::new(HashSet::new()),
+        }))
+    }
+
+    /// Renders, in a background thread, the files whose first rendering may be slow
+    /// (`checkpoint/info.json` hashes the input archive), so the first `ls -l` does not wait.
+    pub fn warm_up_in_background(&self) {
+        let fs = self.clone();
+        let spawned = std::thread::Builder::new()
+            .name("ckptfs-warmup".into())
+            .spawn(move || {
+                for path in ["/checkpoint/info.json", "/checkpoint/summary", "/pstree"] {
+                    if let Ok(ino) = fs.tree.resolve(path) {
+                        let _ = catch_unwind(AssertUnwindSafe(|| fs.file_attr(ino)));
+                    }
+                }
+            });
+        if let Err(e) = spawned {
+            debug!("warm-up thread: {e}");
+        }
+    }
+
+    pub fn tree(&self) -> &Tree {
+        &self.tree
+    }
+
+    pub fn checkpoint(&self) -> &Checkpoint {
+        &self.ck
+    }
+
+    /// What the tree left out, one line each (to print before detaching).
+    pub fn warnings(&self) -> &[String] {
+        self.tree.warnings()
+    }
+
+    /// The FUSE attributes of `ino`.
+    pub fn file_attr(&self, ino: Ino) -> Result<FileAttr> {
+        let a = self.tree.attr(ino, &self.ck, self.opts.allow_other)?;
+        Ok(self.to_fuse(&a))
+    }
+
+    fn to_fuse(&self, a: &Attr) -> FileAttr {
+        let t = self.ck.time;
+        FileAttr {
+            ino: INodeNo(a.ino),
+            size: a.size,
+            blocks: a.blocks,
+            atime: t,
+            mtime: t,
+            ctime: t,
+            crtime: t,
+            kind: file_type(a.kind),
+            perm: a.perm,
+            nlink: a.nlink,
+            uid: self.opts.uid,
+            gid: self.opts.gid,
+            rdev: 0,
+            blksize: 4096,
+            flags: 0,
+        }
+    }
+
+    /// The one place that replies to a request: runs `f`, answers with `ok` on success, logs and
+    /// answers the errno on failure. A panic in `f` is caught (the dropped reply answers EIO).
+    fn answer<R: ErrorReply, T>(
+        &self,
+        op: &str,
+        reply: R,
+        f: impl FnOnce() -> Result<T>,
+        ok: impl FnOnce(R, T),
+    ) {
+        let run = AssertUnwindSafe(move || match f() {
+            Ok(v) => ok(reply, v),
+            Err(e) => {
+                self.log(op, &e);
+                reply.fail(Errno::from_i32(e.errno));
+            }
+        });
+        if catch_unwind(run).is_err() {
+            error!("{op}: internal error (panic); answered EIO");
+        }
+    }
+
+    fn log(&self, op: &str, e: &Error) {
+        match &e.detail {
+            Some(d) => {
+                let first = match self.logged.lock() {
+                    Ok(mut set) => set.len() < 10_000 && set.insert(d.key.clone()),
+                    Err(_) => false,
+                };
+                if first {
+                    warn!("{op}: {e}");
+                } else {
+                    debug!("{op}: {e}");
+                }
+            }
+            None => debug!("{op}: {e}"),
+        }
+    }
+
+    fn node_kind(&self, ino: INodeNo) -> Result<Kind> {
+        Ok(self.tree.node(ino.0)?.kind())
+    }
+
+    /// access(2) by the modes: owner bits for the owner, other bits for others (when the mount
+    /// is public), everything readable for root; never writable.
+    fn check_access(&self, req: &Request, ino: INodeNo, mask: AccessFlags) -> Result<()> {
+        let a = self.tree.attr(ino.0, &self.ck, self.opts.allow_other)?;
+        if mask.contains(AccessFlags::W_OK) {
+            return Err(Error::ROFS);
+        }
+        let bits = if req.uid() == 0 {
+            // root: read always; execute if anyone may.
+            let x = if a.perm & 0o111 != 0 { 1 } else { 0 };
+            4 | x
+        } else if req.uid() == self.opts.uid {
+            (a.perm >> 6) & 7
+        } else if self.opts.allow_other {
+            a.perm & 7
+        } else {
+            0
+        };
+        let want = (if mask.contains(AccessFlags::R_OK) { 4 } else { 0 })
+            | (if mask.contains(AccessFlags::X_OK) { 1 } else { 0 });
+        if bits & want == want {
+            Ok(())
+        } else {
+            Err(Error::ACCES)
+        }
+    }
+}
+
+fn file_type(k: Kind) -> FileType {
+    match k {
+        Kind::Dir => FileType::Directory,
+        Kind::File => FileType::RegularFile,
+        Kind::Link => FileType::Symlink,
+    }
+}
+
+/// A negative entry (inode 0): the kernel caches "no such name" for the entry TTL.
+fn negative_entry(time: SystemTime) -> FileAttr {
+    FileAttr {
+        ino: INodeNo(0),
+        size: 0,
+        blocks: 0,
+        atime: time,
+        mtime: time,
+        ctime: time,
+        crtime: time,
+        kind: FileType::RegularFile,
+        perm: 0,
+        nlink: 0,
+        uid: 0,
+        gid: 0,
+        rdev: 0,
+        blksize: 4096,
+        flags: 0,
+    }
+}
+
+impl Filesystem for CkptFs {
+    fn init(&mut self, _req: &Request, config: &mut KernelConfig) -> std::io::Result<()> {
+        // The largest readahead the kernel offers (it offers its maximum; ask for more and take
+        // what it answers).
+        let ra = match config.set_max_readahead(u32::MAX) {
+            Ok(_) => u32::MAX,
+            Err(max) => {
+                let _ = config.set_max_readahead(max);
+                max
+            }
+        };
+        // Many concurrent readahead requests (the multi-threaded session serves them in parallel).
+        let _ = config.set_max_background(64);
+        let _ = config.set_congestion_threshold(48);
+        for cap in [
+            InitFlags::FUSE_CACHE_SYMLINKS,
+            InitFlags::FUSE_PARALLEL_DIROPS,
+            InitFlags::FUSE_MAX_PAGES,
+        ] {
+            if config.add_capabilities(cap).is_err() {
+                debug!("kernel does not offer {cap:?}");
+            }
+        }
+        debug!("init: max_readahead {ra}, {} inodes", self.tree.len());
+        Ok(())
+    }
+
+    fn lookup(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEntry) {
+        self.answer(
+            "lookup",
+            reply,
+            || match self.tree.lookup(parent.0, name.as_bytes()) {
+                Ok(ino) => self.file_attr(ino).map(Some),
+                // Cache the absence too (a negative entry): the tree never changes.
+                Err(e) if e.errno == libc::ENOENT => Ok(None),
+                Err(e) => Err(e),
+            },
+            |r, attr| match attr {
+                Some(a) => r.entry(&TTL, &a, Generation(0)),
+                None => r.entry(&TTL, &negative_entry(self.ck.time), Generation(0)),
+            },
+        );
+    }
+
+    fn getattr(&self, _req: &Request, ino: INodeNo, _fh: Option<FileHandle>, reply: ReplyAttr) {
+        self.answer(
+            "getattr",
+            reply,
+            || self.file_attr(ino.0),
+            |r, a| r.attr(&TTL, &a),
+        );
+    }
+
+    fn readlink(&self, _req: &Request, ino: INodeNo, reply: ReplyData) {
+        self.answer(
+            "readlink",
+            reply,
+            || self.tree.link(ino.0),
+            |r, t| r.data(t),
+        );
+    }
+
+    fn open(&self, _req: &Request, ino: INodeNo, flags: OpenFlags, reply: ReplyOpen) {
+        self.answer(
+            "open",
+            reply,
+            || {
+                if flags.acc_mode() != OpenAccMode::O_RDONLY || flags.0 & libc::O_TRUNC != 0 {
+                    return Err(Error::ROFS);
+                }
+                match &self.tree.node(ino.0)?.kind {
+                    NodeKind::File(c) => c.prepare(&self.ck),
+                    NodeKind::Dir(_) => Err(Error::ISDIR),
+                    NodeKind::Link(_) => Err(Error::errno(libc::ELOOP)),
+                }
+            },
+            // Content never changes: keep the page cache across opens (never DIRECT_IO).
+            |r, ()| r.opened(FileHandle(0), FopenFlags::FOPEN_KEEP_CACHE),
+        );
+    }
+
+    fn read(
+        &self,
+        _req: &Request,
+        ino: INodeNo,
+        _fh: FileHandle,
+        offset: u64,
+        size: u32,
+        _flags: OpenFlags,
+        _lock_owner: Option<LockOwner>,
+        reply: ReplyData,
+    ) {
+        SCRATCH.with(|cell| {
+            // The buffer is this thread's; a re-entrant borrow cannot happen, but never panic.
+            let mut fresh = Vec::new();
+            let mut guard = cell.try_borrow_mut();
+            let scratch = match guard.as_deref_mut() {
+                Ok(s) => s,
+                Err(_) => &mut fresh,
+            };
+            self.answer(
+                "read",
+                reply,
+                || self.tree.content(ino.0)?.read(&self.ck, offset, size, scratch),
+                |r, data| r.data(data),
+            );
+        });
+    }
+
+    fn flush(
+        &self,
+        _req: &Request,
+        _ino: INodeNo,
+        _fh: FileHandle,
+        _lock_owner: LockOwner,
+        reply: ReplyEmpty,
+    ) {
+        reply.ok();
+    }
+
+    fn fsync(&self, _req: &Request, _ino: INodeNo, _fh: FileHandle, _ds: bool, reply: ReplyEmpty) {
+        reply.ok();
+    }
+
+    fn opendir(&self, _req: &Request, ino: INodeNo, _flags: OpenFlags, reply: ReplyOpen) {
+        self.answer(
+            "opendir",
+            reply,
+            || match self.node_kind(ino)? {
+                Kind::Dir => Ok(()),
+                _ => Err(Error::NOTDIR),
+            },
+            |r, ()| {
+                r.opened(
+                    FileHandle(0),
+                    FopenFlags::FOPEN_KEEP_CACHE | FopenFlags::FOPEN_CACHE_DIR,
+                )
+            },
+        );
+    }
+
+    fn readdir(
+        &self,
+        _req: &Request,
+        ino: INodeNo,
+        _fh: FileHandle,
+        offset: u64,
+        reply: ReplyDirectory,
+    ) {
+        self.answer(
+            "readdir",
+            reply,
+            || self.tree.readdir(ino.0, offset),
+            |mut r, entries| {
+                for (next, child, kind, name) in entries {
+                    if r.add(INodeNo(child), next, file_type(kind), name) {
+                        break;
+                    }
+                }
+                r.ok();
+            },
+        );
+    }
+
+    fn fsyncdir(&self, _req: &Request, _ino: INodeNo, _fh: FileHandle, _ds: bool, reply: ReplyEmpty) {
+        reply.ok();
+    }
+
+    fn statfs(&self, _req: &Request, _ino: INodeNo, reply: ReplyStatfs) {
+        let blocks = self.total_bytes.div_ceil(4096);
+        reply.statfs(blocks, 0, 0, self.tree.len() as u64, 0, 4096, 255, 4096);
+    }
+
+    fn access(&self, req: &Request, ino: INodeNo, mask: AccessFlags, reply: ReplyEmpty) {
+        self.answer(
+            "access",
+            reply,
+            || self.check_access(req, ino, mask),
+            |r, ()| r.ok(),
+        );
+    }
+
+    fn getxattr(&self, _req: &Request, ino: INodeNo, _name: &OsStr, _size: u32, reply: ReplyXattr) {
+        self.answer(
+            "getxattr",
+            reply,
+            || {
+                self.tree.node(ino.0)?;
+                Err::<(), _>(Error::errno(libc::ENODATA))
+            },
+            |_, ()| {},
+        );
+    }
+
+    fn listxattr(&self, _req: &Request, ino: INodeNo, size: u32, reply: ReplyXattr) {
+        self.answer(
+            "listxattr",
+            reply,
+            || self.tree.node(ino.0).map(|_| ()),
+            |r, ()| {
+                if size == 0 {
+                    r.size(0)
+                } else {
+                    r.data(&[])
+                }
+            },
+        );
+    }
+
+    fn lseek(
+        &self,
+        _req: &Request,
+        ino: INodeNo,
+        _fh: FileHandle,
+        offset: i64,
+        whence: i32,
+        reply: ReplyLseek,
+    ) {
+        self.answer(
+            "lseek",
+            reply,
+            || {
+                let c = self.tree.content(ino.0).map_err(|_| Error::INVAL)?;
+                let off = c.seek(&self.ck, offset, whence)?;
+                i64::try_from(off).map_err(|_| Error::NXIO)
+            },
+            |r, off| r.offset(off),
+        );
+    }
+
+    fn poll(
+        &self,
+        _req: &Request,
+        _ino: INodeNo,
+        _fh: FileHandle,
+        _ph: PollNotifier,
+        _events: PollEvents,
+        _flags: PollFlags,
+        reply: ReplyPoll,
+    ) {
+        reply.poll(PollEvents::POLLIN | PollEvents::POLLRDNORM);
+    }
+
+    fn ioctl(
+        &self,
+        _req: &Request,
+        _ino: INodeNo,
+        _fh: FileHandle,
+        _flags: fuser::IoctlFlags,
+        _cmd: u32,
+        _in_data: &[u8],
+        _out_size: u32,
+        reply: ReplyIoctl,
+    ) {
+        reply.error(Errno::ENOTTY);
+    }
+
+    // Everything that would change the tree: read-only file system.
+
+    fn setattr(
+        &self,
+        _req: &Request,
+        _ino: INodeNo,
+        _mode: Option<u32>,
+        _uid: Option<u32>,
+        _gid: Option<u32>,
+        _size: Option<u64>,
+        _atime: Option<TimeOrNow>,
+        _mtime: Option<TimeOrNow>,
+        _ctime: Option<SystemTime>,
+        _fh: Option<FileHandle>,
+        _crtime: Option<SystemTime>,
+        _chgtime: Option<SystemTime>,
+        _bkuptime: Option<SystemTime>,
+        _flags: Option<BsdFileFlags>,
+        reply: ReplyAttr,
+    ) {
+        reply.error(Errno::EROFS);
+    }
+
+    fn mknod(
+        &self,
+        _req: &Request,
+        _parent: INodeNo,
+        _name: &OsStr,
+        _mode: u32,
+        _umask: u32,
+        _rdev: u32,
+        reply: ReplyEntry,
+    ) {
+        reply.error(Errno::EROFS);
+    }
+
+    fn mkdir(
+        &self,
+        _req: &Request,
+        _parent: INodeNo,
+        _name: &OsStr,
+        _mode: u32,
+        _umask: u32,
+        reply: ReplyEntry,
+    ) {
+        reply.error(Errno::EROFS);
+    }
+
+    fn unlink(&self, _req: &Request, _parent: INodeNo, _name: &OsStr, reply: ReplyEmpty) {
+        reply.error(Errno::EROFS);
+    }
+
+    fn rmdir(&self, _req: &Request, _parent: INodeNo, _name: &OsStr, reply: ReplyEmpty) {
+        reply.error(Errno::EROFS);
+    }
+
+    fn symlink(
+        &self,
+        _req: &Request,
+        _parent: INodeNo,
+        _link_name: &OsStr,
+        _target: &Path,
+        reply: ReplyEntry,
+    ) {
+        reply.error(Errno::EROFS);
+    }
+
+    fn rename(
+        &self,
+        _req: &Request,
+        _parent: INodeNo,
+        _name: &OsStr,
+        _newparent: INodeNo,
+        _newname: &OsStr,
+        _flags: RenameFlags,
+        reply: ReplyEmpty,
+    ) {
+        reply.error(Errno::EROFS);
+    }
+
+    fn link(
+        &self,
+        _req: &Request,
+        _ino: INodeNo,
+        _newparent: INodeNo,
+        _newname: &OsStr,
+        reply: ReplyEntry,
+    ) {
+        reply.error(Errno::EROFS);
+    }
+
+    fn write(
+        &self,
+        _req: &Request,
+        _ino: INodeNo,
+        _fh: FileHandle,
+        _offset: u64,
+        _data: &[u8],
+        _write_flags: WriteFlags,
+        _flags: OpenFlags,
+        _lock_owner: Option<LockOwner>,
+        reply: ReplyWrite,
+    ) {
+        reply.error(Errno::EROFS);
+    }
+
+    fn setxattr(
+        &self,
+        _req: &Request,
+        _ino: INodeNo,
+        _name: &OsStr,
+        _value: &[u8],
+        _flags: i32,
+        _position: u32,
+        reply: ReplyEmpty,
+    ) {
+        reply.error(Errno::EROFS);
+    }
+
+    fn removexattr(&self, _req: &Request, _ino: INodeNo, _name: &OsStr, reply: ReplyEmpty) {
+        reply.error(Errno::EROFS);
+    }
+
+    fn create(
+        &self,
+        _req: &Request,
+        _parent: INodeNo,
+        _name: &OsStr,
+        _mode: u32,
+        _umask: u32,
+        _flags: i32,
+        reply: ReplyCreate,
+    ) {
+        reply.error(Errno::EROFS);
+    }
+
+    fn fallocate(
+        &self,
+        _req: &Request,
+        _ino: INodeNo,
+        _fh: FileHandle,
+        _offset: u64,
+        _length: u64,
+        _mode: i32,
+        reply: ReplyEmpty,
+    ) {
+        reply.error(Errno::EROFS);
+    }
+
+    fn copy_file_range(
+        &self,
+        _req: &Request,
+        _ino_in: INodeNo,
+        _fh_in: FileHandle,
+        _offset_in: u64,
+        _ino_out: INodeNo,
+        _fh_out: FileHandle,
+        _offset_out: u64,
+        _len: u64,
+        _flags: CopyFileRangeFlags,
+        reply: ReplyWrite,
+    ) {
+        reply.error(Errno::EROFS);
+    }
+}

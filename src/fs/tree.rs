@@ -1,0 +1,947 @@
+//! The inode table: every directory, file and link of the mount, built once from the model.
+//!
+//! Pure (no FUSE types). Nodes are created in a fixed order (checkpoint/, pstree, then processes
+//! by PID, each in a fixed layout), so the same checkpoint always gets the same inode numbers.
+//! Inode `n` is `nodes[n - 1]`; the root is [`ROOT_INO`].
+//!
+//! Directory listings are sorted: names that are decimal numbers (PIDs, fds, TIDs) numerically
+//! after the other names, which sort bytewise; `memory/` keeps address order.
+
+use std::collections::{BTreeMap, HashMap};
+
+use super::content::{self, Content, TextSrc};
+use super::{Error, Result};
+use crate::model::{Checkpoint, FileObject, Process};
+use crate::source::Blob;
+
+/// An inode number.
+pub type Ino = u64;
+
+/// The root directory's inode number.
+pub const ROOT_INO: Ino = 1;
+
+/// The three kinds of node.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    Dir,
+    File,
+    Link,
+}
+
+/// One directory entry.
+#[derive(Debug)]
+pub struct Entry {
+    pub name: Box<str>,
+    pub ino: Ino,
+}
+
+/// How a directory lists its entries.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Order {
+    /// Non-numeric names bytewise, then decimal names numerically.
+    Natural,
+    /// As inserted (used for `memory/`, built in address order).
+    Insertion,
+}
+
+/// A directory: entries in listing order, plus an index sorted by name for lookups.
+#[derive(Debug)]
+pub struct Dir {
+    entries: Vec<Entry>,
+    by_name: Vec<u32>,
+    subdirs: u32,
+    order: Order,
+}
+
+impl Dir {
+    fn new(order: Order) -> Dir {
+        Dir {
+            entries: Vec::new(),
+            by_name: Vec::new(),
+            subdirs: 0,
+            order,
+        }
+    }
+
+    /// Entries in listing order (without `.` and `..`).
+    pub fn entries(&self) -> &[Entry] {
+        &self.entries
+    }
+
+    /// The entry named `name`.
+    pub fn get(&self, name: &[u8]) -> Option<Ino> {
+        let i = self
+            .by_name
+            .binary_search_by(|&i| {
+                self.entries
+                    .get(i as usize)
+                    .map_or(&[][..], |e| e.name.as_bytes())
+                    .cmp(name)
+            })
+            .ok()?;
+        let i = *self.by_name.get(i)?;
+        self.entries.get(i as usize).map(|e| e.ino)
+    }
+}
+
+/// What a node is.
+#[derive(Debug)]
+pub enum NodeKind {
+    Dir(Dir),
+    File(Content),
+    /// A symlink and its target (relative, never leaving the mount).
+    Link(Box<[u8]>),
+}
+
+/// One inode.
+#[derive(Debug)]
+pub struct Node {
+    /// The parent directory (the root is its own parent).
+    pub parent: Ino,
+    pub kind: NodeKind,
+}
+
+impl Node {
+    pub fn kind(&self) -> Kind {
+        match self.kind {
+            NodeKind::Dir(_) => Kind::Dir,
+            NodeKind::File(_) => Kind::File,
+            NodeKind::Link(_) => Kind::Link,
+        }
+    }
+}
+
+/// The attributes of a node, as the fs layer knows them (owner and times are the adapter's).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Attr {
+    pub ino: Ino,
+    pub kind: Kind,
+    pub size: u64,
+    /// 512-byte blocks actually present (for sparse files: the dumped bytes).
+    pub blocks: u64,
+    /// Permission bits (no file type, never setuid / setgid / sticky).
+    pub perm: u16,
+    pub nlink: u32,
+}
+
+/// The inputs the tree is built from (all of them live in a [`Checkpoint`]).
+pub struct Parts<'a> {
+    /// The archive's own metadata files (`config.dump`, `artifacts/x`, ...).
+    pub metadata: &'a BTreeMap<String, Blob>,
+    /// The raw CRIU image files.
+    pub images: &'a BTreeMap<String, Blob>,
+    /// Processes, sorted by PID.
+    pub processes: &'a [Process],
+}
+
+/// The inode table.
+#[derive(Debug)]
+pub struct Tree {
+    nodes: Vec<Node>,
+    /// Things left out of the tree (conflicting or unsafe names), one line each.
+    warnings: Vec<String>,
+}
+
+impl Tree {
+    /// Builds the tree for a checkpoint.
+    pub fn build(ck: &Checkpoint) -> Tree {
+        Tree::from_parts(&Parts {
+            metadata: &ck.source.metadata,
+            images: &ck.source.images.files,
+            processes: &ck.processes,
+        })
+    }
+
+    /// Builds the tree from its inputs. Deterministic: the same inputs give the same inode numbers.
+    pub fn from_parts(parts: &Parts<'_>) -> Tree {
+        let mut b = Builder::new();
+        // /checkpoint
+        if let Some(cp) = b.dir(ROOT_INO, "checkpoint", Order::Natural) {
+            b.file(cp, "info.json", Content::text(TextSrc::Info));
+            b.file(cp, "summary", Content::text(TextSrc::Summary));
+            if let Some(images) = b.dir(cp, "images", Order::Natural) {
+                for (name, blob) in parts.images {
+                    b.file_at_path(images, "checkpoint/images", name, blob);
+                }
+            }
+            for (name, blob) in parts.metadata {
+                b.file_at_path(cp, "checkpoint", name, blob);
+            }
+        }
+        b.file(ROOT_INO, "pstree", Content::text(TextSrc::Pstree));
+        for (i, p) in parts.processes.iter().enumerate() {
+            let Ok(i) = u32::try_from(i) else { break };
+            b.process(i, p);
+        }
+        b.finish()
+    }
+
+    /// Number of inodes.
+    pub fn len(&self) -> usize {
+        self.nodes.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.nodes.is_empty()
+    }
+
+    /// What was left out while building, one line each.
+    pub fn warnings(&self) -> &[String] {
+        &self.warnings
+    }
+
+    /// The node `ino`.
+    pub fn node(&self, ino: Ino) -> Result<&Node> {
+        usize::try_from(ino)
+            .ok()
+            .and_then(|i| i.checked_sub(1))
+            .and_then(|i| self.nodes.get(i))
+            .ok_or(Error::NOENT)
+    }
+
+    /// The directory `ino`.
+    pub fn dir(&self, ino: Ino) -> Result<&Dir> {
+        match &self.node(ino)?.kind {
+            NodeKind::Dir(d) => Ok(d),
+            _ => Err(Error::NOTDIR),
+        }
+    }
+
+    /// The file content of `ino` (`EISDIR` for a directory, `EINVAL` for a link).
+    pub fn content(&self, ino: Ino) -> Result<&Content> {
+        match &self.node(ino)?.kind {
+            NodeKind::File(c) => Ok(c),
+            NodeKind::Dir(_) => Err(Error::ISDIR),
+            NodeKind::Link(_) => Err(Error::INVAL),
+        }
+    }
+
+    /// The target of link `ino` (`EINVAL` if it is not a link, as readlink(2) says).
+    pub fn link(&self, ino: Ino) -> Result<&[u8]> {
+        match &self.node(ino)?.kind {
+            NodeKind::Link(t) => Ok(t),
+            _ => Err(Error::INVAL),
+        }
+    }
+
+    /// The child `name` of directory `parent`.
+    pub fn lookup(&self, parent: Ino, name: &[u8]) -> Result<Ino> {
+        let dir = self.dir(parent)?;
+        match name {
+            b"." => Ok(parent),
+            b".." => Ok(self.node(parent)?.parent),
+            _ => dir.get(name).ok_or(Error::NOENT),
+        }
+    }
+
+    /// Resolves a path of names from the root (test and debugging helper; no link following).
+    pub fn resolve(&self, path: &str) -> Result<Ino> {
+        let mut ino = ROOT_INO;
+        for c in path.split('/').filter(|c| !c.is_empty()) {
+            ino = self.lookup(ino, c.as_bytes())?;
+        }
+        Ok(ino)
+    }
+
+    /// The listing of directory `ino` from `offset` on, including `.` and `..`: each item is
+    /// (the offset of the next item, inode, kind, name). Offset 0 is the start; offsets are
+    /// positions, so a listing can be resumed anywhere.
+    pub fn readdir(
+        &self,
+        ino: Ino,
+        offset: u64,
+    ) -> Result<impl Iterator<Item = (u64, Ino, Kind, &str)> + '_> {
+        let node = self.node(ino)?;
+        let NodeKind::Dir(dir) = &node.kind else {
+            return Err(Error::NOTDIR);
+        };
+        let dots = [(ino, "."), (node.parent, "..")];
+        let all = dots.into_iter().chain(dir.entries.iter().map(|e| (e.ino, &*e.name)));
+        let skip = usize::try_from(offset).unwrap_or(usize::MAX);
+        Ok(all
+            .enumerate()
+            .skip(skip)
+            .map(move |(i, (child, name))| {
+                let kind = self.node(child).map_or(Kind::File, Node::kind);
+                (i as u64 + 1, child, kind, name)
+            }))
+    }
+
+    /// The attributes of `ino`. `public` selects the modes for `--allow-other` (0555 / 0444)
+    /// instead of owner-only (0500 / 0400). Text files are rendered (once) to know their size.
+    pub fn attr(&self, ino: Ino, ck: &Checkpoint, public: bool) -> Result<Attr> {
+        let node = self.node(ino)?;
+        Ok(match &node.kind {
+            NodeKind::Dir(d) => Attr {
+                ino,
+                kind: Kind::Dir,
+                size: 0,
+                blocks: 0,
+                perm: if public { 0o555 } else { 0o500 },
+                nlink: 2u32.saturating_add(d.subdirs),
+            },
+            NodeKind::File(c) => {
+                let (size, present) = c.size_and_present(ck);
+                Attr {
+                    ino,
+                    kind: Kind::File,
+                    size,
+                    blocks: present.div_ceil(512),
+                    perm: if public { 0o444 } else { 0o400 },
+                    nlink: 1,
+                }
+            }
+            NodeKind::Link(t) => Attr {
+                ino,
+                kind: Kind::Link,
+                size: t.len() as u64,
+                blocks: 0,
+                perm: 0o777,
+                nlink: 1,
+            },
+        })
+    }
+
+    /// All nodes, by inode number - 1.
+    pub fn nodes(&self) -> &[Node] {
+        &self.nodes
+    }
+}
+
+/// Builds the node table. Names are validated and de-duplicated here.
+struct Builder {
+    nodes: Vec<Node>,
+    names: HashMap<(Ino, Box<str>), Ino>,
+    warnings: Vec<String>,
+}
+
+impl Builder {
+    fn new() -> Builder {
+        Builder {
+            nodes: vec![Node {
+                parent: ROOT_INO,
+                kind: NodeKind::Dir(Dir::new(Order::Natural)),
+            }],
+            names: HashMap::new(),
+            warnings: Vec::new(),
+        }
+    }
+
+    /// Adds a node named `name` under `parent`. Refuses (with a warning) names that are not a
+    /// single path component, and names already taken (the first one wins).
+    fn add(&mut self, parent: Ino, name: &str, kind: NodeKind) -> Option<Ino> {
+        if name.is_empty()
+            || name == "."
+            || name == ".."
+            || name.contains('/')
+            || name.contains('\0')
+            || name.len() > 255
+        {
+            self.warnings.push(format!(
+                "{}: not a usable file name, left out of the mount",
+                name.escape_debug()
+            ));
+            return None;
+        }
+        let key = (parent, Box::<str>::from(name));
+        if self.names.contains_key(&key) {
+            self.warnings.push(format!(
+                "{}: name used twice in one directory, only the first is shown",
+                name.escape_debug()
+            ));
+            return None;
+        }
+        let ino = self.nodes.len() as Ino + 1;
+        let is_dir = matches!(kind, NodeKind::Dir(_));
+        let Some(Node {
+            kind: NodeKind::Dir(dir),
+            ..
+        }) = usize::try_from(parent - 1)
+            .ok()
+            .and_then(|i| self.nodes.get_mut(i))
+        else {
+            return None;
+        };
+        dir.entries.push(Entry {
+            name: key.1.clone(),
+            ino,
+        });
+        if is_dir {
+            dir.subdirs = dir.subdirs.saturating_add(1);
+        }
+        self.names.insert(key, ino);
+        self.nodes.push(Node { parent, kind });
+        Some(ino)
+    }
+
+    fn dir(&mut self, parent: Ino, name: &str, order: Order) -> Option<Ino> {
+        self.add(parent, name, NodeKind::Dir(Dir::new(order)))
+    }
+
+    fn file(&mut self, parent: Ino, name: &str, c: Content) -> Option<Ino> {
+        self.add(parent, name, NodeKind::File(c))
+    }
+
+    fn link(&mut self, parent: Ino, name: &str, target: Vec<u8>) -> Option<Ino> {
+        self.add(parent, name, NodeKind::Link(target.into_boxed_slice()))
+    }
+
+    /// Adds a blob at a relative path (`artifacts/x`), creating the directories on the way.
+    /// `where_` names the base directory for warnings.
+    fn file_at_path(&mut self, base: Ino, where_: &str, path: &str, blob: &Blob) {
+        let comps: Vec<&str> = path.split('/').filter(|c| !c.is_empty() && *c != ".").collect();
+        let Some((last, dirs)) = comps.split_last() else {
+            self.warnings
+                .push(format!("{where_}/{}: empty name, left out", path.escape_debug()));
+            return;
+        };
+        if comps.contains(&"..") {
+            self.warnings.push(format!(
+                "{where_}/{}: a name with '..', left out",
+                path.escape_debug()
+            ));
+            return;
+        }
+        let mut at = base;
+        for d in dirs {
+            at = match self.names.get(&(at, Box::<str>::from(*d))) {
+                Some(&ino) if matches!(self.node_kind(ino), Some(Kind::Dir)) => ino,
+                Some(_) => {
+                    self.warnings.push(format!(
+                        "{where_}/{}: {d} is both a file and a directory, left out",
+                        path.escape_debug()
+                    ));
+                    return;
+                }
+                None => match self.dir(at, d, Order::Natural) {
+                    Some(i) => i,
+                    None => return,
+                },
+            };
+        }
+        self.file(at, last, Content::Blob(blob.clone()));
+    }
+
+    fn node_kind(&self, ino: Ino) -> Option<Kind> {
+        usize::try_from(ino - 1)
+            .ok()
+            .and_then(|i| self.nodes.get(i))
+            .map(Node::kind)
+    }
+
+    /// `/<pid>/` with everything in it, in a fixed order.
+    fn process(&mut self, pi: u32, p: &Process) {
+        let Some(pd) = self.dir(ROOT_INO, &p.pid.to_string(), Order::Natural) else {
+            return;
+        };
+        let text = |s: TextSrc| Content::text(s);
+        self.file(pd, "cmdline", text(TextSrc::Cmdline(pi)));
+        self.file(pd, "environ", text(TextSrc::Environ(pi)));
+        self.file(pd, "comm", text(TextSrc::Comm(pi)));
+        self.file(pd, "status", text(TextSrc::Status(pi)));
+        self.file(pd, "stat", text(TextSrc::Stat(pi)));
+        self.file(pd, "statm", text(TextSrc::Statm(pi)));
+        self.file(pd, "maps", text(TextSrc::Maps(pi)));
+        self.file(pd, "auxv", text(TextSrc::Auxv(pi)));
+        self.file(pd, "limits", text(TextSrc::Limits(pi)));
+        self.file(pd, "mem", Content::Mem { proc: pi });
+        if let Some(md) = self.dir(pd, "memory", Order::Insertion) {
+            let mut vmas: Vec<_> = p.vmas.iter().filter(|v| v.end > v.start).collect();
+            vmas.sort_by_key(|v| v.start);
+            for v in vmas {
+                let name = content::vma_file_name(v);
+                self.file(
+                    md,
+                    &name,
+                    Content::Range {
+                        proc: pi,
+                        start: v.start,
+                        end: v.end,
+                    },
+                );
+            }
+        }
+        let mut fds: Vec<(usize, &crate::model::process::Fd)> = p.fds.iter().enumerate().collect();
+        fds.sort_by_key(|(_, f)| f.fd);
+        if let Some(fd_dir) = self.dir(pd, "fd", Order::Natural) {
+            for (_, f) in &fds {
+                self.link(fd_dir, &f.fd.to_string(), file_link(2, &f.file));
+            }
+        }
+        if let Some(fi_dir) = self.dir(pd, "fdinfo", Order::Natural) {
+            for (j, f) in &fds {
+                let Ok(j) = u32::try_from(*j) else { break };
+                self.file(fi_dir, &f.fd.to_string(), text(TextSrc::Fdinfo(pi, j)));
+            }
+        }
+        if let Some(cwd) = &p.cwd {
+            self.link(pd, "cwd", file_link(1, cwd));
+        }
+        if let Some(exe) = &p.exe {
+            self.link(pd, "exe", file_link(1, exe));
+        }
+        if let Some(root) = &p.root {
+            self.link(pd, "root", file_link(1, root));
+        }
+        if let Some(td) = self.dir(pd, "task", Order::Natural) {
+            for (j, t) in p.threads.iter().enumerate() {
+                let Ok(j) = u32::try_from(j) else { break };
+                let Some(tdir) = self.dir(td, &t.tid.to_string(), Order::Natural) else {
+                    continue;
+                };
+                self.file(tdir, "comm", text(TextSrc::ThreadComm(pi, j)));
+                self.file(tdir, "status", text(TextSrc::ThreadStatus(pi, j)));
+                self.file(tdir, "stat", text(TextSrc::ThreadStat(pi, j)));
+                self.file(tdir, "regs", text(TextSrc::Regs(pi, j)));
+            }
+        }
+    }
+
+    fn finish(mut self) -> Tree {
+        for node in &mut self.nodes {
+            if let NodeKind::Dir(d) = &mut node.kind {
+                if d.order == Order::Natural {
+                    d.entries.sort_by(|a, b| natural_key(&a.name).cmp(&natural_key(&b.name)));
+                }
+                let mut idx: Vec<u32> = (0..d.entries.len() as u32).collect();
+                idx.sort_by(|&a, &b| {
+                    let name = |i: u32| d.entries.get(i as usize).map_or(&[][..], |e| e.name.as_bytes());
+                    name(a).cmp(name(b))
+                });
+                d.by_name = idx;
+            }
+        }
+        Tree {
+            nodes: self.nodes,
+            warnings: self.warnings,
+        }
+    }
+}
+
+/// Sort key: non-numeric names first (bytewise), then decimal numbers by value.
+fn natural_key(name: &str) -> (u8, u128, &[u8]) {
+    let numeric = !name.is_empty() && name.len() <= 38 && name.bytes().all(|b| b.is_ascii_digit());
+    match numeric.then(|| name.parse::<u128>().ok()).flatten() {
+        Some(n) => (1, n, name.as_bytes()),
+        None => (0, 0, name.as_bytes()),
+    }
+}
+
+/// The target of a link to `file` from a directory `depth` levels below the mount root.
+///
+/// A file with a path (or any link text containing `/`) points into `rootfs/` inside the mount:
+/// `../../rootfs/tmp/x/open.log` from `/<pid>/fd/`. Other link texts (`socket:[123]`,
+/// `pipe:[4]`, `anon_inode:[eventfd]`) are dangling names, as in /proc.
+pub fn file_link(depth: usize, file: &FileObject) -> Vec<u8> {
+    let text = file.link_text();
+    if file.path().is_some() {
+        inside_rootfs(depth, &text)
+    } else {
+        link_target(depth, &text)
+    }
+}
+
+/// A link target for the text /proc would show: a dangling name if it has no `/`, else a path
+/// inside `rootfs/`. Never absolute, never leaving the mount.
+pub fn link_target(depth: usize, text: &str) -> Vec<u8> {
+    if text.is_empty() || text.contains('/') {
+        inside_rootfs(depth, text)
+    } else {
+        // A single component: resolves (or dangles) inside the link's own directory.
+        text.replace('\0', "\\0").into_bytes()
+    }
+}
+
+/// `../` × `depth` + `rootfs` + the path, normalised as the container's root would resolve it:
+/// empty and `.` components dropped, `..` pops (and stops at the root), NUL bytes escaped.
+pub fn inside_rootfs(depth: usize, path: &str) -> Vec<u8> {
+    let mut comps: Vec<&str> = Vec::new();
+    for c in path.split('/') {
+        match c {
+            "" | "." => {}
+            ".." => {
+                comps.pop();
+            }
+            c => comps.push(c),
+        }
+    }
+    let mut out = "../".repeat(depth);
+    out.push_str("rootfs");
+    for c in comps {
+        out.push('/');
+        out.push_str(&c.replace('\0', "\\0"));
+    }
+    out.into_bytes()
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::model::files::FileKind;
+    use crate::model::memory::{Extent, ExtentData, Memory};
+    use crate::model::process::{Fd, TaskState, Thread, Vma, VmaName};
+
+    pub(crate) fn vma(start: u64, end: u64) -> Vma {
+        Vma {
+            start,
+            end,
+            pgoff: 0,
+            shmid: 0,
+            prot: 3,
+            flags: 0x22,
+            status: 0,
+            fd: -1,
+            madv: 0,
+            fdflags: 0,
+            name: VmaName::Anon,
+            file: None,
+        }
+    }
+
+    pub(crate) fn reg(id: u32, path: &str) -> Arc<FileObject> {
+        Arc::new(FileObject {
+            id,
+            kind: FileKind::Reg {
+                path: path.into(),
+                pos: 0,
+                flags: 0,
+                mnt_id: None,
+                size: None,
+                mode: None,
+                deleted: false,
+            },
+        })
+    }
+
+    pub(crate) fn process(pid: u32, vmas: Vec<Vma>, memory: Memory) -> Process {
+        Process {
+            pid,
+            ppid: 0,
+            pgid: pid,
+            sid: pid,
+            state: TaskState::Alive,
+            exit_code: 0,
+            stop_signo: None,
+            personality: 0,
+            task_flags: 0,
+            comm: format!("p{pid}"),
+            threads: vec![
+                Thread {
+                    tid: pid,
+                    comm: "main".into(),
+                    ..Default::default()
+                },
+                Thread {
+                    tid: pid + 2,
+                    comm: "worker".into(),
+                    ..Default::default()
+                },
+                Thread {
+                    tid: pid + 10,
+                    comm: "worker2".into(),
+                    ..Default::default()
+                },
+            ],
+            rlimits: vec![],
+            sigactions: vec![],
+            loginuid: None,
+            oom_score_adj: None,
+            seccomp_mode: None,
+            mm: None,
+            vmas,
+            memory,
+            fds: vec![
+                Fd {
+                    fd: 10,
+                    fd_flags: 0,
+                    file: Arc::new(FileObject {
+                        id: 9,
+                        kind: FileKind::Pipe {
+                            pipe_id: 77,
+                            flags: 0,
+                        },
+                    }),
+                },
+                Fd {
+                    fd: 3,
+                    fd_flags: 0,
+                    file: reg(1, "/tmp/x/open.log"),
+                },
+                Fd {
+                    fd: 0,
+                    fd_flags: 0,
+                    file: Arc::new(FileObject {
+                        id: 2,
+                        kind: FileKind::Tty { index: 0 },
+                    }),
+                },
+            ],
+            cwd: Some(reg(3, "/tmp/x")),
+            root: Some(reg(4, "/")),
+            exe: Some(reg(5, "/bin/busybox")),
+            umask: None,
+        }
+    }
+
+    pub(crate) fn memory(extents: &[(u64, &Blob)]) -> Memory {
+        Memory::from_extents(
+            extents
+                .iter()
+                .map(|(start, b)| Extent {
+                    start: *start,
+                    len: b.len() as u64,
+                    data: ExtentData::Bytes((*b).clone()),
+                })
+                .collect(),
+        )
+        .0
+    }
+
+    fn sample() -> (BTreeMap<String, Blob>, BTreeMap<String, Blob>, Vec<Process>) {
+        let mut meta = BTreeMap::new();
+        meta.insert("config.dump".to_string(), Blob::from_vec(b"{}".to_vec()));
+        meta.insert("artifacts/x".to_string(), Blob::from_vec(b"x".to_vec()));
+        meta.insert("artifacts/y".to_string(), Blob::from_vec(b"y".to_vec()));
+        meta.insert("summary".to_string(), Blob::from_vec(b"clash".to_vec()));
+        meta.insert("../evil".to_string(), Blob::from_vec(b"no".to_vec()));
+        let mut images = BTreeMap::new();
+        images.insert("pstree.img".to_string(), Blob::from_vec(vec![1, 2, 3]));
+        images.insert("core-1.img".to_string(), Blob::from_vec(vec![4]));
+        let data = Blob::from_vec(vec![0xab; 8192]);
+        let procs = vec![
+            process(9, vec![vma(0x1000, 0x3000)], memory(&[(0x1000, &data)])),
+            process(
+                100,
+                vec![vma(0x7f00_0000_0000, 0x7f00_0000_2000), vma(0x40_0000, 0x40_1000)],
+                Memory::default(),
+            ),
+            process(20, vec![], Memory::default()),
+        ];
+        (meta, images, procs)
+    }
+
+    fn build(s: &(BTreeMap<String, Blob>, BTreeMap<String, Blob>, Vec<Process>)) -> Tree {
+        Tree::from_parts(&Parts {
+            metadata: &s.0,
+            images: &s.1,
+            processes: &s.2,
+        })
+    }
+
+    fn names(t: &Tree, path: &str) -> Vec<String> {
+        let ino = t.resolve(path).unwrap();
+        t.readdir(ino, 0).unwrap().map(|(_, _, _, n)| n.to_string()).collect()
+    }
+
+    #[test]
+    fn shape() {
+        let s = sample();
+        let t = build(&s);
+        assert_eq!(names(&t, "/"), [".", "..", "checkpoint", "pstree", "9", "20", "100"]);
+        assert_eq!(
+            names(&t, "/checkpoint"),
+            [".", "..", "artifacts", "config.dump", "images", "info.json", "summary"]
+        );
+        assert_eq!(names(&t, "/checkpoint/artifacts"), [".", "..", "x", "y"]);
+        assert_eq!(names(&t, "/checkpoint/images"), [".", "..", "core-1.img", "pstree.img"]);
+        assert_eq!(
+            names(&t, "/9"),
+            [
+                ".", "..", "auxv", "cmdline", "comm", "cwd", "environ", "exe", "fd", "fdinfo", "limits",
+                "maps", "mem", "memory", "root", "stat", "statm", "status", "task"
+            ]
+        );
+        assert_eq!(names(&t, "/9/fd"), [".", "..", "0", "3", "10"]);
+        assert_eq!(names(&t, "/9/fdinfo"), [".", "..", "0", "3", "10"]);
+        assert_eq!(names(&t, "/9/task"), [".", "..", "9", "11", "19"]);
+        assert_eq!(names(&t, "/9/task/11"), [".", "..", "comm", "regs", "stat", "status"]);
+        // memory/ in address order, not name order.
+        assert_eq!(
+            names(&t, "/100/memory"),
+            [".", "..", "400000-401000", "7f0000000000-7f0000002000"]
+        );
+        // The clashing and the unsafe metadata names are left out, with a warning each.
+        assert!(t.warnings().iter().any(|w| w.contains("summary")));
+        assert!(t.warnings().iter().any(|w| w.contains("evil")));
+        let summary = t.resolve("/checkpoint/summary").unwrap();
+        assert!(matches!(
+            t.content(summary).unwrap(),
+            Content::Text(x) if x.src() == TextSrc::Summary
+        ));
+    }
+
+    #[test]
+    fn lookups_and_errors() {
+        let s = sample();
+        let t = build(&s);
+        let pd = t.resolve("/20").unwrap();
+        assert_eq!(t.lookup(pd, b".").unwrap(), pd);
+        assert_eq!(t.lookup(pd, b"..").unwrap(), ROOT_INO);
+        assert_eq!(t.lookup(ROOT_INO, b"..").unwrap(), ROOT_INO);
+        assert_eq!(t.lookup(pd, b"nope"), Err(Error::NOENT));
+        let comm = t.lookup(pd, b"comm").unwrap();
+        assert_eq!(t.lookup(comm, b"x"), Err(Error::NOTDIR));
+        assert_eq!(t.node(0).err(), Some(Error::NOENT));
+        assert_eq!(t.node(u64::MAX).err(), Some(Error::NOENT));
+        assert_eq!(t.node(t.len() as u64 + 1).err(), Some(Error::NOENT));
+        assert_eq!(t.content(pd).err(), Some(Error::ISDIR));
+        assert_eq!(t.link(comm).err(), Some(Error::INVAL));
+        assert!(t.readdir(comm, 0).is_err());
+        // A parent's `..` and every child's parent agree.
+        for (i, n) in t.nodes().iter().enumerate() {
+            let ino = i as u64 + 1;
+            if ino != ROOT_INO {
+                let parent = t.dir(n.parent).unwrap();
+                assert!(parent.entries().iter().any(|e| e.ino == ino));
+            }
+        }
+    }
+
+    #[test]
+    fn readdir_offsets_resume() {
+        let s = sample();
+        let t = build(&s);
+        let pd = t.resolve("/9").unwrap();
+        let all: Vec<_> = t.readdir(pd, 0).unwrap().map(|(o, i, k, n)| (o, i, k, n.to_string())).collect();
+        for (pos, item) in all.iter().enumerate() {
+            assert_eq!(item.0, pos as u64 + 1, "offset of an item = its position + 1");
+            let rest: Vec<_> = t
+                .readdir(pd, item.0)
+                .unwrap()
+                .map(|(o, i, k, n)| (o, i, k, n.to_string()))
+                .collect();
+            assert_eq!(rest, all[pos + 1..]);
+        }
+        assert_eq!(t.readdir(pd, u64::MAX).unwrap().count(), 0);
+        assert_eq!(all[0].2, Kind::Dir);
+        assert_eq!(all[1].1, ROOT_INO);
+        let kinds: HashMap<&str, Kind> = all.iter().map(|(_, _, k, n)| (n.as_str(), *k)).collect();
+        assert_eq!(kinds["exe"], Kind::Link);
+        assert_eq!(kinds["mem"], Kind::File);
+        assert_eq!(kinds["task"], Kind::Dir);
+    }
+
+    #[test]
+    fn inode_numbers_are_stable() {
+        let t1 = build(&sample());
+        let t2 = build(&sample());
+        assert_eq!(t1.len(), t2.len());
+        for path in ["/", "/checkpoint/artifacts/y", "/100/memory/400000-401000", "/20/task/22/regs", "/9/fd/3"] {
+            assert_eq!(t1.resolve(path).unwrap(), t2.resolve(path).unwrap(), "{path}");
+        }
+        assert_eq!(t1.resolve("/").unwrap(), ROOT_INO);
+    }
+
+    #[test]
+    fn nlink_counts_subdirs() {
+        let s = sample();
+        let t = build(&s);
+        let n = |ino| match &t.node(ino).unwrap().kind {
+            NodeKind::Dir(d) => 2 + d.subdirs,
+            _ => 1,
+        };
+        // root: checkpoint + 3 pids
+        assert_eq!(n(ROOT_INO), 6);
+        // pid: memory, fd, fdinfo, task
+        assert_eq!(n(t.resolve("/9").unwrap()), 6);
+        assert_eq!(n(t.resolve("/9/task").unwrap()), 5);
+    }
+
+    #[test]
+    fn links_point_inside_the_mount() {
+        let s = sample();
+        let t = build(&s);
+        let l = |p: &str| String::from_utf8(t.link(t.resolve(p).unwrap()).unwrap().to_vec()).unwrap();
+        assert_eq!(l("/9/fd/3"), "../../rootfs/tmp/x/open.log");
+        assert_eq!(l("/9/fd/10"), "pipe:[77]");
+        assert_eq!(l("/9/fd/0"), "../../rootfs/dev/pts/0");
+        assert_eq!(l("/9/exe"), "../rootfs/bin/busybox");
+        assert_eq!(l("/9/cwd"), "../rootfs/tmp/x");
+        assert_eq!(l("/9/root"), "../rootfs");
+    }
+
+    /// Resolves `target` lexically from `dir` (a list of components below the mount root) and
+    /// returns the components reached, or None if it climbs above the mount root.
+    fn resolve_from(dir: &[&str], target: &str) -> Option<Vec<String>> {
+        if target.starts_with('/') {
+            return None;
+        }
+        let mut at: Vec<String> = dir.iter().map(|s| s.to_string()).collect();
+        for c in target.split('/') {
+            match c {
+                "" | "." => {}
+                ".." => {
+                    at.pop()?;
+                }
+                c => at.push(c.to_string()),
+            }
+        }
+        Some(at)
+    }
+
+    #[test]
+    fn hostile_paths_never_escape() {
+        let hostile = [
+            "/../../etc/passwd",
+            "a/../../..",
+            "../../../../../../etc/shadow",
+            "/",
+            "",
+            ".",
+            "..",
+            "/./../x/./../../y",
+            "/tmp/with\nnewline",
+            "/tmp/nul\0byte/../../..",
+            "//double//slash//",
+            "/a/b/../../../../../../c",
+            "relative/../../../x",
+            "x/..",
+            "/..\0/..",
+        ];
+        for depth in [1usize, 2] {
+            let dir: Vec<&str> = ["123", "fd"][..depth].to_vec();
+            for h in hostile {
+                for target in [inside_rootfs(depth, h), link_target(depth, h), file_link(depth, &reg(1, h))] {
+                    let s = String::from_utf8(target).unwrap();
+                    assert!(!s.starts_with('/'), "{h:?} -> {s:?} is absolute");
+                    assert!(!s.contains('\0'), "{h:?} -> {s:?} has a NUL");
+                    let reached = resolve_from(&dir, &s).unwrap_or_else(|| panic!("{h:?} -> {s:?} escapes"));
+                    if s.contains('/') || s.is_empty() {
+                        assert_eq!(reached.first().map(String::as_str), Some("rootfs"), "{h:?} -> {s:?}");
+                    }
+                }
+            }
+        }
+        assert_eq!(inside_rootfs(2, "/../../etc/passwd"), b"../../rootfs/etc/passwd");
+        assert_eq!(inside_rootfs(1, "a/../../.."), b"../rootfs");
+        assert_eq!(inside_rootfs(1, "/tmp/with\nnewline"), b"../rootfs/tmp/with\nnewline");
+        assert_eq!(link_target(2, "socket:[5]"), b"socket:[5]");
+        assert_eq!(link_target(2, "/memfd:x (deleted)"), b"../../rootfs/memfd:x (deleted)");
+    }
+
+    #[test]
+    fn deleted_file_link_keeps_the_marker() {
+        let f = FileObject {
+            id: 1,
+            kind: FileKind::Reg {
+                path: "/tmp/gone".into(),
+                pos: 0,
+                flags: 0,
+                mnt_id: None,
+                size: None,
+                mode: None,
+                deleted: true,
+            },
+        };
+        assert_eq!(file_link(2, &f), b"../../rootfs/tmp/gone (deleted)");
+    }
+
+    #[test]
+    fn natural_order() {
+        let mut v = vec!["10", "9", "b", "a", "100", "0", "a1"];
+        v.sort_by(|a, b| natural_key(a).cmp(&natural_key(b)));
+        assert_eq!(v, ["a", "a1", "b", "0", "9", "10", "100"]);
+    }
+}
