@@ -12,5 +12,7 @@ pub mod image;
 pub mod model;
 pub mod render;
 pub mod source;
+pub mod views;
+pub mod writer;
 pub mod fs;
 pub mod cli;

@@ -6,10 +6,13 @@
 //!   and read the fixture's markers with `x/s` at their addresses (the README's `READY` line for
 //!   the parent's heap and global; the model's page index for the others).
 //!
+//! `core_through_the_mount` does the same on `MNT/PID/core` of a real `ckptfs mount` (FUSE), and
+//! checks that the mounted file is byte for byte the generated one, with the same data runs
+//! (SEEK_DATA / SEEK_HOLE) and `st_blocks` from the present bytes.
+//!
 //! Fixtures: `<CARGO_MANIFEST_DIR>/../shared/fixtures`; missing fixtures or tools skip the test,
 //! except with `CI=true`, where they fail it.
 
-use std::fs::File;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -179,6 +182,7 @@ fn run(cmd: &mut Command) -> (bool, String) {
 
 fn readelf_clean(core: &Path) {
     let (ok, out) = run(Command::new("readelf").args(["-a", "-W"]).arg(core));
+    eprintln!("--- readelf -a -W {} ---\n{out}", core.display());
     assert!(ok, "readelf failed on {}:\n{out}", core.display());
     let bad: Vec<&str> = out
         .lines()
@@ -201,14 +205,13 @@ fn readelf_clean(core: &Path) {
     }
 }
 
-/// The value gdb printed for register `name` (`rip  0x7f..  0x7f.. <sym>`).
-fn gdb_reg(out: &str, name: &str) -> u64 {
-    let line = out
-        .lines()
-        .find(|l| l.split_whitespace().next() == Some(name))
-        .unwrap_or_else(|| panic!("no {name} in gdb output:\n{out}"));
-    let v = line.split_whitespace().nth(1).unwrap();
-    u64::from_str_radix(v.trim_start_matches("0x"), 16).unwrap()
+/// Every value gdb printed for register `name` (`rip  0x7f..  0x7f.. <sym>`), in order.
+fn gdb_regs(out: &str, name: &str) -> Vec<u64> {
+    out.lines()
+        .filter(|l| l.split_whitespace().next() == Some(name))
+        .filter_map(|l| l.split_whitespace().nth(1))
+        .filter_map(|v| u64::from_str_radix(v.strip_prefix("0x")?, 16).ok())
+        .collect()
 }
 
 /// The address of the first occurrence of `needle` in the process's dumped memory.
@@ -227,27 +230,33 @@ fn find_in_memory(p: &Process, needle: &[u8]) -> Option<u64> {
 /// Runs gdb on the core and checks threads, registers and markers (`(address, text)`).
 fn gdb_checks(core: &Path, p: &Process, markers: &[(u64, String)]) {
     let mut cmd = Command::new("timeout");
-    cmd.args([
-        "300",
-        "gdb",
-        "-batch",
-        "-nx",
-        "-iex",
-        "set debuginfod enabled off",
-    ])
-    .args([
-        "-ex",
-        "set auto-load off",
-        "-ex",
-        "set sysroot /nonexistent",
-    ])
-    .arg("-c")
-    .arg(core)
-    .args(["-ex", "info threads", "-ex", "info registers rip rsp"]);
+    cmd.args(["300", "gdb", "-batch", "-nx"])
+        .args([
+            "-iex",
+            "set debuginfod enabled off",
+            "-iex",
+            "set auto-load off",
+        ])
+        // Never take the analysis host's libraries for the container's.
+        .args(["-iex", "set sysroot /nonexistent"])
+        .arg("-c")
+        .arg(core)
+        // NT_SIGINFO follows the main thread's NT_PRSTATUS (as the kernel writes it): gdb shows
+        // it in thread 1.
+        .args(["-ex", "info threads", "-ex", "p $_siginfo.si_signo"]);
+    for i in 1..=p.threads.len() {
+        cmd.args([
+            "-ex",
+            &format!("thread {i}"),
+            "-ex",
+            "info registers rip rsp",
+        ]);
+    }
     for (a, _) in markers {
         cmd.args(["-ex", &format!("x/s {a:#x}")]);
     }
     let (_, out) = run(&mut cmd);
+    eprintln!("--- gdb on {} ---\n{out}", core.display());
     let ctx = || format!("gdb on {} (pid {}):\n{out}", core.display(), p.pid);
 
     // Threads: one per image thread, main thread first.
@@ -263,21 +272,51 @@ fn gdb_checks(core: &Path, p: &Process, markers: &[(u64, String)]) {
             w.next()?.parse().ok()
         })
         .collect();
-    let mut want: Vec<u32> = p.threads.iter().map(|t| t.tid).collect();
     let main = p.main_thread().unwrap();
     assert_eq!(lwps.len(), p.threads.len(), "{}", ctx());
     assert_eq!(lwps[0], main.tid, "thread 1 is the main thread; {}", ctx());
     let mut got = lwps.clone();
     got.sort();
+    let mut want: Vec<u32> = p.threads.iter().map(|t| t.tid).collect();
     want.sort();
     assert_eq!(got, want, "{}", ctx());
 
-    // Registers of thread 1 as the core image holds them.
-    let r = main.regs.as_ref().unwrap();
-    assert_eq!(gdb_reg(&out, "rip"), r.ip, "{}", ctx());
-    assert_eq!(gdb_reg(&out, "rsp"), r.sp, "{}", ctx());
+    // Registers of every thread (thread 1 first) as the core images hold them.
+    let (rips, rsps) = (gdb_regs(&out, "rip"), gdb_regs(&out, "rsp"));
+    assert_eq!(rips.len(), lwps.len(), "{}", ctx());
+    assert_eq!(rsps.len(), lwps.len(), "{}", ctx());
+    for (i, tid) in lwps.iter().enumerate() {
+        let t = p.threads.iter().find(|t| t.tid == *tid).unwrap();
+        let r = t.regs.as_ref().unwrap();
+        assert_eq!(
+            (rips[i], rsps[i]),
+            (r.ip, r.sp),
+            "thread {} (LWP {tid}); {}",
+            i + 1,
+            ctx()
+        );
+    }
 
-    assert!(out.contains("Core was generated by `"), "{}", ctx());
+    // The command line and the stop signal.
+    let argv0 = ckptfs::render::cmdline(p).unwrap();
+    let argv0 = String::from_utf8_lossy(argv0.split(|&c| c == 0).next().unwrap()).into_owned();
+    assert!(
+        out.contains(&format!("Core was generated by `{argv0} ")),
+        "{}",
+        ctx()
+    );
+    assert!(
+        out.contains("Program terminated with signal SIGSTOP"),
+        "{}",
+        ctx()
+    );
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with('$') && l.ends_with(" = 19")),
+        "{}",
+        ctx()
+    );
+
     for (a, m) in markers {
         let want = format!("{a:#x}");
         let line = out
@@ -368,4 +407,124 @@ fn core_secretd_incremental() {
 #[test]
 fn core_secretd_shm() {
     check_case("secretd-shm", "images");
+}
+
+/// Unmounts (lazily) on drop if the test did not get to `ckptfs umount`.
+struct MountGuard(PathBuf);
+
+fn is_mounted(p: &Path) -> bool {
+    let want = p.to_string_lossy().into_owned();
+    std::fs::read_to_string("/proc/self/mountinfo")
+        .unwrap_or_default()
+        .lines()
+        .any(|l| l.split_whitespace().nth(4) == Some(want.as_str()))
+}
+
+impl Drop for MountGuard {
+    fn drop(&mut self) {
+        if is_mounted(&self.0) {
+            let _ = Command::new("umount").arg("-l").arg(&self.0).status();
+            if is_mounted(&self.0) {
+                let _ = Command::new("fusermount3").arg("-uz").arg(&self.0).status();
+            }
+        }
+    }
+}
+
+/// The data runs of an open file, by SEEK_DATA / SEEK_HOLE.
+fn data_runs(f: &std::fs::File) -> Vec<(u64, u64)> {
+    use std::os::fd::AsRawFd;
+    let fd = f.as_raw_fd();
+    let mut runs = Vec::new();
+    let mut off = 0i64;
+    loop {
+        // SAFETY: lseek on a valid, open descriptor.
+        let d = unsafe { libc::lseek(fd, off, libc::SEEK_DATA) };
+        if d < 0 {
+            break;
+        }
+        // SAFETY: as above.
+        let h = unsafe { libc::lseek(fd, d, libc::SEEK_HOLE) };
+        assert!(h > d, "SEEK_HOLE({d}) = {h}");
+        runs.push((d as u64, h as u64));
+        off = h;
+    }
+    runs
+}
+
+#[test]
+fn core_through_the_mount() {
+    let Some(fx) = fixtures() else { return };
+    if !have_tool("readelf") || !have_tool("gdb") {
+        return;
+    }
+    if !Path::new("/dev/fuse").exists() {
+        assert!(!ci(), "/dev/fuse missing (CI=true)");
+        eprintln!("skipping: no /dev/fuse");
+        return;
+    }
+    let case = "secretd-plain";
+    let dir = fx.join(case);
+    let readme = Readme::read(&dir);
+    let tmp = TempDir::new("mount");
+    let mnt = tmp.0.join("mnt");
+    std::fs::create_dir_all(&mnt).unwrap();
+    let bin = env!("CARGO_BIN_EXE_ckptfs");
+    let guard = MountGuard(mnt.clone());
+    let (ok, out) = run(Command::new("timeout")
+        .arg("120")
+        .arg(bin)
+        .arg("mount")
+        .arg(dir.join("images"))
+        .arg(&mnt));
+    if !ok {
+        assert!(!ci(), "ckptfs mount failed (CI=true): {out}");
+        eprintln!("skipping: ckptfs mount failed: {out}");
+        return;
+    }
+
+    let src = open(
+        &dir.join("images"),
+        &OpenOptions {
+            cache_dir: Some(tmp.0.join("cache")),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let ck = load(src).unwrap();
+    for p in &ck.processes {
+        let core = mnt.join(p.pid.to_string()).join("core");
+        let mine = tmp.0.join(format!("core.{}", p.pid));
+        let l = write_core(&ck, p, &mine);
+        let f = std::fs::File::open(&core).unwrap();
+        let md = f.metadata().unwrap();
+        assert_eq!(md.len(), l.size(), "{}", core.display());
+        use std::os::unix::fs::MetadataExt;
+        assert_eq!(md.blocks(), l.present_bytes(p).div_ceil(512), "st_blocks");
+        let want = std::fs::read(&mine).unwrap();
+        let got = std::fs::read(&core).unwrap();
+        assert!(
+            got == want,
+            "{}: content differs from read_at",
+            core.display()
+        );
+        let runs = data_runs(&f);
+        assert_eq!(runs.first().map(|r| r.0), Some(0));
+        assert_eq!(
+            runs.iter().map(|(d, h)| h - d).sum::<u64>(),
+            l.present_bytes(p),
+            "SEEK_DATA / SEEK_HOLE runs cover the present bytes"
+        );
+        readelf_clean(&core);
+        let mut markers = Vec::new();
+        if p.pid == readme.pid("pid") {
+            markers.push((readme.addr("heap"), readme.marker("SECRETD-HEAP-")));
+        }
+        gdb_checks(&core, p, &markers);
+    }
+
+    let (ok, out) = run(Command::new(bin).arg("umount").arg(&mnt));
+    assert!(ok, "ckptfs umount: {out}");
+    assert!(!is_mounted(&mnt));
+    drop(guard);
 }

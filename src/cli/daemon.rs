@@ -41,7 +41,7 @@ impl Reporter {
     /// Sends the parent the error (no-op once ready was sent).
     pub fn fail(&mut self, e: &CliError) {
         if let Some(mut p) = self.pipe.take() {
-            let _ = write!(p, "E{} {}\n", e.code, super::one_line(&e.msg));
+            let _ = writeln!(p, "E{} {}", e.code, super::one_line(&e.msg));
         }
     }
 }
@@ -72,6 +72,7 @@ pub fn fork() -> Result<Forked, CliError> {
         -1 => Err(CliError::failure("mount: fork", io::Error::last_os_error())),
         0 => {
             drop(rd);
+            close_inherited(wr.as_raw_fd());
             Ok(Forked::Child(Reporter { pipe: Some(wr) }))
         }
         child => {
@@ -88,6 +89,30 @@ pub fn fork() -> Result<Forked, CliError> {
                 ))
             })))
         }
+    }
+}
+
+/// Closes every descriptor above 2 except `keep`: the daemon outlives its caller and must not
+/// hold the caller's pipes open (`out=$(ckptfs mount ...)` would never finish).
+fn close_inherited(keep: libc::c_int) {
+    let keep = keep.max(3) as libc::c_uint;
+    // SAFETY: close_range only closes descriptors; nothing else in this (single-threaded) child
+    // refers to the inherited ones.
+    unsafe {
+        if keep > 3 {
+            libc::syscall(
+                libc::SYS_close_range,
+                3 as libc::c_uint,
+                keep - 1,
+                0 as libc::c_uint,
+            );
+        }
+        libc::syscall(
+            libc::SYS_close_range,
+            keep + 1,
+            libc::c_uint::MAX,
+            0 as libc::c_uint,
+        );
     }
 }
 
@@ -128,7 +153,11 @@ pub fn detach() {
     // SAFETY: plain syscalls on descriptors we own or on the standard ones.
     unsafe {
         libc::setsid();
-        if let Ok(null) = std::fs::OpenOptions::new().read(true).write(true).open("/dev/null") {
+        if let Ok(null) = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open("/dev/null")
+        {
             for fd in 0..3 {
                 libc::dup2(null.as_raw_fd(), fd);
             }
@@ -162,7 +191,11 @@ pub fn on_stop_signal(stop: impl FnOnce(i32) + Send + 'static) -> io::Result<()>
     // SAFETY: fcntl on a descriptor we own.
     unsafe {
         let fl = cvt(libc::fcntl(wr.as_raw_fd(), libc::F_GETFL))?;
-        cvt(libc::fcntl(wr.as_raw_fd(), libc::F_SETFL, fl | libc::O_NONBLOCK))?;
+        cvt(libc::fcntl(
+            wr.as_raw_fd(),
+            libc::F_SETFL,
+            fl | libc::O_NONBLOCK,
+        ))?;
     }
     let wr: OwnedFd = wr.into();
     // The write end lives as long as the process.

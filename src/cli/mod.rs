@@ -31,7 +31,21 @@ pub enum Command {
     /// Unmount a ckptfs mount (also one whose daemon is gone)
     #[command(visible_alias = "unmount")]
     Umount(UmountArgs),
-    // Room for the checkpointctl views (another issue): Show, Inspect, Memparse, List, Diff.
+    // The checkpointctl views (src/views/).
+    /// Show a table of checkpoints: container, image, id, runtime, created, engine, sizes
+    Show(crate::views::show::ShowArgs),
+    /// Show a checkpoint as a tree: metadata, processes, files, sockets, mounts, statistics
+    Inspect(crate::views::inspect::InspectArgs),
+    /// Show memory sizes per process, a process's memory as a hexdump, or search the memory
+    Memparse(crate::views::memparse::MemparseArgs),
+    /// List the checkpoints in the kubelet's checkpoint directory (or in given directories)
+    List(crate::views::list::ListArgs),
+    /// Compare two checkpoints: processes, files, sockets, memory down to changed pages
+    Diff(crate::views::diff::DiffArgs),
+    /// Print a shell completion script
+    Completions(crate::views::completions::CompletionsArgs),
+    /// Print the man page (roff) of ckptfs or of one of its subcommands
+    Man(crate::views::completions::ManArgs),
 }
 
 /// Exit codes.
@@ -96,6 +110,19 @@ pub fn main() -> i32 {
     let r = match cli.command {
         Command::Mount(a) => mount::run(a),
         Command::Umount(a) => umount::run(a),
+        Command::Show(a) => crate::views::show::main(a).map_err(Into::into),
+        Command::Inspect(a) => crate::views::inspect::main(a).map_err(Into::into),
+        Command::Memparse(a) => crate::views::memparse::main(a).map_err(Into::into),
+        Command::List(a) => crate::views::list::main(a).map_err(Into::into),
+        Command::Diff(a) => crate::views::diff::main(a).map_err(Into::into),
+        Command::Completions(a) => {
+            crate::views::completions::completions_main(a, <Cli as clap::CommandFactory>::command())
+                .map_err(Into::into)
+        }
+        Command::Man(a) => {
+            crate::views::completions::man_main(a, <Cli as clap::CommandFactory>::command())
+                .map_err(Into::into)
+        }
     };
     match r {
         Ok(()) => 0,
@@ -166,7 +193,10 @@ mod tests {
         assert!(m.foreground && m.allow_other);
         assert_eq!(m.max_size, Some(10 << 30));
         let c = Cli::try_parse_from(["ckptfs", "umount", "--lazy", "/mnt"]).unwrap();
-        assert!(matches!(c.command, Command::Umount(UmountArgs { lazy: true, .. })));
+        assert!(matches!(
+            c.command,
+            Command::Umount(UmountArgs { lazy: true, .. })
+        ));
         assert!(Cli::try_parse_from(["ckptfs", "mount", "/ck"]).is_err());
         assert!(Cli::try_parse_from(["ckptfs", "mount", "/ck", "/m", "--max-size", "x"]).is_err());
     }

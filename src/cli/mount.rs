@@ -65,8 +65,8 @@ pub fn run(a: MountArgs) -> Result<(), CliError> {
             let code = match serve(&a, &ckpt, &mp, Some(&mut rep)) {
                 Ok(()) => 0,
                 Err(e) => {
+                    // The parent prints it (our stderr may already be /dev/null).
                     rep.fail(&e);
-                    warn!("{e}");
                     e.code
                 }
             };
@@ -115,14 +115,18 @@ fn serve(
     })?;
     let ck = model::load::load(src).map_err(|e| CliError::usage(ckpt.display(), e))?;
     let fs = CkptFs::new(ck, FsOptions::current_user(a.allow_other));
+    // The model repeats the source's warnings: print each line once.
+    let mut seen = std::collections::HashSet::new();
     print_warnings(
         fs.checkpoint()
             .source
             .warnings
             .iter()
             .chain(&fs.checkpoint().warnings)
-            .chain(fs.warnings()),
+            .chain(fs.warnings())
+            .filter(|w| seen.insert(w.as_str())),
     );
+    fs.warm_up_in_background();
 
     let stop = Arc::new(Mutex::new(Stop::default()));
     {

@@ -13,6 +13,7 @@ use super::{Error, Result};
 use crate::model::memory::{Memory, Piece, ReadError};
 use crate::model::{Checkpoint, Process, Thread, Vma};
 use crate::render;
+use crate::render::elfcore::CoreLayout;
 use crate::source::Blob;
 
 /// The content of a regular file of the tree.
@@ -26,6 +27,8 @@ pub enum Content {
     Mem { proc: u32 },
     /// `/<pid>/memory/<start>-<end>`: one VMA's range of `mem`.
     Range { proc: u32, start: u64, end: u64 },
+    /// `/<pid>/core`: an ELF core file generated on the fly (see [`Core`]).
+    Core(Core),
 }
 
 /// Which text file (process and thread numbers are indices into the model's vectors).
@@ -97,9 +100,13 @@ impl Content {
                 None => (0, 0),
             },
             Content::Range { proc, start, end } => match process(ck, *proc) {
-                Some(p) => (end.saturating_sub(*start), p.memory.present_in(*start, *end)),
+                Some(p) => (
+                    end.saturating_sub(*start),
+                    p.memory.present_in(*start, *end),
+                ),
                 None => (0, 0),
             },
+            Content::Core(c) => c.size_and_present(ck),
         }
     }
 
@@ -110,10 +117,13 @@ impl Content {
                 .rendered(ck)
                 .map(|_| ())
                 .map_err(|e| render_error(ck, t.src, e)),
-            Content::Mem { proc } | Content::Range { proc, .. } => process(ck, *proc)
-                .map(|_| ())
-                .ok_or_else(|| Error::logged(libc::EIO, "no-process", "inode refers to a missing process")),
+            Content::Mem { proc } | Content::Range { proc, .. } => {
+                process(ck, *proc).map(|_| ()).ok_or_else(|| {
+                    Error::logged(libc::EIO, "no-process", "inode refers to a missing process")
+                })
+            }
             Content::Blob(_) => Ok(()),
+            Content::Core(c) => c.parts(ck).map(|_| ()),
         }
     }
 
@@ -139,9 +149,17 @@ impl Content {
             }
             Content::Range { proc, start, end } => {
                 let p = process(ck, *proc).ok_or(Error::errno(libc::EIO))?;
-                read_sparse(&p.memory, *start, end.saturating_sub(*start), off, len, scratch)
-                    .map_err(|e| mem_error(p, "memory", &e))
+                read_sparse(
+                    &p.memory,
+                    *start,
+                    end.saturating_sub(*start),
+                    off,
+                    len,
+                    scratch,
+                )
+                .map_err(|e| mem_error(p, "memory", &e))
             }
+            Content::Core(c) => c.read(ck, off, len, scratch),
         }
     }
 
@@ -160,6 +178,7 @@ impl Content {
             Content::Blob(_) | Content::Text(_) => {
                 seek_dense(self.size_and_present(ck).0, off, whence)
             }
+            Content::Core(c) => c.seek(ck, off, whence),
         }
     }
 }
@@ -189,7 +208,11 @@ fn mem_error(p: &Process, file: &str, e: &ReadError) -> Error {
 
 fn render_error(ck: &Checkpoint, src: TextSrc, why: &str) -> Error {
     let name = describe(ck, src);
-    Error::logged(libc::EIO, format!("{name}: {why}"), format!("{name}: {why}"))
+    Error::logged(
+        libc::EIO,
+        format!("{name}: {why}"),
+        format!("{name}: {why}"),
+    )
 }
 
 /// The path of a text file, for messages.
@@ -398,6 +421,103 @@ fn seek_plain(size: u64, off: i64, whence: i32) -> Result<u64> {
     r.and_then(|r| u64::try_from(r).ok()).ok_or(Error::INVAL)
 }
 
+// ---- `/<pid>/core` (render::elfcore) ------------------------------------------------------
+
+/// `/<pid>/core`: the layout (ELF header, program headers, notes) is built once, at the first
+/// access; the segments' bytes are served from the page index (a read inside one dumped run is
+/// the mmap slice itself). SEEK_DATA / SEEK_HOLE follow the page index inside the segments.
+#[derive(Debug)]
+pub struct Core {
+    proc: u32,
+    layout: OnceLock<Option<CoreLayout>>,
+}
+
+impl Content {
+    /// The `core` file of process `proc` (index into `Checkpoint::processes`).
+    pub fn core(proc: u32) -> Content {
+        Content::Core(Core {
+            proc,
+            layout: OnceLock::new(),
+        })
+    }
+}
+
+impl Core {
+    /// The process and its core layout (built once; a failure is `EIO`, never a panic).
+    fn parts<'a>(&'a self, ck: &'a Checkpoint) -> Result<(&'a Process, &'a CoreLayout)> {
+        let p = process(ck, self.proc).ok_or_else(|| {
+            Error::logged(libc::EIO, "no-process", "inode refers to a missing process")
+        })?;
+        let l = self
+            .layout
+            .get_or_init(|| catch_unwind(AssertUnwindSafe(|| CoreLayout::new(ck, p))).ok())
+            .as_ref()
+            .ok_or_else(|| {
+                let m = format!(
+                    "{}/core: building the ELF layout failed (internal error)",
+                    p.pid
+                );
+                Error::logged(libc::EIO, m.clone(), m)
+            })?;
+        Ok((p, l))
+    }
+
+    fn size_and_present(&self, ck: &Checkpoint) -> (u64, u64) {
+        match self.parts(ck) {
+            Ok((p, l)) => (l.size(), l.present_bytes(p)),
+            Err(_) => (0, 0),
+        }
+    }
+
+    fn read<'a>(
+        &'a self,
+        ck: &'a Checkpoint,
+        off: u64,
+        len: u32,
+        scratch: &'a mut Vec<u8>,
+    ) -> Result<&'a [u8]> {
+        let (p, l) = self.parts(ck)?;
+        if off >= l.size() || len == 0 {
+            return Ok(&[]);
+        }
+        let n = (len as u64).min(l.size() - off);
+        let err = |e: ReadError| mem_error(p, "core", &e);
+        match l.piece_at(p, off, n) {
+            Piece::Data(d) if d.len() as u64 == n => return Ok(d),
+            Piece::Zeros(z) if z == n => {
+                if let Some(zs) = zeros(n) {
+                    return Ok(zs);
+                }
+            }
+            _ => {}
+        }
+        scratch.clear();
+        scratch.resize(n as usize, 0);
+        let got = l.read_at(p, off, scratch).map_err(err)?;
+        Ok(&scratch[..got])
+    }
+
+    fn seek(&self, ck: &Checkpoint, off: i64, whence: i32) -> Result<u64> {
+        let Ok((p, l)) = self.parts(ck) else {
+            return seek_dense(0, off, whence);
+        };
+        match whence {
+            libc::SEEK_DATA | libc::SEEK_HOLE => {
+                let off = u64::try_from(off).map_err(|_| Error::NXIO)?;
+                if off >= l.size() {
+                    return Err(Error::NXIO);
+                }
+                if whence == libc::SEEK_DATA {
+                    l.next_data(p, off).ok_or(Error::NXIO)
+                } else {
+                    Ok(l.next_hole(p, off).min(l.size()))
+                }
+            }
+            _ => seek_plain(l.size(), off, whence),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::sync::Arc;
@@ -407,7 +527,11 @@ mod tests {
     use crate::model::memory::{Extent, ExtentData};
 
     fn pattern(n: usize, seed: u8) -> Blob {
-        Blob::from_vec((0..n).map(|i| seed.wrapping_add((i / 7) as u8) | 1).collect())
+        Blob::from_vec(
+            (0..n)
+                .map(|i| seed.wrapping_add((i / 7) as u8) | 1)
+                .collect(),
+        )
     }
 
     /// Reference: the byte at `addr`, via the model's own `read_at`.
@@ -424,7 +548,10 @@ mod tests {
         let mut scratch = Vec::new();
         let r = read_sparse(&mem, 0, 1 << 47, 0x10010, 100, &mut scratch).unwrap();
         assert_eq!(r, &b.bytes()[0x10..0x10 + 100]);
-        assert!(std::ptr::eq(r.as_ptr(), b.bytes()[0x10..].as_ptr()), "the mmap slice itself");
+        assert!(
+            std::ptr::eq(r.as_ptr(), b.bytes()[0x10..].as_ptr()),
+            "the mmap slice itself"
+        );
         assert_eq!(scratch.capacity(), 0, "no allocation");
         // A read entirely in a hole: shared zeros, no allocation either.
         let r = read_sparse(&mem, 0, 1 << 47, 0x2_0000, 65536, &mut scratch).unwrap();
@@ -452,18 +579,39 @@ mod tests {
             (0x1000, 0x3000),
             (0x3800, 0x3000),
         ] {
-            let r = read_sparse(&mem, 0, 0x8000, off, len, &mut scratch).unwrap().to_vec();
+            let r = read_sparse(&mem, 0, 0x8000, off, len, &mut scratch)
+                .unwrap()
+                .to_vec();
             let n = (len as u64).min(0x8000 - off) as usize;
             assert_eq!(r, reference(&mem, off, n), "read at {off:#x} len {len:#x}");
         }
         // With a base (a memory/<range> file) and the size as the bound.
-        let r = read_sparse(&mem, 0x1800, 0x1000, 0xf00, 0x1000, &mut scratch).unwrap().to_vec();
+        let r = read_sparse(&mem, 0x1800, 0x1000, 0xf00, 0x1000, &mut scratch)
+            .unwrap()
+            .to_vec();
         assert_eq!(r, reference(&mem, 0x2700, 0x100));
         // Past the end: empty. At the very end of the address space: no overflow.
-        assert!(read_sparse(&mem, 0, 0x8000, 0x8000, 10, &mut scratch).unwrap().is_empty());
-        assert!(read_sparse(&mem, 0, 0x8000, u64::MAX, 10, &mut scratch).unwrap().is_empty());
-        assert!(read_sparse(&mem, u64::MAX, 2, 1, 10, &mut scratch).unwrap().is_empty());
-        assert_eq!(read_sparse(&mem, 0, 0x8000, 0, 0, &mut scratch).unwrap().len(), 0);
+        assert!(
+            read_sparse(&mem, 0, 0x8000, 0x8000, 10, &mut scratch)
+                .unwrap()
+                .is_empty()
+        );
+        assert!(
+            read_sparse(&mem, 0, 0x8000, u64::MAX, 10, &mut scratch)
+                .unwrap()
+                .is_empty()
+        );
+        assert!(
+            read_sparse(&mem, u64::MAX, 2, 1, 10, &mut scratch)
+                .unwrap()
+                .is_empty()
+        );
+        assert_eq!(
+            read_sparse(&mem, 0, 0x8000, 0, 0, &mut scratch)
+                .unwrap()
+                .len(),
+            0
+        );
     }
 
     #[test]
@@ -529,22 +677,50 @@ mod tests {
         assert_eq!(sh(-5), Err(Error::NXIO));
         // Data running up to the end: the hole is the end of the file.
         let full = memory(&[(0x0, &b)]);
-        assert_eq!(seek_sparse(&full, 0, 0x2000, 0x10, libc::SEEK_HOLE), Ok(0x2000));
-        assert_eq!(seek_sparse(&full, 0, 0x1000, 0x10, libc::SEEK_HOLE), Ok(0x1000), "clamped to size");
+        assert_eq!(
+            seek_sparse(&full, 0, 0x2000, 0x10, libc::SEEK_HOLE),
+            Ok(0x2000)
+        );
+        assert_eq!(
+            seek_sparse(&full, 0, 0x1000, 0x10, libc::SEEK_HOLE),
+            Ok(0x1000),
+            "clamped to size"
+        );
         // Data beyond the file's end does not count.
-        assert_eq!(seek_sparse(&mem, 0, 0x5000, 0x4000, libc::SEEK_DATA), Err(Error::NXIO));
+        assert_eq!(
+            seek_sparse(&mem, 0, 0x5000, 0x4000, libc::SEEK_DATA),
+            Err(Error::NXIO)
+        );
         // With a base: offsets are relative to it.
         assert_eq!(seek_sparse(&mem, 0x1800, 0x6000, 0, libc::SEEK_DATA), Ok(0));
-        assert_eq!(seek_sparse(&mem, 0x1800, 0x6000, 0, libc::SEEK_HOLE), Ok(0x2800));
-        assert_eq!(seek_sparse(&mem, 0x1800, 0x6000, 0x2800, libc::SEEK_DATA), Ok(0x4800));
-        assert_eq!(seek_sparse(&mem, 0x1800, 0x5000, 0x2800, libc::SEEK_DATA), Ok(0x4800));
-        assert_eq!(seek_sparse(&mem, 0x1800, 0x4800, 0x2800, libc::SEEK_DATA), Err(Error::NXIO));
+        assert_eq!(
+            seek_sparse(&mem, 0x1800, 0x6000, 0, libc::SEEK_HOLE),
+            Ok(0x2800)
+        );
+        assert_eq!(
+            seek_sparse(&mem, 0x1800, 0x6000, 0x2800, libc::SEEK_DATA),
+            Ok(0x4800)
+        );
+        assert_eq!(
+            seek_sparse(&mem, 0x1800, 0x5000, 0x2800, libc::SEEK_DATA),
+            Ok(0x4800)
+        );
+        assert_eq!(
+            seek_sparse(&mem, 0x1800, 0x4800, 0x2800, libc::SEEK_DATA),
+            Err(Error::NXIO)
+        );
         // Never ENOSYS: other whences are answered.
         assert_eq!(seek_sparse(&mem, 0, size, 5, libc::SEEK_SET), Ok(5));
         assert_eq!(seek_sparse(&mem, 0, size, -1, libc::SEEK_END), Ok(size - 1));
         assert_eq!(seek_sparse(&mem, 0, size, 0, 99), Err(Error::INVAL));
-        assert_eq!(seek_sparse(&Memory::default(), 0, size, 0, libc::SEEK_DATA), Err(Error::NXIO));
-        assert_eq!(seek_sparse(&Memory::default(), 0, size, 0, libc::SEEK_HOLE), Ok(0));
+        assert_eq!(
+            seek_sparse(&Memory::default(), 0, size, 0, libc::SEEK_DATA),
+            Err(Error::NXIO)
+        );
+        assert_eq!(
+            seek_sparse(&Memory::default(), 0, size, 0, libc::SEEK_HOLE),
+            Ok(0)
+        );
     }
 
     #[test]

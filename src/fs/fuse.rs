@@ -41,10 +41,10 @@ pub struct FsOptions {
 }
 
 impl FsOptions {
-    /// Owned by the calling process's effective user and group.
+    /// Owned by the calling process's user and group (who the mount lets in).
     pub fn current_user(allow_other: bool) -> FsOptions {
-        // SAFETY: geteuid / getegid cannot fail and have no preconditions.
-        let (uid, gid) = unsafe { (libc::geteuid(), libc::getegid()) };
+        // SAFETY: getuid / getgid cannot fail and have no preconditions.
+        let (uid, gid) = unsafe { (libc::getuid(), libc::getgid()) };
         FsOptions {
             uid,
             gid,
@@ -105,8 +105,19 @@ macro_rules! error_reply {
     )*};
 }
 error_reply!(
-    ReplyAttr, ReplyCreate, ReplyData, ReplyDirectory, ReplyEmpty, ReplyEntry, ReplyIoctl,
-    ReplyLseek, ReplyOpen, ReplyPoll, ReplyStatfs, ReplyWrite, ReplyXattr
+    ReplyAttr,
+    ReplyCreate,
+    ReplyData,
+    ReplyDirectory,
+    ReplyEmpty,
+    ReplyEntry,
+    ReplyIoctl,
+    ReplyLseek,
+    ReplyOpen,
+    ReplyPoll,
+    ReplyStatfs,
+    ReplyWrite,
+    ReplyXattr
 );
 
 impl CkptFs {
@@ -249,8 +260,15 @@ impl CkptFs {
         } else {
             0
         };
-        let want = (if mask.contains(AccessFlags::R_OK) { 4 } else { 0 })
-            | (if mask.contains(AccessFlags::X_OK) { 1 } else { 0 });
+        let want = (if mask.contains(AccessFlags::R_OK) {
+            4
+        } else {
+            0
+        }) | (if mask.contains(AccessFlags::X_OK) {
+            1
+        } else {
+            0
+        });
         if bits & want == want {
             Ok(())
         } else {
@@ -391,7 +409,11 @@ impl Filesystem for CkptFs {
             self.answer(
                 "read",
                 reply,
-                || self.tree.content(ino.0)?.read(&self.ck, offset, size, scratch),
+                || {
+                    self.tree
+                        .content(ino.0)?
+                        .read(&self.ck, offset, size, scratch)
+                },
                 |r, data| r.data(data),
             );
         });
@@ -452,7 +474,14 @@ impl Filesystem for CkptFs {
         );
     }
 
-    fn fsyncdir(&self, _req: &Request, _ino: INodeNo, _fh: FileHandle, _ds: bool, reply: ReplyEmpty) {
+    fn fsyncdir(
+        &self,
+        _req: &Request,
+        _ino: INodeNo,
+        _fh: FileHandle,
+        _ds: bool,
+        reply: ReplyEmpty,
+    ) {
         reply.ok();
     }
 
@@ -488,11 +517,7 @@ impl Filesystem for CkptFs {
             reply,
             || self.tree.node(ino.0).map(|_| ()),
             |r, ()| {
-                if size == 0 {
-                    r.size(0)
-                } else {
-                    r.data(&[])
-                }
+                if size == 0 { r.size(0) } else { r.data(&[]) }
             },
         );
     }
@@ -708,5 +733,207 @@ impl Filesystem for CkptFs {
         reply: ReplyWrite,
     ) {
         reply.error(Errno::EROFS);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::fs::tree::tests::{memory, process, vma};
+    use crate::model::memory::{Extent, ExtentData, Memory};
+    use crate::model::process::MmInfo;
+    use crate::source::{Blob, ImageDir, InputInfo, InputKind, Layout, Source};
+
+    fn checkpoint(processes: Vec<crate::model::Process>) -> Checkpoint {
+        let mut images = BTreeMap::new();
+        images.insert("inventory.img".to_string(), Blob::from_vec(vec![7; 100]));
+        let mut meta = BTreeMap::new();
+        meta.insert("spec.dump".to_string(), Blob::from_vec(b"{}".to_vec()));
+        let source = Source::from_parts(
+            InputInfo {
+                path: "/evidence/x".into(),
+                kind: InputKind::ImageDir,
+                size: 0,
+                cache_path: None,
+            },
+            Layout::ContainerArchive,
+            ImageDir {
+                label: "x".into(),
+                files: images,
+                parent: None,
+            },
+            meta,
+            vec![],
+        );
+        Checkpoint {
+            source,
+            meta: Default::default(),
+            processes,
+            files: BTreeMap::new(),
+            time: SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000),
+            warnings: vec![],
+        }
+    }
+
+    fn sample() -> (CkptFs, Blob) {
+        let data = Blob::from_vec((0..3 * 4096).map(|i| (i % 251) as u8 | 1).collect());
+        let mut p = process(
+            7,
+            vec![vma(0x10000, 0x14000), vma(0x20000, 0x22000)],
+            memory(&[
+                (0x10000, &data),
+                (0x20000, &Blob::from_vec(b"a\0b\0".to_vec())),
+            ]),
+        );
+        p.mm = Some(MmInfo {
+            arg_start: 0x20000,
+            arg_end: 0x20004,
+            env_start: 0x30000,
+            env_end: 0x30010,
+            ..Default::default()
+        });
+        // environ lies in a broken range.
+        let mut ext: Vec<Extent> = p.memory.extents().to_vec();
+        ext.push(Extent {
+            start: 0x30000,
+            len: 4096,
+            data: ExtentData::Broken(Arc::from("pages file too short")),
+        });
+        p.memory = Memory::from_extents(ext).0;
+        let fs = CkptFs::new(
+            checkpoint(vec![p]),
+            FsOptions {
+                uid: 1234,
+                gid: 99,
+                allow_other: false,
+            },
+        );
+        (fs, data)
+    }
+
+    fn attr(fs: &CkptFs, path: &str) -> FileAttr {
+        fs.file_attr(fs.tree().resolve(path).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn attributes() {
+        let (fs, _) = sample();
+        let root = attr(&fs, "/");
+        assert_eq!(root.ino, INodeNo(1));
+        assert_eq!(root.kind, FileType::Directory);
+        assert_eq!(root.perm, 0o500);
+        assert_eq!((root.uid, root.gid), (1234, 99));
+        assert_eq!(root.mtime, fs.checkpoint().time);
+        let maps = attr(&fs, "/7/maps");
+        assert_eq!(maps.perm, 0o400);
+        assert_eq!(maps.nlink, 1);
+        assert_eq!(maps.blksize, 4096);
+        assert!(maps.size > 0, "text files report their rendered size");
+        for p in [
+            "/pstree",
+            "/checkpoint/info.json",
+            "/checkpoint/summary",
+            "/7/status",
+            "/7/cmdline",
+        ] {
+            let a = attr(&fs, p);
+            let c = fs.tree().content(a.ino.0).unwrap();
+            let mut s = Vec::new();
+            let bytes = c.read(fs.checkpoint(), 0, u32::MAX, &mut s).unwrap();
+            assert_eq!(a.size, bytes.len() as u64, "{p}");
+            assert!(a.size > 0, "{p}");
+        }
+        let mem = attr(&fs, "/7/mem");
+        let p = &fs.checkpoint().processes[0];
+        assert_eq!(mem.size, p.mem_size());
+        assert_eq!(mem.blocks, (3 * 4096 + 4 + 4096_u64).div_ceil(512));
+        let range = attr(&fs, "/7/memory/00010000-00014000");
+        assert_eq!(range.size, 0x4000);
+        assert_eq!(range.blocks, 3 * 4096 / 512);
+        let exe = attr(&fs, "/7/exe");
+        assert_eq!(exe.kind, FileType::Symlink);
+        assert_eq!(exe.perm, 0o777);
+        assert_eq!(exe.size, "../rootfs/bin/busybox".len() as u64);
+        assert_eq!(attr(&fs, "/checkpoint/images/inventory.img").size, 100);
+        // Public mount: r-x / r-- for everyone, never setuid or writable anywhere.
+        let public = CkptFs::new(
+            checkpoint(vec![]),
+            FsOptions {
+                uid: 0,
+                gid: 0,
+                allow_other: true,
+            },
+        );
+        assert_eq!(attr(&public, "/").perm, 0o555);
+        assert_eq!(attr(&public, "/pstree").perm, 0o444);
+        for fs in [&fs, &public] {
+            for i in 1..=fs.tree().len() as u64 {
+                let a = fs.file_attr(i).unwrap();
+                assert_eq!(a.perm & 0o7000, 0);
+                if a.kind != FileType::Symlink {
+                    assert_eq!(a.perm & 0o222, 0);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn mem_reads_through_content() {
+        let (fs, data) = sample();
+        let ck = fs.checkpoint();
+        let mem = fs
+            .tree()
+            .content(fs.tree().resolve("/7/mem").unwrap())
+            .unwrap();
+        let mut scratch = Vec::new();
+        let r = mem.read(ck, 0x10100, 4096, &mut scratch).unwrap();
+        assert!(
+            std::ptr::eq(r.as_ptr(), data.bytes()[0x100..].as_ptr()),
+            "zero copy"
+        );
+        let r = mem.read(ck, 0x12f00, 0x200, &mut scratch).unwrap().to_vec();
+        assert_eq!(&r[..0x100], &data.bytes()[0x2f00..]);
+        assert!(r[0x100..].iter().all(|&b| b == 0));
+        // The broken range: EIO, with a message naming the process.
+        let e = mem.read(ck, 0x30000, 16, &mut scratch).unwrap_err();
+        assert_eq!(e.errno, libc::EIO);
+        assert!(e.detail.unwrap().msg.contains("7/mem"));
+        // memory/<range>: offset 0 is the VMA start.
+        let range = fs
+            .tree()
+            .content(fs.tree().resolve("/7/memory/00010000-00014000").unwrap())
+            .unwrap();
+        assert_eq!(
+            range.read(ck, 0, 4, &mut scratch).unwrap(),
+            &data.bytes()[..4]
+        );
+        assert!(range.read(ck, 0x4000, 4, &mut scratch).unwrap().is_empty());
+        assert_eq!(range.seek(ck, 0, libc::SEEK_HOLE), Ok(0x3000));
+        assert_eq!(range.seek(ck, 0x3000, libc::SEEK_DATA), Err(Error::NXIO));
+        assert_eq!(mem.seek(ck, 0, libc::SEEK_DATA), Ok(0x10000));
+    }
+
+    #[test]
+    fn unrenderable_text_fails_at_open() {
+        let (fs, _) = sample();
+        let ck = fs.checkpoint();
+        let env = fs
+            .tree()
+            .content(fs.tree().resolve("/7/environ").unwrap())
+            .unwrap();
+        let e = env.prepare(ck).unwrap_err();
+        assert_eq!(e.errno, libc::EIO);
+        assert!(e.detail.unwrap().msg.starts_with("7/environ"));
+        let cmd = fs
+            .tree()
+            .content(fs.tree().resolve("/7/cmdline").unwrap())
+            .unwrap();
+        assert!(cmd.prepare(ck).is_ok());
+        let mut s = Vec::new();
+        assert_eq!(cmd.read(ck, 0, 100, &mut s).unwrap(), b"a\0b\0");
+        assert_eq!(cmd.seek(ck, 0, libc::SEEK_HOLE), Ok(4));
     }
 }

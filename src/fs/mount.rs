@@ -7,30 +7,28 @@
 use std::ffi::CString;
 use std::fmt;
 use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
+use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::net::UnixStream;
+use std::os::unix::process::CommandExt;
 use std::path::{Component, Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Stdio};
 
-use fuser::{BackgroundSession, Config, MountOption, Session, SessionACL};
+use fuser::{BackgroundSession, Config, Session, SessionACL};
 use log::debug;
 
 use super::fuse::CkptFs;
 
-/// The session configuration: read-only, nosuid, nodev, noexec, kernel permission checks on the
-/// modes we report; `allow_other` opens it to every user. Multi-threaded, one cloned fd per thread.
+/// The session configuration: multi-threaded (2 to 8 threads), one cloned /dev/fuse fd per
+/// thread; `allow_other` lets every user in (the modes then open reading to all).
+///
+/// The mount itself is done by [`mount_fuse`], not by fuser: fuser's unmount-on-drop would
+/// unmount the path again when the session ends after an external unmount, and could so take
+/// down a new mount made at the same place in the meantime.
 pub fn config(allow_other: bool) -> Config {
     let mut c = Config::default();
-    c.mount_options = vec![
-        MountOption::FSName("ckptfs".into()),
-        MountOption::Subtype("ckptfs".into()),
-        MountOption::RO,
-        MountOption::NoSuid,
-        MountOption::NoDev,
-        MountOption::NoExec,
-        MountOption::NoAtime,
-        MountOption::DefaultPermissions,
-    ];
     c.acl = if allow_other {
         SessionACL::All
     } else {
@@ -42,13 +40,217 @@ pub fn config(allow_other: bool) -> Config {
     c
 }
 
+/// Mount flags: read-only, no setuid, no devices, no exec, no atime.
+const MS_FLAGS: libc::c_ulong =
+    libc::MS_RDONLY | libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC | libc::MS_NOATIME;
+
+/// Mounts a FUSE file system at `mountpoint` (type `fuse.ckptfs`, source `ckptfs`) and returns
+/// the /dev/fuse descriptor the kernel will talk on. Root mounts with mount(2); other users
+/// through the setuid helper `fusermount3` (or `fusermount`), as libfuse does. The kernel checks
+/// permissions on the modes we report (`default_permissions`).
+pub fn mount_fuse(mountpoint: &Path, allow_other: bool) -> io::Result<OwnedFd> {
+    // SAFETY: no preconditions.
+    let (uid, gid) = unsafe { (libc::getuid(), libc::getgid()) };
+    let dev = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .custom_flags(libc::O_CLOEXEC)
+        .open("/dev/fuse");
+    let dev = match dev {
+        Ok(d) => d,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            return Err(io::Error::new(
+                e.kind(),
+                "/dev/fuse does not exist (is the fuse module loaded? try: modprobe fuse)",
+            ));
+        }
+        // Not root and no access to /dev/fuse: the helper can still do it.
+        Err(_) if uid != 0 => return fusermount_mount(mountpoint, allow_other),
+        Err(e) => return Err(e),
+    };
+    let opts = format!(
+        "fd={},rootmode=40000,user_id={uid},group_id={gid},default_permissions{}",
+        dev.as_raw_fd(),
+        if allow_other { ",allow_other" } else { "" }
+    );
+    let target = cstr(mountpoint.as_os_str().as_bytes())?;
+    let data = cstr(opts.as_bytes())?;
+    let mut last = io::Error::from_raw_os_error(libc::EINVAL);
+    for fstype in [c"fuse.ckptfs", c"fuse"] {
+        // SAFETY: all pointers are valid NUL-terminated strings for the duration of the call.
+        let r = unsafe {
+            libc::mount(
+                c"ckptfs".as_ptr(),
+                target.as_ptr(),
+                fstype.as_ptr(),
+                MS_FLAGS,
+                data.as_ptr().cast(),
+            )
+        };
+        if r == 0 {
+            return Ok(dev.into());
+        }
+        last = io::Error::last_os_error();
+        match last.raw_os_error() {
+            // Not allowed to mount: let the setuid helper do it.
+            Some(libc::EPERM) if uid != 0 => return fusermount_mount(mountpoint, allow_other),
+            // An old kernel without subtypes: plain "fuse".
+            Some(libc::EINVAL) | Some(libc::ENODEV) => continue,
+            _ => break,
+        }
+    }
+    Err(last)
+}
+
+fn cstr(b: &[u8]) -> io::Result<CString> {
+    CString::new(b)
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "path contains a NUL byte"))
+}
+
+/// Mounts through `fusermount3` / `fusermount`: it mounts and passes the /dev/fuse descriptor
+/// back over a socket (`_FUSE_COMMFD`, SCM_RIGHTS).
+fn fusermount_mount(mountpoint: &Path, allow_other: bool) -> io::Result<OwnedFd> {
+    let mut opts =
+        "ro,nosuid,nodev,noexec,noatime,default_permissions,fsname=ckptfs,subtype=ckptfs"
+            .to_string();
+    if allow_other {
+        opts.push_str(",allow_other");
+    }
+    let mut not_found = None;
+    for bin in ["fusermount3", "fusermount"] {
+        let (ours, theirs) = UnixStream::pair()?;
+        let theirs_fd = theirs.as_raw_fd();
+        let mut cmd = Command::new(bin);
+        cmd.arg("-o")
+            .arg(&opts)
+            .arg("--")
+            .arg(mountpoint)
+            .env("_FUSE_COMMFD", theirs_fd.to_string())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        // SAFETY: the closure only calls fcntl (async-signal-safe) on a descriptor that stays
+        // open in the child until exec.
+        unsafe {
+            cmd.pre_exec(move || {
+                let fl = libc::fcntl(theirs_fd, libc::F_GETFD);
+                if fl == -1 || libc::fcntl(theirs_fd, libc::F_SETFD, fl & !libc::FD_CLOEXEC) == -1 {
+                    return Err(io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+        let child = match cmd.spawn() {
+            Ok(c) => c,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                not_found = Some(e);
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
+        drop(theirs);
+        let received = receive_fd(&ours);
+        drop(ours);
+        let out = child.wait_with_output()?;
+        return match received {
+            Ok(fd) => Ok(fd),
+            Err(e) => {
+                let err = String::from_utf8_lossy(&out.stderr);
+                let line = err.lines().next().unwrap_or("").trim();
+                Err(io::Error::other(if line.is_empty() {
+                    format!("{bin}: {e}")
+                } else if line.starts_with(bin) {
+                    line.to_string()
+                } else {
+                    format!("{bin}: {line}")
+                }))
+            }
+        };
+    }
+    Err(io::Error::new(
+        io::ErrorKind::PermissionDenied,
+        format!(
+            "mounting as a normal user needs fusermount3 (install fuse3): {}",
+            not_found.map_or_else(String::new, |e| e.to_string())
+        ),
+    ))
+}
+
+/// Receives one descriptor sent with SCM_RIGHTS.
+fn receive_fd(sock: &UnixStream) -> io::Result<OwnedFd> {
+    let mut byte = [0u8; 1];
+    let mut iov = libc::iovec {
+        iov_base: byte.as_mut_ptr().cast(),
+        iov_len: 1,
+    };
+    // Room for one cmsghdr with one int, 8-aligned.
+    let mut cbuf = [0u64; 8];
+    // SAFETY: msghdr is plain data; zeroed is a valid initial value.
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    msg.msg_iov = &mut iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = cbuf.as_mut_ptr().cast();
+    msg.msg_controllen = std::mem::size_of_val(&cbuf);
+    let n = loop {
+        // SAFETY: msg points at live buffers of the declared sizes.
+        let n = unsafe { libc::recvmsg(sock.as_raw_fd(), &mut msg, libc::MSG_CMSG_CLOEXEC) };
+        if n == -1 && io::Error::last_os_error().kind() == io::ErrorKind::Interrupted {
+            continue;
+        }
+        break n;
+    };
+    if n < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    if n == 0 {
+        return Err(io::Error::new(
+            io::ErrorKind::UnexpectedEof,
+            "no descriptor received",
+        ));
+    }
+    // SAFETY: the CMSG macros walk the control buffer recvmsg filled, within msg_controllen.
+    unsafe {
+        let c = libc::CMSG_FIRSTHDR(&msg);
+        if !c.is_null()
+            && (*c).cmsg_level == libc::SOL_SOCKET
+            && (*c).cmsg_type == libc::SCM_RIGHTS
+            && (*c).cmsg_len as usize
+                >= libc::CMSG_LEN(std::mem::size_of::<libc::c_int>() as u32) as usize
+        {
+            let fd = std::ptr::read_unaligned(libc::CMSG_DATA(c).cast::<libc::c_int>());
+            if fd >= 0 {
+                return Ok(OwnedFd::from_raw_fd(fd));
+            }
+        }
+    }
+    Err(io::Error::new(
+        io::ErrorKind::InvalidData,
+        "no descriptor in the message",
+    ))
+}
+
 /// Mounts `fs` at `mountpoint` and starts serving it in background threads. When this returns,
 /// the kernel has completed the FUSE handshake and requests are being answered: the tree is
-/// ready. Dropping the handle unmounts; [`BackgroundSession::join`] waits until someone else
-/// unmounts (`ckptfs umount`, or [`unmount`] from a signal handler thread).
+/// ready. [`BackgroundSession::join`] waits until the tree is unmounted ([`unmount`], by
+/// `ckptfs umount` or from the signal watcher). Nothing unmounts on drop.
 pub fn start(fs: CkptFs, mountpoint: &Path, allow_other: bool) -> io::Result<BackgroundSession> {
-    let session = Session::new(fs, mountpoint, &config(allow_other))?;
-    let bg = session.spawn()?;
+    let fd = mount_fuse(mountpoint, allow_other)?;
+    let cfg = config(allow_other);
+    let acl = cfg.acl;
+    let session = match Session::from_fd(fs, fd, acl, cfg) {
+        Ok(s) => s,
+        Err(e) => {
+            let _ = unmount(mountpoint, true);
+            return Err(e);
+        }
+    };
+    let bg = match session.spawn() {
+        Ok(bg) => bg,
+        Err(e) => {
+            let _ = unmount(mountpoint, true);
+            return Err(e);
+        }
+    };
     raise_readahead(mountpoint);
     Ok(bg)
 }
@@ -162,8 +364,7 @@ pub fn find_mount(path: &Path) -> Option<MountEntry> {
     let text = std::fs::read("/proc/self/mountinfo").ok()?;
     parse_mountinfo(&text)
         .into_iter()
-        .filter(|m| m.mount_point == path)
-        .last()
+        .rfind(|m| m.mount_point == path)
 }
 
 /// Parses mountinfo (`36 35 98:0 /mnt1 /mnt2 rw,noatime master:1 - ext3 /dev/root rw`), with
@@ -340,7 +541,10 @@ mod tests {
 
     #[test]
     fn absolute_is_lexical() {
-        assert_eq!(absolute(Path::new("/a/./b/../c/")).unwrap(), PathBuf::from("/a/c"));
+        assert_eq!(
+            absolute(Path::new("/a/./b/../c/")).unwrap(),
+            PathBuf::from("/a/c")
+        );
         assert_eq!(absolute(Path::new("/../..")).unwrap(), PathBuf::from("/"));
         let cwd = std::env::current_dir().unwrap();
         assert_eq!(absolute(Path::new("x")).unwrap(), cwd.join("x"));
@@ -354,10 +558,22 @@ mod tests {
         std::fs::create_dir_all(base.join("full/x")).unwrap();
         std::fs::write(base.join("file"), b"x").unwrap();
         assert!(check_mountpoint(&base.join("empty")).is_ok());
-        assert!(matches!(check_mountpoint(&base.join("full")), Err(MountpointError::NotEmpty)));
-        assert!(matches!(check_mountpoint(&base.join("file")), Err(MountpointError::NotDir)));
-        assert!(matches!(check_mountpoint(&base.join("nope")), Err(MountpointError::Missing)));
-        assert!(matches!(check_mountpoint(Path::new("/proc")), Err(MountpointError::AlreadyMounted)));
+        assert!(matches!(
+            check_mountpoint(&base.join("full")),
+            Err(MountpointError::NotEmpty)
+        ));
+        assert!(matches!(
+            check_mountpoint(&base.join("file")),
+            Err(MountpointError::NotDir)
+        ));
+        assert!(matches!(
+            check_mountpoint(&base.join("nope")),
+            Err(MountpointError::Missing)
+        ));
+        assert!(matches!(
+            check_mountpoint(Path::new("/proc")),
+            Err(MountpointError::AlreadyMounted)
+        ));
         let _ = std::fs::remove_dir_all(&base);
     }
 
@@ -367,8 +583,7 @@ mod tests {
         assert_eq!(c.acl, SessionACL::Owner);
         assert!(c.clone_fd);
         assert!(matches!(c.n_threads, Some(2..=8)));
-        assert!(c.mount_options.contains(&MountOption::RO));
-        assert!(!c.mount_options.contains(&MountOption::AutoUnmount));
+        assert!(c.mount_options.is_empty(), "we mount ourselves");
         assert_eq!(config(true).acl, SessionACL::All);
     }
 }

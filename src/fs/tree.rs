@@ -192,9 +192,7 @@ impl Tree {
 
     /// The node `ino`.
     pub fn node(&self, ino: Ino) -> Result<&Node> {
-        usize::try_from(ino)
-            .ok()
-            .and_then(|i| i.checked_sub(1))
+        index(ino)
             .and_then(|i| self.nodes.get(i))
             .ok_or(Error::NOENT)
     }
@@ -255,16 +253,24 @@ impl Tree {
         let NodeKind::Dir(dir) = &node.kind else {
             return Err(Error::NOTDIR);
         };
-        let dots = [(ino, "."), (node.parent, "..")];
-        let all = dots.into_iter().chain(dir.entries.iter().map(|e| (e.ino, &*e.name)));
+        // Position 0 is `.`, 1 is `..`, 2 + k is entry k: resuming costs nothing (no skipping).
         let skip = usize::try_from(offset).unwrap_or(usize::MAX);
-        Ok(all
+        let dots = [(ino, "."), (node.parent, "..")]
+            .into_iter()
             .enumerate()
-            .skip(skip)
-            .map(move |(i, (child, name))| {
-                let kind = self.node(child).map_or(Kind::File, Node::kind);
-                (i as u64 + 1, child, kind, name)
-            }))
+            .skip(skip);
+        let first = skip.saturating_sub(2);
+        let rest = dir
+            .entries
+            .get(first..)
+            .unwrap_or(&[])
+            .iter()
+            .enumerate()
+            .map(move |(k, e)| (first + k + 2, (e.ino, &*e.name)));
+        Ok(dots.chain(rest).map(move |(i, (child, name))| {
+            let kind = self.node(child).map_or(Kind::File, Node::kind);
+            (i as u64 + 1, child, kind, name)
+        }))
     }
 
     /// The attributes of `ino`. `public` selects the modes for `--allow-other` (0555 / 0444)
@@ -356,9 +362,7 @@ impl Builder {
         let Some(Node {
             kind: NodeKind::Dir(dir),
             ..
-        }) = usize::try_from(parent - 1)
-            .ok()
-            .and_then(|i| self.nodes.get_mut(i))
+        }) = index(parent).and_then(|i| self.nodes.get_mut(i))
         else {
             return None;
         };
@@ -389,10 +393,15 @@ impl Builder {
     /// Adds a blob at a relative path (`artifacts/x`), creating the directories on the way.
     /// `where_` names the base directory for warnings.
     fn file_at_path(&mut self, base: Ino, where_: &str, path: &str, blob: &Blob) {
-        let comps: Vec<&str> = path.split('/').filter(|c| !c.is_empty() && *c != ".").collect();
+        let comps: Vec<&str> = path
+            .split('/')
+            .filter(|c| !c.is_empty() && *c != ".")
+            .collect();
         let Some((last, dirs)) = comps.split_last() else {
-            self.warnings
-                .push(format!("{where_}/{}: empty name, left out", path.escape_debug()));
+            self.warnings.push(format!(
+                "{where_}/{}: empty name, left out",
+                path.escape_debug()
+            ));
             return;
         };
         if comps.contains(&"..") {
@@ -423,10 +432,7 @@ impl Builder {
     }
 
     fn node_kind(&self, ino: Ino) -> Option<Kind> {
-        usize::try_from(ino - 1)
-            .ok()
-            .and_then(|i| self.nodes.get(i))
-            .map(Node::kind)
+        index(ino).and_then(|i| self.nodes.get(i)).map(Node::kind)
     }
 
     /// `/<pid>/` with everything in it, in a fixed order.
@@ -445,6 +451,7 @@ impl Builder {
         self.file(pd, "auxv", text(TextSrc::Auxv(pi)));
         self.file(pd, "limits", text(TextSrc::Limits(pi)));
         self.file(pd, "mem", Content::Mem { proc: pi });
+        self.file(pd, "core", Content::core(pi));
         if let Some(md) = self.dir(pd, "memory", Order::Insertion) {
             let mut vmas: Vec<_> = p.vmas.iter().filter(|v| v.end > v.start).collect();
             vmas.sort_by_key(|v| v.start);
@@ -501,11 +508,16 @@ impl Builder {
         for node in &mut self.nodes {
             if let NodeKind::Dir(d) = &mut node.kind {
                 if d.order == Order::Natural {
-                    d.entries.sort_by(|a, b| natural_key(&a.name).cmp(&natural_key(&b.name)));
+                    d.entries
+                        .sort_by(|a, b| natural_key(&a.name).cmp(&natural_key(&b.name)));
                 }
                 let mut idx: Vec<u32> = (0..d.entries.len() as u32).collect();
                 idx.sort_by(|&a, &b| {
-                    let name = |i: u32| d.entries.get(i as usize).map_or(&[][..], |e| e.name.as_bytes());
+                    let name = |i: u32| {
+                        d.entries
+                            .get(i as usize)
+                            .map_or(&[][..], |e| e.name.as_bytes())
+                    };
                     name(a).cmp(name(b))
                 });
                 d.by_name = idx;
@@ -516,6 +528,11 @@ impl Builder {
             warnings: self.warnings,
         }
     }
+}
+
+/// The position of inode `ino` in the node table (None for 0 or out of range of usize).
+fn index(ino: Ino) -> Option<usize> {
+    ino.checked_sub(1).and_then(|i| usize::try_from(i).ok())
 }
 
 /// Sort key: non-numeric names first (bytewise), then decimal numbers by value.
@@ -714,7 +731,10 @@ pub(crate) mod tests {
             process(9, vec![vma(0x1000, 0x3000)], memory(&[(0x1000, &data)])),
             process(
                 100,
-                vec![vma(0x7f00_0000_0000, 0x7f00_0000_2000), vma(0x40_0000, 0x40_1000)],
+                vec![
+                    vma(0x7f00_0000_0000, 0x7f00_0000_2000),
+                    vma(0x40_0000, 0x40_1000),
+                ],
                 Memory::default(),
             ),
             process(20, vec![], Memory::default()),
@@ -732,35 +752,56 @@ pub(crate) mod tests {
 
     fn names(t: &Tree, path: &str) -> Vec<String> {
         let ino = t.resolve(path).unwrap();
-        t.readdir(ino, 0).unwrap().map(|(_, _, _, n)| n.to_string()).collect()
+        t.readdir(ino, 0)
+            .unwrap()
+            .map(|(_, _, _, n)| n.to_string())
+            .collect()
     }
 
     #[test]
     fn shape() {
         let s = sample();
         let t = build(&s);
-        assert_eq!(names(&t, "/"), [".", "..", "checkpoint", "pstree", "9", "20", "100"]);
+        assert_eq!(
+            names(&t, "/"),
+            [".", "..", "checkpoint", "pstree", "9", "20", "100"]
+        );
         assert_eq!(
             names(&t, "/checkpoint"),
-            [".", "..", "artifacts", "config.dump", "images", "info.json", "summary"]
+            [
+                ".",
+                "..",
+                "artifacts",
+                "config.dump",
+                "images",
+                "info.json",
+                "summary"
+            ]
         );
         assert_eq!(names(&t, "/checkpoint/artifacts"), [".", "..", "x", "y"]);
-        assert_eq!(names(&t, "/checkpoint/images"), [".", "..", "core-1.img", "pstree.img"]);
+        assert_eq!(
+            names(&t, "/checkpoint/images"),
+            [".", "..", "core-1.img", "pstree.img"]
+        );
         assert_eq!(
             names(&t, "/9"),
             [
-                ".", "..", "auxv", "cmdline", "comm", "cwd", "environ", "exe", "fd", "fdinfo", "limits",
-                "maps", "mem", "memory", "root", "stat", "statm", "status", "task"
+                ".", "..", "auxv", "cmdline", "comm", "core", "cwd", "environ", "exe", "fd",
+                "fdinfo", "limits", "maps", "mem", "memory", "root", "stat", "statm", "status",
+                "task"
             ]
         );
         assert_eq!(names(&t, "/9/fd"), [".", "..", "0", "3", "10"]);
         assert_eq!(names(&t, "/9/fdinfo"), [".", "..", "0", "3", "10"]);
         assert_eq!(names(&t, "/9/task"), [".", "..", "9", "11", "19"]);
-        assert_eq!(names(&t, "/9/task/11"), [".", "..", "comm", "regs", "stat", "status"]);
+        assert_eq!(
+            names(&t, "/9/task/11"),
+            [".", "..", "comm", "regs", "stat", "status"]
+        );
         // memory/ in address order, not name order.
         assert_eq!(
             names(&t, "/100/memory"),
-            [".", "..", "400000-401000", "7f0000000000-7f0000002000"]
+            [".", "..", "00400000-00401000", "7f0000000000-7f0000002000"]
         );
         // The clashing and the unsafe metadata names are left out, with a warning each.
         assert!(t.warnings().iter().any(|w| w.contains("summary")));
@@ -804,9 +845,17 @@ pub(crate) mod tests {
         let s = sample();
         let t = build(&s);
         let pd = t.resolve("/9").unwrap();
-        let all: Vec<_> = t.readdir(pd, 0).unwrap().map(|(o, i, k, n)| (o, i, k, n.to_string())).collect();
+        let all: Vec<_> = t
+            .readdir(pd, 0)
+            .unwrap()
+            .map(|(o, i, k, n)| (o, i, k, n.to_string()))
+            .collect();
         for (pos, item) in all.iter().enumerate() {
-            assert_eq!(item.0, pos as u64 + 1, "offset of an item = its position + 1");
+            assert_eq!(
+                item.0,
+                pos as u64 + 1,
+                "offset of an item = its position + 1"
+            );
             let rest: Vec<_> = t
                 .readdir(pd, item.0)
                 .unwrap()
@@ -828,8 +877,18 @@ pub(crate) mod tests {
         let t1 = build(&sample());
         let t2 = build(&sample());
         assert_eq!(t1.len(), t2.len());
-        for path in ["/", "/checkpoint/artifacts/y", "/100/memory/400000-401000", "/20/task/22/regs", "/9/fd/3"] {
-            assert_eq!(t1.resolve(path).unwrap(), t2.resolve(path).unwrap(), "{path}");
+        for path in [
+            "/",
+            "/checkpoint/artifacts/y",
+            "/100/memory/00400000-00401000",
+            "/20/task/22/regs",
+            "/9/fd/3",
+        ] {
+            assert_eq!(
+                t1.resolve(path).unwrap(),
+                t2.resolve(path).unwrap(),
+                "{path}"
+            );
         }
         assert_eq!(t1.resolve("/").unwrap(), ROOT_INO);
     }
@@ -853,7 +912,8 @@ pub(crate) mod tests {
     fn links_point_inside_the_mount() {
         let s = sample();
         let t = build(&s);
-        let l = |p: &str| String::from_utf8(t.link(t.resolve(p).unwrap()).unwrap().to_vec()).unwrap();
+        let l =
+            |p: &str| String::from_utf8(t.link(t.resolve(p).unwrap()).unwrap().to_vec()).unwrap();
         assert_eq!(l("/9/fd/3"), "../../rootfs/tmp/x/open.log");
         assert_eq!(l("/9/fd/10"), "pipe:[77]");
         assert_eq!(l("/9/fd/0"), "../../rootfs/dev/pts/0");
@@ -903,22 +963,40 @@ pub(crate) mod tests {
         for depth in [1usize, 2] {
             let dir: Vec<&str> = ["123", "fd"][..depth].to_vec();
             for h in hostile {
-                for target in [inside_rootfs(depth, h), link_target(depth, h), file_link(depth, &reg(1, h))] {
+                for target in [
+                    inside_rootfs(depth, h),
+                    link_target(depth, h),
+                    file_link(depth, &reg(1, h)),
+                ] {
                     let s = String::from_utf8(target).unwrap();
                     assert!(!s.starts_with('/'), "{h:?} -> {s:?} is absolute");
                     assert!(!s.contains('\0'), "{h:?} -> {s:?} has a NUL");
-                    let reached = resolve_from(&dir, &s).unwrap_or_else(|| panic!("{h:?} -> {s:?} escapes"));
+                    let reached =
+                        resolve_from(&dir, &s).unwrap_or_else(|| panic!("{h:?} -> {s:?} escapes"));
                     if s.contains('/') || s.is_empty() {
-                        assert_eq!(reached.first().map(String::as_str), Some("rootfs"), "{h:?} -> {s:?}");
+                        assert_eq!(
+                            reached.first().map(String::as_str),
+                            Some("rootfs"),
+                            "{h:?} -> {s:?}"
+                        );
                     }
                 }
             }
         }
-        assert_eq!(inside_rootfs(2, "/../../etc/passwd"), b"../../rootfs/etc/passwd");
+        assert_eq!(
+            inside_rootfs(2, "/../../etc/passwd"),
+            b"../../rootfs/etc/passwd"
+        );
         assert_eq!(inside_rootfs(1, "a/../../.."), b"../rootfs");
-        assert_eq!(inside_rootfs(1, "/tmp/with\nnewline"), b"../rootfs/tmp/with\nnewline");
+        assert_eq!(
+            inside_rootfs(1, "/tmp/with\nnewline"),
+            b"../rootfs/tmp/with\nnewline"
+        );
         assert_eq!(link_target(2, "socket:[5]"), b"socket:[5]");
-        assert_eq!(link_target(2, "/memfd:x (deleted)"), b"../../rootfs/memfd:x (deleted)");
+        assert_eq!(
+            link_target(2, "/memfd:x (deleted)"),
+            b"../../rootfs/memfd:x (deleted)"
+        );
     }
 
     #[test]

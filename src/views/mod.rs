@@ -3,10 +3,11 @@
 //! need neither FUSE nor root.
 //!
 //! Each view has its clap arguments (`*Args`), a `run(&Args, &mut dyn Write)` that writes the
-//! whole output (testable), and a `main(Args) -> ExitCode` that the command line dispatches to:
-//! it prints an error as one line on stderr (`ckptfs: ...`) and exits with 2 for bad input (bad
-//! PID, missing images, corrupt archive, bad pattern), 1 when the output cannot be written. A
-//! closed stdout (`| head`) ends the command quietly with 0.
+//! whole output (testable), and a `main(Args)` that the command line dispatches to: it writes to
+//! stdout and returns an [`Error`] that converts into the command line's error (printed as one
+//! line on stderr, `ckptfs: ...`; exit code 2 for bad input: bad PID, missing images, corrupt
+//! archive, bad pattern; 1 when the output cannot be written). A closed stdout (`| head`) ends
+//! the command quietly with 0.
 //!
 //! Formats follow checkpointctl (v1.5 line) where it is right; where ckptfs deliberately differs
 //! the module docs say so, and so does `docs/views.md`:
@@ -29,7 +30,6 @@ pub mod tree;
 
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
-use std::process::ExitCode;
 
 use crate::model::process::{Process, TaskState};
 use crate::model::{Checkpoint, FileKind};
@@ -83,31 +83,32 @@ fn one_line(s: &str) -> String {
 
 /// Writes to stdout; a broken pipe is not an error.
 pub(crate) fn write_out(out: &mut dyn Write, s: &[u8]) -> Result<(), Error> {
-    out.write_all(s).map_err(|e| Error::output("cannot write the output", &e))
+    out.write_all(s)
+        .map_err(|e| Error::output("cannot write the output", &e))
 }
 
-/// Runs a view against stdout and turns its result into the process exit code, printing an error
-/// as one line on stderr.
-pub(crate) fn finish(r: Result<(), Error>) -> ExitCode {
-    match r {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) if e.broken_pipe => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("ckptfs: {e}");
-            ExitCode::from(e.exit_code())
-        }
-    }
-}
-
-/// Runs `f` with a buffered, locked stdout, flushing at the end.
-pub(crate) fn with_stdout(f: impl FnOnce(&mut dyn Write) -> Result<(), Error>) -> ExitCode {
+/// Runs `f` with a buffered, locked stdout, flushing at the end. A closed stdout (`| head`) is not
+/// an error.
+pub(crate) fn to_stdout(f: impl FnOnce(&mut dyn Write) -> Result<(), Error>) -> Result<(), Error> {
     let stdout = io::stdout();
     let mut out = io::BufWriter::with_capacity(1 << 16, stdout.lock());
     let r = f(&mut out).and_then(|()| {
         out.flush()
             .map_err(|e| Error::output("cannot write the output", &e))
     });
-    finish(r)
+    match r {
+        Err(e) if e.broken_pipe => Ok(()),
+        r => r,
+    }
+}
+
+impl From<Error> for crate::cli::CliError {
+    fn from(e: Error) -> Self {
+        crate::cli::CliError {
+            code: e.code.into(),
+            msg: e.msg,
+        }
+    }
 }
 
 /// How checkpoints are opened (shared by the views).
@@ -225,7 +226,9 @@ pub fn fd_type_name(kind: &FileKind) -> &'static str {
         FileKind::InetSocket(_) => "INETSK",
         FileKind::UnixSocket(_) => "UNIXSK",
         FileKind::Socket { what: "packet", .. } => "PACKETSK",
-        FileKind::Socket { what: "netlink", .. } => "NETLINKSK",
+        FileKind::Socket {
+            what: "netlink", ..
+        } => "NETLINKSK",
         FileKind::Socket { .. } => "SOCKET",
         FileKind::Pipe { .. } => "PIPE",
         FileKind::Fifo { .. } => "FIFO",

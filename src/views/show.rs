@@ -23,7 +23,6 @@
 
 use std::io::Write;
 use std::path::PathBuf;
-use std::process::ExitCode;
 
 use super::{Error, OpenArgs, table, write_out};
 use crate::model::Checkpoint;
@@ -56,8 +55,8 @@ pub const HEADER: [&str; 8] = [
 ];
 
 /// `ckptfs show`, to stdout.
-pub fn main(args: ShowArgs) -> ExitCode {
-    super::with_stdout(|out| run(&args, out))
+pub fn main(args: ShowArgs) -> Result<(), Error> {
+    super::to_stdout(|out| run(&args, out))
 }
 
 /// Writes the `show` output for `args` to `out`.

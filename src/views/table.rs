@@ -50,7 +50,10 @@ pub fn render(header: &[&str], rows: &[Vec<String>]) -> String {
         return String::new();
     }
     let header: Vec<String> = header.iter().map(|h| cell(&h.to_uppercase())).collect();
-    let rules: Vec<String> = header.iter().map(|h| "-".repeat(h.chars().count())).collect();
+    let rules: Vec<String> = header
+        .iter()
+        .map(|h| "-".repeat(h.chars().count()))
+        .collect();
     let body: Vec<Vec<String>> = rows
         .iter()
         .map(|r| {
@@ -111,7 +114,10 @@ mod tests {
         let t = render(&["a", "b"], &[vec!["x".into(), "long value".into()]]);
         assert_eq!(t, "A     B\n-     -\nx     long value\n");
         // Short rows get empty cells, long rows are cut.
-        let t = render(&["a", "b"], &[vec!["x".into()], vec!["1".into(), "2".into(), "3".into()]]);
+        let t = render(
+            &["a", "b"],
+            &[vec!["x".into()], vec!["1".into(), "2".into(), "3".into()]],
+        );
         assert_eq!(t, "A     B\n-     -\nx     \n1     2\n");
     }
 

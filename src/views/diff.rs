@@ -1,0 +1,824 @@
+//! `ckptfs diff A B`: what changed from checkpoint A to checkpoint B.
+//!
+//! - **Processes**, matched by PID (the PID inside the container): added, removed, and changed
+//!   ones with what changed: comm, task state, command line, environment (variables added,
+//!   removed, changed).
+//! - **Files**: descriptors (and cwd / root) opened and closed, keyed by PID, descriptor and path.
+//! - **Sockets**: sockets opened and closed, keyed by PID, descriptor, protocol, addresses, ports
+//!   and state (a socket whose state changed shows as closed and opened).
+//! - **Memory**: per process present in both, the dumped size in A and B and a page-level
+//!   comparison of the dumped memory: pages whose content changed (dumped in both, bytes
+//!   differ), pages added (dumped only in B) and removed (dumped only in A); then per VMA (matched
+//!   by address range): VMAs added, removed, and those whose pages changed. checkpointctl compares
+//!   only the total size of the pages files.
+//!
+//! Pages that cannot be read (a broken extent in either checkpoint) are counted as `unreadable`,
+//! never as equal. Checkpoints of different containers (different ids) are compared anyway, with
+//! a warning on stderr (checkpointctl refuses).
+//!
+//! `--format json` gives the same as one object (see `docs/views.md` for the schema).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::Write;
+use std::path::PathBuf;
+
+use serde::Serialize;
+
+use super::inspect::{FileTypes, Format, open_files, socket_node, to_json};
+use super::tree::Node;
+use super::{Error, OpenArgs, write_out};
+use crate::model::Checkpoint;
+use crate::model::memory::{Memory, PAGE_SIZE, Piece};
+use crate::model::process::{Process, Vma};
+use crate::render::maps::vma_name;
+use crate::render::summary::human_size;
+
+/// Arguments of `ckptfs diff`.
+#[derive(clap::Args, Debug, Clone)]
+#[command(after_help = "\
+Examples:
+  ckptfs diff before.tar.gz after.tar.gz
+  ckptfs diff --format json images/pre images/dump | jq .summary")]
+pub struct DiffArgs {
+    /// The earlier checkpoint
+    #[arg(value_name = "A")]
+    pub a: PathBuf,
+    /// The later checkpoint
+    #[arg(value_name = "B")]
+    pub b: PathBuf,
+    /// Output format
+    #[arg(long, value_enum, default_value_t)]
+    pub format: Format,
+    #[command(flatten)]
+    pub open: OpenArgs,
+}
+
+/// One side of the comparison.
+#[derive(Serialize, Debug, Clone, Default)]
+pub struct Side {
+    pub path: String,
+    pub container_name: Option<String>,
+    pub id: Option<String>,
+    pub created: Option<String>,
+    pub checkpointed: Option<String>,
+    pub processes: usize,
+    pub dumped_bytes: u64,
+}
+
+/// A process as listed among the added / removed ones.
+#[derive(Serialize, Debug, Clone, PartialEq, Eq)]
+pub struct ProcBrief {
+    pub pid: u32,
+    pub command: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cmdline: Option<String>,
+}
+
+/// A field that differs.
+#[derive(Serialize, Debug, Clone, PartialEq, Eq)]
+pub struct FieldChange {
+    pub field: String,
+    pub a: String,
+    pub b: String,
+}
+
+/// A variable whose value changed.
+#[derive(Serialize, Debug, Clone, PartialEq, Eq)]
+pub struct EnvChange {
+    pub name: String,
+    pub a: String,
+    pub b: String,
+}
+
+/// How the environment changed.
+#[derive(Serialize, Debug, Clone, Default, PartialEq, Eq)]
+pub struct EnvDiff {
+    pub added: Vec<String>,
+    pub removed: Vec<String>,
+    pub changed: Vec<EnvChange>,
+}
+
+impl EnvDiff {
+    fn is_empty(&self) -> bool {
+        self.added.is_empty() && self.removed.is_empty() && self.changed.is_empty()
+    }
+}
+
+/// A process present in both whose comm, state, command line or environment differ.
+#[derive(Serialize, Debug, Clone, PartialEq, Eq)]
+pub struct ProcChange {
+    pub pid: u32,
+    pub command: String,
+    pub changes: Vec<FieldChange>,
+    #[serde(skip_serializing_if = "EnvDiff::is_empty")]
+    pub environment: EnvDiff,
+}
+
+/// Process changes.
+#[derive(Serialize, Debug, Clone, Default)]
+pub struct ProcessChanges {
+    pub added: Vec<ProcBrief>,
+    pub removed: Vec<ProcBrief>,
+    pub changed: Vec<ProcChange>,
+}
+
+/// An open file (or cwd / root) of a process.
+#[derive(Serialize, Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct FdRef {
+    pub pid: u32,
+    pub fd: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub path: String,
+}
+
+/// Files opened and closed.
+#[derive(Serialize, Debug, Clone, Default)]
+pub struct FileChanges {
+    pub opened: Vec<FdRef>,
+    pub closed: Vec<FdRef>,
+}
+
+/// A socket of a process.
+#[derive(Serialize, Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct SockRef {
+    pub pid: u32,
+    pub fd: u32,
+    pub protocol: String,
+    pub description: String,
+}
+
+/// Sockets opened and closed.
+#[derive(Serialize, Debug, Clone, Default)]
+pub struct SocketChanges {
+    pub opened: Vec<SockRef>,
+    pub closed: Vec<SockRef>,
+}
+
+/// Page counts of a page-level comparison.
+#[derive(Serialize, Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Pages {
+    /// Dumped in both, content differs.
+    pub changed: u64,
+    /// Dumped only in B.
+    pub added: u64,
+    /// Dumped only in A.
+    pub removed: u64,
+    /// Dumped in both and equal.
+    pub unchanged: u64,
+    /// Cannot be read in A or B (broken extents).
+    pub unreadable: u64,
+}
+
+impl Pages {
+    fn any_change(&self) -> bool {
+        self.changed + self.added + self.removed + self.unreadable > 0
+    }
+    fn add(&mut self, o: &Pages) {
+        self.changed += o.changed;
+        self.added += o.added;
+        self.removed += o.removed;
+        self.unchanged += o.unchanged;
+        self.unreadable += o.unreadable;
+    }
+}
+
+/// A VMA that was added, removed or whose pages changed.
+#[derive(Serialize, Debug, Clone, PartialEq, Eq)]
+pub struct VmaDiff {
+    /// `start-end` in hex, as in maps.
+    pub range: String,
+    pub perms: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub name: String,
+    /// `added`, `removed` or `changed`.
+    pub change: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub perms_a: Option<String>,
+    pub dumped_a: u64,
+    pub dumped_b: u64,
+    pub pages: Pages,
+}
+
+/// Memory of one process present in both checkpoints.
+#[derive(Serialize, Debug, Clone)]
+pub struct ProcMemDiff {
+    pub pid: u32,
+    pub command: String,
+    pub dumped_a: u64,
+    pub dumped_b: u64,
+    pub pages: Pages,
+    pub vmas: Vec<VmaDiff>,
+}
+
+/// Memory changes.
+#[derive(Serialize, Debug, Clone, Default)]
+pub struct MemoryChanges {
+    /// Dumped bytes of B minus A (all processes).
+    pub size_change_bytes: i64,
+    /// Sum over the processes present in both.
+    pub pages: Pages,
+    /// Processes present in both whose memory differs.
+    pub processes: Vec<ProcMemDiff>,
+}
+
+/// Counts for a one-line summary.
+#[derive(Serialize, Debug, Clone, Default)]
+pub struct Summary {
+    pub processes_added: usize,
+    pub processes_removed: usize,
+    pub processes_changed: usize,
+    pub files_opened: usize,
+    pub files_closed: usize,
+    pub sockets_opened: usize,
+    pub sockets_closed: usize,
+    pub pages_changed: u64,
+    pub pages_added: u64,
+    pub pages_removed: u64,
+}
+
+/// The whole comparison.
+#[derive(Serialize, Debug, Clone, Default)]
+pub struct DiffResult {
+    pub checkpoint_a: Side,
+    pub checkpoint_b: Side,
+    pub same_container: bool,
+    pub processes: ProcessChanges,
+    pub files: FileChanges,
+    pub sockets: SocketChanges,
+    pub memory: MemoryChanges,
+    pub summary: Summary,
+}
+
+/// `ckptfs diff`, to stdout.
+pub fn main(args: DiffArgs) -> Result<(), Error> {
+    super::to_stdout(|out| run(&args, out))
+}
+
+/// Writes the `diff` output for `args` to `out`.
+pub fn run(args: &DiffArgs, out: &mut dyn Write) -> Result<(), Error> {
+    let a = super::load(&args.a, &args.open)?;
+    let b = super::load(&args.b, &args.open)?;
+    let mut r = compare(&a, &b);
+    r.checkpoint_a.path = args.a.display().to_string();
+    r.checkpoint_b.path = args.b.display().to_string();
+    if !r.same_container {
+        eprintln!(
+            "ckptfs: warning: the checkpoints are of different containers (A: {}, B: {}); comparing anyway",
+            r.checkpoint_a.id.as_deref().unwrap_or("-"),
+            r.checkpoint_b.id.as_deref().unwrap_or("-")
+        );
+    }
+    let s = match args.format {
+        Format::Json => to_json(&r),
+        Format::Tree => format!(
+            "\nDisplaying checkpoint diff from {} to {}\n\n{}\n",
+            args.a.display(),
+            args.b.display(),
+            tree(&r).render()
+        ),
+    };
+    write_out(out, s.as_bytes())
+}
+
+fn side(ck: &Checkpoint) -> Side {
+    Side {
+        path: ck.source.input.path.display().to_string(),
+        container_name: ck.meta.container_name.clone(),
+        id: ck.meta.container_id.clone(),
+        created: ck.meta.created.clone(),
+        checkpointed: ck.meta.checkpointed.clone(),
+        processes: ck.processes.len(),
+        dumped_bytes: dumped(ck),
+    }
+}
+
+fn dumped(ck: &Checkpoint) -> u64 {
+    ck.processes
+        .iter()
+        .map(|p| p.memory.present_bytes())
+        .fold(0, u64::saturating_add)
+}
+
+fn brief(p: &Process) -> ProcBrief {
+    ProcBrief {
+        pid: p.pid,
+        command: p.comm.clone(),
+        cmdline: p.mm.as_ref().and_then(|_| super::cmdline_text(p)),
+    }
+}
+
+/// Compares two loaded checkpoints.
+pub fn compare(a: &Checkpoint, b: &Checkpoint) -> DiffResult {
+    let mut r = DiffResult {
+        checkpoint_a: side(a),
+        checkpoint_b: side(b),
+        same_container: a.meta.container_id == b.meta.container_id,
+        ..DiffResult::default()
+    };
+    // Processes.
+    for p in &b.processes {
+        if a.process(p.pid).is_none() {
+            r.processes.added.push(brief(p));
+        }
+    }
+    for p in &a.processes {
+        match b.process(p.pid) {
+            None => r.processes.removed.push(brief(p)),
+            Some(q) => {
+                if let Some(c) = process_change(p, q) {
+                    r.processes.changed.push(c);
+                }
+                let m = memory_diff(p, q);
+                r.memory.pages.add(&m.pages);
+                if m.pages.any_change() || !m.vmas.is_empty() {
+                    r.memory.processes.push(m);
+                }
+            }
+        }
+    }
+    r.memory.size_change_bytes = dumped(b) as i64 - dumped(a) as i64;
+    // Files and sockets.
+    let (fa, fb) = (FileTypes::of(a), FileTypes::of(b));
+    let files = |ck: &Checkpoint, ft: &FileTypes| -> BTreeSet<FdRef> {
+        ck.processes
+            .iter()
+            .flat_map(|p| {
+                open_files(p, ft).into_iter().map(|f| FdRef {
+                    pid: p.pid,
+                    fd: f.fd,
+                    kind: f.kind,
+                    path: f.path,
+                })
+            })
+            .collect()
+    };
+    let (xa, xb) = (files(a, &fa), files(b, &fb));
+    r.files.opened = xb.difference(&xa).cloned().collect();
+    r.files.closed = xa.difference(&xb).cloned().collect();
+    let socks = |ck: &Checkpoint, ft: &FileTypes| -> BTreeSet<SockRef> {
+        ck.processes
+            .iter()
+            .flat_map(|p| {
+                p.fds.iter().filter_map(move |fd| {
+                    socket_node(&fd.file, ft).map(|s| {
+                        let d = &s.data;
+                        let description = match d.kind.as_str() {
+                            "UNIX" => format!("[{}]  {}", s.tree.0, s.tree.1),
+                            _ if !d.src.is_empty() => format!(
+                                "[{}]  {}:{} -> {}:{}",
+                                s.tree.0, d.src, d.src_port, d.dst, d.dst_port
+                            ),
+                            _ => format!("[{}]  {}", s.tree.0, s.tree.1),
+                        };
+                        SockRef {
+                            pid: p.pid,
+                            fd: fd.fd,
+                            protocol: if s.protocol.is_empty() {
+                                d.kind.clone()
+                            } else {
+                                s.protocol
+                            },
+                            description,
+                        }
+                    })
+                })
+            })
+            .collect()
+    };
+    let (sa, sb) = (socks(a, &fa), socks(b, &fb));
+    r.sockets.opened = sb.difference(&sa).cloned().collect();
+    r.sockets.closed = sa.difference(&sb).cloned().collect();
+    r.summary = Summary {
+        processes_added: r.processes.added.len(),
+        processes_removed: r.processes.removed.len(),
+        processes_changed: r.processes.changed.len(),
+        files_opened: r.files.opened.len(),
+        files_closed: r.files.closed.len(),
+        sockets_opened: r.sockets.opened.len(),
+        sockets_closed: r.sockets.closed.len(),
+        pages_changed: r.memory.pages.changed,
+        pages_added: r.memory.pages.added,
+        pages_removed: r.memory.pages.removed,
+    };
+    r
+}
+
+fn env_map(v: &[String]) -> BTreeMap<String, String> {
+    v.iter()
+        .map(|e| match e.split_once('=') {
+            Some((k, v)) => (k.to_string(), v.to_string()),
+            None => (e.clone(), String::new()),
+        })
+        .collect()
+}
+
+fn process_change(p: &Process, q: &Process) -> Option<ProcChange> {
+    let mut changes = Vec::new();
+    let mut field = |name: &str, a: String, b: String| {
+        if a != b {
+            changes.push(FieldChange {
+                field: name.to_string(),
+                a,
+                b,
+            });
+        }
+    };
+    field("comm", p.comm.clone(), q.comm.clone());
+    field(
+        "state",
+        super::state_name(p.state),
+        super::state_name(q.state),
+    );
+    let cmd = |p: &Process| {
+        p.mm.as_ref()
+            .and_then(|_| super::cmdline_text(p))
+            .unwrap_or_default()
+    };
+    field("cmdline", cmd(p), cmd(q));
+    let env = |p: &Process| {
+        if p.mm.is_some() {
+            super::environ_list(p)
+        } else {
+            Vec::new()
+        }
+    };
+    let (ea, eb) = (env_map(&env(p)), env_map(&env(q)));
+    let mut environment = EnvDiff::default();
+    for (k, v) in &eb {
+        match ea.get(k) {
+            None => environment.added.push(format!("{k}={v}")),
+            Some(old) if old != v => environment.changed.push(EnvChange {
+                name: k.clone(),
+                a: old.clone(),
+                b: v.clone(),
+            }),
+            _ => {}
+        }
+    }
+    for (k, v) in &ea {
+        if !eb.contains_key(k) {
+            environment.removed.push(format!("{k}={v}"));
+        }
+    }
+    if changes.is_empty() && environment.is_empty() {
+        return None;
+    }
+    Some(ProcChange {
+        pid: q.pid,
+        command: q.comm.clone(),
+        changes,
+        environment,
+    })
+}
+
+/// Compares the pages of `a` and `b` in `lo..hi` (page-aligned), one page at a time, skipping
+/// what neither has.
+pub fn compare_pages(a: &Memory, b: &Memory, lo: u64, hi: u64) -> Pages {
+    let mut n = Pages::default();
+    let mut ba = vec![0u8; PAGE_SIZE as usize];
+    let mut bb = vec![0u8; PAGE_SIZE as usize];
+    let mut addr = lo & !(PAGE_SIZE - 1);
+    while addr < hi {
+        let next = match (a.next_data(addr), b.next_data(addr)) {
+            (None, None) => break,
+            (Some(x), None) | (None, Some(x)) => x,
+            (Some(x), Some(y)) => x.min(y),
+        };
+        if next >= hi {
+            break;
+        }
+        let page = next & !(PAGE_SIZE - 1);
+        let end = page.saturating_add(PAGE_SIZE).min(hi);
+        let (in_a, in_b) = (a.present_in(page, end) > 0, b.present_in(page, end) > 0);
+        match (in_a, in_b) {
+            (true, true) => {
+                let len = (end - page) as usize;
+                let same = match (whole_piece(a, page, len), whole_piece(b, page, len)) {
+                    (Some(x), Some(y)) => Some(x == y),
+                    _ => match (
+                        a.read_at(page, &mut ba[..len]),
+                        b.read_at(page, &mut bb[..len]),
+                    ) {
+                        (Ok(()), Ok(())) => Some(ba[..len] == bb[..len]),
+                        _ => None,
+                    },
+                };
+                match same {
+                    Some(true) => n.unchanged += 1,
+                    Some(false) => n.changed += 1,
+                    None => n.unreadable += 1,
+                }
+            }
+            (true, false) => n.removed += 1,
+            (false, true) => n.added += 1,
+            (false, false) => {}
+        }
+        if end <= addr {
+            break;
+        }
+        addr = end;
+    }
+    n
+}
+
+/// The bytes of `addr..addr + len` when one extent holds them all.
+fn whole_piece(m: &Memory, addr: u64, len: usize) -> Option<&[u8]> {
+    match m.piece_at(addr, len as u64) {
+        Piece::Data(d) if d.len() == len => Some(d),
+        _ => None,
+    }
+}
+
+fn vma_label(v: &Vma) -> String {
+    vma_name(v).map(|c| c.into_owned()).unwrap_or_default()
+}
+
+fn memory_diff(p: &Process, q: &Process) -> ProcMemDiff {
+    let pages = compare_pages(&p.memory, &q.memory, 0, u64::MAX);
+    let mut vmas = Vec::new();
+    let range = |v: &Vma| format!("{:08x}-{:08x}", v.start, v.end);
+    let key = |v: &Vma| (v.start, v.end);
+    let va: BTreeMap<(u64, u64), &Vma> = p.vmas.iter().map(|v| (key(v), v)).collect();
+    let vb: BTreeMap<(u64, u64), &Vma> = q.vmas.iter().map(|v| (key(v), v)).collect();
+    let mut keys: BTreeSet<(u64, u64)> = va.keys().copied().collect();
+    keys.extend(vb.keys().copied());
+    for k in keys {
+        let (x, y) = (va.get(&k), vb.get(&k));
+        let v = *y.or(x).expect("key from one of the maps");
+        let pg = compare_pages(&p.memory, &q.memory, k.0, k.1);
+        let change = match (x, y) {
+            (Some(_), None) => "removed",
+            (None, Some(_)) => "added",
+            _ => "changed",
+        };
+        let perms_a = match (x, y) {
+            (Some(x), Some(y)) if x.perms() != y.perms() => Some(x.perms()),
+            _ => None,
+        };
+        if change == "changed" && !pg.any_change() && perms_a.is_none() {
+            continue;
+        }
+        vmas.push(VmaDiff {
+            range: range(v),
+            perms: v.perms(),
+            name: vma_label(v),
+            change: change.into(),
+            perms_a,
+            dumped_a: p.memory.present_in(k.0, k.1),
+            dumped_b: q.memory.present_in(k.0, k.1),
+            pages: pg,
+        });
+    }
+    ProcMemDiff {
+        pid: q.pid,
+        command: q.comm.clone(),
+        dumped_a: p.memory.present_bytes(),
+        dumped_b: q.memory.present_bytes(),
+        pages,
+        vmas,
+    }
+}
+
+fn signed_size(d: i64) -> String {
+    if d >= 0 {
+        format!("+{}", human_size(d as u64))
+    } else {
+        format!("-{}", human_size(d.unsigned_abs()))
+    }
+}
+
+fn plural(n: u64, what: &str) -> String {
+    if n == 1 {
+        format!("1 {what}")
+    } else {
+        format!("{n} {what}s")
+    }
+}
+
+fn pages_text(p: &Pages) -> String {
+    let mut parts = vec![format!("{} changed", plural(p.changed, "page"))];
+    if p.added > 0 {
+        parts.push(format!("{} added", p.added));
+    }
+    if p.removed > 0 {
+        parts.push(format!("{} removed", p.removed));
+    }
+    if p.unreadable > 0 {
+        parts.push(format!("{} unreadable", p.unreadable));
+    }
+    parts.join(", ")
+}
+
+/// The tree view of a comparison.
+pub fn tree(r: &DiffResult) -> Node {
+    let name = r
+        .checkpoint_b
+        .container_name
+        .clone()
+        .or_else(|| r.checkpoint_a.container_name.clone())
+        .unwrap_or_else(|| "Container".into());
+    let mut root = Node::new(name);
+    for (label, s) in [("A", &r.checkpoint_a), ("B", &r.checkpoint_b)] {
+        let n = root.add(Node::new(format!("{label}: {}", s.path)));
+        if let Some(c) = &s.checkpointed {
+            n.leaf(format!("Checkpointed: {c}"));
+        }
+        n.leaf(format!("Processes: {}", s.processes));
+        n.leaf(format!("Dumped memory: {}", human_size(s.dumped_bytes)));
+    }
+    let procs = root.add(Node::new("Processes"));
+    let pc = &r.processes;
+    if pc.added.is_empty() && pc.removed.is_empty() && pc.changed.is_empty() {
+        procs.leaf("no changes");
+    }
+    for (label, list) in [("Added", &pc.added), ("Removed", &pc.removed)] {
+        if !list.is_empty() {
+            let n = procs.add(Node::new(label));
+            for p in list {
+                n.add(Node::with_meta(
+                    p.pid.to_string(),
+                    p.cmdline.clone().unwrap_or_else(|| p.command.clone()),
+                ));
+            }
+        }
+    }
+    if !pc.changed.is_empty() {
+        let n = procs.add(Node::new("Changed"));
+        for c in &pc.changed {
+            let p = n.add(Node::with_meta(c.pid.to_string(), c.command.clone()));
+            for f in &c.changes {
+                p.leaf(format!("{}: {:?} -> {:?}", f.field, f.a, f.b));
+            }
+            if !c.environment.is_empty() {
+                let e = p.add(Node::new("Environment variables"));
+                for v in &c.environment.added {
+                    e.leaf(format!("+ {v}"));
+                }
+                for v in &c.environment.removed {
+                    e.leaf(format!("- {v}"));
+                }
+                for v in &c.environment.changed {
+                    e.leaf(format!("~ {}: {:?} -> {:?}", v.name, v.a, v.b));
+                }
+            }
+        }
+    }
+    let files = root.add(Node::new("Files"));
+    if r.files.opened.is_empty() && r.files.closed.is_empty() {
+        files.leaf("no changes");
+    }
+    for (label, list) in [("Opened", &r.files.opened), ("Closed", &r.files.closed)] {
+        if !list.is_empty() {
+            let n = files.add(Node::new(label));
+            for f in list {
+                n.add(Node::with_meta(
+                    format!("{} {}", f.pid, f.fd),
+                    f.path.clone(),
+                ));
+            }
+        }
+    }
+    let socks = root.add(Node::new("Sockets"));
+    if r.sockets.opened.is_empty() && r.sockets.closed.is_empty() {
+        socks.leaf("no changes");
+    }
+    for (label, list) in [("Opened", &r.sockets.opened), ("Closed", &r.sockets.closed)] {
+        if !list.is_empty() {
+            let n = socks.add(Node::new(label));
+            for s in list {
+                n.add(Node::with_meta(
+                    format!("{} fd {}", s.pid, s.fd),
+                    s.description.clone(),
+                ));
+            }
+        }
+    }
+    let mem = root.add(Node::new("Memory"));
+    mem.leaf(format!(
+        "Dumped memory: {} -> {} ({})",
+        human_size(r.checkpoint_a.dumped_bytes),
+        human_size(r.checkpoint_b.dumped_bytes),
+        signed_size(r.memory.size_change_bytes)
+    ));
+    if r.memory.processes.is_empty() {
+        mem.leaf("no page changed");
+    }
+    for m in &r.memory.processes {
+        let n = mem.add(Node::with_meta(
+            m.pid.to_string(),
+            format!(
+                "{}: {} -> {} ({}); {}",
+                m.command,
+                human_size(m.dumped_a),
+                human_size(m.dumped_b),
+                signed_size(m.dumped_b as i64 - m.dumped_a as i64),
+                pages_text(&m.pages)
+            ),
+        ));
+        for v in &m.vmas {
+            let mark = match v.change.as_str() {
+                "added" => "+ ",
+                "removed" => "- ",
+                _ => "",
+            };
+            let perms = match &v.perms_a {
+                Some(pa) => format!("{pa} -> {}", v.perms),
+                None => v.perms.clone(),
+            };
+            let name = if v.name.is_empty() {
+                String::new()
+            } else {
+                format!(" {}", v.name)
+            };
+            let what = match v.change.as_str() {
+                "added" => format!("added, {} dumped", human_size(v.dumped_b)),
+                "removed" => format!("removed, {} were dumped", human_size(v.dumped_a)),
+                _ => pages_text(&v.pages),
+            };
+            n.leaf(format!("{mark}{} {perms}{name}: {what}", v.range));
+        }
+    }
+    let s = &r.summary;
+    root.leaf(format!(
+        "Summary: processes +{} -{} ~{}; files +{} -{}; sockets +{} -{}; pages {} changed, {} added, {} removed",
+        s.processes_added,
+        s.processes_removed,
+        s.processes_changed,
+        s.files_opened,
+        s.files_closed,
+        s.sockets_opened,
+        s.sockets_closed,
+        s.pages_changed,
+        s.pages_added,
+        s.pages_removed
+    ));
+    root
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::memory::{Extent, ExtentData};
+    use crate::source::Blob;
+
+    fn mem(chunks: &[(u64, Vec<u8>)]) -> Memory {
+        Memory::from_extents(
+            chunks
+                .iter()
+                .map(|(a, b)| Extent {
+                    start: *a,
+                    len: b.len() as u64,
+                    data: ExtentData::Bytes(Blob::from_vec(b.clone())),
+                })
+                .collect(),
+        )
+        .0
+    }
+
+    #[test]
+    fn page_level_comparison() {
+        let page = |f: u8| vec![f; 4096];
+        let mut two = page(1);
+        two.extend(page(2));
+        let mut two_b = page(1);
+        two_b.extend(page(9));
+        let a = mem(&[(0x10000, two), (0x20000, page(5)), (0x40000, page(7))]);
+        // B: page 0x11000 changed (and comes from two different blobs), 0x20000 gone,
+        // 0x30000 new, 0x40000 equal.
+        let b = mem(&[
+            (0x10000, two_b[..4096].to_vec()),
+            (0x11000, two_b[4096..].to_vec()),
+            (0x30000, page(3)),
+            (0x40000, page(7)),
+        ]);
+        let n = compare_pages(&a, &b, 0, u64::MAX);
+        assert_eq!(
+            n,
+            Pages {
+                changed: 1,
+                added: 1,
+                removed: 1,
+                unchanged: 2,
+                unreadable: 0
+            }
+        );
+        // Restricted to one range.
+        let n = compare_pages(&a, &b, 0x11000, 0x12000);
+        assert_eq!((n.changed, n.unchanged), (1, 0));
+        // A broken page is never "equal".
+        let broken = Memory::from_extents(vec![Extent {
+            start: 0x40000,
+            len: 4096,
+            data: ExtentData::Broken("pages file too short".into()),
+        }])
+        .0;
+        let n = compare_pages(&a, &broken, 0x40000, 0x41000);
+        assert_eq!(n.unreadable, 1);
+        // One changed byte is a changed page.
+        let mut p = page(7);
+        p[4095] = 8;
+        let c = mem(&[(0x40000, p)]);
+        assert_eq!(compare_pages(&a, &c, 0x40000, 0x41000).changed, 1);
+    }
+}

@@ -1,0 +1,398 @@
+//! `ckptfs memparse CHECKPOINT`: memory sizes per process, a process's memory as a hexdump, and
+//! search over dumped memory.
+//!
+//! ```text
+//!
+//! Displaying processes memory sizes from checkpoint.tar.gz
+//!
+//! PID   PROCESS NAME   MEMORY SIZE   SHARED MEMORY SIZE
+//! ---   ------------   -----------   ------------------
+//! 1     sh             72.0 KiB      0 B
+//! ```
+//!
+//! - The table lists the processes in tree order. MEMORY SIZE is the process's dumped private
+//!   memory (its pagemap's pages); SHARED MEMORY SIZE the dumped bytes of its shared mappings
+//!   (anonymous shared memory, memfd). checkpointctl shows the *mapped size* of every `MAP_SHARED`
+//!   VMA there, dumped or not (a 1 GiB shared file mapping of which nothing is in the checkpoint
+//!   shows as 1 GiB); ckptfs shows what the checkpoint holds, like the first column.
+//! - `-p PID`: the process's dumped memory as a hexdump, `ADDRESS  16 hex bytes |ASCII|`, one
+//!   block per run of contiguous dumped memory (private and shared), runs in address order.
+//!   On stdout repeated lines are collapsed to `*`; when a run ends inside such a repetition its
+//!   last line is printed, so where the data stops is visible. checkpointctl collapses lines
+//!   whose *ASCII column* equals the previous one, hiding lines whose bytes differ but are all
+//!   non-printable; ckptfs collapses only identical bytes, like `hexdump -C`. With `-o FILE` the
+//!   dump goes to FILE, every line written (as checkpointctl does).
+//! - `-s STRING` / `-r REGEX` (with `-p PID`, or over every process without it): each match's
+//!   address, the match with `-c N` bytes of context on each side (non-printable bytes as `?`),
+//!   and its number. See [`super::search`] for what is searched and how: unlike checkpointctl,
+//!   matches that cross a page, a pagemap entry or a pages file are found, at exact addresses; a
+//!   string is found at every address where it occurs; regexes match raw bytes (checkpointctl
+//!   turns non-printable bytes into `?` before matching, so its `\x00`-style patterns and `?`
+//!   behave differently).
+
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::PathBuf;
+
+use super::search::{Pattern, Searchable, printable};
+use super::{Error, OpenArgs, table, write_out};
+use crate::model::Checkpoint;
+use crate::model::memory::Memory;
+use crate::model::process::Process;
+use crate::render::summary::human_size;
+
+/// Arguments of `ckptfs memparse`.
+#[derive(clap::Args, Debug, Clone, Default)]
+#[command(after_help = "\
+Examples:
+  ckptfs memparse checkpoint.tar.gz
+  ckptfs memparse -p 1 checkpoint.tar.gz | less
+  ckptfs memparse -p 1 -o pid1.hex checkpoint.tar.gz
+  ckptfs memparse -p 1 -s PASSWORD -c 16 checkpoint.tar.gz
+  ckptfs memparse -r 'AKIA[0-9A-Z]{16}' checkpoint.tar.gz")]
+pub struct MemparseArgs {
+    /// A Podman / CRI-O archive (.tar, .tar.gz, .tar.zst) or a CRIU image directory
+    #[arg(value_name = "CHECKPOINT")]
+    pub checkpoint: PathBuf,
+    /// The process to dump or search (PID inside the container)
+    #[arg(short, long, value_name = "PID")]
+    pub pid: Option<u32>,
+    /// Write the output to FILE instead of stdout
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Search the dumped memory for a string
+    #[arg(short, long, value_name = "STRING", conflicts_with = "search_regex")]
+    pub search: Option<String>,
+    /// Search the dumped memory for a regular expression (over bytes; `.` is any byte but \n)
+    #[arg(short = 'r', long, value_name = "REGEX")]
+    pub search_regex: Option<String>,
+    /// Bytes of context shown on each side of a match
+    #[arg(short, long, value_name = "N", default_value_t = 0)]
+    pub context: usize,
+    #[command(flatten)]
+    pub open: OpenArgs,
+}
+
+/// `ckptfs memparse`, to stdout.
+pub fn main(args: MemparseArgs) -> Result<(), Error> {
+    super::to_stdout(|out| run(&args, out))
+}
+
+/// Writes the `memparse` output for `args` to `out` (or to `-o FILE`).
+pub fn run(args: &MemparseArgs, out: &mut dyn Write) -> Result<(), Error> {
+    let pattern = match (&args.search, &args.search_regex) {
+        (Some(s), _) => Some(Pattern::literal(s.as_bytes()).map_err(Error::input)?),
+        (None, Some(r)) => Some(Pattern::regex(r).map_err(Error::input)?),
+        (None, None) => None,
+    };
+    let ck = super::load(&args.checkpoint, &args.open)?;
+    let shown = args.checkpoint.display();
+    if let Some(pat) = pattern {
+        let text = args
+            .search
+            .as_deref()
+            .or(args.search_regex.as_deref())
+            .unwrap_or("");
+        let procs: Vec<&Process> = match args.pid {
+            Some(pid) => vec![super::process(&ck, pid)?],
+            None => super::tree_order(&ck),
+        };
+        return with_output(args, out, |w| {
+            search_table(w, &procs, &pat, text, args.context, args.pid.is_some())
+        });
+    }
+    match args.pid {
+        Some(pid) => {
+            let p = super::process(&ck, pid)?;
+            match &args.output {
+                Some(path) => {
+                    write_out(
+                        out,
+                        format!(
+                            "\nWriting memory pages content for process ID {pid} from checkpoint: {shown} to file: {}...\n",
+                            path.display()
+                        )
+                        .as_bytes(),
+                    )?;
+                    with_output(args, out, |w| hexdump(w, &p.memory, false))
+                }
+                None => {
+                    write_out(
+                        out,
+                        format!(
+                            "\nDisplaying memory pages content for process ID {pid} from checkpoint: {shown}\n\n"
+                        )
+                        .as_bytes(),
+                    )?;
+                    hexdump(out, &p.memory, true)
+                }
+            }
+        }
+        None => with_output(args, out, |w| {
+            let mut s = format!("\nDisplaying processes memory sizes from {shown}\n\n");
+            s.push_str(&sizes_table(&ck));
+            write_out(w, s.as_bytes())
+        }),
+    }
+}
+
+/// Runs `f` on `-o FILE` when given, else on `out`.
+fn with_output(
+    args: &MemparseArgs,
+    out: &mut dyn Write,
+    f: impl FnOnce(&mut dyn Write) -> Result<(), Error>,
+) -> Result<(), Error> {
+    match &args.output {
+        Some(path) => {
+            let file = File::create(path)
+                .map_err(|e| Error::output(&format!("cannot create {}", path.display()), &e))?;
+            let mut w = BufWriter::with_capacity(1 << 20, file);
+            f(&mut w)?;
+            w.flush()
+                .map_err(|e| Error::output(&format!("cannot write {}", path.display()), &e))
+        }
+        None => f(out),
+    }
+}
+
+/// A process's dumped private and shared memory, in bytes.
+pub fn memory_sizes(p: &Process) -> (u64, u64) {
+    let shared: u64 = p
+        .vmas
+        .iter()
+        .filter(|v| v.shared())
+        .map(|v| p.memory.present_in(v.start, v.end))
+        .fold(0, u64::saturating_add);
+    (p.memory.present_bytes().saturating_sub(shared), shared)
+}
+
+/// The PID / PROCESS NAME / MEMORY SIZE / SHARED MEMORY SIZE table.
+pub fn sizes_table(ck: &Checkpoint) -> String {
+    let rows: Vec<Vec<String>> = super::tree_order(ck)
+        .into_iter()
+        .map(|p| {
+            let (private, shared) = memory_sizes(p);
+            vec![
+                p.pid.to_string(),
+                p.comm.clone(),
+                human_size(private),
+                human_size(shared),
+            ]
+        })
+        .collect();
+    table::render(
+        &["PID", "Process name", "Memory size", "Shared memory size"],
+        &rows,
+    )
+}
+
+const HEX: &[u8; 16] = b"0123456789abcdef";
+
+fn hex_line(buf: &mut Vec<u8>, addr: u64, b: &[u8]) {
+    buf.extend_from_slice(format!("{addr:016x}  ").as_bytes());
+    for &c in b {
+        buf.push(HEX[(c >> 4) as usize]);
+        buf.push(HEX[(c & 15) as usize]);
+        buf.push(b' ');
+    }
+    for _ in b.len()..16 {
+        buf.extend_from_slice(b"   ");
+    }
+    buf.extend_from_slice(b" |");
+    for &c in b {
+        buf.push(if (32..127).contains(&c) { c } else { b'.' });
+    }
+    buf.extend_from_slice(b"|\n");
+}
+
+/// The hexdump of `mem` (see the module docs), with its two header lines.
+pub fn hexdump(out: &mut dyn Write, mem: &Memory, compact: bool) -> Result<(), Error> {
+    let mut buf: Vec<u8> = Vec::with_capacity(1 << 16);
+    buf.extend_from_slice(
+        b"Address           Hexadecimal                                       ASCII            \n\
+          -------------------------------------------------------------------------------------\n",
+    );
+    let s = Searchable::new(mem);
+    let mut skipped = s.skipped.iter().peekable();
+    let flush = |buf: &mut Vec<u8>, out: &mut dyn Write| -> Result<(), Error> {
+        write_out(out, buf)?;
+        buf.clear();
+        Ok(())
+    };
+    for r in &s.runs {
+        while let Some(k) = skipped.next_if(|k| k.start < r.start) {
+            buf.extend_from_slice(
+                format!(
+                    "{:016x}  ** {} bytes the checkpoint claims but cannot serve: {} **\n",
+                    k.start,
+                    k.len,
+                    printable(k.reason.as_bytes())
+                )
+                .as_bytes(),
+            );
+        }
+        let mut prev = [0u8; 16];
+        let mut prev_len = usize::MAX;
+        let mut dup: Option<u64> = None;
+        let mut addr = r.start;
+        while addr < r.end() {
+            let line = r.bytes(addr, addr.saturating_add(16).min(r.end()));
+            if compact && line.len() == prev_len && line[..] == prev[..prev_len] {
+                if dup.is_none() {
+                    buf.extend_from_slice(b"*\n");
+                }
+                dup = Some(addr);
+            } else {
+                hex_line(&mut buf, addr, &line);
+                dup = None;
+                prev[..line.len()].copy_from_slice(&line);
+                prev_len = line.len();
+            }
+            addr += line.len() as u64;
+            if buf.len() >= 1 << 16 {
+                flush(&mut buf, out)?;
+            }
+        }
+        if let Some(last) = dup {
+            hex_line(&mut buf, last, &prev[..prev_len]);
+        }
+    }
+    for k in skipped {
+        buf.extend_from_slice(
+            format!(
+                "{:016x}  ** {} bytes the checkpoint claims but cannot serve: {} **\n",
+                k.start,
+                k.len,
+                printable(k.reason.as_bytes())
+            )
+            .as_bytes(),
+        );
+    }
+    flush(&mut buf, out)
+}
+
+/// The search result table. With one PID: ADDRESS / MATCH / INSTANCE, as checkpointctl; over
+/// several processes a PID column comes first.
+fn search_table(
+    out: &mut dyn Write,
+    procs: &[&Process],
+    pat: &Pattern,
+    text: &str,
+    context: usize,
+    one_pid: bool,
+) -> Result<(), Error> {
+    let mut rows: Vec<Vec<String>> = Vec::new();
+    for p in procs {
+        let s = Searchable::new(&p.memory);
+        for k in &s.skipped {
+            eprintln!(
+                "ckptfs: warning: PID {}: {} bytes at {:#x} not searched: {}",
+                p.pid, k.len, k.start, k.reason
+            );
+        }
+        for m in s.find(pat) {
+            let mut row = Vec::with_capacity(4);
+            if !one_pid {
+                row.push(p.pid.to_string());
+            }
+            row.push(format!("{:016x}", m.addr));
+            row.push(s.context_text(&m, context));
+            row.push((rows.len() + 1).to_string());
+            rows.push(row);
+        }
+    }
+    if rows.is_empty() {
+        let whose = match procs {
+            [p] if one_pid => format!("PID {}", p.pid),
+            _ => "the checkpoint's processes".to_string(),
+        };
+        return write_out(
+            out,
+            format!("No matches for pattern \"{text}\" in the memory of {whose}\n").as_bytes(),
+        );
+    }
+    let header: &[&str] = if one_pid {
+        &["Address", "Match", "Instance"]
+    } else {
+        &["PID", "Address", "Match", "Instance"]
+    };
+    write_out(out, table::render(header, &rows).as_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::memory::{Extent, ExtentData};
+    use crate::source::Blob;
+
+    fn dump(mem: &Memory, compact: bool) -> String {
+        let mut v = Vec::new();
+        hexdump(&mut v, mem, compact).unwrap();
+        String::from_utf8(v).unwrap()
+    }
+
+    #[test]
+    fn collapses_identical_lines_only() {
+        let mut bytes = vec![0u8; 96];
+        bytes[16] = 1; // differs from line 0 but prints the same ASCII (all dots)
+        bytes[48..64].copy_from_slice(b"0123456789abcdef");
+        let b = Blob::from_vec(bytes);
+        let (mem, _) = Memory::from_extents(vec![Extent {
+            start: 0x1000,
+            len: 96,
+            data: ExtentData::Bytes(b),
+        }]);
+        let d = dump(&mem, true);
+        let lines: Vec<&str> = d.lines().skip(2).collect();
+        assert_eq!(
+            lines,
+            [
+                "0000000000001000  00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00  |................|",
+                "0000000000001010  01 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00  |................|",
+                "0000000000001020  00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00  |................|",
+                "0000000000001030  30 31 32 33 34 35 36 37 38 39 61 62 63 64 65 66  |0123456789abcdef|",
+                "0000000000001040  00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00  |................|",
+                "*",
+                "0000000000001050  00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00  |................|",
+            ]
+        );
+        // Uncompacted: every line.
+        assert_eq!(dump(&mem, false).lines().count(), 2 + 6);
+    }
+
+    #[test]
+    fn runs_restart_after_holes_and_broken_ranges_are_shown() {
+        let b = Blob::from_vec(vec![7u8; 32]);
+        let (mem, _) = Memory::from_extents(vec![
+            Extent {
+                start: 0x1000,
+                len: 32,
+                data: ExtentData::Bytes(b.clone()),
+            },
+            Extent {
+                start: 0x3000,
+                len: 16,
+                data: ExtentData::Broken("pages file too short".into()),
+            },
+            Extent {
+                start: 0x5000,
+                len: 16,
+                data: ExtentData::Bytes(b.slice(0..16).unwrap()),
+            },
+        ]);
+        let d = dump(&mem, true);
+        let lines: Vec<&str> = d.lines().skip(2).collect();
+        assert_eq!(lines.len(), 5, "{d}");
+        assert!(lines[0].starts_with("0000000000001000  07"));
+        assert_eq!(lines[1], "*");
+        assert!(
+            lines[2].starts_with("0000000000001010  07"),
+            "the run's last line"
+        );
+        assert!(lines[3].starts_with("0000000000003000  ** 16 bytes"));
+        assert!(
+            lines[4].starts_with("0000000000005000  07"),
+            "a new run prints its first line"
+        );
+    }
+}

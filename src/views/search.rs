@@ -1,0 +1,512 @@
+//! The memory search engine of `memparse --search` / `--search-regex`.
+//!
+//! A process's dumped memory ([`Memory`]) is a sorted list of extents, each a slice of a pages
+//! file. The search walks **data runs**: maximal groups of address-adjacent extents (a run can be
+//! made of several pagemap entries and several pages files, e.g. private pages next to a parent
+//! dump's pages). Within a run every byte is searched as if the run were one buffer, so a match
+//! that crosses a page, a pagemap entry or an extent boundary is found, at its exact address.
+//! Between runs lies a hole (memory that is not in the checkpoint): nothing matches across it.
+//!
+//! - A **string** (`memchr::memmem`) is found at *every* address where it occurs, overlapping
+//!   occurrences included (`aa` in `aaaa`: three matches), so the result does not depend on how
+//!   the memory is split into extents. Each slice is searched in place (no copy); at each boundary
+//!   between two slices of a run, the last `len - 1` bytes before it (carried over, across short
+//!   slices too) and the first `len - 1` after it are searched for the matches that straddle it.
+//! - A **regex** (`regex::bytes`, Unicode off: `.` matches any byte but `\n`) is searched in
+//!   windows of [`REGEX_WINDOW`] bytes that overlap the next window by [`MAX_REGEX_MATCH`] bytes
+//!   (and look [`REGEX_LOOKBEHIND`] bytes back for `\b`-style assertions); a match belongs to the
+//!   window in which it starts, matches do not overlap (leftmost-first, as `grep -o`), and a match
+//!   is at most about [`MAX_REGEX_MATCH`] bytes long (a longer one is cut). Empty matches are
+//!   ignored.
+//! - Extents the checkpoint claims but cannot serve (broken) end a run and are reported, not
+//!   searched.
+//!
+//! Cost: one pass over the dumped bytes (page cache speed for mapped pages files); nothing is
+//! copied except the few bytes around slice boundaries and regex windows that straddle slices.
+
+use std::borrow::Cow;
+
+use memchr::memmem;
+use regex::bytes::{Regex, RegexBuilder};
+
+use crate::model::memory::{ExtentData, Memory};
+
+/// Bytes of a regex window (the overlap comes on top).
+pub const REGEX_WINDOW: usize = 1 << 20;
+/// The longest regex match found whole; windows overlap by this much.
+pub const MAX_REGEX_MATCH: usize = 4096;
+/// Bytes before a regex window given to the engine as context for look-around assertions.
+pub const REGEX_LOOKBEHIND: usize = 64;
+
+/// What to look for.
+pub enum Pattern {
+    /// A byte string (every occurrence, overlapping ones included).
+    Literal(Box<memmem::Finder<'static>>),
+    /// A regular expression over bytes (non-overlapping, leftmost-first).
+    Regex(Regex),
+}
+
+impl Pattern {
+    /// A string pattern; an empty one is refused.
+    pub fn literal(s: &[u8]) -> Result<Pattern, String> {
+        if s.is_empty() {
+            return Err("the search string is empty".into());
+        }
+        Ok(Pattern::Literal(Box::new(memmem::Finder::new(s).into_owned())))
+    }
+
+    /// A regex pattern, compiled for bytes with Unicode off.
+    pub fn regex(s: &str) -> Result<Pattern, String> {
+        RegexBuilder::new(s)
+            .unicode(false)
+            .size_limit(64 << 20)
+            .build()
+            .map(Pattern::Regex)
+            .map_err(|e| {
+                format!(
+                    "invalid regular expression: {}",
+                    e.to_string().replace('\n', " ")
+                )
+            })
+    }
+}
+
+/// One match: its address and length.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Match {
+    pub addr: u64,
+    pub len: usize,
+}
+
+/// A range the checkpoint claims but cannot serve.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Skipped {
+    pub start: u64,
+    pub len: u64,
+    pub reason: String,
+}
+
+/// A maximal run of address-contiguous dumped bytes: its slices in address order.
+#[derive(Debug)]
+pub struct Run<'a> {
+    pub start: u64,
+    pub pieces: Vec<&'a [u8]>,
+    /// Start offset (from `start`) of each piece.
+    offsets: Vec<u64>,
+    pub len: u64,
+}
+
+impl<'a> Run<'a> {
+    pub fn end(&self) -> u64 {
+        self.start + self.len
+    }
+
+    /// The bytes at `lo..hi` (clamped to the run): borrowed when inside one piece.
+    pub fn bytes(&self, lo: u64, hi: u64) -> Cow<'a, [u8]> {
+        let lo = lo.clamp(self.start, self.end());
+        let hi = hi.clamp(lo, self.end());
+        let (a, b) = (lo - self.start, hi - self.start);
+        let i = self.offsets.partition_point(|&o| o <= a).saturating_sub(1);
+        let (off_i, p) = (self.offsets[i], self.pieces[i]);
+        if b - off_i <= p.len() as u64 {
+            return Cow::Borrowed(&p[(a - off_i) as usize..(b - off_i) as usize]);
+        }
+        let mut v = Vec::with_capacity((b - a) as usize);
+        let mut j = i;
+        while j < self.pieces.len() && self.offsets[j] < b {
+            let o = self.offsets[j];
+            let p = self.pieces[j];
+            let s = a.saturating_sub(o) as usize;
+            let e = ((b - o) as usize).min(p.len());
+            v.extend_from_slice(&p[s..e]);
+            j += 1;
+        }
+        Cow::Owned(v)
+    }
+}
+
+/// The data runs of `mem`, and the broken ranges between them.
+pub fn runs(mem: &Memory) -> (Vec<Run<'_>>, Vec<Skipped>) {
+    let mut runs: Vec<Run<'_>> = Vec::new();
+    let mut skipped = Vec::new();
+    let mut adjacent = false;
+    for e in mem.extents() {
+        match &e.data {
+            ExtentData::Bytes(b) => {
+                let bytes = b.bytes();
+                if bytes.is_empty() {
+                    continue;
+                }
+                match runs.last_mut() {
+                    Some(r) if adjacent && r.end() == e.start => {
+                        r.offsets.push(r.len);
+                        r.pieces.push(bytes);
+                        r.len += bytes.len() as u64;
+                    }
+                    _ => runs.push(Run {
+                        start: e.start,
+                        pieces: vec![bytes],
+                        offsets: vec![0],
+                        len: bytes.len() as u64,
+                    }),
+                }
+                adjacent = true;
+            }
+            ExtentData::Broken(r) => {
+                skipped.push(Skipped {
+                    start: e.start,
+                    len: e.len,
+                    reason: r.to_string(),
+                });
+                adjacent = false;
+            }
+        }
+    }
+    (runs, skipped)
+}
+
+/// A process's memory prepared for searching: its data runs.
+pub struct Searchable<'a> {
+    pub runs: Vec<Run<'a>>,
+    pub skipped: Vec<Skipped>,
+}
+
+impl<'a> Searchable<'a> {
+    pub fn new(mem: &'a Memory) -> Searchable<'a> {
+        let (runs, skipped) = runs(mem);
+        Searchable { runs, skipped }
+    }
+
+    /// Every match of `pat`, in address order.
+    pub fn find(&self, pat: &Pattern) -> Vec<Match> {
+        let mut out = Vec::new();
+        for r in &self.runs {
+            match pat {
+                Pattern::Literal(f) => literal_run(r, f, &mut out),
+                Pattern::Regex(re) => regex_run(r, re, &mut out),
+            }
+        }
+        out.sort_unstable();
+        out.dedup();
+        out
+    }
+
+    /// The text shown for a match: `context` bytes before and after it (within its data run),
+    /// the match itself, non-printable bytes as `?` (as checkpointctl shows them).
+    pub fn context_text(&self, m: &Match, context: usize) -> String {
+        let i = self.runs.partition_point(|r| r.end() <= m.addr);
+        let Some(r) = self.runs.get(i).filter(|r| r.start <= m.addr) else {
+            return String::new();
+        };
+        let lo = m.addr.saturating_sub(context as u64);
+        let hi = m
+            .addr
+            .saturating_add(m.len as u64)
+            .saturating_add(context as u64);
+        printable(&r.bytes(lo, hi))
+    }
+}
+
+/// Every match of `pat` in `mem`, in address order, and the ranges that could not be searched.
+pub fn search(mem: &Memory, pat: &Pattern) -> (Vec<Match>, Vec<Skipped>) {
+    let s = Searchable::new(mem);
+    (s.find(pat), s.skipped)
+}
+
+/// Every (overlapping) occurrence of `f`'s needle in `hay`, as offsets.
+fn find_all(f: &memmem::Finder<'_>, hay: &[u8], mut emit: impl FnMut(usize)) {
+    let mut p = 0;
+    while p < hay.len() {
+        match f.find(&hay[p..]) {
+            Some(i) => {
+                emit(p + i);
+                p += i + 1;
+            }
+            None => break,
+        }
+    }
+}
+
+fn literal_run(r: &Run<'_>, f: &memmem::Finder<'_>, out: &mut Vec<Match>) {
+    let n = f.needle().len();
+    let keep = n - 1;
+    // The last `keep` bytes before the current piece, and the address of the first of them.
+    let mut carry: Vec<u8> = Vec::with_capacity(keep * 2);
+    let mut carry_start = r.start;
+    let mut buf: Vec<u8> = Vec::with_capacity(keep * 2);
+    for (&off, &piece) in r.offsets.iter().zip(&r.pieces) {
+        let base = r.start + off;
+        if !carry.is_empty() {
+            // Matches starting in the carry and ending in this piece.
+            buf.clear();
+            buf.extend_from_slice(&carry);
+            buf.extend_from_slice(&piece[..keep.min(piece.len())]);
+            let cl = carry.len();
+            find_all(f, &buf, |s| {
+                if s < cl && s + n > cl {
+                    out.push(Match {
+                        addr: carry_start + s as u64,
+                        len: n,
+                    });
+                }
+            });
+        }
+        find_all(f, piece, |s| {
+            out.push(Match {
+                addr: base + s as u64,
+                len: n,
+            })
+        });
+        if keep > 0 {
+            if piece.len() >= keep {
+                carry.clear();
+                carry.extend_from_slice(&piece[piece.len() - keep..]);
+                carry_start = base + (piece.len() - keep) as u64;
+            } else {
+                carry.extend_from_slice(piece);
+                let drop = carry.len().saturating_sub(keep);
+                carry.drain(..drop);
+                carry_start = base + piece.len() as u64 - carry.len() as u64;
+            }
+        }
+    }
+}
+
+fn regex_run(r: &Run<'_>, re: &Regex, out: &mut Vec<Match>) {
+    let mut last_end = r.start;
+    let mut w = r.start;
+    while w < r.end() {
+        let own_end = (w + REGEX_WINDOW as u64).min(r.end());
+        let lo = w.saturating_sub(REGEX_LOOKBEHIND as u64).max(r.start);
+        let hi = (own_end + MAX_REGEX_MATCH as u64).min(r.end());
+        let buf = r.bytes(lo, hi);
+        let mut at = (w - lo) as usize;
+        while at <= buf.len() {
+            let Some(m) = re.find_at(&buf, at) else { break };
+            let s = lo + m.start() as u64;
+            if s >= own_end {
+                break;
+            }
+            if m.is_empty() {
+                at = m.end() + 1;
+                continue;
+            }
+            if s >= last_end {
+                out.push(Match {
+                    addr: s,
+                    len: m.len(),
+                });
+                last_end = s + m.len() as u64;
+            }
+            at = m.end();
+        }
+        w = own_end;
+    }
+}
+
+/// Bytes as text: printable ASCII as is, everything else `?`.
+pub fn printable(b: &[u8]) -> String {
+    b.iter()
+        .map(|&c| {
+            if (32..127).contains(&c) {
+                c as char
+            } else {
+                '?'
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::memory::Extent;
+    use crate::source::Blob;
+
+    fn ext(start: u64, b: &Blob, off: usize, len: usize) -> Extent {
+        Extent {
+            start,
+            len: len as u64,
+            data: ExtentData::Bytes(b.slice(off..off + len).unwrap()),
+        }
+    }
+
+    fn pages(n: usize, fill: u8) -> Vec<u8> {
+        vec![fill; n * 4096]
+    }
+
+    fn lit(s: &str) -> Pattern {
+        Pattern::literal(s.as_bytes()).unwrap()
+    }
+
+    fn addrs(v: &[Match]) -> Vec<u64> {
+        v.iter().map(|m| m.addr).collect()
+    }
+
+    /// A marker written across a page boundary inside one extent, and across the boundary of two
+    /// extents that come from different pages files (two blobs, adjacent addresses).
+    #[test]
+    fn finds_markers_across_page_and_extent_boundaries() {
+        let marker = b"SYNTHETIC-CROSS-MARKER-0123456789";
+        // Extent A: 2 pages at 0x10000 from blob a; the marker crosses its page boundary.
+        let mut a = pages(2, b'.');
+        let m1 = 4096 - 10;
+        a[m1..m1 + marker.len()].copy_from_slice(marker);
+        // Extent A ends at 0x12000; extent B (blob b, another pages file) starts there. The
+        // marker starts 7 bytes before the end of A and continues in B.
+        let m2 = 2 * 4096 - 7;
+        a[m2..].copy_from_slice(&marker[..7]);
+        let mut b = pages(1, b'.');
+        b[..marker.len() - 7].copy_from_slice(&marker[7..]);
+        let ba = Blob::from_vec(a);
+        let bb = Blob::from_vec(b);
+        let (mem, ov) = Memory::from_extents(vec![
+            ext(0x10000, &ba, 0, 2 * 4096),
+            ext(0x12000, &bb, 0, 4096),
+        ]);
+        assert!(ov.is_empty());
+        assert_eq!(mem.extents().len(), 2, "two sources stay two extents");
+        let (m, skipped) = search(&mem, &Pattern::literal(marker).unwrap());
+        assert!(skipped.is_empty());
+        assert_eq!(addrs(&m), vec![0x10000 + m1 as u64, 0x10000 + m2 as u64]);
+        // The same with a regex.
+        let (m, _) = search(
+            &mem,
+            &Pattern::regex("SYNTHETIC-CROSS-MARKER-[0-9]+").unwrap(),
+        );
+        assert_eq!(addrs(&m), vec![0x10000 + m1 as u64, 0x10000 + m2 as u64]);
+        assert!(m.iter().all(|m| m.len == marker.len()));
+        // The context crosses the extent boundary too.
+        let t = Searchable::new(&mem).context_text(&m[1], 3);
+        assert_eq!(t, format!("...{}...", std::str::from_utf8(marker).unwrap()));
+    }
+
+    #[test]
+    fn a_marker_spread_over_many_tiny_extents() {
+        // Pieces shorter than the pattern: the carry must reach back over several of them.
+        let marker = b"ABCDEFGHIJKLMNOP";
+        let mut ext_v = Vec::new();
+        let mut blobs = Vec::new();
+        for (i, chunk) in marker.chunks(3).enumerate() {
+            let b = Blob::from_vec(chunk.to_vec());
+            blobs.push(b.clone());
+            ext_v.push(ext(0x1000 + 3 * i as u64, &b, 0, chunk.len()));
+        }
+        let (mem, _) = Memory::from_extents(ext_v);
+        assert!(mem.extents().len() > 5);
+        let (m, _) = search(&mem, &lit("ABCDEFGHIJKLMNOP"));
+        assert_eq!(addrs(&m), vec![0x1000]);
+        let (m, _) = search(&mem, &lit("FGHIJ"));
+        assert_eq!(addrs(&m), vec![0x1005]);
+        let (m, _) = search(&mem, &lit("P"));
+        assert_eq!(addrs(&m), vec![0x100f]);
+        let (m, _) = search(&mem, &Pattern::regex("C.*N").unwrap());
+        assert_eq!(
+            m,
+            vec![Match {
+                addr: 0x1002,
+                len: 12
+            }]
+        );
+    }
+
+    #[test]
+    fn no_match_across_a_hole() {
+        let b = Blob::from_vec(b"xxxxHALF".to_vec());
+        let c = Blob::from_vec(b"MARKxxxx".to_vec());
+        let (mem, _) = Memory::from_extents(vec![ext(0x1000, &b, 0, 8), ext(0x2000, &c, 0, 8)]);
+        let (m, _) = search(&mem, &lit("HALFMARK"));
+        assert!(m.is_empty());
+        let (m, _) = search(&mem, &Pattern::regex("HALF.*MARK").unwrap());
+        assert!(m.is_empty());
+    }
+
+    #[test]
+    fn overlapping_occurrences_do_not_depend_on_splitting() {
+        let whole = Blob::from_vec(b"aaaaa".to_vec());
+        let (one, _) = Memory::from_extents(vec![ext(0, &whole, 0, 5)]);
+        let x = Blob::from_vec(b"aa".to_vec());
+        let y = Blob::from_vec(b"aaa".to_vec());
+        let (two, _) = Memory::from_extents(vec![ext(0, &x, 0, 2), ext(2, &y, 0, 3)]);
+        for mem in [&one, &two] {
+            let (m, _) = search(mem, &lit("aa"));
+            assert_eq!(addrs(&m), vec![0, 1, 2, 3]);
+            // Regex: leftmost-first, non-overlapping, like grep -o.
+            let (m, _) = search(mem, &Pattern::regex("aa").unwrap());
+            assert_eq!(addrs(&m), vec![0, 2]);
+        }
+    }
+
+    #[test]
+    fn regex_windows_cover_big_runs() {
+        // 3 MiB run in 3 extents from 3 blobs; markers at window edges and extent edges.
+        let size = 1 << 20;
+        let mut blobs = Vec::new();
+        let spots = [
+            0usize,
+            REGEX_WINDOW - 3,
+            REGEX_WINDOW + 5,
+            2 * REGEX_WINDOW - 1,
+            3 * size - 9,
+        ];
+        let mut all = vec![b'-'; 3 * size];
+        for &s in &spots {
+            all[s..s + 9].copy_from_slice(b"K3Y=12345");
+        }
+        for i in 0..3 {
+            blobs.push(Blob::from_vec(all[i * size..(i + 1) * size].to_vec()));
+        }
+        let (mem, _) = Memory::from_extents(
+            (0..3)
+                .map(|i| ext(0x7000_0000 + (i * size) as u64, &blobs[i], 0, size))
+                .collect(),
+        );
+        let want: Vec<u64> = spots.iter().map(|&s| 0x7000_0000 + s as u64).collect();
+        let (m, _) = search(&mem, &Pattern::regex("K3Y=[0-9]+").unwrap());
+        assert_eq!(addrs(&m), want);
+        assert!(m.iter().all(|m| m.len == 9));
+        let (m, _) = search(&mem, &lit("K3Y=12345"));
+        assert_eq!(addrs(&m), want);
+        // A match longer than the window overlap is found (cut at the overlap).
+        let (m, _) = search(&mem, &Pattern::regex("-{5000}").unwrap());
+        assert!(!m.is_empty());
+        assert_eq!(m[0].addr, 0x7000_0000 + 9);
+    }
+
+    #[test]
+    fn broken_extents_are_reported_not_searched() {
+        let b = Blob::from_vec(b"SECRET..".to_vec());
+        let (mem, _) = Memory::from_extents(vec![
+            ext(0x1000, &b, 0, 8),
+            Extent {
+                start: 0x1008,
+                len: 8,
+                data: ExtentData::Broken("pages file too short".into()),
+            },
+            ext(0x1010, &b, 0, 8),
+        ]);
+        let (m, skipped) = search(&mem, &lit("SECRET"));
+        assert_eq!(addrs(&m), vec![0x1000, 0x1010]);
+        assert_eq!(
+            skipped,
+            vec![Skipped {
+                start: 0x1008,
+                len: 8,
+                reason: "pages file too short".into()
+            }]
+        );
+    }
+
+    #[test]
+    fn bad_patterns() {
+        assert!(Pattern::literal(b"").is_err());
+        let e = Pattern::regex("a(").err().unwrap();
+        assert!(e.starts_with("invalid regular expression"), "{e}");
+        assert!(!e.contains('\n'));
+    }
+
+    #[test]
+    fn printable_text() {
+        assert_eq!(printable(b"\t\techo \"A\xff\x00"), "??echo \"A??");
+    }
+}

@@ -1,0 +1,450 @@
+//! Shared harness of the integration tests that mount for real: fixtures, unique temp dirs, a
+//! `Mount` guard that always unmounts, and plain tools (`cat`, `grep`, `dd`, `xxd`, `ls`,
+//! `sha256sum`, `stat`) run against the mount with a timeout.
+//!
+//! Needs root (or FUSE permission) and `/dev/fuse`; CI runs the tests as root.
+
+#![allow(dead_code)]
+
+pub mod archive;
+pub mod truth;
+
+use std::ffi::OsStr;
+use std::fs;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use sha2::{Digest, Sha256};
+
+/// The ckptfs binary under test.
+pub fn ckptfs() -> &'static str {
+    env!("CARGO_BIN_EXE_ckptfs")
+}
+
+/// The shared fixtures (`<CARGO_MANIFEST_DIR>/../shared/fixtures`). Missing: a panic when
+/// `CI=true`, else a skip line and `None` (the caller returns early).
+pub fn fixtures() -> Option<PathBuf> {
+    let p = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/fixtures"));
+    if p.is_dir() {
+        return Some(p);
+    }
+    if std::env::var("CI").as_deref() == Ok("true") {
+        panic!("fixtures not found at {} (CI=true)", p.display());
+    }
+    eprintln!("SKIP: fixtures not found at {}", p.display());
+    None
+}
+
+/// A fresh directory (`$TMPDIR/ckptfs-it-<tag>-<pid>-<n>`), removed on drop, after lazily
+/// unmounting anything still mounted beneath it (a stale mount would hang the removal).
+pub struct TempDir {
+    path: PathBuf,
+}
+
+impl TempDir {
+    pub fn new(tag: &str) -> TempDir {
+        static N: AtomicU64 = AtomicU64::new(0);
+        let path = std::env::temp_dir().join(format!(
+            "ckptfs-it-{tag}-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        ));
+        let _ = fs::remove_dir_all(&path);
+        fs::create_dir_all(&path).unwrap();
+        TempDir { path }
+    }
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+    pub fn join(&self, rel: impl AsRef<Path>) -> PathBuf {
+        self.path.join(rel)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        for m in mounts_under(&self.path) {
+            force_unmount(&m);
+        }
+        if !mounts_under(&self.path).is_empty() {
+            eprintln!(
+                "WARNING: {} still has mounts; not removing it",
+                self.path.display()
+            );
+            return;
+        }
+        let _ = fs::remove_dir_all(&self.path);
+    }
+}
+
+fn unescape_mountinfo(s: &str) -> PathBuf {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'\\' && i + 4 <= b.len() {
+            let oct = std::str::from_utf8(&b[i + 1..i + 4]).ok();
+            if let Some(v) = oct.and_then(|o| u8::from_str_radix(o, 8).ok()) {
+                out.push(v);
+                i += 4;
+                continue;
+            }
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    PathBuf::from(OsStr::from_bytes(&out))
+}
+
+/// Mount points (from /proc/self/mountinfo) equal to or below `dir`, deepest first.
+pub fn mounts_under(dir: &Path) -> Vec<PathBuf> {
+    let Ok(info) = fs::read_to_string("/proc/self/mountinfo") else {
+        return Vec::new();
+    };
+    let mut v: Vec<PathBuf> = info
+        .lines()
+        .filter_map(|l| l.split(' ').nth(4))
+        .map(unescape_mountinfo)
+        .filter(|m| m.starts_with(dir))
+        .collect();
+    v.sort_by_key(|p| std::cmp::Reverse(p.as_os_str().len()));
+    v
+}
+
+/// True when `path` is a mount point.
+pub fn is_mounted(path: &Path) -> bool {
+    mounts_under(path).iter().any(|m| m == path)
+}
+
+/// `ckptfs umount`, then `umount -l`, then `fusermount3 -uz`: whatever it takes.
+pub fn force_unmount(path: &Path) {
+    let p = path.to_string_lossy().to_string();
+    if !is_mounted(path) {
+        return;
+    }
+    let _ = run_timeout(20, &[ckptfs(), "umount", &p]);
+    if is_mounted(path) {
+        let _ = run_timeout(20, &["umount", "-l", &p]);
+    }
+    if is_mounted(path) {
+        let _ = run_timeout(20, &["fusermount3", "-u", "-z", &p]);
+    }
+}
+
+/// A finished command.
+#[derive(Debug, Clone)]
+pub struct Out {
+    /// Exit code (None: killed by a signal).
+    pub code: Option<i32>,
+    pub stdout: Vec<u8>,
+    pub stderr: Vec<u8>,
+    pub elapsed: Duration,
+}
+
+impl Out {
+    pub fn ok(&self) -> bool {
+        self.code == Some(0)
+    }
+    pub fn stdout_text(&self) -> String {
+        String::from_utf8_lossy(&self.stdout).into_owned()
+    }
+    pub fn stderr_text(&self) -> String {
+        String::from_utf8_lossy(&self.stderr).into_owned()
+    }
+}
+
+impl std::fmt::Display for Out {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "exit {:?} after {:?}\n--- stdout ---\n{}\n--- stderr ---\n{}",
+            self.code,
+            self.elapsed,
+            String::from_utf8_lossy(&self.stdout[..self.stdout.len().min(4000)]),
+            self.stderr_text()
+        )
+    }
+}
+
+/// Runs `args` under `timeout SECS`, capturing stdout and stderr.
+pub fn run_timeout<S: AsRef<OsStr>>(secs: u32, args: &[S]) -> Out {
+    let t = Instant::now();
+    let out = Command::new("timeout")
+        .arg("-k")
+        .arg("5")
+        .arg(secs.to_string())
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("spawn timeout(1)");
+    Out {
+        code: out.status.code(),
+        stdout: out.stdout,
+        stderr: out.stderr,
+        elapsed: t.elapsed(),
+    }
+}
+
+/// Runs `args` under `timeout 20`.
+pub fn run<S: AsRef<OsStr>>(args: &[S]) -> Out {
+    run_timeout(20, args)
+}
+
+/// Runs `args` under `timeout 20` and panics unless it exits 0.
+pub fn run_ok<S: AsRef<OsStr>>(args: &[S]) -> Out {
+    let o = run(args);
+    assert!(
+        o.ok(),
+        "{:?} failed: {o}",
+        args.iter().map(|a| a.as_ref()).collect::<Vec<_>>()
+    );
+    o
+}
+
+/// Runs `ckptfs ARGS` with stdout / stderr going to files (a daemon keeping a pipe open cannot
+/// hang us), under `timeout SECS`.
+pub fn ckptfs_cmd(secs: u32, args: &[&OsStr], logs: &Path) -> Out {
+    let so = logs.join("stdout");
+    let se = logs.join("stderr");
+    let t = Instant::now();
+    let status = Command::new("timeout")
+        .arg("-k")
+        .arg("5")
+        .arg(secs.to_string())
+        .arg(ckptfs())
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(fs::File::create(&so).unwrap())
+        .stderr(fs::File::create(&se).unwrap())
+        .status()
+        .expect("spawn ckptfs");
+    Out {
+        code: status.code(),
+        stdout: fs::read(&so).unwrap_or_default(),
+        stderr: fs::read(&se).unwrap_or_default(),
+        elapsed: t.elapsed(),
+    }
+}
+
+/// A mounted checkpoint; unmounted (whatever it takes) on drop.
+pub struct Mount {
+    /// The mount point.
+    pub mnt: PathBuf,
+    /// The `ckptfs mount` run.
+    pub out: Out,
+    dir: TempDir,
+}
+
+impl Mount {
+    /// Mounts `src` (`ckptfs mount SRC MNT --cache-dir DIR EXTRA...`); panics with the command's
+    /// output if it fails.
+    pub fn new(src: &Path) -> Mount {
+        Mount::with_args(src, &[]).unwrap_or_else(|o| panic!("mounting {}: {o}", src.display()))
+    }
+
+    /// Mounts `src` with extra arguments; on failure returns the command's output (and makes
+    /// sure nothing stays mounted).
+    pub fn with_args(src: &Path, extra: &[&str]) -> Result<Mount, Out> {
+        let dir = TempDir::new("mnt");
+        let mnt = dir.join("mnt");
+        let cache = dir.join("cache");
+        let logs = dir.join("logs");
+        fs::create_dir_all(&mnt).unwrap();
+        fs::create_dir_all(&logs).unwrap();
+        let mut args: Vec<&OsStr> = vec![
+            OsStr::new("mount"),
+            src.as_os_str(),
+            mnt.as_os_str(),
+            OsStr::new("--cache-dir"),
+            cache.as_os_str(),
+        ];
+        args.extend(extra.iter().map(OsStr::new));
+        let out = ckptfs_cmd(120, &args, &logs);
+        if !out.ok() || !is_mounted(&mnt) {
+            force_unmount(&mnt);
+            let mut out = out;
+            if out.ok() {
+                out.stderr
+                    .extend_from_slice(b"\n[harness] exit 0 but nothing is mounted");
+            }
+            return Err(out);
+        }
+        Ok(Mount { mnt, out, dir })
+    }
+
+    /// `MNT/rel`.
+    pub fn join(&self, rel: impl AsRef<Path>) -> PathBuf {
+        self.mnt.join(rel)
+    }
+
+    /// `MNT/rel` as a string, for tool arguments.
+    pub fn p(&self, rel: impl AsRef<Path>) -> String {
+        self.join(rel).to_string_lossy().into_owned()
+    }
+
+    /// Unmounts now with `ckptfs umount` and checks it worked.
+    pub fn unmount(&self) -> Out {
+        let o = run(&[ckptfs(), "umount", &self.mnt.to_string_lossy()]);
+        assert!(o.ok(), "ckptfs umount: {o}");
+        assert!(!is_mounted(&self.mnt), "still mounted after ckptfs umount");
+        o
+    }
+}
+
+impl Drop for Mount {
+    fn drop(&mut self) {
+        force_unmount(&self.mnt);
+        let _ = &self.dir;
+    }
+}
+
+// -------------------------------------------------------------------------------------------
+// Plain tools against the mount
+
+/// `cat PATH` (panics on failure).
+pub fn cat(path: &str) -> Vec<u8> {
+    run_ok(&["cat", path]).stdout
+}
+
+/// `grep -c -F PATTERN PATH`: the count (0 when not found) and how long it took.
+pub fn grep_count(pattern: &str, path: &str) -> (u64, Duration) {
+    let o = run(&["grep", "-c", "-F", "--", pattern, path]);
+    assert!(
+        matches!(o.code, Some(0) | Some(1)),
+        "grep -c -F {pattern} {path}: {o}"
+    );
+    let n = o.stdout_text().trim().parse().unwrap_or(0);
+    (n, o.elapsed)
+}
+
+/// `len` bytes of `path` at byte offset `off`, read with `dd` (skip_bytes / count_bytes).
+pub fn dd(path: &str, off: u64, len: u64) -> Vec<u8> {
+    let o = run_ok(&[
+        "dd".to_string(),
+        format!("if={path}"),
+        "iflag=skip_bytes,count_bytes".to_string(),
+        "bs=65536".to_string(),
+        format!("skip={off}"),
+        format!("count={len}"),
+        "status=none".to_string(),
+    ]);
+    o.stdout
+}
+
+/// One 4096-byte page of `path` at page-aligned `addr`, as `dd bs=4096 skip=ADDR/4096 count=1`.
+pub fn dd_page(path: &str, addr: u64) -> Vec<u8> {
+    let o = run_ok(&[
+        "dd".to_string(),
+        format!("if={path}"),
+        "bs=4096".to_string(),
+        format!("skip={}", addr / 4096),
+        "count=1".to_string(),
+        "status=none".to_string(),
+    ]);
+    o.stdout
+}
+
+/// `len` bytes of `path` at `off`, via `xxd -s OFF -l LEN -p`.
+pub fn xxd(path: &str, off: u64, len: u64) -> Vec<u8> {
+    let o = run_ok(&[
+        "xxd".to_string(),
+        "-s".to_string(),
+        format!("{off:#x}"),
+        "-l".to_string(),
+        len.to_string(),
+        "-p".to_string(),
+        path.to_string(),
+    ]);
+    let hex: String = o.stdout_text().split_whitespace().collect();
+    (0..hex.len() / 2)
+        .map(|i| u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).unwrap())
+        .collect()
+}
+
+/// `ls -1 -A DIR`, sorted.
+pub fn ls(dir: &str) -> Vec<String> {
+    let mut v: Vec<String> = run_ok(&["ls", "-1", "-A", dir])
+        .stdout_text()
+        .lines()
+        .map(str::to_string)
+        .collect();
+    v.sort();
+    v
+}
+
+/// `sha256sum PATH` (hex digest).
+pub fn sha256sum(path: &str) -> String {
+    let o = run_timeout(120, &["sha256sum", path]);
+    assert!(o.ok(), "sha256sum {path}: {o}");
+    o.stdout_text()
+        .split_whitespace()
+        .next()
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// `stat -c FORMAT PATH`.
+pub fn stat(format: &str, path: &str) -> String {
+    run_ok(&["stat", "-c", format, path])
+        .stdout_text()
+        .trim()
+        .to_string()
+}
+
+/// Lowercase hex sha256.
+pub fn sha256_hex(b: &[u8]) -> String {
+    hex(&Sha256::digest(b))
+}
+
+pub fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+/// sha256 of a file, or of every file below a directory (path-sorted, names included): the
+/// "input is untouched" fingerprint.
+pub fn tree_sha256(p: &Path) -> String {
+    let mut h = Sha256::new();
+    let mut stack = vec![p.to_path_buf()];
+    let mut files = Vec::new();
+    while let Some(x) = stack.pop() {
+        let md = fs::symlink_metadata(&x).unwrap();
+        if md.is_dir() {
+            for e in fs::read_dir(&x).unwrap() {
+                stack.push(e.unwrap().path());
+            }
+        } else {
+            files.push(x);
+        }
+    }
+    files.sort();
+    for f in files {
+        h.update(f.as_os_str().as_bytes());
+        let md = fs::symlink_metadata(&f).unwrap();
+        if md.file_type().is_symlink() {
+            h.update(fs::read_link(&f).unwrap().as_os_str().as_bytes());
+        } else {
+            h.update(fs::read(&f).unwrap());
+        }
+    }
+    hex(&h.finalize())
+}
+
+/// Copies a directory tree (files and symlinks as they are).
+pub fn copy_tree(from: &Path, to: &Path) {
+    fs::create_dir_all(to).unwrap();
+    for e in fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let t = e.file_type().unwrap();
+        let dst = to.join(e.file_name());
+        if t.is_dir() {
+            copy_tree(&e.path(), &dst);
+        } else if t.is_symlink() {
+            std::os::unix::fs::symlink(fs::read_link(e.path()).unwrap(), &dst).unwrap();
+        } else {
+            fs::copy(e.path(), &dst).unwrap();
+        }
+    }
+}
