@@ -31,6 +31,11 @@ pub struct MountArgs {
     /// Refuse to decompress more than this (bytes; suffixes K, M, G, T)
     #[arg(long, value_name = "BYTES", value_parser = parse_size)]
     pub max_size: Option<u64>,
+    /// The container image's root filesystem (e.g. from `podman image mount`), read-only: shown
+    /// under rootfs/ beneath the checkpoint's changes, and used to fill the clean pages of
+    /// private file mappings that the dump does not hold
+    #[arg(long, value_name = "DIR")]
+    pub rootfs: Option<PathBuf>,
 }
 
 /// `10G`, `512M`, `4096`, `1KiB` -> bytes.
@@ -113,7 +118,11 @@ fn serve(
         code: source_code(&e),
         msg: e.to_string(),
     })?;
-    let ck = model::load::load(src).map_err(|e| CliError::usage(ckpt.display(), e))?;
+    let mut ck = model::load::load(src).map_err(|e| CliError::usage(ckpt.display(), e))?;
+    model::rootfs::attach(&mut ck, a.rootfs.as_deref()).map_err(|e| CliError {
+        code: EXIT_USAGE,
+        msg: e,
+    })?;
     let fs = CkptFs::new(ck, FsOptions::current_user(a.allow_other));
     // The model repeats the source's warnings: print each line once.
     let mut seen = std::collections::HashSet::new();

@@ -29,6 +29,10 @@ pub enum Content {
     Range { proc: u32, start: u64, end: u64 },
     /// `/<pid>/core`: an ELF core file generated on the fly (see [`Core`]).
     Core(Core),
+    /// A regular file of `rootfs/` (see [`super::rootfs`]).
+    RootFile(super::rootfs::RootFile),
+    /// `/<pid>/pagemap`: generated per read (see [`super::rootfs::pagemap_read`]).
+    Pagemap { proc: u32 },
 }
 
 /// Which text file (process and thread numbers are indices into the model's vectors).
@@ -37,6 +41,8 @@ pub enum TextSrc {
     Info,
     Summary,
     Pstree,
+    /// `triage` at the root (render/triage.rs).
+    Triage,
     Cmdline(u32),
     Environ(u32),
     Comm(u32),
@@ -53,6 +59,10 @@ pub enum TextSrc {
     ThreadStatus(u32, u32),
     ThreadStat(u32, u32),
     Regs(u32, u32),
+    /// `/<pid>/net/<file>`
+    Net(u32, render::NetFile),
+    /// `/<pid>/mountinfo`
+    Mountinfo(u32),
 }
 
 /// A text file and its rendering, done once.
@@ -107,6 +117,11 @@ impl Content {
                 None => (0, 0),
             },
             Content::Core(c) => c.size_and_present(ck),
+            Content::RootFile(f) => (f.size(), f.size()),
+            Content::Pagemap { proc } => {
+                let n = process(ck, *proc).map_or(0, render::pagemap_size);
+                (n, n)
+            }
         }
     }
 
@@ -122,8 +137,9 @@ impl Content {
                     Error::logged(libc::EIO, "no-process", "inode refers to a missing process")
                 })
             }
-            Content::Blob(_) => Ok(()),
+            Content::Blob(_) | Content::RootFile(_) => Ok(()),
             Content::Core(c) => c.parts(ck).map(|_| ()),
+            Content::Pagemap { proc } => process(ck, *proc).map(|_| ()).ok_or(Error::errno(libc::EIO)),
         }
     }
 
@@ -160,6 +176,14 @@ impl Content {
                 .map_err(|e| mem_error(p, "memory", &e))
             }
             Content::Core(c) => c.read(ck, off, len, scratch),
+            Content::RootFile(f) => f.read(off, len, scratch),
+            Content::Pagemap { proc } => {
+                let p = process(ck, *proc).ok_or(Error::errno(libc::EIO))?;
+                scratch.clear();
+                let filled = ck.container_fs.filled(p.pid);
+                render::pagemap_read(p, filled, off, u64::from(len), scratch);
+                Ok(&scratch[..])
+            }
         }
     }
 
@@ -175,7 +199,7 @@ impl Content {
                 Some(p) => seek_sparse(&p.memory, *start, end.saturating_sub(*start), off, whence),
                 None => seek_dense(0, off, whence),
             },
-            Content::Blob(_) | Content::Text(_) => {
+            Content::Blob(_) | Content::Text(_) | Content::RootFile(_) | Content::Pagemap { .. } => {
                 seek_dense(self.size_and_present(ck).0, off, whence)
             }
             Content::Core(c) => c.seek(ck, off, whence),
@@ -223,6 +247,7 @@ fn describe(ck: &Checkpoint, src: TextSrc) -> String {
         TextSrc::Info => "checkpoint/info.json".into(),
         TextSrc::Summary => "checkpoint/summary".into(),
         TextSrc::Pstree => "pstree".into(),
+        TextSrc::Triage => "triage".into(),
         TextSrc::Cmdline(i) => format!("{}/cmdline", pid(i)),
         TextSrc::Environ(i) => format!("{}/environ", pid(i)),
         TextSrc::Comm(i) => format!("{}/comm", pid(i)),
@@ -242,6 +267,8 @@ fn describe(ck: &Checkpoint, src: TextSrc) -> String {
         TextSrc::ThreadStatus(i, j) => format!("{}/task/{}/status", pid(i), tid(i, j)),
         TextSrc::ThreadStat(i, j) => format!("{}/task/{}/stat", pid(i), tid(i, j)),
         TextSrc::Regs(i, j) => format!("{}/task/{}/regs", pid(i), tid(i, j)),
+        TextSrc::Net(i, w) => format!("{}/net/{}", pid(i), w.name()),
+        TextSrc::Mountinfo(i) => format!("{}/mountinfo", pid(i)),
     }
 }
 
@@ -259,6 +286,7 @@ fn render_inner(ck: &Checkpoint, src: TextSrc) -> std::result::Result<Vec<u8>, S
         TextSrc::Info => render::info_json(ck),
         TextSrc::Summary => render::summary(ck),
         TextSrc::Pstree => render::pstree(ck),
+        TextSrc::Triage => render::triage::triage(ck),
         TextSrc::Cmdline(i) => render::cmdline(p(i)?).map_err(|e| e.to_string())?,
         TextSrc::Environ(i) => render::environ(p(i)?).map_err(|e| e.to_string())?,
         TextSrc::Comm(i) => render::comm(p(i)?),
@@ -283,6 +311,11 @@ fn render_inner(ck: &Checkpoint, src: TextSrc) -> std::result::Result<Vec<u8>, S
             render::thread_stat(ck, p, t)
         }
         TextSrc::Regs(i, j) => render::regs(thread(ck, i, j)?.1),
+        TextSrc::Net(i, w) => render::net(p(i)?, w),
+        TextSrc::Mountinfo(i) => {
+            let pid = p(i)?.pid;
+            render::mountinfo(ck.container_fs.mounts.for_pid(pid).unwrap_or(&[]))
+        }
     })
 }
 

@@ -775,6 +775,7 @@ mod tests {
             files: BTreeMap::new(),
             time: SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000),
             warnings: vec![],
+            container_fs: Default::default(),
         }
     }
 

@@ -15,6 +15,7 @@
 pub mod content;
 pub mod fuse;
 pub mod mount;
+pub mod rootfs;
 pub mod tree;
 
 use std::fmt;

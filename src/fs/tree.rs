@@ -132,6 +132,8 @@ pub struct Parts<'a> {
     pub images: &'a BTreeMap<String, Blob>,
     /// Processes, sorted by PID.
     pub processes: &'a [Process],
+    /// `rootfs/` (None: an empty `rootfs/`, so links into it dangle inside the mount).
+    pub rootfs: Option<&'a crate::model::rootfs::RootFs>,
 }
 
 /// The inode table.
@@ -149,6 +151,7 @@ impl Tree {
             metadata: &ck.source.metadata,
             images: &ck.source.images.files,
             processes: &ck.processes,
+            rootfs: Some(&ck.container_fs.rootfs),
         })
     }
 
@@ -173,6 +176,10 @@ impl Tree {
             let Ok(i) = u32::try_from(i) else { break };
             b.process(i, p);
         }
+        // Last, so that adding it moved no other inode number.
+        b.file(ROOT_INO, "triage", Content::text(TextSrc::Triage));
+        // rootfs/ and PID/{net/,pagemap,mountinfo}, after everything else.
+        b.forensic_views(parts);
         b.finish()
     }
 
@@ -293,7 +300,11 @@ impl Tree {
                     kind: Kind::File,
                     size,
                     blocks: present.div_ceil(512),
-                    perm: if public { 0o444 } else { 0o400 },
+                    perm: match c {
+                        Content::RootFile(f) => f.perm(public),
+                        _ if public => 0o444,
+                        _ => 0o400,
+                    },
                     nlink: 1,
                 }
             }
@@ -500,6 +511,58 @@ impl Builder {
                 self.file(tdir, "status", text(TextSrc::ThreadStatus(pi, j)));
                 self.file(tdir, "stat", text(TextSrc::ThreadStat(pi, j)));
                 self.file(tdir, "regs", text(TextSrc::Regs(pi, j)));
+            }
+        }
+    }
+
+    /// `rootfs/` and, per process, `net/`, `pagemap` and `mountinfo` (issue 3 items 2-4).
+    fn forensic_views(&mut self, parts: &Parts<'_>) {
+        use crate::model::rootfs::NodeKind as R;
+        for (i, p) in parts.processes.iter().enumerate() {
+            let Ok(pi) = u32::try_from(i) else { break };
+            let key = (ROOT_INO, Box::<str>::from(p.pid.to_string()));
+            let Some(&pd) = self.names.get(&key) else {
+                continue;
+            };
+            self.file(pd, "pagemap", Content::Pagemap { proc: pi });
+            self.file(pd, "mountinfo", Content::text(TextSrc::Mountinfo(pi)));
+            if let Some(nd) = self.dir(pd, "net", Order::Natural) {
+                for w in crate::render::NetFile::ALL {
+                    self.file(nd, w.name(), Content::text(TextSrc::Net(pi, w)));
+                }
+            }
+        }
+        let Some(root) = self.dir(ROOT_INO, "rootfs", Order::Natural) else {
+            return;
+        };
+        let Some(rootfs) = parts.rootfs else { return };
+        // Paths come parents first (sorted), so every parent exists when a child is added.
+        let mut dirs: HashMap<&str, Ino> = HashMap::new();
+        dirs.insert("", root);
+        for (path, node) in rootfs.nodes() {
+            let (parent, name) = match path.rfind('/') {
+                Some(k) => (&path[..k], &path[k + 1..]),
+                None => ("", path),
+            };
+            let Some(&at) = dirs.get(parent) else {
+                continue;
+            };
+            match &node.kind {
+                R::Dir => {
+                    if let Some(d) = self.dir(at, name, Order::Natural) {
+                        dirs.insert(path, d);
+                    }
+                }
+                R::File(data) => {
+                    let f = super::rootfs::RootFile {
+                        data: data.clone(),
+                        mode: node.mode,
+                    };
+                    self.file(at, name, Content::RootFile(f));
+                }
+                R::Symlink { shown, .. } => {
+                    self.link(at, name, shown.clone().into_bytes());
+                }
             }
         }
     }
@@ -747,6 +810,7 @@ pub(crate) mod tests {
             metadata: &s.0,
             images: &s.1,
             processes: &s.2,
+            rootfs: None,
         })
     }
 

@@ -10,8 +10,10 @@
 //! stored as `i32` (unknown numbers survive) with an accessor returning the enum
 //! (e.g. [`FdinfoEntry::r#type`]).
 //!
-//! Caveat: CRIU `string` fields (paths, `comm`) decode as UTF-8; an entry whose string is
-//! not valid UTF-8 is a decode error naming that entry.
+//! CRIU `string` fields decode as UTF-8 (an entry whose string is not valid UTF-8 is a decode
+//! error naming that entry), except the names a hostile or odd process controls, which are
+//! `bytes` here (wire-compatible): `reg_file_entry.name`, `memfd_inode_entry.name`,
+//! `task_core_entry.comm`, `thread_core_entry.comm`; the model converts them lossily.
 
 #![allow(
     missing_docs,

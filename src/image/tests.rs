@@ -597,7 +597,7 @@ fn check_secretd_plain(seen: &Seen) {
     let core = &seen.core["secretd-plain/images/core-8259.img"];
     assert_eq!(core.mtype(), pb::core_entry::March::X8664);
     let tc = core.tc.as_ref().expect("leader has tc");
-    assert_eq!(tc.comm, "secretd");
+    assert_eq!(tc.comm, b"secretd");
     assert_eq!((tc.task_state, tc.stop_signo()), (3, 19));
     let ti = core.thread_info.as_ref().expect("thread_info");
     let regs = &ti.gpregs;

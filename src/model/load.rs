@@ -68,6 +68,12 @@ pub fn load(source: Source) -> Result<Checkpoint, Error> {
     processes.sort_by_key(|p| p.pid);
 
     let time = checkpoint_time(&source, &meta);
+    // Mounts for PID/mountinfo; rootfs/ is built by `rootfs::attach` (it may take --rootfs).
+    let pids: Vec<u32> = processes.iter().map(|p| p.pid).collect();
+    let container_fs = super::rootfs::ContainerFs {
+        mounts: super::mounts::load(dir, &pids, &mut warnings),
+        ..Default::default()
+    };
     Ok(Checkpoint {
         source,
         meta,
@@ -75,6 +81,7 @@ pub fn load(source: Source) -> Result<Checkpoint, Error> {
         files,
         time,
         warnings,
+        container_fs,
     })
 }
 
@@ -96,6 +103,9 @@ fn checkpoint_time(source: &Source, _meta: &Metadata) -> SystemTime {
 fn load_metadata(source: &Source, warnings: &mut Vec<String>) -> Metadata {
     let md = |n: &str| source.metadata.get(n).map(|b| b.bytes());
     let mut meta = Metadata::from_container_files(md("config.dump"), md("spec.dump"), warnings);
+    if let Some(b) = md("network.status") {
+        meta.set_network_status(b, warnings);
+    }
     let dir = &source.images;
     if let Some(b) = dir.files.get("inventory.img") {
         match image::decode_one::<pb::InventoryEntry>("inventory.img", b.bytes(), magic::INVENTORY) {
@@ -168,7 +178,7 @@ fn file_kind(fe: &pb::FileEntry) -> FileKind {
     let t = T::try_from(fe.r#type).ok();
     if let Some(r) = &fe.reg {
         return FileKind::Reg {
-            path: r.name.clone(),
+            path: lossy(&r.name),
             pos: r.pos,
             flags: r.flags,
             mnt_id: r.mnt_id,
@@ -234,7 +244,7 @@ fn file_kind(fe: &pb::FileEntry) -> FileKind {
 /// memfd inode id -> (name, shmid), from memfd.img.
 fn load_memfd_inodes(dir: &ImageDir, warnings: &mut Vec<String>) -> HashMap<u64, (String, u64)> {
     let v: Vec<pb::MemfdInodeEntry> = optional(dir, "memfd.img", magic::MEMFD_INODE, warnings).unwrap_or_default();
-    v.into_iter().map(|m| (m.inode_id, (m.name, u64::from(m.shmid)))).collect()
+    v.into_iter().map(|m| (m.inode_id, (lossy(&m.name), u64::from(m.shmid)))).collect()
 }
 
 fn load_process(
@@ -284,7 +294,7 @@ fn load_process(
     let comm = if tc.comm.is_empty() {
         threads.iter().find(|t| t.tid == pid).map(|t| t.comm.clone()).unwrap_or_default()
     } else {
-        tc.comm.clone()
+        lossy(&tc.comm)
     };
     for t in &mut threads {
         if t.comm.is_empty() {
@@ -419,6 +429,12 @@ fn load_process(
     })
 }
 
+/// A name from an image (path, comm, memfd name: `bytes` in our proto, as the kernel does not
+/// promise UTF-8) as text: invalid UTF-8 becomes U+FFFD, so one odd name cannot fail a whole image.
+fn lossy(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
 fn memfd_vma_name(name: &str) -> VmaName {
     // CRIU stores the memfd's dentry name: a memfd created with memfd_create("x") is shown by the
     // kernel as "/memfd:x (deleted)"; an anonymous shared mapping (which CRIU 4.2 on kernel 6.18
@@ -482,7 +498,7 @@ fn thread_from_core(tid: u32, core: &pb::CoreEntry) -> Thread {
         .unwrap_or(0);
     Thread {
         tid,
-        comm: tcore.comm.clone().unwrap_or_default(),
+        comm: tcore.comm.as_deref().map(lossy).unwrap_or_default(),
         creds: tcore.creds.as_ref().map(creds_from),
         regs,
         fpu,

@@ -4,6 +4,8 @@
 use serde::Serialize;
 use serde_json::Value;
 
+use super::network::{self, NetInterface};
+
 /// CRIU dump statistics (`DumpStatsEntry`), times in microseconds.
 #[derive(Clone, Debug, Default, Serialize, PartialEq, Eq)]
 pub struct DumpStats {
@@ -42,6 +44,8 @@ pub struct Metadata {
     /// inventory.img `dump_uptime` (microseconds since the dumping host booted), if recorded.
     pub dump_uptime_us: Option<u64>,
     pub dump_stats: Option<DumpStats>,
+    /// Network interfaces: Podman's `network.status`, or CRI-O's `io.kubernetes.cri-o.IP.N`.
+    pub network: Vec<NetInterface>,
 }
 
 fn str_at(v: &Value, key: &str) -> Option<String> {
@@ -75,7 +79,8 @@ impl Metadata {
             m.container_id = str_at(c, "id");
             m.container_name = str_at(c, "name");
             m.image = str_at(c, "rootfsImageName").or_else(|| str_at(c, "rootfsImageRef"));
-            m.image_id = str_at(c, "rootfsImage");
+            // CRI-O / containerd: `rootfsImage`; Podman: `rootfsImageID`.
+            m.image_id = str_at(c, "rootfsImage").or_else(|| str_at(c, "rootfsImageID"));
             m.runtime = str_at(c, "runtime");
             m.created = str_at(c, "createdTime");
             m.checkpointed = str_at(c, "checkpointedTime");
@@ -90,22 +95,30 @@ impl Metadata {
                 None if config.is_some() || spec.is_some() => Some("containerd".into()),
                 None => None,
             };
+            // As checkpointctl: for Kubernetes engines the annotations name the container (CRI-O's
+            // config.dump `name` is the long `k8s_<ctr>_<pod>_<ns>_<uid>_<attempt>` form).
             if m.engine.as_deref() == Some("CRI-O") {
                 if let Some(md) = str_at(&ann, "io.kubernetes.cri-o.Metadata")
                     && let Ok(v) = serde_json::from_str::<Value>(&md)
-                    && m.container_name.is_none()
+                    && let Some(n) = str_at(&v, "name")
                 {
-                    m.container_name = str_at(&v, "name");
+                    m.container_name = Some(n);
                 }
-                if m.created.is_none() {
-                    m.created = str_at(&ann, "io.kubernetes.cri-o.Created");
+                if let Some(c) = str_at(&ann, "io.kubernetes.cri-o.Created") {
+                    m.created = Some(c);
                 }
                 if m.image.is_none() {
                     m.image = str_at(&ann, "io.kubernetes.cri-o.ImageName");
                 }
+                m.network.extend(network::from_crio_annotations(&ann));
             }
-            if m.engine.as_deref() == Some("containerd") && m.container_name.is_none() {
-                m.container_name = str_at(&ann, "io.kubernetes.cri.container-name");
+            if m.engine.as_deref() == Some("containerd")
+                && let Some(n) = str_at(&ann, "io.kubernetes.cri.container-name")
+            {
+                m.container_name = Some(n);
+            }
+            if m.engine.as_deref() == Some("containerd") && m.image.is_none() {
+                m.image = str_at(&ann, "io.kubernetes.cri.image-name");
             }
             m.pod_name = str_at(&ann, "io.kubernetes.pod.name")
                 .or_else(|| str_at(&ann, "io.kubernetes.cri.sandbox-name"));
@@ -113,6 +126,16 @@ impl Metadata {
                 .or_else(|| str_at(&ann, "io.kubernetes.cri.sandbox-namespace"));
         }
         m
+    }
+
+    /// Reads Podman's `network.status` (see [`network`]); when it has interfaces they replace
+    /// those taken from annotations. A malformed file is a warning.
+    pub fn set_network_status(&mut self, bytes: &[u8], warnings: &mut Vec<String>) {
+        match network::parse_network_status(bytes) {
+            Ok(v) if !v.is_empty() => self.network = v,
+            Ok(_) => {}
+            Err(e) => warnings.push(format!("network.status: {e}; the network interfaces are unknown")),
+        }
     }
 }
 

@@ -6,7 +6,11 @@ pub mod load;
 pub mod pages;
 pub mod memory;
 pub mod metadata;
+pub mod network;
 pub mod process;
+// rootfs/, mountinfo (issue 3 items 2-4)
+pub mod mounts;
+pub mod rootfs;
 
 use std::collections::BTreeMap;
 use std::time::SystemTime;
@@ -43,6 +47,8 @@ pub struct Checkpoint {
     pub time: SystemTime,
     /// Problems that did not stop the load: what is missing or broken, and where.
     pub warnings: Vec<String>,
+    /// `rootfs/`, the mounts, and the memory filled from `rootfs/` ([`rootfs::attach`]).
+    pub container_fs: rootfs::ContainerFs,
 }
 
 impl Checkpoint {

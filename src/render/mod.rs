@@ -48,6 +48,11 @@ pub mod stat;
 pub mod status;
 pub mod summary;
 mod task;
+// PID/net/*, PID/pagemap, PID/mountinfo (issue 3 items 3-4)
+pub mod mountinfo;
+pub mod net;
+pub mod pagemap;
+pub mod triage;
 #[cfg(test)]
 pub(crate) mod testutil;
 
@@ -61,6 +66,9 @@ pub use pstree::pstree;
 pub use regs::regs;
 pub use stat::{stat, statm, thread_stat};
 pub use status::{status, thread_status};
+pub use mountinfo::mountinfo;
+pub use net::{NetFile, net};
+pub use pagemap::{pagemap_read, pagemap_size};
 pub use summary::{CheckpointSizes, checkpoint_sizes, human_size, show_table, summary, table};
 
 #[cfg(test)]

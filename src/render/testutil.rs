@@ -280,6 +280,7 @@ pub(crate) fn checkpoint(processes: Vec<Process>) -> Checkpoint {
         files: BTreeMap::new(),
         time: SystemTime::UNIX_EPOCH,
         warnings: Vec::new(),
+        container_fs: Default::default(),
     }
 }
 

@@ -400,7 +400,7 @@ fn reuse(
         ));
     }
     let tar = Blob::map(&f).map_err(|e| format!("cannot map it: {e}"))?;
-    if tar.bytes().get(257..262) != Some(b"ustar") {
+    if !super::tar::looks_like_tar(tar.bytes()) {
         return Err("it does not start with a tar header".into());
     }
     Ok(Some((tar, meta.input_sha256)))
@@ -560,7 +560,7 @@ fn build(
             if head.len() < 512 {
                 let take = (512 - head.len()).min(n);
                 head.extend_from_slice(&buf[..take]);
-                if head.len() == 512 && &head[257..262] != b"ustar" {
+                if head.len() == 512 && !super::tar::looks_like_tar(&head) {
                     return Err(not_tar(input, format));
                 }
             }
@@ -597,7 +597,7 @@ fn build(
 fn not_tar(input: &Path, format: &str) -> Error {
     Error::NotCheckpoint {
         path: input.to_path_buf(),
-        why: format!("its {format} content is not a tar archive (no ustar header)"),
+        why: format!("its {format} content is not a tar archive (no tar header at its start)"),
     }
 }
 

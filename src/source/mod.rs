@@ -55,7 +55,7 @@ pub struct OpenOptions {
 pub enum InputKind {
     /// A directory (a CRIU image directory or an extracted container archive).
     ImageDir,
-    /// An uncompressed tar (ustar magic at offset 257).
+    /// An uncompressed tar (ustar magic at offset 257, or a valid v7 header).
     Tar,
     /// A gzip-compressed tar (magic 1f 8b).
     TarGz,
@@ -168,7 +168,7 @@ fn detect(head: &[u8]) -> Option<InputKind> {
         Some(InputKind::TarGz)
     } else if head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
         Some(InputKind::TarZst)
-    } else if head.get(257..262) == Some(b"ustar") {
+    } else if tar::looks_like_tar(head) {
         Some(InputKind::Tar)
     } else {
         None

@@ -120,6 +120,46 @@ fn stays_inside(dir: &str, target: &str) -> bool {
     true
 }
 
+/// True when `head` (the first 512 bytes of a file) is a tar header: the `ustar` magic at offset
+/// 257 (POSIX and GNU formats), or, for old v7 archives without magic, a valid header checksum
+/// over a non-empty name.
+pub(crate) fn looks_like_tar(head: &[u8]) -> bool {
+    let Some(h) = head.get(..512) else {
+        return false;
+    };
+    if &h[257..262] == b"ustar" {
+        return true;
+    }
+    if h[0] == 0 {
+        return false;
+    }
+    let field = &h[148..156];
+    let digits: Vec<u8> = field
+        .iter()
+        .copied()
+        .skip_while(|&b| b == b' ')
+        .take_while(|b| (b'0'..=b'7').contains(b))
+        .collect();
+    if digits.is_empty() {
+        return false;
+    }
+    let Ok(stored) = u32::from_str_radix(std::str::from_utf8(&digits).unwrap_or("x"), 8) else {
+        return false;
+    };
+    let sum: u32 = h
+        .iter()
+        .enumerate()
+        .map(|(i, &b)| {
+            if (148..156).contains(&i) {
+                u32::from(b' ')
+            } else {
+                u32::from(b)
+            }
+        })
+        .sum();
+    sum == stored
+}
+
 /// Before the tar crate reads the next member, checks the extension headers (GNU long name / long
 /// link, PAX) that precede it: the crate reads those into memory, so their size is capped here.
 fn check_extensions(bytes: &[u8], mut pos: u64) -> Result<(), (u64, String)> {
@@ -542,6 +582,23 @@ pub(crate) mod tests {
 
     fn index(bytes: Vec<u8>) -> Result<TarIndex, Error> {
         TarIndex::build(Path::new("/t/a.tar"), &Blob::from_vec(bytes))
+    }
+
+    #[test]
+    fn tar_detection() {
+        let t = TarSpec::new().file("a", b"1").build_gnu();
+        assert!(looks_like_tar(&t));
+        let mut v7 = t.clone();
+        v7[257..265].fill(0); // drop the magic, fix the checksum
+        let mut h = tar::Header::new_old();
+        h.as_mut_bytes().copy_from_slice(&v7[..512]);
+        h.set_cksum();
+        v7[..512].copy_from_slice(h.as_bytes());
+        assert!(looks_like_tar(&v7));
+        v7[0] ^= 1;
+        assert!(!looks_like_tar(&v7));
+        assert!(!looks_like_tar(&[0u8; 512]));
+        assert!(!looks_like_tar(b"short"));
     }
 
     #[test]

@@ -409,7 +409,9 @@ fn fixture_podman_archive() {
 #[test]
 #[ignore]
 fn open_env_path() {
-    let Some(p) = std::env::var_os("CKPTFS_OPEN") else { return };
+    let Some(p) = std::env::var_os("CKPTFS_OPEN") else {
+        return;
+    };
     let t0 = std::time::Instant::now();
     let o = OpenOptions {
         cache_dir: std::env::var_os("CKPTFS_CACHE").map(Into::into),
@@ -429,4 +431,60 @@ fn open_env_path() {
     );
     let t0 = std::time::Instant::now();
     eprintln!("sha256 {:?} in {:?}", s.input_sha256(), t0.elapsed());
+}
+
+/// Archives written by GNU tar itself (if installed) in its formats: `./` prefixes, long names,
+/// hardlinks, a `parent` symlink chain.
+#[test]
+fn gnu_tar_formats() {
+    use std::os::unix::fs::symlink;
+    use std::process::Command;
+    if Command::new("tar").arg("--version").output().is_err() {
+        eprintln!("skipping: no tar binary");
+        return;
+    }
+    let t = TempDir::new("gnutar");
+    let src = t.join("src");
+    fs::create_dir_all(src.join("dump")).unwrap();
+    fs::create_dir_all(src.join("pre")).unwrap();
+    let long = format!("{}.img", "l".repeat(150));
+    fs::write(src.join("dump/inventory.img"), b"INV").unwrap();
+    fs::write(src.join("dump/pstree.img"), b"PS").unwrap();
+    fs::write(src.join("dump").join(&long), b"LONG").unwrap();
+    fs::hard_link(src.join("dump/pstree.img"), src.join("dump/hard.img")).unwrap();
+    symlink("../pre", src.join("dump/parent")).unwrap();
+    fs::write(src.join("pre/inventory.img"), b"I0").unwrap();
+    for (fmt, has_long) in [
+        ("gnu", true),
+        ("oldgnu", true),
+        ("pax", true),
+        ("v7", false),
+    ] {
+        let out = t.join(&format!("{fmt}.tar"));
+        let st = Command::new("tar")
+            .arg(format!("--format={fmt}"))
+            .arg("-cf")
+            .arg(&out)
+            .arg("-C")
+            .arg(&src)
+            .arg(".")
+            .stderr(std::process::Stdio::null())
+            .status()
+            .unwrap();
+        // v7 cannot store the long name: tar says so and exits 2, but writes the rest.
+        assert!(st.success() || !has_long, "{fmt}");
+        let s = open(&out, &OpenOptions::default()).unwrap_or_else(|e| panic!("{fmt}: {e}"));
+        assert_eq!(s.images.label, format!("{}:dump/", out.display()));
+        assert_eq!(s.images.files["hard.img"].bytes(), b"PS", "{fmt}");
+        assert_eq!(s.images.files["pstree.img"].bytes(), b"PS", "{fmt}");
+        if has_long {
+            assert_eq!(s.images.files[&long].bytes(), b"LONG", "{fmt}");
+        }
+        let p = s
+            .images
+            .parent
+            .as_ref()
+            .unwrap_or_else(|| panic!("{fmt}: {:?}", s.warnings));
+        assert_eq!(p.files["inventory.img"].bytes(), b"I0");
+    }
 }

@@ -246,7 +246,9 @@ fn layout_stack(
     let platform = (arg_start - 7) & !15;
     write_into(pages, platform, b"x86_64\0", None);
     let random = platform - 16;
-    let rnd: Vec<u8> = (0..16u8).map(|i| i.wrapping_mul(37).wrapping_add(11)).collect();
+    let rnd: Vec<u8> = (0..16u8)
+        .map(|i| i.wrapping_mul(37).wrapping_add(11))
+        .collect();
     write_into(pages, random, &rnd, None);
 
     let mut auxv: Vec<(u64, u64)> = base_auxv
@@ -361,7 +363,7 @@ impl FileTable {
         self.memfd_inodes.insert(
             shmid,
             pb::MemfdInodeEntry {
-                name: name.to_string(),
+                name: name.as_bytes().to_vec(),
                 uid: 0,
                 gid: 0,
                 size,
@@ -410,7 +412,7 @@ impl FileTable {
                     flags: *flags,
                     pos: *pos,
                     fown: fown(),
-                    name: path.clone(),
+                    name: path.clone().into_bytes(),
                     mnt_id: None,
                     size: (*mode & 0o170000 == 0o100000).then_some(*size),
                     mode: Some(*mode),
@@ -803,10 +805,7 @@ impl CheckpointWriter {
                 format!("pagemap-shmem-{shmid}.img"),
                 encode_pagemap_with(next_pages_id, &runs, self.format),
             );
-            pages_files.push((
-                format!("pages-{next_pages_id}.img"),
-                Content::Pages(data),
-            ));
+            pages_files.push((format!("pages-{next_pages_id}.img"), Content::Pages(data)));
             next_pages_id += 1;
         }
         let mut pagemaps: Vec<Option<(u32, Vec<u8>)>> = Vec::with_capacity(self.procs.len());
@@ -815,8 +814,12 @@ impl CheckpointWriter {
                 pagemaps.push(None);
                 continue;
             };
-            let (runs, data) =
-                build_runs(&prep.private, &prep.vmas, self.max_batch, self.merge_across_vmas);
+            let (runs, data) = build_runs(
+                &prep.private,
+                &prep.vmas,
+                self.max_batch,
+                self.merge_across_vmas,
+            );
             for r in &runs {
                 stats.pages_scanned += r.nr_pages;
                 if r.flags & PE_PARENT != 0 {
@@ -832,10 +835,7 @@ impl CheckpointWriter {
                 next_pages_id,
                 encode_pagemap_with(next_pages_id, &runs, format),
             )));
-            pages_files.push((
-                format!("pages-{next_pages_id}.img"),
-                Content::Pages(data),
-            ));
+            pages_files.push((format!("pages-{next_pages_id}.img"), Content::Pages(data)));
             next_pages_id += 1;
         }
 
@@ -885,10 +885,7 @@ impl CheckpointWriter {
                 let n = i as u32 + 2;
                 self.process_images(p, prep, n, &mut files, &mut put);
             }
-            put(
-                "pstree.img".into(),
-                encode_image(magic::PSTREE, &pstree),
-            );
+            put("pstree.img".into(), encode_image(magic::PSTREE, &pstree));
             put(
                 "files.img".into(),
                 encode_image(magic::FILES, &files.entries),
@@ -935,7 +932,7 @@ impl CheckpointWriter {
             personality: 0,
             flags: 0,
             blk_sigset: 0,
-            comm: comm.clone(),
+            comm: comm.clone().into_bytes(),
             rlimits: Some(pb::TaskRlimitsEntry {
                 rlimits: rlimits
                     .iter()
@@ -967,7 +964,11 @@ impl CheckpointWriter {
             p.threads.first().copied().unwrap_or(p.pid)
         };
         for &tid in &p.threads {
-            let regs = p.regs.get(&tid).cloned().unwrap_or_else(|| default_regs(sp));
+            let regs = p
+                .regs
+                .get(&tid)
+                .cloned()
+                .unwrap_or_else(|| default_regs(sp));
             let core = pb::CoreEntry {
                 mtype: pb::core_entry::March::X8664 as i32,
                 thread_info: Some(pb::ThreadInfoX86 {
@@ -986,7 +987,13 @@ impl CheckpointWriter {
                     sched_prio: Some(0),
                     blk_sigset: Some(0),
                     creds: Some(creds(uid, gid)),
-                    comm: Some(p.thread_comms.get(&tid).cloned().unwrap_or(comm.clone())),
+                    comm: Some(
+                        p.thread_comms
+                            .get(&tid)
+                            .cloned()
+                            .unwrap_or(comm.clone())
+                            .into_bytes(),
+                    ),
                     ..Default::default()
                 }),
             };

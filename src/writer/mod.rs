@@ -163,7 +163,12 @@ impl fmt::Debug for PageData {
 /// zeros). `flags`: explicit pagemap flags for the pages touched; with `None`, a page keeps
 /// explicit flags that include PRESENT and loses ones without it (LAZY-only, PARENT), since it
 /// now has data.
-pub(crate) fn write_into(pages: &mut BTreeMap<u64, Slot>, addr: u64, bytes: &[u8], flags: Option<u32>) {
+pub(crate) fn write_into(
+    pages: &mut BTreeMap<u64, Slot>,
+    addr: u64,
+    bytes: &[u8],
+    flags: Option<u32>,
+) {
     let mut done = 0usize;
     while done < bytes.len() {
         let a = addr.wrapping_add(done as u64);
@@ -205,13 +210,21 @@ pub enum VmaKind {
     /// The main stack (MAP_GROWSDOWN; named `[stack]` because `mm_start_stack` lies in it).
     Stack,
     /// A file mapping (private unless `shared`).
-    File { path: String, shared: bool },
+    File {
+        path: String,
+        shared: bool,
+    },
     /// Shared anonymous memory in CRIU's classic form: status ANON_SHARED, `shmid` = the shmem id.
-    SharedAnon { shmid: u64 },
+    SharedAnon {
+        shmid: u64,
+    },
     /// A memfd mapping (also how kernel 6.18 + CRIU 4.2 record MAP_SHARED|MAP_ANONYMOUS, with the
     /// name `/dev/zero`): status FILE_SHARED|MEMFD, `shmid` = a files.img memfd entry whose inode
     /// in memfd.img names the shmem id.
-    Memfd { name: String, shmid: u64 },
+    Memfd {
+        name: String,
+        shmid: u64,
+    },
     Vdso,
     Vvar,
     Vsyscall,
@@ -711,7 +724,14 @@ impl ProcessBuilder {
         self.vma(Vma::anon(start, len))
     }
     /// A private file mapping with `PROT_*` `prot`.
-    pub fn file_vma(&mut self, start: u64, len: u64, path: &str, pgoff: u64, prot: u32) -> &mut Self {
+    pub fn file_vma(
+        &mut self,
+        start: u64,
+        len: u64,
+        path: &str,
+        pgoff: u64,
+        prot: u32,
+    ) -> &mut Self {
         self.vma(Vma::file(start, len, path, pgoff).prot(prot))
     }
     /// `[heap]`.
@@ -825,7 +845,13 @@ impl ProcessBuilder {
     }
     /// Sets `mm_arg_start, mm_arg_end, mm_env_start, mm_env_end` as given, instead of laying out
     /// cmdline / environ (which are then not written into memory).
-    pub fn mm_args(&mut self, arg_start: u64, arg_end: u64, env_start: u64, env_end: u64) -> &mut Self {
+    pub fn mm_args(
+        &mut self,
+        arg_start: u64,
+        arg_end: u64,
+        env_start: u64,
+        env_end: u64,
+    ) -> &mut Self {
         self.mm_args = Some([arg_start, arg_end, env_start, env_end]);
         self
     }

@@ -151,7 +151,12 @@ impl CheckpointWriter {
     }
 
     /// Writes a tar archive of the checkpoint in `layout`, compressed as asked.
-    pub fn write_tar(&self, path: &Path, layout: &Layout, compression: Compression) -> io::Result<()> {
+    pub fn write_tar(
+        &self,
+        path: &Path,
+        layout: &Layout,
+        compression: Compression,
+    ) -> io::Result<()> {
         let bare_dir = if self.parent.is_some() { "dump" } else { "" };
         let items = self.items(layout, bare_dir);
         let file = BufWriter::new(fs::File::create(path)?);

@@ -49,7 +49,9 @@ fn open_load(path: &Path, cache: &Path) -> Checkpoint {
 }
 
 fn read(ck: &Checkpoint, pid: u32, addr: u64, len: usize) -> Vec<u8> {
-    let p = ck.process(pid).unwrap_or_else(|| panic!("pid {pid} missing"));
+    let p = ck
+        .process(pid)
+        .unwrap_or_else(|| panic!("pid {pid} missing"));
     let mut buf = vec![0xeeu8; len];
     p.memory.read_at(addr, &mut buf).unwrap();
     buf
@@ -77,14 +79,26 @@ fn sample() -> CheckpointWriter {
         .regs(
             5,
             X86Regs {
-                ip: 0x4010_00,
+                ip: 0x0040_1000,
                 sp: 0x7ff0_0000,
                 ..X86Regs::default()
             },
         )
         .file_vma(0x5555_0000_0000, 0x1000, "/bin/sh", 0, prot::READ)
-        .file_vma(0x5555_0000_1000, 0x2000, "/bin/sh", 0x1000, prot::READ | prot::EXEC)
-        .file_vma(0x5555_0000_3000, 0x1000, "/bin/sh", 0x3000, prot::READ | prot::WRITE)
+        .file_vma(
+            0x5555_0000_1000,
+            0x2000,
+            "/bin/sh",
+            0x1000,
+            prot::READ | prot::EXEC,
+        )
+        .file_vma(
+            0x5555_0000_3000,
+            0x1000,
+            "/bin/sh",
+            0x3000,
+            prot::READ | prot::WRITE,
+        )
         .pages(0x5555_0000_3010, b"GLOBAL-MARKER")
         .heap(0x5555_1000_0000, 0x21000)
         .pages(0x5555_1000_02a0, b"HEAP-MARKER")
@@ -116,14 +130,18 @@ fn check_sample(ck: &Checkpoint) {
     assert_eq!(tids, [1, 5, 6]);
     assert_eq!(p.threads[2].comm, "worker");
     assert_eq!(p.threads[1].comm, "sh");
-    assert_eq!(p.threads[1].regs.as_ref().unwrap().ip, 0x4010_00);
+    assert_eq!(p.threads[1].regs.as_ref().unwrap().ip, 0x0040_1000);
     assert_eq!(p.creds().unwrap().uid, 1000);
     assert_eq!(p.creds().unwrap().fsgid, 1001);
     // memory
     assert_eq!(read(ck, 1, A, 16 * 4096), pattern(16 * 4096, 1));
     assert_eq!(read(ck, 1, 0x5555_1000_02a0, 11), b"HEAP-MARKER");
     assert_eq!(read(ck, 1, 0x5555_0000_3010, 13), b"GLOBAL-MARKER");
-    assert_eq!(read(ck, 1, A + 16 * 4096, 8), [0u8; 8], "past the VMA: a hole");
+    assert_eq!(
+        read(ck, 1, A + 16 * 4096, 8),
+        [0u8; 8],
+        "past the VMA: a hole"
+    );
     // cmdline / environ at the recorded ranges, as the kernel lays them out
     let mm = p.mm.as_ref().unwrap();
     let args = read(ck, 1, mm.arg_start, (mm.arg_end - mm.arg_start) as usize);
@@ -131,8 +149,14 @@ fn check_sample(ck: &Checkpoint) {
     let env = read(ck, 1, mm.env_start, (mm.env_end - mm.env_start) as usize);
     assert_eq!(env, b"A=B\0SECRET=hunter2\0");
     assert_eq!(mm.arg_end, mm.env_start);
-    assert_eq!(crate::render::cmdline::cmdline(p).unwrap(), b"/bin/sh\0-c\0echo hi\0");
-    assert_eq!(crate::render::cmdline::environ(p).unwrap(), b"A=B\0SECRET=hunter2\0");
+    assert_eq!(
+        crate::render::cmdline::cmdline(p).unwrap(),
+        b"/bin/sh\0-c\0echo hi\0"
+    );
+    assert_eq!(
+        crate::render::cmdline::environ(p).unwrap(),
+        b"A=B\0SECRET=hunter2\0"
+    );
     // argc and argv[0] at start_stack
     let argc = read(ck, 1, mm.start_stack, 8);
     assert_eq!(u64::from_le_bytes(argc.try_into().unwrap()), 3);
@@ -178,7 +202,9 @@ fn check_sample(ck: &Checkpoint) {
         FileKind::Pipe { pipe_id: 777, .. }
     ));
     assert!(matches!(&p.cwd.as_ref().unwrap().kind, FileKind::Reg { path, .. } if path == "/tmp"));
-    assert!(matches!(&p.exe.as_ref().unwrap().kind, FileKind::Reg { path, .. } if path == "/bin/sh"));
+    assert!(
+        matches!(&p.exe.as_ref().unwrap().kind, FileKind::Reg { path, .. } if path == "/bin/sh")
+    );
     // child
     let c = ck.process(7).unwrap();
     assert_eq!(c.ppid, 1);
@@ -372,7 +398,12 @@ fn lazy_only_reads_zero_present_lazy_reads_data() {
     let flags: Vec<u32> = runs.iter().map(|r| r.flags).collect();
     assert_eq!(
         flags,
-        [PE_PRESENT | PE_LAZY, PE_LAZY, PE_PRESENT, PE_PRESENT | PE_LAZY]
+        [
+            PE_PRESENT | PE_LAZY,
+            PE_LAZY,
+            PE_PRESENT,
+            PE_PRESENT | PE_LAZY
+        ]
     );
 }
 
@@ -488,7 +519,7 @@ fn low_level_encoders_and_raw_files() {
         mtype: 1,
         ..Default::default()
     };
-    let bytes = encode_image(magic::CORE, &[core.clone()]);
+    let bytes = encode_image(magic::CORE, std::slice::from_ref(&core));
     assert_eq!(&bytes[..4], &magic::IMG_COMMON_MAGIC.to_le_bytes());
     assert_eq!(&bytes[4..8], &magic::CORE.to_le_bytes());
     let back: pb::CoreEntry = image::decode_one("core-1.img", &bytes, magic::CORE).unwrap();
@@ -515,11 +546,16 @@ fn low_level_encoders_and_raw_files() {
         let pm = encode_pagemap_with(7, &runs, f);
         assert_eq!(decode_pagemap("pm", &pm).unwrap(), (7, runs.to_vec()));
     }
-    assert_eq!(encode_pagemap(7, &runs), encode_pagemap_with(7, &runs, PagemapFormat::New));
+    assert_eq!(
+        encode_pagemap(7, &runs),
+        encode_pagemap_with(7, &runs, PagemapFormat::New)
+    );
 
     let mut w = CheckpointWriter::new();
     w.process(1, 0).comm("a");
-    w.raw_file("core-1.img", b"garbage").remove_file("stats-dump").raw_file("extra", b"x");
+    w.raw_file("core-1.img", b"garbage")
+        .remove_file("stats-dump")
+        .raw_file("extra", b"x");
     let files = w.encode_files();
     assert_eq!(files["core-1.img"], b"garbage");
     assert_eq!(files["extra"], b"x");
@@ -540,7 +576,8 @@ fn generated_pages_stream() {
         .pages_fn(A, 1024, f)
         .pages(A + 5 * 4096 + 3, b"OVER");
     let path = t.join("g.tar.zst");
-    w.write_tar(&path, &Layout::Bare, Compression::Zstd).unwrap();
+    w.write_tar(&path, &Layout::Bare, Compression::Zstd)
+        .unwrap();
     let ck = open_load(&path, &t.join("c"));
     let got = read(&ck, 1, A + 100 * 4096 + 16, 8);
     assert_eq!(got, (A + 100 * 4096 + 16).to_le_bytes());

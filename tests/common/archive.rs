@@ -55,7 +55,12 @@ fn add_tree(out: &mut Vec<(String, Node)>, src: &Path, prefix: &str) {
             format!("{prefix}/{name}")
         };
         let t = e.file_type().unwrap();
-        if t.is_symlink() {
+        if name_is_parent(&path)
+            && let Some(target) = parent_target(&e.path())
+        {
+            // CRIU's `parent` is a symlink; the fixtures store its text in a regular file.
+            out.push((path, Node::Symlink(target)));
+        } else if t.is_symlink() {
             out.push((path, Node::Symlink(fs::read_link(e.path()).unwrap())));
         } else if t.is_dir() {
             add_tree(out, &e.path(), &path);
@@ -63,6 +68,25 @@ fn add_tree(out: &mut Vec<(String, Node)>, src: &Path, prefix: &str) {
             out.push((path, Node::File(e.path())));
         }
     }
+}
+
+fn name_is_parent(path: &str) -> bool {
+    path == "parent" || path.ends_with("/parent")
+}
+
+/// The target of an image directory's `parent` link: a symlink, or a regular file holding the
+/// link text (as the fixtures store it).
+fn parent_target(p: &Path) -> Option<PathBuf> {
+    if let Ok(t) = fs::read_link(p) {
+        return Some(t);
+    }
+    let md = fs::symlink_metadata(p).ok()?;
+    if !md.is_file() || md.len() > 4096 {
+        return None;
+    }
+    let s = fs::read_to_string(p).ok()?;
+    let s = s.trim_end_matches('\n');
+    (!s.is_empty() && !s.contains('\n')).then(|| PathBuf::from(s))
 }
 
 /// Extracts a (compressed) tar into `dest` with the tar crate (for the podman fixture).
@@ -103,7 +127,7 @@ fn trees(f: &Fixture, staging: &Path) -> Trees {
     }
     let mut parents = Vec::new();
     let mut dir = f.input.clone();
-    while let Ok(t) = fs::read_link(dir.join("parent")) {
+    while let Some(t) = parent_target(&dir.join("parent")) {
         let p = dir.join(&t);
         let name = p.file_name().unwrap().to_string_lossy().into_owned();
         let p = fs::canonicalize(&p).unwrap();
@@ -171,11 +195,21 @@ pub fn build(f: &Fixture, staging: &TempDir, form: Form, comp: Comp) -> PathBuf 
         }
         Comp::Gzip => {
             let e = flate2::write::GzEncoder::new(file, flate2::Compression::fast());
-            write_tar(e, &nodes).unwrap().finish().unwrap().flush().unwrap();
+            write_tar(e, &nodes)
+                .unwrap()
+                .finish()
+                .unwrap()
+                .flush()
+                .unwrap();
         }
         Comp::Zstd => {
             let e = zstd::Encoder::new(file, 3).unwrap();
-            write_tar(e, &nodes).unwrap().finish().unwrap().flush().unwrap();
+            write_tar(e, &nodes)
+                .unwrap()
+                .finish()
+                .unwrap()
+                .flush()
+                .unwrap();
         }
     }
     out

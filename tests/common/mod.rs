@@ -304,9 +304,30 @@ impl Drop for Mount {
 // -------------------------------------------------------------------------------------------
 // Plain tools against the mount
 
+/// Runs `args` under `timeout 20`: its output if it exits 0, else a one-paragraph error.
+pub fn run_checked<S: AsRef<OsStr>>(args: &[S]) -> Result<Out, String> {
+    let o = run(args);
+    if o.ok() {
+        Ok(o)
+    } else {
+        let cmd: Vec<_> = args.iter().map(|a| a.as_ref().to_string_lossy()).collect();
+        Err(format!(
+            "`{}` failed: exit {:?}: {}",
+            cmd.join(" "),
+            o.code,
+            o.stderr_text().trim()
+        ))
+    }
+}
+
+/// `cat PATH`.
+pub fn try_cat(path: &str) -> Result<Vec<u8>, String> {
+    run_checked(&["cat", path]).map(|o| o.stdout)
+}
+
 /// `cat PATH` (panics on failure).
 pub fn cat(path: &str) -> Vec<u8> {
-    run_ok(&["cat", path]).stdout
+    try_cat(path).unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// `grep -c -F PATTERN PATH`: the count (0 when not found) and how long it took.
@@ -321,8 +342,8 @@ pub fn grep_count(pattern: &str, path: &str) -> (u64, Duration) {
 }
 
 /// `len` bytes of `path` at byte offset `off`, read with `dd` (skip_bytes / count_bytes).
-pub fn dd(path: &str, off: u64, len: u64) -> Vec<u8> {
-    let o = run_ok(&[
+pub fn try_dd(path: &str, off: u64, len: u64) -> Result<Vec<u8>, String> {
+    run_checked(&[
         "dd".to_string(),
         format!("if={path}"),
         "iflag=skip_bytes,count_bytes".to_string(),
@@ -330,26 +351,36 @@ pub fn dd(path: &str, off: u64, len: u64) -> Vec<u8> {
         format!("skip={off}"),
         format!("count={len}"),
         "status=none".to_string(),
-    ]);
-    o.stdout
+    ])
+    .map(|o| o.stdout)
+}
+
+/// [`try_dd`], panicking on failure.
+pub fn dd(path: &str, off: u64, len: u64) -> Vec<u8> {
+    try_dd(path, off, len).unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// One 4096-byte page of `path` at page-aligned `addr`, as `dd bs=4096 skip=ADDR/4096 count=1`.
-pub fn dd_page(path: &str, addr: u64) -> Vec<u8> {
-    let o = run_ok(&[
+pub fn try_dd_page(path: &str, addr: u64) -> Result<Vec<u8>, String> {
+    run_checked(&[
         "dd".to_string(),
         format!("if={path}"),
         "bs=4096".to_string(),
         format!("skip={}", addr / 4096),
         "count=1".to_string(),
         "status=none".to_string(),
-    ]);
-    o.stdout
+    ])
+    .map(|o| o.stdout)
+}
+
+/// [`try_dd_page`], panicking on failure.
+pub fn dd_page(path: &str, addr: u64) -> Vec<u8> {
+    try_dd_page(path, addr).unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// `len` bytes of `path` at `off`, via `xxd -s OFF -l LEN -p`.
-pub fn xxd(path: &str, off: u64, len: u64) -> Vec<u8> {
-    let o = run_ok(&[
+pub fn try_xxd(path: &str, off: u64, len: u64) -> Result<Vec<u8>, String> {
+    let o = run_checked(&[
         "xxd".to_string(),
         "-s".to_string(),
         format!("{off:#x}"),
@@ -357,33 +388,51 @@ pub fn xxd(path: &str, off: u64, len: u64) -> Vec<u8> {
         len.to_string(),
         "-p".to_string(),
         path.to_string(),
-    ]);
+    ])?;
     let hex: String = o.stdout_text().split_whitespace().collect();
-    (0..hex.len() / 2)
-        .map(|i| u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).unwrap())
-        .collect()
+    Ok((0..hex.len() / 2)
+        .filter_map(|i| u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).ok())
+        .collect())
+}
+
+/// [`try_xxd`], panicking on failure.
+pub fn xxd(path: &str, off: u64, len: u64) -> Vec<u8> {
+    try_xxd(path, off, len).unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// `ls -1 -A DIR`, sorted.
-pub fn ls(dir: &str) -> Vec<String> {
-    let mut v: Vec<String> = run_ok(&["ls", "-1", "-A", dir])
-        .stdout_text()
-        .lines()
-        .map(str::to_string)
-        .collect();
+pub fn try_ls(dir: &str) -> Result<Vec<String>, String> {
+    let o = run_checked(&["ls", "-1", "-A", dir])?;
+    let mut v: Vec<String> = o.stdout_text().lines().map(str::to_string).collect();
     v.sort();
-    v
+    Ok(v)
+}
+
+/// [`try_ls`], panicking on failure.
+pub fn ls(dir: &str) -> Vec<String> {
+    try_ls(dir).unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// `sha256sum PATH` (hex digest).
-pub fn sha256sum(path: &str) -> String {
+pub fn try_sha256sum(path: &str) -> Result<String, String> {
     let o = run_timeout(120, &["sha256sum", path]);
-    assert!(o.ok(), "sha256sum {path}: {o}");
-    o.stdout_text()
+    if !o.ok() {
+        return Err(format!(
+            "sha256sum {path}: exit {:?}: {}",
+            o.code,
+            o.stderr_text().trim()
+        ));
+    }
+    Ok(o.stdout_text()
         .split_whitespace()
         .next()
         .unwrap_or_default()
-        .to_string()
+        .to_string())
+}
+
+/// [`try_sha256sum`], panicking on failure.
+pub fn sha256sum(path: &str) -> String {
+    try_sha256sum(path).unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// `stat -c FORMAT PATH`.

@@ -7,7 +7,10 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use super::{Mount, cat, dd, dd_page, grep_count, ls, run_timeout, sha256_hex, sha256sum, xxd};
+use super::{
+    Mount, grep_count, run_timeout, sha256_hex, try_cat, try_dd, try_dd_page, try_ls,
+    try_sha256sum, try_xxd,
+};
 
 /// The addresses of the subject's `READY` line.
 #[derive(Debug, Clone)]
@@ -70,7 +73,7 @@ fn parse_ready(readme: &str) -> Option<Ready> {
     let line = readme
         .lines()
         .map(str::trim)
-        .find(|l| l.starts_with("READY "))?;
+        .find(|l| l.starts_with("READY pid="))?;
     let kv: HashMap<&str, &str> = line
         .split_whitespace()
         .filter_map(|t| t.split_once('='))
@@ -134,7 +137,7 @@ pub fn load(fixtures: &Path, case: &str, input: &str) -> Fixture {
         .as_array()
         .unwrap()
         .iter()
-        .map(|p| ns_pid(p))
+        .map(ns_pid)
         .collect();
     let mut markers = Vec::new();
     let mut absent = Vec::new();
@@ -158,9 +161,21 @@ pub fn load(fixtures: &Path, case: &str, input: &str) -> Fixture {
             .clone();
         let both = vec![r.pid, r.child];
         markers.push(mk(&token, both.clone(), vec![]));
-        markers.push(mk(&format!("SECRETD-GLOBAL-{tag}"), vec![r.pid], vec![(r.pid, r.global)]));
-        markers.push(mk(&format!("SECRETD-HEAP-{tag}"), vec![r.pid], vec![(r.pid, r.heap)]));
-        markers.push(mk(&format!("SECRETD-STACK-{tag}"), vec![r.pid], vec![(r.pid, r.stack)]));
+        markers.push(mk(
+            &format!("SECRETD-GLOBAL-{tag}"),
+            vec![r.pid],
+            vec![(r.pid, r.global)],
+        ));
+        markers.push(mk(
+            &format!("SECRETD-HEAP-{tag}"),
+            vec![r.pid],
+            vec![(r.pid, r.heap)],
+        ));
+        markers.push(mk(
+            &format!("SECRETD-STACK-{tag}"),
+            vec![r.pid],
+            vec![(r.pid, r.stack)],
+        ));
         markers.push(mk(&format!("SECRETD-THREAD1-{tag}"), vec![r.pid], vec![]));
         markers.push(mk(&format!("SECRETD-THREAD2-{tag}"), vec![r.pid], vec![]));
         markers.push(mk(&format!("SECRETD-CHILD-{tag}"), vec![r.child], vec![]));
@@ -171,7 +186,11 @@ pub fn load(fixtures: &Path, case: &str, input: &str) -> Fixture {
         ));
         if let (Some(shm), Some(memfd)) = (r.shm, r.memfd) {
             let at = |a: u64| vec![(r.pid, a), (r.child, a)];
-            markers.push(mk(&format!("SECRETD-SHM-PARENT-{tag}"), both.clone(), at(shm)));
+            markers.push(mk(
+                &format!("SECRETD-SHM-PARENT-{tag}"),
+                both.clone(),
+                at(shm),
+            ));
             markers.push(mk(
                 &format!("SECRETD-SHM-CHILD-{tag}"),
                 both.clone(),
@@ -203,11 +222,17 @@ pub fn load(fixtures: &Path, case: &str, input: &str) -> Fixture {
     for i in &items {
         let looks = i.starts_with("SECRET") || i.starts_with("PODBB") || i.contains('=');
         if looks && !i.contains(' ') {
-            assert!(ours.contains(i.as_str()), "{case}: README marker {i} not checked");
+            assert!(
+                ours.contains(i.as_str()),
+                "{case}: README marker {i} not checked"
+            );
         }
     }
     for o in &ours {
-        assert!(readme.contains(o), "{case}: marker {o} is not in the README");
+        assert!(
+            readme.contains(o),
+            "{case}: marker {o} is not in the README"
+        );
     }
     Fixture {
         case: case.to_string(),
@@ -224,7 +249,13 @@ pub fn load(fixtures: &Path, case: &str, input: &str) -> Fixture {
 }
 
 pub fn ns_pid(p: &Value) -> u32 {
-    p["ns_pids"].as_array().unwrap().last().unwrap().as_u64().unwrap() as u32
+    p["ns_pids"]
+        .as_array()
+        .unwrap()
+        .last()
+        .unwrap()
+        .as_u64()
+        .unwrap() as u32
 }
 
 fn join0(v: &Value) -> Vec<u8> {
@@ -236,8 +267,11 @@ fn join0(v: &Value) -> Vec<u8> {
     out
 }
 
+/// A maps line without dev / inode: (start, end, perms, offset, path).
+type MapsLine = (u64, u64, String, u64, String);
+
 /// `start-end perms offset dev inode path` -> (start, end, perms, offset, path).
-fn parse_maps_line(l: &str) -> Option<(u64, u64, String, u64, String)> {
+fn parse_maps_line(l: &str) -> Option<MapsLine> {
     let mut rest = l;
     let mut f = Vec::with_capacity(5);
     for _ in 0..5 {
@@ -295,6 +329,16 @@ impl Checker {
         }
         cond
     }
+    /// The value of a tool run, or records its failure and gives the default.
+    pub fn got<T: Default>(&mut self, r: Result<T, String>) -> T {
+        match r {
+            Ok(v) => v,
+            Err(e) => {
+                self.fails.push(e);
+                T::default()
+            }
+        }
+    }
     /// Panics listing every failure, if any.
     pub fn finish(self) {
         eprintln!(
@@ -329,7 +373,8 @@ pub fn check_tree(m: &Mount, f: &Fixture, c: &mut Checker) {
 
     // PIDs as directories
     let want_pids: BTreeSet<u32> = procs.iter().map(ns_pid).collect();
-    let have_pids: BTreeSet<u32> = ls(&m.p(""))
+    let have_pids: BTreeSet<u32> = c
+        .got(try_ls(&m.p("")))
         .iter()
         .filter_map(|n| n.parse().ok())
         .collect();
@@ -340,11 +385,13 @@ pub fn check_tree(m: &Mount, f: &Fixture, c: &mut Checker) {
     for tp in procs {
         let pid = ns_pid(tp);
         let d = |rel: &str| m.p(format!("{pid}/{rel}"));
-        if !c.check(m.join(pid.to_string()).is_dir(), || format!("pid {pid}: no directory")) {
+        if !c.check(m.join(pid.to_string()).is_dir(), || {
+            format!("pid {pid}: no directory")
+        }) {
             continue;
         }
         // cmdline, environ, comm: byte-equal, read with cat
-        let got = cat(&d("cmdline"));
+        let got = c.got(try_cat(&d("cmdline")));
         let want = join0(&tp["cmdline"]);
         c.check(got == want, || {
             format!(
@@ -353,7 +400,7 @@ pub fn check_tree(m: &Mount, f: &Fixture, c: &mut Checker) {
                 String::from_utf8_lossy(&want)
             )
         });
-        let got = cat(&d("environ"));
+        let got = c.got(try_cat(&d("environ")));
         let want = join0(&tp["environ"]);
         c.check(got == want, || {
             format!(
@@ -362,17 +409,22 @@ pub fn check_tree(m: &Mount, f: &Fixture, c: &mut Checker) {
                 String::from_utf8_lossy(&want)
             )
         });
-        let got = cat(&d("comm"));
+        let got = c.got(try_cat(&d("comm")));
         let want = format!("{}\n", tp["comm"].as_str().unwrap());
         c.check(got == want.as_bytes(), || {
-            format!("pid {pid}: comm {:?} != {want:?}", String::from_utf8_lossy(&got))
+            format!(
+                "pid {pid}: comm {:?} != {want:?}",
+                String::from_utf8_lossy(&got)
+            )
         });
         // status: the lines the images know exactly
-        let st = String::from_utf8_lossy(&cat(&d("status"))).into_owned();
+        let st = String::from_utf8_lossy(&c.got(try_cat(&d("status")))).into_owned();
         let tst = tp["status"].as_str().unwrap_or("");
         for key in ["Name", "Uid", "Gid"] {
             let (g, w) = (status_line(&st, key), status_line(tst, key));
-            c.check(g == w, || format!("pid {pid}: status {key}: {g:?} != {w:?}"));
+            c.check(g == w, || {
+                format!("pid {pid}: status {key}: {g:?} != {w:?}")
+            });
         }
 
         // threads
@@ -380,29 +432,50 @@ pub fn check_tree(m: &Mount, f: &Fixture, c: &mut Checker) {
             .as_array()
             .unwrap()
             .iter()
-            .map(|t| t["ns_tids"].as_array().unwrap().last().unwrap().as_u64().unwrap() as u32)
+            .map(|t| {
+                t["ns_tids"]
+                    .as_array()
+                    .unwrap()
+                    .last()
+                    .unwrap()
+                    .as_u64()
+                    .unwrap() as u32
+            })
             .collect();
         want_tids.sort();
-        let mut have_tids: Vec<u32> = ls(&d("task")).iter().filter_map(|n| n.parse().ok()).collect();
+        let mut have_tids: Vec<u32> = c
+            .got(try_ls(&d("task")))
+            .iter()
+            .filter_map(|n| n.parse().ok())
+            .collect();
         have_tids.sort();
         c.check(have_tids == want_tids, || {
             format!("pid {pid}: task/ {have_tids:?} != {want_tids:?}")
         });
         for t in tp["threads"].as_array().unwrap() {
-            let tid = t["ns_tids"].as_array().unwrap().last().unwrap().as_u64().unwrap();
+            let tid = t["ns_tids"]
+                .as_array()
+                .unwrap()
+                .last()
+                .unwrap()
+                .as_u64()
+                .unwrap();
             let p = d(&format!("task/{tid}/comm"));
             if !m.join(format!("{pid}/task/{tid}")).is_dir() {
                 continue;
             }
-            let got = cat(&p);
+            let got = c.got(try_cat(&p));
             let want = format!("{}\n", t["comm"].as_str().unwrap());
             c.check(got == want.as_bytes(), || {
-                format!("pid {pid}: task/{tid}/comm {:?} != {want:?}", String::from_utf8_lossy(&got))
+                format!(
+                    "pid {pid}: task/{tid}/comm {:?} != {want:?}",
+                    String::from_utf8_lossy(&got)
+                )
             });
         }
 
         // maps: every line, start end perms offset path (dev / inode are the host's)
-        let maps_text = String::from_utf8_lossy(&cat(&d("maps"))).into_owned();
+        let maps_text = String::from_utf8_lossy(&c.got(try_cat(&d("maps")))).into_owned();
         let got: Vec<_> = maps_text.lines().filter_map(parse_maps_line).collect();
         let want: Vec<_> = tp["vmas"]
             .as_array()
@@ -419,23 +492,31 @@ pub fn check_tree(m: &Mount, f: &Fixture, c: &mut Checker) {
             })
             .collect();
         c.check(got.len() == want.len(), || {
-            format!("pid {pid}: maps has {} lines, truth {}", got.len(), want.len())
+            format!(
+                "pid {pid}: maps has {} lines, truth {}",
+                got.len(),
+                want.len()
+            )
         });
-        let by_range: HashMap<(u64, u64), &(u64, u64, String, u64, String)> =
+        let by_range: HashMap<(u64, u64), &MapsLine> =
             got.iter().map(|g| ((g.0, g.1), g)).collect();
         for w in &want {
             match by_range.get(&(w.0, w.1)) {
                 None => {
-                    c.check(false, || format!("pid {pid}: maps lacks {:x}-{:x} {}", w.0, w.1, w.4));
+                    c.check(false, || {
+                        format!("pid {pid}: maps lacks {:x}-{:x} {}", w.0, w.1, w.4)
+                    });
                 }
                 Some(g) => {
-                    c.check(**g == *w, || format!("pid {pid}: maps line {g:?} != truth {w:?}"));
+                    c.check(**g == *w, || {
+                        format!("pid {pid}: maps line {g:?} != truth {w:?}")
+                    });
                 }
             }
         }
 
         // memory/<start>-<end> of anonymous and shared VMAs: sha256 equal (rseq pages may differ)
-        let names = ls(&d("memory"));
+        let names = c.got(try_ls(&d("memory")));
         let by_start: HashMap<u64, &String> = names
             .iter()
             .filter_map(|n| Some((hexnum(n.split('-').next()?)?, n)))
@@ -443,7 +524,9 @@ pub fn check_tree(m: &Mount, f: &Fixture, c: &mut Checker) {
         let rseq = f.rseq.get(&pid).cloned().unwrap_or_default();
         for v in tp["vmas"].as_array().unwrap() {
             let path = v["path"].as_str().unwrap_or("");
-            let Some(sha) = v["sha256"].as_str() else { continue };
+            let Some(sha) = v["sha256"].as_str() else {
+                continue;
+            };
             if v.get("page_sha256_16").is_none() || !is_anon_like(path) {
                 continue;
             }
@@ -454,7 +537,7 @@ pub fn check_tree(m: &Mount, f: &Fixture, c: &mut Checker) {
                 continue;
             };
             let file = d(&format!("memory/{name}"));
-            if sha256sum(&file) == sha {
+            if c.got(try_sha256sum(&file)) == sha {
                 c.check(true, String::new);
                 continue;
             }
@@ -478,7 +561,10 @@ pub fn check_tree(m: &Mount, f: &Fixture, c: &mut Checker) {
                 }
             }
             c.check(bad.is_empty(), || {
-                format!("pid {pid}: memory/{name} ({path}) differs: {:?}", &bad[..bad.len().min(8)])
+                format!(
+                    "pid {pid}: memory/{name} ({path}) differs: {:?}",
+                    &bad[..bad.len().min(8)]
+                )
             });
         }
     }
@@ -487,14 +573,26 @@ pub fn check_tree(m: &Mount, f: &Fixture, c: &mut Checker) {
     for mk in &f.markers {
         for &pid in &mk.pids {
             let (n, t) = grep_count(&mk.text, &m.p(format!("{pid}/mem")));
-            eprintln!("{}: grep -c -F {} {pid}/mem -> {n} in {t:?}", f.case, mk.text);
-            c.check(n >= 1, || format!("marker {} not found in {pid}/mem", mk.text));
+            eprintln!(
+                "{}: grep -c -F {} {pid}/mem -> {n} in {t:?}",
+                f.case, mk.text
+            );
+            c.check(n >= 1, || {
+                format!("marker {} not found in {pid}/mem", mk.text)
+            });
             c.check(t < Duration::from_secs(5), || {
-                format!("marker {}: grep over {pid}/mem took {t:?} (holes not skipped?)", mk.text)
+                format!(
+                    "marker {}: grep over {pid}/mem took {t:?} (holes not skipped?)",
+                    mk.text
+                )
             });
         }
         for &(pid, addr) in &mk.at {
-            let got = dd(&m.p(format!("{pid}/mem")), addr, mk.text.len() as u64);
+            let got = c.got(try_dd(
+                &m.p(format!("{pid}/mem")),
+                addr,
+                mk.text.len() as u64,
+            ));
             c.check(got == mk.text.as_bytes(), || {
                 format!(
                     "marker {} not at {addr:#x} of {pid}/mem: {:?}",
@@ -520,25 +618,33 @@ pub fn check_tree(m: &Mount, f: &Fixture, c: &mut Checker) {
         let pat = |off: u64| off ^ 0x5a5a_a5a5_c3c3_3c3c;
         for page in [0u64, 1, 511, 513, 1023] {
             let addr = r.pattern + page * 4096;
-            let got = dd_page(&mem, addr);
+            let got = c.got(try_dd_page(&mem, addr));
             let ok = got.len() == 4096
-                && got
-                    .chunks(8)
-                    .enumerate()
-                    .all(|(i, w)| u64::from_le_bytes(w.try_into().unwrap()) == pat(page * 4096 + i as u64 * 8));
+                && got.chunks(8).enumerate().all(|(i, w)| {
+                    u64::from_le_bytes(w.try_into().unwrap()) == pat(page * 4096 + i as u64 * 8)
+                });
             c.check(ok, || format!("pattern page {page} at {addr:#x} is wrong"));
         }
-        let head = xxd(&mem, r.pattern, 16);
+        let head = c.got(try_xxd(&mem, r.pattern, 16));
         let mut want = pat(0).to_le_bytes().to_vec();
         want.extend_from_slice(&pat(8).to_le_bytes());
-        c.check(head == want, || format!("xxd at pattern {:#x}: {head:02x?}", r.pattern));
-        let hole = dd_page(&mem, r.hole);
-        c.check(hole == vec![0u8; 4096], || {
-            format!("never-touched page {:#x}: {} bytes, not 4096 zeros", r.hole, hole.len())
+        c.check(head == want, || {
+            format!("xxd at pattern {:#x}: {head:02x?}", r.pattern)
         });
-        let fm = dd(&mem, r.filemap, 22);
+        let hole = c.got(try_dd_page(&mem, r.hole));
+        c.check(hole == vec![0u8; 4096], || {
+            format!(
+                "never-touched page {:#x}: {} bytes, not 4096 zeros",
+                r.hole,
+                hole.len()
+            )
+        });
+        let fm = c.got(try_dd(&mem, r.filemap, 22));
         c.check(fm.len() == 22 && !fm.starts_with(b"SECRETD-MAPPED"), || {
-            format!("clean file page at {:#x} read {fm:?}: not dumped, must be a hole", r.filemap)
+            format!(
+                "clean file page at {:#x} read {fm:?}: not dumped, must be a hole",
+                r.filemap
+            )
         });
     }
 }

@@ -1,0 +1,85 @@
+//! The fs side of `rootfs/` (the namespace itself is [`crate::model::rootfs`]): a file's content
+//! and mode.
+
+use super::{Error, Result};
+use crate::model::rootfs::FileData;
+
+/// A regular file of `rootfs/`: its bytes and its layer's permission bits (already without
+/// write, setuid, setgid and sticky).
+#[derive(Debug)]
+pub struct RootFile {
+    pub data: FileData,
+    pub mode: u32,
+}
+
+impl RootFile {
+    pub fn size(&self) -> u64 {
+        self.data.size()
+    }
+
+    /// Permission bits as shown: owner-only (`r` plus `x` if the layer had any `x`) unless the
+    /// mount is public, then the layer's bits (always readable by the owner).
+    pub fn perm(&self, public: bool) -> u16 {
+        let x = self.mode & 0o111 != 0;
+        let m = if public {
+            (self.mode & 0o555) | 0o400 | if x { 0o100 } else { 0 }
+        } else {
+            0o400 | if x { 0o100 } else { 0 }
+        };
+        m as u16
+    }
+
+    /// Up to `len` bytes at `off`: the archive slice itself, or read from the `--rootfs`
+    /// directory into `scratch`.
+    pub fn read<'a>(&'a self, off: u64, len: u32, scratch: &'a mut Vec<u8>) -> Result<&'a [u8]> {
+        match &self.data {
+            FileData::Blob(b) => {
+                let bytes = b.bytes();
+                let Ok(off) = usize::try_from(off) else {
+                    return Ok(&[]);
+                };
+                let rest = bytes.get(off..).unwrap_or(&[]);
+                Ok(rest.get(..len as usize).unwrap_or(rest))
+            }
+            FileData::Host(h) => {
+                scratch.clear();
+                scratch.resize(len as usize, 0);
+                let n = h.read_at(off, scratch).map_err(|e| {
+                    let p = h.host_path();
+                    Error::logged(
+                        e.raw_os_error().unwrap_or(libc::EIO),
+                        format!("rootfs:{}", p.display()),
+                        format!("--rootfs {}: {e}", p.display()),
+                    )
+                })?;
+                Ok(&scratch[..n])
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::source::Blob;
+
+    #[test]
+    fn perms_and_reads() {
+        let f = RootFile {
+            data: FileData::Blob(Blob::from_vec(b"hello".to_vec())),
+            mode: 0o555,
+        };
+        assert_eq!(f.perm(false), 0o500);
+        assert_eq!(f.perm(true), 0o555);
+        let g = RootFile {
+            data: FileData::Blob(Blob::from_vec(vec![])),
+            mode: 0o004,
+        };
+        assert_eq!(g.perm(false), 0o400);
+        assert_eq!(g.perm(true), 0o404);
+        let mut s = Vec::new();
+        assert_eq!(f.read(1, 3, &mut s).unwrap(), b"ell");
+        assert_eq!(f.read(4, 100, &mut s).unwrap(), b"o");
+        assert!(f.read(u64::MAX, 1, &mut s).unwrap().is_empty());
+    }
+}

@@ -1,0 +1,1136 @@
+//! `rootfs/`: the container's root filesystem as far as the checkpoint knows it.
+//!
+//! Layers, bottom to top:
+//! 1. an optional image rootfs the user names (`--rootfs DIR`, e.g. from `podman image mount`),
+//!    walked once at mount without following any symlink; its files are read later with
+//!    `openat2(RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS)` relative to DIR, so nothing outside DIR is
+//!    ever read, even if DIR changes while mounted;
+//! 2. the files of the archive's `rootfs-diff.tar` (the container's writable layer), served as
+//!    slices of the archive itself (zero copy; overlay whiteouts `.wh.NAME` / `.wh..wh..opq` are
+//!    honoured);
+//! 3. minus the paths of `deleted.files` (a JSON array of absolute paths).
+//!
+//! Symlinks are resolved inside this namespace only, with chroot semantics (`..` stops at the
+//! root). Their targets are shown rewritten so that following them from inside the mount can
+//! never leave `rootfs/`: an absolute target becomes relative (`/bin/busybox` seen from `usr/bin/`
+//! is `../../bin/busybox`); a target that climbs only through the link's own directories and then
+//! only descends is kept; anything else (a `..` after a name, too many `..`) is replaced by the
+//! path it resolves to in the namespace.
+//!
+//! Modes: the layer's permission bits without write, setuid, setgid and sticky (the fs layer
+//! then keeps them owner-only unless `--allow-other`).
+//!
+//! With `--rootfs`, [`fill_file_pages`] also fills the clean pages of private file mappings that
+//! CRIU did not dump with the mapped file's bytes at `pgoff` (the page tail past EOF reads as
+//! zeros, as the kernel maps it), so file-backed VMAs hash like the live process's.
+
+use std::collections::{BTreeMap, HashMap};
+use std::ffi::CString;
+use std::fs::File;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::{FileExt, MetadataExt};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use super::files::FileKind;
+use super::memory::{Extent, ExtentData, Memory, PAGE_SIZE};
+use super::mounts::Mounts;
+use super::process::{Process, vma_status};
+use crate::source::Blob;
+
+/// Most entries taken from a layer (a pathological tar or directory is cut there, with a warning).
+const MAX_NODES: usize = 4_000_000;
+/// Symlink hops allowed when resolving a path.
+const MAX_HOPS: usize = 40;
+
+/// What the fs layer serves that is not a process: `rootfs/` and the mounts, plus which memory
+/// ranges were filled from `rootfs/`.
+#[derive(Debug, Default)]
+pub struct ContainerFs {
+    pub rootfs: RootFs,
+    pub mounts: Mounts,
+    /// PID -> ranges `(start, end)` of memory filled from rootfs files (not dumped), sorted.
+    pub filled: BTreeMap<u32, Vec<(u64, u64)>>,
+}
+
+impl ContainerFs {
+    /// The ranges of `pid`'s memory filled from `rootfs/` (empty without `--rootfs`).
+    pub fn filled(&self, pid: u32) -> &[(u64, u64)] {
+        self.filled.get(&pid).map_or(&[], Vec::as_slice)
+    }
+}
+
+/// The layered namespace: normalized paths (no leading `/`, `""` is the root) -> nodes.
+#[derive(Debug, Default)]
+pub struct RootFs {
+    nodes: BTreeMap<String, Node>,
+    /// What was left out or could not be read, one line each.
+    pub warnings: Vec<String>,
+}
+
+/// One file, directory or symlink of `rootfs/`.
+#[derive(Debug, Clone)]
+pub struct Node {
+    pub kind: NodeKind,
+    /// Permission bits as shown: the layer's mode & 0o555.
+    pub mode: u32,
+}
+
+/// What a node is.
+#[derive(Debug, Clone)]
+pub enum NodeKind {
+    Dir,
+    File(FileData),
+    /// `target`: as the layer has it; `shown`: the rewritten target that stays inside `rootfs/`.
+    Symlink { target: String, shown: String },
+}
+
+/// Where a regular file's bytes are.
+#[derive(Debug, Clone)]
+pub enum FileData {
+    /// In memory or in the archive's mapping (rootfs-diff.tar entries): zero copy.
+    Blob(Blob),
+    /// A file of the `--rootfs` directory, read on demand.
+    Host(HostFile),
+}
+
+/// A file of the `--rootfs` directory.
+#[derive(Debug, Clone)]
+pub struct HostFile {
+    root: Arc<HostRoot>,
+    /// Path relative to the root directory.
+    rel: String,
+    /// Size seen at mount (what the tree reports; reads never go past it).
+    pub size: u64,
+}
+
+/// The `--rootfs` directory, held open: every read is resolved beneath it.
+#[derive(Debug)]
+struct HostRoot {
+    path: PathBuf,
+    fd: OwnedFd,
+}
+
+impl HostRoot {
+    fn open(path: &Path) -> std::io::Result<HostRoot> {
+        let c = CString::new(path.as_os_str().as_bytes())
+            .map_err(|_| std::io::Error::from_raw_os_error(libc::EINVAL))?;
+        // SAFETY: a valid NUL-terminated path; the returned fd is owned below.
+        let fd = unsafe {
+            libc::open(
+                c.as_ptr(),
+                libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC,
+            )
+        };
+        if fd < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        Ok(HostRoot {
+            path: path.to_path_buf(),
+            // SAFETY: fd is a fresh, valid descriptor nobody else owns.
+            fd: unsafe { OwnedFd::from_raw_fd(fd) },
+        })
+    }
+
+    /// Opens `rel` read-only beneath the root, refusing any symlink on the way (openat2 with
+    /// RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS; on kernels without openat2, O_NOFOLLOW on every
+    /// component, walked with openat).
+    fn open_file(&self, rel: &str) -> std::io::Result<File> {
+        let c = CString::new(if rel.is_empty() { "." } else { rel })
+            .map_err(|_| std::io::Error::from_raw_os_error(libc::EINVAL))?;
+        // SAFETY: open_how is plain data; all-zero is a valid value.
+        let mut how: libc::open_how = unsafe { std::mem::zeroed() };
+        how.flags = (libc::O_RDONLY | libc::O_CLOEXEC | libc::O_NOFOLLOW) as u64;
+        how.resolve =
+            libc::RESOLVE_BENEATH | libc::RESOLVE_NO_SYMLINKS | libc::RESOLVE_NO_MAGICLINKS;
+        // SAFETY: valid pointers to a NUL-terminated path and an open_how of the given size.
+        let fd = unsafe {
+            libc::syscall(
+                libc::SYS_openat2,
+                self.fd.as_raw_fd(),
+                c.as_ptr(),
+                &how as *const libc::open_how,
+                std::mem::size_of::<libc::open_how>(),
+            )
+        };
+        if fd >= 0 {
+            // SAFETY: a fresh descriptor from openat2.
+            return Ok(unsafe { File::from_raw_fd(fd as i32) });
+        }
+        let err = std::io::Error::last_os_error();
+        if err.raw_os_error() != Some(libc::ENOSYS) {
+            return Err(err);
+        }
+        self.open_file_walk(rel)
+    }
+
+    fn open_file_walk(&self, rel: &str) -> std::io::Result<File> {
+        let comps: Vec<&str> = rel.split('/').filter(|c| !c.is_empty()).collect();
+        let mut dir: Option<OwnedFd> = None;
+        for (i, c) in comps.iter().enumerate() {
+            if *c == "." || *c == ".." {
+                return Err(std::io::Error::from_raw_os_error(libc::EXDEV));
+            }
+            let last = i + 1 == comps.len();
+            let name = CString::new(*c).map_err(|_| std::io::Error::from_raw_os_error(libc::EINVAL))?;
+            let flags = libc::O_RDONLY
+                | libc::O_CLOEXEC
+                | libc::O_NOFOLLOW
+                | if last { 0 } else { libc::O_DIRECTORY };
+            let at = dir.as_ref().map_or(self.fd.as_raw_fd(), |d| d.as_raw_fd());
+            // SAFETY: valid dirfd and NUL-terminated name.
+            let fd = unsafe { libc::openat(at, name.as_ptr(), flags) };
+            if fd < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            // SAFETY: a fresh descriptor.
+            let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+            if last {
+                return Ok(File::from(fd));
+            }
+            dir = Some(fd);
+        }
+        Err(std::io::Error::from_raw_os_error(libc::EISDIR))
+    }
+}
+
+impl HostFile {
+    /// Reads up to `buf.len()` bytes at `off` (never past the size seen at mount).
+    pub fn read_at(&self, off: u64, buf: &mut [u8]) -> std::io::Result<usize> {
+        if off >= self.size {
+            return Ok(0);
+        }
+        let want = (buf.len() as u64).min(self.size - off) as usize;
+        let f = self.root.open_file(&self.rel)?;
+        let mut done = 0;
+        while done < want {
+            match f.read_at(&mut buf[done..want], off + done as u64) {
+                Ok(0) => break,
+                Ok(n) => done += n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(done)
+    }
+
+    /// The whole file as a blob (mapped), at most its size at mount.
+    pub fn map(&self) -> std::io::Result<Blob> {
+        let f = self.root.open_file(&self.rel)?;
+        let b = Blob::map(&f)?;
+        let n = b.len().min(usize::try_from(self.size).unwrap_or(usize::MAX));
+        Ok(b.slice(0..n).unwrap_or(b))
+    }
+
+    /// The path on the host, for messages.
+    pub fn host_path(&self) -> PathBuf {
+        self.root.path.join(&self.rel)
+    }
+}
+
+impl FileData {
+    pub fn size(&self) -> u64 {
+        match self {
+            FileData::Blob(b) => b.len() as u64,
+            FileData::Host(h) => h.size,
+        }
+    }
+
+    /// The bytes as a blob (the archive slice, or the host file mapped).
+    pub fn blob(&self) -> std::io::Result<Blob> {
+        match self {
+            FileData::Blob(b) => Ok(b.clone()),
+            FileData::Host(h) => h.map(),
+        }
+    }
+}
+
+/// Normalizes a path for the namespace: drops empty and `.` components; `None` if it has `..`.
+fn clean(raw: &str) -> Option<String> {
+    let mut out: Vec<&str> = Vec::new();
+    for c in raw.split('/') {
+        match c {
+            "" | "." => {}
+            ".." => return None,
+            c => out.push(c),
+        }
+    }
+    Some(out.join("/"))
+}
+
+fn parent_of(p: &str) -> &str {
+    p.rfind('/').map_or("", |i| &p[..i])
+}
+
+fn base_of(p: &str) -> &str {
+    p.rfind('/').map_or(p, |i| &p[i + 1..])
+}
+
+fn depth_of_dir(dir: &str) -> usize {
+    if dir.is_empty() {
+        0
+    } else {
+        dir.split('/').count()
+    }
+}
+
+/// The shown permission bits: no write, setuid, setgid or sticky.
+fn shown_mode(mode: u32) -> u32 {
+    mode & 0o555
+}
+
+impl RootFs {
+    /// An empty namespace (just the root).
+    pub fn empty() -> RootFs {
+        let mut r = RootFs::default();
+        r.nodes.insert(
+            String::new(),
+            Node {
+                kind: NodeKind::Dir,
+                mode: 0o555,
+            },
+        );
+        r
+    }
+
+    /// Builds the layers: `image` (a host directory), then `diff` (rootfs-diff.tar), minus
+    /// `deleted` (deleted.files). Only an unreadable `image` directory is an error; problems with
+    /// the archive's parts become warnings.
+    pub fn build(
+        image: Option<&Path>,
+        diff: Option<&Blob>,
+        deleted: Option<&[u8]>,
+    ) -> Result<RootFs, String> {
+        let mut r = RootFs::empty();
+        if let Some(dir) = image {
+            let root = HostRoot::open(dir)
+                .map_err(|e| format!("--rootfs {}: cannot open: {e}", dir.display()))?;
+            r.add_host_layer(Arc::new(root));
+        }
+        if let Some(tar) = diff {
+            r.add_tar_layer(tar);
+        }
+        if let Some(d) = deleted {
+            match serde_json::from_slice::<Vec<String>>(d) {
+                Ok(paths) => {
+                    for p in paths {
+                        if let Some(c) = clean(&p)
+                            && !c.is_empty()
+                        {
+                            r.remove_tree(&c);
+                        }
+                    }
+                }
+                Err(e) => r
+                    .warnings
+                    .push(format!("deleted.files: not a JSON array of paths ({e}): ignored")),
+            }
+        }
+        r.rewrite_links();
+        Ok(r)
+    }
+
+    /// The node at a normalized path (no link following).
+    pub fn node(&self, path: &str) -> Option<&Node> {
+        self.nodes.get(path)
+    }
+
+    /// Every node but the root, in path order (parents before children).
+    pub fn nodes(&self) -> impl Iterator<Item = (&str, &Node)> {
+        self.nodes
+            .iter()
+            .filter(|(k, _)| !k.is_empty())
+            .map(|(k, n)| (k.as_str(), n))
+    }
+
+    /// Number of nodes, root included.
+    pub fn len(&self) -> usize {
+        self.nodes.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.nodes.len() <= 1
+    }
+
+    // ---- layers ----
+
+    fn add_host_layer(&mut self, root: Arc<HostRoot>) {
+        let mut stack: Vec<String> = vec![String::new()];
+        let mut count = 0usize;
+        while let Some(rel) = stack.pop() {
+            let dir = if rel.is_empty() {
+                root.path.clone()
+            } else {
+                root.path.join(&rel)
+            };
+            let rd = match std::fs::read_dir(&dir) {
+                Ok(rd) => rd,
+                Err(e) => {
+                    self.warnings
+                        .push(format!("--rootfs {}: cannot list: {e}", dir.display()));
+                    continue;
+                }
+            };
+            for ent in rd.flatten() {
+                count += 1;
+                if count > MAX_NODES {
+                    self.warnings.push(format!(
+                        "--rootfs {}: more than {MAX_NODES} entries: the rest is left out",
+                        root.path.display()
+                    ));
+                    return;
+                }
+                let name = ent.file_name();
+                let Some(name) = name.to_str() else {
+                    self.warnings.push(format!(
+                        "--rootfs {}: a name that is not UTF-8: left out",
+                        ent.path().display()
+                    ));
+                    continue;
+                };
+                let path = if rel.is_empty() {
+                    name.to_string()
+                } else {
+                    format!("{rel}/{name}")
+                };
+                let Ok(md) = ent.path().symlink_metadata() else {
+                    continue;
+                };
+                let ft = md.file_type();
+                let mode = shown_mode(md.mode());
+                if ft.is_dir() {
+                    self.nodes.insert(
+                        path.clone(),
+                        Node {
+                            kind: NodeKind::Dir,
+                            mode,
+                        },
+                    );
+                    stack.push(path);
+                } else if ft.is_file() {
+                    let data = FileData::Host(HostFile {
+                        root: root.clone(),
+                        rel: path.clone(),
+                        size: md.len(),
+                    });
+                    self.nodes.insert(
+                        path,
+                        Node {
+                            kind: NodeKind::File(data),
+                            mode,
+                        },
+                    );
+                } else if ft.is_symlink() {
+                    match std::fs::read_link(ent.path()) {
+                        Ok(t) => match t.to_str() {
+                            Some(t) if !t.is_empty() => {
+                                self.nodes.insert(
+                                    path,
+                                    Node {
+                                        kind: NodeKind::Symlink {
+                                            target: t.to_string(),
+                                            shown: String::new(),
+                                        },
+                                        mode: 0o777,
+                                    },
+                                );
+                            }
+                            _ => self.warnings.push(format!(
+                                "--rootfs {}: symlink target empty or not UTF-8: left out",
+                                ent.path().display()
+                            )),
+                        },
+                        Err(e) => self.warnings.push(format!(
+                            "--rootfs {}: cannot read link: {e}",
+                            ent.path().display()
+                        )),
+                    }
+                }
+                // Devices, fifos and sockets are left out (nothing to read).
+            }
+        }
+    }
+
+    /// Indexes rootfs-diff.tar (uncompressed, in `tar`) and lays it over what is there.
+    fn add_tar_layer(&mut self, tar: &Blob) {
+        struct Item {
+            path: String,
+            kind: NodeKind,
+            mode: u32,
+        }
+        let bytes = tar.bytes();
+        let mut items: Vec<Item> = Vec::new();
+        let mut whiteouts: Vec<String> = Vec::new();
+        let mut opaque: Vec<String> = Vec::new();
+        let mut ar = tar::Archive::new(std::io::Cursor::new(bytes));
+        let entries = match ar.entries_with_seek() {
+            Ok(e) => e,
+            Err(e) => {
+                self.warnings
+                    .push(format!("rootfs-diff.tar: cannot read: {e}: left out"));
+                return;
+            }
+        };
+        let mut files: HashMap<String, (Blob, u32)> = HashMap::new();
+        for (n, entry) in entries.enumerate() {
+            if n >= MAX_NODES {
+                self.warnings.push(format!(
+                    "rootfs-diff.tar: more than {MAX_NODES} entries: the rest is left out"
+                ));
+                break;
+            }
+            let entry = match entry {
+                Ok(e) => e,
+                Err(e) => {
+                    self.warnings.push(format!(
+                        "rootfs-diff.tar: entry {n}: {e}: the rest of the archive is left out"
+                    ));
+                    break;
+                }
+            };
+            let raw = entry.path_bytes().into_owned();
+            let Some(path) = std::str::from_utf8(&raw).ok().and_then(clean) else {
+                self.warnings.push(format!(
+                    "rootfs-diff.tar: entry {}: name with `..` or not UTF-8: left out",
+                    String::from_utf8_lossy(&raw).escape_debug()
+                ));
+                continue;
+            };
+            if path.is_empty() {
+                continue;
+            }
+            let mode = entry.header().mode().unwrap_or(0o644);
+            let base = base_of(&path);
+            if base == ".wh..wh..opq" {
+                opaque.push(parent_of(&path).to_string());
+                continue;
+            }
+            if let Some(victim) = base.strip_prefix(".wh.") {
+                let dir = parent_of(&path);
+                whiteouts.push(if dir.is_empty() {
+                    victim.to_string()
+                } else {
+                    format!("{dir}/{victim}")
+                });
+                continue;
+            }
+            let et = entry.header().entry_type();
+            let kind = match et {
+                tar::EntryType::Directory => NodeKind::Dir,
+                tar::EntryType::Regular | tar::EntryType::Continuous => {
+                    let pos = entry.raw_file_position();
+                    let size = entry.size();
+                    let slice = usize::try_from(pos).ok().and_then(|p| {
+                        let e = p.checked_add(usize::try_from(size).ok()?)?;
+                        tar.slice(p..e)
+                    });
+                    match slice {
+                        Some(b) => {
+                            files.insert(path.clone(), (b.clone(), mode));
+                            NodeKind::File(FileData::Blob(b))
+                        }
+                        None => {
+                            self.warnings.push(format!(
+                                "rootfs-diff.tar: {path}: data runs past the end of the archive: left out"
+                            ));
+                            continue;
+                        }
+                    }
+                }
+                tar::EntryType::Symlink => {
+                    let t = entry
+                        .link_name_bytes()
+                        .and_then(|t| std::str::from_utf8(&t).ok().map(str::to_string));
+                    match t {
+                        Some(t) if !t.is_empty() && !t.contains('\0') => NodeKind::Symlink {
+                            target: t,
+                            shown: String::new(),
+                        },
+                        _ => {
+                            self.warnings.push(format!(
+                                "rootfs-diff.tar: {path}: symlink without a usable target: left out"
+                            ));
+                            continue;
+                        }
+                    }
+                }
+                tar::EntryType::Link => {
+                    let t = entry
+                        .link_name_bytes()
+                        .and_then(|t| std::str::from_utf8(&t).ok().and_then(clean));
+                    let found = t.as_ref().and_then(|t| {
+                        files.get(t).map(|(b, _)| FileData::Blob(b.clone())).or_else(|| {
+                            match self.nodes.get(t).map(|n| &n.kind) {
+                                Some(NodeKind::File(d)) => Some(d.clone()),
+                                _ => None,
+                            }
+                        })
+                    });
+                    match found {
+                        Some(d) => NodeKind::File(d),
+                        None => {
+                            self.warnings.push(format!(
+                                "rootfs-diff.tar: {path}: hardlink to a file not in the layers: left out"
+                            ));
+                            continue;
+                        }
+                    }
+                }
+                _ => continue, // devices, fifos: nothing to read
+            };
+            items.push(Item {
+                path,
+                kind,
+                mode: if matches!(et, tar::EntryType::Symlink) {
+                    0o777
+                } else {
+                    shown_mode(mode)
+                },
+            });
+        }
+        // Whiteouts and opaque directories hide the lower layer only.
+        for w in whiteouts {
+            self.remove_tree(&w);
+        }
+        for d in opaque {
+            let prefix = format!("{d}/");
+            let victims: Vec<String> = self
+                .nodes
+                .keys()
+                .filter(|k| d.is_empty() || k.starts_with(&prefix))
+                .filter(|k| !k.is_empty())
+                .cloned()
+                .collect();
+            for v in victims {
+                self.nodes.remove(&v);
+            }
+        }
+        for it in items {
+            self.insert(it.path, it.kind, it.mode);
+        }
+    }
+
+    /// Inserts a node, creating missing parent directories and replacing what was there (a
+    /// non-directory replacing a directory takes its subtree with it).
+    fn insert(&mut self, path: String, kind: NodeKind, mode: u32) {
+        let mut anc = parent_of(&path).to_string();
+        let mut chain = Vec::new();
+        while !anc.is_empty() {
+            chain.push(anc.clone());
+            anc = parent_of(&anc).to_string();
+        }
+        for a in chain.into_iter().rev() {
+            match self.nodes.get(&a).map(|n| &n.kind) {
+                Some(NodeKind::Dir) => {}
+                _ => {
+                    self.nodes.insert(
+                        a,
+                        Node {
+                            kind: NodeKind::Dir,
+                            mode: 0o555,
+                        },
+                    );
+                }
+            }
+        }
+        let new_dir = matches!(kind, NodeKind::Dir);
+        let old_dir = matches!(self.nodes.get(&path).map(|n| &n.kind), Some(NodeKind::Dir));
+        if old_dir && !new_dir {
+            self.remove_tree(&path);
+        }
+        self.nodes.insert(path, Node { kind, mode });
+    }
+
+    /// Removes `path` and everything below it.
+    fn remove_tree(&mut self, path: &str) {
+        if path.is_empty() {
+            return;
+        }
+        self.nodes.remove(path);
+        let prefix = format!("{path}/");
+        let victims: Vec<String> = self
+            .nodes
+            .range(prefix.clone()..)
+            .take_while(|(k, _)| k.starts_with(&prefix))
+            .map(|(k, _)| k.clone())
+            .collect();
+        for v in victims {
+            self.nodes.remove(&v);
+        }
+    }
+
+    // ---- resolution ----
+
+    /// Resolves `path` (absolute inside the container, or relative to the root) in the
+    /// namespace, following symlinks with chroot semantics. `follow_last`: follow a final
+    /// symlink too. Returns the normalized path reached (which may not exist); `None` on a loop.
+    pub fn resolve(&self, path: &str, follow_last: bool) -> Option<String> {
+        self.resolve_from("", path, follow_last)
+    }
+
+    fn resolve_from(&self, dir: &str, path: &str, follow_last: bool) -> Option<String> {
+        let mut stack: Vec<String> = if path.starts_with('/') || dir.is_empty() {
+            Vec::new()
+        } else {
+            dir.split('/').map(str::to_string).collect()
+        };
+        // Components still to apply (reversed) and whether each is the path's last.
+        let mut todo: Vec<(String, bool)> = Vec::new();
+        push_comps(&mut todo, path, true);
+        let mut hops = 0usize;
+        while let Some((c, last)) = todo.pop() {
+            match c.as_str() {
+                "" | "." => {}
+                ".." => {
+                    stack.pop();
+                }
+                name => {
+                    stack.push(name.to_string());
+                    let here = stack.join("/");
+                    if let Some(NodeKind::Symlink { target, .. }) =
+                        self.nodes.get(&here).map(|n| &n.kind)
+                        && (!last || follow_last)
+                    {
+                        hops += 1;
+                        if hops > MAX_HOPS {
+                            return None;
+                        }
+                        stack.pop();
+                        if target.starts_with('/') {
+                            stack.clear();
+                        }
+                        push_comps(&mut todo, target, last);
+                    }
+                }
+            }
+        }
+        Some(stack.join("/"))
+    }
+
+    /// The file a path names, following symlinks (for mapped files and links).
+    pub fn file(&self, path: &str) -> Option<&FileData> {
+        let p = self.resolve(path, true)?;
+        match self.nodes.get(&p).map(|n| &n.kind) {
+            Some(NodeKind::File(d)) => Some(d),
+            _ => None,
+        }
+    }
+
+    /// Computes every symlink's shown target (see the module docs).
+    fn rewrite_links(&mut self) {
+        let links: Vec<(String, String)> = self
+            .nodes
+            .iter()
+            .filter_map(|(k, n)| match &n.kind {
+                NodeKind::Symlink { target, .. } => Some((k.clone(), target.clone())),
+                _ => None,
+            })
+            .collect();
+        for (path, target) in links {
+            let dir = parent_of(&path);
+            let depth = depth_of_dir(dir);
+            let shown = safe_form(&target, depth).unwrap_or_else(|| {
+                // Replace by where it leads in the namespace (a loop: to the root).
+                let to = self.resolve_from(dir, &target, true).unwrap_or_default();
+                relative_to_root(depth, &to)
+            });
+            if let Some(Node {
+                kind: NodeKind::Symlink { shown: s, .. },
+                ..
+            }) = self.nodes.get_mut(&path)
+            {
+                *s = shown;
+            }
+        }
+    }
+}
+
+/// Pushes the components of `path` onto `todo` (reversed), the final one marked `last` if the
+/// path itself is last.
+fn push_comps(todo: &mut Vec<(String, bool)>, path: &str, last: bool) {
+    let comps: Vec<&str> = path.split('/').filter(|c| !c.is_empty()).collect();
+    let n = comps.len();
+    for (i, c) in comps.into_iter().enumerate().rev() {
+        todo.push((c.to_string(), last && i + 1 == n));
+    }
+}
+
+/// `../` × `depth` + `to` (a normalized path from the root), or `.` when both are empty.
+fn relative_to_root(depth: usize, to: &str) -> String {
+    let mut s = "../".repeat(depth);
+    s.push_str(to);
+    if s.is_empty() {
+        ".".into()
+    } else if s.ends_with('/') {
+        s.pop();
+        s
+    } else {
+        s
+    }
+}
+
+/// The target as shown, when it is of a form that cannot leave `rootfs/` from a link in a
+/// directory `depth` levels below the root: `..` only at the start and at most `depth` of them,
+/// then only names (an absolute target counts as `depth` `..`s). `None` otherwise.
+fn safe_form(target: &str, depth: usize) -> Option<String> {
+    let comps: Vec<&str> = target
+        .split('/')
+        .filter(|c| !c.is_empty() && *c != ".")
+        .collect();
+    let ups = if target.starts_with('/') {
+        if comps.contains(&"..") {
+            return None;
+        }
+        depth
+    } else {
+        let k = comps.iter().take_while(|c| **c == "..").count();
+        if k > depth || comps[k..].contains(&"..") {
+            return None;
+        }
+        k
+    };
+    let names: Vec<&str> = comps.into_iter().filter(|c| *c != "..").collect();
+    Some(relative_to_root(ups, &names.join("/")))
+}
+
+/// Fills the clean pages of private file mappings that the dump does not hold with the mapped
+/// file's bytes from `rootfs` (only where the dump has no page). Returns the filled ranges per
+/// PID; problems become warnings.
+pub fn fill_file_pages(
+    rootfs: &RootFs,
+    processes: &mut [Process],
+    warnings: &mut Vec<String>,
+) -> BTreeMap<u32, Vec<(u64, u64)>> {
+    let mut out = BTreeMap::new();
+    let mut cache: HashMap<String, Option<Blob>> = HashMap::new();
+    for p in processes.iter_mut() {
+        let mut add: Vec<Extent> = Vec::new();
+        let mut filled: Vec<(u64, u64)> = Vec::new();
+        for v in &p.vmas {
+            if v.status & vma_status::FILE_PRIVATE == 0 || v.shared() {
+                continue;
+            }
+            let Some(FileKind::Reg {
+                path,
+                deleted: false,
+                ..
+            }) = v.file.as_ref().map(|f| &f.kind)
+            else {
+                continue;
+            };
+            let blob = cache
+                .entry(path.clone())
+                .or_insert_with(|| match rootfs.file(path).map(FileData::blob) {
+                    Some(Ok(b)) => Some(b),
+                    Some(Err(e)) => {
+                        warnings.push(format!("rootfs{path}: cannot read: {e}"));
+                        None
+                    }
+                    None => None,
+                })
+                .clone();
+            let Some(blob) = blob else { continue };
+            for (gs, ge) in gaps(&p.memory, v.start, v.end) {
+                let Some(off) = v.pgoff.checked_add(gs - v.start) else {
+                    continue;
+                };
+                let flen = blob.len() as u64;
+                if off >= flen {
+                    continue; // wholly past EOF: nothing to read (a hole)
+                }
+                let avail = (flen - off).min(ge - gs);
+                let full = avail / PAGE_SIZE * PAGE_SIZE;
+                if full > 0
+                    && let Some(b) = blob.slice(off as usize..(off + full) as usize)
+                {
+                    add.push(Extent {
+                        start: gs,
+                        len: full,
+                        data: ExtentData::Bytes(b),
+                    });
+                }
+                let tail = avail - full;
+                let mut end = gs + full;
+                if tail > 0 {
+                    let mut page = vec![0u8; PAGE_SIZE as usize];
+                    let s = (off + full) as usize;
+                    page[..tail as usize].copy_from_slice(&blob.bytes()[s..s + tail as usize]);
+                    add.push(Extent {
+                        start: gs + full,
+                        len: PAGE_SIZE.min(ge - gs - full),
+                        data: ExtentData::Bytes(Blob::from_vec(page)),
+                    });
+                    end = (gs + full + PAGE_SIZE).min(ge);
+                }
+                if end > gs {
+                    filled.push((gs, end));
+                }
+            }
+        }
+        if add.is_empty() {
+            continue;
+        }
+        let mut all: Vec<Extent> = p.memory.extents().to_vec();
+        all.extend(add);
+        let (m, overlaps) = Memory::from_extents(all);
+        for o in overlaps {
+            warnings.push(format!(
+                "PID {}: file pages from rootfs overlap dumped pages at {:#x}-{:#x}",
+                p.pid, o.start, o.end
+            ));
+        }
+        p.memory = m;
+        filled.sort_unstable();
+        out.insert(p.pid, filled);
+    }
+    out
+}
+
+/// The page-aligned holes of `mem` inside `lo..hi`.
+fn gaps(mem: &Memory, lo: u64, hi: u64) -> Vec<(u64, u64)> {
+    let mut v = Vec::new();
+    let mut at = lo;
+    while at < hi {
+        let hole = mem.next_hole(at);
+        if hole >= hi {
+            break;
+        }
+        let data = mem.next_data(hole).unwrap_or(hi).min(hi);
+        if data > hole {
+            v.push((hole, data));
+        }
+        at = data;
+    }
+    v
+}
+
+/// Builds `checkpoint.container_fs` for a loaded checkpoint: rootfs-diff.tar and deleted.files
+/// from the archive, over `image` (`--rootfs`); with `image`, fills the clean file pages.
+pub fn attach(ck: &mut super::Checkpoint, image: Option<&Path>) -> Result<(), String> {
+    let rootfs = RootFs::build(
+        image,
+        ck.source.metadata.get("rootfs-diff.tar"),
+        ck.source.metadata.get("deleted.files").map(|b| b.bytes()),
+    )?;
+    ck.warnings.extend(rootfs.warnings.iter().cloned());
+    if image.is_some() {
+        ck.container_fs.filled = fill_file_pages(&rootfs, &mut ck.processes, &mut ck.warnings);
+    }
+    ck.container_fs.rootfs = rootfs;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tar_of(entries: &[(&str, Option<&[u8]>, Option<&str>, u32)]) -> Blob {
+        let mut b = tar::Builder::new(Vec::new());
+        for (path, data, link, mode) in entries {
+            let mut h = tar::Header::new_gnu();
+            h.set_mode(*mode);
+            match (data, link) {
+                (Some(d), _) => {
+                    h.set_entry_type(tar::EntryType::Regular);
+                    h.set_size(d.len() as u64);
+                    b.append_data(&mut h, path, *d).unwrap();
+                }
+                (None, Some(t)) => {
+                    h.set_entry_type(tar::EntryType::Symlink);
+                    h.set_size(0);
+                    b.append_link(&mut h, path, t).unwrap();
+                }
+                (None, None) => {
+                    h.set_entry_type(tar::EntryType::Directory);
+                    h.set_size(0);
+                    b.append_data(&mut h, path, &[][..]).unwrap();
+                }
+            }
+        }
+        Blob::from_vec(b.into_inner().unwrap())
+    }
+
+    fn shown(r: &RootFs, p: &str) -> String {
+        match &r.node(p).unwrap().kind {
+            NodeKind::Symlink { shown, .. } => shown.clone(),
+            k => panic!("{p}: {k:?}"),
+        }
+    }
+
+    #[test]
+    fn tar_layer_is_zero_copy_with_modes_and_deletions() {
+        let tar = tar_of(&[
+            ("data/written.txt", Some(b"MARKER"), None, 0o4755),
+            ("etc", None, None, 0o755),
+            ("etc/gone", Some(b"x"), None, 0o644),
+            ("bin/sh", None, Some("/bin/busybox"), 0o777),
+        ]);
+        let r = RootFs::build(None, Some(&tar), Some(br#"["/etc/gone"]"#)).unwrap();
+        let n = r.node("data/written.txt").unwrap();
+        assert_eq!(n.mode, 0o555, "setuid and write bits stripped");
+        let NodeKind::File(FileData::Blob(b)) = &n.kind else {
+            panic!()
+        };
+        assert_eq!(b.bytes(), b"MARKER");
+        let off = b.bytes().as_ptr() as usize - tar.bytes().as_ptr() as usize;
+        assert!(off < tar.len(), "a slice of the archive itself");
+        assert!(matches!(r.node("data").unwrap().kind, NodeKind::Dir));
+        assert!(r.node("etc/gone").is_none());
+        assert!(r.node("etc").is_some());
+        assert_eq!(shown(&r, "bin/sh"), "../bin/busybox");
+        assert!(r.warnings.is_empty(), "{:?}", r.warnings);
+    }
+
+    #[test]
+    fn link_targets_never_leave_the_rootfs() {
+        let tar = tar_of(&[
+            ("a/b/abs", None, Some("/usr/lib/x"), 0o777),
+            ("a/b/rel", None, Some("../c/d"), 0o777),
+            ("a/b/up", None, Some("../../../../../etc/shadow"), 0o777),
+            ("a/b/mid", None, Some("x/../../y"), 0o777),
+            ("a/b/root", None, Some("/"), 0o777),
+            ("a/b/dotdot", None, Some("/../.."), 0o777),
+            ("top", None, Some(".."), 0o777),
+            ("loop1", None, Some("loop2"), 0o777),
+            ("loop2", None, Some("loop1/.."), 0o777),
+            ("dir", None, None, 0o755),
+            ("viaroot", None, Some("top/x"), 0o777),
+        ]);
+        let r = RootFs::build(None, Some(&tar), None).unwrap();
+        assert_eq!(shown(&r, "a/b/abs"), "../../usr/lib/x");
+        assert_eq!(shown(&r, "a/b/rel"), "../c/d");
+        assert_eq!(shown(&r, "a/b/up"), "../../etc/shadow");
+        assert_eq!(shown(&r, "a/b/mid"), "../../a/y");
+        assert_eq!(shown(&r, "a/b/root"), "../..");
+        assert_eq!(shown(&r, "a/b/dotdot"), "../..");
+        assert_eq!(shown(&r, "top"), ".");
+        assert_eq!(shown(&r, "viaroot"), "top/x");
+        // Every shown target, read lexically from its directory, stays inside.
+        for (p, n) in r.nodes() {
+            if let NodeKind::Symlink { shown, .. } = &n.kind {
+                assert!(!shown.starts_with('/'), "{p} -> {shown}");
+                let mut d = depth_of_dir(parent_of(p)) as i64;
+                let mut seen_name = false;
+                for c in shown.split('/') {
+                    if c == ".." {
+                        assert!(!seen_name, "{p} -> {shown}: `..` after a name");
+                        d -= 1;
+                    } else if c != "." {
+                        seen_name = true;
+                        d += 1;
+                    }
+                    assert!(d >= 0, "{p} -> {shown} escapes");
+                }
+            }
+        }
+        assert_eq!(r.resolve("/a/b/abs", true).as_deref(), Some("usr/lib/x"));
+        assert_eq!(r.resolve("/loop1", true), None);
+    }
+
+    #[test]
+    fn whiteouts_and_opaque_dirs_hide_the_lower_layer() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        std::fs::create_dir_all(d.join("etc/conf.d")).unwrap();
+        std::fs::write(d.join("etc/passwd"), "root:x:0:0").unwrap();
+        std::fs::write(d.join("etc/conf.d/a"), "a").unwrap();
+        std::fs::write(d.join("etc/hosts"), "lower").unwrap();
+        std::os::unix::fs::symlink("/etc/passwd", d.join("etc/pw")).unwrap();
+        std::os::unix::fs::symlink("/", d.join("escape")).unwrap();
+        let tar = tar_of(&[
+            ("etc/.wh.passwd", Some(b""), None, 0o644),
+            ("etc/conf.d/.wh..wh..opq", Some(b""), None, 0o644),
+            ("etc/conf.d/b", Some(b"b"), None, 0o644),
+            ("etc/hosts", Some(b"upper"), None, 0o644),
+        ]);
+        let r = RootFs::build(Some(d), Some(&tar), None).unwrap();
+        assert!(r.node("etc/passwd").is_none());
+        assert!(r.node("etc/conf.d/a").is_none());
+        assert!(r.node("etc/conf.d/b").is_some());
+        let Some(FileData::Blob(b)) = r.file("/etc/hosts") else {
+            panic!()
+        };
+        assert_eq!(b.bytes(), b"upper");
+        assert_eq!(shown(&r, "etc/pw"), "../etc/passwd");
+        assert_eq!(shown(&r, "escape"), ".");
+        // A host file is read beneath the root only, never through a symlink.
+        std::fs::write(d.join("etc/plain"), "plain").unwrap();
+        let r = RootFs::build(Some(d), None, None).unwrap();
+        let Some(FileData::Host(h)) = r.file("/etc/plain") else {
+            panic!()
+        };
+        let mut buf = [0u8; 16];
+        assert_eq!(h.read_at(0, &mut buf).unwrap(), 5);
+        assert_eq!(&buf[..5], b"plain");
+        assert_eq!(h.map().unwrap().bytes(), b"plain");
+        // Swap the directory for a symlink pointing out: the read must fail, not follow.
+        let outside = tempfile::tempdir().unwrap();
+        std::fs::write(outside.path().join("plain"), "HOST-SECRET").unwrap();
+        std::fs::rename(d.join("etc"), d.join("etc.old")).unwrap();
+        std::os::unix::fs::symlink(outside.path(), d.join("etc")).unwrap();
+        assert!(h.read_at(0, &mut buf).is_err());
+        assert!(h.map().is_err());
+        assert!(h.root.open_file_walk("etc/plain").is_err());
+    }
+
+    #[test]
+    fn fills_clean_file_pages_only_in_holes() {
+        use crate::model::files::FileObject;
+        use crate::model::process::{Vma, VmaName};
+        let mut content = vec![0u8; 2 * 4096 + 100];
+        for (i, b) in content.iter_mut().enumerate() {
+            *b = (i % 251) as u8 | 1;
+        }
+        let tar = tar_of(&[("lib/x.so", Some(&content), None, 0o755)]);
+        let r = RootFs::build(None, Some(&tar), None).unwrap();
+        let file = Arc::new(FileObject {
+            id: 1,
+            kind: FileKind::Reg {
+                path: "/lib/x.so".into(),
+                pos: 0,
+                flags: 0,
+                mnt_id: None,
+                size: None,
+                mode: None,
+                deleted: false,
+            },
+        });
+        let vma = Vma {
+            start: 0x10000,
+            end: 0x15000,
+            pgoff: 4096,
+            shmid: 1,
+            prot: 1,
+            flags: libc::MAP_PRIVATE as u32,
+            status: vma_status::REGULAR | vma_status::FILE_PRIVATE,
+            fd: -1,
+            madv: 0,
+            fdflags: 0,
+            name: VmaName::File {
+                path: "/lib/x.so".into(),
+                deleted: false,
+            },
+            file: Some(file),
+        };
+        let dumped = Blob::from_vec(vec![0xee; 4096]);
+        let (mem, _) = Memory::from_extents(vec![Extent {
+            start: 0x10000,
+            len: 4096,
+            data: ExtentData::Bytes(dumped),
+        }]);
+        let mut p = crate::fs::tree::tests::process(5, vec![vma], mem);
+        let mut w = Vec::new();
+        let filled = fill_file_pages(&r, std::slice::from_mut(&mut p), &mut w);
+        assert!(w.is_empty(), "{w:?}");
+        // Page 0 dumped (kept); page 1 = file offset 8192: 100 bytes then zeros; pages 2.. past EOF.
+        assert_eq!(filled[&5], vec![(0x11000, 0x12000)]);
+        let mut buf = vec![0u8; 0x2000];
+        p.memory.read_at(0x10000, &mut buf).unwrap();
+        assert!(buf[..4096].iter().all(|&b| b == 0xee));
+        assert_eq!(&buf[4096..4196], &content[8192..8292]);
+        assert!(buf[4196..].iter().all(|&b| b == 0));
+        assert_eq!(p.memory.next_data(0x11000), Some(0x11000));
+        assert_eq!(p.memory.next_hole(0x10000), 0x12000);
+    }
+}
