@@ -31,7 +31,7 @@ pub enum Content {
     Core(Core),
     /// A regular file of `rootfs/` (see [`super::rootfs`]).
     RootFile(super::rootfs::RootFile),
-    /// `/<pid>/pagemap`: generated per read (see [`super::rootfs::pagemap_read`]).
+    /// `/<pid>/pagemap`: generated per read (see [`crate::render::pagemap`]).
     Pagemap { proc: u32 },
 }
 

@@ -828,7 +828,17 @@ pub(crate) mod tests {
         let t = build(&s);
         assert_eq!(
             names(&t, "/"),
-            [".", "..", "checkpoint", "pstree", "9", "20", "100"]
+            [
+                ".",
+                "..",
+                "checkpoint",
+                "pstree",
+                "rootfs",
+                "triage",
+                "9",
+                "20",
+                "100"
+            ]
         );
         assert_eq!(
             names(&t, "/checkpoint"),
@@ -851,8 +861,8 @@ pub(crate) mod tests {
             names(&t, "/9"),
             [
                 ".", "..", "auxv", "cmdline", "comm", "core", "cwd", "environ", "exe", "fd",
-                "fdinfo", "limits", "maps", "mem", "memory", "root", "stat", "statm", "status",
-                "task"
+                "fdinfo", "limits", "maps", "mem", "memory", "mountinfo", "net", "pagemap",
+                "root", "stat", "statm", "status", "task"
             ]
         );
         assert_eq!(names(&t, "/9/fd"), [".", "..", "0", "3", "10"]);
@@ -958,6 +968,44 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn rootfs_and_forensic_views() {
+        let s = sample();
+        let tar = {
+            let mut b = tar::Builder::new(Vec::new());
+            let mut h = tar::Header::new_gnu();
+            h.set_mode(0o755);
+            h.set_size(2);
+            b.append_data(&mut h, "bin/busybox", &b"bb"[..]).unwrap();
+            let mut h = tar::Header::new_gnu();
+            h.set_entry_type(tar::EntryType::Symlink);
+            h.set_size(0);
+            b.append_link(&mut h, "bin/sh", "/bin/busybox").unwrap();
+            Blob::from_vec(b.into_inner().unwrap())
+        };
+        let rootfs = crate::model::rootfs::RootFs::build(None, Some(&tar), None).unwrap();
+        let t = Tree::from_parts(&Parts {
+            metadata: &s.0,
+            images: &s.1,
+            processes: &s.2,
+            rootfs: Some(&rootfs),
+        });
+        assert_eq!(names(&t, "/rootfs"), [".", "..", "bin"]);
+        assert_eq!(names(&t, "/rootfs/bin"), [".", "..", "busybox", "sh"]);
+        let sh = t.resolve("/rootfs/bin/sh").unwrap();
+        assert_eq!(t.link(sh).unwrap(), b"../bin/busybox");
+        let bb = t.resolve("/rootfs/bin/busybox").unwrap();
+        assert!(matches!(t.content(bb).unwrap(), Content::RootFile(_)));
+        assert_eq!(
+            names(&t, "/9/net"),
+            [".", "..", "tcp", "tcp6", "udp", "udp6", "unix"]
+        );
+        assert!(matches!(
+            t.content(t.resolve("/9/pagemap").unwrap()).unwrap(),
+            Content::Pagemap { .. }
+        ));
+    }
+
+    #[test]
     fn nlink_counts_subdirs() {
         let s = sample();
         let t = build(&s);
@@ -965,10 +1013,10 @@ pub(crate) mod tests {
             NodeKind::Dir(d) => 2 + d.subdirs,
             _ => 1,
         };
-        // root: checkpoint + 3 pids
-        assert_eq!(n(ROOT_INO), 6);
-        // pid: memory, fd, fdinfo, task
-        assert_eq!(n(t.resolve("/9").unwrap()), 6);
+        // root: checkpoint + rootfs + 3 pids
+        assert_eq!(n(ROOT_INO), 7);
+        // pid: memory, fd, fdinfo, task, net
+        assert_eq!(n(t.resolve("/9").unwrap()), 7);
         assert_eq!(n(t.resolve("/9/task").unwrap()), 5);
     }
 

@@ -38,6 +38,8 @@ pub struct InetSocket {
     pub dst_addr: Vec<u32>,
     pub backlog: u32,
     pub uid: Option<u32>,
+    /// The open file's flags (`O_RDWR | O_NONBLOCK` ...), as fdinfo shows them.
+    pub flags: u32,
 }
 
 /// A unix socket (`UnixSkEntry`).

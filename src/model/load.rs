@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use super::files::{FileKind, FileObject, FileRef, InetSocket, UnixSocket};
-use super::memory::{Extent, Memory};
+use super::memory::{Extent, ExtentData, Memory};
 use super::metadata::{DumpStats, Metadata};
 use super::process::{
     Creds, Fd, MmInfo, Process, SigAction, TaskState, Thread, Vma, VmaName, X86Fpu, X86Regs, vma_status as vs,
@@ -40,7 +40,9 @@ pub fn load(source: Source) -> Result<Checkpoint, Error> {
         });
     }
 
-    let files = load_files(dir, &mut warnings);
+    let mut files = load_files(dir, &mut warnings);
+    // Open-but-deleted files (remap-fpath.img): ` (deleted)` in their link text.
+    super::ghost::mark_deleted(dir, &mut files, &mut warnings);
     let memfd_shmid = load_memfd_inodes(dir, &mut warnings);
     let mut shmem_cache: HashMap<u64, Option<Memory>> = HashMap::new();
 
@@ -200,6 +202,7 @@ fn file_kind(fe: &pb::FileEntry) -> FileKind {
             dst_addr: s.dst_addr.clone(),
             backlog: s.backlog,
             uid: Some(s.fown.uid),
+            flags: s.flags,
         });
     }
     if let Some(s) = &fe.usk {
@@ -320,10 +323,38 @@ fn load_process(
     };
 
     // Memory: the process's own pagemap, plus shared memory windows.
-    let mut memory = pages::load(dir, &format!("pagemap-{pid}.img"), warnings)?.unwrap_or_default();
+    // A pagemap that is missing (for a process with an address space) or refused leaves the
+    // private memory unknown: its VMAs read as errors (EIO), never as zeros; the rest of the
+    // process (threads, files, maps) is still served.
+    let pagemap_name = format!("pagemap-{pid}.img");
+    let mut unknown: Option<Arc<str>> = None;
+    let mut memory = match pages::load(dir, &pagemap_name, warnings) {
+        Ok(Some(m)) => m,
+        Ok(None) if vmas.is_empty() => Memory::default(),
+        Ok(None) => {
+            let msg = format!(
+                "{}/{pagemap_name}: missing: the memory of PID {pid} is unknown; reads of it fail",
+                dir.label
+            );
+            warnings.push(msg.clone());
+            unknown = Some(Arc::from(msg));
+            Memory::default()
+        }
+        Err(e) => {
+            let msg = format!("{e}: the memory of PID {pid} is unknown; reads of it fail");
+            warnings.push(msg.clone());
+            unknown = Some(Arc::from(msg));
+            Memory::default()
+        }
+    };
     let mut shared: Vec<Extent> = Vec::new();
     for v in &mut vmas {
-        let Some(shmid) = shmem_id(v, files, memfd) else { continue };
+        let Some(shmid) = shmem_id(v, files, memfd) else {
+            if let Some(why) = &unknown {
+                shared.push(Extent { start: v.start, len: v.len(), data: ExtentData::Broken(why.clone()) });
+            }
+            continue;
+        };
         if let Some(FileKind::Memfd { .. }) = v.file.as_ref().map(|f| &f.kind) {
             // Name the memfd as the kernel does.
             if let Some(f) = &v.file
@@ -367,7 +398,13 @@ fn load_process(
     let ids: Option<pb::TaskKobjIdsEntry> = dir
         .files
         .get(&format!("ids-{pid}.img"))
-        .and_then(|b| image::decode_one(&format!("ids-{pid}.img"), b.bytes(), magic::IDS).ok());
+        .and_then(|b| match image::decode_one(&format!("ids-{pid}.img"), b.bytes(), magic::IDS) {
+            Ok(i) => Some(i),
+            Err(e) => {
+                warnings.push(format!("{}: {e}: the open files of PID {pid} are unknown", dir.label));
+                None
+            }
+        });
     let fds = match ids.as_ref() {
         Some(ids) => load_fds(dir, ids.files_id, files, pid, warnings),
         None => Vec::new(),

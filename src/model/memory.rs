@@ -102,46 +102,21 @@ impl Memory {
         v.sort_by_key(|e| e.start);
         let mut out: Vec<Extent> = Vec::with_capacity(v.len());
         let mut overlaps = Vec::new();
-        for e in v {
-            let Some(last) = out.last() else {
-                out.push(e);
-                continue;
-            };
-            if e.start >= last.end() {
-                push_merged(&mut out, e);
-                continue;
+        let mut i = 0;
+        while i < v.len() {
+            // A cluster: extents that overlap each other, directly or through a chain.
+            let mut end = v[i].end();
+            let mut j = i + 1;
+            while j < v.len() && v[j].start < end {
+                end = end.max(v[j].end());
+                j += 1;
             }
-            // Overlap: [e.start, min(last.end, e.end)) is claimed twice.
-            let last = out.pop().expect("non-empty");
-            let ov_s = e.start;
-            let ov_e = last.end().min(e.end());
-            overlaps.push(Overlap {
-                start: ov_s,
-                end: ov_e,
-            });
-            let reason: Arc<str> = Arc::from(format!(
-                "pagemap entries overlap at {ov_s:#x}-{ov_e:#x}: the checkpoint gives two sources for these bytes"
-            ));
-            if let Some(head) = last.clip(last.start, ov_s) {
-                push_merged(&mut out, head);
-            }
-            push_merged(
-                &mut out,
-                Extent {
-                    start: ov_s,
-                    len: ov_e - ov_s,
-                    data: ExtentData::Broken(reason),
-                },
-            );
-            // Whatever sticks out past the overlap (from either extent) stays valid.
-            let tail = if last.end() > ov_e {
-                last.clip(ov_e, last.end())
+            if j == i + 1 {
+                push_merged(&mut out, v[i].clone());
             } else {
-                e.clip(ov_e, e.end())
-            };
-            if let Some(t) = tail {
-                push_merged(&mut out, t);
+                resolve_cluster(&v[i..j], &mut out, &mut overlaps);
             }
+            i = j;
         }
         let present = out.iter().map(|e| e.len).sum();
         (
@@ -264,6 +239,72 @@ impl Memory {
     }
 }
 
+/// Resolves a cluster of overlapping extents (sorted by start) by a sweep over their boundaries:
+/// a range covered by exactly one extent keeps that extent's bytes; a range covered by two or
+/// more is broken (each maximal such range reported once). O(n log n), whatever the overlaps.
+fn resolve_cluster(c: &[Extent], out: &mut Vec<Extent>, overlaps: &mut Vec<Overlap>) {
+    // (position, is_start, index): ends sort before starts at the same position.
+    let mut ev: Vec<(u64, bool, usize)> = Vec::with_capacity(2 * c.len());
+    for (k, e) in c.iter().enumerate() {
+        ev.push((e.start, true, k));
+        ev.push((e.end(), false, k));
+    }
+    ev.sort_unstable();
+    let mut active = std::collections::BTreeSet::new();
+    let mut broken: Option<(u64, u64)> = None;
+    let flush = |b: &mut Option<(u64, u64)>, out: &mut Vec<Extent>, ov: &mut Vec<Overlap>| {
+        if let Some((s, e)) = b.take() {
+            ov.push(Overlap { start: s, end: e });
+            let reason: Arc<str> = Arc::from(format!(
+                "pagemap entries overlap at {s:#x}-{e:#x}: the checkpoint gives two sources for these bytes"
+            ));
+            push_merged(
+                out,
+                Extent {
+                    start: s,
+                    len: e - s,
+                    data: ExtentData::Broken(reason),
+                },
+            );
+        }
+    };
+    let mut n = 0;
+    while n < ev.len() {
+        let pos = ev[n].0;
+        while n < ev.len() && ev[n].0 == pos {
+            let (_, start, k) = ev[n];
+            if start {
+                active.insert(k);
+            } else {
+                active.remove(&k);
+            }
+            n += 1;
+        }
+        let Some(&(next, _, _)) = ev.get(n) else { break };
+        match active.len() {
+            0 => flush(&mut broken, out, overlaps),
+            1 => {
+                flush(&mut broken, out, overlaps);
+                let k = *active.first().expect("one active extent");
+                if let Some(piece) = c[k].clip(pos, next) {
+                    push_merged(out, piece);
+                }
+            }
+            _ => {
+                broken = match broken {
+                    Some((s, e)) if e == pos => Some((s, next)),
+                    other => {
+                        let mut other = other;
+                        flush(&mut other, out, overlaps);
+                        Some((pos, next))
+                    }
+                };
+            }
+        }
+    }
+    flush(&mut broken, out, overlaps);
+}
+
 /// Appends `e`, merging it into the last extent when both are contiguous in address and source.
 fn push_merged(out: &mut Vec<Extent>, e: Extent) {
     if let Some(last) = out.last_mut()
@@ -368,6 +409,38 @@ mod tests {
         assert!(m.read_at(0x1000, &mut buf).is_err());
         m.read_at(0x2000, &mut buf).unwrap();
         assert_eq!(buf[0], 1);
+    }
+
+    /// Regression (fuzz, page_index): a third entry over a range already found doubly claimed
+    /// left two overlapping extents in the index.
+    #[test]
+    fn overlap_of_three_stays_sorted_and_broken() {
+        let a = blob(3 * 4096, 1);
+        let b = blob(4096, 50);
+        let c = blob(4096, 90);
+        let (m, ov) = Memory::from_extents(vec![
+            ext(0, &a, 0, 3 * 4096),
+            ext(0x1000, &b, 0, 4096),
+            ext(0x1000, &c, 0, 4096),
+        ]);
+        let mut end = 0;
+        for e in m.extents() {
+            assert!(e.start >= end, "overlapping extents: {:?}", m.extents());
+            end = e.end();
+        }
+        assert_eq!(m.present_bytes(), 3 * 4096);
+        assert_eq!(ov, vec![Overlap { start: 0x1000, end: 0x2000 }]);
+        let mut buf = [0u8; 16];
+        m.read_at(0, &mut buf).unwrap();
+        assert_eq!(buf[0], 1);
+        assert!(m.read_at(0x1000, &mut buf).is_err());
+        m.read_at(0x2000, &mut buf).unwrap();
+        assert_eq!(buf[0], a.bytes()[0x2000]);
+        // Many identical claims: linear-ish, one overlap reported.
+        let many: Vec<Extent> = (0..20_000).map(|_| ext(0x1000, &b, 0, 4096)).collect();
+        let (m, ov) = Memory::from_extents(many);
+        assert_eq!((m.extents().len(), ov.len()), (1, 1));
+        assert!(m.read_at(0x1000, &mut buf).is_err());
     }
 
     #[test]

@@ -134,7 +134,9 @@ impl Metadata {
         match network::parse_network_status(bytes) {
             Ok(v) if !v.is_empty() => self.network = v,
             Ok(_) => {}
-            Err(e) => warnings.push(format!("network.status: {e}; the network interfaces are unknown")),
+            Err(e) => warnings.push(format!(
+                "network.status: {e}; the network interfaces are unknown"
+            )),
         }
     }
 }

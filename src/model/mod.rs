@@ -8,7 +8,8 @@ pub mod memory;
 pub mod metadata;
 pub mod network;
 pub mod process;
-// rootfs/, mountinfo (issue 3 items 2-4)
+// rootfs/, mountinfo, ghost files (issue 3 items 2-4)
+pub mod ghost;
 pub mod mounts;
 pub mod rootfs;
 

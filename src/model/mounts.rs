@@ -34,7 +34,7 @@ pub struct MountPoint {
 /// The mount namespaces of a checkpoint and which process is in which.
 #[derive(Clone, Debug, Default)]
 pub struct Mounts {
-    /// Mount namespace id -> its mounts, in image order (the kernel's order).
+    /// Mount namespace id -> its mounts, in the kernel's order (parents first).
     pub by_ns: BTreeMap<u32, Vec<MountPoint>>,
     /// PID -> mount namespace id (from `ids-<pid>.img`).
     pub ns_of_pid: BTreeMap<u32, u32>,
@@ -77,6 +77,7 @@ pub fn fstype_name(code: u32) -> &'static str {
         18 => "autofs",
         19 => "tracefs",
         23 => "cgroup2",
+        // UNSUPPORTED (0): CRIU keeps no name for it (e.g. ext4 bind mounts of the host).
         _ => "unknown",
     }
 }
@@ -120,7 +121,8 @@ pub fn load(dir: &ImageDir, pids: &[u32], warnings: &mut Vec<String>) -> Mounts 
         };
         match image::decode_all::<pb::MntEntry>(name, blob.bytes(), magic::MNTS) {
             Ok(v) => {
-                m.by_ns.insert(ns, v.iter().map(mount_from).collect());
+                // CRIU writes them in the reverse order of /proc/PID/mountinfo.
+                m.by_ns.insert(ns, v.iter().rev().map(mount_from).collect());
             }
             Err(e) => warnings.push(format!("{}: {e}", dir.label)),
         }
@@ -128,8 +130,7 @@ pub fn load(dir: &ImageDir, pids: &[u32], warnings: &mut Vec<String>) -> Mounts 
     for &pid in pids {
         let name = format!("ids-{pid}.img");
         if let Some(b) = dir.files.get(&name)
-            && let Ok(ids) =
-                image::decode_one::<pb::TaskKobjIdsEntry>(&name, b.bytes(), magic::IDS)
+            && let Ok(ids) = image::decode_one::<pb::TaskKobjIdsEntry>(&name, b.bytes(), magic::IDS)
             && let Some(ns) = ids.mnt_ns_id
         {
             m.ns_of_pid.insert(pid, ns);

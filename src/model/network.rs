@@ -115,7 +115,9 @@ pub fn parse_network_status(bytes: &[u8]) -> Result<Vec<NetInterface>, String> {
                     }
                 }
                 for ip in ips {
-                    let Some(address) = s(ip, "address") else { continue };
+                    let Some(address) = s(ip, "address") else {
+                        continue;
+                    };
                     let a = NetAddress {
                         address,
                         gateway: s(ip, "gateway"),
@@ -252,8 +254,10 @@ mod tests {
         assert!(parse_network_status(b"42").is_err());
         // Wrong types inside are skipped, not fatal.
         assert!(
-            parse_network_status(br#"{"x":{"interfaces":{"eth0":{"subnets":[1,{"ipnet":2}],"mac_address":7}}}}"#)
-                .unwrap()[0]
+            parse_network_status(
+                br#"{"x":{"interfaces":{"eth0":{"subnets":[1,{"ipnet":2}],"mac_address":7}}}}"#
+            )
+            .unwrap()[0]
                 .addresses
                 .is_empty()
         );

@@ -105,6 +105,16 @@ fn load_at(dir: &ImageDir, name: &str, warnings: &mut Vec<String>, depth: usize)
             lazy_pages += nr_pages;
         }
     }
+    // Bytes the pagemap does not account for: a pagemap cut at an entry boundary looks valid, but
+    // its pages file then holds more than it uses. Say so (the missing entries' pages read as holes).
+    if let Some(b) = pages
+        && (b.len() as u64) > off
+    {
+        warnings.push(where_(format!(
+            "{pages_name} has {} bytes past the {off} its entries use: the pagemap may be truncated",
+            b.len() as u64 - off
+        )));
+    }
     if lazy_pages > 0 {
         warnings.push(where_(format!(
             "{lazy_pages} lazy pages (LAZY without PRESENT) are not in the checkpoint; they read as zeros"

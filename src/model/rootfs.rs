@@ -83,7 +83,10 @@ pub enum NodeKind {
     Dir,
     File(FileData),
     /// `target`: as the layer has it; `shown`: the rewritten target that stays inside `rootfs/`.
-    Symlink { target: String, shown: String },
+    Symlink {
+        target: String,
+        shown: String,
+    },
 }
 
 /// Where a regular file's bytes are.
@@ -173,7 +176,8 @@ impl HostRoot {
                 return Err(std::io::Error::from_raw_os_error(libc::EXDEV));
             }
             let last = i + 1 == comps.len();
-            let name = CString::new(*c).map_err(|_| std::io::Error::from_raw_os_error(libc::EINVAL))?;
+            let name =
+                CString::new(*c).map_err(|_| std::io::Error::from_raw_os_error(libc::EINVAL))?;
             let flags = libc::O_RDONLY
                 | libc::O_CLOEXEC
                 | libc::O_NOFOLLOW
@@ -219,7 +223,9 @@ impl HostFile {
     pub fn map(&self) -> std::io::Result<Blob> {
         let f = self.root.open_file(&self.rel)?;
         let b = Blob::map(&f)?;
-        let n = b.len().min(usize::try_from(self.size).unwrap_or(usize::MAX));
+        let n = b
+            .len()
+            .min(usize::try_from(self.size).unwrap_or(usize::MAX));
         Ok(b.slice(0..n).unwrap_or(b))
     }
 
@@ -302,6 +308,18 @@ impl RootFs {
         diff: Option<&Blob>,
         deleted: Option<&[u8]>,
     ) -> Result<RootFs, String> {
+        Self::build_with_ghosts(image, diff, deleted, &[])
+    }
+
+    /// [`RootFs::build`], plus the saved contents of open-but-deleted files, each at
+    /// `<path> (deleted)` (where the descriptor's link, `<path> (deleted)` as /proc shows it,
+    /// leads).
+    pub fn build_with_ghosts(
+        image: Option<&Path>,
+        diff: Option<&Blob>,
+        deleted: Option<&[u8]>,
+        ghosts: &[super::ghost::Ghost],
+    ) -> Result<RootFs, String> {
         let mut r = RootFs::empty();
         if let Some(dir) = image {
             let root = HostRoot::open(dir)
@@ -322,9 +340,22 @@ impl RootFs {
                         }
                     }
                 }
-                Err(e) => r
-                    .warnings
-                    .push(format!("deleted.files: not a JSON array of paths ({e}): ignored")),
+                Err(e) => r.warnings.push(format!(
+                    "deleted.files: not a JSON array of paths ({e}): ignored"
+                )),
+            }
+        }
+        for g in ghosts {
+            match clean(&format!("{} (deleted)", g.path)) {
+                Some(p) if !p.is_empty() => r.insert(
+                    p,
+                    NodeKind::File(FileData::Blob(g.data.clone())),
+                    shown_mode(g.mode),
+                ),
+                _ => r.warnings.push(format!(
+                    "deleted file {}: a path with `..`: left out of rootfs/",
+                    g.path.escape_debug()
+                )),
             }
         }
         r.rewrite_links();
@@ -560,12 +591,13 @@ impl RootFs {
                         .link_name_bytes()
                         .and_then(|t| std::str::from_utf8(&t).ok().and_then(clean));
                     let found = t.as_ref().and_then(|t| {
-                        files.get(t).map(|(b, _)| FileData::Blob(b.clone())).or_else(|| {
-                            match self.nodes.get(t).map(|n| &n.kind) {
+                        files
+                            .get(t)
+                            .map(|(b, _)| FileData::Blob(b.clone()))
+                            .or_else(|| match self.nodes.get(t).map(|n| &n.kind) {
                                 Some(NodeKind::File(d)) => Some(d.clone()),
                                 _ => None,
-                            }
-                        })
+                            })
                     });
                     match found {
                         Some(d) => NodeKind::File(d),
@@ -594,16 +626,15 @@ impl RootFs {
             self.remove_tree(&w);
         }
         for d in opaque {
-            let prefix = format!("{d}/");
-            let victims: Vec<String> = self
-                .nodes
-                .keys()
-                .filter(|k| d.is_empty() || k.starts_with(&prefix))
-                .filter(|k| !k.is_empty())
-                .cloned()
-                .collect();
-            for v in victims {
-                self.nodes.remove(&v);
+            if d.is_empty() {
+                self.nodes.retain(|k, _| k.is_empty());
+                continue;
+            }
+            // Everything below `d`, but `d` itself stays.
+            let keep = self.nodes.remove(&d);
+            self.remove_tree(&d);
+            if let Some(n) = keep {
+                self.nodes.insert(d, n);
             }
         }
         for it in items {
@@ -908,10 +939,14 @@ fn gaps(mem: &Memory, lo: u64, hi: u64) -> Vec<(u64, u64)> {
 /// Builds `checkpoint.container_fs` for a loaded checkpoint: rootfs-diff.tar and deleted.files
 /// from the archive, over `image` (`--rootfs`); with `image`, fills the clean file pages.
 pub fn attach(ck: &mut super::Checkpoint, image: Option<&Path>) -> Result<(), String> {
-    let rootfs = RootFs::build(
+    let abs = image.map(|p| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf()));
+    let image = abs.as_deref();
+    let ghosts = super::ghost::ghosts(&ck.source.images, &ck.files, &mut ck.warnings);
+    let rootfs = RootFs::build_with_ghosts(
         image,
         ck.source.metadata.get("rootfs-diff.tar"),
         ck.source.metadata.get("deleted.files").map(|b| b.bytes()),
+        &ghosts,
     )?;
     ck.warnings.extend(rootfs.warnings.iter().cloned());
     if image.is_some() {
@@ -1072,6 +1107,21 @@ mod tests {
         assert!(h.read_at(0, &mut buf).is_err());
         assert!(h.map().is_err());
         assert!(h.root.open_file_walk("etc/plain").is_err());
+    }
+
+    #[test]
+    fn ghosts_are_shown_beside_their_path() {
+        let (dir, files) = crate::model::ghost::tests::ghost_dir(b"GHOST");
+        let mut w = Vec::new();
+        let g = crate::model::ghost::ghosts(&dir, &files, &mut w);
+        let tar = tar_of(&[("tmp/gone.txt", Some(b"NEW FILE, SAME NAME"), None, 0o644)]);
+        let r = RootFs::build_with_ghosts(None, Some(&tar), None, &g).unwrap();
+        let Some(FileData::Blob(b)) = r.file("/tmp/gone.txt (deleted)") else {
+            panic!()
+        };
+        assert_eq!(b.bytes(), b"GHOST");
+        assert!(r.file("/tmp/gone.txt").is_some());
+        assert_eq!(r.node("tmp/gone.txt (deleted)").unwrap().mode, 0o400);
     }
 
     #[test]

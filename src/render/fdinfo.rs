@@ -6,7 +6,7 @@
 //! | regular file / directory | `RegFileEntry.pos` | its open flags | its mount id, when recorded | – |
 //! | pipe | 0 (pipes are streams) | its flags | – | the pipe's inode (`pipe_id`) |
 //! | fifo | 0 | – | – | the pipe's inode |
-//! | inet socket | 0 | – | – | the socket inode |
+//! | inet socket | 0 | its flags | – | the socket inode |
 //! | unix socket | 0 | its flags | – | the socket inode |
 //! | other socket | 0 | – | – | the socket inode |
 //! | anything else | – | – | – | – |
@@ -37,7 +37,7 @@ pub fn fdinfo(_p: &Process, fd: &Fd) -> Vec<u8> {
                 (Some(0), Some(*flags), None, Some(u64::from(*pipe_id)))
             }
             FileKind::Fifo { pipe_id, .. } => (Some(0), None, None, Some(u64::from(*pipe_id))),
-            FileKind::InetSocket(s) => (Some(0), None, None, Some(u64::from(s.ino))),
+            FileKind::InetSocket(s) => (Some(0), Some(s.flags), None, Some(u64::from(s.ino))),
             FileKind::UnixSocket(s) => (Some(0), Some(s.flags), None, Some(u64::from(s.ino))),
             FileKind::Socket { ino, .. } => (Some(0), None, None, Some(u64::from(*ino))),
             _ => (None, None, None, None),
@@ -118,7 +118,7 @@ mod tests {
                 ..InetSocket::default()
             }),
         );
-        assert_eq!(fdinfo(&p, &f), b"pos:\t0\nino:\t81758\n");
+        assert_eq!(fdinfo(&p, &f), b"pos:\t0\nflags:\t02000000\nino:\t81758\n");
         let f = fd(6, 0, FileKind::AnonInode { what: "eventfd" });
         assert!(fdinfo(&p, &f).is_empty());
         let f = fd(

@@ -6,6 +6,8 @@
 //!   "engine": "Podman", "container_name": "...", "container_id": "...", "image": "...",
 //!   "image_id": "...", "runtime": "runc", "created": "...", "checkpointed": "...",
 //!   "pod": null, "namespace": null,
+//!   "network": [ { "network": "podman", "name": "eth0", "mac": "d6:cf:7b:43:b8:3d",
+//!                  "addresses": [ { "address": "10.88.0.13/16", "gateway": "10.88.0.1" } ] } ],
 //!   "criu_image_version": 2, "dump_uptime_us": null,
 //!   "dump_stats": { "freezing_time": 601, ... },
 //!   "source": { "path": "/abs/checkpoint.tar.gz", "kind": "tar.gz", "layout": "container-archive",
@@ -26,6 +28,7 @@ use serde::Serialize;
 
 use crate::model::Checkpoint;
 use crate::model::metadata::DumpStats;
+use crate::model::network::NetInterface;
 use crate::render::summary::checkpoint_sizes;
 use crate::source::{InputKind, Layout};
 
@@ -41,6 +44,7 @@ struct Info<'a> {
     checkpointed: Option<&'a str>,
     pod: Option<&'a str>,
     namespace: Option<&'a str>,
+    network: &'a [NetInterface],
     criu_image_version: Option<u32>,
     dump_uptime_us: Option<u64>,
     dump_stats: Option<&'a DumpStats>,
@@ -114,6 +118,7 @@ pub fn info_json(ck: &Checkpoint) -> Vec<u8> {
         checkpointed: m.checkpointed.as_deref(),
         pod: m.pod_name.as_deref(),
         namespace: m.pod_namespace.as_deref(),
+        network: &m.network,
         criu_image_version: m.criu_image_version,
         dump_uptime_us: m.dump_uptime_us,
         dump_stats: m.dump_stats.as_ref(),

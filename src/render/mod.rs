@@ -16,6 +16,8 @@
 //! | `pstree` | [`pstree()`] | `pstree.rs` |
 //! | `checkpoint/info.json` | [`info_json()`] | `info.rs` |
 //! | `checkpoint/summary` (and the CLI's `show` table) | [`summary()`], [`show_table()`], [`human_size()`] | `summary.rs` |
+//! | the summary's pod / network / CRIU lines | [`container::details()`] | `container.rs` |
+//! | `triage` | [`triage::triage()`] (one pure function per rule) | `triage.rs` |
 //!
 //! `task.rs` holds what several views share: the kernel's VM accounting rebuilt from the VMAs,
 //! the state letter, the signal masks, the comm as the kernel prints it.
@@ -37,6 +39,7 @@
 
 pub mod auxv;
 pub mod cmdline;
+pub mod container;
 pub mod elfcore;
 pub mod fdinfo;
 pub mod info;

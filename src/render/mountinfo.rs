@@ -55,7 +55,11 @@ fn line(out: &mut String, m: &MountPoint) {
     out.push(' ');
     let mp = m.mountpoint.strip_prefix('.').unwrap_or(&m.mountpoint);
     escape(out, if mp.is_empty() { "/" } else { mp });
-    out.push_str(if m.flags & MS_RDONLY != 0 { " ro" } else { " rw" });
+    out.push_str(if m.flags & MS_RDONLY != 0 {
+        " ro"
+    } else {
+        " rw"
+    });
     for (bit, name) in [
         (MS_NOSUID, ",nosuid"),
         (MS_NODEV, ",nodev"),
@@ -78,7 +82,14 @@ fn line(out: &mut String, m: &MountPoint) {
     out.push_str(" - ");
     escape(out, &m.fstype);
     out.push(' ');
-    escape(out, if m.source.is_empty() { "none" } else { &m.source });
+    escape(
+        out,
+        if m.source.is_empty() {
+            "none"
+        } else {
+            &m.source
+        },
+    );
     // Superblock options: CRIU keeps ro/sync/dirsync/mand/lazytime in sb_flags and the rest in
     // `options`; older images leave sb_flags out and keep everything in `options`.
     let opts = m.options.as_str();

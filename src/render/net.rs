@@ -169,7 +169,11 @@ pub fn net(p: &Process, which: NetFile) -> Vec<u8> {
 }
 
 fn unix_line(out: &mut String, s: &UnixSocket) {
-    let flags = if s.state == TCP_LISTEN { SO_ACCEPTCON } else { 0 };
+    let flags = if s.state == TCP_LISTEN {
+        SO_ACCEPTCON
+    } else {
+        0
+    };
     let st = if s.state == TCP_ESTABLISHED { 3 } else { 1 };
     let _ = write!(
         out,

@@ -1,4 +1,6 @@
-//! `checkpoint/summary`: the `checkpointctl show` table, then the process tree, as text.
+//! `checkpoint/summary`: the `checkpointctl show` table, the details it has no column for (pod,
+//! network, checkpoint time, CRIU statistics: [`details`](super::container::details)), then the
+//! process tree, as text.
 //!
 //! ```text
 //! CONTAINER    IMAGE                              ID             RUNTIME   CREATED                ENGINE   CHKPT SIZE   ROOT FS DIFF SIZE
@@ -146,6 +148,8 @@ pub fn show_table(ck: &Checkpoint) -> String {
 /// The text of `checkpoint/summary`.
 pub fn summary(ck: &Checkpoint) -> Vec<u8> {
     let mut s = show_table(ck).into_bytes();
+    // Pod, network, checkpoint time, CRIU statistics (render/container.rs).
+    s.extend_from_slice(super::container::details(ck).as_bytes());
     s.extend_from_slice(b"\nProcess tree\n");
     s.extend_from_slice(&pstree(ck));
     s

@@ -172,12 +172,7 @@ pub fn exec_anon(p: &Process) -> Vec<Finding> {
                 _ if dev_zero(v) => " (shared)",
                 _ => "",
             };
-            Finding::new(
-                p.pid,
-                range(v),
-                tag,
-                format!("{what}{name} {}", v.perms()),
-            )
+            Finding::new(p.pid, range(v), tag, format!("{what}{name} {}", v.perms()))
         })
         .collect()
 }
@@ -566,7 +561,10 @@ pub fn sockets(p: &Process) -> Vec<Finding> {
                         p.pid,
                         local,
                         "udp-bound",
-                        format!("UDP{fam} socket bound to a port (fd {}, socket:[{}])", fd.fd, s.ino),
+                        format!(
+                            "UDP{fam} socket bound to a port (fd {}, socket:[{}])",
+                            fd.fd, s.ino
+                        ),
                     ));
                 }
             }
@@ -686,7 +684,10 @@ mod tests {
             all.contains("\nPID 1 7f12a000-7f12c000 rwx-anon: "),
             "{all}"
         );
-        assert!(!all.contains("vdso") && !all.contains("ffffffffff600000"), "{all}");
+        assert!(
+            !all.contains("vdso") && !all.contains("ffffffffff600000"),
+            "{all}"
+        );
     }
 
     #[test]
@@ -887,7 +888,10 @@ mod tests {
             assert_eq!(tags(&shells(ck.process(pid).unwrap())), ["shell"], "{pid}");
         }
         let f = shells(ck.process(4).unwrap());
-        assert_eq!(f[0].line(), "PID 4 - shell: sh is a shell: /bin/sh -c sleep 1\\nexit");
+        assert_eq!(
+            f[0].line(),
+            "PID 4 - shell: sh is a shell: /bin/sh -c sleep 1\\nexit"
+        );
     }
 
     #[test]
@@ -896,7 +900,10 @@ mod tests {
         base(&mut w, 1);
         w.process(1, 0)
             .fd(3, File::tcp_listen(8080))
-            .fd(4, File::tcp_established([10, 0, 0, 2], 40000, [1, 2, 3, 4], 443))
+            .fd(
+                4,
+                File::tcp_established([10, 0, 0, 2], 40000, [1, 2, 3, 4], 443),
+            )
             .fd(5, File::tcp6_listen(22))
             .fd(6, File::udp(53))
             .fd(7, File::unix_listen(b"/run/app.sock"))
@@ -919,7 +926,10 @@ mod tests {
             "{f:?}"
         );
         assert_eq!(f[0].at, "0.0.0.0:8080");
-        assert!(f[0].line().starts_with("PID 1 0.0.0.0:8080 tcp-listen: listening TCP socket (fd 3"));
+        assert!(
+            f[0].line()
+                .starts_with("PID 1 0.0.0.0:8080 tcp-listen: listening TCP socket (fd 3")
+        );
         assert_eq!(f[1].at, "10.0.0.2:40000->1.2.3.4:443");
         assert_eq!(f[2].at, "[::]:22");
         assert!(f[2].what.contains("TCP6"));
@@ -942,10 +952,19 @@ mod tests {
         let ck = load_w(&w);
         let text = String::from_utf8(triage(&ck)).unwrap();
         let lines: Vec<&str> = text.lines().collect();
-        assert!(lines[0].starts_with("# ckptfs triage: 3 findings"), "{text}");
+        assert!(
+            lines[0].starts_with("# ckptfs triage: 3 findings"),
+            "{text}"
+        );
         assert!(lines[1].starts_with("PID 1 0.0.0.0:1 tcp-listen"), "{text}");
-        assert!(lines[2].starts_with("PID 7 - shell: sh is a shell: sh\\n x"), "{text}");
-        assert!(lines[3].starts_with("PID 7 10000000-10001000 rwx-anon"), "{text}");
+        assert!(
+            lines[2].starts_with("PID 7 - shell: sh is a shell: sh\\n x"),
+            "{text}"
+        );
+        assert!(
+            lines[3].starts_with("PID 7 10000000-10001000 rwx-anon"),
+            "{text}"
+        );
         assert_eq!(lines.len(), 4);
     }
 }

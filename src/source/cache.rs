@@ -57,6 +57,33 @@ struct Meta {
     input: Identity,
     tar_size: u64,
     input_sha256: String,
+    /// The cached tar's inode and change time right after it was written: any later write to
+    /// it (even one that keeps its size) changes its ctime, so a tampered copy is not reused.
+    /// Absent in older meta files: then the entry is rebuilt.
+    #[serde(default)]
+    tar_stamp: Option<Stamp>,
+}
+
+/// What changes when a file's content is written: inode, ctime (not settable by users), mtime.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+struct Stamp {
+    ino: u64,
+    ctime_sec: i64,
+    ctime_nsec: i64,
+    mtime_sec: i64,
+    mtime_nsec: i64,
+}
+
+impl Stamp {
+    fn of(md: &fs::Metadata) -> Stamp {
+        Stamp {
+            ino: md.ino(),
+            ctime_sec: md.ctime(),
+            ctime_nsec: md.ctime_nsec(),
+            mtime_sec: md.mtime(),
+            mtime_nsec: md.mtime_nsec(),
+        }
+    }
 }
 
 pub(crate) fn hex(bytes: &[u8]) -> String {
@@ -262,14 +289,9 @@ pub(crate) fn decompressed(
         }
     };
     let (tar_size, sha) = build(input, file, kind, &partial, limit, &why, opts.progress)?;
-    let meta = Meta {
-        format: META_FORMAT,
-        compression: compression(kind).into(),
-        input: id,
-        tar_size,
-        input_sha256: sha.clone(),
-    };
-    write_meta(&meta_path, &meta)?;
+    // The tar first, then the meta file that vouches for it (with the tar's stamp, taken after
+    // the rename, which may itself change the ctime): a crash in between leaves a tar without
+    // meta, which is rebuilt.
     fs::rename(&partial, &tar_path).map_err(|e| {
         Error::io(
             &tar_path,
@@ -277,11 +299,24 @@ pub(crate) fn decompressed(
             e,
         )
     })?;
+    let f = open_cached(&tar_path)
+        .map_err(|e| Error::io(&tar_path, "cannot open the cached archive", e))?;
+    let stamp = f
+        .metadata()
+        .map(|m| Stamp::of(&m))
+        .map_err(|e| Error::io(&tar_path, "cannot stat the cached archive", e))?;
+    let meta = Meta {
+        format: META_FORMAT,
+        compression: compression(kind).into(),
+        input: id,
+        tar_size,
+        input_sha256: sha.clone(),
+        tar_stamp: Some(stamp),
+    };
+    write_meta(&meta_path, &meta)?;
     if let Ok(d) = File::open(&dir) {
         let _ = d.sync_all();
     }
-    let f = open_cached(&tar_path)
-        .map_err(|e| Error::io(&tar_path, "cannot open the cached archive", e))?;
     let tar =
         Blob::map(&f).map_err(|e| Error::io(&tar_path, "cannot map the cached archive", e))?;
     if tar.len() as u64 != tar_size {
@@ -389,10 +424,11 @@ fn reuse(
         return Err("its meta file has no valid sha256".into());
     }
     let f = open_cached(tar_path).map_err(|e| format!("cannot open it: {e}"))?;
-    let len = f
-        .metadata()
-        .map_err(|e| format!("cannot stat it: {e}"))?
-        .len();
+    let md = f.metadata().map_err(|e| format!("cannot stat it: {e}"))?;
+    if meta.tar_stamp != Some(Stamp::of(&md)) {
+        return Err("it was changed after it was written (inode or change time differ)".into());
+    }
+    let len = md.len();
     if len != meta.tar_size {
         return Err(format!(
             "it has {len} bytes, its meta file says {}",
@@ -625,6 +661,61 @@ mod tests {
             cache_dir_for(None, None, Some("".into()), 7),
             PathBuf::from("/var/tmp/ckptfs-7")
         );
+    }
+
+    /// Regression (issue 6): a cached tar modified in place, keeping its size and its tar
+    /// header, was trusted and served. Its ctime no longer matches the meta file: rebuilt.
+    #[test]
+    fn tampered_cache_is_rebuilt() {
+        use crate::source::test_util::{TarSpec, TempDir, gzip};
+        use std::os::unix::fs::FileExt;
+        let t = TempDir::new("tamper");
+        let input = t.join("in.tar.gz");
+        let data = vec![0x33u8; 8192];
+        fs::write(
+            &input,
+            gzip(&TarSpec::new().file("a/pages-1.img", &data).build_gnu()),
+        )
+        .unwrap();
+        let opts = OpenOptions {
+            cache_dir: Some(t.join("cache")),
+            max_size: None,
+            progress: false,
+        };
+        let open = || {
+            let f = File::open(&input).unwrap();
+            decompressed(&input, &f, InputKind::TarGz, &opts).unwrap()
+        };
+        let first = open();
+        let orig = first.tar.bytes().to_vec();
+        assert!(first.warnings.is_empty());
+        let again = open();
+        assert!(again.warnings.is_empty(), "{:?}", again.warnings);
+        drop((first, again));
+        let f = fs::OpenOptions::new()
+            .write(true)
+            .open(
+                t.join("cache").join(
+                    fs::read_dir(t.join("cache"))
+                        .unwrap()
+                        .flatten()
+                        .map(|e| e.file_name())
+                        .find(|n| n.to_string_lossy().ends_with(".tar"))
+                        .unwrap(),
+                ),
+            )
+            .unwrap();
+        f.write_all_at(b"EVIL", 1024).unwrap();
+        drop(f);
+        let r = open();
+        assert!(
+            r.warnings
+                .iter()
+                .any(|w| w.contains("changed after it was written")),
+            "{:?}",
+            r.warnings
+        );
+        assert!(r.tar.bytes() == &orig[..], "the tampered copy was served");
     }
 
     #[test]

@@ -6,8 +6,8 @@
 //!   dumps are followed on the filesystem.
 //! - A `.tar`: the archive is mapped and its entries indexed in place (zero copy).
 //! - A `.tar.gz` / `.tar.zst`: decompressed once, streaming, into a single `.tar` in a cache
-//!   directory (see [`cache`](self) docs in `cache.rs`), then served like a `.tar`. Entries are never
-//!   extracted, so nothing in an archive can cause a write outside the cache file.
+//!   directory (see `cache.rs`), then served like a `.tar`. Entries are never extracted, so
+//!   nothing in an archive can cause a write outside the cache file.
 //!
 //! The input is evidence: it is opened read-only (with `O_NOATIME` where permitted) and never
 //! trusted: `..`, absolute and escaping link entries, truncation, absurd sizes and decompression

@@ -1,0 +1,399 @@
+#!/usr/bin/env bash
+# Performance harness (issue 5; results in docs/performance.md).
+#
+#   scripts/bench.sh [SIZE]      SIZE of dumped pages: 2G (default), 512M, 64M, ...
+#
+# Builds release, generates a synthetic checkpoint (examples/gen_checkpoint.rs) as an image dir,
+# .tar, .tar.gz and .tar.zst (plus a quarter-size one for the mount-time comparison), then
+# measures each row against a baseline measured in the same run and prints ONE table of medians
+# over RUNS repetitions (default 3). It prints numbers and ratios; it never fails on them (CI runs
+# `scripts/bench.sh 64M` only to check that the harness runs).
+#
+# Environment: RUNS (repetitions, default 3), BENCH_DIR (work dir; default a fresh
+# /var/tmp/ckptfs-bench.XXXXXX, removed at exit unless KEEP=1), DROP_CACHES=0 to never drop the
+# page cache (it is dropped, where allowed, for the cold first-read row), NOBUILD=1 to use the
+# existing target/release binaries.
+set -euo pipefail
+export LC_ALL=C
+
+SIZE=${1:-2G}
+RUNS=${RUNS:-3}
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+BIN=$ROOT/target/release/ckptfs
+GEN=$ROOT/target/release/examples/gen_checkpoint
+if [[ -n ${BENCH_DIR:-} ]]; then
+    WORK=$BENCH_DIR
+    mkdir -p "$WORK"
+else
+    WORK=$(mktemp -d /var/tmp/ckptfs-bench.XXXXXX)
+fi
+WORK=$(cd "$WORK" && pwd)
+
+log() { printf '[bench %s] %s\n' "$(date +%T)" "$*" >&2; }
+
+unmount_all() {
+    local mp
+    # every mount under the work dir, deepest first
+    while read -r mp; do
+        [[ -n $mp ]] || continue
+        "$BIN" umount "$mp" >/dev/null 2>&1 || fusermount3 -u "$mp" >/dev/null 2>&1 || umount -l "$mp" >/dev/null 2>&1 || true
+    done < <(awk -v w="$WORK/" 'index($2, w) == 1 { print $2 }' /proc/self/mounts | sort -r)
+}
+cleanup() {
+    local rc=$?
+    trap - EXIT INT TERM
+    unmount_all
+    if [[ ${KEEP:-0} == 1 ]]; then
+        log "kept $WORK"
+    else
+        rm -rf "$WORK"
+    fi
+    exit "$rc"
+}
+trap cleanup EXIT
+trap 'log "failed (exit $?) at line $LINENO: $BASH_COMMAND"' ERR
+trap 'exit 130' INT TERM
+
+to_bytes() {
+    awk -v s="$1" 'BEGIN {
+        m = 1; u = toupper(substr(s, length(s)));
+        if (u == "K") m = 2^10; else if (u == "M") m = 2^20; else if (u == "G") m = 2^30; else if (u == "T") m = 2^40;
+        if (m > 1) s = substr(s, 1, length(s) - 1);
+        printf "%d", s * m }'
+}
+human() { awk -v b="$1" 'BEGIN { if (b >= 2^30) printf "%.2f GiB", b / 2^30; else printf "%.0f MiB", b / 2^20 }'; }
+
+SIZE_B=$(to_bytes "$SIZE")
+SMALL_B=$((SIZE_B / 4))
+(( SIZE_B >= 4 * 1024 * 1024 )) || { echo "bench.sh: SIZE too small: $SIZE" >&2; exit 2; }
+
+# ---------------------------------------------------------------- timing helpers
+LAST=0
+# t CMD...: runs CMD, sets LAST to its wall time in seconds
+t() {
+    local s=$EPOCHREALTIME
+    "$@"
+    LAST=$(awk -v a="$s" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.4f", b - a }')
+}
+median() { printf '%s\n' "$@" | sort -g | awk '{ a[NR] = $1 } END { if (NR % 2) print a[(NR + 1) / 2]; else print (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
+rate() { awk -v b="$1" -v s="$2" 'BEGIN { printf "%.3f", (s > 0 ? b / s / 1e9 : 0) }'; } # GB/s
+
+CAN_DROP=0
+drop_caches() {
+    [[ $CAN_DROP == 1 ]] || return 0
+    sync
+    echo 3 >/proc/sys/vm/drop_caches 2>/dev/null || true
+}
+if [[ ${DROP_CACHES:-1} == 1 ]] && (echo 1 >/proc/sys/vm/drop_caches) 2>/dev/null; then CAN_DROP=1; fi
+
+MP=$WORK/mnt
+mkdir -p "$MP"
+mnt() { "$BIN" mount "$@" "$MP" >/dev/null; }
+umnt() {
+    "$BIN" umount "$MP" >/dev/null 2>&1 || fusermount3 -u "$MP" >/dev/null 2>&1 || umount -l "$MP"
+    local i
+    for i in $(seq 100); do
+        awk -v m="$MP" '$2 == m { f = 1 } END { exit !f }' /proc/self/mounts || return 0
+        sleep 0.02
+    done
+}
+# the serving daemon: the process whose argv holds exactly the mount point
+daemon_pid() { grep -lzxF -- "$MP" /proc/[0-9]*/cmdline 2>/dev/null | head -n 1 | cut -d/ -f3; }
+HWM_KB=0
+ANON_KB=0
+note_rss() {
+    local pid h a
+    pid=$(daemon_pid)
+    [[ -n $pid ]] || return 0
+    h=$(awk '/^VmHWM:/ { print $2 }' "/proc/$pid/status" 2>/dev/null || echo 0)
+    a=$(awk '/^RssAnon:/ { print $2 }' "/proc/$pid/status" 2>/dev/null || echo 0)
+    (( ${h:-0} > HWM_KB )) && HWM_KB=$h
+    (( ${a:-0} > ANON_KB )) && ANON_KB=$a
+    return 0
+}
+
+# ---------------------------------------------------------------- table
+ROWS=()
+# row NAME OURS BASE UNIT KIND TARGET BASELINE_NAME
+#   KIND: le (ratio ours/base <= TARGET), ge (ratio >= TARGET), abs (ours < TARGET, no baseline),
+#         info (no target)
+row() {
+    local name=$1 ours=$2 base=$3 unit=$4 kind=$5 target=$6 bname=$7 ratio met tgt
+    case $kind in
+        le | ge)
+            ratio=$(awk -v o="$ours" -v b="$base" 'BEGIN { if (b > 0) printf "%.2fx", o / b; else print "-" }')
+            met=$(awk -v o="$ours" -v b="$base" -v t="$target" -v k="$kind" 'BEGIN { r = (b > 0 ? o / b : 0); print ((k == "le" ? r <= t : r >= t) ? "yes" : "NO") }')
+            [[ $kind == le ]] && tgt="<= ${target}x" || tgt=">= ${target}x"
+            ;;
+        abs)
+            ratio="-"
+            met=$(awk -v o="$ours" -v t="$target" 'BEGIN { print (o < t ? "yes" : "NO") }')
+            tgt="< $target $unit"
+            ;;
+        *)
+            ratio=$(awk -v o="$ours" -v b="$base" 'BEGIN { if (b > 0) printf "%.2fx", o / b; else print "-" }')
+            met="-"
+            tgt="-"
+            ;;
+    esac
+    ROWS+=("$name|$ours $unit|$bname|$base${base:+ }$([[ $base == "-" ]] || echo "$unit")|$ratio|$tgt|$met")
+    log "row: $name: $ours $unit (baseline $base) $ratio $met"
+}
+print_table() {
+    {
+        echo "metric|ours|baseline (same run)|base value|ratio|target|met"
+        echo "---|---|---|---|---|---|---"
+        printf '%s\n' "${ROWS[@]}"
+    } | awk -F'|' '
+        { for (i = 1; i <= NF; i++) { c[NR, i] = $i; if (length($i) > w[i]) w[i] = length($i) } n = NF; r = NR }
+        END { for (j = 1; j <= r; j++) { line = "|"; for (i = 1; i <= n; i++) {
+                  v = c[j, i]; if (j == 2) { v = ""; for (k = 0; k < w[i]; k++) v = v "-" }
+                  line = line sprintf(" %-" w[i] "s |", v) } print line } }'
+}
+
+# ---------------------------------------------------------------- build + generate
+T_START=$EPOCHREALTIME
+LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
+if [[ ${NOBUILD:-0} != 1 ]]; then
+    log "building release"
+    (cd "$ROOT" && cargo build --release --quiet --bin ckptfs --example gen_checkpoint)
+fi
+have_memparse=0
+"$BIN" memparse --help >/dev/null 2>&1 && have_memparse=1
+command -v zstd >/dev/null || { echo "bench.sh: zstd not installed" >&2; exit 2; }
+command -v strings >/dev/null || { echo "bench.sh: strings (binutils) not installed" >&2; exit 2; }
+
+log "generating $(human "$SIZE_B") checkpoint in $WORK/big"
+t "$GEN" "$WORK/big" "$SIZE_B" >/dev/null
+T_GEN=$LAST
+log "generating $(human "$SMALL_B") checkpoint (dir, tar)"
+"$GEN" "$WORK/small" "$SMALL_B" --formats dir,tar >/dev/null
+
+BIG=$WORK/big
+DIR=$BIG/img/dump
+PAGES=("$BIG"/img/dump/pages-*.img "$BIG"/img/predump/pages-*.img)
+PAGES_B=$(stat -c %s "${PAGES[@]}" | awk '{ s += $1 } END { print s }')
+MARK=$(awk -F= '$1 == "marker_prefix" { print $2 }' "$BIG/manifest.txt")
+NMARK=$(awk -F= '$1 == "markers" { print $2 }' "$BIG/manifest.txt")
+log "pages files: $(human "$PAGES_B") in ${#PAGES[@]} files; $NMARK markers"
+
+cat >"$WORK/rr.py" <<'EOF'
+# Random 4 KiB reads per second: rr.py mem MOUNT RUNS_TXT | rr.py files FILE...
+import os, random, sys, time
+random.seed(4242)
+mode = sys.argv[1]
+targets = []
+if mode == "mem":
+    mp, runs = sys.argv[2], sys.argv[3]
+    fds = {}
+    for line in open(runs):
+        pid, start, n = line.split()
+        if pid not in fds:
+            fds[pid] = os.open(f"{mp}/{pid}/mem", os.O_RDONLY)
+        targets.append((fds[pid], int(start, 16), int(n)))
+else:
+    for f in sys.argv[2:]:
+        n = os.path.getsize(f)
+        if n >= 4096:
+            targets.append((os.open(f, os.O_RDONLY), 0, n))
+picks = random.choices(targets, [t[2] for t in targets], k=200000)
+offs = [(fd, s + random.randrange(n // 4096) * 4096) for fd, s, n in picks]
+done = 0
+t0 = time.perf_counter()
+pread = os.pread
+while done < len(offs):
+    for fd, off in offs[done:done + 512]:
+        if len(pread(fd, 4096, off)) != 4096:
+            sys.exit(f"short read at {off:#x}")
+    done += 512
+    if time.perf_counter() - t0 > 2.0:
+        break
+print(f"{done / (time.perf_counter() - t0):.0f}")
+EOF
+
+# ---------------------------------------------------------------- 1. mount time
+log "1. mount time (dir, .tar; $(human "$SIZE_B") and $(human "$SMALL_B"))"
+declare -A M=()
+for kind in dir tar; do
+    for sz in big small; do
+        if [[ $kind == dir ]]; then ck=$WORK/$sz/img/dump; else ck=$WORK/$sz/ck.tar; fi
+        vals=()
+        for i in $(seq "$RUNS"); do
+            t mnt "$ck"
+            vals+=("$LAST")
+            note_rss
+            umnt
+        done
+        M[$kind.$sz]=$(median "${vals[@]}")
+    done
+done
+row "1. mount image dir, $(human "$SIZE_B")" "${M[dir.big]}" "-" s abs 0.3 "-"
+row "1. mount .tar, $(human "$SIZE_B")" "${M[tar.big]}" "-" s abs 0.3 "-"
+row "1. mount image dir: $(human "$SIZE_B") vs $(human "$SMALL_B")" "${M[dir.big]}" "${M[dir.small]}" s info - "same, $(human "$SMALL_B")"
+row "1. mount .tar: $(human "$SIZE_B") vs $(human "$SMALL_B")" "${M[tar.big]}" "${M[tar.small]}" s info - "same, $(human "$SMALL_B")"
+
+# ---------------------------------------------------------------- 2. compressed archives
+log "2. compressed archives"
+for kind in gz zst; do
+    ours=() base=() again=()
+    for i in $(seq "$RUNS"); do
+        rm -rf "$WORK/cache" "$WORK/out.tar"
+        mkdir -p "$WORK/cache"
+        if [[ $kind == gz ]]; then
+            t sh -c "gzip -dc '$BIG/ck.tar.gz' > '$WORK/out.tar'"
+        else
+            t sh -c "zstd -q -dc '$BIG/ck.tar.zst' > '$WORK/out.tar'"
+        fi
+        base+=("$LAST")
+        rm -f "$WORK/out.tar"
+        t mnt "$BIG/ck.tar.$kind" --cache-dir "$WORK/cache"
+        ours+=("$LAST")
+        note_rss
+        umnt
+        t mnt "$BIG/ck.tar.$kind" --cache-dir "$WORK/cache"
+        again+=("$LAST")
+        umnt
+    done
+    rm -rf "$WORK/cache"
+    if [[ $kind == gz ]]; then
+        row "2. mount .tar.gz (cold cache)" "$(median "${ours[@]}")" "$(median "${base[@]}")" s le 0.5 "gzip -dc > file"
+        row "2. remount .tar.gz from cache" "$(median "${again[@]}")" "-" s abs 0.3 "-"
+    else
+        row "2. mount .tar.zst (cold cache)" "$(median "${ours[@]}")" "$(median "${base[@]}")" s le 1.2 "zstd -dc > file"
+        row "2. remount .tar.zst from cache" "$(median "${again[@]}")" "-" s abs 0.3 "-"
+    fi
+done
+
+# ---------------------------------------------------------------- 3. sequential reads of memory/*
+log "3. sequential reads of memory/*"
+cat_pages() { cat "${PAGES[@]}" >/dev/null; }
+cat_memory() { cat "$MP"/[0-9]*/memory/* >/dev/null; }
+cat_pages # warm
+mnt "$DIR"
+MEM_B=$(stat -c %s "$MP"/[0-9]*/memory/* | awk '{ s += $1 } END { print s }')
+umnt
+base=() cold=() fcold=() second=() basecold=()
+for i in $(seq "$RUNS"); do
+    t cat_pages
+    base+=("$(rate "$PAGES_B" "$LAST")")
+    # FUSE page cache cold (fresh mount), pages files in the page cache
+    mnt "$DIR"
+    t cat_memory
+    fcold+=("$(rate "$MEM_B" "$LAST")")
+    t cat_memory
+    second+=("$(rate "$MEM_B" "$LAST")")
+    note_rss
+    umnt
+    if [[ $CAN_DROP == 1 ]]; then
+        # everything cold: the page cache dropped, then a fresh mount
+        drop_caches
+        mnt "$DIR"
+        t cat_memory
+        cold+=("$(rate "$MEM_B" "$LAST")")
+        umnt
+        drop_caches
+        t cat_pages
+        basecold+=("$(rate "$PAGES_B" "$LAST")")
+    fi
+done
+B3=$(median "${base[@]}")
+row "3. first read memory/* (FUSE cold, pages in page cache)" "$(median "${fcold[@]}")" "$B3" GB/s ge 0.25 "cat pages-*.img (page cache)"
+if [[ $CAN_DROP == 1 ]]; then
+    row "3. first read memory/* (page cache dropped)" "$(median "${cold[@]}")" "$B3" GB/s ge 0.25 "cat pages-*.img (page cache)"
+    row "3. first read memory/* (page cache dropped) vs cold pages" "$(median "${cold[@]}")" "$(median "${basecold[@]}")" GB/s info - "cat pages-*.img (page cache dropped)"
+fi
+row "3. second read memory/*" "$(median "${second[@]}")" "$B3" GB/s ge 0.8 "cat pages-*.img (page cache)"
+cat_pages # warm again for what follows
+
+# ---------------------------------------------------------------- 4 + 8b. grep -c over */mem
+log "4. grep -c over */mem"
+grep_mem() { (cd "$MP" && grep -c -F "$MARK" [0-9]*/mem) >"$WORK/grep.out" || true; }
+grep_pages() { grep -c -F "$MARK" "${PAGES[@]}" >"$WORK/grepp.out" || true; }
+sum_counts() { awk -F: '{ s += $NF } END { print s + 0 }' "$1"; }
+ours=() base=() both=()
+for i in $(seq "$RUNS"); do
+    t grep_pages
+    base+=("$LAST")
+    t mnt "$DIR"
+    m=$LAST
+    t grep_mem
+    ours+=("$LAST")
+    both+=("$(awk -v a="$m" -v b="$LAST" 'BEGIN { printf "%.4f", a + b }')")
+    note_rss
+    umnt
+done
+GM=$(sum_counts "$WORK/grep.out")
+GP=$(sum_counts "$WORK/grepp.out")
+[[ $GM == "$GP" ]] || log "WARNING: grep counts differ: */mem $GM, pages files $GP"
+row "4. grep -c over */mem (fresh mount; $GM lines)" "$(median "${ours[@]}")" "$(median "${base[@]}")" s le 1.5 "grep -c over pages-*.img ($GP)"
+BASE_MEM_GREP_ROW8=$(median "${both[@]}")
+
+# ---------------------------------------------------------------- 5. strings
+log "5. strings -n 8"
+ours=() base=()
+for i in $(seq "$RUNS"); do
+    t sh -c "strings -n 8 $(printf "'%s' " "${PAGES[@]}") > /dev/null"
+    base+=("$LAST")
+    mnt "$DIR"
+    t sh -c "strings -n 8 '$MP'/[0-9]*/memory/* > /dev/null"
+    ours+=("$LAST")
+    umnt
+done
+row "5. strings -n 8 over memory/* (fresh mount)" "$(median "${ours[@]}")" "$(median "${base[@]}")" s le 1.5 "strings -n 8 pages-*.img"
+
+# ---------------------------------------------------------------- 6. random reads
+log "6. random 4 KiB reads"
+ours=() base=() warm=()
+for i in $(seq "$RUNS"); do
+    base+=("$(python3 "$WORK/rr.py" files "${PAGES[@]}")")
+    mnt "$DIR"
+    ours+=("$(python3 "$WORK/rr.py" mem "$MP" "$BIG/runs.txt")")
+    warm+=("$(python3 "$WORK/rr.py" mem "$MP" "$BIG/runs.txt")")
+    note_rss
+    umnt
+done
+B6=$(median "${base[@]}")
+row "6. random 4 KiB preads of */mem (fresh mount)" "$(median "${ours[@]}")" "$B6" reads/s info - "preads of pages-*.img"
+row "6. random 4 KiB preads of */mem (same offsets again)" "$(median "${warm[@]}")" "$B6" reads/s info - "preads of pages-*.img"
+
+# ---------------------------------------------------------------- 8. memparse --search
+P8=()
+if [[ $have_memparse == 1 ]]; then
+    log "8. memparse --search"
+    ours=() base=() rss=()
+    for i in $(seq "$RUNS"); do
+        t cat_pages
+        base+=("$LAST")
+        if [[ -x /usr/bin/time ]]; then
+            t /usr/bin/time -f '%M' -o "$WORK/mp.rss" "$BIN" memparse -s "$MARK" "$DIR" >"$WORK/mp.out"
+            rss+=("$(tail -n 1 "$WORK/mp.rss")")
+        else
+            t "$BIN" memparse -s "$MARK" "$DIR" >"$WORK/mp.out"
+        fi
+        ours+=("$LAST")
+    done
+    B8=$(median "${base[@]}")
+    row "8. memparse --search ($(grep -c -F "$MARK" "$WORK/mp.out" || true) hit lines)" "$(median "${ours[@]}")" "$B8" s info - "cat pages-*.img once"
+    row "8. mount + grep -c over every mem" "$BASE_MEM_GREP_ROW8" "$B8" s info - "cat pages-*.img once"
+    [[ ${#rss[@]} -gt 0 ]] && P8=("$(median "${rss[@]}")")
+else
+    log "8. skipped: ckptfs memparse is not available"
+    B8=$(median "$(t cat_pages; echo "$LAST")")
+    row "8. mount + grep -c over every mem" "$BASE_MEM_GREP_ROW8" "$B8" s info - "cat pages-*.img once"
+fi
+
+# ---------------------------------------------------------------- 7. peak RSS
+META_KB=$(du -sk --exclude='pages-*' "$BIG/img" | awk '{ print $1 }')
+row "7. mount daemon peak RSS, VmHWM (all rows)" "$((HWM_KB / 1024))" "$(((64 * 1024 + META_KB) / 1024))" MiB le 1.0 "64 MiB + metadata ($((META_KB)) KiB)"
+row "7. mount daemon peak RssAnon (all rows)" "$((ANON_KB / 1024))" "$(((64 * 1024 + META_KB) / 1024))" MiB le 1.0 "64 MiB + metadata"
+if [[ ${#P8[@]} -gt 0 ]]; then
+    row "7. memparse --search peak RSS (time -v)" "$((P8[0] / 1024))" "$(((64 * 1024 + META_KB) / 1024))" MiB le 1.0 "64 MiB + metadata"
+fi
+
+T_ALL=$(awk -v a="$T_START" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.0f", b - a }')
+echo
+echo "ckptfs bench: SIZE=$(human "$SIZE_B") ($(human "$PAGES_B") in pages files, memory/* $(human "$MEM_B")), RUNS=$RUNS, medians"
+echo "machine: $(nproc) cores, $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 2^20 }' /proc/meminfo) RAM, kernel $(uname -r); load average $LOAD0 at start, $(cut -d' ' -f1-3 /proc/loadavg) at end"
+echo "page cache drop: $([[ $CAN_DROP == 1 ]] && echo yes || echo "not allowed (cold rows skipped)"); generation ${T_GEN}s; total ${T_ALL}s"
+echo
+print_table

@@ -1,0 +1,459 @@
+//! YARA end to end on the mounted fixtures (Debian's `yara`, 4.2 here): `yara -r RULES MNT` finds
+//! every fixture marker in `PID/memory/`, in `PID/core` and (Podman) in `rootfs/`; every file it
+//! reports lies inside the mount, and no symlink of the mount leads out; the scan's time is
+//! compared with the same bytes scanned on disk (printed, not asserted).
+//!
+//! What yara does with the huge sparse files (measured with yara 4.2.3):
+//! - `PID/mem` (128 TiB): yara maps whole files, the mmap fails, and it prints
+//!   `error scanning MNT/PID/mem: error: 4` (ERROR_COULD_NOT_MAP_FILE) on stderr and goes on with
+//!   the other files: acceptable, the markers are found through `memory/` and `core`
+//!   ([`mem_fails_per_file_only`]).
+//! - `PID/pagemap` (st_size 256 GiB for a 47-bit address space): the mmap succeeds and yara reads
+//!   it all through FUSE (~16 MB/s in a debug build: hours). So a plain `yara -r RULES MNT` does
+//!   not finish today ([`plain_recursive_scan_finishes`], ignored until the fs presents pagemap
+//!   differently, e.g. with st_size 0 as the kernel does). The scans here pass `-z 1GiB`
+//!   (`--skip-larger`, which applies to directory scans only) to leave mem and pagemap out.
+//!
+//! Needs `yara` (scripts/deps.sh installs it): missing, the tests panic when `CI=true` and skip
+//! otherwise.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::fs;
+use std::path::{Component, Path, PathBuf};
+use std::time::Duration;
+
+use common::{Mount, Out, TempDir, fixtures, run_timeout};
+
+/// `--skip-larger` for directory scans: above every `memory/` file and `core` of the fixtures,
+/// below `mem` (128 TiB) and `pagemap` (256 GiB).
+const SKIP_LARGER: u64 = 1 << 30;
+
+fn have_yara() -> bool {
+    let ok = run_timeout(10, &["yara", "--version"]).ok();
+    if !ok {
+        if std::env::var("CI").as_deref() == Ok("true") {
+            panic!("yara is not installed (CI=true): run scripts/deps.sh");
+        }
+        eprintln!("SKIP: yara is not installed");
+    }
+    ok
+}
+
+/// Where a marker must be found.
+#[derive(Clone, Copy)]
+enum At {
+    /// In `PID/memory/<the [heap] range>` and in `PID/core`.
+    Heap(u32),
+    /// In some `PID/memory/*` file and in `PID/core`.
+    Mem(u32),
+    /// In `rootfs/<path>`.
+    Rootfs(&'static str),
+}
+
+struct Case {
+    name: &'static str,
+    input: &'static str,
+    markers: &'static [(&'static str, At)],
+}
+
+const CASES: &[Case] = &[
+    Case {
+        name: "secretd-plain",
+        input: "images",
+        markers: &[
+            ("SECRET_TOKEN=tok-plain-7f3a9c21", At::Mem(8259)),
+            ("SECRET_TOKEN=tok-plain-7f3a9c21", At::Mem(8262)),
+            ("SECRETD-GLOBAL-A1", At::Mem(8259)),
+            ("SECRETD-HEAP-A1", At::Heap(8259)),
+            ("SECRETD-STACK-A1", At::Mem(8259)),
+            ("SECRETD-THREAD1-A1", At::Mem(8259)),
+            ("SECRETD-THREAD2-A1", At::Mem(8259)),
+            ("SECRETD-CHILD-A1", At::Heap(8262)),
+            ("SECRETD-PROTNONE-A1", At::Mem(8259)),
+        ],
+    },
+    Case {
+        name: "secretd-incremental",
+        input: "images/dump",
+        markers: &[
+            ("SECRET_TOKEN=tok-incr-0d4e8b55", At::Mem(8319)),
+            ("SECRETD-GLOBAL-B2", At::Mem(8319)),
+            ("SECRETD-HEAP-B2", At::Heap(8319)),
+            ("SECRETD-STACK-B2", At::Mem(8319)),
+            ("SECRETD-THREAD1-B2", At::Mem(8319)),
+            ("SECRETD-THREAD2-B2", At::Mem(8319)),
+            ("SECRETD-CHILD-B2", At::Heap(8322)),
+            ("SECRETD-PROTNONE-B2", At::Mem(8319)),
+        ],
+    },
+    Case {
+        name: "secretd-shm",
+        input: "images",
+        markers: &[
+            ("SECRET_TOKEN=tok-shm-6b1f3e90", At::Mem(8410)),
+            ("SECRETD-HEAP-D4", At::Heap(8410)),
+            ("SECRETD-STACK-D4", At::Mem(8410)),
+            ("SECRETD-THREAD1-D4", At::Mem(8410)),
+            ("SECRETD-CHILD-D4", At::Heap(8414)),
+            ("SECRETD-SHM-PARENT-D4", At::Mem(8410)),
+            ("SECRETD-SHM-PARENT-D4", At::Mem(8414)),
+            ("SECRETD-SHM-CHILD-D4", At::Mem(8410)),
+            ("SECRETD-MEMFD-D4", At::Mem(8410)),
+            ("SECRETD-MEMFD-D4", At::Mem(8414)),
+        ],
+    },
+    Case {
+        name: "podman-busybox",
+        input: "checkpoint.tar.gz",
+        markers: &[
+            ("PODBB-SHELL-VAR-MARKER-77e1", At::Heap(1)),
+            ("POSTGRES_PASSWORD=PODBB-secret_password-shared", At::Mem(1)),
+            ("APP_TOKEN=PODBB-ENV-TOKEN-4c1d", At::Mem(6)),
+            ("APP_TOKEN=PODBB-ENV-TOKEN-4c1d", At::Mem(7)),
+            (
+                "PODBB-ROOTFS-DIFF-FILE-MARKER",
+                At::Rootfs("data/written-at-runtime.txt"),
+            ),
+        ],
+    },
+];
+
+/// One rule per distinct marker (`m0`, `m1`, ...), written to `dir/rules.yar`.
+fn rules(dir: &TempDir, markers: &[&str]) -> PathBuf {
+    let mut text = String::new();
+    for (i, m) in markers.iter().enumerate() {
+        let lit = m.replace('\\', "\\\\").replace('"', "\\\"");
+        text.push_str(&format!(
+            "rule m{i} {{ strings: $a = \"{lit}\" condition: $a }}\n"
+        ));
+    }
+    let p = dir.join("rules.yar");
+    fs::write(&p, text).unwrap();
+    p
+}
+
+/// (rule, path) pairs of yara's output.
+fn matches(o: &Out) -> BTreeSet<(String, PathBuf)> {
+    o.stdout_text()
+        .lines()
+        .filter_map(|l| l.split_once(' '))
+        .map(|(r, p)| (r.to_string(), PathBuf::from(p)))
+        .collect()
+}
+
+/// `yara -r [-N] -z SKIP_LARGER RULES DIR`.
+fn scan(rules: &Path, dir: &Path, follow: bool) -> Out {
+    let mut args: Vec<String> = vec!["yara".into(), "-r".into()];
+    if !follow {
+        args.push("-N".into());
+    }
+    args.push("-z".into());
+    args.push(SKIP_LARGER.to_string());
+    args.push(rules.to_string_lossy().into_owned());
+    args.push(dir.to_string_lossy().into_owned());
+    run_timeout(600, &args)
+}
+
+/// `path` with `.` and `..` resolved lexically.
+fn normalize(path: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for c in path.components() {
+        match c {
+            Component::ParentDir => {
+                out.pop();
+            }
+            Component::CurDir => {}
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Every symlink below `mnt` (not following links): its target must be relative and resolve,
+/// lexically, inside `mnt`. Returns how many links were checked.
+fn links_stay_inside(mnt: &Path) -> usize {
+    let mut n = 0;
+    let mut stack = vec![mnt.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in fs::read_dir(&d).unwrap() {
+            let e = e.unwrap();
+            let t = e.file_type().unwrap();
+            let p = e.path();
+            if t.is_dir() {
+                stack.push(p);
+            } else if t.is_symlink() {
+                let target = fs::read_link(&p).unwrap();
+                assert!(
+                    target.is_relative(),
+                    "{} -> {}: absolute",
+                    p.display(),
+                    target.display()
+                );
+                let r = normalize(&d.join(&target));
+                assert!(
+                    r.starts_with(mnt),
+                    "{} -> {} leaves the mount ({})",
+                    p.display(),
+                    target.display(),
+                    r.display()
+                );
+                n += 1;
+            }
+        }
+    }
+    n
+}
+
+/// Regular files below `mnt` (not following links) of at most `SKIP_LARGER` bytes, copied to
+/// `to` with the same relative paths (unreadable ones skipped). Returns the bytes copied.
+fn copy_scanned_bytes(mnt: &Path, to: &Path) -> u64 {
+    let mut total = 0;
+    let mut stack = vec![mnt.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in fs::read_dir(&d).unwrap() {
+            let e = e.unwrap();
+            let t = e.file_type().unwrap();
+            let p = e.path();
+            if t.is_dir() {
+                stack.push(p);
+            } else if t.is_file() {
+                let md = e.metadata().unwrap();
+                if md.len() > SKIP_LARGER {
+                    continue;
+                }
+                let dst = to.join(p.strip_prefix(mnt).unwrap());
+                fs::create_dir_all(dst.parent().unwrap()).unwrap();
+                if let Ok(n) = fs::copy(&p, &dst) {
+                    total += n;
+                }
+            }
+        }
+    }
+    total
+}
+
+fn heap_range(m: &Mount, pid: u32) -> String {
+    let maps = String::from_utf8(common::cat(&m.p(format!("{pid}/maps")))).unwrap();
+    maps.lines()
+        .find(|l| l.ends_with("[heap]"))
+        .and_then(|l| l.split(' ').next())
+        .unwrap_or_else(|| panic!("PID {pid} has no [heap]:\n{maps}"))
+        .to_string()
+}
+
+fn secs(d: Duration) -> f64 {
+    d.as_secs_f64()
+}
+
+fn run_case(c: &Case) {
+    let Some(fx) = fixtures() else { return };
+    if !have_yara() {
+        return;
+    }
+    let dir = TempDir::new("yara");
+    let m = Mount::new(&fx.join(c.name).join(c.input));
+    let mnt = fs::canonicalize(&m.mnt).unwrap();
+    let mut distinct: Vec<&str> = c.markers.iter().map(|(s, _)| *s).collect();
+    distinct.dedup();
+    let distinct: Vec<&str> = distinct
+        .iter()
+        .enumerate()
+        .filter(|(i, s)| !distinct[..*i].contains(s))
+        .map(|(_, s)| *s)
+        .collect();
+    let rules = rules(&dir, &distinct);
+    let rule_of =
+        |marker: &str| format!("m{}", distinct.iter().position(|d| *d == marker).unwrap());
+
+    // Timing first, on a cold mount (each file once: links not followed).
+    let mount_cold = scan(&rules, &mnt, false);
+    assert!(mount_cold.ok(), "{mount_cold}");
+    // The scan as an analyst runs it (symlinks followed, yara's default).
+    let cold = scan(&rules, &mnt, true);
+    assert!(cold.ok(), "{}: yara -r failed: {cold}", c.name);
+    let found = matches(&cold);
+    eprintln!(
+        "{}: yara -r over the mount: {} matches in {:.3}s",
+        c.name,
+        found.len(),
+        secs(cold.elapsed)
+    );
+    assert!(!found.is_empty(), "{}: no match at all: {cold}", c.name);
+
+    // Never outside the mount: every reported file, resolved, is inside; and every link too.
+    for (_, p) in &found {
+        let real = fs::canonicalize(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+        assert!(
+            real.starts_with(&mnt),
+            "{} resolves outside the mount: {}",
+            p.display(),
+            real.display()
+        );
+    }
+    let links = links_stay_inside(&mnt);
+    assert!(links > 0, "{}: no symlink checked", c.name);
+
+    for (marker, at) in c.markers {
+        let rule = rule_of(marker);
+        let hit = |rel: &str| found.contains(&(rule.clone(), mnt.join(rel)));
+        match *at {
+            At::Heap(pid) => {
+                let heap = heap_range(&m, pid);
+                assert!(
+                    hit(&format!("{pid}/memory/{heap}")),
+                    "{}: {marker} not in {pid}/memory/{heap} ([heap]): {cold}",
+                    c.name
+                );
+                assert!(
+                    hit(&format!("{pid}/core")),
+                    "{}: {marker} not in {pid}/core",
+                    c.name
+                );
+            }
+            At::Mem(pid) => {
+                let prefix = mnt.join(format!("{pid}/memory"));
+                assert!(
+                    found
+                        .iter()
+                        .any(|(r, p)| *r == rule && p.parent() == Some(prefix.as_path())),
+                    "{}: {marker} not in any {pid}/memory/ file: {cold}",
+                    c.name
+                );
+                assert!(
+                    hit(&format!("{pid}/core")),
+                    "{}: {marker} not in {pid}/core",
+                    c.name
+                );
+            }
+            At::Rootfs(path) => {
+                assert!(
+                    hit(&format!("rootfs/{path}")),
+                    "{}: {marker} not in rootfs/{path}: {cold}",
+                    c.name
+                );
+            }
+        }
+    }
+
+    // Time: the same bytes on disk. Both without following links (each file once).
+    let copy = dir.join("copy");
+    let bytes = copy_scanned_bytes(&mnt, &copy);
+    let on_disk = scan(&rules, &copy, false);
+    let on_mount = scan(&rules, &mnt, false);
+    assert!(on_mount.ok() && on_disk.ok(), "{on_mount}\n{on_disk}");
+    // Same files found, relative to their roots.
+    let rel = |o: &Out, root: &Path| -> BTreeSet<(String, PathBuf)> {
+        matches(o)
+            .into_iter()
+            .map(|(r, p)| (r, p.strip_prefix(root).unwrap().to_path_buf()))
+            .collect()
+    };
+    assert_eq!(rel(&on_mount, &mnt), rel(&on_disk, &copy), "{}", c.name);
+    assert_eq!(rel(&mount_cold, &mnt), rel(&on_disk, &copy), "{}", c.name);
+    let disk = secs(on_disk.elapsed).max(1e-3);
+    eprintln!(
+        "{}: yara -r -N over {bytes} bytes: disk {disk:.3}s, mount cold {:.3}s ({:.2}x), mount warm {:.3}s ({:.2}x) (target <= 3x)",
+        c.name,
+        secs(mount_cold.elapsed),
+        secs(mount_cold.elapsed) / disk,
+        secs(on_mount.elapsed),
+        secs(on_mount.elapsed) / disk,
+    );
+}
+
+#[test]
+fn yara_secretd_plain() {
+    run_case(&CASES[0]);
+}
+
+#[test]
+fn yara_secretd_incremental() {
+    run_case(&CASES[1]);
+}
+
+#[test]
+fn yara_secretd_shm() {
+    run_case(&CASES[2]);
+}
+
+#[test]
+fn yara_podman_busybox() {
+    run_case(&CASES[3]);
+}
+
+/// `yara RULES PID/mem` fails for that file only (it cannot map 128 TiB), quickly; a scan that
+/// includes mem still finds the markers in the other files (`--scan-list`: mem, core and the
+/// memory/ files, i.e. a directory scan's view of a PID without pagemap).
+#[test]
+fn mem_fails_per_file_only() {
+    let Some(fx) = fixtures() else { return };
+    if !have_yara() {
+        return;
+    }
+    let dir = TempDir::new("yara-mem");
+    let m = Mount::new(&fx.join("secretd-plain/images"));
+    let rules = rules(&dir, &["SECRETD-HEAP-A1", "SECRETD-STACK-A1"]);
+    let r = rules.to_string_lossy().into_owned();
+    let o = run_timeout(60, &["yara", &r, &m.p("8259/mem")]);
+    assert!(!o.ok(), "yara on a 128 TiB file: {o}");
+    assert!(o.elapsed < Duration::from_secs(30), "{o}");
+    eprintln!("yara PID/mem: {}", o.stderr_text().trim());
+
+    let mut list = vec![m.p("8259/mem"), m.p("8259/core")];
+    for e in fs::read_dir(m.join("8259/memory")).unwrap() {
+        list.push(e.unwrap().path().to_string_lossy().into_owned());
+    }
+    let listfile = dir.join("list");
+    fs::write(&listfile, list.join("\n") + "\n").unwrap();
+    let o = run_timeout(
+        300,
+        &["yara", "--scan-list", &r, &listfile.to_string_lossy()],
+    );
+    let out = o.stdout_text();
+    let heap = heap_range(&m, 8259);
+    assert!(
+        out.contains(&format!("m0 {}", m.p(format!("8259/memory/{heap}")))),
+        "{o}"
+    );
+    assert!(out.contains(&format!("m1 {}", m.p("8259/core"))), "{o}");
+    assert!(o.stderr_text().contains("8259/mem"), "{o}");
+    assert!(
+        !o.stderr_text().contains("memory/"),
+        "only mem may fail: {o}"
+    );
+}
+
+/// `yara -r RULES MNT` with no option must finish (and find the markers). It does not today:
+/// `PID/pagemap` has st_size 256 GiB, yara maps it and reads all of it through FUSE. Ignored
+/// until the fs presents pagemap differently; run with `cargo test --test yara -- --ignored`.
+#[test]
+#[ignore = "PID/pagemap (st_size 256 GiB) makes a plain yara -r read 256 GiB per process"]
+fn plain_recursive_scan_finishes() {
+    let Some(fx) = fixtures() else { return };
+    if !have_yara() {
+        return;
+    }
+    let dir = TempDir::new("yara-plain");
+    let m = Mount::new(&fx.join("podman-busybox/checkpoint.tar.gz"));
+    let rules = rules(&dir, &["PODBB-SHELL-VAR-MARKER-77e1"]);
+    let o = run_timeout(
+        120,
+        &[
+            "yara",
+            "-r",
+            &rules.to_string_lossy(),
+            &m.mnt.to_string_lossy(),
+        ],
+    );
+    assert_ne!(
+        o.code,
+        Some(124),
+        "yara -r MNT did not finish in 120 s: {o}"
+    );
+    assert!(
+        o.stdout_text().contains(&format!("m0 {}", m.p("1/core"))),
+        "{o}"
+    );
+}
