@@ -64,15 +64,12 @@ const TEXT_LEN: usize = 1 << 20;
 fn text_corpus(seed: u64) -> &'static [u8] {
     static TEXT: OnceLock<Vec<u8>> = OnceLock::new();
     TEXT.get_or_init(|| {
-        const WORDS: &[&str] = &[
-            "the", "user", "session", "connection", "from", "host", "select", "insert", "update",
-            "where", "id", "=", "value", "error", "warning", "info", "debug", "request", "GET",
-            "POST", "/api/v1/items", "HTTP/1.1", "200", "404", "500", "json", "token", "timeout",
-            "retry", "database", "postgres", "table", "index", "commit", "rollback", "cache",
-            "hit", "miss", "worker", "thread", "pool", "queue", "message", "received", "sent",
-            "bytes", "ms", "ok", "failed", "config", "path", "/var/lib/app", "localhost", "port",
-            "5432", "8080", "true", "false", "null", "name", "email", "example.com", "password",
-        ];
+        const WORDS: &str = "the user session connection from host select insert update where id = \
+            value error warning info debug request GET POST /api/v1/items HTTP/1.1 200 404 500 \
+            json token timeout retry database postgres table index commit rollback cache hit miss \
+            worker thread pool queue message received sent bytes ms ok failed config path \
+            /var/lib/app localhost port 5432 8080 true false null name email example.com password";
+        let words: Vec<&str> = WORDS.split_whitespace().collect();
         let mut out = Vec::with_capacity(TEXT_LEN + PAGE as usize);
         let mut s = splitmix(seed ^ 0x7e57);
         let mut line = 0u64;
@@ -89,7 +86,7 @@ fn text_corpus(seed: u64) -> &'static [u8] {
             let n = 4 + (s % 12);
             for _ in 0..n {
                 s = splitmix(s);
-                out.extend_from_slice(WORDS[(s % WORDS.len() as u64) as usize].as_bytes());
+                out.extend_from_slice(words[(s % words.len() as u64) as usize].as_bytes());
                 out.push(b' ');
             }
             out.push(b'\n');
@@ -165,8 +162,8 @@ fn fill_page(seed: u64, addr: u64, buf: &mut [u8]) {
                 s ^= s >> 7;
                 s ^= s << 17;
                 let v = match s % 4 {
-                    0 => 0x7f00_0000_0000 | (s >> 20) & 0xff_ffff_fff8,
-                    1 => 0x5555_5600_0000 | (s >> 24) & 0xff_fff8,
+                    0 => 0x7f00_0000_0000 | ((s >> 20) & 0xff_ffff_fff8),
+                    1 => 0x5555_5600_0000 | ((s >> 24) & 0xff_fff8),
                     2 => (s >> 40) & 0xffff,
                     _ => 0,
                 };
@@ -190,7 +187,7 @@ fn parse_size(s: &str) -> Result<u64, String> {
         _ => (s, 1),
     };
     let v: f64 = num.parse().map_err(|_| format!("bad size {s:?}"))?;
-    if !(v > 0.0) {
+    if v.is_nan() || v <= 0.0 {
         return Err(format!("bad size {s:?}"));
     }
     Ok((v * mul as f64) as u64)
@@ -349,7 +346,11 @@ fn build(size: u64, seed: u64) -> Built {
             p.heap(heap_base, heap_len);
             nvmas += 1;
         }
-        let (av, ar) = regions(0x7f00_0000_0000 + (pi as u64) * 0x10_0000_0000, pages - heap_pages, REGION_MAX);
+        let (av, ar) = regions(
+            0x7f00_0000_0000 + (pi as u64) * 0x10_0000_0000,
+            pages - heap_pages,
+            REGION_MAX,
+        );
         for (s, l) in &av {
             p.anon(*s, *l);
         }
@@ -402,23 +403,29 @@ fn build(size: u64, seed: u64) -> Built {
                 0 => place(i, 3, PAGE - 7),
                 _ => place(
                     i,
-                    splitmix(seed ^ (pid as u64) << 8 ^ i as u64) % total,
+                    splitmix(seed ^ ((pid as u64) << 8) ^ i as u64) % total,
                     64 + (i as u64 * 331) % 3900,
                 ),
             };
-            // keep markers off run ends (the next page must be dumped for a straddle)
             pm.push((addr, text));
         }
         // one marker surely in shared memory and one in parent pages
-        if let Some(r) = runs.iter().find(|r| r.start >= 0x7e00_0000_0000 && r.start < 0x7f00_0000_0000) {
-            pm.push((r.start + 5 * PAGE + 100, format!("{MARKER_PREFIX}-{pid}-shm")));
+        if let Some(r) = runs
+            .iter()
+            .find(|r| r.start >= 0x7e00_0000_0000 && r.start < 0x7f00_0000_0000)
+        {
+            pm.push((
+                r.start + 5 * PAGE + 100,
+                format!("{MARKER_PREFIX}-{pid}-shm"),
+            ));
         }
         if let Some(r) = parent_runs.first() {
-            pm.push((r.start + 2 * PAGE + 200, format!("{MARKER_PREFIX}-{pid}-parent")));
+            pm.push((
+                r.start + 2 * PAGE + 200,
+                format!("{MARKER_PREFIX}-{pid}-parent"),
+            ));
         }
-        let pp = if parent_runs.is_empty() {
-            None
-        } else {
+        if !parent_runs.is_empty() {
             let pp = parent.process(pid, if pid == 1 { 0 } else { 1 });
             for (s, l) in &av {
                 pp.anon(*s, *l);
@@ -427,9 +434,7 @@ fn build(size: u64, seed: u64) -> Built {
                 pp.pages_fn(r.start, r.len / PAGE, f.clone());
                 parent_bytes += r.len;
             }
-            Some(())
-        };
-        let _ = pp;
+        }
         for (addr, text) in pm {
             let line = format!("\n{text}\n");
             let in_parent = parent_runs
@@ -493,7 +498,9 @@ fn run() -> Result<(), String> {
         }
     }
     let [out, size] = &pos[..] else {
-        return Err("usage: gen_checkpoint OUTDIR SIZE [--formats dir,tar,gz,zst] [--seed N]".into());
+        return Err(
+            "usage: gen_checkpoint OUTDIR SIZE [--formats dir,tar,gz,zst] [--seed N]".into(),
+        );
     };
     let out = PathBuf::from(out);
     let size = parse_size(size)?;
@@ -576,7 +583,10 @@ fn run() -> Result<(), String> {
         }
         handles
             .into_iter()
-            .map(|h| h.join().unwrap_or_else(|_| Err("writer thread panicked".into())))
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err("writer thread panicked".into()))
+            })
             .collect()
     });
     for r in results {
@@ -591,7 +601,9 @@ fn write(path: &Path, bytes: &[u8]) -> Result<(), String> {
 }
 
 fn disk_size(p: &Path) -> u64 {
-    let Ok(m) = std::fs::metadata(p) else { return 0 };
+    let Ok(m) = std::fs::metadata(p) else {
+        return 0;
+    };
     if !m.is_dir() {
         return m.len();
     }

@@ -9,7 +9,8 @@
 # over RUNS repetitions (default 3). It prints numbers and ratios; it never fails on them (CI runs
 # `scripts/bench.sh 64M` only to check that the harness runs).
 #
-# Environment: RUNS (repetitions, default 3), BENCH_DIR (work dir; default a fresh
+# Environment: RUNS (repetitions, default 3), RUNS_SLOW (for the decompression and strings rows;
+# default RUNS), BENCH_DIR (work dir; default a fresh
 # /var/tmp/ckptfs-bench.XXXXXX, removed at exit unless KEEP=1), DROP_CACHES=0 to never drop the
 # page cache (it is dropped, where allowed, for the cold first-read row), NOBUILD=1 to use the
 # existing target/release binaries.
@@ -18,6 +19,7 @@ export LC_ALL=C
 
 SIZE=${1:-2G}
 RUNS=${RUNS:-3}
+RUNS_SLOW=${RUNS_SLOW:-$RUNS} # the decompression and strings rows (the slow ones)
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BIN=$ROOT/target/release/ckptfs
 GEN=$ROOT/target/release/examples/gen_checkpoint
@@ -53,6 +55,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'log "failed (exit $?) at line $LINENO: $BASH_COMMAND"' ERR
 trap 'exit 130' INT TERM
+trap 'exit 141' PIPE
 
 to_bytes() {
     awk -v s="$1" 'BEGIN {
@@ -97,18 +100,24 @@ umnt() {
         sleep 0.02
     done
 }
-# the serving daemon: the process whose argv holds exactly the mount point
-daemon_pid() { grep -lzxF -- "$MP" /proc/[0-9]*/cmdline 2>/dev/null | head -n 1 | cut -d/ -f3; }
+# the serving daemon(s): ckptfs processes whose argv holds exactly the mount point
+daemon_pids() {
+    local p
+    for p in $(grep -lzxF -- "$MP" /proc/[0-9]*/cmdline 2>/dev/null | cut -d/ -f3); do
+        [[ $(readlink "/proc/$p/exe" 2>/dev/null) == "$BIN" ]] && echo "$p"
+    done
+    return 0
+}
 HWM_KB=0
 ANON_KB=0
 note_rss() {
     local pid h a
-    pid=$(daemon_pid)
-    [[ -n $pid ]] || return 0
-    h=$(awk '/^VmHWM:/ { print $2 }' "/proc/$pid/status" 2>/dev/null || echo 0)
-    a=$(awk '/^RssAnon:/ { print $2 }' "/proc/$pid/status" 2>/dev/null || echo 0)
-    (( ${h:-0} > HWM_KB )) && HWM_KB=$h
-    (( ${a:-0} > ANON_KB )) && ANON_KB=$a
+    for pid in $(daemon_pids); do
+        h=$(awk '/^VmHWM:/ { print $2 }' "/proc/$pid/status" 2>/dev/null || echo 0)
+        a=$(awk '/^RssAnon:/ { print $2 }' "/proc/$pid/status" 2>/dev/null || echo 0)
+        if (( ${h:-0} > HWM_KB )); then HWM_KB=$h; fi
+        if (( ${a:-0} > ANON_KB )); then ANON_KB=$a; fi
+    done
     return 0
 }
 
@@ -158,6 +167,10 @@ if [[ ${NOBUILD:-0} != 1 ]]; then
     log "building release"
     (cd "$ROOT" && cargo build --release --quiet --bin ckptfs --example gen_checkpoint)
 fi
+mkdir -p "$WORK/bin"
+cp "$BIN" "$GEN" "$WORK/bin/"
+BIN=$WORK/bin/ckptfs
+GEN=$WORK/bin/gen_checkpoint
 have_memparse=0
 "$BIN" memparse --help >/dev/null 2>&1 && have_memparse=1
 command -v zstd >/dev/null || { echo "bench.sh: zstd not installed" >&2; exit 2; }
@@ -178,7 +191,8 @@ NMARK=$(awk -F= '$1 == "markers" { print $2 }' "$BIG/manifest.txt")
 log "pages files: $(human "$PAGES_B") in ${#PAGES[@]} files; $NMARK markers"
 
 cat >"$WORK/rr.py" <<'EOF'
-# Random 4 KiB reads per second: rr.py mem MOUNT RUNS_TXT | rr.py files FILE...
+# Random 4 KiB reads per second (the same N offsets every time; N = RR_N, default 40000):
+#   rr.py mem MOUNT RUNS_TXT | rr.py files FILE...
 import os, random, sys, time
 random.seed(4242)
 mode = sys.argv[1]
@@ -196,19 +210,14 @@ else:
         n = os.path.getsize(f)
         if n >= 4096:
             targets.append((os.open(f, os.O_RDONLY), 0, n))
-picks = random.choices(targets, [t[2] for t in targets], k=200000)
+picks = random.choices(targets, [t[2] for t in targets], k=int(os.environ.get("RR_N", "40000")))
 offs = [(fd, s + random.randrange(n // 4096) * 4096) for fd, s, n in picks]
-done = 0
-t0 = time.perf_counter()
 pread = os.pread
-while done < len(offs):
-    for fd, off in offs[done:done + 512]:
-        if len(pread(fd, 4096, off)) != 4096:
-            sys.exit(f"short read at {off:#x}")
-    done += 512
-    if time.perf_counter() - t0 > 2.0:
-        break
-print(f"{done / (time.perf_counter() - t0):.0f}")
+t0 = time.perf_counter()
+for fd, off in offs:
+    if len(pread(fd, 4096, off)) != 4096:
+        sys.exit(f"short read at {off:#x}")
+print(f"{len(offs) / (time.perf_counter() - t0):.0f}")
 EOF
 
 # ---------------------------------------------------------------- 1. mount time
@@ -235,8 +244,8 @@ row "1. mount .tar: $(human "$SIZE_B") vs $(human "$SMALL_B")" "${M[tar.big]}" "
 # ---------------------------------------------------------------- 2. compressed archives
 log "2. compressed archives"
 for kind in gz zst; do
-    ours=() base=() again=()
-    for i in $(seq "$RUNS"); do
+    ours=() base=() again=() synced=()
+    for i in $(seq "$RUNS_SLOW"); do
         rm -rf "$WORK/cache" "$WORK/out.tar"
         mkdir -p "$WORK/cache"
         if [[ $kind == gz ]]; then
@@ -246,6 +255,12 @@ for kind in gz zst; do
         fi
         base+=("$LAST")
         rm -f "$WORK/out.tar"
+        if [[ $kind == zst ]]; then
+            # the same, made durable as the cache is (fsync of the written file)
+            t sh -c "zstd -q -dc '$BIG/ck.tar.zst' > '$WORK/out.tar' && sync '$WORK/out.tar'"
+            synced+=("$LAST")
+            rm -f "$WORK/out.tar"
+        fi
         t mnt "$BIG/ck.tar.$kind" --cache-dir "$WORK/cache"
         ours+=("$LAST")
         note_rss
@@ -260,6 +275,7 @@ for kind in gz zst; do
         row "2. remount .tar.gz from cache" "$(median "${again[@]}")" "-" s abs 0.3 "-"
     else
         row "2. mount .tar.zst (cold cache)" "$(median "${ours[@]}")" "$(median "${base[@]}")" s le 1.2 "zstd -dc > file"
+        row "2. mount .tar.zst (cold cache) vs fsynced zstd -dc" "$(median "${ours[@]}")" "$(median "${synced[@]}")" s info - "zstd -dc > file; sync file"
         row "2. remount .tar.zst from cache" "$(median "${again[@]}")" "-" s abs 0.3 "-"
     fi
 done
@@ -331,7 +347,7 @@ BASE_MEM_GREP_ROW8=$(median "${both[@]}")
 # ---------------------------------------------------------------- 5. strings
 log "5. strings -n 8"
 ours=() base=()
-for i in $(seq "$RUNS"); do
+for i in $(seq "$RUNS_SLOW"); do
     t sh -c "strings -n 8 $(printf "'%s' " "${PAGES[@]}") > /dev/null"
     base+=("$LAST")
     mnt "$DIR"
@@ -354,7 +370,7 @@ for i in $(seq "$RUNS"); do
 done
 B6=$(median "${base[@]}")
 row "6. random 4 KiB preads of */mem (fresh mount)" "$(median "${ours[@]}")" "$B6" reads/s info - "preads of pages-*.img"
-row "6. random 4 KiB preads of */mem (same offsets again)" "$(median "${warm[@]}")" "$B6" reads/s info - "preads of pages-*.img"
+row "6. random 4 KiB preads of */mem (same offsets, FUSE cache warm)" "$(median "${warm[@]}")" "$B6" reads/s info - "preads of pages-*.img"
 
 # ---------------------------------------------------------------- 8. memparse --search
 P8=()
@@ -392,7 +408,7 @@ fi
 
 T_ALL=$(awk -v a="$T_START" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.0f", b - a }')
 echo
-echo "ckptfs bench: SIZE=$(human "$SIZE_B") ($(human "$PAGES_B") in pages files, memory/* $(human "$MEM_B")), RUNS=$RUNS, medians"
+echo "ckptfs bench: SIZE=$(human "$SIZE_B") ($(human "$PAGES_B") in pages files, memory/* $(human "$MEM_B")), RUNS=$RUNS (RUNS_SLOW=$RUNS_SLOW), medians"
 echo "machine: $(nproc) cores, $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 2^20 }' /proc/meminfo) RAM, kernel $(uname -r); load average $LOAD0 at start, $(cut -d' ' -f1-3 /proc/loadavg) at end"
 echo "page cache drop: $([[ $CAN_DROP == 1 ]] && echo yes || echo "not allowed (cold rows skipped)"); generation ${T_GEN}s; total ${T_ALL}s"
 echo

@@ -316,6 +316,8 @@ fn plain_image_dir_inventory() {
         "{v}"
     );
     assert_eq!(v["source"]["layout"], "image-dir");
+    assert_eq!(v["inventory"]["incremental"], false);
+    assert_eq!(v["inventory"]["lsm"], "none");
     let text = summary(&m);
     assert!(
         text.contains("\nCRIU: image version 2; freezing "),
@@ -323,6 +325,27 @@ fn plain_image_dir_inventory() {
     );
     assert!(
         !text.contains("Network:") && !text.contains("Pod:"),
+        "{text}"
+    );
+}
+
+#[test]
+fn incremental_inventory() {
+    let Some(fx) = fixtures() else { return };
+    let m = Mount::new(Path::new(&fx.join("secretd-incremental/images/dump")));
+    let v = info(&m);
+    let inv = &v["inventory"];
+    assert_eq!(inv["incremental"], true, "{v}");
+    assert_eq!(inv["lsm"], "none");
+    assert_eq!(inv["network_lock"], "iptables");
+    assert_eq!(inv["root_cg_set"], 1);
+    assert!(inv["criu_run_id"].as_str().unwrap().len() >= 32, "{inv}");
+    assert_eq!(v["dump_uptime_us"], 2249960000u64);
+    // The final dump wrote 1 page: the rest is in the parents.
+    assert_eq!(v["dump_stats"]["pages_written"], 1);
+    let text = summary(&m);
+    assert!(
+        text.contains("\nCRIU: image version 2, incremental (parent dump); freezing "),
         "{text}"
     );
 }

@@ -140,3 +140,70 @@ fn synthetic_everything_mounted() {
         "{t}"
     );
 }
+
+/// A library and the executable unlinked while mapped, as CRIU records it (`remap-fpath.img`,
+/// LINKED remaps): `exec-deleted` for the library's code, `deleted-file` for its data,
+/// `exe-deleted` for the process's executable.
+#[test]
+fn deleted_library_via_remap_fpath() {
+    use ckptfs::image::magic;
+    use ckptfs::model::ghost::RemapFilePathEntry;
+    use ckptfs::model::load::load;
+    use ckptfs::source::{OpenOptions, open};
+
+    let dir = TempDir::new("triage-del");
+    let mut w = CheckpointWriter::new();
+    w.process(1, 0)
+        .comm("app")
+        .cmdline(&["/usr/bin/app"])
+        .environ(&["HOME=/"])
+        .exe("/usr/bin/app")
+        .file_vma(0x7f00_0000_0000, 0x1000, "/usr/lib/libevil.so", 0, 5)
+        .file_vma(0x7f00_0000_1000, 0x1000, "/usr/lib/libevil.so", 0x1000, 1)
+        .file_vma(0x7f00_0000_2000, 0x1000, "/usr/lib/libc.so.6", 0, 5);
+    // The writer's file ids: load once, then mark two of them unlinked.
+    let first = dir.join("first");
+    w.write_dir(&first).unwrap();
+    let opts = OpenOptions {
+        cache_dir: Some(dir.join("cache")),
+        ..Default::default()
+    };
+    let ck = load(open(&first, &opts).unwrap()).unwrap();
+    let id_of = |path: &str| {
+        *ck.files
+            .iter()
+            .find(|(_, f)| f.path() == Some(path))
+            .unwrap_or_else(|| panic!("{path} not in files.img"))
+            .0
+    };
+    let remaps = [
+        RemapFilePathEntry {
+            orig_id: id_of("/usr/lib/libevil.so"),
+            remap_id: 1000,
+            remap_type: Some(0),
+        },
+        RemapFilePathEntry {
+            orig_id: id_of("/usr/bin/app"),
+            remap_id: 1001,
+            remap_type: Some(0),
+        },
+    ];
+    w.raw_file(
+        "remap-fpath.img",
+        &ckptfs::writer::encode_image(magic::REMAP_FPATH, &remaps),
+    );
+    let img = dir.join("img");
+    w.write_dir(&img).unwrap();
+    let m = Mount::new(&img);
+    let t = triage(&m);
+    eprintln!("{t}");
+    for want in [
+        "PID 1 - exe-deleted: the executable was deleted or is not a file: /usr/bin/app (deleted)",
+        "PID 1 7f0000000000-7f0000001000 exec-deleted: executable mapping of a deleted file: /usr/lib/libevil.so r-xp",
+        "PID 1 7f0000001000-7f0000002000 deleted-file: mapping of a deleted file: /usr/lib/libevil.so r--p",
+    ] {
+        assert!(has(&t, want), "missing {want:?} in:\n{t}");
+    }
+    assert!(!t.contains("libc.so.6"), "{t}");
+    assert_eq!(finding_lines(&t).len(), 3, "{t}");
+}

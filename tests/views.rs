@@ -34,13 +34,14 @@ struct Run {
     code: i32,
 }
 
-/// Runs the binary in `cwd` with a cache directory of the test run.
+/// Runs the binary in `cwd` with a cache directory of its own (tests run in parallel; the
+/// fixture archives are small, decompressing them again costs milliseconds).
 fn ckptfs(cwd: &Path, args: &[&str]) -> Run {
-    let cache = Path::new(env!("CARGO_TARGET_TMPDIR")).join("views-cache");
+    let cache = tempfile::tempdir().unwrap();
     let o = Command::new(env!("CARGO_BIN_EXE_ckptfs"))
         .args(args)
         .current_dir(cwd)
-        .env("XDG_CACHE_HOME", &cache)
+        .env("XDG_CACHE_HOME", cache.path())
         .env_remove("RUST_LOG")
         .output()
         .expect("run ckptfs");
@@ -390,8 +391,17 @@ fn inspect_flags_one_by_one() {
     // --files, --sockets.
     let files = run("--files");
     assert!(
-        files.contains("│   │   ├── [PIPE 1]  pipe[83897]\n")
-            || files.contains("├── [PIPE 1]  pipe[83897]")
+        files.contains(
+            "    └── [1]  sh\n\
+             \x20       ├── Open files\n\
+             \x20       │   ├── [REG 0]  /dev/null\n\
+             \x20       │   ├── [PIPE 1]  pipe[83897]\n\
+             \x20       │   ├── [PIPE 2]  pipe[83898]\n\
+             \x20       │   ├── [cwd]  /\n\
+             \x20       │   └── [root]  /\n\
+             \x20       ├── [6]  httpd\n"
+        ),
+        "{files}"
     );
     assert!(files.contains("[cwd]  /var/www"));
     assert!(!files.contains("Open sockets"));
@@ -1036,13 +1046,11 @@ fn errors_are_one_line_with_exit_code_2() {
 fn closed_stdout_is_not_an_error() {
     let Some(f) = fixtures() else { return };
     use std::io::Read;
+    let cache = tempfile::tempdir().unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_ckptfs"))
         .args(["memparse", "-p", "1", "checkpoint.tar.gz"])
         .current_dir(busybox(&f))
-        .env(
-            "XDG_CACHE_HOME",
-            Path::new(env!("CARGO_TARGET_TMPDIR")).join("views-cache"),
-        )
+        .env("XDG_CACHE_HOME", cache.path())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
@@ -1083,6 +1091,7 @@ fn crio_layout(pod: &str, ns: &str, ctr: &str, checkpointed: &str) -> Layout {
             "io.kubernetes.cri-o.Metadata": serde_json::json!({"name": ctr}).to_string(),
             "io.kubernetes.pod.name": pod,
             "io.kubernetes.pod.namespace": ns,
+            "io.kubernetes.cri-o.IP.0": "10.244.1.7",
         },
         "mounts": [],
     });
@@ -1146,6 +1155,47 @@ fn list_kubelet_directory() {
     assert_eq!(out, "No checkpoints found in [.]\n");
     let e = fails(d, &["list", "does-not-exist"]);
     assert!(e.contains("does-not-exist"), "{e}");
+}
+
+#[test]
+fn inspect_crio_metadata() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut w = CheckpointWriter::new();
+    w.process(1, 0).comm("nginx");
+    w.write_tar(
+        &dir.path().join("ck.tar"),
+        &crio_layout("web-7d9f", "prod-ns", "nginx", "2026-11-28T14:47:37.5Z"),
+        Compression::None,
+    )
+    .unwrap();
+    let out = ok(dir.path(), &["inspect", "--metadata", "ck.tar"]);
+    for l in [
+        "\nnginx\n",
+        "├── Image: registry.example/app:1\n",
+        "├── Runtime: crun\n",
+        "├── Created: 2026-11-28T09:00:00Z\n",
+        "├── Checkpointed: 2026-11-28T14:47:37Z\n",
+        "├── Engine: CRI-O\n",
+        "├── IP: 10.244.1.7\n",
+        "    ├── Pod name: web-7d9f\n",
+        "    ├── Kubernetes namespace: prod-ns\n",
+        "        ├── io.kubernetes.cri-o.IP.0: 10.244.1.7\n",
+        // A JSON-valued annotation as a subtree, as checkpointctl shows it.
+        "        ├── io.kubernetes.cri-o.Metadata\n        │   └── name: nginx\n",
+    ] {
+        assert!(out.contains(l), "missing {l:?} in\n{out}");
+    }
+    let j: Value = serde_json::from_str(&ok(
+        dir.path(),
+        &["inspect", "--metadata", "--format", "json", "ck.tar"],
+    ))
+    .unwrap();
+    assert_eq!(j[0]["engine"], "CRI-O");
+    assert_eq!(j[0]["ip"], "10.244.1.7");
+    assert_eq!(j[0]["checkpointed"], "2026-11-28T14:47:37Z");
+    assert_eq!(j[0]["metadata"]["pod_name"], "web-7d9f");
+    assert_eq!(j[0]["metadata"]["kubernetes_namespace"], "prod-ns");
+    assert!(j[0].get("networks").is_none());
 }
 
 // ---------------------------------------------------------------- diff
@@ -1502,6 +1552,10 @@ fn search_speed_2gib() {
         let _ = ckptfs(&dir, &args); // warm the page cache
         let t = Instant::now();
         let out = ok(&dir, &args);
-        eprintln!("{args:?}: {} lines in {:?}", out.lines().count(), t.elapsed());
+        eprintln!(
+            "{args:?}: {} lines in {:?}",
+            out.lines().count(),
+            t.elapsed()
+        );
     }
 }

@@ -38,6 +38,9 @@ pub struct MountArgs {
     pub rootfs: Option<PathBuf>,
 }
 
+/// Printed on stderr by `mount --allow-other` (checkpoints hold secrets: say who can read them).
+pub const ALLOW_OTHER_NOTE: &str = "ckptfs: note: --allow-other: every user of this machine can read the mounted checkpoint (memory, environ, files)";
+
 /// `10G`, `512M`, `4096`, `1KiB` -> bytes.
 pub fn parse_size(s: &str) -> Result<u64, String> {
     let t = s.trim();
@@ -135,6 +138,9 @@ fn serve(
             .chain(fs.warnings())
             .filter(|w| seen.insert(w.as_str())),
     );
+    if a.allow_other {
+        eprintln!("{}", ALLOW_OTHER_NOTE);
+    }
     fs.warm_up_in_background();
 
     let stop = Arc::new(Mutex::new(Stop::default()));

@@ -274,7 +274,7 @@ pub(crate) mod tests {
         let mut payload = (c.len() as u32).to_le_bytes().to_vec();
         payload.extend_from_slice(&c);
         payload.extend_from_slice(b"abc");
-        let img = Blob::from_vec(image(magic::GHOST_FILE, &[g.clone()], &payload));
+        let img = Blob::from_vec(image(magic::GHOST_FILE, std::slice::from_ref(&g), &payload));
         let (data, _) = ghost_content("g", &img).unwrap().unwrap();
         assert_eq!(data.bytes(), b"\0\0\0\0\0abc\0\0");
         // Truncated: an error, never a panic.

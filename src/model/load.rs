@@ -114,6 +114,8 @@ fn load_metadata(source: &Source, warnings: &mut Vec<String>) -> Metadata {
             Ok(inv) => {
                 meta.criu_image_version = Some(inv.img_version);
                 meta.dump_uptime_us = inv.dump_uptime;
+                let incremental = dir.parent.is_some();
+                meta.inventory = Some(super::metadata::Inventory::from_entry(&inv, incremental));
             }
             Err(e) => warnings.push(format!("{}: {e}", dir.label)),
         }

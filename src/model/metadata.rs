@@ -25,6 +25,51 @@ pub struct DumpStats {
     pub shpages_written: Option<u64>,
 }
 
+/// What `inventory.img` says about the dump, beyond its image version.
+#[derive(Clone, Debug, Default, Serialize, PartialEq, Eq)]
+pub struct Inventory {
+    /// `selinux`, `apparmor`, `none` (lsmtype), or another number.
+    pub lsm: Option<String>,
+    /// `iptables`, `nftables`, `skip` (how CRIU locked the network during the dump).
+    pub network_lock: Option<String>,
+    /// `--tcp-close`: established connections were closed, not dumped.
+    pub tcp_close: Option<bool>,
+    /// `splice` / `read` for a pre-dump.
+    pub pre_dump_mode: Option<String>,
+    /// The CRIU run id of the dump.
+    pub criu_run_id: Option<String>,
+    /// The root task's cgroup set id.
+    pub root_cg_set: Option<u32>,
+    /// The dump has a parent (an incremental dump's `parent` link resolved).
+    pub incremental: bool,
+}
+
+impl Inventory {
+    /// From the decoded entry (`incremental`: the image directory has a resolved parent).
+    pub fn from_entry(inv: &crate::image::pb::InventoryEntry, incremental: bool) -> Inventory {
+        let num = |n: u32, names: &[&str]| {
+            names
+                .get(n as usize)
+                .filter(|s| !s.is_empty())
+                .map_or_else(|| n.to_string(), |s| (*s).to_string())
+        };
+        Inventory {
+            lsm: inv
+                .lsmtype
+                .map(|t| num(t as u32, &["none", "selinux", "apparmor"])),
+            network_lock: inv
+                .network_lock_method
+                // CRIU's own enum (0-based), not the RPC one.
+                .map(|t| num(t, &["iptables", "nftables", "skip"])),
+            tcp_close: inv.tcp_close,
+            pre_dump_mode: inv.pre_dump_mode.map(|t| num(t, &["", "splice", "read"])),
+            criu_run_id: inv.dump_criu_run_id.clone().filter(|s| !s.is_empty()),
+            root_cg_set: inv.root_cg_set,
+            incremental,
+        }
+    }
+}
+
 /// What is known about the container and the dump.
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct Metadata {
@@ -43,6 +88,8 @@ pub struct Metadata {
     pub criu_image_version: Option<u32>,
     /// inventory.img `dump_uptime` (microseconds since the dumping host booted), if recorded.
     pub dump_uptime_us: Option<u64>,
+    /// The rest of inventory.img.
+    pub inventory: Option<Inventory>,
     pub dump_stats: Option<DumpStats>,
     /// Network interfaces: Podman's `network.status`, or CRI-O's `io.kubernetes.cri-o.IP.N`.
     pub network: Vec<NetInterface>,

@@ -960,7 +960,10 @@ pub fn attach(ck: &mut super::Checkpoint, image: Option<&Path>) -> Result<(), St
 mod tests {
     use super::*;
 
-    fn tar_of(entries: &[(&str, Option<&[u8]>, Option<&str>, u32)]) -> Blob {
+    /// (path, file data, symlink target, mode); neither data nor target: a directory.
+    type TarEntry<'a> = (&'a str, Option<&'a [u8]>, Option<&'a str>, u32);
+
+    fn tar_of(entries: &[TarEntry<'_>]) -> Blob {
         let mut b = tar::Builder::new(Vec::new());
         for (path, data, link, mode) in entries {
             let mut h = tar::Header::new_gnu();

@@ -53,7 +53,15 @@ pub fn details(ck: &Checkpoint) -> String {
     }
     let mut criu: Vec<String> = Vec::new();
     if let Some(v) = m.criu_image_version {
-        criu.push(format!("image version {v}"));
+        let inc = m.inventory.as_ref().is_some_and(|i| i.incremental);
+        criu.push(format!(
+            "image version {v}{}",
+            if inc {
+                ", incremental (parent dump)"
+            } else {
+                ""
+            }
+        ));
     }
     if let Some(s) = &m.dump_stats {
         criu.push(format!(

@@ -9,6 +9,8 @@
 //!   "network": [ { "network": "podman", "name": "eth0", "mac": "d6:cf:7b:43:b8:3d",
 //!                  "addresses": [ { "address": "10.88.0.13/16", "gateway": "10.88.0.1" } ] } ],
 //!   "criu_image_version": 2, "dump_uptime_us": null,
+//!   "inventory": { "lsm": "none", "network_lock": "iptables", "tcp_close": false,
+//!                  "pre_dump_mode": null, "criu_run_id": "...", "root_cg_set": 1, "incremental": false },
 //!   "dump_stats": { "freezing_time": 601, ... },
 //!   "source": { "path": "/abs/checkpoint.tar.gz", "kind": "tar.gz", "layout": "container-archive",
 //!               "size": 123, "sha256": "...", "cache_path": "/home/u/.cache/ckptfs/..." },
@@ -27,7 +29,7 @@
 use serde::Serialize;
 
 use crate::model::Checkpoint;
-use crate::model::metadata::DumpStats;
+use crate::model::metadata::{DumpStats, Inventory};
 use crate::model::network::NetInterface;
 use crate::render::summary::checkpoint_sizes;
 use crate::source::{InputKind, Layout};
@@ -47,6 +49,7 @@ struct Info<'a> {
     network: &'a [NetInterface],
     criu_image_version: Option<u32>,
     dump_uptime_us: Option<u64>,
+    inventory: Option<&'a Inventory>,
     dump_stats: Option<&'a DumpStats>,
     source: SourceInfo,
     checkpoint_size: Sizes,
@@ -121,6 +124,7 @@ pub fn info_json(ck: &Checkpoint) -> Vec<u8> {
         network: &m.network,
         criu_image_version: m.criu_image_version,
         dump_uptime_us: m.dump_uptime_us,
+        inventory: m.inventory.as_ref(),
         dump_stats: m.dump_stats.as_ref(),
         source: SourceInfo {
             path: src.input.path.to_string_lossy().into_owned(),

@@ -152,7 +152,7 @@ mod tests {
             MountPoint {
                 mnt_id: 40,
                 parent_mnt_id: 36,
-                root_dev: (0 << 20) | 23,
+                root_dev: 23, // 0:23
                 root: "/".into(),
                 mountpoint: "./with space".into(),
                 flags: MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RELATIME,

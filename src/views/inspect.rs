@@ -272,9 +272,6 @@ pub struct Inspected {
     pub sockets: Option<Vec<SkNode>>,
     #[serde(skip_serializing_if = "empty_vec")]
     pub mounts: Option<Vec<MountNode>>,
-    /// Pod name / namespace and JSON-valued annotations, for the tree (kept apart from `metadata`).
-    #[serde(skip)]
-    pub annotations_raw: BTreeMap<String, String>,
 }
 
 /// A network of `network.status` and its interfaces.
@@ -473,7 +470,6 @@ pub fn collect(ck: &Checkpoint, sections: &Sections) -> Result<Inspected, Error>
             memory_pages_size: Some(sizes.pages),
             root_fs_diff_size: sizes.root_fs_diff,
         },
-        annotations_raw: annotations.clone(),
         ..Inspected::default()
     };
     if sections.stats {

@@ -52,7 +52,9 @@ impl Pattern {
         if s.is_empty() {
             return Err("the search string is empty".into());
         }
-        Ok(Pattern::Literal(Box::new(memmem::Finder::new(s).into_owned())))
+        Ok(Pattern::Literal(Box::new(
+            memmem::Finder::new(s).into_owned(),
+        )))
     }
 
     /// A regex pattern, compiled for bytes with Unicode off.
@@ -470,8 +472,17 @@ mod tests {
         // Long matches: the run of dashes between the first two markers (almost a whole window),
         // and no match overlaps another.
         let (m, _) = search(&mem, &Pattern::regex("-+").unwrap());
-        assert_eq!(m[0], Match { addr: 0x7000_0000 + 9, len: REGEX_WINDOW - 12 });
-        assert!(m.windows(2).all(|w| w[0].addr + w[0].len as u64 <= w[1].addr));
+        assert_eq!(
+            m[0],
+            Match {
+                addr: 0x7000_0000 + 9,
+                len: REGEX_WINDOW - 12
+            }
+        );
+        assert!(
+            m.windows(2)
+                .all(|w| w[0].addr + w[0].len as u64 <= w[1].addr)
+        );
     }
 
     #[test]

@@ -1,0 +1,196 @@
+//! Stress: 8 concurrent readers walk the whole mounted tree several times and hash every file
+//! (sparse ones — `mem`, and any file — by their data regions, found with SEEK_DATA / SEEK_HOLE;
+//! `memory/*` and `core` included). All hashes must agree across readers and runs, no read may
+//! fail, and the daemon's resident memory must stay bounded.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::os::fd::AsRawFd;
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use common::{Mount, fixtures};
+use sha2::{Digest, Sha256};
+
+const READERS: usize = 8;
+const RUNS: usize = 3;
+
+/// Every regular file below `dir` (links not followed), sorted.
+fn files(dir: &Path, out: &mut Vec<PathBuf>) {
+    for e in fs::read_dir(dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())).flatten() {
+        let t = e.file_type().unwrap();
+        if t.is_dir() {
+            files(&e.path(), out);
+        } else if t.is_file() {
+            out.push(e.path());
+        }
+    }
+}
+
+/// sha256 over (offset, bytes) of each data region of `p`.
+fn hash(p: &Path) -> Result<String, String> {
+    let f = fs::File::open(p).map_err(|e| format!("open: {e}"))?;
+    let fd = f.as_raw_fd();
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    let mut off: i64 = 0;
+    loop {
+        // SAFETY: lseek on a descriptor we own.
+        let d = unsafe { libc::lseek(fd, off, libc::SEEK_DATA) };
+        if d < 0 {
+            let e = std::io::Error::last_os_error();
+            if e.raw_os_error() == Some(libc::ENXIO) {
+                break;
+            }
+            return Err(format!("SEEK_DATA {off}: {e}"));
+        }
+        // SAFETY: as above.
+        let hole = unsafe { libc::lseek(fd, d, libc::SEEK_HOLE) };
+        if hole < d {
+            return Err(format!("SEEK_HOLE {d}: {}", std::io::Error::last_os_error()));
+        }
+        h.update(d.to_le_bytes());
+        let mut at = d as u64;
+        while at < hole as u64 {
+            let want = ((hole as u64 - at) as usize).min(buf.len());
+            let n = f
+                .read_at(&mut buf[..want], at)
+                .map_err(|e| format!("read at {at:#x}: {e}"))?;
+            if n == 0 {
+                break;
+            }
+            h.update(&buf[..n]);
+            at += n as u64;
+        }
+        off = hole;
+    }
+    Ok(common::hex(&h.finalize()))
+}
+
+fn vm_rss_kib(pid: i32) -> u64 {
+    let s = fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    s.lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
+}
+
+/// The background daemon serving `mnt` (its command line names the mount point).
+fn daemon_of(mnt: &Path) -> i32 {
+    let want = mnt.to_string_lossy().into_owned();
+    let mut found = Vec::new();
+    for e in fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        let Ok(cmd) = fs::read(format!("/proc/{pid}/cmdline")) else {
+            continue;
+        };
+        let args: Vec<String> = cmd
+            .split(|&b| b == 0)
+            .map(|a| String::from_utf8_lossy(a).into_owned())
+            .collect();
+        let exe = fs::read_link(format!("/proc/{pid}/exe")).unwrap_or_default();
+        if exe.file_name().is_some_and(|n| n.to_string_lossy().starts_with("ckptfs"))
+            && args.iter().any(|a| a == "mount")
+            && args.iter().any(|a| a.trim_end_matches('/') == want)
+        {
+            found.push(pid);
+        }
+    }
+    assert_eq!(found.len(), 1, "daemons serving {want}: {found:?}");
+    found[0]
+}
+
+#[test]
+fn eight_readers_hash_the_whole_tree_identically() {
+    if !Path::new("/dev/fuse").exists() {
+        assert!(std::env::var("CI").as_deref() != Ok("true"), "no /dev/fuse in CI");
+        eprintln!("SKIP: no /dev/fuse");
+        return;
+    }
+    let Some(f) = fixtures() else { return };
+    for case in ["secretd-shm/images", "podman-busybox/checkpoint.tar.gz"] {
+        let m = Mount::new(&f.join(case));
+        let daemon = daemon_of(&m.mnt);
+        let rss_start = vm_rss_kib(daemon);
+        let mut list = Vec::new();
+        files(&m.mnt, &mut list);
+        list.sort();
+        assert!(
+            list.iter().any(|p| p.ends_with("mem")) && list.iter().any(|p| p.to_string_lossy().contains("/memory/")),
+            "{case}: no mem / memory files"
+        );
+        let list = Arc::new(list);
+        let mut first: Option<BTreeMap<PathBuf, String>> = None;
+        let mut rss = Vec::new();
+        for run in 0..RUNS {
+            let handles: Vec<_> = (0..READERS)
+                .map(|r| {
+                    let list = list.clone();
+                    std::thread::spawn(move || {
+                        // Each reader walks in its own order.
+                        let n = list.len();
+                        let mut got = BTreeMap::new();
+                        for i in 0..n {
+                            let p = &list[(i * (2 * r + 1) + r * 7) % n];
+                            if got.contains_key(p) {
+                                continue;
+                            }
+                            let h = hash(p).map_err(|e| format!("{}: {e}", p.display()));
+                            got.insert(p.clone(), h);
+                        }
+                        for p in list.iter() {
+                            if !got.contains_key(p) {
+                                let h = hash(p).map_err(|e| format!("{}: {e}", p.display()));
+                                got.insert(p.clone(), h);
+                            }
+                        }
+                        got
+                    })
+                })
+                .collect();
+            for (r, h) in handles.into_iter().enumerate() {
+                let got = h.join().expect("reader panicked");
+                let got: BTreeMap<PathBuf, String> = got
+                    .into_iter()
+                    .map(|(p, h)| {
+                        let h = h.unwrap_or_else(|e| panic!("{case}: run {run} reader {r}: {e}"));
+                        (p, h)
+                    })
+                    .collect();
+                match &first {
+                    None => first = Some(got),
+                    Some(f) => {
+                        for (p, h) in &got {
+                            assert_eq!(
+                                f.get(p),
+                                Some(h),
+                                "{case}: run {run} reader {r}: {} hashes differently",
+                                p.display()
+                            );
+                        }
+                        assert_eq!(f.len(), got.len());
+                    }
+                }
+            }
+            rss.push(vm_rss_kib(daemon));
+        }
+        let n = first.as_ref().map_or(0, |f| f.len());
+        eprintln!(
+            "{case}: {n} files x {READERS} readers x {RUNS} runs; daemon VmRSS {rss_start} KiB -> {rss:?} KiB"
+        );
+        // Bounded: the checkpoints are a few MiB; metadata and caches well below 256 MiB, and no
+        // growth from run to run (no leak per read).
+        let max = *rss.iter().max().unwrap();
+        assert!(max < 256 * 1024, "{case}: daemon VmRSS {max} KiB");
+        assert!(
+            rss[RUNS - 1] <= rss[0] + 32 * 1024,
+            "{case}: daemon VmRSS grows run after run: {rss:?} KiB"
+        );
+        m.unmount();
+    }
+}
