@@ -139,7 +139,9 @@ impl Content {
             }
             Content::Blob(_) | Content::RootFile(_) => Ok(()),
             Content::Core(c) => c.parts(ck).map(|_| ()),
-            Content::Pagemap { proc } => process(ck, *proc).map(|_| ()).ok_or(Error::errno(libc::EIO)),
+            Content::Pagemap { proc } => process(ck, *proc)
+                .map(|_| ())
+                .ok_or(Error::errno(libc::EIO)),
         }
     }
 
@@ -199,9 +201,10 @@ impl Content {
                 Some(p) => seek_sparse(&p.memory, *start, end.saturating_sub(*start), off, whence),
                 None => seek_dense(0, off, whence),
             },
-            Content::Blob(_) | Content::Text(_) | Content::RootFile(_) | Content::Pagemap { .. } => {
-                seek_dense(self.size_and_present(ck).0, off, whence)
-            }
+            Content::Blob(_)
+            | Content::Text(_)
+            | Content::RootFile(_)
+            | Content::Pagemap { .. } => seek_dense(self.size_and_present(ck).0, off, whence),
             Content::Core(c) => c.seek(ck, off, whence),
         }
     }

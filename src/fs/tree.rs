@@ -860,9 +860,29 @@ pub(crate) mod tests {
         assert_eq!(
             names(&t, "/9"),
             [
-                ".", "..", "auxv", "cmdline", "comm", "core", "cwd", "environ", "exe", "fd",
-                "fdinfo", "limits", "maps", "mem", "memory", "mountinfo", "net", "pagemap",
-                "root", "stat", "statm", "status", "task"
+                ".",
+                "..",
+                "auxv",
+                "cmdline",
+                "comm",
+                "core",
+                "cwd",
+                "environ",
+                "exe",
+                "fd",
+                "fdinfo",
+                "limits",
+                "maps",
+                "mem",
+                "memory",
+                "mountinfo",
+                "net",
+                "pagemap",
+                "root",
+                "stat",
+                "statm",
+                "status",
+                "task"
             ]
         );
         assert_eq!(names(&t, "/9/fd"), [".", "..", "0", "3", "10"]);

@@ -36,7 +36,7 @@ fn check_fixture(case: &str, input: &str) {
     let src = open(
         &dir.join(input),
         &OpenOptions {
-            cache_dir: Some(cache),
+            cache_dir: Some(cache.clone()),
             ..Default::default()
         },
     )

@@ -65,13 +65,13 @@ pub use fdinfo::fdinfo;
 pub use info::info_json;
 pub use limits::limits;
 pub use maps::{maps, vma_name, vma_range_name};
+pub use mountinfo::mountinfo;
+pub use net::{NetFile, net};
+pub use pagemap::{pagemap_read, pagemap_size};
 pub use pstree::pstree;
 pub use regs::regs;
 pub use stat::{stat, statm, thread_stat};
 pub use status::{status, thread_status};
-pub use mountinfo::mountinfo;
-pub use net::{NetFile, net};
-pub use pagemap::{pagemap_read, pagemap_size};
 pub use summary::{CheckpointSizes, checkpoint_sizes, human_size, show_table, summary, table};
 
 #[cfg(test)]
