@@ -88,6 +88,9 @@ fn podman_fixture_info_and_summary() {
                 "addresses": [{"address": "10.88.0.13/16", "gateway": "10.88.0.1"}]}])
     );
     assert_eq!(v["criu_image_version"], 2);
+    // The archive keeps no dump.log: the CRIU version and kernel are unknown.
+    assert_eq!(v["criu_version"], Value::Null);
+    assert_eq!(v["kernel"], Value::Null);
     // checkpointctl inspect: Freezing 601 µs, Frozen 150.37 ms, Memdump 1.711 ms, Memwrite
     // 266 µs, Pages scanned 71, Pages written 50.
     let s = &v["dump_stats"];
@@ -317,10 +320,17 @@ fn plain_image_dir_inventory() {
     );
     assert_eq!(v["source"]["layout"], "image-dir");
     assert_eq!(v["inventory"]["incremental"], false);
+    assert_eq!(v["criu_version"], "4.2 (gitid 0)");
+    assert_eq!(
+        v["kernel"],
+        "Linux 6.18.44-fc-v509 #1 SMP PREEMPT_DYNAMIC @0 x86_64"
+    );
     assert_eq!(v["inventory"]["lsm"], "none");
     let text = summary(&m);
     assert!(
-        text.contains("\nCRIU: image version 2; freezing "),
+        text.contains(
+            "\nCRIU: version 4.2 (gitid 0); on Linux 6.18.44-fc-v509 #1 SMP PREEMPT_DYNAMIC @0 x86_64; image version 2; freezing "
+        ),
         "{text}"
     );
     assert!(
@@ -345,7 +355,7 @@ fn incremental_inventory() {
     assert_eq!(v["dump_stats"]["pages_written"], 1);
     let text = summary(&m);
     assert!(
-        text.contains("\nCRIU: image version 2, incremental (parent dump); freezing "),
+        text.contains("; image version 2, incremental (parent dump); freezing "),
         "{text}"
     );
 }

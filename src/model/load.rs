@@ -108,6 +108,9 @@ fn load_metadata(source: &Source, warnings: &mut Vec<String>) -> Metadata {
     if let Some(b) = md("network.status") {
         meta.set_network_status(b, warnings);
     }
+    if let Some(b) = source.images.files.get("dump.log").map(|b| b.bytes()).or_else(|| md("dump.log")) {
+        meta.set_dump_log(b);
+    }
     let dir = &source.images;
     if let Some(b) = dir.files.get("inventory.img") {
         match image::decode_one::<pb::InventoryEntry>("inventory.img", b.bytes(), magic::INVENTORY) {

@@ -90,6 +90,10 @@ pub struct Metadata {
     pub dump_uptime_us: Option<u64>,
     /// The rest of inventory.img.
     pub inventory: Option<Inventory>,
+    /// The CRIU version that dumped (`Version: 4.2 (gitid 0)` in dump.log), when the log is kept.
+    pub criu_version: Option<String>,
+    /// The kernel the dump ran on (`Running on HOST Linux 6.18.44 #1 SMP ... x86_64` in dump.log).
+    pub dump_kernel: Option<String>,
     pub dump_stats: Option<DumpStats>,
     /// Network interfaces: Podman's `network.status`, or CRI-O's `io.kubernetes.cri-o.IP.N`.
     pub network: Vec<NetInterface>,
@@ -115,7 +119,9 @@ impl Metadata {
             match serde_json::from_slice::<Value>(b) {
                 Ok(v) => Some(v),
                 Err(e) => {
-                    warnings.push(format!("{name}: not valid JSON ({e}); its metadata is ignored"));
+                    warnings.push(format!(
+                        "{name}: not valid JSON ({e}); its metadata is ignored"
+                    ));
                     None
                 }
             }
@@ -175,6 +181,29 @@ impl Metadata {
         m
     }
 
+    /// Takes the CRIU version and the kernel from the head of CRIU's `dump.log` (only its first
+    /// 64 KiB are looked at).
+    pub fn set_dump_log(&mut self, bytes: &[u8]) {
+        let head = &bytes[..bytes.len().min(64 << 10)];
+        for line in String::from_utf8_lossy(head).lines().take(200) {
+            // "(00.000071) Version: 4.2 (gitid 0)"
+            let text = line
+                .split_once(") ")
+                .filter(|(t, _)| t.starts_with('('))
+                .map_or(line, |(_, r)| r);
+            if self.criu_version.is_none()
+                && let Some(v) = text.strip_prefix("Version: ")
+            {
+                self.criu_version = Some(v.trim().to_string());
+            } else if self.dump_kernel.is_none()
+                && let Some(r) = text.strip_prefix("Running on ")
+                && let Some((_, k)) = r.split_once(' ')
+            {
+                self.dump_kernel = Some(k.trim().to_string());
+            }
+        }
+    }
+
     /// Reads Podman's `network.status` (see [`network`]); when it has interfaces they replace
     /// those taken from annotations. A malformed file is a warning.
     pub fn set_network_status(&mut self, bytes: &[u8], warnings: &mut Vec<String>) {
@@ -221,6 +250,22 @@ mod tests {
         assert_eq!(m.container_name.as_deref(), Some("ctr"));
         assert_eq!(m.pod_name.as_deref(), Some("p"));
         assert_eq!(m.pod_namespace.as_deref(), Some("ns"));
+    }
+
+    #[test]
+    fn dump_log_head() {
+        let mut m = Metadata::default();
+        m.set_dump_log(
+            b"(00.000000) CRIU run id = 51a8\n(00.000071) Version: 4.2 (gitid 0)\n(00.000083) Running on vm Linux 6.18.44-fc-v509 #1 SMP PREEMPT_DYNAMIC @0 x86_64\n(00.1) Version: 9\n",
+        );
+        assert_eq!(m.criu_version.as_deref(), Some("4.2 (gitid 0)"));
+        assert_eq!(
+            m.dump_kernel.as_deref(),
+            Some("Linux 6.18.44-fc-v509 #1 SMP PREEMPT_DYNAMIC @0 x86_64")
+        );
+        let mut m = Metadata::default();
+        m.set_dump_log(&[0xff; 100]);
+        assert!(m.criu_version.is_none() && m.dump_kernel.is_none());
     }
 
     #[test]

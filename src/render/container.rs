@@ -52,6 +52,12 @@ pub fn details(ck: &Checkpoint) -> String {
         lines.push(format!("Network: {}", describe(i)));
     }
     let mut criu: Vec<String> = Vec::new();
+    if let Some(v) = &m.criu_version {
+        criu.push(format!("version {v}"));
+    }
+    if let Some(k) = &m.dump_kernel {
+        criu.push(format!("on {k}"));
+    }
     if let Some(v) = m.criu_image_version {
         let inc = m.inventory.as_ref().is_some_and(|i| i.incremental);
         criu.push(format!(
