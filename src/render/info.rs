@@ -8,6 +8,7 @@
 //!   "pod": null, "namespace": null,
 //!   "network": [ { "network": "podman", "name": "eth0", "mac": "d6:cf:7b:43:b8:3d",
 //!                  "addresses": [ { "address": "10.88.0.13/16", "gateway": "10.88.0.1" } ] } ],
+//!   (network: Podman's network.status, or CRI-O's IP annotations; `[]` when unknown)
 //!   "criu_image_version": 2, "criu_version": "4.2 (gitid 0)", "kernel": "Linux 6.18.44 ... x86_64",
 //!   "dump_uptime_us": null,
 //!   "inventory": { "lsm": "none", "network_lock": "iptables", "tcp_close": false,
