@@ -8,11 +8,11 @@
 //! 5. [`fs`]: the inode tree and the thin FUSE adapter.
 //! 6. [`cli`]: command-line front end.
 
+pub mod cli;
+pub mod fs;
 pub mod image;
 pub mod model;
 pub mod render;
 pub mod source;
 pub mod views;
 pub mod writer;
-pub mod fs;
-pub mod cli;

@@ -12,7 +12,10 @@ use common::{Mount, fixtures, run_timeout};
 
 fn can_mount() -> bool {
     if !Path::new("/dev/fuse").exists() {
-        assert!(std::env::var("CI").as_deref() != Ok("true"), "no /dev/fuse in CI");
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "no /dev/fuse in CI"
+        );
         eprintln!("SKIP: no /dev/fuse");
         return false;
     }
@@ -64,7 +67,11 @@ fn only_the_mounting_user_reads_by_default() {
     let m = Mount::new(&src);
     let pid = pids(&m.mnt)[0].clone();
     // The mounting user (root) reads.
-    assert!(!fs::read(m.join(format!("{pid}/environ"))).unwrap().is_empty());
+    assert!(
+        !fs::read(m.join(format!("{pid}/environ")))
+            .unwrap()
+            .is_empty()
+    );
     // nobody reads nothing: not the root directory, not mem, not environ, not the images.
     for rel in [
         format!("{pid}/mem"),
@@ -74,7 +81,13 @@ fn only_the_mounting_user_reads_by_default() {
         "pstree".to_string(),
         "checkpoint/info.json".to_string(),
     ] {
-        let o = as_nobody(&["dd", &format!("if={}", m.p(&rel)), "of=/dev/null", "bs=4096", "count=1"]);
+        let o = as_nobody(&[
+            "dd",
+            &format!("if={}", m.p(&rel)),
+            "of=/dev/null",
+            "bs=4096",
+            "count=1",
+        ]);
         assert!(!o.ok(), "nobody read {rel}: {o}");
         let err = o.stderr_text().to_lowercase();
         assert!(err.contains("permission denied"), "{rel}: {o}");
@@ -109,7 +122,10 @@ fn allow_other_opens_reading_and_says_so() {
     let pid = pids(&m.mnt)[0].clone();
     let o = as_nobody(&["cat", &m.p(format!("{pid}/environ"))]);
     assert!(o.ok(), "nobody cannot read environ with --allow-other: {o}");
-    assert_eq!(o.stdout, fs::read(m.join(format!("{pid}/environ"))).unwrap());
+    assert_eq!(
+        o.stdout,
+        fs::read(m.join(format!("{pid}/environ"))).unwrap()
+    );
     let o = as_nobody(&["grep", "-c", "-a", "x", &m.p(format!("{pid}/maps"))]);
     assert!(o.ok(), "{o}");
     // mem: read its first data region as nobody.
@@ -169,7 +185,12 @@ fn no_setuid_no_devices_nothing_writable() {
                 "{}: device / fifo / socket node",
                 p.display()
             );
-            assert_eq!(mode & 0o7000, 0, "{}: setuid/setgid/sticky {mode:o}", p.display());
+            assert_eq!(
+                mode & 0o7000,
+                0,
+                "{}: setuid/setgid/sticky {mode:o}",
+                p.display()
+            );
             if !t.is_symlink() {
                 assert_eq!(mode & 0o222, 0, "{}: writable mode {mode:o}", p.display());
             }
@@ -182,16 +203,24 @@ fn no_setuid_no_devices_nothing_writable() {
             .expect("in mountinfo");
         let opts = line.split(' ').nth(5).unwrap();
         for o in ["ro", "nosuid", "nodev"] {
-            assert!(opts.split(',').any(|x| x == o), "{case}: mount options {opts} lack {o}");
+            assert!(
+                opts.split(',').any(|x| x == o),
+                "{case}: mount options {opts} lack {o}"
+            );
         }
         // Every write-ish operation fails with EROFS or EACCES.
         let pid = pids(&m.mnt)[0].clone();
         let file = m.join(format!("{pid}/environ"));
         let dir = m.join(&pid);
         let denied = |what: &str, r: std::io::Result<()>| {
-            let e = r.err().unwrap_or_else(|| panic!("{case}: {what} succeeded"));
+            let e = r
+                .err()
+                .unwrap_or_else(|| panic!("{case}: {what} succeeded"));
             assert!(
-                matches!(e.raw_os_error(), Some(libc::EROFS) | Some(libc::EACCES) | Some(libc::EPERM)),
+                matches!(
+                    e.raw_os_error(),
+                    Some(libc::EROFS) | Some(libc::EACCES) | Some(libc::EPERM)
+                ),
                 "{case}: {what}: {e}"
             );
         };
@@ -201,7 +230,11 @@ fn no_setuid_no_devices_nothing_writable() {
         );
         denied(
             "open with O_TRUNC",
-            fs::OpenOptions::new().write(true).truncate(true).open(&file).map(drop),
+            fs::OpenOptions::new()
+                .write(true)
+                .truncate(true)
+                .open(&file)
+                .map(drop),
         );
         denied("create", fs::File::create(dir.join("new")).map(drop));
         denied("mkdir", fs::create_dir(dir.join("newdir")));
@@ -219,13 +252,21 @@ fn no_setuid_no_devices_nothing_writable() {
         let r = unsafe { libc::truncate(c.as_ptr(), 0) };
         denied(
             "truncate",
-            if r == 0 { Ok(()) } else { Err(std::io::Error::last_os_error()) },
+            if r == 0 {
+                Ok(())
+            } else {
+                Err(std::io::Error::last_os_error())
+            },
         );
         // SAFETY: valid NUL-terminated path and owner ids.
         let r = unsafe { libc::chown(c.as_ptr(), 0, 0) };
         denied(
             "chown",
-            if r == 0 { Ok(()) } else { Err(std::io::Error::last_os_error()) },
+            if r == 0 {
+                Ok(())
+            } else {
+                Err(std::io::Error::last_os_error())
+            },
         );
         // And nothing changed.
         assert!(!dir.join("new").exists() && file.exists());

@@ -20,7 +20,10 @@ const RUNS: usize = 3;
 
 /// Every regular file below `dir` (links not followed), sorted.
 fn files(dir: &Path, out: &mut Vec<PathBuf>) {
-    for e in fs::read_dir(dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())).flatten() {
+    for e in fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .flatten()
+    {
         let t = e.file_type().unwrap();
         if t.is_dir() {
             files(&e.path(), out);
@@ -50,7 +53,10 @@ fn hash(p: &Path) -> Result<String, String> {
         // SAFETY: as above.
         let hole = unsafe { libc::lseek(fd, d, libc::SEEK_HOLE) };
         if hole < d {
-            return Err(format!("SEEK_HOLE {d}: {}", std::io::Error::last_os_error()));
+            return Err(format!(
+                "SEEK_HOLE {d}: {}",
+                std::io::Error::last_os_error()
+            ));
         }
         h.update(d.to_le_bytes());
         let mut at = d as u64;
@@ -94,7 +100,9 @@ fn daemon_of(mnt: &Path) -> i32 {
             .map(|a| String::from_utf8_lossy(a).into_owned())
             .collect();
         let exe = fs::read_link(format!("/proc/{pid}/exe")).unwrap_or_default();
-        if exe.file_name().is_some_and(|n| n.to_string_lossy().starts_with("ckptfs"))
+        if exe
+            .file_name()
+            .is_some_and(|n| n.to_string_lossy().starts_with("ckptfs"))
             && args.iter().any(|a| a == "mount")
             && args.iter().any(|a| a.trim_end_matches('/') == want)
         {
@@ -108,7 +116,10 @@ fn daemon_of(mnt: &Path) -> i32 {
 #[test]
 fn eight_readers_hash_the_whole_tree_identically() {
     if !Path::new("/dev/fuse").exists() {
-        assert!(std::env::var("CI").as_deref() != Ok("true"), "no /dev/fuse in CI");
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "no /dev/fuse in CI"
+        );
         eprintln!("SKIP: no /dev/fuse");
         return;
     }
@@ -121,7 +132,10 @@ fn eight_readers_hash_the_whole_tree_identically() {
         files(&m.mnt, &mut list);
         list.sort();
         assert!(
-            list.iter().any(|p| p.ends_with("mem")) && list.iter().any(|p| p.to_string_lossy().contains("/memory/")),
+            list.iter().any(|p| p.ends_with("mem"))
+                && list
+                    .iter()
+                    .any(|p| p.to_string_lossy().contains("/memory/")),
             "{case}: no mem / memory files"
         );
         let list = Arc::new(list);

@@ -206,7 +206,8 @@ fn truncation_at_every_boundary_and_mid_entry() {
         let bytes = src.images.files[name].bytes().to_vec();
         let (hdr, fr) = frames(name, &bytes);
         // (cut, mid-entry?)
-        let mut cuts: Vec<(usize, bool)> = vec![(0, true), (2, true), (hdr - 1, true), (hdr, false)];
+        let mut cuts: Vec<(usize, bool)> =
+            vec![(0, true), (2, true), (hdr - 1, true), (hdr, false)];
         for &(at, len) in &fr {
             cuts.push((at, false));
             cuts.push((at + 2, true));
@@ -236,7 +237,10 @@ fn truncation_at_every_boundary_and_mid_entry() {
                 );
             }
             if name == "pstree.img" && (mid || cut <= hdr) {
-                assert!(r.is_err(), "{what}: a broken process tree must fail the load");
+                assert!(
+                    r.is_err(),
+                    "{what}: a broken process tree must fail the load"
+                );
             }
             if let Ok(ck) = &r
                 && (mid || !name.starts_with("pagemap-"))
@@ -252,14 +256,17 @@ fn truncation_at_every_boundary_and_mid_entry() {
 fn truncated_pages_file_fails_reads_never_zeros() {
     let Some(src) = plain() else { return };
     let orig = try_load("intact", src.clone(), 0).unwrap();
-    for name in src
-        .images
-        .files
-        .keys()
-        .filter(|n| n.starts_with("pages-"))
-    {
+    for name in src.images.files.keys().filter(|n| n.starts_with("pages-")) {
         let bytes = src.images.files[name].bytes();
-        for cut in [0, 1, 4095, 4096, 8192 + 17, bytes.len() / 2, bytes.len() - 1] {
+        for cut in [
+            0,
+            1,
+            4095,
+            4096,
+            8192 + 17,
+            bytes.len() / 2,
+            bytes.len() - 1,
+        ] {
             if cut >= bytes.len() {
                 continue;
             }
@@ -271,12 +278,8 @@ fn truncated_pages_file_fails_reads_never_zeros() {
             )
             .unwrap_or_else(|e| panic!("{what}: {e}"));
             assert!(reported(&Ok(ck), name) || true);
-            let ck = try_load(
-                &what,
-                with_file(&src, name, Some(bytes[..cut].to_vec())),
-                0,
-            )
-            .unwrap();
+            let ck =
+                try_load(&what, with_file(&src, name, Some(bytes[..cut].to_vec())), 0).unwrap();
             assert!(
                 ck.warnings.iter().any(|w| w.contains(name.as_str())),
                 "{what}: no warning names {name}: {:#?}",
@@ -351,7 +354,11 @@ fn flipped_bytes_in_headers_lengths_and_varints() {
                 let r = try_load(&what, with_file(&src, name, Some(b)), 1 << 12);
                 cases += 1;
                 if i < hdr && loaded_image(name) {
-                    assert!(reported(&r, name), "{what}: not reported ({})", describe(&r));
+                    assert!(
+                        reported(&r, name),
+                        "{what}: not reported ({})",
+                        describe(&r)
+                    );
                 }
             }
         }
@@ -452,7 +459,9 @@ fn page_of(seed: u8) -> Vec<u8> {
 
 fn read(mem: &ckptfs::model::Memory, addr: u64) -> Result<Vec<u8>, String> {
     let mut b = vec![0u8; PAGE as usize];
-    mem.read_at(addr, &mut b).map(|_| b).map_err(|e| e.to_string())
+    mem.read_at(addr, &mut b)
+        .map(|_| b)
+        .map_err(|e| e.to_string())
 }
 
 #[test]
@@ -479,7 +488,11 @@ fn pagemap_unsorted_overlapping_beyond_and_huge() {
     assert_eq!(read(&m, A).unwrap(), page_of(1));
     assert!(read(&m, A + PAGE).is_err());
     assert_eq!(read(&m, A + 2 * PAGE).unwrap(), page_of(4));
-    assert!(ck.warnings.iter().any(|w| w.contains("overlap")), "{:#?}", ck.warnings);
+    assert!(
+        ck.warnings.iter().any(|w| w.contains("overlap")),
+        "{:#?}",
+        ck.warnings
+    );
 
     // Three runs over the same pages, one inside another.
     let (_, m) = pagemap_case(
@@ -498,10 +511,18 @@ fn pagemap_unsorted_overlapping_beyond_and_huge() {
     assert_eq!(read(&m, A + 3 * PAGE).unwrap(), page_of(4));
     assert!(read(&m, A + 4 * PAGE).is_err() && read(&m, A + 5 * PAGE).is_err());
     assert_eq!(read(&m, A + 6 * PAGE).unwrap(), page_of(0));
-    assert!(ck.warnings.iter().any(|w| w.contains("pages-")), "{:#?}", ck.warnings);
+    assert!(
+        ck.warnings.iter().any(|w| w.contains("pages-")),
+        "{:#?}",
+        ck.warnings
+    );
 
     // Huge counts: 2^40 pages present (a 4 PiB claim on a 16 KiB file) and 2^40 lazy.
-    let (_, m) = pagemap_case("2^40 present", &[run(0, 1 << 40, PE_PRESENT)], pages.clone());
+    let (_, m) = pagemap_case(
+        "2^40 present",
+        &[run(0, 1 << 40, PE_PRESENT)],
+        pages.clone(),
+    );
     assert_eq!(read(&m, 0).unwrap(), page_of(1));
     assert!(read(&m, 1 << 50).is_err());
     let (ck, m) = pagemap_case("2^40 lazy", &[run(0, 1 << 40, PE_LAZY)], pages.clone());
@@ -512,9 +533,16 @@ fn pagemap_unsorted_overlapping_beyond_and_huge() {
     // (never zeros), and the rest of the process is there.
     for flags in [PE_PRESENT, PE_LAZY, PE_PARENT] {
         let mut w = CheckpointWriter::new();
-        w.process(1, 0).comm("victim").anon(A, 4 * PAGE).pages(A, b"x");
+        w.process(1, 0)
+            .comm("victim")
+            .anon(A, 4 * PAGE)
+            .pages(A, b"x");
         let mut files = w.encode_files();
-        let pm = files.keys().find(|k| k.starts_with("pagemap-1")).cloned().unwrap();
+        let pm = files
+            .keys()
+            .find(|k| k.starts_with("pagemap-1"))
+            .cloned()
+            .unwrap();
         files.insert(pm.clone(), encode_pagemap(1, &[run(A, 1 << 60, flags)]));
         let what = format!("2^60 pages, flags {flags}");
         let r = try_load(&what, mem_source(files), 1 << 16);
@@ -522,7 +550,10 @@ fn pagemap_unsorted_overlapping_beyond_and_huge() {
         if let Ok(ck) = &r
             && let Some(p) = ck.process(1)
         {
-            assert!(read(&p.memory, A).is_err(), "{what}: memory reads although its pagemap is refused");
+            assert!(
+                read(&p.memory, A).is_err(),
+                "{what}: memory reads although its pagemap is refused"
+            );
         }
     }
 }
@@ -535,18 +566,32 @@ fn missing_pagemap_of_a_live_process_fails_reads() {
         .anon(A, 4 * PAGE)
         .pages(A, b"secret");
     let mut files = w.encode_files();
-    let pm = files.keys().find(|k| k.starts_with("pagemap-1")).cloned().unwrap();
+    let pm = files
+        .keys()
+        .find(|k| k.starts_with("pagemap-1"))
+        .cloned()
+        .unwrap();
     files.remove(&pm);
     let ck = try_load("no pagemap", mem_source(files), 1 << 16).unwrap();
-    assert!(ck.warnings.iter().any(|w| w.contains(&pm)), "{:#?}", ck.warnings);
+    assert!(
+        ck.warnings.iter().any(|w| w.contains(&pm)),
+        "{:#?}",
+        ck.warnings
+    );
     let p = ck.process(1).unwrap();
-    assert!(read(&p.memory, A).is_err(), "memory of a process without pagemap reads as zeros");
+    assert!(
+        read(&p.memory, A).is_err(),
+        "memory of a process without pagemap reads as zeros"
+    );
 }
 
 #[test]
 fn vmas_overlapping_inverted_unaligned() {
     let mut w = CheckpointWriter::new();
-    w.process(1, 0).comm("victim").anon(A, 4 * PAGE).pages(A, b"x");
+    w.process(1, 0)
+        .comm("victim")
+        .anon(A, 4 * PAGE)
+        .pages(A, b"x");
     let mut files = w.encode_files();
     let mm: pb::MmEntry =
         ckptfs::image::decode_one("mm-1.img", &files["mm-1.img"], magic::MM).unwrap();
@@ -572,7 +617,11 @@ fn vmas_overlapping_inverted_unaligned() {
     let p = ck.process(1).unwrap();
     assert_eq!(p.vmas.len(), 1, "only the good VMA is kept: {:?}", p.vmas);
     assert!(
-        ck.warnings.iter().filter(|w| w.contains("mm-1.img")).count() >= 4,
+        ck.warnings
+            .iter()
+            .filter(|w| w.contains("mm-1.img"))
+            .count()
+            >= 4,
         "{:#?}",
         ck.warnings
     );
@@ -614,8 +663,15 @@ fn pstree_cycles_duplicates_missing_images() {
     let ck = try_load("cycles", mem_source(files), 1 << 16).unwrap();
     let text = String::from_utf8(ckptfs::render::pstree(&ck)).unwrap();
     for pid in 1..=7 {
-        assert!(ck.process(pid).is_some(), "PID {pid} not loaded: {:#?}", ck.warnings);
-        assert!(text.contains(&pid.to_string()), "PID {pid} not in the tree:\n{text}");
+        assert!(
+            ck.process(pid).is_some(),
+            "PID {pid} not loaded: {:#?}",
+            ck.warnings
+        );
+        assert!(
+            text.contains(&pid.to_string()),
+            "PID {pid} not in the tree:\n{text}"
+        );
     }
     for needle in ["twice", "core-5.img", "core-7.img"] {
         assert!(
@@ -628,8 +684,13 @@ fn pstree_cycles_duplicates_missing_images() {
     let _ = ckptfs::render::summary(&ck);
     // An empty tree and a tree of only garbage fail with the file named.
     let mut files = w.encode_files();
-    files.insert("pstree.img".into(), encode_image::<pb::PstreeEntry>(magic::PSTREE, &[]));
-    let m = try_load("empty pstree", mem_source(files), 0).err().unwrap();
+    files.insert(
+        "pstree.img".into(),
+        encode_image::<pb::PstreeEntry>(magic::PSTREE, &[]),
+    );
+    let m = try_load("empty pstree", mem_source(files), 0)
+        .err()
+        .unwrap();
     assert!(m.contains("pstree.img"), "{m}");
 }
 
@@ -680,7 +741,10 @@ fn parent_link_loops_and_missing_parents() {
     let _ = fs::remove_dir_all(d.join("parent"));
     let ck = try_load("orphan", open(&d), 1 << 16).unwrap();
     let m = &ck.process(1).unwrap().memory;
-    assert!(read(m, A + 4 * PAGE).is_err(), "PARENT page without a parent must fail");
+    assert!(
+        read(m, A + 4 * PAGE).is_err(),
+        "PARENT page without a parent must fail"
+    );
     assert!(read(m, A).is_ok());
 }
 
@@ -717,14 +781,20 @@ fn non_utf8_names_do_not_fail_the_images() {
     files.insert("core-1.img".into(), encode_image(magic::CORE, &[core]));
     let ck = try_load("non-UTF-8 names", mem_source(files), 1 << 16).unwrap();
     assert!(
-        !ck.warnings.iter().any(|w| w.contains("files.img") || w.contains("core-1.img")),
+        !ck.warnings
+            .iter()
+            .any(|w| w.contains("files.img") || w.contains("core-1.img")),
         "{:#?}",
         ck.warnings
     );
     let p = ck.process(1).unwrap();
     assert!(p.comm.contains("bad"), "{:?}", p.comm);
     let fd = p.fds.iter().find(|f| f.fd == 3).expect("fd 3 survives");
-    assert!(fd.file.link_text().contains("evil"), "{}", fd.file.link_text());
+    assert!(
+        fd.file.link_text().contains("evil"),
+        "{}",
+        fd.file.link_text()
+    );
 }
 
 // ------------------------------------------------------------------------------------------
@@ -763,11 +833,25 @@ fn tar_with(evil: &[(&[u8], u8, &[u8], &[u8], Option<u64>)], end: bool) -> Vec<u
     let mut w = CheckpointWriter::new();
     w.process(1, 0).comm("sh").anon(A, 4 * PAGE).pages(A, b"x");
     let mut t = Vec::new();
-    tar_entry(&mut t, b"config.dump", b'0', b"", br#"{"id":"x","name":"x"}"#, None);
+    tar_entry(
+        &mut t,
+        b"config.dump",
+        b'0',
+        b"",
+        br#"{"id":"x","name":"x"}"#,
+        None,
+    );
     tar_entry(&mut t, b"spec.dump", b'0', b"", b"{}", None);
     tar_entry(&mut t, b"checkpoint/", b'5', b"", b"", None);
     for (n, b) in w.encode_files() {
-        tar_entry(&mut t, format!("checkpoint/{n}").as_bytes(), b'0', b"", &b, None);
+        tar_entry(
+            &mut t,
+            format!("checkpoint/{n}").as_bytes(),
+            b'0',
+            b"",
+            &b,
+            None,
+        );
     }
     for (n, typ, link, data, size) in evil {
         tar_entry(&mut t, n, *typ, link, data, *size);
@@ -804,7 +888,10 @@ fn open_archive(what: &str, bytes: Vec<u8>, max: Option<u64>) -> Result<Source, 
             e.display()
         );
     }
-    assert!(fs::read(&input).unwrap() == bytes, "{what}: the input changed");
+    assert!(
+        fs::read(&input).unwrap() == bytes,
+        "{what}: the input changed"
+    );
     if let Err(m) = &r {
         assert!(!m.contains('\n'), "{what}: error not one line: {m}");
     }
@@ -828,9 +915,16 @@ fn tar_entries_that_escape_or_lie() {
     // `..` and absolute names: refused, naming the entry.
     for evil in [&b"../escape"[..], b"checkpoint/../../escape", b"/etc/evil"] {
         let what = format!("entry {}", String::from_utf8_lossy(evil));
-        let r = open_archive(&what, tar_with(&[(evil, b'0', b"", b"x", None)], true), None);
+        let r = open_archive(
+            &what,
+            tar_with(&[(evil, b'0', b"", b"x", None)], true),
+            None,
+        );
         let m = r.err().unwrap_or_else(|| panic!("{what}: accepted"));
-        assert!(m.contains(&*String::from_utf8_lossy(evil).trim_start_matches('/')), "{m}");
+        assert!(
+            m.contains(&*String::from_utf8_lossy(evil).trim_start_matches('/')),
+            "{m}"
+        );
     }
     // Symlinks and hardlinks pointing out, a symlinked parent, a link replacing an image:
     // never followed out of the archive (they are no files of the archive: ignored or refused).
@@ -859,22 +953,42 @@ fn tar_entries_that_escape_or_lie() {
                     );
                 }
             }
-            assert!(src.images.parent.is_none(), "{what}: a parent outside the archive");
+            assert!(
+                src.images.parent.is_none(),
+                "{what}: a parent outside the archive"
+            );
             let _ = try_load(&what, src, 1 << 12);
         }
     }
     // Duplicate names: one wins, with a warning.
     let r = open_archive(
         "duplicate",
-        tar_with(&[(b"checkpoint/stats-dump", b'0', b"", b"one", None), (b"checkpoint/stats-dump", b'0', b"", b"two", None)], true),
+        tar_with(
+            &[
+                (b"checkpoint/stats-dump", b'0', b"", b"one", None),
+                (b"checkpoint/stats-dump", b'0', b"", b"two", None),
+            ],
+            true,
+        ),
         None,
     )
     .unwrap_or_else(|e| panic!("duplicate names: {e}"));
-    assert!(r.warnings.iter().any(|w| w.contains("stats-dump")), "{:#?}", r.warnings);
+    assert!(
+        r.warnings.iter().any(|w| w.contains("stats-dump")),
+        "{:#?}",
+        r.warnings
+    );
     // Huge declared sizes: the archive is too short for them.
     for size in [1u64 << 33, 0o77777777777, u64::MAX >> 1] {
         let what = format!("declared size {size}");
-        let r = open_archive(&what, tar_with(&[(b"checkpoint/pages-9.img", b'0', b"", b"", Some(size))], false), None);
+        let r = open_archive(
+            &what,
+            tar_with(
+                &[(b"checkpoint/pages-9.img", b'0', b"", b"", Some(size))],
+                false,
+            ),
+            None,
+        );
         let m = r.err().unwrap_or_else(|| panic!("{what}: accepted"));
         assert!(m.contains("pages-9.img"), "{m}");
     }
@@ -882,7 +996,10 @@ fn tar_entries_that_escape_or_lie() {
     // one-line error.
     let r = open_archive(
         "non-UTF-8 name",
-        tar_with(&[(b"checkpoint/\xff\xfe\n.img", b'0', b"", b"x", None)], true),
+        tar_with(
+            &[(b"checkpoint/\xff\xfe\n.img", b'0', b"", b"x", None)],
+            true,
+        ),
         None,
     );
     if let Ok(src) = r {
@@ -912,7 +1029,14 @@ fn tar_entries_that_escape_or_lie() {
 /// decoders concatenate.
 fn bomb(n: usize, zstd_: bool) -> Vec<u8> {
     let mut t = Vec::new();
-    tar_entry(&mut t, b"checkpoint/pages-1.img", b'0', b"", b"", Some(n as u64));
+    tar_entry(
+        &mut t,
+        b"checkpoint/pages-1.img",
+        b'0',
+        b"",
+        b"",
+        Some(n as u64),
+    );
     let zeros = vec![0u8; 1 << 20];
     let pack = |b: &[u8]| -> Vec<u8> {
         if zstd_ {
@@ -1001,7 +1125,9 @@ fn busybox_copy(t: &TempDir) -> Option<PathBuf> {
 #[test]
 fn cache_is_private_and_rebuilt_when_tampered_or_partial() {
     let t = TempDir::new("hostile-cache");
-    let Some(input) = busybox_copy(&t) else { return };
+    let Some(input) = busybox_copy(&t) else {
+        return;
+    };
     let cache = t.join("deep/cache");
     let opts = OpenOptions {
         cache_dir: Some(cache.clone()),
@@ -1011,9 +1137,17 @@ fn cache_is_private_and_rebuilt_when_tampered_or_partial() {
     let first = source::open(&input, &opts).unwrap();
     let mode = fs::metadata(&cache).unwrap().permissions().mode() & 0o7777;
     assert_eq!(mode, 0o700, "cache dir mode {mode:o}");
-    let tar = first.input.cache_path.clone().expect("a compressed input is cached");
+    let tar = first
+        .input
+        .cache_path
+        .clone()
+        .expect("a compressed input is cached");
     assert!(tar.starts_with(&cache));
-    assert_eq!(fs::metadata(&tar).unwrap().mode() & 0o077, 0, "cached tar readable by others");
+    assert_eq!(
+        fs::metadata(&tar).unwrap().mode() & 0o077,
+        0,
+        "cached tar readable by others"
+    );
     let snapshot: BTreeMap<String, Vec<u8>> = first
         .images
         .files
@@ -1047,11 +1181,20 @@ fn cache_is_private_and_rebuilt_when_tampered_or_partial() {
     }
     let r = source::open(&input, &opts).unwrap();
     same(&r, "tampered");
-    assert!(r.warnings.iter().any(|w| w.contains("cache")), "{:#?}", r.warnings);
+    assert!(
+        r.warnings.iter().any(|w| w.contains("cache")),
+        "{:#?}",
+        r.warnings
+    );
     drop(r);
 
     // Partial: truncated.
-    fs::OpenOptions::new().write(true).open(&tar).unwrap().set_len(len / 3).unwrap();
+    fs::OpenOptions::new()
+        .write(true)
+        .open(&tar)
+        .unwrap()
+        .set_len(len / 3)
+        .unwrap();
     let r = source::open(&input, &opts).unwrap();
     same(&r, "truncated");
     drop(r);
@@ -1065,7 +1208,9 @@ fn cache_is_private_and_rebuilt_when_tampered_or_partial() {
 
     // A cache dir others can write to is refused.
     fs::set_permissions(&cache, fs::Permissions::from_mode(0o777)).unwrap();
-    let e = source::open(&input, &opts).err().expect("a 0777 cache is refused");
+    let e = source::open(&input, &opts)
+        .err()
+        .expect("a 0777 cache is refused");
     assert!(e.to_string().contains("writable by group or others"), "{e}");
     fs::set_permissions(&cache, fs::Permissions::from_mode(0o700)).unwrap();
 
@@ -1080,12 +1225,17 @@ fn input_unchanged_by_mount_reads_and_unmount() {
         return;
     }
     let t = TempDir::new("hostile-integrity");
-    let Some(input) = busybox_copy(&t) else { return };
+    let Some(input) = busybox_copy(&t) else {
+        return;
+    };
     let before = sha256_file(&input);
     let md = fs::metadata(&input).unwrap();
     let m = Mount::new(&input);
     let info = fs::read_to_string(m.join("checkpoint/info.json")).unwrap();
-    assert!(info.contains(&before), "info.json lacks the input's sha256 {before}:\n{info}");
+    assert!(
+        info.contains(&before),
+        "info.json lacks the input's sha256 {before}:\n{info}"
+    );
     // Read a lot: every top-level file, every process's maps, a few pages of mem.
     for e in fs::read_dir(&m.mnt).unwrap().flatten() {
         if e.file_type().unwrap().is_file() {
@@ -1129,7 +1279,11 @@ fn broken_pages_are_eio_through_fuse() {
         .anon(A, 16 * PAGE)
         .pages(A, &vec![0x5a; 16 * PAGE as usize]);
     let files = w.encode_files();
-    let pages = files.keys().find(|k| k.starts_with("pages-")).cloned().unwrap();
+    let pages = files
+        .keys()
+        .find(|k| k.starts_with("pages-"))
+        .cloned()
+        .unwrap();
     let cut = files[&pages][..8 * PAGE as usize].to_vec();
     w.raw_file(&pages, &cut);
     let dir = t.join("ck");

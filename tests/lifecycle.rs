@@ -14,7 +14,10 @@ use common::{Mount, TempDir, ckptfs, fixtures, force_unmount, is_mounted, run, r
 
 fn setup() -> Option<PathBuf> {
     if !Path::new("/dev/fuse").exists() {
-        assert!(std::env::var("CI").as_deref() != Ok("true"), "no /dev/fuse in CI");
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "no /dev/fuse in CI"
+        );
         eprintln!("SKIP: no /dev/fuse");
         return None;
     }
@@ -24,7 +27,10 @@ fn setup() -> Option<PathBuf> {
 fn wait_until(what: &str, secs: u64, mut f: impl FnMut() -> bool) {
     let t = Instant::now();
     while !f() {
-        assert!(t.elapsed() < Duration::from_secs(secs), "timed out waiting for {what}");
+        assert!(
+            t.elapsed() < Duration::from_secs(secs),
+            "timed out waiting for {what}"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
 }
@@ -86,7 +92,9 @@ fn daemon_of(mnt: &Path) -> i32 {
             .map(|a| String::from_utf8_lossy(a).into_owned())
             .collect();
         let exe = fs::read_link(format!("/proc/{pid}/exe")).unwrap_or_default();
-        if exe.file_name().is_some_and(|n| n.to_string_lossy().starts_with("ckptfs"))
+        if exe
+            .file_name()
+            .is_some_and(|n| n.to_string_lossy().starts_with("ckptfs"))
             && args.iter().any(|a| a == "mount")
             && args.iter().any(|a| a.trim_end_matches('/') == want)
         {
@@ -163,7 +171,10 @@ fn sigint_and_sigterm_unmount_cleanly() {
             if let Some(s) = child.try_wait().unwrap() {
                 break s;
             }
-            assert!(t0.elapsed() < Duration::from_secs(15), "foreground {name}: still running");
+            assert!(
+                t0.elapsed() < Duration::from_secs(15),
+                "foreground {name}: still running"
+            );
             std::thread::sleep(Duration::from_millis(50));
         };
         assert!(!is_mounted(&d.mnt), "foreground {name}: still mounted");
@@ -182,8 +193,12 @@ fn sigint_and_sigterm_unmount_cleanly() {
         let t = TempDir::new("life-bg");
         let d = background(&src, &t);
         signal(d.pid, sig);
-        wait_until(&format!("background {name} to unmount"), 15, || !is_mounted(&d.mnt));
-        wait_until(&format!("background {name} to exit"), 15, || !pid_alive(d.pid));
+        wait_until(&format!("background {name} to unmount"), 15, || {
+            !is_mounted(&d.mnt)
+        });
+        wait_until(&format!("background {name} to exit"), 15, || {
+            !pid_alive(d.pid)
+        });
         drop(d);
     }
 }
@@ -197,7 +212,9 @@ fn killed_daemon_is_detected_and_cleared() {
     wait_until("the daemon to die", 10, || !pid_alive(d.pid));
     // The mount is still listed but dead: ENOTCONN.
     assert!(is_mounted(&d.mnt), "the kernel keeps the dead mount");
-    let e = fs::read_dir(&d.mnt).err().expect("a dead mount cannot be listed");
+    let e = fs::read_dir(&d.mnt)
+        .err()
+        .expect("a dead mount cannot be listed");
     assert_eq!(e.raw_os_error(), Some(libc::ENOTCONN), "{e}");
     // Mounting there again is refused, naming the problem.
     let src2 = src.to_string_lossy().into_owned();
@@ -242,7 +259,10 @@ fn bad_mount_points_are_clear_errors() {
     // Already mounted (busy with a live ckptfs).
     let m = Mount::new(Path::new(&src));
     one_line_2("already mounted", &mount_at(&m.mnt), "mounted");
-    assert!(fs::metadata(m.join("pstree")).is_ok(), "the first mount survives");
+    assert!(
+        fs::metadata(m.join("pstree")).is_ok(),
+        "the first mount survives"
+    );
     // Unmounting a busy mount: a clear error, or it goes; --lazy always detaches it.
     let f = fs::File::open(m.join("pstree")).unwrap();
     let o = run(&[ckptfs(), "umount", &m.mnt.to_string_lossy()]);

@@ -136,7 +136,9 @@ pub fn exercise_with_budget(ck: &Checkpoint, read_budget: u64) {
         let mut off = 0u64;
         let mut budget = read_budget;
         for _ in 0..64 {
-            let Some(d) = core.next_data(p, off) else { break };
+            let Some(d) = core.next_data(p, off) else {
+                break;
+            };
             assert!(d >= off, "core: SEEK_DATA went backwards");
             let h = core.next_hole(p, d);
             assert!(h >= d, "core: SEEK_HOLE before SEEK_DATA");
@@ -161,9 +163,16 @@ pub fn exercise_with_budget(ck: &Checkpoint, read_budget: u64) {
     let mut scratch = Vec::new();
     for (i, node) in tree.nodes().iter().enumerate() {
         let ino = i as u64 + 1;
-        let attr = tree.attr(ino, ck, false).expect("every node has attributes");
+        let attr = tree
+            .attr(ino, ck, false)
+            .expect("every node has attributes");
         if !matches!(node.kind, NodeKind::Link(_)) {
-            assert_eq!(attr.perm & 0o7222, 0, "writable or setuid mode {:o}", attr.perm);
+            assert_eq!(
+                attr.perm & 0o7222,
+                0,
+                "writable or setuid mode {:o}",
+                attr.perm
+            );
         }
         match &node.kind {
             NodeKind::Dir(_) => {
@@ -182,7 +191,9 @@ pub fn exercise_with_budget(ck: &Checkpoint, read_budget: u64) {
                 let mut budget = read_budget;
                 for _ in 0..64 {
                     // SEEK_DATA = 3, SEEK_HOLE = 4.
-                    let Ok(d) = c.seek(ck, off as i64, 3) else { break };
+                    let Ok(d) = c.seek(ck, off as i64, 3) else {
+                        break;
+                    };
                     assert!(d >= off && d <= size, "SEEK_DATA {d} outside {off}..{size}");
                     let h = c.seek(ck, d as i64, 4).unwrap_or(size);
                     assert!(h >= d && h <= size, "SEEK_HOLE {h} outside {d}..{size}");
@@ -212,7 +223,10 @@ pub fn check_memory(m: &ckptfs::model::Memory) {
     for (i, e) in m.extents().iter().enumerate() {
         assert!(e.len > 0, "empty extent {i}");
         let end = e.start.checked_add(e.len).expect("extent end overflows");
-        assert!(i == 0 || e.start >= last_end, "extent {i} overlaps the previous one");
+        assert!(
+            i == 0 || e.start >= last_end,
+            "extent {i} overlaps the previous one"
+        );
         if let ckptfs::model::memory::ExtentData::Bytes(b) = &e.data {
             assert_eq!(b.len() as u64, e.len, "extent {i}: blob length differs");
         }

@@ -72,16 +72,35 @@ pub enum FileKind {
     InetSocket(InetSocket),
     UnixSocket(UnixSocket),
     /// Other socket families (netlink, packet): the type name and inode.
-    Socket { what: &'static str, ino: u32 },
-    Pipe { pipe_id: u32, flags: u32 },
-    Fifo { pipe_id: u32, path: Option<String> },
+    Socket {
+        what: &'static str,
+        ino: u32,
+    },
+    Pipe {
+        pipe_id: u32,
+        flags: u32,
+    },
+    Fifo {
+        pipe_id: u32,
+        path: Option<String>,
+    },
     /// An anonymous inode: `eventfd`, `eventpoll`, `signalfd`, `timerfd`, `inotify`, `fanotify`, `bpf-map`, ...
-    AnonInode { what: &'static str },
-    Memfd { name: String, inode_id: u32, shmid: Option<u64> },
-    Tty { index: u32 },
+    AnonInode {
+        what: &'static str,
+    },
+    Memfd {
+        name: String,
+        inode_id: u32,
+        shmid: Option<u64>,
+    },
+    Tty {
+        index: u32,
+    },
     Tun,
     /// A type we do not decode; the raw FileEntry type number.
-    Other { type_id: i32 },
+    Other {
+        type_id: i32,
+    },
 }
 
 impl FileObject {
@@ -99,7 +118,9 @@ impl FileObject {
             FileKind::UnixSocket(s) => format!("socket:[{}]", s.ino),
             FileKind::Socket { ino, .. } => format!("socket:[{ino}]"),
             FileKind::Pipe { pipe_id, .. } => format!("pipe:[{pipe_id}]"),
-            FileKind::Fifo { path, pipe_id } => path.clone().unwrap_or_else(|| format!("pipe:[{pipe_id}]")),
+            FileKind::Fifo { path, pipe_id } => {
+                path.clone().unwrap_or_else(|| format!("pipe:[{pipe_id}]"))
+            }
             FileKind::AnonInode { what } => format!("anon_inode:[{what}]"),
             FileKind::Memfd { name, .. } => format!("/memfd:{name} (deleted)"),
             FileKind::Tty { index } => format!("/dev/pts/{index}"),

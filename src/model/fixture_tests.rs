@@ -32,7 +32,8 @@ fn check_fixture(case: &str, input: &str) {
         .ok()
         .and_then(|b| serde_json::from_slice(&b).ok())
         .unwrap_or(serde_json::Value::Null);
-    let cache = std::env::temp_dir().join(format!("ckptfs-model-test-{}-{case}", std::process::id()));
+    let cache =
+        std::env::temp_dir().join(format!("ckptfs-model-test-{}-{case}", std::process::id()));
     let src = open(
         &dir.join(input),
         &OpenOptions {
@@ -47,19 +48,39 @@ fn check_fixture(case: &str, input: &str) {
         eprintln!("{case}: warning: {w}");
     }
     for tp in truth["processes"].as_array().unwrap() {
-        let pid = tp["ns_pids"].as_array().unwrap().last().unwrap().as_u64().unwrap() as u32;
-        let p = ck.process(pid).unwrap_or_else(|| panic!("{case}: pid {pid} missing"));
+        let pid = tp["ns_pids"]
+            .as_array()
+            .unwrap()
+            .last()
+            .unwrap()
+            .as_u64()
+            .unwrap() as u32;
+        let p = ck
+            .process(pid)
+            .unwrap_or_else(|| panic!("{case}: pid {pid} missing"));
         let mut tids: Vec<u32> = p.threads.iter().map(|t| t.tid).collect();
         tids.sort();
         let mut want: Vec<u32> = tp["threads"]
             .as_array()
             .unwrap()
             .iter()
-            .map(|t| t["ns_tids"].as_array().unwrap().last().unwrap().as_u64().unwrap() as u32)
+            .map(|t| {
+                t["ns_tids"]
+                    .as_array()
+                    .unwrap()
+                    .last()
+                    .unwrap()
+                    .as_u64()
+                    .unwrap() as u32
+            })
             .collect();
         want.sort();
         assert_eq!(tids, want, "{case} pid {pid} threads");
-        assert_eq!(p.comm, tp["comm"].as_str().unwrap(), "{case} pid {pid} comm");
+        assert_eq!(
+            p.comm,
+            tp["comm"].as_str().unwrap(),
+            "{case} pid {pid} comm"
+        );
         let rseq_pages: Vec<u64> = rseq[pid.to_string()]
             .as_array()
             .map(|a| a.iter().map(|x| x.as_u64().unwrap()).collect())
@@ -73,7 +94,9 @@ fn check_fixture(case: &str, input: &str) {
             }
             let v = p.vma_at(s);
             assert!(v.is_some(), "{case} pid {pid}: no VMA at {s:x} ({path})");
-            let Some(sha) = tv["sha256"].as_str() else { continue };
+            let Some(sha) = tv["sha256"].as_str() else {
+                continue;
+            };
             let anon = path.is_empty()
                 || path == "[heap]"
                 || path == "[stack]"

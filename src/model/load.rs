@@ -14,7 +14,8 @@ use super::files::{FileKind, FileObject, FileRef, InetSocket, UnixSocket};
 use super::memory::{Extent, ExtentData, Memory};
 use super::metadata::{DumpStats, Metadata};
 use super::process::{
-    Creds, Fd, MmInfo, Process, SigAction, TaskState, Thread, Vma, VmaName, X86Fpu, X86Regs, vma_status as vs,
+    Creds, Fd, MmInfo, Process, SigAction, TaskState, Thread, Vma, VmaName, X86Fpu, X86Regs,
+    vma_status as vs,
 };
 use super::{Checkpoint, Error, pages};
 use crate::image::{self, magic, pb};
@@ -32,7 +33,8 @@ pub fn load(source: Source) -> Result<Checkpoint, Error> {
         .files
         .get("pstree.img")
         .ok_or_else(|| Error::Missing(format!("{}/pstree.img", dir.label)))?;
-    let pstree: Vec<pb::PstreeEntry> = image::decode_all("pstree.img", pstree_bytes.bytes(), magic::PSTREE)?;
+    let pstree: Vec<pb::PstreeEntry> =
+        image::decode_all("pstree.img", pstree_bytes.bytes(), magic::PSTREE)?;
     if pstree.is_empty() {
         return Err(Error::Invalid {
             file: format!("{}/pstree.img", dir.label),
@@ -56,7 +58,14 @@ pub fn load(source: Source) -> Result<Checkpoint, Error> {
             ));
             continue;
         }
-        match load_process(dir, entry, &files, &memfd_shmid, &mut shmem_cache, &mut warnings) {
+        match load_process(
+            dir,
+            entry,
+            &files,
+            &memfd_shmid,
+            &mut shmem_cache,
+            &mut warnings,
+        ) {
             Ok(p) => processes.push(p),
             Err(e) => warnings.push(format!("PID {}: not loaded: {e}", entry.pid)),
         }
@@ -91,7 +100,11 @@ fn checkpoint_time(source: &Source, _meta: &Metadata) -> SystemTime {
     // The images carry no wall-clock time; use the input's mtime (the archive's, or the image
     // directory's inventory.img), which is when the dump was written.
     let p = &source.input.path;
-    let candidates = [p.join("inventory.img"), p.join("checkpoint/inventory.img"), p.clone()];
+    let candidates = [
+        p.join("inventory.img"),
+        p.join("checkpoint/inventory.img"),
+        p.clone(),
+    ];
     for c in candidates {
         if let Ok(m) = std::fs::metadata(&c)
             && let Ok(t) = m.modified()
@@ -108,12 +121,19 @@ fn load_metadata(source: &Source, warnings: &mut Vec<String>) -> Metadata {
     if let Some(b) = md("network.status") {
         meta.set_network_status(b, warnings);
     }
-    if let Some(b) = source.images.files.get("dump.log").map(|b| b.bytes()).or_else(|| md("dump.log")) {
+    if let Some(b) = source
+        .images
+        .files
+        .get("dump.log")
+        .map(|b| b.bytes())
+        .or_else(|| md("dump.log"))
+    {
         meta.set_dump_log(b);
     }
     let dir = &source.images;
     if let Some(b) = dir.files.get("inventory.img") {
-        match image::decode_one::<pb::InventoryEntry>("inventory.img", b.bytes(), magic::INVENTORY) {
+        match image::decode_one::<pb::InventoryEntry>("inventory.img", b.bytes(), magic::INVENTORY)
+        {
             Ok(inv) => {
                 meta.criu_image_version = Some(inv.img_version);
                 meta.dump_uptime_us = inv.dump_uptime;
@@ -124,7 +144,10 @@ fn load_metadata(source: &Source, warnings: &mut Vec<String>) -> Metadata {
         }
     }
     // CRIU writes stats-dump in the image dir; Podman also copies it to the archive root.
-    let stats = dir.files.get("stats-dump").or_else(|| source.metadata.get("stats-dump"));
+    let stats = dir
+        .files
+        .get("stats-dump")
+        .or_else(|| source.metadata.get("stats-dump"));
     if let Some(b) = stats {
         match image::decode_one::<pb::StatsEntry>("stats-dump", b.bytes(), magic::STATS) {
             Ok(s) => {
@@ -169,12 +192,19 @@ fn optional<M: prost::Message + Default>(
 }
 
 fn load_files(dir: &ImageDir, warnings: &mut Vec<String>) -> BTreeMap<u32, FileRef> {
-    let entries: Vec<pb::FileEntry> = optional(dir, "files.img", magic::FILES, warnings).unwrap_or_default();
+    let entries: Vec<pb::FileEntry> =
+        optional(dir, "files.img", magic::FILES, warnings).unwrap_or_default();
     let mut out = BTreeMap::new();
     for fe in entries {
         let kind = file_kind(&fe);
-        if out.insert(fe.id, Arc::new(FileObject { id: fe.id, kind })).is_some() {
-            warnings.push(format!("{}/files.img: file id {} appears twice; the last one is used", dir.label, fe.id));
+        if out
+            .insert(fe.id, Arc::new(FileObject { id: fe.id, kind }))
+            .is_some()
+        {
+            warnings.push(format!(
+                "{}/files.img: file id {} appears twice; the last one is used",
+                dir.label, fe.id
+            ));
         }
     }
     out
@@ -222,13 +252,23 @@ fn file_kind(fe: &pb::FileEntry) -> FileKind {
         });
     }
     if let Some(p) = &fe.pipe {
-        return FileKind::Pipe { pipe_id: p.pipe_id, flags: p.flags };
+        return FileKind::Pipe {
+            pipe_id: p.pipe_id,
+            flags: p.flags,
+        };
     }
     if let Some(f) = &fe.fifo {
-        return FileKind::Fifo { pipe_id: f.pipe_id, path: None };
+        return FileKind::Fifo {
+            pipe_id: f.pipe_id,
+            path: None,
+        };
     }
     if let Some(m) = &fe.memfd {
-        return FileKind::Memfd { name: String::new(), inode_id: m.inode_id, shmid: None };
+        return FileKind::Memfd {
+            name: String::new(),
+            inode_id: m.inode_id,
+            shmid: None,
+        };
     }
     if fe.tty.is_some() {
         return FileKind::Tty { index: 0 };
@@ -242,8 +282,14 @@ fn file_kind(fe: &pb::FileEntry) -> FileKind {
         Some(T::Fanotify) => FileKind::AnonInode { what: "fanotify" },
         Some(T::Bpfmap) => FileKind::AnonInode { what: "bpf-map" },
         Some(T::Pidfd) => FileKind::AnonInode { what: "pidfd" },
-        Some(T::Packetsk) => FileKind::Socket { what: "packet", ino: 0 },
-        Some(T::Netlinksk) => FileKind::Socket { what: "netlink", ino: 0 },
+        Some(T::Packetsk) => FileKind::Socket {
+            what: "packet",
+            ino: 0,
+        },
+        Some(T::Netlinksk) => FileKind::Socket {
+            what: "netlink",
+            ino: 0,
+        },
         Some(T::Tunf) => FileKind::Tun,
         _ => FileKind::Other { type_id: fe.r#type },
     }
@@ -251,8 +297,11 @@ fn file_kind(fe: &pb::FileEntry) -> FileKind {
 
 /// memfd inode id -> (name, shmid), from memfd.img.
 fn load_memfd_inodes(dir: &ImageDir, warnings: &mut Vec<String>) -> HashMap<u64, (String, u64)> {
-    let v: Vec<pb::MemfdInodeEntry> = optional(dir, "memfd.img", magic::MEMFD_INODE, warnings).unwrap_or_default();
-    v.into_iter().map(|m| (m.inode_id, (lossy(&m.name), u64::from(m.shmid)))).collect()
+    let v: Vec<pb::MemfdInodeEntry> =
+        optional(dir, "memfd.img", magic::MEMFD_INODE, warnings).unwrap_or_default();
+    v.into_iter()
+        .map(|m| (m.inode_id, (lossy(&m.name), u64::from(m.shmid))))
+        .collect()
 }
 
 fn load_process(
@@ -275,15 +324,24 @@ fn load_process(
     for &tid in &tids {
         let name = format!("core-{tid}.img");
         let Some(b) = dir.files.get(&name) else {
-            warnings.push(format!("{}/{name}: missing: thread {tid} of PID {pid} has no state", dir.label));
-            threads.push(Thread { tid, ..Thread::default() });
+            warnings.push(format!(
+                "{}/{name}: missing: thread {tid} of PID {pid} has no state",
+                dir.label
+            ));
+            threads.push(Thread {
+                tid,
+                ..Thread::default()
+            });
             continue;
         };
         let core: pb::CoreEntry = match image::decode_one(&name, b.bytes(), magic::CORE) {
             Ok(c) => c,
             Err(e) => {
                 warnings.push(format!("{}: {e}", dir.label));
-                threads.push(Thread { tid, ..Thread::default() });
+                threads.push(Thread {
+                    tid,
+                    ..Thread::default()
+                });
                 continue;
             }
         };
@@ -294,13 +352,23 @@ fn load_process(
                 }
             }
         }
-        seccomp.insert(tid, core.thread_core.as_ref().and_then(|t| t.seccomp_mode).map(|m| m as u32));
+        seccomp.insert(
+            tid,
+            core.thread_core
+                .as_ref()
+                .and_then(|t| t.seccomp_mode)
+                .map(|m| m as u32),
+        );
         threads.push(thread_from_core(tid, &core));
     }
     let tc = tc.unwrap_or_default();
     let main_seccomp = seccomp.get(&pid).copied().flatten();
     let comm = if tc.comm.is_empty() {
-        threads.iter().find(|t| t.tid == pid).map(|t| t.comm.clone()).unwrap_or_default()
+        threads
+            .iter()
+            .find(|t| t.tid == pid)
+            .map(|t| t.comm.clone())
+            .unwrap_or_default()
     } else {
         lossy(&tc.comm)
     };
@@ -356,7 +424,11 @@ fn load_process(
     for v in &mut vmas {
         let Some(shmid) = shmem_id(v, files, memfd) else {
             if let Some(why) = &unknown {
-                shared.push(Extent { start: v.start, len: v.len(), data: ExtentData::Broken(why.clone()) });
+                shared.push(Extent {
+                    start: v.start,
+                    len: v.len(),
+                    data: ExtentData::Broken(why.clone()),
+                });
             }
             continue;
         };
@@ -400,30 +472,32 @@ fn load_process(
     }
 
     // Files, fs, exe.
-    let ids: Option<pb::TaskKobjIdsEntry> = dir
-        .files
-        .get(&format!("ids-{pid}.img"))
-        .and_then(|b| match image::decode_one(&format!("ids-{pid}.img"), b.bytes(), magic::IDS) {
-            Ok(i) => Some(i),
-            Err(e) => {
-                warnings.push(format!("{}: {e}: the open files of PID {pid} are unknown", dir.label));
-                None
+    let ids: Option<pb::TaskKobjIdsEntry> =
+        dir.files.get(&format!("ids-{pid}.img")).and_then(|b| {
+            match image::decode_one(&format!("ids-{pid}.img"), b.bytes(), magic::IDS) {
+                Ok(i) => Some(i),
+                Err(e) => {
+                    warnings.push(format!(
+                        "{}: {e}: the open files of PID {pid} are unknown",
+                        dir.label
+                    ));
+                    None
+                }
             }
         });
     let fds = match ids.as_ref() {
         Some(ids) => load_fds(dir, ids.files_id, files, pid, warnings),
         None => Vec::new(),
     };
-    let fs: Option<pb::FsEntry> = dir
-        .files
-        .get(&format!("fs-{pid}.img"))
-        .and_then(|b| match image::decode_one(&format!("fs-{pid}.img"), b.bytes(), magic::FS) {
+    let fs: Option<pb::FsEntry> = dir.files.get(&format!("fs-{pid}.img")).and_then(|b| {
+        match image::decode_one(&format!("fs-{pid}.img"), b.bytes(), magic::FS) {
             Ok(f) => Some(f),
             Err(e) => {
                 warnings.push(format!("{}: {e}", dir.label));
                 None
             }
-        });
+        }
+    });
     let lookup = |id: u32| files.get(&id).cloned();
     let exe = mm.as_ref().and_then(|m| lookup(m.exe_file_id));
 
@@ -486,15 +560,27 @@ fn memfd_vma_name(name: &str) -> VmaName {
     } else {
         format!("/memfd:{}", name.strip_prefix("memfd:").unwrap_or(name))
     };
-    VmaName::File { path, deleted: true }
+    VmaName::File {
+        path,
+        deleted: true,
+    }
 }
 
 /// The shared-memory object behind a VMA, if it is shared anonymous or memfd memory.
-fn shmem_id(v: &Vma, _files: &BTreeMap<u32, FileRef>, memfd: &HashMap<u64, (String, u64)>) -> Option<u64> {
+fn shmem_id(
+    v: &Vma,
+    _files: &BTreeMap<u32, FileRef>,
+    memfd: &HashMap<u64, (String, u64)>,
+) -> Option<u64> {
     if v.status & vs::ANON_SHARED != 0 && v.status & vs::MEMFD == 0 && v.file.is_none() {
         return Some(v.shmid);
     }
-    if v.status & vs::MEMFD != 0 || matches!(v.file.as_ref().map(|f| &f.kind), Some(FileKind::Memfd { .. })) {
+    if v.status & vs::MEMFD != 0
+        || matches!(
+            v.file.as_ref().map(|f| &f.kind),
+            Some(FileKind::Memfd { .. })
+        )
+    {
         if let Some(FileKind::Memfd { inode_id, .. }) = v.file.as_ref().map(|f| &f.kind) {
             return memfd.get(&u64::from(*inode_id)).map(|(_, s)| *s);
         }
@@ -504,35 +590,39 @@ fn shmem_id(v: &Vma, _files: &BTreeMap<u32, FileRef>, memfd: &HashMap<u64, (Stri
 
 fn thread_from_core(tid: u32, core: &pb::CoreEntry) -> Thread {
     let tcore = core.thread_core.clone().unwrap_or_default();
-    let regs = core.thread_info.as_ref().map(|ti| &ti.gpregs).map(|g| X86Regs {
-        r15: g.r15,
-        r14: g.r14,
-        r13: g.r13,
-        r12: g.r12,
-        bp: g.bp,
-        bx: g.bx,
-        r11: g.r11,
-        r10: g.r10,
-        r9: g.r9,
-        r8: g.r8,
-        ax: g.ax,
-        cx: g.cx,
-        dx: g.dx,
-        si: g.si,
-        di: g.di,
-        orig_ax: g.orig_ax,
-        ip: g.ip,
-        cs: g.cs,
-        flags: g.flags,
-        sp: g.sp,
-        ss: g.ss,
-        fs_base: g.fs_base,
-        gs_base: g.gs_base,
-        ds: g.ds,
-        es: g.es,
-        fs: g.fs,
-        gs: g.gs,
-    });
+    let regs = core
+        .thread_info
+        .as_ref()
+        .map(|ti| &ti.gpregs)
+        .map(|g| X86Regs {
+            r15: g.r15,
+            r14: g.r14,
+            r13: g.r13,
+            r12: g.r12,
+            bp: g.bp,
+            bx: g.bx,
+            r11: g.r11,
+            r10: g.r10,
+            r9: g.r9,
+            r8: g.r8,
+            ax: g.ax,
+            cx: g.cx,
+            dx: g.dx,
+            si: g.si,
+            di: g.di,
+            orig_ax: g.orig_ax,
+            ip: g.ip,
+            cs: g.cs,
+            flags: g.flags,
+            sp: g.sp,
+            ss: g.ss,
+            fs_base: g.fs_base,
+            gs_base: g.gs_base,
+            ds: g.ds,
+            es: g.es,
+            fs: g.fs,
+            gs: g.gs,
+        });
     let fpu = core.thread_info.as_ref().map(|ti| fpu_from(&ti.fpregs));
     let blk = tcore
         .blk_sigset
@@ -584,7 +674,8 @@ fn creds_from(c: &pb::CredsEntry) -> Creds {
 /// Rebuilds the 512-byte FXSAVE image (`user_i387_struct`) from the dumped fields.
 fn fpu_from(f: &pb::UserX86FpregsEntry) -> X86Fpu {
     let mut b = vec![0u8; 512];
-    let put16 = |b: &mut [u8], o: usize, v: u32| b[o..o + 2].copy_from_slice(&(v as u16).to_le_bytes());
+    let put16 =
+        |b: &mut [u8], o: usize, v: u32| b[o..o + 2].copy_from_slice(&(v as u16).to_le_bytes());
     put16(&mut b, 0, f.cwd);
     put16(&mut b, 2, f.swd);
     put16(&mut b, 4, f.twd);
@@ -657,7 +748,9 @@ fn vmas_of(
         let st = v.status;
         let file_backed = st & (vs::FILE_PRIVATE | vs::FILE_SHARED | vs::MEMFD) != 0;
         let file = if file_backed {
-            u32::try_from(v.shmid).ok().and_then(|id| files.get(&id).cloned())
+            u32::try_from(v.shmid)
+                .ok()
+                .and_then(|id| files.get(&id).cloned())
         } else {
             None
         };
@@ -671,12 +764,18 @@ fn vmas_of(
             VmaName::Heap
         } else if file_backed {
             match file.as_ref().map(|f| &f.kind) {
-                Some(FileKind::Reg { path, deleted, .. }) => VmaName::File { path: path.clone(), deleted: *deleted },
+                Some(FileKind::Reg { path, deleted, .. }) => VmaName::File {
+                    path: path.clone(),
+                    deleted: *deleted,
+                },
                 Some(FileKind::Memfd { name, .. }) => memfd_vma_name(name),
                 Some(_) | None => VmaName::Unknown { file_id: v.shmid },
             }
         } else if st & vs::ANON_SHARED != 0 {
-            VmaName::File { path: "/dev/zero".into(), deleted: true }
+            VmaName::File {
+                path: "/dev/zero".into(),
+                deleted: true,
+            }
         } else if m.mm_start_stack >= v.start && m.mm_start_stack < v.end {
             VmaName::Stack
         } else {
@@ -722,11 +821,16 @@ fn load_fds(
     warnings: &mut Vec<String>,
 ) -> Vec<Fd> {
     let name = format!("fdinfo-{files_id}.img");
-    let entries: Vec<pb::FdinfoEntry> = optional(dir, &name, magic::FDINFO, warnings).unwrap_or_default();
+    let entries: Vec<pb::FdinfoEntry> =
+        optional(dir, &name, magic::FDINFO, warnings).unwrap_or_default();
     let mut out = Vec::with_capacity(entries.len());
     for e in entries {
         match files.get(&e.id) {
-            Some(f) => out.push(Fd { fd: e.fd, fd_flags: e.flags, file: f.clone() }),
+            Some(f) => out.push(Fd {
+                fd: e.fd,
+                fd_flags: e.flags,
+                file: f.clone(),
+            }),
             None => warnings.push(format!(
                 "{}/{name}: PID {pid} fd {} refers to file id {} which files.img lacks",
                 dir.label, e.fd, e.id

@@ -280,7 +280,9 @@ fn resolve_cluster(c: &[Extent], out: &mut Vec<Extent>, overlaps: &mut Vec<Overl
             }
             n += 1;
         }
-        let Some(&(next, _, _)) = ev.get(n) else { break };
+        let Some(&(next, _, _)) = ev.get(n) else {
+            break;
+        };
         match active.len() {
             0 => flush(&mut broken, out, overlaps),
             1 => {
@@ -367,7 +369,8 @@ mod tests {
         let b = blob(4096, 2);
         let (m, _) = Memory::from_extents(vec![ext(0x1000, &a, 0, 4096), ext(0x2000, &b, 0, 4096)]);
         assert_eq!(m.extents().len(), 2);
-        let (m, _) = Memory::from_extents(vec![ext(0x1000, &a, 0, 2048), ext(0x2000, &a, 2048, 2048)]);
+        let (m, _) =
+            Memory::from_extents(vec![ext(0x1000, &a, 0, 2048), ext(0x2000, &a, 2048, 2048)]);
         assert_eq!(m.extents().len(), 2);
     }
 
@@ -381,7 +384,11 @@ mod tests {
         ]);
         assert_eq!(m.next_data(0), Some(0x10000));
         assert_eq!(m.next_data(0x10800), Some(0x10800));
-        assert_eq!(m.next_hole(0x10800), 0x12000, "adjacent extents from two blobs are one data run");
+        assert_eq!(
+            m.next_hole(0x10800),
+            0x12000,
+            "adjacent extents from two blobs are one data run"
+        );
         assert_eq!(m.next_hole(0x5000), 0x5000);
         assert_eq!(m.next_data(0x12000), Some(0x20000));
         assert_eq!(m.next_data(0x21000), None);
@@ -393,8 +400,15 @@ mod tests {
     fn overlap_is_broken_not_guessed() {
         let a = blob(2 * 4096, 1);
         let b = blob(2 * 4096, 7);
-        let (m, ov) = Memory::from_extents(vec![ext(0x1000, &a, 0, 8192), ext(0x2000, &b, 0, 8192)]);
-        assert_eq!(ov, vec![Overlap { start: 0x2000, end: 0x3000 }]);
+        let (m, ov) =
+            Memory::from_extents(vec![ext(0x1000, &a, 0, 8192), ext(0x2000, &b, 0, 8192)]);
+        assert_eq!(
+            ov,
+            vec![Overlap {
+                start: 0x2000,
+                end: 0x3000
+            }]
+        );
         let mut buf = [0u8; 16];
         m.read_at(0x1000, &mut buf).unwrap();
         assert_eq!(buf[0], 1);
@@ -404,7 +418,8 @@ mod tests {
         m.read_at(0x3000, &mut buf).unwrap();
         assert_eq!(buf[0], 7u8.wrapping_add(0)); // b's second page starts at offset 4096: 7+4096 mod 256 = 7
         // A contained overlap: the outer extent's tail survives.
-        let (m, ov) = Memory::from_extents(vec![ext(0x1000, &a, 0, 8192), ext(0x1000, &b, 0, 4096)]);
+        let (m, ov) =
+            Memory::from_extents(vec![ext(0x1000, &a, 0, 8192), ext(0x1000, &b, 0, 4096)]);
         assert_eq!(ov.len(), 1);
         assert!(m.read_at(0x1000, &mut buf).is_err());
         m.read_at(0x2000, &mut buf).unwrap();
@@ -429,7 +444,13 @@ mod tests {
             end = e.end();
         }
         assert_eq!(m.present_bytes(), 3 * 4096);
-        assert_eq!(ov, vec![Overlap { start: 0x1000, end: 0x2000 }]);
+        assert_eq!(
+            ov,
+            vec![Overlap {
+                start: 0x1000,
+                end: 0x2000
+            }]
+        );
         let mut buf = [0u8; 16];
         m.read_at(0, &mut buf).unwrap();
         assert_eq!(buf[0], 1);
@@ -446,12 +467,16 @@ mod tests {
     #[test]
     fn window_maps_offsets_to_addresses() {
         let b = blob(2 * 4096, 3);
-        let (shm, _) = Memory::from_extents(vec![ext(0, &b, 0, 4096), ext(0x10000, &b, 4096, 4096)]);
+        let (shm, _) =
+            Memory::from_extents(vec![ext(0, &b, 0, 4096), ext(0x10000, &b, 4096, 4096)]);
         let w = shm.window(0x1000, 0x20000, 0x7f00_0000_0000);
         assert_eq!(w.len(), 1);
         assert_eq!(w[0].start, 0x7f00_0000_0000 + 0xf000);
         let w = shm.window(0, 0x11000, 0x1000);
-        assert_eq!(w.iter().map(|e| e.start).collect::<Vec<_>>(), vec![0x1000, 0x11000]);
+        assert_eq!(
+            w.iter().map(|e| e.start).collect::<Vec<_>>(),
+            vec![0x1000, 0x11000]
+        );
     }
 
     #[test]

@@ -3,10 +3,10 @@
 
 pub mod files;
 pub mod load;
-pub mod pages;
 pub mod memory;
 pub mod metadata;
 pub mod network;
+pub mod pages;
 pub mod process;
 // rootfs/, mountinfo, ghost files (issue 3 items 2-4)
 pub mod ghost;

@@ -18,11 +18,20 @@ const MAX_DEPTH: usize = 64;
 
 /// The memory described by `pagemap_name` in `dir` (None when that pagemap image does not exist).
 /// Problems that leave some bytes unservable become broken extents plus a warning.
-pub fn load(dir: &ImageDir, pagemap_name: &str, warnings: &mut Vec<String>) -> Result<Option<Memory>, Error> {
+pub fn load(
+    dir: &ImageDir,
+    pagemap_name: &str,
+    warnings: &mut Vec<String>,
+) -> Result<Option<Memory>, Error> {
     load_at(dir, pagemap_name, warnings, 0)
 }
 
-fn load_at(dir: &ImageDir, name: &str, warnings: &mut Vec<String>, depth: usize) -> Result<Option<Memory>, Error> {
+fn load_at(
+    dir: &ImageDir,
+    name: &str,
+    warnings: &mut Vec<String>,
+    depth: usize,
+) -> Result<Option<Memory>, Error> {
     let Some(bytes) = dir.files.get(name) else {
         return Ok(None);
     };
@@ -35,11 +44,20 @@ fn load_at(dir: &ImageDir, name: &str, warnings: &mut Vec<String>, depth: usize)
     let mut off: u64 = 0;
     let mut lazy_pages: u64 = 0;
     for (i, run) in runs.iter().enumerate() {
-        let PageRun { vaddr, nr_pages, flags } = *run;
-        let Some(len) = nr_pages.checked_mul(PAGE_SIZE).filter(|l| vaddr.checked_add(*l).is_some()) else {
+        let PageRun {
+            vaddr,
+            nr_pages,
+            flags,
+        } = *run;
+        let Some(len) = nr_pages
+            .checked_mul(PAGE_SIZE)
+            .filter(|l| vaddr.checked_add(*l).is_some())
+        else {
             return Err(Error::Invalid {
                 file: format!("{}/{name}", dir.label),
-                what: format!("entry {i}: {nr_pages} pages at {vaddr:#x} run past the end of the address space"),
+                what: format!(
+                    "entry {i}: {nr_pages} pages at {vaddr:#x} run past the end of the address space"
+                ),
             });
         };
         if len == 0 {
@@ -69,22 +87,34 @@ fn load_at(dir: &ImageDir, name: &str, warnings: &mut Vec<String>, depth: usize)
                     p.label
                 ))),
             };
-            let got = pm.as_ref().map(|m| m.window(vaddr, vaddr + len, vaddr)).unwrap_or_default();
+            let got = pm
+                .as_ref()
+                .map(|m| m.window(vaddr, vaddr + len, vaddr))
+                .unwrap_or_default();
             fill_gaps(vaddr, vaddr + len, got, &reason, &mut extents);
         } else if flags & PE_PRESENT != 0 {
             let end = off.saturating_add(len);
             let have = pages.map(|b| b.len() as u64).unwrap_or(0);
             if end <= have {
                 if let Some(b) = pages.and_then(|b| b.slice(off as usize..end as usize)) {
-                    extents.push(Extent { start: vaddr, len, data: ExtentData::Bytes(b) });
+                    extents.push(Extent {
+                        start: vaddr,
+                        len,
+                        data: ExtentData::Bytes(b),
+                    });
                 }
             } else {
                 // Serve what the file has; the rest is broken, never zeros.
                 let avail = have.saturating_sub(off).min(len);
                 if avail > 0
-                    && let Some(b) = pages.and_then(|b| b.slice(off as usize..(off + avail) as usize))
+                    && let Some(b) =
+                        pages.and_then(|b| b.slice(off as usize..(off + avail) as usize))
                 {
-                    extents.push(Extent { start: vaddr, len: avail, data: ExtentData::Bytes(b) });
+                    extents.push(Extent {
+                        start: vaddr,
+                        len: avail,
+                        data: ExtentData::Bytes(b),
+                    });
                 }
                 let msg = if pages.is_none() {
                     where_(format!("entry {i}: {pages_name} is missing"))
@@ -135,12 +165,20 @@ fn fill_gaps(lo: u64, hi: u64, got: Vec<Extent>, reason: &Arc<str>, out: &mut Ve
     let mut at = lo;
     for e in got {
         if e.start > at {
-            out.push(Extent { start: at, len: e.start - at, data: ExtentData::Broken(reason.clone()) });
+            out.push(Extent {
+                start: at,
+                len: e.start - at,
+                data: ExtentData::Broken(reason.clone()),
+            });
         }
         at = e.end();
         out.push(e);
     }
     if at < hi {
-        out.push(Extent { start: at, len: hi - at, data: ExtentData::Broken(reason.clone()) });
+        out.push(Extent {
+            start: at,
+            len: hi - at,
+            data: ExtentData::Broken(reason.clone()),
+        });
     }
 }

@@ -115,9 +115,9 @@ impl X86Regs {
     /// Name/value pairs, for text views.
     pub fn named(&self) -> [(&'static str, u64); 27] {
         const NAMES: [&str; 27] = [
-            "r15", "r14", "r13", "r12", "rbp", "rbx", "r11", "r10", "r9", "r8", "rax", "rcx", "rdx",
-            "rsi", "rdi", "orig_rax", "rip", "cs", "eflags", "rsp", "ss", "fs_base", "gs_base",
-            "ds", "es", "fs", "gs",
+            "r15", "r14", "r13", "r12", "rbp", "rbx", "r11", "r10", "r9", "r8", "rax", "rcx",
+            "rdx", "rsi", "rdi", "orig_rax", "rip", "cs", "eflags", "rsp", "ss", "fs_base",
+            "gs_base", "ds", "es", "fs", "gs",
         ];
         let v = self.to_array();
         std::array::from_fn(|i| (NAMES[i], v[i]))
@@ -193,9 +193,14 @@ pub enum VmaName {
     VvarVclock,
     Vsyscall,
     /// A file mapping; `deleted` when the kernel would print " (deleted)".
-    File { path: String, deleted: bool },
+    File {
+        path: String,
+        deleted: bool,
+    },
     /// An unresolved file mapping (the files.img entry is missing): the id is kept for messages.
-    Unknown { file_id: u64 },
+    Unknown {
+        file_id: u64,
+    },
 }
 
 /// One VMA (`VmaEntry`) plus its resolved name.
@@ -340,6 +345,10 @@ impl Process {
             .max()
             .unwrap_or(0)
             .max(self.memory.extents().last().map(|e| e.end()).unwrap_or(0));
-        if top <= TASK_SIZE_47 { TASK_SIZE_47 } else { TASK_SIZE_56 }
+        if top <= TASK_SIZE_47 {
+            TASK_SIZE_47
+        } else {
+            TASK_SIZE_56
+        }
     }
 }

@@ -55,9 +55,9 @@ mod task;
 pub mod mountinfo;
 pub mod net;
 pub mod pagemap;
-pub mod triage;
 #[cfg(test)]
 pub(crate) mod testutil;
+pub mod triage;
 
 pub use auxv::auxv;
 pub use cmdline::{cmdline, comm, environ, thread_comm};
