@@ -13,7 +13,7 @@
 # default RUNS), BENCH_DIR (work dir; default a fresh
 # /var/tmp/ckptfs-bench.XXXXXX, removed at exit unless KEEP=1), DROP_CACHES=0 to never drop the
 # page cache (it is dropped, where allowed, for the cold first-read row), NOBUILD=1 to use the
-# existing target/release binaries.
+# existing target/release binaries, OUT=FILE to also write the report to FILE.
 set -euo pipefail
 export LC_ALL=C
 
@@ -173,8 +173,11 @@ BIN=$WORK/bin/ckptfs
 GEN=$WORK/bin/gen_checkpoint
 have_memparse=0
 "$BIN" memparse --help >/dev/null 2>&1 && have_memparse=1
-command -v zstd >/dev/null || { echo "bench.sh: zstd not installed" >&2; exit 2; }
-command -v strings >/dev/null || { echo "bench.sh: strings (binutils) not installed" >&2; exit 2; }
+if ! command -v zstd >/dev/null || ! command -v strings >/dev/null || ! command -v fusermount3 >/dev/null; then
+    bash "$ROOT/scripts/deps.sh" # installs zstd, binutils, fuse3 (Debian, as root)
+fi
+have_python=0
+command -v python3 >/dev/null && have_python=1
 
 log "generating $(human "$SIZE_B") checkpoint in $WORK/big"
 t "$GEN" "$WORK/big" "$SIZE_B" >/dev/null
@@ -361,9 +364,15 @@ done
 row "5. strings -n 8 over memory/* (fresh mount)" "$(median "${ours[@]}")" "$(median "${base[@]}")" s le 1.5 "strings -n 8 pages-*.img"
 
 # ---------------------------------------------------------------- 6. random reads
-log "6. random 4 KiB reads"
 ours=() base=() warm=()
-for i in $(seq "$RUNS"); do
+if [[ $have_python == 1 ]]; then
+    log "6. random 4 KiB reads"
+    RUNS6=$RUNS
+else
+    log "6. skipped: python3 is not installed"
+    RUNS6=0
+fi
+for i in $(seq "$RUNS6"); do
     base+=("$(python3 "$WORK/rr.py" files "${PAGES[@]}")")
     mnt "$DIR"
     ours+=("$(python3 "$WORK/rr.py" mem "$MP" "$BIG/runs.txt")")
@@ -371,9 +380,11 @@ for i in $(seq "$RUNS"); do
     note_rss
     umnt
 done
-B6=$(median "${base[@]}")
-row "6. random 4 KiB preads of */mem (fresh mount)" "$(median "${ours[@]}")" "$B6" reads/s info - "preads of pages-*.img"
-row "6. random 4 KiB preads of */mem (same offsets, FUSE cache warm)" "$(median "${warm[@]}")" "$B6" reads/s info - "preads of pages-*.img"
+if [[ $RUNS6 -gt 0 ]]; then
+    B6=$(median "${base[@]}")
+    row "6. random 4 KiB preads of */mem (fresh mount)" "$(median "${ours[@]}")" "$B6" reads/s info - "preads of pages-*.img"
+    row "6. random 4 KiB preads of */mem (same offsets, FUSE cache warm)" "$(median "${warm[@]}")" "$B6" reads/s info - "preads of pages-*.img"
+fi
 
 # ---------------------------------------------------------------- 8. memparse --search
 P8=()
@@ -410,9 +421,12 @@ if [[ ${#P8[@]} -gt 0 ]]; then
 fi
 
 T_ALL=$(awk -v a="$T_START" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.0f", b - a }')
-echo
-echo "ckptfs bench: SIZE=$(human "$SIZE_B") ($(human "$PAGES_B") in pages files, memory/* $(human "$MEM_B")), RUNS=$RUNS (RUNS_SLOW=$RUNS_SLOW), medians"
-echo "machine: $(nproc) cores, $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 2^20 }' /proc/meminfo) RAM, kernel $(uname -r); load average $LOAD0 at start, $(cut -d' ' -f1-3 /proc/loadavg) at end"
-echo "page cache drop: $([[ $CAN_DROP == 1 ]] && echo yes || echo "not allowed (cold rows skipped)"); generation ${T_GEN}s; total ${T_ALL}s"
-echo
-print_table
+report() {
+    echo
+    echo "ckptfs bench: SIZE=$(human "$SIZE_B") ($(human "$PAGES_B") in pages files, memory/* $(human "$MEM_B")), RUNS=$RUNS (RUNS_SLOW=$RUNS_SLOW), medians"
+    echo "machine: $(nproc) cores, $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 2^20 }' /proc/meminfo) RAM, kernel $(uname -r); load average $LOAD0 at start, $(cut -d' ' -f1-3 /proc/loadavg) at end"
+    echo "page cache drop: $([[ $CAN_DROP == 1 ]] && echo yes || echo "not allowed (cold rows skipped)"); generation ${T_GEN}s; total ${T_ALL}s"
+    echo
+    print_table
+}
+if [[ -n ${OUT:-} ]]; then report | tee "$OUT"; else report; fi

@@ -33,12 +33,10 @@ fn files(dir: &Path, out: &mut Vec<PathBuf>) {
     }
 }
 
-/// sha256 over (offset, bytes) of each data region of `p`.
-fn hash(p: &Path) -> Result<String, String> {
-    let f = fs::File::open(p).map_err(|e| format!("open: {e}"))?;
+/// The data regions of `f` (SEEK_DATA / SEEK_HOLE).
+fn regions(f: &fs::File) -> Result<Vec<(u64, u64)>, String> {
     let fd = f.as_raw_fd();
-    let mut h = Sha256::new();
-    let mut buf = vec![0u8; 1 << 20];
+    let mut out = Vec::new();
     let mut off: i64 = 0;
     loop {
         // SAFETY: lseek on a descriptor we own.
@@ -58,10 +56,33 @@ fn hash(p: &Path) -> Result<String, String> {
                 std::io::Error::last_os_error()
             ));
         }
+        out.push((d as u64, hole as u64));
+        off = hole;
+    }
+    Ok(out)
+}
+
+/// sha256 over (offset, bytes) of each data region of `p`. `pagemap` (8 bytes per page of the
+/// whole address space: 256 GiB, dense, like the kernel's) is hashed over the entries of the
+/// pages `mem` has data for.
+fn hash(p: &Path) -> Result<String, String> {
+    let f = fs::File::open(p).map_err(|e| format!("open: {e}"))?;
+    let regs = if p.file_name().is_some_and(|n| n == "pagemap") {
+        let mem = fs::File::open(p.with_file_name("mem")).map_err(|e| format!("open mem: {e}"))?;
+        regions(&mem)?
+            .into_iter()
+            .map(|(d, h)| (d / 4096 * 8, h.div_ceil(4096) * 8))
+            .collect()
+    } else {
+        regions(&f)?
+    };
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    for (d, hole) in regs {
         h.update(d.to_le_bytes());
-        let mut at = d as u64;
-        while at < hole as u64 {
-            let want = ((hole as u64 - at) as usize).min(buf.len());
+        let mut at = d;
+        while at < hole {
+            let want = ((hole - at) as usize).min(buf.len());
             let n = f
                 .read_at(&mut buf[..want], at)
                 .map_err(|e| format!("read at {at:#x}: {e}"))?;
@@ -71,7 +92,6 @@ fn hash(p: &Path) -> Result<String, String> {
             h.update(&buf[..n]);
             at += n as u64;
         }
-        off = hole;
     }
     Ok(common::hex(&h.finalize()))
 }

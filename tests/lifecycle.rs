@@ -212,9 +212,7 @@ fn killed_daemon_is_detected_and_cleared() {
     wait_until("the daemon to die", 10, || !pid_alive(d.pid));
     // The mount is still listed but dead: ENOTCONN.
     assert!(is_mounted(&d.mnt), "the kernel keeps the dead mount");
-    let e = fs::read_dir(&d.mnt)
-        .err()
-        .expect("a dead mount cannot be listed");
+    let e = fs::read_dir(&d.mnt).expect_err("a dead mount cannot be listed");
     assert_eq!(e.raw_os_error(), Some(libc::ENOTCONN), "{e}");
     // Mounting there again is refused, naming the problem.
     let src2 = src.to_string_lossy().into_owned();
@@ -258,7 +256,11 @@ fn bad_mount_points_are_clear_errors() {
     one_line_2("a file", &mount_at(&file), "director");
     // Already mounted (busy with a live ckptfs).
     let m = Mount::new(Path::new(&src));
-    one_line_2("already mounted", &mount_at(&m.mnt), "mounted");
+    one_line_2(
+        "already mounted",
+        &mount_at(&m.mnt),
+        "already a mount point",
+    );
     assert!(
         fs::metadata(m.join("pstree")).is_ok(),
         "the first mount survives"

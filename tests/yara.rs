@@ -8,11 +8,10 @@
 //!   `error scanning MNT/PID/mem: error: 4` (ERROR_COULD_NOT_MAP_FILE) on stderr and goes on with
 //!   the other files: acceptable, the markers are found through `memory/` and `core`
 //!   ([`mem_fails_per_file_only`]).
-//! - `PID/pagemap` (st_size 256 GiB for a 47-bit address space): the mmap succeeds and yara reads
-//!   it all through FUSE (~16 MB/s in a debug build: hours). So a plain `yara -r RULES MNT` does
-//!   not finish today ([`plain_recursive_scan_finishes`], ignored until the fs presents pagemap
-//!   differently, e.g. with st_size 0 as the kernel does). The scans here pass `-z 1GiB`
-//!   (`--skip-larger`, which applies to directory scans only) to leave mem and pagemap out.
+//! - `PID/pagemap` reports st_size 0 like the kernel's (its content, 8 bytes per page of a 47-bit
+//!   address space, would be 256 GiB) and is served with direct I/O, so yara skips it and a plain
+//!   `yara -r RULES MNT` finishes ([`plain_recursive_scan_finishes`]). The other scans pass
+//!   `-z 1GiB` (`--skip-larger`) as an analyst would, to leave `mem` out quietly.
 //!
 //! Needs `yara` (scripts/deps.sh installs it): missing, the tests panic when `CI=true` and skip
 //! otherwise.
@@ -425,11 +424,9 @@ fn mem_fails_per_file_only() {
     );
 }
 
-/// `yara -r RULES MNT` with no option must finish (and find the markers). It does not today:
-/// `PID/pagemap` has st_size 256 GiB, yara maps it and reads all of it through FUSE. Ignored
-/// until the fs presents pagemap differently; run with `cargo test --test yara -- --ignored`.
+/// `yara -r RULES MNT` with no option must finish (and find the markers): `PID/pagemap` reports
+/// size 0 like the kernel's, so yara does not read its 256 GiB; `mem` fails alone (too big to map).
 #[test]
-#[ignore = "PID/pagemap (st_size 256 GiB) makes a plain yara -r read 256 GiB per process"]
 fn plain_recursive_scan_finishes() {
     let Some(fx) = fixtures() else { return };
     if !have_yara() {

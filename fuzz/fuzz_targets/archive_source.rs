@@ -18,7 +18,9 @@ fn listing(dir: &Path) -> Vec<std::path::PathBuf> {
     let mut out = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
-        let Ok(rd) = std::fs::read_dir(&d) else { continue };
+        let Ok(rd) = std::fs::read_dir(&d) else {
+            continue;
+        };
         for e in rd.flatten() {
             let p = e.path();
             if e.file_type().map(|t| t.is_dir()).unwrap_or(false) {
@@ -32,7 +34,9 @@ fn listing(dir: &Path) -> Vec<std::path::PathBuf> {
 }
 
 fuzz_target!(|data: &[u8]| {
-    let Some((&mode, body)) = data.split_first() else { return };
+    let Some((&mode, body)) = data.split_first() else {
+        return;
+    };
     let input: Vec<u8> = match mode % 3 {
         0 => body.to_vec(),
         1 => {
@@ -42,8 +46,15 @@ fuzz_target!(|data: &[u8]| {
         }
         _ => zstd::encode_all(body, 1).unwrap(),
     };
-    let base = if Path::new("/dev/shm").is_dir() { "/dev/shm" } else { "/tmp" };
-    let tmp = tempfile::Builder::new().prefix("ckptfs-fuzz").tempdir_in(base).unwrap();
+    let base = if Path::new("/dev/shm").is_dir() {
+        "/dev/shm"
+    } else {
+        "/tmp"
+    };
+    let tmp = tempfile::Builder::new()
+        .prefix("ckptfs-fuzz")
+        .tempdir_in(base)
+        .unwrap();
     let path = tmp.path().join("input");
     std::fs::write(&path, &input).unwrap();
     let cache = tmp.path().join("cache");
@@ -55,7 +66,11 @@ fuzz_target!(|data: &[u8]| {
     let r = source::open(&path, &opts);
     // Nothing written but the cache directory.
     for p in listing(tmp.path()) {
-        assert!(p == path || p.starts_with(&cache), "wrote outside the cache: {}", p.display());
+        assert!(
+            p == path || p.starts_with(&cache),
+            "wrote outside the cache: {}",
+            p.display()
+        );
     }
     assert_eq!(std::fs::read(&path).unwrap(), input, "the input changed");
     match r {
@@ -67,7 +82,10 @@ fuzz_target!(|data: &[u8]| {
         }
         Err(e) => {
             let msg = e.to_string();
-            assert!(!msg.is_empty() && !msg.contains('\n'), "error not one line: {msg:?}");
+            assert!(
+                !msg.is_empty() && !msg.contains('\n'),
+                "error not one line: {msg:?}"
+            );
         }
     }
 });

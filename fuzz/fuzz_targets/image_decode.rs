@@ -41,8 +41,12 @@ fn payload<M: prost::Message + Default>(
 }
 
 fuzz_target!(|data: &[u8]| {
-    let Some((&kind, rest)) = data.split_first() else { return };
-    let Some((&hdr, body)) = rest.split_first() else { return };
+    let Some((&kind, rest)) = data.split_first() else {
+        return;
+    };
+    let Some((&hdr, body)) = rest.split_first() else {
+        return;
+    };
     let m = match kind % 19 {
         0 => magic::PSTREE,
         1 => magic::CORE,
@@ -69,8 +73,12 @@ fuzz_target!(|data: &[u8]| {
         owned = Vec::with_capacity(body.len() + 8);
         match image::magic::Header::for_magic(m) {
             image::magic::Header::Bare => {}
-            image::magic::Header::Common => owned.extend_from_slice(&magic::IMG_COMMON_MAGIC.to_le_bytes()),
-            image::magic::Header::Service => owned.extend_from_slice(&magic::IMG_SERVICE_MAGIC.to_le_bytes()),
+            image::magic::Header::Common => {
+                owned.extend_from_slice(&magic::IMG_COMMON_MAGIC.to_le_bytes())
+            }
+            image::magic::Header::Service => {
+                owned.extend_from_slice(&magic::IMG_SERVICE_MAGIC.to_le_bytes())
+            }
         }
         owned.extend_from_slice(&m.to_le_bytes());
         owned.extend_from_slice(body);
@@ -86,7 +94,12 @@ fuzz_target!(|data: &[u8]| {
             Ok((_, runs)) => {
                 for r in runs {
                     assert_eq!(r.vaddr % 4096, 0);
-                    assert!(r.nr_pages.checked_mul(4096).and_then(|l| r.vaddr.checked_add(l)).is_some());
+                    assert!(
+                        r.nr_pages
+                            .checked_mul(4096)
+                            .and_then(|l| r.vaddr.checked_add(l))
+                            .is_some()
+                    );
                 }
             }
             Err(e) => check(&e, bytes),

@@ -73,7 +73,16 @@ fn oracle(dir: &ImageDir, name: &str, depth: usize) -> Option<Option<BTreeMap<u6
     Some(Some(
         claims
             .into_iter()
-            .map(|(a, mut v)| (a, if v.len() == 1 { v.pop().unwrap() } else { Want::Fail }))
+            .map(|(a, mut v)| {
+                (
+                    a,
+                    if v.len() == 1 {
+                        v.pop().unwrap()
+                    } else {
+                        Want::Fail
+                    },
+                )
+            })
             .collect(),
     ))
 }
@@ -127,7 +136,10 @@ fuzz_target!(|data: &[u8]| {
                 if b % PAGE == 0 && !want.contains_key(&b) && b != u64::MAX - PAGE + 1 {
                     mem.read_at(b, &mut buf)
                         .unwrap_or_else(|e| panic!("{name}: unclaimed page {b:#x} fails: {e}"));
-                    assert!(buf.iter().all(|&x| x == 0), "{name}: unclaimed page {b:#x} not zero");
+                    assert!(
+                        buf.iter().all(|&x| x == 0),
+                        "{name}: unclaimed page {b:#x} not zero"
+                    );
                 }
             }
         }

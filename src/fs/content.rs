@@ -118,11 +118,17 @@ impl Content {
             },
             Content::Core(c) => c.size_and_present(ck),
             Content::RootFile(f) => (f.size(), f.size()),
-            Content::Pagemap { proc } => {
-                let n = process(ck, *proc).map_or(0, render::pagemap_size);
-                (n, n)
-            }
+            // Like the kernel's /proc/PID/pagemap: size 0, served with direct I/O (see
+            // `direct_io`). Its real extent (8 bytes per page of the address space, 256 GiB) would
+            // make `yara -r`, `grep -r` and backup tools read it whole.
+            Content::Pagemap { .. } => (0, 0),
         }
+    }
+
+    /// Files whose reads must bypass the page cache and the size check (size 0, content read by
+    /// offset), as procfs does for pagemap.
+    pub fn direct_io(&self) -> bool {
+        matches!(self, Content::Pagemap { .. })
     }
 
     /// Makes sure the file can be served (at open): a text file that cannot be rendered is `EIO`.

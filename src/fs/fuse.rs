@@ -377,13 +377,21 @@ impl Filesystem for CkptFs {
                     return Err(Error::ROFS);
                 }
                 match &self.tree.node(ino.0)?.kind {
-                    NodeKind::File(c) => c.prepare(&self.ck),
+                    NodeKind::File(c) => c.prepare(&self.ck).map(|()| c.direct_io()),
                     NodeKind::Dir(_) => Err(Error::ISDIR),
                     NodeKind::Link(_) => Err(Error::errno(libc::ELOOP)),
                 }
             },
-            // Content never changes: keep the page cache across opens (never DIRECT_IO).
-            |r, ()| r.opened(FileHandle(0), FopenFlags::FOPEN_KEEP_CACHE),
+            // Content never changes: keep the page cache across opens. DIRECT_IO only for the
+            // size-0 procfs-style files (pagemap), never for mem / memory / core.
+            |r, direct| {
+                let flags = if direct {
+                    FopenFlags::FOPEN_DIRECT_IO
+                } else {
+                    FopenFlags::FOPEN_KEEP_CACHE
+                };
+                r.opened(FileHandle(0), flags)
+            },
         );
     }
 

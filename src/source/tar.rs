@@ -217,10 +217,12 @@ impl TarIndex {
         };
         let bytes = data.bytes();
         let len = bytes.len() as u64;
+        // The tar crate's messages quote header bytes as they are (newlines, escape sequences):
+        // escape them, so the error stays one clean line.
         let corrupt = |offset: u64, why: String| Error::Corrupt {
             archive: archive.to_path_buf(),
             offset,
-            why,
+            why: show(why.as_bytes()),
         };
         let mut ar = tar::Archive::new(io::Cursor::new(bytes));
         let mut entries = ar
@@ -762,6 +764,18 @@ pub(crate) mod tests {
         t[0] ^= 1;
         let e = index(t).unwrap_err().to_string();
         assert!(e.contains("checksum"), "{e}");
+    }
+
+    /// Regression (fuzz, archive_source): a header whose checksum field is not a number made
+    /// the tar crate's message quote raw header bytes (a newline, control bytes) into our error.
+    #[test]
+    fn corrupt_header_error_is_one_clean_line() {
+        let mut t = TarSpec::new().file("a", b"1").build_gnu();
+        t[..6].copy_from_slice(b"x\n\x1b[3m");
+        t[148..156].copy_from_slice(b"\n\x1bzz\x07\x01\x02\x03");
+        let e = index(t).unwrap_err().to_string();
+        assert!(!e.chars().any(|c| c.is_control()), "{e:?}");
+        assert!(e.contains("corrupt tar archive"), "{e}");
     }
 
     #[test]
