@@ -7,3 +7,5 @@ bash scripts/deps.sh
 cargo fmt --all -- --check
 cargo clippy --all-targets -- -D warnings
 cargo test --all-targets --no-fail-fast
+# The benchmark harness must keep running (its numbers are not checked here: docs/performance.md).
+bash scripts/bench.sh 64M

@@ -1304,3 +1304,126 @@ fn broken_pages_are_eio_through_fuse() {
     // The mount is still alive after the errors.
     assert!(fs::read(m.join("pstree")).is_ok());
 }
+
+/// The background daemon serving `mnt` (its command line names the mount point).
+fn daemon_of(mnt: &Path) -> i32 {
+    let want = mnt.to_string_lossy().into_owned();
+    let mut found = Vec::new();
+    for e in fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        let Ok(cmd) = fs::read(format!("/proc/{pid}/cmdline")) else {
+            continue;
+        };
+        let args: Vec<String> = cmd
+            .split(|&b| b == 0)
+            .map(|a| String::from_utf8_lossy(a).into_owned())
+            .collect();
+        let exe = fs::read_link(format!("/proc/{pid}/exe")).unwrap_or_default();
+        if exe
+            .file_name()
+            .is_some_and(|n| n.to_string_lossy().starts_with("ckptfs"))
+            && args.iter().any(|a| a == "mount")
+            && args.iter().any(|a| a.trim_end_matches('/') == want)
+        {
+            found.push(pid);
+        }
+    }
+    assert_eq!(found.len(), 1, "daemons serving {want}: {found:?}");
+    found[0]
+}
+
+/// Every descriptor and mapping the daemon holds on the evidence (the input, or the cache copy)
+/// is read-only.
+#[test]
+fn evidence_is_opened_and_mapped_read_only() {
+    if !Path::new("/dev/fuse").exists() {
+        eprintln!("SKIP: no /dev/fuse");
+        return;
+    }
+    let Some(f) = fixtures() else { return };
+    let t = TempDir::new("hostile-ro");
+    // An uncompressed .tar (mapped in place), a compressed one (its cache copy), an image dir.
+    let tar = t.join("checkpoint.tar");
+    let gz = fs::read(f.join("podman-busybox/checkpoint.tar.gz")).unwrap();
+    let mut raw = Vec::new();
+    std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&gz[..]), &mut raw).unwrap();
+    fs::write(&tar, &raw).unwrap();
+    let Some(targz) = busybox_copy(&t) else {
+        return;
+    };
+    let dir = f.join("secretd-plain/images");
+    for input in [tar, targz, dir] {
+        let before = if input.is_file() {
+            Some(sha256_file(&input))
+        } else {
+            None
+        };
+        let m = Mount::new(&input);
+        let pid = daemon_of(&m.mnt);
+        // Make it touch the memory.
+        let mut any = false;
+        for e in fs::read_dir(&m.mnt).unwrap().flatten() {
+            if e.file_name().to_string_lossy().parse::<u32>().is_ok() {
+                for v in fs::read_dir(e.path().join("memory")).unwrap().flatten() {
+                    let _ = fs::read(v.path());
+                    any = true;
+                }
+            }
+        }
+        assert!(any, "{}: no memory file read", input.display());
+        let inp = fs::canonicalize(&input).unwrap();
+        let cache = m.mnt.parent().unwrap().join("cache");
+        let evidence = |p: &Path| p.starts_with(&inp) || p.starts_with(&cache);
+        let mut seen = 0;
+        for e in fs::read_dir(format!("/proc/{pid}/fd")).unwrap().flatten() {
+            let Ok(target) = fs::read_link(e.path()) else {
+                continue;
+            };
+            if !evidence(&target) || target.to_string_lossy().ends_with(".lock") {
+                continue;
+            }
+            seen += 1;
+            let info = fs::read_to_string(format!(
+                "/proc/{pid}/fdinfo/{}",
+                e.file_name().to_string_lossy()
+            ))
+            .unwrap();
+            let flags = info
+                .lines()
+                .find_map(|l| l.strip_prefix("flags:"))
+                .map(|v| u32::from_str_radix(v.trim(), 8).unwrap())
+                .unwrap();
+            assert_eq!(
+                flags & libc::O_ACCMODE as u32,
+                libc::O_RDONLY as u32,
+                "{}: fd on {} opened for writing",
+                input.display(),
+                target.display()
+            );
+        }
+        let maps = fs::read_to_string(format!("/proc/{pid}/maps")).unwrap();
+        for l in maps.lines() {
+            let path = l.split_whitespace().nth(5).unwrap_or("");
+            if !path.is_empty() && evidence(Path::new(path)) {
+                seen += 1;
+                let perms = l.split_whitespace().nth(1).unwrap();
+                assert!(
+                    !perms.contains('w'),
+                    "{}: {path} mapped writable: {l}",
+                    input.display()
+                );
+            }
+        }
+        assert!(
+            seen > 0,
+            "{}: the daemon holds no evidence file?",
+            input.display()
+        );
+        m.unmount();
+        if let Some(b) = before {
+            assert_eq!(sha256_file(&input), b, "{}: changed", input.display());
+        }
+    }
+}
