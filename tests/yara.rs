@@ -219,7 +219,9 @@ fn copy_scanned_bytes(mnt: &Path, to: &Path) -> u64 {
                 stack.push(p);
             } else if t.is_file() {
                 let md = e.metadata().unwrap();
-                if md.len() > SKIP_LARGER {
+                // yara scans a size-0 file as empty: `pagemap` (size 0 like procfs, read by
+                // offset) is not copied, or the copy would read its 256 GiB.
+                if md.len() > SKIP_LARGER || md.len() == 0 {
                     continue;
                 }
                 let dst = to.join(p.strip_prefix(mnt).unwrap());
