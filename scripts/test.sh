@@ -9,4 +9,11 @@ bash scripts/deps.sh
 cargo fmt --all -- --check
 cargo clippy --all-targets -- -D warnings
 bash scripts/bench.sh 64M
-cargo test --all-targets --no-fail-fast
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+status=0
+cargo test --all-targets --no-fail-fast 2>&1 | tee "$log" || status=$?
+# One closing line for the whole run (cargo prints one summary per test binary).
+awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($i ~ /^passed/) p += $(i-1); if ($i ~ /^failed/) f += $(i-1) } }
+     END { printf "all test binaries: %d passed, %d failed\n", p, f }' "$log"
+exit "$status"
