@@ -1414,16 +1414,7 @@ fn diff_socket_changes() {
 fn diff_incremental_fixture() {
     let Some(f) = fixtures() else { return };
     // The pre-dumps of the incremental fixture have no pstree.img (CRIU's pre-dump saves memory
-    // only): they cannot be compared as checkpoints, and ckptfs says why in one line.
-    let e = fails(
-        &f,
-        &[
-            "diff",
-            "secretd-incremental/images/pre",
-            "secretd-incremental/images/dump",
-        ],
-    );
-    assert!(e.contains("pstree.img"), "{e}");
+    // only): they are compared by memory only, see `diff_pre_dump_against_dump` below.
     // The final dump against itself (its pages resolved through two parents): no change.
     let j: Value = serde_json::from_str(&ok(
         &f,
@@ -1558,4 +1549,243 @@ fn search_speed_2gib() {
             t.elapsed()
         );
     }
+}
+
+// ---------------------------------------------------------------- diff with a pre-dump
+
+/// The pages (page addresses) a memory index holds.
+fn page_set(m: &ckptfs::model::Memory) -> BTreeSet<u64> {
+    let mut out = BTreeSet::new();
+    for e in m.extents() {
+        let mut a = e.start & !(PAGE - 1);
+        while a < e.end() {
+            out.insert(a);
+            a += PAGE;
+        }
+    }
+    out
+}
+
+/// (changed, added, removed, unchanged) pages from `a` to `b`, counted byte by byte here (not with
+/// the diff's code).
+fn count_pages(a: &ckptfs::model::Memory, b: &ckptfs::model::Memory) -> [u64; 4] {
+    let (sa, sb) = (page_set(a), page_set(b));
+    let (mut changed, mut unchanged) = (0, 0);
+    for &p in sa.intersection(&sb) {
+        let (mut x, mut y) = (vec![0u8; PAGE as usize], vec![0u8; PAGE as usize]);
+        a.read_at(p, &mut x).unwrap();
+        b.read_at(p, &mut y).unwrap();
+        if x == y {
+            unchanged += 1;
+        } else {
+            changed += 1;
+        }
+    }
+    [
+        changed,
+        sb.difference(&sa).count() as u64,
+        sa.difference(&sb).count() as u64,
+        unchanged,
+    ]
+}
+
+/// The pre-dump's memory of every PID, loaded with the library.
+fn pre_dump_memory(dir: &Path) -> BTreeMap<u32, ckptfs::model::Memory> {
+    let src = ckptfs::source::open(dir, &ckptfs::source::OpenOptions::default()).unwrap();
+    assert!(src.images.get("pstree.img").is_none());
+    let mut w = Vec::new();
+    let mut out = BTreeMap::new();
+    for name in src.images.files.keys() {
+        if let Some(pid) = name
+            .strip_prefix("pagemap-")
+            .and_then(|n| n.strip_suffix(".img"))
+            .and_then(|n| n.parse::<u32>().ok())
+        {
+            let m = ckptfs::model::pages::load(&src.images, name, &mut w)
+                .unwrap()
+                .unwrap();
+            out.insert(pid, m);
+        }
+    }
+    assert!(w.is_empty(), "{w:?}");
+    out
+}
+
+fn full_dump(dir: &Path) -> ckptfs::model::Checkpoint {
+    let src = ckptfs::source::open(dir, &ckptfs::source::OpenOptions::default()).unwrap();
+    ckptfs::model::load::load(src).unwrap()
+}
+
+#[test]
+fn diff_pre_dump_against_dump() {
+    let Some(f) = fixtures() else { return };
+    let inc = f.join("secretd-incremental/images");
+    let pre = pre_dump_memory(&inc.join("pre"));
+    let dump = full_dump(&inc.join("dump"));
+    assert_eq!(pre.keys().copied().collect::<Vec<_>>(), vec![8319, 8322]);
+    // Expected numbers, counted independently per PID.
+    let mut expect = BTreeMap::new();
+    for (pid, m) in &pre {
+        let q = dump.process(*pid).expect("PID in the dump");
+        expect.insert(*pid, count_pages(m, &q.memory));
+    }
+    let total = |i: usize| expect.values().map(|c| c[i]).sum::<u64>();
+    // The fixture README: every thread sat in pause() from before the pre-dump until it was
+    // stopped, so no page changed between the pre-dump and the dump; the PROT_NONE page that the
+    // dump stores PE_PRESENT (not PARENT) holds the same bytes as in the pre-dump.
+    assert_eq!(expect[&8319], [0, 0, 0, expect[&8319][3]]);
+    assert!(expect[&8319][3] > 1000, "{:?}", expect[&8319]);
+    let protnone = |m: &ckptfs::model::Memory| {
+        let mut b = vec![0u8; PAGE as usize];
+        m.read_at(0x5ec3_0000_0000, &mut b).unwrap();
+        b
+    };
+    let pn = protnone(&pre[&8319]);
+    assert_eq!(pn, protnone(&dump.process(8319).unwrap().memory));
+    assert!(pn.windows(19).any(|w| w == b"SECRETD-PROTNONE-B2"));
+
+    let (a, b) = (
+        "secretd-incremental/images/pre",
+        "secretd-incremental/images/dump",
+    );
+    // Tree: exit 0, the header says A is a pre-dump, what it lacks is unknown, not a change.
+    let t = ok(&f, &["diff", a, b]);
+    assert!(
+        t.contains(&format!(
+            "Displaying checkpoint diff from {a} to {b} (A is a pre-dump: memory only)"
+        )),
+        "{t}"
+    );
+    assert!(t.contains("(pre-dump: memory only)"), "{t}");
+    assert!(
+        t.contains("comm, state, command line, environment: unknown"),
+        "{t}"
+    );
+    assert!(t.contains(&format!(
+        "Summary: processes +0 -0 ~?; files ?; sockets ?; pages {} changed, {} added, {} removed",
+        total(0),
+        total(1),
+        total(2)
+    )));
+    // JSON.
+    let j: Value = serde_json::from_str(&ok(&f, &["diff", "--format", "json", a, b])).unwrap();
+    assert_eq!(j["memory_only"], true);
+    assert_eq!(j["checkpoint_a"]["pre_dump"], true);
+    assert_eq!(j["checkpoint_b"]["pre_dump"], false);
+    assert_eq!(j["checkpoint_a"]["processes"], 2);
+    assert_eq!(
+        j["unknown"],
+        serde_json::json!(["processes.changed", "files", "sockets"])
+    );
+    assert_eq!(j["processes"]["changed"], serde_json::json!([]));
+    let pages = |c: [u64; 4]| {
+        serde_json::json!({"changed": c[0], "added": c[1], "removed": c[2],
+            "unchanged": c[3], "unreadable": 0})
+    };
+    assert_eq!(
+        j["memory"]["pages"],
+        pages([total(0), total(1), total(2), total(3)])
+    );
+    assert_eq!(j["summary"]["pages_changed"], total(0));
+    // PID 8319: no page changed, so it is not among the processes whose memory differs.
+    assert!(
+        !j["memory"]["processes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["pid"] == 8319),
+        "{}",
+        j["memory"]
+    );
+    // Reversed: B is the pre-dump; added and removed swap.
+    let t = ok(&f, &["diff", b, a]);
+    assert!(t.contains("(B is a pre-dump: memory only)"), "{t}");
+    let j: Value = serde_json::from_str(&ok(&f, &["diff", "--format", "json", b, a])).unwrap();
+    assert_eq!(j["checkpoint_b"]["pre_dump"], true);
+    assert_eq!(
+        j["memory"]["pages"],
+        pages([total(0), total(2), total(1), total(3)])
+    );
+    // Two pre-dumps (pre2's pages are PARENT pages of pre): memory only, no VMAs, no change.
+    let j: Value = serde_json::from_str(&ok(
+        &f,
+        &[
+            "diff",
+            "--format",
+            "json",
+            a,
+            "secretd-incremental/images/pre2",
+        ],
+    ))
+    .unwrap();
+    assert_eq!(j["checkpoint_b"]["pre_dump"], true);
+    assert_eq!(j["memory"]["pages"]["unchanged"], total(3));
+    assert_eq!(j["summary"]["pages_changed"], 0);
+}
+
+#[test]
+fn diff_pre_dump_reports_changed_pages_per_vma() {
+    let Some(f) = fixtures() else { return };
+    let inc = f.join("secretd-incremental/images");
+    // A copy of the pre-dump with one byte changed in the first page of PID 8319's pages file:
+    // one changed page for 8319, attributed to the dump's VMA holding the first PRESENT page of
+    // its pagemap.
+    let tmp = tempfile::tempdir().unwrap();
+    let pre = tmp.path().join("pre");
+    std::fs::create_dir(&pre).unwrap();
+    for e in std::fs::read_dir(inc.join("pre")).unwrap() {
+        let e = e.unwrap();
+        let data = std::fs::read(e.path()).unwrap();
+        std::fs::write(pre.join(e.file_name()), data).unwrap();
+    }
+    let pm = std::fs::read(pre.join("pagemap-8319.img")).unwrap();
+    let (pages_id, runs) = ckptfs::image::decode_pagemap("pagemap-8319.img", &pm).unwrap();
+    let first = runs
+        .iter()
+        .find(|r| r.flags & PE_PRESENT != 0 && r.nr_pages > 0)
+        .unwrap();
+    let pages_name = format!("pages-{pages_id}.img");
+    let mut pages = std::fs::read(pre.join(&pages_name)).unwrap();
+    pages[100] ^= 0xff;
+    std::fs::write(pre.join(&pages_name), pages).unwrap();
+    let dump = full_dump(&inc.join("dump"));
+    let vma = dump
+        .process(8319)
+        .unwrap()
+        .vmas
+        .iter()
+        .find(|v| v.start <= first.vaddr && first.vaddr < v.end)
+        .expect("the page is in a VMA of the dump");
+    let range = format!("{:08x}-{:08x}", vma.start, vma.end);
+    let j: Value = serde_json::from_str(&ok(
+        &f,
+        &[
+            "diff",
+            "--format",
+            "json",
+            pre.to_str().unwrap(),
+            "secretd-incremental/images/dump",
+        ],
+    ))
+    .unwrap();
+    assert_eq!(j["summary"]["pages_changed"], 1);
+    let procs = j["memory"]["processes"].as_array().unwrap();
+    assert_eq!(procs.len(), 1, "{}", j["memory"]);
+    let p = &procs[0];
+    assert_eq!(p["pid"], 8319);
+    assert_eq!(p["pages"]["changed"], 1);
+    assert_eq!(p["vmas"].as_array().unwrap().len(), 1, "{p}");
+    assert_eq!(p["vmas"][0]["range"], range.as_str());
+    assert_eq!(p["vmas"][0]["change"], "changed");
+    assert_eq!(p["vmas"][0]["pages"]["changed"], 1);
+    let t = ok(
+        &f,
+        &[
+            "diff",
+            pre.to_str().unwrap(),
+            "secretd-incremental/images/dump",
+        ],
+    );
+    assert!(t.contains(&format!("{range} ")), "{t}");
+    assert!(t.contains("1 page changed"), "{t}");
 }

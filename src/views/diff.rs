@@ -16,6 +16,13 @@
 //! never as equal. Checkpoints of different containers (different ids) are compared anyway, with
 //! a warning on stderr (checkpointctl refuses).
 //!
+//! **Pre-dumps** (`criu pre-dump`: `pagemap-<pid>.img` and `pages-*.img`, no `pstree.img`, no
+//! core / mm / files images) are compared by memory only: each pagemap's page index (PARENT pages
+//! resolved through the `parent` chain) against the other side's process of the same PID, page by
+//! page; per VMA when the other side is a full dump (each page attributed to the full dump's VMA
+//! containing it). What a pre-dump does not record (comm, state, command line, environment,
+//! files, sockets) is reported as unknown (`unknown` in JSON), never as a change.
+//!
 //! `--format json` gives the same as one object (see `docs/views.md` for the schema).
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -32,6 +39,7 @@ use crate::model::memory::{Memory, PAGE_SIZE, Piece};
 use crate::model::process::{Process, Vma};
 use crate::render::maps::vma_name;
 use crate::render::summary::human_size;
+use crate::source::{ImageDir, Source};
 
 /// Arguments of `ckptfs diff`.
 #[derive(clap::Args, Debug, Clone)]
@@ -63,6 +71,8 @@ pub struct Side {
     pub checkpointed: Option<String>,
     pub processes: usize,
     pub dumped_bytes: u64,
+    /// A CRIU pre-dump: memory only (no process tree, no files).
+    pub pre_dump: bool,
 }
 
 /// A process as listed among the added / removed ones.
@@ -243,6 +253,11 @@ pub struct DiffResult {
     pub checkpoint_a: Side,
     pub checkpoint_b: Side,
     pub same_container: bool,
+    /// One side (or both) is a pre-dump: only memory was compared.
+    pub memory_only: bool,
+    /// What could not be compared because a pre-dump does not record it (`processes.changed`,
+    /// `files`, `sockets`); empty for two full dumps.
+    pub unknown: Vec<String>,
     pub processes: ProcessChanges,
     pub files: FileChanges,
     pub sockets: SocketChanges,
@@ -257,9 +272,12 @@ pub fn main(args: DiffArgs) -> Result<(), Error> {
 
 /// Writes the `diff` output for `args` to `out`.
 pub fn run(args: &DiffArgs, out: &mut dyn Write) -> Result<(), Error> {
-    let a = super::load(&args.a, &args.open)?;
-    let b = super::load(&args.b, &args.open)?;
-    let mut r = compare(&a, &b);
+    let a = load_operand(&args.a, &args.open)?;
+    let b = load_operand(&args.b, &args.open)?;
+    let mut r = match (&a, &b) {
+        (Operand::Full(a), Operand::Full(b)) => compare(a, b),
+        _ => compare_memory_only(&a, &b),
+    };
     r.checkpoint_a.path = args.a.display().to_string();
     r.checkpoint_b.path = args.b.display().to_string();
     if !r.same_container {
@@ -272,13 +290,256 @@ pub fn run(args: &DiffArgs, out: &mut dyn Write) -> Result<(), Error> {
     let s = match args.format {
         Format::Json => to_json(&r),
         Format::Tree => format!(
-            "\nDisplaying checkpoint diff from {} to {}\n\n{}\n",
+            "\nDisplaying checkpoint diff from {} to {}{}\n\n{}\n",
             args.a.display(),
             args.b.display(),
+            pre_dump_note(&r),
             tree(&r).render()
         ),
     };
     write_out(out, s.as_bytes())
+}
+
+/// What the header says about pre-dump operands (empty for two full dumps).
+fn pre_dump_note(r: &DiffResult) -> String {
+    match (r.checkpoint_a.pre_dump, r.checkpoint_b.pre_dump) {
+        (true, true) => " (A and B are pre-dumps: memory only)".into(),
+        (true, false) => " (A is a pre-dump: memory only)".into(),
+        (false, true) => " (B is a pre-dump: memory only)".into(),
+        (false, false) => String::new(),
+    }
+}
+
+/// A CRIU pre-dump: per-PID memory, nothing else.
+#[derive(Debug)]
+pub struct PreDump {
+    pub source: Source,
+    /// The memory of each `pagemap-<pid>.img`, by PID (PARENT pages resolved through the chain).
+    pub memory: BTreeMap<u32, Memory>,
+    pub warnings: Vec<String>,
+}
+
+/// One operand of `diff`.
+#[derive(Debug)]
+pub enum Operand {
+    Full(Box<Checkpoint>),
+    Pre(Box<PreDump>),
+}
+
+/// The PID of a `pagemap-<pid>.img` name (not `pagemap-shmem-*`).
+fn pagemap_pid(name: &str) -> Option<u32> {
+    name.strip_prefix("pagemap-")?
+        .strip_suffix(".img")?
+        .parse()
+        .ok()
+}
+
+/// A pre-dump: no `pstree.img`, but `pagemap-<pid>.img` files.
+pub fn is_pre_dump(images: &ImageDir) -> bool {
+    images.get("pstree.img").is_none() && images.files.keys().any(|n| pagemap_pid(n).is_some())
+}
+
+/// Builds the per-PID page indexes of a pre-dump.
+pub fn load_pre_dump(source: Source) -> Result<PreDump, crate::model::Error> {
+    let mut warnings = Vec::new();
+    let mut memory = BTreeMap::new();
+    let names: Vec<(u32, String)> = source
+        .images
+        .files
+        .keys()
+        .filter_map(|n| pagemap_pid(n).map(|pid| (pid, n.clone())))
+        .collect();
+    for (pid, name) in names {
+        if let Some(m) = crate::model::pages::load(&source.images, &name, &mut warnings)? {
+            memory.insert(pid, m);
+        }
+    }
+    Ok(PreDump {
+        source,
+        memory,
+        warnings,
+    })
+}
+
+/// Opens `path` as a full checkpoint, or as a pre-dump when it is one. Warnings go to stderr.
+pub fn load_operand(path: &std::path::Path, open: &super::OpenArgs) -> Result<Operand, Error> {
+    let opts = crate::source::OpenOptions {
+        cache_dir: open.cache_dir.clone(),
+        max_size: None,
+        progress: true,
+    };
+    let source = crate::source::open(path, &opts).map_err(|e| Error::input(e.to_string()))?;
+    let op = if is_pre_dump(&source.images) {
+        Operand::Pre(Box::new(
+            load_pre_dump(source).map_err(|e| Error::input(format!("{}: {e}", path.display())))?,
+        ))
+    } else {
+        Operand::Full(Box::new(
+            crate::model::load::load(source)
+                .map_err(|e| Error::input(format!("{}: {e}", path.display())))?,
+        ))
+    };
+    let (w, sw) = match &op {
+        Operand::Full(ck) => (&ck.warnings, &ck.source.warnings),
+        Operand::Pre(p) => (&p.warnings, &p.source.warnings),
+    };
+    let mut seen = std::collections::HashSet::new();
+    for w in w.iter().chain(sw) {
+        if seen.insert(w.as_str()) {
+            eprintln!(
+                "ckptfs: warning: {}: {}",
+                path.display(),
+                super::one_line(w)
+            );
+        }
+    }
+    Ok(op)
+}
+
+/// A process as far as a memory-only comparison sees it.
+struct MemProc<'a> {
+    memory: &'a Memory,
+    /// None for a pre-dump.
+    process: Option<&'a Process>,
+}
+
+impl Operand {
+    fn side(&self) -> Side {
+        match self {
+            Operand::Full(ck) => side(ck),
+            Operand::Pre(p) => Side {
+                path: p.source.input.path.display().to_string(),
+                processes: p.memory.len(),
+                dumped_bytes: p
+                    .memory
+                    .values()
+                    .map(|m| m.present_bytes())
+                    .fold(0, u64::saturating_add),
+                pre_dump: true,
+                ..Side::default()
+            },
+        }
+    }
+
+    fn procs(&self) -> BTreeMap<u32, MemProc<'_>> {
+        match self {
+            Operand::Full(ck) => ck
+                .processes
+                .iter()
+                .map(|p| {
+                    (
+                        p.pid,
+                        MemProc {
+                            memory: &p.memory,
+                            process: Some(p),
+                        },
+                    )
+                })
+                .collect(),
+            Operand::Pre(pd) => pd
+                .memory
+                .iter()
+                .map(|(pid, m)| {
+                    (
+                        *pid,
+                        MemProc {
+                            memory: m,
+                            process: None,
+                        },
+                    )
+                })
+                .collect(),
+        }
+    }
+}
+
+fn mem_brief(pid: u32, m: &MemProc) -> ProcBrief {
+    match m.process {
+        Some(p) => brief(p),
+        None => ProcBrief {
+            pid,
+            command: String::new(),
+            cmdline: None,
+        },
+    }
+}
+
+/// Compares by memory only (one side or both is a pre-dump): processes are matched by PID, their
+/// pages compared; per VMA of the full side when there is one.
+pub fn compare_memory_only(a: &Operand, b: &Operand) -> DiffResult {
+    let (sa, sb) = (a.side(), b.side());
+    let mut r = DiffResult {
+        same_container: sa.id == sb.id,
+        checkpoint_a: sa,
+        checkpoint_b: sb,
+        memory_only: true,
+        unknown: vec!["processes.changed".into(), "files".into(), "sockets".into()],
+        ..DiffResult::default()
+    };
+    let (pa, pb) = (a.procs(), b.procs());
+    for (pid, q) in &pb {
+        if !pa.contains_key(pid) {
+            r.processes.added.push(mem_brief(*pid, q));
+        }
+    }
+    for (pid, p) in &pa {
+        let Some(q) = pb.get(pid) else {
+            r.processes.removed.push(mem_brief(*pid, p));
+            continue;
+        };
+        let pages = compare_pages(p.memory, q.memory, 0, u64::MAX);
+        let mut vmas = Vec::new();
+        match (p.process, q.process) {
+            (Some(x), Some(y)) => vmas = memory_diff(x, y).vmas,
+            (None, None) => {}
+            (Some(full), None) | (None, Some(full)) => {
+                // Each page belongs to the full dump's VMA that contains it.
+                for v in &full.vmas {
+                    let pg = compare_pages(p.memory, q.memory, v.start, v.end);
+                    if !pg.any_change() {
+                        continue;
+                    }
+                    vmas.push(VmaDiff {
+                        range: format!("{:08x}-{:08x}", v.start, v.end),
+                        perms: v.perms(),
+                        name: vma_label(v),
+                        change: "changed".into(),
+                        perms_a: None,
+                        dumped_a: p.memory.present_in(v.start, v.end),
+                        dumped_b: q.memory.present_in(v.start, v.end),
+                        pages: pg,
+                    });
+                }
+            }
+        }
+        r.memory.pages.add(&pages);
+        if pages.any_change() || !vmas.is_empty() {
+            let command = q
+                .process
+                .or(p.process)
+                .map(|x| x.comm.clone())
+                .unwrap_or_default();
+            r.memory.processes.push(ProcMemDiff {
+                pid: *pid,
+                command,
+                dumped_a: p.memory.present_bytes(),
+                dumped_b: q.memory.present_bytes(),
+                pages,
+                vmas,
+            });
+        }
+    }
+    r.memory.size_change_bytes =
+        r.checkpoint_b.dumped_bytes as i64 - r.checkpoint_a.dumped_bytes as i64;
+    r.summary = Summary {
+        processes_added: r.processes.added.len(),
+        processes_removed: r.processes.removed.len(),
+        pages_changed: r.memory.pages.changed,
+        pages_added: r.memory.pages.added,
+        pages_removed: r.memory.pages.removed,
+        ..Summary::default()
+    };
+    r
 }
 
 fn side(ck: &Checkpoint) -> Side {
@@ -290,6 +551,7 @@ fn side(ck: &Checkpoint) -> Side {
         checkpointed: ck.meta.checkpointed.clone(),
         processes: ck.processes.len(),
         dumped_bytes: dumped(ck),
+        pre_dump: false,
     }
 }
 
@@ -620,26 +882,43 @@ pub fn tree(r: &DiffResult) -> Node {
         .unwrap_or_else(|| "Container".into());
     let mut root = Node::new(name);
     for (label, s) in [("A", &r.checkpoint_a), ("B", &r.checkpoint_b)] {
-        let n = root.add(Node::new(format!("{label}: {}", s.path)));
+        let title = if s.pre_dump {
+            format!("{label}: {} (pre-dump: memory only)", s.path)
+        } else {
+            format!("{label}: {}", s.path)
+        };
+        let n = root.add(Node::new(title));
         if let Some(c) = &s.checkpointed {
             n.leaf(format!("Checkpointed: {c}"));
         }
         n.leaf(format!("Processes: {}", s.processes));
         n.leaf(format!("Dumped memory: {}", human_size(s.dumped_bytes)));
     }
+    let unknown = |what: &str| -> Option<String> {
+        r.unknown.iter().any(|u| u == what).then(|| {
+            format!(
+                "unknown{}",
+                pre_dump_note(r).replace(": memory only", ", which records memory only")
+            )
+        })
+    };
     let procs = root.add(Node::new("Processes"));
     let pc = &r.processes;
-    if pc.added.is_empty() && pc.removed.is_empty() && pc.changed.is_empty() {
+    if let Some(u) = unknown("processes.changed") {
+        procs.leaf(format!("comm, state, command line, environment: {u}"));
+    } else if pc.added.is_empty() && pc.removed.is_empty() && pc.changed.is_empty() {
         procs.leaf("no changes");
     }
     for (label, list) in [("Added", &pc.added), ("Removed", &pc.removed)] {
         if !list.is_empty() {
             let n = procs.add(Node::new(label));
             for p in list {
-                n.add(Node::with_meta(
-                    p.pid.to_string(),
-                    p.cmdline.clone().unwrap_or_else(|| p.command.clone()),
-                ));
+                let what = match (&p.cmdline, p.command.is_empty()) {
+                    (Some(c), _) => c.clone(),
+                    (None, false) => p.command.clone(),
+                    (None, true) => "(pre-dump: memory only)".into(),
+                };
+                n.add(Node::with_meta(p.pid.to_string(), what));
             }
         }
     }
@@ -665,7 +944,9 @@ pub fn tree(r: &DiffResult) -> Node {
         }
     }
     let files = root.add(Node::new("Files"));
-    if r.files.opened.is_empty() && r.files.closed.is_empty() {
+    if let Some(u) = unknown("files") {
+        files.leaf(u);
+    } else if r.files.opened.is_empty() && r.files.closed.is_empty() {
         files.leaf("no changes");
     }
     for (label, list) in [("Opened", &r.files.opened), ("Closed", &r.files.closed)] {
@@ -680,7 +961,9 @@ pub fn tree(r: &DiffResult) -> Node {
         }
     }
     let socks = root.add(Node::new("Sockets"));
-    if r.sockets.opened.is_empty() && r.sockets.closed.is_empty() {
+    if let Some(u) = unknown("sockets") {
+        socks.leaf(u);
+    } else if r.sockets.opened.is_empty() && r.sockets.closed.is_empty() {
         socks.leaf("no changes");
     }
     for (label, list) in [("Opened", &r.sockets.opened), ("Closed", &r.sockets.closed)] {
@@ -740,15 +1023,19 @@ pub fn tree(r: &DiffResult) -> Node {
         }
     }
     let s = &r.summary;
+    let (changed, files, sockets) = if r.unknown.is_empty() {
+        (
+            s.processes_changed.to_string(),
+            format!("+{} -{}", s.files_opened, s.files_closed),
+            format!("+{} -{}", s.sockets_opened, s.sockets_closed),
+        )
+    } else {
+        ("?".into(), "?".into(), "?".into())
+    };
     root.leaf(format!(
-        "Summary: processes +{} -{} ~{}; files +{} -{}; sockets +{} -{}; pages {} changed, {} added, {} removed",
+        "Summary: processes +{} -{} ~{changed}; files {files}; sockets {sockets}; pages {} changed, {} added, {} removed",
         s.processes_added,
         s.processes_removed,
-        s.processes_changed,
-        s.files_opened,
-        s.files_closed,
-        s.sockets_opened,
-        s.sockets_closed,
         s.pages_changed,
         s.pages_added,
         s.pages_removed
