@@ -316,7 +316,7 @@ pub fn check_mountpoint(path: &Path) -> Result<PathBuf, MountpointError> {
     let meta = match std::fs::metadata(path) {
         Ok(m) => m,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Err(MountpointError::Missing),
-        Err(e) if e.raw_os_error() == Some(libc::ENOTCONN) => return Err(MountpointError::Stale),
+        Err(e) if is_dead_connection(&e) => return Err(MountpointError::Stale),
         Err(e) => return Err(MountpointError::Io(e)),
     };
     if !meta.is_dir() {
@@ -335,8 +335,17 @@ pub fn check_mountpoint(path: &Path) -> Result<PathBuf, MountpointError> {
     Ok(canon)
 }
 
+/// A FUSE mount whose daemon died answers ENOTCONN, or ECONNABORTED while the kernel is still
+/// tearing down the connection's in-flight requests.
+pub fn is_dead_connection(e: &io::Error) -> bool {
+    matches!(
+        e.raw_os_error(),
+        Some(libc::ENOTCONN) | Some(libc::ECONNABORTED)
+    )
+}
+
 fn stale_or_io(e: io::Error) -> MountpointError {
-    if e.raw_os_error() == Some(libc::ENOTCONN) {
+    if is_dead_connection(&e) {
         MountpointError::Stale
     } else {
         MountpointError::Io(e)
