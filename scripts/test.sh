@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every check CI runs: formatting, lints, the benchmark harness on a small size (it must keep
-# running; its numbers are not checked here, see docs/performance.md), then unit + integration
-# tests (real FUSE mounts against ../shared/fixtures).
+# running; its numbers are not checked here, see docs/performance.md), a short fuzz smoke run,
+# then unit + integration tests (real FUSE mounts against ../shared/fixtures).
 # Usage: scripts/test.sh   (as root on a fresh Debian machine; installs what is missing)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -9,6 +9,8 @@ bash scripts/deps.sh
 cargo fmt --all -- --check
 cargo clippy --all-targets -- -D warnings
 bash scripts/bench.sh 64M
+# The fuzz targets must build and run (10 s each on the committed corpus; long runs: docs/robustness.md).
+bash scripts/fuzz-smoke.sh 10
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 status=0
