@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Writes the seed corpora of the fuzz targets (fuzz/corpus/<target>/) from the shared fixtures
-and from small synthetic images. Run once; the seeds are committed (libFuzzer then minimises its
-own findings into them with `cargo fuzz cmin`).
+and from small synthetic images. The committed corpora are what long runs grew from these seeds,
+reduced to 30-40 inputs each (see docs/robustness.md); rerun this to start over.
 
 Usage: python3 fuzz/mkcorpus.py [FIXTURES_DIR]   (default: ../shared/fixtures next to the crate)
 """

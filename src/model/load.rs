@@ -841,3 +841,135 @@ fn load_fds(
     out.dedup_by_key(|f| f.fd);
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::source::{Blob, InputInfo, InputKind, Layout};
+    use crate::writer::CheckpointWriter;
+
+    const A: u64 = 0x5000_0000_0000;
+
+    fn source(files: BTreeMap<String, Vec<u8>>) -> Source {
+        let images = ImageDir {
+            label: "t".into(),
+            files: files
+                .into_iter()
+                .map(|(k, v)| (k, Blob::from_vec(v)))
+                .collect(),
+            parent: None,
+        };
+        let input = InputInfo {
+            path: "/nonexistent".into(),
+            kind: InputKind::ImageDir,
+            size: 0,
+            cache_path: None,
+        };
+        Source::from_parts(input, Layout::ImageDir, images, BTreeMap::new(), Vec::new())
+    }
+
+    fn one_process() -> BTreeMap<String, Vec<u8>> {
+        let mut w = CheckpointWriter::new();
+        w.process(1, 0)
+            .comm("p")
+            .anon(A, 4 * 4096)
+            .pages(A, b"secret")
+            .fd(3, crate::writer::File::reg("/tmp/x"));
+        w.encode_files()
+    }
+
+    /// Regression (issue 6): a missing pagemap served the process's memory as zeros, and a
+    /// refused one dropped the whole process. Now the process is there and its memory fails.
+    #[test]
+    fn unknown_memory_fails_reads_and_keeps_the_process() {
+        let mut buf = [0u8; 8];
+        let mut files = one_process();
+        files.remove("pagemap-1.img");
+        let ck = load(source(files)).unwrap();
+        assert!(
+            ck.warnings
+                .iter()
+                .any(|w| w.contains("pagemap-1.img: missing")),
+            "{:?}",
+            ck.warnings
+        );
+        let p = ck.process(1).unwrap();
+        assert!(p.memory.read_at(A, &mut buf).is_err());
+        assert_eq!(p.fds.len(), 1);
+
+        let mut files = one_process();
+        files.insert("pagemap-1.img".into(), b"garbage".to_vec());
+        let ck = load(source(files)).unwrap();
+        let p = ck
+            .process(1)
+            .expect("the process survives a refused pagemap");
+        assert!(p.memory.read_at(A, &mut buf).is_err());
+        assert!(
+            ck.warnings.iter().any(|w| w.contains("pagemap-1.img")),
+            "{:?}",
+            ck.warnings
+        );
+    }
+
+    /// A pagemap cut at an entry boundary decodes; its pages file's unused bytes give it away.
+    #[test]
+    fn pagemap_cut_at_an_entry_boundary_is_reported() {
+        let mut w = CheckpointWriter::new();
+        w.max_batch_pages(1);
+        w.process(1, 0)
+            .comm("p")
+            .anon(A, 4 * 4096)
+            .pages(A, &[7u8; 3 * 4096]);
+        let mut files = w.encode_files();
+        let (id, runs) = image::decode_pagemap("pagemap-1.img", &files["pagemap-1.img"]).unwrap();
+        assert!(runs.len() >= 2);
+        let cut = crate::writer::encode_pagemap(id as u32, &runs[..runs.len() - 1]);
+        files.insert("pagemap-1.img".into(), cut);
+        let ck = load(source(files)).unwrap();
+        assert!(
+            ck.warnings.iter().any(|w| w.contains("may be truncated")),
+            "{:?}",
+            ck.warnings
+        );
+    }
+
+    /// Regression (issue 6): a broken ids image lost the process's fds without a word.
+    #[test]
+    fn broken_ids_image_is_reported() {
+        let mut files = one_process();
+        let ids = files.get_mut("ids-1.img").unwrap();
+        ids.truncate(ids.len() - 1);
+        let ck = load(source(files)).unwrap();
+        assert!(
+            ck.warnings.iter().any(|w| w.contains("ids-1.img")),
+            "{:?}",
+            ck.warnings
+        );
+    }
+
+    /// Regression (issue 6): a file name that is not UTF-8 failed all of files.img.
+    #[test]
+    fn non_utf8_file_name_is_kept() {
+        let mut files = one_process();
+        let mut fe: Vec<pb::FileEntry> =
+            image::decode_all("files.img", &files["files.img"], magic::FILES).unwrap();
+        for e in &mut fe {
+            if let Some(r) = &mut e.reg {
+                r.name = b"/tmp/\xffx".to_vec();
+            }
+        }
+        files.insert(
+            "files.img".into(),
+            crate::writer::encode_image(magic::FILES, &fe),
+        );
+        let ck = load(source(files)).unwrap();
+        assert!(ck.warnings.is_empty(), "{:?}", ck.warnings);
+        let p = ck.process(1).unwrap();
+        assert_eq!(p.fds.len(), 1);
+        assert!(
+            p.fds[0].file.link_text().contains("/tmp/\u{fffd}x"),
+            "{}",
+            p.fds[0].file.link_text()
+        );
+    }
+}
