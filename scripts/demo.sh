@@ -26,7 +26,7 @@ run "ls -l $pid/fd"
 run "grep -c -F PODBB-SHELL-VAR-MARKER-77e1 $pid/mem"
 run "grep -l -F APP_TOKEN */mem"
 run "strings -n 12 $pid/memory/* | grep -m 3 PODBB"
-heap=$(awk '/\[heap\]/ {split(\$1, a, \"-\"); print a[1]; exit}' $pid/maps)
+heap=$(awk '/\[heap\]/ {split($1, a, "-"); print a[1]; exit}' "$pid/maps")
 [ -n "$heap" ] && run "xxd -s 0x$heap -l 64 $pid/mem"
 run "ls -l $pid/memory | head"
 cd /
