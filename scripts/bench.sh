@@ -13,7 +13,7 @@
 # default RUNS), BENCH_DIR (work dir; default a fresh
 # /var/tmp/ckptfs-bench.XXXXXX, removed at exit unless KEEP=1), DROP_CACHES=0 to never drop the
 # page cache (it is dropped, where allowed, for the cold first-read row), NOBUILD=1 to use the
-# existing target/release binaries, OUT=FILE to also write the report to FILE.
+# existing binaries, BENCH_PROFILE=debug to use the debug build, OUT=FILE to also write the report to FILE.
 set -euo pipefail
 export LC_ALL=C
 
@@ -21,8 +21,16 @@ SIZE=${1:-2G}
 RUNS=${RUNS:-3}
 RUNS_SLOW=${RUNS_SLOW:-$RUNS} # the decompression and strings rows (the slow ones)
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-BIN=$ROOT/target/release/ckptfs
-GEN=$ROOT/target/release/examples/gen_checkpoint
+# BENCH_PROFILE=debug uses the debug build (CI's harness check: one build less; numbers are then
+# not comparable with docs/performance.md).
+PROFILE=${BENCH_PROFILE:-release}
+case $PROFILE in
+release) BUILD_FLAGS=(--release) ;;
+debug) BUILD_FLAGS=() ;;
+*) echo "bench.sh: BENCH_PROFILE must be release or debug, not '$PROFILE'" >&2; exit 2 ;;
+esac
+BIN=$ROOT/target/$PROFILE/ckptfs
+GEN=$ROOT/target/$PROFILE/examples/gen_checkpoint
 if [[ -n ${BENCH_DIR:-} ]]; then
     WORK=$BENCH_DIR
     mkdir -p "$WORK"
@@ -165,7 +173,7 @@ T_START=$EPOCHREALTIME
 LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
 if [[ ${NOBUILD:-0} != 1 ]]; then
     log "building release"
-    (cd "$ROOT" && cargo build --release --quiet --bin ckptfs --example gen_checkpoint)
+    (cd "$ROOT" && cargo build "${BUILD_FLAGS[@]}" --quiet --bin ckptfs --example gen_checkpoint)
 fi
 mkdir -p "$WORK/bin"
 cp "$BIN" "$GEN" "$WORK/bin/"
