@@ -390,6 +390,8 @@ pub fn read_sparse<'a>(
         let got = match mem.piece_at(a, n - done) {
             Piece::Data(d) => {
                 scratch.extend_from_slice(d);
+                // Copied: the mapped pages need not stay in the daemon's resident set.
+                crate::source::blob::release(d);
                 d.len() as u64
             }
             Piece::Zeros(z) => {

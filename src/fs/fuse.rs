@@ -422,7 +422,12 @@ impl Filesystem for CkptFs {
                         .content(ino.0)?
                         .read(&self.ck, offset, size, scratch)
                 },
-                |r, data| r.data(data),
+                |r, data| {
+                    r.data(data);
+                    // The reply is copied into the kernel: pages of a mapped pages file it came
+                    // from need not stay in the daemon's resident set (no-op for other memory).
+                    crate::source::blob::release(data);
+                },
             );
         });
     }

@@ -182,6 +182,8 @@ impl Memory {
             match self.piece_at(a, want) {
                 Piece::Data(d) => {
                     buf[done..done + d.len()].copy_from_slice(d);
+                    // Copied: the mapped pages need not stay in our resident set.
+                    crate::source::blob::release(d);
                     done += d.len();
                 }
                 Piece::Zeros(n) => {

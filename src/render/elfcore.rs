@@ -209,6 +209,8 @@ impl CoreLayout {
                         break;
                     }
                     buf[done..done + d.len()].copy_from_slice(d);
+                    // Copied: mapped pages need not stay resident (no-op for the header).
+                    crate::source::blob::release(d);
                     done += d.len();
                 }
                 Piece::Zeros(0) => break,

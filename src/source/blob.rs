@@ -1,16 +1,74 @@
 //! [`Blob`]: a cheap, cloneable, immutable view of bytes (usually a slice of a read-only mmap).
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::fs::File;
 use std::ops::Range;
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
 use memmap2::Mmap;
 
 enum Backing {
     Map(Mmap),
     Owned(Vec<u8>),
+}
+
+/// Every live read-only file mapping made by [`Blob::map`]: start address → length. Lets
+/// [`release`] tell bytes of a mapping (safe to drop from our page tables) from heap bytes (which
+/// `MADV_DONTNEED` would zero).
+static MAPPINGS: RwLock<BTreeMap<usize, usize>> = RwLock::new(BTreeMap::new());
+
+impl Drop for Backing {
+    fn drop(&mut self) {
+        if let Backing::Map(m) = self {
+            // Unregister before memmap2 unmaps (the field is dropped after this body).
+            let mut maps = MAPPINGS.write().unwrap_or_else(|e| e.into_inner());
+            maps.remove(&(m.as_ptr() as usize));
+        }
+    }
+}
+
+/// Drops the pages under `bytes` from this process's page tables when `bytes` lies in a
+/// read-only file mapping of a [`Blob`]; a no-op for any other memory (heap, statics).
+///
+/// The data stays in the kernel's page cache: a later access faults the same bytes back in, so
+/// this is safe while other threads read the same pages. It keeps the resident set of a process
+/// that streams gigabytes out of mapped pages files (the mount daemon, `memparse --search`)
+/// bounded by what it owns instead of growing with every byte it has served.
+pub fn release(bytes: &[u8]) {
+    if bytes.is_empty() {
+        return;
+    }
+    let start = bytes.as_ptr() as usize;
+    let end = start + bytes.len();
+    let maps = MAPPINGS.read().unwrap_or_else(|e| e.into_inner());
+    let Some((&map_start, &map_len)) = maps.range(..=start).next_back() else {
+        return;
+    };
+    if end > map_start + map_len {
+        return;
+    }
+    let page = page_size();
+    // The mapping starts on a page boundary and covers whole pages, so the rounded range stays
+    // inside it.
+    let lo = start & !(page - 1);
+    let hi = end.div_ceil(page) * page;
+    // SAFETY: [lo, hi) lies in a live, read-only, private file mapping (registered, and kept alive
+    // by the borrow of `bytes` while the lock is held); MADV_DONTNEED on such pages only drops
+    // page-table entries, the contents are re-read from the page cache on the next access.
+    unsafe {
+        libc::madvise(lo as *mut libc::c_void, hi - lo, libc::MADV_DONTNEED);
+    }
+}
+
+fn page_size() -> usize {
+    // SAFETY: sysconf has no preconditions.
+    let n = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    usize::try_from(n)
+        .ok()
+        .filter(|n| n.is_power_of_two())
+        .unwrap_or(4096)
 }
 
 impl Backing {
@@ -49,6 +107,10 @@ impl Blob {
         // analyst does not modify while mounted (documented in README).
         let map = unsafe { memmap2::MmapOptions::new().map(file)? };
         let len = map.len();
+        MAPPINGS
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(map.as_ptr() as usize, len);
         Ok(Blob {
             backing: Arc::new(Backing::Map(map)),
             start: 0,
@@ -130,5 +192,30 @@ mod tests {
         assert_eq!(j.bytes()[19], 29);
         assert!(b.slice(90..101).is_none());
         assert!(!c.is_followed_by(&a));
+    }
+
+    #[test]
+    fn release_keeps_mapped_bytes_and_ignores_heap() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("f");
+        let data: Vec<u8> = (0..3 * 4096 + 100).map(|i| (i % 251) as u8).collect();
+        std::fs::write(&p, &data).unwrap();
+        let b = Blob::map_file(&p).unwrap();
+        // Released pages read back the same (from the page cache).
+        release(&b.bytes()[10..5000]);
+        release(b.bytes());
+        assert_eq!(b.bytes(), &data[..]);
+        // Heap memory is never touched: MADV_DONTNEED would zero it.
+        let heap = Blob::from_vec(data.clone());
+        release(heap.bytes());
+        assert_eq!(heap.bytes(), &data[..]);
+        let v = vec![7u8; 3 * 4096];
+        release(&v);
+        assert!(v.iter().all(|&x| x == 7));
+        // Once the mapping is gone its range is forgotten.
+        let ptr = b.bytes().as_ptr() as usize;
+        drop(b);
+        let maps = MAPPINGS.read().unwrap();
+        assert!(!maps.contains_key(&ptr));
     }
 }

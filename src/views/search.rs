@@ -30,9 +30,13 @@ use memchr::memmem;
 use regex::bytes::{Regex, RegexBuilder};
 
 use crate::model::memory::{ExtentData, Memory};
+use crate::source::blob::release;
 
 /// Bytes of a regex window (the overlap comes on top).
 pub const REGEX_WINDOW: usize = 1 << 20;
+/// Literal search scans a piece this much at a time and then releases the scanned pages (see
+/// [`release`]), so the resident set stays bounded however large one dumped run is.
+const SCAN_CHUNK: usize = 8 << 20;
 /// The longest regex match found whole; windows overlap by this much.
 pub const MAX_REGEX_MATCH: usize = 4096;
 /// Bytes before a regex window given to the engine as context for look-around assertions.
@@ -101,6 +105,23 @@ pub struct Run<'a> {
 impl<'a> Run<'a> {
     pub fn end(&self) -> u64 {
         self.start + self.len
+    }
+
+    /// Releases the pages of the pieces under `lo..hi` (see [`release`]; the bytes stay readable).
+    fn release(&self, lo: u64, hi: u64) {
+        let i = self
+            .offsets
+            .partition_point(|&o| o + self.start <= lo)
+            .saturating_sub(1);
+        for (&o, &p) in self.offsets[i..].iter().zip(&self.pieces[i..]) {
+            let ps = self.start + o;
+            if ps >= hi {
+                break;
+            }
+            let a = lo.saturating_sub(ps).min(p.len() as u64) as usize;
+            let b = (hi - ps).min(p.len() as u64) as usize;
+            release(&p[a..b]);
+        }
     }
 
     /// The bytes at `lo..hi` (clamped to the run): borrowed when inside one piece.
@@ -253,12 +274,23 @@ fn literal_run(r: &Run<'_>, f: &memmem::Finder<'_>, out: &mut Vec<Match>) {
                 }
             });
         }
-        find_all(f, piece, |s| {
-            out.push(Match {
-                addr: base + s as u64,
-                len: n,
-            })
-        });
+        // In chunks that overlap the next by `keep` bytes; a match is reported by the chunk it
+        // starts in.
+        let mut cs = 0;
+        while cs < piece.len() {
+            let ce = (cs + SCAN_CHUNK).min(piece.len());
+            let we = (ce + keep).min(piece.len());
+            find_all(f, &piece[cs..we], |s| {
+                if cs + s < ce {
+                    out.push(Match {
+                        addr: base + (cs + s) as u64,
+                        len: n,
+                    })
+                }
+            });
+            release(&piece[cs..ce]);
+            cs = ce;
+        }
         if keep > 0 {
             if piece.len() >= keep {
                 carry.clear();
@@ -302,6 +334,7 @@ fn regex_run(r: &Run<'_>, re: &Regex, out: &mut Vec<Match>) {
             }
             at = m.end();
         }
+        r.release(w, own_end);
         w = own_end;
     }
 }
@@ -381,6 +414,37 @@ mod tests {
         // The context crosses the extent boundary too.
         let t = Searchable::new(&mem).context_text(&m[1], 3);
         assert_eq!(t, format!("...{}...", std::str::from_utf8(marker).unwrap()));
+    }
+
+    /// Literal search scans a large piece in chunks: matches across, at and right after a chunk
+    /// boundary are each found once, also when the piece is a mapped file (whose scanned pages
+    /// are released as the scan goes).
+    #[test]
+    fn literal_matches_at_scan_chunk_boundaries() {
+        let marker = b"CHUNK-EDGE-MARKER";
+        let len = 3 * SCAN_CHUNK + 3 * 4096;
+        let mut a = vec![b'.'; len];
+        let at = [
+            SCAN_CHUNK - 5,                // across the first boundary
+            2 * SCAN_CHUNK - marker.len(), // ends at the second
+            3 * SCAN_CHUNK,                // starts at the third
+            len - marker.len(),            // ends the piece
+        ];
+        for &o in &at {
+            a[o..o + marker.len()].copy_from_slice(marker);
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("pages");
+        std::fs::write(&path, &a).unwrap();
+        for blob in [Blob::from_vec(a.clone()), Blob::map_file(&path).unwrap()] {
+            let (mem, _) = Memory::from_extents(vec![ext(0x100000, &blob, 0, len)]);
+            let (m, _) = search(&mem, &Pattern::literal(marker).unwrap());
+            let want: Vec<u64> = at.iter().map(|&o| 0x100000 + o as u64).collect();
+            assert_eq!(addrs(&m), want);
+            let (m, _) = search(&mem, &Pattern::regex("CHUNK-EDGE-MARKER").unwrap());
+            assert_eq!(addrs(&m), want);
+            assert_eq!(blob.bytes(), &a[..], "released pages read back unchanged");
+        }
     }
 
     #[test]
