@@ -172,7 +172,7 @@ print_table() {
 T_START=$EPOCHREALTIME
 LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
 if [[ ${NOBUILD:-0} != 1 ]]; then
-    log "building release"
+    log "building ($PROFILE)"
     (cd "$ROOT" && cargo build "${BUILD_FLAGS[@]}" --quiet --bin ckptfs --example gen_checkpoint)
 fi
 mkdir -p "$WORK/bin"

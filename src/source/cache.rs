@@ -476,10 +476,9 @@ fn write_meta(p: &Path, meta: &Meta) -> Result<(), Error> {
     Ok(())
 }
 
-/// Reads the compressed input, hashing and counting every byte (and driving the progress bar).
+/// Reads the compressed input, counting every byte (and driving the progress bar).
 struct Tally<'a> {
     inner: &'a File,
-    hasher: Sha256,
     read: &'a std::cell::Cell<u64>,
     bar: Option<indicatif::ProgressBar>,
 }
@@ -487,13 +486,56 @@ struct Tally<'a> {
 impl Read for Tally<'_> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.inner.read(buf)?;
-        self.hasher.update(&buf[..n]);
         let total = self.read.get().saturating_add(n as u64);
         self.read.set(total);
         if let Some(b) = &self.bar {
             b.set_position(total);
         }
         Ok(n)
+    }
+}
+
+/// SHA-256 of the whole of `file` read with positional reads (so it runs beside the decompressor,
+/// which reads the same file through its cursor), and the number of bytes hashed. Stops early,
+/// returning `None`, when `cancel` is set.
+fn hash_file(
+    file: &File,
+    cancel: &std::sync::atomic::AtomicBool,
+) -> io::Result<Option<(String, u64)>> {
+    use std::os::unix::fs::FileExt;
+    use std::sync::atomic::Ordering;
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; BUF];
+    let mut off = 0u64;
+    loop {
+        if cancel.load(Ordering::Relaxed) {
+            return Ok(None);
+        }
+        let n = match file.read_at(&mut buf, off) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        h.update(&buf[..n]);
+        off += n as u64;
+    }
+    Ok(Some((hex(&h.finalize()), off)))
+}
+
+/// Written bytes are handed to the kernel's writeback in windows of this size while
+/// decompression goes on, so the final `fsync` has little left to wait for.
+const WRITEBACK_WINDOW: u64 = 64 << 20;
+
+/// Starts (does not wait for) the writeback of `out`'s bytes `from..to`. Advisory: errors
+/// surface at the final `fsync`.
+fn start_writeback(out: &File, from: u64, to: u64) {
+    let (Ok(off), Ok(len)) = (i64::try_from(from), i64::try_from(to - from)) else {
+        return;
+    };
+    // SAFETY: plain syscall on an fd we own; no memory is passed.
+    unsafe {
+        libc::sync_file_range(out.as_raw_fd(), off, len, libc::SYNC_FILE_RANGE_WRITE);
     }
 }
 
@@ -520,8 +562,8 @@ fn progress_bar(input: &Path, total: u64) -> Option<indicatif::ProgressBar> {
     Some(bar)
 }
 
-/// Decompresses `file` into a new `partial` file. Returns (decompressed size, sha256 of the input).
-/// On any error the partial file is removed.
+/// Decompresses `file` into a new `partial` file while a second thread hashes it. Returns
+/// (decompressed size, sha256 of the input). On any error the partial file is removed.
 fn build(
     input: &Path,
     file: &File,
@@ -531,6 +573,51 @@ fn build(
     why_limit: &str,
     progress: bool,
 ) -> Result<(u64, String), Error> {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let total_in = file
+        .metadata()
+        .map_err(|e| Error::io(input, "cannot stat", e))?
+        .len();
+    let cancel = AtomicBool::new(false);
+    let (decompressed, hashed) = std::thread::scope(|s| {
+        let hasher = s.spawn(|| hash_file(file, &cancel));
+        let d = decompress(input, file, kind, partial, limit, why_limit, progress);
+        if d.is_err() {
+            cancel.store(true, Ordering::Relaxed);
+        }
+        (d, hasher.join())
+    });
+    let (written, read_in, mut guard) = decompressed?;
+    let (sha, hashed_in) = match hashed {
+        Ok(Ok(Some(h))) => h,
+        Ok(Ok(None)) => return Err(Error::invalid(input, "hashing was cancelled")),
+        Ok(Err(e)) => return Err(Error::io(input, "cannot read", e)),
+        Err(_) => return Err(Error::invalid(input, "the hashing thread failed")),
+    };
+    if read_in != total_in || hashed_in != total_in {
+        return Err(Error::invalid(
+            input,
+            format!(
+                "the file changed while being read ({read_in} bytes decompressed and {hashed_in} hashed, {total_in} expected)"
+            ),
+        ));
+    }
+    guard.0 = None;
+    Ok((written, sha))
+}
+
+/// Decompresses `file` into a new `partial` file (synced). Returns the decompressed size, the
+/// number of input bytes read (the stream and anything after it), and the guard that removes the
+/// partial file unless disarmed. On any error the partial file is removed.
+fn decompress(
+    input: &Path,
+    file: &File,
+    kind: InputKind,
+    partial: &Path,
+    limit: u64,
+    why_limit: &str,
+    progress: bool,
+) -> Result<(u64, u64, RemoveOnDrop), Error> {
     // We hold the lock: a partial file left here is from a process that died.
     remove_if_exists(partial)
         .map_err(|e| Error::io(partial, "cannot remove a stale partial file", e))?;
@@ -541,7 +628,7 @@ fn build(
         .custom_flags(libc::O_NOFOLLOW)
         .open(partial)
         .map_err(|e| Error::io(partial, "cannot create the decompressed copy", e))?;
-    let mut guard = RemoveOnDrop(Some(partial.to_path_buf()));
+    let guard = RemoveOnDrop(Some(partial.to_path_buf()));
     let total_in = file
         .metadata()
         .map_err(|e| Error::io(input, "cannot stat", e))?
@@ -556,7 +643,6 @@ fn build(
         BUF,
         Tally {
             inner: file,
-            hasher: Sha256::new(),
             read: &read,
             bar: bar.clone(),
         },
@@ -569,6 +655,7 @@ fn build(
         err: e,
     };
     let mut written: u64 = 0;
+    let mut flushed: u64 = 0;
     {
         let mut dec: Box<dyn Read + '_> = match kind {
             InputKind::TarZst => {
@@ -603,31 +690,25 @@ fn build(
             out.write_all(&buf[..n])
                 .map_err(|e| Error::io(partial, "cannot write the decompressed copy", e))?;
             written = next;
+            if written - flushed >= WRITEBACK_WINDOW {
+                start_writeback(&out, flushed, written);
+                flushed = written;
+            }
         }
         if head.len() < 512 {
             return Err(not_tar(input, format));
         }
     }
-    // Hash whatever follows the compressed stream too, so the sha256 covers the whole file.
+    // Read whatever follows the compressed stream too (the hash covers the whole file; the
+    // count tells whether the file changed).
     io::copy(&mut src, &mut io::sink()).map_err(|e| Error::io(input, "cannot read", e))?;
-    let tally = src.into_inner();
-    if read.get() != total_in {
-        return Err(Error::invalid(
-            input,
-            format!(
-                "the file changed while being read ({} bytes read, {total_in} expected)",
-                read.get()
-            ),
-        ));
-    }
-    let sha = hex(&tally.hasher.finalize());
+    drop(src);
     out.sync_all()
         .map_err(|e| Error::io(partial, "cannot flush the decompressed copy", e))?;
     if let Some(b) = bar {
         b.finish_and_clear();
     }
-    guard.0 = None;
-    Ok((written, sha))
+    Ok((written, read.get(), guard))
 }
 
 fn not_tar(input: &Path, format: &str) -> Error {
