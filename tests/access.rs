@@ -8,19 +8,7 @@ use std::fs;
 use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
-use common::{Mount, fixtures, run_timeout};
-
-fn can_mount() -> bool {
-    if !Path::new("/dev/fuse").exists() {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "no /dev/fuse in CI"
-        );
-        eprintln!("SKIP: no /dev/fuse");
-        return false;
-    }
-    true
-}
+use common::{Mount, fixtures, have_fuse, run_timeout};
 
 fn plain_images() -> Option<PathBuf> {
     Some(fixtures()?.join("secretd-plain/images"))
@@ -59,7 +47,7 @@ fn is_root() -> bool {
 
 #[test]
 fn only_the_mounting_user_reads_by_default() {
-    if !can_mount() || !is_root() {
+    if !have_fuse() || !is_root() {
         eprintln!("SKIP: needs root and /dev/fuse (to switch to nobody)");
         return;
     }
@@ -107,7 +95,7 @@ fn only_the_mounting_user_reads_by_default() {
 
 #[test]
 fn allow_other_opens_reading_and_says_so() {
-    if !can_mount() || !is_root() {
+    if !have_fuse() || !is_root() {
         eprintln!("SKIP: needs root and /dev/fuse (to switch to nobody)");
         return;
     }
@@ -161,7 +149,7 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
 
 #[test]
 fn no_setuid_no_devices_nothing_writable() {
-    if !can_mount() {
+    if !have_fuse() {
         return;
     }
     let Some(f) = fixtures() else { return };

@@ -12,7 +12,7 @@ use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use common::{Mount, fixtures};
+use common::{Mount, fixtures, have_fuse};
 use sha2::{Digest, Sha256};
 
 const READERS: usize = 8;
@@ -104,49 +104,15 @@ fn vm_rss_kib(pid: i32) -> u64 {
         .unwrap_or(0)
 }
 
-/// The background daemon serving `mnt` (its command line names the mount point).
-fn daemon_of(mnt: &Path) -> i32 {
-    let want = mnt.to_string_lossy().into_owned();
-    let mut found = Vec::new();
-    for e in fs::read_dir("/proc").unwrap().flatten() {
-        let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else {
-            continue;
-        };
-        let Ok(cmd) = fs::read(format!("/proc/{pid}/cmdline")) else {
-            continue;
-        };
-        let args: Vec<String> = cmd
-            .split(|&b| b == 0)
-            .map(|a| String::from_utf8_lossy(a).into_owned())
-            .collect();
-        let exe = fs::read_link(format!("/proc/{pid}/exe")).unwrap_or_default();
-        if exe
-            .file_name()
-            .is_some_and(|n| n.to_string_lossy().starts_with("ckptfs"))
-            && args.iter().any(|a| a == "mount")
-            && args.iter().any(|a| a.trim_end_matches('/') == want)
-        {
-            found.push(pid);
-        }
-    }
-    assert_eq!(found.len(), 1, "daemons serving {want}: {found:?}");
-    found[0]
-}
-
 #[test]
 fn eight_readers_hash_the_whole_tree_identically() {
-    if !Path::new("/dev/fuse").exists() {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "no /dev/fuse in CI"
-        );
-        eprintln!("SKIP: no /dev/fuse");
+    if !have_fuse() {
         return;
     }
     let Some(f) = fixtures() else { return };
     for case in ["secretd-shm/images", "podman-busybox/checkpoint.tar.gz"] {
         let m = Mount::new(&f.join(case));
-        let daemon = daemon_of(&m.mnt);
+        let daemon = m.daemon_pid();
         let rss_start = vm_rss_kib(daemon);
         let mut list = Vec::new();
         files(&m.mnt, &mut list);

@@ -13,61 +13,22 @@
 //! Fixtures: `<CARGO_MANIFEST_DIR>/../shared/fixtures`; missing fixtures or tools skip the test,
 //! except with `CI=true`, where they fail it.
 
+mod common;
+
 use std::os::unix::fs::FileExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use ckptfs::model::load::load;
 use ckptfs::model::{Checkpoint, Process};
 use ckptfs::render::elfcore::CoreLayout;
 use ckptfs::source::{OpenOptions, open};
+use common::{Mount, TempDir, ci, fixtures, have_fuse};
 
-fn ci() -> bool {
-    std::env::var("CI").as_deref() == Ok("true")
-}
-
-fn fixtures() -> Option<PathBuf> {
-    let p = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/fixtures"));
-    if p.is_dir() {
-        return Some(p);
-    }
-    assert!(!ci(), "fixtures not found at {} (CI=true)", p.display());
-    eprintln!("skipping: fixtures not found at {}", p.display());
-    None
-}
-
-fn have_tool(name: &str) -> bool {
-    let ok = Command::new(name)
-        .arg("--version")
-        .output()
-        .map(|o| o.status.success())
-        .unwrap_or(false);
-    if !ok {
-        assert!(
-            !ci(),
-            "{name} not found (CI=true): apt-get install -y gdb binutils"
-        );
-        eprintln!("skipping: {name} not found (apt-get install -y gdb binutils)");
-    }
-    ok
-}
-
-/// A scratch directory removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(tag: &str) -> TempDir {
-        let d = std::env::temp_dir().join(format!("ckptfs-core-{tag}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&d);
-        std::fs::create_dir_all(&d).unwrap();
-        TempDir(d)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
+/// True when `readelf` and `gdb` run; else false (the test returns), or a panic when `CI=true`.
+fn have_tools() -> bool {
+    const HOW: &str = "apt-get install -y gdb binutils";
+    common::have_tool("readelf", HOW) && common::have_tool("gdb", HOW)
 }
 
 /// What a fixture's README says: the READY line's `key=value` pairs and the marker table.
@@ -333,16 +294,16 @@ fn gdb_checks(core: &Path, p: &Process, markers: &[(u64, String)]) {
 
 fn check_case(case: &str, input: &str) {
     let Some(fx) = fixtures() else { return };
-    if !have_tool("readelf") || !have_tool("gdb") {
+    if !have_tools() {
         return;
     }
     let dir = fx.join(case);
     let readme = Readme::read(&dir);
-    let tmp = TempDir::new(case);
+    let tmp = TempDir::new(&format!("core-{case}"));
     let src = open(
         &dir.join(input),
         &OpenOptions {
-            cache_dir: Some(tmp.0.join("cache")),
+            cache_dir: Some(tmp.join("cache")),
             ..Default::default()
         },
     )
@@ -358,7 +319,7 @@ fn check_case(case: &str, input: &str) {
         .unwrap()
         .to_string();
     for p in &ck.processes {
-        let core = tmp.0.join(format!("core.{}", p.pid));
+        let core = tmp.join(format!("core.{}", p.pid));
         let l = write_core(&ck, p, &core);
         eprintln!(
             "{case}: pid {} core {} bytes, {} present, {} threads",
@@ -409,28 +370,6 @@ fn core_secretd_shm() {
     check_case("secretd-shm", "images");
 }
 
-/// Unmounts (lazily) on drop if the test did not get to `ckptfs umount`.
-struct MountGuard(PathBuf);
-
-fn is_mounted(p: &Path) -> bool {
-    let want = p.to_string_lossy().into_owned();
-    std::fs::read_to_string("/proc/self/mountinfo")
-        .unwrap_or_default()
-        .lines()
-        .any(|l| l.split_whitespace().nth(4) == Some(want.as_str()))
-}
-
-impl Drop for MountGuard {
-    fn drop(&mut self) {
-        if is_mounted(&self.0) {
-            let _ = Command::new("umount").arg("-l").arg(&self.0).status();
-            if is_mounted(&self.0) {
-                let _ = Command::new("fusermount3").arg("-uz").arg(&self.0).status();
-            }
-        }
-    }
-}
-
 /// The data runs of an open file, by SEEK_DATA / SEEK_HOLE.
 fn data_runs(f: &std::fs::File) -> Vec<(u64, u64)> {
     use std::os::fd::AsRawFd;
@@ -455,46 +394,36 @@ fn data_runs(f: &std::fs::File) -> Vec<(u64, u64)> {
 #[test]
 fn core_through_the_mount() {
     let Some(fx) = fixtures() else { return };
-    if !have_tool("readelf") || !have_tool("gdb") {
-        return;
-    }
-    if !Path::new("/dev/fuse").exists() {
-        assert!(!ci(), "/dev/fuse missing (CI=true)");
-        eprintln!("skipping: no /dev/fuse");
+    if !have_tools() || !have_fuse() {
         return;
     }
     let case = "secretd-plain";
     let dir = fx.join(case);
     let readme = Readme::read(&dir);
-    let tmp = TempDir::new("mount");
-    let mnt = tmp.0.join("mnt");
-    std::fs::create_dir_all(&mnt).unwrap();
-    let bin = env!("CARGO_BIN_EXE_ckptfs");
-    let guard = MountGuard(mnt.clone());
-    let (ok, out) = run(Command::new("timeout")
-        .arg("120")
-        .arg(bin)
-        .arg("mount")
-        .arg(dir.join("images"))
-        .arg(&mnt));
-    if !ok {
-        assert!(!ci(), "ckptfs mount failed (CI=true): {out}");
-        eprintln!("skipping: ckptfs mount failed: {out}");
-        return;
-    }
+    let tmp = TempDir::new("core-mount");
+    let m = match Mount::with_args(&dir.join("images"), &[]) {
+        Ok(m) => m,
+        Err(o) => {
+            // Outside CI a failed mount (no FUSE permission) skips; exit 0 with nothing
+            // mounted fails, as reading the tree would.
+            assert!(!ci() && !o.ok(), "ckptfs mount failed: {o}");
+            eprintln!("skipping: ckptfs mount failed: {o}");
+            return;
+        }
+    };
 
     let src = open(
         &dir.join("images"),
         &OpenOptions {
-            cache_dir: Some(tmp.0.join("cache")),
+            cache_dir: Some(tmp.join("cache")),
             ..Default::default()
         },
     )
     .unwrap();
     let ck = load(src).unwrap();
     for p in &ck.processes {
-        let core = mnt.join(p.pid.to_string()).join("core");
-        let mine = tmp.0.join(format!("core.{}", p.pid));
+        let core = m.join(p.pid.to_string()).join("core");
+        let mine = tmp.join(format!("core.{}", p.pid));
         let l = write_core(&ck, p, &mine);
         let f = std::fs::File::open(&core).unwrap();
         let md = f.metadata().unwrap();
@@ -523,8 +452,5 @@ fn core_through_the_mount() {
         gdb_checks(&core, p, &markers);
     }
 
-    let (ok, out) = run(Command::new(bin).arg("umount").arg(&mnt));
-    assert!(ok, "ckptfs umount: {out}");
-    assert!(!is_mounted(&mnt));
-    drop(guard);
+    m.unmount();
 }

@@ -28,7 +28,7 @@ use ckptfs::model::{Checkpoint, load::load};
 use ckptfs::source::{self, Blob, ImageDir, InputInfo, InputKind, Layout, OpenOptions, Source};
 use ckptfs::writer::{CheckpointWriter, PageRun, encode_image, encode_pagemap};
 use ckptfs::writer::{PE_LAZY, PE_PARENT, PE_PRESENT};
-use common::{Mount, TempDir, fixtures};
+use common::{Mount, TempDir, fixtures, have_fuse};
 
 const LIMIT: Duration = Duration::from_secs(10);
 const PAGE: u64 = 4096;
@@ -1084,18 +1084,11 @@ fn compression_bombs_stop_at_max_size() {
         // The CLI says it in one line, exit code 2, nothing mounted.
         let mnt = t.join("mnt");
         fs::create_dir_all(&mnt).unwrap();
-        let out = common::run_timeout(
+        let out = common::mount_at(
             30,
-            &[
-                common::ckptfs(),
-                "mount",
-                &input.to_string_lossy(),
-                &mnt.to_string_lossy(),
-                "--cache-dir",
-                &cache.to_string_lossy(),
-                "--max-size",
-                "16M",
-            ],
+            &input,
+            &mnt,
+            &["--cache-dir", &cache.to_string_lossy(), "--max-size", "16M"],
         );
         assert_eq!(out.code, Some(2), "{what}: {out}");
         let err = out.stderr_text();
@@ -1215,8 +1208,7 @@ fn cache_is_private_and_rebuilt_when_tampered_or_partial() {
 
 #[test]
 fn input_unchanged_by_mount_reads_and_unmount() {
-    if !Path::new("/dev/fuse").exists() {
-        eprintln!("SKIP: no /dev/fuse");
+    if !have_fuse() {
         return;
     }
     let t = TempDir::new("hostile-integrity");
@@ -1263,8 +1255,7 @@ fn input_unchanged_by_mount_reads_and_unmount() {
 
 #[test]
 fn broken_pages_are_eio_through_fuse() {
-    if !Path::new("/dev/fuse").exists() {
-        eprintln!("SKIP: no /dev/fuse");
+    if !have_fuse() {
         return;
     }
     let t = TempDir::new("hostile-eio");
@@ -1305,41 +1296,11 @@ fn broken_pages_are_eio_through_fuse() {
     assert!(fs::read(m.join("pstree")).is_ok());
 }
 
-/// The background daemon serving `mnt` (its command line names the mount point).
-fn daemon_of(mnt: &Path) -> i32 {
-    let want = mnt.to_string_lossy().into_owned();
-    let mut found = Vec::new();
-    for e in fs::read_dir("/proc").unwrap().flatten() {
-        let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else {
-            continue;
-        };
-        let Ok(cmd) = fs::read(format!("/proc/{pid}/cmdline")) else {
-            continue;
-        };
-        let args: Vec<String> = cmd
-            .split(|&b| b == 0)
-            .map(|a| String::from_utf8_lossy(a).into_owned())
-            .collect();
-        let exe = fs::read_link(format!("/proc/{pid}/exe")).unwrap_or_default();
-        if exe
-            .file_name()
-            .is_some_and(|n| n.to_string_lossy().starts_with("ckptfs"))
-            && args.iter().any(|a| a == "mount")
-            && args.iter().any(|a| a.trim_end_matches('/') == want)
-        {
-            found.push(pid);
-        }
-    }
-    assert_eq!(found.len(), 1, "daemons serving {want}: {found:?}");
-    found[0]
-}
-
 /// Every descriptor and mapping the daemon holds on the evidence (the input, or the cache copy)
 /// is read-only.
 #[test]
 fn evidence_is_opened_and_mapped_read_only() {
-    if !Path::new("/dev/fuse").exists() {
-        eprintln!("SKIP: no /dev/fuse");
+    if !have_fuse() {
         return;
     }
     let Some(f) = fixtures() else { return };
@@ -1361,7 +1322,7 @@ fn evidence_is_opened_and_mapped_read_only() {
             None
         };
         let m = Mount::new(&input);
-        let pid = daemon_of(&m.mnt);
+        let pid = m.daemon_pid();
         // Make it touch the memory.
         let mut any = false;
         for e in fs::read_dir(&m.mnt).unwrap().flatten() {
@@ -1374,7 +1335,7 @@ fn evidence_is_opened_and_mapped_read_only() {
         }
         assert!(any, "{}: no memory file read", input.display());
         let inp = fs::canonicalize(&input).unwrap();
-        let cache = m.mnt.parent().unwrap().join("cache");
+        let cache = m.cache_dir();
         let evidence = |p: &Path| p.starts_with(&inp) || p.starts_with(&cache);
         let mut seen = 0;
         for e in fs::read_dir(format!("/proc/{pid}/fd")).unwrap().flatten() {

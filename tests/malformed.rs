@@ -39,19 +39,7 @@ fn pstree_entries() -> Vec<pb::PstreeEntry> {
 /// Mounts `input`, which must fail cleanly; `names` must all appear in the one stderr line.
 fn must_fail(input: &Path, names: &[&str]) {
     let before = tree_sha256(input);
-    let r = Mount::with_args(input, &[]);
-    let o = match r {
-        Ok(m) => {
-            let mnt = m.mnt.clone();
-            drop(m);
-            panic!(
-                "{} mounted at {} although broken",
-                input.display(),
-                mnt.display()
-            );
-        }
-        Err(o) => o,
-    };
+    let o = Mount::expect_failure(input, &[]);
     let err = o.stderr_text();
     assert!(!err.contains("panicked"), "{}: panic: {o}", input.display());
     assert_eq!(o.code, Some(2), "{}: exit code: {o}", input.display());
@@ -241,8 +229,7 @@ fn garbage_and_empty_files() {
     fs::create_dir_all(&d).unwrap();
     must_fail(&d, &[&d.to_string_lossy()]);
     let missing = t.join("does-not-exist");
-    let r = Mount::with_args(&missing, &[]);
-    let o = r.err().expect("mounting a missing path must fail");
+    let o = Mount::expect_failure(&missing, &[]);
     assert_eq!(o.code, Some(2), "{o}");
     assert!(o.stderr_text().contains("does-not-exist"), "{o}");
 }

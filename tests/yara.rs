@@ -19,25 +19,36 @@
 mod common;
 
 use std::collections::BTreeSet;
+use std::ffi::OsStr;
 use std::fs;
 use std::path::{Component, Path, PathBuf};
 use std::time::Duration;
 
-use common::{Mount, Out, TempDir, fixtures, run_timeout};
+use common::{Mount, Out, TempDir, fixtures, have_tool, run_timeout};
 
 /// `--skip-larger` for directory scans: above every `memory/` file and `core` of the fixtures,
 /// below `mem` (128 TiB) and `pagemap` (256 GiB).
 const SKIP_LARGER: u64 = 1 << 30;
 
-fn have_yara() -> bool {
-    let ok = run_timeout(10, &["yara", "--version"]).ok();
-    if !ok {
-        if std::env::var("CI").as_deref() == Ok("true") {
-            panic!("yara is not installed (CI=true): run scripts/deps.sh");
-        }
-        eprintln!("SKIP: yara is not installed");
+/// A mounted fixture to scan, a scratch directory and the rules for its markers.
+struct Setup {
+    m: Mount,
+    dir: TempDir,
+    rules: PathBuf,
+}
+
+/// Mounts the fixture `input` (relative to the fixtures) and writes [`rules`] for `markers` in a
+/// fresh `tag` directory. None (the test returns): no fixtures, or no yara (a panic when
+/// `CI=true`).
+fn setup(tag: &str, input: &str, markers: &[&str]) -> Option<Setup> {
+    let fx = fixtures()?;
+    if !have_tool("yara", "run scripts/deps.sh") {
+        return None;
     }
-    ok
+    let dir = TempDir::new(tag);
+    let m = Mount::new(&fx.join(input));
+    let rules = rules(&dir, markers);
+    Some(Setup { m, dir, rules })
 }
 
 /// Where a marker must be found.
@@ -142,17 +153,24 @@ fn matches(o: &Out) -> BTreeSet<(String, PathBuf)> {
         .collect()
 }
 
+/// `yara OPTS... RULES TARGET` under `timeout SECS`.
+fn yara(secs: u32, opts: &[&str], rules: &Path, target: &Path) -> Out {
+    let mut args: Vec<&OsStr> = vec![OsStr::new("yara")];
+    args.extend(opts.iter().map(OsStr::new));
+    args.push(rules.as_os_str());
+    args.push(target.as_os_str());
+    run_timeout(secs, &args)
+}
+
 /// `yara -r [-N] -z SKIP_LARGER RULES DIR`.
 fn scan(rules: &Path, dir: &Path, follow: bool) -> Out {
-    let mut args: Vec<String> = vec!["yara".into(), "-r".into()];
-    if !follow {
-        args.push("-N".into());
-    }
-    args.push("-z".into());
-    args.push(SKIP_LARGER.to_string());
-    args.push(rules.to_string_lossy().into_owned());
-    args.push(dir.to_string_lossy().into_owned());
-    run_timeout(600, &args)
+    let skip = SKIP_LARGER.to_string();
+    let opts: &[&str] = if follow {
+        &["-r", "-z", &skip]
+    } else {
+        &["-r", "-N", "-z", &skip]
+    };
+    yara(600, opts, rules, dir)
 }
 
 /// `path` with `.` and `..` resolved lexically.
@@ -249,13 +267,6 @@ fn secs(d: Duration) -> f64 {
 }
 
 fn run_case(c: &Case) {
-    let Some(fx) = fixtures() else { return };
-    if !have_yara() {
-        return;
-    }
-    let dir = TempDir::new("yara");
-    let m = Mount::new(&fx.join(c.name).join(c.input));
-    let mnt = fs::canonicalize(&m.mnt).unwrap();
     let mut distinct: Vec<&str> = c.markers.iter().map(|(s, _)| *s).collect();
     distinct.dedup();
     let distinct: Vec<&str> = distinct
@@ -264,7 +275,11 @@ fn run_case(c: &Case) {
         .filter(|(i, s)| !distinct[..*i].contains(s))
         .map(|(_, s)| *s)
         .collect();
-    let rules = rules(&dir, &distinct);
+    let input = format!("{}/{}", c.name, c.input);
+    let Some(Setup { m, dir, rules }) = setup("yara", &input, &distinct) else {
+        return;
+    };
+    let mnt = fs::canonicalize(&m.mnt).unwrap();
     let rule_of =
         |marker: &str| format!("m{}", distinct.iter().position(|d| *d == marker).unwrap());
 
@@ -389,15 +404,11 @@ fn yara_podman_busybox() {
 /// memory/ files, i.e. a directory scan's view of a PID without pagemap).
 #[test]
 fn mem_fails_per_file_only() {
-    let Some(fx) = fixtures() else { return };
-    if !have_yara() {
+    let markers = ["SECRETD-HEAP-A1", "SECRETD-STACK-A1"];
+    let Some(Setup { m, dir, rules }) = setup("yara-mem", "secretd-plain/images", &markers) else {
         return;
-    }
-    let dir = TempDir::new("yara-mem");
-    let m = Mount::new(&fx.join("secretd-plain/images"));
-    let rules = rules(&dir, &["SECRETD-HEAP-A1", "SECRETD-STACK-A1"]);
-    let r = rules.to_string_lossy().into_owned();
-    let o = run_timeout(60, &["yara", &r, &m.p("8259/mem")]);
+    };
+    let o = yara(60, &[], &rules, &m.join("8259/mem"));
     assert!(!o.ok(), "yara on a 128 TiB file: {o}");
     assert!(o.elapsed < Duration::from_secs(30), "{o}");
     eprintln!("yara PID/mem: {}", o.stderr_text().trim());
@@ -408,10 +419,7 @@ fn mem_fails_per_file_only() {
     }
     let listfile = dir.join("list");
     fs::write(&listfile, list.join("\n") + "\n").unwrap();
-    let o = run_timeout(
-        300,
-        &["yara", "--scan-list", &r, &listfile.to_string_lossy()],
-    );
+    let o = yara(300, &["--scan-list"], &rules, &listfile);
     let out = o.stdout_text();
     let heap = heap_range(&m, 8259);
     assert!(
@@ -430,22 +438,18 @@ fn mem_fails_per_file_only() {
 /// size 0 like the kernel's, so yara does not read its 256 GiB; `mem` fails alone (too big to map).
 #[test]
 fn plain_recursive_scan_finishes() {
-    let Some(fx) = fixtures() else { return };
-    if !have_yara() {
+    let input = "podman-busybox/checkpoint.tar.gz";
+    let markers = ["PODBB-SHELL-VAR-MARKER-77e1"];
+    // `_dir` (not `..`): the rules live there until the end of the test.
+    let Some(Setup {
+        m,
+        dir: _dir,
+        rules,
+    }) = setup("yara-plain", input, &markers)
+    else {
         return;
-    }
-    let dir = TempDir::new("yara-plain");
-    let m = Mount::new(&fx.join("podman-busybox/checkpoint.tar.gz"));
-    let rules = rules(&dir, &["PODBB-SHELL-VAR-MARKER-77e1"]);
-    let o = run_timeout(
-        120,
-        &[
-            "yara",
-            "-r",
-            &rules.to_string_lossy(),
-            &m.mnt.to_string_lossy(),
-        ],
-    );
+    };
+    let o = yara(120, &["-r"], &rules, &m.mnt);
     assert_ne!(
         o.code,
         Some(124),

@@ -9,11 +9,12 @@
 pub mod archive;
 pub mod truth;
 
+use std::cell::OnceCell;
 use std::ffi::OsStr;
 use std::fs;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
@@ -24,6 +25,11 @@ pub fn ckptfs() -> &'static str {
     env!("CARGO_BIN_EXE_ckptfs")
 }
 
+/// True under `CI=true`, where whatever a test needs must be there (no skipping).
+pub fn ci() -> bool {
+    std::env::var("CI").as_deref() == Ok("true")
+}
+
 /// The shared fixtures (`<CARGO_MANIFEST_DIR>/../shared/fixtures`). Missing: a panic when
 /// `CI=true`, else a skip line and `None` (the caller returns early).
 pub fn fixtures() -> Option<PathBuf> {
@@ -31,11 +37,98 @@ pub fn fixtures() -> Option<PathBuf> {
     if p.is_dir() {
         return Some(p);
     }
-    if std::env::var("CI").as_deref() == Ok("true") {
+    if ci() {
         panic!("fixtures not found at {} (CI=true)", p.display());
     }
     eprintln!("SKIP: fixtures not found at {}", p.display());
     None
+}
+
+/// True when `/dev/fuse` exists. Missing: a panic when `CI=true`, else a skip line and `false`
+/// (the caller returns early).
+pub fn have_fuse() -> bool {
+    if Path::new("/dev/fuse").exists() {
+        return true;
+    }
+    assert!(!ci(), "no /dev/fuse in CI");
+    eprintln!("SKIP: no /dev/fuse");
+    false
+}
+
+/// True when `NAME --version` runs. Missing: a panic when `CI=true` (naming `install`, how to
+/// get it), else a skip line and `false` (the caller returns early).
+pub fn have_tool(name: &str, install: &str) -> bool {
+    let ok = run_timeout(10, &[name, "--version"]).ok();
+    if !ok {
+        assert!(!ci(), "{name} is not installed (CI=true): {install}");
+        eprintln!("SKIP: {name} is not installed ({install})");
+    }
+    ok
+}
+
+/// Polls `f` every 50 ms; panics (naming `what`) if it is not true within `secs` seconds.
+pub fn wait_until(what: &str, secs: u64, mut f: impl FnMut() -> bool) {
+    let t = Instant::now();
+    while !f() {
+        assert!(
+            t.elapsed() < Duration::from_secs(secs),
+            "timed out waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// True while `pid` runs (a zombie, which still has /proc/PID, does not).
+pub fn pid_alive(pid: i32) -> bool {
+    match fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(s) => !s
+            .rsplit(')')
+            .next()
+            .is_some_and(|r| r.trim_start().starts_with('Z')),
+        Err(_) => false,
+    }
+}
+
+/// Sends `sig` to `pid` (a daemon the test started) and checks it was delivered.
+pub fn signal(pid: i32, sig: i32) {
+    // SAFETY: signalling a process the test started.
+    assert_eq!(unsafe { libc::kill(pid, sig) }, 0, "kill {pid}");
+}
+
+/// True when `pid` is a live `ckptfs mount` whose command line names the mount point `mnt`.
+fn serves(pid: i32, mnt: &Path) -> bool {
+    let want = mnt.to_string_lossy();
+    let Ok(cmd) = fs::read(format!("/proc/{pid}/cmdline")) else {
+        return false;
+    };
+    let args: Vec<String> = cmd
+        .split(|&b| b == 0)
+        .map(|a| String::from_utf8_lossy(a).into_owned())
+        .collect();
+    let exe = fs::read_link(format!("/proc/{pid}/exe")).unwrap_or_default();
+    exe.file_name()
+        .is_some_and(|n| n.to_string_lossy().starts_with("ckptfs"))
+        && args.iter().any(|a| a == "mount")
+        && args.iter().any(|a| a.trim_end_matches('/') == want)
+}
+
+/// The pid of the one daemon serving `mnt` (its command line names the mount point); panics
+/// unless there is exactly one.
+pub fn daemon_of(mnt: &Path) -> i32 {
+    let me = std::process::id() as i32;
+    let found: Vec<i32> = fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| e.file_name().to_string_lossy().parse::<i32>().ok())
+        .filter(|&pid| pid != me && serves(pid, mnt))
+        .collect();
+    assert_eq!(
+        found.len(),
+        1,
+        "daemons serving {}: {found:?}",
+        mnt.display()
+    );
+    found[0]
 }
 
 /// A fresh directory (`$TMPDIR/ckptfs-it-<tag>-<pid>-<n>`), removed on drop, after lazily
@@ -229,12 +322,29 @@ pub fn ckptfs_cmd(secs: u32, args: &[&OsStr], logs: &Path) -> Out {
     }
 }
 
-/// A mounted checkpoint; unmounted (whatever it takes) on drop.
+/// `ckptfs mount SRC MNT EXTRA...` (nothing added: no `--cache-dir`) under `timeout SECS`, its
+/// output going to files (a daemon that does start cannot hang us): for mounts expected to
+/// fail. Whether something got mounted is for the caller to check (`is_mounted(MNT)`); a
+/// [`TempDir`] holding `MNT` unmounts it on drop.
+pub fn mount_at(secs: u32, src: &Path, mnt: &Path, extra: &[&str]) -> Out {
+    let logs = TempDir::new("logs");
+    let mut args: Vec<&OsStr> = vec![OsStr::new("mount"), src.as_os_str(), mnt.as_os_str()];
+    args.extend(extra.iter().map(OsStr::new));
+    ckptfs_cmd(secs, &args, logs.path())
+}
+
+/// A mounted checkpoint; unmounted (whatever it takes) on drop, and its daemon, if the test
+/// looked it up ([`Mount::daemon_pid`]) or started it in the foreground, killed if it is still
+/// serving a few seconds later.
 pub struct Mount {
     /// The mount point.
     pub mnt: PathBuf,
-    /// The `ckptfs mount` run.
+    /// The `ckptfs mount` run (of a foreground mount, which is still running: empty, code None).
     pub out: Out,
+    /// The `ckptfs mount -f` process of a foreground mount ([`Mount::foreground`]); the test may
+    /// take it to wait for it.
+    pub child: Option<Child>,
+    pid: OnceCell<i32>,
     dir: TempDir,
 }
 
@@ -248,12 +358,12 @@ impl Mount {
     /// Mounts `src` with extra arguments; on failure returns the command's output (and makes
     /// sure nothing stays mounted).
     pub fn with_args(src: &Path, extra: &[&str]) -> Result<Mount, Out> {
-        let dir = TempDir::new("mnt");
-        let mnt = dir.join("mnt");
-        let cache = dir.join("cache");
-        let logs = dir.join("logs");
-        fs::create_dir_all(&mnt).unwrap();
-        fs::create_dir_all(&logs).unwrap();
+        Mount::with_timeout(src, extra, 120)
+    }
+
+    /// [`Mount::with_args`], the mount command bounded to `secs` seconds.
+    pub fn with_timeout(src: &Path, extra: &[&str], secs: u32) -> Result<Mount, Out> {
+        let (dir, mnt, cache) = Mount::dirs();
         let mut args: Vec<&OsStr> = vec![
             OsStr::new("mount"),
             src.as_os_str(),
@@ -262,7 +372,7 @@ impl Mount {
             cache.as_os_str(),
         ];
         args.extend(extra.iter().map(OsStr::new));
-        let out = ckptfs_cmd(120, &args, &logs);
+        let out = ckptfs_cmd(secs, &args, &dir.join("logs"));
         if !out.ok() || !is_mounted(&mnt) {
             force_unmount(&mnt);
             let mut out = out;
@@ -272,7 +382,92 @@ impl Mount {
             }
             return Err(out);
         }
-        Ok(Mount { mnt, out, dir })
+        Ok(Mount {
+            mnt,
+            out,
+            child: None,
+            pid: OnceCell::new(),
+            dir,
+        })
+    }
+
+    /// Mounts `src` with [`Mount::with_args`], which must fail: its output (panics if it
+    /// mounted).
+    pub fn expect_failure(src: &Path, extra: &[&str]) -> Out {
+        match Mount::with_args(src, extra) {
+            Ok(m) => {
+                let mnt = m.mnt.clone();
+                drop(m);
+                panic!(
+                    "{} mounted at {} although broken",
+                    src.display(),
+                    mnt.display()
+                );
+            }
+            Err(o) => o,
+        }
+    }
+
+    /// Starts `ckptfs mount -f SRC MNT --cache-dir DIR EXTRA...` (the daemon stays in the
+    /// foreground: [`Mount::child`]) and waits (60 s) for the mount, then (10 s) for the tree.
+    pub fn foreground(src: &Path, extra: &[&str]) -> Mount {
+        let (dir, mnt, cache) = Mount::dirs();
+        let logs = dir.join("logs");
+        let child = Command::new(ckptfs())
+            .arg("mount")
+            .arg("-f")
+            .arg(src)
+            .arg(&mnt)
+            .arg("--cache-dir")
+            .arg(&cache)
+            .args(extra)
+            .stdin(Stdio::null())
+            .stdout(fs::File::create(logs.join("stdout")).unwrap())
+            .stderr(fs::File::create(logs.join("stderr")).unwrap())
+            .spawn()
+            .unwrap();
+        let m = Mount {
+            mnt,
+            out: Out {
+                code: None,
+                stdout: Vec::new(),
+                stderr: Vec::new(),
+                elapsed: Duration::ZERO,
+            },
+            pid: OnceCell::from(child.id() as i32),
+            child: Some(child),
+            dir,
+        };
+        wait_until("the foreground mount", 60, || is_mounted(&m.mnt));
+        wait_until("the tree", 10, || fs::metadata(m.join("pstree")).is_ok());
+        m
+    }
+
+    /// A fresh directory with `mnt/` and `logs/` (and the path of `cache/`, which ckptfs creates).
+    fn dirs() -> (TempDir, PathBuf, PathBuf) {
+        let dir = TempDir::new("mnt");
+        let mnt = dir.join("mnt");
+        let cache = dir.join("cache");
+        fs::create_dir_all(&mnt).unwrap();
+        fs::create_dir_all(dir.join("logs")).unwrap();
+        (dir, mnt, cache)
+    }
+
+    /// The pid of the daemon serving the mount (the foreground process, or the one background
+    /// daemon whose command line names the mount point), looked up once.
+    pub fn daemon_pid(&self) -> i32 {
+        *self.pid.get_or_init(|| daemon_of(&self.mnt))
+    }
+
+    /// The `--cache-dir` of the mount.
+    pub fn cache_dir(&self) -> PathBuf {
+        self.dir.join("cache")
+    }
+
+    /// What the daemon wrote to stderr so far (for a background mount: what `ckptfs mount` and
+    /// the daemon wrote).
+    pub fn stderr_log(&self) -> String {
+        fs::read_to_string(self.dir.join("logs/stderr")).unwrap_or_default()
     }
 
     /// `MNT/rel`.
@@ -285,9 +480,18 @@ impl Mount {
         self.join(rel).to_string_lossy().into_owned()
     }
 
+    /// `ckptfs umount FLAGS... MNT`, whatever it gives.
+    pub fn try_unmount(&self, flags: &[&str]) -> Out {
+        let mnt = self.mnt.to_string_lossy();
+        let mut args = vec![ckptfs(), "umount"];
+        args.extend_from_slice(flags);
+        args.push(&mnt);
+        run(&args)
+    }
+
     /// Unmounts now with `ckptfs umount` and checks it worked.
     pub fn unmount(&self) -> Out {
-        let o = run(&[ckptfs(), "umount", &self.mnt.to_string_lossy()]);
+        let o = self.try_unmount(&[]);
         assert!(o.ok(), "ckptfs umount: {o}");
         assert!(!is_mounted(&self.mnt), "still mounted after ckptfs umount");
         o
@@ -296,6 +500,28 @@ impl Mount {
 
 impl Drop for Mount {
     fn drop(&mut self) {
+        force_unmount(&self.mnt);
+        // A daemon we know of gets a few seconds to exit on its own, then SIGKILL (checked to
+        // still be a ckptfs serving this mount point, so a reused pid is never hit).
+        let t = Instant::now();
+        let grace = Duration::from_secs(5);
+        if let Some(c) = &mut self.child {
+            while matches!(c.try_wait(), Ok(None)) && t.elapsed() < grace {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            if matches!(c.try_wait(), Ok(None)) {
+                let _ = c.kill();
+            }
+            let _ = c.wait();
+        } else if let Some(&pid) = self.pid.get() {
+            while serves(pid, &self.mnt) && pid_alive(pid) && t.elapsed() < grace {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            if serves(pid, &self.mnt) && pid_alive(pid) {
+                // SAFETY: signalling the daemon the test started (checked just above).
+                unsafe { libc::kill(pid, libc::SIGKILL) };
+            }
+        }
         force_unmount(&self.mnt);
         let _ = &self.dir;
     }
