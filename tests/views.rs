@@ -165,6 +165,188 @@ fn inspect_matches_checkpointctl() {
     assert_eq!(out, golden(&f, "inspect-ps-tree.txt"));
 }
 
+/// The fixture archive's `network.status`, read with the system's tar (not with ckptfs).
+fn fixture_network_status(f: &Path) -> Value {
+    let o = Command::new("tar")
+        .arg("-xzOf")
+        .arg(busybox(f).join("checkpoint.tar.gz"))
+        .arg("network.status")
+        .output()
+        .expect("run tar");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    serde_json::from_slice(&o.stdout).unwrap()
+}
+
+#[test]
+fn inspect_shows_the_fixture_network_status() {
+    let Some(f) = fixtures() else { return };
+    // The truth: Podman 4's network.status, {NETWORK: {interfaces: {IFNAME: {subnets: [{ipnet,
+    // gateway}], mac_address}}}}. Every value below comes from the file, none is typed in.
+    let ns = fixture_network_status(&f);
+    let nets = ns.as_object().unwrap();
+    assert!(!nets.is_empty());
+    let mut want_tree = String::from("├── Network Interfaces\n");
+    let mut want_json = Vec::new();
+    let mut first: Option<(String, String)> = None;
+    let n_ifaces: usize = nets
+        .values()
+        .map(|n| n["interfaces"].as_object().unwrap().len())
+        .sum();
+    let mut k = 0;
+    for (net, block) in nets {
+        let mut ifs = serde_json::Map::new();
+        for (ifname, i) in block["interfaces"].as_object().unwrap() {
+            k += 1;
+            let sub = &i["subnets"][0];
+            let (ip, gw, mac) = (
+                sub["ipnet"].as_str().unwrap(),
+                sub["gateway"].as_str().unwrap(),
+                i["mac_address"].as_str().unwrap(),
+            );
+            assert!(ip.contains('/') && mac.len() == 17, "{ip} {mac}");
+            let (edge, bar) = if k == n_ifaces {
+                ("└── ", "    ")
+            } else {
+                ("├── ", "│   ")
+            };
+            want_tree += &format!(
+                "│   {edge}{net} ({ifname})\n\
+                 │   {bar}├── IP: {ip}\n\
+                 │   {bar}├── MAC: {mac}\n\
+                 │   {bar}└── Gateway: {gw}\n"
+            );
+            ifs.insert(
+                ifname.clone(),
+                serde_json::json!({"ip": ip, "mac": mac, "gateway": gw}),
+            );
+            if first.is_none() {
+                first = Some((ip.split('/').next().unwrap().to_string(), mac.to_string()));
+            }
+        }
+        want_json.push(serde_json::json!({"name": net, "interfaces": ifs}));
+    }
+    let (ip0, mac0) = first.unwrap();
+    // Tree: right after the Engine line, before the sizes.
+    let out = ok(&busybox(&f), &["inspect", "checkpoint.tar.gz"]);
+    let want = format!("├── Engine: Podman\n{want_tree}├── Checkpoint size: ");
+    assert!(out.contains(&want), "want\n{want}\nin\n{out}");
+    // JSON: ip / mac of the first interface (ip without prefix length), every network.
+    let j: Value = serde_json::from_str(&ok(
+        &busybox(&f),
+        &["inspect", "--format", "json", "checkpoint.tar.gz"],
+    ))
+    .unwrap();
+    assert_eq!(j[0]["ip"], Value::from(ip0.clone()));
+    assert_eq!(j[0]["mac"], Value::from(mac0.clone()));
+    assert_eq!(j[0]["networks"], Value::from(want_json));
+    // The same values as checkpointctl printed them.
+    let gold = golden(&f, "inspect.txt");
+    assert!(gold.contains(&want_tree), "{gold}");
+    let gold: Value = serde_json::from_str(&golden(&f, "inspect-all.json")).unwrap();
+    assert_eq!(gold[0]["ip"], Value::from(ip0));
+    assert_eq!(gold[0]["mac"], Value::from(mac0));
+    assert_eq!(gold[0]["networks"], j[0]["networks"]);
+}
+
+#[test]
+fn inspect_network_interfaces_synthetic() {
+    let dir = tempfile::tempdir().unwrap();
+    let write = |name: &str, status: Option<&[u8]>| {
+        let mut w = CheckpointWriter::new();
+        w.process(1, 0).comm("app");
+        if let Some(s) = status {
+            w.archive_file("network.status", s);
+        }
+        w.write_tar(
+            &dir.path().join(name),
+            &Layout::podman("net-ctr"),
+            Compression::None,
+        )
+        .unwrap();
+    };
+    // Two networks, three interfaces, a dual-stack one (its first address is shown), one
+    // without any address.
+    write(
+        "multi.tar",
+        Some(
+            br#"{"backend": {"interfaces": {"eth1": {"subnets": [{"ipnet": "fd00:1::5/64", "gateway": "fd00:1::1"}, {"ipnet": "10.90.0.5/24"}], "mac_address": "0a:00:00:00:00:02"},
+                              "eth2": {"subnets": [], "mac_address": "0a:00:00:00:00:03"}}},
+                 "frontend": {"interfaces": {"eth0": {"subnets": [{"ipnet": "10.89.0.7/24", "gateway": "10.89.0.1"}], "mac_address": "0a:00:00:00:00:01"}}}}"#,
+        ),
+    );
+    // Checkpoint size is the root's last line when there is no rootfs-diff.tar.
+    let ok = |d: &Path, a: &[&str]| ok(d, a).replace("└── Checkpoint size", "├── Checkpoint size");
+    let out = ok(dir.path(), &["inspect", "multi.tar"]);
+    let want = "├── Engine: Podman\n\
+                ├── Network Interfaces\n\
+                │   ├── backend (eth1)\n\
+                │   │   ├── IP: fd00:1::5/64\n\
+                │   │   ├── MAC: 0a:00:00:00:00:02\n\
+                │   │   └── Gateway: fd00:1::1\n\
+                │   ├── backend (eth2)\n\
+                │   │   └── MAC: 0a:00:00:00:00:03\n\
+                │   └── frontend (eth0)\n\
+                │       ├── IP: 10.89.0.7/24\n\
+                │       ├── MAC: 0a:00:00:00:00:01\n\
+                │       └── Gateway: 10.89.0.1\n\
+                ├── Checkpoint size: ";
+    assert!(out.contains(want), "{out}");
+    let j: Value = serde_json::from_str(&ok(
+        dir.path(),
+        &["inspect", "--format", "json", "multi.tar"],
+    ))
+    .unwrap();
+    assert_eq!(j[0]["ip"], "fd00:1::5");
+    assert_eq!(j[0]["mac"], "0a:00:00:00:00:02");
+    let nets = j[0]["networks"].as_array().unwrap();
+    assert_eq!(nets.len(), 2);
+    assert_eq!(nets[0]["name"], "backend");
+    assert_eq!(
+        nets[0]["interfaces"]["eth2"],
+        serde_json::json!({"mac": "0a:00:00:00:00:03"})
+    );
+    assert_eq!(nets[1]["interfaces"]["eth0"]["gateway"], "10.89.0.1");
+    // Podman 3's CNI results: the interface inside the container, without a network name.
+    write(
+        "cni.tar",
+        Some(
+            br#"[{"cniVersion": "0.4.0", "interfaces": [{"name": "cni-podman0", "mac": "11:11:11:11:11:11"}, {"name": "eth0", "mac": "33:33:33:33:33:33", "sandbox": "/run/netns/x"}],
+                  "ips": [{"version": "4", "interface": 1, "address": "10.88.0.2/16", "gateway": "10.88.0.1"}]}]"#,
+        ),
+    );
+    let out = ok(dir.path(), &["inspect", "cni.tar"]);
+    assert!(
+        out.contains(
+            "├── Network Interfaces\n\
+             │   └── eth0\n\
+             │       ├── IP: 10.88.0.2/16\n\
+             │       ├── MAC: 33:33:33:33:33:33\n\
+             │       └── Gateway: 10.88.0.1\n"
+        ),
+        "{out}"
+    );
+    let j: Value =
+        serde_json::from_str(&ok(dir.path(), &["inspect", "--format", "json", "cni.tar"])).unwrap();
+    assert_eq!(j[0]["ip"], "10.88.0.2");
+    assert_eq!(j[0]["mac"], "33:33:33:33:33:33");
+    // No network.status, or an empty one: no network lines, no keys.
+    write("none.tar", None);
+    write("empty.tar", Some(b"{}"));
+    for ck in ["none.tar", "empty.tar"] {
+        let out = ok(dir.path(), &["inspect", ck]);
+        assert!(
+            out.contains("├── Engine: Podman\n├── Checkpoint size: "),
+            "{out}"
+        );
+        assert!(!out.contains("IP:") && !out.contains("MAC:") && !out.contains("Network"));
+        let j: Value =
+            serde_json::from_str(&ok(dir.path(), &["inspect", "--format", "json", ck])).unwrap();
+        for k in ["ip", "mac", "networks"] {
+            assert!(j[0].get(k).is_none(), "{ck}: {k}");
+        }
+    }
+}
+
 /// The tree's lines with each block of leaves under `Environment variables` / `Annotations`
 /// sorted (and their last-edge mark normalised): the order-free form of a tree.
 fn canonical_tree(text: &str) -> Vec<String> {

@@ -24,6 +24,11 @@
 //!         └── [7]  sleep
 //! ```
 //!
+//! The network lines come from the model's interfaces ([`crate::model::network`], parsed once at
+//! load): with `network.status` (Podman), a `Network Interfaces` subtree with every interface of
+//! every network, as checkpointctl v1.5 prints it (IP with prefix length, MAC, gateway); without
+//! it (CRI-O's annotations), `IP:` / `MAC:` lines after `Engine:`; nothing when none is known.
+//!
 //! Sections, in this order, each when asked for: `--stats` (CRIU dump statistics), `--metadata`
 //! (pod, namespace, `spec.dump` annotations), `--ps-tree` (process tree; implied by `-p`,
 //! `--ps-tree-cmd`, `--ps-tree-env`, `--files`, `--sockets`), `--mounts` (the OCI spec's mounts).
@@ -44,10 +49,11 @@
 //! created         string | null   (RFC 3339, no fractional seconds)
 //! checkpointed    string          (only when config.dump has it)
 //! engine          string | null   ("Podman", "CRI-O", "containerd")
-//! ip, mac         string          (only when known: first interface of network.status, IP without
-//!                                  prefix length; CRI-O: the io.kubernetes.cri-o.IP.0 annotation)
+//! ip, mac         string          (only when known: the first interface with an address, its first
+//!                                  address without prefix length; CRI-O: io.kubernetes.cri-o.IP.0)
 //! networks        [ {name, interfaces: {IFNAME: {ip ("10.88.0.13/16"), mac, gateway}}} ]
-//!                                 (only when network.status has interfaces)
+//!                                 (only when network.status names interfaces; one entry per
+//!                                  network, every interface, each with its first address)
 //! checkpoint_size {total_size, memory_pages_size, root_fs_diff_size}   bytes; a zero is left out
 //! statistics      {freezing_time, frozen_time, memdump_time, memwrite_time (µs),
 //!                  pages_scanned, pages_written}                 (--stats; zeros left out)
@@ -92,6 +98,7 @@ use super::{Error, OpenArgs, write_out};
 use crate::image::{self, magic, pb};
 use crate::model::Checkpoint;
 use crate::model::files::{FileKind, FileObject, InetSocket, UnixSocket};
+use crate::model::network::NetInterface;
 use crate::model::process::{Process, TaskState};
 use crate::render::summary::{checkpoint_sizes, human_size, short_time};
 
@@ -447,13 +454,7 @@ pub fn collect(ck: &Checkpoint, sections: &Sections) -> Result<Inspected, Error>
                 .collect()
         })
         .unwrap_or_default();
-    let (networks, mut ip, mac) = networks(ck);
-    if ip.is_none() {
-        ip = annotations
-            .get("io.kubernetes.cri-o.IP.0")
-            .filter(|s| !s.is_empty())
-            .cloned();
-    }
+    let (networks, ip, mac) = networks(&m.network);
     let mut i = Inspected {
         container_name: m.container_name.clone(),
         image: m.image.clone(),
@@ -594,50 +595,42 @@ pub(crate) fn json_metadata(ck: &Checkpoint, name: &str) -> Option<Value> {
         .and_then(|b| serde_json::from_slice(b.bytes()).ok())
 }
 
-/// Networks of `network.status` (Podman's format), and the first interface's IP (without prefix
-/// length) and MAC.
-fn networks(ck: &Checkpoint) -> (Vec<Network>, Option<String>, Option<String>) {
-    let Some(Value::Object(nets)) = json_metadata(ck, "network.status") else {
-        return (Vec::new(), None, None);
-    };
-    let mut out = Vec::new();
-    for (name, net) in &nets {
-        let Some(ifaces) = net.get("interfaces").and_then(Value::as_object) else {
-            continue;
+/// The networks of the model's interfaces ([`crate::model::network`]: Podman's
+/// `network.status`, or CRI-O's `io.kubernetes.cri-o.IP.N` annotations), as checkpointctl shows
+/// them: named interfaces grouped by network (each with its first address, with prefix length, and
+/// that address's gateway), and the `ip` (without prefix length) and `mac` of the first interface
+/// that has an address. An interface without a name (a CRI-O annotation, a CNI address not tied
+/// to an interface) gives only `ip` / `mac`.
+pub(crate) fn networks(ifaces: &[NetInterface]) -> (Vec<Network>, Option<String>, Option<String>) {
+    let mut out: Vec<Network> = Vec::new();
+    for i in ifaces {
+        let Some(ifname) = &i.name else { continue };
+        let net = i.network.clone().unwrap_or_default();
+        let first = i.addresses.first();
+        let iface = Interface {
+            ip: first.map(|a| a.address.clone()).unwrap_or_default(),
+            mac: i.mac.clone().unwrap_or_default(),
+            gateway: first.and_then(|a| a.gateway.clone()).unwrap_or_default(),
         };
-        let mut interfaces = BTreeMap::new();
-        for (ifname, iface) in ifaces {
-            let sub = iface
-                .get("subnets")
-                .and_then(Value::as_array)
-                .and_then(|a| a.first());
-            let s = |v: Option<&Value>, k: &str| {
-                v.and_then(|v| v.get(k))
-                    .and_then(Value::as_str)
-                    .unwrap_or("")
-                    .to_string()
-            };
-            interfaces.insert(
-                ifname.clone(),
-                Interface {
-                    ip: s(sub, "ipnet"),
-                    mac: s(Some(iface), "mac_address"),
-                    gateway: s(sub, "gateway"),
-                },
-            );
-        }
-        if !interfaces.is_empty() {
-            out.push(Network {
-                name: name.clone(),
-                interfaces,
-            });
+        match out.iter_mut().find(|n| n.name == net) {
+            Some(n) => {
+                n.interfaces.entry(ifname.clone()).or_insert(iface);
+            }
+            None => out.push(Network {
+                name: net,
+                interfaces: BTreeMap::from([(ifname.clone(), iface)]),
+            }),
         }
     }
-    let first = out.first().and_then(|n| n.interfaces.values().next());
+    let first = ifaces
+        .iter()
+        .find(|i| !i.addresses.is_empty())
+        .or(ifaces.first());
     let ip = first
-        .map(|i| i.ip.split('/').next().unwrap_or("").to_string())
+        .and_then(|i| i.addresses.first())
+        .map(|a| a.address.split('/').next().unwrap_or("").to_string())
         .filter(|s| !s.is_empty());
-    let mac = first.map(|i| i.mac.clone()).filter(|s| !s.is_empty());
+    let mac = first.and_then(|i| i.mac.clone()).filter(|s| !s.is_empty());
     (out, ip, mac)
 }
 
@@ -973,7 +966,12 @@ pub fn tree(i: &Inspected, s: &Sections) -> Node {
         let nets = root.add(Node::new("Network Interfaces"));
         for n in &i.networks {
             for (ifname, iface) in &n.interfaces {
-                let node = nets.add(Node::new(format!("{} ({ifname})", n.name)));
+                let label = if n.name.is_empty() {
+                    ifname.clone()
+                } else {
+                    format!("{} ({ifname})", n.name)
+                };
+                let node = nets.add(Node::new(label));
                 if !iface.ip.is_empty() {
                     node.leaf(format!("IP: {}", iface.ip));
                 }
@@ -1206,6 +1204,125 @@ mod tests {
         ];
         assert_eq!(ip_text(&w), "2001:db8::1");
         assert_eq!(ip_text(&[1, 2]), "");
+    }
+
+    #[test]
+    fn networks_from_the_model() {
+        use crate::model::network::{NetAddress, NetInterface, parse_network_status};
+        // Podman 4: one network, one interface (the fixture's shape).
+        let v = parse_network_status(
+            br#"{"podman":{"interfaces":{"eth0":{"subnets":[{"ipnet":"10.88.0.13/16","gateway":"10.88.0.1"}],"mac_address":"d6:cf:7b:43:b8:3d"}}}}"#,
+        )
+        .unwrap();
+        let (nets, ip, mac) = networks(&v);
+        assert_eq!(ip.as_deref(), Some("10.88.0.13"));
+        assert_eq!(mac.as_deref(), Some("d6:cf:7b:43:b8:3d"));
+        assert_eq!(
+            nets,
+            [Network {
+                name: "podman".into(),
+                interfaces: BTreeMap::from([(
+                    "eth0".to_string(),
+                    Interface {
+                        ip: "10.88.0.13/16".into(),
+                        mac: "d6:cf:7b:43:b8:3d".into(),
+                        gateway: "10.88.0.1".into(),
+                    }
+                )]),
+            }]
+        );
+        let i = Inspected {
+            engine: Some("Podman".into()),
+            networks: nets,
+            ip,
+            mac,
+            ..Inspected::default()
+        };
+        let t = tree(&i, &Sections::default()).render();
+        assert!(
+            t.contains(
+                "├── Engine: Podman\n\
+                 ├── Network Interfaces\n\
+                 │   └── podman (eth0)\n\
+                 │       ├── IP: 10.88.0.13/16\n\
+                 │       ├── MAC: d6:cf:7b:43:b8:3d\n\
+                 │       └── Gateway: 10.88.0.1\n\
+                 └── Checkpoint size"
+            ),
+            "{t}"
+        );
+        // The first interface without an address is passed over for ip / mac; every interface
+        // of every network is listed.
+        let v = vec![
+            NetInterface {
+                network: Some("a".into()),
+                name: Some("eth0".into()),
+                mac: Some("00:00:00:00:00:01".into()),
+                addresses: vec![],
+            },
+            NetInterface {
+                network: Some("b".into()),
+                name: Some("eth1".into()),
+                mac: Some("00:00:00:00:00:02".into()),
+                addresses: vec![
+                    NetAddress {
+                        address: "fd00::2/64".into(),
+                        gateway: None,
+                    },
+                    NetAddress {
+                        address: "10.0.0.2/24".into(),
+                        gateway: Some("10.0.0.1".into()),
+                    },
+                ],
+            },
+            NetInterface {
+                network: Some("a".into()),
+                name: Some("eth2".into()),
+                ..NetInterface::default()
+            },
+        ];
+        let (nets, ip, mac) = networks(&v);
+        assert_eq!(
+            (ip.as_deref(), mac.as_deref()),
+            (Some("fd00::2"), Some("00:00:00:00:00:02"))
+        );
+        let names: Vec<(&str, Vec<&str>)> = nets
+            .iter()
+            .map(|n| {
+                (
+                    n.name.as_str(),
+                    n.interfaces.keys().map(String::as_str).collect(),
+                )
+            })
+            .collect();
+        assert_eq!(names, [("a", vec!["eth0", "eth2"]), ("b", vec!["eth1"])]);
+        assert_eq!(nets[1].interfaces["eth1"].ip, "fd00::2/64");
+        assert_eq!(nets[1].interfaces["eth1"].gateway, "");
+        // CRI-O's annotations: an address without interface name: ip only, no subtree.
+        let v = vec![NetInterface {
+            addresses: vec![NetAddress {
+                address: "10.244.1.7".into(),
+                gateway: None,
+            }],
+            ..NetInterface::default()
+        }];
+        let (nets, ip, mac) = networks(&v);
+        assert!(nets.is_empty() && mac.is_none());
+        assert_eq!(ip.as_deref(), Some("10.244.1.7"));
+        let i = Inspected {
+            ip,
+            ..Inspected::default()
+        };
+        let t = tree(&i, &Sections::default()).render();
+        assert!(
+            t.contains("├── Engine: -\n├── IP: 10.244.1.7\n└── Checkpoint size"),
+            "{t}"
+        );
+        // Nothing known: no network line at all.
+        let (nets, ip, mac) = networks(&[]);
+        assert!(nets.is_empty() && ip.is_none() && mac.is_none());
+        let t = tree(&Inspected::default(), &Sections::default()).render();
+        assert!(t.contains("├── Engine: -\n└── Checkpoint size"), "{t}");
     }
 
     #[test]
