@@ -53,6 +53,8 @@ fn podman_rootfs_sockets_mountinfo() {
     assert_eq!(grep_count("PODBB-ROOTFS-DIFF-FILE-MARKER", &f).0, 1);
     assert_eq!(stat("%A", &f), "-r--------");
     assert_eq!(stat("%F", &m.p("rootfs/data")), "directory");
+    // The fixture's rootfs-diff.tar has no entry for `data/` (only the file): the default mode.
+    assert_eq!(stat("%A", &m.p("rootfs/data")), "dr-x------");
     assert!(!run(&["touch", &m.p("rootfs/data/x")]).ok());
     // exe points into rootfs/; the binary is not in the checkpoint: hashing fails, never the host's.
     assert_eq!(readlink(&m.p("1/exe")), "../rootfs/bin/busybox");
@@ -204,6 +206,77 @@ fn podman_with_image_rootfs() {
     let o = Mount::with_args(&podman(&fx), &["--rootfs", "/nonexistent-ckptfs-rootfs"]);
     let o = o.err().expect("mount must fail");
     assert!(o.stderr_text().contains("--rootfs"), "{o}");
+}
+
+/// Directories of rootfs-diff.tar take their entry's mode under the same policy as files (no
+/// write, setuid, setgid or sticky; owner-only unless `--allow-other`); implicit parents keep the
+/// defaults. A synthetic Podman archive, since the fixture's tar has no directory entry.
+#[test]
+fn rootfs_entry_modes_and_times_from_the_tar() {
+    use ckptfs::writer::{CheckpointWriter, Compression, Layout};
+    let t = TempDir::new("rootfs-dirs");
+    let diff = {
+        let mut b = tar::Builder::new(Vec::new());
+        for (path, mode) in [
+            ("srv/app/", 0o2751),
+            ("srv/app/cache", 0o1777),
+            ("notes", 0o644),
+        ] {
+            let mut h = tar::Header::new_gnu();
+            h.set_entry_type(tar::EntryType::Directory);
+            h.set_size(0);
+            h.set_mode(mode);
+            h.set_mtime(1_764_341_257);
+            b.append_data(&mut h, path, &[][..]).unwrap();
+        }
+        let mut h = tar::Header::new_gnu();
+        h.set_size(6);
+        h.set_mode(0o640);
+        h.set_mtime(1_700_000_000);
+        b.append_data(&mut h, "srv/app/cache/MARKER", &b"MARKER"[..])
+            .unwrap();
+        b.into_inner().unwrap()
+    };
+    let mut w = CheckpointWriter::new();
+    w.process(1, 0).comm("app");
+    w.archive_file("rootfs-diff.tar", &diff);
+    let ck = t.join("ck.tar");
+    w.write_tar(&ck, &Layout::podman("dirs"), Compression::None)
+        .unwrap();
+
+    let m = Mount::new(&ck);
+    // 2751 -> r-x for the owner only; 1777 -> r-x; 644 (no x anywhere) -> r-- (listable by
+    // name, not searchable, like a 0644 file is not executable).
+    assert_eq!(stat("%A", &m.p("rootfs/srv/app")), "dr-x------");
+    assert_eq!(stat("%A", &m.p("rootfs/srv/app/cache")), "dr-x------");
+    assert_eq!(stat("%A", &m.p("rootfs/notes")), "dr--------");
+    assert_eq!(stat("%A", &m.p("rootfs/srv")), "dr-x------", "implicit");
+    assert_eq!(cat(&m.p("rootfs/srv/app/cache/MARKER")), b"MARKER");
+    assert_eq!(
+        stat("%A", &m.p("rootfs/srv/app/cache/MARKER")),
+        "-r--------"
+    );
+    // Times: each entry's own from the tar (`ls -l` in rootfs/ shows the layer's times).
+    assert_eq!(stat("%Y", &m.p("rootfs/srv/app")), "1764341257");
+    assert_eq!(
+        stat("%Y", &m.p("rootfs/srv/app/cache/MARKER")),
+        "1700000000"
+    );
+    assert!(!run(&["mkdir", &m.p("rootfs/srv/app/new")]).ok());
+    m.unmount();
+
+    // Public: the layer's own r/x bits (never w, s or t); implicit parents r-xr-xr-x.
+    let m = Mount::with_args(&ck, &["--allow-other"]).unwrap_or_else(|o| panic!("{o}"));
+    assert_eq!(stat("%A", &m.p("rootfs/srv/app")), "dr-xr-x--x");
+    assert_eq!(stat("%a", &m.p("rootfs/srv/app")), "551");
+    assert_eq!(stat("%A", &m.p("rootfs/srv/app/cache")), "dr-xr-xr-x");
+    assert_eq!(stat("%A", &m.p("rootfs/notes")), "dr--r--r--");
+    assert_eq!(stat("%A", &m.p("rootfs/srv")), "dr-xr-xr-x", "implicit");
+    assert_eq!(
+        stat("%A", &m.p("rootfs/srv/app/cache/MARKER")),
+        "-r--r-----"
+    );
+    m.unmount();
 }
 
 struct Secretd {

@@ -186,7 +186,8 @@ impl CkptFs {
             size: a.size,
             blocks: a.blocks,
             atime: t,
-            mtime: t,
+            // A rootfs/ entry's own time (from its layer); everything else the checkpoint's.
+            mtime: a.mtime.unwrap_or(t),
             ctime: t,
             crtime: t,
             kind: file_type(a.kind),

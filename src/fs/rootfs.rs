@@ -1,5 +1,5 @@
 //! The fs side of `rootfs/` (the namespace itself is [`crate::model::rootfs`]): a file's content
-//! and mode.
+//! and mode, and the permission policy shared by its files and directories.
 
 use super::{Error, Result};
 use crate::model::rootfs::FileData;
@@ -10,6 +10,22 @@ use crate::model::rootfs::FileData;
 pub struct RootFile {
     pub data: FileData,
     pub mode: u32,
+    /// Its layer's modification time (None: a file from `--rootfs` or without a stamp).
+    pub mtime: Option<std::time::SystemTime>,
+}
+
+/// The permission bits `rootfs/` shows for a layer's `mode` (files and directories alike):
+/// owner-only (`r`, plus `x` if the layer had any `x`) unless the mount is public, then the
+/// layer's bits, the owner's always including `r` (and `x` if anyone had it). Never write,
+/// setuid, setgid or sticky.
+pub fn perm(mode: u32, public: bool) -> u16 {
+    let x = mode & 0o111 != 0;
+    let m = if public {
+        (mode & 0o555) | 0o400 | if x { 0o100 } else { 0 }
+    } else {
+        0o400 | if x { 0o100 } else { 0 }
+    };
+    m as u16
 }
 
 impl RootFile {
@@ -17,16 +33,9 @@ impl RootFile {
         self.data.size()
     }
 
-    /// Permission bits as shown: owner-only (`r` plus `x` if the layer had any `x`) unless the
-    /// mount is public, then the layer's bits (always readable by the owner).
+    /// Permission bits as shown (see [`perm`]).
     pub fn perm(&self, public: bool) -> u16 {
-        let x = self.mode & 0o111 != 0;
-        let m = if public {
-            (self.mode & 0o555) | 0o400 | if x { 0o100 } else { 0 }
-        } else {
-            0o400 | if x { 0o100 } else { 0 }
-        };
-        m as u16
+        perm(self.mode, public)
     }
 
     /// Up to `len` bytes at `off`: the archive slice itself, or read from the `--rootfs`
@@ -68,12 +77,14 @@ mod tests {
         let f = RootFile {
             data: FileData::Blob(Blob::from_vec(b"hello".to_vec())),
             mode: 0o555,
+            mtime: None,
         };
         assert_eq!(f.perm(false), 0o500);
         assert_eq!(f.perm(true), 0o555);
         let g = RootFile {
             data: FileData::Blob(Blob::from_vec(vec![])),
             mode: 0o004,
+            mtime: None,
         };
         assert_eq!(g.perm(false), 0o400);
         assert_eq!(g.perm(true), 0o404);

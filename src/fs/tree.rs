@@ -8,6 +8,7 @@
 //! after the other names, which sort bytewise; `memory/` keeps address order.
 
 use std::collections::{BTreeMap, HashMap};
+use std::time::{Duration, SystemTime};
 
 use super::content::{self, Content, TextSrc};
 use super::{Error, Result};
@@ -51,6 +52,17 @@ pub struct Dir {
     by_name: Vec<u32>,
     subdirs: u32,
     order: Order,
+    /// A `rootfs/` directory that its layer records (a rootfs-diff.tar entry): its own mode and
+    /// time. None: the tree's defaults (every other directory, and implicit parents).
+    layer: Option<LayerDir>,
+}
+
+/// What a layer records about a directory of `rootfs/`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LayerDir {
+    /// Permission bits as the model keeps them (already without write, setuid, setgid, sticky).
+    pub mode: u32,
+    pub mtime: SystemTime,
 }
 
 impl Dir {
@@ -60,6 +72,7 @@ impl Dir {
             by_name: Vec::new(),
             subdirs: 0,
             order,
+            layer: None,
         }
     }
 
@@ -111,7 +124,8 @@ impl Node {
     }
 }
 
-/// The attributes of a node, as the fs layer knows them (owner and times are the adapter's).
+/// The attributes of a node, as the fs layer knows them (owner and times are the adapter's;
+/// `mtime`, when set, is the node's own).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Attr {
     pub ino: Ino,
@@ -122,6 +136,9 @@ pub struct Attr {
     /// Permission bits (no file type, never setuid / setgid / sticky).
     pub perm: u16,
     pub nlink: u32,
+    /// The node's own modification time (a `rootfs/` directory its layer records); None: the
+    /// adapter's time (the checkpoint's).
+    pub mtime: Option<SystemTime>,
 }
 
 /// The inputs the tree is built from (all of them live in a [`Checkpoint`]).
@@ -290,8 +307,14 @@ impl Tree {
                 kind: Kind::Dir,
                 size: 0,
                 blocks: 0,
-                perm: if public { 0o555 } else { 0o500 },
+                // A layer's directory follows the same policy as its files.
+                perm: match &d.layer {
+                    Some(l) => super::rootfs::perm(l.mode, public),
+                    None if public => 0o555,
+                    None => 0o500,
+                },
                 nlink: 2u32.saturating_add(d.subdirs),
+                mtime: d.layer.map(|l| l.mtime),
             },
             NodeKind::File(c) => {
                 let (size, present) = c.size_and_present(ck);
@@ -306,6 +329,10 @@ impl Tree {
                         _ => 0o400,
                     },
                     nlink: 1,
+                    mtime: match c {
+                        Content::RootFile(f) => f.mtime,
+                        _ => None,
+                    },
                 }
             }
             NodeKind::Link(t) => Attr {
@@ -315,6 +342,7 @@ impl Tree {
                 blocks: 0,
                 perm: 0o777,
                 nlink: 1,
+                mtime: None,
             },
         })
     }
@@ -442,6 +470,17 @@ impl Builder {
         self.file(at, last, Content::Blob(blob.clone()));
     }
 
+    /// Gives the directory `ino` its layer's attributes.
+    fn set_layer(&mut self, ino: Ino, l: LayerDir) {
+        if let Some(Node {
+            kind: NodeKind::Dir(d),
+            ..
+        }) = index(ino).and_then(|i| self.nodes.get_mut(i))
+        {
+            d.layer = Some(l);
+        }
+    }
+
     fn node_kind(&self, ino: Ino) -> Option<Kind> {
         index(ino).and_then(|i| self.nodes.get(i)).map(Node::kind)
     }
@@ -550,6 +589,17 @@ impl Builder {
             match &node.kind {
                 R::Dir => {
                     if let Some(d) = self.dir(at, name, Order::Natural) {
+                        // Its layer's mode and time; an implicit parent (no stamp) keeps the
+                        // defaults.
+                        if let Some(mtime) = stamp_time(node.stamp) {
+                            self.set_layer(
+                                d,
+                                LayerDir {
+                                    mode: node.mode,
+                                    mtime,
+                                },
+                            );
+                        }
                         dirs.insert(path, d);
                     }
                 }
@@ -557,6 +607,7 @@ impl Builder {
                     let f = super::rootfs::RootFile {
                         data: data.clone(),
                         mode: node.mode,
+                        mtime: stamp_time(node.stamp),
                     };
                     self.file(at, name, Content::RootFile(f));
                 }
@@ -652,6 +703,16 @@ pub fn inside_rootfs(depth: usize, path: &str) -> Vec<u8> {
         out.push_str(&c.replace('\0', "\\0"));
     }
     out.into_bytes()
+}
+
+/// A layer entry's modification time (whole seconds since the epoch) as a `SystemTime`.
+fn stamp_time(stamp: Option<crate::model::rootfs::Stamp>) -> Option<SystemTime> {
+    let st = stamp?;
+    Some(
+        SystemTime::UNIX_EPOCH
+            .checked_add(Duration::from_secs(st.mtime))
+            .unwrap_or(SystemTime::UNIX_EPOCH),
+    )
 }
 
 #[cfg(test)]
@@ -1023,6 +1084,70 @@ pub(crate) mod tests {
             t.content(t.resolve("/9/pagemap").unwrap()).unwrap(),
             Content::Pagemap { .. }
         ));
+    }
+
+    #[test]
+    fn rootfs_entries_take_their_tar_entry_attributes() {
+        let s = sample();
+        let tar = {
+            let mut b = tar::Builder::new(Vec::new());
+            let mut dir = |path: &str, mode: u32, mtime: u64| {
+                let mut h = tar::Header::new_gnu();
+                h.set_entry_type(tar::EntryType::Directory);
+                h.set_size(0);
+                h.set_mode(mode);
+                h.set_uid(1000);
+                h.set_mtime(mtime);
+                b.append_data(&mut h, path, &[][..]).unwrap();
+            };
+            dir("opt/app", 0o2751, 1_764_341_257);
+            dir("tmp", 0o1777, 1_764_000_000);
+            dir("notes", 0o644, 5);
+            let mut h = tar::Header::new_gnu();
+            h.set_size(1);
+            h.set_mode(0o640);
+            h.set_mtime(1_700_000_000);
+            b.append_data(&mut h, "var/log/x", &b"x"[..]).unwrap();
+            Blob::from_vec(b.into_inner().unwrap())
+        };
+        let rootfs = crate::model::rootfs::RootFs::build(None, Some(&tar), None).unwrap();
+        let t = Tree::from_parts(&Parts {
+            metadata: &s.0,
+            images: &s.1,
+            processes: &s.2,
+            rootfs: Some(&rootfs),
+        });
+        let ck = crate::render::testutil::checkpoint(Vec::new());
+        let attr = |p: &str, public: bool| t.attr(t.resolve(p).unwrap(), &ck, public).unwrap();
+        let secs = |n: u64| Some(SystemTime::UNIX_EPOCH + Duration::from_secs(n));
+        // 2751: setgid and write gone; owner-only r-x, or the layer's r-x / --x when public.
+        let app = attr("/rootfs/opt/app", false);
+        assert_eq!(
+            (app.kind, app.perm, app.mtime),
+            (Kind::Dir, 0o500, secs(1_764_341_257))
+        );
+        assert_eq!(attr("/rootfs/opt/app", true).perm, 0o551);
+        // 1777: no sticky, no write.
+        assert_eq!(attr("/rootfs/tmp", false).perm, 0o500);
+        assert_eq!(attr("/rootfs/tmp", true).perm, 0o555);
+        assert_eq!(attr("/rootfs/tmp", true).mtime, secs(1_764_000_000));
+        // 644, no x anywhere: readable, not searchable (as a file of that mode is not executable).
+        assert_eq!(attr("/rootfs/notes", false).perm, 0o400);
+        assert_eq!(attr("/rootfs/notes", true).perm, 0o444);
+        // Implicit parents (`opt`, `var`, `var/log`) and rootfs/ itself: the tree's defaults.
+        for p in ["/rootfs", "/rootfs/opt", "/rootfs/var", "/rootfs/var/log"] {
+            for public in [false, true] {
+                let a = attr(p, public);
+                let want = if public { 0o555 } else { 0o500 };
+                assert_eq!((a.perm, a.mtime), (want, None), "{p}");
+            }
+        }
+        // A layer's file: its mode by the same policy, its own time.
+        assert_eq!(attr("/rootfs/var/log/x", false).perm, 0o400);
+        assert_eq!(attr("/rootfs/var/log/x", false).mtime, secs(1_700_000_000));
+        // Everything outside rootfs/ keeps the adapter's (the checkpoint's) time.
+        assert_eq!(attr("/9", false).mtime, None);
+        assert_eq!(attr("/9/maps", false).mtime, None);
     }
 
     #[test]

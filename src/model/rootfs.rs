@@ -18,7 +18,10 @@
 //! path it resolves to in the namespace.
 //!
 //! Modes: the layer's permission bits without write, setuid, setgid and sticky (the fs layer
-//! then keeps them owner-only unless `--allow-other`).
+//! then keeps them owner-only unless `--allow-other`), for files and directories alike. Every
+//! entry a layer has (a rootfs-diff.tar entry, a file of `--rootfs`) also keeps its owner and
+//! modification time ([`Stamp`]); directories that exist only as parents of other entries have
+//! none, and the fs layer gives them its defaults.
 //!
 //! With `--rootfs`, [`fill_file_pages`] also fills the clean pages of private file mappings that
 //! CRIU did not dump with the mapped file's bytes at `pgoff` (the page tail past EOF reads as
@@ -73,8 +76,22 @@ pub struct RootFs {
 #[derive(Debug, Clone)]
 pub struct Node {
     pub kind: NodeKind,
-    /// Permission bits as shown: the layer's mode & 0o555.
+    /// Permission bits as shown: the layer's mode & 0o555 (0o555 for an implicit directory).
     pub mode: u32,
+    /// Owner and time as the layer records them; None for a directory that exists only as the
+    /// parent of other entries (and for the root and ghost files).
+    pub stamp: Option<Stamp>,
+}
+
+/// The owner and modification time a layer records for an entry (the tar header's `uid`, `gid`,
+/// `mtime`; a `--rootfs` file's lstat). Ids are the layer's own (the container's view, not the
+/// host's).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stamp {
+    pub uid: u64,
+    pub gid: u64,
+    /// Seconds since the Unix epoch (negative host times are taken as 0).
+    pub mtime: u64,
 }
 
 /// What a node is.
@@ -295,6 +312,7 @@ impl RootFs {
             Node {
                 kind: NodeKind::Dir,
                 mode: 0o555,
+                stamp: None,
             },
         );
         r
@@ -351,6 +369,7 @@ impl RootFs {
                     p,
                     NodeKind::File(FileData::Blob(g.data.clone())),
                     shown_mode(g.mode),
+                    None,
                 ),
                 _ => r.warnings.push(format!(
                     "deleted file {}: a path with `..`: left out of rootfs/",
@@ -430,12 +449,18 @@ impl RootFs {
                 };
                 let ft = md.file_type();
                 let mode = shown_mode(md.mode());
+                let stamp = Some(Stamp {
+                    uid: md.uid().into(),
+                    gid: md.gid().into(),
+                    mtime: u64::try_from(md.mtime()).unwrap_or(0),
+                });
                 if ft.is_dir() {
                     self.nodes.insert(
                         path.clone(),
                         Node {
                             kind: NodeKind::Dir,
                             mode,
+                            stamp,
                         },
                     );
                     stack.push(path);
@@ -450,6 +475,7 @@ impl RootFs {
                         Node {
                             kind: NodeKind::File(data),
                             mode,
+                            stamp,
                         },
                     );
                 } else if ft.is_symlink() {
@@ -464,6 +490,7 @@ impl RootFs {
                                             shown: String::new(),
                                         },
                                         mode: 0o777,
+                                        stamp,
                                     },
                                 );
                             }
@@ -489,6 +516,7 @@ impl RootFs {
             path: String,
             kind: NodeKind,
             mode: u32,
+            stamp: Stamp,
         }
         let bytes = tar.bytes();
         let mut items: Vec<Item> = Vec::new();
@@ -531,7 +559,13 @@ impl RootFs {
             if path.is_empty() {
                 continue;
             }
-            let mode = entry.header().mode().unwrap_or(0o644);
+            let h = entry.header();
+            let mode = h.mode().unwrap_or(0o644);
+            let stamp = Stamp {
+                uid: h.uid().unwrap_or(0),
+                gid: h.gid().unwrap_or(0),
+                mtime: h.mtime().unwrap_or(0),
+            };
             let base = base_of(&path);
             if base == ".wh..wh..opq" {
                 opaque.push(parent_of(&path).to_string());
@@ -619,6 +653,7 @@ impl RootFs {
                 } else {
                     shown_mode(mode)
                 },
+                stamp,
             });
         }
         // Whiteouts and opaque directories hide the lower layer only.
@@ -638,13 +673,15 @@ impl RootFs {
             }
         }
         for it in items {
-            self.insert(it.path, it.kind, it.mode);
+            self.insert(it.path, it.kind, it.mode, Some(it.stamp));
         }
     }
 
-    /// Inserts a node, creating missing parent directories and replacing what was there (a
-    /// non-directory replacing a directory takes its subtree with it).
-    fn insert(&mut self, path: String, kind: NodeKind, mode: u32) {
+    /// Inserts a node, creating missing parent directories (mode 0o555, no stamp; an existing
+    /// directory is kept as it is) and replacing what was there (a non-directory replacing a
+    /// directory takes its subtree with it; a directory replacing a directory takes its mode and
+    /// stamp, and keeps the subtree).
+    fn insert(&mut self, path: String, kind: NodeKind, mode: u32, stamp: Option<Stamp>) {
         let mut anc = parent_of(&path).to_string();
         let mut chain = Vec::new();
         while !anc.is_empty() {
@@ -660,6 +697,7 @@ impl RootFs {
                         Node {
                             kind: NodeKind::Dir,
                             mode: 0o555,
+                            stamp: None,
                         },
                     );
                 }
@@ -670,7 +708,7 @@ impl RootFs {
         if old_dir && !new_dir {
             self.remove_tree(&path);
         }
-        self.nodes.insert(path, Node { kind, mode });
+        self.nodes.insert(path, Node { kind, mode, stamp });
     }
 
     /// Removes `path` and everything below it.
@@ -1018,6 +1056,54 @@ mod tests {
         assert!(r.node("etc").is_some());
         assert_eq!(shown(&r, "bin/sh"), "../bin/busybox");
         assert!(r.warnings.is_empty(), "{:?}", r.warnings);
+    }
+
+    #[test]
+    fn tar_directories_keep_their_mode_owner_and_time() {
+        let mut b = tar::Builder::new(Vec::new());
+        // (path, mode, uid, gid, mtime); the file comes before its parent's own entry.
+        let dir = |b: &mut tar::Builder<Vec<u8>>, path: &str, mode, uid, gid, mtime| {
+            let mut h = tar::Header::new_gnu();
+            h.set_entry_type(tar::EntryType::Directory);
+            h.set_size(0);
+            h.set_mode(mode);
+            h.set_uid(uid);
+            h.set_gid(gid);
+            h.set_mtime(mtime);
+            b.append_data(&mut h, path, &[][..]).unwrap();
+        };
+        let mut h = tar::Header::new_gnu();
+        h.set_size(1);
+        h.set_mode(0o644);
+        h.set_mtime(1_700_000_000);
+        b.append_data(&mut h, "srv/www/index.html", &b"x"[..])
+            .unwrap();
+        dir(&mut b, "srv/www/", 0o2775, 33, 34, 1_764_341_257);
+        dir(&mut b, "tmp", 0o1777, 0, 0, 1_764_341_000);
+        dir(&mut b, "root", 0o700, 0, 0, 1);
+        let tar = Blob::from_vec(b.into_inner().unwrap());
+        let r = RootFs::build(None, Some(&tar), None).unwrap();
+        let www = r.node("srv/www").unwrap();
+        assert!(matches!(www.kind, NodeKind::Dir));
+        assert_eq!(www.mode, 0o555, "write and setgid stripped");
+        assert_eq!(
+            www.stamp,
+            Some(Stamp {
+                uid: 33,
+                gid: 34,
+                mtime: 1_764_341_257
+            })
+        );
+        assert_eq!(r.node("tmp").unwrap().mode, 0o555, "sticky stripped");
+        assert_eq!(r.node("root").unwrap().mode, 0o500);
+        assert_eq!(r.node("root").unwrap().stamp.map(|s| s.mtime), Some(1));
+        // `srv` only exists as a parent: defaults, no stamp.
+        let srv = r.node("srv").unwrap();
+        assert_eq!((srv.mode, srv.stamp), (0o555, None));
+        // The file keeps its own stamp; the directory entry did not replace its subtree.
+        let f = r.node("srv/www/index.html").unwrap();
+        assert_eq!(f.stamp.map(|s| s.mtime), Some(1_700_000_000));
+        assert_eq!(r.node("").unwrap().stamp, None);
     }
 
     #[test]
