@@ -1,9 +1,10 @@
-//! The command-line front end: `ckptfs mount` / `ckptfs umount` (and, later, the checkpointctl
-//! views `show`, `inspect`, `memparse`, `list`, `diff`).
+//! The command-line front end: `ckptfs mount` / `ckptfs umount`, `ckptfs cache list|clean` (the
+//! decompression cache), and the checkpointctl views `show`, `inspect`, `memparse`, `list`, `diff`.
 //!
 //! Errors are one line on stderr, `ckptfs: <what>: <why>`, with exit code 2 for bad input or
 //! usage and 1 for other failures. Logging goes to stderr through `RUST_LOG` (env_logger).
 
+mod cache;
 mod daemon;
 mod mount;
 mod umount;
@@ -12,6 +13,7 @@ use std::fmt;
 
 use clap::{Parser, Subcommand};
 
+pub use cache::{CacheArgs, CacheCleanArgs, CacheCommand, CacheListArgs};
 pub use mount::MountArgs;
 pub use umount::UmountArgs;
 
@@ -31,6 +33,8 @@ pub enum Command {
     /// Unmount a ckptfs mount (also one whose daemon is gone)
     #[command(visible_alias = "unmount")]
     Umount(UmountArgs),
+    /// List or remove the decompressed archives kept in the cache directory
+    Cache(CacheArgs),
     // The checkpointctl views (src/views/).
     /// Show a table of checkpoints: container, image, id, runtime, created, engine, sizes
     Show(crate::views::show::ShowArgs),
@@ -110,6 +114,7 @@ pub fn main() -> i32 {
     let r = match cli.command {
         Command::Mount(a) => mount::run(a),
         Command::Umount(a) => umount::run(a),
+        Command::Cache(a) => cache::run(a),
         Command::Show(a) => crate::views::show::main(a).map_err(Into::into),
         Command::Inspect(a) => crate::views::inspect::main(a).map_err(Into::into),
         Command::Memparse(a) => crate::views::memparse::main(a).map_err(Into::into),

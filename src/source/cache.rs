@@ -7,7 +7,10 @@
 //! - `K.tar`: the decompressed archive (renamed into place only after complete success),
 //! - `K.meta`: JSON: input identity, compression, decompressed size, sha256 of the input file,
 //! - `K.tar.partial`: being written (created with `O_EXCL`, mode 0600; removed on any error),
-//! - `K.lock`: `flock`ed by the one process that checks / builds the entry; others wait.
+//! - `K.lock`: `flock`ed by the one process that checks / builds the entry; others wait,
+//! - `K.meta.partial`: the meta file being written (renamed to `K.meta`).
+//!
+//! `cache_admin.rs` lists and removes these entries (`ckptfs cache list` / `clean`).
 
 use std::ffi::OsString;
 use std::fs::{self, File};
@@ -28,8 +31,15 @@ const BUF: usize = 1 << 20;
 const GIB: u64 = 1 << 30;
 /// How long to wait for another process's decompression that shows no progress.
 const WAIT_NO_PROGRESS: Duration = Duration::from_secs(600);
-const META_FORMAT: u32 = 1;
+pub(super) const META_FORMAT: u32 = 1;
 const MAX_META: u64 = 64 * 1024;
+
+/// The suffixes (after the 64-hex key) of every file the cache creates for an entry.
+pub(super) const TAR: &str = ".tar";
+pub(super) const META: &str = ".meta";
+pub(super) const LOCK: &str = ".lock";
+pub(super) const TAR_PARTIAL: &str = ".tar.partial";
+pub(super) const META_PARTIAL: &str = ".meta.partial";
 
 /// A decompressed archive ready to index.
 pub(crate) struct Cached {
@@ -41,8 +51,8 @@ pub(crate) struct Cached {
 
 /// What identifies an input file: if any of it changes, the cache entry is not reused.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-struct Identity {
-    path: String,
+pub(super) struct Identity {
+    pub(super) path: String,
     size: u64,
     mtime_sec: i64,
     mtime_nsec: i64,
@@ -51,22 +61,22 @@ struct Identity {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
-struct Meta {
-    format: u32,
-    compression: String,
-    input: Identity,
-    tar_size: u64,
-    input_sha256: String,
+pub(super) struct Meta {
+    pub(super) format: u32,
+    pub(super) compression: String,
+    pub(super) input: Identity,
+    pub(super) tar_size: u64,
+    pub(super) input_sha256: String,
     /// The cached tar's inode and change time right after it was written: any later write to
     /// it (even one that keeps its size) changes its ctime, so a tampered copy is not reused.
     /// Absent in older meta files: then the entry is rebuilt.
     #[serde(default)]
-    tar_stamp: Option<Stamp>,
+    pub(super) tar_stamp: Option<Stamp>,
 }
 
 /// What changes when a file's content is written: inode, ctime (not settable by users), mtime.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-struct Stamp {
+pub(super) struct Stamp {
     ino: u64,
     ctime_sec: i64,
     ctime_nsec: i64,
@@ -75,7 +85,7 @@ struct Stamp {
 }
 
 impl Stamp {
-    fn of(md: &fs::Metadata) -> Stamp {
+    pub(super) fn of(md: &fs::Metadata) -> Stamp {
         Stamp {
             ino: md.ino(),
             ctime_sec: md.ctime(),
@@ -95,14 +105,14 @@ pub(crate) fn hex(bytes: &[u8]) -> String {
     s
 }
 
-fn compression(kind: InputKind) -> &'static str {
+pub(super) fn compression(kind: InputKind) -> &'static str {
     match kind {
         InputKind::TarZst => "zstd",
         _ => "gzip",
     }
 }
 
-fn euid() -> u32 {
+pub(super) fn euid() -> u32 {
     // SAFETY: geteuid has no preconditions and cannot fail.
     unsafe { libc::geteuid() }
 }
@@ -128,20 +138,40 @@ pub(crate) fn cache_dir_for(
     PathBuf::from(format!("/var/tmp/ckptfs-{uid}"))
 }
 
+/// The cache directory used for `explicit` (`--cache-dir`) and the environment, made absolute.
+pub(crate) fn resolve_cache_dir(explicit: Option<&Path>) -> PathBuf {
+    let dir = cache_dir_for(
+        explicit,
+        std::env::var_os("XDG_CACHE_HOME"),
+        std::env::var_os("HOME"),
+        euid(),
+    );
+    std::path::absolute(&dir).unwrap_or(dir)
+}
+
 /// Creates the cache directory (mode 0700) if needed and checks it is safe: a directory owned by
 /// the current user, not writable by group or others.
 pub(crate) fn ensure_cache_dir(dir: &Path) -> Result<(), Error> {
-    let cache_err = |why: String| Error::Cache {
-        path: dir.to_path_buf(),
-        why,
-    };
     if let Err(e) = fs::DirBuilder::new()
         .recursive(true)
         .mode(0o700)
         .create(dir)
     {
-        return Err(cache_err(format!("cannot create it: {e}")));
+        return Err(Error::Cache {
+            path: dir.to_path_buf(),
+            why: format!("cannot create it: {e}"),
+        });
     }
+    check_cache_dir(dir)
+}
+
+/// Checks that the existing cache directory is safe: a directory owned by the current user, not
+/// writable by group or others.
+pub(super) fn check_cache_dir(dir: &Path) -> Result<(), Error> {
+    let cache_err = |why: String| Error::Cache {
+        path: dir.to_path_buf(),
+        why,
+    };
     let md = fs::metadata(dir).map_err(|e| cache_err(format!("cannot stat it: {e}")))?;
     if !md.is_dir() {
         return Err(cache_err("not a directory".into()));
@@ -177,7 +207,7 @@ fn free_space(dir: &Path) -> io::Result<u64> {
     Ok(free)
 }
 
-fn identity(input: &Path, file: &File) -> io::Result<Identity> {
+pub(super) fn identity(input: &Path, file: &File) -> io::Result<Identity> {
     let md = file.metadata()?;
     // The path of the very file we opened (not a name that may since point elsewhere).
     let path = fs::read_link(format!("/proc/self/fd/{}", file.as_raw_fd()))
@@ -192,7 +222,7 @@ fn identity(input: &Path, file: &File) -> io::Result<Identity> {
     })
 }
 
-fn key_of(id: &Identity, kind: InputKind) -> String {
+pub(super) fn key_of(id: &Identity, kind: InputKind) -> String {
     let mut h = Sha256::new();
     h.update(b"ckptfs-cache-v1\0");
     h.update(compression(kind).as_bytes());
@@ -236,20 +266,14 @@ pub(crate) fn decompressed(
     kind: InputKind,
     opts: &OpenOptions,
 ) -> Result<Cached, Error> {
-    let dir = cache_dir_for(
-        opts.cache_dir.as_deref(),
-        std::env::var_os("XDG_CACHE_HOME"),
-        std::env::var_os("HOME"),
-        euid(),
-    );
-    let dir = std::path::absolute(&dir).unwrap_or(dir);
+    let dir = resolve_cache_dir(opts.cache_dir.as_deref());
     ensure_cache_dir(&dir)?;
     let id = identity(input, file).map_err(|e| Error::io(input, "cannot stat", e))?;
     let key = key_of(&id, kind);
-    let tar_path = dir.join(format!("{key}.tar"));
-    let partial = dir.join(format!("{key}.tar.partial"));
-    let meta_path = dir.join(format!("{key}.meta"));
-    let lock_path = dir.join(format!("{key}.lock"));
+    let tar_path = dir.join(format!("{key}{TAR}"));
+    let partial = dir.join(format!("{key}{TAR_PARTIAL}"));
+    let meta_path = dir.join(format!("{key}{META}"));
+    let lock_path = dir.join(format!("{key}{LOCK}"));
 
     let _lock = lock(&lock_path, &partial, input)?;
     let mut warnings = Vec::new();
@@ -336,6 +360,32 @@ pub(crate) fn decompressed(
     })
 }
 
+/// Tries to take the exclusive `flock` of an entry's lock file without waiting: `Ok(false)` when
+/// another process (a running check or build) holds it.
+pub(super) fn try_flock(f: &File) -> io::Result<bool> {
+    // SAFETY: flock on a file descriptor we own.
+    if unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0 {
+        return Ok(true);
+    }
+    let err = io::Error::last_os_error();
+    match err.raw_os_error() {
+        Some(libc::EWOULDBLOCK) => Ok(false),
+        _ => Err(err),
+    }
+}
+
+/// Opens (creating it, mode 0600, never through a symlink) an entry's lock file.
+pub(super) fn open_lock(lock_path: &Path) -> io::Result<File> {
+    fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(lock_path)
+}
+
 fn open_cached(p: &Path) -> io::Result<File> {
     fs::OpenOptions::new()
         .read(true)
@@ -345,27 +395,17 @@ fn open_cached(p: &Path) -> io::Result<File> {
 
 /// Takes the entry's lock, waiting while another process holds it and its partial file grows.
 fn lock(lock_path: &Path, partial: &Path, input: &Path) -> Result<File, Error> {
-    let f = fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .mode(0o600)
-        .custom_flags(libc::O_NOFOLLOW)
-        .open(lock_path)
-        .map_err(|e| Error::io(lock_path, "cannot open the cache lock", e))?;
+    let f =
+        open_lock(lock_path).map_err(|e| Error::io(lock_path, "cannot open the cache lock", e))?;
     let mut last_size: Option<u64> = None;
     let mut deadline = Instant::now() + WAIT_NO_PROGRESS;
     let mut said = false;
     loop {
-        // SAFETY: flock on a file descriptor we own.
-        if unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0 {
-            return Ok(f);
-        }
-        let err = io::Error::last_os_error();
-        match err.raw_os_error() {
-            Some(libc::EWOULDBLOCK) | Some(libc::EINTR) => {}
-            _ => return Err(Error::io(lock_path, "cannot lock the cache entry", err)),
+        match try_flock(&f) {
+            Ok(true) => return Ok(f),
+            Ok(false) => {}
+            Err(e) if e.raw_os_error() == Some(libc::EINTR) => {}
+            Err(e) => return Err(Error::io(lock_path, "cannot lock the cache entry", e)),
         }
         if !said {
             log::info!(
@@ -442,7 +482,7 @@ fn reuse(
     Ok(Some((tar, meta.input_sha256)))
 }
 
-fn read_meta(p: &Path) -> Result<Meta, String> {
+pub(super) fn read_meta(p: &Path) -> Result<Meta, String> {
     let f = open_cached(p).map_err(|e| format!("its meta file {}: {e}", p.display()))?;
     let md = f.metadata().map_err(|e| format!("its meta file: {e}"))?;
     if !md.is_file() || md.len() > MAX_META {
@@ -456,7 +496,7 @@ fn read_meta(p: &Path) -> Result<Meta, String> {
 }
 
 fn write_meta(p: &Path, meta: &Meta) -> Result<(), Error> {
-    let tmp = p.with_extension("meta.partial");
+    let tmp = p.with_extension(&META_PARTIAL[1..]);
     remove_if_exists(&tmp).map_err(|e| Error::io(&tmp, "cannot remove", e))?;
     let mut guard = RemoveOnDrop(Some(tmp.clone()));
     let json = serde_json::to_vec_pretty(meta)

@@ -15,6 +15,7 @@
 
 pub mod blob;
 mod cache;
+pub mod cache_admin;
 mod dir;
 mod error;
 mod layout;

@@ -18,6 +18,7 @@
 //! - [`diff`]: what changed between two checkpoints, down to memory pages.
 //! - [`table`], [`tree`]: checkpointctl's table and tree drawing.
 
+pub mod cache;
 pub mod completions;
 pub mod diff;
 pub mod inspect;
