@@ -158,6 +158,9 @@ fn serve(
         .map_err(|e| CliError::failure("mount: signal handlers", e))?;
     }
 
+    // A cache entry built by this mount is recorded (synced, meta file written) while it serves;
+    // the daemon waits for that before it exits, whatever happens to the filesystem object.
+    let source = fs.checkpoint().source.clone();
     let bg = fs::mount::start(fs, mp, a.allow_other)
         .map_err(|e| CliError::failure(format!("mount {}", mp.display()), super::io_why(&e)))?;
     {
@@ -177,8 +180,11 @@ fn serve(
         }
         None => info!("{} mounted at {}", ckpt.display(), mp.display()),
     }
-    bg.join()
-        .map_err(|e| CliError::failure(format!("serving {}", mp.display()), e))
+    let served = bg
+        .join()
+        .map_err(|e| CliError::failure(format!("serving {}", mp.display()), e));
+    source.wait_cache_recorded();
+    served
 }
 
 /// One line each on stderr (capped, so a broken checkpoint does not flood the terminal).

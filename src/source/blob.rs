@@ -50,10 +50,15 @@ pub fn release(bytes: &[u8]) {
         return;
     }
     let page = page_size();
-    // The mapping starts on a page boundary and covers whole pages, so the rounded range stays
-    // inside it.
-    let lo = start & !(page - 1);
-    let hi = end.div_ceil(page) * page;
+    // Whole fault-around windows: a fault maps the cached pages of the aligned window around it
+    // too (64 KiB by default), neighbours the caller never touched; dropping the windows keeps
+    // those from piling up. Clamped to the mapping, which starts on a page boundary and covers
+    // whole pages.
+    let lo = (start & !(FAULT_AROUND - 1)).max(map_start);
+    let hi = end
+        .div_ceil(FAULT_AROUND)
+        .saturating_mul(FAULT_AROUND)
+        .min((map_start + map_len).div_ceil(page) * page);
     // SAFETY: [lo, hi) lies in a live, read-only, private file mapping (registered, and kept alive
     // by the borrow of `bytes` while the lock is held); MADV_DONTNEED on such pages only drops
     // page-table entries, the contents are re-read from the page cache on the next access.
@@ -61,6 +66,9 @@ pub fn release(bytes: &[u8]) {
         libc::madvise(lo as *mut libc::c_void, hi - lo, libc::MADV_DONTNEED);
     }
 }
+
+/// The kernel's default `fault_around_bytes`.
+const FAULT_AROUND: usize = 64 << 10;
 
 fn page_size() -> usize {
     // SAFETY: sysconf has no preconditions.
@@ -192,6 +200,45 @@ mod tests {
         assert_eq!(j.bytes()[19], 29);
         assert!(b.slice(90..101).is_none());
         assert!(!c.is_followed_by(&a));
+    }
+
+    /// Whether the page at `addr` is mapped in this process's page tables (/proc/self/pagemap
+    /// bit 63).
+    fn resident(addr: usize) -> bool {
+        use std::os::unix::fs::FileExt;
+        let f = File::open("/proc/self/pagemap").unwrap();
+        let mut e = [0u8; 8];
+        f.read_exact_at(&mut e, (addr / page_size() * 8) as u64)
+            .unwrap();
+        u64::from_le_bytes(e) >> 63 == 1
+    }
+
+    #[test]
+    fn release_drops_the_pages_from_the_page_tables() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("f");
+        let n = 64;
+        std::fs::write(&p, vec![1u8; n * 4096]).unwrap();
+        let b = Blob::map_file(&p).unwrap();
+        let base = b.bytes().as_ptr() as usize;
+        let sum: u64 = b.bytes().iter().step_by(4096).map(|&x| u64::from(x)).sum();
+        assert_eq!(sum, n as u64);
+        assert!(
+            (0..n).all(|i| resident(base + i * 4096)),
+            "touched pages are mapped"
+        );
+        // A few bytes in page 20: its whole (64 KiB-aligned) fault-around window is dropped,
+        // the rest stays.
+        let at = base + 20 * 4096 + 5;
+        release(&b.bytes()[20 * 4096 + 5..20 * 4096 + 10]);
+        let window = at & !(FAULT_AROUND - 1)..(at & !(FAULT_AROUND - 1)) + FAULT_AROUND;
+        for i in 0..n {
+            let a = base + i * 4096;
+            assert_eq!(resident(a), !window.contains(&a), "page {i}");
+        }
+        release(b.bytes());
+        assert!((0..n).all(|i| !resident(base + i * 4096)));
+        assert!(b.bytes().iter().all(|&x| x == 1));
     }
 
     #[test]

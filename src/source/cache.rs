@@ -47,6 +47,8 @@ pub(crate) struct Cached {
     pub tar: Blob,
     pub input_sha256: String,
     pub warnings: Vec<String>,
+    /// For a new entry: its recording, still running (see [`Seal`]).
+    pub seal: Option<Seal>,
 }
 
 /// What identifies an input file: if any of it changes, the cache entry is not reused.
@@ -284,6 +286,7 @@ pub(crate) fn decompressed(
                 tar,
                 input_sha256: sha,
                 warnings,
+                seal: None,
             });
         }
         Ok(None) => {}
@@ -329,18 +332,6 @@ pub(crate) fn decompressed(
         .metadata()
         .map(|m| Stamp::of(&m))
         .map_err(|e| Error::io(&tar_path, "cannot stat the cached archive", e))?;
-    let meta = Meta {
-        format: META_FORMAT,
-        compression: compression(kind).into(),
-        input: id,
-        tar_size,
-        input_sha256: sha.clone(),
-        tar_stamp: Some(stamp),
-    };
-    write_meta(&meta_path, &meta)?;
-    if let Ok(d) = File::open(&dir) {
-        let _ = d.sync_all();
-    }
     let tar =
         Blob::map(&f).map_err(|e| Error::io(&tar_path, "cannot map the cached archive", e))?;
     if tar.len() as u64 != tar_size {
@@ -352,12 +343,111 @@ pub(crate) fn decompressed(
             ),
         ));
     }
+    let meta = Meta {
+        format: META_FORMAT,
+        compression: compression(kind).into(),
+        input: id,
+        tar_size,
+        input_sha256: sha.clone(),
+        tar_stamp: Some(stamp),
+    };
+    // The bytes are in the page cache and served from there at once; making them durable and
+    // writing the meta file waits for the disk, so it happens beside the work that follows.
+    let seal = Seal::start(SealJob {
+        tar: f,
+        tar_path: tar_path.clone(),
+        meta_path,
+        meta,
+        dir,
+        lock: _lock,
+    });
     Ok(Cached {
         tar_path,
         tar,
         input_sha256: sha,
         warnings,
+        seal,
     })
+}
+
+/// What makes a freshly built cache entry trustworthy for the next run: the tar synced to disk,
+/// then the meta file (synced) that vouches for it, then the directory synced; the entry's lock
+/// is held until then so that no other process judges the entry half-done.
+struct SealJob {
+    tar: File,
+    tar_path: PathBuf,
+    meta_path: PathBuf,
+    meta: Meta,
+    dir: PathBuf,
+    lock: File,
+}
+
+impl SealJob {
+    fn run(self) -> Result<(), Error> {
+        self.tar
+            .sync_all()
+            .map_err(|e| Error::io(&self.tar_path, "cannot flush the decompressed copy", e))?;
+        write_meta(&self.meta_path, &self.meta)?;
+        if let Ok(d) = File::open(&self.dir) {
+            let _ = d.sync_all();
+        }
+        drop(self.lock);
+        Ok(())
+    }
+}
+
+/// A [`SealJob`] running on its own thread. Dropping the `Seal` (the last clone of the
+/// [`super::Source`] that holds it) waits for the job, so a process never exits half-way; if it
+/// is killed anyway, the entry has no meta file and is rebuilt next time.
+pub(crate) struct Seal(std::sync::Mutex<Option<std::thread::JoinHandle<()>>>);
+
+impl Seal {
+    fn start(job: SealJob) -> Option<Seal> {
+        let path = job.tar_path.clone();
+        let spawned = std::thread::Builder::new()
+            .name("ckptfs-cache-seal".into())
+            .spawn(move || {
+                let path = job.tar_path.clone();
+                if let Err(e) = job.run() {
+                    log::warn!(
+                        "cache {}: not recorded, it will be rebuilt next time: {e}",
+                        path.display()
+                    );
+                }
+            });
+        match spawned {
+            Ok(h) => Some(Seal(std::sync::Mutex::new(Some(h)))),
+            // The job (and with it the lock) is dropped: the entry has no meta file and is
+            // rebuilt next time; this run serves it all the same.
+            Err(e) => {
+                log::warn!(
+                    "cache {}: cannot start recording it ({e}); it will be rebuilt next time",
+                    path.display()
+                );
+                None
+            }
+        }
+    }
+
+    /// Waits until the entry is recorded (or failed to be).
+    pub(crate) fn wait(&self) {
+        let h = self.0.lock().ok().and_then(|mut h| h.take());
+        if let Some(h) = h {
+            let _ = h.join();
+        }
+    }
+}
+
+impl Drop for Seal {
+    fn drop(&mut self) {
+        self.wait();
+    }
+}
+
+impl std::fmt::Debug for Seal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Seal")
+    }
 }
 
 /// Tries to take the exclusive `flock` of an entry's lock file without waiting: `Ok(false)` when
@@ -646,7 +736,7 @@ fn build(
     Ok((written, sha))
 }
 
-/// Decompresses `file` into a new `partial` file (synced). Returns the decompressed size, the
+/// Decompresses `file` into a new `partial` file (not yet synced: see [`Seal`]). Returns the decompressed size, the
 /// number of input bytes read (the stream and anything after it), and the guard that removes the
 /// partial file unless disarmed. On any error the partial file is removed.
 fn decompress(
@@ -743,8 +833,6 @@ fn decompress(
     // count tells whether the file changed).
     io::copy(&mut src, &mut io::sink()).map_err(|e| Error::io(input, "cannot read", e))?;
     drop(src);
-    out.sync_all()
-        .map_err(|e| Error::io(partial, "cannot flush the decompressed copy", e))?;
     if let Some(b) = bar {
         b.finish_and_clear();
     }

@@ -127,6 +127,9 @@ pub struct Source {
     sha256: Arc<OnceLock<Option<String>>>,
     /// The whole input file, for hashing on demand (plain `.tar`).
     whole: Option<Blob>,
+    /// A cache entry built by this open, still being recorded (synced, meta written); the last
+    /// clone dropped waits for it.
+    seal: Option<Arc<cache::Seal>>,
 }
 
 impl Source {
@@ -141,6 +144,14 @@ impl Source {
                     .map(|b| cache::hex(&Sha256::digest(b.bytes())))
             })
             .clone()
+    }
+
+    /// Waits until a cache entry this open built is recorded for reuse (a no-op otherwise).
+    /// Dropping the last clone does the same.
+    pub fn wait_cache_recorded(&self) {
+        if let Some(s) = &self.seal {
+            s.wait();
+        }
     }
 
     /// A source built from parts (for tests and synthetic inputs); `input_sha256` is `None`.
@@ -159,6 +170,7 @@ impl Source {
             warnings,
             sha256: Arc::new(OnceLock::from(None)),
             whole: None,
+            seal: None,
         }
     }
 }
@@ -216,6 +228,7 @@ pub fn open(path: &Path, opts: &OpenOptions) -> Result<Source, Error> {
             warnings: found.warnings,
             sha256: Arc::new(OnceLock::from(None)),
             whole: None,
+            seal: None,
         });
     }
     let not_ckpt = |extra: &str| Error::NotCheckpoint {
@@ -234,14 +247,20 @@ pub fn open(path: &Path, opts: &OpenOptions) -> Result<Source, Error> {
     let n = read_head(&file, &mut head).map_err(|e| Error::io(&abs, "cannot read", e))?;
     let kind =
         detect(&head[..n]).ok_or_else(|| not_ckpt(if n == 0 { " (empty file)" } else { "" }))?;
-    let (tar, cache_path, sha, mut warnings) = match kind {
+    let (tar, cache_path, sha, mut warnings, seal) = match kind {
         InputKind::Tar => {
             let blob = Blob::map(&file).map_err(|e| Error::io(&abs, "cannot map", e))?;
-            (blob, None, None, Vec::new())
+            (blob, None, None, Vec::new(), None)
         }
         _ => {
             let c = cache::decompressed(&abs, &file, kind, opts)?;
-            (c.tar, Some(c.tar_path), Some(c.input_sha256), c.warnings)
+            (
+                c.tar,
+                Some(c.tar_path),
+                Some(c.input_sha256),
+                c.warnings,
+                c.seal.map(Arc::new),
+            )
         }
     };
     let idx = tar::TarIndex::build(&abs, &tar)?;
@@ -264,6 +283,7 @@ pub fn open(path: &Path, opts: &OpenOptions) -> Result<Source, Error> {
         warnings,
         sha256: Arc::new(sha256),
         whole,
+        seal,
     })
 }
 

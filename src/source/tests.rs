@@ -151,6 +151,10 @@ fn cache_is_reused_then_rebuilt_when_untrustworthy() {
     let m = fs::metadata(&cp).unwrap();
     assert_ne!((m.ino(), m.mtime(), m.mtime_nsec()), before);
     assert_eq!(fourth.input_sha256().unwrap(), sha);
+    // The meta file of a new entry is written beside the work that follows the open: wait for
+    // it before tampering with it.
+    fourth.wait_cache_recorded();
+    assert!(fs::read_to_string(&meta).unwrap().contains(&sha));
 
     // Garbage meta: rebuilt.
     fs::write(&meta, b"not json").unwrap();
