@@ -50,14 +50,15 @@ pub fn release(bytes: &[u8]) {
         return;
     }
     let page = page_size();
-    // Whole fault-around windows: a fault maps the cached pages of the aligned window around it
-    // too (64 KiB by default), neighbours the caller never touched; dropping the windows keeps
-    // those from piling up. Clamped to the mapping, which starts on a page boundary and covers
-    // whole pages.
-    let lo = (start & !(FAULT_AROUND - 1)).max(map_start);
+    // A fault maps more than the page it hits: the cached pages of the aligned fault-around
+    // window (64 KiB by default), and on recent kernels a whole large folio of the page cache
+    // (up to 2 MiB), neighbours the caller never touched. Dropping whole 2 MiB-aligned windows
+    // keeps those from piling up. Clamped to the mapping, which starts on a page boundary and
+    // covers whole pages.
+    let lo = (start & !(RELEASE_ALIGN - 1)).max(map_start);
     let hi = end
-        .div_ceil(FAULT_AROUND)
-        .saturating_mul(FAULT_AROUND)
+        .div_ceil(RELEASE_ALIGN)
+        .saturating_mul(RELEASE_ALIGN)
         .min((map_start + map_len).div_ceil(page) * page);
     // SAFETY: [lo, hi) lies in a live, read-only, private file mapping (registered, and kept alive
     // by the borrow of `bytes` while the lock is held); MADV_DONTNEED on such pages only drops
@@ -67,8 +68,9 @@ pub fn release(bytes: &[u8]) {
     }
 }
 
-/// The kernel's default `fault_around_bytes`.
-const FAULT_AROUND: usize = 64 << 10;
+/// What [`release`] rounds to: the largest page-cache folio a fault may map with page-table
+/// entries (PMD size on x86-64), a multiple of the default `fault_around_bytes` (64 KiB).
+const RELEASE_ALIGN: usize = 2 << 20;
 
 fn page_size() -> usize {
     // SAFETY: sysconf has no preconditions.
@@ -217,7 +219,7 @@ mod tests {
     fn release_drops_the_pages_from_the_page_tables() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("f");
-        let n = 64;
+        let n = 1024;
         std::fs::write(&p, vec![1u8; n * 4096]).unwrap();
         let b = Blob::map_file(&p).unwrap();
         let base = b.bytes().as_ptr() as usize;
@@ -227,11 +229,10 @@ mod tests {
             (0..n).all(|i| resident(base + i * 4096)),
             "touched pages are mapped"
         );
-        // A few bytes in page 20: its whole (64 KiB-aligned) fault-around window is dropped,
-        // the rest stays.
+        // A few bytes in page 20: its whole (2 MiB-aligned) window is dropped, the rest stays.
         let at = base + 20 * 4096 + 5;
         release(&b.bytes()[20 * 4096 + 5..20 * 4096 + 10]);
-        let window = at & !(FAULT_AROUND - 1)..(at & !(FAULT_AROUND - 1)) + FAULT_AROUND;
+        let window = at & !(RELEASE_ALIGN - 1)..(at & !(RELEASE_ALIGN - 1)) + RELEASE_ALIGN;
         for i in 0..n {
             let a = base + i * 4096;
             assert_eq!(resident(a), !window.contains(&a), "page {i}");

@@ -315,7 +315,15 @@ pub(crate) fn decompressed(
             )
         }
     };
-    let (tar_size, sha) = build(input, file, kind, &partial, limit, &why, opts.progress)?;
+    let (tar_size, sha) = build(&BuildJob {
+        input,
+        file,
+        kind,
+        partial: &partial,
+        limit,
+        why_limit: &why,
+        progress: opts.progress,
+    })?;
     // The tar first, then the meta file that vouches for it (with the tar's stamp, taken after
     // the rename, which may itself change the ctime): a crash in between leaves a tar without
     // meta, which is rebuilt.
@@ -653,22 +661,6 @@ fn hash_file(
     Ok(Some((hex(&h.finalize()), off)))
 }
 
-/// Written bytes are handed to the kernel's writeback in windows of this size while
-/// decompression goes on, so the final `fsync` has little left to wait for.
-const WRITEBACK_WINDOW: u64 = 64 << 20;
-
-/// Starts (does not wait for) the writeback of `out`'s bytes `from..to`. Advisory: errors
-/// surface at the final `fsync`.
-fn start_writeback(out: &File, from: u64, to: u64) {
-    let (Ok(off), Ok(len)) = (i64::try_from(from), i64::try_from(to - from)) else {
-        return;
-    };
-    // SAFETY: plain syscall on an fd we own; no memory is passed.
-    unsafe {
-        libc::sync_file_range(out.as_raw_fd(), off, len, libc::SYNC_FILE_RANGE_WRITE);
-    }
-}
-
 fn progress_bar(input: &Path, total: u64) -> Option<indicatif::ProgressBar> {
     use std::io::IsTerminal;
     if !io::stderr().is_terminal() {
@@ -692,18 +684,26 @@ fn progress_bar(input: &Path, total: u64) -> Option<indicatif::ProgressBar> {
     Some(bar)
 }
 
+/// What one cache build works on.
+#[derive(Clone, Copy)]
+struct BuildJob<'a> {
+    input: &'a Path,
+    file: &'a File,
+    kind: InputKind,
+    /// Where the decompressed copy is written before it is renamed into place.
+    partial: &'a Path,
+    /// The most bytes the decompressed copy may have, and why (for the error).
+    limit: u64,
+    why_limit: &'a str,
+    /// Show a progress bar (on a terminal).
+    progress: bool,
+}
+
 /// Decompresses `file` into a new `partial` file while a second thread hashes it. Returns
 /// (decompressed size, sha256 of the input). On any error the partial file is removed.
-fn build(
-    input: &Path,
-    file: &File,
-    kind: InputKind,
-    partial: &Path,
-    limit: u64,
-    why_limit: &str,
-    progress: bool,
-) -> Result<(u64, String), Error> {
+fn build(job: &BuildJob<'_>) -> Result<(u64, String), Error> {
     use std::sync::atomic::{AtomicBool, Ordering};
+    let BuildJob { input, file, .. } = *job;
     let total_in = file
         .metadata()
         .map_err(|e| Error::io(input, "cannot stat", e))?
@@ -711,7 +711,7 @@ fn build(
     let cancel = AtomicBool::new(false);
     let (decompressed, hashed) = std::thread::scope(|s| {
         let hasher = s.spawn(|| hash_file(file, &cancel));
-        let d = decompress(input, file, kind, partial, limit, why_limit, progress);
+        let d = decompress(job, total_in);
         if d.is_err() {
             cancel.store(true, Ordering::Relaxed);
         }
@@ -736,18 +736,20 @@ fn build(
     Ok((written, sha))
 }
 
-/// Decompresses `file` into a new `partial` file (not yet synced: see [`Seal`]). Returns the decompressed size, the
-/// number of input bytes read (the stream and anything after it), and the guard that removes the
-/// partial file unless disarmed. On any error the partial file is removed.
-fn decompress(
-    input: &Path,
-    file: &File,
-    kind: InputKind,
-    partial: &Path,
-    limit: u64,
-    why_limit: &str,
-    progress: bool,
-) -> Result<(u64, u64, RemoveOnDrop), Error> {
+/// Decompresses the job's file (of `total_in` bytes) into a new partial file (not yet synced: see
+/// [`Seal`]). Returns the decompressed size, the number of input bytes read (the stream and
+/// anything after it), and the guard that removes the partial file unless disarmed. On any error
+/// the partial file is removed.
+fn decompress(job: &BuildJob<'_>, total_in: u64) -> Result<(u64, u64, RemoveOnDrop), Error> {
+    let BuildJob {
+        input,
+        file,
+        kind,
+        partial,
+        limit,
+        why_limit,
+        progress,
+    } = *job;
     // We hold the lock: a partial file left here is from a process that died.
     remove_if_exists(partial)
         .map_err(|e| Error::io(partial, "cannot remove a stale partial file", e))?;
@@ -759,10 +761,6 @@ fn decompress(
         .open(partial)
         .map_err(|e| Error::io(partial, "cannot create the decompressed copy", e))?;
     let guard = RemoveOnDrop(Some(partial.to_path_buf()));
-    let total_in = file
-        .metadata()
-        .map_err(|e| Error::io(input, "cannot stat", e))?
-        .len();
     let bar = if progress {
         progress_bar(input, total_in)
     } else {
@@ -785,7 +783,6 @@ fn decompress(
         err: e,
     };
     let mut written: u64 = 0;
-    let mut flushed: u64 = 0;
     {
         let mut dec: Box<dyn Read + '_> = match kind {
             InputKind::TarZst => {
@@ -820,10 +817,6 @@ fn decompress(
             out.write_all(&buf[..n])
                 .map_err(|e| Error::io(partial, "cannot write the decompressed copy", e))?;
             written = next;
-            if written - flushed >= WRITEBACK_WINDOW {
-                start_writeback(&out, flushed, written);
-                flushed = written;
-            }
         }
         if head.len() < 512 {
             return Err(not_tar(input, format));
