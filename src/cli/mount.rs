@@ -158,8 +158,8 @@ fn serve(
         .map_err(|e| CliError::failure("mount: signal handlers", e))?;
     }
 
-    // A cache entry built by this mount is recorded (synced, meta file written) while it serves;
-    // the daemon waits for that before it exits, whatever happens to the filesystem object.
+    // A cache entry built by this mount is synced to disk while it serves; the daemon waits for
+    // that before it exits, whatever happens to the filesystem object.
     let source = fs.checkpoint().source.clone();
     let bg = fs::mount::start(fs, mp, a.allow_other)
         .map_err(|e| CliError::failure(format!("mount {}", mp.display()), super::io_why(&e)))?;

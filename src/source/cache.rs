@@ -74,6 +74,19 @@ pub(super) struct Meta {
     /// Absent in older meta files: then the entry is rebuilt.
     #[serde(default)]
     pub(super) tar_stamp: Option<Stamp>,
+    /// Set while the tar is not yet known to be on disk: the boot it was written in
+    /// (`/proc/sys/kernel/random/boot_id`). Within that boot the page cache holds exactly what
+    /// was written, so the entry is reused; after a restart writes may have been lost and it is
+    /// rebuilt. Cleared once the tar is synced (see [`Seal`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(super) unsynced_boot: Option<String>,
+}
+
+/// This boot's id, or None where the kernel does not say.
+pub(super) fn boot_id() -> Option<String> {
+    let s = fs::read_to_string("/proc/sys/kernel/random/boot_id").ok()?;
+    let s = s.trim();
+    (s.len() == 36).then(|| s.to_string())
 }
 
 /// What changes when a file's content is written: inode, ctime (not settable by users), mtime.
@@ -351,6 +364,7 @@ pub(crate) fn decompressed(
             ),
         ));
     }
+    let boot = boot_id();
     let meta = Meta {
         format: META_FORMAT,
         compression: compression(kind).into(),
@@ -358,16 +372,27 @@ pub(crate) fn decompressed(
         tar_size,
         input_sha256: sha.clone(),
         tar_stamp: Some(stamp),
+        unsynced_boot: boot.clone(),
     };
-    // The bytes are in the page cache and served from there at once; making them durable and
-    // writing the meta file waits for the disk, so it happens beside the work that follows.
-    let seal = Seal::start(SealJob {
-        tar: f,
-        tar_path: tar_path.clone(),
-        meta_path,
-        meta,
-        dir,
-        lock: _lock,
+    if boot.is_none() {
+        // Without a boot id an unsynced tar cannot be vouched for: sync it now.
+        f.sync_all()
+            .map_err(|e| Error::io(&tar_path, "cannot flush the decompressed copy", e))?;
+    }
+    write_meta(&meta_path, &meta)?;
+    drop(_lock);
+    // The bytes are in the page cache and served from there at once; syncing them to disk (and
+    // then marking the meta file so) waits for the disk, so it happens beside the work that
+    // follows, without holding the entry's lock: another open meanwhile reuses the entry.
+    let seal = boot.and_then(|_| {
+        Seal::start(SealJob {
+            tar: f,
+            tar_path: tar_path.clone(),
+            meta_path,
+            meta,
+            dir,
+            lock_path,
+        })
     });
     Ok(Cached {
         tar_path,
@@ -378,35 +403,64 @@ pub(crate) fn decompressed(
     })
 }
 
-/// What makes a freshly built cache entry trustworthy for the next run: the tar synced to disk,
-/// then the meta file (synced) that vouches for it, then the directory synced; the entry's lock
-/// is held until then so that no other process judges the entry half-done.
+/// Makes a new cache entry durable: the tar synced to disk, then its meta file rewritten without
+/// `unsynced_boot` (under the entry's lock, and only if the meta file is still the one written
+/// for this tar), then the directory synced. If the sync fails, the meta file is removed so the
+/// entry is rebuilt rather than trusted.
 struct SealJob {
     tar: File,
     tar_path: PathBuf,
     meta_path: PathBuf,
     meta: Meta,
     dir: PathBuf,
-    lock: File,
+    lock_path: PathBuf,
 }
 
 impl SealJob {
-    fn run(self) -> Result<(), Error> {
-        self.tar
-            .sync_all()
-            .map_err(|e| Error::io(&self.tar_path, "cannot flush the decompressed copy", e))?;
-        write_meta(&self.meta_path, &self.meta)?;
-        if let Ok(d) = File::open(&self.dir) {
-            let _ = d.sync_all();
+    fn run(mut self) -> Result<(), Error> {
+        if let Err(e) = self.tar.sync_all() {
+            let _ = fs::remove_file(&self.meta_path);
+            return Err(Error::io(
+                &self.tar_path,
+                "cannot flush the decompressed copy",
+                e,
+            ));
         }
-        drop(self.lock);
+        let lock = open_lock(&self.lock_path)
+            .map_err(|e| Error::io(&self.lock_path, "cannot open the cache lock", e))?;
+        flock_wait(&lock).map_err(|e| Error::io(&self.lock_path, "cannot lock", e))?;
+        let current = read_meta(&self.meta_path).ok();
+        if current.is_some_and(|m| {
+            m.tar_stamp == self.meta.tar_stamp && m.unsynced_boot == self.meta.unsynced_boot
+        }) {
+            self.meta.unsynced_boot = None;
+            write_meta(&self.meta_path, &self.meta)?;
+            if let Ok(d) = File::open(&self.dir) {
+                let _ = d.sync_all();
+            }
+        }
         Ok(())
     }
 }
 
+/// Takes the exclusive `flock` of a lock file, waiting for it.
+fn flock_wait(f: &File) -> io::Result<()> {
+    loop {
+        // SAFETY: flock on a file descriptor we own.
+        if unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX) } == 0 {
+            return Ok(());
+        }
+        let e = io::Error::last_os_error();
+        if e.raw_os_error() != Some(libc::EINTR) {
+            return Err(e);
+        }
+    }
+}
+
 /// A [`SealJob`] running on its own thread. Dropping the `Seal` (the last clone of the
-/// [`super::Source`] that holds it) waits for the job, so a process never exits half-way; if it
-/// is killed anyway, the entry has no meta file and is rebuilt next time.
+/// [`super::Source`] that holds it) waits for the job, so a process does not exit half-way; if
+/// it is killed anyway, the entry stays marked unsynced: reused until the next restart, then
+/// rebuilt.
 pub(crate) struct Seal(std::sync::Mutex<Option<std::thread::JoinHandle<()>>>);
 
 impl Seal {
@@ -417,19 +471,15 @@ impl Seal {
             .spawn(move || {
                 let path = job.tar_path.clone();
                 if let Err(e) = job.run() {
-                    log::warn!(
-                        "cache {}: not recorded, it will be rebuilt next time: {e}",
-                        path.display()
-                    );
+                    log::warn!("cache {}: not synced to disk: {e}", path.display());
                 }
             });
         match spawned {
             Ok(h) => Some(Seal(std::sync::Mutex::new(Some(h)))),
-            // The job (and with it the lock) is dropped: the entry has no meta file and is
-            // rebuilt next time; this run serves it all the same.
+            // The entry stays marked unsynced: reused in this boot, rebuilt after a restart.
             Err(e) => {
                 log::warn!(
-                    "cache {}: cannot start recording it ({e}); it will be rebuilt next time",
+                    "cache {}: cannot start syncing it to disk ({e}); it will be rebuilt after a restart",
                     path.display()
                 );
                 None
@@ -437,7 +487,7 @@ impl Seal {
         }
     }
 
-    /// Waits until the entry is recorded (or failed to be).
+    /// Waits until the entry is synced (or failed to be).
     pub(crate) fn wait(&self) {
         let h = self.0.lock().ok().and_then(|mut h| h.take());
         if let Some(h) = h {
@@ -560,6 +610,11 @@ fn reuse(
     }
     if meta.input_sha256.len() != 64 || !meta.input_sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Err("its meta file has no valid sha256".into());
+    }
+    if let Some(b) = &meta.unsynced_boot
+        && boot_id().as_deref() != Some(b.as_str())
+    {
+        return Err("it was written before the last restart and never synced to disk".into());
     }
     let f = open_cached(tar_path).map_err(|e| format!("cannot open it: {e}"))?;
     let md = f.metadata().map_err(|e| format!("cannot stat it: {e}"))?;

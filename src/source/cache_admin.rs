@@ -308,6 +308,11 @@ fn staleness(key: &str, t: &fs::Metadata, m: &cache::Meta) -> Option<String> {
     if m.tar_stamp != Some(cache::Stamp::of(t)) || t.len() != m.tar_size {
         return Some("the tar changed after it was written".into());
     }
+    if let Some(b) = &m.unsynced_boot
+        && cache::boot_id().as_deref() != Some(b.as_str())
+    {
+        return Some("written before the last restart and never synced to disk".into());
+    }
     None
 }
 

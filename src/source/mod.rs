@@ -127,8 +127,8 @@ pub struct Source {
     sha256: Arc<OnceLock<Option<String>>>,
     /// The whole input file, for hashing on demand (plain `.tar`).
     whole: Option<Blob>,
-    /// A cache entry built by this open, still being recorded (synced, meta written); the last
-    /// clone dropped waits for it.
+    /// A cache entry built by this open, still being synced to disk; the last clone dropped
+    /// waits for it.
     seal: Option<Arc<cache::Seal>>,
 }
 
@@ -146,8 +146,8 @@ impl Source {
             .clone()
     }
 
-    /// Waits until a cache entry this open built is recorded for reuse (a no-op otherwise).
-    /// Dropping the last clone does the same.
+    /// Waits until a cache entry this open built is synced to disk and marked so (a no-op
+    /// otherwise). Dropping the last clone does the same.
     pub fn wait_cache_recorded(&self) {
         if let Some(s) = &self.seal {
             s.wait();

@@ -151,8 +151,8 @@ fn cache_is_reused_then_rebuilt_when_untrustworthy() {
     let m = fs::metadata(&cp).unwrap();
     assert_ne!((m.ino(), m.mtime(), m.mtime_nsec()), before);
     assert_eq!(fourth.input_sha256().unwrap(), sha);
-    // The meta file of a new entry is written beside the work that follows the open: wait for
-    // it before tampering with it.
+    // A new entry's meta file is rewritten once its tar is synced (beside the work that follows
+    // the open): wait for that before tampering with it.
     fourth.wait_cache_recorded();
     assert!(fs::read_to_string(&meta).unwrap().contains(&sha));
 
@@ -173,6 +173,56 @@ fn cache_is_reused_then_rebuilt_when_untrustworthy() {
     drop(f);
     let sixth = open(&input, &opts(&cache)).unwrap();
     assert_ne!(sixth.input.cache_path.unwrap(), cp);
+}
+
+/// A new entry's meta file is written at once, marked with this boot's id until the tar is
+/// synced; an entry marked with another boot's id (written before a restart, never synced) is
+/// rebuilt, not trusted.
+#[test]
+fn unsynced_entries_are_trusted_only_in_the_boot_that_wrote_them() {
+    let t = TempDir::new("unsynced");
+    let tar = podman_like();
+    let input = t.join("c.tar.gz");
+    fs::write(&input, gzip(&tar)).unwrap();
+    let cache = t.join("cache");
+    let first = open(&input, &opts(&cache)).unwrap();
+    let cp = first.input.cache_path.clone().unwrap();
+    let meta = cp.with_extension("meta");
+    // Written before open returned; synced (and the mark cleared) by the time the wait ends.
+    assert!(meta.exists());
+    first.wait_cache_recorded();
+    let text = fs::read_to_string(&meta).unwrap();
+    assert!(!text.contains("unsynced_boot"), "{text}");
+    drop(first);
+
+    // Marked as written in this boot and not synced yet: reused as is.
+    let boot = fs::read_to_string("/proc/sys/kernel/random/boot_id").unwrap();
+    let boot = boot.trim();
+    let mark = |b: &str| {
+        let v = text.trim_end().strip_suffix('}').unwrap().trim_end();
+        fs::write(&meta, format!("{v},\n  \"unsynced_boot\": \"{b}\"\n}}\n")).unwrap();
+    };
+    mark(boot);
+    let stamp = |m: fs::Metadata| (m.ino(), m.ctime(), m.ctime_nsec());
+    let before = stamp(fs::metadata(&cp).unwrap());
+    let again = open(&input, &opts(&cache)).unwrap();
+    assert!(again.warnings.is_empty(), "{:?}", again.warnings);
+    assert_eq!(stamp(fs::metadata(&cp).unwrap()), before);
+    drop(again);
+
+    // Written in another boot and never synced: rebuilt, with a warning that says why.
+    mark("00000000-0000-0000-0000-000000000000");
+    let rebuilt = open(&input, &opts(&cache)).unwrap();
+    assert!(
+        rebuilt
+            .warnings
+            .iter()
+            .any(|w| w.contains("before the last restart")),
+        "{:?}",
+        rebuilt.warnings
+    );
+    assert_ne!(stamp(fs::metadata(&cp).unwrap()), before);
+    assert_eq!(fs::read(&cp).unwrap(), tar);
 }
 
 #[test]
