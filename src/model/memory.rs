@@ -138,6 +138,21 @@ impl Memory {
         self.present
     }
 
+    /// Drops the mapped pages behind `lo..hi` from the resident set (see
+    /// [`crate::source::blob::release`]; the bytes stay readable). For long scans.
+    pub fn release(&self, lo: u64, hi: u64) {
+        let i = self.first_ending_after(lo);
+        for e in self.extents[i..].iter().take_while(|e| e.start < hi) {
+            if let Some(Extent {
+                data: ExtentData::Bytes(b),
+                ..
+            }) = e.clip(lo, hi)
+            {
+                crate::source::blob::release(b.bytes());
+            }
+        }
+    }
+
     /// Bytes covered by extents inside `lo..hi`.
     pub fn present_in(&self, lo: u64, hi: u64) -> u64 {
         let i = self.first_ending_after(lo);

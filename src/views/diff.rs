@@ -741,6 +741,7 @@ pub fn compare_pages(a: &Memory, b: &Memory, lo: u64, hi: u64) -> Pages {
     let mut ba = vec![0u8; PAGE_SIZE as usize];
     let mut bb = vec![0u8; PAGE_SIZE as usize];
     let mut addr = lo & !(PAGE_SIZE - 1);
+    let mut released = addr;
     while addr < hi {
         let next = match (a.next_data(addr), b.next_data(addr)) {
             (None, None) => break,
@@ -780,9 +781,20 @@ pub fn compare_pages(a: &Memory, b: &Memory, lo: u64, hi: u64) -> Pages {
             break;
         }
         addr = end;
+        // Keep the resident set bounded on big processes: drop what was compared so far.
+        if addr - released >= RELEASE_EVERY {
+            a.release(released, addr);
+            b.release(released, addr);
+            released = addr;
+        }
     }
+    a.release(released, addr);
+    b.release(released, addr);
     n
 }
+
+/// How much address space [`compare_pages`] walks between two releases of the mapped pages.
+const RELEASE_EVERY: u64 = 8 << 20;
 
 /// The bytes of `addr..addr + len` when one extent holds them all.
 fn whole_piece(m: &Memory, addr: u64, len: usize) -> Option<&[u8]> {

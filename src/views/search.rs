@@ -226,7 +226,9 @@ impl<'a> Searchable<'a> {
             .addr
             .saturating_add(m.len as u64)
             .saturating_add(context as u64);
-        printable(&r.bytes(lo, hi))
+        let text = printable(&r.bytes(lo, hi));
+        r.release(lo, hi);
+        text
     }
 }
 
@@ -302,6 +304,8 @@ fn literal_run(r: &Run<'_>, f: &memmem::Finder<'_>, out: &mut Vec<Match>) {
                 carry.drain(..drop);
                 carry_start = base + piece.len() as u64 - carry.len() as u64;
             }
+            // Copying the carry touched the piece's tail again.
+            release(&piece[piece.len().saturating_sub(keep)..]);
         }
     }
 }
@@ -334,7 +338,8 @@ fn regex_run(r: &Run<'_>, re: &Regex, out: &mut Vec<Match>) {
             }
             at = m.end();
         }
-        r.release(w, own_end);
+        // The whole window read, look-behind included.
+        r.release(lo, hi);
         w = own_end;
     }
 }
