@@ -840,7 +840,7 @@ pub(crate) mod tests {
         .0
     }
 
-    fn sample() -> (BTreeMap<String, Blob>, BTreeMap<String, Blob>, Vec<Process>) {
+    fn sample() -> Sample {
         let mut meta = BTreeMap::new();
         meta.insert("config.dump".to_string(), Blob::from_vec(b"{}".to_vec()));
         meta.insert("artifacts/x".to_string(), Blob::from_vec(b"x".to_vec()));
@@ -866,12 +866,25 @@ pub(crate) mod tests {
         (meta, images, procs)
     }
 
-    fn build(s: &(BTreeMap<String, Blob>, BTreeMap<String, Blob>, Vec<Process>)) -> Tree {
+    type Sample = (BTreeMap<String, Blob>, BTreeMap<String, Blob>, Vec<Process>);
+
+    fn build(s: &Sample) -> Tree {
         Tree::from_parts(&Parts {
             metadata: &s.0,
             images: &s.1,
             processes: &s.2,
             rootfs: None,
+        })
+    }
+
+    /// The sample's tree with a `rootfs/` built from the layer tar `tar`.
+    fn build_with_layer(s: &Sample, tar: &Blob) -> Tree {
+        let rootfs = crate::model::rootfs::RootFs::build(None, Some(tar), None).unwrap();
+        Tree::from_parts(&Parts {
+            metadata: &s.0,
+            images: &s.1,
+            processes: &s.2,
+            rootfs: Some(&rootfs),
         })
     }
 
@@ -1063,13 +1076,7 @@ pub(crate) mod tests {
             b.append_link(&mut h, "bin/sh", "/bin/busybox").unwrap();
             Blob::from_vec(b.into_inner().unwrap())
         };
-        let rootfs = crate::model::rootfs::RootFs::build(None, Some(&tar), None).unwrap();
-        let t = Tree::from_parts(&Parts {
-            metadata: &s.0,
-            images: &s.1,
-            processes: &s.2,
-            rootfs: Some(&rootfs),
-        });
+        let t = build_with_layer(&s, &tar);
         assert_eq!(names(&t, "/rootfs"), [".", "..", "bin"]);
         assert_eq!(names(&t, "/rootfs/bin"), [".", "..", "busybox", "sh"]);
         let sh = t.resolve("/rootfs/bin/sh").unwrap();
@@ -1110,13 +1117,7 @@ pub(crate) mod tests {
             b.append_data(&mut h, "var/log/x", &b"x"[..]).unwrap();
             Blob::from_vec(b.into_inner().unwrap())
         };
-        let rootfs = crate::model::rootfs::RootFs::build(None, Some(&tar), None).unwrap();
-        let t = Tree::from_parts(&Parts {
-            metadata: &s.0,
-            images: &s.1,
-            processes: &s.2,
-            rootfs: Some(&rootfs),
-        });
+        let t = build_with_layer(&s, &tar);
         let ck = crate::render::testutil::checkpoint(Vec::new());
         let attr = |p: &str, public: bool| t.attr(t.resolve(p).unwrap(), &ck, public).unwrap();
         let secs = |n: u64| Some(SystemTime::UNIX_EPOCH + Duration::from_secs(n));
