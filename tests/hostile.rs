@@ -100,6 +100,7 @@ fn mem_source(files: BTreeMap<String, Vec<u8>>) -> Source {
             .map(|(k, v)| (k, Blob::from_vec(v)))
             .collect(),
         parent: None,
+        written: None,
     };
     Source::from_parts(
         InputInfo {

@@ -7,7 +7,7 @@ mod common;
 use std::path::Path;
 
 use ckptfs::writer::{CheckpointWriter, Compression, File, Layout};
-use common::{Mount, TempDir, cat, fixtures};
+use common::{Mount, TempDir, cat, fixtures, run_ok, stat};
 use serde_json::{Value, json};
 
 fn info(m: &Mount) -> Value {
@@ -63,7 +63,24 @@ fn archive(
 #[test]
 fn podman_fixture_info_and_summary() {
     let Some(fx) = fixtures() else { return };
-    let m = Mount::new(&fx.join("podman-busybox/checkpoint.tar.gz"));
+    let archive = fx.join("podman-busybox/checkpoint.tar.gz");
+    let m = Mount::new(&archive);
+    // Every file shows when the checkpoint was taken: config.dump has no checkpointedTime
+    // here, so it is when CRIU wrote inventory.img, as the archive's own header records it
+    // (not when the archive was copied). `tar --full-time` prints it.
+    let listing = run_ok(&[
+        "tar",
+        "-tvzf",
+        archive.to_str().unwrap(),
+        "--full-time",
+        "--utc",
+        "checkpoint/inventory.img",
+    ])
+    .stdout_text();
+    let f: Vec<&str> = listing.split_whitespace().collect();
+    let when = run_ok(&["date", "-u", "-d", &format!("{} {}Z", f[3], f[4]), "+%s"]).stdout_text();
+    assert_eq!(stat("%Y", &m.p("1/maps")), when.trim(), "{listing}");
+    assert_eq!(stat("%Y", &m.p("checkpoint/info.json")), when.trim());
     let v = info(&m);
     assert_eq!(v["engine"], "Podman");
     assert_eq!(v["container_name"], "fx-busybox");
@@ -160,6 +177,8 @@ fn crio_archive() {
         None,
     );
     let m = Mount::new(&tar);
+    // The engine's checkpointedTime is the tree's time (`date -u -d 2023-02-13T16:20:09Z +%s`).
+    assert_eq!(stat("%Y", &m.p("checkpoint/summary")), "1676305209");
     let v = info(&m);
     assert_eq!(v["engine"], "CRI-O");
     assert_eq!(
@@ -300,6 +319,12 @@ fn podman_cni_network_status_and_bad_one() {
 fn plain_image_dir_inventory() {
     let Some(fx) = fixtures() else { return };
     let m = Mount::new(Path::new(&fx.join("secretd-plain/images")));
+    // An image directory: the tree's time is inventory.img's.
+    let inv = fx.join("secretd-plain/images/inventory.img");
+    assert_eq!(
+        stat("%Y", &m.p("pstree")),
+        stat("%Y", inv.to_str().unwrap())
+    );
     let v = info(&m);
     for k in [
         "engine",

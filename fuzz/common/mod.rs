@@ -66,6 +66,7 @@ pub fn image_dir(files: &[(String, Vec<u8>)]) -> ImageDir {
             label: format!("fuzz{}", "/parent".repeat(i)),
             files,
             parent: dir,
+            written: None,
         }));
     }
     *dir.expect("at least one level")

@@ -778,6 +778,7 @@ mod tests {
                 label: "x".into(),
                 files: images,
                 parent: None,
+                written: None,
             },
             meta,
             vec![],

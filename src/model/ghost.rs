@@ -222,6 +222,7 @@ pub(crate) mod tests {
             label: "imgs".into(),
             files,
             parent: None,
+            written: None,
         };
         let mut objs = BTreeMap::new();
         for (id, path) in [(7, "/tmp/gone.txt"), (8, "/var/linked"), (10, "/etc/kept")] {

@@ -8,7 +8,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 use super::files::{FileKind, FileObject, FileRef, InetSocket, UnixSocket};
 use super::memory::{Extent, ExtentData, Memory};
@@ -96,23 +96,24 @@ pub fn load(source: Source) -> Result<Checkpoint, Error> {
     })
 }
 
-fn checkpoint_time(source: &Source, _meta: &Metadata) -> SystemTime {
-    // The images carry no wall-clock time; use the input's mtime (the archive's, or the image
-    // directory's inventory.img), which is when the dump was written.
-    let p = &source.input.path;
-    let candidates = [
-        p.join("inventory.img"),
-        p.join("checkpoint/inventory.img"),
-        p.clone(),
-    ];
-    for c in candidates {
-        if let Ok(m) = std::fs::metadata(&c)
-            && let Ok(t) = m.modified()
-        {
-            return t;
-        }
+/// When the checkpoint was taken, the time every file of the tree shows: the engine's
+/// `checkpointedTime` (config.dump) when it has one; else when CRIU wrote the images (the
+/// modification time of inventory.img as the archive's header or the directory records it,
+/// which survives copying an archive); else the input's own modification time.
+fn checkpoint_time(source: &Source, meta: &Metadata) -> SystemTime {
+    if let Some(t) = meta
+        .checkpointed
+        .as_deref()
+        .and_then(super::metadata::parse_rfc3339)
+    {
+        return t;
     }
-    SystemTime::UNIX_EPOCH + Duration::from_secs(0)
+    if let Some(t) = source.images.written {
+        return t;
+    }
+    std::fs::metadata(&source.input.path)
+        .and_then(|m| m.modified())
+        .unwrap_or(SystemTime::UNIX_EPOCH)
 }
 
 fn load_metadata(source: &Source, warnings: &mut Vec<String>) -> Metadata {
@@ -858,6 +859,7 @@ mod tests {
                 .map(|(k, v)| (k, Blob::from_vec(v)))
                 .collect(),
             parent: None,
+            written: None,
         };
         let input = InputInfo {
             path: "/nonexistent".into(),

@@ -269,6 +269,7 @@ pub(crate) fn checkpoint(processes: Vec<Process>) -> Checkpoint {
             label: "/evidence/images".into(),
             files: BTreeMap::new(),
             parent: None,
+            written: None,
         },
         BTreeMap::new(),
         Vec::new(),

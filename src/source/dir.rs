@@ -231,10 +231,16 @@ fn image_dir(
             }
         }
     };
+    let written = ["inventory.img", "pstree.img"].iter().find_map(|n| {
+        fs::symlink_metadata(dir.join(n))
+            .and_then(|m| m.modified())
+            .ok()
+    });
     Ok(ImageDir {
         label,
         files,
         parent,
+        written,
     })
 }
 

@@ -161,6 +161,9 @@ fn image_dir(
         label: label(idx, dir),
         files,
         parent,
+        written: ["inventory.img", "pstree.img"]
+            .iter()
+            .find_map(|n| idx.mtime(&join(dir, n))),
     }
 }
 

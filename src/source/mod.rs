@@ -96,6 +96,9 @@ pub struct ImageDir {
     pub files: BTreeMap<String, Blob>,
     /// The previous dump of an incremental chain, when it could be resolved.
     pub parent: Option<Box<ImageDir>>,
+    /// When CRIU wrote these images: the modification time of `inventory.img` (else
+    /// `pstree.img`) as the directory or the archive's header records it.
+    pub written: Option<std::time::SystemTime>,
 }
 
 impl ImageDir {

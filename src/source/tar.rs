@@ -50,6 +50,8 @@ pub(crate) struct TarIndex {
     /// The archive as named in messages (the user's input path).
     pub archive: PathBuf,
     nodes: BTreeMap<String, Node>,
+    /// Regular files' modification times (seconds since the epoch, from their headers).
+    mtimes: BTreeMap<String, u64>,
     /// Directories implied by deeper entries (a tar need not contain directory entries).
     implied: BTreeSet<String>,
     /// Non-fatal problems found while indexing.
@@ -212,6 +214,7 @@ impl TarIndex {
         let mut idx = TarIndex {
             archive: archive.to_path_buf(),
             nodes: BTreeMap::new(),
+            mtimes: BTreeMap::new(),
             implied: BTreeSet::new(),
             warnings: Vec::new(),
         };
@@ -344,6 +347,9 @@ impl TarIndex {
                             len,
                         });
                     };
+                    if let Ok(t) = entry.header().mtime() {
+                        idx.mtimes.insert(name.clone(), t);
+                    }
                     idx.insert(name, Node::File(blob));
                 }
                 tar::EntryType::GNUSparse => {
@@ -474,6 +480,12 @@ impl TarIndex {
                 ));
             }
         }
+    }
+
+    /// The modification time a regular file's header records (not following links).
+    pub(crate) fn mtime(&self, path: &str) -> Option<std::time::SystemTime> {
+        let t = *self.mtimes.get(path)?;
+        std::time::SystemTime::UNIX_EPOCH.checked_add(std::time::Duration::from_secs(t))
     }
 
     /// The node at a normalized path (no link following).
