@@ -734,10 +734,39 @@ fn process_change(p: &Process, q: &Process) -> Option<ProcChange> {
     })
 }
 
+/// What one page is in a comparison of two memories.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum PageChange {
+    Changed,
+    Added,
+    Removed,
+    Unchanged,
+    Unreadable,
+}
+
+impl Pages {
+    fn count(&mut self, c: PageChange) {
+        match c {
+            PageChange::Changed => self.changed += 1,
+            PageChange::Added => self.added += 1,
+            PageChange::Removed => self.removed += 1,
+            PageChange::Unchanged => self.unchanged += 1,
+            PageChange::Unreadable => self.unreadable += 1,
+        }
+    }
+}
+
 /// Compares the pages of `a` and `b` in `lo..hi` (page-aligned), one page at a time, skipping
 /// what neither has.
 pub fn compare_pages(a: &Memory, b: &Memory, lo: u64, hi: u64) -> Pages {
     let mut n = Pages::default();
+    walk_pages(a, b, lo, hi, |_, c| n.count(c));
+    n
+}
+
+/// Calls `f(page address, change)` for every page in `lo..hi` that `a` or `b` has, in address
+/// order.
+fn walk_pages(a: &Memory, b: &Memory, lo: u64, hi: u64, mut f: impl FnMut(u64, PageChange)) {
     let mut ba = vec![0u8; PAGE_SIZE as usize];
     let mut bb = vec![0u8; PAGE_SIZE as usize];
     let mut addr = lo & !(PAGE_SIZE - 1);
@@ -767,14 +796,17 @@ pub fn compare_pages(a: &Memory, b: &Memory, lo: u64, hi: u64) -> Pages {
                         _ => None,
                     },
                 };
-                match same {
-                    Some(true) => n.unchanged += 1,
-                    Some(false) => n.changed += 1,
-                    None => n.unreadable += 1,
-                }
+                f(
+                    page,
+                    match same {
+                        Some(true) => PageChange::Unchanged,
+                        Some(false) => PageChange::Changed,
+                        None => PageChange::Unreadable,
+                    },
+                );
             }
-            (true, false) => n.removed += 1,
-            (false, true) => n.added += 1,
+            (true, false) => f(page, PageChange::Removed),
+            (false, true) => f(page, PageChange::Added),
             (false, false) => {}
         }
         if end <= addr {
@@ -790,7 +822,27 @@ pub fn compare_pages(a: &Memory, b: &Memory, lo: u64, hi: u64) -> Pages {
     }
     a.release(released, addr);
     b.release(released, addr);
-    n
+}
+
+/// The pages of the whole of `a` and `b` and of each of `ranges` (sorted, page-aligned, possibly
+/// overlapping: a VMA that grew is one range in A and another in B), in one walk.
+fn compare_pages_by_range(a: &Memory, b: &Memory, ranges: &[(u64, u64)]) -> (Pages, Vec<Pages>) {
+    let mut total = Pages::default();
+    let mut each = vec![Pages::default(); ranges.len()];
+    let mut next = 0;
+    let mut active: Vec<usize> = Vec::new();
+    walk_pages(a, b, 0, u64::MAX, |page, c| {
+        total.count(c);
+        while next < ranges.len() && ranges[next].0 <= page {
+            active.push(next);
+            next += 1;
+        }
+        active.retain(|&i| ranges[i].1 > page);
+        for &i in &active {
+            each[i].count(c);
+        }
+    });
+    (total, each)
 }
 
 /// How much address space [`compare_pages`] walks between two releases of the mapped pages.
@@ -809,7 +861,6 @@ fn vma_label(v: &Vma) -> String {
 }
 
 fn memory_diff(p: &Process, q: &Process) -> ProcMemDiff {
-    let pages = compare_pages(&p.memory, &q.memory, 0, u64::MAX);
     let mut vmas = Vec::new();
     let range = |v: &Vma| format!("{:08x}-{:08x}", v.start, v.end);
     let key = |v: &Vma| (v.start, v.end);
@@ -817,10 +868,11 @@ fn memory_diff(p: &Process, q: &Process) -> ProcMemDiff {
     let vb: BTreeMap<(u64, u64), &Vma> = q.vmas.iter().map(|v| (key(v), v)).collect();
     let mut keys: BTreeSet<(u64, u64)> = va.keys().copied().collect();
     keys.extend(vb.keys().copied());
-    for k in keys {
+    let keys: Vec<(u64, u64)> = keys.into_iter().collect();
+    let (pages, per_vma) = compare_pages_by_range(&p.memory, &q.memory, &keys);
+    for (k, pg) in keys.into_iter().zip(per_vma) {
         let (x, y) = (va.get(&k), vb.get(&k));
         let v = *y.or(x).expect("key from one of the maps");
-        let pg = compare_pages(&p.memory, &q.memory, k.0, k.1);
         let change = match (x, y) {
             (Some(_), None) => "removed",
             (None, Some(_)) => "added",
@@ -1073,6 +1125,41 @@ mod tests {
                 .collect(),
         )
         .0
+    }
+
+    /// One walk gives, for the whole and for each (overlapping) range, what a walk of that range
+    /// alone gives.
+    #[test]
+    fn one_walk_counts_every_range_like_its_own_walk() {
+        let page = |f: u8| vec![f; 4096];
+        let a = mem(&[
+            (0x10000, [page(1), page(2), page(3)].concat()),
+            (0x20000, page(5)),
+            (0x40000, page(7)),
+        ]);
+        let b = mem(&[
+            (0x10000, [page(1), page(9)].concat()),
+            (0x30000, page(6)),
+            (0x40000, page(7)),
+            (0x50000, page(8)),
+        ]);
+        // A VMA that shrank (two keys with one start), one that only B has, a gap between.
+        let ranges = [
+            (0x10000, 0x12000),
+            (0x10000, 0x13000),
+            (0x20000, 0x21000),
+            (0x30000, 0x31000),
+            (0x40000, 0x60000),
+        ];
+        let (total, each) = compare_pages_by_range(&a, &b, &ranges);
+        assert_eq!(total, compare_pages(&a, &b, 0, u64::MAX));
+        for (r, got) in ranges.iter().zip(&each) {
+            assert_eq!(*got, compare_pages(&a, &b, r.0, r.1), "{r:x?}");
+        }
+        assert_eq!(
+            (total.changed, total.added, total.removed, total.unchanged),
+            (1, 2, 2, 2)
+        );
     }
 
     #[test]
