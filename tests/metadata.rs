@@ -82,6 +82,12 @@ fn podman_fixture_info_and_summary() {
     assert_eq!(stat("%Y", &m.p("1/maps")), when.trim(), "{listing}");
     assert_eq!(stat("%Y", &m.p("checkpoint/info.json")), when.trim());
     let v = info(&m);
+    assert_eq!(v["images_written"], format!("{}T{}Z", f[3], f[4]));
+    assert_eq!(
+        v["checkpointed"],
+        Value::Null,
+        "config.dump has no checkpointedTime"
+    );
     assert_eq!(v["engine"], "Podman");
     assert_eq!(v["container_name"], "fx-busybox");
     assert_eq!(

@@ -5,6 +5,8 @@
 //! {
 //!   "engine": "Podman", "container_name": "...", "container_id": "...", "image": "...",
 //!   "image_id": "...", "runtime": "runc", "created": "...", "checkpointed": "...",
+//!   "images_written": "2026-11-28T14:47:41Z",
+//!   (when CRIU wrote inventory.img, as the archive's header or the directory records it)
 //!   "pod": null, "namespace": null,
 //!   "network": [ { "network": "podman", "name": "eth0", "mac": "d6:cf:7b:43:b8:3d",
 //!                  "addresses": [ { "address": "10.88.0.13/16", "gateway": "10.88.0.1" } ] } ],
@@ -46,6 +48,7 @@ struct Info<'a> {
     runtime: Option<&'a str>,
     created: Option<&'a str>,
     checkpointed: Option<&'a str>,
+    images_written: Option<String>,
     pod: Option<&'a str>,
     namespace: Option<&'a str>,
     network: &'a [NetInterface],
@@ -123,6 +126,12 @@ pub fn info_json(ck: &Checkpoint) -> Vec<u8> {
         runtime: m.runtime.as_deref(),
         created: m.created.as_deref(),
         checkpointed: m.checkpointed.as_deref(),
+        images_written: src
+            .images
+            .written
+            .and_then(|t| t.duration_since(std::time::SystemTime::UNIX_EPOCH).ok())
+            .and_then(|d| i64::try_from(d.as_secs()).ok())
+            .map(super::summary::rfc3339),
         pod: m.pod_name.as_deref(),
         namespace: m.pod_namespace.as_deref(),
         network: &m.network,
