@@ -742,18 +742,7 @@ pub(crate) mod tests {
     }
 
     pub(crate) fn reg(id: u32, path: &str) -> Arc<FileObject> {
-        Arc::new(FileObject {
-            id,
-            kind: FileKind::Reg {
-                path: path.into(),
-                pos: 0,
-                flags: 0,
-                mnt_id: None,
-                size: None,
-                mode: None,
-                deleted: false,
-            },
-        })
+        FileObject::reg(id, path)
     }
 
     pub(crate) fn process(pid: u32, vmas: Vec<Vma>, memory: Memory) -> Process {

@@ -13,6 +13,25 @@ pub struct FileObject {
     pub kind: FileKind,
 }
 
+#[cfg(test)]
+impl FileObject {
+    /// A regular file opened at `path` (position 0, no flags, nothing else known): test models.
+    pub(crate) fn reg(id: u32, path: &str) -> std::sync::Arc<FileObject> {
+        std::sync::Arc::new(FileObject {
+            id,
+            kind: FileKind::Reg {
+                path: path.into(),
+                pos: 0,
+                flags: 0,
+                mnt_id: None,
+                size: None,
+                mode: None,
+                deleted: false,
+            },
+        })
+    }
+}
+
 /// Socket address families we render.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Family {

@@ -226,21 +226,7 @@ pub(crate) mod tests {
         };
         let mut objs = BTreeMap::new();
         for (id, path) in [(7, "/tmp/gone.txt"), (8, "/var/linked"), (10, "/etc/kept")] {
-            objs.insert(
-                id,
-                Arc::new(FileObject {
-                    id,
-                    kind: FileKind::Reg {
-                        path: path.into(),
-                        pos: 0,
-                        flags: 0,
-                        mnt_id: None,
-                        size: None,
-                        mode: None,
-                        deleted: false,
-                    },
-                }),
-            );
+            objs.insert(id, FileObject::reg(id, path));
         }
         (dir, objs)
     }

@@ -1223,18 +1223,7 @@ mod tests {
         }
         let tar = tar_of(&[("lib/x.so", Some(&content), None, 0o755)]);
         let r = RootFs::build(None, Some(&tar), None).unwrap();
-        let file = Arc::new(FileObject {
-            id: 1,
-            kind: FileKind::Reg {
-                path: "/lib/x.so".into(),
-                pos: 0,
-                flags: 0,
-                mnt_id: None,
-                size: None,
-                mode: None,
-                deleted: false,
-            },
-        });
+        let file = FileObject::reg(1, "/lib/x.so");
         let vma = Vma {
             start: 0x10000,
             end: 0x15000,
