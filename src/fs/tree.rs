@@ -781,6 +781,7 @@ pub(crate) mod tests {
             seccomp_mode: None,
             mm: None,
             vmas,
+            guard_regions: Vec::new(),
             memory,
             fds: vec![
                 Fd {

@@ -115,6 +115,13 @@ pub enum FileKind {
     Tty {
         index: u32,
     },
+    /// A pidfd (`pidfd_open(2)`, CRIU 4.1+ fd type 20): `nspid` is the PID it refers to in the
+    /// container's PID namespace, -1 for a task already reaped.
+    Pidfd {
+        nspid: i32,
+        flags: u32,
+        ino: u64,
+    },
     Tun,
     /// A type we do not decode; the raw FileEntry type number.
     Other {
@@ -143,6 +150,7 @@ impl FileObject {
             FileKind::AnonInode { what } => format!("anon_inode:[{what}]"),
             FileKind::Memfd { name, .. } => format!("/memfd:{name} (deleted)"),
             FileKind::Tty { index } => format!("/dev/pts/{index}"),
+            FileKind::Pidfd { .. } => "anon_inode:[pidfd]".to_string(),
             FileKind::Tun => "/dev/net/tun".to_string(),
             FileKind::Other { type_id } => format!("anon_inode:[criu-file-type-{type_id}]"),
         }

@@ -264,6 +264,13 @@ fn file_kind(fe: &pb::FileEntry) -> FileKind {
             path: None,
         };
     }
+    if let Some(p) = &fe.pidfd {
+        return FileKind::Pidfd {
+            nspid: p.nspid,
+            flags: p.flags,
+            ino: p.ino,
+        };
+    }
     if let Some(m) = &fe.memfd {
         return FileKind::Memfd {
             name: String::new(),
@@ -391,9 +398,12 @@ fn load_process(
         },
         None => None,
     };
-    let (mm_info, mut vmas) = match &mm {
-        Some(m) => (Some(mm_info(m)), vmas_of(m, pid, files, dir, warnings)),
-        None => (None, Vec::new()),
+    let (mm_info, mut vmas, guard_regions) = match &mm {
+        Some(m) => {
+            let (vmas, guards) = vmas_of(m, pid, files, dir, warnings);
+            (Some(mm_info(m)), vmas, guards)
+        }
+        None => (None, Vec::new(), Vec::new()),
     };
 
     // Memory: the process's own pagemap, plus shared memory windows.
@@ -537,6 +547,7 @@ fn load_process(
         seccomp_mode: main_seccomp.or(tc.old_seccomp_mode.map(|m| m as u32)),
         mm: mm_info,
         vmas,
+        guard_regions,
         memory,
         fds,
         cwd: fs.as_ref().and_then(|f| lookup(f.cwd_id)),
@@ -721,15 +732,30 @@ fn mm_info(m: &pb::MmEntry) -> MmInfo {
     }
 }
 
+/// The VMAs of `m` in address order, and the guard regions (CRIU 4.2's `VMA_AREA_GUARD` entries:
+/// `MADV_GUARD_INSTALL` ranges, appended after the real VMAs and overlapping them; the kernel's
+/// maps shows the real VMA unsplit, so they are kept apart, sorted and merged).
 fn vmas_of(
     m: &pb::MmEntry,
     pid: u32,
     files: &BTreeMap<u32, FileRef>,
     dir: &ImageDir,
     warnings: &mut Vec<String>,
-) -> Vec<Vma> {
+) -> (Vec<Vma>, Vec<(u64, u64)>) {
     let mut out: Vec<Vma> = Vec::with_capacity(m.vmas.len());
+    let mut guards: Vec<(u64, u64)> = Vec::new();
     for (i, v) in m.vmas.iter().enumerate() {
+        if v.status & vs::GUARD != 0 {
+            if v.end > v.start && v.start % 4096 == 0 && v.end % 4096 == 0 {
+                guards.push((v.start, v.end));
+            } else {
+                warnings.push(format!(
+                    "{}/mm-{pid}.img: guard region {i} {:#x}-{:#x} is empty, inverted or unaligned; ignored",
+                    dir.label, v.start, v.end
+                ));
+            }
+            continue;
+        }
         if v.end <= v.start || v.start % 4096 != 0 || v.end % 4096 != 0 {
             warnings.push(format!(
                 "{}/mm-{pid}.img: VMA {i} {:#x}-{:#x} is empty, inverted or unaligned; ignored",
@@ -757,6 +783,8 @@ fn vmas_of(
         };
         let name = if st & vs::VSYSCALL != 0 {
             VmaName::Vsyscall
+        } else if st & vs::UPROBES != 0 {
+            VmaName::Uprobes
         } else if st & vs::VDSO != 0 {
             VmaName::Vdso
         } else if st & vs::VVAR != 0 {
@@ -811,7 +839,15 @@ fn vmas_of(
             out.push(vma);
         }
     }
-    out
+    guards.sort_unstable();
+    let mut merged: Vec<(u64, u64)> = Vec::with_capacity(guards.len());
+    for (s, e) in guards {
+        match merged.last_mut() {
+            Some(last) if s <= last.1 => last.1 = last.1.max(e),
+            _ => merged.push((s, e)),
+        }
+    }
+    (out, merged)
 }
 
 fn load_fds(

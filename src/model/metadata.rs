@@ -44,6 +44,9 @@ pub struct Inventory {
     pub root_cg_set: Option<u32>,
     /// The dump has a parent (an incremental dump's `parent` link resolved).
     pub incremental: bool,
+    /// CRIU plugins whose state is in the dump (inventory `plugins`, CRIU 4.1+), e.g.
+    /// `amdgpu_plugin` / `cuda_plugin`: the GPU's memory and state are in the images too.
+    pub plugins: Vec<String>,
 }
 
 impl Inventory {
@@ -68,6 +71,17 @@ impl Inventory {
             criu_run_id: inv.dump_criu_run_id.clone().filter(|s| !s.is_empty()),
             root_cg_set: inv.root_cg_set,
             incremental,
+            plugins: inv
+                .plugins
+                .as_ref()
+                .map(|p| {
+                    p.plugins
+                        .iter()
+                        .filter(|s| !s.is_empty())
+                        .cloned()
+                        .collect()
+                })
+                .unwrap_or_default(),
         }
     }
 }

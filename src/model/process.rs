@@ -192,6 +192,8 @@ pub enum VmaName {
     Vvar,
     VvarVclock,
     Vsyscall,
+    /// The uprobes XOL area (`VMA_AREA_UPROBES`), shown as `[uprobes]`.
+    Uprobes,
     /// A file mapping; `deleted` when the kernel would print " (deleted)".
     File {
         path: String,
@@ -309,6 +311,10 @@ pub struct Process {
     /// None for zombie / dead tasks (no mm image).
     pub mm: Option<MmInfo>,
     pub vmas: Vec<Vma>,
+    /// Guard regions (`MADV_GUARD_INSTALL`, CRIU 4.2 `VMA_AREA_GUARD`), sorted, merged: ranges
+    /// inside real VMAs that fault on access. Not VMAs: maps, memory/ and core leave them out
+    /// (their pages read as zeros); pagemap sets bit 58 on them, as the kernel does.
+    pub guard_regions: Vec<(u64, u64)>,
     pub memory: Memory,
     pub fds: Vec<Fd>,
     pub cwd: Option<FileRef>,

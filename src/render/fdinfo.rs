@@ -9,6 +9,7 @@
 //! | inet socket | 0 | its flags | – | the socket inode |
 //! | unix socket | 0 | its flags | – | the socket inode |
 //! | other socket | 0 | – | – | the socket inode |
+//! | pidfd | 0 | its flags | – | the pidfs inode; then `Pid:` / `NSpid:` (the container's PID, -1 when reaped) |
 //! | anything else | – | – | – | – |
 //!
 //! `O_CLOEXEC` is or-ed into the flags when the descriptor has `FD_CLOEXEC`, as the kernel does.
@@ -40,6 +41,7 @@ pub fn fdinfo(_p: &Process, fd: &Fd) -> Vec<u8> {
             FileKind::InetSocket(s) => (Some(0), Some(s.flags), None, Some(u64::from(s.ino))),
             FileKind::UnixSocket(s) => (Some(0), Some(s.flags), None, Some(u64::from(s.ino))),
             FileKind::Socket { ino, .. } => (Some(0), None, None, Some(u64::from(*ino))),
+            FileKind::Pidfd { flags, ino, .. } => (Some(0), Some(*flags), None, Some(*ino)),
             _ => (None, None, None, None),
         };
     let mut s = String::with_capacity(64);
@@ -57,6 +59,11 @@ pub fn fdinfo(_p: &Process, fd: &Fd) -> Vec<u8> {
     }
     if let Some(i) = ino {
         let _ = writeln!(s, "ino:\t{i}");
+    }
+    if let FileKind::Pidfd { nspid, .. } = &fd.file.kind {
+        // pidfd_show_fdinfo(): the PID in the reader's namespace (here: the container's), then
+        // the NSpid chain, of which the images keep only the innermost level.
+        let _ = writeln!(s, "Pid:\t{nspid}\nNSpid:\t{nspid}");
     }
     s.into_bytes()
 }

@@ -14,7 +14,9 @@
 //!   "criu_image_version": 2, "criu_version": "4.2 (gitid 0)", "kernel": "Linux 6.18.44 ... x86_64",
 //!   "dump_uptime_us": null,
 //!   "inventory": { "lsm": "none", "network_lock": "iptables", "tcp_close": false,
-//!                  "pre_dump_mode": null, "criu_run_id": "...", "root_cg_set": 1, "incremental": false },
+//!                  "pre_dump_mode": null, "criu_run_id": "...", "root_cg_set": 1, "incremental": false,
+//!                  "plugins": [] },
+//!   (plugins: CRIU 4.1+ plugins whose state is in the dump, e.g. "amdgpu_plugin", "cuda_plugin")
 //!   "dump_stats": { "freezing_time": 601, ... },
 //!   "source": { "path": "/abs/checkpoint.tar.gz", "kind": "tar.gz", "layout": "container-archive",
 //!               "size": 123, "sha256": "...", "cache_path": "/home/u/.cache/ckptfs/..." },

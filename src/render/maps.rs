@@ -64,6 +64,7 @@ pub fn vma_name(v: &Vma) -> Option<Cow<'_, str>> {
         VmaName::Vvar => Cow::Borrowed("[vvar]"),
         VmaName::VvarVclock => Cow::Borrowed("[vvar_vclock]"),
         VmaName::Vsyscall => Cow::Borrowed("[vsyscall]"),
+        VmaName::Uprobes => Cow::Borrowed("[uprobes]"),
         VmaName::File { path, deleted } => {
             if *deleted {
                 Cow::Owned(format!("{path} (deleted)"))

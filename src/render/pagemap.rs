@@ -4,6 +4,7 @@
 //! | bit | meaning here |
 //! |---|---|
 //! | 63 present | the page is in the checkpoint (dumped) |
+//! | 58 guard region | the page lies in a `MADV_GUARD_INSTALL` guard region (CRIU 4.2 `VMA_AREA_GUARD`) |
 //! | 61 file-page / shared-anon | a dumped page of a shared mapping (shared anonymous, memfd, shared file), or a clean page of a private file mapping filled from `rootfs/` (`--rootfs`; not present) |
 //! | 0-54 PFN | always 0 (as for an unprivileged reader) |
 //!
@@ -16,6 +17,8 @@ use crate::model::process::{Process, vma_status};
 
 pub const PM_PRESENT: u64 = 1 << 63;
 pub const PM_FILE: u64 = 1 << 61;
+/// `PM_GUARD_REGION` (Linux 6.14+): the page lies in a `MADV_GUARD_INSTALL` guard region.
+pub const PM_GUARD_REGION: u64 = 1 << 58;
 
 /// Size of `PID/pagemap`.
 pub fn pagemap_size(p: &Process) -> u64 {
@@ -30,6 +33,14 @@ pub fn pagemap_entry(p: &Process, filled: &[(u64, u64)], vaddr: u64) -> u64 {
     };
     if in_filled {
         return PM_FILE;
+    }
+    let guard = {
+        let g = &p.guard_regions;
+        let i = g.partition_point(|r| r.1 <= vaddr);
+        g.get(i).is_some_and(|r| r.0 <= vaddr)
+    };
+    if guard {
+        return PM_GUARD_REGION;
     }
     let dumped = !matches!(p.memory.piece_at(vaddr, 1), Piece::Zeros(_));
     if !dumped {

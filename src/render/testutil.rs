@@ -72,6 +72,10 @@ pub(crate) fn vma(start: u64, end: u64, perms: &str, pgoff: u64, name: VmaName) 
             status |= vma_status::VVAR | vma_status::ANON_PRIVATE;
         }
         VmaName::Vsyscall => status = vma_status::VSYSCALL,
+        VmaName::Uprobes => {
+            flags |= MAP_ANONYMOUS;
+            status |= vma_status::UPROBES | vma_status::ANON_PRIVATE;
+        }
         VmaName::File { .. } | VmaName::Unknown { .. } => {
             status |= if shared {
                 vma_status::FILE_SHARED
@@ -141,6 +145,7 @@ pub(crate) fn process(pid: u32, vmas: Vec<Vma>, mem: Vec<(u64, Vec<u8>)>) -> Pro
         seccomp_mode: None,
         mm: Some(MmInfo::default()),
         vmas,
+        guard_regions: Vec::new(),
         memory: memory(mem),
         fds: Vec::new(),
         cwd: None,
@@ -165,6 +170,7 @@ pub(crate) fn vmas_from_maps(text: &str) -> Vec<Vma> {
                 "[vvar]" => VmaName::Vvar,
                 "[vvar_vclock]" => VmaName::VvarVclock,
                 "[vsyscall]" => VmaName::Vsyscall,
+                "[uprobes]" => VmaName::Uprobes,
                 n => match n.strip_suffix(" (deleted)") {
                     Some(p) => file(p, true),
                     None => file(n, false),

@@ -131,8 +131,10 @@ pub fn triage(ck: &Checkpoint) -> Vec<u8> {
 fn special(v: &Vma) -> bool {
     matches!(
         v.name,
-        VmaName::Vdso | VmaName::Vvar | VmaName::VvarVclock | VmaName::Vsyscall
-    ) || v.status & (vma_status::VDSO | vma_status::VSYSCALL | vma_status::VVAR) != 0
+        VmaName::Vdso | VmaName::Vvar | VmaName::VvarVclock | VmaName::Vsyscall | VmaName::Uprobes
+    ) || v.status
+        & (vma_status::VDSO | vma_status::VSYSCALL | vma_status::VVAR | vma_status::UPROBES)
+        != 0
 }
 
 /// True for anonymous memory: private anonymous, heap, stack, and shared anonymous memory
@@ -215,6 +217,7 @@ fn vma_label(v: &Vma) -> String {
         VmaName::Vvar => "[vvar]".into(),
         VmaName::VvarVclock => "[vvar_vclock]".into(),
         VmaName::Vsyscall => "[vsyscall]".into(),
+        VmaName::Uprobes => "[uprobes]".into(),
     }
 }
 

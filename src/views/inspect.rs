@@ -54,6 +54,7 @@
 //! networks        [ {name, interfaces: {IFNAME: {ip ("10.88.0.13/16"), mac, gateway}}} ]
 //!                                 (only when network.status names interfaces; one entry per
 //!                                  network, every interface, each with its first address)
+//! criu_plugins    [string]        (only when inventory.img names CRIU plugins, e.g. amdgpu_plugin)
 //! checkpoint_size {total_size, memory_pages_size, root_fs_diff_size}   bytes; a zero is left out
 //! statistics      {freezing_time, frozen_time, memdump_time, memwrite_time (µs),
 //!                  pages_scanned, pages_written}                 (--stats; zeros left out)
@@ -264,6 +265,9 @@ pub struct Inspected {
     pub mac: Option<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub networks: Vec<Network>,
+    /// CRIU plugins whose state is in the dump (inventory.img `plugins`, CRIU 4.1+).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub criu_plugins: Vec<String>,
     pub checkpoint_size: Sizes,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub statistics: Option<Stats>,
@@ -466,6 +470,11 @@ pub fn collect(ck: &Checkpoint, sections: &Sections) -> Result<Inspected, Error>
         ip,
         mac,
         networks,
+        criu_plugins: m
+            .inventory
+            .as_ref()
+            .map(|inv| inv.plugins.clone())
+            .unwrap_or_default(),
         checkpoint_size: Sizes {
             total_size: Some(sizes.images),
             memory_pages_size: Some(sizes.pages),
@@ -725,6 +734,8 @@ pub(crate) fn file_path(f: &FileObject) -> String {
     match &f.kind {
         FileKind::Pipe { pipe_id, .. } => format!("pipe[{pipe_id}]"),
         FileKind::UnixSocket(u) => format!("unix[{} ({}) {}]", u.ino, u.peer, unix_name(u)),
+        FileKind::Pidfd { nspid: -1, .. } => "pidfd[reaped]".to_string(),
+        FileKind::Pidfd { nspid, .. } => format!("pidfd[{nspid}]"),
         _ => f.link_text(),
     }
 }
@@ -983,6 +994,12 @@ pub fn tree(i: &Inspected, s: &Sections) -> Node {
                 }
             }
         }
+    }
+    if !i.criu_plugins.is_empty() {
+        root.leaf(format!(
+            "CRIU plugins: {} (their devices' state, e.g. GPU memory, is in the dump)",
+            i.criu_plugins.join(", ")
+        ));
     }
     let size = root.add(Node::new(format!(
         "Checkpoint size: {}",

@@ -246,6 +246,7 @@ pub fn fd_type_name(kind: &FileKind) -> &'static str {
         },
         FileKind::Memfd { .. } => "MEMFD",
         FileKind::Tty { .. } => "TTY",
+        FileKind::Pidfd { .. } => "PIDFD",
         FileKind::Tun => "TUNF",
         FileKind::Other { .. } => "UND",
     }

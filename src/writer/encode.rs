@@ -488,6 +488,16 @@ impl FileTable {
                     fown: fown(),
                 });
             }
+            File::Pidfd { nspid } => {
+                e.r#type = pb::FdTypes::Pidfd as i32;
+                e.pidfd = Some(pb::PidfdEntry {
+                    id,
+                    ino: 4_000_000 + u64::from(id),
+                    flags: 2,
+                    nspid: *nspid,
+                    fown: fown(),
+                });
+            }
             File::Eventfd { counter } => {
                 e.r#type = pb::FdTypes::Eventfd as i32;
                 e.efd = Some(pb::EventfdFileEntry {
@@ -851,6 +861,9 @@ impl CheckpointWriter {
             tcp_close: None,
             network_lock_method: Some(0),
             dump_criu_run_id: Some("ckptfs-writer".into()),
+            plugins: (!self.plugins.is_empty()).then(|| pb::PluginsEntry {
+                plugins: self.plugins.clone(),
+            }),
         };
         put(
             "inventory.img".into(),
@@ -1008,6 +1021,20 @@ impl CheckpointWriter {
             mm.exe_file_id = files.reg_shared(exe, 0o100755);
         }
         mm.vmas = prep.vmas.iter().map(|v| vma_entry(v, files)).collect();
+        // CRIU 4.2 appends guard regions as fake VMAs after the real ones (prot/flags 0).
+        mm.vmas
+            .extend(p.guards.iter().map(|&(start, end)| pb::VmaEntry {
+                start,
+                end,
+                pgoff: 0,
+                shmid: 0,
+                prot: 0,
+                flags: 0,
+                status: super::vma_status::GUARD,
+                fd: -1,
+                madv: None,
+                fdflags: None,
+            }));
         put(format!("mm-{}.img", p.pid), encode_image(magic::MM, &[mm]));
 
         put(

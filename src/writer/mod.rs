@@ -464,6 +464,8 @@ pub enum File {
     Pipe { pipe_id: u32, write: bool },
     /// An eventfd.
     Eventfd { counter: u64 },
+    /// A pidfd (CRIU 4.1+, fd type 20) for the task `nspid` (-1: already reaped).
+    Pidfd { nspid: i32 },
 }
 
 impl File {
@@ -614,6 +616,7 @@ pub struct ProcessBuilder {
     pub(crate) auxv: Option<Vec<(u64, u64)>>,
     pub(crate) mm_args: Option<[u64; 4]>,
     pub(crate) pagemap_format: Option<PagemapFormat>,
+    pub(crate) guards: Vec<(u64, u64)>,
 }
 
 impl ProcessBuilder {
@@ -644,7 +647,15 @@ impl ProcessBuilder {
             auxv: None,
             mm_args: None,
             pagemap_format: None,
+            guards: Vec::new(),
         }
+    }
+
+    /// A guard region (`MADV_GUARD_INSTALL`) at `start..start + len` inside an existing VMA,
+    /// written as CRIU 4.2 does: a fake `VMA_AREA_GUARD` VMA after the real ones.
+    pub fn guard(&mut self, start: u64, len: u64) -> &mut Self {
+        self.guards.push((start, start + len));
+        self
     }
 
     /// The PID.
@@ -874,6 +885,7 @@ pub struct CheckpointWriter {
     pub(crate) merge_across_vmas: bool,
     pub(crate) pre_dump: bool,
     pub(crate) stats: bool,
+    pub(crate) plugins: Vec<String>,
 }
 
 impl Default for CheckpointWriter {
@@ -894,6 +906,7 @@ impl CheckpointWriter {
             merge_across_vmas: false,
             pre_dump: false,
             stats: true,
+            plugins: Vec::new(),
         }
     }
 
@@ -957,6 +970,11 @@ impl CheckpointWriter {
     /// Lets one pagemap entry run across adjacent VMAs (as CRIU's page pipes can).
     pub fn merge_across_vmas(&mut self, yes: bool) -> &mut Self {
         self.merge_across_vmas = yes;
+        self
+    }
+    /// The CRIU plugins named in inventory.img (`plugins`, CRIU 4.1+), e.g. `amdgpu_plugin`.
+    pub fn plugins(&mut self, names: &[&str]) -> &mut Self {
+        self.plugins = names.iter().map(|s| (*s).to_string()).collect();
         self
     }
     /// Whether to write `stats-dump` (default yes).

@@ -587,3 +587,97 @@ fn generated_pages_stream() {
     assert_eq!(got, want);
     assert_eq!(ck.process(1).unwrap().memory.present_bytes(), 1024 * 4096);
 }
+
+/// CRIU 4.1-4.2 additions: guard regions (fake VMAs after the real ones), the uprobes area,
+/// MAP_DROPPABLE, pidfds, inventory plugins and run id: decoded, shown, never warned about.
+#[test]
+fn criu_4_2_additions_decode_without_warnings() {
+    const MAP_DROPPABLE: u32 = 0x08;
+    const MAP_ANONYMOUS: u32 = 0x20;
+    let t = Tmp::new("criu42");
+    let mut w = CheckpointWriter::new();
+    w.plugins(&["amdgpu_plugin"]);
+    w.process(1, 0)
+        .comm("app")
+        .vma(Vma::anon(0x4b13_0000_0000, 16 * PAGE).rw())
+        .pages(0x4b13_0000_0000, b"KITCHEN-ANON")
+        .pages(0x4b13_0000_0000 + 12 * PAGE, b"PAGE-12")
+        .guard(0x4b13_0000_0000 + 8 * PAGE, PAGE)
+        .vma(
+            Vma::anon(0x7fff_f000_0000, PAGE)
+                .rx()
+                .status(vma_status::UPROBES | vma_status::ANON_PRIVATE),
+        )
+        .vma(
+            Vma::anon(0x6000_0000_0000, 4 * PAGE)
+                .rw()
+                .map_flags(MAP_DROPPABLE | MAP_ANONYMOUS),
+        )
+        .fd(7, File::Pidfd { nspid: 2 })
+        .fd(8, File::Pidfd { nspid: -1 });
+    let dir = t.join("ck");
+    w.write_dir(&dir).unwrap();
+    let ck = open_load(&dir, &t.join("cache"));
+    assert!(ck.warnings.is_empty(), "{:?}", ck.warnings);
+    let p = ck.process(1).unwrap();
+    let anon: Vec<_> = p
+        .vmas
+        .iter()
+        .filter(|v| v.start >= 0x4b13_0000_0000 && v.start < 0x4b14_0000_0000)
+        .collect();
+    assert_eq!(anon.len(), 1, "the real VMA once, unsplit");
+    assert_eq!(anon[0].end, 0x4b13_0000_0000 + 16 * PAGE);
+    assert!(p.vmas.iter().all(|v| v.status & vma_status::GUARD == 0));
+    assert_eq!(
+        p.guard_regions,
+        vec![(0x4b13_0000_0000 + 8 * PAGE, 0x4b13_0000_0000 + 9 * PAGE)]
+    );
+    assert_eq!(read(&ck, 1, 0x4b13_0000_0000, 12), b"KITCHEN-ANON");
+    assert_eq!(read(&ck, 1, 0x4b13_0000_0000 + 8 * PAGE, 4), [0; 4]);
+    let maps = String::from_utf8(crate::render::maps::maps(p)).unwrap();
+    assert_eq!(
+        maps.matches("4b1300000000-4b1300010000 rw-p").count(),
+        1,
+        "{maps}"
+    );
+    assert!(!maps.contains("4b1300008000"), "{maps}");
+    assert!(
+        maps.contains(
+            "7ffff0000000-7ffff0001000 r-xp 00000000 00:00 0                          [uprobes]\n"
+        ),
+        "{maps}"
+    );
+    assert!(maps.contains("600000000000-600000004000 rw-p"), "{maps}");
+    use crate::render::pagemap::{PM_GUARD_REGION, PM_PRESENT, pagemap_entry};
+    assert_eq!(
+        pagemap_entry(p, &[], 0x4b13_0000_0000 + 8 * PAGE),
+        PM_GUARD_REGION
+    );
+    assert_eq!(
+        pagemap_entry(p, &[], 0x4b13_0000_0000 + 12 * PAGE),
+        PM_PRESENT
+    );
+    let fd7 = p.fds.iter().find(|f| f.fd == 7).unwrap();
+    assert_eq!(fd7.file.link_text(), "anon_inode:[pidfd]");
+    assert!(matches!(fd7.file.kind, FileKind::Pidfd { nspid: 2, .. }));
+    let info = String::from_utf8(crate::render::fdinfo::fdinfo(p, fd7)).unwrap();
+    assert!(info.ends_with("Pid:\t2\nNSpid:\t2\n"), "{info}");
+    assert_eq!(crate::views::inspect::file_path(&fd7.file), "pidfd[2]");
+    let fd8 = p.fds.iter().find(|f| f.fd == 8).unwrap();
+    assert_eq!(crate::views::inspect::file_path(&fd8.file), "pidfd[reaped]");
+    let inv = ck.meta.inventory.as_ref().unwrap();
+    assert_eq!(inv.plugins, ["amdgpu_plugin"]);
+    assert_eq!(inv.criu_run_id.as_deref(), Some("ckptfs-writer"));
+    let json: serde_json::Value =
+        serde_json::from_slice(&crate::render::info::info_json(&ck)).unwrap();
+    assert_eq!(json["inventory"]["plugins"][0], "amdgpu_plugin");
+    assert_eq!(json["inventory"]["criu_run_id"], "ckptfs-writer");
+    // The ELF core has no segment for the guard region: one PT_LOAD for the anonymous VMA.
+    let core = crate::render::elfcore::CoreLayout::new(&ck, p);
+    let phnum = u16::from_le_bytes([core.head()[56], core.head()[57]]);
+    assert_eq!(
+        usize::from(phnum),
+        p.vmas.len() + 1,
+        "PT_NOTE + one PT_LOAD per real VMA"
+    );
+}
