@@ -7,8 +7,12 @@
 //! 4. [`render`]: pure functions model -> bytes for every text file of the tree.
 //! 5. [`fs`]: the inode tree and the thin FUSE adapter.
 //! 6. [`cli`]: command-line front end.
+//!
+//! Beside them: [`views`] (checkpointctl's subcommands: model -> text, between `render` and `cli`)
+//! and, under every layer, [`format`] (values as text: times, sizes, addresses, escaping).
 
 pub mod cli;
+pub mod format;
 pub mod fs;
 pub mod image;
 pub mod model;

@@ -97,9 +97,10 @@ pub(crate) fn io_why(e: &std::io::Error) -> String {
     }
 }
 
-/// Keeps a message on one line (names from a checkpoint may hold newlines).
+/// Keeps a message on one line (names from a checkpoint may hold newlines): control characters
+/// escaped ([`crate::format::escape`]).
 pub(crate) fn one_line(s: &str) -> String {
-    s.trim_end().replace('\n', "\\n").replace('\r', "\\r")
+    crate::format::escape(s.trim_end()).into_owned()
 }
 
 /// Runs the command line; returns the process exit code.

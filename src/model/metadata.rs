@@ -1,8 +1,6 @@
 //! Container and dump metadata: the archive's config.dump / spec.dump (Podman, CRI-O, containerd),
 //! inventory.img and stats-dump.
 
-use std::time::SystemTime;
-
 use serde::Serialize;
 use serde_json::Value;
 
@@ -115,68 +113,7 @@ pub struct Metadata {
     pub network: Vec<NetInterface>,
 }
 
-/// An RFC 3339 time as engines write it (`2026-11-28T14:47:37Z`,
-/// `2026-11-28T14:47:37.123456789+01:00`): the instant, or None if it is not one.
-pub fn parse_rfc3339(s: &str) -> Option<SystemTime> {
-    let b = s.trim().as_bytes();
-    let num = |r: std::ops::Range<usize>| -> Option<i64> {
-        let d = b.get(r)?;
-        if d.is_empty() || !d.iter().all(u8::is_ascii_digit) {
-            return None;
-        }
-        std::str::from_utf8(d).ok()?.parse().ok()
-    };
-    if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't' | b' ') {
-        return None;
-    }
-    if b[13] != b':' || b[16] != b':' {
-        return None;
-    }
-    let (y, mo, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
-    let (h, mi, sec) = (num(11..13)?, num(14..16)?, num(17..19)?);
-    if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || sec > 60 {
-        return None;
-    }
-    let mut i = 19;
-    let mut nanos: u32 = 0;
-    if b[i] == b'.' {
-        let start = i + 1;
-        i = start;
-        while i < b.len() && b[i].is_ascii_digit() {
-            i += 1;
-        }
-        if i == start {
-            return None;
-        }
-        let digits = &b[start..i.min(start + 9)];
-        let mut n: u32 = 0;
-        for (k, c) in digits.iter().enumerate() {
-            n += u32::from(c - b'0') * 10u32.pow(8 - k as u32);
-        }
-        nanos = n;
-    }
-    let offset = match b.get(i..)? {
-        [b'Z' | b'z'] => 0,
-        [sign @ (b'+' | b'-'), rest @ ..] if rest.len() == 5 && rest[2] == b':' => {
-            let oh = num(i + 1..i + 3)?;
-            let om = num(i + 4..i + 6)?;
-            let o = oh * 3600 + om * 60;
-            if *sign == b'+' { o } else { -o }
-        }
-        _ => return None,
-    };
-    // Days since the epoch of a proleptic Gregorian date (Howard Hinnant's days_from_civil).
-    let y = if mo <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (mo + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
-    let secs = days * 86_400 + h * 3600 + mi * 60 + sec - offset;
-    let secs = u64::try_from(secs).ok()?;
-    SystemTime::UNIX_EPOCH.checked_add(std::time::Duration::new(secs, nanos))
-}
+pub use crate::format::time::parse_rfc3339;
 
 fn str_at(v: &Value, key: &str) -> Option<String> {
     match v.get(key)? {
@@ -299,41 +236,6 @@ impl Metadata {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn rfc3339_times() {
-        let secs = |s: &str| {
-            parse_rfc3339(s).map(|t| {
-                let d = t.duration_since(SystemTime::UNIX_EPOCH).unwrap();
-                (d.as_secs(), d.subsec_nanos())
-            })
-        };
-        // `date -u -d 2026-11-28T14:47:37Z +%s` = 1795877257
-        assert_eq!(secs("2026-11-28T14:47:37Z"), Some((1_795_877_257, 0)));
-        assert_eq!(
-            secs("2026-11-28T15:47:37.123456789+01:00"),
-            Some((1_795_877_257, 123_456_789))
-        );
-        assert_eq!(
-            secs("2026-11-28T09:17:37.5-05:30"),
-            Some((1_795_877_257, 500_000_000))
-        );
-        assert_eq!(secs("1970-01-01T00:00:00Z"), Some((0, 0)));
-        assert_eq!(secs("2000-02-29T12:00:00Z"), Some((951_825_600, 0)));
-        for bad in [
-            "",
-            "2026-11-28",
-            "2026-11-28T14:47:37",
-            "2026-13-28T14:47:37Z",
-            "2026-11-28T24:47:37Z",
-            "2026-11-28T14:47:37.Z",
-            "2026-11-28T14:47:37+0100",
-            "1969-12-31T23:59:59Z",
-            "２026-11-28T14:47:37Z",
-        ] {
-            assert_eq!(secs(bad), None, "{bad}");
-        }
-    }
 
     #[test]
     fn podman_config_and_spec() {

@@ -41,11 +41,10 @@ use super::memory::{Extent, ExtentData, Memory, PAGE_SIZE};
 use super::mounts::Mounts;
 use super::process::{Process, vma_status};
 use crate::source::Blob;
+use crate::source::path::{Root, base_name, parent_of};
 
 /// Most entries taken from a layer (a pathological tar or directory is cut there, with a warning).
 const MAX_NODES: usize = 4_000_000;
-/// Symlink hops allowed when resolving a path.
-const MAX_HOPS: usize = 40;
 
 /// What the fs layer serves that is not a process: `rootfs/` and the mounts, plus which memory
 /// ranges were filled from `rootfs/`.
@@ -280,14 +279,6 @@ fn clean(raw: &str) -> Option<String> {
         }
     }
     Some(out.join("/"))
-}
-
-fn parent_of(p: &str) -> &str {
-    p.rfind('/').map_or("", |i| &p[..i])
-}
-
-fn base_of(p: &str) -> &str {
-    p.rfind('/').map_or(p, |i| &p[i + 1..])
 }
 
 fn depth_of_dir(dir: &str) -> usize {
@@ -566,7 +557,7 @@ impl RootFs {
                 gid: h.gid().unwrap_or(0),
                 mtime: h.mtime().unwrap_or(0),
             };
-            let base = base_of(&path);
+            let base = base_name(&path);
             if base == ".wh..wh..opq" {
                 opaque.push(parent_of(&path).to_string());
                 continue;
@@ -739,42 +730,11 @@ impl RootFs {
     }
 
     fn resolve_from(&self, dir: &str, path: &str, follow_last: bool) -> Option<String> {
-        let mut stack: Vec<String> = if path.starts_with('/') || dir.is_empty() {
-            Vec::new()
-        } else {
-            dir.split('/').map(str::to_string).collect()
+        let link = |p: &str| match self.nodes.get(p).map(|n| &n.kind) {
+            Some(NodeKind::Symlink { target, .. }) => Some(target.as_str()),
+            _ => None,
         };
-        // Components still to apply (reversed) and whether each is the path's last.
-        let mut todo: Vec<(String, bool)> = Vec::new();
-        push_comps(&mut todo, path, true);
-        let mut hops = 0usize;
-        while let Some((c, last)) = todo.pop() {
-            match c.as_str() {
-                "" | "." => {}
-                ".." => {
-                    stack.pop();
-                }
-                name => {
-                    stack.push(name.to_string());
-                    let here = stack.join("/");
-                    if let Some(NodeKind::Symlink { target, .. }) =
-                        self.nodes.get(&here).map(|n| &n.kind)
-                        && (!last || follow_last)
-                    {
-                        hops += 1;
-                        if hops > MAX_HOPS {
-                            return None;
-                        }
-                        stack.pop();
-                        if target.starts_with('/') {
-                            stack.clear();
-                        }
-                        push_comps(&mut todo, target, last);
-                    }
-                }
-            }
-        }
-        Some(stack.join("/"))
+        crate::source::path::resolve(dir, path, Root::Chroot, follow_last, link).ok()
     }
 
     /// The file a path names, following symlinks (for mapped files and links).
@@ -817,14 +777,6 @@ impl RootFs {
 
 /// Pushes the components of `path` onto `todo` (reversed), the final one marked `last` if the
 /// path itself is last.
-fn push_comps(todo: &mut Vec<(String, bool)>, path: &str, last: bool) {
-    let comps: Vec<&str> = path.split('/').filter(|c| !c.is_empty()).collect();
-    let n = comps.len();
-    for (i, c) in comps.into_iter().enumerate().rev() {
-        todo.push((c.to_string(), last && i + 1 == n));
-    }
-}
-
 /// `../` × `depth` + `to` (a normalized path from the root), or `.` when both are empty.
 fn relative_to_root(depth: usize, to: &str) -> String {
     let mut s = "../".repeat(depth);

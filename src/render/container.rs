@@ -10,30 +10,12 @@
 //! ```
 //!
 //! A line is printed only when its facts are known; with none known the text is empty. Durations
-//! as checkpointctl prints CRIU's microseconds (Go's `time.Duration`: `601 µs`, `150.37 ms`,
-//! `1.5 s`).
+//! are CRIU's microseconds, exact ([`duration_us`]: `601 µs`, `150.37 ms`, `1.5 s`), as in
+//! `ckptfs inspect --stats`.
 
+use crate::format::time::{duration_us, short_time};
 use crate::model::Checkpoint;
 use crate::model::network::describe;
-use crate::render::summary::short_time;
-
-/// CRIU's microseconds as checkpointctl shows them.
-pub fn duration_us(us: u64) -> String {
-    fn trim(s: String) -> String {
-        if s.contains('.') {
-            s.trim_end_matches('0').trim_end_matches('.').to_string()
-        } else {
-            s
-        }
-    }
-    if us < 1000 {
-        format!("{us} µs")
-    } else if us < 1_000_000 {
-        format!("{} ms", trim(format!("{:.3}", us as f64 / 1e3)))
-    } else {
-        format!("{} s", trim(format!("{:.6}", us as f64 / 1e6)))
-    }
-}
 
 /// The details block (starts with an empty line), or `""` when nothing is known.
 pub fn details(ck: &Checkpoint) -> String {
@@ -92,21 +74,4 @@ pub fn details(ck: &Checkpoint) -> String {
         out.push('\n');
     }
     out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn durations_like_checkpointctl() {
-        // The fixture's checkpointctl inspect: 601 µs, 150.37 ms, 1.711 ms, 266 µs.
-        assert_eq!(duration_us(601), "601 µs");
-        assert_eq!(duration_us(150_370), "150.37 ms");
-        assert_eq!(duration_us(1711), "1.711 ms");
-        assert_eq!(duration_us(266), "266 µs");
-        assert_eq!(duration_us(2000), "2 ms");
-        assert_eq!(duration_us(1_500_000), "1.5 s");
-        assert_eq!(duration_us(0), "0 µs");
-    }
 }

@@ -133,7 +133,7 @@ pub fn info_json(ck: &Checkpoint) -> Vec<u8> {
             .written
             .and_then(|t| t.duration_since(std::time::SystemTime::UNIX_EPOCH).ok())
             .and_then(|d| i64::try_from(d.as_secs()).ok())
-            .map(super::summary::rfc3339),
+            .map(crate::format::time::rfc3339),
         pod: m.pod_name.as_deref(),
         namespace: m.pod_namespace.as_deref(),
         network: &m.network,

@@ -15,7 +15,7 @@
 //! | `PID/fdinfo/N` | [`fdinfo()`] | `fdinfo.rs` |
 //! | `pstree` | [`pstree()`] | `pstree.rs` |
 //! | `checkpoint/info.json` | [`info_json()`] | `info.rs` |
-//! | `checkpoint/summary` (and the CLI's `show` table) | [`summary()`], [`show_table()`], [`human_size()`] | `summary.rs` |
+//! | `checkpoint/summary` (and the CLI's `show` table) | [`summary()`], [`show_table()`], [`summary::show_row()`] | `summary.rs` |
 //! | the summary's pod / network / CRIU lines | [`container::details()`] | `container.rs` |
 //! | `triage` | [`triage::triage()`] (one pure function per rule) | `triage.rs` |
 //!
@@ -72,7 +72,7 @@ pub use pstree::pstree;
 pub use regs::regs;
 pub use stat::{stat, statm, thread_stat};
 pub use status::{status, thread_status};
-pub use summary::{CheckpointSizes, checkpoint_sizes, human_size, show_table, summary, table};
+pub use summary::{CheckpointSizes, checkpoint_sizes, show_table, summary};
 
 #[cfg(test)]
 mod tests {

@@ -16,6 +16,10 @@
 
 use std::fmt::Write;
 
+use crate::format::net::{
+    AF_INET, AF_INET6, IPPROTO_TCP, IPPROTO_UDP, SOCK_DGRAM, SOCK_STREAM, TCP_ESTABLISHED,
+    TCP_LISTEN,
+};
 use crate::model::files::{FileKind, InetSocket, UnixSocket};
 use crate::model::process::Process;
 
@@ -49,15 +53,6 @@ impl NetFile {
     }
 }
 
-const AF_INET: u32 = 2;
-const AF_INET6: u32 = 10;
-const SOCK_STREAM: u32 = 1;
-const SOCK_DGRAM: u32 = 2;
-const IPPROTO_TCP: u32 = 6;
-const IPPROTO_UDP: u32 = 17;
-/// `TCP_LISTEN`, `TCP_ESTABLISHED` (sk_state numbering, also used by unix sockets).
-const TCP_LISTEN: u32 = 10;
-const TCP_ESTABLISHED: u32 = 1;
 /// `__SO_ACCEPTCON`.
 const SO_ACCEPTCON: u32 = 1 << 16;
 /// `%pK` for an unprivileged reader.
@@ -227,7 +222,11 @@ mod tests {
             ino,
             family,
             sock_type: ty,
-            proto: if ty == SOCK_STREAM { 6 } else { 17 },
+            proto: if ty == SOCK_STREAM {
+                IPPROTO_TCP
+            } else {
+                IPPROTO_UDP
+            },
             state,
             src_port: port,
             src_addr: src,

@@ -26,8 +26,11 @@
 //!
 //! Rules never panic and never fail: memory that cannot be read (environ, cmdline) is skipped.
 
-use std::net::{Ipv4Addr, Ipv6Addr};
-
+use crate::format::escape;
+use crate::format::net::{
+    AF_INET6, IPPROTO_TCP, IPPROTO_UDP, SOCK_DGRAM, SOCK_STREAM, TCP_ESTABLISHED, TCP_LISTEN,
+    ip_host,
+};
 use crate::model::process::{Process, Vma, VmaName, vma_status};
 use crate::model::{Checkpoint, FileKind};
 
@@ -65,22 +68,14 @@ impl Finding {
     }
 }
 
-/// One line, printable: control characters (newlines included) escaped, long texts cut.
+/// One line, printable: control characters (newlines included) escaped ([`escape`]), long
+/// texts cut.
 fn clean(s: &str) -> String {
     const MAX: usize = 160;
-    let mut out = String::new();
-    for (n, c) in s.chars().enumerate() {
-        if n >= MAX {
-            out.push_str("...");
-            break;
-        }
-        if c.is_control() {
-            out.extend(c.escape_default());
-        } else {
-            out.push(c);
-        }
+    match s.char_indices().nth(MAX) {
+        Some((i, _)) => format!("{}...", escape(&s[..i])),
+        None => escape(s).into_owned(),
     }
-    out
 }
 
 fn range(v: &Vma) -> String {
@@ -494,31 +489,6 @@ pub fn shells(p: &Process) -> Vec<Finding> {
     )]
 }
 
-/// An address as the image stores it (IPv4: one word, IPv6: four; each word's bytes in network
-/// order as laid out in memory, i.e. little-endian words on x86).
-pub fn ip_text(words: &[u32]) -> String {
-    match words {
-        [a] => Ipv4Addr::from(a.to_le_bytes()).to_string(),
-        [a, b, c, d] => {
-            let mut o = [0u8; 16];
-            for (i, w) in [a, b, c, d].into_iter().enumerate() {
-                o[4 * i..4 * i + 4].copy_from_slice(&w.to_le_bytes());
-            }
-            let ip = Ipv6Addr::from(o);
-            format!("[{ip}]")
-        }
-        [] => "*".into(),
-        _ => "?".into(),
-    }
-}
-
-const TCP_ESTABLISHED: u32 = 1;
-const TCP_LISTEN: u32 = 10;
-const SOCK_STREAM: u32 = 1;
-const SOCK_DGRAM: u32 = 2;
-const IPPROTO_TCP: u32 = 6;
-const IPPROTO_UDP: u32 = 17;
-
 /// **Network exposure**: per descriptor, listening TCP sockets (`tcp-listen`), established TCP
 /// connections (`tcp-established`, `<where>` = `local->remote`), UDP sockets bound to a port
 /// (`udp-bound`), listening unix sockets (`unix-listen`) and connected unix stream sockets with a
@@ -533,9 +503,9 @@ pub fn sockets(p: &Process) -> Vec<Finding> {
         }
         match &fd.file.kind {
             FileKind::InetSocket(s) => {
-                let v6 = s.family == libc::AF_INET6 as u32;
+                let v6 = s.family == AF_INET6;
                 let fam = if v6 { "6" } else { "" };
-                let local = format!("{}:{}", ip_text(&s.src_addr), s.src_port);
+                let local = format!("{}:{}", ip_host(&s.src_addr), s.src_port);
                 let tcp = s.proto == IPPROTO_TCP || (s.proto == 0 && s.sock_type == SOCK_STREAM);
                 let udp = s.proto == IPPROTO_UDP || (s.proto == 0 && s.sock_type == SOCK_DGRAM);
                 if tcp && s.state == TCP_LISTEN {
@@ -549,7 +519,7 @@ pub fn sockets(p: &Process) -> Vec<Finding> {
                         ),
                     ));
                 } else if tcp && s.state == TCP_ESTABLISHED {
-                    let remote = format!("{}:{}", ip_text(&s.dst_addr), s.dst_port);
+                    let remote = format!("{}:{}", ip_host(&s.dst_addr), s.dst_port);
                     out.push(Finding::new(
                         p.pid,
                         format!("{local}->{remote}"),

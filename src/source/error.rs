@@ -107,20 +107,7 @@ impl Error {
 /// A name from untrusted input, made safe to print on one line: control characters (newlines,
 /// escape sequences) and invalid UTF-8 are escaped.
 pub(crate) fn show(name: &[u8]) -> String {
-    let mut out = String::with_capacity(name.len());
-    for chunk in name.utf8_chunks() {
-        for c in chunk.valid().chars() {
-            if c.is_control() {
-                out.extend(c.escape_default());
-            } else {
-                out.push(c);
-            }
-        }
-        for b in chunk.invalid() {
-            out.push_str(&format!("\\x{b:02x}"));
-        }
-    }
-    out
+    crate::format::escape_bytes(name)
 }
 
 #[cfg(test)]
@@ -130,7 +117,7 @@ mod tests {
     #[test]
     fn show_escapes_controls() {
         assert_eq!(show(b"a/b.img"), "a/b.img");
-        assert_eq!(show(b"x\n\x1b[31m"), "x\\n\\u{1b}[31m");
+        assert_eq!(show(b"x\n\x1b[31m"), "x\\n\\x1b[31m");
         assert_eq!(show(b"\xffz"), "\\xffz");
     }
 

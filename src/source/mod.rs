@@ -19,6 +19,7 @@ pub mod cache_admin;
 mod dir;
 mod error;
 mod layout;
+pub mod path;
 mod tar;
 #[cfg(test)]
 pub(crate) mod test_util;

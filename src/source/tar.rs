@@ -12,6 +12,8 @@ use std::path::{Path, PathBuf};
 
 use super::Blob;
 use super::error::{Error, show};
+use super::path::{self, Root};
+pub(crate) use super::path::{Unresolved, base_name, join, normalize, parent_of};
 
 /// At most this many entries (headers yielded by the tar crate) in one archive.
 pub(crate) const MAX_ENTRIES: usize = 1_000_000;
@@ -20,8 +22,6 @@ pub(crate) const MAX_NAME: usize = 4096;
 /// Largest accepted GNU long-name / long-link / PAX extension header (the tar crate reads them
 /// into memory).
 const MAX_EXTENSION: u64 = 1 << 20;
-/// Symlink hops allowed when resolving a path inside the archive.
-const MAX_HOPS: usize = 40;
 const BLOCK: u64 = 512;
 
 /// One indexed entry.
@@ -33,15 +33,6 @@ pub(crate) enum Node {
     Dir,
     /// A symlink whose target (relative, not escaping the archive root lexically) is kept as text.
     Symlink(String),
-}
-
-/// Why an in-archive path could not be resolved.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Unresolved {
-    /// The path (or a link on the way) leads outside the archive root.
-    Escapes,
-    /// Too many symlink hops (a loop).
-    Loop,
 }
 
 /// A tar archive's entries by normalized path (no leading `./`, no trailing `/`; `""` is the root).
@@ -61,42 +52,6 @@ pub(crate) struct TarIndex {
 /// Rounds up to the tar block size.
 fn round_up(n: u64) -> Option<u64> {
     Some(n.checked_add(BLOCK - 1)? & !(BLOCK - 1))
-}
-
-/// Normalizes an archive path: drops empty and `.` components. `Err` for an absolute path or a
-/// `..` component.
-pub(crate) fn normalize(raw: &str) -> Result<String, &'static str> {
-    if raw.starts_with('/') {
-        return Err("absolute path: refused (it would escape the archive)");
-    }
-    let mut parts: Vec<&str> = Vec::new();
-    for c in raw.split('/') {
-        match c {
-            "" | "." => {}
-            ".." => return Err("path has a `..` component: refused (it could escape the archive)"),
-            c => parts.push(c),
-        }
-    }
-    Ok(parts.join("/"))
-}
-
-/// The parent directory of a normalized path (`""` for a top-level name).
-pub(crate) fn parent_of(path: &str) -> &str {
-    path.rfind('/').map_or("", |i| &path[..i])
-}
-
-/// The last component of a normalized path.
-pub(crate) fn base_name(path: &str) -> &str {
-    path.rfind('/').map_or(path, |i| &path[i + 1..])
-}
-
-/// `dir/name`, or `name` at the root.
-pub(crate) fn join(dir: &str, name: &str) -> String {
-    if dir.is_empty() {
-        name.to_string()
-    } else {
-        format!("{dir}/{name}")
-    }
 }
 
 /// True when a link `target`, read relative to `dir`, stays inside the archive lexically.
@@ -540,43 +495,12 @@ impl TarIndex {
     /// Resolves `target` read relative to directory `from_dir`, following symlinks inside the
     /// archive (every hop checked). Returns the normalized path reached; it may not exist.
     pub(crate) fn resolve(&self, from_dir: &str, target: &str) -> Result<String, Unresolved> {
-        let mut stack: Vec<String> = if from_dir.is_empty() {
-            Vec::new()
-        } else {
-            from_dir.split('/').map(str::to_string).collect()
-        };
-        let mut todo: Vec<String> = Vec::new(); // components still to apply, reversed
-        if target.starts_with('/') {
-            return Err(Unresolved::Escapes);
-        }
-        todo.extend(target.split('/').rev().map(str::to_string));
-        let mut hops = 0usize;
-        while let Some(c) = todo.pop() {
-            match c.as_str() {
-                "" | "." => {}
-                ".." => {
-                    if stack.pop().is_none() {
-                        return Err(Unresolved::Escapes);
-                    }
-                }
-                _ => {
-                    stack.push(c);
-                    let here = stack.join("/");
-                    if let Some(Node::Symlink(t)) = self.nodes.get(&here) {
-                        hops += 1;
-                        if hops > MAX_HOPS {
-                            return Err(Unresolved::Loop);
-                        }
-                        if t.starts_with('/') {
-                            return Err(Unresolved::Escapes);
-                        }
-                        stack.pop();
-                        todo.extend(t.split('/').rev().map(str::to_string));
-                    }
-                }
+        path::resolve(from_dir, target, Root::Confined, true, |p| {
+            match self.nodes.get(p) {
+                Some(Node::Symlink(t)) => Some(t.as_str()),
+                _ => None,
             }
-        }
-        Ok(stack.join("/"))
+        })
     }
 
     /// The data of the regular file reached from `from_dir` by `target` (following symlinks).
@@ -613,16 +537,6 @@ pub(crate) mod tests {
         assert!(!looks_like_tar(&v7));
         assert!(!looks_like_tar(&[0u8; 512]));
         assert!(!looks_like_tar(b"short"));
-    }
-
-    #[test]
-    fn normalize_paths() {
-        assert_eq!(normalize("./checkpoint/").unwrap(), "checkpoint");
-        assert_eq!(normalize("./a//b/./c").unwrap(), "a/b/c");
-        assert_eq!(normalize(".").unwrap(), "");
-        assert!(normalize("../x").is_err());
-        assert!(normalize("a/../../x").is_err());
-        assert!(normalize("/etc/passwd").is_err());
     }
 
     #[test]

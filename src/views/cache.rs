@@ -15,8 +15,9 @@
 
 use serde::Serialize;
 
-use super::table;
-use crate::render::summary::{human_size, rfc3339};
+use crate::format::human_size;
+use crate::format::table;
+use crate::format::time::rfc3339;
 use crate::source::cache_admin::{Cleaned, Entry, Scan, State};
 
 const HEADER: [&str; 7] = [
@@ -257,17 +258,4 @@ pub fn clean_text(scan: &Scan, c: &Cleaned, dry_run: bool) -> String {
         s.push_str(&format!("Freed {} ({n} {plural})\n", human_size(c.freed)));
     }
     s
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn times() {
-        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
-        assert_eq!(rfc3339(1_795_877_257), "2026-11-28T14:47:37Z");
-        assert_eq!(rfc3339(951_782_400), "2000-02-29T00:00:00Z");
-        assert_eq!(rfc3339(-1), "1969-12-31T23:59:59Z");
-    }
 }

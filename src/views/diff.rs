@@ -34,11 +34,11 @@ use serde::Serialize;
 use super::inspect::{FileTypes, Format, open_files, socket_node, to_json};
 use super::tree::Node;
 use super::{Error, OpenArgs, write_out};
+use crate::format::human_size;
 use crate::model::Checkpoint;
 use crate::model::memory::{Memory, PAGE_SIZE, Piece};
 use crate::model::process::{Process, Vma};
 use crate::render::maps::vma_name;
-use crate::render::summary::human_size;
 use crate::source::{ImageDir, Source};
 
 /// Arguments of `ckptfs diff`.

@@ -81,6 +81,8 @@
 //! - A socket descriptor's path is what `/proc/PID/fd` shows, `socket:[INODE]` (checkpointctl:
 //!   `INETSK.8`, CRIU's internal file id, which matches nothing outside the images).
 //! - IPv6 addresses are printed correctly (checkpointctl keeps only the last 32 bits).
+//! - CRIU's durations (`--stats`) are exact (`999.999 ms`; checkpointctl rounds to five significant
+//!   digits: `1000 ms`).
 //! - The command line follows the kernel's rules (`/proc/PID/cmdline`, including
 //!   `setproctitle()`), not the raw argument area.
 //! - Plain CRIU image directories are accepted: unknown container fields are `-` in the tree and
@@ -88,7 +90,6 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::io::Write;
-use std::net::{Ipv4Addr, Ipv6Addr};
 use std::path::PathBuf;
 
 use serde::Serialize;
@@ -96,12 +97,15 @@ use serde_json::Value;
 
 use super::tree::Node;
 use super::{Error, OpenArgs, write_out};
+use crate::format::net::{ip_proto, ip_text, sock_type, tcp_state};
+use crate::format::size::{count_bytes, human_size};
+use crate::format::time::{duration_us, short_time};
 use crate::image::{self, magic, pb};
 use crate::model::Checkpoint;
 use crate::model::files::{FileKind, FileObject, InetSocket, UnixSocket};
 use crate::model::network::NetInterface;
 use crate::model::process::{Process, TaskState};
-use crate::render::summary::{checkpoint_sizes, human_size, short_time};
+use crate::render::summary::checkpoint_sizes;
 
 /// Output format of `inspect` and `diff`.
 #[derive(clap::ValueEnum, Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -772,81 +776,6 @@ pub(crate) fn open_files(p: &Process, ft: &FileTypes) -> Vec<OpenFile> {
     v
 }
 
-/// go-criu's `countBytes`: `16.0 KB`.
-pub fn count_bytes(n: u64) -> String {
-    const UNIT: u64 = 1024;
-    if n < UNIT {
-        return format!("{n} B");
-    }
-    let (mut div, mut exp) = (UNIT, 0usize);
-    let mut i = n / UNIT;
-    while i >= UNIT && exp < 5 {
-        div *= UNIT;
-        exp += 1;
-        i /= UNIT;
-    }
-    format!("{:.1} {}B", n as f64 / div as f64, &"KMGTPE"[exp..exp + 1])
-}
-
-fn tcp_state(s: u32) -> &'static str {
-    match s {
-        1 => "ESTABLISHED",
-        2 => "SYN_SENT",
-        3 => "SYN_RECV",
-        4 => "FIN_WAIT1",
-        5 => "FIN_WAIT2",
-        6 => "TIME_WAIT",
-        7 => "CLOSE",
-        8 => "CLOSE_WAIT",
-        9 => "LAST_ACK",
-        10 => "LISTEN",
-        11 => "CLOSING",
-        12 => "NEW_SYN_RECV",
-        _ => "",
-    }
-}
-
-fn ip_proto(p: u32) -> String {
-    match p {
-        1 => "ICMP".into(),
-        2 => "IGMP".into(),
-        6 => "TCP".into(),
-        17 => "UDP".into(),
-        58 => "ICMPV6".into(),
-        136 => "UDPLITE".into(),
-        255 => "RAW".into(),
-        0 => String::new(),
-        o => format!("PROTO{o}"),
-    }
-}
-
-fn sock_type(t: u32) -> &'static str {
-    match t {
-        1 => "STREAM",
-        2 => "DGRAM",
-        3 => "RAW",
-        4 => "RDM",
-        5 => "SEQPACKET",
-        10 => "PACKET",
-        _ => "",
-    }
-}
-
-/// An address as the image stores it (one word for IPv4, four for IPv6, network byte order).
-pub fn ip_text(words: &[u32]) -> String {
-    match words {
-        [a] => Ipv4Addr::from(a.to_le_bytes()).to_string(),
-        [a, b, c, d] => {
-            let mut o = [0u8; 16];
-            for (i, w) in [a, b, c, d].into_iter().enumerate() {
-                o[4 * i..4 * i + 4].copy_from_slice(&w.to_le_bytes());
-            }
-            Ipv6Addr::from(o).to_string()
-        }
-        _ => String::new(),
-    }
-}
-
 fn inet(s: &InetSocket) -> (String, SkData) {
     let proto = ip_proto(s.proto);
     (
@@ -923,32 +852,6 @@ pub(crate) fn socket_node(f: &FileObject, ft: &FileTypes) -> Option<SocketNode> 
     }
 }
 
-/// checkpointctl's `FormatTime`: `601 µs`, `150.37 ms`, `1.711 ms`, `2.5 s` (5 significant
-/// digits, trailing zeros dropped).
-pub fn format_time(us: u64) -> String {
-    if us < 1000 {
-        return format!("{us} µs");
-    }
-    let (v, unit) = if us < 1_000_000 {
-        (us as f64 / 1000.0, "ms")
-    } else {
-        (us as f64 / 1_000_000.0, "s")
-    };
-    let digits = if v >= 1.0 {
-        v.log10().floor() as i32 + 1
-    } else {
-        1
-    };
-    let decimals = (5 - digits).max(0) as usize;
-    let s = format!("{v:.decimals$}");
-    let s = if s.contains('.') {
-        s.trim_end_matches('0').trim_end_matches('.').to_string()
-    } else {
-        s
-    };
-    format!("{s} {unit}")
-}
-
 /// The tree view of one checkpoint.
 pub fn tree(i: &Inspected, s: &Sections) -> Node {
     let dash = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".into());
@@ -1013,7 +916,7 @@ pub fn tree(i: &Inspected, s: &Sections) -> Node {
     }
     if let Some(st) = &i.statistics {
         let n = root.add(Node::new("CRIU dump statistics"));
-        let t = |v: Option<u64>| format_time(v.unwrap_or(0));
+        let t = |v: Option<u64>| duration_us(v.unwrap_or(0));
         n.leaf(format!("Freezing time: {}", t(st.freezing_time)));
         n.leaf(format!("Frozen time: {}", t(st.frozen_time)));
         n.leaf(format!("Memdump time: {}", t(st.memdump_time)));
@@ -1179,49 +1082,6 @@ fn add_json_array(n: &mut Node, a: &[Value]) {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn times_like_checkpointctl() {
-        assert_eq!(format_time(601), "601 µs");
-        assert_eq!(format_time(150_370), "150.37 ms");
-        assert_eq!(format_time(1711), "1.711 ms");
-        assert_eq!(format_time(266), "266 µs");
-        assert_eq!(format_time(1000), "1 ms");
-        assert_eq!(format_time(999_999), "1000 ms");
-        assert_eq!(format_time(2_500_000), "2.5 s");
-        assert_eq!(format_time(u32::MAX.into()), "4295 s");
-    }
-
-    #[test]
-    fn buffers_like_go_criu() {
-        assert_eq!(count_bytes(16384), "16.0 KB");
-        assert_eq!(count_bytes(131072), "128.0 KB");
-        assert_eq!(count_bytes(212992), "208.0 KB");
-        assert_eq!(count_bytes(100), "100 B");
-        assert_eq!(count_bytes(3 << 20), "3.0 MB");
-    }
-
-    #[test]
-    fn addresses() {
-        assert_eq!(ip_text(&[u32::from_le_bytes([127, 0, 0, 1])]), "127.0.0.1");
-        assert_eq!(ip_text(&[0, 0, 0, 0]), "::");
-        // ::ffff:10.0.0.1 (checkpointctl would print only the last word).
-        let w = [
-            0,
-            0,
-            u32::from_le_bytes([0, 0, 0xff, 0xff]),
-            u32::from_le_bytes([10, 0, 0, 1]),
-        ];
-        assert_eq!(ip_text(&w), "::ffff:10.0.0.1");
-        let w = [
-            u32::from_le_bytes([0x20, 0x01, 0x0d, 0xb8]),
-            0,
-            0,
-            u32::from_le_bytes([0, 0, 0, 1]),
-        ];
-        assert_eq!(ip_text(&w), "2001:db8::1");
-        assert_eq!(ip_text(&[1, 2]), "");
-    }
 
     #[test]
     fn networks_from_the_model() {

@@ -24,9 +24,10 @@ use std::fs::File;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
-use super::{Error, table, write_out};
+use super::{Error, write_out};
+use crate::format::table;
+use crate::format::time::short_time;
 use crate::model::metadata::Metadata;
-use crate::render::summary::short_time;
 
 /// The kubelet's checkpoint directory.
 pub const DEFAULT_DIR: &str = "/var/lib/kubelet/checkpoints";

@@ -35,11 +35,12 @@ use std::io::{BufWriter, Write};
 use std::path::PathBuf;
 
 use super::search::{Pattern, Searchable, printable};
-use super::{Error, OpenArgs, table, write_out};
+use super::{Error, OpenArgs, write_out};
+use crate::format::human_size;
+use crate::format::table;
 use crate::model::Checkpoint;
 use crate::model::memory::Memory;
 use crate::model::process::Process;
-use crate::render::summary::human_size;
 
 /// Arguments of `ckptfs memparse`.
 #[derive(clap::Args, Debug, Clone, Default)]

@@ -16,7 +16,7 @@
 //! - [`memparse`]: memory sizes, hexdump, search ([`search`] is the engine).
 //! - [`list`]: checkpoints in the kubelet's directory.
 //! - [`diff`]: what changed between two checkpoints, down to memory pages.
-//! - [`table`], [`tree`]: checkpointctl's table and tree drawing.
+//! - [`tree`]: checkpointctl's tree drawing (its table is [`crate::format::table`]).
 
 pub mod cache;
 pub mod completions;
@@ -26,7 +26,6 @@ pub mod list;
 pub mod memparse;
 pub mod search;
 pub mod show;
-pub mod table;
 pub mod tree;
 
 use std::io::{self, Write};
@@ -251,6 +250,3 @@ pub fn fd_type_name(kind: &FileKind) -> &'static str {
         FileKind::Other { .. } => "UND",
     }
 }
-
-/// `Dump of 2 GiB` style sizes: checkpointctl's `ByteToString`.
-pub use crate::render::summary::human_size;

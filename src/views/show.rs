@@ -16,6 +16,7 @@
 //!   `io.container.manager` annotation. CREATED is RFC 3339 without fractional seconds.
 //! - CHKPT SIZE is the size of the CRIU images (checkpointctl: of `checkpoint/`), ROOT FS DIFF
 //!   SIZE the size of `rootfs-diff.tar`; both humanised like checkpointctl (`246.4 KiB`).
+//! - The row and the table are `checkpoint/summary`'s ([`crate::render::summary::show_row`]).
 //! - Differences from checkpointctl: the eight columns are always there (checkpointctl drops
 //!   ROOT FS DIFF SIZE when there is none and adds IP / MAC for CRI-O); a value the checkpoint does
 //!   not have is `-`, so a plain CRIU image directory (no container metadata) is shown too,
@@ -24,9 +25,9 @@
 use std::io::Write;
 use std::path::PathBuf;
 
-use super::{Error, OpenArgs, table, write_out};
-use crate::model::Checkpoint;
-use crate::render::summary::{checkpoint_sizes, human_size, short_time};
+use super::{Error, OpenArgs, write_out};
+use crate::format::table;
+use crate::render::summary::{SHOW_HEADER, show_row};
 
 /// Arguments of `ckptfs show`.
 #[derive(clap::Args, Debug, Clone)]
@@ -42,18 +43,6 @@ pub struct ShowArgs {
     pub open: OpenArgs,
 }
 
-/// The table's columns.
-pub const HEADER: [&str; 8] = [
-    "Container",
-    "Image",
-    "ID",
-    "Runtime",
-    "Created",
-    "Engine",
-    "CHKPT Size",
-    "Root FS Diff Size",
-];
-
 /// `ckptfs show`, to stdout.
 pub fn main(args: ShowArgs) -> Result<(), Error> {
     super::to_stdout(|out| run(&args, out))
@@ -64,7 +53,7 @@ pub fn run(args: &ShowArgs, out: &mut dyn Write) -> Result<(), Error> {
     let mut rows = Vec::with_capacity(args.checkpoints.len());
     for p in &args.checkpoints {
         let ck = super::load(p, &args.open)?;
-        rows.push(row(&ck));
+        rows.push(show_row(&ck));
     }
     let mut s = String::new();
     if let [one] = args.checkpoints.as_slice() {
@@ -73,25 +62,6 @@ pub fn run(args: &ShowArgs, out: &mut dyn Write) -> Result<(), Error> {
             one.display()
         ));
     }
-    s.push_str(&table::render(&HEADER, &rows));
+    s.push_str(&table::render(&SHOW_HEADER, &rows));
     write_out(out, s.as_bytes())
-}
-
-/// One row of the table.
-pub fn row(ck: &Checkpoint) -> Vec<String> {
-    let m = &ck.meta;
-    let dash = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".into());
-    let sizes = checkpoint_sizes(ck);
-    vec![
-        dash(&m.container_name),
-        dash(&m.image),
-        m.container_id
-            .as_ref()
-            .map_or_else(|| "-".into(), |id| id.chars().take(12).collect()),
-        dash(&m.runtime),
-        m.created.as_deref().map_or_else(|| "-".into(), short_time),
-        dash(&m.engine),
-        human_size(sizes.images),
-        sizes.root_fs_diff.map_or_else(|| "-".into(), human_size),
-    ]
 }

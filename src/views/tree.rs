@@ -75,23 +75,9 @@ fn label(n: &Node) -> String {
     }
 }
 
-/// Escapes control characters other than `\t` and `\n`.
+/// Escapes control characters other than `\t` and `\n` ([`crate::format::escape`]'s rule).
 pub fn clean(s: &str) -> String {
-    if !s.chars().any(|c| c.is_control() && c != '\t' && c != '\n') {
-        return s.to_string();
-    }
-    let mut out = String::with_capacity(s.len() + 8);
-    for c in s.chars() {
-        if c.is_control() && c != '\t' && c != '\n' {
-            let mut b = [0u8; 4];
-            for byte in c.encode_utf8(&mut b).bytes() {
-                out.push_str(&format!("\\x{byte:02x}"));
-            }
-        } else {
-            out.push(c);
-        }
-    }
-    out
+    crate::format::escape::escape_except(s, &['\t', '\n']).into_owned()
 }
 
 /// `last_flags[l]`: whether the ancestor at level `l` is the last of its siblings.
@@ -160,6 +146,6 @@ mod tests {
     fn escapes_terminal_controls() {
         let mut root = Node::new("r\x1b]0;x\x07");
         root.add(Node::with_meta("1\r", "a\tb"));
-        assert_eq!(root.render(), "r\\x1b]0;x\\x07\n└── [1\\x0d]  a\tb\n");
+        assert_eq!(root.render(), "r\\x1b]0;x\\x07\n└── [1\\r]  a\tb\n");
     }
 }

@@ -12,34 +12,17 @@
 //! - Widths count characters (not bytes), like tabwriter does for UTF-8.
 //! - Cells come from untrusted input (container names, memory): tabs, newlines and other control
 //!   characters are shown escaped ([`cell`]) so they cannot break the layout or drive the terminal.
+//!
+//! Used by the `show` / `memparse` / `list` / `cache list` views and by `checkpoint/summary`.
 
 /// tabwriter `minwidth`.
 const MIN_WIDTH: usize = 6;
 /// tabwriter `padding`.
 const PADDING: usize = 3;
 
-/// A cell made safe for one table line: control characters escaped C-style (`\t`, `\n`, `\r`,
-/// `\x1b`).
+/// A cell made safe for one table line: control characters escaped ([`super::escape`]).
 pub fn cell(s: &str) -> String {
-    if !s.chars().any(char::is_control) {
-        return s.to_string();
-    }
-    let mut out = String::with_capacity(s.len() + 8);
-    for c in s.chars() {
-        match c {
-            '\t' => out.push_str("\\t"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            c if c.is_control() => {
-                let mut b = [0u8; 4];
-                for byte in c.encode_utf8(&mut b).bytes() {
-                    out.push_str(&format!("\\x{byte:02x}"));
-                }
-            }
-            c => out.push(c),
-        }
-    }
-    out
+    super::escape(s).into_owned()
 }
 
 /// Renders `header` (upper-cased) and `rows` as checkpointctl prints them. Rows shorter than the
