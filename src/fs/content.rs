@@ -33,6 +33,8 @@ pub enum Content {
     RootFile(super::rootfs::RootFile),
     /// `/<pid>/pagemap`: generated per read (see [`crate::render::pagemap`]).
     Pagemap { proc: u32 },
+    /// `sysvipc/shm-<id>`: a SysV shared memory segment's bytes (index into `objects.shm`).
+    Shm { seg: u32 },
 }
 
 /// Which text file (process and thread numbers are indices into the model's vectors).
@@ -63,6 +65,8 @@ pub enum TextSrc {
     Net(u32, render::NetFile),
     /// `/<pid>/mountinfo`
     Mountinfo(u32),
+    /// `sysvipc/shm`
+    SysvShm,
 }
 
 /// A text file and its rendering, done once.
@@ -118,6 +122,10 @@ impl Content {
             },
             Content::Core(c) => c.size_and_present(ck),
             Content::RootFile(f) => (f.size(), f.size()),
+            Content::Shm { seg } => match ck.objects.shm.get(*seg as usize) {
+                Some(s) => (s.size, s.memory.present_in(0, s.size)),
+                None => (0, 0),
+            },
             // Like the kernel's /proc/PID/pagemap: size 0, served with direct I/O (see
             // `direct_io`). Its real extent (8 bytes per page of the address space, 256 GiB) would
             // make `yara -r`, `grep -r` and backup tools read it whole.
@@ -144,6 +152,12 @@ impl Content {
                 })
             }
             Content::Blob(_) | Content::RootFile(_) => Ok(()),
+            Content::Shm { seg } => ck
+                .objects
+                .shm
+                .get(*seg as usize)
+                .map(|_| ())
+                .ok_or(Error::errno(libc::EIO)),
             Content::Core(c) => c.parts(ck).map(|_| ()),
             Content::Pagemap { proc } => process(ck, *proc)
                 .map(|_| ())
@@ -185,6 +199,20 @@ impl Content {
             }
             Content::Core(c) => c.read(ck, off, len, scratch),
             Content::RootFile(f) => f.read(off, len, scratch),
+            Content::Shm { seg } => {
+                let s = ck
+                    .objects
+                    .shm
+                    .get(*seg as usize)
+                    .ok_or(Error::errno(libc::EIO))?;
+                read_sparse(&s.memory, 0, s.size, off, len, scratch).map_err(|e| {
+                    Error::logged(
+                        libc::EIO,
+                        format!("sysvipc/shm-{}: {}", s.id, e.reason),
+                        format!("sysvipc/shm-{}: {e}", s.id),
+                    )
+                })
+            }
             Content::Pagemap { proc } => {
                 let p = process(ck, *proc).ok_or(Error::errno(libc::EIO))?;
                 scratch.clear();
@@ -212,6 +240,10 @@ impl Content {
             | Content::RootFile(_)
             | Content::Pagemap { .. } => seek_dense(self.size_and_present(ck).0, off, whence),
             Content::Core(c) => c.seek(ck, off, whence),
+            Content::Shm { seg } => match ck.objects.shm.get(*seg as usize) {
+                Some(s) => seek_sparse(&s.memory, 0, s.size, off, whence),
+                None => seek_dense(0, off, whence),
+            },
         }
     }
 }
@@ -278,6 +310,7 @@ fn describe(ck: &Checkpoint, src: TextSrc) -> String {
         TextSrc::Regs(i, j) => format!("{}/task/{}/regs", pid(i), tid(i, j)),
         TextSrc::Net(i, w) => format!("{}/net/{}", pid(i), w.name()),
         TextSrc::Mountinfo(i) => format!("{}/mountinfo", pid(i)),
+        TextSrc::SysvShm => "sysvipc/shm".into(),
     }
 }
 
@@ -320,11 +353,12 @@ fn render_inner(ck: &Checkpoint, src: TextSrc) -> std::result::Result<Vec<u8>, S
             render::thread_stat(ck, p, t)
         }
         TextSrc::Regs(i, j) => render::regs(thread(ck, i, j)?.1),
-        TextSrc::Net(i, w) => render::net(p(i)?, w),
+        TextSrc::Net(i, w) => render::net_of(&ck.net_ns_peers(p(i)?.pid), w),
         TextSrc::Mountinfo(i) => {
             let pid = p(i)?.pid;
             render::mountinfo(ck.container_fs.mounts.for_pid(pid).unwrap_or(&[]))
         }
+        TextSrc::SysvShm => render::sysvipc::shm(ck),
     })
 }
 

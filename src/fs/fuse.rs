@@ -791,6 +791,7 @@ mod tests {
             time: SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000),
             warnings: vec![],
             container_fs: Default::default(),
+            objects: Default::default(),
         }
     }
 

@@ -151,6 +151,8 @@ pub struct Parts<'a> {
     pub processes: &'a [Process],
     /// `rootfs/` (None: an empty `rootfs/`, so links into it dangle inside the mount).
     pub rootfs: Option<&'a crate::model::rootfs::RootFs>,
+    /// Objects no process owns (`sysvipc/`); None: none.
+    pub objects: Option<&'a crate::model::objects::Objects>,
 }
 
 /// The inode table.
@@ -169,6 +171,7 @@ impl Tree {
             images: &ck.source.images.files,
             processes: &ck.processes,
             rootfs: Some(&ck.container_fs.rootfs),
+            objects: Some(&ck.objects),
         })
     }
 
@@ -197,6 +200,8 @@ impl Tree {
         b.file(ROOT_INO, "triage", Content::text(TextSrc::Triage));
         // rootfs/ and PID/{net/,pagemap,mountinfo}, after everything else.
         b.forensic_views(parts);
+        // Shared kernel objects, after everything else (issue 11).
+        b.kernel_objects(parts);
         b.finish()
     }
 
@@ -618,6 +623,18 @@ impl Builder {
         }
     }
 
+    /// `sysvipc/shm` (the kernel's table) and `sysvipc/shm-<id>` (each segment's bytes, once).
+    fn kernel_objects(&mut self, parts: &Parts<'_>) {
+        let Some(objects) = parts.objects else { return };
+        if let Some(d) = self.dir(ROOT_INO, "sysvipc", Order::Natural) {
+            self.file(d, "shm", Content::text(TextSrc::SysvShm));
+            for (i, seg) in objects.shm.iter().enumerate() {
+                let Ok(i) = u32::try_from(i) else { break };
+                self.file(d, &format!("shm-{}", seg.id), Content::Shm { seg: i });
+            }
+        }
+    }
+
     fn finish(mut self) -> Tree {
         for node in &mut self.nodes {
             if let NodeKind::Dir(d) = &mut node.kind {
@@ -864,6 +881,7 @@ pub(crate) mod tests {
             images: &s.1,
             processes: &s.2,
             rootfs: None,
+            objects: None,
         })
     }
 
@@ -875,6 +893,7 @@ pub(crate) mod tests {
             images: &s.1,
             processes: &s.2,
             rootfs: Some(&rootfs),
+            objects: None,
         })
     }
 

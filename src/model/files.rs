@@ -70,8 +70,30 @@ pub struct UnixSocket {
     pub flags: u32,
     pub backlog: u32,
     pub peer: u32,
-    /// The bound name (may start with NUL for the abstract namespace).
+    /// The bound name as CRIU records it: a path with its terminating NUL, or NUL and the
+    /// abstract name.
     pub name: Vec<u8>,
+}
+
+impl UnixSocket {
+    /// The name as `/proc/net/unix` prints it (`unix_seq_show()`): an abstract name as `@` and
+    /// its bytes, a path without its terminating NUL, any other NUL as `@`. Empty when unbound.
+    /// The one rule for every view (net/unix, triage, inspect, JSON, the sockets overview).
+    pub fn proc_name(&self) -> Vec<u8> {
+        let name: &[u8] = match self.name.first() {
+            None => return Vec::new(),
+            Some(0) => &self.name,
+            Some(_) => self.name.strip_suffix(&[0]).unwrap_or(&self.name),
+        };
+        name.iter()
+            .map(|&b| if b == 0 { b'@' } else { b })
+            .collect()
+    }
+
+    /// [`UnixSocket::proc_name`] as text (bytes that are not UTF-8 become U+FFFD).
+    pub fn shown_name(&self) -> String {
+        String::from_utf8_lossy(&self.proc_name()).into_owned()
+    }
 }
 
 /// What a file object is.
@@ -147,7 +169,14 @@ impl FileObject {
             FileKind::Fifo { path, pipe_id } => {
                 path.clone().unwrap_or_else(|| format!("pipe:[{pipe_id}]"))
             }
+            // The kernel's anon inode names: most are bracketed, inotify's and bpf-map's are not.
+            FileKind::AnonInode {
+                what: w @ ("inotify" | "bpf-map"),
+            } => format!("anon_inode:{w}"),
             FileKind::AnonInode { what } => format!("anon_inode:[{what}]"),
+            // A memfd shows as `/memfd:NAME (deleted)`; an anonymous shared mapping that CRIU
+            // records as a memfd keeps its own path (`/dev/zero`).
+            FileKind::Memfd { name, .. } if name.starts_with('/') => format!("{name} (deleted)"),
             FileKind::Memfd { name, .. } => format!("/memfd:{name} (deleted)"),
             FileKind::Tty { index } => format!("/dev/pts/{index}"),
             FileKind::Pidfd { .. } => "anon_inode:[pidfd]".to_string(),
@@ -163,5 +192,31 @@ impl FileObject {
             FileKind::Fifo { path, .. } => path.as_deref(),
             _ => None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn named(name: &[u8]) -> UnixSocket {
+        UnixSocket {
+            name: name.to_vec(),
+            ..UnixSocket::default()
+        }
+    }
+
+    /// Issue 11 item 4: one rule, `/proc/net/unix`'s: no stray NUL, `@` for abstract names.
+    #[test]
+    fn unix_names_as_proc_net_unix_prints_them() {
+        assert_eq!(
+            named(b"/tmp/kitchen.sock\0").shown_name(),
+            "/tmp/kitchen.sock"
+        );
+        assert_eq!(named(b"/run/x.sock").shown_name(), "/run/x.sock");
+        assert_eq!(named(b"\0abs\0x").shown_name(), "@abs@x");
+        assert_eq!(named(b"\0abs\0").shown_name(), "@abs@");
+        assert_eq!(named(b"").shown_name(), "");
+        assert_eq!(named(b"/a\0b\0").proc_name(), b"/a@b");
     }
 }

@@ -42,10 +42,11 @@ pub fn load(source: Source) -> Result<Checkpoint, Error> {
         });
     }
 
-    let mut files = load_files(dir, &mut warnings);
+    let memfd_shmid = load_memfd_inodes(dir, &mut warnings);
+    let mut files = load_files(dir, &memfd_shmid, &mut warnings);
     // Open-but-deleted files (remap-fpath.img): ` (deleted)` in their link text.
     super::ghost::mark_deleted(dir, &mut files, &mut warnings);
-    let memfd_shmid = load_memfd_inodes(dir, &mut warnings);
+    let mut objects = super::objects::Objects::load(dir, &mut warnings);
     let mut shmem_cache: HashMap<u64, Option<Memory>> = HashMap::new();
 
     let mut processes = Vec::with_capacity(pstree.len());
@@ -77,6 +78,9 @@ pub fn load(source: Source) -> Result<Checkpoint, Error> {
         });
     }
     processes.sort_by_key(|p| p.pid);
+    name_sysv_mappings(&mut processes, &objects, &mut warnings);
+    let pids: Vec<u32> = processes.iter().map(|p| p.pid).collect();
+    objects.load_net_ns(dir, &pids);
 
     let time = checkpoint_time(&source, &meta);
     // Mounts for PID/mountinfo; rootfs/ is built by `rootfs::attach` (it may take --rootfs).
@@ -93,7 +97,36 @@ pub fn load(source: Source) -> Result<Checkpoint, Error> {
         time,
         warnings,
         container_fs,
+        objects,
     })
+}
+
+/// SysV shared memory mappings are named as the kernel names them, `/SYSV<key> (deleted)`
+/// (CRIU marks them `VMA_AREA_SYSVIPC`, with the segment id in `shmid`).
+fn name_sysv_mappings(
+    processes: &mut [Process],
+    objects: &super::objects::Objects,
+    warnings: &mut Vec<String>,
+) {
+    for p in processes {
+        for v in &mut p.vmas {
+            if v.status & vs::SYSVIPC == 0 {
+                continue;
+            }
+            match objects.shm_by_id(v.shmid) {
+                Some(seg) => {
+                    v.name = VmaName::File {
+                        path: seg.path(),
+                        deleted: true,
+                    }
+                }
+                None => warnings.push(format!(
+                    "PID {}: SysV shared memory mapping {:x}-{:x}: segment {} is not in any ipcns-shm image; its key is unknown",
+                    p.pid, v.start, v.end, v.shmid
+                )),
+            }
+        }
+    }
 }
 
 /// When the checkpoint was taken, the time every file of the tree shows: the engine's
@@ -192,12 +225,41 @@ fn optional<M: prost::Message + Default>(
     }
 }
 
-fn load_files(dir: &ImageDir, warnings: &mut Vec<String>) -> BTreeMap<u32, FileRef> {
+fn load_files(
+    dir: &ImageDir,
+    memfd: &HashMap<u64, (String, u64)>,
+    warnings: &mut Vec<String>,
+) -> BTreeMap<u32, FileRef> {
     let entries: Vec<pb::FileEntry> =
         optional(dir, "files.img", magic::FILES, warnings).unwrap_or_default();
+    // A FIFO's path is the regular-file entry it names (`FifoEntry.regf_id`).
+    let reg_paths: HashMap<u32, String> = entries
+        .iter()
+        .filter_map(|fe| fe.reg.as_ref().map(|r| (fe.id, lossy(&r.name))))
+        .collect();
     let mut out = BTreeMap::new();
     for fe in entries {
-        let kind = file_kind(&fe);
+        let mut kind = file_kind(&fe);
+        match &mut kind {
+            FileKind::Fifo { path, .. } => {
+                *path = fe
+                    .fifo
+                    .as_ref()
+                    .and_then(|f| f.regf_id)
+                    .and_then(|id| reg_paths.get(&id).cloned());
+            }
+            FileKind::Memfd {
+                name,
+                inode_id,
+                shmid,
+            } => {
+                if let Some((n, s)) = memfd.get(&u64::from(*inode_id)) {
+                    *name = n.strip_prefix("memfd:").unwrap_or(n).to_string();
+                    *shmid = Some(*s);
+                }
+            }
+            _ => {}
+        }
         if out
             .insert(fe.id, Arc::new(FileObject { id: fe.id, kind }))
             .is_some()
@@ -800,7 +862,8 @@ fn vmas_of(
                 Some(FileKind::Memfd { name, .. }) => memfd_vma_name(name),
                 Some(_) | None => VmaName::Unknown { file_id: v.shmid },
             }
-        } else if st & vs::ANON_SHARED != 0 {
+        } else if st & (vs::ANON_SHARED | vs::SYSVIPC) != 0 {
+            // SysV segments are renamed once their keys are known (`name_sysv_mappings`).
             VmaName::File {
                 path: "/dev/zero".into(),
                 deleted: true,

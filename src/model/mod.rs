@@ -6,6 +6,7 @@ pub mod load;
 pub mod memory;
 pub mod metadata;
 pub mod network;
+pub mod objects;
 pub mod pages;
 pub mod process;
 // rootfs/, mountinfo, ghost files (issue 3 items 2-4)
@@ -50,6 +51,8 @@ pub struct Checkpoint {
     pub warnings: Vec<String>,
     /// `rootfs/`, the mounts, and the memory filled from `rootfs/` ([`rootfs::attach`]).
     pub container_fs: rootfs::ContainerFs,
+    /// Objects no single process owns (SysV shared memory, ...).
+    pub objects: objects::Objects,
 }
 
 impl Checkpoint {
@@ -65,6 +68,14 @@ impl Checkpoint {
         self.processes
             .iter()
             .filter(|p| self.process(p.ppid).is_none() || p.ppid == p.pid)
+    }
+
+    /// The processes in `pid`'s network namespace (itself included), in PID order.
+    pub fn net_ns_peers(&self, pid: u32) -> Vec<&Process> {
+        self.processes
+            .iter()
+            .filter(|p| self.objects.same_net_ns(pid, p.pid))
+            .collect()
     }
 
     /// Children of `pid`, in PID order.

@@ -6,7 +6,8 @@
 //! name. A line without a name keeps the space after the inode, as the kernel's does.
 //!
 //! The images do not record device and inode numbers (those were the dumping host's), so every
-//! line says `00:00 0`; the columns stay where the kernel puts them.
+//! line says `00:00 0`, except the inode of a SysV shared memory mapping, which is the segment id
+//! (`/SYSV<key> (deleted)`); the columns stay where the kernel puts them.
 //! Names: `[heap]`, `[stack]`, `[vdso]`, `[vvar]`, `[vvar_vclock]`, `[vsyscall]`, a file's path
 //! (newlines escaped as `\012`, like `seq_file_path()`), with ` (deleted)` for unlinked files
 //! (this is how `/dev/zero (deleted)` and `/memfd:NAME (deleted)` shared mappings show), and for a
@@ -40,7 +41,7 @@ pub(crate) fn maps_line(out: &mut Vec<u8>, v: &Vma) {
         v.offset(),
         0,
         0,
-        0
+        inode(v)
     );
     out.extend_from_slice(header.as_bytes());
     if let Some(name) = vma_name(v) {
@@ -52,6 +53,16 @@ pub(crate) fn maps_line(out: &mut Vec<u8>, v: &Vma) {
         push_escaped_path(out, name.as_bytes());
     }
     out.push(b'\n');
+}
+
+/// The inode column: a SysV segment's mapping shows the segment id (the kernel's inode number of
+/// it); the images know no other inode.
+fn inode(v: &Vma) -> u64 {
+    if v.status & crate::model::process::vma_status::SYSVIPC != 0 {
+        v.shmid
+    } else {
+        0
+    }
 }
 
 /// The name column of `v` (unescaped), or `None` for an anonymous mapping.

@@ -50,6 +50,7 @@ pub mod regs;
 pub mod stat;
 pub mod status;
 pub mod summary;
+pub mod sysvipc;
 mod task;
 // PID/net/*, PID/pagemap, PID/mountinfo (issue 3 items 3-4)
 pub mod mountinfo;
@@ -66,7 +67,7 @@ pub use info::info_json;
 pub use limits::limits;
 pub use maps::{maps, vma_name, vma_range_name};
 pub use mountinfo::mountinfo;
-pub use net::{NetFile, net};
+pub use net::{NetFile, net, net_of};
 pub use pagemap::{pagemap_read, pagemap_size};
 pub use pstree::pstree;
 pub use regs::regs;

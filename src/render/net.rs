@@ -1,6 +1,7 @@
 //! `PID/net/{tcp,tcp6,udp,udp6,unix}`: the /proc/net formats (man 5 proc; `tcp4_seq_show()`,
 //! `tcp6_seq_show()`, `udp4_seq_show()`, `__ip6_dgram_sock_seq_show()`, `unix_seq_show()` of
-//! Linux 6.x), with the sockets the process has open (each socket once, in fd order).
+//! Linux 6.x), with the sockets of the process's network namespace (each socket once, process by
+//! process in fd order).
 //!
 //! Header lines are the kernel's, byte for byte (tcp and udp are padded with spaces to 149 and
 //! 127 columns, as `seq_pad()` does). Addresses are printed as the kernel prints them: each
@@ -12,7 +13,8 @@
 //! as 0: queues, timers, retransmits, the kernel pointer (`%pK`, zeros as for an unprivileged
 //! reader), rto / ato / cwnd / ssthresh, drops; the reference count is printed as 1. `sl` is the
 //! line number (for udp the kernel prints the hash bucket, which the images do not know).
-//! /proc/net lists the whole network namespace; this lists the sockets of the process's fds.
+//! /proc/net lists the whole network namespace: so does this, every socket open in a process of
+//! the same namespace (`ids-<pid>.img`'s `net_ns_id`); sockets no process holds are not in the images.
 
 use std::fmt::Write;
 
@@ -88,27 +90,37 @@ fn addr(words: &[u32], n: usize) -> String {
     })
 }
 
-/// The sockets of `p`'s descriptors, in fd order, each once.
-fn sockets(p: &Process) -> (Vec<&InetSocket>, Vec<&UnixSocket>) {
+/// The sockets of the processes' descriptors (process by process, in fd order), each once, with
+/// the owning process's fsuid.
+#[allow(clippy::type_complexity)]
+fn sockets<'a>(procs: &[&'a Process]) -> (Vec<(&'a InetSocket, u32)>, Vec<&'a UnixSocket>) {
     let mut seen = std::collections::HashSet::new();
     let mut inet = Vec::new();
     let mut unix = Vec::new();
-    let mut fds: Vec<_> = p.fds.iter().collect();
-    fds.sort_by_key(|f| f.fd);
-    for f in fds {
-        match &f.file.kind {
-            FileKind::InetSocket(s) if seen.insert(s.ino) => inet.push(s),
-            FileKind::UnixSocket(s) if seen.insert(s.ino) => unix.push(s),
-            _ => {}
+    for p in procs {
+        let uid = p.creds().map_or(0, |c| c.fsuid);
+        let mut fds: Vec<_> = p.fds.iter().collect();
+        fds.sort_by_key(|f| f.fd);
+        for f in fds {
+            match &f.file.kind {
+                FileKind::InetSocket(s) if seen.insert(s.ino) => inet.push((s, uid)),
+                FileKind::UnixSocket(s) if seen.insert(s.ino) => unix.push(s),
+                _ => {}
+            }
         }
     }
     (inet, unix)
 }
 
-/// The text of `PID/net/<which>`.
+/// The text of `PID/net/<which>` for a process alone (tests and single-process views).
 pub fn net(p: &Process, which: NetFile) -> Vec<u8> {
-    let (inet, unix) = sockets(p);
-    let uid = p.creds().map_or(0, |c| c.fsuid);
+    net_of(&[p], which)
+}
+
+/// The text of `PID/net/<which>`: every socket of `procs`, the processes of one network
+/// namespace (the kernel lists the whole namespace, not the reader's own sockets).
+pub fn net_of(procs: &[&Process], which: NetFile) -> Vec<u8> {
+    let (inet, unix) = sockets(procs);
     let mut out = String::new();
     match which {
         NetFile::Tcp => padded(&mut out, TCP_HEADER, 149),
@@ -123,7 +135,11 @@ pub fn net(p: &Process, which: NetFile) -> Vec<u8> {
         }
         return out.into_bytes();
     }
-    for (i, s) in inet.into_iter().filter(|s| matches(s, which)).enumerate() {
+    for (i, (s, uid)) in inet
+        .into_iter()
+        .filter(|(s, _)| matches(s, which))
+        .enumerate()
+    {
         let words = if matches!(which, NetFile::Tcp | NetFile::Udp) {
             1
         } else {
@@ -180,22 +196,7 @@ fn unix_line(out: &mut String, s: &UnixSocket) {
     );
     if !s.name.is_empty() {
         out.push(' ');
-        let name = match s.name.first() {
-            Some(0) => {
-                out.push('@');
-                &s.name[1..]
-            }
-            _ => &s.name[..],
-        };
-        // A path name's trailing NUL (if recorded) is not printed; other NULs show as '@'.
-        let name = name.strip_suffix(&[0]).unwrap_or(name);
-        for &b in name {
-            if b == 0 {
-                out.push('@');
-            } else {
-                out.push_str(&String::from_utf8_lossy(&[b]));
-            }
-        }
+        out.push_str(&s.shown_name());
     }
     out.push('\n');
 }

@@ -288,6 +288,7 @@ pub(crate) fn checkpoint(processes: Vec<Process>) -> Checkpoint {
         time: SystemTime::UNIX_EPOCH,
         warnings: Vec::new(),
         container_fs: Default::default(),
+        objects: Default::default(),
     }
 }
 

@@ -542,7 +542,7 @@ pub fn sockets(p: &Process) -> Vec<Finding> {
                 }
             }
             FileKind::UnixSocket(s) => {
-                let name = unix_name(&s.name);
+                let name = unix_name(s);
                 if s.state == TCP_LISTEN {
                     out.push(Finding::new(
                         p.pid,
@@ -569,11 +569,10 @@ pub fn sockets(p: &Process) -> Vec<Finding> {
 }
 
 /// A unix socket name as /proc/net/unix shows it (`@` for the abstract namespace), or `-`.
-fn unix_name(n: &[u8]) -> String {
-    match n {
-        [] => "-".into(),
-        [0, rest @ ..] => format!("@{}", String::from_utf8_lossy(rest).replace('\0', "@")),
-        _ => String::from_utf8_lossy(n).replace(' ', "\\040"),
+fn unix_name(s: &crate::model::files::UnixSocket) -> String {
+    match s.shown_name() {
+        n if n.is_empty() => "-".into(),
+        n => n,
     }
 }
 

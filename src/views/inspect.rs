@@ -745,10 +745,7 @@ pub(crate) fn file_path(f: &FileObject) -> String {
 }
 
 fn unix_name(u: &UnixSocket) -> String {
-    match u.name.split_first() {
-        Some((0, rest)) => format!("@{}", String::from_utf8_lossy(rest)),
-        _ => String::from_utf8_lossy(&u.name).into_owned(),
-    }
+    u.shown_name()
 }
 
 pub(crate) fn open_files(p: &Process, ft: &FileTypes) -> Vec<OpenFile> {

@@ -1,0 +1,158 @@
+//! Kernel objects of the checkpoint that no single process owns, each held once however many
+//! processes use it: System V shared memory segments (`ipcns-shm-<ns>.img` +
+//! `pagemap-shmem-<id>.img`).
+
+use std::collections::BTreeMap;
+
+use super::memory::{Extent, ExtentData, Memory};
+use super::pages;
+use crate::image::{self, magic, pb};
+use crate::source::ImageDir;
+
+/// The checkpoint's shared kernel objects.
+#[derive(Clone, Debug, Default)]
+pub struct Objects {
+    /// System V shared memory segments, sorted by id.
+    pub shm: Vec<ShmSegment>,
+    /// PID -> network namespace id (`ids-<pid>.img`), where recorded.
+    pub net_ns: BTreeMap<u32, u32>,
+}
+
+impl Objects {
+    /// Loads every object kind `dir` has; what is broken becomes a warning.
+    pub fn load(dir: &ImageDir, warnings: &mut Vec<String>) -> Objects {
+        Objects {
+            shm: load_shm(dir, warnings),
+            net_ns: BTreeMap::new(),
+        }
+    }
+
+    /// Records the network namespace of each process from its `ids-<pid>.img` (decoded again:
+    /// a few bytes each; a broken one was already reported by the process loader).
+    pub fn load_net_ns(&mut self, dir: &ImageDir, pids: &[u32]) {
+        for &pid in pids {
+            let name = format!("ids-{pid}.img");
+            if let Some(b) = dir.files.get(&name)
+                && let Ok(ids) =
+                    image::decode_one::<pb::TaskKobjIdsEntry>(&name, b.bytes(), magic::IDS)
+                && let Some(ns) = ids.net_ns_id
+            {
+                self.net_ns.insert(pid, ns);
+            }
+        }
+    }
+
+    /// True when `a` and `b` share a network namespace (also when the images do not say: a
+    /// container's processes share one unless recorded otherwise).
+    pub fn same_net_ns(&self, a: u32, b: u32) -> bool {
+        match (self.net_ns.get(&a), self.net_ns.get(&b)) {
+            (Some(x), Some(y)) => x == y,
+            _ => true,
+        }
+    }
+
+    /// The SysV segment with id `id`.
+    pub fn shm_by_id(&self, id: u64) -> Option<&ShmSegment> {
+        self.shm.iter().find(|s| u64::from(s.id) == id)
+    }
+}
+
+/// One System V shared memory segment (`IpcShmEntry`).
+#[derive(Clone, Debug, Default)]
+pub struct ShmSegment {
+    /// The IPC key (`shmget`'s first argument; `IPC_PRIVATE` is 0).
+    pub key: u32,
+    /// The segment id (`shmid`), which the kernel also uses as the inode number of its mapping.
+    pub id: u32,
+    /// Permission bits and `SHM_*` flags as `shmid_ds.shm_perm.mode`.
+    pub mode: u32,
+    pub uid: u32,
+    pub gid: u32,
+    pub cuid: u32,
+    pub cgid: u32,
+    /// Size in bytes, as created (not rounded to pages).
+    pub size: u64,
+    /// The contents at offsets `0..size`; never-touched pages are holes.
+    pub memory: Memory,
+}
+
+impl ShmSegment {
+    /// The name the kernel gives its mappings (`/SYSV%08x`, shown with ` (deleted)`).
+    pub fn path(&self) -> String {
+        format!("/SYSV{:08x}", self.key)
+    }
+}
+
+/// The segments of every `ipcns-shm-*.img` of `dir`, sorted by id.
+pub fn load_shm(dir: &ImageDir, warnings: &mut Vec<String>) -> Vec<ShmSegment> {
+    let mut out = Vec::new();
+    for (name, blob) in &dir.files {
+        if !(name.starts_with("ipcns-shm-") && name.ends_with(".img")) {
+            continue;
+        }
+        let entries = match image::decode_with_payload(
+            name,
+            blob.bytes(),
+            magic::IPCNS_SHM,
+            |e: &pb::IpcShmEntry| {
+                if e.in_pagemaps.unwrap_or(false) {
+                    0
+                } else {
+                    e.size.saturating_add(3) & !3
+                }
+            },
+        ) {
+            Ok(v) => v,
+            Err(e) => {
+                warnings.push(format!("{}: {e}", dir.label));
+                continue;
+            }
+        };
+        for (e, range) in entries {
+            let d = e.desc;
+            let memory = if e.in_pagemaps.unwrap_or(false) {
+                let pm = format!("pagemap-shmem-{}.img", d.id);
+                match pages::load(dir, &pm, warnings) {
+                    Ok(Some(m)) => m,
+                    Ok(None) => {
+                        warnings.push(format!(
+                            "{}/{pm}: missing: SysV segment {} (key {:#010x}) reads as zeros",
+                            dir.label, d.id, d.key
+                        ));
+                        Memory::default()
+                    }
+                    Err(err) => {
+                        warnings.push(err.to_string());
+                        Memory::default()
+                    }
+                }
+            } else {
+                let len = e.size.min(range.len() as u64) as usize;
+                match blob.slice(range.start..range.start + len) {
+                    Some(b) => {
+                        Memory::from_extents(vec![Extent {
+                            start: 0,
+                            len: len as u64,
+                            data: ExtentData::Bytes(b),
+                        }])
+                        .0
+                    }
+                    None => Memory::default(),
+                }
+            };
+            out.push(ShmSegment {
+                key: d.key,
+                id: d.id,
+                mode: d.mode,
+                uid: d.uid,
+                gid: d.gid,
+                cuid: d.cuid,
+                cgid: d.cgid,
+                size: e.size,
+                memory,
+            });
+        }
+    }
+    out.sort_by_key(|s| s.id);
+    out
+}

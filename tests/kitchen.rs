@@ -1,0 +1,204 @@
+//! Issue 11, against `podman-kitchen` (a real Podman export of `kitchen.c`, CRIU 4.2) and its
+//! ground truth: what the kernel showed in `/proc` while the container was frozen.
+//!
+//! - SysV shared memory: `/SYSV<key> (deleted)` with the segment id as inode in `maps`;
+//!   `sysvipc/shm` in the kernel's format; the segment's bytes once, in `sysvipc/shm-<id>`.
+//! - `PID/net/*` namespace-wide: every process sees the sockets of the whole namespace.
+//! - Unix socket names as `/proc/net/unix` prints them, the same in every view.
+//! - `fd/N` link texts: memfd names, FIFO paths, `anon_inode:inotify`.
+//!
+//! Fixtures: `<CARGO_MANIFEST_DIR>/../shared/fixtures` (missing: skip; with CI=true: fail).
+
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use common::{Mount, cat, fixtures, have_fuse, run};
+use serde_json::Value;
+
+struct Kitchen {
+    m: Mount,
+    truth: Value,
+}
+
+fn kitchen() -> Option<Kitchen> {
+    let fx = fixtures()?;
+    if !have_fuse() {
+        return None;
+    }
+    let dir = fx.join("podman-kitchen");
+    let truth: Value = serde_json::from_slice(
+        &std::fs::read(dir.join("ground-truth.json")).expect("podman-kitchen/ground-truth.json"),
+    )
+    .expect("ground truth is JSON");
+    Some(Kitchen {
+        m: Mount::new(&dir.join("checkpoint.tar.gz")),
+        truth,
+    })
+}
+
+impl Kitchen {
+    fn text(&self, rel: &str) -> String {
+        String::from_utf8_lossy(&cat(&self.m.p(rel))).into_owned()
+    }
+
+    /// The ground truth of the process whose PID in the container is `pid`.
+    fn proc(&self, pid: u32) -> &Value {
+        self.truth["processes"]
+            .as_array()
+            .expect("processes")
+            .iter()
+            .find(|p| p["ns_pids"].as_array().and_then(|v| v.last()) == Some(&Value::from(pid)))
+            .unwrap_or_else(|| panic!("no process {pid} in the ground truth"))
+    }
+
+    fn readlink(&self, rel: &str) -> String {
+        let o = run(&["readlink", &self.m.p(rel)]);
+        assert!(o.ok(), "readlink {rel}: {o}");
+        o.stdout_text().trim_end().to_string()
+    }
+}
+
+/// The ground truth line of `maps` starting at `start` (hex).
+fn truth_maps_line<'a>(p: &'a Value, start: &str) -> &'a str {
+    p["maps"]
+        .as_array()
+        .expect("maps")
+        .iter()
+        .filter_map(Value::as_str)
+        .find(|l| l.starts_with(start))
+        .unwrap_or_else(|| panic!("no maps line at {start}"))
+}
+
+#[test]
+fn sysv_shared_memory_is_named_and_listed_once() {
+    let Some(k) = kitchen() else { return };
+    for pid in [6, 7] {
+        let truth = truth_maps_line(k.proc(pid), "4b1000000000-");
+        let maps = k.text(&format!("{pid}/maps"));
+        let ours = maps
+            .lines()
+            .find(|l| l.starts_with("4b1000000000-"))
+            .expect("the SysV mapping");
+        // Same name at the same column, and the segment id (0) as inode; the device is the host's.
+        let cols = |l: &str| {
+            let f: Vec<String> = l.split_whitespace().map(String::from).collect();
+            (f[0].clone(), f[1].clone(), f[4].clone(), f[5..].join(" "))
+        };
+        assert_eq!(cols(ours), cols(truth), "PID {pid}:\n{ours}\n{truth}");
+        assert_eq!(ours.find("/SYSV"), truth.find("/SYSV"));
+        assert!(ours.ends_with("/SYSV4b495443 (deleted)"), "{ours}");
+    }
+
+    // sysvipc/shm: the kernel's header, and every column the images carry.
+    let truth = k.truth["sysvipc_shm"].as_str().expect("sysvipc_shm");
+    let ours = k.text("sysvipc/shm");
+    let (th, tl) = truth.split_once('\n').expect("header");
+    let (oh, ol) = ours.split_once('\n').expect("header");
+    assert_eq!(oh, th);
+    let t: Vec<&str> = tl.split_whitespace().collect();
+    let o: Vec<&str> = ol.split_whitespace().collect();
+    assert_eq!(o.len(), t.len(), "{ol}");
+    // key shmid perms size . . nattch uid gid cuid cgid
+    for i in [0, 1, 2, 3, 6, 7, 8, 9, 10] {
+        assert_eq!(o[i], t[i], "column {i}:\n{ol}\n{tl}");
+    }
+    // Same widths: the size column ends where the kernel's does.
+    assert_eq!(ol.find("65536"), tl.find("65536"));
+
+    // The segment's bytes, once: the marker at offsets 0 and 0x8000.
+    let seg = k.m.p("sysvipc/shm-0");
+    assert_eq!(std::fs::metadata(&seg).expect("sysvipc/shm-0").len(), 65536);
+    let bytes = cat(&seg);
+    for off in [0usize, 0x8000] {
+        assert!(
+            bytes[off..].starts_with(b"KITCHEN-SYSV-s1"),
+            "marker at {off:#x}"
+        );
+    }
+    let n = bytes
+        .windows(15)
+        .filter(|w| *w == b"KITCHEN-SYSV-s1")
+        .count();
+    assert_eq!(n, 2);
+}
+
+#[test]
+fn net_files_list_the_whole_namespace() {
+    let Some(k) = kitchen() else { return };
+    // The inodes of a /proc/net table (its last column for unix, column 10 for tcp).
+    let inodes = |text: &str, unix: bool| -> BTreeSet<String> {
+        text.lines()
+            .skip(1)
+            .filter_map(|l| {
+                let f: Vec<&str> = l.split_whitespace().collect();
+                if unix { f.get(6) } else { f.get(9) }.map(|s| s.to_string())
+            })
+            .collect()
+    };
+    for pid in [1, 6, 7] {
+        let t = &k.proc(pid)["net"];
+        for (file, unix) in [
+            ("tcp", false),
+            ("tcp6", false),
+            ("udp", false),
+            ("unix", true),
+        ] {
+            let truth = t[file].as_str().expect("net file");
+            let ours = k.text(&format!("{pid}/net/{file}"));
+            assert_eq!(
+                inodes(&ours, unix),
+                inodes(truth, unix),
+                "{pid}/net/{file}:\n{ours}\ntruth:\n{truth}"
+            );
+        }
+    }
+    // The shell (PID 1) holds no socket, and still sees kitchen's listener.
+    assert!(
+        k.text("1/net/tcp")
+            .contains("00000000:1B9E 00000000:0000 0A")
+    );
+}
+
+#[test]
+fn unix_socket_names_follow_proc_net_unix() {
+    let Some(k) = kitchen() else { return };
+    // Per inode, the path column of the truth's /proc/net/unix.
+    let names = |text: &str| -> BTreeMap<String, String> {
+        text.lines()
+            .skip(1)
+            .map(|l| {
+                let f: Vec<&str> = l.split_whitespace().collect();
+                (f[6].to_string(), f.get(7).unwrap_or(&"").to_string())
+            })
+            .collect()
+    };
+    let truth = names(k.proc(6)["net"]["unix"].as_str().expect("unix"));
+    let ours = names(&k.text("6/net/unix"));
+    assert_eq!(ours, truth);
+    // The same text in triage: no NUL, escaped or not.
+    let triage = k.text("triage");
+    assert!(
+        triage.contains("PID 6 /tmp/kitchen.sock unix-listen:"),
+        "{triage}"
+    );
+    assert!(
+        !triage.contains("\\u{0}") && !triage.contains("\\x00") && !triage.contains('\0'),
+        "{triage}"
+    );
+}
+
+#[test]
+fn fd_links_as_the_kernel_shows_them() {
+    let Some(k) = kitchen() else { return };
+    for pid in [1, 6, 7] {
+        let fds = k.proc(pid)["fds"].as_object().expect("fds");
+        for (fd, want) in fds {
+            let want = want.as_str().expect("link text");
+            let got = k.readlink(&format!("{pid}/fd/{fd}"));
+            // Paths point into rootfs/ inside the mount.
+            let got = got.strip_prefix("../../rootfs").unwrap_or(&got);
+            assert_eq!(got, want, "{pid}/fd/{fd}");
+        }
+    }
+}
