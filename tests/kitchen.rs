@@ -202,3 +202,45 @@ fn fd_links_as_the_kernel_shows_them() {
         }
     }
 }
+
+/// The ground truth VMA of process `p` starting at `start` (`0x...`).
+fn truth_vma<'a>(p: &'a Value, start: &str) -> &'a Value {
+    p["vmas"]
+        .as_array()
+        .expect("vmas")
+        .iter()
+        .find(|v| v["start"] == start)
+        .unwrap_or_else(|| panic!("no VMA at {start}"))
+}
+
+#[test]
+fn dev_shm_files_and_their_shared_mappings_come_from_the_devshm_tar() {
+    let Some(k) = kitchen() else { return };
+    let want = &k.truth["devshm"]["kitchen.s1"];
+    let f = k.m.p("rootfs/dev/shm/kitchen.s1");
+    assert_eq!(
+        common::sha256_hex(&cat(&f)),
+        want["sha256"].as_str().expect("sha256")
+    );
+    assert_eq!(
+        std::fs::metadata(&f)
+            .expect("rootfs/dev/shm/kitchen.s1")
+            .len(),
+        want["size"].as_u64().expect("size")
+    );
+    for pid in [6, 7] {
+        let v = truth_vma(k.proc(pid), "0x4b1100000000");
+        let mem = k.m.p(format!("{pid}/memory/4b1100000000-4b1100004000"));
+        assert_eq!(
+            common::sha256_hex(&cat(&mem)),
+            v["sha256"].as_str().expect("sha256"),
+            "PID {pid}"
+        );
+        // Holes stay holes: only the file's two non-zero pages are present (16 blocks of 512).
+        assert_eq!(
+            v["nonzero_page_ranges"],
+            serde_json::json!([[0, 0], [2, 2]])
+        );
+        assert_eq!(common::stat("%b", &mem), "16", "PID {pid}");
+    }
+}

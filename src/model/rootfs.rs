@@ -372,6 +372,13 @@ impl RootFs {
         Ok(r)
     }
 
+    /// Adds Podman's `devshm-checkpoint.tar` (the container's `/dev/shm`, a bind mount CRIU does
+    /// not dump) as `dev/shm/`.
+    pub fn add_devshm(&mut self, tar: &Blob) {
+        self.add_tar_layer_at(tar, "devshm-checkpoint.tar", "dev/shm");
+        self.rewrite_links();
+    }
+
     /// The node at a normalized path (no link following).
     pub fn node(&self, path: &str) -> Option<&Node> {
         self.nodes.get(path)
@@ -503,6 +510,12 @@ impl RootFs {
 
     /// Indexes rootfs-diff.tar (uncompressed, in `tar`) and lays it over what is there.
     fn add_tar_layer(&mut self, tar: &Blob) {
+        self.add_tar_layer_at(tar, "rootfs-diff.tar", "");
+    }
+
+    /// Adds the entries of `tar` (named `label` in warnings) below the directory `at` (a
+    /// normalized path; `""` is the root).
+    fn add_tar_layer_at(&mut self, tar: &Blob, label: &str, at: &str) {
         struct Item {
             path: String,
             kind: NodeKind,
@@ -518,7 +531,7 @@ impl RootFs {
             Ok(e) => e,
             Err(e) => {
                 self.warnings
-                    .push(format!("rootfs-diff.tar: cannot read: {e}: left out"));
+                    .push(format!("{label}: cannot read: {e}: left out"));
                 return;
             }
         };
@@ -526,7 +539,7 @@ impl RootFs {
         for (n, entry) in entries.enumerate() {
             if n >= MAX_NODES {
                 self.warnings.push(format!(
-                    "rootfs-diff.tar: more than {MAX_NODES} entries: the rest is left out"
+                    "{label}: more than {MAX_NODES} entries: the rest is left out"
                 ));
                 break;
             }
@@ -534,7 +547,7 @@ impl RootFs {
                 Ok(e) => e,
                 Err(e) => {
                     self.warnings.push(format!(
-                        "rootfs-diff.tar: entry {n}: {e}: the rest of the archive is left out"
+                        "{label}: entry {n}: {e}: the rest of the archive is left out"
                     ));
                     break;
                 }
@@ -542,14 +555,17 @@ impl RootFs {
             let raw = entry.path_bytes().into_owned();
             let Some(path) = std::str::from_utf8(&raw).ok().and_then(clean) else {
                 self.warnings.push(format!(
-                    "rootfs-diff.tar: entry {}: name with `..` or not UTF-8: left out",
+                    "{label}: entry {}: name with `..` or not UTF-8: left out",
                     String::from_utf8_lossy(&raw).escape_debug()
                 ));
                 continue;
             };
-            if path.is_empty() {
-                continue;
-            }
+            let path = match (at.is_empty(), path.is_empty()) {
+                (true, true) => continue,
+                (true, false) => path,
+                (false, true) => at.to_string(),
+                (false, false) => format!("{at}/{path}"),
+            };
             let h = entry.header();
             let mode = h.mode().unwrap_or(0o644);
             let stamp = Stamp {
@@ -588,7 +604,7 @@ impl RootFs {
                         }
                         None => {
                             self.warnings.push(format!(
-                                "rootfs-diff.tar: {path}: data runs past the end of the archive: left out"
+                                "{label}: {path}: data runs past the end of the archive: left out"
                             ));
                             continue;
                         }
@@ -605,7 +621,7 @@ impl RootFs {
                         },
                         _ => {
                             self.warnings.push(format!(
-                                "rootfs-diff.tar: {path}: symlink without a usable target: left out"
+                                "{label}: {path}: symlink without a usable target: left out"
                             ));
                             continue;
                         }
@@ -614,7 +630,14 @@ impl RootFs {
                 tar::EntryType::Link => {
                     let t = entry
                         .link_name_bytes()
-                        .and_then(|t| std::str::from_utf8(&t).ok().and_then(clean));
+                        .and_then(|t| std::str::from_utf8(&t).ok().and_then(clean))
+                        .map(|t| {
+                            if at.is_empty() {
+                                t
+                            } else {
+                                format!("{at}/{t}")
+                            }
+                        });
                     let found = t.as_ref().and_then(|t| {
                         files
                             .get(t)
@@ -628,7 +651,7 @@ impl RootFs {
                         Some(d) => NodeKind::File(d),
                         None => {
                             self.warnings.push(format!(
-                                "rootfs-diff.tar: {path}: hardlink to a file not in the layers: left out"
+                                "{label}: {path}: hardlink to a file not in the layers: left out"
                             ));
                             continue;
                         }
@@ -908,6 +931,92 @@ pub fn fill_file_pages(
     out
 }
 
+/// Fills the pages of `MAP_SHARED` mappings of `/dev/shm` files that the dump does not hold with
+/// the file's bytes from `rootfs/dev/shm/` (Podman's devshm-checkpoint.tar; at dump time the
+/// mapping showed exactly the file). Dumped pages win; pages of the file that are all zeros stay
+/// holes. Adds the filled ranges to `filled`.
+pub fn fill_devshm_pages(
+    rootfs: &RootFs,
+    processes: &mut [Process],
+    filled: &mut BTreeMap<u32, Vec<(u64, u64)>>,
+    warnings: &mut Vec<String>,
+) {
+    for p in processes.iter_mut() {
+        let mut add: Vec<Extent> = Vec::new();
+        let mut ranges: Vec<(u64, u64)> = Vec::new();
+        for v in &p.vmas {
+            if v.status & vma_status::FILE_SHARED == 0 {
+                continue;
+            }
+            let Some(FileKind::Reg { path, .. }) = v.file.as_ref().map(|f| &f.kind) else {
+                continue;
+            };
+            if !path.starts_with("/dev/shm/") {
+                continue;
+            }
+            let blob = match rootfs.file(path).map(FileData::blob) {
+                Some(Ok(b)) => b,
+                Some(Err(e)) => {
+                    warnings.push(format!("rootfs{path}: cannot read: {e}"));
+                    continue;
+                }
+                None => continue,
+            };
+            let flen = blob.len() as u64;
+            for (gs, ge) in gaps(&p.memory, v.start, v.end) {
+                let mut at = gs;
+                while at < ge {
+                    let Some(off) = v.pgoff.checked_add(at - v.start) else {
+                        break;
+                    };
+                    if off >= flen {
+                        break; // past EOF: SIGBUS in the process, a hole here
+                    }
+                    let n = (flen - off).min(PAGE_SIZE) as usize;
+                    let src = &blob.bytes()[off as usize..off as usize + n];
+                    if src.iter().any(|&b| b != 0) {
+                        let data = if n as u64 == PAGE_SIZE {
+                            blob.slice(off as usize..off as usize + n)
+                        } else {
+                            let mut page = vec![0u8; PAGE_SIZE as usize];
+                            page[..n].copy_from_slice(src);
+                            Some(Blob::from_vec(page))
+                        };
+                        if let Some(b) = data {
+                            add.push(Extent {
+                                start: at,
+                                len: PAGE_SIZE,
+                                data: ExtentData::Bytes(b),
+                            });
+                            match ranges.last_mut() {
+                                Some(r) if r.1 == at => r.1 = at + PAGE_SIZE,
+                                _ => ranges.push((at, at + PAGE_SIZE)),
+                            }
+                        }
+                    }
+                    at += PAGE_SIZE;
+                }
+            }
+        }
+        if add.is_empty() {
+            continue;
+        }
+        let mut all: Vec<Extent> = p.memory.extents().to_vec();
+        all.extend(add);
+        let (m, overlaps) = Memory::from_extents(all);
+        for o in overlaps {
+            warnings.push(format!(
+                "PID {}: /dev/shm pages overlap dumped pages at {:#x}-{:#x}",
+                p.pid, o.start, o.end
+            ));
+        }
+        p.memory = m;
+        let f = filled.entry(p.pid).or_default();
+        f.extend(ranges);
+        f.sort_unstable();
+    }
+}
+
 /// The page-aligned holes of `mem` inside `lo..hi`.
 fn gaps(mem: &Memory, lo: u64, hi: u64) -> Vec<(u64, u64)> {
     let mut v = Vec::new();
@@ -938,10 +1047,20 @@ pub fn attach(ck: &mut super::Checkpoint, image: Option<&Path>) -> Result<(), St
         ck.source.metadata.get("deleted.files").map(|b| b.bytes()),
         &ghosts,
     )?;
+    let mut rootfs = rootfs;
+    if let Some(devshm) = ck.source.metadata.get("devshm-checkpoint.tar") {
+        rootfs.add_devshm(devshm);
+    }
     ck.warnings.extend(rootfs.warnings.iter().cloned());
     if image.is_some() {
         ck.container_fs.filled = fill_file_pages(&rootfs, &mut ck.processes, &mut ck.warnings);
     }
+    fill_devshm_pages(
+        &rootfs,
+        &mut ck.processes,
+        &mut ck.container_fs.filled,
+        &mut ck.warnings,
+    );
     ck.container_fs.rootfs = rootfs;
     Ok(())
 }
