@@ -7,6 +7,16 @@
 //!   ground-truth.json's maps), one `memory/` file whose sha256 is the truth's
 //!   `sha256_unreadable_as_zero`, the guard page has pagemap bit 58, and no warning is printed.
 //!
+//! - `runtime_archives_of_the_fixtures`: the CRIU images of `secretd-plain`, `secretd-shm` and
+//!   `podman-busybox`, packed by the in-repo writer (`ckptfs::writer::runtime`) in containerd 2.x's
+//!   layout (gzip OCI layer as rootfs-diff.tar, whiteouts, container.log, status.dump) and in
+//!   CRI-O's (`./` names, 0700 `checkpoint/`, deleted.files, the log under the name
+//!   `io.kubernetes.cri-o.LogPath`), mounted and held to the fixtures' truth checks like the
+//!   Podman archives (tests/archives.rs), plus: the log as `checkpoint/container.log`, the layer
+//!   in `rootfs/` (over `--rootfs`: whiteouts, opaque directories, deleted.files), info.json.
+//! - `runtime_views`: `show`, `inspect --format json` and `list` of those archives, as the kubelet
+//!   names them: engine, container, pod, namespace per runtime.
+//!
 //! Fixtures: `<CARGO_MANIFEST_DIR>/../shared/fixtures`; missing fixtures or /dev/fuse skip a test,
 //! except with `CI=true`, where they fail it.
 
@@ -14,7 +24,11 @@ mod common;
 
 use std::os::unix::fs::FileExt;
 
-use common::{Mount, fixtures, have_fuse};
+use std::path::{Path, PathBuf};
+
+use ckptfs::writer::{CheckpointWriter, Compression, K8sArchive, K8sContainer, Layout};
+use common::truth::{self, CASES, Checker};
+use common::{Mount, TempDir, fixtures, have_fuse, ls, run_ok};
 use serde_json::Value;
 
 fn truth(case: &str) -> Option<(std::path::PathBuf, Value)> {
@@ -111,5 +125,243 @@ fn kitchen_guard_region_shown_once() {
     assert!(
         checked >= 2,
         "the kitchen truth has guard regions in 2 processes"
+    );
+}
+
+/// The CRIU image directory of a fixture case (the Podman one extracted into `staging`).
+fn images_of(fx: &Path, case: &str, staging: &TempDir) -> PathBuf {
+    if case == "podman-busybox" {
+        let root = staging.join("podman-busybox-extracted");
+        if !root.exists() {
+            common::archive::extract(&fx.join(case).join("checkpoint.tar.gz"), &root);
+        }
+        return root.join("checkpoint");
+    }
+    let input = CASES.iter().find(|c| c.0 == case).unwrap().1;
+    fx.join(case).join(input)
+}
+
+const LOG: &[u8] = b"2026-11-28T10:00:01.000000001Z stdout F starting\n\
+2026-11-28T10:04:59.000000002Z stderr F token=RUNTIME-LOG-IOC\n";
+
+/// The archive of `images` in one runtime's layout (`crio` or containerd), named as the
+/// kubelet names it, in `dir`.
+fn runtime_archive(images: &Path, crio: bool, ctr: &str, dir: &Path) -> PathBuf {
+    let mut a = K8sArchive::new(K8sContainer::new("prod", &format!("{ctr}-pod"), ctr));
+    a.images_from = Some(images.to_path_buf());
+    a.log = LOG.to_vec();
+    a.rootfs.files = vec![
+        (
+            "tmp/dropper.sh".into(),
+            b"curl RUNTIME-ROOTFS-IOC | sh\n".to_vec(),
+        ),
+        ("etc/conf.d/new.conf".into(), b"new\n".to_vec()),
+    ];
+    a.rootfs.deleted = vec!["etc/passwd".into()];
+    if !crio {
+        a.rootfs.opaque_dirs = vec!["etc/conf.d".into()];
+    }
+    let path = dir.join(a.ctr.kubelet_file_name());
+    let layout = if crio {
+        Layout::Crio(a)
+    } else {
+        Layout::Containerd(a)
+    };
+    CheckpointWriter::new()
+        .write_tar(&path, &layout, Compression::None)
+        .unwrap();
+    path
+}
+
+/// A lower layer for `--rootfs`: files the container's layer deletes or hides.
+fn lower_layer(staging: &TempDir) -> PathBuf {
+    let lower = staging.join("lower");
+    std::fs::create_dir_all(lower.join("etc/conf.d")).unwrap();
+    std::fs::write(lower.join("etc/passwd"), "root:x:0:0::/root:/bin/sh\n").unwrap();
+    std::fs::write(lower.join("etc/conf.d/old.conf"), "old\n").unwrap();
+    std::fs::write(lower.join("etc/hostname"), "node\n").unwrap();
+    lower
+}
+
+#[test]
+fn runtime_archives_of_the_fixtures() {
+    let Some(fx) = fixtures() else { return };
+    if !have_fuse() {
+        return;
+    }
+    let staging = TempDir::new("runtimes");
+    let lower = lower_layer(&staging);
+    let lower_arg = lower.to_str().unwrap();
+    let mut failures = Vec::new();
+    for case in ["secretd-plain", "secretd-shm", "podman-busybox"] {
+        let input = CASES.iter().find(|c| c.0 == case).unwrap().1;
+        let f = truth::load(&fx, case, input);
+        let images = images_of(&fx, case, &staging);
+        for crio in [false, true] {
+            let runtime = if crio { "CRI-O" } else { "containerd" };
+            let label = format!("{case} {runtime}");
+            let a = runtime_archive(&images, crio, case, staging.path());
+            let m = match Mount::with_args(&a, &["--rootfs", lower_arg]) {
+                Ok(m) => m,
+                Err(o) => {
+                    failures.push(format!("{label}: mount failed: {o}"));
+                    continue;
+                }
+            };
+            let mut c = Checker::new(&label);
+            truth::check_tree(&m, &f, &mut c);
+            let log = m.stderr_log();
+            c.check(!log.contains("warning"), || format!("warnings: {log}"));
+            let cp = ls(&m.p("checkpoint"));
+            let own: &[&str] = if crio {
+                &[
+                    "io.kubernetes.cri-o.LogPath",
+                    "deleted.files",
+                    "bind.mounts",
+                ]
+            } else {
+                &["status", "status.dump"]
+            };
+            for want in [
+                "config.dump",
+                "spec.dump",
+                "dump.log",
+                "rootfs-diff.tar",
+                "container.log",
+            ]
+            .iter()
+            .chain(own)
+            {
+                c.check(cp.iter().any(|n| n == want), || {
+                    format!("checkpoint/ lacks {want}: {cp:?}")
+                });
+            }
+            let got = std::fs::read(m.join("checkpoint/container.log")).unwrap_or_default();
+            c.check(got == LOG, || {
+                format!("container.log: {}", String::from_utf8_lossy(&got))
+            });
+            let read = |p: &str| std::fs::read_to_string(m.join(p)).ok();
+            c.check(
+                read("rootfs/tmp/dropper.sh").is_some_and(|s| s.contains("RUNTIME-ROOTFS-IOC")),
+                || "rootfs/tmp/dropper.sh missing".into(),
+            );
+            c.check(read("rootfs/etc/passwd").is_none(), || {
+                "rootfs/etc/passwd is deleted by the layer".into()
+            });
+            c.check(
+                read("rootfs/etc/hostname").as_deref() == Some("node\n"),
+                || "rootfs/etc/hostname of --rootfs".into(),
+            );
+            c.check(read("rootfs/etc/conf.d/new.conf").is_some(), || {
+                "rootfs/etc/conf.d/new.conf".into()
+            });
+            // Only containerd's OCI layer can say the directory was replaced whole.
+            c.check(read("rootfs/etc/conf.d/old.conf").is_some() == crio, || {
+                "rootfs/etc/conf.d/old.conf (opaque directory)".into()
+            });
+            let info: Value = serde_json::from_slice(
+                &std::fs::read(m.join("checkpoint/info.json")).unwrap_or_default(),
+            )
+            .unwrap_or(Value::Null);
+            for (k, v) in [
+                ("engine", runtime),
+                ("container_name", case),
+                ("pod", &format!("{case}-pod")),
+                ("namespace", "prod"),
+                ("checkpointed", "2026-11-28T10:05:00.123456789Z"),
+            ] {
+                c.check(info[k] == v, || format!("info.json {k}: {}", info[k]));
+            }
+            eprintln!("{label}: {} checks passed, {} failed", c.ok, c.fails.len());
+            failures.extend(c.fails.iter().map(|x| format!("{label}: {x}")));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} failures:\n  {}",
+        failures.len(),
+        failures.join("\n  ")
+    );
+}
+
+#[test]
+fn runtime_views() {
+    let Some(fx) = fixtures() else { return };
+    let staging = TempDir::new("runtime-views");
+    let dir = staging.join("kubelet");
+    std::fs::create_dir_all(&dir).unwrap();
+    let images = images_of(&fx, "secretd-plain", &staging);
+    let containerd = runtime_archive(&images, false, "api", &dir);
+    let crio = runtime_archive(&images, true, "worker", &dir);
+    let ck = common::ckptfs();
+    for (path, engine, ctr) in [
+        (&containerd, "containerd", "api"),
+        (&crio, "CRI-O", "worker"),
+    ] {
+        let p = path.to_str().unwrap();
+        let show = run_ok(&[ck, "show", p]).stdout_text();
+        let row = show
+            .lines()
+            .find(|l| l.starts_with(ctr))
+            .unwrap_or_else(|| panic!("{show}"));
+        let cols: Vec<&str> = row.split_whitespace().collect();
+        // CONTAINER IMAGE ID RUNTIME CREATED ENGINE CHKPT-SIZE(2) ROOT-FS-DIFF-SIZE(2)
+        assert_eq!(cols[0], ctr, "{show}");
+        assert_eq!(cols[1], "docker.io/library/busybox:latest", "{show}");
+        assert_eq!(cols[2], "4f1d7c3a9b2e", "{show}");
+        let runtime = if engine == "CRI-O" {
+            "runc"
+        } else {
+            "io.containerd.runc.v2"
+        };
+        assert_eq!(cols[3], runtime, "{show}");
+        assert_eq!(cols[5], engine, "{show}");
+        let j: Value = serde_json::from_str(
+            &run_ok(&[ck, "inspect", p, "--metadata", "--format", "json"]).stdout_text(),
+        )
+        .unwrap();
+        let j = &j[0];
+        assert_eq!(j["engine"], engine);
+        assert_eq!(j["container_name"], ctr);
+        assert_eq!(j["runtime"], runtime);
+        assert_eq!(j["checkpointed"], "2026-11-28T10:05:00Z");
+        assert_eq!(j["metadata"]["pod_name"], format!("{ctr}-pod"));
+        assert_eq!(j["metadata"]["kubernetes_namespace"], "prod");
+        let tree = run_ok(&[ck, "inspect", p]).stdout_text();
+        assert!(
+            tree.starts_with(&format!(
+                "\nDisplaying container checkpoint tree view from {p}\n\n{ctr}\n"
+            )),
+            "{tree}"
+        );
+        assert!(tree.contains(&format!("├── Engine: {engine}\n")), "{tree}");
+    }
+    let list = run_ok(&[ck, "list", dir.to_str().unwrap()]).stdout_text();
+    let rows: Vec<Vec<&str>> = list
+        .lines()
+        .filter(|l| l.starts_with("prod"))
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    assert_eq!(
+        rows,
+        vec![
+            vec![
+                "prod",
+                "api-pod",
+                "api",
+                "containerd",
+                "2026-11-28T10:05:00Z",
+                containerd.file_name().unwrap().to_str().unwrap()
+            ],
+            vec![
+                "prod",
+                "worker-pod",
+                "worker",
+                "CRI-O",
+                "2026-11-28T10:05:00Z",
+                crio.file_name().unwrap().to_str().unwrap()
+            ],
+        ],
+        "{list}"
     );
 }

@@ -149,6 +149,9 @@ pub struct Parts<'a> {
     pub images: &'a BTreeMap<String, Blob>,
     /// Processes, sorted by PID.
     pub processes: &'a [Process],
+    /// The container's log, whatever the runtime named it (see
+    /// [`Checkpoint::container_log`]): also served as `checkpoint/container.log`.
+    pub container_log: Option<&'a Blob>,
     /// `rootfs/` (None: an empty `rootfs/`, so links into it dangle inside the mount).
     pub rootfs: Option<&'a crate::model::rootfs::RootFs>,
     /// Objects no process owns (`sysvipc/`); None: none.
@@ -170,6 +173,7 @@ impl Tree {
             metadata: &ck.source.metadata,
             images: &ck.source.images.files,
             processes: &ck.processes,
+            container_log: ck.container_log().map(|(_, b)| b),
             rootfs: Some(&ck.container_fs.rootfs),
             objects: Some(&ck.objects),
         })
@@ -202,6 +206,14 @@ impl Tree {
         b.forensic_views(parts);
         // Shared kernel objects, after everything else (issue 11).
         b.kernel_objects(parts);
+        // checkpoint/container.log under a stable name (unless the archive has it already).
+        if let (Some(log), Some(&cp)) = (
+            parts.container_log,
+            b.names.get(&(ROOT_INO, Box::<str>::from("checkpoint"))),
+        ) && !parts.metadata.contains_key("container.log")
+        {
+            b.file_at_path(cp, "checkpoint", "container.log", log);
+        }
         b.finish()
     }
 
@@ -880,6 +892,7 @@ pub(crate) mod tests {
             metadata: &s.0,
             images: &s.1,
             processes: &s.2,
+            container_log: None,
             rootfs: None,
             objects: None,
         })
@@ -892,6 +905,7 @@ pub(crate) mod tests {
             metadata: &s.0,
             images: &s.1,
             processes: &s.2,
+            container_log: None,
             rootfs: Some(&rootfs),
             objects: None,
         })

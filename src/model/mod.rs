@@ -35,6 +35,10 @@ pub enum Error {
     Missing(String),
 }
 
+/// Where the runtimes store the container's log in their archives, in the order looked for.
+pub const CONTAINER_LOG_NAMES: [&str; 3] =
+    ["container.log", "io.kubernetes.cri-o.LogPath", "ctr.log"];
+
 /// A loaded checkpoint.
 #[derive(Debug)]
 pub struct Checkpoint {
@@ -76,6 +80,16 @@ impl Checkpoint {
             .iter()
             .filter(|p| self.objects.same_net_ns(pid, p.pid))
             .collect()
+    }
+
+    /// The container's log (its stdout / stderr up to the checkpoint) as the runtime stored it:
+    /// its name in the archive and its bytes. containerd: `container.log`; CRI-O: the file named
+    /// literally `io.kubernetes.cri-o.LogPath`; Podman: `ctr.log` (k8s-file log driver).
+    pub fn container_log(&self) -> Option<(&str, &crate::source::Blob)> {
+        CONTAINER_LOG_NAMES
+            .iter()
+            .find_map(|n| self.source.metadata.get_key_value(*n))
+            .map(|(k, v)| (k.as_str(), v))
     }
 
     /// Children of `pid`, in PID order.

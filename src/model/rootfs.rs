@@ -7,7 +7,8 @@
 //!    ever read, even if DIR changes while mounted;
 //! 2. the files of the archive's `rootfs-diff.tar` (the container's writable layer), served as
 //!    slices of the archive itself (zero copy; overlay whiteouts `.wh.NAME` / `.wh..wh..opq` are
-//!    honoured);
+//!    honoured); containerd's, a gzip-compressed OCI layer despite its name, is decompressed
+//!    first (compression told from the content: [`crate::source::inner`]);
 //! 3. minus the paths of `deleted.files` (a JSON array of absolute paths).
 //!
 //! Symlinks are resolved inside this namespace only, with chroot semantics (`..` stops at the
@@ -1041,9 +1042,18 @@ pub fn attach(ck: &mut super::Checkpoint, image: Option<&Path>) -> Result<(), St
     let abs = image.map(|p| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf()));
     let image = abs.as_deref();
     let ghosts = super::ghost::ghosts(&ck.source.images, &ck.files, &mut ck.warnings);
+    let diff = match ck.source.plain_tar("rootfs-diff.tar") {
+        None => None,
+        Some(Ok(b)) => Some(b),
+        Some(Err(e)) => {
+            ck.warnings
+                .push(format!("{e}; rootfs/ lacks the container's changes"));
+            None
+        }
+    };
     let rootfs = RootFs::build_with_ghosts(
         image,
-        ck.source.metadata.get("rootfs-diff.tar"),
+        diff.as_ref(),
         ck.source.metadata.get("deleted.files").map(|b| b.bytes()),
         &ghosts,
     )?;

@@ -208,7 +208,7 @@ pub(super) fn check_cache_dir(dir: &Path) -> Result<(), Error> {
 }
 
 /// Bytes available to the current user on the filesystem holding `dir`.
-fn free_space(dir: &Path) -> io::Result<u64> {
+pub(super) fn free_space(dir: &Path) -> io::Result<u64> {
     let c = std::ffi::CString::new(dir.as_os_str().as_bytes())
         .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "path contains NUL"))?;
     // SAFETY: statvfs is a plain C struct; all-zero is a valid value to be overwritten.

@@ -18,6 +18,7 @@ mod cache;
 pub mod cache_admin;
 mod dir;
 mod error;
+pub mod inner;
 mod layout;
 pub mod path;
 mod tar;
@@ -134,6 +135,8 @@ pub struct Source {
     /// A cache entry built by this open, still being synced to disk; the last clone dropped
     /// waits for it.
     seal: Option<Arc<cache::Seal>>,
+    /// How it was opened (where inner compressed tars are decompressed).
+    opts: OpenOptions,
 }
 
 impl Source {
@@ -148,6 +151,14 @@ impl Source {
                     .map(|b| cache::hex(&Sha256::digest(b.bytes())))
             })
             .clone()
+    }
+
+    /// The archive's tar `name` (`rootfs-diff.tar`, `devshm-checkpoint.tar`) as a plain tar:
+    /// as stored, or decompressed when its content is gzip / zstd (containerd's rootfs-diff.tar
+    /// is a gzip-compressed OCI layer); None when the archive has none. See [`inner`].
+    pub fn plain_tar(&self, name: &str) -> Option<Result<Blob, String>> {
+        let b = self.metadata.get(name)?;
+        Some(inner::plain_tar(name, b, &self.opts))
     }
 
     /// Waits until a cache entry this open built is synced to disk and marked so (a no-op
@@ -175,6 +186,7 @@ impl Source {
             sha256: Arc::new(OnceLock::from(None)),
             whole: None,
             seal: None,
+            opts: OpenOptions::default(),
         }
     }
 }
@@ -233,6 +245,7 @@ pub fn open(path: &Path, opts: &OpenOptions) -> Result<Source, Error> {
             sha256: Arc::new(OnceLock::from(None)),
             whole: None,
             seal: None,
+            opts: opts.clone(),
         });
     }
     let not_ckpt = |extra: &str| Error::NotCheckpoint {
@@ -288,6 +301,7 @@ pub fn open(path: &Path, opts: &OpenOptions) -> Result<Source, Error> {
         sha256: Arc::new(sha256),
         whole,
         seal,
+        opts: opts.clone(),
     })
 }
 

@@ -57,6 +57,7 @@
 
 mod encode;
 mod output;
+pub mod runtime;
 #[cfg(test)]
 mod tests;
 
@@ -68,6 +69,7 @@ pub use crate::image::{PE_LAZY, PE_PARENT, PE_PRESENT, PageRun};
 pub use crate::model::process::X86Regs;
 pub use encode::{encode_frames, encode_image, encode_pagemap, encode_pagemap_with};
 pub use output::{Compression, Layout};
+pub use runtime::{K8sArchive, K8sContainer, RootfsChanges};
 
 /// x86_64 page size (every CRIU image of this tool's scope).
 pub const PAGE: u64 = 4096;

@@ -1,11 +1,13 @@
 //! Writing a planned checkpoint out: an image directory (with sibling parent dumps), an
-//! extracted container archive, or a `.tar` / `.tar.gz` / `.tar.zst` in either layout.
+//! extracted container archive, or a `.tar` / `.tar.gz` / `.tar.zst` in any layout (bare,
+//! Podman, containerd, CRI-O: see [`super::runtime`]).
 
 use std::fs;
 use std::io::{self, BufWriter, Read, Write};
 use std::path::Path;
 
 use super::encode::Content;
+use super::runtime::{self, K8sArchive};
 use super::{CheckpointWriter, PAGE_USIZE};
 
 /// How a checkpoint is laid out in an archive (or extracted tree).
@@ -20,6 +22,12 @@ pub enum Layout {
         config_json: String,
         spec_json: String,
     },
+    /// containerd 2.x's CRI checkpoint (see [`super::runtime`]): images in `checkpoint/` (from
+    /// `images_from` when set, else the writer's own), gzip-compressed `rootfs-diff.tar`.
+    Containerd(K8sArchive),
+    /// CRI-O's checkpoint (see [`super::runtime`]): `./` entry names, `checkpoint/` mode 0700,
+    /// `deleted.files`, the log under the name `io.kubernetes.cri-o.LogPath`.
+    Crio(K8sArchive),
 }
 
 impl Layout {
@@ -66,7 +74,29 @@ pub enum Compression {
 enum Item {
     Dir(String),
     File(String, Content),
+    /// A file copied from the host (a real dump's image file).
+    HostFile(String, std::path::PathBuf),
     Symlink(String, String),
+}
+
+/// The regular files directly in `dir`, sorted by name, as items under `prefix`.
+fn host_images(dir: &Path, prefix: &str, out: &mut Vec<Item>) -> io::Result<()> {
+    out.push(Item::Dir(prefix.to_string()));
+    let mut names = Vec::new();
+    for e in fs::read_dir(dir)? {
+        let e = e?;
+        if e.file_type()?.is_file() {
+            names.push(e.file_name());
+        }
+    }
+    names.sort();
+    for n in names {
+        out.push(Item::HostFile(
+            join(prefix, &n.to_string_lossy()),
+            dir.join(&n),
+        ));
+    }
+    Ok(())
 }
 
 fn join(dir: &str, name: &str) -> String {
@@ -98,9 +128,29 @@ impl CheckpointWriter {
         }
     }
 
-    fn items(&self, layout: &Layout, img_dir_bare: &str) -> Vec<Item> {
+    fn items(&self, layout: &Layout, img_dir_bare: &str) -> io::Result<Vec<Item>> {
         let mut out = Vec::new();
         match layout {
+            Layout::Containerd(a) | Layout::Crio(a) => {
+                let files = if matches!(layout, Layout::Crio(_)) {
+                    runtime::crio_files(a)
+                } else {
+                    runtime::containerd_files(a)
+                };
+                for (name, bytes) in files {
+                    out.push(Item::File(name, Content::Bytes(bytes)));
+                }
+                for (path, bytes) in &self.archive_files {
+                    if let Some((d, _)) = path.rsplit_once('/') {
+                        out.push(Item::Dir(d.to_string()));
+                    }
+                    out.push(Item::File(path.clone(), Content::Bytes(bytes.clone())));
+                }
+                match &a.images_from {
+                    Some(dir) => host_images(dir, "checkpoint", &mut out)?,
+                    None => self.image_items("checkpoint", &mut out),
+                }
+            }
             Layout::Bare => self.image_items(img_dir_bare, &mut out),
             Layout::Podman {
                 config_json,
@@ -123,7 +173,7 @@ impl CheckpointWriter {
                 self.image_items("checkpoint", &mut out);
             }
         }
-        out
+        Ok(out)
     }
 
     /// Writes the image directory `path` (created if needed) and, when the dump has a parent,
@@ -135,7 +185,7 @@ impl CheckpointWriter {
             .and_then(|n| n.to_str())
             .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "bad directory name"))?;
         fs::create_dir_all(path)?;
-        write_items(base, self.items(&Layout::Bare, name))
+        write_items(base, self.items(&Layout::Bare, name)?)
     }
 
     /// Writes an extracted archive tree at `path` in `layout` (Podman: `path/checkpoint/` plus
@@ -143,9 +193,9 @@ impl CheckpointWriter {
     pub fn write_tree(&self, path: &Path, layout: &Layout) -> io::Result<()> {
         match layout {
             Layout::Bare => self.write_dir(path),
-            Layout::Podman { .. } => {
+            _ => {
                 fs::create_dir_all(path)?;
-                write_items(path, self.items(layout, ""))
+                write_items(path, self.items(layout, "")?)
             }
         }
     }
@@ -158,21 +208,23 @@ impl CheckpointWriter {
         compression: Compression,
     ) -> io::Result<()> {
         let bare_dir = if self.parent.is_some() { "dump" } else { "" };
-        let items = self.items(layout, bare_dir);
+        let items = self.items(layout, bare_dir)?;
+        // CRI-O names every entry `./...` and keeps `checkpoint/` private.
+        let crio = matches!(layout, Layout::Crio(_));
         let file = BufWriter::new(fs::File::create(path)?);
         match compression {
             Compression::None => {
-                let w = write_tar_items(file, items)?;
+                let w = write_tar_items(file, items, crio)?;
                 finish_buf(w)
             }
             Compression::Gzip => {
                 let enc = flate2::write::GzEncoder::new(file, flate2::Compression::fast());
-                let enc = write_tar_items(enc, items)?;
+                let enc = write_tar_items(enc, items, crio)?;
                 finish_buf(enc.finish()?)
             }
             Compression::Zstd => {
                 let enc = zstd::Encoder::new(file, 3)?;
-                let enc = write_tar_items(enc, items)?;
+                let enc = write_tar_items(enc, items, crio)?;
                 finish_buf(enc.finish()?)
             }
         }
@@ -210,6 +262,13 @@ fn write_items(base: &Path, items: Vec<Item>) -> io::Result<()> {
                 let mut w = BufWriter::new(fs::File::create(&path)?);
                 write_content(&c, &mut w)?;
                 w.flush()?;
+            }
+            Item::HostFile(p, from) => {
+                let path = base.join(p);
+                if let Some(d) = path.parent() {
+                    fs::create_dir_all(d)?;
+                }
+                fs::copy(from, path)?;
             }
             Item::Symlink(p, target) => {
                 let path = base.join(p);
@@ -273,16 +332,34 @@ fn header(kind: tar::EntryType, mode: u32, size: u64) -> tar::Header {
     h
 }
 
-fn write_tar_items<W: Write>(w: W, items: Vec<Item>) -> io::Result<W> {
+fn write_tar_items<W: Write>(w: W, items: Vec<Item>, crio: bool) -> io::Result<W> {
     let mut b = tar::Builder::new(w);
     let mut dirs_done = std::collections::HashSet::new();
+    let pre = if crio { "./" } else { "" };
+    if crio {
+        let mut h = header(tar::EntryType::Directory, 0o755, 0);
+        b.append_data(&mut h, "./", io::empty())?;
+    }
     for item in items {
+        let item = match item {
+            Item::Dir(d) => Item::Dir(format!("{pre}{d}")),
+            Item::File(p, c) => Item::File(format!("{pre}{p}"), c),
+            Item::HostFile(p, f) => Item::HostFile(format!("{pre}{p}"), f),
+            Item::Symlink(p, t) => Item::Symlink(format!("{pre}{p}"), t),
+        };
         match item {
             Item::Dir(d) => {
                 if dirs_done.insert(d.clone()) {
-                    let mut h = header(tar::EntryType::Directory, 0o755, 0);
+                    let private = crio && d.trim_start_matches("./") == "checkpoint";
+                    let mode = if private { 0o700 } else { 0o755 };
+                    let mut h = header(tar::EntryType::Directory, mode, 0);
                     b.append_data(&mut h, format!("{d}/"), io::empty())?;
                 }
+            }
+            Item::HostFile(p, from) => {
+                let f = fs::File::open(&from)?;
+                let mut h = header(tar::EntryType::Regular, 0o644, f.metadata()?.len());
+                b.append_data(&mut h, &p, f)?;
             }
             Item::File(p, c) => {
                 let mut h = header(tar::EntryType::Regular, 0o644, c.len());

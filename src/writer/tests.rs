@@ -241,7 +241,7 @@ fn round_trip_archives_in_both_layouts() {
                     assert_eq!(ck.source.layout, source::Layout::ImageDir);
                     assert!(ck.source.metadata.is_empty());
                 }
-                Layout::Podman { .. } => {
+                _ => {
                     assert_eq!(ck.source.layout, source::Layout::ContainerArchive);
                     assert!(ck.source.metadata.contains_key("config.dump"));
                     assert!(ck.source.metadata.contains_key("spec.dump"));
@@ -680,4 +680,67 @@ fn criu_4_2_additions_decode_without_warnings() {
         p.vmas.len() + 1,
         "PT_NOTE + one PT_LOAD per real VMA"
     );
+}
+
+/// containerd 2.x and CRI-O archives: detected as container archives, the engine and the names
+/// taken from their annotations, the log found whatever its name, and rootfs-diff.tar read
+/// whether it is a gzip OCI layer with whiteouts (containerd) or a plain tar + deleted.files.
+#[test]
+fn runtime_layouts_round_trip() {
+    let t = Tmp::new("k8s");
+    let w = sample();
+    let lower = t.join("lower");
+    std::fs::create_dir_all(lower.join("etc/conf.d")).unwrap();
+    std::fs::write(lower.join("etc/passwd"), b"root:x:0:0").unwrap();
+    std::fs::write(lower.join("etc/conf.d/old"), b"old").unwrap();
+    std::fs::write(lower.join("keep"), b"keep").unwrap();
+    let mut a = K8sArchive::new(K8sContainer::new("prod", "web-7d4b9", "nginx"));
+    a.log = b"2026-11-28T10:04:59.000000001Z stdout F hello\n".to_vec();
+    a.rootfs.files = vec![
+        ("etc/conf.d/new".into(), b"NEW".to_vec()),
+        ("tmp/dropped".into(), b"IOC".to_vec()),
+    ];
+    a.rootfs.deleted = vec!["etc/passwd".into()];
+    let mut containerd = a.clone();
+    containerd.rootfs.opaque_dirs = vec!["etc/conf.d".into()];
+    for (crio, layout) in [
+        (false, Layout::Containerd(containerd)),
+        (true, Layout::Crio(a)),
+    ] {
+        let path = t.join(if crio { "crio.tar" } else { "containerd.tar" });
+        w.write_tar(&path, &layout, Compression::None).unwrap();
+        let mut ck = open_load(&path, &t.join("cache"));
+        check_sample(&ck);
+        assert_eq!(ck.source.layout, source::Layout::ContainerArchive);
+        let m = &ck.meta;
+        let engine = if crio { "CRI-O" } else { "containerd" };
+        assert_eq!(m.engine.as_deref(), Some(engine));
+        assert_eq!(m.container_name.as_deref(), Some("nginx"));
+        assert_eq!(m.pod_name.as_deref(), Some("web-7d4b9"));
+        assert_eq!(m.pod_namespace.as_deref(), Some("prod"));
+        assert_eq!(
+            m.checkpointed.as_deref(),
+            Some("2026-11-28T10:05:00.123456789Z")
+        );
+        let (name, log) = ck.container_log().unwrap();
+        assert_eq!(
+            name,
+            if crio {
+                "io.kubernetes.cri-o.LogPath"
+            } else {
+                "container.log"
+            }
+        );
+        assert!(log.bytes().ends_with(b"stdout F hello\n"));
+        let raw = &ck.source.metadata["rootfs-diff.tar"];
+        assert_eq!(raw.bytes().starts_with(&[0x1f, 0x8b]), !crio);
+        crate::model::rootfs::attach(&mut ck, Some(&lower)).unwrap();
+        assert!(ck.warnings.is_empty(), "{:?}", ck.warnings);
+        let r = &ck.container_fs.rootfs;
+        let has = |p: &str| r.node(p).is_some();
+        assert!(!has("etc/passwd"), "{engine}: deleted");
+        assert!(has("keep") && has("etc/conf.d/new") && has("tmp/dropped"));
+        // Only containerd's layer can say that etc/conf.d was replaced whole.
+        assert_eq!(has("etc/conf.d/old"), crio, "{engine}");
+    }
 }

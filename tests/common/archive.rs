@@ -168,7 +168,7 @@ pub fn build(f: &Fixture, staging: &TempDir, form: Form, comp: Comp) -> PathBuf 
                         config_json,
                         spec_json,
                     } => (config_json, spec_json),
-                    ckptfs::writer::Layout::Bare => unreachable!(),
+                    _ => unreachable!(),
                 };
                 let cfg = staging.join(format!("{}-config.dump", f.case));
                 let spc = staging.join(format!("{}-spec.dump", f.case));
