@@ -2,7 +2,6 @@
 //! the cache directory (scanning and removal: [`crate::source::cache_admin`]; output:
 //! [`crate::views::cache`]).
 
-use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, Subcommand};
@@ -15,10 +14,8 @@ use crate::source::cache_admin::{self, Select};
 pub struct CacheArgs {
     #[command(subcommand)]
     pub command: CacheCommand,
-    /// The cache directory [default: $XDG_CACHE_HOME/ckptfs, else $HOME/.cache/ckptfs, else
-    /// /var/tmp/ckptfs-$UID]
-    #[arg(long, value_name = "DIR", global = true)]
-    pub cache_dir: Option<PathBuf>,
+    #[command(flatten)]
+    pub cache: super::CacheDirArg,
 }
 
 /// The `cache` subcommands.
@@ -87,7 +84,7 @@ pub struct CacheCleanArgs {
 }
 
 pub fn run(a: CacheArgs) -> Result<(), CliError> {
-    let dir = cache_admin::cache_dir(a.cache_dir.as_deref());
+    let dir = cache_admin::cache_dir(a.cache.dir.as_deref());
     let scan = cache_admin::scan(&dir).map_err(|e| match e.io_error() {
         Some(io) => {
             let why = super::io_why(io);
@@ -137,7 +134,7 @@ pub fn run(a: CacheArgs) -> Result<(), CliError> {
 }
 
 fn print(text: &str) -> Result<(), CliError> {
-    crate::views::to_stdout(|out| crate::views::write_out(out, text.as_bytes())).map_err(Into::into)
+    crate::views::to_stdout(|out| crate::views::write_out(out, text.as_bytes()))
 }
 
 #[cfg(test)]
@@ -151,7 +148,7 @@ mod tests {
         let Command::Cache(a) = c.command else {
             panic!("not cache")
         };
-        assert_eq!(a.cache_dir.as_deref(), Some(std::path::Path::new("/c")));
+        assert_eq!(a.cache.dir.as_deref(), Some(std::path::Path::new("/c")));
         let c = Cli::try_parse_from([
             "ckptfs",
             "cache",

@@ -5,17 +5,23 @@
 //! usage and 1 for other failures. Logging goes to stderr through `RUST_LOG` (env_logger).
 
 mod cache;
+mod completions;
 mod daemon;
 mod mount;
 mod umount;
-
-use std::fmt;
+mod views;
 
 use clap::{Parser, Subcommand};
 
 pub use cache::{CacheArgs, CacheCleanArgs, CacheCommand, CacheListArgs};
 pub use mount::MountArgs;
 pub use umount::UmountArgs;
+pub use views::{CacheDirArg, DiffArgs, InspectArgs, ListArgs, MemparseArgs, ShowArgs};
+
+/// The command line's one error: [`crate::views::Error`] (the views make most of them).
+pub use crate::views::Error as CliError;
+pub(crate) use crate::views::one_line;
+pub use crate::views::{EXIT_FAILURE, EXIT_USAGE};
 
 /// Mount a CRIU / Podman / CRI-O container checkpoint read-only as a /proc-like tree.
 #[derive(Debug, Parser)]
@@ -35,57 +41,21 @@ pub enum Command {
     Umount(UmountArgs),
     /// List or remove the decompressed archives kept in the cache directory
     Cache(CacheArgs),
-    // The checkpointctl views (src/views/).
+    // The checkpointctl views (src/views/; arguments in cli/views.rs).
     /// Show a table of checkpoints: container, image, id, runtime, created, engine, sizes
-    Show(crate::views::show::ShowArgs),
+    Show(ShowArgs),
     /// Show a checkpoint as a tree: metadata, processes, files, sockets, mounts, statistics
-    Inspect(crate::views::inspect::InspectArgs),
+    Inspect(InspectArgs),
     /// Show memory sizes per process, a process's memory as a hexdump, or search the memory
-    Memparse(crate::views::memparse::MemparseArgs),
+    Memparse(MemparseArgs),
     /// List the checkpoints in the kubelet's checkpoint directory (or in given directories)
-    List(crate::views::list::ListArgs),
+    List(ListArgs),
     /// Compare two checkpoints: processes, files, sockets, memory down to changed pages
-    Diff(crate::views::diff::DiffArgs),
+    Diff(DiffArgs),
     /// Print a shell completion script
-    Completions(crate::views::completions::CompletionsArgs),
+    Completions(completions::CompletionsArgs),
     /// Print the man page (roff) of ckptfs or of one of its subcommands
-    Man(crate::views::completions::ManArgs),
-}
-
-/// Exit codes.
-pub const EXIT_FAILURE: i32 = 1;
-pub const EXIT_USAGE: i32 = 2;
-
-/// A command's failure: one line for the user, and the exit code.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CliError {
-    pub code: i32,
-    /// `<what>: <why>`, printed after `ckptfs: `.
-    pub msg: String,
-}
-
-impl CliError {
-    /// Bad input or usage (exit code 2).
-    pub fn usage(what: impl fmt::Display, why: impl fmt::Display) -> CliError {
-        CliError {
-            code: EXIT_USAGE,
-            msg: format!("{what}: {why}"),
-        }
-    }
-
-    /// Any other failure (exit code 1).
-    pub fn failure(what: impl fmt::Display, why: impl fmt::Display) -> CliError {
-        CliError {
-            code: EXIT_FAILURE,
-            msg: format!("{what}: {why}"),
-        }
-    }
-}
-
-impl fmt::Display for CliError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "ckptfs: {}", one_line(&self.msg))
-    }
+    Man(completions::ManArgs),
 }
 
 /// An I/O error's text without Rust's " (os error N)" suffix.
@@ -95,12 +65,6 @@ pub(crate) fn io_why(e: &std::io::Error) -> String {
         Some(i) => s[..i].to_string(),
         None => s,
     }
-}
-
-/// Keeps a message on one line (names from a checkpoint may hold newlines): control characters
-/// escaped ([`crate::format::escape`]).
-pub(crate) fn one_line(s: &str) -> String {
-    crate::format::escape(s.trim_end()).into_owned()
 }
 
 /// Runs the command line; returns the process exit code.
@@ -116,19 +80,15 @@ pub fn main() -> i32 {
         Command::Mount(a) => mount::run(a),
         Command::Umount(a) => umount::run(a),
         Command::Cache(a) => cache::run(a),
-        Command::Show(a) => crate::views::show::main(a).map_err(Into::into),
-        Command::Inspect(a) => crate::views::inspect::main(a).map_err(Into::into),
-        Command::Memparse(a) => crate::views::memparse::main(a).map_err(Into::into),
-        Command::List(a) => crate::views::list::main(a).map_err(Into::into),
-        Command::Diff(a) => crate::views::diff::main(a).map_err(Into::into),
+        Command::Show(a) => views::show(a),
+        Command::Inspect(a) => views::inspect(a),
+        Command::Memparse(a) => views::memparse(a),
+        Command::List(a) => views::list(a),
+        Command::Diff(a) => views::diff(a),
         Command::Completions(a) => {
-            crate::views::completions::completions_main(a, <Cli as clap::CommandFactory>::command())
-                .map_err(Into::into)
+            completions::completions_main(a, <Cli as clap::CommandFactory>::command())
         }
-        Command::Man(a) => {
-            crate::views::completions::man_main(a, <Cli as clap::CommandFactory>::command())
-                .map_err(Into::into)
-        }
+        Command::Man(a) => completions::man_main(a, <Cli as clap::CommandFactory>::command()),
     };
     match r {
         Ok(()) => 0,

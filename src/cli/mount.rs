@@ -25,9 +25,8 @@ pub struct MountArgs {
     /// Let every user read the tree (by default only the mounting user can: checkpoints hold secrets)
     #[arg(long)]
     pub allow_other: bool,
-    /// Where compressed archives are decompressed once and kept for the next mount
-    #[arg(long, value_name = "DIR")]
-    pub cache_dir: Option<PathBuf>,
+    #[command(flatten)]
+    pub cache: super::CacheDirArg,
     /// Refuse to decompress more than this (bytes; suffixes K, M, G, T)
     #[arg(long, value_name = "BYTES", value_parser = parse_size)]
     pub max_size: Option<u64>,
@@ -113,7 +112,7 @@ fn serve(
     reporter: Option<&mut Reporter>,
 ) -> Result<(), CliError> {
     let opts = source::OpenOptions {
-        cache_dir: a.cache_dir.clone(),
+        cache_dir: a.cache.dir.clone(),
         max_size: a.max_size,
         progress: std::io::stderr().is_terminal(),
     };

@@ -27,39 +27,19 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::Path;
 
 use serde::Serialize;
 
-use super::inspect::{FileTypes, Format, open_files, socket_node, to_json};
+use super::inspect::{FileTypes, open_files, socket_node, to_json};
 use super::tree::Node;
-use super::{Error, OpenArgs, write_out};
+use super::{Error, Format, write_out};
 use crate::format::human_size;
 use crate::model::Checkpoint;
 use crate::model::memory::{Memory, PAGE_SIZE, Piece};
 use crate::model::process::{Process, Vma};
 use crate::render::maps::vma_name;
-use crate::source::{ImageDir, Source};
-
-/// Arguments of `ckptfs diff`.
-#[derive(clap::Args, Debug, Clone)]
-#[command(after_help = "\
-Examples:
-  ckptfs diff before.tar.gz after.tar.gz
-  ckptfs diff --format json images/pre images/dump | jq .summary")]
-pub struct DiffArgs {
-    /// The earlier checkpoint
-    #[arg(value_name = "A")]
-    pub a: PathBuf,
-    /// The later checkpoint
-    #[arg(value_name = "B")]
-    pub b: PathBuf,
-    /// Output format
-    #[arg(long, value_enum, default_value_t)]
-    pub format: Format,
-    #[command(flatten)]
-    pub open: OpenArgs,
-}
+use crate::source::{ImageDir, OpenOptions, Source};
 
 /// One side of the comparison.
 #[derive(Serialize, Debug, Clone, Default)]
@@ -265,21 +245,22 @@ pub struct DiffResult {
     pub summary: Summary,
 }
 
-/// `ckptfs diff`, to stdout.
-pub fn main(args: DiffArgs) -> Result<(), Error> {
-    super::to_stdout(|out| run(&args, out))
-}
-
-/// Writes the `diff` output for `args` to `out`.
-pub fn run(args: &DiffArgs, out: &mut dyn Write) -> Result<(), Error> {
-    let a = load_operand(&args.a, &args.open)?;
-    let b = load_operand(&args.b, &args.open)?;
+/// Writes the comparison of checkpoint `path_a` with `path_b` to `out`.
+pub fn run(
+    path_a: &Path,
+    path_b: &Path,
+    format: Format,
+    open: &OpenOptions,
+    out: &mut dyn Write,
+) -> Result<(), Error> {
+    let a = load_operand(path_a, open)?;
+    let b = load_operand(path_b, open)?;
     let mut r = match (&a, &b) {
         (Operand::Full(a), Operand::Full(b)) => compare(a, b),
         _ => compare_memory_only(&a, &b),
     };
-    r.checkpoint_a.path = args.a.display().to_string();
-    r.checkpoint_b.path = args.b.display().to_string();
+    r.checkpoint_a.path = path_a.display().to_string();
+    r.checkpoint_b.path = path_b.display().to_string();
     if !r.same_container {
         eprintln!(
             "ckptfs: warning: the checkpoints are of different containers (A: {}, B: {}); comparing anyway",
@@ -287,12 +268,12 @@ pub fn run(args: &DiffArgs, out: &mut dyn Write) -> Result<(), Error> {
             r.checkpoint_b.id.as_deref().unwrap_or("-")
         );
     }
-    let s = match args.format {
+    let s = match format {
         Format::Json => to_json(&r),
         Format::Tree => format!(
             "\nDisplaying checkpoint diff from {} to {}{}\n\n{}\n",
-            args.a.display(),
-            args.b.display(),
+            path_a.display(),
+            path_b.display(),
             pre_dump_note(&r),
             tree(&r).render()
         ),
@@ -362,13 +343,8 @@ pub fn load_pre_dump(source: Source) -> Result<PreDump, crate::model::Error> {
 }
 
 /// Opens `path` as a full checkpoint, or as a pre-dump when it is one. Warnings go to stderr.
-pub fn load_operand(path: &std::path::Path, open: &super::OpenArgs) -> Result<Operand, Error> {
-    let opts = crate::source::OpenOptions {
-        cache_dir: open.cache_dir.clone(),
-        max_size: None,
-        progress: true,
-    };
-    let source = crate::source::open(path, &opts).map_err(|e| Error::input(e.to_string()))?;
+pub fn load_operand(path: &Path, open: &OpenOptions) -> Result<Operand, Error> {
+    let source = crate::source::open(path, open).map_err(|e| Error::input(e.to_string()))?;
     let op = if is_pre_dump(&source.images) {
         Operand::Pre(Box::new(
             load_pre_dump(source).map_err(|e| Error::input(format!("{}: {e}", path.display())))?,

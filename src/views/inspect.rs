@@ -96,7 +96,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::tree::Node;
-use super::{Error, OpenArgs, write_out};
+use super::{Error, Format, write_out};
 use crate::format::net::{ip_proto, ip_text, sock_type, tcp_state};
 use crate::format::size::{count_bytes, human_size};
 use crate::format::time::{duration_us, short_time};
@@ -106,65 +106,7 @@ use crate::model::files::{FileKind, FileObject, InetSocket, UnixSocket};
 use crate::model::network::NetInterface;
 use crate::model::process::{Process, TaskState};
 use crate::render::summary::checkpoint_sizes;
-
-/// Output format of `inspect` and `diff`.
-#[derive(clap::ValueEnum, Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum Format {
-    /// checkpointctl's tree
-    #[default]
-    Tree,
-    /// JSON (schema in docs/views.md)
-    Json,
-}
-
-/// Arguments of `ckptfs inspect`.
-#[derive(clap::Args, Debug, Clone, Default)]
-#[command(after_help = "\
-Examples:
-  ckptfs inspect checkpoint.tar.gz
-  ckptfs inspect --ps-tree-cmd --files --sockets checkpoint.tar.gz
-  ckptfs inspect -p 6 --ps-tree-env checkpoint.tar.gz
-  ckptfs inspect --all --format json checkpoint.tar.gz | jq '.[0].process_tree'")]
-pub struct InspectArgs {
-    /// Checkpoints: Podman / CRI-O archives (.tar, .tar.gz, .tar.zst) or CRIU image directories
-    #[arg(required = true, value_name = "CHECKPOINT")]
-    pub checkpoints: Vec<PathBuf>,
-    /// Show the process tree
-    #[arg(long)]
-    pub ps_tree: bool,
-    /// Show the process tree with full command lines (implies --ps-tree)
-    #[arg(long)]
-    pub ps_tree_cmd: bool,
-    /// Show the process tree with environment variables (implies --ps-tree)
-    #[arg(long)]
-    pub ps_tree_env: bool,
-    /// Show each process's open files (implies --ps-tree)
-    #[arg(long)]
-    pub files: bool,
-    /// Show each process's open sockets (implies --ps-tree)
-    #[arg(long)]
-    pub sockets: bool,
-    /// Show the container's mounts
-    #[arg(long)]
-    pub mounts: bool,
-    /// Show CRIU's dump statistics
-    #[arg(long)]
-    pub stats: bool,
-    /// Show pod, namespace and annotations
-    #[arg(long)]
-    pub metadata: bool,
-    /// Show only the subtree of this process (implies --ps-tree)
-    #[arg(short, long, value_name = "PID")]
-    pub pid: Option<u32>,
-    /// Show everything (all the options above)
-    #[arg(long)]
-    pub all: bool,
-    /// Output format
-    #[arg(long, value_enum, default_value_t)]
-    pub format: Format,
-    #[command(flatten)]
-    pub open: OpenArgs,
-}
+use crate::source::OpenOptions;
 
 /// What to include, after `--all` and the implications.
 #[derive(Clone, Copy, Debug, Default)]
@@ -180,50 +122,31 @@ pub struct Sections {
     pub pid: Option<u32>,
 }
 
-impl Sections {
-    pub fn from_args(a: &InspectArgs) -> Sections {
-        let all = a.all;
-        let mut s = Sections {
-            ps_tree: a.ps_tree,
-            cmd: a.ps_tree_cmd || all,
-            env: a.ps_tree_env || all,
-            files: a.files || all,
-            sockets: a.sockets || all,
-            mounts: a.mounts || all,
-            stats: a.stats || all,
-            metadata: a.metadata || all,
-            pid: a.pid,
-        };
-        s.ps_tree |= s.cmd || s.env || s.files || s.sockets || s.pid.is_some();
-        s
-    }
-}
-
-/// `ckptfs inspect`, to stdout.
-pub fn main(args: InspectArgs) -> Result<(), Error> {
-    super::to_stdout(|out| run(&args, out))
-}
-
-/// Writes the `inspect` output for `args` to `out`.
-pub fn run(args: &InspectArgs, out: &mut dyn Write) -> Result<(), Error> {
-    let sections = Sections::from_args(args);
-    let mut all = Vec::with_capacity(args.checkpoints.len());
-    for p in &args.checkpoints {
-        let ck = super::load(p, &args.open)?;
-        let i = collect(&ck, &sections)?;
-        match args.format {
+/// Writes the `inspect` output for `checkpoints` to `out`.
+pub fn run(
+    checkpoints: &[PathBuf],
+    sections: &Sections,
+    format: Format,
+    open: &OpenOptions,
+    out: &mut dyn Write,
+) -> Result<(), Error> {
+    let mut all = Vec::with_capacity(checkpoints.len());
+    for p in checkpoints {
+        let ck = super::load(p, open)?;
+        let i = collect(&ck, sections)?;
+        match format {
             Format::Tree => {
                 let s = format!(
                     "\nDisplaying container checkpoint tree view from {}\n\n{}\n",
                     p.display(),
-                    tree(&i, &sections).render()
+                    tree(&i, sections).render()
                 );
                 write_out(out, s.as_bytes())?;
             }
             Format::Json => all.push(i),
         }
     }
-    if args.format == Format::Json {
+    if format == Format::Json {
         write_out(out, to_json(&all).as_bytes())?;
     }
     Ok(())

@@ -35,18 +35,6 @@ pub const DEFAULT_DIR: &str = "/var/lib/kubelet/checkpoints";
 /// Largest config.dump / spec.dump read (a real one is tens of KiB).
 const MAX_METADATA: u64 = 16 << 20;
 
-/// Arguments of `ckptfs list`.
-#[derive(clap::Args, Debug, Clone, Default)]
-#[command(after_help = "\
-Examples:
-  ckptfs list
-  ckptfs list /var/lib/kubelet/checkpoints /srv/evidence")]
-pub struct ListArgs {
-    /// Directories to look in [default: /var/lib/kubelet/checkpoints]
-    #[arg(value_name = "DIR")]
-    pub dirs: Vec<PathBuf>,
-}
-
 /// What is known about one listed checkpoint.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Listed {
@@ -58,16 +46,11 @@ pub struct Listed {
     pub name: String,
 }
 
-/// `ckptfs list`, to stdout.
-pub fn main(args: ListArgs) -> Result<(), Error> {
-    super::to_stdout(|out| run(&args, out))
-}
-
-/// Writes the `list` output for `args` to `out`.
-pub fn run(args: &ListArgs, out: &mut dyn Write) -> Result<(), Error> {
-    let explicit = !args.dirs.is_empty();
+/// Writes the `list` output for `dirs` (none: the kubelet's directory) to `out`.
+pub fn run(dirs: &[PathBuf], out: &mut dyn Write) -> Result<(), Error> {
+    let explicit = !dirs.is_empty();
     let dirs: Vec<PathBuf> = if explicit {
-        args.dirs.clone()
+        dirs.to_vec()
     } else {
         vec![PathBuf::from(DEFAULT_DIR)]
     };

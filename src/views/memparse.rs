@@ -35,65 +35,48 @@ use std::io::{BufWriter, Write};
 use std::path::PathBuf;
 
 use super::search::{Pattern, Searchable, printable};
-use super::{Error, OpenArgs, write_out};
+use super::{Error, write_out};
 use crate::format::human_size;
 use crate::format::table;
 use crate::model::Checkpoint;
 use crate::model::memory::Memory;
 use crate::model::process::Process;
+use crate::source::OpenOptions;
 
-/// Arguments of `ckptfs memparse`.
-#[derive(clap::Args, Debug, Clone, Default)]
-#[command(after_help = "\
-Examples:
-  ckptfs memparse checkpoint.tar.gz
-  ckptfs memparse -p 1 checkpoint.tar.gz | less
-  ckptfs memparse -p 1 -o pid1.hex checkpoint.tar.gz
-  ckptfs memparse -p 1 -s PASSWORD -c 16 checkpoint.tar.gz
-  ckptfs memparse -r 'AKIA[0-9A-Z]{16}' checkpoint.tar.gz")]
-pub struct MemparseArgs {
-    /// A Podman / CRI-O archive (.tar, .tar.gz, .tar.zst) or a CRIU image directory
-    #[arg(value_name = "CHECKPOINT")]
+/// What `memparse` is asked for.
+#[derive(Debug, Clone, Default)]
+pub struct Request {
+    /// The checkpoint.
     pub checkpoint: PathBuf,
-    /// The process to dump or search (PID inside the container)
-    #[arg(short, long, value_name = "PID")]
+    /// The process to dump or search (None: the sizes table, or search every process).
     pub pid: Option<u32>,
-    /// Write the output to FILE instead of stdout
-    #[arg(short, long, value_name = "FILE")]
+    /// Write the dump or the search results to this file instead of the output.
     pub output: Option<PathBuf>,
-    /// Search the dumped memory for a string
-    #[arg(short, long, value_name = "STRING", conflicts_with = "search_regex")]
-    pub search: Option<String>,
-    /// Search the dumped memory for a regular expression (over bytes; `.` is any byte but \n)
-    #[arg(short = 'r', long, value_name = "REGEX")]
-    pub search_regex: Option<String>,
-    /// Bytes of context shown on each side of a match
-    #[arg(short, long, value_name = "N", default_value_t = 0)]
+    pub search: Option<Search>,
+    /// Bytes of context shown on each side of a match.
     pub context: usize,
-    #[command(flatten)]
-    pub open: OpenArgs,
 }
 
-/// `ckptfs memparse`, to stdout.
-pub fn main(args: MemparseArgs) -> Result<(), Error> {
-    super::to_stdout(|out| run(&args, out))
+/// What to search the dumped memory for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Search {
+    Literal(String),
+    /// A regular expression over bytes.
+    Regex(String),
 }
 
-/// Writes the `memparse` output for `args` to `out` (or to `-o FILE`).
-pub fn run(args: &MemparseArgs, out: &mut dyn Write) -> Result<(), Error> {
-    let pattern = match (&args.search, &args.search_regex) {
-        (Some(s), _) => Some(Pattern::literal(s.as_bytes()).map_err(Error::input)?),
-        (None, Some(r)) => Some(Pattern::regex(r).map_err(Error::input)?),
-        (None, None) => None,
+/// Writes the `memparse` output for `args` to `out` (or to `args.output`).
+pub fn run(args: &Request, open: &OpenOptions, out: &mut dyn Write) -> Result<(), Error> {
+    let pattern = match &args.search {
+        Some(Search::Literal(s)) => {
+            Some((Pattern::literal(s.as_bytes()).map_err(Error::input)?, s))
+        }
+        Some(Search::Regex(r)) => Some((Pattern::regex(r).map_err(Error::input)?, r)),
+        None => None,
     };
-    let ck = super::load(&args.checkpoint, &args.open)?;
+    let ck = super::load(&args.checkpoint, open)?;
     let shown = args.checkpoint.display();
-    if let Some(pat) = pattern {
-        let text = args
-            .search
-            .as_deref()
-            .or(args.search_regex.as_deref())
-            .unwrap_or("");
+    if let Some((pat, text)) = pattern {
         let procs: Vec<&Process> = match args.pid {
             Some(pid) => vec![super::process(&ck, pid)?],
             None => super::tree_order(&ck),
@@ -139,7 +122,7 @@ pub fn run(args: &MemparseArgs, out: &mut dyn Write) -> Result<(), Error> {
 
 /// Runs `f` on `-o FILE` when given, else on `out`.
 fn with_output(
-    args: &MemparseArgs,
+    args: &Request,
     out: &mut dyn Write,
     f: impl FnOnce(&mut dyn Write) -> Result<(), Error>,
 ) -> Result<(), Error> {

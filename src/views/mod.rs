@@ -1,13 +1,13 @@
-//! checkpointctl's views as ckptfs subcommands: `show`, `inspect`, `memparse`, `list`, `diff`,
-//! plus `completions` and `man`. They read the same model as the mount ([`crate::model`]) and
+//! checkpointctl's views as ckptfs subcommands: `show`, `inspect`, `memparse`, `list`, `diff`
+//! (and the output of `cache list` / `cache clean`). They read the same model as the mount ([`crate::model`]) and
 //! need neither FUSE nor root.
 //!
-//! Each view has its clap arguments (`*Args`), a `run(&Args, &mut dyn Write)` that writes the
-//! whole output (testable), and a `main(Args)` that the command line dispatches to: it writes to
-//! stdout and returns an [`Error`] that converts into the command line's error (printed as one
-//! line on stderr, `ckptfs: ...`; exit code 2 for bad input: bad PID, missing images, corrupt
-//! archive, bad pattern; 1 when the output cannot be written). A closed stdout (`| head`) ends
-//! the command quietly with 0.
+//! Each view has a `run(..., &mut dyn Write)` that writes the whole output (testable) from plain
+//! arguments; the command line's arguments (clap) and their dispatch are in `cli/views.rs`. A
+//! view fails with an [`Error`], the command line's one error type (printed as one line on stderr,
+//! `ckptfs: ...`; exit code 2 for bad input: bad PID, missing images, corrupt archive, bad
+//! pattern; 1 when the output cannot be written). A closed stdout (`| head`) ends the command
+//! quietly with 0.
 //!
 //! Formats follow checkpointctl (v1.5 line) where it is right; where ckptfs deliberately differs
 //! the module docs say so, and so does `docs/views.md`:
@@ -19,7 +19,6 @@
 //! - [`tree`]: checkpointctl's tree drawing (its table is [`crate::format::table`]).
 
 pub mod cache;
-pub mod completions;
 pub mod diff;
 pub mod inspect;
 pub mod list;
@@ -28,60 +27,91 @@ pub mod search;
 pub mod show;
 pub mod tree;
 
+use std::fmt;
 use std::io::{self, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use crate::model::process::{Process, TaskState};
 use crate::model::{Checkpoint, FileKind};
+use crate::source::OpenOptions;
 
-/// Why a view failed. `Display` is the one line printed on stderr (without the `ckptfs: ` prefix).
-#[derive(Debug)]
+/// Exit code of a failure that is not the input's fault (cannot mount, cannot write the output).
+pub const EXIT_FAILURE: i32 = 1;
+/// Exit code of bad input or usage (a checkpoint that cannot be opened, a PID it does not have).
+pub const EXIT_USAGE: i32 = 2;
+
+/// The command line's one error (`cli` names it `CliError`): what to print on stderr, one line
+/// after `ckptfs: `, and the exit code. It is defined here, below `cli`, because the views make
+/// most of them; the mount, umount and cache commands use it too.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Error {
-    msg: String,
-    code: u8,
-    broken_pipe: bool,
+    /// [`EXIT_USAGE`], [`EXIT_FAILURE`], or 0 for a quiet end ([`Error::is_quiet`]).
+    pub code: i32,
+    /// `<what>: <why>`; made one line when printed.
+    pub msg: String,
 }
 
 impl Error {
+    /// Bad input or usage about `what` (exit code 2).
+    pub fn usage(what: impl fmt::Display, why: impl fmt::Display) -> Error {
+        Error::input(format!("{what}: {why}"))
+    }
+
+    /// Any other failure about `what` (exit code 1).
+    pub fn failure(what: impl fmt::Display, why: impl fmt::Display) -> Error {
+        Error {
+            code: EXIT_FAILURE,
+            msg: format!("{what}: {why}"),
+        }
+    }
+
     /// Bad input: a checkpoint that cannot be opened or modelled, a PID it does not have, a bad
     /// pattern or argument. Exit code 2.
     pub fn input(msg: impl Into<String>) -> Error {
         Error {
-            msg: one_line(&msg.into()),
-            code: 2,
-            broken_pipe: false,
+            code: EXIT_USAGE,
+            msg: msg.into(),
         }
     }
 
-    /// The output could not be written. Exit code 1.
+    /// The output could not be written (exit code 1). A closed output (`| head`, EPIPE) is not a
+    /// failure: the command ends quietly with 0 ([`to_stdout`] swallows it).
     pub fn output(what: &str, e: &io::Error) -> Error {
-        Error {
-            msg: one_line(&format!("{what}: {e}")),
-            code: 1,
-            broken_pipe: e.kind() == io::ErrorKind::BrokenPipe,
+        if e.kind() == io::ErrorKind::BrokenPipe {
+            return Error {
+                code: 0,
+                msg: String::new(),
+            };
         }
+        Error::failure(what, e)
+    }
+
+    /// The command ends here without a message, with exit code 0 (the reader went away).
+    pub fn is_quiet(&self) -> bool {
+        self.code == 0
     }
 
     /// The process exit code for this error.
-    pub fn exit_code(&self) -> u8 {
+    pub fn exit_code(&self) -> i32 {
         self.code
     }
 }
 
-impl std::fmt::Display for Error {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.msg)
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "ckptfs: {}", one_line(&self.msg))
     }
 }
 
 impl std::error::Error for Error {}
 
-/// Joins a multi-line message into one line.
-fn one_line(s: &str) -> String {
-    s.trim_end().replace('\n', "; ")
+/// Keeps a message on one line (names from a checkpoint may hold newlines): control characters
+/// escaped ([`crate::format::escape`]).
+pub(crate) fn one_line(s: &str) -> String {
+    crate::format::escape(s.trim_end()).into_owned()
 }
 
-/// Writes to stdout; a broken pipe is not an error.
+/// Writes to the output.
 pub(crate) fn write_out(out: &mut dyn Write, s: &[u8]) -> Result<(), Error> {
     out.write_all(s)
         .map_err(|e| Error::output("cannot write the output", &e))
@@ -89,7 +119,7 @@ pub(crate) fn write_out(out: &mut dyn Write, s: &[u8]) -> Result<(), Error> {
 
 /// Runs `f` with a buffered, locked stdout, flushing at the end. A closed stdout (`| head`) is not
 /// an error.
-pub(crate) fn to_stdout(f: impl FnOnce(&mut dyn Write) -> Result<(), Error>) -> Result<(), Error> {
+pub fn to_stdout(f: impl FnOnce(&mut dyn Write) -> Result<(), Error>) -> Result<(), Error> {
     let stdout = io::stdout();
     let mut out = io::BufWriter::with_capacity(1 << 16, stdout.lock());
     let r = f(&mut out).and_then(|()| {
@@ -97,37 +127,24 @@ pub(crate) fn to_stdout(f: impl FnOnce(&mut dyn Write) -> Result<(), Error>) -> 
             .map_err(|e| Error::output("cannot write the output", &e))
     });
     match r {
-        Err(e) if e.broken_pipe => Ok(()),
+        Err(e) if e.is_quiet() => Ok(()),
         r => r,
     }
 }
 
-impl From<Error> for crate::cli::CliError {
-    fn from(e: Error) -> Self {
-        crate::cli::CliError {
-            code: e.code.into(),
-            msg: e.msg,
-        }
-    }
-}
-
-/// How checkpoints are opened (shared by the views).
-#[derive(clap::Args, Debug, Clone, Default)]
-pub struct OpenArgs {
-    /// Where compressed archives are decompressed (once; reused next time) [default:
-    /// $XDG_CACHE_HOME/ckptfs]
-    #[arg(long, value_name = "DIR", global = true)]
-    pub cache_dir: Option<PathBuf>,
+/// Output format of `inspect` and `diff`.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Format {
+    /// checkpointctl's tree
+    #[default]
+    Tree,
+    /// JSON (schema in docs/views.md)
+    Json,
 }
 
 /// Opens and models a checkpoint. Warnings of the load are printed on stderr, one per line.
-pub fn load(path: &Path, open: &OpenArgs) -> Result<Checkpoint, Error> {
-    let opts = crate::source::OpenOptions {
-        cache_dir: open.cache_dir.clone(),
-        max_size: None,
-        progress: true,
-    };
-    let source = crate::source::open(path, &opts).map_err(|e| Error::input(e.to_string()))?;
+pub fn load(path: &Path, open: &OpenOptions) -> Result<Checkpoint, Error> {
+    let source = crate::source::open(path, open).map_err(|e| Error::input(e.to_string()))?;
     let ck = crate::model::load::load(source)
         .map_err(|e| Error::input(format!("{}: {e}", path.display())))?;
     let mut seen = std::collections::HashSet::new();

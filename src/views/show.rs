@@ -25,38 +25,20 @@
 use std::io::Write;
 use std::path::PathBuf;
 
-use super::{Error, OpenArgs, write_out};
+use super::{Error, write_out};
 use crate::format::table;
 use crate::render::summary::{SHOW_HEADER, show_row};
+use crate::source::OpenOptions;
 
-/// Arguments of `ckptfs show`.
-#[derive(clap::Args, Debug, Clone)]
-#[command(after_help = "\
-Examples:
-  ckptfs show checkpoint.tar.gz
-  ckptfs show /var/lib/kubelet/checkpoints/*.tar")]
-pub struct ShowArgs {
-    /// Checkpoints: Podman / CRI-O archives (.tar, .tar.gz, .tar.zst) or CRIU image directories
-    #[arg(required = true, value_name = "CHECKPOINT")]
-    pub checkpoints: Vec<PathBuf>,
-    #[command(flatten)]
-    pub open: OpenArgs,
-}
-
-/// `ckptfs show`, to stdout.
-pub fn main(args: ShowArgs) -> Result<(), Error> {
-    super::to_stdout(|out| run(&args, out))
-}
-
-/// Writes the `show` output for `args` to `out`.
-pub fn run(args: &ShowArgs, out: &mut dyn Write) -> Result<(), Error> {
-    let mut rows = Vec::with_capacity(args.checkpoints.len());
-    for p in &args.checkpoints {
-        let ck = super::load(p, &args.open)?;
+/// Writes the `show` output for `checkpoints` to `out`.
+pub fn run(checkpoints: &[PathBuf], open: &OpenOptions, out: &mut dyn Write) -> Result<(), Error> {
+    let mut rows = Vec::with_capacity(checkpoints.len());
+    for p in checkpoints {
+        let ck = super::load(p, open)?;
         rows.push(show_row(&ck));
     }
     let mut s = String::new();
-    if let [one] = args.checkpoints.as_slice() {
+    if let [one] = checkpoints {
         s.push_str(&format!(
             "\nDisplaying container checkpoint data from {}\n\n",
             one.display()

@@ -1,12 +1,11 @@
 //! `ckptfs completions SHELL` and `ckptfs man [SUBCOMMAND]`: shell completion scripts and man
 //! pages generated from the clap definition of the command line (so they never drift from it).
 //!
-//! The caller passes the top-level `clap::Command` (`Cli::command()`), keeping this module
-//! independent of the command line's types.
+//! The caller passes the top-level `clap::Command` (`Cli::command()`).
 
 use std::io::Write;
 
-use super::{Error, write_out};
+use crate::views::{Error, to_stdout, write_out};
 
 /// Arguments of `ckptfs completions`.
 #[derive(clap::Args, Debug, Clone)]
@@ -35,7 +34,7 @@ pub struct ManArgs {
 
 /// `ckptfs completions`, to stdout.
 pub fn completions_main(args: CompletionsArgs, cmd: clap::Command) -> Result<(), Error> {
-    super::to_stdout(|out| completions(&args, cmd, out))
+    to_stdout(|out| completions(&args, cmd, out))
 }
 
 /// Writes the completion script for `args.shell`.
@@ -52,7 +51,7 @@ pub fn completions(
 
 /// `ckptfs man`, to stdout.
 pub fn man_main(args: ManArgs, cmd: clap::Command) -> Result<(), Error> {
-    super::to_stdout(|out| man(&args, cmd, out))
+    to_stdout(|out| man(&args, cmd, out))
 }
 
 /// Writes the man page (roff) of ckptfs or of one of its subcommands.

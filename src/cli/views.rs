@@ -1,0 +1,315 @@
+//! The arguments of the checkpointctl views (`show`, `inspect`, `memparse`, `list`, `diff`) and
+//! `--cache-dir`, and their dispatch to [`crate::views`], which knows nothing of clap.
+
+use std::path::PathBuf;
+
+use crate::source::OpenOptions;
+use crate::views::inspect::Sections;
+use crate::views::memparse::{Request, Search};
+use crate::views::{self, Error, Format};
+
+/// `--cache-dir`: one declaration for every subcommand that opens or manages checkpoints.
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct CacheDirArg {
+    /// Where compressed archives are decompressed, once, and kept for the next open [default:
+    /// $XDG_CACHE_HOME/ckptfs, else $HOME/.cache/ckptfs, else /var/tmp/ckptfs-$UID]
+    #[arg(
+        long = "cache-dir",
+        id = "cache_dir",
+        value_name = "DIR",
+        global = true
+    )]
+    pub dir: Option<PathBuf>,
+}
+
+impl CacheDirArg {
+    /// How the views open a checkpoint: through this cache, with a progress bar on a terminal.
+    pub fn open_options(&self) -> OpenOptions {
+        OpenOptions {
+            cache_dir: self.dir.clone(),
+            max_size: None,
+            progress: true,
+        }
+    }
+}
+
+/// Arguments of `ckptfs show`.
+#[derive(clap::Args, Debug, Clone)]
+#[command(after_help = "\
+Examples:
+  ckptfs show checkpoint.tar.gz
+  ckptfs show /var/lib/kubelet/checkpoints/*.tar")]
+pub struct ShowArgs {
+    /// Checkpoints: Podman / CRI-O archives (.tar, .tar.gz, .tar.zst) or CRIU image directories
+    #[arg(required = true, value_name = "CHECKPOINT")]
+    pub checkpoints: Vec<PathBuf>,
+    #[command(flatten)]
+    pub cache: CacheDirArg,
+}
+
+/// Arguments of `ckptfs inspect`.
+#[derive(clap::Args, Debug, Clone, Default)]
+#[command(after_help = "\
+Examples:
+  ckptfs inspect checkpoint.tar.gz
+  ckptfs inspect --ps-tree-cmd --files --sockets checkpoint.tar.gz
+  ckptfs inspect -p 6 --ps-tree-env checkpoint.tar.gz
+  ckptfs inspect --all --format json checkpoint.tar.gz | jq '.[0].process_tree'")]
+pub struct InspectArgs {
+    /// Checkpoints: Podman / CRI-O archives (.tar, .tar.gz, .tar.zst) or CRIU image directories
+    #[arg(required = true, value_name = "CHECKPOINT")]
+    pub checkpoints: Vec<PathBuf>,
+    /// Show the process tree
+    #[arg(long)]
+    pub ps_tree: bool,
+    /// Show the process tree with full command lines (implies --ps-tree)
+    #[arg(long)]
+    pub ps_tree_cmd: bool,
+    /// Show the process tree with environment variables (implies --ps-tree)
+    #[arg(long)]
+    pub ps_tree_env: bool,
+    /// Show each process's open files (implies --ps-tree)
+    #[arg(long)]
+    pub files: bool,
+    /// Show each process's open sockets (implies --ps-tree)
+    #[arg(long)]
+    pub sockets: bool,
+    /// Show the container's mounts
+    #[arg(long)]
+    pub mounts: bool,
+    /// Show CRIU's dump statistics
+    #[arg(long)]
+    pub stats: bool,
+    /// Show pod, namespace and annotations
+    #[arg(long)]
+    pub metadata: bool,
+    /// Show only the subtree of this process (implies --ps-tree)
+    #[arg(short, long, value_name = "PID")]
+    pub pid: Option<u32>,
+    /// Show everything (all the options above)
+    #[arg(long)]
+    pub all: bool,
+    /// Output format
+    #[arg(long, value_enum, default_value_t)]
+    pub format: Format,
+    #[command(flatten)]
+    pub cache: CacheDirArg,
+}
+
+impl InspectArgs {
+    /// What to include, after `--all` and the implications.
+    pub fn sections(&self) -> Sections {
+        let all = self.all;
+        let mut s = Sections {
+            ps_tree: self.ps_tree,
+            cmd: self.ps_tree_cmd || all,
+            env: self.ps_tree_env || all,
+            files: self.files || all,
+            sockets: self.sockets || all,
+            mounts: self.mounts || all,
+            stats: self.stats || all,
+            metadata: self.metadata || all,
+            pid: self.pid,
+        };
+        s.ps_tree |= s.cmd || s.env || s.files || s.sockets || s.pid.is_some();
+        s
+    }
+}
+
+/// Arguments of `ckptfs memparse`.
+#[derive(clap::Args, Debug, Clone, Default)]
+#[command(after_help = "\
+Examples:
+  ckptfs memparse checkpoint.tar.gz
+  ckptfs memparse -p 1 checkpoint.tar.gz | less
+  ckptfs memparse -p 1 -o pid1.hex checkpoint.tar.gz
+  ckptfs memparse -p 1 -s PASSWORD -c 16 checkpoint.tar.gz
+  ckptfs memparse -r 'AKIA[0-9A-Z]{16}' checkpoint.tar.gz")]
+pub struct MemparseArgs {
+    /// A Podman / CRI-O archive (.tar, .tar.gz, .tar.zst) or a CRIU image directory
+    #[arg(value_name = "CHECKPOINT")]
+    pub checkpoint: PathBuf,
+    /// The process to dump or search (PID inside the container)
+    #[arg(short, long, value_name = "PID")]
+    pub pid: Option<u32>,
+    /// Write the output to FILE instead of stdout
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Search the dumped memory for a string
+    #[arg(short, long, value_name = "STRING", conflicts_with = "search_regex")]
+    pub search: Option<String>,
+    /// Search the dumped memory for a regular expression (over bytes; `.` is any byte but \n)
+    #[arg(short = 'r', long, value_name = "REGEX")]
+    pub search_regex: Option<String>,
+    /// Bytes of context shown on each side of a match
+    #[arg(short, long, value_name = "N", default_value_t = 0)]
+    pub context: usize,
+    #[command(flatten)]
+    pub cache: CacheDirArg,
+}
+
+impl MemparseArgs {
+    /// The view's request.
+    pub fn request(&self) -> Request {
+        let search = match (&self.search, &self.search_regex) {
+            (Some(s), _) => Some(Search::Literal(s.clone())),
+            (None, Some(r)) => Some(Search::Regex(r.clone())),
+            (None, None) => None,
+        };
+        Request {
+            checkpoint: self.checkpoint.clone(),
+            pid: self.pid,
+            output: self.output.clone(),
+            search,
+            context: self.context,
+        }
+    }
+}
+
+/// Arguments of `ckptfs list`.
+#[derive(clap::Args, Debug, Clone, Default)]
+#[command(after_help = "\
+Examples:
+  ckptfs list
+  ckptfs list /var/lib/kubelet/checkpoints /srv/evidence")]
+pub struct ListArgs {
+    /// Directories to look in [default: /var/lib/kubelet/checkpoints]
+    #[arg(value_name = "DIR")]
+    pub dirs: Vec<PathBuf>,
+}
+
+/// Arguments of `ckptfs diff`.
+#[derive(clap::Args, Debug, Clone)]
+#[command(after_help = "\
+Examples:
+  ckptfs diff before.tar.gz after.tar.gz
+  ckptfs diff --format json images/pre images/dump | jq .summary")]
+pub struct DiffArgs {
+    /// The earlier checkpoint
+    #[arg(value_name = "A")]
+    pub a: PathBuf,
+    /// The later checkpoint
+    #[arg(value_name = "B")]
+    pub b: PathBuf,
+    /// Output format
+    #[arg(long, value_enum, default_value_t)]
+    pub format: Format,
+    #[command(flatten)]
+    pub cache: CacheDirArg,
+}
+
+/// `ckptfs show`.
+pub fn show(a: ShowArgs) -> Result<(), Error> {
+    let open = a.cache.open_options();
+    views::to_stdout(|out| views::show::run(&a.checkpoints, &open, out))
+}
+
+/// `ckptfs inspect`.
+pub fn inspect(a: InspectArgs) -> Result<(), Error> {
+    let open = a.cache.open_options();
+    let sections = a.sections();
+    views::to_stdout(|out| views::inspect::run(&a.checkpoints, &sections, a.format, &open, out))
+}
+
+/// `ckptfs memparse`.
+pub fn memparse(a: MemparseArgs) -> Result<(), Error> {
+    let open = a.cache.open_options();
+    let req = a.request();
+    views::to_stdout(|out| views::memparse::run(&req, &open, out))
+}
+
+/// `ckptfs list`.
+pub fn list(a: ListArgs) -> Result<(), Error> {
+    views::to_stdout(|out| views::list::run(&a.dirs, out))
+}
+
+/// `ckptfs diff`.
+pub fn diff(a: DiffArgs) -> Result<(), Error> {
+    let open = a.cache.open_options();
+    views::to_stdout(|out| views::diff::run(&a.a, &a.b, a.format, &open, out))
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::super::{Cli, Command};
+
+    #[test]
+    fn one_cache_dir_everywhere() {
+        let dir = |args: &[&str]| -> Option<String> {
+            let c = Cli::try_parse_from(args).unwrap();
+            let d = match c.command {
+                Command::Show(a) => a.cache.dir,
+                Command::Inspect(a) => a.cache.dir,
+                Command::Memparse(a) => a.cache.dir,
+                Command::Diff(a) => a.cache.dir,
+                Command::Mount(a) => a.cache.dir,
+                Command::Cache(a) => a.cache.dir,
+                _ => None,
+            };
+            d.map(|p| p.display().to_string())
+        };
+        assert_eq!(
+            dir(&["ckptfs", "show", "x", "--cache-dir", "/c"]).as_deref(),
+            Some("/c")
+        );
+        assert_eq!(
+            dir(&["ckptfs", "inspect", "--cache-dir=/c", "x"]).as_deref(),
+            Some("/c")
+        );
+        assert_eq!(
+            dir(&["ckptfs", "memparse", "x", "--cache-dir", "/c"]).as_deref(),
+            Some("/c")
+        );
+        assert_eq!(
+            dir(&["ckptfs", "diff", "a", "b", "--cache-dir", "/c"]).as_deref(),
+            Some("/c")
+        );
+        assert_eq!(
+            dir(&["ckptfs", "mount", "a", "/m", "--cache-dir", "/c"]).as_deref(),
+            Some("/c")
+        );
+        assert_eq!(
+            dir(&["ckptfs", "cache", "list", "--cache-dir", "/c"]).as_deref(),
+            Some("/c")
+        );
+        assert_eq!(
+            dir(&["ckptfs", "cache", "--cache-dir", "/c", "clean"]).as_deref(),
+            Some("/c")
+        );
+        assert_eq!(dir(&["ckptfs", "show", "x"]), None);
+        // One help text.
+        let help = |sub: &str| {
+            let mut cmd = <Cli as clap::CommandFactory>::command();
+            cmd.build();
+            let c = cmd.find_subcommand(sub).unwrap();
+            let a = c
+                .get_arguments()
+                .find(|a| a.get_id() == "cache_dir")
+                .unwrap();
+            a.get_help().map(|h| h.to_string())
+        };
+        let h = help("show");
+        assert!(h.is_some());
+        for sub in ["inspect", "memparse", "diff", "mount", "cache"] {
+            assert_eq!(help(sub), h, "{sub}");
+        }
+    }
+
+    #[test]
+    fn inspect_implications() {
+        let c = Cli::try_parse_from(["ckptfs", "inspect", "--files", "x"]).unwrap();
+        let Command::Inspect(a) = c.command else {
+            panic!("not inspect")
+        };
+        let s = a.sections();
+        assert!(s.ps_tree && s.files && !s.sockets && !s.stats);
+        let c = Cli::try_parse_from(["ckptfs", "inspect", "--all", "x"]).unwrap();
+        let Command::Inspect(a) = c.command else {
+            panic!("not inspect")
+        };
+        let s = a.sections();
+        assert!(s.ps_tree && s.cmd && s.env && s.files && s.sockets && s.mounts && s.stats);
+    }
+}
