@@ -244,3 +244,104 @@ fn dev_shm_files_and_their_shared_mappings_come_from_the_devshm_tar() {
         assert_eq!(common::stat("%b", &mem), "16", "PID {pid}");
     }
 }
+
+/// Runs `args` as `nobody` (no supplementary groups).
+fn as_nobody(args: &[&str]) -> common::Out {
+    let mut a = vec![
+        "setpriv",
+        "--reuid=nobody",
+        "--regid=nogroup",
+        "--clear-groups",
+        "--",
+    ];
+    a.extend_from_slice(args);
+    common::run_timeout(20, &a)
+}
+
+/// Issue 11 item 7 (writer-made: every fixture runs as root): `rootfs/` shows its layer's owners,
+/// groups, modes and times, `PID/` the process's ids; the access rule is ckptfs's own: the
+/// mounting user reads a file whatever its owner and mode say, `nobody` reads nothing, and
+/// everything with `--allow-other`; never writable.
+#[test]
+fn owners_and_modes_are_the_checkpoints_and_access_is_checked_by_ckptfs() {
+    use ckptfs::writer::{CheckpointWriter, Compression, Layout};
+    if !have_fuse() {
+        return;
+    }
+    // SAFETY: no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        assert!(!common::ci(), "CI runs as root");
+        eprintln!("SKIP: needs root (to switch to nobody)");
+        return;
+    }
+    let t = common::TempDir::new("kitchen-owners");
+    let diff = {
+        let mut b = tar::Builder::new(Vec::new());
+        let mut h = tar::Header::new_gnu();
+        h.set_entry_type(tar::EntryType::Directory);
+        h.set_size(0);
+        h.set_mode(0o700);
+        h.set_uid(100100);
+        h.set_gid(100102);
+        h.set_mtime(1_764_341_257);
+        b.append_data(&mut h, "var/lib/pg/", &[][..]).unwrap();
+        let mut h = tar::Header::new_gnu();
+        h.set_size(6);
+        h.set_mode(0o600);
+        h.set_uid(100100);
+        h.set_gid(100102);
+        h.set_mtime(1_700_000_000);
+        b.append_data(&mut h, "var/lib/pg/SECRET", &b"SECRET"[..])
+            .unwrap();
+        b.into_inner().unwrap()
+    };
+    let mut w = CheckpointWriter::new();
+    w.process(1, 0).comm("postgres").creds(100100, 100102);
+    w.archive_file("rootfs-diff.tar", &diff);
+    let ck = t.join("ck.tar");
+    w.write_tar(&ck, &Layout::podman("owners"), Compression::None)
+        .unwrap();
+
+    let m = Mount::new(&ck);
+    let stat = |f: &str, rel: &str| common::stat(f, &m.p(rel));
+    assert_eq!(
+        stat("%u:%g %A", "rootfs/var/lib/pg"),
+        "100100:100102 dr-x------"
+    );
+    assert_eq!(
+        stat("%u:%g %A %Y", "rootfs/var/lib/pg/SECRET"),
+        "100100:100102 -r-------- 1700000000"
+    );
+    // PID directories belong to the process's (effective) ids, as /proc/PID does.
+    assert_eq!(stat("%u:%g", "1"), "100100:100102");
+    assert_eq!(stat("%u:%g", "1/environ"), "100100:100102");
+    // Everything else: the mounting user.
+    assert_eq!(stat("%u:%g", "pstree"), "0:0");
+    // The mounting user reads what the modes would deny (the kernel does not check them).
+    assert_eq!(cat(&m.p("rootfs/var/lib/pg/SECRET")), b"SECRET");
+    // nobody, who owns nothing here either, reads nothing.
+    let o = as_nobody(&["cat", &m.p("rootfs/var/lib/pg/SECRET")]);
+    assert!(!o.ok(), "nobody read the file: {o}");
+    let o = as_nobody(&["cat", &m.p("1/environ")]);
+    assert!(!o.ok(), "nobody read environ: {o}");
+    m.unmount();
+
+    // --allow-other: everyone reads, whatever the owner and mode; still nothing writable.
+    let m = Mount::with_args(&ck, &["--allow-other"]).unwrap_or_else(|o| panic!("{o}"));
+    let o = as_nobody(&["cat", &m.p("rootfs/var/lib/pg/SECRET")]);
+    assert!(o.ok(), "{o}");
+    assert_eq!(o.stdout, b"SECRET");
+    assert_eq!(
+        common::stat("%u:%g %A", &m.p("rootfs/var/lib/pg/SECRET")),
+        "100100:100102 -r--------"
+    );
+    let o = as_nobody(&[
+        "sh",
+        "-c",
+        &format!("echo x >> {}", m.p("rootfs/var/lib/pg/SECRET")),
+    ]);
+    assert!(!o.ok(), "{o}");
+    let o = as_nobody(&["touch", &m.p("rootfs/var/lib/pg/new")]);
+    assert!(!o.ok(), "{o}");
+    m.unmount();
+}

@@ -47,11 +47,11 @@ fn podman(fx: &Path) -> PathBuf {
 fn podman_rootfs_sockets_mountinfo() {
     let Some(fx) = fixtures() else { return };
     let m = Mount::new(&podman(&fx));
-    // rootfs-diff.tar's file, read-only, owner-only, without write bits.
+    // rootfs-diff.tar's file, read-only: its layer's mode (0644) without write bits, its owner.
     let f = m.p("rootfs/data/written-at-runtime.txt");
     assert!(text(&f).contains("PODBB-ROOTFS-DIFF-FILE-MARKER"));
     assert_eq!(grep_count("PODBB-ROOTFS-DIFF-FILE-MARKER", &f).0, 1);
-    assert_eq!(stat("%A", &f), "-r--------");
+    assert_eq!(stat("%A %u:%g", &f), "-r--r--r-- 0:0");
     assert_eq!(stat("%F", &m.p("rootfs/data")), "directory");
     // The fixture's rootfs-diff.tar has no entry for `data/` (only the file): the default mode.
     assert_eq!(stat("%A", &m.p("rootfs/data")), "dr-x------");
@@ -176,7 +176,8 @@ fn podman_with_image_rootfs() {
         sha256sum(&m.p("1/exe")),
         sha256_hex(b"FAKE-BUSYBOX-FROM-IMAGE\n")
     );
-    assert_eq!(stat("%A", &m.p("rootfs/bin/busybox")), "-r-x------");
+    // The image file's own mode (4755 here) without write and setuid bits.
+    assert_eq!(stat("%A", &m.p("rootfs/bin/busybox")), "-r-xr-xr-x");
     // The diff lies over the image.
     assert!(text(&m.p("rootfs/data/written-at-runtime.txt")).contains("PODBB-ROOTFS-DIFF"));
     // Symlinks: rewritten to stay inside rootfs/.
@@ -246,16 +247,17 @@ fn rootfs_entry_modes_and_times_from_the_tar() {
         .unwrap();
 
     let m = Mount::new(&ck);
-    // 2751 -> r-x for the owner only; 1777 -> r-x; 644 (no x anywhere) -> r-- (listable by
-    // name, not searchable, like a 0644 file is not executable).
-    assert_eq!(stat("%A", &m.p("rootfs/srv/app")), "dr-x------");
-    assert_eq!(stat("%A", &m.p("rootfs/srv/app/cache")), "dr-x------");
-    assert_eq!(stat("%A", &m.p("rootfs/notes")), "dr--------");
+    // Issue 11 item 7: the layer's own r/x bits, mount public or not (never w, s or t: the tree
+    // is read-only and nosuid); 2751 -> r-xr-x--x, 1777 -> r-xr-xr-x, 644 (no x anywhere) ->
+    // r--r--r-- (listable by name, not searchable, like a 0644 file is not executable).
+    assert_eq!(stat("%A", &m.p("rootfs/srv/app")), "dr-xr-x--x");
+    assert_eq!(stat("%A", &m.p("rootfs/srv/app/cache")), "dr-xr-xr-x");
+    assert_eq!(stat("%A", &m.p("rootfs/notes")), "dr--r--r--");
     assert_eq!(stat("%A", &m.p("rootfs/srv")), "dr-x------", "implicit");
     assert_eq!(cat(&m.p("rootfs/srv/app/cache/MARKER")), b"MARKER");
     assert_eq!(
         stat("%A", &m.p("rootfs/srv/app/cache/MARKER")),
-        "-r--------"
+        "-r--r-----"
     );
     // Times: each entry's own from the tar (`ls -l` in rootfs/ shows the layer's times).
     assert_eq!(stat("%Y", &m.p("rootfs/srv/app")), "1764341257");

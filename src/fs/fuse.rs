@@ -193,8 +193,10 @@ impl CkptFs {
             kind: file_type(a.kind),
             perm: a.perm,
             nlink: a.nlink,
-            uid: self.opts.uid,
-            gid: self.opts.gid,
+            // A node's own owner (a rootfs/ entry's layer, a process's ids for PID/), else the
+            // mounting user's.
+            uid: a.owner.map_or(self.opts.uid, |o| o.0),
+            gid: a.owner.map_or(self.opts.gid, |o| o.1),
             rdev: 0,
             blksize: 4096,
             flags: 0,
@@ -243,38 +245,29 @@ impl CkptFs {
         Ok(self.tree.node(ino.0)?.kind())
     }
 
-    /// access(2) by the modes: owner bits for the owner, other bits for others (when the mount
-    /// is public), everything readable for root; never writable.
+    /// The access rule, checked here rather than by the kernel on the modes (which are the
+    /// checkpoint's evidence, owners included): the mounting user reads everything, and so does
+    /// everyone when the mount is `--allow-other`; nobody else reads anything. Never writable.
+    fn allowed(&self, req: &Request) -> Result<()> {
+        if self.opts.allow_other || req.uid() == self.opts.uid {
+            Ok(())
+        } else {
+            Err(Error::ACCES)
+        }
+    }
+
+    /// access(2): the access rule ([`CkptFs::allowed`]); `W_OK` is refused (read-only), `X_OK`
+    /// granted for directories and for files with an execute bit.
     fn check_access(&self, req: &Request, ino: INodeNo, mask: AccessFlags) -> Result<()> {
         let a = self.tree.attr(ino.0, &self.ck, self.opts.allow_other)?;
         if mask.contains(AccessFlags::W_OK) {
             return Err(Error::ROFS);
         }
-        let bits = if req.uid() == 0 {
-            // root: read always; execute if anyone may.
-            let x = if a.perm & 0o111 != 0 { 1 } else { 0 };
-            4 | x
-        } else if req.uid() == self.opts.uid {
-            (a.perm >> 6) & 7
-        } else if self.opts.allow_other {
-            a.perm & 7
-        } else {
-            0
-        };
-        let want = (if mask.contains(AccessFlags::R_OK) {
-            4
-        } else {
-            0
-        }) | (if mask.contains(AccessFlags::X_OK) {
-            1
-        } else {
-            0
-        });
-        if bits & want == want {
-            Ok(())
-        } else {
-            Err(Error::ACCES)
+        self.allowed(req)?;
+        if mask.contains(AccessFlags::X_OK) && a.kind != Kind::Dir && a.perm & 0o111 == 0 {
+            return Err(Error::ACCES);
         }
+        Ok(())
     }
 }
 
@@ -369,7 +362,7 @@ impl Filesystem for CkptFs {
         );
     }
 
-    fn open(&self, _req: &Request, ino: INodeNo, flags: OpenFlags, reply: ReplyOpen) {
+    fn open(&self, req: &Request, ino: INodeNo, flags: OpenFlags, reply: ReplyOpen) {
         self.answer(
             "open",
             reply,
@@ -377,6 +370,7 @@ impl Filesystem for CkptFs {
                 if flags.acc_mode() != OpenAccMode::O_RDONLY || flags.0 & libc::O_TRUNC != 0 {
                     return Err(Error::ROFS);
                 }
+                self.allowed(req)?;
                 match &self.tree.node(ino.0)?.kind {
                     NodeKind::File(c) => c.prepare(&self.ck).map(|()| c.direct_io()),
                     NodeKind::Dir(_) => Err(Error::ISDIR),
@@ -448,13 +442,16 @@ impl Filesystem for CkptFs {
         reply.ok();
     }
 
-    fn opendir(&self, _req: &Request, ino: INodeNo, _flags: OpenFlags, reply: ReplyOpen) {
+    fn opendir(&self, req: &Request, ino: INodeNo, _flags: OpenFlags, reply: ReplyOpen) {
         self.answer(
             "opendir",
             reply,
-            || match self.node_kind(ino)? {
-                Kind::Dir => Ok(()),
-                _ => Err(Error::NOTDIR),
+            || {
+                self.allowed(req)?;
+                match self.node_kind(ino)? {
+                    Kind::Dir => Ok(()),
+                    _ => Err(Error::NOTDIR),
+                }
             },
             |r, ()| {
                 r.opened(

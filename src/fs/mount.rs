@@ -46,8 +46,10 @@ const MS_FLAGS: libc::c_ulong =
 
 /// Mounts a FUSE file system at `mountpoint` (type `fuse.ckptfs`, source `ckptfs`) and returns
 /// the /dev/fuse descriptor the kernel will talk on. Root mounts with mount(2); other users
-/// through the setuid helper `fusermount3` (or `fusermount`), as libfuse does. The kernel checks
-/// permissions on the modes we report (`default_permissions`).
+/// through the setuid helper `fusermount3` (or `fusermount`), as libfuse does. Without
+/// `default_permissions`: the modes and owners we report are the checkpoint's evidence, and who
+/// may read is decided by ckptfs itself (`fs::fuse`: the mounting user, or everyone with
+/// `allow_other`; the kernel already turns away other users without it).
 pub fn mount_fuse(mountpoint: &Path, allow_other: bool) -> io::Result<OwnedFd> {
     // SAFETY: no preconditions.
     let (uid, gid) = unsafe { (libc::getuid(), libc::getgid()) };
@@ -69,7 +71,7 @@ pub fn mount_fuse(mountpoint: &Path, allow_other: bool) -> io::Result<OwnedFd> {
         Err(e) => return Err(e),
     };
     let opts = format!(
-        "fd={},rootmode=40000,user_id={uid},group_id={gid},default_permissions{}",
+        "fd={},rootmode=40000,user_id={uid},group_id={gid}{}",
         dev.as_raw_fd(),
         if allow_other { ",allow_other" } else { "" }
     );
@@ -110,9 +112,7 @@ fn cstr(b: &[u8]) -> io::Result<CString> {
 /// Mounts through `fusermount3` / `fusermount`: it mounts and passes the /dev/fuse descriptor
 /// back over a socket (`_FUSE_COMMFD`, SCM_RIGHTS).
 fn fusermount_mount(mountpoint: &Path, allow_other: bool) -> io::Result<OwnedFd> {
-    let mut opts =
-        "ro,nosuid,nodev,noexec,noatime,default_permissions,fsname=ckptfs,subtype=ckptfs"
-            .to_string();
+    let mut opts = "ro,nosuid,nodev,noexec,noatime,fsname=ckptfs,subtype=ckptfs".to_string();
     if allow_other {
         opts.push_str(",allow_other");
     }

@@ -12,20 +12,16 @@ pub struct RootFile {
     pub mode: u32,
     /// Its layer's modification time (None: a file from `--rootfs` or without a stamp).
     pub mtime: Option<std::time::SystemTime>,
+    /// Its layer's owner and group (None: without a stamp).
+    pub owner: Option<(u32, u32)>,
 }
 
-/// The permission bits `rootfs/` shows for a layer's `mode` (files and directories alike):
-/// owner-only (`r`, plus `x` if the layer had any `x`) unless the mount is public, then the
-/// layer's bits, the owner's always including `r` (and `x` if anyone had it). Never write,
-/// setuid, setgid or sticky.
-pub fn perm(mode: u32, public: bool) -> u16 {
-    let x = mode & 0o111 != 0;
-    let m = if public {
-        (mode & 0o555) | 0o400 | if x { 0o100 } else { 0 }
-    } else {
-        0o400 | if x { 0o100 } else { 0 }
-    };
-    m as u16
+/// The permission bits `rootfs/` shows for a layer's `mode` (files and directories alike): the
+/// layer's own read and execute bits, for owner, group and others, whether or not the mount is
+/// public (they are evidence; who may read the tree is decided by the mount, not by them, see
+/// `fs::fuse`). Never write, setuid, setgid or sticky: the tree is read-only and nosuid.
+pub fn perm(mode: u32, _public: bool) -> u16 {
+    (mode & 0o555) as u16
 }
 
 impl RootFile {
@@ -78,16 +74,19 @@ mod tests {
             data: FileData::Blob(Blob::from_vec(b"hello".to_vec())),
             mode: 0o555,
             mtime: None,
+            owner: Some((100100, 100102)),
         };
-        assert_eq!(f.perm(false), 0o500);
+        // The layer's bits as they are (issue 11 item 7), public mount or not.
+        assert_eq!(f.perm(false), 0o555);
         assert_eq!(f.perm(true), 0o555);
         let g = RootFile {
             data: FileData::Blob(Blob::from_vec(vec![])),
             mode: 0o004,
             mtime: None,
+            owner: None,
         };
-        assert_eq!(g.perm(false), 0o400);
-        assert_eq!(g.perm(true), 0o404);
+        assert_eq!(g.perm(false), 0o004);
+        assert_eq!(g.perm(true), 0o004);
         let mut s = Vec::new();
         assert_eq!(f.read(1, 3, &mut s).unwrap(), b"ell");
         assert_eq!(f.read(4, 100, &mut s).unwrap(), b"o");

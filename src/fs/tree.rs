@@ -63,6 +63,8 @@ pub struct LayerDir {
     /// Permission bits as the model keeps them (already without write, setuid, setgid, sticky).
     pub mode: u32,
     pub mtime: SystemTime,
+    /// Owner and group as the layer records them.
+    pub owner: Option<(u32, u32)>,
 }
 
 impl Dir {
@@ -139,6 +141,10 @@ pub struct Attr {
     /// The node's own modification time (a `rootfs/` directory its layer records); None: the
     /// adapter's time (the checkpoint's).
     pub mtime: Option<SystemTime>,
+    /// The node's own owner and group: a `rootfs/` entry's (its layer's), or for everything in
+    /// `PID/` the process's (as `/proc/PID` belongs to the task's effective ids). None: the
+    /// adapter's (the mounting user's).
+    pub owner: Option<(u32, u32)>,
 }
 
 /// The inputs the tree is built from (all of them live in a [`Checkpoint`]).
@@ -162,6 +168,8 @@ pub struct Parts<'a> {
 #[derive(Debug)]
 pub struct Tree {
     nodes: Vec<Node>,
+    /// `PID/` directories -> index of their process (for ownership).
+    pid_dirs: HashMap<Ino, u32>,
     /// Things left out of the tree (conflicting or unsafe names), one line each.
     warnings: Vec<String>,
 }
@@ -332,6 +340,7 @@ impl Tree {
                 },
                 nlink: 2u32.saturating_add(d.subdirs),
                 mtime: d.layer.map(|l| l.mtime),
+                owner: d.layer.and_then(|l| l.owner),
             },
             NodeKind::File(c) => {
                 let (size, present) = c.size_and_present(ck);
@@ -350,6 +359,10 @@ impl Tree {
                         Content::RootFile(f) => f.mtime,
                         _ => None,
                     },
+                    owner: match c {
+                        Content::RootFile(f) => f.owner,
+                        _ => None,
+                    },
                 }
             }
             NodeKind::Link(t) => Attr {
@@ -360,8 +373,40 @@ impl Tree {
                 perm: 0o777,
                 nlink: 1,
                 mtime: None,
+                owner: None,
             },
         })
+        .map(|mut a| {
+            if a.owner.is_none() {
+                a.owner = self.process_owner(ino, ck);
+            }
+            a
+        })
+    }
+
+    /// The owner of a node inside `PID/`: the process's effective uid and gid, or root's when
+    /// the process was not dumpable (as procfs does).
+    fn process_owner(&self, ino: Ino, ck: &Checkpoint) -> Option<(u32, u32)> {
+        let mut cur = ino;
+        for _ in 0..16 {
+            if let Some(&pi) = self.pid_dirs.get(&cur) {
+                let p = ck.processes.get(pi as usize)?;
+                if p.mm
+                    .as_ref()
+                    .and_then(|m| m.dumpable)
+                    .is_some_and(|d| d != 1)
+                {
+                    return Some((0, 0));
+                }
+                return p.creds().map(|c| (c.euid, c.egid));
+            }
+            let parent = self.node(cur).ok()?.parent;
+            if parent == cur {
+                return None;
+            }
+            cur = parent;
+        }
+        None
     }
 
     /// All nodes, by inode number - 1.
@@ -373,6 +418,7 @@ impl Tree {
 /// Builds the node table. Names are validated and de-duplicated here.
 struct Builder {
     nodes: Vec<Node>,
+    pid_dirs: HashMap<Ino, u32>,
     names: HashMap<(Ino, Box<str>), Ino>,
     warnings: Vec<String>,
 }
@@ -384,6 +430,7 @@ impl Builder {
                 parent: ROOT_INO,
                 kind: NodeKind::Dir(Dir::new(Order::Natural)),
             }],
+            pid_dirs: HashMap::new(),
             names: HashMap::new(),
             warnings: Vec::new(),
         }
@@ -507,6 +554,7 @@ impl Builder {
         let Some(pd) = self.dir(ROOT_INO, &p.pid.to_string(), Order::Natural) else {
             return;
         };
+        self.pid_dirs.insert(pd, pi);
         let text = |s: TextSrc| Content::text(s);
         self.file(pd, "cmdline", text(TextSrc::Cmdline(pi)));
         self.file(pd, "environ", text(TextSrc::Environ(pi)));
@@ -614,6 +662,7 @@ impl Builder {
                                 LayerDir {
                                     mode: node.mode,
                                     mtime,
+                                    owner: stamp_owner(node.stamp),
                                 },
                             );
                         }
@@ -625,6 +674,7 @@ impl Builder {
                         data: data.clone(),
                         mode: node.mode,
                         mtime: stamp_time(node.stamp),
+                        owner: stamp_owner(node.stamp),
                     };
                     self.file(at, name, Content::RootFile(f));
                 }
@@ -668,6 +718,7 @@ impl Builder {
         }
         Tree {
             nodes: self.nodes,
+            pid_dirs: self.pid_dirs,
             warnings: self.warnings,
         }
     }
@@ -732,6 +783,12 @@ pub fn inside_rootfs(depth: usize, path: &str) -> Vec<u8> {
         out.push_str(&c.replace('\0', "\\0"));
     }
     out.into_bytes()
+}
+
+/// A layer entry's owner and group (ids beyond 32 bits, which no kernel has, are left out).
+fn stamp_owner(stamp: Option<crate::model::rootfs::Stamp>) -> Option<(u32, u32)> {
+    let st = stamp?;
+    Some((u32::try_from(st.uid).ok()?, u32::try_from(st.gid).ok()?))
 }
 
 /// A layer entry's modification time (whole seconds since the epoch) as a `SystemTime`.
@@ -1144,31 +1201,34 @@ pub(crate) mod tests {
         let ck = crate::render::testutil::checkpoint(Vec::new());
         let attr = |p: &str, public: bool| t.attr(t.resolve(p).unwrap(), &ck, public).unwrap();
         let secs = |n: u64| Some(SystemTime::UNIX_EPOCH + Duration::from_secs(n));
-        // 2751: setgid and write gone; owner-only r-x, or the layer's r-x / --x when public.
+        // Issue 11 item 7: the layer's own bits (without write, setuid, setgid, sticky: the tree
+        // is read-only and nosuid), public or not; its owner and group; its time.
+        // 2751: setgid and write gone: r-xr-x--x.
         let app = attr("/rootfs/opt/app", false);
         assert_eq!(
-            (app.kind, app.perm, app.mtime),
-            (Kind::Dir, 0o500, secs(1_764_341_257))
+            (app.kind, app.perm, app.mtime, app.owner),
+            (Kind::Dir, 0o551, secs(1_764_341_257), Some((1000, 0)))
         );
         assert_eq!(attr("/rootfs/opt/app", true).perm, 0o551);
         // 1777: no sticky, no write.
-        assert_eq!(attr("/rootfs/tmp", false).perm, 0o500);
+        assert_eq!(attr("/rootfs/tmp", false).perm, 0o555);
         assert_eq!(attr("/rootfs/tmp", true).perm, 0o555);
         assert_eq!(attr("/rootfs/tmp", true).mtime, secs(1_764_000_000));
         // 644, no x anywhere: readable, not searchable (as a file of that mode is not executable).
-        assert_eq!(attr("/rootfs/notes", false).perm, 0o400);
+        assert_eq!(attr("/rootfs/notes", false).perm, 0o444);
         assert_eq!(attr("/rootfs/notes", true).perm, 0o444);
         // Implicit parents (`opt`, `var`, `var/log`) and rootfs/ itself: the tree's defaults.
         for p in ["/rootfs", "/rootfs/opt", "/rootfs/var", "/rootfs/var/log"] {
             for public in [false, true] {
                 let a = attr(p, public);
                 let want = if public { 0o555 } else { 0o500 };
-                assert_eq!((a.perm, a.mtime), (want, None), "{p}");
+                assert_eq!((a.perm, a.mtime, a.owner), (want, None, None), "{p}");
             }
         }
-        // A layer's file: its mode by the same policy, its own time.
-        assert_eq!(attr("/rootfs/var/log/x", false).perm, 0o400);
-        assert_eq!(attr("/rootfs/var/log/x", false).mtime, secs(1_700_000_000));
+        // A layer's file: its mode by the same policy, its own time and owner.
+        let x = attr("/rootfs/var/log/x", false);
+        assert_eq!((x.perm, x.owner), (0o440, Some((0, 0))));
+        assert_eq!(x.mtime, secs(1_700_000_000));
         // Everything outside rootfs/ keeps the adapter's (the checkpoint's) time.
         assert_eq!(attr("/9", false).mtime, None);
         assert_eq!(attr("/9/maps", false).mtime, None);

@@ -18,8 +18,8 @@
 //! only descends is kept; anything else (a `..` after a name, too many `..`) is replaced by the
 //! path it resolves to in the namespace.
 //!
-//! Modes: the layer's permission bits without write, setuid, setgid and sticky (the fs layer
-//! then keeps them owner-only unless `--allow-other`), for files and directories alike. Every
+//! Modes: the layer's permission bits without write, setuid, setgid and sticky (shown as they
+//! are; who may read is the mount's rule, not the modes'), for files and directories alike. Every
 //! entry a layer has (a rootfs-diff.tar entry, a file of `--rootfs`) also keeps its owner and
 //! modification time ([`Stamp`]); directories that exist only as parents of other entries have
 //! none, and the fs layer gives them its defaults.
