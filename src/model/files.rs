@@ -6,6 +6,13 @@ use std::sync::Arc;
 /// A shared reference to a file object.
 pub type FileRef = Arc<FileObject>;
 
+/// A socket's buffer sizes in bytes (`SO_SNDBUF`, `SO_RCVBUF`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct SocketBuffers {
+    pub send: u32,
+    pub recv: u32,
+}
+
 /// A file object (`FileEntry`), keyed by its id in files.img.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FileObject {
@@ -59,6 +66,8 @@ pub struct InetSocket {
     pub uid: Option<u32>,
     /// The open file's flags (`O_RDWR | O_NONBLOCK` ...), as fdinfo shows them.
     pub flags: u32,
+    /// `SO_SNDBUF` / `SO_RCVBUF` as CRIU recorded them.
+    pub buffers: Option<SocketBuffers>,
 }
 
 /// A unix socket (`UnixSkEntry`).
@@ -73,6 +82,8 @@ pub struct UnixSocket {
     /// The bound name as CRIU records it: a path with its terminating NUL, or NUL and the
     /// abstract name.
     pub name: Vec<u8>,
+    /// `SO_SNDBUF` / `SO_RCVBUF` as CRIU recorded them.
+    pub buffers: Option<SocketBuffers>,
 }
 
 impl UnixSocket {
@@ -152,6 +163,50 @@ pub enum FileKind {
 }
 
 impl FileObject {
+    /// CRIU's name of the file's type (files.img's `FdTypes`: `REG`, `PIPE`, `INETSK`, `EVENTFD`,
+    /// ...), as checkpointctl shows it; a type the model has no kind for keeps its image name.
+    pub fn criu_type(&self) -> &'static str {
+        match &self.kind {
+            FileKind::Reg { .. } => "REG",
+            FileKind::InetSocket(_) => "INETSK",
+            FileKind::UnixSocket(_) => "UNIXSK",
+            FileKind::Socket { what: "packet", .. } => "PACKETSK",
+            FileKind::Socket {
+                what: "netlink", ..
+            } => "NETLINKSK",
+            FileKind::Socket { .. } => "SOCKET",
+            FileKind::Pipe { .. } => "PIPE",
+            FileKind::Fifo { .. } => "FIFO",
+            FileKind::AnonInode { what } => match *what {
+                "eventfd" => "EVENTFD",
+                "eventpoll" => "EVENTPOLL",
+                "signalfd" => "SIGNALFD",
+                "timerfd" => "TIMERFD",
+                "inotify" => "INOTIFY",
+                "fanotify" => "FANOTIFY",
+                "bpf-map" => "BPFMAP",
+                "pidfd" => "PIDFD",
+                _ => "ANON",
+            },
+            FileKind::Memfd { .. } => "MEMFD",
+            FileKind::Tty { .. } => "TTY",
+            FileKind::Pidfd { .. } => "PIDFD",
+            FileKind::Tun => "TUNF",
+            FileKind::Other { type_id } => {
+                crate::image::pb::FdTypes::try_from(*type_id).map_or("UND", |t| t.as_str_name())
+            }
+        }
+    }
+
+    /// The socket's buffer sizes, when it is an inet or unix socket and CRIU recorded them.
+    pub fn socket_buffers(&self) -> Option<SocketBuffers> {
+        match &self.kind {
+            FileKind::InetSocket(s) => s.buffers,
+            FileKind::UnixSocket(u) => u.buffers,
+            _ => None,
+        }
+    }
+
     /// The link text /proc shows for a descriptor of this file (`socket:[123]`, `pipe:[4]`, a path).
     pub fn link_text(&self) -> String {
         match &self.kind {
@@ -198,6 +253,39 @@ impl FileObject {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// What `inspect` used to decode files.img a second time for: the CRIU type and the socket
+    /// buffers are the model's.
+    #[test]
+    fn criu_types_and_socket_buffers() {
+        let f = |kind| FileObject { id: 1, kind };
+        assert_eq!(
+            f(FileKind::Pipe {
+                pipe_id: 1,
+                flags: 0
+            })
+            .criu_type(),
+            "PIPE"
+        );
+        assert_eq!(
+            f(FileKind::AnonInode { what: "timerfd" }).criu_type(),
+            "TIMERFD"
+        );
+        assert_eq!(f(FileKind::Other { type_id: 14 }).criu_type(), "NS");
+        assert_eq!(f(FileKind::Other { type_id: 16 }).criu_type(), "EXT");
+        assert_eq!(f(FileKind::Other { type_id: 999 }).criu_type(), "UND");
+        let bufs = Some(SocketBuffers {
+            send: 16384,
+            recv: 131072,
+        });
+        let sk = f(FileKind::InetSocket(InetSocket {
+            buffers: bufs,
+            ..InetSocket::default()
+        }));
+        assert_eq!((sk.criu_type(), sk.socket_buffers()), ("INETSK", bufs));
+        let u = f(FileKind::UnixSocket(UnixSocket::default()));
+        assert_eq!((u.criu_type(), u.socket_buffers()), ("UNIXSK", None));
+    }
 
     fn named(name: &[u8]) -> UnixSocket {
         UnixSocket {

@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use super::files::{FileKind, FileObject, FileRef, InetSocket, UnixSocket};
+use super::files::{FileKind, FileObject, FileRef, InetSocket, SocketBuffers, UnixSocket};
 use super::memory::{Extent, ExtentData, Memory};
 use super::metadata::{DumpStats, Metadata};
 use super::process::{
@@ -273,6 +273,13 @@ fn load_files(
     out
 }
 
+fn buffers(o: &pb::SkOptsEntry) -> SocketBuffers {
+    SocketBuffers {
+        send: o.so_sndbuf,
+        recv: o.so_rcvbuf,
+    }
+}
+
 fn file_kind(fe: &pb::FileEntry) -> FileKind {
     use pb::FdTypes as T;
     let t = T::try_from(fe.r#type).ok();
@@ -301,6 +308,7 @@ fn file_kind(fe: &pb::FileEntry) -> FileKind {
             backlog: s.backlog,
             uid: Some(s.fown.uid),
             flags: s.flags,
+            buffers: Some(buffers(&s.opts)),
         });
     }
     if let Some(s) = &fe.usk {
@@ -312,6 +320,7 @@ fn file_kind(fe: &pb::FileEntry) -> FileKind {
             backlog: s.backlog,
             peer: s.peer,
             name: s.name.clone(),
+            buffers: Some(buffers(&s.opts)),
         });
     }
     if let Some(p) = &fe.pipe {

@@ -7,7 +7,9 @@ pub mod memory;
 pub mod metadata;
 pub mod network;
 pub mod objects;
+pub mod page_diff;
 pub mod pages;
+pub mod predump;
 pub mod process;
 // rootfs/, mountinfo, ghost files (issue 3 items 2-4)
 pub mod ghost;

@@ -20,6 +20,7 @@
 
 pub mod cache;
 pub mod diff;
+pub mod fds;
 pub mod inspect;
 pub mod list;
 pub mod memparse;
@@ -130,6 +131,21 @@ pub fn to_stdout(f: impl FnOnce(&mut dyn Write) -> Result<(), Error>) -> Result<
         Err(e) if e.is_quiet() => Ok(()),
         r => r,
     }
+}
+
+/// Pretty JSON as Go's `json.MarshalIndent(v, "", "  ")` writes it, with a final newline.
+pub fn to_json<T: serde::Serialize>(v: &T) -> String {
+    let s = serde_json::to_string_pretty(v)
+        .unwrap_or_else(|e| format!("{{\"error\": {:?}}}", e.to_string()));
+    // Go escapes these inside strings; outside strings JSON never has them.
+    let mut s = s
+        .replace('<', "\\u003c")
+        .replace('>', "\\u003e")
+        .replace('&', "\\u0026")
+        .replace('\u{2028}', "\\u2028")
+        .replace('\u{2029}', "\\u2029");
+    s.push('\n');
+    s
 }
 
 /// Output format of `inspect` and `diff`.
@@ -265,5 +281,19 @@ pub fn fd_type_name(kind: &FileKind) -> &'static str {
         FileKind::Pidfd { .. } => "PIDFD",
         FileKind::Tun => "TUNF",
         FileKind::Other { .. } => "UND",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn go_style_json_escapes() {
+        let s = to_json(&serde_json::json!({"a": "x > y & <z>"}));
+        assert_eq!(
+            s,
+            "{\n  \"a\": \"x \\u003e y \\u0026 \\u003cz\\u003e\"\n}\n"
+        );
     }
 }

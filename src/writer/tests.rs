@@ -662,9 +662,9 @@ fn criu_4_2_additions_decode_without_warnings() {
     assert!(matches!(fd7.file.kind, FileKind::Pidfd { nspid: 2, .. }));
     let info = String::from_utf8(crate::render::fdinfo::fdinfo(p, fd7)).unwrap();
     assert!(info.ends_with("Pid:\t2\nNSpid:\t2\n"), "{info}");
-    assert_eq!(crate::views::inspect::file_path(&fd7.file), "pidfd[2]");
+    assert_eq!(crate::views::fds::file_path(&fd7.file), "pidfd[2]");
     let fd8 = p.fds.iter().find(|f| f.fd == 8).unwrap();
-    assert_eq!(crate::views::inspect::file_path(&fd8.file), "pidfd[reaped]");
+    assert_eq!(crate::views::fds::file_path(&fd8.file), "pidfd[reaped]");
     let inv = ck.meta.inventory.as_ref().unwrap();
     assert_eq!(inv.plugins, ["amdgpu_plugin"]);
     assert_eq!(inv.criu_run_id.as_deref(), Some("ckptfs-writer"));

@@ -1,0 +1,401 @@
+//! Comparing two operands (checkpoints or pre-dumps) from the model: processes, files, sockets,
+//! and memory through [`crate::model::page_diff`].
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::output::*;
+use crate::model::Checkpoint;
+use crate::model::memory::Memory;
+use crate::model::page_diff::{compare_pages, compare_pages_by_range};
+use crate::model::predump::Operand;
+use crate::model::process::{Process, Vma};
+use crate::render::maps::vma_name;
+use crate::views;
+use crate::views::fds::{open_files, socket_node};
+
+/// A process as far as a memory-only comparison sees it.
+struct MemProc<'a> {
+    memory: &'a Memory,
+    /// None for a pre-dump.
+    process: Option<&'a Process>,
+}
+
+/// One side as the result shows it.
+fn operand_side(op: &Operand) -> Side {
+    match op {
+        Operand::Full(ck) => side(ck),
+        Operand::Pre(p) => Side {
+            path: p.source.input.path.display().to_string(),
+            processes: p.memory.len(),
+            dumped_bytes: p
+                .memory
+                .values()
+                .map(|m| m.present_bytes())
+                .fold(0, u64::saturating_add),
+            pre_dump: true,
+            ..Side::default()
+        },
+    }
+}
+
+/// The processes of an operand by PID, as a memory-only comparison sees them.
+fn procs(op: &Operand) -> BTreeMap<u32, MemProc<'_>> {
+    match op {
+        Operand::Full(ck) => ck
+            .processes
+            .iter()
+            .map(|p| {
+                (
+                    p.pid,
+                    MemProc {
+                        memory: &p.memory,
+                        process: Some(p),
+                    },
+                )
+            })
+            .collect(),
+        Operand::Pre(pd) => pd
+            .memory
+            .iter()
+            .map(|(pid, m)| {
+                (
+                    *pid,
+                    MemProc {
+                        memory: m,
+                        process: None,
+                    },
+                )
+            })
+            .collect(),
+    }
+}
+
+fn mem_brief(pid: u32, m: &MemProc) -> ProcBrief {
+    match m.process {
+        Some(p) => brief(p),
+        None => ProcBrief {
+            pid,
+            command: String::new(),
+            cmdline: None,
+        },
+    }
+}
+
+/// Compares by memory only (one side or both is a pre-dump): processes are matched by PID, their
+/// pages compared; per VMA of the full side when there is one.
+pub fn compare_memory_only(a: &Operand, b: &Operand) -> DiffResult {
+    let (sa, sb) = (operand_side(a), operand_side(b));
+    let mut r = DiffResult {
+        same_container: sa.id == sb.id,
+        checkpoint_a: sa,
+        checkpoint_b: sb,
+        memory_only: true,
+        unknown: vec!["processes.changed".into(), "files".into(), "sockets".into()],
+        ..DiffResult::default()
+    };
+    let (pa, pb) = (procs(a), procs(b));
+    for (pid, q) in &pb {
+        if !pa.contains_key(pid) {
+            r.processes.added.push(mem_brief(*pid, q));
+        }
+    }
+    for (pid, p) in &pa {
+        let Some(q) = pb.get(pid) else {
+            r.processes.removed.push(mem_brief(*pid, p));
+            continue;
+        };
+        let pages = compare_pages(p.memory, q.memory, 0, u64::MAX);
+        let mut vmas = Vec::new();
+        match (p.process, q.process) {
+            (Some(x), Some(y)) => vmas = memory_diff(x, y).vmas,
+            (None, None) => {}
+            (Some(full), None) | (None, Some(full)) => {
+                // Each page belongs to the full dump's VMA that contains it.
+                for v in &full.vmas {
+                    let pg = compare_pages(p.memory, q.memory, v.start, v.end);
+                    if !pg.any_change() {
+                        continue;
+                    }
+                    vmas.push(VmaDiff {
+                        range: format!("{:08x}-{:08x}", v.start, v.end),
+                        perms: v.perms(),
+                        name: vma_label(v),
+                        change: "changed".into(),
+                        perms_a: None,
+                        dumped_a: p.memory.present_in(v.start, v.end),
+                        dumped_b: q.memory.present_in(v.start, v.end),
+                        pages: pg,
+                    });
+                }
+            }
+        }
+        r.memory.pages.add(&pages);
+        if pages.any_change() || !vmas.is_empty() {
+            let command = q
+                .process
+                .or(p.process)
+                .map(|x| x.comm.clone())
+                .unwrap_or_default();
+            r.memory.processes.push(ProcMemDiff {
+                pid: *pid,
+                command,
+                dumped_a: p.memory.present_bytes(),
+                dumped_b: q.memory.present_bytes(),
+                pages,
+                vmas,
+            });
+        }
+    }
+    r.memory.size_change_bytes =
+        r.checkpoint_b.dumped_bytes as i64 - r.checkpoint_a.dumped_bytes as i64;
+    r.summary = Summary {
+        processes_added: r.processes.added.len(),
+        processes_removed: r.processes.removed.len(),
+        pages_changed: r.memory.pages.changed,
+        pages_added: r.memory.pages.added,
+        pages_removed: r.memory.pages.removed,
+        ..Summary::default()
+    };
+    r
+}
+
+fn side(ck: &Checkpoint) -> Side {
+    Side {
+        path: ck.source.input.path.display().to_string(),
+        container_name: ck.meta.container_name.clone(),
+        id: ck.meta.container_id.clone(),
+        created: ck.meta.created.clone(),
+        checkpointed: ck.meta.checkpointed.clone(),
+        processes: ck.processes.len(),
+        dumped_bytes: dumped(ck),
+        pre_dump: false,
+    }
+}
+
+fn dumped(ck: &Checkpoint) -> u64 {
+    ck.processes
+        .iter()
+        .map(|p| p.memory.present_bytes())
+        .fold(0, u64::saturating_add)
+}
+
+fn brief(p: &Process) -> ProcBrief {
+    ProcBrief {
+        pid: p.pid,
+        command: p.comm.clone(),
+        cmdline: p.mm.as_ref().and_then(|_| views::cmdline_text(p)),
+    }
+}
+
+/// Compares two loaded checkpoints.
+pub fn compare(a: &Checkpoint, b: &Checkpoint) -> DiffResult {
+    let mut r = DiffResult {
+        checkpoint_a: side(a),
+        checkpoint_b: side(b),
+        same_container: a.meta.container_id == b.meta.container_id,
+        ..DiffResult::default()
+    };
+    // Processes.
+    for p in &b.processes {
+        if a.process(p.pid).is_none() {
+            r.processes.added.push(brief(p));
+        }
+    }
+    for p in &a.processes {
+        match b.process(p.pid) {
+            None => r.processes.removed.push(brief(p)),
+            Some(q) => {
+                if let Some(c) = process_change(p, q) {
+                    r.processes.changed.push(c);
+                }
+                let m = memory_diff(p, q);
+                r.memory.pages.add(&m.pages);
+                if m.pages.any_change() || !m.vmas.is_empty() {
+                    r.memory.processes.push(m);
+                }
+            }
+        }
+    }
+    r.memory.size_change_bytes = dumped(b) as i64 - dumped(a) as i64;
+    // Files and sockets.
+    let files = |ck: &Checkpoint| -> BTreeSet<FdRef> {
+        ck.processes
+            .iter()
+            .flat_map(|p| {
+                open_files(p).into_iter().map(|f| FdRef {
+                    pid: p.pid,
+                    fd: f.fd,
+                    kind: f.kind,
+                    path: f.path,
+                })
+            })
+            .collect()
+    };
+    let (xa, xb) = (files(a), files(b));
+    r.files.opened = xb.difference(&xa).cloned().collect();
+    r.files.closed = xa.difference(&xb).cloned().collect();
+    let socks = |ck: &Checkpoint| -> BTreeSet<SockRef> {
+        ck.processes
+            .iter()
+            .flat_map(|p| {
+                p.fds.iter().filter_map(move |fd| {
+                    socket_node(&fd.file).map(|s| {
+                        let d = &s.data;
+                        let description = match d.kind.as_str() {
+                            "UNIX" => format!("[{}]  {}", s.tree.0, s.tree.1),
+                            _ if !d.src.is_empty() => format!(
+                                "[{}]  {}:{} -> {}:{}",
+                                s.tree.0, d.src, d.src_port, d.dst, d.dst_port
+                            ),
+                            _ => format!("[{}]  {}", s.tree.0, s.tree.1),
+                        };
+                        SockRef {
+                            pid: p.pid,
+                            fd: fd.fd,
+                            protocol: if s.protocol.is_empty() {
+                                d.kind.clone()
+                            } else {
+                                s.protocol
+                            },
+                            description,
+                        }
+                    })
+                })
+            })
+            .collect()
+    };
+    let (sa, sb) = (socks(a), socks(b));
+    r.sockets.opened = sb.difference(&sa).cloned().collect();
+    r.sockets.closed = sa.difference(&sb).cloned().collect();
+    r.summary = Summary {
+        processes_added: r.processes.added.len(),
+        processes_removed: r.processes.removed.len(),
+        processes_changed: r.processes.changed.len(),
+        files_opened: r.files.opened.len(),
+        files_closed: r.files.closed.len(),
+        sockets_opened: r.sockets.opened.len(),
+        sockets_closed: r.sockets.closed.len(),
+        pages_changed: r.memory.pages.changed,
+        pages_added: r.memory.pages.added,
+        pages_removed: r.memory.pages.removed,
+    };
+    r
+}
+
+fn env_map(v: &[String]) -> BTreeMap<String, String> {
+    v.iter()
+        .map(|e| match e.split_once('=') {
+            Some((k, v)) => (k.to_string(), v.to_string()),
+            None => (e.clone(), String::new()),
+        })
+        .collect()
+}
+
+fn process_change(p: &Process, q: &Process) -> Option<ProcChange> {
+    let mut changes = Vec::new();
+    let mut field = |name: &str, a: String, b: String| {
+        if a != b {
+            changes.push(FieldChange {
+                field: name.to_string(),
+                a,
+                b,
+            });
+        }
+    };
+    field("comm", p.comm.clone(), q.comm.clone());
+    field(
+        "state",
+        views::state_name(p.state),
+        views::state_name(q.state),
+    );
+    let cmd = |p: &Process| {
+        p.mm.as_ref()
+            .and_then(|_| views::cmdline_text(p))
+            .unwrap_or_default()
+    };
+    field("cmdline", cmd(p), cmd(q));
+    let env = |p: &Process| {
+        if p.mm.is_some() {
+            views::environ_list(p)
+        } else {
+            Vec::new()
+        }
+    };
+    let (ea, eb) = (env_map(&env(p)), env_map(&env(q)));
+    let mut environment = EnvDiff::default();
+    for (k, v) in &eb {
+        match ea.get(k) {
+            None => environment.added.push(format!("{k}={v}")),
+            Some(old) if old != v => environment.changed.push(EnvChange {
+                name: k.clone(),
+                a: old.clone(),
+                b: v.clone(),
+            }),
+            _ => {}
+        }
+    }
+    for (k, v) in &ea {
+        if !eb.contains_key(k) {
+            environment.removed.push(format!("{k}={v}"));
+        }
+    }
+    if changes.is_empty() && environment.is_empty() {
+        return None;
+    }
+    Some(ProcChange {
+        pid: q.pid,
+        command: q.comm.clone(),
+        changes,
+        environment,
+    })
+}
+
+fn vma_label(v: &Vma) -> String {
+    vma_name(v).map(|c| c.into_owned()).unwrap_or_default()
+}
+
+fn memory_diff(p: &Process, q: &Process) -> ProcMemDiff {
+    let mut vmas = Vec::new();
+    let range = |v: &Vma| format!("{:08x}-{:08x}", v.start, v.end);
+    let key = |v: &Vma| (v.start, v.end);
+    let va: BTreeMap<(u64, u64), &Vma> = p.vmas.iter().map(|v| (key(v), v)).collect();
+    let vb: BTreeMap<(u64, u64), &Vma> = q.vmas.iter().map(|v| (key(v), v)).collect();
+    let mut keys: BTreeSet<(u64, u64)> = va.keys().copied().collect();
+    keys.extend(vb.keys().copied());
+    let keys: Vec<(u64, u64)> = keys.into_iter().collect();
+    let (pages, per_vma) = compare_pages_by_range(&p.memory, &q.memory, &keys);
+    for (k, pg) in keys.into_iter().zip(per_vma) {
+        let (x, y) = (va.get(&k), vb.get(&k));
+        let v = *y.or(x).expect("key from one of the maps");
+        let change = match (x, y) {
+            (Some(_), None) => "removed",
+            (None, Some(_)) => "added",
+            _ => "changed",
+        };
+        let perms_a = match (x, y) {
+            (Some(x), Some(y)) if x.perms() != y.perms() => Some(x.perms()),
+            _ => None,
+        };
+        if change == "changed" && !pg.any_change() && perms_a.is_none() {
+            continue;
+        }
+        vmas.push(VmaDiff {
+            range: range(v),
+            perms: v.perms(),
+            name: vma_label(v),
+            change: change.into(),
+            perms_a,
+            dumped_a: p.memory.present_in(k.0, k.1),
+            dumped_b: q.memory.present_in(k.0, k.1),
+            pages: pg,
+        });
+    }
+    ProcMemDiff {
+        pid: q.pid,
+        command: q.comm.clone(),
+        dumped_a: p.memory.present_bytes(),
+        dumped_b: q.memory.present_bytes(),
+        pages,
+        vmas,
+    }
+}

@@ -1,0 +1,107 @@
+//! `ckptfs diff A B`: what changed from checkpoint A to checkpoint B.
+//!
+//! - **Processes**, matched by PID (the PID inside the container): added, removed, and changed
+//!   ones with what changed: comm, task state, command line, environment (variables added,
+//!   removed, changed).
+//! - **Files**: descriptors (and cwd / root) opened and closed, keyed by PID, descriptor and path.
+//! - **Sockets**: sockets opened and closed, keyed by PID, descriptor, protocol, addresses, ports
+//!   and state (a socket whose state changed shows as closed and opened).
+//! - **Memory**: per process present in both, the dumped size in A and B and a page-level
+//!   comparison of the dumped memory: pages whose content changed (dumped in both, bytes
+//!   differ), pages added (dumped only in B) and removed (dumped only in A); then per VMA (matched
+//!   by address range): VMAs added, removed, and those whose pages changed. checkpointctl compares
+//!   only the total size of the pages files.
+//!
+//! Pages that cannot be read (a broken extent in either checkpoint) are counted as `unreadable`,
+//! never as equal. Checkpoints of different containers (different ids) are compared anyway, with
+//! a warning on stderr (checkpointctl refuses).
+//!
+//! **Pre-dumps** (`criu pre-dump`: `pagemap-<pid>.img` and `pages-*.img`, no `pstree.img`, no
+//! core / mm / files images) are compared by memory only: each pagemap's page index (PARENT pages
+//! resolved through the `parent` chain) against the other side's process of the same PID, page by
+//! page; per VMA when the other side is a full dump (each page attributed to the full dump's VMA
+//! containing it). What a pre-dump does not record (comm, state, command line, environment,
+//! files, sockets) is reported as unknown (`unknown` in JSON), never as a change.
+//!
+//! `--format json` gives the same as one object (see `docs/views.md` for the schema).
+//!
+//! The module's parts: [`compare`] (model → [`output`]), [`output`] (the result, its JSON),
+//! [`draw`] (the tree). Pre-dumps are loaded by [`crate::model::predump`], pages compared by
+//! [`crate::model::page_diff`].
+
+pub mod compare;
+pub mod draw;
+pub mod output;
+
+use std::io::Write;
+use std::path::Path;
+
+use super::{Error, Format, to_json, write_out};
+use crate::model::predump::Operand;
+use crate::source::OpenOptions;
+
+pub use compare::{compare, compare_memory_only};
+pub use output::DiffResult;
+
+/// Writes the comparison of checkpoint `path_a` with `path_b` to `out`.
+pub fn run(
+    path_a: &Path,
+    path_b: &Path,
+    format: Format,
+    open: &OpenOptions,
+    out: &mut dyn Write,
+) -> Result<(), Error> {
+    let a = load_operand(path_a, open)?;
+    let b = load_operand(path_b, open)?;
+    let mut r = match (&a, &b) {
+        (Operand::Full(a), Operand::Full(b)) => compare::compare(a, b),
+        _ => compare::compare_memory_only(&a, &b),
+    };
+    r.checkpoint_a.path = path_a.display().to_string();
+    r.checkpoint_b.path = path_b.display().to_string();
+    if !r.same_container {
+        eprintln!(
+            "ckptfs: warning: the checkpoints are of different containers (A: {}, B: {}); comparing anyway",
+            r.checkpoint_a.id.as_deref().unwrap_or("-"),
+            r.checkpoint_b.id.as_deref().unwrap_or("-")
+        );
+    }
+    let s = match format {
+        Format::Json => to_json(&r),
+        Format::Tree => format!(
+            "\nDisplaying checkpoint diff from {} to {}{}\n\n{}\n",
+            path_a.display(),
+            path_b.display(),
+            pre_dump_note(&r),
+            draw::tree(&r).render()
+        ),
+    };
+    write_out(out, s.as_bytes())
+}
+
+/// What the header says about pre-dump operands (empty for two full dumps).
+fn pre_dump_note(r: &DiffResult) -> String {
+    match (r.checkpoint_a.pre_dump, r.checkpoint_b.pre_dump) {
+        (true, true) => " (A and B are pre-dumps: memory only)".into(),
+        (true, false) => " (A is a pre-dump: memory only)".into(),
+        (false, true) => " (B is a pre-dump: memory only)".into(),
+        (false, false) => String::new(),
+    }
+}
+
+/// Opens `path` as a full checkpoint, or as a pre-dump when it is one. Warnings go to stderr.
+pub fn load_operand(path: &Path, open: &OpenOptions) -> Result<Operand, Error> {
+    let source = crate::source::open(path, open).map_err(|e| Error::input(e.to_string()))?;
+    let op = Operand::load(source).map_err(|e| Error::input(format!("{}: {e}", path.display())))?;
+    let mut seen = std::collections::HashSet::new();
+    for w in op.warnings() {
+        if seen.insert(w.as_str()) {
+            eprintln!(
+                "ckptfs: warning: {}: {}",
+                path.display(),
+                super::one_line(w)
+            );
+        }
+    }
+    Ok(op)
+}

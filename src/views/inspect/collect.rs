@@ -1,0 +1,256 @@
+//! Collecting what `inspect` shows from the model.
+
+use std::collections::BTreeMap;
+
+use serde_json::Value;
+
+use super::Sections;
+use super::output::*;
+use crate::format::time::short_time;
+use crate::model::Checkpoint;
+use crate::model::network::NetInterface;
+use crate::model::process::{Process, TaskState};
+use crate::render::summary::checkpoint_sizes;
+use crate::views::fds::{open_files, socket_node};
+use crate::views::{self, Error};
+
+/// Gathers what `sections` asks for.
+pub fn collect(ck: &Checkpoint, sections: &Sections) -> Result<Inspected, Error> {
+    let m = &ck.meta;
+    let sizes = checkpoint_sizes(ck);
+    let spec = json_metadata(ck, "spec.dump");
+    let annotations: BTreeMap<String, String> = spec
+        .as_ref()
+        .and_then(|s| s.get("annotations"))
+        .and_then(Value::as_object)
+        .map(|o| {
+            o.iter()
+                .map(|(k, v)| {
+                    (
+                        k.clone(),
+                        v.as_str().map_or_else(|| v.to_string(), str::to_string),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let (networks, ip, mac) = networks(&m.network);
+    let mut i = Inspected {
+        container_name: m.container_name.clone(),
+        image: m.image.clone(),
+        id: m.container_id.clone(),
+        runtime: m.runtime.clone(),
+        created: m.created.as_deref().map(short_time),
+        checkpointed: m.checkpointed.as_deref().map(short_time),
+        engine: m.engine.clone(),
+        ip,
+        mac,
+        networks,
+        criu_plugins: m
+            .inventory
+            .as_ref()
+            .map(|inv| inv.plugins.clone())
+            .unwrap_or_default(),
+        checkpoint_size: Sizes {
+            total_size: Some(sizes.images),
+            memory_pages_size: Some(sizes.pages),
+            root_fs_diff_size: sizes.root_fs_diff,
+        },
+        ..Inspected::default()
+    };
+    if sections.stats {
+        match &m.dump_stats {
+            Some(d) => {
+                i.statistics = Some(Stats {
+                    freezing_time: Some(d.freezing_time.into()),
+                    frozen_time: Some(d.frozen_time.into()),
+                    memdump_time: Some(d.memdump_time.into()),
+                    memwrite_time: Some(d.memwrite_time.into()),
+                    pages_scanned: Some(d.pages_scanned),
+                    pages_written: Some(d.pages_written),
+                })
+            }
+            None => eprintln!(
+                "ckptfs: warning: {}: no CRIU dump statistics (stats-dump) in this checkpoint",
+                ck.source.input.path.display()
+            ),
+        }
+    }
+    if sections.metadata {
+        i.metadata = Some(MetaNode {
+            pod_name: m.pod_name.clone(),
+            kubernetes_namespace: m.pod_namespace.clone(),
+            annotations,
+        });
+    }
+    if sections.ps_tree {
+        let roots: Vec<&Process> = match sections.pid {
+            Some(pid) => vec![views::process(ck, pid)?],
+            None => {
+                let r: Vec<&Process> = ck.roots().collect();
+                if r.is_empty() {
+                    // A cyclic tree: start from the lowest PID.
+                    ck.processes.first().into_iter().collect()
+                } else {
+                    r
+                }
+            }
+        };
+        let mut seen = std::collections::HashSet::new();
+        let mut trees: Vec<PsNode> = roots
+            .into_iter()
+            .map(|r| ps_node(ck, r, sections, &mut seen, 0))
+            .collect();
+        if !trees.is_empty() {
+            i.process_tree = Some(trees.remove(0));
+            i.additional_process_trees = trees;
+        }
+        let shown: Vec<&Process> = ck
+            .processes
+            .iter()
+            .filter(|p| seen.contains(&p.pid))
+            .collect();
+        if sections.files {
+            i.file_descriptors = Some(
+                shown
+                    .iter()
+                    .map(|p| FdNode {
+                        pid: p.pid,
+                        open_files: open_files(p),
+                    })
+                    .filter(|n| !n.open_files.is_empty())
+                    .collect(),
+            );
+        }
+        if sections.sockets {
+            i.sockets = Some(
+                shown
+                    .iter()
+                    .map(|p| SkNode {
+                        pid: p.pid,
+                        open_sockets: p
+                            .fds
+                            .iter()
+                            .filter_map(|fd| socket_node(&fd.file))
+                            .collect(),
+                    })
+                    .filter(|n| !n.open_sockets.is_empty())
+                    .collect(),
+            );
+        }
+    }
+    if sections.mounts {
+        match spec
+            .as_ref()
+            .and_then(|s| s.get("mounts"))
+            .and_then(Value::as_array)
+        {
+            Some(ms) => {
+                let s =
+                    |v: &Value, k: &str| v.get(k).and_then(Value::as_str).unwrap_or("").to_string();
+                i.mounts = Some(
+                    ms.iter()
+                        .map(|v| MountNode {
+                            destination: s(v, "destination"),
+                            kind: s(v, "type"),
+                            source: s(v, "source"),
+                        })
+                        .collect(),
+                );
+            }
+            None => eprintln!(
+                "ckptfs: warning: {}: no mounts: the checkpoint has no OCI spec (spec.dump)",
+                ck.source.input.path.display()
+            ),
+        }
+    }
+    Ok(i)
+}
+
+/// A metadata file of the archive, parsed as JSON.
+pub(crate) fn json_metadata(ck: &Checkpoint, name: &str) -> Option<Value> {
+    ck.source
+        .metadata
+        .get(name)
+        .and_then(|b| serde_json::from_slice(b.bytes()).ok())
+}
+
+/// The networks of the model's interfaces ([`crate::model::network`]: Podman's
+/// `network.status`, or CRI-O's `io.kubernetes.cri-o.IP.N` annotations), as checkpointctl shows
+/// them: named interfaces grouped by network (each with its first address, with prefix length, and
+/// that address's gateway), and the `ip` (without prefix length) and `mac` of the first interface
+/// that has an address. An interface without a name (a CRI-O annotation, a CNI address not tied
+/// to an interface) gives only `ip` / `mac`.
+pub(crate) fn networks(ifaces: &[NetInterface]) -> (Vec<Network>, Option<String>, Option<String>) {
+    let mut out: Vec<Network> = Vec::new();
+    for i in ifaces {
+        let Some(ifname) = &i.name else { continue };
+        let net = i.network.clone().unwrap_or_default();
+        let first = i.addresses.first();
+        let iface = Interface {
+            ip: first.map(|a| a.address.clone()).unwrap_or_default(),
+            mac: i.mac.clone().unwrap_or_default(),
+            gateway: first.and_then(|a| a.gateway.clone()).unwrap_or_default(),
+        };
+        match out.iter_mut().find(|n| n.name == net) {
+            Some(n) => {
+                n.interfaces.entry(ifname.clone()).or_insert(iface);
+            }
+            None => out.push(Network {
+                name: net,
+                interfaces: BTreeMap::from([(ifname.clone(), iface)]),
+            }),
+        }
+    }
+    let first = ifaces
+        .iter()
+        .find(|i| !i.addresses.is_empty())
+        .or(ifaces.first());
+    let ip = first
+        .and_then(|i| i.addresses.first())
+        .map(|a| a.address.split('/').next().unwrap_or("").to_string())
+        .filter(|s| !s.is_empty());
+    let mac = first.and_then(|i| i.mac.clone()).filter(|s| !s.is_empty());
+    (out, ip, mac)
+}
+
+fn ps_node(
+    ck: &Checkpoint,
+    p: &Process,
+    s: &Sections,
+    seen: &mut std::collections::HashSet<u32>,
+    depth: usize,
+) -> PsNode {
+    seen.insert(p.pid);
+    let has_state = p.mm.is_some();
+    let mut n = PsNode {
+        pid: p.pid,
+        command: p.comm.clone(),
+        task_state: views::state_name(p.state),
+        alive: p.state == TaskState::Alive,
+        ..PsNode::default()
+    };
+    if has_state && s.cmd {
+        n.cmdline = views::cmdline_text(p);
+    }
+    if has_state && s.env {
+        n.env_list = views::environ_list(p);
+        n.environment_variables = Some(
+            n.env_list
+                .iter()
+                .map(|e| match e.split_once('=') {
+                    Some((k, v)) => (k.to_string(), v.to_string()),
+                    None => (e.clone(), String::new()),
+                })
+                .collect(),
+        );
+    }
+    if depth < 1000 {
+        for c in ck.children(p.pid) {
+            if !seen.contains(&c.pid) {
+                n.children.push(ps_node(ck, c, s, seen, depth + 1));
+            }
+        }
+    }
+    n
+}
