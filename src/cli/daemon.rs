@@ -5,14 +5,12 @@
 //! one-line error through a pipe, detaches (setsid, stdio to /dev/null, cwd /) and serves. The
 //! parent waits on the pipe and exits 0, or prints the error and exits with the child's code.
 //!
-//! SIGINT / SIGTERM / SIGHUP are turned into bytes on a self-pipe (the only thing the handler
-//! does); a watcher thread reads it and runs the stop action (unmount), whichever thread the
-//! kernel delivered the signal to.
+//! SIGINT / SIGTERM / SIGHUP reach a watcher thread through signal-hook's self-pipe; the watcher
+//! runs the stop action (unmount), whichever thread the kernel delivered the signal to.
 
 use std::fs::File;
 use std::io::{self, Read, Write};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
-use std::sync::atomic::{AtomicI32, Ordering};
+use std::os::fd::AsRawFd;
 
 use super::{CliError, EXIT_FAILURE};
 
@@ -46,20 +44,9 @@ impl Reporter {
     }
 }
 
-fn cvt(r: libc::c_int) -> io::Result<libc::c_int> {
-    if r == -1 {
-        Err(io::Error::last_os_error())
-    } else {
-        Ok(r)
-    }
-}
-
 fn pipe() -> io::Result<(File, File)> {
-    let mut fds = [0 as libc::c_int; 2];
-    // SAFETY: `fds` has room for the two descriptors pipe2 writes.
-    cvt(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) })?;
-    // SAFETY: pipe2 succeeded: both descriptors are open and owned by nobody else.
-    Ok(unsafe { (File::from_raw_fd(fds[0]), File::from_raw_fd(fds[1])) })
+    let (rd, wr) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)?;
+    Ok((File::from(rd), File::from(wr)))
 }
 
 /// Forks. Must be called while the process has a single thread.
@@ -132,16 +119,15 @@ fn parse_report(msg: &str) -> Option<Result<(), CliError>> {
 
 /// How the child ended, for the message.
 fn wait_status(pid: libc::pid_t) -> String {
-    let mut status = 0;
-    // SAFETY: `status` is a valid out-pointer; `pid` is our child.
-    let r = unsafe { libc::waitpid(pid, &mut status, 0) };
-    if r != pid {
-        return "ended".into();
-    }
-    if libc::WIFSIGNALED(status) {
-        format!("was killed by signal {}", libc::WTERMSIG(status))
-    } else if libc::WIFEXITED(status) {
-        format!("exited with status {}", libc::WEXITSTATUS(status))
+    use rustix::process::{Pid, WaitOptions, waitpid};
+    let status = match Pid::from_raw(pid).map(|p| waitpid(Some(p), WaitOptions::empty())) {
+        Some(Ok(Some((p, status)))) if p.as_raw_nonzero().get() == pid => status,
+        _ => return "ended".into(),
+    };
+    if let Some(sig) = status.terminating_signal() {
+        format!("was killed by signal {sig}")
+    } else if let Some(code) = status.exit_status() {
+        format!("exited with status {code}")
     } else {
         "ended".into()
     }
@@ -149,86 +135,37 @@ fn wait_status(pid: libc::pid_t) -> String {
 
 /// Detaches from the terminal: new session, stdio on /dev/null, cwd `/` (so the daemon keeps no
 /// directory busy). Descriptors 0-2 stay open (fuser asserts the /dev/fuse fd is above 2).
+/// Best effort, as before: a failing step is skipped.
 pub fn detach() {
-    // SAFETY: plain syscalls on descriptors we own or on the standard ones.
-    unsafe {
-        libc::setsid();
-        if let Ok(null) = std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .open("/dev/null")
-        {
-            for fd in 0..3 {
-                libc::dup2(null.as_raw_fd(), fd);
-            }
-        }
-        libc::chdir(c"/".as_ptr());
+    let _ = rustix::process::setsid();
+    if let Ok(null) = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/null")
+    {
+        let _ = rustix::stdio::dup2_stdin(&null);
+        let _ = rustix::stdio::dup2_stdout(&null);
+        let _ = rustix::stdio::dup2_stderr(&null);
     }
-}
-
-/// The write end of the self-pipe, for the signal handler.
-static SIGNAL_PIPE: AtomicI32 = AtomicI32::new(-1);
-
-extern "C" fn on_signal(sig: libc::c_int) {
-    // Async-signal-safe: one write(2), errno preserved.
-    // SAFETY: __errno_location returns this thread's errno; write on a valid fd or -1 is safe.
-    unsafe {
-        let errno = *libc::__errno_location();
-        let fd = SIGNAL_PIPE.load(Ordering::Relaxed);
-        if fd >= 0 {
-            let b = sig as u8;
-            libc::write(fd, (&b as *const u8).cast(), 1);
-        }
-        *libc::__errno_location() = errno;
-    }
+    let _ = rustix::process::chdir("/");
 }
 
 /// On the first SIGINT, SIGTERM or SIGHUP, runs `stop` (with the signal number) on a watcher
-/// thread. Later signals are ignored (the stop action is already running).
+/// thread, whichever thread the kernel delivered the signal to (signal-hook's handler only
+/// writes to its self-pipe). Later signals are ignored (the stop action is already running).
 pub fn on_stop_signal(stop: impl FnOnce(i32) + Send + 'static) -> io::Result<()> {
-    let (mut rd, wr) = pipe()?;
-    // Never block in the handler.
-    // SAFETY: fcntl on a descriptor we own.
-    unsafe {
-        let fl = cvt(libc::fcntl(wr.as_raw_fd(), libc::F_GETFL))?;
-        cvt(libc::fcntl(
-            wr.as_raw_fd(),
-            libc::F_SETFL,
-            fl | libc::O_NONBLOCK,
-        ))?;
-    }
-    let wr: OwnedFd = wr.into();
-    // The write end lives as long as the process.
-    let prev = SIGNAL_PIPE.swap(std::os::fd::IntoRawFd::into_raw_fd(wr), Ordering::SeqCst);
-    if prev >= 0 {
-        // SAFETY: `prev` was a descriptor we leaked on an earlier call.
-        unsafe { libc::close(prev) };
-    }
+    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+    let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP])?;
     std::thread::Builder::new()
         .name("ckptfs-signals".into())
         .spawn(move || {
-            let mut b = [0u8; 1];
-            loop {
-                match rd.read(&mut b) {
-                    Ok(1) => {
-                        stop(i32::from(b[0]));
-                        return;
-                    }
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                    _ => return,
-                }
+            let mut pending = signals.forever();
+            if let Some(sig) = pending.next() {
+                stop(sig);
             }
+            // Keep the handlers (and so the signals ignored) while the process finishes.
+            pending.for_each(drop);
         })?;
-    for sig in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP] {
-        // SAFETY: installs a handler that only calls async-signal-safe functions.
-        unsafe {
-            let mut sa: libc::sigaction = std::mem::zeroed();
-            sa.sa_sigaction = on_signal as extern "C" fn(libc::c_int) as libc::sighandler_t;
-            sa.sa_flags = libc::SA_RESTART;
-            libc::sigemptyset(&mut sa.sa_mask);
-            cvt(libc::sigaction(sig, &sa, std::ptr::null_mut()))?;
-        }
-    }
     Ok(())
 }
 
@@ -248,5 +185,20 @@ mod tests {
         );
         assert_eq!(parse_report(""), None);
         assert_eq!(parse_report("garbage"), None);
+    }
+
+    #[test]
+    fn wait_status_says_how_the_child_ended() {
+        let spawn = |script: &str| {
+            let child = std::process::Command::new("sh")
+                .args(["-c", script])
+                .spawn()
+                .unwrap();
+            child.id() as libc::pid_t
+        };
+        assert_eq!(wait_status(spawn("exit 3")), "exited with status 3");
+        assert_eq!(wait_status(spawn("kill -9 $$")), "was killed by signal 9");
+        // Not our child (any more): nothing to say.
+        assert_eq!(wait_status(std::process::id() as libc::pid_t), "ended");
     }
 }

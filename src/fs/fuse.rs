@@ -43,8 +43,10 @@ pub struct FsOptions {
 impl FsOptions {
     /// Owned by the calling process's user and group (who the mount lets in).
     pub fn current_user(allow_other: bool) -> FsOptions {
-        // SAFETY: getuid / getgid cannot fail and have no preconditions.
-        let (uid, gid) = unsafe { (libc::getuid(), libc::getgid()) };
+        let (uid, gid) = (
+            rustix::process::getuid().as_raw(),
+            rustix::process::getgid().as_raw(),
+        );
         FsOptions {
             uid,
             gid,

@@ -7,7 +7,7 @@
 use std::ffi::CString;
 use std::fmt;
 use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
 use std::os::unix::fs::OpenOptionsExt;
@@ -15,6 +15,8 @@ use std::os::unix::net::UnixStream;
 use std::os::unix::process::CommandExt;
 use std::path::{Component, Path, PathBuf};
 use std::process::{Command, Stdio};
+
+use rustix::mount::UnmountFlags;
 
 use fuser::{BackgroundSession, Config, Session, SessionACL};
 use log::debug;
@@ -41,8 +43,11 @@ pub fn config(allow_other: bool) -> Config {
 }
 
 /// Mount flags: read-only, no setuid, no devices, no exec, no atime.
-const MS_FLAGS: libc::c_ulong =
-    libc::MS_RDONLY | libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC | libc::MS_NOATIME;
+const MS_FLAGS: rustix::mount::MountFlags = rustix::mount::MountFlags::RDONLY
+    .union(rustix::mount::MountFlags::NOSUID)
+    .union(rustix::mount::MountFlags::NODEV)
+    .union(rustix::mount::MountFlags::NOEXEC)
+    .union(rustix::mount::MountFlags::NOATIME);
 
 /// Mounts a FUSE file system at `mountpoint` (type `fuse.ckptfs`, source `ckptfs`) and returns
 /// the /dev/fuse descriptor the kernel will talk on. Root mounts with mount(2); other users
@@ -51,8 +56,10 @@ const MS_FLAGS: libc::c_ulong =
 /// may read is decided by ckptfs itself (`fs::fuse`: the mounting user, or everyone with
 /// `allow_other`; the kernel already turns away other users without it).
 pub fn mount_fuse(mountpoint: &Path, allow_other: bool) -> io::Result<OwnedFd> {
-    // SAFETY: no preconditions.
-    let (uid, gid) = unsafe { (libc::getuid(), libc::getgid()) };
+    let (uid, gid) = (
+        rustix::process::getuid().as_raw(),
+        rustix::process::getgid().as_raw(),
+    );
     let dev = std::fs::OpenOptions::new()
         .read(true)
         .write(true)
@@ -78,21 +85,18 @@ pub fn mount_fuse(mountpoint: &Path, allow_other: bool) -> io::Result<OwnedFd> {
     let target = cstr(mountpoint.as_os_str().as_bytes())?;
     let data = cstr(opts.as_bytes())?;
     let mut last = io::Error::from_raw_os_error(libc::EINVAL);
-    for fstype in [c"fuse.ckptfs", c"fuse"] {
-        // SAFETY: all pointers are valid NUL-terminated strings for the duration of the call.
-        let r = unsafe {
-            libc::mount(
-                c"ckptfs".as_ptr(),
-                target.as_ptr(),
-                fstype.as_ptr(),
-                MS_FLAGS,
-                data.as_ptr().cast(),
-            )
-        };
-        if r == 0 {
-            return Ok(dev.into());
+    for fstype in ["fuse.ckptfs", "fuse"] {
+        let r = rustix::mount::mount(
+            "ckptfs",
+            target.as_c_str(),
+            fstype,
+            MS_FLAGS,
+            data.as_c_str(),
+        );
+        match r {
+            Ok(()) => return Ok(dev.into()),
+            Err(e) => last = e.into(),
         }
-        last = io::Error::last_os_error();
         match last.raw_os_error() {
             // Not allowed to mount: let the setuid helper do it.
             Some(libc::EPERM) if uid != 0 => return fusermount_mount(mountpoint, allow_other),
@@ -178,49 +182,32 @@ fn fusermount_mount(mountpoint: &Path, allow_other: bool) -> io::Result<OwnedFd>
 
 /// Receives one descriptor sent with SCM_RIGHTS.
 fn receive_fd(sock: &UnixStream) -> io::Result<OwnedFd> {
+    use rustix::net::{RecvAncillaryBuffer, RecvAncillaryMessage, RecvFlags};
     let mut byte = [0u8; 1];
-    let mut iov = libc::iovec {
-        iov_base: byte.as_mut_ptr().cast(),
-        iov_len: 1,
-    };
-    // Room for one cmsghdr with one int, 8-aligned.
-    let mut cbuf = [0u64; 8];
-    // SAFETY: msghdr is plain data; zeroed is a valid initial value.
-    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
-    msg.msg_iov = &mut iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = cbuf.as_mut_ptr().cast();
-    msg.msg_controllen = std::mem::size_of_val(&cbuf);
-    let n = loop {
-        // SAFETY: msg points at live buffers of the declared sizes.
-        let n = unsafe { libc::recvmsg(sock.as_raw_fd(), &mut msg, libc::MSG_CMSG_CLOEXEC) };
-        if n == -1 && io::Error::last_os_error().kind() == io::ErrorKind::Interrupted {
-            continue;
+    let mut space = [std::mem::MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(1))];
+    let mut control = RecvAncillaryBuffer::new(&mut space);
+    let msg = loop {
+        match rustix::net::recvmsg(
+            sock,
+            &mut [io::IoSliceMut::new(&mut byte)],
+            &mut control,
+            RecvFlags::CMSG_CLOEXEC,
+        ) {
+            Err(rustix::io::Errno::INTR) => continue,
+            r => break r?,
         }
-        break n;
     };
-    if n < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    if n == 0 {
+    if msg.bytes == 0 {
         return Err(io::Error::new(
             io::ErrorKind::UnexpectedEof,
             "no descriptor received",
         ));
     }
-    // SAFETY: the CMSG macros walk the control buffer recvmsg filled, within msg_controllen.
-    unsafe {
-        let c = libc::CMSG_FIRSTHDR(&msg);
-        if !c.is_null()
-            && (*c).cmsg_level == libc::SOL_SOCKET
-            && (*c).cmsg_type == libc::SCM_RIGHTS
-            && (*c).cmsg_len as usize
-                >= libc::CMSG_LEN(std::mem::size_of::<libc::c_int>() as u32) as usize
+    for m in control.drain() {
+        if let RecvAncillaryMessage::ScmRights(mut fds) = m
+            && let Some(fd) = fds.next()
         {
-            let fd = std::ptr::read_unaligned(libc::CMSG_DATA(c).cast::<libc::c_int>());
-            if fd >= 0 {
-                return Ok(OwnedFd::from_raw_fd(fd));
-            }
+            return Ok(fd);
         }
     }
     Err(io::Error::new(
@@ -258,8 +245,7 @@ pub fn start(fs: CkptFs, mountpoint: &Path, allow_other: bool) -> io::Result<Bac
 /// As root, raises the mount's readahead (the bdi's read_ahead_kb, 128 KiB by default) to 1 MiB,
 /// so sequential readers get 1 MiB requests. Best effort: failures are only logged.
 pub fn raise_readahead(mountpoint: &Path) {
-    // SAFETY: no preconditions.
-    if unsafe { libc::geteuid() } != 0 {
+    if !rustix::process::geteuid().is_root() {
         return;
     }
     let dev = match std::fs::metadata(mountpoint) {
@@ -467,12 +453,11 @@ impl fmt::Display for UnmountError {
 /// (it goes away when its last user does), else [`UnmountError::Busy`].
 /// As root with umount2(2); otherwise through the setuid helper `fusermount3 -u` (or `fusermount`).
 pub fn unmount(path: &Path, lazy: bool) -> Result<(), UnmountError> {
-    // SAFETY: no preconditions.
-    if unsafe { libc::geteuid() } == 0 {
-        match umount2(path, 0) {
+    if rustix::process::geteuid().is_root() {
+        match umount2(path, UnmountFlags::empty()) {
             Ok(()) => Ok(()),
             Err(e) if e.raw_os_error() == Some(libc::EBUSY) && lazy => {
-                umount2(path, libc::MNT_DETACH).map_err(|e| UnmountError::Other(e.to_string()))
+                umount2(path, UnmountFlags::DETACH).map_err(|e| UnmountError::Other(e.to_string()))
             }
             Err(e) if e.raw_os_error() == Some(libc::EBUSY) => Err(UnmountError::Busy),
             Err(e) if e.raw_os_error() == Some(libc::EINVAL) => Err(UnmountError::NotMounted),
@@ -486,15 +471,8 @@ pub fn unmount(path: &Path, lazy: bool) -> Result<(), UnmountError> {
     }
 }
 
-fn umount2(path: &Path, flags: libc::c_int) -> io::Result<()> {
-    let c = CString::new(path.as_os_str().as_bytes())
-        .map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
-    // SAFETY: `c` is a valid NUL-terminated path for the duration of the call.
-    if unsafe { libc::umount2(c.as_ptr(), flags) } == 0 {
-        Ok(())
-    } else {
-        Err(io::Error::last_os_error())
-    }
+fn umount2(path: &Path, flags: UnmountFlags) -> io::Result<()> {
+    Ok(rustix::mount::unmount(path, flags)?)
 }
 
 fn fusermount(path: &Path, lazy: bool) -> Result<(), UnmountError> {
@@ -546,6 +524,44 @@ mod tests {
         assert_eq!(v[1].source, "ckptfs");
         assert_eq!(v[2].fstype, "fuse.sshfs");
         assert_eq!(v[2].mount_point, PathBuf::from("/x"));
+    }
+
+    #[test]
+    fn receive_fd_takes_the_descriptor_sent_with_scm_rights() {
+        use rustix::net::{SendAncillaryBuffer, SendAncillaryMessage, SendFlags, sendmsg};
+        use std::os::fd::AsFd;
+        let file = std::fs::File::open("/proc/self/exe").unwrap();
+        let (ours, theirs) = UnixStream::pair().unwrap();
+        let fds = [file.as_fd()];
+        let mut space = [std::mem::MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(1))];
+        let mut control = SendAncillaryBuffer::new(&mut space);
+        assert!(control.push(SendAncillaryMessage::ScmRights(&fds)));
+        sendmsg(
+            &theirs,
+            &[io::IoSlice::new(b"x")],
+            &mut control,
+            SendFlags::empty(),
+        )
+        .unwrap();
+        let got = std::fs::File::from(receive_fd(&ours).unwrap());
+        let (a, b) = (got.metadata().unwrap(), file.metadata().unwrap());
+        assert_eq!((a.dev(), a.ino()), (b.dev(), b.ino()));
+        let cloexec = rustix::io::fcntl_getfd(&got).unwrap();
+        assert!(cloexec.contains(rustix::io::FdFlags::CLOEXEC));
+
+        // A byte without a descriptor, then the peer gone.
+        sendmsg(
+            &theirs,
+            &[io::IoSlice::new(b"x")],
+            &mut SendAncillaryBuffer::default(),
+            SendFlags::empty(),
+        )
+        .unwrap();
+        let e = receive_fd(&ours).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::InvalidData, "{e}");
+        drop(theirs);
+        let e = receive_fd(&ours).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::UnexpectedEof, "{e}");
     }
 
     #[test]

@@ -29,13 +29,13 @@
 //! zeros, as the kernel maps it), so file-backed VMAs hash like the live process's.
 
 use std::collections::{BTreeMap, HashMap};
-use std::ffi::CString;
 use std::fs::File;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
-use std::os::unix::ffi::OsStrExt;
+use std::os::fd::OwnedFd;
 use std::os::unix::fs::{FileExt, MetadataExt};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+
+use rustix::fs::{Mode, OFlags, ResolveFlags};
 
 use super::files::FileKind;
 use super::memory::{Extent, ExtentData, Memory, PAGE_SIZE};
@@ -134,22 +134,14 @@ struct HostRoot {
 
 impl HostRoot {
     fn open(path: &Path) -> std::io::Result<HostRoot> {
-        let c = CString::new(path.as_os_str().as_bytes())
-            .map_err(|_| std::io::Error::from_raw_os_error(libc::EINVAL))?;
-        // SAFETY: a valid NUL-terminated path; the returned fd is owned below.
-        let fd = unsafe {
-            libc::open(
-                c.as_ptr(),
-                libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC,
-            )
-        };
-        if fd < 0 {
-            return Err(std::io::Error::last_os_error());
-        }
+        let fd = rustix::fs::open(
+            path,
+            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+            Mode::empty(),
+        )?;
         Ok(HostRoot {
             path: path.to_path_buf(),
-            // SAFETY: fd is a fresh, valid descriptor nobody else owns.
-            fd: unsafe { OwnedFd::from_raw_fd(fd) },
+            fd,
         })
     }
 
@@ -157,32 +149,17 @@ impl HostRoot {
     /// RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS; on kernels without openat2, O_NOFOLLOW on every
     /// component, walked with openat).
     fn open_file(&self, rel: &str) -> std::io::Result<File> {
-        let c = CString::new(if rel.is_empty() { "." } else { rel })
-            .map_err(|_| std::io::Error::from_raw_os_error(libc::EINVAL))?;
-        // SAFETY: open_how is plain data; all-zero is a valid value.
-        let mut how: libc::open_how = unsafe { std::mem::zeroed() };
-        how.flags = (libc::O_RDONLY | libc::O_CLOEXEC | libc::O_NOFOLLOW) as u64;
-        how.resolve =
-            libc::RESOLVE_BENEATH | libc::RESOLVE_NO_SYMLINKS | libc::RESOLVE_NO_MAGICLINKS;
-        // SAFETY: valid pointers to a NUL-terminated path and an open_how of the given size.
-        let fd = unsafe {
-            libc::syscall(
-                libc::SYS_openat2,
-                self.fd.as_raw_fd(),
-                c.as_ptr(),
-                &how as *const libc::open_how,
-                std::mem::size_of::<libc::open_how>(),
-            )
-        };
-        if fd >= 0 {
-            // SAFETY: a fresh descriptor from openat2.
-            return Ok(unsafe { File::from_raw_fd(fd as i32) });
+        match rustix::fs::openat2(
+            &self.fd,
+            if rel.is_empty() { "." } else { rel },
+            OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NOFOLLOW,
+            Mode::empty(),
+            ResolveFlags::BENEATH | ResolveFlags::NO_SYMLINKS | ResolveFlags::NO_MAGICLINKS,
+        ) {
+            Ok(fd) => Ok(File::from(fd)),
+            Err(rustix::io::Errno::NOSYS) => self.open_file_walk(rel),
+            Err(e) => Err(e.into()),
         }
-        let err = std::io::Error::last_os_error();
-        if err.raw_os_error() != Some(libc::ENOSYS) {
-            return Err(err);
-        }
-        self.open_file_walk(rel)
     }
 
     fn open_file_walk(&self, rel: &str) -> std::io::Result<File> {
@@ -193,20 +170,16 @@ impl HostRoot {
                 return Err(std::io::Error::from_raw_os_error(libc::EXDEV));
             }
             let last = i + 1 == comps.len();
-            let name =
-                CString::new(*c).map_err(|_| std::io::Error::from_raw_os_error(libc::EINVAL))?;
-            let flags = libc::O_RDONLY
-                | libc::O_CLOEXEC
-                | libc::O_NOFOLLOW
-                | if last { 0 } else { libc::O_DIRECTORY };
-            let at = dir.as_ref().map_or(self.fd.as_raw_fd(), |d| d.as_raw_fd());
-            // SAFETY: valid dirfd and NUL-terminated name.
-            let fd = unsafe { libc::openat(at, name.as_ptr(), flags) };
-            if fd < 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            // SAFETY: a fresh descriptor.
-            let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+            let flags = OFlags::RDONLY
+                | OFlags::CLOEXEC
+                | OFlags::NOFOLLOW
+                | if last {
+                    OFlags::empty()
+                } else {
+                    OFlags::DIRECTORY
+                };
+            let at = dir.as_ref().unwrap_or(&self.fd);
+            let fd = rustix::fs::openat(at, *c, flags, Mode::empty())?;
             if last {
                 return Ok(File::from(fd));
             }

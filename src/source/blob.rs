@@ -75,10 +75,7 @@ const RELEASE_ALIGN: usize = 2 << 20;
 const FAULT_AROUND: usize = 64 << 10;
 
 fn page_size() -> usize {
-    // SAFETY: sysconf has no preconditions.
-    let n = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
-    usize::try_from(n)
-        .ok()
+    Some(rustix::param::page_size())
         .filter(|n| n.is_power_of_two())
         .unwrap_or(4096)
 }

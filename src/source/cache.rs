@@ -16,7 +16,8 @@ use std::ffi::OsString;
 use std::fs::{self, File};
 use std::io::{self, BufReader, Read, Write};
 use std::os::fd::AsRawFd;
-use std::os::unix::ffi::OsStrExt;
+
+use rustix::fs::FlockOperation;
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -128,8 +129,7 @@ pub(super) fn compression(kind: InputKind) -> &'static str {
 }
 
 pub(super) fn euid() -> u32 {
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    unsafe { libc::geteuid() }
+    rustix::process::geteuid().as_raw()
 }
 
 /// The cache directory: `explicit`, else `$XDG_CACHE_HOME/ckptfs`, else `$HOME/.cache/ckptfs`,
@@ -209,17 +209,8 @@ pub(super) fn check_cache_dir(dir: &Path) -> Result<(), Error> {
 
 /// Bytes available to the current user on the filesystem holding `dir`.
 pub(super) fn free_space(dir: &Path) -> io::Result<u64> {
-    let c = std::ffi::CString::new(dir.as_os_str().as_bytes())
-        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "path contains NUL"))?;
-    // SAFETY: statvfs is a plain C struct; all-zero is a valid value to be overwritten.
-    let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
-    // SAFETY: `c` is a valid NUL-terminated string and `st` a valid out-pointer.
-    if unsafe { libc::statvfs(c.as_ptr(), &mut st) } != 0 {
-        return Err(io::Error::last_os_error());
-    }
-    #[allow(clippy::unnecessary_cast, clippy::useless_conversion)]
-    let free = u64::from(st.f_bavail as u64).saturating_mul(st.f_frsize as u64);
-    Ok(free)
+    let st = rustix::fs::statvfs(dir)?;
+    Ok(st.f_bavail.saturating_mul(st.f_frsize))
 }
 
 pub(super) fn identity(input: &Path, file: &File) -> io::Result<Identity> {
@@ -446,13 +437,10 @@ impl SealJob {
 /// Takes the exclusive `flock` of a lock file, waiting for it.
 fn flock_wait(f: &File) -> io::Result<()> {
     loop {
-        // SAFETY: flock on a file descriptor we own.
-        if unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX) } == 0 {
-            return Ok(());
-        }
-        let e = io::Error::last_os_error();
-        if e.raw_os_error() != Some(libc::EINTR) {
-            return Err(e);
+        match rustix::fs::flock(f, FlockOperation::LockExclusive) {
+            Ok(()) => return Ok(()),
+            Err(rustix::io::Errno::INTR) => {}
+            Err(e) => return Err(e.into()),
         }
     }
 }
@@ -511,14 +499,10 @@ impl std::fmt::Debug for Seal {
 /// Tries to take the exclusive `flock` of an entry's lock file without waiting: `Ok(false)` when
 /// another process (a running check or build) holds it.
 pub(super) fn try_flock(f: &File) -> io::Result<bool> {
-    // SAFETY: flock on a file descriptor we own.
-    if unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0 {
-        return Ok(true);
-    }
-    let err = io::Error::last_os_error();
-    match err.raw_os_error() {
-        Some(libc::EWOULDBLOCK) => Ok(false),
-        _ => Err(err),
+    match rustix::fs::flock(f, FlockOperation::NonBlockingLockExclusive) {
+        Ok(()) => Ok(true),
+        Err(rustix::io::Errno::WOULDBLOCK) => Ok(false),
+        Err(e) => Err(e.into()),
     }
 }
 
@@ -993,9 +977,7 @@ mod tests {
         if euid() == 0 {
             let o = t.join("other");
             fs::create_dir(&o).unwrap();
-            // SAFETY: chown with a valid path.
-            let c = std::ffi::CString::new(o.as_os_str().as_bytes()).unwrap();
-            assert_eq!(unsafe { libc::chown(c.as_ptr(), 12345, 12345) }, 0);
+            std::os::unix::fs::chown(&o, Some(12345), Some(12345)).unwrap();
             let e = ensure_cache_dir(&o).unwrap_err().to_string();
             assert!(e.contains("owned by uid 12345"), "{e}");
         }

@@ -197,17 +197,8 @@ pub fn scan(dir: &Path) -> Result<Scan, Error> {
 
 /// Whether `dir`'s filesystem is mounted `noatime` (access times say nothing).
 fn noatime(dir: &Path) -> bool {
-    use std::os::unix::ffi::OsStrExt;
-    let Ok(c) = std::ffi::CString::new(dir.as_os_str().as_bytes()) else {
-        return false;
-    };
-    // SAFETY: statvfs is a plain C struct; all-zero is a valid value to be overwritten.
-    let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
-    // SAFETY: `c` is a valid NUL-terminated string and `st` a valid out-pointer.
-    if unsafe { libc::statvfs(c.as_ptr(), &mut st) } != 0 {
-        return false;
-    }
-    st.f_flag & libc::ST_NOATIME != 0
+    rustix::fs::statvfs(dir)
+        .is_ok_and(|st| st.f_flag.contains(rustix::fs::StatVfsMountFlags::NOATIME))
 }
 
 /// The entry `key` of `dir` as it is now (`None` when it has no file any more). `locked`: the
