@@ -189,6 +189,8 @@ mod tests {
 
     #[test]
     fn wait_status_says_how_the_child_ended() {
+        // wait_status reaps the child itself.
+        #[allow(clippy::zombie_processes)]
         let spawn = |script: &str| {
             let child = std::process::Command::new("sh")
                 .args(["-c", script])
