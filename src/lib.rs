@@ -23,4 +23,7 @@ pub mod model;
 pub mod render;
 pub mod source;
 pub mod views;
+/// Synthetic checkpoints for tests, benches and examples (the `writer` feature; not in the
+/// shipped binary).
+#[cfg(any(test, feature = "writer"))]
 pub mod writer;

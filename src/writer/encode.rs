@@ -646,8 +646,7 @@ fn prepare_mm(
 ) -> PreparedMm {
     let mut vmas = p.vmas.clone();
     let mut pages = p.pages.clone();
-    let want_layout =
-        with_layout && p.mm_args.is_none() && (p.cmdline.is_some() || p.environ.is_some());
+    let want_layout = with_layout && (p.cmdline.is_some() || p.environ.is_some());
     if want_layout && !vmas.iter().any(|v| v.kind == VmaKind::Stack) {
         vmas.push(Vma::stack(
             DEFAULT_STACK_END - DEFAULT_STACK_LEN,
@@ -685,9 +684,7 @@ fn prepare_mm(
 
     let mut args = [0u64; 4];
     let mut start_stack = stack_end.map_or(0, |e| e - 0x1000 + 0x40);
-    if let Some(a) = p.mm_args {
-        args = a;
-    } else if want_layout {
+    if want_layout {
         let end = stack_end.unwrap_or(DEFAULT_STACK_END);
         let argv = p.cmdline.clone().unwrap_or_default();
         let env = p.environ.clone().unwrap_or_default();
@@ -874,16 +871,14 @@ impl CheckpointWriter {
                 put(format!("pagemap-{}.img", p.pid), bytes);
             }
         }
-        if self.stats {
-            stats.shpages_scanned = Some(shm_written);
-            stats.shpages_written = Some(shm_written);
-            stats.shpages_skipped_parent = Some(0);
-            let s = pb::StatsEntry {
-                dump: Some(stats),
-                restore: None,
-            };
-            put("stats-dump".into(), encode_image(magic::STATS, &[s]));
-        }
+        stats.shpages_scanned = Some(shm_written);
+        stats.shpages_written = Some(shm_written);
+        stats.shpages_skipped_parent = Some(0);
+        let s = pb::StatsEntry {
+            dump: Some(stats),
+            restore: None,
+        };
+        put("stats-dump".into(), encode_image(magic::STATS, &[s]));
 
         if !self.pre_dump {
             let mut pstree = Vec::with_capacity(self.procs.len());
@@ -891,8 +886,8 @@ impl CheckpointWriter {
                 pstree.push(pb::PstreeEntry {
                     pid: p.pid,
                     ppid: p.ppid,
-                    pgid: p.pgid.unwrap_or(p.pid),
-                    sid: p.sid.unwrap_or(p.pid),
+                    pgid: p.pid,
+                    sid: p.pid,
                     threads: p.threads.clone(),
                 });
                 let n = i as u32 + 2;
@@ -938,7 +933,7 @@ impl CheckpointWriter {
     ) {
         let comm = p.comm.clone();
         let sp = prep.as_ref().map_or(0, |m| m.start_stack);
-        let rlimits = p.rlimits.clone().unwrap_or_else(default_rlimits);
+        let rlimits = default_rlimits();
         let tc = pb::TaskCoreEntry {
             task_state: p.state,
             exit_code: p.exit_code,
@@ -1064,7 +1059,7 @@ impl CheckpointWriter {
             encode_image(magic::FDINFO, &fdinfo),
         );
         let cwd = files.add(&File::dir(&p.cwd));
-        let root = files.add(&File::dir(&p.root));
+        let root = files.add(&File::dir("/"));
         put(
             format!("fs-{}.img", p.pid),
             encode_image(
@@ -1072,7 +1067,7 @@ impl CheckpointWriter {
                 &[pb::FsEntry {
                     cwd_id: cwd,
                     root_id: root,
-                    umask: Some(p.umask),
+                    umask: Some(0o022),
                 }],
             ),
         );

@@ -289,16 +289,6 @@ impl Vma {
         v.pgoff = pgoff;
         v
     }
-    /// A shared file mapping (`MAP_SHARED`), `rw-s`.
-    pub fn file_shared(start: u64, len: u64, path: &str, pgoff: u64) -> Vma {
-        let mut v = Vma::file(start, len, path, pgoff);
-        v.kind = VmaKind::File {
-            path: path.to_string(),
-            shared: true,
-        };
-        v.prot = prot::READ | prot::WRITE;
-        v
-    }
     /// Shared anonymous memory (classic CRIU form, shmem id `shmid`), `rw-s`.
     pub fn shared_anon(start: u64, len: u64, shmid: u64) -> Vma {
         Vma::new(
@@ -325,10 +315,6 @@ impl Vma {
     pub fn vdso(start: u64, len: u64) -> Vma {
         Vma::new(start, len, prot::READ | prot::EXEC, VmaKind::Vdso)
     }
-    /// `[vvar]`, `r--p`.
-    pub fn vvar(start: u64, len: u64) -> Vma {
-        Vma::new(start, len, prot::READ, VmaKind::Vvar)
-    }
     /// `[vsyscall]` at its fixed address, `--xp`.
     pub fn vsyscall() -> Vma {
         Vma::new(0xffff_ffff_ff60_0000, PAGE, prot::EXEC, VmaKind::Vsyscall)
@@ -354,20 +340,6 @@ impl Vma {
     /// `rwx`.
     pub fn rwx(self) -> Vma {
         self.prot(prot::READ | prot::WRITE | prot::EXEC)
-    }
-    /// `---` (PROT_NONE).
-    pub fn no_access(self) -> Vma {
-        self.prot(prot::NONE)
-    }
-    /// Sets the offset (bytes) into the file or shared object.
-    pub fn pgoff(mut self, off: u64) -> Vma {
-        self.pgoff = off;
-        self
-    }
-    /// Sets the madvise bitmap.
-    pub fn madv(mut self, m: u64) -> Vma {
-        self.madv = Some(m);
-        self
     }
     /// Overrides the `MAP_*` flags.
     pub fn map_flags(mut self, f: u32) -> Vma {
@@ -575,18 +547,6 @@ impl File {
     pub fn pipe(pipe_id: u32, write: bool) -> File {
         File::Pipe { pipe_id, write }
     }
-    /// An eventfd holding `counter`.
-    pub fn eventfd(counter: u64) -> File {
-        File::Eventfd { counter }
-    }
-    /// Sets the socket inode number (sockets only; otherwise unchanged).
-    pub fn with_ino(mut self, n: u32) -> File {
-        match &mut self {
-            File::Inet { ino, .. } | File::Unix { ino, .. } => *ino = n,
-            _ => {}
-        }
-        self
-    }
 }
 
 /// One process of the checkpoint, built with chained `&mut self` setters
@@ -595,8 +555,6 @@ impl File {
 pub struct ProcessBuilder {
     pub(crate) pid: u32,
     pub(crate) ppid: u32,
-    pub(crate) pgid: Option<u32>,
-    pub(crate) sid: Option<u32>,
     pub(crate) threads: Vec<u32>,
     pub(crate) comm: String,
     pub(crate) thread_comms: BTreeMap<u32, String>,
@@ -608,15 +566,11 @@ pub struct ProcessBuilder {
     pub(crate) pages: BTreeMap<u64, Slot>,
     pub(crate) fds: BTreeMap<u32, File>,
     pub(crate) cwd: String,
-    pub(crate) root: String,
     pub(crate) exe: Option<String>,
-    pub(crate) umask: u32,
     pub(crate) state: u32,
     pub(crate) exit_code: u32,
     pub(crate) stop_signo: Option<u32>,
-    pub(crate) rlimits: Option<Vec<(u64, u64)>>,
     pub(crate) auxv: Option<Vec<(u64, u64)>>,
-    pub(crate) mm_args: Option<[u64; 4]>,
     pub(crate) pagemap_format: Option<PagemapFormat>,
     pub(crate) guards: Vec<(u64, u64)>,
 }
@@ -626,8 +580,6 @@ impl ProcessBuilder {
         ProcessBuilder {
             pid,
             ppid,
-            pgid: None,
-            sid: None,
             threads: vec![pid],
             comm: String::new(),
             thread_comms: BTreeMap::new(),
@@ -639,15 +591,11 @@ impl ProcessBuilder {
             pages: BTreeMap::new(),
             fds: BTreeMap::new(),
             cwd: "/".into(),
-            root: "/".into(),
             exe: None,
-            umask: 0o022,
             state: task_state::ALIVE,
             exit_code: 0,
             stop_signo: None,
-            rlimits: None,
             auxv: None,
-            mm_args: None,
             pagemap_format: None,
             guards: Vec::new(),
         }
@@ -663,16 +611,6 @@ impl ProcessBuilder {
     /// The PID.
     pub fn pid(&self) -> u32 {
         self.pid
-    }
-    /// Sets the process group (default: the PID).
-    pub fn pgid(&mut self, pgid: u32) -> &mut Self {
-        self.pgid = Some(pgid);
-        self
-    }
-    /// Sets the session (default: the PID).
-    pub fn sid(&mut self, sid: u32) -> &mut Self {
-        self.sid = Some(sid);
-        self
     }
     /// The process name (`comm`, at most 15 bytes on Linux; not truncated here).
     pub fn comm(&mut self, comm: &str) -> &mut Self {
@@ -707,11 +645,6 @@ impl ProcessBuilder {
     /// A thread's general registers.
     pub fn regs(&mut self, tid: u32, regs: X86Regs) -> &mut Self {
         self.regs.insert(tid, regs);
-        self
-    }
-    /// Sets the task state ([`task_state`]).
-    pub fn task_state(&mut self, state: u32) -> &mut Self {
-        self.state = state;
         self
     }
     /// Stopped by SIGSTOP (task_state 3, stop_signo 19), as the fixtures' subjects were.
@@ -815,11 +748,6 @@ impl ProcessBuilder {
         }
         self
     }
-    /// Forgets the dumped page at `addr` (it becomes a hole again).
-    pub fn drop_page(&mut self, addr: u64) -> &mut Self {
-        self.pages.remove(&(addr & !(PAGE - 1)));
-        self
-    }
 
     /// An open file descriptor.
     pub fn fd(&mut self, fd: u32, file: File) -> &mut Self {
@@ -831,41 +759,14 @@ impl ProcessBuilder {
         self.cwd = path.to_string();
         self
     }
-    /// The root directory (default `/`).
-    pub fn root(&mut self, path: &str) -> &mut Self {
-        self.root = path.to_string();
-        self
-    }
     /// The executable (`mm.exe_file_id`; also the file name written at the stack top).
     pub fn exe(&mut self, path: &str) -> &mut Self {
         self.exe = Some(path.to_string());
         self
     }
-    /// The umask (default 022).
-    pub fn umask(&mut self, umask: u32) -> &mut Self {
-        self.umask = umask;
-        self
-    }
-    /// Resource limits, (cur, max) by RLIMIT_* index (default: a typical Linux set of 16).
-    pub fn rlimits(&mut self, limits: &[(u64, u64)]) -> &mut Self {
-        self.rlimits = Some(limits.to_vec());
-        self
-    }
     /// The saved auxv, (type, value) pairs without the AT_NULL terminator (added).
     pub fn auxv(&mut self, pairs: &[(u64, u64)]) -> &mut Self {
         self.auxv = Some(pairs.to_vec());
-        self
-    }
-    /// Sets `mm_arg_start, mm_arg_end, mm_env_start, mm_env_end` as given, instead of laying out
-    /// cmdline / environ (which are then not written into memory).
-    pub fn mm_args(
-        &mut self,
-        arg_start: u64,
-        arg_end: u64,
-        env_start: u64,
-        env_end: u64,
-    ) -> &mut Self {
-        self.mm_args = Some([arg_start, arg_end, env_start, env_end]);
         self
     }
     /// This process's pagemap format (default: the writer's).
@@ -886,7 +787,6 @@ pub struct CheckpointWriter {
     pub(crate) max_batch: u64,
     pub(crate) merge_across_vmas: bool,
     pub(crate) pre_dump: bool,
-    pub(crate) stats: bool,
     pub(crate) plugins: Vec<String>,
 }
 
@@ -907,7 +807,6 @@ impl CheckpointWriter {
             max_batch: 256,
             merge_across_vmas: false,
             pre_dump: false,
-            stats: true,
             plugins: Vec::new(),
         }
     }
@@ -977,11 +876,6 @@ impl CheckpointWriter {
     /// The CRIU plugins named in inventory.img (`plugins`, CRIU 4.1+), e.g. `amdgpu_plugin`.
     pub fn plugins(&mut self, names: &[&str]) -> &mut Self {
         self.plugins = names.iter().map(|s| (*s).to_string()).collect();
-        self
-    }
-    /// Whether to write `stats-dump` (default yes).
-    pub fn stats(&mut self, yes: bool) -> &mut Self {
-        self.stats = yes;
         self
     }
 }
