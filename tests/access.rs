@@ -40,15 +40,9 @@ fn as_nobody(args: &[&str]) -> common::Out {
     run_timeout(20, &a)
 }
 
-fn is_root() -> bool {
-    // SAFETY: no preconditions.
-    unsafe { libc::geteuid() == 0 }
-}
-
 #[test]
 fn only_the_mounting_user_reads_by_default() {
-    if !have_fuse() || !is_root() {
-        eprintln!("SKIP: needs root and /dev/fuse (to switch to nobody)");
+    if !have_fuse() || !common::have_root("to switch to nobody") {
         return;
     }
     let Some(src) = plain_images() else { return };
@@ -95,8 +89,7 @@ fn only_the_mounting_user_reads_by_default() {
 
 #[test]
 fn allow_other_opens_reading_and_says_so() {
-    if !have_fuse() || !is_root() {
-        eprintln!("SKIP: needs root and /dev/fuse (to switch to nobody)");
+    if !have_fuse() || !common::have_root("to switch to nobody") {
         return;
     }
     let Some(src) = plain_images() else { return };

@@ -6,6 +6,8 @@
 //! Where ckptfs deliberately differs from checkpointctl, the test says so and asserts the
 //! difference explicitly (search for "DIFFERENCE").
 
+mod common;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -15,16 +17,14 @@ use serde_json::Value;
 
 const PAGE: u64 = 4096;
 
-/// The fixtures, or None (skip) when they are absent outside CI.
+/// The fixtures, or None (after a SKIPPED line) when they are absent outside CI.
 fn fixtures() -> Option<PathBuf> {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures");
-    if p.join("podman-busybox/checkpoint.tar.gz").is_file() {
+    let p = common::fixtures()?;
+    let archive = p.join("podman-busybox/checkpoint.tar.gz");
+    if archive.is_file() {
         return Some(p);
     }
-    if std::env::var("CI").as_deref() == Ok("true") {
-        panic!("fixtures missing at {}", p.display());
-    }
-    eprintln!("SKIP: fixtures not found at {}", p.display());
+    common::skip(&format!("{} not found", archive.display()));
     None
 }
 

@@ -388,7 +388,9 @@ fn hostile_bytes_never_panic() {
 
 #[test]
 fn every_truncation_and_bit_flip_of_a_real_image_is_handled() {
-    let Some(root) = fixtures_root() else { return };
+    let Some(root) = crate::source::test_util::fixtures() else {
+        return;
+    };
     for rel in [
         "secretd-plain/images/core-8259.img",
         "secretd-plain/images/mm-8259.img",
@@ -411,18 +413,6 @@ fn every_truncation_and_bit_flip_of_a_real_image_is_handled() {
 
 // ---------------------------------------------------------------------------------------
 // The real fixtures.
-
-fn fixtures_root() -> Option<PathBuf> {
-    let root = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/fixtures"));
-    if root.is_dir() {
-        return Some(root);
-    }
-    if std::env::var("CI").is_ok_and(|v| v == "true") {
-        panic!("fixtures missing at {}", root.display());
-    }
-    eprintln!("skipping: fixtures not found at {}", root.display());
-    None
-}
 
 /// What the fixture walk learns, for the value checks.
 #[derive(Default)]
@@ -517,7 +507,9 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
 
 #[test]
 fn decodes_every_fixture_image() {
-    let Some(root) = fixtures_root() else { return };
+    let Some(root) = crate::source::test_util::fixtures() else {
+        return;
+    };
     let mut seen = Seen::default();
     let mut files = Vec::new();
     for case in std::fs::read_dir(&root).unwrap().flatten() {

@@ -2,22 +2,10 @@
 //! sha256 of every anonymous / shared VMA read through the page index.
 
 use sha2::{Digest, Sha256};
-use std::path::PathBuf;
 
 use super::load::load;
+use crate::source::test_util::fixtures;
 use crate::source::{OpenOptions, open};
-
-pub(crate) fn fixtures() -> Option<PathBuf> {
-    let p = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/fixtures"));
-    if p.is_dir() {
-        return Some(p);
-    }
-    if std::env::var("CI").as_deref() == Ok("true") {
-        panic!("fixtures not found at {} (CI=true)", p.display());
-    }
-    eprintln!("skipping: fixtures not found at {}", p.display());
-    None
-}
 
 fn hexval(v: &serde_json::Value) -> u64 {
     u64::from_str_radix(v.as_str().unwrap().trim_start_matches("0x"), 16).unwrap()

@@ -179,15 +179,31 @@ pub(crate) fn zstd(data: &[u8]) -> Vec<u8> {
     zstd::stream::encode_all(data, 3).unwrap()
 }
 
-/// The shared fixtures dir, or `None` (with a note) when absent and not in CI.
+/// The shared fixtures dir (`<CARGO_MANIFEST_DIR>/../shared/fixtures`), or `None` after
+/// [`skip`] when it is absent (the caller returns early).
 pub(crate) fn fixtures() -> Option<PathBuf> {
     let p = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/fixtures"));
     if p.is_dir() {
         return Some(p);
     }
-    if std::env::var("CI").as_deref() == Ok("true") {
-        panic!("fixtures missing at {}", p.display());
-    }
-    eprintln!("skipping: fixtures missing at {}", p.display());
+    skip(&format!("fixtures not found at {}", p.display()));
     None
+}
+
+/// Says that the calling test skips (it returns early right after): a panic under `CI=true`,
+/// where nothing may be skipped; else one line `SKIPPED: <test>: <why>` written straight to
+/// stderr, past the test harness's capture, so that it shows in `cargo test`'s output (where
+/// scripts/test.sh counts it). Same as `skip` in tests/common.
+pub(crate) fn skip(why: &str) {
+    use std::io::Write;
+    assert!(
+        std::env::var("CI").as_deref() != Ok("true"),
+        "{why} (CI=true: nothing may be skipped)"
+    );
+    let thread = std::thread::current();
+    let _ = writeln!(
+        std::io::stderr(),
+        "SKIPPED: {}: {why}",
+        thread.name().unwrap_or("?")
+    );
 }

@@ -12,6 +12,7 @@ pub mod truth;
 use std::cell::OnceCell;
 use std::ffi::OsStr;
 use std::fs;
+use std::io::Write;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -30,38 +31,57 @@ pub fn ci() -> bool {
     std::env::var("CI").as_deref() == Ok("true")
 }
 
-/// The shared fixtures (`<CARGO_MANIFEST_DIR>/../shared/fixtures`). Missing: a panic when
-/// `CI=true`, else a skip line and `None` (the caller returns early).
+/// Says that the calling test skips (it returns early right after): a panic when `CI=true`,
+/// where nothing may be skipped; else one line `SKIPPED: <test>: <why>` written straight to
+/// stderr, past the test harness's capture, so that it shows in `cargo test`'s output (where
+/// scripts/test.sh counts the skips for its closing line).
+pub fn skip(why: &str) {
+    assert!(!ci(), "{why} (CI=true: nothing may be skipped)");
+    let thread = std::thread::current();
+    let _ = writeln!(
+        std::io::stderr(),
+        "SKIPPED: {}: {why}",
+        thread.name().unwrap_or("?")
+    );
+}
+
+/// The shared fixtures (`<CARGO_MANIFEST_DIR>/../shared/fixtures`). Missing: [`skip`] and
+/// `None` (the caller returns early).
 pub fn fixtures() -> Option<PathBuf> {
     let p = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/fixtures"));
     if p.is_dir() {
         return Some(p);
     }
-    if ci() {
-        panic!("fixtures not found at {} (CI=true)", p.display());
-    }
-    eprintln!("SKIP: fixtures not found at {}", p.display());
+    skip(&format!("fixtures not found at {}", p.display()));
     None
 }
 
-/// True when `/dev/fuse` exists. Missing: a panic when `CI=true`, else a skip line and `false`
-/// (the caller returns early).
+/// True when `/dev/fuse` exists. Missing: [`skip`] and `false` (the caller returns early).
 pub fn have_fuse() -> bool {
     if Path::new("/dev/fuse").exists() {
         return true;
     }
-    assert!(!ci(), "no /dev/fuse in CI");
-    eprintln!("SKIP: no /dev/fuse");
+    skip("no /dev/fuse");
     false
 }
 
-/// True when `NAME --version` runs. Missing: a panic when `CI=true` (naming `install`, how to
-/// get it), else a skip line and `false` (the caller returns early).
+/// True when the effective user is root. Not: [`skip`] (naming `what` needs it) and `false`
+/// (the caller returns early).
+pub fn have_root(what: &str) -> bool {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } == 0 {
+        return true;
+    }
+    skip(&format!("needs root ({what})"));
+    false
+}
+
+/// True when `NAME --version` runs. Missing: [`skip`] (naming `install`, how to get it) and
+/// `false` (the caller returns early).
 pub fn have_tool(name: &str, install: &str) -> bool {
     let ok = run_timeout(10, &[name, "--version"]).ok();
     if !ok {
-        assert!(!ci(), "{name} is not installed (CI=true): {install}");
-        eprintln!("SKIP: {name} is not installed ({install})");
+        skip(&format!("{name} is not installed ({install})"));
     }
     ok
 }
