@@ -10,7 +10,6 @@
 
 use std::fs::File;
 use std::io::{self, Read, Write};
-use std::os::fd::FromRawFd;
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
@@ -37,21 +36,19 @@ pub fn compression_of(bytes: &[u8]) -> InnerCompression {
 
 /// An unnamed file in `dir` (`O_TMPFILE`), for scratch data that must never be left behind.
 fn anonymous_file(dir: &Path) -> io::Result<File> {
-    let c = std::ffi::CString::new(dir.as_os_str().as_bytes())
-        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "NUL in the cache path"))?;
-    // SAFETY: a plain open(2) of a NUL-terminated path; the fd is owned by the File below.
-    let fd = unsafe {
-        libc::open(
-            c.as_ptr(),
-            libc::O_TMPFILE | libc::O_RDWR | libc::O_CLOEXEC,
-            0o600,
-        )
-    };
-    if fd < 0 {
-        return Err(io::Error::last_os_error());
+    use rustix::fs::{Mode, OFlags};
+    if dir.as_os_str().as_bytes().contains(&0) {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "NUL in the cache path",
+        ));
     }
-    // SAFETY: fd is a fresh descriptor we own.
-    Ok(unsafe { File::from_raw_fd(fd) })
+    let fd = rustix::fs::open(
+        dir,
+        OFlags::TMPFILE | OFlags::RDWR | OFlags::CLOEXEC,
+        Mode::from_raw_mode(0o600),
+    )?;
+    Ok(File::from(fd))
 }
 
 /// The tar `name` of a checkpoint as a plain tar: `blob` itself when it is not compressed, else

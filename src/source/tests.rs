@@ -494,7 +494,7 @@ fn gnu_tar_formats() {
     use std::os::unix::fs::symlink;
     use std::process::Command;
     if Command::new("tar").arg("--version").output().is_err() {
-        eprintln!("skipping: no tar binary");
+        crate::source::test_util::skip("no tar binary");
         return;
     }
     let t = TempDir::new("gnutar");
