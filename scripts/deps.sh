@@ -9,6 +9,8 @@ command -v readelf >/dev/null 2>&1 || need+=(binutils)
 command -v xxd >/dev/null 2>&1 || need+=(xxd)
 command -v zstd >/dev/null 2>&1 || need+=(zstd)
 command -v yara >/dev/null 2>&1 || need+=(yara)
+command -v rg >/dev/null 2>&1 || need+=(ripgrep)
+command -v rsync >/dev/null 2>&1 || need+=(rsync)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then
     echo "scripts/deps.sh: missing ${need[*]}; run as root or install them" >&2

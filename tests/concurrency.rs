@@ -18,16 +18,18 @@ use sha2::{Digest, Sha256};
 const READERS: usize = 8;
 const RUNS: usize = 3;
 
-/// Every regular file below `dir` (links not followed), sorted.
+/// Every regular file below `dir` (links not followed), plus `PID/mem`, `core` and `pagemap`
+/// (links into the hidden `.link/`, opened by path like an analyst does), sorted.
 fn files(dir: &Path, out: &mut Vec<PathBuf>) {
     for e in fs::read_dir(dir)
         .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
         .flatten()
     {
         let t = e.file_type().unwrap();
+        let whole = matches!(e.file_name().to_str(), Some("mem" | "core" | "pagemap"));
         if t.is_dir() {
             files(&e.path(), out);
-        } else if t.is_file() {
+        } else if t.is_file() || (t.is_symlink() && whole) {
             out.push(e.path());
         }
     }

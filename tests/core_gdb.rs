@@ -384,6 +384,11 @@ fn data_runs(f: &std::fs::File) -> Vec<(u64, u64)> {
         }
         // SAFETY: as above.
         let h = unsafe { libc::lseek(fd, d, libc::SEEK_HOLE) };
+        // A procfs-style file (size 0) answers SEEK_DATA in its trailing hole with its end, and
+        // SEEK_HOLE there with the end too: an empty run that ends the walk.
+        if h == d {
+            break;
+        }
         assert!(h > d, "SEEK_HOLE({d}) = {h}");
         runs.push((d as u64, h as u64));
         off = h;
@@ -426,10 +431,14 @@ fn core_through_the_mount() {
         let mine = tmp.join(format!("core.{}", p.pid));
         let l = write_core(&ck, p, &mine);
         let f = std::fs::File::open(&core).unwrap();
+        // `PID/core` is a link to `.link/PID/core`, served like procfs's files: size 0, no
+        // blocks, read by offset to its real end (so link-following scanners skip it).
         let md = f.metadata().unwrap();
-        assert_eq!(md.len(), l.size(), "{}", core.display());
+        assert_eq!(md.len(), 0, "{}", core.display());
         use std::os::unix::fs::MetadataExt;
-        assert_eq!(md.blocks(), l.present_bytes(p).div_ceil(512), "st_blocks");
+        assert_eq!(md.blocks(), 0, "st_blocks");
+        let link = std::fs::read_link(&core).unwrap();
+        assert_eq!(link, Path::new(&format!("../.link/{}/core", p.pid)));
         let want = std::fs::read(&mine).unwrap();
         let got = std::fs::read(&core).unwrap();
         assert!(
@@ -444,7 +453,13 @@ fn core_through_the_mount() {
             l.present_bytes(p),
             "SEEK_DATA / SEEK_HOLE runs cover the present bytes"
         );
-        readelf_clean(&core);
+        // readelf -a checks program headers against st_size (0 here, as for /proc files): it
+        // reads a copy, as the README says (`cp PID/core x` copies the whole core).
+        let copy = tmp.join(format!("copy.{}", p.pid));
+        let o = Command::new("cp").arg(&core).arg(&copy).output().unwrap();
+        assert!(o.status.success(), "cp {}: {o:?}", core.display());
+        assert_eq!(std::fs::read(&copy).unwrap(), want, "cp of the core");
+        readelf_clean(&copy);
         let mut markers = Vec::new();
         if p.pid == readme.pid("pid") {
             markers.push((readme.addr("heap"), readme.marker("SECRETD-HEAP-")));

@@ -18,7 +18,9 @@ mod common;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use common::{Mount, TempDir, cat, dd, fixtures, grep_count, run, sha256_hex, sha256sum, stat};
+use common::{
+    Mount, TempDir, cat, dd, fixtures, grep_count, run, run_ok, sha256_hex, sha256sum, stat,
+};
 
 fn readlink(p: &str) -> String {
     let o = run(&["readlink", p]);
@@ -57,11 +59,11 @@ fn podman_rootfs_sockets_mountinfo() {
     assert_eq!(stat("%A", &m.p("rootfs/data")), "dr-x------");
     assert!(!run(&["touch", &m.p("rootfs/data/x")]).ok());
     // exe points into rootfs/; the binary is not in the checkpoint: hashing fails, never the host's.
-    assert_eq!(readlink(&m.p("1/exe")), "../rootfs/bin/busybox");
+    assert_eq!(readlink(&m.p("1/exe")), "../.link/rootfs/bin/busybox");
     let o = run(&["sha256sum", &m.p("1/exe")]);
     assert!(!o.ok(), "{o}");
     assert!(o.stderr_text().contains("No such file"), "{o}");
-    assert_eq!(readlink(&m.p("1/root")), "../rootfs");
+    assert_eq!(readlink(&m.p("1/root")), "../.link/rootfs");
     // Descriptors: pipes and httpd's socket.
     assert!(readlink(&m.p("1/fd/1")).starts_with("pipe:["));
     let sock = readlink(&m.p("6/fd/3"));
@@ -123,7 +125,12 @@ fn podman_rootfs_sockets_mountinfo() {
     }
     // pagemap: size 0 like the kernel's (so recursive scanners skip it), read by offset:
     // 8 bytes per page of mem; a dumped stack page is present.
-    let pm_size: u64 = stat("%s", &m.p("1/pagemap")).parse().unwrap();
+    // (`1/pagemap` is a link into the hidden `.link/`: `stat -L` follows it.)
+    let pm_size: u64 = run_ok(&["stat", "-L", "-c", "%s", &m.p("1/pagemap")])
+        .stdout_text()
+        .trim()
+        .parse()
+        .unwrap();
     assert_eq!(pm_size, 0, "pagemap reports size 0 like /proc/PID/pagemap");
     let maps = text(&m.p("1/maps"));
     let stack = maps.lines().find(|l| l.ends_with("[stack]")).unwrap();
@@ -409,7 +416,7 @@ fn secretd_file_pages_from_rootfs() {
     assert_eq!(pagemap_entry(&m, pid, 0x5ec0_0020_0000), 0);
     // fd/3 (open.log) resolves inside the mount to the image's copy.
     let fd3 = readlink(&m.p(format!("{pid}/fd/3")));
-    assert!(fd3.starts_with("../../rootfs/"), "{fd3}");
+    assert!(fd3.starts_with("../../.link/rootfs/"), "{fd3}");
     assert_eq!(
         cat(&m.p(format!("{pid}/fd/3"))),
         fs::read(aux.join("open.log")).unwrap()
@@ -469,7 +476,7 @@ fn ghost_file_is_readable_through_its_fd() {
     let m = Mount::new(&dir);
     assert_eq!(
         readlink(&m.p("1/fd/3")),
-        "../../rootfs/tmp/gone.txt (deleted)"
+        "../../.link/rootfs/tmp/gone.txt (deleted)"
     );
     assert_eq!(cat(&m.p("1/fd/3")), content);
     assert_eq!(
@@ -485,7 +492,7 @@ fn ghost_file_is_readable_through_its_fd() {
         &m.p("rootfs"),
     ]);
     assert!(o.stdout_text().contains("gone.txt (deleted)"), "{o}");
-    assert_eq!(readlink(&m.p("1/fd/4")), "../../rootfs/tmp/kept.txt");
+    assert_eq!(readlink(&m.p("1/fd/4")), "../../.link/rootfs/tmp/kept.txt");
     assert!(!run(&["cat", &m.p("1/fd/4")]).ok(), "not in the checkpoint");
     m.unmount();
 }

@@ -6,7 +6,7 @@ mod common;
 
 use std::fs;
 use std::os::fd::AsRawFd;
-use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::os::unix::fs::{FileExt, MetadataExt, PermissionsExt};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -239,11 +239,18 @@ fn seek_data_and_seek_hole_on_mem() {
     assert_eq!(lseek(&f, A + 5 * PAGE, SEEK_HOLE), Ok(A + 6 * PAGE));
     assert_eq!(lseek(&f, A + 6 * PAGE, SEEK_DATA), Ok(b + 3 * PAGE));
     assert_eq!(lseek(&f, b + 3 * PAGE, SEEK_HOLE), Ok(b + 4 * PAGE));
+    // Past the last extent: `mem` is served like procfs's (size 0), so SEEK_DATA answers the end
+    // of the address space, where reads stop, instead of ENXIO (a hole-skipping reader would
+    // otherwise read every trailing zero); SEEK_HOLE there answers the end too; past it, ENXIO.
+    let end = 0x7fff_ffff_f000;
     assert_eq!(
         lseek(&f, b + 4 * PAGE, SEEK_DATA),
-        Err(libc::ENXIO),
+        Ok(end),
         "past the last extent"
     );
+    assert_eq!(lseek(&f, end, SEEK_HOLE), Ok(end));
+    assert_eq!(lseek(&f, end, SEEK_DATA), Err(libc::ENXIO));
+    assert!(f.read_at(&mut [0u8; 16], end).unwrap() == 0);
     assert_eq!(lseek(&f, 0, SEEK_HOLE), Ok(0));
     // the same on a memory/ file: offsets relative to the VMA
     let name = memory_name(&m, 1, A);
@@ -259,8 +266,10 @@ fn seek_data_and_seek_hole_on_mem() {
     m.unmount();
 }
 
+/// `memory/*` files are sparse: st_blocks counts the dumped bytes (what `du` and `cp --sparse`
+/// use); `mem` reports size 0 and no blocks, like `/proc/PID/mem`.
 #[test]
-fn st_blocks_of_mem_count_present_bytes() {
+fn st_blocks_of_memory_files_count_present_bytes() {
     let t = TempDir::new("syn-blocks");
     let (w, _) = sparse_writer();
     let present = 4 * PAGE; // 2 + 1 + 1 pages
@@ -272,13 +281,19 @@ fn st_blocks_of_mem_count_present_bytes() {
     assert_eq!(ck.process(1).unwrap().memory.present_bytes(), present);
     let m = Mount::new(&d);
     let mem = m.p("1/mem");
-    assert_eq!(stat("%b", &mem).parse::<u64>().unwrap(), present / 512);
-    assert_eq!(stat("%B", &mem), "512");
-    assert_eq!(stat("%s", &mem).parse::<u64>().unwrap(), 0x7fff_ffff_f000);
-    let md = fs::metadata(m.join("1/mem")).unwrap();
-    assert_eq!(md.blocks(), present / 512);
+    let md = fs::metadata(&mem).unwrap();
+    assert_eq!((md.len(), md.blocks()), (0, 0), "mem: like /proc/PID/mem");
+    let memory = m.p("1/memory");
+    let blocks: u64 = ls(&memory)
+        .iter()
+        .map(|n| stat("%b", &format!("{memory}/{n}")).parse::<u64>().unwrap())
+        .sum();
+    assert_eq!(blocks, present / 512);
+    let name = memory_name(&m, 1, A);
+    let md = fs::metadata(m.join(format!("1/memory/{name}"))).unwrap();
+    assert_eq!((md.len(), md.blocks()), (16 * PAGE, 3 * PAGE / 512));
     // du agrees (it reports allocated blocks)
-    let du = common::run_ok(&["du", "-B1", &mem]).stdout_text();
+    let du = common::run_ok(&["du", "-s", "-B1", &memory]).stdout_text();
     assert_eq!(
         du.split_whitespace()
             .next()

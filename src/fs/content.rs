@@ -35,6 +35,12 @@ pub enum Content {
     Pagemap { proc: u32 },
     /// `sysvipc/shm-<id>`: a SysV shared memory segment's bytes (index into `objects.shm`).
     Shm { seg: u32 },
+    /// A file served the way procfs serves `/proc/PID/mem`: size 0 (no blocks), direct I/O, read
+    /// by offset up to the inner content's real end. The targets of the tree's links (`.link/`)
+    /// are such files: a tool that follows links and sizes a file before reading it (yara maps
+    /// it) finds nothing there to scan a second time, while `cat`, `xxd -s`, `dd`, `gdb -c` and
+    /// `grep -c` read it whole. See `fs/tree.rs` for the layout.
+    Procfs(Box<Content>),
 }
 
 /// Which text file (process and thread numbers are indices into the model's vectors).
@@ -130,13 +136,33 @@ impl Content {
             // `direct_io`). Its real extent (8 bytes per page of the address space, 256 GiB) would
             // make `yara -r`, `grep -r` and backup tools read it whole.
             Content::Pagemap { .. } => (0, 0),
+            Content::Procfs(_) => (0, 0),
+        }
+    }
+
+    /// The `rootfs/` file this is (also seen through [`Content::Procfs`]).
+    pub fn root_file(&self) -> Option<&super::rootfs::RootFile> {
+        match self {
+            Content::RootFile(f) => Some(f),
+            Content::Procfs(c) => c.root_file(),
+            _ => None,
+        }
+    }
+
+    /// The size the content really has (what a reader reaches before EOF): as
+    /// [`Content::size_and_present`], except that a [`Content::Procfs`] file has its inner size.
+    pub fn real_size(&self, ck: &Checkpoint) -> u64 {
+        match self {
+            Content::Procfs(c) => c.real_size(ck),
+            Content::Mem { proc } => process(ck, *proc).map_or(0, Process::mem_size),
+            c => c.size_and_present(ck).0,
         }
     }
 
     /// Files whose reads must bypass the page cache and the size check (size 0, content read by
     /// offset), as procfs does for pagemap.
     pub fn direct_io(&self) -> bool {
-        matches!(self, Content::Pagemap { .. })
+        matches!(self, Content::Pagemap { .. } | Content::Procfs(_))
     }
 
     /// Makes sure the file can be served (at open): a text file that cannot be rendered is `EIO`.
@@ -158,6 +184,7 @@ impl Content {
                 .get(*seg as usize)
                 .map(|_| ())
                 .ok_or(Error::errno(libc::EIO)),
+            Content::Procfs(c) => c.prepare(ck),
             Content::Core(c) => c.parts(ck).map(|_| ()),
             Content::Pagemap { proc } => process(ck, *proc)
                 .map(|_| ())
@@ -220,6 +247,7 @@ impl Content {
                 render::pagemap_read(p, filled, off, u64::from(len), scratch);
                 Ok(&scratch[..])
             }
+            Content::Procfs(c) => c.read(ck, off, len, scratch),
         }
     }
 
@@ -243,6 +271,22 @@ impl Content {
             Content::Shm { seg } => match ck.objects.shm.get(*seg as usize) {
                 Some(s) => seek_sparse(&s.memory, 0, s.size, off, whence),
                 None => seek_dense(0, off, whence),
+            },
+            // SEEK_DATA inside the trailing hole answers the real end rather than ENXIO: the
+            // kernel sees size 0, so a reader that skips holes (GNU grep) would otherwise fall
+            // back to reading every zero up to the end (gigabytes after the last mapping).
+            // SEEK_HOLE at the real end answers the end too, so that a SEEK_DATA / SEEK_HOLE loop
+            // ends with an empty region there instead of an error.
+            Content::Procfs(c) => match c.seek(ck, off, whence) {
+                Err(e) if e == Error::NXIO => {
+                    let end = c.real_size(ck);
+                    match u64::try_from(off) {
+                        Ok(o) if o < end && whence == libc::SEEK_DATA => Ok(end),
+                        Ok(o) if o == end && whence == libc::SEEK_HOLE => Ok(end),
+                        _ => Err(e),
+                    }
+                }
+                r => r,
             },
         }
     }

@@ -736,17 +736,20 @@ mod tests {
             assert_eq!(a.size, bytes.len() as u64, "{p}");
             assert!(a.size > 0, "{p}");
         }
-        let mem = attr(&fs, "/7/mem");
-        let p = &fs.checkpoint().processes[0];
-        assert_eq!(mem.size, p.mem_size());
-        assert_eq!(mem.blocks, (3 * 4096 + 4 + 4096_u64).div_ceil(512));
+        // mem: a link to the hidden `.link/7/mem`, size 0 and no blocks like /proc/PID/mem.
+        assert_eq!(attr(&fs, "/7/mem").kind, FileType::Symlink);
+        let mem = attr(&fs, "/.link/7/mem");
+        assert_eq!(
+            (mem.kind, mem.size, mem.blocks),
+            (FileType::RegularFile, 0, 0)
+        );
         let range = attr(&fs, "/7/memory/00010000-00014000");
         assert_eq!(range.size, 0x4000);
         assert_eq!(range.blocks, 3 * 4096 / 512);
         let exe = attr(&fs, "/7/exe");
         assert_eq!(exe.kind, FileType::Symlink);
         assert_eq!(exe.perm, 0o777);
-        assert_eq!(exe.size, "../rootfs/bin/busybox".len() as u64);
+        assert_eq!(exe.size, "../.link/rootfs/bin/busybox".len() as u64);
         assert_eq!(attr(&fs, "/checkpoint/images/inventory.img").size, 100);
         // Public mount: r-x / r-- for everyone, never setuid or writable anywhere.
         let public = CkptFs::new(
@@ -776,7 +779,7 @@ mod tests {
         let ck = fs.checkpoint();
         let mem = fs
             .tree()
-            .content(fs.tree().resolve("/7/mem").unwrap())
+            .content(fs.tree().resolve("/.link/7/mem").unwrap())
             .unwrap();
         let mut scratch = Vec::new();
         let r = mem.read(ck, 0x10100, 4096, &mut scratch).unwrap();
@@ -804,6 +807,13 @@ mod tests {
         assert_eq!(range.seek(ck, 0, libc::SEEK_HOLE), Ok(0x3000));
         assert_eq!(range.seek(ck, 0x3000, libc::SEEK_DATA), Err(Error::NXIO));
         assert_eq!(mem.seek(ck, 0, libc::SEEK_DATA), Ok(0x10000));
+        // Past the last dumped byte SEEK_DATA answers the end (where reads stop), not ENXIO:
+        // the kernel sees size 0, and a hole-skipping reader must not read the trailing zeros.
+        let end = ck.processes[0].mem_size();
+        assert_eq!(mem.seek(ck, (end - 4096) as i64, libc::SEEK_DATA), Ok(end));
+        assert_eq!(mem.seek(ck, end as i64, libc::SEEK_HOLE), Ok(end));
+        assert_eq!(mem.seek(ck, end as i64, libc::SEEK_DATA), Err(Error::NXIO));
+        assert!(mem.read(ck, end, 16, &mut scratch).unwrap().is_empty());
     }
 
     #[test]

@@ -34,7 +34,23 @@ pub enum Kind {
 pub struct Entry {
     pub name: Box<str>,
     pub ino: Ino,
+    /// Found by lookups, left out of listings (see [`LINK_DIR`]).
+    pub hidden: bool,
 }
+
+/// The hidden top-level directory that the tree's links point into: `.link/PID/mem`, `core`,
+/// `pagemap`, `memory/<range>` and `.link/rootfs/` (the same files as `rootfs/`). Lookups reach it,
+/// listings do not show it, and its regular files are served like procfs's (size 0, read by
+/// offset: [`Content::Procfs`]).
+///
+/// Why: the whole-address-space files (`mem` is 128 TiB, `pagemap` 256 GiB) and every other way
+/// to reach the same bytes twice (`core`, `fd/N` / `cwd` / `exe` / `root` into `rootfs/`, a
+/// shared mapping seen from a second process) must not trap or repeat a recursive walk. Recursive
+/// tools (`grep -r`, `rg`, `cp -r`, `tar`, `rsync -a`, `find`, `du`) do not follow symlinks, and
+/// do not see `.link/`; yara follows symlinks, but it sizes a file before scanning it and finds
+/// size 0 there. Opening a link by path (`xxd -s ADDR 1/mem`, `gdb -c 1/core`,
+/// `sha256sum 1/exe`) reads the whole file as before.
+pub const LINK_DIR: &str = ".link";
 
 /// How a directory lists its entries.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -196,23 +212,34 @@ impl Tree {
             b.file(cp, "summary", Content::text(TextSrc::Summary));
             if let Some(images) = b.dir(cp, "images", Order::Natural) {
                 for (name, blob) in parts.images {
-                    b.file_at_path(images, "checkpoint/images", name, blob);
+                    if shown_decoded(name, true) {
+                        let t = format!("../../{LINK_DIR}/checkpoint/images/{name}");
+                        b.link(images, name, t.into_bytes());
+                    } else {
+                        b.file_at_path(images, "checkpoint/images", name, blob);
+                    }
                 }
             }
             for (name, blob) in parts.metadata {
-                b.file_at_path(cp, "checkpoint", name, blob);
+                if shown_decoded(name, false) {
+                    let t = format!("../{LINK_DIR}/checkpoint/{name}");
+                    b.link(cp, name, t.into_bytes());
+                } else {
+                    b.file_at_path(cp, "checkpoint", name, blob);
+                }
             }
         }
         b.file(ROOT_INO, "pstree", Content::text(TextSrc::Pstree));
         for (i, p) in parts.processes.iter().enumerate() {
             let Ok(i) = u32::try_from(i) else { break };
-            b.process(i, p);
+            b.process(i, p, parts.processes);
         }
         // Last, so that adding it moved no other inode number.
         b.file(ROOT_INO, "triage", Content::text(TextSrc::Triage));
         // rootfs/ and PID/{net/,pagemap,mountinfo}, after everything else.
         b.forensic_views(parts);
         // Shared kernel objects, after everything else (issue 11).
+        b.link_targets(parts);
         b.kernel_objects(parts);
         // checkpoint/container.log under a stable name (unless the archive has it already).
         if let (Some(log), Some(&cp)) = (
@@ -315,6 +342,7 @@ impl Tree {
             .unwrap_or(&[])
             .iter()
             .enumerate()
+            .filter(|(_, e)| !e.hidden)
             .map(move |(k, e)| (first + k + 2, (e.ino, &*e.name)));
         Ok(dots.chain(rest).map(move |(i, (child, name))| {
             let kind = self.node(child).map_or(Kind::File, Node::kind);
@@ -349,20 +377,14 @@ impl Tree {
                     kind: Kind::File,
                     size,
                     blocks: present.div_ceil(512),
-                    perm: match c {
-                        Content::RootFile(f) => f.perm(public),
-                        _ if public => 0o444,
-                        _ => 0o400,
+                    perm: match c.root_file() {
+                        Some(f) => f.perm(public),
+                        None if public => 0o444,
+                        None => 0o400,
                     },
                     nlink: 1,
-                    mtime: match c {
-                        Content::RootFile(f) => f.mtime,
-                        _ => None,
-                    },
-                    owner: match c {
-                        Content::RootFile(f) => f.owner,
-                        _ => None,
-                    },
+                    mtime: c.root_file().and_then(|f| f.mtime),
+                    owner: c.root_file().and_then(|f| f.owner),
                 }
             }
             NodeKind::Link(t) => Attr {
@@ -421,6 +443,62 @@ struct Builder {
     pid_dirs: HashMap<Ino, u32>,
     names: HashMap<(Ino, Box<str>), Ino>,
     warnings: Vec<String>,
+    /// Shared mappings already given a `memory/` file: the object's identity -> (process index,
+    /// start, end, file name) of that file.
+    shared: HashMap<SharedKey, (u32, u64, u64, String)>,
+    /// `memory/` files that a later process's link points at: `.link/PID/memory/<name>` exists
+    /// for exactly these (process index, start, end, file name).
+    link_ranges: Vec<(u32, u64, u64, String)>,
+}
+
+/// What makes two processes' shared mappings the same bytes: the object (kind and id, or the
+/// file's path), the offset in it and the length.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+struct SharedKey {
+    object: SharedObject,
+    pgoff: u64,
+    len: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+enum SharedObject {
+    /// MAP_SHARED|MAP_ANONYMOUS memory (its shmem id).
+    Anon(u64),
+    /// A SysV segment (its id).
+    Sysv(u64),
+    /// A memfd (its inode id).
+    Memfd(u32),
+    /// A MAP_SHARED file mapping (its path as the process saw it).
+    File(String),
+}
+
+impl SharedKey {
+    /// The identity of `v`'s bytes if it maps shared memory, else None (private memory is never
+    /// the same object in two processes, even when its bytes are equal).
+    fn of(v: &crate::model::Vma) -> Option<SharedKey> {
+        use crate::model::files::FileKind;
+        use crate::model::process::{VmaName, vma_status as vs};
+        let object =
+            if let Some(FileKind::Memfd { inode_id, .. }) = v.file.as_ref().map(|f| &f.kind) {
+                SharedObject::Memfd(*inode_id)
+            } else if v.status & vs::SYSVIPC != 0 {
+                SharedObject::Sysv(v.shmid)
+            } else if v.status & vs::ANON_SHARED != 0 && v.file.is_none() {
+                SharedObject::Anon(v.shmid)
+            } else if v.status & vs::FILE_SHARED != 0 && v.flags & libc::MAP_SHARED as u32 != 0 {
+                match &v.name {
+                    VmaName::File { path, .. } => SharedObject::File(path.clone()),
+                    _ => return None,
+                }
+            } else {
+                return None;
+            };
+        Some(SharedKey {
+            object,
+            pgoff: v.pgoff,
+            len: v.end.checked_sub(v.start)?,
+        })
+    }
 }
 
 impl Builder {
@@ -433,12 +511,19 @@ impl Builder {
             pid_dirs: HashMap::new(),
             names: HashMap::new(),
             warnings: Vec::new(),
+            shared: HashMap::new(),
+            link_ranges: Vec::new(),
         }
     }
 
     /// Adds a node named `name` under `parent`. Refuses (with a warning) names that are not a
     /// single path component, and names already taken (the first one wins).
     fn add(&mut self, parent: Ino, name: &str, kind: NodeKind) -> Option<Ino> {
+        self.add_entry(parent, name, kind, false)
+    }
+
+    /// [`Builder::add`], for an entry that listings leave out when `hidden`.
+    fn add_entry(&mut self, parent: Ino, name: &str, kind: NodeKind, hidden: bool) -> Option<Ino> {
         if name.is_empty()
             || name == "."
             || name == ".."
@@ -472,6 +557,7 @@ impl Builder {
         dir.entries.push(Entry {
             name: key.1.clone(),
             ino,
+            hidden,
         });
         if is_dir {
             dir.subdirs = dir.subdirs.saturating_add(1);
@@ -550,7 +636,7 @@ impl Builder {
     }
 
     /// `/<pid>/` with everything in it, in a fixed order.
-    fn process(&mut self, pi: u32, p: &Process) {
+    fn process(&mut self, pi: u32, p: &Process, procs: &[Process]) {
         let Some(pd) = self.dir(ROOT_INO, &p.pid.to_string(), Order::Natural) else {
             return;
         };
@@ -565,13 +651,21 @@ impl Builder {
         self.file(pd, "maps", text(TextSrc::Maps(pi)));
         self.file(pd, "auxv", text(TextSrc::Auxv(pi)));
         self.file(pd, "limits", text(TextSrc::Limits(pi)));
-        self.file(pd, "mem", Content::Mem { proc: pi });
-        self.file(pd, "core", Content::core(pi));
+        // The whole-address-space files are links into `.link/` (see LINK_DIR).
+        let pid = p.pid;
+        self.link(pd, "mem", format!("../{LINK_DIR}/{pid}/mem").into_bytes());
+        self.link(pd, "core", format!("../{LINK_DIR}/{pid}/core").into_bytes());
         if let Some(md) = self.dir(pd, "memory", Order::Insertion) {
             let mut vmas: Vec<_> = p.vmas.iter().filter(|v| v.end > v.start).collect();
             vmas.sort_by_key(|v| v.start);
             for v in vmas {
                 let name = content::vma_file_name(v);
+                // A shared mapping whose bytes another process's memory/ file already holds is a
+                // link to that file: a recursive walk meets each dumped byte once.
+                if let Some(target) = self.shared_link(pi, p, v, procs) {
+                    self.link(md, &name, target);
+                    continue;
+                }
                 self.file(
                     md,
                     &name,
@@ -619,16 +713,103 @@ impl Builder {
         }
     }
 
+    /// For a shared mapping already shown by an earlier process (same object, offset, length and
+    /// the same dumped bytes), the target of a link to that process's file; else None (and the
+    /// mapping is recorded as the one to link to).
+    fn shared_link(
+        &mut self,
+        pi: u32,
+        p: &Process,
+        v: &crate::model::Vma,
+        procs: &[Process],
+    ) -> Option<Vec<u8>> {
+        let key = SharedKey::of(v)?;
+        let Some((qi, qs, qe, qname)) = self.shared.get(&key).cloned() else {
+            let name = content::vma_file_name(v);
+            self.shared.insert(key, (pi, v.start, v.end, name));
+            return None;
+        };
+        let q = procs.get(qi as usize)?;
+        if qi == pi || !q.memory.same_as(qs, qe - qs, &p.memory, v.start) {
+            return None;
+        }
+        let target = format!("../../{LINK_DIR}/{}/memory/{qname}", q.pid);
+        self.link_ranges.push((qi, qs, qe, qname));
+        Some(target.into_bytes())
+    }
+
+    /// `.link/` (see [`LINK_DIR`]): per process `mem`, `core`, `pagemap` and the `memory/` files
+    /// that links point at; `rootfs/` again, with files served procfs-style.
+    fn link_targets(&mut self, parts: &Parts<'_>) {
+        let Some(ld) = self.add_entry(
+            ROOT_INO,
+            LINK_DIR,
+            NodeKind::Dir(Dir::new(Order::Natural)),
+            true,
+        ) else {
+            return;
+        };
+        let mut ranges = std::mem::take(&mut self.link_ranges);
+        ranges.sort_unstable();
+        ranges.dedup();
+        for (i, p) in parts.processes.iter().enumerate() {
+            let Ok(pi) = u32::try_from(i) else { break };
+            let Some(pd) = self.dir(ld, &p.pid.to_string(), Order::Natural) else {
+                continue;
+            };
+            // Owned like the process's own directory (as procfs does).
+            self.pid_dirs.insert(pd, pi);
+            let procfs = |c: Content| Content::Procfs(Box::new(c));
+            self.file(pd, "mem", procfs(Content::Mem { proc: pi }));
+            self.file(pd, "core", procfs(Content::core(pi)));
+            self.file(pd, "pagemap", Content::Pagemap { proc: pi });
+            let mine = ranges.iter().filter(|r| r.0 == pi);
+            if mine.clone().next().is_some()
+                && let Some(md) = self.dir(pd, "memory", Order::Insertion)
+            {
+                for (_, start, end, name) in mine {
+                    let c = procfs(Content::Range {
+                        proc: pi,
+                        start: *start,
+                        end: *end,
+                    });
+                    self.file(md, name, c);
+                }
+            }
+        }
+        if let Some(rd) = self.dir(ld, "rootfs", Order::Natural) {
+            self.rootfs(rd, parts.rootfs, true);
+        }
+        let procfs = |b: &Blob| Content::Procfs(Box::new(Content::Blob(b.clone())));
+        if let Some(cd) = self.dir(ld, "checkpoint", Order::Natural) {
+            if let Some(id) = self.dir(cd, "images", Order::Natural) {
+                for (name, blob) in parts.images.iter().filter(|(n, _)| shown_decoded(n, true)) {
+                    self.file(id, name, procfs(blob));
+                }
+            }
+            for (name, blob) in parts
+                .metadata
+                .iter()
+                .filter(|(n, _)| shown_decoded(n, false))
+            {
+                self.file(cd, name, procfs(blob));
+            }
+        }
+    }
+
     /// `rootfs/` and, per process, `net/`, `pagemap` and `mountinfo` (issue 3 items 2-4).
     fn forensic_views(&mut self, parts: &Parts<'_>) {
-        use crate::model::rootfs::NodeKind as R;
         for (i, p) in parts.processes.iter().enumerate() {
             let Ok(pi) = u32::try_from(i) else { break };
             let key = (ROOT_INO, Box::<str>::from(p.pid.to_string()));
             let Some(&pd) = self.names.get(&key) else {
                 continue;
             };
-            self.file(pd, "pagemap", Content::Pagemap { proc: pi });
+            self.link(
+                pd,
+                "pagemap",
+                format!("../{LINK_DIR}/{}/pagemap", p.pid).into_bytes(),
+            );
             self.file(pd, "mountinfo", Content::text(TextSrc::Mountinfo(pi)));
             if let Some(nd) = self.dir(pd, "net", Order::Natural) {
                 for w in crate::render::NetFile::ALL {
@@ -636,10 +817,16 @@ impl Builder {
                 }
             }
         }
-        let Some(root) = self.dir(ROOT_INO, "rootfs", Order::Natural) else {
-            return;
-        };
-        let Some(rootfs) = parts.rootfs else { return };
+        if let Some(root) = self.dir(ROOT_INO, "rootfs", Order::Natural) {
+            self.rootfs(root, parts.rootfs, false);
+        }
+    }
+
+    /// The files of `rootfs` under directory `root`; served procfs-style when `procfs` (the copy
+    /// under `.link/`).
+    fn rootfs(&mut self, root: Ino, rootfs: Option<&crate::model::rootfs::RootFs>, procfs: bool) {
+        use crate::model::rootfs::NodeKind as R;
+        let Some(rootfs) = rootfs else { return };
         // Paths come parents first (sorted), so every parent exists when a child is added.
         let mut dirs: HashMap<&str, Ino> = HashMap::new();
         dirs.insert("", root);
@@ -676,7 +863,13 @@ impl Builder {
                         mtime: stamp_time(node.stamp),
                         owner: stamp_owner(node.stamp),
                     };
-                    self.file(at, name, Content::RootFile(f));
+                    let c = Content::RootFile(f);
+                    let c = if procfs {
+                        Content::Procfs(Box::new(c))
+                    } else {
+                        c
+                    };
+                    self.file(at, name, c);
                 }
                 R::Symlink { shown, .. } => {
                     self.link(at, name, shown.clone().into_bytes());
@@ -692,7 +885,33 @@ impl Builder {
             self.file(d, "shm", Content::text(TextSrc::SysvShm));
             for (i, seg) in objects.shm.iter().enumerate() {
                 let Ok(i) = u32::try_from(i) else { break };
-                self.file(d, &format!("shm-{}", seg.id), Content::Shm { seg: i });
+                let name = format!("shm-{}", seg.id);
+                // A segment some process maps is met in that process's memory/ file: here it is
+                // a link into `.link/` (see LINK_DIR), readable by path, skipped by walks.
+                if attached(parts.processes, u64::from(seg.id)) {
+                    let t = format!("../{LINK_DIR}/sysvipc/{name}");
+                    self.link(d, &name, t.into_bytes());
+                } else {
+                    self.file(d, &name, Content::Shm { seg: i });
+                }
+            }
+        }
+        let attached_segs: Vec<(u32, String)> = objects
+            .shm
+            .iter()
+            .enumerate()
+            .filter(|(_, seg)| attached(parts.processes, u64::from(seg.id)))
+            .filter_map(|(i, seg)| Some((u32::try_from(i).ok()?, format!("shm-{}", seg.id))))
+            .collect();
+        if !attached_segs.is_empty()
+            && let Some(ld) = self
+                .names
+                .get(&(ROOT_INO, Box::<str>::from(LINK_DIR)))
+                .copied()
+            && let Some(d) = self.dir(ld, "sysvipc", Order::Natural)
+        {
+            for (i, name) in attached_segs {
+                self.file(d, &name, Content::Procfs(Box::new(Content::Shm { seg: i })));
             }
         }
     }
@@ -721,6 +940,30 @@ impl Builder {
             pid_dirs: self.pid_dirs,
             warnings: self.warnings,
         }
+    }
+}
+
+/// True when some process maps SysV segment `id`.
+fn attached(processes: &[Process], id: u64) -> bool {
+    use crate::model::process::vma_status as vs;
+    processes
+        .iter()
+        .flat_map(|p| &p.vmas)
+        .any(|v| v.status & vs::SYSVIPC != 0 && v.shmid == id)
+}
+
+/// True for a file of the checkpoint whose bytes the tree shows decoded elsewhere, so that it is
+/// a link into `.link/checkpoint/` (a recursive walk meets those bytes once, decoded): among the
+/// CRIU images the raw pages (`pages-*.img`: `PID/memory/`) and the deleted files' contents
+/// (`ghost-file-*.img`: `rootfs/PATH (deleted)`), among the archive's metadata files the layer
+/// and `/dev/shm` tars (`rootfs/`).
+fn shown_decoded(name: &str, image: bool) -> bool {
+    if image {
+        !name.contains('/')
+            && name.ends_with(".img")
+            && (name.starts_with("pages-") || name.starts_with("ghost-file-"))
+    } else {
+        matches!(name, "rootfs-diff.tar" | "devshm-checkpoint.tar")
     }
 }
 
@@ -777,7 +1020,8 @@ pub fn inside_rootfs(depth: usize, path: &str) -> Vec<u8> {
         }
     }
     let mut out = "../".repeat(depth);
-    out.push_str("rootfs");
+    out.push_str(LINK_DIR);
+    out.push_str("/rootfs");
     for c in comps {
         out.push('/');
         out.push_str(&c.replace('\0', "\\0"));
@@ -1116,7 +1360,8 @@ pub(crate) mod tests {
         assert_eq!(all[1].1, ROOT_INO);
         let kinds: HashMap<&str, Kind> = all.iter().map(|(_, _, k, n)| (n.as_str(), *k)).collect();
         assert_eq!(kinds["exe"], Kind::Link);
-        assert_eq!(kinds["mem"], Kind::File);
+        // mem is a link into the hidden `.link/` (see LINK_DIR), which the listing leaves out.
+        assert_eq!(kinds["mem"], Kind::Link);
         assert_eq!(kinds["task"], Kind::Dir);
     }
 
@@ -1167,10 +1412,21 @@ pub(crate) mod tests {
             names(&t, "/9/net"),
             [".", "..", "tcp", "tcp6", "udp", "udp6", "unix"]
         );
+        assert_eq!(
+            t.link(t.resolve("/9/pagemap").unwrap()).unwrap(),
+            b"../.link/9/pagemap"
+        );
         assert!(matches!(
-            t.content(t.resolve("/9/pagemap").unwrap()).unwrap(),
+            t.content(t.resolve("/.link/9/pagemap").unwrap()).unwrap(),
             Content::Pagemap { .. }
         ));
+        // `.link/rootfs/` holds the same files, served procfs-style.
+        let alias = t.resolve("/.link/rootfs/bin/busybox").unwrap();
+        assert!(matches!(t.content(alias).unwrap(), Content::Procfs(_)));
+        assert_eq!(
+            t.link(t.resolve("/.link/rootfs/bin/sh").unwrap()).unwrap(),
+            b"../bin/busybox"
+        );
     }
 
     #[test]
@@ -1242,8 +1498,9 @@ pub(crate) mod tests {
             NodeKind::Dir(d) => 2 + d.subdirs,
             _ => 1,
         };
-        // root: checkpoint + rootfs + 3 pids
-        assert_eq!(n(ROOT_INO), 7);
+        // root: checkpoint + rootfs + 3 pids + the hidden .link (counted: find's leaf
+        // optimisation must never see fewer subdirectories than the listing has)
+        assert_eq!(n(ROOT_INO), 8);
         // pid: memory, fd, fdinfo, task, net
         assert_eq!(n(t.resolve("/9").unwrap()), 7);
         assert_eq!(n(t.resolve("/9/task").unwrap()), 5);
@@ -1255,12 +1512,51 @@ pub(crate) mod tests {
         let t = build(&s);
         let l =
             |p: &str| String::from_utf8(t.link(t.resolve(p).unwrap()).unwrap().to_vec()).unwrap();
-        assert_eq!(l("/9/fd/3"), "../../rootfs/tmp/x/open.log");
+        assert_eq!(l("/9/fd/3"), "../../.link/rootfs/tmp/x/open.log");
         assert_eq!(l("/9/fd/10"), "pipe:[77]");
-        assert_eq!(l("/9/fd/0"), "../../rootfs/dev/pts/0");
-        assert_eq!(l("/9/exe"), "../rootfs/bin/busybox");
-        assert_eq!(l("/9/cwd"), "../rootfs/tmp/x");
-        assert_eq!(l("/9/root"), "../rootfs");
+        assert_eq!(l("/9/fd/0"), "../../.link/rootfs/dev/pts/0");
+        assert_eq!(l("/9/exe"), "../.link/rootfs/bin/busybox");
+        assert_eq!(l("/9/cwd"), "../.link/rootfs/tmp/x");
+        assert_eq!(l("/9/root"), "../.link/rootfs");
+        assert_eq!(l("/9/mem"), "../.link/9/mem");
+        assert_eq!(l("/9/core"), "../.link/9/core");
+        // Every link of the tree resolves inside the mount, and into `.link/` unless it is a
+        // dangling name (`pipe:[77]`).
+        for (i, node) in t.nodes().iter().enumerate() {
+            let NodeKind::Link(target) = &node.kind else {
+                continue;
+            };
+            let target = String::from_utf8(target.to_vec()).unwrap();
+            if !target.contains('/') {
+                continue;
+            }
+            let mut dir = Vec::new();
+            let mut at = node.parent;
+            while at != ROOT_INO {
+                let p = t.node(at).unwrap().parent;
+                let name = t
+                    .dir(p)
+                    .unwrap()
+                    .entries()
+                    .iter()
+                    .find(|e| e.ino == at)
+                    .unwrap()
+                    .name
+                    .to_string();
+                dir.push(name);
+                at = p;
+            }
+            dir.reverse();
+            let dir: Vec<&str> = dir.iter().map(String::as_str).collect();
+            let reached = resolve_from(&dir, &target)
+                .unwrap_or_else(|| panic!("inode {} -> {target} escapes", i + 1));
+            let under_link = reached.first().map(String::as_str) == Some(LINK_DIR);
+            let in_rootfs = dir.first() == Some(&"rootfs") || dir.first() == Some(&LINK_DIR);
+            assert!(under_link || in_rootfs, "{dir:?} -> {target}");
+        }
+        // `.link/` is found, not listed.
+        assert!(t.resolve("/.link/9/mem").is_ok());
+        assert!(!names(&t, "/").iter().any(|n| n == LINK_DIR));
     }
 
     /// Resolves `target` lexically from `dir` (a list of components below the mount root) and
@@ -1316,8 +1612,8 @@ pub(crate) mod tests {
                         resolve_from(&dir, &s).unwrap_or_else(|| panic!("{h:?} -> {s:?} escapes"));
                     if s.contains('/') || s.is_empty() {
                         assert_eq!(
-                            reached.first().map(String::as_str),
-                            Some("rootfs"),
+                            reached.get(..2),
+                            Some(&[LINK_DIR.to_string(), "rootfs".to_string()][..]),
                             "{h:?} -> {s:?}"
                         );
                     }
@@ -1326,17 +1622,17 @@ pub(crate) mod tests {
         }
         assert_eq!(
             inside_rootfs(2, "/../../etc/passwd"),
-            b"../../rootfs/etc/passwd"
+            b"../../.link/rootfs/etc/passwd"
         );
-        assert_eq!(inside_rootfs(1, "a/../../.."), b"../rootfs");
+        assert_eq!(inside_rootfs(1, "a/../../.."), b"../.link/rootfs");
         assert_eq!(
             inside_rootfs(1, "/tmp/with\nnewline"),
-            b"../rootfs/tmp/with\nnewline"
+            b"../.link/rootfs/tmp/with\nnewline"
         );
         assert_eq!(link_target(2, "socket:[5]"), b"socket:[5]");
         assert_eq!(
             link_target(2, "/memfd:x (deleted)"),
-            b"../../rootfs/memfd:x (deleted)"
+            b"../../.link/rootfs/memfd:x (deleted)"
         );
     }
 
@@ -1354,7 +1650,75 @@ pub(crate) mod tests {
                 deleted: true,
             },
         };
-        assert_eq!(file_link(2, &f), b"../../rootfs/tmp/gone (deleted)");
+        assert_eq!(file_link(2, &f), b"../../.link/rootfs/tmp/gone (deleted)");
+    }
+
+    /// A shared mapping seen by two processes is one file (in the first) and a link to it; a
+    /// private mapping with equal bytes stays two files; raw pages images are links too.
+    #[test]
+    fn shared_memory_is_listed_once() {
+        use crate::model::process::vma_status as vs;
+        let shm = Blob::from_vec(vec![0x5a; 8192]);
+        let private = Blob::from_vec(vec![0x11; 4096]);
+        let shared = |mut v: Vma, shmid: u64| {
+            v.status = vs::ANON_SHARED;
+            v.shmid = shmid;
+            v.flags = (libc::MAP_SHARED | libc::MAP_ANONYMOUS) as u32;
+            v
+        };
+        let mk = |pid: u32, shmid: u64| {
+            process(
+                pid,
+                vec![shared(vma(0x1000, 0x3000), shmid), vma(0x9000, 0xa000)],
+                memory(&[(0x1000, &shm), (0x9000, &private)]),
+            )
+        };
+        let mut images = BTreeMap::new();
+        images.insert("pages-1.img".to_string(), Blob::from_vec(vec![7; 10]));
+        images.insert("pagemap-1.img".to_string(), Blob::from_vec(vec![8; 10]));
+        let s: Sample = (
+            BTreeMap::new(),
+            images,
+            vec![mk(5, 42), mk(6, 42), mk(7, 43)],
+        );
+        let t = build(&s);
+        let l = |p: &str| t.link(t.resolve(p).unwrap()).map(<[u8]>::to_vec);
+        assert!(matches!(
+            t.content(t.resolve("/5/memory/00001000-00003000").unwrap())
+                .unwrap(),
+            Content::Range { .. }
+        ));
+        assert_eq!(
+            l("/6/memory/00001000-00003000").unwrap(),
+            b"../../.link/5/memory/00001000-00003000"
+        );
+        let target = t.resolve("/.link/5/memory/00001000-00003000").unwrap();
+        assert!(matches!(t.content(target).unwrap(), Content::Procfs(_)));
+        // Another shmem object (43) with the same bytes from another blob slice: its own file.
+        assert!(
+            t.content(t.resolve("/7/memory/00001000-00003000").unwrap())
+                .is_ok()
+        );
+        // Private memory is never deduplicated.
+        for pid in [5, 6, 7] {
+            assert!(
+                t.content(
+                    t.resolve(&format!("/{pid}/memory/00009000-0000a000"))
+                        .unwrap()
+                )
+                .is_ok()
+            );
+        }
+        assert_eq!(
+            l("/checkpoint/images/pages-1.img").unwrap(),
+            b"../../.link/checkpoint/images/pages-1.img"
+        );
+        assert!(
+            t.content(t.resolve("/checkpoint/images/pagemap-1.img").unwrap())
+                .is_ok()
+        );
+        let raw = t.resolve("/.link/checkpoint/images/pages-1.img").unwrap();
+        assert!(matches!(t.content(raw).unwrap(), Content::Procfs(_)));
     }
 
     #[test]

@@ -163,6 +163,40 @@ impl Memory {
             .sum()
     }
 
+    /// True when `lo..lo + len` of `self` and `other_lo..other_lo + len` of `other` are the same
+    /// bytes from the same source: the same holes, and every extent the same slice of the same
+    /// blob (so a shared-memory object mapped by two processes is recognised without reading it).
+    /// Broken extents never compare equal.
+    pub fn same_as(&self, lo: u64, len: u64, other: &Memory, other_lo: u64) -> bool {
+        let (Some(hi), Some(other_hi)) = (lo.checked_add(len), other_lo.checked_add(len)) else {
+            return false;
+        };
+        let mine = self.extents[self.first_ending_after(lo)..]
+            .iter()
+            .take_while(|e| e.start < hi)
+            .filter_map(|e| e.clip(lo, hi));
+        let theirs = other.extents[other.first_ending_after(other_lo)..]
+            .iter()
+            .take_while(|e| e.start < other_hi)
+            .filter_map(|e| e.clip(other_lo, other_hi));
+        let mut theirs = theirs.fuse();
+        for a in mine {
+            let Some(b) = theirs.next() else { return false };
+            let same = a.start - lo == b.start - other_lo
+                && a.len == b.len
+                && match (&a.data, &b.data) {
+                    (ExtentData::Bytes(x), ExtentData::Bytes(y)) => {
+                        std::ptr::eq(x.bytes().as_ptr(), y.bytes().as_ptr())
+                    }
+                    _ => false,
+                };
+            if !same {
+                return false;
+            }
+        }
+        theirs.next().is_none()
+    }
+
     /// Index of the first extent whose end is > addr.
     fn first_ending_after(&self, addr: u64) -> usize {
         self.extents.partition_point(|e| e.end() <= addr)
@@ -361,6 +395,39 @@ mod tests {
             len: len as u64,
             data: ExtentData::Bytes(b.slice(off..off + len).unwrap()),
         }
+    }
+
+    #[test]
+    fn same_as_compares_sources_not_contents() {
+        let b = blob(4 * 4096, 3);
+        let copy = Blob::from_vec(b.bytes().to_vec());
+        let m1 =
+            Memory::from_extents(vec![ext(0x1000, &b, 0, 4096), ext(0x3000, &b, 8192, 4096)]).0;
+        // The same object mapped elsewhere (another process), with a private page next to it.
+        let p = blob(4096, 9);
+        let m2 = Memory::from_extents(vec![
+            ext(0x9000, &p, 0, 4096),
+            ext(0xa000, &b, 0, 4096),
+            ext(0xc000, &b, 8192, 4096),
+        ])
+        .0;
+        assert!(m1.same_as(0x1000, 0x3000, &m2, 0xa000));
+        assert!(m2.same_as(0xa000, 0x3000, &m1, 0x1000));
+        // Shifted by a page: holes and data differ.
+        assert!(!m1.same_as(0x1000, 0x3000, &m2, 0x9000));
+        // Equal bytes from another source are not "the same object".
+        let m3 = Memory::from_extents(vec![
+            ext(0xa000, &copy, 0, 4096),
+            ext(0xc000, &copy, 8192, 4096),
+        ])
+        .0;
+        assert!(!m1.same_as(0x1000, 0x3000, &m3, 0xa000));
+        // An extra page in one of them.
+        let m4 = Memory::from_extents(vec![ext(0xa000, &b, 0, 3 * 4096)]).0;
+        assert!(!m1.same_as(0x1000, 0x3000, &m4, 0xa000));
+        // Two holes are the same.
+        assert!(m1.same_as(0x20000, 0x1000, &m2, 0x40000));
+        assert!(!m1.same_as(u64::MAX - 1, 16, &m2, 0));
     }
 
     #[test]
