@@ -498,6 +498,13 @@ fn kitchen_whole_tree() {
             mapping: Some((0x4b12_0000_0000, &[0, 0x1000], 1)),
             elsewhere: &[],
         },
+        // The /dev/shm file mapped MAP_SHARED by both (its bytes from devshm-checkpoint.tar):
+        // one mapping file, and the file itself in rootfs/ (the tar is a link).
+        Expect {
+            marker: "KITCHEN-DEVSHM-s1",
+            mapping: Some((0x4b11_0000_0000, &[0, 0x2000], 1)),
+            elsewhere: &["rootfs/dev/shm/kitchen.s1"],
+        },
         // Private anonymous memory, copied at fork: one file per process.
         Expect {
             marker: "KITCHEN-ANON-s1",
