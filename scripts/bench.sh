@@ -420,6 +420,50 @@ else
     row "8. mount + grep -c over every mem" "$BASE_MEM_GREP_ROW8" "$B8" s info - "cat pages-*.img once"
 fi
 
+# ---------------------------------------------------------------- 9. whole-tree commands
+# What an analyst types without thinking, over the whole mount, against the same command over the
+# extracted image directory (dump + its pre-dump parent): the walk meets each dumped byte once
+# (memory/*; mem, core, pagemap and the raw pages are links into the hidden .link/).
+log "9. whole-tree commands"
+IMG=$BIG/img
+grep_r_mnt() { grep -r -c -F "$MARK" "$MP" >"$WORK/gr.out" || true; }
+grep_r_img() { grep -r -c -F "$MARK" "$IMG" >"$WORK/gri.out" || true; }
+cp_r() { rm -rf "$WORK/cp"; cp -r "$1" "$WORK/cp"; }
+tar_c() { tar -cf "$WORK/out.tar" -C "$(dirname "$1")" "$(basename "$1")"; }
+g_ours=() g_base=() c_ours=() c_base=() t_ours=() t_base=()
+C_SIZE=0 T_SIZE=0 CI_SIZE=0 TI_SIZE=0
+for i in $(seq "$RUNS_SLOW"); do
+    t grep_r_img
+    g_base+=("$LAST")
+    t cp_r "$IMG"
+    c_base+=("$LAST")
+    CI_SIZE=$(du -sb "$WORK/cp" | awk '{ print $1 }')
+    rm -rf "$WORK/cp"
+    t tar_c "$IMG"
+    t_base+=("$LAST")
+    TI_SIZE=$(stat -c %s "$WORK/out.tar")
+    rm -f "$WORK/out.tar"
+    mnt "$DIR"
+    t grep_r_mnt
+    g_ours+=("$LAST")
+    t cp_r "$MP"
+    c_ours+=("$LAST")
+    C_SIZE=$(du -sb "$WORK/cp" | awk '{ print $1 }')
+    chmod -R u+w "$WORK/cp"
+    rm -rf "$WORK/cp"
+    t tar_c "$MP"
+    t_ours+=("$LAST")
+    T_SIZE=$(stat -c %s "$WORK/out.tar")
+    rm -f "$WORK/out.tar"
+    note_rss
+    umnt
+done
+GR=$(awk -F: '{ s += $NF } END { print s + 0 }' "$WORK/gr.out")
+GRI=$(awk -F: '{ s += $NF } END { print s + 0 }' "$WORK/gri.out")
+row "9. grep -r -c over the mount ($GR lines)" "$(median "${g_ours[@]}")" "$(median "${g_base[@]}")" s le 2.0 "grep -r -c over the image dir ($GRI)"
+row "9. cp -r of the mount ($(human "$C_SIZE"))" "$(median "${c_ours[@]}")" "$(median "${c_base[@]}")" s le 2.0 "cp -r of the image dir ($(human "$CI_SIZE"))"
+row "9. tar -cf of the mount ($(human "$T_SIZE"))" "$(median "${t_ours[@]}")" "$(median "${t_base[@]}")" s le 2.0 "tar -cf of the image dir ($(human "$TI_SIZE"))"
+
 # ---------------------------------------------------------------- 7. peak RSS
 META_KB=$(du -sk --exclude='pages-*' "$BIG/img" | awk '{ print $1 }')
 row "7. mount daemon peak RSS, VmHWM (all rows)" "$((HWM_KB / 1024))" "$(((64 * 1024 + META_KB) / 1024))" MiB le 1.0 "64 MiB + metadata ($((META_KB)) KiB)"
