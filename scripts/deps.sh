@@ -5,6 +5,8 @@ set -euo pipefail
 need=()
 command -v fusermount3 >/dev/null 2>&1 || need+=(fuse3)
 command -v gdb >/dev/null 2>&1 || need+=(gdb)
+# aarch64 / riscv64 cores (tests/runtimes.rs)
+command -v gdb-multiarch >/dev/null 2>&1 || need+=(gdb-multiarch)
 command -v readelf >/dev/null 2>&1 || need+=(binutils)
 command -v xxd >/dev/null 2>&1 || need+=(xxd)
 command -v zstd >/dev/null 2>&1 || need+=(zstd)

@@ -17,6 +17,11 @@
 //! - `runtime_views`: `show`, `inspect --format json` and `list` of those archives, as the kubelet
 //!   names them: engine, container, pod, namespace per runtime.
 //!
+//! - `aarch64_and_riscv64_dumps`: writer-made dumps of both architectures (`ti_aarch64` /
+//!   `ti_riscv64` core images), mounted: `task/TID/regs` holds the registers written,
+//!   `PID/core` has the machine's `e_machine` and `gdb-multiarch -batch -ex 'info registers pc sp'`
+//!   shows the values written for every thread; `show`, `inspect` and info.json name the arch.
+//!
 //! Fixtures: `<CARGO_MANIFEST_DIR>/../shared/fixtures`; missing fixtures or /dev/fuse skip a test,
 //! except with `CI=true`, where they fail it.
 
@@ -26,7 +31,10 @@ use std::os::unix::fs::FileExt;
 
 use std::path::{Path, PathBuf};
 
-use ckptfs::writer::{CheckpointWriter, Compression, K8sArchive, K8sContainer, Layout};
+use ckptfs::writer::{
+    Aarch64Regs, Arch, ArchRegs, CheckpointWriter, Compression, K8sArchive, K8sContainer, Layout,
+    Riscv64Regs, Vma,
+};
 use common::truth::{self, CASES, Checker};
 use common::{Mount, TempDir, fixtures, have_fuse, ls, run_ok};
 use serde_json::Value;
@@ -364,4 +372,167 @@ fn runtime_views() {
         ],
         "{list}"
     );
+}
+
+/// (pc, sp) of a thread, per architecture, distinct per thread.
+fn arch_regs(arch: Arch, tid: u32) -> (ArchRegs, u64, u64) {
+    let pc = 0x40_0000 + u64::from(tid) * 0x124;
+    let sp = 0x7fff_c000_0000 - u64::from(tid) * 0x1000;
+    let r = match arch {
+        Arch::Aarch64 => {
+            let mut x = [0u64; 31];
+            for (i, v) in x.iter_mut().enumerate() {
+                *v = 0x1000 + i as u64;
+            }
+            ArchRegs::Aarch64(Aarch64Regs {
+                x,
+                sp,
+                pc,
+                pstate: 0x6000_0000,
+                tls: 0xffff_b7ff_7000 + u64::from(tid),
+                vregs: (0..64).collect(),
+                fpsr: 0x10,
+                fpcr: 0,
+            })
+        }
+        _ => {
+            let mut regs = [0u64; 32];
+            for (i, v) in regs.iter_mut().enumerate() {
+                *v = 0x2000 + i as u64;
+            }
+            regs[0] = pc;
+            regs[2] = sp;
+            ArchRegs::Riscv64(Riscv64Regs {
+                regs,
+                f: (0..32).collect(),
+                fcsr: 0x1,
+            })
+        }
+    };
+    (r, pc, sp)
+}
+
+#[test]
+fn aarch64_and_riscv64_dumps() {
+    if !have_fuse() {
+        return;
+    }
+    let gdb = common::have_tool("gdb-multiarch", "apt-get install -y gdb-multiarch");
+    let staging = TempDir::new("arch");
+    let ck = common::ckptfs();
+    for (arch, name, machine) in [
+        (Arch::Aarch64, "aarch64", 183u16),
+        (Arch::Riscv64, "riscv64", 243),
+    ] {
+        let mut w = CheckpointWriter::new();
+        w.arch(arch);
+        let marker = format!("{name}-MARKER-in-memory");
+        {
+            let p = w.process(1, 0);
+            p.comm("app")
+                .threads(&[1, 7])
+                .cmdline(&["/app", "--serve"])
+                .vma(Vma::anon(0x5000_0000_0000, 4 * 4096).rw())
+                .pages(0x5000_0000_0000, marker.as_bytes());
+            for tid in [1, 7] {
+                p.arch_regs(tid, arch_regs(arch, tid).0);
+            }
+        }
+        let dir = staging.join(name);
+        w.write_dir(&dir).unwrap();
+        let d = dir.to_str().unwrap();
+        let show = run_ok(&[ck, "show", d]).stdout_text();
+        assert!(
+            show.contains(" ARCH\n") || show.contains("   ARCH"),
+            "{show}"
+        );
+        assert!(show.lines().any(|l| l.trim_end().ends_with(name)), "{show}");
+        let tree = run_ok(&[ck, "inspect", d]).stdout_text();
+        assert!(
+            tree.contains(&format!("── Architecture: {name}\n")),
+            "{tree}"
+        );
+        let j: Value =
+            serde_json::from_str(&run_ok(&[ck, "inspect", d, "--format", "json"]).stdout_text())
+                .unwrap();
+        assert_eq!(j[0]["architecture"], name);
+
+        let m = Mount::new(&dir);
+        let log = m.stderr_log();
+        assert!(!log.contains("warning"), "{log}");
+        let info: Value =
+            serde_json::from_slice(&std::fs::read(m.join("checkpoint/info.json")).unwrap())
+                .unwrap();
+        assert_eq!(info["arch"], name);
+        for tid in [1u32, 7] {
+            let (_, pc, sp) = arch_regs(arch, tid);
+            let regs = std::fs::read_to_string(m.join(format!("1/task/{tid}/regs"))).unwrap();
+            assert!(regs.contains(&format!("pc: 0x{pc:016x}\n")), "{regs}");
+            assert!(regs.contains(&format!("sp: 0x{sp:016x}\n")), "{regs}");
+        }
+        let core = m.join("1/core");
+        let mut head = [0u8; 20];
+        std::fs::File::open(&core)
+            .unwrap()
+            .read_exact_at(&mut head, 0)
+            .unwrap();
+        assert_eq!(&head[..4], b"\x7fELF");
+        assert_eq!(
+            u16::from_le_bytes([head[18], head[19]]),
+            machine,
+            "{name} e_machine"
+        );
+        // PID/core is procfs-style (size 0): readelf checks headers against st_size, so it reads
+        // a copy (`cp` copies the whole core).
+        let copy = staging.join(format!("{name}.core"));
+        run_ok(&["cp", core.to_str().unwrap(), copy.to_str().unwrap()]);
+        let re = run_ok(&["readelf", "-a", "-W", copy.to_str().unwrap()]);
+        let text = format!("{}{}", re.stdout_text(), re.stderr_text());
+        assert!(
+            !text.contains("Warning") && !text.contains("Error"),
+            "{name}: readelf: {text}"
+        );
+        if !gdb {
+            continue;
+        }
+        let o = run_ok(&[
+            "gdb-multiarch",
+            "-batch",
+            "-nx",
+            "-c",
+            core.to_str().unwrap(),
+            "-ex",
+            "info threads",
+            "-ex",
+            "thread 1",
+            "-ex",
+            "info registers pc sp",
+            "-ex",
+            "thread 2",
+            "-ex",
+            "info registers pc sp",
+            "-ex",
+            &format!("x/s 0x{:x}", 0x5000_0000_0000u64),
+        ]);
+        let out = o.stdout_text();
+        let err = o.stderr_text();
+        assert!(!err.contains("warning"), "{name}: gdb-multiarch: {err}");
+        assert!(out.contains(&marker), "{name}: memory through gdb: {out}");
+        let value = |reg: &str, nth: usize| -> u64 {
+            let l = out
+                .lines()
+                .filter(|l| l.split_whitespace().next() == Some(reg))
+                .nth(nth)
+                .unwrap_or_else(|| panic!("{name}: no {reg} line {nth}: {out}"));
+            let v = l.split_whitespace().nth(1).unwrap();
+            u64::from_str_radix(v.trim_start_matches("0x"), 16).unwrap()
+        };
+        // gdb numbers the threads in note order: the main thread (TID 1) first.
+        for (nth, tid) in [(0, 1u32), (1, 7)] {
+            let (_, pc, sp) = arch_regs(arch, tid);
+            assert_eq!(value("pc", nth), pc, "{name} thread {tid} pc: {out}");
+            assert_eq!(value("sp", nth), sp, "{name} thread {tid} sp: {out}");
+        }
+        assert!(out.contains("LWP 7"), "{name}: {out}");
+    }
 }

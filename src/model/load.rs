@@ -14,8 +14,8 @@ use super::files::{FileKind, FileObject, FileRef, InetSocket, SocketBuffers, Uni
 use super::memory::{Extent, ExtentData, Memory};
 use super::metadata::{DumpStats, Metadata};
 use super::process::{
-    Creds, Fd, MmInfo, Process, SigAction, TaskState, Thread, Vma, VmaName, X86Fpu, X86Regs,
-    vma_status as vs,
+    Aarch64Regs, Arch, ArchRegs, Creds, Fd, MmInfo, Process, Riscv64Regs, SigAction, TaskState,
+    Thread, Vma, VmaName, X86Fpu, X86Regs, vma_status as vs,
 };
 use super::{Checkpoint, Error, pages};
 use crate::image::{self, magic, pb};
@@ -27,7 +27,7 @@ pub fn load(source: Source) -> Result<Checkpoint, Error> {
     let mut warnings: Vec<String> = source.warnings.clone();
     let dir = &source.images;
 
-    let meta = load_metadata(&source, &mut warnings);
+    let mut meta = load_metadata(&source, &mut warnings);
 
     let pstree_bytes = dir
         .files
@@ -78,6 +78,12 @@ pub fn load(source: Source) -> Result<Checkpoint, Error> {
         });
     }
     processes.sort_by_key(|p| p.pid);
+    // The architecture of the first thread whose core image said something about its CPU.
+    meta.arch = processes
+        .iter()
+        .flat_map(|p| &p.threads)
+        .find(|t| t.regs.is_some() || t.arch_regs.is_some() || t.arch != Arch::X86_64)
+        .map(|t| t.arch.name().to_string());
     name_sysv_mappings(&mut processes, &objects, &mut warnings);
     let pids: Vec<u32> = processes.iter().map(|p| p.pid).collect();
     objects.load_net_ns(dir, &pids);
@@ -707,6 +713,45 @@ fn thread_from_core(tid: u32, core: &pb::CoreEntry) -> Thread {
             gs: g.gs,
         });
     let fpu = core.thread_info.as_ref().map(|ti| fpu_from(&ti.fpregs));
+    let arch = Arch::from_criu(core.mtype);
+    let arch_regs = match arch {
+        Arch::Aarch64 => core.ti_aarch64.as_ref().map(|ti| {
+            let g = &ti.gpregs;
+            let mut x = [0u64; 31];
+            for (d, s) in x.iter_mut().zip(&g.regs) {
+                *d = *s;
+            }
+            ArchRegs::Aarch64(Aarch64Regs {
+                x,
+                sp: g.sp,
+                pc: g.pc,
+                pstate: g.pstate,
+                tls: ti.tls,
+                vregs: ti.fpsimd.vregs.iter().take(64).copied().collect(),
+                fpsr: ti.fpsimd.fpsr,
+                fpcr: ti.fpsimd.fpcr,
+            })
+        }),
+        Arch::Riscv64 => core.ti_riscv64.as_ref().map(|ti| {
+            let g = &ti.gpregs;
+            ArchRegs::Riscv64(Riscv64Regs {
+                regs: [
+                    g.pc, g.ra, g.sp, g.gp, g.tp, g.t0, g.t1, g.t2, g.s0, g.s1, g.a0, g.a1, g.a2,
+                    g.a3, g.a4, g.a5, g.a6, g.a7, g.s2, g.s3, g.s4, g.s5, g.s6, g.s7, g.s8, g.s9,
+                    g.s10, g.s11, g.t3, g.t4, g.t5, g.t6,
+                ],
+                f: ti.fpsimd.f.iter().take(32).copied().collect(),
+                fcsr: ti.fpsimd.fcsr,
+            })
+        }),
+        _ => None,
+    };
+    // x86 state only in an x86_64 dump.
+    let (regs, fpu) = if arch == Arch::X86_64 {
+        (regs, fpu)
+    } else {
+        (None, None)
+    };
     let blk = tcore
         .blk_sigset
         .or_else(|| core.tc.as_ref().map(|t| t.blk_sigset))
@@ -715,8 +760,10 @@ fn thread_from_core(tid: u32, core: &pb::CoreEntry) -> Thread {
         tid,
         comm: tcore.comm.as_deref().map(lossy).unwrap_or_default(),
         creds: tcore.creds.as_ref().map(creds_from),
+        arch,
         regs,
         fpu,
+        arch_regs,
         blk_sigset: blk,
         sched_policy: tcore.sched_policy.unwrap_or(0),
         sched_prio: tcore.sched_prio.unwrap_or(0),

@@ -109,6 +109,9 @@ pub struct Metadata {
     /// The kernel the dump ran on (`Running on HOST Linux 6.18.44 #1 SMP ... x86_64` in dump.log).
     pub dump_kernel: Option<String>,
     pub dump_stats: Option<DumpStats>,
+    /// The CPU architecture of the dump (`x86_64`, `aarch64`, `riscv64`, ...), from the core
+    /// images.
+    pub arch: Option<String>,
     /// Network interfaces: Podman's `network.status`, or CRI-O's `io.kubernetes.cri-o.IP.N`.
     pub network: Vec<NetInterface>,
 }

@@ -124,6 +124,85 @@ impl X86Regs {
     }
 }
 
+/// The CPU architecture of a dump (`CoreEntry.mtype`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Arch {
+    #[default]
+    X86_64,
+    Aarch64,
+    Riscv64,
+    /// Another CRIU `march` (arm, ppc64, s390, mips, loongarch64): named, registers not modelled.
+    Other(i32),
+}
+
+impl Arch {
+    pub fn from_criu(mtype: i32) -> Arch {
+        match mtype {
+            1 => Arch::X86_64,
+            3 => Arch::Aarch64,
+            8 => Arch::Riscv64,
+            o => Arch::Other(o),
+        }
+    }
+
+    /// The name `uname -m` gives.
+    pub fn name(self) -> &'static str {
+        match self {
+            Arch::X86_64 => "x86_64",
+            Arch::Aarch64 => "aarch64",
+            Arch::Riscv64 => "riscv64",
+            Arch::Other(2) => "armv7l",
+            Arch::Other(4) => "ppc64le",
+            Arch::Other(5) => "s390x",
+            Arch::Other(6) => "mips64",
+            Arch::Other(7) => "loongarch64",
+            Arch::Other(_) => "unknown",
+        }
+    }
+}
+
+/// aarch64 registers (`ti_aarch64`): `user_pt_regs`, the FP/SIMD state and the TLS pointer.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Aarch64Regs {
+    /// x0..x30.
+    pub x: [u64; 31],
+    pub sp: u64,
+    pub pc: u64,
+    pub pstate: u64,
+    /// `tpidr_el0`.
+    pub tls: u64,
+    /// v0..v31, two words (low, high) each: 64 words (fewer when the image has fewer).
+    pub vregs: Vec<u64>,
+    pub fpsr: u32,
+    pub fpcr: u32,
+}
+
+/// riscv64 registers (`ti_riscv64`): `user_regs_struct` and the D extension's state.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Riscv64Regs {
+    /// In `user_regs_struct` order: pc, ra, sp, gp, tp, t0-t2, s0, s1, a0-a7, s2-s11, t3-t6.
+    pub regs: [u64; 32],
+    /// f0..f31.
+    pub f: Vec<u64>,
+    pub fcsr: u32,
+}
+
+impl Riscv64Regs {
+    /// The names of [`Riscv64Regs::regs`], in order.
+    pub const NAMES: [&'static str; 32] = [
+        "pc", "ra", "sp", "gp", "tp", "t0", "t1", "t2", "s0", "s1", "a0", "a1", "a2", "a3", "a4",
+        "a5", "a6", "a7", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "s9", "s10", "s11", "t3", "t4",
+        "t5", "t6",
+    ];
+}
+
+/// Registers of a thread of another architecture than x86_64.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ArchRegs {
+    Aarch64(Aarch64Regs),
+    Riscv64(Riscv64Regs),
+}
+
 /// x86 FPU state as dumped (the legacy FXSAVE area fields plus the raw XSAVE extension, if any).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct X86Fpu {
@@ -150,8 +229,13 @@ pub struct Thread {
     /// The thread's name (`comm` of its core image).
     pub comm: String,
     pub creds: Option<Creds>,
+    /// The dump's architecture, from this thread's core image.
+    pub arch: Arch,
+    /// x86_64 registers (`thread_info`).
     pub regs: Option<X86Regs>,
     pub fpu: Option<X86Fpu>,
+    /// aarch64 / riscv64 registers (`ti_aarch64` / `ti_riscv64`).
+    pub arch_regs: Option<ArchRegs>,
     /// Blocked signal mask.
     pub blk_sigset: u64,
     pub sched_policy: u32,

@@ -1,4 +1,5 @@
-//! `PID/core`: an x86_64 Linux ELF core file of the process, generated on the fly.
+//! `PID/core`: a Linux ELF core file of the process, generated on the fly (x86_64; aarch64 and
+//! riscv64 dumps get their own `e_machine` and register notes, see "Other architectures").
 //!
 //! Only the ELF header, the program headers and the notes are built (by [`CoreLayout::new`]);
 //! the `PT_LOAD` contents are served from the process's page index at read time, so a core of a
@@ -46,11 +47,22 @@
 //! `[vvar]`, `[vvar_vclock]`, `[vsyscall]` (never dumped), VMAs without read permission and
 //! without dumped bytes (guard pages), and file-backed mappings without any dumped byte (their
 //! content is the file's: clean text of the binary and libraries).
+//!
+//! # Other architectures
+//! The machine is the dump's (the main thread's core image `mtype`). The notes are the same but
+//! for the registers, laid out as the kernel's regsets for that machine:
+//! - aarch64 (`EM_AARCH64`): `NT_PRSTATUS` of 392 bytes, `pr_reg` = `user_pt_regs` (x0-x30, sp,
+//!   pc, pstate; 272 bytes) at 112, `pr_fpvalid` at 384; `NT_FPREGSET` = `user_fpsimd_state`
+//!   (v0-v31 as 16-byte values, fpsr, fpcr; 528 bytes); `NT_ARM_TLS` (name `LINUX`): tpidr_el0.
+//! - riscv64 (`EM_RISCV`, `e_flags` = RVC | double-float ABI): `NT_PRSTATUS` of 376 bytes,
+//!   `pr_reg` = `user_regs_struct` (pc, ra, sp, ..., t6; 256 bytes) at 112, `pr_fpvalid` at 368;
+//!   `NT_PRFPREG` (2) = `__riscv_d_ext_state` (f0-f31, fcsr; 264 bytes).
+//!
 //! The file is sparse: [`CoreLayout::next_data`] / [`CoreLayout::next_hole`] follow the page
 //! index, so `SEEK_HOLE`-aware readers skip the undumped pages.
 
 use crate::model::memory::{Piece, ReadError};
-use crate::model::process::{Process, TaskState, Thread, Vma, VmaName, vma_status};
+use crate::model::process::{Arch, ArchRegs, Process, TaskState, Thread, Vma, VmaName, vma_status};
 use crate::model::{Checkpoint, PAGE_SIZE};
 
 const EHDR_SIZE: usize = 64;
@@ -61,6 +73,11 @@ const PN_XNUM: usize = 0xffff;
 
 const ET_CORE: u16 = 4;
 const EM_X86_64: u16 = 62;
+const EM_AARCH64: u16 = 183;
+const EM_RISCV: u16 = 243;
+/// `EF_RISCV_RVC | EF_RISCV_FLOAT_ABI_DOUBLE`, as Linux riscv64 binaries are built.
+const EF_RISCV_LINUX: u32 = 0x5;
+pub const NT_ARM_TLS: u32 = 0x401;
 const PT_LOAD: u32 = 1;
 const PT_NOTE: u32 = 4;
 const PF_X: u32 = 1;
@@ -164,7 +181,7 @@ impl CoreLayout {
         let size = loads.last().map(Load::end).unwrap_or(head_len as u64);
 
         let mut head = Vec::with_capacity(head_len);
-        ehdr(&mut head, nph, xnum.then_some(shoff as u64));
+        ehdr(&mut head, nph, xnum.then_some(shoff as u64), arch_of(p));
         phdr(
             &mut head,
             PT_NOTE,
@@ -371,16 +388,26 @@ fn flags(v: &Vma) -> u32 {
     f
 }
 
-fn ehdr(out: &mut Vec<u8>, nph: usize, shoff: Option<u64>) {
+/// The machine of the process's core: its main thread's (x86_64 when unknown).
+fn arch_of(p: &Process) -> Arch {
+    p.main_thread().map(|t| t.arch).unwrap_or_default()
+}
+
+fn ehdr(out: &mut Vec<u8>, nph: usize, shoff: Option<u64>, arch: Arch) {
+    let (machine, flags) = match arch {
+        Arch::Aarch64 => (EM_AARCH64, 0),
+        Arch::Riscv64 => (EM_RISCV, EF_RISCV_LINUX),
+        _ => (EM_X86_64, 0),
+    };
     out.extend_from_slice(&[0x7f, b'E', b'L', b'F', 2, 1, 1, 0]);
     out.extend_from_slice(&[0u8; 8]);
     out.extend_from_slice(&ET_CORE.to_le_bytes());
-    out.extend_from_slice(&EM_X86_64.to_le_bytes());
+    out.extend_from_slice(&machine.to_le_bytes());
     out.extend_from_slice(&1u32.to_le_bytes()); // e_version
     out.extend_from_slice(&0u64.to_le_bytes()); // e_entry
     out.extend_from_slice(&(EHDR_SIZE as u64).to_le_bytes()); // e_phoff
     out.extend_from_slice(&shoff.unwrap_or(0).to_le_bytes()); // e_shoff
-    out.extend_from_slice(&0u32.to_le_bytes()); // e_flags
+    out.extend_from_slice(&flags.to_le_bytes()); // e_flags
     out.extend_from_slice(&(EHDR_SIZE as u16).to_le_bytes());
     out.extend_from_slice(&(PHDR_SIZE as u16).to_le_bytes());
     let (phnum, shentsize, shnum) = match shoff {
@@ -442,20 +469,63 @@ fn cursig(p: &Process) -> u32 {
     }
 }
 
-/// `struct elf_prstatus` of thread `t` (or of the bare process when it has no thread).
-fn prstatus(p: &Process, tid: u32, t: Option<&Thread>) -> [u8; PRSTATUS_SIZE] {
-    let mut b = [0u8; PRSTATUS_SIZE];
-    let sig = cursig(p);
-    put(&mut b, 0, (sig as i32).to_le_bytes()); // pr_info.si_signo
-    put(&mut b, 12, (sig as u16).to_le_bytes()); // pr_cursig
-    if let Some(t) = t {
-        put(&mut b, 16, t.sig_pending.to_le_bytes());
-        put(&mut b, 24, t.blk_sigset.to_le_bytes());
+/// `struct elf_prstatus` of thread `t` (or of the bare process when it has no thread), for the
+/// process's machine.
+fn prstatus(p: &Process, tid: u32, t: Option<&Thread>) -> Vec<u8> {
+    match arch_of(p) {
+        Arch::Aarch64 | Arch::Riscv64 => prstatus_other(p, tid, t, arch_of(p)),
+        _ => prstatus_x86(p, tid, t).to_vec(),
     }
-    put(&mut b, 32, tid.to_le_bytes());
-    put(&mut b, 36, p.ppid.to_le_bytes());
-    put(&mut b, 40, p.pgid.to_le_bytes());
-    put(&mut b, 44, p.sid.to_le_bytes());
+}
+
+/// The `elf_prstatus` fields before `pr_reg` (112 bytes on every 64-bit Linux; the times at
+/// 48..112 are not recorded: 0).
+fn prstatus_common(b: &mut [u8], p: &Process, tid: u32, t: Option<&Thread>) {
+    let sig = cursig(p);
+    put(b, 0, (sig as i32).to_le_bytes()); // pr_info.si_signo
+    put(b, 12, (sig as u16).to_le_bytes()); // pr_cursig
+    if let Some(t) = t {
+        put(b, 16, t.sig_pending.to_le_bytes());
+        put(b, 24, t.blk_sigset.to_le_bytes());
+    }
+    put(b, 32, tid.to_le_bytes());
+    put(b, 36, p.ppid.to_le_bytes());
+    put(b, 40, p.pgid.to_le_bytes());
+    put(b, 44, p.sid.to_le_bytes());
+}
+
+/// aarch64 (392 bytes: `user_pt_regs` at 112, `pr_fpvalid` at 384) or riscv64 (376 bytes:
+/// `user_regs_struct` at 112, `pr_fpvalid` at 368).
+fn prstatus_other(p: &Process, tid: u32, t: Option<&Thread>, arch: Arch) -> Vec<u8> {
+    let (size, fpvalid_at) = if arch == Arch::Aarch64 {
+        (392, 384)
+    } else {
+        (376, 368)
+    };
+    let mut b = vec![0u8; size];
+    prstatus_common(&mut b, p, tid, t);
+    let words: Vec<u64> = match t.and_then(|t| t.arch_regs.as_ref()) {
+        Some(ArchRegs::Aarch64(r)) if arch == Arch::Aarch64 => {
+            r.x.iter().copied().chain([r.sp, r.pc, r.pstate]).collect()
+        }
+        Some(ArchRegs::Riscv64(r)) if arch == Arch::Riscv64 => r.regs.to_vec(),
+        _ => Vec::new(),
+    };
+    // The FP notes come with the registers (thread_fp_notes).
+    let has_fp = !words.is_empty();
+    for (i, w) in words.iter().enumerate() {
+        put(&mut b, 112 + 8 * i, w.to_le_bytes());
+    }
+    if has_fp {
+        put(&mut b, fpvalid_at, 1i32.to_le_bytes());
+    }
+    b
+}
+
+/// x86_64 `struct elf_prstatus` (336 bytes).
+fn prstatus_x86(p: &Process, tid: u32, t: Option<&Thread>) -> [u8; PRSTATUS_SIZE] {
+    let mut b = [0u8; PRSTATUS_SIZE];
+    prstatus_common(&mut b, p, tid, t);
     // 48..112: utime, stime, cutime, cstime (not recorded): 0.
     if let Some(r) = t.and_then(|t| t.regs.as_ref()) {
         for (i, w) in r.to_array().iter().enumerate() {
@@ -497,6 +567,31 @@ fn xstate(t: &Thread) -> Option<Vec<u8>> {
 
 /// The per-thread register notes after `NT_PRSTATUS`.
 fn thread_fp_notes(out: &mut Vec<u8>, t: &Thread) {
+    match &t.arch_regs {
+        Some(ArchRegs::Aarch64(r)) => {
+            // user_fpsimd_state: __uint128_t vregs[32]; u32 fpsr, fpcr; u32 __reserved[2].
+            let mut fp = vec![0u8; 528];
+            for (i, w) in r.vregs.iter().take(64).enumerate() {
+                put(&mut fp, 8 * i, w.to_le_bytes());
+            }
+            put(&mut fp, 512, r.fpsr.to_le_bytes());
+            put(&mut fp, 516, r.fpcr.to_le_bytes());
+            note(out, "CORE", NT_FPREGSET, &fp);
+            note(out, "LINUX", NT_ARM_TLS, &r.tls.to_le_bytes());
+            return;
+        }
+        Some(ArchRegs::Riscv64(r)) => {
+            // __riscv_d_ext_state: u64 f[32]; u32 fcsr (padded to 264).
+            let mut fp = vec![0u8; 264];
+            for (i, w) in r.f.iter().take(32).enumerate() {
+                put(&mut fp, 8 * i, w.to_le_bytes());
+            }
+            put(&mut fp, 256, r.fcsr.to_le_bytes());
+            note(out, "CORE", NT_FPREGSET, &fp);
+            return;
+        }
+        None => {}
+    }
     if let Some(fx) = fxsave(t) {
         note(out, "CORE", NT_FPREGSET, fx);
         if let Some(x) = xstate(t) {

@@ -12,6 +12,7 @@
 //!                  "addresses": [ { "address": "10.88.0.13/16", "gateway": "10.88.0.1" } ] } ],
 //!   (network: Podman's network.status, or CRI-O's IP annotations; `[]` when unknown)
 //!   "criu_image_version": 2, "criu_version": "4.2 (gitid 0)", "kernel": "Linux 6.18.44 ... x86_64",
+//!   "arch": "x86_64",  (the dump's CPU: x86_64, aarch64, riscv64, ...; from the core images)
 //!   "dump_uptime_us": null,
 //!   "inventory": { "lsm": "none", "network_lock": "iptables", "tcp_close": false,
 //!                  "pre_dump_mode": null, "criu_run_id": "...", "root_cg_set": 1, "incremental": false,
@@ -57,6 +58,7 @@ struct Info<'a> {
     criu_image_version: Option<u32>,
     criu_version: Option<&'a str>,
     kernel: Option<&'a str>,
+    arch: Option<&'a str>,
     dump_uptime_us: Option<u64>,
     inventory: Option<&'a Inventory>,
     dump_stats: Option<&'a DumpStats>,
@@ -140,6 +142,7 @@ pub fn info_json(ck: &Checkpoint) -> Vec<u8> {
         criu_image_version: m.criu_image_version,
         criu_version: m.criu_version.as_deref(),
         kernel: m.dump_kernel.as_deref(),
+        arch: m.arch.as_deref(),
         dump_uptime_us: m.dump_uptime_us,
         inventory: m.inventory.as_ref(),
         dump_stats: m.dump_stats.as_ref(),

@@ -17,6 +17,8 @@
 //! - CHKPT SIZE is the size of the CRIU images (checkpointctl: of `checkpoint/`), ROOT FS DIFF
 //!   SIZE the size of `rootfs-diff.tar`; both humanised like checkpointctl (`246.4 KiB`).
 //! - The row and the table are `checkpoint/summary`'s ([`crate::render::summary::show_row`]).
+//! - ARCH (the dump's CPU, `aarch64`, `riscv64`) is added as a last column when a checkpoint
+//!   shown is not x86_64.
 //! - Differences from checkpointctl: the eight columns are always there (checkpointctl drops
 //!   ROOT FS DIFF SIZE when there is none and adds IP / MAC for CRI-O); a value the checkpoint does
 //!   not have is `-`, so a plain CRIU image directory (no container metadata) is shown too,
@@ -33,9 +35,18 @@ use crate::source::OpenOptions;
 /// Writes the `show` output for `checkpoints` to `out`.
 pub fn run(checkpoints: &[PathBuf], open: &OpenOptions, out: &mut dyn Write) -> Result<(), Error> {
     let mut rows = Vec::with_capacity(checkpoints.len());
+    let mut archs = Vec::with_capacity(checkpoints.len());
     for p in checkpoints {
         let ck = super::load(p, open)?;
         rows.push(show_row(&ck));
+        archs.push(ck.meta.arch.clone().unwrap_or_else(|| "-".into()));
+    }
+    let mut header: Vec<&str> = SHOW_HEADER.to_vec();
+    if archs.iter().any(|a| a != "x86_64" && a != "-") {
+        header.push("Arch");
+        for (r, a) in rows.iter_mut().zip(archs) {
+            r.push(a);
+        }
     }
     let mut s = String::new();
     if let [one] = checkpoints {
@@ -44,6 +55,6 @@ pub fn run(checkpoints: &[PathBuf], open: &OpenOptions, out: &mut dyn Write) -> 
             one.display()
         ));
     }
-    s.push_str(&table::render(&SHOW_HEADER, &rows));
+    s.push_str(&table::render(&header, &rows));
     write_out(out, s.as_bytes())
 }

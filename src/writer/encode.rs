@@ -13,6 +13,7 @@ use super::{
 };
 use crate::image::magic::{self, Header};
 use crate::image::pb;
+use crate::model::process::{Aarch64Regs, Arch, ArchRegs, Riscv64Regs};
 
 // ---------------------------------------------------------------------------------------------
 // Low-level encoders
@@ -561,6 +562,102 @@ fn gpregs(r: &X86Regs) -> pb::UserX86RegsEntry {
     }
 }
 
+fn march(a: Arch) -> i32 {
+    match a {
+        Arch::X86_64 => 1,
+        Arch::Aarch64 => 3,
+        Arch::Riscv64 => 8,
+        Arch::Other(n) => n,
+    }
+}
+
+/// Registers of a fresh thread of `arch` (pc in the usual text address, sp at the stack).
+fn default_arch_regs(arch: Arch, sp: u64) -> ArchRegs {
+    match arch {
+        Arch::Riscv64 => {
+            let mut regs = [0u64; 32];
+            regs[0] = 0x1_0000;
+            regs[2] = sp;
+            ArchRegs::Riscv64(Riscv64Regs {
+                regs,
+                f: vec![0; 32],
+                fcsr: 0,
+            })
+        }
+        _ => ArchRegs::Aarch64(Aarch64Regs {
+            pc: 0x40_0000,
+            sp,
+            pstate: 0x6000_0000,
+            vregs: vec![0; 64],
+            ..Aarch64Regs::default()
+        }),
+    }
+}
+
+fn ti_aarch64(r: &Aarch64Regs) -> pb::ThreadInfoAarch64 {
+    pb::ThreadInfoAarch64 {
+        clear_tid_addr: 0,
+        tls: r.tls,
+        gpregs: pb::UserAarch64RegsEntry {
+            regs: r.x.to_vec(),
+            sp: r.sp,
+            pc: r.pc,
+            pstate: r.pstate,
+        },
+        fpsimd: pb::UserAarch64FpsimdContextEntry {
+            vregs: r.vregs.clone(),
+            fpsr: r.fpsr,
+            fpcr: r.fpcr,
+        },
+    }
+}
+
+fn ti_riscv64(r: &Riscv64Regs) -> pb::ThreadInfoRiscv64 {
+    let g = &r.regs;
+    pb::ThreadInfoRiscv64 {
+        clear_tid_addr: 0,
+        tls: g[4],
+        gpregs: pb::UserRiscv64RegsEntry {
+            pc: g[0],
+            ra: g[1],
+            sp: g[2],
+            gp: g[3],
+            tp: g[4],
+            t0: g[5],
+            t1: g[6],
+            t2: g[7],
+            s0: g[8],
+            s1: g[9],
+            a0: g[10],
+            a1: g[11],
+            a2: g[12],
+            a3: g[13],
+            a4: g[14],
+            a5: g[15],
+            a6: g[16],
+            a7: g[17],
+            s2: g[18],
+            s3: g[19],
+            s4: g[20],
+            s5: g[21],
+            s6: g[22],
+            s7: g[23],
+            s8: g[24],
+            s9: g[25],
+            s10: g[26],
+            s11: g[27],
+            t3: g[28],
+            t4: g[29],
+            t5: g[30],
+            t6: g[31],
+        },
+        fpsimd: pb::UserRiscv64DExtEntry {
+            f: r.f.clone(),
+            fcsr: r.fcsr,
+        },
+    }
+}
+
 fn default_regs(sp: u64) -> X86Regs {
     X86Regs {
         cs: 0x33,
@@ -955,7 +1052,7 @@ impl CheckpointWriter {
         let Some(prep) = prep else {
             // Zombie / dead: a core with the task part only.
             let core = pb::CoreEntry {
-                mtype: pb::core_entry::March::X8664 as i32,
+                mtype: march(self.arch),
                 tc: Some(tc),
                 ..Default::default()
             };
@@ -977,14 +1074,29 @@ impl CheckpointWriter {
                 .get(&tid)
                 .cloned()
                 .unwrap_or_else(|| default_regs(sp));
+            let x86 = self.arch == Arch::X86_64;
+            let other = (!x86).then(|| {
+                p.arch_regs
+                    .get(&tid)
+                    .cloned()
+                    .unwrap_or_else(|| default_arch_regs(self.arch, sp))
+            });
             let core = pb::CoreEntry {
-                mtype: pb::core_entry::March::X8664 as i32,
-                thread_info: Some(pb::ThreadInfoX86 {
+                mtype: march(self.arch),
+                thread_info: x86.then(|| pb::ThreadInfoX86 {
                     clear_tid_addr: 0,
                     gpregs: gpregs(&regs),
                     fpregs: fpregs(),
                     tls: vec![],
                 }),
+                ti_aarch64: match &other {
+                    Some(ArchRegs::Aarch64(r)) => Some(ti_aarch64(r)),
+                    _ => None,
+                },
+                ti_riscv64: match &other {
+                    Some(ArchRegs::Riscv64(r)) => Some(ti_riscv64(r)),
+                    _ => None,
+                },
                 tc: (tid == main_tid).then(|| tc.clone()),
                 ids: None,
                 thread_core: Some(pb::ThreadCoreEntry {

@@ -66,7 +66,7 @@ use std::fmt;
 use std::sync::Arc;
 
 pub use crate::image::{PE_LAZY, PE_PARENT, PE_PRESENT, PageRun};
-pub use crate::model::process::X86Regs;
+pub use crate::model::process::{Aarch64Regs, Arch, ArchRegs, Riscv64Regs, X86Regs};
 pub use encode::{encode_frames, encode_image, encode_pagemap, encode_pagemap_with};
 pub use output::{Compression, Layout};
 pub use runtime::{K8sArchive, K8sContainer, RootfsChanges};
@@ -562,6 +562,7 @@ pub struct ProcessBuilder {
     pub(crate) environ: Option<Vec<Vec<u8>>>,
     pub(crate) creds: Option<(u32, u32)>,
     pub(crate) regs: BTreeMap<u32, X86Regs>,
+    pub(crate) arch_regs: BTreeMap<u32, ArchRegs>,
     pub(crate) vmas: Vec<Vma>,
     pub(crate) pages: BTreeMap<u64, Slot>,
     pub(crate) fds: BTreeMap<u32, File>,
@@ -587,6 +588,7 @@ impl ProcessBuilder {
             environ: None,
             creds: None,
             regs: BTreeMap::new(),
+            arch_regs: BTreeMap::new(),
             vmas: Vec::new(),
             pages: BTreeMap::new(),
             fds: BTreeMap::new(),
@@ -643,6 +645,12 @@ impl ProcessBuilder {
         self
     }
     /// A thread's general registers.
+    /// Registers of thread `tid` in a dump of another architecture ([`CheckpointWriter::arch`]).
+    pub fn arch_regs(&mut self, tid: u32, regs: ArchRegs) -> &mut Self {
+        self.arch_regs.insert(tid, regs);
+        self
+    }
+
     pub fn regs(&mut self, tid: u32, regs: X86Regs) -> &mut Self {
         self.regs.insert(tid, regs);
         self
@@ -788,6 +796,7 @@ pub struct CheckpointWriter {
     pub(crate) merge_across_vmas: bool,
     pub(crate) pre_dump: bool,
     pub(crate) plugins: Vec<String>,
+    pub(crate) arch: Arch,
 }
 
 impl Default for CheckpointWriter {
@@ -808,6 +817,7 @@ impl CheckpointWriter {
             merge_across_vmas: false,
             pre_dump: false,
             plugins: Vec::new(),
+            arch: Arch::X86_64,
         }
     }
 
@@ -871,6 +881,12 @@ impl CheckpointWriter {
     /// Lets one pagemap entry run across adjacent VMAs (as CRIU's page pipes can).
     pub fn merge_across_vmas(&mut self, yes: bool) -> &mut Self {
         self.merge_across_vmas = yes;
+        self
+    }
+    /// The CPU architecture of the dump (default x86_64): `CoreEntry.mtype`, and the registers
+    /// in `ti_aarch64` / `ti_riscv64` ([`ProcessBuilder::arch_regs`], else a fresh thread's).
+    pub fn arch(&mut self, arch: Arch) -> &mut Self {
+        self.arch = arch;
         self
     }
     /// The CRIU plugins named in inventory.img (`plugins`, CRIU 4.1+), e.g. `amdgpu_plugin`.

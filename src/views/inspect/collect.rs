@@ -46,6 +46,7 @@ pub fn collect(ck: &Checkpoint, sections: &Sections) -> Result<Inspected, Error>
         ip,
         mac,
         networks,
+        architecture: m.arch.clone().filter(|a| a != "x86_64"),
         criu_plugins: m
             .inventory
             .as_ref()

@@ -56,6 +56,9 @@ pub fn tree(i: &Inspected, s: &Sections) -> Node {
             }
         }
     }
+    if let Some(a) = &i.architecture {
+        root.leaf(format!("Architecture: {a}"));
+    }
     if !i.criu_plugins.is_empty() {
         root.leaf(format!(
             "CRIU plugins: {} (their devices' state, e.g. GPU memory, is in the dump)",

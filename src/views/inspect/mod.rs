@@ -54,6 +54,7 @@
 //! networks        [ {name, interfaces: {IFNAME: {ip ("10.88.0.13/16"), mac, gateway}}} ]
 //!                                 (only when network.status names interfaces; one entry per
 //!                                  network, every interface, each with its first address)
+//! architecture    string          (only when the dump is not x86_64: "aarch64", "riscv64", ...)
 //! criu_plugins    [string]        (only when inventory.img names CRIU plugins, e.g. amdgpu_plugin)
 //! checkpoint_size {total_size, memory_pages_size, root_fs_diff_size}   bytes; a zero is left out
 //! statistics      {freezing_time, frozen_time, memdump_time, memwrite_time (µs),

@@ -32,6 +32,9 @@ pub struct Inspected {
     pub mac: Option<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub networks: Vec<Network>,
+    /// The dump's CPU architecture, when it is not x86_64 (checkpointctl's schema has none).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub architecture: Option<String>,
     /// CRIU plugins whose state is in the dump (inventory.img `plugins`, CRIU 4.1+).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub criu_plugins: Vec<String>,
