@@ -3,6 +3,7 @@
 //!
 //! ```text
 //! cargo run --release --example gen_checkpoint -- OUTDIR SIZE [--formats dir,tar,gz,zst] [--seed N]
+//!     [--run-pages N] [--procs N] [--maps N]
 //! ```
 //!
 //! SIZE is the amount of dumped page data (`64M`, `512M`, `2G`, `0.5G`, or bytes). Written into
@@ -22,6 +23,18 @@
 //! pages (15 %), pointer-like words (7 %). Markers `CKPTFS-MARKER-<pid>-<n>` sit on lines of
 //! their own (`\n` before and after) at known addresses: in random and text pages, across a
 //! page boundary, in shared memory and in parent pages. Everything is deterministic for a seed.
+//!
+//! Knobs for fragmentation and scale (absent, the layout above is unchanged byte for byte):
+//! - `--run-pages N`: the heap and the anonymous regions are dumped runs of N pages, each followed
+//!   by a one-page hole (so one pagemap entry per run: `--run-pages 1` gives about one entry per
+//!   dumped page, the address span twice the dumped bytes). The data mapping (8 pages) and the
+//!   shared memory stay contiguous.
+//! - `--procs N`: N processes instead of 4 (the first four as above, the others `worker` children
+//!   of PID 1 with PIDs 100, 101, ...); each of the extra ones gets an equal share of what the four
+//!   leave (the four keep 5/45/30/20 % of 4/N of the bytes when N > 4).
+//! - `--maps N`: the second process (PID 7) has N more mappings: two-page private file mappings
+//!   of `/usr/lib/x86_64-linux-gnu/libgenK.so` with no dumped page (holes), like a process that
+//!   maps many libraries or arenas.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -206,6 +219,7 @@ struct Marker {
     text: String,
 }
 
+#[derive(Clone, Copy)]
 struct ProcPlan {
     pid: u32,
     comm: &'static str,
@@ -240,9 +254,83 @@ const PROCS: [ProcPlan; 4] = [
     },
 ];
 
+/// The processes: [`PROCS`] for 4 (or fewer), then `worker`s. `share` is in units of 1/`scale`.
+fn plans(n: usize) -> (Vec<ProcPlan>, u64) {
+    const WORKER: ProcPlan = ProcPlan {
+        pid: 0,
+        comm: "worker",
+        exe: "/usr/bin/worker",
+        share: 0,
+    };
+    if n == PROCS.len() {
+        return (PROCS.to_vec(), 100);
+    }
+    if n < PROCS.len() {
+        // The first n, sharing everything in the same proportions.
+        return (
+            PROCS[..n].to_vec(),
+            PROCS[..n].iter().map(|p| p.share).sum(),
+        );
+    }
+    // In units of 1/(100 * n): the four keep 4/n of the bytes, each worker 1/n.
+    let n64 = n as u64;
+    let mut v: Vec<ProcPlan> = PROCS
+        .iter()
+        .map(|p| ProcPlan {
+            share: p.share * 4,
+            ..*p
+        })
+        .collect();
+    for i in 0..n - PROCS.len() {
+        v.push(ProcPlan {
+            pid: 100 + i as u32,
+            share: 100,
+            ..WORKER
+        });
+    }
+    (v, 100 * n64)
+}
+
 /// Lays `pages` dumped pages out as regions from `base`: returns the VMAs' (start, len) and the
-/// dumped runs.
-fn regions(base: u64, mut pages: u64, max: u64) -> (Vec<(u64, u64)>, Vec<Run>) {
+/// dumped runs. `run_pages`: runs of that many pages separated by one-page holes instead of the
+/// default 960 KiB in every 1 MiB.
+fn regions(base: u64, pages: u64, max: u64, run_pages: Option<u64>) -> (Vec<(u64, u64)>, Vec<Run>) {
+    match run_pages {
+        Some(n) => regions_fragmented(base, pages, max, n.max(1)),
+        None => regions_blocks(base, pages, max),
+    }
+}
+
+fn regions_fragmented(
+    base: u64,
+    mut pages: u64,
+    max: u64,
+    run: u64,
+) -> (Vec<(u64, u64)>, Vec<Run>) {
+    let cap = (max / PAGE).max(run + 1);
+    let mut vmas = Vec::new();
+    let mut runs = Vec::new();
+    let mut at = base;
+    while pages > 0 {
+        let start = at;
+        let mut used = 0;
+        while pages > 0 && used + 1 < cap {
+            let n = pages.min(run).min(cap - used - 1);
+            runs.push(Run {
+                start: at,
+                len: n * PAGE,
+            });
+            pages -= n;
+            at += (n + 1) * PAGE;
+            used += n + 1;
+        }
+        vmas.push((start, used * PAGE));
+        at = start + used * PAGE + 16 * MIB;
+    }
+    (vmas, runs)
+}
+
+fn regions_blocks(base: u64, mut pages: u64, max: u64) -> (Vec<(u64, u64)>, Vec<Run>) {
     let per_block = BLOCK_DUMPED / PAGE;
     let mut vmas = Vec::new();
     let mut runs = Vec::new();
@@ -277,9 +365,18 @@ struct Built {
     parent_bytes: u64,
     shmem_bytes: u64,
     vmas: usize,
+    pids: Vec<u32>,
 }
 
-fn build(size: u64, seed: u64) -> Built {
+/// The generator's knobs (all `None`: the default layout).
+#[derive(Clone, Copy, Default)]
+struct Knobs {
+    run_pages: Option<u64>,
+    procs: Option<usize>,
+    maps: Option<usize>,
+}
+
+fn build(size: u64, seed: u64, knobs: Knobs) -> Built {
     let total_pages = (size / PAGE).max(64);
     let f = page_fn(seed);
     let mut dump = CheckpointWriter::new();
@@ -291,9 +388,13 @@ fn build(size: u64, seed: u64) -> Built {
     let mut shmem_bytes = 0u64;
     let mut nvmas = 0usize;
 
-    for (pi, plan) in PROCS.iter().enumerate() {
+    let (plans, scale) = plans(knobs.procs.unwrap_or(PROCS.len()).max(1));
+    for (pi, plan) in plans.iter().enumerate() {
         let pid = plan.pid;
-        let mut pages = (total_pages * plan.share / 100).max(16);
+        let mut pages = (total_pages * plan.share / scale).max(16);
+        // Addresses: the four first as always; the others reuse their slots (each process has
+        // its own address space).
+        let slot = (pi % PROCS.len()) as u64;
         let p = dump.process(pid, if pid == 1 { 0 } else { 1 });
         p.comm(plan.comm)
             .cmdline(&[plan.exe, "--bench", "synthetic"])
@@ -305,7 +406,7 @@ fn build(size: u64, seed: u64) -> Built {
             .exe(plan.exe)
             .stopped();
         // text: a private file mapping, never dumped (a hole in mem, zeros in memory/)
-        let text = 0x5555_5555_4000u64 + (pi as u64) * 0x10_0000_0000;
+        let text = 0x5555_5555_4000u64 + slot * 0x10_0000_0000;
         p.vma(Vma::file(text, 2 * MIB, plan.exe, 0).rx());
         // data: private file mapping, a few pages written (dumped, PRESENT)
         let data = text + 2 * MIB;
@@ -317,6 +418,14 @@ fn build(size: u64, seed: u64) -> Built {
             len: 8 * PAGE,
         }];
         nvmas += 2;
+        // many small mappings (libraries, arenas): holes only
+        if pi == 1.min(plans.len() - 1) {
+            for k in 0..knobs.maps.unwrap_or(0) {
+                let lib = format!("/usr/lib/x86_64-linux-gnu/libgen{k}.so");
+                p.vma(Vma::file(0x6000_0000_0000 + k as u64 * 3 * PAGE, 2 * PAGE, &lib, 0).r());
+                nvmas += 1;
+            }
+        }
 
         // shared memory (postgres' shared buffers): a memfd, 10 % of its pages
         if pi == 1 {
@@ -338,8 +447,8 @@ fn build(size: u64, seed: u64) -> Built {
 
         // heap: a quarter (at most 256 MiB), then anonymous regions
         let heap_pages = (pages / 4).min(256 * MIB / PAGE);
-        let heap_base = 0x5555_5700_0000u64 + (pi as u64) * 0x10_0000_0000;
-        let (hv, hr) = regions(heap_base, heap_pages, 512 * MIB);
+        let heap_base = 0x5555_5700_0000u64 + slot * 0x10_0000_0000;
+        let (hv, hr) = regions(heap_base, heap_pages, 512 * MIB, knobs.run_pages);
         // one [heap] VMA spanning all of it
         let heap_len = hv.last().map_or(0, |(s, l)| s + l - heap_base);
         if heap_len > 0 {
@@ -347,9 +456,10 @@ fn build(size: u64, seed: u64) -> Built {
             nvmas += 1;
         }
         let (av, ar) = regions(
-            0x7f00_0000_0000 + (pi as u64) * 0x10_0000_0000,
+            0x7f00_0000_0000 + slot * 0x10_0000_0000,
             pages - heap_pages,
             REGION_MAX,
+            knobs.run_pages,
         );
         for (s, l) in &av {
             p.anon(*s, *l);
@@ -371,8 +481,10 @@ fn build(size: u64, seed: u64) -> Built {
                 got += r.len / PAGE;
             }
         }
+        let in_parent: std::collections::HashSet<u64> =
+            parent_runs.iter().map(|q| q.start).collect();
         for r in &anon_runs {
-            if parent_runs.iter().any(|q| q.start == r.start) {
+            if in_parent.contains(&r.start) {
                 p.parent_pages(r.start, r.len / PAGE);
             } else {
                 p.pages_fn(r.start, r.len / PAGE, f.clone());
@@ -420,8 +532,10 @@ fn build(size: u64, seed: u64) -> Built {
             ));
         }
         if let Some(r) = parent_runs.first() {
+            // (runs of fewer than 3 pages: in the first page)
+            let page = if r.len >= 3 * PAGE { 2 * PAGE } else { 0 };
             pm.push((
-                r.start + 2 * PAGE + 200,
+                r.start + page + 200,
                 format!("{MARKER_PREFIX}-{pid}-parent"),
             ));
         }
@@ -466,6 +580,7 @@ fn build(size: u64, seed: u64) -> Built {
         parent_bytes,
         shmem_bytes,
         vmas: nvmas,
+        pids: plans.iter().map(|p| p.pid).collect(),
     }
 }
 
@@ -476,13 +591,25 @@ fn main() {
     }
 }
 
+const USAGE: &str = "usage: gen_checkpoint OUTDIR SIZE [--formats dir,tar,gz,zst] [--seed N] \
+    [--run-pages N] [--procs N] [--maps N]";
+
 fn run() -> Result<(), String> {
     let mut args = std::env::args().skip(1);
     let mut pos = Vec::new();
     let mut formats = "dir,tar,gz,zst".to_string();
     let mut seed = 0x5eed_u64;
+    let mut knobs = Knobs::default();
+    let number = |name: &str, v: Option<String>| -> Result<u64, String> {
+        v.and_then(|s| s.parse::<u64>().ok())
+            .filter(|&n| n > 0)
+            .ok_or(format!("{name} needs a positive number"))
+    };
     while let Some(a) = args.next() {
         match a.as_str() {
+            "--run-pages" => knobs.run_pages = Some(number("--run-pages", args.next())?),
+            "--procs" => knobs.procs = Some(number("--procs", args.next())? as usize),
+            "--maps" => knobs.maps = Some(number("--maps", args.next())? as usize),
             "--formats" => formats = args.next().ok_or("--formats needs a value")?,
             "--seed" => {
                 seed = args
@@ -491,31 +618,31 @@ fn run() -> Result<(), String> {
                     .ok_or("--seed needs a number")?
             }
             "-h" | "--help" => {
-                println!("usage: gen_checkpoint OUTDIR SIZE [--formats dir,tar,gz,zst] [--seed N]");
+                println!("{USAGE}");
                 return Ok(());
             }
             _ => pos.push(a),
         }
     }
     let [out, size] = &pos[..] else {
-        return Err(
-            "usage: gen_checkpoint OUTDIR SIZE [--formats dir,tar,gz,zst] [--seed N]".into(),
-        );
+        return Err(USAGE.into());
     };
     let out = PathBuf::from(out);
     let size = parse_size(size)?;
     std::fs::create_dir_all(&out).map_err(|e| format!("{}: {e}", out.display()))?;
 
     let t0 = Instant::now();
-    let b = build(size, seed);
+    let b = build(size, seed, knobs);
     let _ = text_corpus(seed);
     let _ = templates(seed);
     eprintln!(
-        "planned {} MiB dumped ({} MiB in the parent dump, {} MiB shared memory), {} VMAs in {:.2?}",
+        "planned {} MiB dumped ({} MiB in the parent dump, {} MiB shared memory), {} processes, {} VMAs, {} dumped runs in {:.2?}",
         b.dumped / MIB,
         b.parent_bytes / MIB,
         b.shmem_bytes / MIB,
+        b.pids.len(),
         b.vmas,
+        b.runs.len(),
         t0.elapsed()
     );
 
@@ -530,8 +657,8 @@ fn run() -> Result<(), String> {
         let _ = writeln!(runs, "{pid} {:#x} {}", r.start, r.len);
     }
     write(&out.join("runs.txt"), runs.as_bytes())?;
-    let pids: Vec<String> = PROCS.iter().map(|p| p.pid.to_string()).collect();
-    let manifest = format!(
+    let pids: Vec<String> = b.pids.iter().map(|p| p.to_string()).collect();
+    let mut manifest = format!(
         "dumped_bytes={}\nparent_bytes={}\nshmem_bytes={}\npids={}\nmarker_prefix={MARKER_PREFIX}\nmarkers={}\nvmas={}\nseed={seed}\n",
         b.dumped,
         b.parent_bytes,
@@ -540,6 +667,19 @@ fn run() -> Result<(), String> {
         b.markers.len(),
         b.vmas
     );
+    // Only with a knob: the default manifest stays as it was.
+    if let Some(n) = knobs.run_pages {
+        let _ = writeln!(manifest, "run_pages={n}");
+    }
+    if let Some(n) = knobs.procs {
+        let _ = writeln!(manifest, "procs={n}");
+    }
+    if let Some(n) = knobs.maps {
+        let _ = writeln!(manifest, "maps={n}");
+    }
+    if knobs.run_pages.is_some() || knobs.procs.is_some() || knobs.maps.is_some() {
+        let _ = writeln!(manifest, "runs={}", b.runs.len());
+    }
     write(&out.join("manifest.txt"), manifest.as_bytes())?;
 
     let layout = Layout::podman("bench");
