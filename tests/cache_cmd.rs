@@ -1,15 +1,15 @@
 //! `ckptfs cache list` / `ckptfs cache clean`, run as the built binary against a temp cache
 //! directory filled by the binary itself (decompressing small archives).
 
+mod common;
+
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use sha2::{Digest, Sha256};
-
 fn ckptfs(args: &[&str], home: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_ckptfs"))
+    Command::new(common::ckptfs())
         .args(args)
         // Never the user's own cache, whatever happens.
         .env("XDG_CACHE_HOME", home.join("xdg"))
@@ -58,13 +58,6 @@ fn gzip(b: &[u8]) -> Vec<u8> {
     e.finish().unwrap()
 }
 
-fn sha256(p: &Path) -> String {
-    Sha256::digest(fs::read(p).unwrap())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
-
 /// Opens `input` with the binary so that it lands in `cache` (the view itself may fail: these
 /// archives hold no real checkpoint).
 fn cache_it(input: &Path, cache: &Path, home: &Path) {
@@ -91,7 +84,7 @@ fn names(dir: &Path) -> Vec<String> {
 
 #[test]
 fn list_and_clean() {
-    let t = tempfile::tempdir().unwrap();
+    let t = common::TempDir::new("cache-cmd");
     let home = t.path();
     let cache: PathBuf = home.join("cache");
     let c = cache.to_str().unwrap();
@@ -111,7 +104,7 @@ fn list_and_clean() {
     cache_it(&b, &cache, home);
     let tars = names(&cache).iter().filter(|n| n.ends_with(".tar")).count();
     assert_eq!(tars, 2, "{:?}", names(&cache));
-    let a_sha = sha256(&a);
+    let a_sha = common::sha256_hex(&fs::read(&a).unwrap());
 
     // b's input is gone: stale. Plus a partial, an orphan meta, an unrelated file.
     fs::remove_file(&b).unwrap();

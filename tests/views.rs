@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use ckptfs::writer::{CheckpointWriter, Compression, File, Layout, PE_PRESENT, Vma};
+use common::TempDir;
 use serde_json::Value;
 
 const PAGE: u64 = 4096;
@@ -37,8 +38,8 @@ struct Run {
 /// Runs the binary in `cwd` with a cache directory of its own (tests run in parallel; the
 /// fixture archives are small, decompressing them again costs milliseconds).
 fn ckptfs(cwd: &Path, args: &[&str]) -> Run {
-    let cache = tempfile::tempdir().unwrap();
-    let o = Command::new(env!("CARGO_BIN_EXE_ckptfs"))
+    let cache = TempDir::new("views");
+    let o = Command::new(common::ckptfs())
         .args(args)
         .current_dir(cwd)
         .env("XDG_CACHE_HOME", cache.path())
@@ -250,7 +251,7 @@ fn inspect_shows_the_fixture_network_status() {
 
 #[test]
 fn inspect_network_interfaces_synthetic() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = TempDir::new("views");
     let write = |name: &str, status: Option<&[u8]>| {
         let mut w = CheckpointWriter::new();
         w.process(1, 0).comm("app");
@@ -675,7 +676,7 @@ fn stopped_tasks_are_stopped_not_zombies() {
 
 #[test]
 fn inspect_synthetic_sockets_files_and_zombies() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = TempDir::new("views");
     let mut w = CheckpointWriter::new();
     w.process(1, 0)
         .comm("srv")
@@ -935,7 +936,7 @@ fn memparse_hexdump_against_checkpointctl() {
 #[test]
 fn memparse_output_file() {
     let Some(f) = fixtures() else { return };
-    let dir = tempfile::tempdir().unwrap();
+    let dir = TempDir::new("views");
     let file = dir.path().join("pid7.hex");
     let out = ok(
         &busybox(&f),
@@ -1129,7 +1130,7 @@ fn memparse_finds_the_podman_markers() {
 #[test]
 fn memparse_finds_markers_across_page_entry_and_dump_boundaries() {
     const BASE: u64 = 0x5ec0_0000_0000;
-    let dir = tempfile::tempdir().unwrap();
+    let dir = TempDir::new("views");
     let m1 = b"CROSS-PAGE-MARKER-1111";
     let m2 = b"CROSS-ENTRY-MARKER-2222";
     let m3 = b"CROSS-DUMP-MARKER-3333";
@@ -1206,7 +1207,7 @@ fn errors_are_one_line_with_exit_code_2() {
     let e = fails(&f, &["inspect", "no/such/checkpoint"]);
     assert!(e.contains("no/such/checkpoint"), "{e}");
     // Corrupt archives: truncated gzip, garbage.
-    let dir = tempfile::tempdir().unwrap();
+    let dir = TempDir::new("views");
     let gz = std::fs::read(d.join("checkpoint.tar.gz")).unwrap();
     std::fs::write(dir.path().join("cut.tar.gz"), &gz[..gz.len() / 2]).unwrap();
     let e = fails(dir.path(), &["memparse", "cut.tar.gz"]);
@@ -1228,8 +1229,8 @@ fn errors_are_one_line_with_exit_code_2() {
 fn closed_stdout_is_not_an_error() {
     let Some(f) = fixtures() else { return };
     use std::io::Read;
-    let cache = tempfile::tempdir().unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_ckptfs"))
+    let cache = TempDir::new("views");
+    let mut child = Command::new(common::ckptfs())
         .args(["memparse", "-p", "1", "checkpoint.tar.gz"])
         .current_dir(busybox(&f))
         .env("XDG_CACHE_HOME", cache.path())
@@ -1286,7 +1287,7 @@ fn crio_layout(pod: &str, ns: &str, ctr: &str, checkpointed: &str) -> Layout {
 #[test]
 fn list_kubelet_directory() {
     let Some(f) = fixtures() else { return };
-    let dir = tempfile::tempdir().unwrap();
+    let dir = TempDir::new("views");
     let d = dir.path();
     let mut w = CheckpointWriter::new();
     w.process(1, 0).comm("nginx");
@@ -1332,7 +1333,7 @@ fn list_kubelet_directory() {
         r.err
     );
     // An empty directory; a missing one given explicitly is an error.
-    let empty = tempfile::tempdir().unwrap();
+    let empty = TempDir::new("views");
     let out = ok(empty.path(), &["list", "."]);
     assert_eq!(out, "No checkpoints found in [.]\n");
     let e = fails(d, &["list", "does-not-exist"]);
@@ -1341,7 +1342,7 @@ fn list_kubelet_directory() {
 
 #[test]
 fn inspect_crio_metadata() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = TempDir::new("views");
     let mut w = CheckpointWriter::new();
     w.process(1, 0).comm("nginx");
     w.write_tar(
@@ -1427,7 +1428,7 @@ fn diff_subject(b: bool) -> CheckpointWriter {
 
 #[test]
 fn diff_two_synthetic_checkpoints() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = TempDir::new("views");
     diff_subject(false)
         .write_dir(&dir.path().join("a"))
         .unwrap();
@@ -1566,7 +1567,7 @@ fn diff_two_synthetic_checkpoints() {
 
 #[test]
 fn diff_socket_changes() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = TempDir::new("views");
     let mut a = CheckpointWriter::new();
     a.process(1, 0)
         .comm("s")
@@ -1912,7 +1913,7 @@ fn diff_pre_dump_reports_changed_pages_per_vma() {
     // A copy of the pre-dump with one byte changed in the first page of PID 8319's pages file:
     // one changed page for 8319, attributed to the dump's VMA holding the first PRESENT page of
     // its pagemap.
-    let tmp = tempfile::tempdir().unwrap();
+    let tmp = TempDir::new("views");
     let pre = tmp.path().join("pre");
     std::fs::create_dir(&pre).unwrap();
     for e in std::fs::read_dir(inc.join("pre")).unwrap() {
