@@ -351,3 +351,71 @@ fn owners_and_modes_are_the_checkpoints_and_access_is_checked_by_ckptfs() {
     assert!(!o.ok(), "{o}");
     m.unmount();
 }
+
+/// fdinfo of every kind CRIU records, byte for byte against the recorded `/proc/PID/fdinfo`
+/// where the images carry the value; what they lack (internal mount ids, the inode numbers of
+/// regular files and anonymous inodes, `eventfd-id`, `eventfd-semaphore`, `scm_fds`) is left out,
+/// and `it_value` is the time left when CRIU read it (seconds before the truth was read).
+#[test]
+fn fdinfo_of_every_kind_matches_the_kernel() {
+    let Some(k) = kitchen() else { return };
+    let missing_ok = [
+        "mnt_id:",
+        "ino:",
+        "eventfd-id:",
+        "eventfd-semaphore:",
+        "scm_fds:",
+    ];
+    let mut kinds = BTreeSet::new();
+    for pid in [1, 6, 7] {
+        let truth = k.proc(pid)["fdinfo"].as_object().expect("fdinfo");
+        for (fd, want) in truth {
+            let want = want.as_str().expect("text");
+            let ours = k.text(&format!("{pid}/fdinfo/{fd}"));
+            let tl: Vec<&str> = want.lines().collect();
+            let ol: Vec<&str> = ours.lines().collect();
+            // Ours: the truth's lines, in its order (it_value within 5 seconds).
+            let mut at = 0;
+            for l in &ol {
+                let found = tl[at..].iter().position(|t| {
+                    t == l
+                        || (l.starts_with("it_value: (")
+                            && t.starts_with("it_value: (")
+                            && secs(l).abs_diff(secs(t)) <= 5)
+                });
+                let Some(i) = found else {
+                    panic!("{pid}/fdinfo/{fd}: line {l:?} not in the truth:\n{want}\nours:\n{ours}")
+                };
+                at += i + 1;
+                kinds.insert(l.split([':', ' ']).next().unwrap_or("").to_string());
+            }
+            // The truth's lines we lack are only those the images do not carry.
+            for t in &tl {
+                let have = ol.iter().any(|l| l == t) || t.starts_with("it_value:");
+                assert!(
+                    have || missing_ok.iter().any(|m| t.starts_with(m)),
+                    "{pid}/fdinfo/{fd}: lacks {t:?}:\n{ours}"
+                );
+            }
+        }
+    }
+    for want in [
+        "eventfd-count",
+        "tfd",
+        "sigmask",
+        "inotify",
+        "clockid",
+        "it_interval",
+    ] {
+        assert!(kinds.contains(want), "no {want} line anywhere: {kinds:?}");
+    }
+}
+
+/// The seconds of an `it_value: (S, NS)` line.
+fn secs(l: &str) -> u64 {
+    l.trim_start_matches("it_value: (")
+        .split(',')
+        .next()
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(u64::MAX / 2)
+}

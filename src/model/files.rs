@@ -107,6 +107,63 @@ impl UnixSocket {
     }
 }
 
+/// What the images record about an anonymous-inode file, kind by kind (`fdinfo`'s lines).
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub enum AnonDetail {
+    /// Nothing beyond the kind.
+    #[default]
+    None,
+    Eventfd {
+        flags: u32,
+        counter: u64,
+    },
+    Eventpoll {
+        flags: u32,
+        targets: Vec<EpollTarget>,
+    },
+    Signalfd {
+        flags: u32,
+        sigmask: u64,
+    },
+    Timerfd {
+        flags: u32,
+        clockid: u32,
+        ticks: u64,
+        settime_flags: u32,
+        /// Time left and interval, (seconds, nanoseconds), when CRIU read them.
+        value: (u64, u64),
+        interval: (u64, u64),
+    },
+    Inotify {
+        flags: u32,
+        watches: Vec<InotifyWatch>,
+    },
+}
+
+/// One file an epoll instance watches (`EventpollTfdEntry`).
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct EpollTarget {
+    pub tfd: u32,
+    pub events: u32,
+    pub data: u64,
+    pub pos: Option<u64>,
+    pub ino: Option<u64>,
+    pub dev: Option<u32>,
+}
+
+/// One inotify watch (`InotifyWdEntry`).
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct InotifyWatch {
+    pub wd: u32,
+    pub ino: u64,
+    pub mask: u32,
+    pub ignored_mask: u32,
+    pub s_dev: u32,
+    pub handle_type: u32,
+    /// The file handle's bytes.
+    pub handle: Vec<u8>,
+}
+
 /// What a file object is.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum FileKind {
@@ -135,15 +192,23 @@ pub enum FileKind {
     Fifo {
         pipe_id: u32,
         path: Option<String>,
+        /// Open flags and mount id of the FIFO's regular-file entry (`FifoEntry.regf_id`).
+        flags: Option<u32>,
+        mnt_id: Option<i32>,
     },
     /// An anonymous inode: `eventfd`, `eventpoll`, `signalfd`, `timerfd`, `inotify`, `fanotify`, `bpf-map`, ...
     AnonInode {
         what: &'static str,
+        /// What CRIU recorded about it (for `fdinfo`).
+        detail: AnonDetail,
     },
     Memfd {
         name: String,
         inode_id: u32,
+        /// The memfd's shmem id, which is its inode number.
         shmid: Option<u64>,
+        flags: u32,
+        pos: u64,
     },
     Tty {
         index: u32,
@@ -177,7 +242,7 @@ impl FileObject {
             FileKind::Socket { .. } => "SOCKET",
             FileKind::Pipe { .. } => "PIPE",
             FileKind::Fifo { .. } => "FIFO",
-            FileKind::AnonInode { what } => match *what {
+            FileKind::AnonInode { what, .. } => match *what {
                 "eventfd" => "EVENTFD",
                 "eventpoll" => "EVENTPOLL",
                 "signalfd" => "SIGNALFD",
@@ -221,14 +286,15 @@ impl FileObject {
             FileKind::UnixSocket(s) => format!("socket:[{}]", s.ino),
             FileKind::Socket { ino, .. } => format!("socket:[{ino}]"),
             FileKind::Pipe { pipe_id, .. } => format!("pipe:[{pipe_id}]"),
-            FileKind::Fifo { path, pipe_id } => {
+            FileKind::Fifo { path, pipe_id, .. } => {
                 path.clone().unwrap_or_else(|| format!("pipe:[{pipe_id}]"))
             }
             // The kernel's anon inode names: most are bracketed, inotify's and bpf-map's are not.
             FileKind::AnonInode {
                 what: w @ ("inotify" | "bpf-map"),
+                ..
             } => format!("anon_inode:{w}"),
-            FileKind::AnonInode { what } => format!("anon_inode:[{what}]"),
+            FileKind::AnonInode { what, .. } => format!("anon_inode:[{what}]"),
             // A memfd shows as `/memfd:NAME (deleted)`; an anonymous shared mapping that CRIU
             // records as a memfd keeps its own path (`/dev/zero`).
             FileKind::Memfd { name, .. } if name.starts_with('/') => format!("{name} (deleted)"),
@@ -268,7 +334,11 @@ mod tests {
             "PIPE"
         );
         assert_eq!(
-            f(FileKind::AnonInode { what: "timerfd" }).criu_type(),
+            f(FileKind::AnonInode {
+                what: "timerfd",
+                detail: AnonDetail::None
+            })
+            .criu_type(),
             "TIMERFD"
         );
         assert_eq!(f(FileKind::Other { type_id: 14 }).criu_type(), "NS");

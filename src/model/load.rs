@@ -10,7 +10,10 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use super::files::{FileKind, FileObject, FileRef, InetSocket, SocketBuffers, UnixSocket};
+use super::files::{
+    AnonDetail, EpollTarget, FileKind, FileObject, FileRef, InetSocket, InotifyWatch,
+    SocketBuffers, UnixSocket,
+};
 use super::memory::{Extent, ExtentData, Memory};
 use super::metadata::{DumpStats, Metadata};
 use super::process::{
@@ -239,25 +242,40 @@ fn load_files(
     let entries: Vec<pb::FileEntry> =
         optional(dir, "files.img", magic::FILES, warnings).unwrap_or_default();
     // A FIFO's path is the regular-file entry it names (`FifoEntry.regf_id`).
-    let reg_paths: HashMap<u32, String> = entries
+    let reg_paths: HashMap<u32, (String, u32, Option<i32>)> = entries
         .iter()
-        .filter_map(|fe| fe.reg.as_ref().map(|r| (fe.id, lossy(&r.name))))
+        .filter_map(|fe| {
+            fe.reg
+                .as_ref()
+                .map(|r| (fe.id, (lossy(&r.name), r.flags, r.mnt_id)))
+        })
         .collect();
     let mut out = BTreeMap::new();
     for fe in entries {
         let mut kind = file_kind(&fe);
         match &mut kind {
-            FileKind::Fifo { path, .. } => {
-                *path = fe
+            FileKind::Fifo {
+                path,
+                flags,
+                mnt_id,
+                ..
+            } => {
+                if let Some((p, f, m)) = fe
                     .fifo
                     .as_ref()
                     .and_then(|f| f.regf_id)
-                    .and_then(|id| reg_paths.get(&id).cloned());
+                    .and_then(|id| reg_paths.get(&id))
+                {
+                    *path = Some(p.clone());
+                    *flags = Some(*f);
+                    *mnt_id = *m;
+                }
             }
             FileKind::Memfd {
                 name,
                 inode_id,
                 shmid,
+                ..
             } => {
                 if let Some((n, s)) = memfd.get(&u64::from(*inode_id)) {
                     *name = n.strip_prefix("memfd:").unwrap_or(n).to_string();
@@ -339,6 +357,8 @@ fn file_kind(fe: &pb::FileEntry) -> FileKind {
         return FileKind::Fifo {
             pipe_id: f.pipe_id,
             path: None,
+            flags: None,
+            mnt_id: None,
         };
     }
     if let Some(p) = &fe.pidfd {
@@ -353,20 +373,22 @@ fn file_kind(fe: &pb::FileEntry) -> FileKind {
             name: String::new(),
             inode_id: m.inode_id,
             shmid: None,
+            flags: m.flags,
+            pos: m.pos,
         };
     }
     if fe.tty.is_some() {
         return FileKind::Tty { index: 0 };
     }
     match t {
-        Some(T::Eventfd) => FileKind::AnonInode { what: "eventfd" },
-        Some(T::Eventpoll) => FileKind::AnonInode { what: "eventpoll" },
-        Some(T::Signalfd) => FileKind::AnonInode { what: "signalfd" },
-        Some(T::Timerfd) => FileKind::AnonInode { what: "timerfd" },
-        Some(T::Inotify) => FileKind::AnonInode { what: "inotify" },
-        Some(T::Fanotify) => FileKind::AnonInode { what: "fanotify" },
-        Some(T::Bpfmap) => FileKind::AnonInode { what: "bpf-map" },
-        Some(T::Pidfd) => FileKind::AnonInode { what: "pidfd" },
+        Some(T::Eventfd) => anon("eventfd", anon_detail(fe)),
+        Some(T::Eventpoll) => anon("eventpoll", anon_detail(fe)),
+        Some(T::Signalfd) => anon("signalfd", anon_detail(fe)),
+        Some(T::Timerfd) => anon("timerfd", anon_detail(fe)),
+        Some(T::Inotify) => anon("inotify", anon_detail(fe)),
+        Some(T::Fanotify) => anon("fanotify", AnonDetail::None),
+        Some(T::Bpfmap) => anon("bpf-map", AnonDetail::None),
+        Some(T::Pidfd) => anon("pidfd", AnonDetail::None),
         Some(T::Packetsk) => FileKind::Socket {
             what: "packet",
             ino: 0,
@@ -378,6 +400,82 @@ fn file_kind(fe: &pb::FileEntry) -> FileKind {
         Some(T::Tunf) => FileKind::Tun,
         _ => FileKind::Other { type_id: fe.r#type },
     }
+}
+
+fn anon(what: &'static str, detail: AnonDetail) -> FileKind {
+    FileKind::AnonInode { what, detail }
+}
+
+/// What files.img records about an anonymous-inode file (CRIU 4.x keeps these kinds there).
+fn anon_detail(fe: &pb::FileEntry) -> AnonDetail {
+    if let Some(e) = &fe.efd {
+        return AnonDetail::Eventfd {
+            flags: e.flags,
+            counter: e.counter,
+        };
+    }
+    if let Some(e) = &fe.epfd {
+        return AnonDetail::Eventpoll {
+            flags: e.flags,
+            targets: e
+                .tfd
+                .iter()
+                .map(|t| EpollTarget {
+                    tfd: t.tfd,
+                    events: t.events,
+                    data: t.data,
+                    pos: t.pos,
+                    ino: t.inode,
+                    dev: t.dev,
+                })
+                .collect(),
+        };
+    }
+    if let Some(e) = &fe.sgfd {
+        return AnonDetail::Signalfd {
+            flags: e.flags,
+            sigmask: e.sigmask,
+        };
+    }
+    if let Some(e) = &fe.tfd {
+        return AnonDetail::Timerfd {
+            flags: e.flags,
+            clockid: e.clockid,
+            ticks: e.ticks,
+            settime_flags: e.settime_flags,
+            value: (e.vsec, e.vnsec),
+            interval: (e.isec, e.insec),
+        };
+    }
+    if let Some(e) = &fe.ify {
+        return AnonDetail::Inotify {
+            flags: e.flags,
+            watches: e
+                .wd
+                .iter()
+                .map(|w| {
+                    let len = (w.f_handle.bytes as usize).min(w.f_handle.handle.len() * 8);
+                    let mut handle: Vec<u8> = w
+                        .f_handle
+                        .handle
+                        .iter()
+                        .flat_map(|x| x.to_le_bytes())
+                        .collect();
+                    handle.truncate(len);
+                    InotifyWatch {
+                        wd: w.wd,
+                        ino: w.i_ino,
+                        mask: w.mask,
+                        ignored_mask: w.ignored_mask,
+                        s_dev: w.s_dev,
+                        handle_type: w.f_handle.r#type,
+                        handle,
+                    }
+                })
+                .collect(),
+        };
+    }
+    AnonDetail::None
 }
 
 /// memfd inode id -> (name, shmid), from memfd.img.

@@ -1,25 +1,33 @@
 //! `PID/fdinfo/N`: the kernel's first four lines (`seq_show()` of fs/proc/fd.c),
-//! `pos:\t%lli`, `flags:\t0%o`, `mnt_id:\t%i`, `ino:\t%lu`, for the lines the images know:
+//! `pos:\t%lli`, `flags:\t0%o`, `mnt_id:\t%i`, `ino:\t%lu`, for the lines the images know, then
+//! the kind's own lines (its `show_fdinfo()`), byte for byte where the images carry the values:
 //!
-//! | file kind | pos | flags | mnt_id | ino |
-//! |---|---|---|---|---|
-//! | regular file / directory | `RegFileEntry.pos` | its open flags | its mount id, when recorded | – |
-//! | pipe | 0 (pipes are streams) | its flags | – | the pipe's inode (`pipe_id`) |
-//! | fifo | 0 | – | – | the pipe's inode |
-//! | inet socket | 0 | its flags | – | the socket inode |
-//! | unix socket | 0 | its flags | – | the socket inode |
-//! | other socket | 0 | – | – | the socket inode |
-//! | pidfd | 0 | its flags | – | the pidfs inode; then `Pid:` / `NSpid:` (the container's PID, -1 when reaped) |
-//! | anything else | – | – | – | – |
+//! | file kind | pos | flags | mnt_id | ino | then |
+//! |---|---|---|---|---|---|
+//! | regular file / directory | `RegFileEntry.pos` | its open flags | its mount id, when recorded | – | |
+//! | pipe | 0 (pipes are streams) | its flags | – | the pipe's inode (`pipe_id`) | |
+//! | fifo | 0 | its file's flags | its file's mount id | the pipe's inode | |
+//! | memfd | its pos | its flags | – | its inode (the shmem id) | |
+//! | inet socket | 0 | its flags | – | the socket inode | |
+//! | unix socket | 0 | its flags | – | the socket inode | |
+//! | other socket | 0 | – | – | the socket inode | |
+//! | pidfd | 0 | its flags | – | the pidfs inode | `Pid:` / `NSpid:` (the container's PID, -1 when reaped) |
+//! | eventfd | 0 | its flags | – | – | `eventfd-count:` |
+//! | eventpoll | 0 | its flags | – | – | one `tfd:` line per target |
+//! | signalfd | 0 | its flags | – | – | `sigmask:` |
+//! | timerfd | 0 | its flags | – | – | `clockid:`, `ticks:`, `settime flags:`, `it_value:`, `it_interval:` |
+//! | inotify | 0 | its flags | – | – | one `inotify wd:` line per watch, with its file handle |
+//! | anything else | – | – | – | – | |
 //!
 //! `O_CLOEXEC` is or-ed into the flags when the descriptor has `FD_CLOEXEC`, as the kernel does.
-//! Left out: inode numbers of regular files and the internal mounts' ids (not in the images), and
-//! the type-specific lines after `ino` (eventfd counts, epoll targets, inotify watches...), which
-//! the model does not carry.
+//! Anonymous inodes cannot seek, so their position is 0. Left out (not in the images): inode
+//! numbers of regular files and of the anonymous inode, the internal mounts' ids (pipefs,
+//! sockfs, anon_inodefs, shm), `eventfd-id` and `eventfd-semaphore`, unix sockets' `scm_fds`.
+//! `it_value` is the time left when CRIU read it, a moment before the dump ended.
 
 use std::fmt::Write;
 
-use crate::model::files::FileKind;
+use crate::model::files::{AnonDetail, FileKind};
 use crate::model::process::{Fd, Process};
 
 /// x86_64 `O_CLOEXEC`.
@@ -37,7 +45,23 @@ pub fn fdinfo(_p: &Process, fd: &Fd) -> Vec<u8> {
             FileKind::Pipe { pipe_id, flags } => {
                 (Some(0), Some(*flags), None, Some(u64::from(*pipe_id)))
             }
-            FileKind::Fifo { pipe_id, .. } => (Some(0), None, None, Some(u64::from(*pipe_id))),
+            FileKind::Fifo {
+                pipe_id,
+                flags,
+                mnt_id,
+                ..
+            } => (Some(0), *flags, *mnt_id, Some(u64::from(*pipe_id))),
+            FileKind::Memfd {
+                shmid, flags, pos, ..
+            } => (Some(*pos), Some(*flags), None, *shmid),
+            FileKind::AnonInode { detail, .. } => match detail {
+                AnonDetail::None => (None, None, None, None),
+                AnonDetail::Eventfd { flags, .. }
+                | AnonDetail::Eventpoll { flags, .. }
+                | AnonDetail::Signalfd { flags, .. }
+                | AnonDetail::Timerfd { flags, .. }
+                | AnonDetail::Inotify { flags, .. } => (Some(0), Some(*flags), None, None),
+            },
             FileKind::InetSocket(s) => (Some(0), Some(s.flags), None, Some(u64::from(s.ino))),
             FileKind::UnixSocket(s) => (Some(0), Some(s.flags), None, Some(u64::from(s.ino))),
             FileKind::Socket { ino, .. } => (Some(0), None, None, Some(u64::from(*ino))),
@@ -65,7 +89,73 @@ pub fn fdinfo(_p: &Process, fd: &Fd) -> Vec<u8> {
         // the NSpid chain, of which the images keep only the innermost level.
         let _ = writeln!(s, "Pid:\t{nspid}\nNSpid:\t{nspid}");
     }
+    if let FileKind::AnonInode { detail, .. } = &fd.file.kind {
+        anon_lines(&mut s, detail);
+    }
     s.into_bytes()
+}
+
+/// The lines of an anonymous inode's own `show_fdinfo()` (eventfd_show_fdinfo(),
+/// ep_show_fdinfo(), signalfd_show_fdinfo(), timerfd_show(), inotify_show_fdinfo()).
+fn anon_lines(s: &mut String, d: &AnonDetail) {
+    match d {
+        AnonDetail::None => {}
+        AnonDetail::Eventfd { counter, .. } => {
+            let _ = writeln!(s, "eventfd-count: {counter:16x}");
+        }
+        AnonDetail::Eventpoll { targets, .. } => {
+            for t in targets {
+                let _ = writeln!(
+                    s,
+                    "tfd: {:8} events: {:8x} data: {:16x}  pos:{} ino:{:x} sdev:{:x}",
+                    t.tfd,
+                    t.events,
+                    t.data,
+                    t.pos.unwrap_or(0) as i64,
+                    t.ino.unwrap_or(0),
+                    t.dev.unwrap_or(0)
+                );
+            }
+        }
+        AnonDetail::Signalfd { sigmask, .. } => {
+            let _ = writeln!(s, "sigmask:\t{sigmask:016x}");
+        }
+        AnonDetail::Timerfd {
+            clockid,
+            ticks,
+            settime_flags,
+            value,
+            interval,
+            ..
+        } => {
+            let _ = write!(
+                s,
+                "clockid: {clockid}\nticks: {ticks}\nsettime flags: 0{settime_flags:o}\n\
+                 it_value: ({}, {})\nit_interval: ({}, {})\n",
+                value.0, value.1, interval.0, interval.1
+            );
+        }
+        AnonDetail::Inotify { watches, .. } => {
+            for w in watches {
+                let _ = write!(
+                    s,
+                    "inotify wd:{:x} ino:{:x} sdev:{:x} mask:{:x} ignored_mask:{:x} \
+                     fhandle-bytes:{:x} fhandle-type:{:x} f_handle:",
+                    w.wd,
+                    w.ino,
+                    w.s_dev,
+                    w.mask,
+                    w.ignored_mask,
+                    w.handle.len(),
+                    w.handle_type
+                );
+                for b in &w.handle {
+                    let _ = write!(s, "{b:02x}");
+                }
+                s.push('\n');
+            }
+        }
+    }
 }
 
 #[cfg(test)]
@@ -126,7 +216,14 @@ mod tests {
             }),
         );
         assert_eq!(fdinfo(&p, &f), b"pos:\t0\nflags:\t02000000\nino:\t81758\n");
-        let f = fd(6, 0, FileKind::AnonInode { what: "eventfd" });
+        let f = fd(
+            6,
+            0,
+            FileKind::AnonInode {
+                what: "fanotify",
+                detail: AnonDetail::None,
+            },
+        );
         assert!(fdinfo(&p, &f).is_empty());
         let f = fd(
             7,

@@ -265,7 +265,7 @@ pub fn fd_type_name(kind: &FileKind) -> &'static str {
         FileKind::Socket { .. } => "SOCKET",
         FileKind::Pipe { .. } => "PIPE",
         FileKind::Fifo { .. } => "FIFO",
-        FileKind::AnonInode { what } => match *what {
+        FileKind::AnonInode { what, .. } => match *what {
             "eventfd" => "EVENTFD",
             "eventpoll" => "EVENTPOLL",
             "signalfd" => "SIGNALFD",
