@@ -533,7 +533,7 @@ impl Builder {
         {
             self.warnings.push(format!(
                 "{}: not a usable file name, left out of the mount",
-                name.escape_debug()
+                crate::format::escape(name)
             ));
             return None;
         }
@@ -541,7 +541,7 @@ impl Builder {
         if self.names.contains_key(&key) {
             self.warnings.push(format!(
                 "{}: name used twice in one directory, only the first is shown",
-                name.escape_debug()
+                crate::format::escape(name)
             ));
             return None;
         }
@@ -589,14 +589,14 @@ impl Builder {
         let Some((last, dirs)) = comps.split_last() else {
             self.warnings.push(format!(
                 "{where_}/{}: empty name, left out",
-                path.escape_debug()
+                crate::format::escape(path)
             ));
             return;
         };
         if comps.contains(&"..") {
             self.warnings.push(format!(
                 "{where_}/{}: a name with '..', left out",
-                path.escape_debug()
+                crate::format::escape(path)
             ));
             return;
         }
@@ -607,7 +607,7 @@ impl Builder {
                 Some(_) => {
                     self.warnings.push(format!(
                         "{where_}/{}: {d} is both a file and a directory, left out",
-                        path.escape_debug()
+                        crate::format::escape(path)
                     ));
                     return;
                 }

@@ -338,7 +338,7 @@ impl RootFs {
                 ),
                 _ => r.warnings.push(format!(
                     "deleted file {}: a path with `..`: left out of rootfs/",
-                    g.path.escape_debug()
+                    crate::format::escape(&g.path)
                 )),
             }
         }
@@ -530,7 +530,7 @@ impl RootFs {
             let Some(path) = std::str::from_utf8(&raw).ok().and_then(clean) else {
                 self.warnings.push(format!(
                     "{label}: entry {}: name with `..` or not UTF-8: left out",
-                    String::from_utf8_lossy(&raw).escape_debug()
+                    crate::format::escape_bytes(&raw)
                 ));
                 continue;
             };

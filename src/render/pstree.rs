@@ -15,8 +15,9 @@
 //! A process line is `PID COMM [STATE] CMDLINE`: the PID inside the container, the comm, the
 //! state letter of `stat` (S, T, Z, X), and the command line read from memory like `cmdline`
 //! (NULs as spaces, trailing NULs dropped, cut to 200 characters with `...`). Names and command
-//! lines are kept on one line: control characters and backslashes are escaped C-style (`\n`,
-//! `\t`, `\\`, `\x1b`) and invalid UTF-8 is replaced.
+//! lines are kept on one line: control characters are escaped by [`crate::format::escape`]'s rule
+//! (`\n`, `\t`, `\x1b`), backslashes doubled (`\\`) so the text stays unambiguous, and invalid
+//! UTF-8 is replaced.
 //! When there is no command line to show: `[zombie]` / `[dead]` for a task without memory,
 //! `[COMM]` for an empty one (like ps), `[cmdline unreadable: REASON]` when the dump is broken.
 //! The threads other than the main one come first under their process, as `{TID} NAME` (pstree's
@@ -64,8 +65,8 @@ pub(crate) fn cmdline_text(p: &Process) -> String {
     display(&String::from_utf8_lossy(&raw[..end]), CMDLINE_CHARS)
 }
 
-/// `text` on one line: NULs as spaces, backslashes and control characters escaped C-style,
-/// cut to `max` characters (plus `...`).
+/// `text` on one line: NULs as spaces, backslashes doubled, control characters escaped
+/// ([`crate::format::escape`]), cut to `max` characters (plus `...`).
 fn display(text: &str, max: usize) -> String {
     let mut out = String::with_capacity(text.len().min(max + 8));
     let mut n = 0;
@@ -73,11 +74,7 @@ fn display(text: &str, max: usize) -> String {
         let piece = match c {
             '\0' => " ".to_string(),
             '\\' => "\\\\".to_string(),
-            '\n' => "\\n".to_string(),
-            '\t' => "\\t".to_string(),
-            '\r' => "\\r".to_string(),
-            c if c.is_control() => format!("\\x{:02x}", u32::from(c)),
-            c => c.to_string(),
+            c => crate::format::escape(c.encode_utf8(&mut [0; 4])).into_owned(),
         };
         let len = piece.chars().count();
         if n + len > max {
@@ -168,6 +165,16 @@ pub(crate) fn tree_text(processes: &[Process]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Control characters by the one rule (was: `\x85` for U+0085 here, `\xc2\x85` in tables).
+    #[test]
+    fn controls_escaped_by_the_one_rule() {
+        assert_eq!(
+            display("a\u{85}\x1b\\b\0c\n", 200),
+            "a\\xc2\\x85\\x1b\\\\b c\\n"
+        );
+        assert_eq!(display("abc\x1bdef", 5), "abc...");
+    }
     use crate::render::testutil::*;
 
     #[test]
