@@ -419,3 +419,41 @@ fn secs(l: &str) -> u64 {
         .and_then(|s| s.trim().parse().ok())
         .unwrap_or(u64::MAX / 2)
 }
+
+/// `task/TID/syscall` from the saved registers, byte for byte; `status` lines the maps and fd
+/// table give (`FDSize`, `VmSize`, `VmData`, `VmStk`, `VmExe`, `VmLib`) as the kernel printed them.
+#[test]
+fn syscall_and_status_from_registers_maps_and_fds() {
+    let Some(k) = kitchen() else { return };
+    let mut n = 0;
+    for pid in [1, 6, 7] {
+        let p = k.proc(pid);
+        for t in p["threads"].as_array().expect("threads") {
+            let tid = t["ns_tids"]
+                .as_array()
+                .and_then(|v| v.last())
+                .and_then(Value::as_u64)
+                .expect("ns_tids");
+            let want = t["syscall"].as_str().expect("syscall");
+            assert_eq!(
+                k.text(&format!("{pid}/task/{tid}/syscall")),
+                want,
+                "{pid}/task/{tid}/syscall"
+            );
+            n += 1;
+        }
+        let status = k.text(&format!("{pid}/status"));
+        let truth = p["status"].as_str().expect("status");
+        for key in [
+            "FDSize:", "VmSize:", "VmData:", "VmStk:", "VmExe:", "VmLib:",
+        ] {
+            let line = |text: &str| {
+                text.lines()
+                    .find(|l| l.starts_with(key))
+                    .map(str::to_string)
+            };
+            assert_eq!(line(&status), line(truth), "{pid}/status {key}");
+        }
+    }
+    assert_eq!(n, 4, "threads in the truth");
+}

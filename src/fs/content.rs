@@ -67,6 +67,8 @@ pub enum TextSrc {
     ThreadStatus(u32, u32),
     ThreadStat(u32, u32),
     Regs(u32, u32),
+    /// `task/TID/syscall`
+    Syscall(u32, u32),
     /// `/<pid>/net/<file>`
     Net(u32, render::NetFile),
     /// `/<pid>/mountinfo`
@@ -352,6 +354,7 @@ fn describe(ck: &Checkpoint, src: TextSrc) -> String {
         TextSrc::ThreadStatus(i, j) => format!("{}/task/{}/status", pid(i), tid(i, j)),
         TextSrc::ThreadStat(i, j) => format!("{}/task/{}/stat", pid(i), tid(i, j)),
         TextSrc::Regs(i, j) => format!("{}/task/{}/regs", pid(i), tid(i, j)),
+        TextSrc::Syscall(i, j) => format!("{}/task/{}/syscall", pid(i), tid(i, j)),
         TextSrc::Net(i, w) => format!("{}/net/{}", pid(i), w.name()),
         TextSrc::Mountinfo(i) => format!("{}/mountinfo", pid(i)),
         TextSrc::SysvShm => "sysvipc/shm".into(),
@@ -397,6 +400,7 @@ fn render_inner(ck: &Checkpoint, src: TextSrc) -> std::result::Result<Vec<u8>, S
             render::thread_stat(ck, p, t)
         }
         TextSrc::Regs(i, j) => render::regs(thread(ck, i, j)?.1),
+        TextSrc::Syscall(i, j) => render::syscall::syscall(thread(ck, i, j)?.1),
         TextSrc::Net(i, w) => render::net_of(&ck.net_ns_peers(p(i)?.pid), w),
         TextSrc::Mountinfo(i) => {
             let pid = p(i)?.pid;

@@ -709,6 +709,7 @@ impl Builder {
                 self.file(tdir, "status", text(TextSrc::ThreadStatus(pi, j)));
                 self.file(tdir, "stat", text(TextSrc::ThreadStat(pi, j)));
                 self.file(tdir, "regs", text(TextSrc::Regs(pi, j)));
+                self.file(tdir, "syscall", text(TextSrc::Syscall(pi, j)));
             }
         }
     }
@@ -1288,7 +1289,7 @@ pub(crate) mod tests {
         assert_eq!(names(&t, "/9/task"), [".", "..", "9", "11", "19"]);
         assert_eq!(
             names(&t, "/9/task/11"),
-            [".", "..", "comm", "regs", "stat", "status"]
+            [".", "..", "comm", "regs", "stat", "status", "syscall"]
         );
         // memory/ in address order, not name order.
         assert_eq!(

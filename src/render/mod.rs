@@ -50,6 +50,7 @@ pub mod regs;
 pub mod stat;
 pub mod status;
 pub mod summary;
+pub mod syscall;
 pub mod sysvipc;
 mod task;
 // PID/net/*, PID/pagemap, PID/mountinfo (issue 3 items 3-4)

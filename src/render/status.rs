@@ -17,8 +17,10 @@
 //! `SigIgn`, `SigCgt` (from the sigactions: handler 1 = `SIG_IGN`, other non-zero = caught),
 //! `CapInh` / `CapPrm` / `CapEff` / `CapBnd` / `CapAmb`, `NoNewPrivs`, `Seccomp`.
 //!
-//! Left out, because the images do not record them: `Ngid` (NUMA), `FDSize` (the fd table's
-//! capacity, not the fd count), `VmPeak`, `VmHWM`, `VmRSS`, `RssAnon`, `RssFile`, `RssShmem`
+//! `FDSize` is the smallest table the kernel would have for the highest open descriptor (a table
+//! never shrinks, so the live value can be larger).
+//!
+//! Left out, because the images do not record them: `Ngid` (NUMA), `VmPeak`, `VmHWM`, `VmRSS`, `RssAnon`, `RssFile`, `RssShmem`
 //! (resident memory is not recorded: dumped pages are neither a subset nor a superset of it —
 //! clean file pages and untouched pages are resident but not dumped), `VmPin`, `VmPTE`,
 //! `VmSwap`, `HugetlbPages`, `CoreDumping`, `THP_enabled`, `untag_mask`, `SigQ` (queue length),
@@ -35,6 +37,18 @@ use std::fmt::Write;
 use crate::model::Checkpoint;
 use crate::model::process::{Process, Thread};
 use crate::render::task::{escaped_comm, sig_ign_cgt, state, thread_name, vm_counters};
+
+/// `FDSize`: the capacity of the smallest fd table that holds the highest open descriptor, as
+/// the kernel grows it (`alloc_fdtable()`: 64 slots, then 128 x a power of two). The kernel never
+/// shrinks a table, so a process that once had a higher descriptor open shows more; None for a
+/// process without descriptors (a zombie has no table).
+fn fd_size(p: &Process) -> Option<u64> {
+    let max = p.fds.iter().map(|f| u64::from(f.fd)).max()?;
+    if max < 64 {
+        return Some(64);
+    }
+    Some(((max / 128) + 1).next_power_of_two() * 128)
+}
 
 /// The text of `PID/status`.
 pub fn status(_ck: &Checkpoint, p: &Process) -> Vec<u8> {
@@ -64,6 +78,9 @@ pub(crate) fn render(p: &Process, t: Option<&Thread>, tid: u32, name: &str) -> V
     if let Some(c) = creds {
         let _ = writeln!(s, "Uid:\t{}\t{}\t{}\t{}", c.uid, c.euid, c.suid, c.fsuid);
         let _ = writeln!(s, "Gid:\t{}\t{}\t{}\t{}", c.gid, c.egid, c.sgid, c.fsgid);
+        if let Some(n) = fd_size(p) {
+            let _ = writeln!(s, "FDSize:\t{n}");
+        }
         s.push_str("Groups:\t");
         for (i, g) in c.groups.iter().enumerate() {
             if i > 0 {
