@@ -92,6 +92,7 @@ pub fn main() -> i32 {
     };
     match r {
         Ok(()) => 0,
+        Err(e) if e.is_quiet() => 0,
         Err(e) => {
             eprintln!("{e}");
             e.code
@@ -173,5 +174,14 @@ mod tests {
         assert_eq!(e.to_string(), "ckptfs: /x: bad\\nname");
         assert_eq!(e.code, 2);
         assert_eq!(CliError::failure("a", "b").code, 1);
+        // One rule for every control character (cli and views had two one_line()s).
+        let e = CliError::input("a\tb\r\x1b[31m\n\n");
+        assert_eq!(e.to_string(), "ckptfs: a\\tb\\r\\x1b[31m");
+        // A closed output ends quietly; any other write error is a failure.
+        let pipe = std::io::Error::from(std::io::ErrorKind::BrokenPipe);
+        assert!(CliError::output("w", &pipe).is_quiet());
+        let full = std::io::Error::from(std::io::ErrorKind::StorageFull);
+        let e = CliError::output("cannot write", &full);
+        assert!(!e.is_quiet() && e.code == 1 && e.msg.starts_with("cannot write: "));
     }
 }
