@@ -1,5 +1,5 @@
 //! The command-line front end: `ckptfs mount` / `ckptfs umount`, `ckptfs cache list|clean` (the
-//! decompression cache), and the checkpointctl views `show`, `inspect`, `memparse`, `list`, `diff`.
+//! decompression cache), and the checkpointctl views `show`, `inspect`, `memparse`, `list`, `diff`, and `scan`.
 //!
 //! Errors are one line on stderr, `ckptfs: <what>: <why>`, with exit code 2 for bad input or
 //! usage and 1 for other failures. Logging goes to stderr through `RUST_LOG` (env_logger).
@@ -16,7 +16,7 @@ use clap::{Parser, Subcommand};
 pub use cache::{CacheArgs, CacheCleanArgs, CacheCommand, CacheListArgs};
 pub use mount::MountArgs;
 pub use umount::UmountArgs;
-pub use views::{CacheDirArg, DiffArgs, InspectArgs, ListArgs, MemparseArgs, ShowArgs};
+pub use views::{CacheDirArg, DiffArgs, InspectArgs, ListArgs, MemparseArgs, ScanArgs, ShowArgs};
 
 /// The command line's one error: [`crate::views::Error`] (the views make most of them).
 pub use crate::views::Error as CliError;
@@ -52,6 +52,8 @@ pub enum Command {
     List(ListArgs),
     /// Compare two checkpoints: processes, files, sockets, memory down to changed pages
     Diff(DiffArgs),
+    /// Scan every process of checkpoints for YARA rules and IOCs; findings at virtual addresses
+    Scan(ScanArgs),
     /// Print a shell completion script
     Completions(completions::CompletionsArgs),
     /// Print the man page (roff) of ckptfs or of one of its subcommands
@@ -85,6 +87,10 @@ pub fn main() -> i32 {
         Command::Memparse(a) => views::memparse(a),
         Command::List(a) => views::list(a),
         Command::Diff(a) => views::diff(a),
+        Command::Scan(a) => match views::scan(a) {
+            Ok(code) => return code,
+            Err(e) => Err(e),
+        },
         Command::Completions(a) => {
             completions::completions_main(a, <Cli as clap::CommandFactory>::command())
         }

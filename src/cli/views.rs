@@ -1,5 +1,5 @@
-//! The arguments of the checkpointctl views (`show`, `inspect`, `memparse`, `list`, `diff`) and
-//! `--cache-dir`, and their dispatch to [`crate::views`], which knows nothing of clap.
+//! The arguments of the checkpointctl views (`show`, `inspect`, `memparse`, `list`, `diff`), of
+//! `scan`, and `--cache-dir`, and their dispatch to [`crate::views`], which knows nothing of clap.
 
 use std::path::PathBuf;
 
@@ -198,6 +198,57 @@ pub struct DiffArgs {
     pub cache: CacheDirArg,
 }
 
+/// Arguments of `ckptfs scan`.
+#[derive(clap::Args, Debug, Clone, Default)]
+#[command(after_help = "\
+Examples:
+  ckptfs scan --string PGHOLD --regex 'sk_live_[0-9a-z]+' /var/lib/kubelet/checkpoints/
+  ckptfs scan --ioc-file iocs.txt --format jsonl ck1.tar.zst ck2/ > findings.jsonl
+
+IOC files: one IOC a line; `re:REGEX` is a regex, `str:TEXT` (or any other line) a literal
+string; blank lines and lines starting with `#` are ignored.
+Exit status: 0 no match, 1 matches, 2 error.")]
+pub struct ScanArgs {
+    /// Checkpoints (archives, CRIU image directories) or directories holding checkpoints
+    #[arg(value_name = "PATH", required = true)]
+    pub paths: Vec<PathBuf>,
+    /// A literal string to look for (repeatable)
+    #[arg(long = "string", value_name = "STRING")]
+    pub strings: Vec<String>,
+    /// A regular expression over bytes to look for (repeatable; `.` is any byte but \n)
+    #[arg(long = "regex", value_name = "REGEX")]
+    pub regexes: Vec<String>,
+    /// A file of IOCs, one a line (repeatable; see below)
+    #[arg(long = "ioc-file", value_name = "FILE")]
+    pub ioc_files: Vec<PathBuf>,
+    /// Output format
+    #[arg(long, value_enum, default_value_t)]
+    pub format: views::scan::Format,
+    /// Checkpoints scanned in parallel [default: the number of CPUs]
+    #[arg(short, long, value_name = "N")]
+    pub jobs: Option<usize>,
+    /// Bytes of context shown on each side of a match
+    #[arg(short, long, value_name = "N", default_value_t = 16)]
+    pub context: usize,
+    #[command(flatten)]
+    pub cache: CacheDirArg,
+}
+
+impl ScanArgs {
+    /// The view's request.
+    pub fn request(&self) -> views::scan::Request {
+        views::scan::Request {
+            paths: self.paths.clone(),
+            strings: self.strings.clone(),
+            regexes: self.regexes.clone(),
+            ioc_files: self.ioc_files.clone(),
+            format: self.format,
+            jobs: self.jobs,
+            context: self.context,
+        }
+    }
+}
+
 /// `ckptfs show`.
 pub fn show(a: ShowArgs) -> Result<(), Error> {
     let open = a.cache.open_options();
@@ -227,6 +278,25 @@ pub fn list(a: ListArgs) -> Result<(), Error> {
 pub fn diff(a: DiffArgs) -> Result<(), Error> {
     let open = a.cache.open_options();
     views::to_stdout(|out| views::diff::run(&a.a, &a.b, a.format, &open, out))
+}
+
+/// `ckptfs scan`: the exit code (0 no match, 1 matches, 2 some checkpoint could not be scanned).
+pub fn scan(a: ScanArgs) -> Result<i32, Error> {
+    use std::io::{IsTerminal, Write};
+    let open = a.cache.open_options();
+    let req = a.request();
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::with_capacity(1 << 16, stdout.lock());
+    let r =
+        views::scan::run(&req, &open, &mut out, std::io::stderr().is_terminal()).and_then(|code| {
+            out.flush()
+                .map_err(|e| Error::output("cannot write the output", &e))?;
+            Ok(code)
+        });
+    match r {
+        Err(e) if e.is_quiet() => Ok(0),
+        r => r,
+    }
 }
 
 #[cfg(test)]

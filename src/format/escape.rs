@@ -45,6 +45,20 @@ pub fn escape_bytes(b: &[u8]) -> String {
     out
 }
 
+/// Raw memory as one line of ASCII that maps back to the bytes exactly: printable ASCII as is,
+/// `\\` for a backslash, every other byte `\xNN` (the context of `ckptfs scan` findings).
+pub fn escape_ascii(b: &[u8]) -> String {
+    let mut s = String::with_capacity(b.len());
+    for &c in b {
+        match c {
+            b'\\' => s.push_str("\\\\"),
+            32..127 => s.push(c as char),
+            _ => s.push_str(&format!("\\x{c:02x}")),
+        }
+    }
+    s
+}
+
 fn push_escaped(out: &mut String, c: char) {
     match c {
         '\t' => out.push_str("\\t"),

@@ -217,6 +217,25 @@ fn read_head(file: &fs::File, buf: &mut [u8]) -> std::io::Result<usize> {
     Ok(n)
 }
 
+/// What `path` holds, judged without opening it as a checkpoint (for finding checkpoints in a
+/// directory): `ImageDir` for a CRIU image directory or an extracted container archive (a
+/// `checkpoint/` directory with images), the archive kind for a file that starts like one, `None`
+/// for anything else (or what cannot be read).
+pub fn sniff(path: &Path) -> Option<InputKind> {
+    let md = fs::metadata(path).ok()?;
+    if md.is_dir() {
+        let yes = dir::has_images(path) || dir::has_images(&path.join(layout::CHECKPOINT_DIR));
+        return yes.then_some(InputKind::ImageDir);
+    }
+    if !md.is_file() {
+        return None;
+    }
+    let file = dir::open_evidence(path, true).ok()?;
+    let mut head = [0u8; 512];
+    let n = read_head(&file, &mut head).ok()?;
+    detect(&head[..n])
+}
+
 /// Opens a checkpoint: a CRIU image directory, an extracted container archive, or a `.tar`,
 /// `.tar.gz` or `.tar.zst` archive of either (detected from content).
 pub fn open(path: &Path, opts: &OpenOptions) -> Result<Source, Error> {

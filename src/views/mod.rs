@@ -15,6 +15,7 @@
 //! - [`inspect`]: the tree view and its JSON.
 //! - [`memparse`]: memory sizes, hexdump, search ([`search`] is the engine).
 //! - [`list`]: checkpoints in the kubelet's directory.
+//! - [`scan`]: YARA rules and IOCs over every process of many checkpoints.
 //! - [`diff`]: what changed between two checkpoints, down to memory pages.
 //! - [`tree`]: checkpointctl's tree drawing (its table is [`crate::format::table`]).
 
@@ -24,6 +25,7 @@ pub mod fds;
 pub mod inspect;
 pub mod list;
 pub mod memparse;
+pub mod scan;
 pub mod search;
 pub mod show;
 pub mod tree;

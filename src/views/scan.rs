@@ -1,0 +1,965 @@
+//! `ckptfs scan`: YARA rules and literal / regex IOCs over every process of one or many
+//! checkpoints, each finding at its virtual address.
+//!
+//! ```text
+//! CHECKPOINT   PID    COMM      ADDRESS          MAPPING                                        RULE     STRING                 CONTEXT
+//! ck.tar.zst   8410   secretd   0x5ec100000000   5ec100000000-5ec100100000 rw-s /dev/zero (deleted)   string   SECRETD-SHM-PARENT-D4   SECRETD-SHM-PARENT-D4\x00\x00
+//! ```
+//!
+//! What is scanned, and how:
+//! - Every VMA of every process (PROT_NONE ones too: their dumped bytes are evidence), as the
+//!   `PID/memory/<range>` file shows it: contiguous bytes from the VMA's start, the holes (memory
+//!   that is not in the checkpoint) as zeros, so a match that crosses a page, a pagemap entry, a
+//!   pages file or a parent dump is found whole. Bytes the checkpoint claims but cannot serve
+//!   (broken extents) read as zeros too and are counted in a warning.
+//! - In windows of [`WINDOW`] bytes that overlap the next by [`OVERLAP`] bytes and look
+//!   [`LOOKBEHIND`] bytes back: a match belongs to the window it starts in (reported once), a
+//!   match up to [`OVERLAP`] bytes long is found whole wherever it lies. A YARA rule's condition
+//!   is evaluated per window, so in a VMA larger than a window a condition over several strings
+//!   (`$a and $b`, counts, `filesize`) sees one window at a time. A window with no dumped byte is
+//!   not scanned (a reserved, never touched range: nothing there but zeros).
+//! - The resident set stays bounded: a window inside one mapped slice of a pages file is scanned
+//!   in place and its pages are released afterwards ([`crate::source::blob::release`]); any
+//!   other window is assembled into one reused buffer.
+//! - Shared memory (`MAP_SHARED`: anonymous shared, memfd, SysV, files such as `/dev/shm/*`,
+//!   whose pages come from Podman's `devshm-checkpoint.tar`) is scanned once per object and range, and each finding in it names every process that maps
+//!   it, with the address in each.
+//! - Several checkpoints are scanned in parallel (`-j`); when there are fewer checkpoints than
+//!   jobs, the VMAs of one checkpoint are shared out between threads.
+//!
+//! Literal `--string` IOCs are found at every address where they occur (overlapping occurrences
+//! included, as `memparse --search`); `--regex` IOCs match raw bytes (Unicode off, `.` is any byte
+//! but `\n`), leftmost-first and non-overlapping, as `memparse --search-regex`.
+//!
+//! Exit status: 0 no match, 1 matches, 2 error (a checkpoint that cannot be read, bad rules or
+//! patterns; with bad rules or patterns nothing is scanned).
+
+use std::collections::{BTreeMap, HashMap};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+use serde::Serialize;
+
+use super::search::Pattern;
+use super::{Error, write_out};
+use crate::format::escape::escape_ascii as escape;
+use crate::format::table;
+use crate::model::memory::{Extent, ExtentData, Memory};
+use crate::model::process::{Process, Vma, vma_status as vs};
+use crate::model::{Checkpoint, FileKind};
+use crate::source::OpenOptions;
+
+/// Bytes of a scan window (the overlap and look-behind come on top).
+pub const WINDOW: u64 = 32 << 20;
+/// The longest match found whole across a window boundary; windows overlap by this much.
+pub const OVERLAP: u64 = 64 << 10;
+/// Bytes before a window given as context (regex look-behind assertions; matches starting there
+/// belong to the previous window).
+pub const LOOKBEHIND: u64 = 64;
+/// Longest part of a match shown in `context` (the rest is elided with `...`).
+const MAX_SHOWN: usize = 64;
+/// Directory depth searched for checkpoints under a directory given on the command line.
+const MAX_DEPTH: usize = 4;
+
+/// Output formats.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Format {
+    /// One row per finding (checkpointctl-style table)
+    #[default]
+    Table,
+    /// One JSON array of findings
+    Json,
+    /// One JSON object per finding and line
+    Jsonl,
+}
+
+/// What `ckptfs scan` is asked to do (the command line's arguments are in `cli/views.rs`).
+#[derive(Debug, Clone, Default)]
+pub struct Request {
+    /// Checkpoints, or directories holding checkpoints.
+    pub paths: Vec<PathBuf>,
+    /// Literal string IOCs.
+    pub strings: Vec<String>,
+    /// Regex IOCs.
+    pub regexes: Vec<String>,
+    /// IOC files (one IOC a line: `re:REGEX`, `str:TEXT` or TEXT; `#` comments).
+    pub ioc_files: Vec<PathBuf>,
+    pub format: Format,
+    /// Threads (checkpoints scanned in parallel); None: the number of CPUs.
+    pub jobs: Option<usize>,
+    /// Bytes of context on each side of a match.
+    pub context: usize,
+}
+
+/// One literal or regex IOC.
+pub struct Ioc {
+    /// `string` or `regex`: the finding's rule.
+    pub kind: &'static str,
+    /// The IOC as given: the finding's string.
+    pub text: String,
+    pub pattern: Pattern,
+}
+
+/// What a scan looks for: IOCs (and YARA rules when built with them).
+pub struct Matchers {
+    pub iocs: Vec<Ioc>,
+}
+
+impl Matchers {
+    /// The IOCs of a request (`--string`, `--regex`, `--ioc-file`); a bad one is an error naming
+    /// it.
+    pub fn from_request(args: &Request) -> Result<Matchers, Error> {
+        let mut iocs = Vec::new();
+        for s in &args.strings {
+            iocs.push(ioc_string(s).map_err(|e| Error::input(format!("--string {s:?}: {e}")))?);
+        }
+        for r in &args.regexes {
+            iocs.push(ioc_regex(r).map_err(|e| Error::input(format!("--regex {r:?}: {e}")))?);
+        }
+        for f in &args.ioc_files {
+            let text = std::fs::read(f)
+                .map_err(|e| Error::input(format!("{}: cannot read: {e}", f.display())))?;
+            let text = String::from_utf8_lossy(&text);
+            for (i, line) in text.lines().enumerate() {
+                let line = line.strip_suffix('\r').unwrap_or(line);
+                if line.trim().is_empty() || line.starts_with('#') {
+                    continue;
+                }
+                let r = if let Some(re) = line.strip_prefix("re:") {
+                    ioc_regex(re)
+                } else {
+                    ioc_string(line.strip_prefix("str:").unwrap_or(line))
+                };
+                iocs.push(r.map_err(|e| Error::input(format!("{}:{}: {e}", f.display(), i + 1)))?);
+            }
+        }
+        if iocs.is_empty() {
+            return Err(Error::input(
+                "nothing to look for: give --string, --regex or --ioc-file",
+            ));
+        }
+        Ok(Matchers { iocs })
+    }
+
+    fn scanner(&self) -> Scanner<'_> {
+        Scanner { m: self }
+    }
+}
+
+fn ioc_string(s: &str) -> Result<Ioc, String> {
+    Ok(Ioc {
+        kind: "string",
+        text: s.to_string(),
+        pattern: Pattern::literal(s.as_bytes())?,
+    })
+}
+
+fn ioc_regex(s: &str) -> Result<Ioc, String> {
+    Ok(Ioc {
+        kind: "regex",
+        text: s.to_string(),
+        pattern: Pattern::regex(s)?,
+    })
+}
+
+/// One thread's scanner.
+struct Scanner<'m> {
+    m: &'m Matchers,
+}
+
+/// A match in a window: rule, string, offset in the window buffer, length.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+struct Hit {
+    rule: String,
+    string: String,
+    off: usize,
+    len: usize,
+}
+
+impl Scanner<'_> {
+    /// Every match in `buf` that starts at or after `from` and before `to`.
+    fn scan(&mut self, buf: &[u8], from: usize, to: usize, out: &mut Vec<Hit>) {
+        for ioc in &self.m.iocs {
+            match &ioc.pattern {
+                Pattern::Literal(f) => {
+                    let mut p = from;
+                    while p < to {
+                        let Some(i) = f.find(&buf[p..]) else { break };
+                        if p + i >= to {
+                            break;
+                        }
+                        out.push(Hit {
+                            rule: ioc.kind.into(),
+                            string: ioc.text.clone(),
+                            off: p + i,
+                            len: f.needle().len(),
+                        });
+                        p += i + 1;
+                    }
+                }
+                Pattern::Regex(re) => {
+                    let mut at = from;
+                    while at <= buf.len() {
+                        let Some(m) = re.find_at(buf, at) else { break };
+                        if m.start() >= to {
+                            break;
+                        }
+                        if m.is_empty() {
+                            at = m.end() + 1;
+                            continue;
+                        }
+                        out.push(Hit {
+                            rule: ioc.kind.into(),
+                            string: ioc.text.clone(),
+                            off: m.start(),
+                            len: m.len(),
+                        });
+                        at = m.end();
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// A hit placed in a unit: its address in the unit's VMA and its context text.
+struct Located {
+    hit: Hit,
+    addr: u64,
+    context: String,
+}
+
+/// A process that sees a finding, and where.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct Seen {
+    pub pid: u32,
+    pub comm: String,
+    /// The match's virtual address in this process (`0x...`).
+    pub address: String,
+    /// The VMA, as a `maps` line: `start-end perms path`.
+    pub mapping: String,
+}
+
+/// A shared-memory object a finding lies in.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct Shared {
+    /// `shmem:<shmid>` (anonymous shared), `memfd:<inode>`, `sysv:<shmid>`, `file:<path>`.
+    pub object: String,
+    /// The match's offset in the object (`0x...`).
+    pub offset: String,
+}
+
+/// One finding: one match of one rule string (or IOC) at one place. The field names are stable
+/// (documented in `docs/views.md`).
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct Finding {
+    /// The checkpoint as given (or as found under a directory given).
+    pub checkpoint: String,
+    /// The container's name, when the checkpoint's metadata has one.
+    pub container: Option<String>,
+    /// The first process that sees the match (lowest PID).
+    pub pid: u32,
+    pub comm: String,
+    /// The match's virtual address in `pid` (`0x...`).
+    pub address: String,
+    /// Matched bytes.
+    pub length: usize,
+    /// The VMA in `pid`, as a `maps` line.
+    pub mapping: String,
+    /// The YARA rule, or `string` / `regex` for an IOC.
+    pub rule: String,
+    /// The YARA string identifier (`$a`), or the IOC as given.
+    pub string: String,
+    /// The match with `--context` bytes on each side, escaped: printable ASCII as is, `\\`,
+    /// other bytes `\xNN`; a match longer than 64 bytes shown as its first 64 and `...`.
+    pub context: String,
+    /// Every PID that sees the match (shared memory: all that map it), ascending.
+    pub pids: Vec<u32>,
+    /// Each process that sees the match, with its address and VMA (one entry for private memory).
+    pub processes: Vec<Seen>,
+    /// For shared memory: the object and the offset in it; `null` for private memory.
+    pub shared: Option<Shared>,
+}
+
+/// What scanning one checkpoint gave.
+#[derive(Debug, Default)]
+pub struct Outcome {
+    pub findings: Vec<Finding>,
+    /// Problems that did not stop the scan (unreadable ranges), one line each.
+    pub warnings: Vec<String>,
+}
+
+/// A unit of work: one VMA of one process (for shared memory: the first process that maps that
+/// range of the object), plus every process that maps the same range.
+struct Unit<'c> {
+    proc: &'c Process,
+    vma: &'c Vma,
+    object: Option<String>,
+    /// (process, VMA) of every process that sees this range, the unit's own first.
+    sharers: Vec<(&'c Process, &'c Vma)>,
+    /// Dumped bytes in the VMA (progress).
+    present: u64,
+}
+
+/// The shared-memory object behind a `MAP_SHARED` VMA (None for private memory).
+pub fn shared_object(v: &Vma) -> Option<String> {
+    if !v.shared() {
+        return None;
+    }
+    if let Some(f) = &v.file {
+        return Some(match &f.kind {
+            FileKind::Memfd { inode_id, .. } => format!("memfd:{inode_id}"),
+            FileKind::Reg { path, .. } => format!("file:{path}"),
+            _ => format!("file-id:{}", v.shmid),
+        });
+    }
+    if v.status & vs::SYSVIPC != 0 {
+        return Some(format!("sysv:{}", v.shmid));
+    }
+    Some(format!("shmem:{}", v.shmid))
+}
+
+/// The units of a checkpoint: private VMAs each, shared ranges once.
+fn units(ck: &Checkpoint) -> Vec<Unit<'_>> {
+    let mut out: Vec<Unit<'_>> = Vec::new();
+    let mut by_range: HashMap<(String, u64, u64), usize> = HashMap::new();
+    for p in &ck.processes {
+        for v in &p.vmas {
+            if v.is_empty() {
+                continue;
+            }
+            let present = p.memory.present_in(v.start, v.end);
+            let object = shared_object(v);
+            if let Some(o) = &object {
+                let key = (o.clone(), v.pgoff, v.len());
+                if let Some(&i) = by_range.get(&key) {
+                    let u: &mut Unit<'_> = &mut out[i];
+                    u.sharers.push((p, v));
+                    // A process may hold pages of the object another did not (never both: then
+                    // its copy is scanned).
+                    if present > u.present {
+                        u.proc = p;
+                        u.vma = v;
+                        u.present = present;
+                    }
+                    continue;
+                }
+                by_range.insert(key, out.len());
+            }
+            if present == 0 && object.is_none() {
+                continue;
+            }
+            out.push(Unit {
+                proc: p,
+                vma: v,
+                object,
+                sharers: vec![(p, v)],
+                present,
+            });
+        }
+    }
+    out.retain(|u| u.present > 0);
+    out
+}
+
+/// A VMA as a `maps` line: `start-end perms path`.
+pub fn mapping_text(v: &Vma) -> String {
+    let name = crate::render::maps::vma_name(v);
+    let mut s = format!("{:x}-{:x} {}", v.start, v.end, v.perms());
+    if let Some(n) = name {
+        s.push(' ');
+        s.push_str(&n);
+    }
+    s
+}
+
+/// The window buffer `lo..hi` of `mem`: borrowed when one dumped slice covers it, else assembled
+/// into `buf` (holes and broken ranges as zeros; broken bytes counted in `broken`).
+fn window_bytes<'a>(
+    mem: &'a Memory,
+    lo: u64,
+    hi: u64,
+    buf: &'a mut Vec<u8>,
+    broken: &mut u64,
+) -> (&'a [u8], bool) {
+    let i = mem.extents().partition_point(|e| e.end() <= lo);
+    if let Some(Extent {
+        start,
+        data: ExtentData::Bytes(b),
+        ..
+    }) = mem.extents().get(i)
+        && *start <= lo
+        && mem.extents()[i].end() >= hi
+    {
+        let off = (lo - start) as usize;
+        return (&b.bytes()[off..off + (hi - lo) as usize], true);
+    }
+    buf.clear();
+    buf.resize((hi - lo) as usize, 0);
+    let mut a = lo;
+    while a < hi {
+        match mem.piece_at(a, hi - a) {
+            crate::model::memory::Piece::Data(d) => {
+                let o = (a - lo) as usize;
+                buf[o..o + d.len()].copy_from_slice(d);
+                crate::source::blob::release(d);
+                a += d.len() as u64;
+            }
+            crate::model::memory::Piece::Zeros(n) => a += n,
+            crate::model::memory::Piece::Broken(_) => {
+                let i = mem.extents().partition_point(|e| e.end() <= a);
+                let end = mem.extents().get(i).map_or(hi, |e| e.end().min(hi));
+                *broken += end - a;
+                a = end.max(a + 1);
+            }
+        }
+    }
+    (&buf[..], false)
+}
+
+/// Scans one unit; findings (one per match, not yet merged across units) go to `out`.
+fn scan_unit(
+    sc: &mut Scanner<'_>,
+    u: &Unit<'_>,
+    context: usize,
+    buf: &mut Vec<u8>,
+    progress: &dyn Fn(u64),
+    out: &mut Vec<Located>,
+    warnings: &mut Vec<String>,
+) {
+    let (p, v) = (u.proc, u.vma);
+    let mem = &p.memory;
+    let mut broken = 0u64;
+    let mut hits = Vec::new();
+    let mut w = v.start;
+    while w < v.end {
+        let own_end = w.saturating_add(WINDOW).min(v.end);
+        let lo = w.saturating_sub(LOOKBEHIND).max(v.start);
+        let hi = own_end.saturating_add(OVERLAP).min(v.end);
+        let present = mem.present_in(w, own_end);
+        if mem.present_in(lo, hi) > 0 {
+            let (bytes, mapped) = window_bytes(mem, lo, hi, buf, &mut broken);
+            hits.clear();
+            sc.scan(bytes, (w - lo) as usize, (own_end - lo) as usize, &mut hits);
+            for h in hits.drain(..) {
+                let addr = lo + h.off as u64;
+                let context = context_text(bytes, h.off, h.len, context);
+                out.push(Located {
+                    hit: h,
+                    addr,
+                    context,
+                });
+            }
+            if mapped {
+                crate::source::blob::release(bytes);
+            }
+        }
+        progress(present);
+        w = own_end;
+    }
+    if broken > 0 {
+        warnings.push(format!(
+            "PID {} {}: {broken} bytes the checkpoint cannot serve were scanned as zeros",
+            p.pid,
+            mapping_text(v)
+        ));
+    }
+}
+
+/// The match at `off..off + len` of `b` with `context` bytes on each side, escaped.
+fn context_text(b: &[u8], off: usize, len: usize, context: usize) -> String {
+    let lo = off.saturating_sub(context);
+    let end = (off + len).min(b.len());
+    let shown_end = end.min(off + MAX_SHOWN);
+    let mut s = escape(&b[lo..shown_end]);
+    if shown_end < end {
+        s.push_str("...");
+    }
+    s.push_str(&escape(&b[end..(end + context).min(b.len())]));
+    s
+}
+
+/// Scans one loaded checkpoint with `threads` threads.
+pub fn scan_checkpoint(
+    ck: &Checkpoint,
+    shown: &str,
+    m: &Matchers,
+    context: usize,
+    threads: usize,
+    progress: &(dyn Fn(u64) + Sync),
+    on_units: &dyn Fn(u64),
+) -> Outcome {
+    let units = units(ck);
+    on_units(units.iter().map(|u| u.present).sum());
+    let next = AtomicUsize::new(0);
+    let results: Mutex<Vec<(usize, Vec<Located>)>> = Mutex::new(Vec::new());
+    let warnings: Mutex<Vec<String>> = Mutex::new(Vec::new());
+    let work = || {
+        let mut sc = m.scanner();
+        let mut buf = Vec::new();
+        loop {
+            let i = next.fetch_add(1, Ordering::Relaxed);
+            let Some(u) = units.get(i) else { break };
+            let mut out = Vec::new();
+            let mut warn = Vec::new();
+            scan_unit(&mut sc, u, context, &mut buf, progress, &mut out, &mut warn);
+            lock(&results).push((i, out));
+            lock(&warnings).extend(warn);
+        }
+    };
+    let threads = threads.clamp(1, units.len().max(1));
+    if threads == 1 {
+        work();
+    } else {
+        std::thread::scope(|s| {
+            for _ in 0..threads {
+                s.spawn(work);
+            }
+        });
+    }
+    let mut results = results.into_inner().unwrap_or_else(|e| e.into_inner());
+    results.sort_by_key(|r| r.0);
+    let container = ck.meta.container_name.clone();
+    // Merge: one finding per (object or process, offset or address, rule, string).
+    let mut merged: BTreeMap<(String, u64, String, String), Finding> = BTreeMap::new();
+    for (i, hits) in results {
+        let u = &units[i];
+        for Located {
+            hit: h,
+            addr,
+            context: ctx,
+        } in hits
+        {
+            let rel = addr - u.vma.start;
+            let mut seen: Vec<Seen> = u
+                .sharers
+                .iter()
+                .map(|(p, v)| Seen {
+                    pid: p.pid,
+                    comm: p.comm.clone(),
+                    address: format!("{:#x}", v.start + rel),
+                    mapping: mapping_text(v),
+                })
+                .collect();
+            seen.sort_by_key(|s| s.pid);
+            seen.dedup();
+            let (key, pos, shared) = match &u.object {
+                Some(o) => (
+                    o.clone(),
+                    u.vma.pgoff + rel,
+                    Some(Shared {
+                        object: o.clone(),
+                        offset: format!("{:#x}", u.vma.pgoff + rel),
+                    }),
+                ),
+                None => (format!("pid:{}", u.proc.pid), addr, None),
+            };
+            let k = (key, pos, h.rule.clone(), h.string.clone());
+            if let Some(f) = merged.get_mut(&k) {
+                for s in seen {
+                    if !f.processes.contains(&s) {
+                        f.processes.push(s);
+                    }
+                }
+                f.processes.sort_by_key(|s| s.pid);
+                continue;
+            }
+            let first = seen[0].clone();
+            merged.insert(
+                k,
+                Finding {
+                    checkpoint: shown.to_string(),
+                    container: container.clone(),
+                    pid: first.pid,
+                    comm: first.comm,
+                    address: first.address,
+                    length: h.len,
+                    mapping: first.mapping,
+                    rule: h.rule,
+                    string: h.string,
+                    context: ctx,
+                    pids: Vec::new(),
+                    processes: seen,
+                    shared,
+                },
+            );
+        }
+    }
+    let mut findings: Vec<Finding> = merged
+        .into_values()
+        .map(|mut f| {
+            let mut pids: Vec<u32> = f.processes.iter().map(|s| s.pid).collect();
+            pids.dedup();
+            f.pids = pids;
+            let first = &f.processes[0];
+            f.pid = first.pid;
+            f.comm = first.comm.clone();
+            f.address = first.address.clone();
+            f.mapping = first.mapping.clone();
+            f
+        })
+        .collect();
+    findings.sort_by(|a, b| {
+        (a.pid, addr_of(&a.address), &a.rule, &a.string).cmp(&(
+            b.pid,
+            addr_of(&b.address),
+            &b.rule,
+            &b.string,
+        ))
+    });
+    Outcome {
+        findings,
+        warnings: warnings.into_inner().unwrap_or_else(|e| e.into_inner()),
+    }
+}
+
+fn addr_of(s: &str) -> u64 {
+    u64::from_str_radix(s.trim_start_matches("0x"), 16).unwrap_or(0)
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// The checkpoints named by `paths`: each path that is a checkpoint itself, and the checkpoints
+/// found under each directory that is not one (entries in name order, up to [`MAX_DEPTH`]
+/// levels down; files that are not archives are skipped). A path that does not exist is an
+/// error.
+pub fn expand(paths: &[PathBuf]) -> Result<Vec<PathBuf>, Error> {
+    let mut out = Vec::new();
+    for p in paths {
+        let md = std::fs::metadata(p)
+            .map_err(|e| Error::input(format!("{}: cannot open: {e}", p.display())))?;
+        if !md.is_dir() || crate::source::sniff(p).is_some() {
+            out.push(p.clone());
+            continue;
+        }
+        walk(p, 0, &mut out)?;
+    }
+    Ok(out)
+}
+
+fn walk(dir: &Path, depth: usize, out: &mut Vec<PathBuf>) -> Result<(), Error> {
+    let rd = std::fs::read_dir(dir)
+        .map_err(|e| Error::input(format!("{}: cannot list: {e}", dir.display())))?;
+    let mut entries: Vec<PathBuf> = rd.filter_map(Result::ok).map(|e| e.path()).collect();
+    entries.sort();
+    for e in entries {
+        match crate::source::sniff(&e) {
+            Some(_) => out.push(e),
+            None if depth + 1 < MAX_DEPTH && e.is_dir() => walk(&e, depth + 1, out)?,
+            None => log::debug!("{}: not a checkpoint; skipped", e.display()),
+        }
+    }
+    Ok(())
+}
+
+/// Runs the scan, writing findings to `out`; returns 0 (no match), 1 (matches) or 2 (some
+/// checkpoint could not be scanned; reported on stderr). Bad rules or IOCs, and paths that do
+/// not exist, are an error before anything is scanned.
+pub fn run(
+    args: &Request,
+    open: &OpenOptions,
+    out: &mut dyn Write,
+    tty: bool,
+) -> Result<i32, Error> {
+    let m = Matchers::from_request(args)?;
+    let cks = expand(&args.paths)?;
+    let jobs = args
+        .jobs
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+        .max(1);
+    let workers = jobs.min(cks.len()).max(1);
+    let inner = (jobs / workers).max(1);
+    let bytes_bar = tty.then(|| {
+        let b = indicatif::ProgressBar::with_draw_target(
+            Some(0),
+            indicatif::ProgressDrawTarget::stderr(),
+        );
+        let style = indicatif::ProgressStyle::with_template(
+            "scanning [{bar:40}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+        .progress_chars("=> ");
+        b.set_style(style);
+        b
+    });
+    let next = AtomicUsize::new(0);
+    let failed = AtomicBool::new(false);
+    let (tx, rx) = std::sync::mpsc::channel::<(usize, Result<Outcome, Error>)>();
+    let mut status = 0;
+    let mut json_first = true;
+    let mut rows: Vec<Vec<String>> = Vec::new();
+    let multi = cks.len() > 1;
+    let result = std::thread::scope(|s| -> Result<(), Error> {
+        for _ in 0..workers {
+            let tx = tx.clone();
+            let (cks, m, next, bytes_bar) = (&cks, &m, &next, &bytes_bar);
+            s.spawn(move || {
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(path) = cks.get(i) else { break };
+                    let r = super::load(path, open).map(|mut ck| {
+                        // Podman's /dev/shm (devshm-checkpoint.tar) fills its shared mappings.
+                        if let Err(e) = crate::model::rootfs::attach(&mut ck, None) {
+                            eprintln!(
+                                "ckptfs: warning: {}: rootfs/ and /dev/shm: {e}",
+                                path.display()
+                            );
+                        }
+                        let progress = |n: u64| {
+                            if let Some(b) = bytes_bar {
+                                b.inc(n);
+                            }
+                        };
+                        let on_units = |n: u64| {
+                            if let Some(b) = bytes_bar {
+                                b.inc_length(n);
+                            }
+                        };
+                        scan_checkpoint(
+                            &ck,
+                            &path.display().to_string(),
+                            m,
+                            args.context,
+                            inner,
+                            &progress,
+                            &on_units,
+                        )
+                    });
+                    if tx.send((i, r)).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        drop(tx);
+        // Results in input order, each written as soon as those before it are.
+        let mut pending: BTreeMap<usize, Result<Outcome, Error>> = BTreeMap::new();
+        let mut want = 0usize;
+        if args.format == Format::Json {
+            write_out(out, b"[")?;
+        }
+        for (i, r) in rx {
+            pending.insert(i, r);
+            while let Some(r) = pending.remove(&want) {
+                want += 1;
+                match r {
+                    Err(e) => {
+                        failed.store(true, Ordering::Relaxed);
+                        if let Some(b) = &bytes_bar {
+                            b.suspend(|| eprintln!("ckptfs: {e}"));
+                        } else {
+                            eprintln!("ckptfs: {e}");
+                        }
+                    }
+                    Ok(o) => {
+                        for w in &o.warnings {
+                            eprintln!("ckptfs: warning: {}: {w}", cks[want - 1].display());
+                        }
+                        if !o.findings.is_empty() {
+                            status = 1;
+                        }
+                        write_findings(
+                            out,
+                            args.format,
+                            &o.findings,
+                            &mut json_first,
+                            &mut rows,
+                            multi,
+                        )?;
+                    }
+                }
+            }
+        }
+        Ok(())
+    });
+    if let Some(b) = &bytes_bar {
+        b.finish_and_clear();
+    }
+    result?;
+    match args.format {
+        Format::Json => write_out(out, if json_first { b"]\n" } else { b"\n]\n" })?,
+        Format::Jsonl => {}
+        Format::Table => {
+            if !rows.is_empty() {
+                let mut header = vec!["Checkpoint"];
+                if !multi {
+                    header.clear();
+                }
+                header.extend([
+                    "PID", "Comm", "Address", "Mapping", "Rule", "String", "Context",
+                ]);
+                write_out(out, table::render(&header, &rows).as_bytes())?;
+            }
+        }
+    }
+    if failed.load(Ordering::Relaxed) {
+        return Ok(2);
+    }
+    Ok(status)
+}
+
+fn write_findings(
+    out: &mut dyn Write,
+    format: Format,
+    findings: &[Finding],
+    json_first: &mut bool,
+    rows: &mut Vec<Vec<String>>,
+    multi: bool,
+) -> Result<(), Error> {
+    for f in findings {
+        match format {
+            Format::Json | Format::Jsonl => {
+                let j = serde_json::to_string(f)
+                    .map_err(|e| Error::input(format!("cannot encode a finding: {e}")))?;
+                let sep: &[u8] = match (format, *json_first) {
+                    (Format::Json, true) => b"\n",
+                    (Format::Json, false) => b",\n",
+                    _ => b"",
+                };
+                *json_first = false;
+                write_out(out, sep)?;
+                write_out(out, j.as_bytes())?;
+                if format == Format::Jsonl {
+                    write_out(out, b"\n")?;
+                }
+            }
+            Format::Table => {
+                let mut row = Vec::new();
+                if multi {
+                    row.push(f.checkpoint.clone());
+                }
+                let pids: Vec<String> = f.pids.iter().map(u32::to_string).collect();
+                row.extend([
+                    pids.join(","),
+                    f.comm.clone(),
+                    f.address.clone(),
+                    f.mapping.clone(),
+                    f.rule.clone(),
+                    f.string.clone(),
+                    f.context.clone(),
+                ]);
+                rows.push(row);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Memmem over a window, for tests of the window logic.
+#[cfg(test)]
+fn find_literal(hay: &[u8], needle: &[u8]) -> Vec<usize> {
+    memchr::memmem::find_iter(hay, needle).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::source::Blob;
+
+    fn ext(start: u64, b: &Blob) -> Extent {
+        Extent {
+            start,
+            len: b.len() as u64,
+            data: ExtentData::Bytes(b.clone()),
+        }
+    }
+
+    #[test]
+    fn escape_and_context() {
+        assert_eq!(escape(b"a\\b\x00\xff~"), "a\\\\b\\x00\\xff~");
+        let b = b"..xxKEYxx..";
+        assert_eq!(context_text(b, 4, 3, 2), "xxKEYxx");
+        assert_eq!(context_text(b, 0, 2, 5), "..xxKEY");
+        let long = vec![b'A'; 100];
+        let t = context_text(&long, 0, 100, 0);
+        assert_eq!(t, format!("{}...", "A".repeat(64)));
+    }
+
+    #[test]
+    fn window_bytes_borrows_or_assembles() {
+        let a = Blob::from_vec(b"abcdefgh".to_vec());
+        let c = Blob::from_vec(b"ABCD".to_vec());
+        let (mem, _) = Memory::from_extents(vec![
+            ext(0x1000, &a),
+            ext(0x1010, &c),
+            Extent {
+                start: 0x1020,
+                len: 4,
+                data: ExtentData::Broken("gone".into()),
+            },
+        ]);
+        let mut buf = Vec::new();
+        let mut broken = 0;
+        let (b, mapped) = window_bytes(&mem, 0x1002, 0x1006, &mut buf, &mut broken);
+        assert!(mapped);
+        assert_eq!(b, b"cdef");
+        let (b, mapped) = window_bytes(&mem, 0x1006, 0x1024, &mut buf, &mut broken);
+        assert!(!mapped);
+        let mut want = b"gh".to_vec();
+        want.extend([0; 8]);
+        want.extend(b"ABCD");
+        want.extend([0; 12]);
+        want.extend([0; 4]);
+        assert_eq!(b, &want[..]);
+        assert_eq!(broken, 4);
+        assert_eq!(find_literal(b, b"ABCD"), vec![10]);
+    }
+
+    #[test]
+    fn literal_and_regex_in_a_window_range() {
+        let m = Matchers {
+            iocs: vec![ioc_string("aa").unwrap(), ioc_regex("b+").unwrap()],
+        };
+        let mut sc = m.scanner();
+        let mut out = Vec::new();
+        //           0123456789
+        sc.scan(b"aaaxbbbxaa", 1, 9, &mut out);
+        let got: Vec<(&str, usize, usize)> = out
+            .iter()
+            .map(|h| (h.rule.as_str(), h.off, h.len))
+            .collect();
+        assert_eq!(
+            got,
+            vec![("string", 1, 2), ("string", 8, 2), ("regex", 4, 3)]
+        );
+    }
+
+    #[test]
+    fn iocs_from_a_file_and_bad_ones() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("iocs.txt");
+        std::fs::write(
+            &f,
+            "# comment\n\nPGHOLD\nre:sk_live_[0-9a-z]+\nstr:re:x\r\n",
+        )
+        .unwrap();
+        let args = Request {
+            ioc_files: vec![f.clone()],
+            strings: vec!["X".into()],
+            ..Default::default()
+        };
+        let m = Matchers::from_request(&args).unwrap();
+        let got: Vec<(&str, &str)> = m.iocs.iter().map(|i| (i.kind, i.text.as_str())).collect();
+        assert_eq!(
+            got,
+            vec![
+                ("string", "X"),
+                ("string", "PGHOLD"),
+                ("regex", "sk_live_[0-9a-z]+"),
+                ("string", "re:x")
+            ]
+        );
+        std::fs::write(&f, "ok\nre:a(\n").unwrap();
+        let e = Matchers::from_request(&args).err().unwrap().to_string();
+        assert!(e.contains("iocs.txt:2: invalid regular expression"), "{e}");
+        let e = Matchers::from_request(&Request::default())
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(e.contains("nothing to look for"), "{e}");
+    }
+}

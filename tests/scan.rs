@@ -1,0 +1,598 @@
+//! `ckptfs scan` through the built binary: IOCs (and YARA rules when built with them) against the
+//! fixtures' markers at the addresses their READMEs give, matches across pagemap-entry, parent-dump
+//! and scan-window boundaries (writer-made checkpoints), shared-memory dedupe, bad rules and
+//! patterns, a directory of mixed checkpoints, exit codes and the JSON field names. No FUSE.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use ckptfs::writer::{CheckpointWriter, Compression, Layout, PE_PRESENT, Vma};
+use serde_json::Value;
+
+const PAGE: u64 = 4096;
+
+struct Run {
+    out: String,
+    err: String,
+    code: i32,
+}
+
+/// Runs the binary in `cwd` with a cache directory of its own.
+fn scan(cwd: &Path, args: &[&str]) -> Run {
+    let cache = tempfile::tempdir().unwrap();
+    let o = Command::new(common::ckptfs())
+        .arg("scan")
+        .args(args)
+        .current_dir(cwd)
+        .env("XDG_CACHE_HOME", cache.path())
+        .env_remove("RUST_LOG")
+        .output()
+        .expect("run ckptfs");
+    Run {
+        out: String::from_utf8_lossy(&o.stdout).into_owned(),
+        err: String::from_utf8_lossy(&o.stderr).into_owned(),
+        code: o.status.code().unwrap_or(-1),
+    }
+}
+
+/// The findings of a `--format jsonl` run.
+fn jsonl(r: &Run) -> Vec<Value> {
+    r.out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect()
+}
+
+/// (string, address, pids) of each finding.
+fn hits(v: &[Value]) -> Vec<(String, String, Vec<u64>)> {
+    v.iter()
+        .map(|f| {
+            (
+                f["string"].as_str().unwrap().to_string(),
+                f["address"].as_str().unwrap().to_string(),
+                f["pids"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|p| p.as_u64().unwrap())
+                    .collect(),
+            )
+        })
+        .collect()
+}
+
+fn fixture(name: &str) -> Option<PathBuf> {
+    Some(common::fixtures()?.join(name))
+}
+
+/// The documented field names of a finding (docs/views.md).
+const FIELDS: &[&str] = &[
+    "checkpoint",
+    "container",
+    "pid",
+    "comm",
+    "address",
+    "length",
+    "mapping",
+    "rule",
+    "string",
+    "context",
+    "pids",
+    "processes",
+    "shared",
+];
+
+/// secretd-shm: every marker of the README at its address; the shared anonymous and memfd
+/// markers once each, with both PIDs; the child's heap marker only in the child.
+#[test]
+fn secretd_shm_markers_at_their_addresses_shared_once() {
+    let Some(fx) = fixture("secretd-shm") else {
+        return;
+    };
+    let images = fx.join("images");
+    let r = scan(
+        &fx,
+        &[
+            "--format",
+            "jsonl",
+            "--regex",
+            "SECRETD-[A-Z0-9-]+-D4",
+            "--string",
+            "SECRET_TOKEN=tok-shm-6b1f3e90",
+            images.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(r.code, 1, "{}", r.err);
+    let v = jsonl(&r);
+    let h = hits(&v);
+    let (parent, child) = (8410u64, 8414u64);
+    // (marker, address, the PID lists of the findings there): private copies of a page (the
+    // child was forked) are one finding per process, shared memory one finding for both.
+    let want: &[(&str, &str, &[&[u64]])] = &[
+        (
+            "SECRETD-GLOBAL-D4",
+            "0x559c95b76140",
+            &[&[parent], &[child]],
+        ),
+        ("SECRETD-HEAP-D4", "0x559cd2fd22a0", &[&[parent], &[child]]),
+        ("SECRETD-STACK-D4", "0x7ffdc57bfe70", &[&[parent], &[child]]),
+        ("SECRETD-PROTNONE-D4", "0x5ec300000000", &[&[parent]]),
+        (
+            "SECRETD-SHM-PARENT-D4",
+            "0x5ec100000000",
+            &[&[parent, child]],
+        ),
+        (
+            "SECRETD-SHM-CHILD-D4",
+            "0x5ec100010000",
+            &[&[parent, child]],
+        ),
+        ("SECRETD-MEMFD-D4", "0x5ec200000000", &[&[parent, child]]),
+    ];
+    for (marker, addr, pids) in want {
+        let found: Vec<Vec<u64>> = h
+            .iter()
+            .zip(&v)
+            .filter(|(h, f)| f["context"].as_str().unwrap().contains(marker) && h.1 == *addr)
+            .map(|(h, _)| h.2.clone())
+            .collect();
+        let pids: Vec<Vec<u64>> = pids.iter().map(|p| p.to_vec()).collect();
+        assert_eq!(found, pids, "{marker} at {addr}: {h:#?}");
+    }
+    // Shared memory: each marker reported once, naming the object and both processes.
+    for f in &v {
+        let ctx = f["context"].as_str().unwrap();
+        if ctx.contains("SECRETD-SHM-") && f["address"].as_str().unwrap().starts_with("0x5ec1") {
+            // CRIU 4.2 on kernel 6.18 records shared anonymous memory as a memfd of /dev/zero.
+            let kind = f["shared"]["object"].as_str().unwrap().split(':').next();
+            assert!(matches!(kind, Some("shmem" | "memfd")), "{f}");
+            let ps = f["processes"].as_array().unwrap();
+            assert_eq!(ps.len(), 2);
+            assert!(ps.iter().all(|p| {
+                p["mapping"]
+                    .as_str()
+                    .unwrap()
+                    .starts_with("5ec100000000-5ec100100000 rw-s")
+            }));
+        }
+    }
+    assert_eq!(
+        v.iter()
+            .filter(|f| f["context"]
+                .as_str()
+                .unwrap()
+                .contains("SECRETD-SHM-PARENT-D4")
+                && f["address"] == "0x5ec100000000")
+            .count(),
+        1
+    );
+    // The child's heap marker: only in the child.
+    assert!(
+        h.iter()
+            .any(|(s, _, p)| s.starts_with("SECRETD-") && p == &vec![child])
+            && v.iter().any(
+                |f| f["context"].as_str().unwrap().contains("SECRETD-CHILD-D4")
+                    && f["pids"] == serde_json::json!([child])
+            )
+    );
+    // The environment of both processes (on their stacks).
+    let env: Vec<_> = h
+        .iter()
+        .filter(|(s, _, _)| s == "SECRET_TOKEN=tok-shm-6b1f3e90")
+        .collect();
+    assert!(
+        env.iter().any(|(_, _, p)| p == &vec![parent])
+            && env.iter().any(|(_, _, p)| p == &vec![child]),
+        "{env:?}"
+    );
+    // Field names, in their documented order, on every finding.
+    for f in &v {
+        let mut keys: Vec<&str> = f.as_object().unwrap().keys().map(String::as_str).collect();
+        keys.sort_unstable();
+        let mut want = FIELDS.to_vec();
+        want.sort_unstable();
+        assert_eq!(keys, want);
+        for p in f["processes"].as_array().unwrap() {
+            let mut keys: Vec<&str> = p.as_object().unwrap().keys().map(String::as_str).collect();
+            keys.sort_unstable();
+            assert_eq!(keys, ["address", "comm", "mapping", "pid"]);
+        }
+        if !f["shared"].is_null() {
+            let mut keys: Vec<&str> = f["shared"]
+                .as_object()
+                .unwrap()
+                .keys()
+                .map(String::as_str)
+                .collect();
+            keys.sort_unstable();
+            assert_eq!(keys, ["object", "offset"]);
+        }
+    }
+}
+
+/// The fixtures' archives: the environment markers of podman-busybox with the container name.
+#[test]
+fn podman_archive_with_container_name() {
+    let Some(fx) = fixture("podman-busybox") else {
+        return;
+    };
+    let r = scan(
+        &fx,
+        &[
+            "--format",
+            "json",
+            "--string",
+            "APP_TOKEN=PODBB-ENV-TOKEN-4c1d",
+            "checkpoint.tar.gz",
+        ],
+    );
+    assert_eq!(r.code, 1, "{}", r.err);
+    let v: Value = serde_json::from_str(&r.out).unwrap();
+    let v = v.as_array().unwrap();
+    assert!(!v.is_empty());
+    for f in v {
+        assert_eq!(f["container"], "fx-busybox");
+        assert_eq!(f["checkpoint"], "checkpoint.tar.gz");
+        assert_eq!(f["rule"], "string");
+        assert_eq!(f["length"], 30);
+        assert_eq!(f["shared"], Value::Null);
+    }
+    // Every process of the container has it in its environment.
+    let mut pids: Vec<u64> = v.iter().map(|f| f["pid"].as_u64().unwrap()).collect();
+    pids.dedup();
+    assert!(pids.len() >= 2, "{pids:?}");
+    // No match: exit 0, an empty array.
+    let r = scan(
+        &fx,
+        &[
+            "--format",
+            "json",
+            "--string",
+            "NOT-THERE-4242",
+            "checkpoint.tar.gz",
+        ],
+    );
+    assert_eq!((r.code, r.out.as_str()), (0, "[]\n"), "{}", r.err);
+}
+
+/// Markers across a page boundary in one pagemap entry, across two pagemap entries, across a
+/// parent-dump page and this dump's page, and across the scan's window boundary: found once, at
+/// their addresses, by string and by regex.
+#[test]
+fn matches_across_entry_dump_and_window_boundaries() {
+    const BASE: u64 = 0x5ec0_0000_0000;
+    const WINDOW: u64 = 32 << 20;
+    let dir = tempfile::tempdir().unwrap();
+    let m1 = b"CROSS-PAGE-MARKER-1111";
+    let m2 = b"CROSS-ENTRY-MARKER-2222";
+    let m3 = b"CROSS-DUMP-MARKER-3333";
+    let m4 = b"CROSS-WINDOW-MARKER-4444";
+    let m5 = b"AFTER-WINDOW-MARKER-5555";
+    let at1 = BASE + PAGE - 9;
+    let at2 = BASE + 3 * PAGE - 5;
+    let at3 = BASE + 5 * PAGE - 11;
+    let at4 = BASE + WINDOW - 7;
+    let at5 = BASE + WINDOW + 100; // in the second window only
+    let mut pre = CheckpointWriter::new();
+    pre.process(1, 0)
+        .anon(BASE, WINDOW + 16 * PAGE)
+        .pages(at3, &m3[..11]);
+    let mut w = CheckpointWriter::new();
+    w.max_batch_pages(2);
+    w.with_parent("pre", pre);
+    w.process(1, 0)
+        .comm("x")
+        .vma(Vma::anon(BASE, WINDOW + 16 * PAGE).rw())
+        .pages(BASE, &[b'.'; 4 * 4096])
+        .pages(at1, m1)
+        .pages(at2, m2)
+        .parent_pages(BASE + 4 * PAGE, 1)
+        .pages_with_flags(BASE + 5 * PAGE, &m3[11..], PE_PRESENT)
+        .pages(at4, m4)
+        .pages(at5, m5);
+    w.write_dir(&dir.path().join("dump")).unwrap();
+    let all = [
+        (&m1[..], at1),
+        (&m2[..], at2),
+        (&m3[..], at3),
+        (&m4[..], at4),
+        (&m5[..], at5),
+    ];
+    let mut args = vec!["--format".to_string(), "jsonl".to_string()];
+    for (m, _) in &all {
+        let s = std::str::from_utf8(m).unwrap();
+        args.extend(["--string".into(), s.into()]);
+        args.extend(["--regex".into(), format!("{}[0-9]+", &s[..s.len() - 4])]);
+    }
+    args.push("dump".into());
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let r = scan(dir.path(), &args);
+    assert_eq!(r.code, 1, "{}", r.err);
+    let v = jsonl(&r);
+    assert_eq!(v.len(), 2 * all.len(), "{}", r.out);
+    for (m, at) in all {
+        let s = std::str::from_utf8(m).unwrap();
+        for rule in ["string", "regex"] {
+            let f: Vec<&Value> = v
+                .iter()
+                .filter(|f| f["rule"] == rule && f["context"].as_str().unwrap().contains(s))
+                .collect();
+            assert_eq!(f.len(), 1, "{rule} {s}: {}", r.out);
+            assert_eq!(f[0]["address"], format!("{at:#x}"), "{rule} {s}");
+            assert_eq!(f[0]["length"], m.len());
+            assert_eq!(f[0]["pids"], serde_json::json!([1]));
+            assert_eq!(
+                f[0]["mapping"],
+                format!("{BASE:x}-{:x} rw-p", BASE + WINDOW + 16 * PAGE)
+            );
+        }
+    }
+}
+
+/// Bad patterns and bad IOC files: exit 2, the problem named, nothing scanned (no output).
+#[test]
+fn bad_patterns_scan_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut w = CheckpointWriter::new();
+    w.process(1, 0)
+        .comm("x")
+        .vma(Vma::anon(0x1000_0000, 4 * PAGE).rw())
+        .pages(0x1000_0000, b"MARKER");
+    w.write_dir(&dir.path().join("ck")).unwrap();
+    let r = scan(dir.path(), &["--string", "MARKER", "--regex", "a(", "ck"]);
+    assert_eq!(r.code, 2);
+    assert_eq!(r.out, "");
+    assert!(r.err.contains("invalid regular expression"), "{}", r.err);
+    std::fs::write(dir.path().join("iocs.txt"), "MARKER\n\nre:[z-a]\n").unwrap();
+    let r = scan(dir.path(), &["--ioc-file", "iocs.txt", "ck"]);
+    assert_eq!((r.code, r.out.as_str()), (2, ""));
+    assert!(
+        r.err.contains("iocs.txt:3: invalid regular expression"),
+        "{}",
+        r.err
+    );
+    let r = scan(dir.path(), &["ck"]);
+    assert_eq!(r.code, 2);
+    assert!(r.err.contains("nothing to look for"), "{}", r.err);
+    let r = scan(dir.path(), &["--string", "MARKER", "missing"]);
+    assert_eq!((r.code, r.out.as_str()), (2, ""));
+    // The good ones work.
+    std::fs::write(dir.path().join("iocs.txt"), "# iocs\nMARKER\n").unwrap();
+    let r = scan(dir.path(), &["--ioc-file", "iocs.txt", "ck"]);
+    assert_eq!(r.code, 1, "{}", r.err);
+    assert!(r.out.starts_with("PID "), "{}", r.out);
+    assert!(r.out.contains("0x10000000"), "{}", r.out);
+}
+
+/// A directory of mixed checkpoints (image directory, .tar, .tar.zst Podman archive, one in a
+/// subdirectory, an unrelated file, a corrupt archive): every checkpoint scanned in order, the
+/// corrupt one reported (exit 2) without stopping the others.
+#[test]
+fn a_directory_of_mixed_checkpoints() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("checkpoints");
+    std::fs::create_dir_all(root.join("sub")).unwrap();
+    let make = |marker: &str| {
+        let mut w = CheckpointWriter::new();
+        w.process(1, 0)
+            .comm("app")
+            .vma(Vma::anon(0x2000_0000, 4 * PAGE).rw())
+            .pages(0x2000_0000 + 100, marker.as_bytes());
+        w
+    };
+    make("MIXED-A-DIR").write_dir(&root.join("a-dir")).unwrap();
+    make("MIXED-B-TAR")
+        .write_tar(&root.join("b.tar"), &Layout::Bare, Compression::None)
+        .unwrap();
+    make("MIXED-C-ZST")
+        .write_tar(
+            &root.join("checkpoint-c.tar.zst"),
+            &Layout::podman("ctr-c"),
+            Compression::Zstd,
+        )
+        .unwrap();
+    make("MIXED-D-SUB")
+        .write_dir(&root.join("sub/d-dir"))
+        .unwrap();
+    std::fs::write(root.join("README.txt"), "not a checkpoint\n").unwrap();
+    let r = scan(
+        dir.path(),
+        &[
+            "--format",
+            "jsonl",
+            "--regex",
+            "MIXED-[A-Z]-[A-Z]+",
+            "-j",
+            "2",
+            "checkpoints",
+        ],
+    );
+    assert_eq!(r.code, 1, "{}", r.err);
+    let v = jsonl(&r);
+    let markers = ["MIXED-A-DIR", "MIXED-B-TAR", "MIXED-C-ZST", "MIXED-D-SUB"];
+    let got: Vec<(String, String, Value)> = v
+        .iter()
+        .map(|f| {
+            let ctx = f["context"].as_str().unwrap();
+            (
+                f["checkpoint"].as_str().unwrap().to_string(),
+                markers
+                    .iter()
+                    .find(|m| ctx.contains(*m))
+                    .map_or(String::new(), |m| m.to_string()),
+                f["container"].clone(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            (
+                "checkpoints/a-dir".into(),
+                "MIXED-A-DIR".into(),
+                Value::Null
+            ),
+            (
+                "checkpoints/b.tar".into(),
+                "MIXED-B-TAR".into(),
+                Value::Null
+            ),
+            (
+                "checkpoints/checkpoint-c.tar.zst".into(),
+                "MIXED-C-ZST".into(),
+                "ctr-c".into()
+            ),
+            (
+                "checkpoints/sub/d-dir".into(),
+                "MIXED-D-SUB".into(),
+                Value::Null
+            ),
+        ]
+    );
+    assert!(v.iter().all(|f| f["address"] == "0x20000064"));
+    // A corrupt archive among them: reported, the others still scanned, exit 2.
+    std::fs::write(root.join("broken.tar.gz"), b"\x1f\x8b\x08\x00garbage").unwrap();
+    let r = scan(
+        dir.path(),
+        &[
+            "--format",
+            "jsonl",
+            "--regex",
+            "MIXED-[A-Z]-[A-Z]+",
+            "checkpoints",
+        ],
+    );
+    assert_eq!(r.code, 2, "{}", r.err);
+    assert_eq!(jsonl(&r).len(), 4);
+    assert!(r.err.contains("broken.tar.gz"), "{}", r.err);
+}
+
+/// `scan --help` has examples; the man page and completions know the subcommand.
+#[test]
+fn help_man_and_completions() {
+    let here = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let run = |args: &[&str]| {
+        let o = Command::new(common::ckptfs())
+            .args(args)
+            .current_dir(here)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{args:?}");
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    };
+    let help = run(&["scan", "--help"]);
+    assert!(help.contains("Examples:\n  ckptfs scan"), "{help}");
+    assert!(
+        help.contains("Exit status: 0 no match, 1 matches, 2 error"),
+        "{help}"
+    );
+    assert!(run(&["--help"]).contains("  scan "));
+    assert!(run(&["man", "scan"]).contains(".TH ckptfs-scan 1"));
+    assert!(run(&["completions", "bash"]).contains("ioc-file"));
+}
+
+/// podman-kitchen: SysV shm, /dev/shm (pages from Podman's devshm-checkpoint.tar) and memfd
+/// markers, at the offsets its README gives, each once with both processes that map them; the
+/// private anonymous marker once per process.
+#[test]
+fn kitchen_shared_memory_of_every_kind_once() {
+    let Some(fx) = fixture("podman-kitchen") else {
+        return;
+    };
+    let r = scan(
+        &fx,
+        &[
+            "--format",
+            "jsonl",
+            "-c",
+            "0",
+            "--regex",
+            "KITCHEN-(SYSV|DEVSHM|MEMFD|ANON)-s1",
+            "checkpoint.tar.gz",
+        ],
+    );
+    assert_eq!(r.code, 1, "{}", r.err);
+    let got: Vec<(String, String, Value, Value)> = jsonl(&r)
+        .iter()
+        .map(|f| {
+            (
+                f["context"].as_str().unwrap().to_string(),
+                f["address"].as_str().unwrap().to_string(),
+                f["pids"].clone(),
+                f["shared"]["object"]
+                    .as_str()
+                    .map(|o| o.split(':').next().unwrap().into())
+                    .unwrap_or(Value::Null),
+            )
+        })
+        .collect();
+    let both = serde_json::json!([6, 7]);
+    let want: Vec<(String, String, Value, Value)> = [
+        (
+            "KITCHEN-SYSV-s1",
+            "0x4b1000000000",
+            both.clone(),
+            "sysv".into(),
+        ),
+        (
+            "KITCHEN-SYSV-s1",
+            "0x4b1000008000",
+            both.clone(),
+            "sysv".into(),
+        ),
+        (
+            "KITCHEN-DEVSHM-s1",
+            "0x4b1100000000",
+            both.clone(),
+            "file".into(),
+        ),
+        (
+            "KITCHEN-DEVSHM-s1",
+            "0x4b1100002000",
+            both.clone(),
+            "file".into(),
+        ),
+        (
+            "KITCHEN-MEMFD-s1",
+            "0x4b1200000000",
+            both.clone(),
+            "memfd".into(),
+        ),
+        (
+            "KITCHEN-MEMFD-s1",
+            "0x4b1200001000",
+            both.clone(),
+            "memfd".into(),
+        ),
+        (
+            "KITCHEN-ANON-s1",
+            "0x4b1300000000",
+            serde_json::json!([6]),
+            Value::Null,
+        ),
+        (
+            "KITCHEN-ANON-s1",
+            "0x4b130000c000",
+            serde_json::json!([6]),
+            Value::Null,
+        ),
+        (
+            "KITCHEN-ANON-s1",
+            "0x4b1300000000",
+            serde_json::json!([7]),
+            Value::Null,
+        ),
+        (
+            "KITCHEN-ANON-s1",
+            "0x4b130000c000",
+            serde_json::json!([7]),
+            Value::Null,
+        ),
+    ]
+    .into_iter()
+    .map(|(a, b, c, d)| (a.to_string(), b.to_string(), c, d))
+    .collect();
+    assert_eq!(got, want, "{}", r.out);
+}
