@@ -1031,8 +1031,12 @@ pub fn attach(ck: &mut super::Checkpoint, image: Option<&Path>) -> Result<(), St
         &ghosts,
     )?;
     let mut rootfs = rootfs;
-    if let Some(devshm) = ck.source.metadata.get("devshm-checkpoint.tar") {
-        rootfs.add_devshm(devshm);
+    match ck.source.plain_tar("devshm-checkpoint.tar") {
+        None => {}
+        Some(Ok(devshm)) => rootfs.add_devshm(&devshm),
+        Some(Err(e)) => rootfs
+            .warnings
+            .push(format!("{e}; rootfs/dev/shm/ is left out")),
     }
     ck.warnings.extend(rootfs.warnings.iter().cloned());
     if image.is_some() {
