@@ -457,3 +457,43 @@ fn syscall_and_status_from_registers_maps_and_fds() {
     }
     assert_eq!(n, 4, "threads in the truth");
 }
+
+/// The data nobody had read, once each in `buffers/`, named by the inode `fd/N` shows
+/// (`pipe:[N]` -> `buffers/pipe-N`, `socket:[N]` -> `buffers/unix-N` / `tcp-N.recv`); the TCP
+/// queue lengths in `net/tcp` as the kernel printed them.
+#[test]
+fn unread_pipe_fifo_and_socket_data_is_readable() {
+    let Some(k) = kitchen() else { return };
+    let ino = |rel: &str| -> String {
+        let l = k.readlink(rel);
+        l.trim_start_matches("pipe:[")
+            .trim_start_matches("socket:[")
+            .trim_end_matches(']')
+            .to_string()
+    };
+    let pipe = ino("6/fd/4");
+    let pair_child = ino("7/fd/14");
+    let accepted = ino("6/fd/14");
+    let tcp = ino("6/fd/19");
+    for (file, want) in [
+        (format!("buffers/pipe-{pipe}"), "KITCHEN-PIPEBUF-s1"),
+        ("buffers/fifo-2".to_string(), "KITCHEN-FIFOBUF-s1"),
+        (format!("buffers/unix-{pair_child}"), "KITCHEN-UNIXPAIR-s1"),
+        (format!("buffers/unix-{accepted}"), "KITCHEN-UNIXQ-s1"),
+        (format!("buffers/tcp-{tcp}.recv"), "KITCHEN-TCPQ-s1"),
+    ] {
+        assert_eq!(k.text(&file), want, "{file}");
+    }
+    // The FIFO's inode is the one its descriptors' fdinfo names.
+    assert!(k.text("6/fdinfo/6").contains("\nino:\t2\n"));
+    // net/tcp: the accepted connection's unread 15 bytes, as the kernel counted them.
+    let cols = |text: &str| -> Option<String> {
+        text.lines()
+            .find(|l| l.split_whitespace().nth(9) == Some(tcp.as_str()))
+            .map(|l| l.split_whitespace().take(5).collect::<Vec<_>>().join(" "))
+    };
+    let truth = k.proc(6)["net"]["tcp"].as_str().expect("tcp");
+    let ours = k.text("6/net/tcp");
+    assert_eq!(cols(&ours), cols(truth));
+    assert!(cols(&ours).is_some_and(|c| c.ends_with("00000000:0000000F")));
+}

@@ -401,7 +401,9 @@ fn render_inner(ck: &Checkpoint, src: TextSrc) -> std::result::Result<Vec<u8>, S
         }
         TextSrc::Regs(i, j) => render::regs(thread(ck, i, j)?.1),
         TextSrc::Syscall(i, j) => render::syscall::syscall(thread(ck, i, j)?.1),
-        TextSrc::Net(i, w) => render::net_of(&ck.net_ns_peers(p(i)?.pid), w),
+        TextSrc::Net(i, w) => {
+            render::net_of(&ck.net_ns_peers(p(i)?.pid), &ck.objects.tcp_queues, w)
+        }
         TextSrc::Mountinfo(i) => {
             let pid = p(i)?.pid;
             render::mountinfo(ck.container_fs.mounts.for_pid(pid).unwrap_or(&[]))

@@ -879,9 +879,15 @@ impl Builder {
         }
     }
 
-    /// `sysvipc/shm` (the kernel's table) and `sysvipc/shm-<id>` (each segment's bytes, once).
+    /// `sysvipc/shm` (the kernel's table) and `sysvipc/shm-<id>` (each segment's bytes, once);
+    /// `buffers/`: the unread data of pipes, FIFOs and sockets, one file each.
     fn kernel_objects(&mut self, parts: &Parts<'_>) {
         let Some(objects) = parts.objects else { return };
+        if let Some(d) = self.dir(ROOT_INO, "buffers", Order::Natural) {
+            for b in &objects.buffers {
+                self.file(d, &b.name, Content::Blob(b.data.clone()));
+            }
+        }
         if let Some(d) = self.dir(ROOT_INO, "sysvipc", Order::Natural) {
             self.file(d, "shm", Content::text(TextSrc::SysvShm));
             for (i, seg) in objects.shm.iter().enumerate() {

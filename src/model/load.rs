@@ -90,6 +90,14 @@ pub fn load(source: Source) -> Result<Checkpoint, Error> {
     name_sysv_mappings(&mut processes, &objects, &mut warnings);
     let pids: Vec<u32> = processes.iter().map(|p| p.pid).collect();
     objects.load_net_ns(dir, &pids);
+    let unix_ino: BTreeMap<u32, u32> = files
+        .iter()
+        .filter_map(|(id, f)| match &f.kind {
+            FileKind::UnixSocket(s) => Some((*id, s.ino)),
+            _ => None,
+        })
+        .collect();
+    objects.load_unix_queues(dir, &unix_ino, &mut warnings);
 
     let time = checkpoint_time(&source, &meta);
     // Mounts for PID/mountinfo; rootfs/ is built by `rootfs::attach` (it may take --rootfs).

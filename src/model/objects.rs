@@ -1,13 +1,15 @@
 //! Kernel objects of the checkpoint that no single process owns, each held once however many
 //! processes use it: System V shared memory segments (`ipcns-shm-<ns>.img` +
-//! `pagemap-shmem-<id>.img`).
+//! `pagemap-shmem-<id>.img`), and the data nobody had read yet (pipe and FIFO buffers from
+//! `pipes-data.img` / `fifo-data.img`, unix socket queues from `sk-queues.img`, TCP queues from
+//! `tcp-stream-<ino>.img`).
 
 use std::collections::BTreeMap;
 
 use super::memory::{Extent, ExtentData, Memory};
 use super::pages;
 use crate::image::{self, magic, pb};
-use crate::source::ImageDir;
+use crate::source::{Blob, ImageDir};
 
 /// The checkpoint's shared kernel objects.
 #[derive(Clone, Debug, Default)]
@@ -16,15 +18,154 @@ pub struct Objects {
     pub shm: Vec<ShmSegment>,
     /// PID -> network namespace id (`ids-<pid>.img`), where recorded.
     pub net_ns: BTreeMap<u32, u32>,
+    /// Data nobody had read yet: pipe and FIFO buffers, socket queues, sorted by name.
+    pub buffers: Vec<Buffer>,
+    /// TCP socket inode -> (receive queue, send queue) lengths (`tcp-stream-<ino>.img`).
+    pub tcp_queues: BTreeMap<u32, (u32, u32)>,
+    /// Unix socket inode -> bytes queued for it to read (`sk-queues.img`).
+    pub unix_queues: BTreeMap<u32, u64>,
+}
+
+/// Unread data that CRIU saved: the name it has in `buffers/` and its bytes.
+#[derive(Clone, Debug)]
+pub struct Buffer {
+    /// `pipe-<ino>`, `fifo-<ino>`, `unix-<ino>` (the socket's receive queue), `tcp-<ino>.recv`,
+    /// `tcp-<ino>.send`.
+    pub name: String,
+    pub data: Blob,
 }
 
 impl Objects {
     /// Loads every object kind `dir` has; what is broken becomes a warning.
     pub fn load(dir: &ImageDir, warnings: &mut Vec<String>) -> Objects {
-        Objects {
+        let mut o = Objects {
             shm: load_shm(dir, warnings),
-            net_ns: BTreeMap::new(),
+            ..Objects::default()
+        };
+        o.load_pipe_data(dir, "pipes-data.img", magic::PIPES_DATA, "pipe", warnings);
+        o.load_pipe_data(dir, "fifo-data.img", magic::FIFO_DATA, "fifo", warnings);
+        o.load_tcp_streams(dir, warnings);
+        o.buffers.sort_by(|a, b| a.name.cmp(&b.name));
+        o
+    }
+
+    /// pipes-data.img / fifo-data.img: each pipe's unread bytes (empty buffers are left out).
+    fn load_pipe_data(
+        &mut self,
+        dir: &ImageDir,
+        name: &str,
+        magic: u32,
+        kind: &str,
+        warnings: &mut Vec<String>,
+    ) {
+        let Some(blob) = dir.files.get(name) else {
+            return;
+        };
+        match image::decode_with_payload(name, blob.bytes(), magic, |e: &pb::PipeDataEntry| {
+            u64::from(e.bytes)
+        }) {
+            Ok(v) => {
+                for (e, range) in v {
+                    if range.is_empty() {
+                        continue;
+                    }
+                    if let Some(data) = blob.slice(range) {
+                        self.buffers.push(Buffer {
+                            name: format!("{kind}-{}", e.pipe_id),
+                            data,
+                        });
+                    }
+                }
+            }
+            Err(e) => warnings.push(format!("{}: {e}", dir.label)),
         }
+    }
+
+    /// `tcp-stream-<ino>.img`: an established socket's receive and send queues.
+    fn load_tcp_streams(&mut self, dir: &ImageDir, warnings: &mut Vec<String>) {
+        for (name, blob) in &dir.files {
+            let Some(ino) = name
+                .strip_prefix("tcp-stream-")
+                .and_then(|r| r.strip_suffix(".img"))
+                .and_then(|h| u32::from_str_radix(h, 16).ok())
+            else {
+                continue;
+            };
+            let v = match image::decode_with_payload(
+                name,
+                blob.bytes(),
+                magic::TCP_STREAM,
+                |e: &pb::TcpStreamEntry| u64::from(e.inq_len) + u64::from(e.outq_len),
+            ) {
+                Ok(v) => v,
+                Err(e) => {
+                    warnings.push(format!("{}: {e}", dir.label));
+                    continue;
+                }
+            };
+            for (e, range) in v {
+                self.tcp_queues.insert(ino, (e.inq_len, e.outq_len));
+                let split = range.start + e.inq_len as usize;
+                for (suffix, r) in [("recv", range.start..split), ("send", split..range.end)] {
+                    if r.is_empty() {
+                        continue;
+                    }
+                    if let Some(data) = blob.slice(r) {
+                        self.buffers.push(Buffer {
+                            name: format!("tcp-{ino}.{suffix}"),
+                            data,
+                        });
+                    }
+                }
+            }
+        }
+    }
+
+    /// sk-queues.img: the packets queued for unix sockets, by the socket's files.img id
+    /// (`socket_ino` maps that id to the socket's inode).
+    pub fn load_unix_queues(
+        &mut self,
+        dir: &ImageDir,
+        socket_ino: &BTreeMap<u32, u32>,
+        warnings: &mut Vec<String>,
+    ) {
+        let name = "sk-queues.img";
+        let Some(blob) = dir.files.get(name) else {
+            return;
+        };
+        let v = match image::decode_with_payload(
+            name,
+            blob.bytes(),
+            magic::SK_QUEUES,
+            |e: &pb::SkPacketEntry| u64::from(e.length),
+        ) {
+            Ok(v) => v,
+            Err(e) => {
+                warnings.push(format!("{}: {e}", dir.label));
+                return;
+            }
+        };
+        let mut per: BTreeMap<u32, Vec<u8>> = BTreeMap::new();
+        for (e, range) in v {
+            let Some(&ino) = socket_ino.get(&e.id_for) else {
+                warnings.push(format!(
+                    "{}/{name}: queued data for socket id {} which files.img lacks",
+                    dir.label, e.id_for
+                ));
+                continue;
+            };
+            if let Some(b) = blob.bytes().get(range) {
+                per.entry(ino).or_default().extend_from_slice(b);
+            }
+        }
+        for (ino, data) in per {
+            self.unix_queues.insert(ino, data.len() as u64);
+            self.buffers.push(Buffer {
+                name: format!("unix-{ino}"),
+                data: Blob::from_vec(data),
+            });
+        }
+        self.buffers.sort_by(|a, b| a.name.cmp(&b.name));
     }
 
     /// Records the network namespace of each process from its `ids-<pid>.img` (decoded again:

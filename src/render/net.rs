@@ -8,14 +8,17 @@
 //! 32-bit word of the address as it lies in memory, `%08X` (127.0.0.1 is `0100007F`); ports in
 //! host order `%04X`; the state `%02X`; the socket inode.
 //!
-//! From the images: addresses, ports, state, inode; the uid is the process's fsuid (the socket
+//! From the images: addresses, ports, state, inode, and for an established TCP socket dumped with
+//! `--tcp-established` its queues (`tcp-stream-<ino>.img`: `tx_queue` = unsent + unacknowledged
+//! bytes, `rx_queue` = unread bytes); the uid is the process's fsuid (the socket
 //! inode's owner is its creator's fsuid; the images do not record it). Not in the images, printed
-//! as 0: queues, timers, retransmits, the kernel pointer (`%pK`, zeros as for an unprivileged
+//! as 0: other queues, timers, retransmits, the kernel pointer (`%pK`, zeros as for an unprivileged
 //! reader), rto / ato / cwnd / ssthresh, drops; the reference count is printed as 1. `sl` is the
 //! line number (for udp the kernel prints the hash bucket, which the images do not know).
 //! /proc/net lists the whole network namespace: so does this, every socket open in a process of
 //! the same namespace (`ids-<pid>.img`'s `net_ns_id`); sockets no process holds are not in the images.
 
+use std::collections::BTreeMap;
 use std::fmt::Write;
 
 use crate::format::net::{
@@ -114,12 +117,13 @@ fn sockets<'a>(procs: &[&'a Process]) -> (Vec<(&'a InetSocket, u32)>, Vec<&'a Un
 
 /// The text of `PID/net/<which>` for a process alone (tests and single-process views).
 pub fn net(p: &Process, which: NetFile) -> Vec<u8> {
-    net_of(&[p], which)
+    net_of(&[p], &BTreeMap::new(), which)
 }
 
 /// The text of `PID/net/<which>`: every socket of `procs`, the processes of one network
-/// namespace (the kernel lists the whole namespace, not the reader's own sockets).
-pub fn net_of(procs: &[&Process], which: NetFile) -> Vec<u8> {
+/// namespace (the kernel lists the whole namespace, not the reader's own sockets). `queues`:
+/// TCP socket inode -> (receive, send) queue lengths, where CRIU saved them.
+pub fn net_of(procs: &[&Process], queues: &BTreeMap<u32, (u32, u32)>, which: NetFile) -> Vec<u8> {
     let (inet, unix) = sockets(procs);
     let mut out = String::new();
     match which {
@@ -147,11 +151,12 @@ pub fn net_of(procs: &[&Process], which: NetFile) -> Vec<u8> {
         };
         let local = format!("{}:{:04X}", addr(&s.src_addr, words), s.src_port & 0xffff);
         let remote = format!("{}:{:04X}", addr(&s.dst_addr, words), s.dst_port & 0xffff);
+        let (rx, tx) = queues.get(&s.ino).copied().unwrap_or((0, 0));
         let common = format!(
             "{local} {remote} {:02X} {:08X}:{:08X} {:02X}:{:08X} {:08X} {uid:5} {:8} {} {} {NULL_PTR}",
             s.state & 0xff,
-            0,
-            0,
+            tx,
+            rx,
             0,
             0,
             0,
