@@ -136,12 +136,15 @@ fn kitchen_guard_region_shown_once() {
     );
 }
 
-/// The CRIU image directory of a fixture case (the Podman one extracted into `staging`).
+/// The CRIU image directory of a fixture case (the Podman one extracted into `staging`, with
+/// its stats-dump back in the image directory where CRIU wrote it).
 fn images_of(fx: &Path, case: &str, staging: &TempDir) -> PathBuf {
     if case == "podman-busybox" {
         let root = staging.join("podman-busybox-extracted");
         if !root.exists() {
             common::archive::extract(&fx.join(case).join("checkpoint.tar.gz"), &root);
+            // CRIU wrote stats-dump into its image directory; Podman moved it out.
+            std::fs::copy(root.join("stats-dump"), root.join("checkpoint/stats-dump")).unwrap();
         }
         return root.join("checkpoint");
     }
@@ -234,6 +237,7 @@ fn runtime_archives_of_the_fixtures() {
                 "config.dump",
                 "spec.dump",
                 "dump.log",
+                "stats-dump",
                 "rootfs-diff.tar",
                 "container.log",
             ]
@@ -325,7 +329,16 @@ fn runtime_views() {
         assert_eq!(cols[3], runtime, "{show}");
         assert_eq!(cols[5], engine, "{show}");
         let j: Value = serde_json::from_str(
-            &run_ok(&[ck, "inspect", p, "--metadata", "--format", "json"]).stdout_text(),
+            &run_ok(&[
+                ck,
+                "inspect",
+                p,
+                "--metadata",
+                "--stats",
+                "--format",
+                "json",
+            ])
+            .stdout_text(),
         )
         .unwrap();
         let j = &j[0];
@@ -335,6 +348,10 @@ fn runtime_views() {
         assert_eq!(j["checkpointed"], "2026-11-28T10:05:00Z");
         assert_eq!(j["metadata"]["pod_name"], format!("{ctr}-pod"));
         assert_eq!(j["metadata"]["kubernetes_namespace"], "prod");
+        assert!(
+            j["statistics"]["pages_written"].as_u64().unwrap_or(0) > 0,
+            "{j}"
+        );
         let tree = run_ok(&[ck, "inspect", p]).stdout_text();
         assert!(
             tree.starts_with(&format!(

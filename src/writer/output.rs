@@ -146,9 +146,21 @@ impl CheckpointWriter {
                     }
                     out.push(Item::File(path.clone(), Content::Bytes(bytes.clone())));
                 }
+                // The runtimes copy CRIU's stats-dump beside checkpoint/ too.
                 match &a.images_from {
-                    Some(dir) => host_images(dir, "checkpoint", &mut out)?,
-                    None => self.image_items("checkpoint", &mut out),
+                    Some(dir) => {
+                        let stats = dir.join("stats-dump");
+                        if stats.is_file() {
+                            out.push(Item::HostFile("stats-dump".into(), stats));
+                        }
+                        host_images(dir, "checkpoint", &mut out)?
+                    }
+                    None => {
+                        if let Some(c) = self.plan().remove("stats-dump") {
+                            out.push(Item::File("stats-dump".into(), c));
+                        }
+                        self.image_items("checkpoint", &mut out)
+                    }
                 }
             }
             Layout::Bare => self.image_items(img_dir_bare, &mut out),

@@ -5,13 +5,14 @@
 //! - **containerd 2.x** (CRI `CheckpointContainer`): `checkpoint/` (the CRIU images, flat),
 //!   `config.dump` (with `checkpointedTime`), `spec.dump` (the OCI spec, `io.kubernetes.cri.*`
 //!   annotations, no `io.container.manager`), `status` (containerd's JSON), `status.dump` (the CRI
-//!   `ContainerStatus`), `container.log` (CRI log lines), `dump.log`; `rootfs-diff.tar` is a
+//!   `ContainerStatus`), `container.log` (CRI log lines), `dump.log`, `stats-dump` (a copy of
+//!   CRIU's); `rootfs-diff.tar` is a
 //!   **gzip-compressed OCI layer** whose deletions are whiteouts (`.wh.NAME`, `.wh..wh..opq`);
 //!   no `deleted.files`, no `network.status`.
 //! - **CRI-O**: an uncompressed tar whose entries start with `./` and whose `checkpoint/` is mode
 //!   0700: `config.dump` (`name` in the long `k8s_<ctr>_<pod>_<ns>_<uid>_<attempt>` form),
 //!   `spec.dump` (`io.container.manager: cri-o`, `io.kubernetes.cri-o.*` annotations),
-//!   `dump.log`, `bind.mounts`, `rootfs-diff.tar` (plain tar) + `deleted.files` (JSON list of
+//!   `dump.log`, `stats-dump`, `bind.mounts`, `rootfs-diff.tar` (plain tar) + `deleted.files` (JSON list of
 //!   paths), and the container log under the literal name `io.kubernetes.cri-o.LogPath`.
 
 use std::path::PathBuf;
