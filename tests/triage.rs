@@ -37,7 +37,24 @@ fn podman_busybox_shell_and_listener() {
         !has(&t, "PID 6 - shell") && !has(&t, "PID 7 - shell"),
         "{t}"
     );
-    assert_eq!(finding_lines(&t).len(), 2, "{t}");
+    // The environment's planted credentials (issue 11): one finding per variable, with every
+    // process that inherited it.
+    for var in [
+        "POSTGRES_PASSWORD=PODBB-secret_password-shared",
+        "APP_TOKEN=PODBB-ENV-TOKEN-4c1d",
+    ] {
+        let name = var.split('=').next().unwrap();
+        assert!(
+            has(
+                &t,
+                &format!(
+                    "PID 1 {name} env-credential: credential-looking variable in environ of PIDs 1, 6, 7: {var}"
+                )
+            ),
+            "{t}"
+        );
+    }
+    assert_eq!(finding_lines(&t).len(), 4, "{t}");
 }
 
 #[test]

@@ -23,6 +23,8 @@
 //! - [`sockets`]: listening and connected sockets (`tcp-listen`, `tcp-established`, `udp-bound`,
 //!   `unix-listen`, `unix-connected`).
 //! - [`shells`]: shells among the processes (`shell`).
+//! - [`env_credentials`]: credential-looking environment variables, one finding per variable
+//!   with every PID that carries it (`env-credential`).
 //!
 //! Rules never panic and never fail: memory that cannot be read (environ, cmdline) is skipped.
 
@@ -82,13 +84,72 @@ fn range(v: &Vma) -> String {
     format!("{:x}-{:x}", v.start, v.end)
 }
 
-/// Every finding of every rule, ordered by PID (the model's order), then rule, then address.
+/// Every finding of every rule, ordered by PID (the model's order), then rule, then address; a
+/// finding about several processes ([`env_credentials`]) comes under the first of them.
 pub fn findings(ck: &Checkpoint) -> Vec<Finding> {
+    let mut creds = env_credentials(&ck.processes);
     let mut out = Vec::new();
     for p in &ck.processes {
         out.extend(process_findings(p));
+        out.extend(creds.extract_if(.., |f| f.pid == p.pid));
     }
     out
+}
+
+/// Whether an environment variable's name looks like it holds a credential: it contains
+/// `PASSWORD`, `PASSWD`, `TOKEN` or `SECRET`, or ends in `_KEY` (case-insensitive).
+pub fn credential_name(name: &str) -> bool {
+    let n = name.to_ascii_uppercase();
+    ["PASSWORD", "PASSWD", "TOKEN", "SECRET"]
+        .iter()
+        .any(|w| n.contains(w))
+        || n.ends_with("_KEY")
+}
+
+/// **Credentials in the environment**: every `NAME=value` of an initial environment whose name
+/// looks like a credential ([`credential_name`]), one finding per variable (name and value) with
+/// every PID that carries it (children inherit their parent's environment: one finding, not
+/// one per process). `<where>` is the variable's name. Tag `env-credential`.
+pub fn env_credentials(processes: &[Process]) -> Vec<Finding> {
+    let mut seen: Vec<(Vec<u8>, Vec<u32>)> = Vec::new();
+    for p in processes {
+        let Ok(env) = super::cmdline::environ(p) else {
+            continue;
+        };
+        for s in env.split(|&b| b == 0) {
+            let Some(eq) = s.iter().position(|&b| b == b'=') else {
+                continue;
+            };
+            if !credential_name(&String::from_utf8_lossy(&s[..eq])) {
+                continue;
+            }
+            match seen.iter_mut().find(|(v, _)| v.as_slice() == s) {
+                Some((_, pids)) => {
+                    if !pids.contains(&p.pid) {
+                        pids.push(p.pid);
+                    }
+                }
+                None => seen.push((s.to_vec(), vec![p.pid])),
+            }
+        }
+    }
+    seen.into_iter()
+        .map(|(var, pids)| {
+            let text = String::from_utf8_lossy(&var).into_owned();
+            let name = text.split('=').next().unwrap_or("").to_string();
+            let list: Vec<String> = pids.iter().map(u32::to_string).collect();
+            Finding::new(
+                pids[0],
+                name,
+                "env-credential",
+                format!(
+                    "credential-looking variable in environ of PID{} {}: {text}",
+                    if pids.len() == 1 { "" } else { "s" },
+                    list.join(", ")
+                ),
+            )
+        })
+        .collect()
 }
 
 /// Every finding for one process, in rule order.
@@ -617,6 +678,44 @@ mod tests {
             .vma(WVma::anon(0x7000_0000_0000, 0x2000))
             .vma(WVma::vdso(0x7fff_f000_0000, 0x2000))
             .vma(WVma::vsyscall());
+    }
+
+    /// Issue 11: one finding per credential-looking variable, with every PID that carries it.
+    #[test]
+    fn credentials_in_the_environment() {
+        let mut w = CheckpointWriter::new();
+        base(&mut w, 1);
+        base(&mut w, 2);
+        base(&mut w, 3);
+        let env = [
+            "PATH=/usr/bin",
+            "PGPASSWORD=hunter2",
+            "GITHUB_TOKEN=ghp_x",
+            "AWS_SECRET_ACCESS_KEY=abc",
+            "SSH_KEY=k",
+            "KEYBOARD=us",
+        ];
+        w.process(1, 0).environ(&env);
+        w.process(2, 1).environ(&env);
+        w.process(3, 1)
+            .environ(&["PGPASSWORD=other", "db_password=x"]);
+        let ck = load_w(&w);
+        let f: Vec<String> = findings(&ck)
+            .iter()
+            .filter(|f| f.tag == "env-credential")
+            .map(Finding::line)
+            .collect();
+        assert_eq!(
+            f,
+            [
+                "PID 1 PGPASSWORD env-credential: credential-looking variable in environ of PIDs 1, 2: PGPASSWORD=hunter2",
+                "PID 1 GITHUB_TOKEN env-credential: credential-looking variable in environ of PIDs 1, 2: GITHUB_TOKEN=ghp_x",
+                "PID 1 AWS_SECRET_ACCESS_KEY env-credential: credential-looking variable in environ of PIDs 1, 2: AWS_SECRET_ACCESS_KEY=abc",
+                "PID 1 SSH_KEY env-credential: credential-looking variable in environ of PIDs 1, 2: SSH_KEY=k",
+                "PID 3 PGPASSWORD env-credential: credential-looking variable in environ of PID 3: PGPASSWORD=other",
+                "PID 3 db_password env-credential: credential-looking variable in environ of PID 3: db_password=x",
+            ]
+        );
     }
 
     #[test]
