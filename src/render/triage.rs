@@ -87,11 +87,11 @@ fn range(v: &Vma) -> String {
 /// Every finding of every rule, ordered by PID (the model's order), then rule, then address; a
 /// finding about several processes ([`env_credentials`]) comes under the first of them.
 pub fn findings(ck: &Checkpoint) -> Vec<Finding> {
-    let mut creds = env_credentials(&ck.processes);
+    let creds = env_credentials(&ck.processes);
     let mut out = Vec::new();
     for p in &ck.processes {
         out.extend(process_findings(p));
-        out.extend(creds.extract_if(.., |f| f.pid == p.pid));
+        out.extend(creds.iter().filter(|f| f.pid == p.pid).cloned());
     }
     out
 }
