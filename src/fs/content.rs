@@ -468,31 +468,23 @@ pub fn read_sparse<'a>(
         _ => {}
     }
     scratch.clear();
-    let mut done = 0u64;
-    while done < n {
-        let a = addr + done;
-        let got = match mem.piece_at(a, n - done) {
+    // One lookup, then a walk over the extents (a read may cross many small ones).
+    for (a, p) in mem.pieces(addr, n) {
+        match p {
             Piece::Data(d) => {
                 scratch.extend_from_slice(d);
-                // Copied: the mapped pages need not stay in the daemon's resident set.
-                crate::source::blob::release(d);
-                d.len() as u64
+                // Copied: the mapped pages need not stay in the daemon's resident set (released
+                // per window of the pages file, not per extent).
+                crate::source::blob::release_later(d);
             }
-            Piece::Zeros(z) => {
-                scratch.resize(scratch.len() + z as usize, 0);
-                z
-            }
+            Piece::Zeros(z) => scratch.resize(scratch.len() + z as usize, 0),
             Piece::Broken(r) => {
                 return Err(ReadError {
                     addr: a,
                     reason: r.to_string(),
                 });
             }
-        };
-        if got == 0 {
-            break;
         }
-        done += got;
     }
     Ok(&scratch[..])
 }

@@ -434,8 +434,9 @@ impl Filesystem for CkptFs {
                 |r, data| {
                     r.data(data);
                     // The reply is copied into the kernel: pages of a mapped pages file it came
-                    // from need not stay in the daemon's resident set (no-op for other memory).
-                    crate::source::blob::release(data);
+                    // from need not stay in the daemon's resident set (no-op for other memory;
+                    // released per window of the file, at most a window per thread held back).
+                    crate::source::blob::release_later(data);
                 },
             );
         });

@@ -99,8 +99,24 @@ impl Memory {
     /// overlapped bytes become broken (reads fail) and each overlap is returned so the caller can warn.
     pub fn from_extents(mut v: Vec<Extent>) -> (Memory, Vec<Overlap>) {
         v.retain(|e| e.len > 0);
-        v.sort_by_key(|e| e.start);
+        if !v.is_sorted_by_key(|e| e.start) {
+            v.sort_by_key(|e| e.start);
+        }
         let mut out: Vec<Extent> = Vec::with_capacity(v.len());
+        if v.windows(2).all(|w| w[0].end() <= w[1].start) {
+            // No overlap (the common case): the extents move in, merged, nothing cloned.
+            for e in v {
+                push_merged(&mut out, e);
+            }
+            let present = out.iter().map(|e| e.len).sum();
+            return (
+                Memory {
+                    extents: out,
+                    present,
+                },
+                Vec::new(),
+            );
+        }
         let mut overlaps = Vec::new();
         let mut i = 0;
         while i < v.len() {
@@ -140,16 +156,25 @@ impl Memory {
 
     /// Drops the mapped pages behind `lo..hi` from the resident set (see
     /// [`crate::source::blob::release`]; the bytes stay readable). For long scans.
+    /// The extents' pages are released in batches (one system call per window of a pages file,
+    /// not one per extent).
     pub fn release(&self, lo: u64, hi: u64) {
-        let i = self.first_ending_after(lo);
-        for e in self.extents[i..].iter().take_while(|e| e.start < hi) {
-            if let Some(Extent {
-                data: ExtentData::Bytes(b),
-                ..
-            }) = e.clip(lo, hi)
-            {
-                crate::source::blob::release(b.bytes());
+        let mut r = crate::source::blob::Releaser::new();
+        for (_, p) in self.pieces(lo, hi.saturating_sub(lo)) {
+            if let Piece::Data(d) = p {
+                r.add(d);
             }
+        }
+    }
+
+    /// The pieces of `addr..addr + len` in address order (data, holes, broken ranges), found
+    /// with one lookup and a walk: cheap however many extents the range crosses.
+    pub fn pieces(&self, addr: u64, len: u64) -> Pieces<'_> {
+        Pieces {
+            extents: &self.extents,
+            i: self.first_ending_after(addr),
+            addr,
+            end: addr.saturating_add(len),
         }
     }
 
@@ -223,16 +248,16 @@ impl Memory {
 
     /// Fills `buf` with the memory at `addr..addr + buf.len()`; holes read as zeros.
     /// Fails if any byte of the range lies in a broken extent.
+    /// Copied pages of mapped pages files are released per window (see
+    /// [`crate::source::blob::release_later`]).
     pub fn read_at(&self, addr: u64, buf: &mut [u8]) -> Result<(), ReadError> {
         let mut done = 0usize;
-        while done < buf.len() {
-            let a = addr.saturating_add(done as u64);
-            let want = (buf.len() - done) as u64;
-            match self.piece_at(a, want) {
+        for (a, p) in self.pieces(addr, buf.len() as u64) {
+            match p {
                 Piece::Data(d) => {
                     buf[done..done + d.len()].copy_from_slice(d);
                     // Copied: the mapped pages need not stay in our resident set.
-                    crate::source::blob::release(d);
+                    crate::source::blob::release_later(d);
                     done += d.len();
                 }
                 Piece::Zeros(n) => {
@@ -247,10 +272,9 @@ impl Memory {
                     });
                 }
             }
-            if a == u64::MAX {
-                break;
-            }
         }
+        // Past the end of the address space: zeros.
+        buf[done..].fill(0);
         Ok(())
     }
 
@@ -287,6 +311,49 @@ impl Memory {
                 e.moved(s)
             })
             .collect()
+    }
+}
+
+/// The pieces of a range of [`Memory`], in address order: `(address, piece)`. See [`Memory::pieces`].
+#[derive(Debug, Clone)]
+pub struct Pieces<'a> {
+    extents: &'a [Extent],
+    i: usize,
+    addr: u64,
+    end: u64,
+}
+
+impl<'a> Iterator for Pieces<'a> {
+    type Item = (u64, Piece<'a>);
+
+    fn next(&mut self) -> Option<(u64, Piece<'a>)> {
+        let a = self.addr;
+        if a >= self.end {
+            return None;
+        }
+        let max = self.end - a;
+        while self.extents.get(self.i).is_some_and(|e| e.end() <= a) {
+            self.i += 1;
+        }
+        let (n, piece) = match self.extents.get(self.i) {
+            Some(e) if e.start <= a => {
+                let n = (e.end() - a).min(max);
+                match &e.data {
+                    ExtentData::Bytes(b) => {
+                        let off = (a - e.start) as usize;
+                        (n, Piece::Data(&b.bytes()[off..off + n as usize]))
+                    }
+                    ExtentData::Broken(r) => (n, Piece::Broken(r)),
+                }
+            }
+            Some(e) => {
+                let n = (e.start - a).min(max);
+                (n, Piece::Zeros(n))
+            }
+            None => (max, Piece::Zeros(max)),
+        };
+        self.addr = a + n;
+        Some((a, piece))
     }
 }
 
@@ -395,6 +462,67 @@ mod tests {
             len: len as u64,
             data: ExtentData::Bytes(b.slice(off..off + len).unwrap()),
         }
+    }
+
+    /// `pieces` (one lookup, then a walk) gives what `piece_at` gives piece by piece, from any
+    /// start, over many small extents, holes and a broken range; `read_at` reads through it.
+    #[test]
+    fn pieces_walk_like_piece_at() {
+        let b = blob(64 * 16, 1);
+        let c = blob(64, 200);
+        let mut v: Vec<Extent> = (0..16)
+            .map(|i| ext(0x1000 + 128 * i as u64, &b, 64 * i, 64))
+            .collect();
+        v.push(ext(0x1000 + 128 * 16, &c, 0, 64)); // another blob, after a hole
+        v.push(ext(0x1000 + 128 * 16 + 64, &c, 0, 32)); // address-adjacent, not merged
+        v.push(Extent {
+            start: 0x2000,
+            len: 16,
+            data: ExtentData::Broken("gone".into()),
+        });
+        let (mem, _) = Memory::from_extents(v);
+        let desc = |p: &Piece<'_>| match p {
+            Piece::Data(d) => format!("d{}:{}", d.len(), d.first().copied().unwrap_or(0)),
+            Piece::Zeros(n) => format!("z{n}"),
+            Piece::Broken(r) => format!("b:{r}"),
+        };
+        for start in [
+            0u64, 0xfff, 0x1000, 0x1001, 0x1040, 0x107f, 0x17c0, 0x1ff8, 0x2008,
+        ] {
+            for len in [0u64, 1, 63, 64, 65, 200, 0x1100, 0x2000] {
+                let mut want = Vec::new();
+                let mut a = start;
+                while a < start + len {
+                    let p = mem.piece_at(a, start + len - a);
+                    let n = match &p {
+                        Piece::Data(d) => d.len() as u64,
+                        Piece::Zeros(n) => *n,
+                        Piece::Broken(_) => {
+                            let i = mem.first_ending_after(a);
+                            mem.extents()[i].end().min(start + len) - a
+                        }
+                    };
+                    want.push((a, desc(&p)));
+                    a += n;
+                }
+                let got: Vec<(u64, String)> =
+                    mem.pieces(start, len).map(|(a, p)| (a, desc(&p))).collect();
+                assert_eq!(got, want, "{start:#x} +{len:#x}");
+            }
+        }
+        let mut buf = vec![9u8; 0x100];
+        mem.read_at(0x1000 + 128 * 16 - 16, &mut buf).unwrap();
+        assert!(buf[..16].iter().all(|&x| x == 0));
+        assert_eq!(&buf[16..80], c.bytes());
+        assert_eq!(&buf[80..112], &c.bytes()[..32]);
+        assert!(buf[112..].iter().all(|&x| x == 0));
+        let e = mem.read_at(0x1ff0, &mut buf[..0x20]).unwrap_err();
+        assert_eq!(e.addr, 0x2000);
+        assert_eq!(
+            mem.pieces(u64::MAX - 1, 10).count(),
+            1,
+            "clamped at the top"
+        );
     }
 
     #[test]

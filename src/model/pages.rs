@@ -74,6 +74,18 @@ fn load_at(
                 },
                 _ => None,
             });
+            let got = pm
+                .as_ref()
+                .map(|m| m.window(vaddr, vaddr + len, vaddr))
+                .unwrap_or_default();
+            if got.first().is_some_and(|e| e.start == vaddr)
+                && got.windows(2).all(|w| w[0].end() == w[1].start)
+                && got.last().is_some_and(|e| e.end() == vaddr + len)
+            {
+                // All there (the common case): no reason to build.
+                extents.extend(got);
+                continue;
+            }
             let reason: Arc<str> = match (&dir.parent, &pm) {
                 (None, _) => Arc::from(where_(format!(
                     "entry {i}: pages at {vaddr:#x} are in the parent dump, which is not available"
@@ -87,10 +99,6 @@ fn load_at(
                     p.label
                 ))),
             };
-            let got = pm
-                .as_ref()
-                .map(|m| m.window(vaddr, vaddr + len, vaddr))
-                .unwrap_or_default();
             fill_gaps(vaddr, vaddr + len, got, &reason, &mut extents);
         } else if flags & PE_PRESENT != 0 {
             let end = off.saturating_add(len);

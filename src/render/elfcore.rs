@@ -220,6 +220,32 @@ impl CoreLayout {
         let mut done = 0usize;
         while done < buf.len() {
             let at = off.saturating_add(done as u64);
+            let want = ((buf.len() - done) as u64).min(self.size.saturating_sub(at));
+            // Inside a segment: one lookup, then a walk over the memory's extents (a read may
+            // cross many small ones).
+            if let Some((vaddr, n)) = self.segment_at(at, want) {
+                for (a, piece) in p.memory.pieces(vaddr, n) {
+                    match piece {
+                        Piece::Data(d) => {
+                            buf[done..done + d.len()].copy_from_slice(d);
+                            // Copied: mapped pages need not stay resident (per window).
+                            crate::source::blob::release_later(d);
+                            done += d.len();
+                        }
+                        Piece::Zeros(z) => {
+                            buf[done..done + z as usize].fill(0);
+                            done += z as usize;
+                        }
+                        Piece::Broken(reason) => {
+                            return Err(ReadError {
+                                addr: a,
+                                reason: reason.to_string(),
+                            });
+                        }
+                    }
+                }
+                continue;
+            }
             match self.piece_at(p, at, (buf.len() - done) as u64) {
                 Piece::Data(d) => {
                     if d.is_empty() {
@@ -227,7 +253,7 @@ impl CoreLayout {
                     }
                     buf[done..done + d.len()].copy_from_slice(d);
                     // Copied: mapped pages need not stay resident (no-op for the header).
-                    crate::source::blob::release(d);
+                    crate::source::blob::release_later(d);
                     done += d.len();
                 }
                 Piece::Zeros(0) => break,
@@ -333,6 +359,19 @@ impl CoreLayout {
     }
 
     /// The memory address served at file offset `off`, if it is inside a segment.
+    /// When file offset `off` is inside a segment (past the header): the address it shows and
+    /// how many of the next `max` bytes stay in that segment (> 0).
+    fn segment_at(&self, off: u64, max: u64) -> Option<(u64, u64)> {
+        if off < self.head.len() as u64 || max == 0 {
+            return None;
+        }
+        let i = self.loads.partition_point(|l| l.end() <= off);
+        let l = self.loads.get(i).filter(|l| l.off <= off)?;
+        let rel = off - l.off;
+        let n = max.min(l.filesz - rel);
+        (n > 0).then_some((l.vaddr + rel, n))
+    }
+
     fn vaddr_of(&self, off: u64) -> Option<u64> {
         let i = self.loads.partition_point(|l| l.end() <= off);
         self.loads

@@ -41,7 +41,15 @@ pub fn release(bytes: &[u8]) {
         return;
     }
     let start = bytes.as_ptr() as usize;
-    let end = start + bytes.len();
+    release_range(start, start + bytes.len());
+}
+
+/// [`release`] of the addresses `start..end` (which need not be borrowed any more: nothing is
+/// done unless they lie in one live registered mapping, checked under the lock that keeps it alive).
+fn release_range(start: usize, end: usize) {
+    if start >= end {
+        return;
+    }
     let maps = MAPPINGS.read().unwrap_or_else(|e| e.into_inner());
     let Some((&map_start, &map_len)) = maps.range(..=start).next_back() else {
         return;
@@ -67,6 +75,89 @@ pub fn release(bytes: &[u8]) {
     unsafe {
         libc::madvise(lo as *mut libc::c_void, hi - lo, libc::MADV_DONTNEED);
     }
+}
+
+/// The live mapping `[start, start + len)` that holds all of `start..end`, if any.
+fn mapping_of(start: usize, end: usize) -> Option<(usize, usize)> {
+    let maps = MAPPINGS.read().unwrap_or_else(|e| e.into_inner());
+    let (&map_start, &map_len) = maps.range(..=start).next_back()?;
+    (end <= map_start + map_len).then_some((map_start, map_len))
+}
+
+/// How much of one mapping a [`Releaser`] lets pile up before it releases it.
+pub const RELEASE_WINDOW: usize = 8 << 20;
+
+/// [`release`] in batches: the byte ranges given to [`Releaser::add`] are gathered while they fall
+/// in one mapping and within [`RELEASE_WINDOW`] of each other (pages of a pages file read in
+/// order, even when they serve scattered addresses), then released with one `madvise`. Readers
+/// of many small extents pay one system call per window, not one per extent; the pages a
+/// releaser holds back are at most a window (plus the rounding of [`release`]). Dropping it
+/// releases what is pending.
+#[derive(Debug, Default)]
+pub struct Releaser {
+    /// The pending span (empty when `lo == hi`).
+    lo: usize,
+    hi: usize,
+    /// The mapping the pending span lies in (checked again, under the lock, when released).
+    map: (usize, usize),
+}
+
+impl Releaser {
+    pub const fn new() -> Releaser {
+        Releaser {
+            lo: 0,
+            hi: 0,
+            map: (0, 0),
+        }
+    }
+
+    /// Schedules `bytes` for release (a no-op for memory that is not a [`Blob`]'s mapping).
+    pub fn add(&mut self, bytes: &[u8]) {
+        if bytes.is_empty() {
+            return;
+        }
+        let s = bytes.as_ptr() as usize;
+        let e = s + bytes.len();
+        if self.lo < self.hi && s >= self.map.0 && e <= self.map.0 + self.map.1 {
+            let (lo, hi) = (self.lo.min(s), self.hi.max(e));
+            if hi - lo <= RELEASE_WINDOW {
+                (self.lo, self.hi) = (lo, hi);
+                return;
+            }
+        }
+        // Not a mapping (heap bytes): nothing to do, and what is pending stays pending.
+        let Some(m) = mapping_of(s, e) else { return };
+        self.flush();
+        (self.lo, self.hi, self.map) = (s, e, m);
+    }
+
+    /// Releases what is pending now.
+    pub fn flush(&mut self) {
+        if self.lo < self.hi {
+            release_range(self.lo, self.hi);
+        }
+        (self.lo, self.hi) = (0, 0);
+    }
+}
+
+impl Drop for Releaser {
+    fn drop(&mut self) {
+        self.flush();
+    }
+}
+
+thread_local! {
+    static LATER: std::cell::RefCell<Releaser> = const { std::cell::RefCell::new(Releaser::new()) };
+}
+
+/// [`Releaser::add`] on this thread's releaser: for readers that copy a piece of a mapping at a
+/// time (the FUSE read path, `read_at`), so a thread keeps at most a window of mapped pages and
+/// pays one `madvise` per window.
+pub fn release_later(bytes: &[u8]) {
+    LATER.with(|r| match r.try_borrow_mut() {
+        Ok(mut r) => r.add(bytes),
+        Err(_) => release(bytes),
+    });
 }
 
 /// The largest page-cache folio a fault may map with page-table entries (PMD size on x86-64).
@@ -242,6 +333,38 @@ mod tests {
         release(b.bytes());
         assert!((0..n).all(|i| !resident(base + i * 4096)));
         assert!(b.bytes().iter().all(|&x| x == 1));
+    }
+
+    /// Pieces of one mapping added one at a time (every other page, as a fragmented pagemap's
+    /// pages file serves scattered addresses) are released together, when the window is full or
+    /// at `flush`; heap bytes are ignored.
+    #[test]
+    fn releaser_batches_a_window() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("f");
+        let n = 3 * RELEASE_WINDOW / 4096;
+        std::fs::write(&p, vec![3u8; n * 4096]).unwrap();
+        let b = Blob::map_file(&p).unwrap();
+        let base = b.bytes().as_ptr() as usize;
+        let touched: u64 = b.bytes().iter().step_by(4096).map(|&x| u64::from(x)).sum();
+        assert_eq!(touched, 3 * n as u64);
+        let mut r = Releaser::new();
+        let heap = vec![9u8; 8192];
+        let per_window = RELEASE_WINDOW / 4096;
+        for i in (0..per_window).step_by(2) {
+            r.add(&b.bytes()[i * 4096..i * 4096 + 100]);
+            r.add(&heap[..10]);
+        }
+        assert!(resident(base), "nothing released before the window is full");
+        // The next piece is past the window: the first window goes.
+        r.add(&b.bytes()[per_window * 4096 + 8192..per_window * 4096 + 8200]);
+        assert!((0..per_window - 16).all(|i| !resident(base + i * 4096)));
+        assert!(resident(base + (2 * per_window + 100) * 4096), "not added");
+        r.flush();
+        assert!(!resident(base + (per_window + 2) * 4096));
+        assert!(heap.iter().all(|&x| x == 9));
+        drop(r);
+        assert!(b.bytes().iter().all(|&x| x == 3));
     }
 
     #[test]

@@ -30,12 +30,12 @@ use memchr::memmem;
 use regex::bytes::{Regex, RegexBuilder};
 
 use crate::model::memory::{ExtentData, Memory};
-use crate::source::blob::release;
+use crate::source::blob::Releaser;
 
 /// Bytes of a regex window (the overlap comes on top).
 pub const REGEX_WINDOW: usize = 1 << 20;
 /// Literal search scans a piece this much at a time and then releases the scanned pages (see
-/// [`release`]), so the resident set stays bounded however large one dumped run is.
+/// [`Releaser`]), so the resident set stays bounded however large one dumped run is.
 const SCAN_CHUNK: usize = 8 << 20;
 /// The longest regex match found whole; windows overlap by this much.
 pub const MAX_REGEX_MATCH: usize = 4096;
@@ -107,8 +107,9 @@ impl<'a> Run<'a> {
         self.start + self.len
     }
 
-    /// Releases the pages of the pieces under `lo..hi` (see [`release`]; the bytes stay readable).
-    fn release(&self, lo: u64, hi: u64) {
+    /// Schedules the pages of the pieces under `lo..hi` for release (see [`Releaser`]; the bytes
+    /// stay readable).
+    pub fn release(&self, lo: u64, hi: u64, rel: &mut Releaser) {
         let i = self
             .offsets
             .partition_point(|&o| o + self.start <= lo)
@@ -120,7 +121,7 @@ impl<'a> Run<'a> {
             }
             let a = lo.saturating_sub(ps).min(p.len() as u64) as usize;
             let b = (hi - ps).min(p.len() as u64) as usize;
-            release(&p[a..b]);
+            rel.add(&p[a..b]);
         }
     }
 
@@ -201,12 +202,14 @@ impl<'a> Searchable<'a> {
     }
 
     /// Every match of `pat`, in address order.
+    /// The scanned pages are released per window of the pages files, not per extent or run.
     pub fn find(&self, pat: &Pattern) -> Vec<Match> {
         let mut out = Vec::new();
+        let mut rel = Releaser::new();
         for r in &self.runs {
             match pat {
-                Pattern::Literal(f) => literal_run(r, f, &mut out),
-                Pattern::Regex(re) => regex_run(r, re, &mut out),
+                Pattern::Literal(f) => literal_run(r, f, &mut out, &mut rel),
+                Pattern::Regex(re) => regex_run(r, re, &mut out, &mut rel),
             }
         }
         out.sort_unstable();
@@ -227,7 +230,7 @@ impl<'a> Searchable<'a> {
             .saturating_add(m.len as u64)
             .saturating_add(context as u64);
         let text = printable(&r.bytes(lo, hi));
-        r.release(lo, hi);
+        r.release(lo, hi, &mut Releaser::new());
         text
     }
 }
@@ -252,7 +255,7 @@ fn find_all(f: &memmem::Finder<'_>, hay: &[u8], mut emit: impl FnMut(usize)) {
     }
 }
 
-fn literal_run(r: &Run<'_>, f: &memmem::Finder<'_>, out: &mut Vec<Match>) {
+fn literal_run(r: &Run<'_>, f: &memmem::Finder<'_>, out: &mut Vec<Match>, rel: &mut Releaser) {
     let n = f.needle().len();
     let keep = n - 1;
     // The last `keep` bytes before the current piece, and the address of the first of them.
@@ -290,7 +293,7 @@ fn literal_run(r: &Run<'_>, f: &memmem::Finder<'_>, out: &mut Vec<Match>) {
                     })
                 }
             });
-            release(&piece[cs..ce]);
+            rel.add(&piece[cs..ce]);
             cs = ce;
         }
         if keep > 0 {
@@ -305,12 +308,12 @@ fn literal_run(r: &Run<'_>, f: &memmem::Finder<'_>, out: &mut Vec<Match>) {
                 carry_start = base + piece.len() as u64 - carry.len() as u64;
             }
             // Copying the carry touched the piece's tail again.
-            release(&piece[piece.len().saturating_sub(keep)..]);
+            rel.add(&piece[piece.len().saturating_sub(keep)..]);
         }
     }
 }
 
-fn regex_run(r: &Run<'_>, re: &Regex, out: &mut Vec<Match>) {
+fn regex_run(r: &Run<'_>, re: &Regex, out: &mut Vec<Match>, rel: &mut Releaser) {
     let mut last_end = r.start;
     let mut w = r.start;
     while w < r.end() {
@@ -339,7 +342,7 @@ fn regex_run(r: &Run<'_>, re: &Regex, out: &mut Vec<Match>) {
             at = m.end();
         }
         // The whole window read, look-behind included.
-        r.release(lo, hi);
+        r.release(lo, hi, rel);
         w = own_end;
     }
 }
@@ -478,6 +481,81 @@ mod tests {
                 addr: 0x1002,
                 len: 12
             }]
+        );
+    }
+
+    /// Whether the page at `addr` is in this process's page tables (/proc/self/pagemap bit 63).
+    fn resident(addr: usize) -> bool {
+        use std::os::unix::fs::FileExt;
+        let f = std::fs::File::open("/proc/self/pagemap").unwrap();
+        let mut e = [0u8; 8];
+        f.read_exact_at(&mut e, (addr / 4096 * 8) as u64).unwrap();
+        u64::from_le_bytes(e) >> 63 == 1
+    }
+
+    /// A fragmented dump: 10,000 one-page extents of a mapped pages file with a one-page hole
+    /// after each, then two address-adjacent extents from two blobs. Every match is found at its
+    /// exact address (at a page's first and last bytes too), none across a hole, one across the
+    /// two blobs; and the scanned pages are released (per window, not per extent).
+    #[test]
+    fn many_tiny_extents_with_holes() {
+        const N: usize = 10_000;
+        let marker = b"TINY-EXTENT-MARKER";
+        let ml = marker.len();
+        let base = 0x7f00_0000_0000u64;
+        let mut file = vec![b'.'; N * 4096];
+        let mut want = Vec::new();
+        for i in (0..N).step_by(37) {
+            let off = match i % 3 {
+                0 => 0,         // the page's first byte
+                1 => 4096 - ml, // ends on the page's last byte
+                _ => 1000 + i % 2000,
+            };
+            file[i * 4096 + off..i * 4096 + off + ml].copy_from_slice(marker);
+            want.push(base + 2 * (i as u64) * 4096 + off as u64);
+        }
+        // Half a marker at the end of page 100 and half at the start of page 101: contiguous in
+        // the pages file but a hole apart in memory, so no match.
+        file[101 * 4096 - 9..101 * 4096].copy_from_slice(&marker[..9]);
+        file[101 * 4096..101 * 4096 + ml - 9].copy_from_slice(&marker[9..]);
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("pages-1.img");
+        std::fs::write(&path, &file).unwrap();
+        let pages_file = Blob::map_file(&path).unwrap();
+        let mut v: Vec<Extent> = (0..N)
+            .map(|i| ext(base + 2 * (i as u64) * 4096, &pages_file, i * 4096, 4096))
+            .collect();
+        // Two address-adjacent extents from different blobs (e.g. a page of the parent dump
+        // next to one of this dump), the marker across them.
+        let tail = base + 2 * (N as u64) * 4096;
+        let mut a = vec![b'-'; 4096];
+        a[4096 - 5..].copy_from_slice(&marker[..5]);
+        let mut b = vec![b'-'; 4096];
+        b[..ml - 5].copy_from_slice(&marker[5..]);
+        let (ba, bb) = (Blob::from_vec(a), Blob::from_vec(b));
+        v.push(ext(tail, &ba, 0, 4096));
+        v.push(ext(tail + 4096, &bb, 0, 4096));
+        want.push(tail + 4096 - 5);
+        let (mem, _) = Memory::from_extents(v);
+        assert_eq!(mem.extents().len(), N + 2, "holes keep the extents apart");
+        let s = Searchable::new(&mem);
+        assert_eq!(s.runs.len(), N + 1);
+        let m = s.find(&Pattern::literal(marker).unwrap());
+        assert_eq!(addrs(&m), want);
+        assert!(m.iter().all(|m| m.len == ml));
+        let m = s.find(&Pattern::regex("TINY-EXTENT-MARKE[R]").unwrap());
+        assert_eq!(addrs(&m), want);
+        let m = s.find(&Pattern::regex("EXTENT-MARKER").unwrap());
+        let moved: Vec<u64> = want.iter().map(|a| a + 5).collect();
+        assert_eq!(addrs(&m), moved);
+        // Nothing of the pages file stays in our page tables.
+        let p0 = pages_file.bytes().as_ptr() as usize;
+        let kept = (0..N).filter(|&i| resident(p0 + i * 4096)).count();
+        assert_eq!(kept, 0, "pages left mapped after the search");
+        assert_eq!(
+            pages_file.bytes(),
+            &file[..],
+            "released pages read back unchanged"
         );
     }
 
