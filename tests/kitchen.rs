@@ -497,3 +497,56 @@ fn unread_pipe_fifo_and_socket_data_is_readable() {
     assert_eq!(cols(&ours), cols(truth));
     assert!(cols(&ours).is_some_and(|c| c.ends_with("00000000:0000000F")));
 }
+
+/// `sockets`: every socket in `ss -tuanxp`'s layout, with its holders, unix pairs resolved both
+/// ways (the socketpair between kitchen's fd 13 and the child's fd 14) and the queues the images
+/// hold.
+#[test]
+fn sockets_overview_like_ss() {
+    let Some(k) = kitchen() else { return };
+    let text = k.text("sockets");
+    let rows: Vec<Vec<String>> = text
+        .lines()
+        .map(|l| l.split_whitespace().map(String::from).collect())
+        .collect();
+    assert_eq!(
+        rows[0].join(" "),
+        "Netid State Recv-Q Send-Q Local Address:Port Peer Address:Port Process"
+    );
+    let ino = |rel: &str| {
+        k.readlink(rel)
+            .trim_start_matches("socket:[")
+            .trim_end_matches(']')
+            .to_string()
+    };
+    let row = |inode: &str| -> String {
+        text.lines()
+            // A unix row: netid state recv send name inode peer-name peer-inode users.
+            .find(|l| l.starts_with("u_") && l.split_whitespace().nth(5) == Some(inode))
+            .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+            .unwrap_or_else(|| panic!("no row for {inode}:\n{text}"))
+    };
+    let (a, b) = (ino("6/fd/13"), ino("7/fd/14"));
+    assert_eq!(
+        row(&a),
+        format!("u_str ESTAB 0 0 * {a} * {b} users:((\"kitchen\",pid=6,fd=13))")
+    );
+    assert_eq!(
+        row(&b),
+        format!("u_str ESTAB 19 0 * {b} * {a} users:((\"kitchen-child\",pid=7,fd=14))")
+    );
+    let l = ino("6/fd/15");
+    assert_eq!(
+        row(&l),
+        format!("u_str LISTEN 0 4 /tmp/kitchen.sock {l} * 0 users:((\"kitchen\",pid=6,fd=15))")
+    );
+    for want in [
+        "tcp LISTEN 0 4 0.0.0.0:7070 0.0.0.0:* users:((\"kitchen\",pid=6,fd=16))",
+        "tcp ESTAB 15 0 127.0.0.1:7070 127.0.0.1:42232 users:((\"kitchen\",pid=6,fd=19))",
+        "tcp ESTAB 0 0 127.0.0.1:42232 127.0.0.1:7070 users:((\"kitchen-child\",pid=7,fd=4))",
+    ] {
+        assert!(rows.iter().any(|r| r.join(" ") == want), "{want}:\n{text}");
+    }
+    // Every socket of every process, once.
+    assert_eq!(rows.len() - 1, 8, "{text}");
+}

@@ -75,6 +75,8 @@ pub enum TextSrc {
     Mountinfo(u32),
     /// `sysvipc/shm`
     SysvShm,
+    /// `sockets` (ss -tuanxp)
+    Sockets,
 }
 
 /// A text file and its rendering, done once.
@@ -358,6 +360,7 @@ fn describe(ck: &Checkpoint, src: TextSrc) -> String {
         TextSrc::Net(i, w) => format!("{}/net/{}", pid(i), w.name()),
         TextSrc::Mountinfo(i) => format!("{}/mountinfo", pid(i)),
         TextSrc::SysvShm => "sysvipc/shm".into(),
+        TextSrc::Sockets => "sockets".into(),
     }
 }
 
@@ -409,6 +412,7 @@ fn render_inner(ck: &Checkpoint, src: TextSrc) -> std::result::Result<Vec<u8>, S
             render::mountinfo(ck.container_fs.mounts.for_pid(pid).unwrap_or(&[]))
         }
         TextSrc::SysvShm => render::sysvipc::shm(ck),
+        TextSrc::Sockets => render::sockets::sockets(ck),
     })
 }
 

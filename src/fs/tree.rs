@@ -883,6 +883,7 @@ impl Builder {
     /// `buffers/`: the unread data of pipes, FIFOs and sockets, one file each.
     fn kernel_objects(&mut self, parts: &Parts<'_>) {
         let Some(objects) = parts.objects else { return };
+        self.file(ROOT_INO, "sockets", Content::text(TextSrc::Sockets));
         if let Some(d) = self.dir(ROOT_INO, "buffers", Order::Natural) {
             for b in &objects.buffers {
                 self.file(d, &b.name, Content::Blob(b.data.clone()));

@@ -47,6 +47,7 @@ pub mod limits;
 pub mod maps;
 pub mod pstree;
 pub mod regs;
+pub mod sockets;
 pub mod stat;
 pub mod status;
 pub mod summary;
