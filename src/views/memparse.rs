@@ -5,16 +5,16 @@
 //!
 //! Displaying processes memory sizes from checkpoint.tar.gz
 //!
-//! PID   PROCESS NAME   MEMORY SIZE   SHARED MEMORY SIZE
-//! ---   ------------   -----------   ------------------
-//! 1     sh             72.0 KiB      0 B
+//! PID   PROCESS NAME   MEMORY SIZE   SHARED MEMORY SIZE   SHARED MEMORY DUMPED
+//! ---   ------------   -----------   ------------------   --------------------
+//! 1     sh             72.0 KiB      0 B                  0 B
 //! ```
 //!
 //! - The table lists the processes in tree order. MEMORY SIZE is the process's dumped private
-//!   memory (its pagemap's pages); SHARED MEMORY SIZE the dumped bytes of its shared mappings
-//!   (anonymous shared memory, memfd). checkpointctl shows the *mapped size* of every `MAP_SHARED`
-//!   VMA there, dumped or not (a 1 GiB shared file mapping of which nothing is in the checkpoint
-//!   shows as 1 GiB); ckptfs shows what the checkpoint holds, like the first column.
+//!   memory (its pagemap's pages); SHARED MEMORY SIZE, as checkpointctl's, the *mapped size* of
+//!   its `MAP_SHARED` mappings, dumped or not; SHARED MEMORY DUMPED (ckptfs's own column) the
+//!   bytes of those mappings CRIU dumped (shared anonymous memory, SysV segments, memfd). Per
+//!   process: memory shared by several processes counts in each.
 //! - `-p PID`: the process's dumped memory as a hexdump, `ADDRESS  16 hex bytes |ASCII|`, one
 //!   block per run of contiguous dumped memory (private and shared), runs in address order.
 //!   On stdout repeated lines are collapsed to `*`; when a run ends inside such a repetition its
@@ -140,6 +140,16 @@ fn with_output(
     }
 }
 
+/// The mapped size of a process's `MAP_SHARED` mappings, dumped or not (checkpointctl's SHARED
+/// MEMORY SIZE).
+pub fn shared_mapped(p: &Process) -> u64 {
+    p.vmas
+        .iter()
+        .filter(|v| v.shared())
+        .map(|v| v.end.saturating_sub(v.start))
+        .fold(0, u64::saturating_add)
+}
+
 /// A process's dumped private and shared memory, in bytes.
 pub fn memory_sizes(p: &Process) -> (u64, u64) {
     let shared: u64 = p
@@ -151,7 +161,7 @@ pub fn memory_sizes(p: &Process) -> (u64, u64) {
     (p.memory.present_bytes().saturating_sub(shared), shared)
 }
 
-/// The PID / PROCESS NAME / MEMORY SIZE / SHARED MEMORY SIZE table.
+/// The PID / PROCESS NAME / MEMORY SIZE / SHARED MEMORY SIZE / SHARED MEMORY DUMPED table.
 pub fn sizes_table(ck: &Checkpoint) -> String {
     let rows: Vec<Vec<String>> = super::tree_order(ck)
         .into_iter()
@@ -161,12 +171,19 @@ pub fn sizes_table(ck: &Checkpoint) -> String {
                 p.pid.to_string(),
                 p.comm.clone(),
                 human_size(private),
+                human_size(shared_mapped(p)),
                 human_size(shared),
             ]
         })
         .collect();
     table::render(
-        &["PID", "Process name", "Memory size", "Shared memory size"],
+        &[
+            "PID",
+            "Process name",
+            "Memory size",
+            "Shared memory size",
+            "Shared memory dumped",
+        ],
         &rows,
     )
 }
