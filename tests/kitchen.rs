@@ -550,3 +550,54 @@ fn sockets_overview_like_ss() {
     // Every socket of every process, once.
     assert_eq!(rows.len() - 1, 8, "{text}");
 }
+
+/// `memparse -s` over every process: a match in memory several processes share (the SysV
+/// segment, the memfd) is listed once, with every PID that maps it; SHARED MEMORY SIZE is the
+/// mapped size of the MAP_SHARED mappings (checkpointctl's), SHARED MEMORY DUMPED what CRIU dumped.
+#[test]
+fn memparse_shared_memory_once_with_every_pid() {
+    let Some(fx) = fixtures() else { return };
+    let ck = fx.join("podman-kitchen/checkpoint.tar.gz");
+    let ck = ck.to_string_lossy();
+    let t = common::TempDir::new("kitchen-memparse");
+    let cache = t.path().to_string_lossy().into_owned();
+    let run = |args: &[&str]| {
+        let mut a = vec![common::ckptfs(), "memparse", "--cache-dir", cache.as_str()];
+        a.extend_from_slice(args);
+        let o = common::run_timeout(60, &a);
+        assert!(o.ok(), "{o}");
+        o.stdout_text()
+    };
+    for (marker, base) in [
+        ("KITCHEN-SYSV-s1", "00004b10"),
+        ("KITCHEN-MEMFD-s1", "00004b12"),
+    ] {
+        let out = run(&["-s", marker, &ck]);
+        let rows: Vec<Vec<&str>> = out
+            .lines()
+            .skip(2)
+            .map(|l| l.split_whitespace().collect())
+            .filter(|r: &Vec<&str>| r.get(1).is_some_and(|a| a.starts_with(base)))
+            .collect();
+        assert_eq!(rows.len(), 2, "{marker}: two offsets, one row each:\n{out}");
+        for r in &rows {
+            assert_eq!(r[0], "6,7", "{marker}:\n{out}");
+        }
+    }
+    let out = run(&[&ck]);
+    let row = |pid: &str| -> Vec<String> {
+        out.lines()
+            .find(|l| l.split_whitespace().next() == Some(pid))
+            .map(|l| {
+                l.split("   ")
+                    .map(|c| c.trim().to_string())
+                    .filter(|c| !c.is_empty())
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    // SysV 64 KiB + /dev/shm 16 KiB + memfd 16 KiB mapped; SysV 2 pages + memfd 2 pages dumped.
+    for pid in ["6", "7"] {
+        assert_eq!(row(pid)[3..], ["96.0 KiB", "16.0 KiB"], "{out}");
+    }
+}

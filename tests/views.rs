@@ -986,7 +986,8 @@ fn memparse_output_file() {
     assert!(text.starts_with("Address           Hexadecimal"));
 }
 
-/// `(pid, address)` of every row of a `memparse -s` over all processes.
+/// `(pid, address)` of every row of a `memparse -s` over all processes (a row of shared memory
+/// lists every PID that maps it, `8410,8414`: one pair each).
 fn hits(f: &Path, ck: &str, marker: &str) -> Vec<(u32, u64)> {
     let out = ok(f, &["memparse", "-s", marker, ck]);
     if out.starts_with("No matches") {
@@ -994,11 +995,13 @@ fn hits(f: &Path, ck: &str, marker: &str) -> Vec<(u32, u64)> {
     }
     out.lines()
         .skip(2)
-        .map(|l| {
+        .flat_map(|l| {
             let mut w = l.split_whitespace();
-            let pid = w.next().unwrap().parse().unwrap();
+            let pids = w.next().unwrap().to_string();
             let addr = u64::from_str_radix(w.next().unwrap(), 16).unwrap();
-            (pid, addr)
+            pids.split(',')
+                .map(|p| (p.parse().unwrap(), addr))
+                .collect::<Vec<(u32, u64)>>()
         })
         .collect()
 }

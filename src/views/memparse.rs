@@ -28,7 +28,9 @@
 //!   matches that cross a page, a pagemap entry or a pages file are found, at exact addresses; a
 //!   string is found at every address where it occurs; regexes match raw bytes (checkpointctl
 //!   turns non-printable bytes into `?` before matching, so its `\x00`-style patterns and `?`
-//!   behave differently).
+//!   behave differently). Over every process, a match in shared memory (a SysV segment, shared
+//!   anonymous memory, a memfd, a shared file mapping) is one row whose PID column lists every
+//!   process that maps it (`6,7`), at the first one's address.
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
@@ -288,6 +290,34 @@ pub fn hexdump(out: &mut dyn Write, mem: &Memory, compact: bool) -> Result<(), E
 
 /// The search result table. With one PID: ADDRESS / MATCH / INSTANCE, as checkpointctl; over
 /// several processes a PID column comes first.
+/// Where a byte of shared memory lives, the same for every process that maps it: the shared
+/// object (a SysV segment or anonymous shared memory by id, a memfd by inode, a file by path)
+/// and the offset in it.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+enum SharedAt {
+    Shmem(u64, u64),
+    Memfd(u64, u64),
+    File(String, u64),
+}
+
+/// The shared object and offset of `addr` in `p`, when `addr` lies in a `MAP_SHARED` mapping.
+fn shared_at(p: &Process, addr: u64) -> Option<SharedAt> {
+    use crate::model::FileKind;
+    let v = p.vmas.iter().find(|v| v.start <= addr && addr < v.end)?;
+    if !v.shared() {
+        return None;
+    }
+    let off = v.pgoff.saturating_add(addr - v.start);
+    Some(match v.file.as_ref().map(|f| &f.kind) {
+        Some(FileKind::Memfd {
+            shmid, inode_id, ..
+        }) => SharedAt::Memfd(shmid.unwrap_or(u64::from(*inode_id)), off),
+        Some(FileKind::Reg { path, .. }) => SharedAt::File(path.clone(), off),
+        Some(_) => return None,
+        None => SharedAt::Shmem(v.shmid, off),
+    })
+}
+
 fn search_table(
     out: &mut dyn Write,
     procs: &[&Process],
@@ -297,6 +327,9 @@ fn search_table(
     one_pid: bool,
 ) -> Result<(), Error> {
     let mut rows: Vec<Vec<String>> = Vec::new();
+    // A match in memory several processes share is one row, with every PID that maps it.
+    let mut shared_rows: std::collections::HashMap<SharedAt, usize> =
+        std::collections::HashMap::new();
     for p in procs {
         let s = Searchable::new(&p.memory);
         for k in &s.skipped {
@@ -306,6 +339,16 @@ fn search_table(
             );
         }
         for m in s.find(pat) {
+            let at = if one_pid { None } else { shared_at(p, m.addr) };
+            if let Some(i) = at.as_ref().and_then(|k| shared_rows.get(k)) {
+                if let Some(cell) = rows.get_mut(*i).and_then(|r| r.first_mut()) {
+                    cell.push_str(&format!(",{}", p.pid));
+                }
+                continue;
+            }
+            if let Some(k) = at {
+                shared_rows.insert(k, rows.len());
+            }
             let mut row = Vec::with_capacity(4);
             if !one_pid {
                 row.push(p.pid.to_string());
