@@ -601,3 +601,54 @@ fn memparse_shared_memory_once_with_every_pid() {
         assert_eq!(row(pid)[3..], ["96.0 KiB", "16.0 KiB"], "{out}");
     }
 }
+
+/// One definition of the checkpoint's dumped memory, each page once (the SysV segment and the
+/// memfd that two processes map count once; the /dev/shm pages filled from Podman's tar are not
+/// dumped): `info.json`, `diff` and the pages files (`inspect`'s Memory pages size) agree.
+#[test]
+fn dumped_memory_counts_each_page_once_everywhere() {
+    let Some(k) = kitchen() else { return };
+    let info: Value =
+        serde_json::from_slice(&cat(&k.m.p("checkpoint/info.json"))).expect("info.json");
+    let dumped = info["memory"]["dumped_bytes"]
+        .as_u64()
+        .expect("dumped_bytes");
+    let fx = fixtures().expect("fixtures");
+    let input = fx.join("podman-kitchen/checkpoint.tar.gz");
+    let input = input.to_string_lossy();
+    let t = common::TempDir::new("kitchen-diff");
+    let cache = t.path().to_string_lossy().into_owned();
+    let view = |args: &[&str]| -> Value {
+        let mut a = vec![common::ckptfs()];
+        a.extend_from_slice(args);
+        let o = common::run_timeout(60, &a);
+        assert!(o.ok(), "{o}");
+        serde_json::from_slice(&o.stdout).expect("JSON")
+    };
+    let i = view(&["inspect", "--cache-dir", &cache, "--format", "json", &input]);
+    let pages = i[0]["checkpoint_size"]["memory_pages_size"]
+        .as_u64()
+        .or_else(|| i["checkpoint_size"]["memory_pages_size"].as_u64())
+        .unwrap_or_else(|| panic!("memory_pages_size in {i}"));
+    assert_eq!(dumped, pages, "info.json dumped_bytes vs the pages files");
+    let o = common::run_timeout(
+        60,
+        &[
+            common::ckptfs(),
+            "diff",
+            "--cache-dir",
+            &cache,
+            "--format",
+            "json",
+            &input,
+            &input,
+        ],
+    );
+    assert!(o.ok(), "{o}");
+    let d: Value = serde_json::from_slice(&o.stdout).expect("diff JSON");
+    assert_eq!(
+        d["checkpoint_a"]["dumped_bytes"].as_u64(),
+        Some(pages),
+        "{d}"
+    );
+}

@@ -76,6 +76,58 @@ impl Checkpoint {
             .filter(|p| self.process(p.ppid).is_none() || p.ppid == p.pid)
     }
 
+    /// The dumped memory of the whole checkpoint, each page once: every process's private pages,
+    /// plus the pages of each shared object (shared anonymous memory, SysV segment, memfd, shared
+    /// file) once however many processes map it. Pages filled from `rootfs/` (not dumped) are
+    /// not counted. The one definition of "dumped memory" (`info.json`, `diff`); per-process
+    /// figures (`memparse`) count shared pages in every process that maps them.
+    pub fn dumped_bytes(&self) -> u64 {
+        let mut total = 0u64;
+        let mut shared_pages: std::collections::HashSet<(process::SharedObject, u64)> =
+            std::collections::HashSet::new();
+        for p in &self.processes {
+            let filled_ranges = self.container_fs.filled(p.pid);
+            let is_filled = |a: u64| filled_ranges.iter().any(|&(s, e)| s <= a && a < e);
+            let filled: u64 = filled_ranges
+                .iter()
+                .map(|&(s, e)| p.memory.present_in(s, e))
+                .fold(0, u64::saturating_add);
+            // Present bytes in shared mappings (dumped or filled), and the filled part of them.
+            let (mut in_shared, mut filled_shared) = (0u64, 0u64);
+            for v in &p.vmas {
+                let Some(obj) = v.shared_object() else {
+                    continue;
+                };
+                if p.memory.present_in(v.start, v.end) == 0 {
+                    continue;
+                }
+                let mut at = v.start;
+                while at < v.end {
+                    let end = at.saturating_add(PAGE_SIZE).min(v.end);
+                    let n = p.memory.present_in(at, end);
+                    if n > 0 {
+                        in_shared = in_shared.saturating_add(n);
+                        if is_filled(at) {
+                            filled_shared = filled_shared.saturating_add(n);
+                        } else {
+                            shared_pages
+                                .insert((obj.clone(), v.pgoff.saturating_add(at - v.start)));
+                        }
+                    }
+                    at = end;
+                }
+            }
+            let filled_private = filled.saturating_sub(filled_shared);
+            total = total.saturating_add(
+                p.memory
+                    .present_bytes()
+                    .saturating_sub(in_shared)
+                    .saturating_sub(filled_private),
+            );
+        }
+        total.saturating_add((shared_pages.len() as u64).saturating_mul(PAGE_SIZE))
+    }
+
     /// The processes in `pid`'s network namespace (itself included), in PID order.
     pub fn net_ns_peers(&self, pid: u32) -> Vec<&Process> {
         self.processes

@@ -307,6 +307,36 @@ pub struct Vma {
     pub file: Option<FileRef>,
 }
 
+/// The object behind a `MAP_SHARED` mapping, the same for every process that maps it.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum SharedObject {
+    /// Shared anonymous memory or a SysV segment, by shmem id.
+    Shmem(u64),
+    /// A memfd, by its shmem id (its inode).
+    Memfd(u64),
+    /// A file, by path.
+    File(String),
+}
+
+impl Vma {
+    /// The shared object this `MAP_SHARED` mapping maps (None for a private mapping or an
+    /// unresolved file).
+    pub fn shared_object(&self) -> Option<SharedObject> {
+        use super::files::FileKind;
+        if !self.shared() {
+            return None;
+        }
+        Some(match self.file.as_ref().map(|f| &f.kind) {
+            Some(FileKind::Memfd {
+                shmid, inode_id, ..
+            }) => SharedObject::Memfd(shmid.unwrap_or(u64::from(*inode_id))),
+            Some(FileKind::Reg { path, .. }) => SharedObject::File(path.clone()),
+            Some(_) => return None,
+            None => SharedObject::Shmem(self.shmid),
+        })
+    }
+}
+
 /// VMA status bits (CRIU `VMA_AREA_*`).
 pub mod vma_status {
     pub const REGULAR: u32 = 1 << 0;

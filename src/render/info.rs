@@ -30,8 +30,8 @@
 //!
 //! `source.kind` is `image-dir`, `tar`, `tar.gz` or `tar.zst`; `source.layout` `image-dir` or
 //! `container-archive`; `sha256` is the input file's (null for a directory). Times are as the
-//! metadata gives them. `memory.dumped_bytes` is the sum of every process's dumped bytes (shared
-//! memory counts once per process mapping it). `warnings` are the model's and the source's, each once.
+//! metadata gives them. `memory.dumped_bytes` is the checkpoint's dumped memory, each page once
+//! ([`Checkpoint::dumped_bytes`]: shared memory counts once, however many processes map it). `warnings` are the model's and the source's, each once.
 
 use serde::Serialize;
 
@@ -166,11 +166,7 @@ pub fn info_json(ck: &Checkpoint) -> Vec<u8> {
         processes: ck.processes.len(),
         threads: ck.processes.iter().map(|p| p.threads.len()).sum(),
         memory: MemoryInfo {
-            dumped_bytes: ck
-                .processes
-                .iter()
-                .map(|p| p.memory.present_bytes())
-                .fold(0, u64::saturating_add),
+            dumped_bytes: ck.dumped_bytes(),
         },
         warnings,
     };

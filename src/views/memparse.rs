@@ -291,31 +291,13 @@ pub fn hexdump(out: &mut dyn Write, mem: &Memory, compact: bool) -> Result<(), E
 /// The search result table. With one PID: ADDRESS / MATCH / INSTANCE, as checkpointctl; over
 /// several processes a PID column comes first.
 /// Where a byte of shared memory lives, the same for every process that maps it: the shared
-/// object (a SysV segment or anonymous shared memory by id, a memfd by inode, a file by path)
-/// and the offset in it.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-enum SharedAt {
-    Shmem(u64, u64),
-    Memfd(u64, u64),
-    File(String, u64),
-}
+/// object and the offset in it.
+type SharedAt = (crate::model::process::SharedObject, u64);
 
 /// The shared object and offset of `addr` in `p`, when `addr` lies in a `MAP_SHARED` mapping.
 fn shared_at(p: &Process, addr: u64) -> Option<SharedAt> {
-    use crate::model::FileKind;
     let v = p.vmas.iter().find(|v| v.start <= addr && addr < v.end)?;
-    if !v.shared() {
-        return None;
-    }
-    let off = v.pgoff.saturating_add(addr - v.start);
-    Some(match v.file.as_ref().map(|f| &f.kind) {
-        Some(FileKind::Memfd {
-            shmid, inode_id, ..
-        }) => SharedAt::Memfd(shmid.unwrap_or(u64::from(*inode_id)), off),
-        Some(FileKind::Reg { path, .. }) => SharedAt::File(path.clone(), off),
-        Some(_) => return None,
-        None => SharedAt::Shmem(v.shmid, off),
-    })
+    Some((v.shared_object()?, v.pgoff.saturating_add(addr - v.start)))
 }
 
 fn search_table(

@@ -172,11 +172,9 @@ fn side(ck: &Checkpoint) -> Side {
     }
 }
 
+/// The checkpoint's dumped memory, each page once (the one definition, also `info.json`'s).
 fn dumped(ck: &Checkpoint) -> u64 {
-    ck.processes
-        .iter()
-        .map(|p| p.memory.present_bytes())
-        .fold(0, u64::saturating_add)
+    ck.dumped_bytes()
 }
 
 fn brief(p: &Process) -> ProcBrief {
