@@ -34,8 +34,8 @@ use std::fmt;
 use std::io::{self, Write};
 use std::path::Path;
 
+use crate::model::Checkpoint;
 use crate::model::process::{Process, TaskState};
-use crate::model::{Checkpoint, FileKind};
 use crate::source::OpenOptions;
 
 /// Exit code of a failure that is not the input's fault (cannot mount, cannot write the output).
@@ -251,38 +251,6 @@ pub fn environ_list(p: &Process) -> Vec<String> {
             eprintln!("ckptfs: warning: PID {}: environment: {e}", p.pid);
             Vec::new()
         }
-    }
-}
-
-/// CRIU's fd type name (`REG`, `PIPE`, `INETSK`, ...) of a file object.
-pub fn fd_type_name(kind: &FileKind) -> &'static str {
-    match kind {
-        FileKind::Reg { .. } => "REG",
-        FileKind::InetSocket(_) => "INETSK",
-        FileKind::UnixSocket(_) => "UNIXSK",
-        FileKind::Socket { what: "packet", .. } => "PACKETSK",
-        FileKind::Socket {
-            what: "netlink", ..
-        } => "NETLINKSK",
-        FileKind::Socket { .. } => "SOCKET",
-        FileKind::Pipe { .. } => "PIPE",
-        FileKind::Fifo { .. } => "FIFO",
-        FileKind::AnonInode { what, .. } => match *what {
-            "eventfd" => "EVENTFD",
-            "eventpoll" => "EVENTPOLL",
-            "signalfd" => "SIGNALFD",
-            "timerfd" => "TIMERFD",
-            "inotify" => "INOTIFY",
-            "fanotify" => "FANOTIFY",
-            "bpf-map" => "BPFMAP",
-            "pidfd" => "PIDFD",
-            _ => "ANON",
-        },
-        FileKind::Memfd { .. } => "MEMFD",
-        FileKind::Tty { .. } => "TTY",
-        FileKind::Pidfd { .. } => "PIDFD",
-        FileKind::Tun => "TUNF",
-        FileKind::Other { .. } => "UND",
     }
 }
 
