@@ -451,50 +451,21 @@ struct Builder {
     link_ranges: Vec<(u32, u64, u64, String)>,
 }
 
-/// What makes two processes' shared mappings the same bytes: the object (kind and id, or the
-/// file's path), the offset in it and the length.
+/// What makes two processes' shared mappings the same bytes: the object (the model's
+/// [`crate::model::process::SharedObject`]), the offset in it and the length.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 struct SharedKey {
-    object: SharedObject,
+    object: crate::model::process::SharedObject,
     pgoff: u64,
     len: u64,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-enum SharedObject {
-    /// MAP_SHARED|MAP_ANONYMOUS memory (its shmem id).
-    Anon(u64),
-    /// A SysV segment (its id).
-    Sysv(u64),
-    /// A memfd (its inode id).
-    Memfd(u32),
-    /// A MAP_SHARED file mapping (its path as the process saw it).
-    File(String),
 }
 
 impl SharedKey {
     /// The identity of `v`'s bytes if it maps shared memory, else None (private memory is never
     /// the same object in two processes, even when its bytes are equal).
     fn of(v: &crate::model::Vma) -> Option<SharedKey> {
-        use crate::model::files::FileKind;
-        use crate::model::process::{VmaName, vma_status as vs};
-        let object =
-            if let Some(FileKind::Memfd { inode_id, .. }) = v.file.as_ref().map(|f| &f.kind) {
-                SharedObject::Memfd(*inode_id)
-            } else if v.status & vs::SYSVIPC != 0 {
-                SharedObject::Sysv(v.shmid)
-            } else if v.status & vs::ANON_SHARED != 0 && v.file.is_none() {
-                SharedObject::Anon(v.shmid)
-            } else if v.status & vs::FILE_SHARED != 0 && v.flags & libc::MAP_SHARED as u32 != 0 {
-                match &v.name {
-                    VmaName::File { path, .. } => SharedObject::File(path.clone()),
-                    _ => return None,
-                }
-            } else {
-                return None;
-            };
         Some(SharedKey {
-            object,
+            object: v.shared_object()?,
             pgoff: v.pgoff,
             len: v.end.checked_sub(v.start)?,
         })
