@@ -13,7 +13,8 @@
 # default RUNS), BENCH_DIR (work dir; default a fresh
 # /var/tmp/ckptfs-bench.XXXXXX, removed at exit unless KEEP=1), DROP_CACHES=0 to never drop the
 # page cache (it is dropped, where allowed, for the cold first-read row), NOBUILD=1 to use the
-# existing binaries, BENCH_PROFILE=debug to use the debug build, OUT=FILE to also write the report to FILE.
+# existing binaries, BENCH_PROFILE=debug to use the debug build, BENCH_CARGO_FLAGS for more cargo
+# flags (e.g. --no-default-features), OUT=FILE to also write the report to FILE.
 set -euo pipefail
 export LC_ALL=C
 
@@ -29,6 +30,9 @@ release) BUILD_FLAGS=(--release) ;;
 debug) BUILD_FLAGS=() ;;
 *) echo "bench.sh: BENCH_PROFILE must be release or debug, not '$PROFILE'" >&2; exit 2 ;;
 esac
+# BENCH_CARGO_FLAGS: more cargo flags (CI: --no-default-features, a build without YARA-X).
+read -r -a EXTRA_FLAGS <<<"${BENCH_CARGO_FLAGS:-}"
+BUILD_FLAGS+=("${EXTRA_FLAGS[@]}")
 BIN=$ROOT/target/$PROFILE/ckptfs
 GEN=$ROOT/target/$PROFILE/examples/gen_checkpoint
 if [[ -n ${BENCH_DIR:-} ]]; then

@@ -13,6 +13,8 @@ command -v zstd >/dev/null 2>&1 || need+=(zstd)
 command -v yara >/dev/null 2>&1 || need+=(yara)
 command -v rg >/dev/null 2>&1 || need+=(ripgrep)
 command -v rsync >/dev/null 2>&1 || need+=(rsync)
+# deploy/*.yaml parsed by tests/scan.rs
+python3 -c 'import yaml' >/dev/null 2>&1 || need+=(python3-yaml)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then
     echo "scripts/deps.sh: missing ${need[*]}; run as root or install them" >&2

@@ -596,3 +596,380 @@ fn kitchen_shared_memory_of_every_kind_once() {
     .collect();
     assert_eq!(got, want, "{}", r.out);
 }
+
+/// deploy/: the manifests parse (python3's PyYAML, installed by scripts/deps.sh), have the shape
+/// docs/fleet.md promises (read-only hostPath, no privileges, no network, one pod per node), and
+/// the exact command the Job runs passes over a directory of the fixtures laid out as a node's
+/// /var/lib/kubelet/checkpoints, with the ConfigMap's rules and IOCs.
+#[test]
+fn deploy_job_parses_and_its_command_runs_over_fixtures() {
+    let Some(fx) = common::fixtures() else {
+        return;
+    };
+    let here = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let yaml = std::fs::read_to_string(here.join("deploy/scan-job.yaml"))
+        .unwrap()
+        .replace("__NODES__", "3");
+    let py = "import json, sys, yaml; print(json.dumps(list(yaml.safe_load_all(sys.stdin))))";
+    let child = Command::new("python3")
+        .args(["-c", py])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn();
+    let Ok(mut child) = child else {
+        common::skip("python3 is not installed (scripts/deps.sh installs python3-yaml)");
+        return;
+    };
+    {
+        use std::io::Write;
+        let mut stdin = child.stdin.take().unwrap();
+        stdin.write_all(yaml.as_bytes()).unwrap();
+    }
+    let o = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    if err.contains("No module named 'yaml'") {
+        common::skip("PyYAML is missing (scripts/deps.sh installs python3-yaml)");
+        return;
+    }
+    assert!(
+        o.status.success(),
+        "deploy/scan-job.yaml does not parse: {err}"
+    );
+    let docs: Vec<Value> = serde_json::from_slice(&o.stdout).unwrap();
+    let kinds: Vec<&str> = docs.iter().map(|d| d["kind"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["ConfigMap", "Job", "NetworkPolicy"]);
+    let (cm, job, np) = (&docs[0], &docs[1], &docs[2]);
+    // One pod per node, findings (exit 1) not retried.
+    assert_eq!(job["spec"]["completionMode"], "Indexed");
+    assert_eq!(job["spec"]["completions"], 3);
+    assert_eq!(job["spec"]["parallelism"], 3);
+    let rule = &job["spec"]["podFailurePolicy"]["rules"][0];
+    assert_eq!(rule["action"], "FailIndex");
+    assert_eq!(rule["onExitCodes"]["values"], serde_json::json!([1]));
+    let pod = &job["spec"]["template"]["spec"];
+    assert_eq!(
+        pod["affinity"]["podAntiAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"][0]["topologyKey"],
+        "kubernetes.io/hostname"
+    );
+    assert_eq!(pod["automountServiceAccountToken"], false);
+    for k in ["hostNetwork", "hostPID", "hostIPC"] {
+        assert!(pod[k].is_null() || pod[k] == false, "{k}");
+    }
+    let c = &pod["containers"][0];
+    let sc = &c["securityContext"];
+    assert_eq!(sc["privileged"], false);
+    assert_eq!(sc["allowPrivilegeEscalation"], false);
+    assert_eq!(sc["readOnlyRootFilesystem"], true);
+    assert_eq!(sc["capabilities"]["drop"], serde_json::json!(["ALL"]));
+    assert!(sc["capabilities"]["add"].is_null());
+    let vol = |name: &str| {
+        pod["volumes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|v| v["name"] == name)
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(
+        vol("checkpoints")["hostPath"]["path"],
+        "/var/lib/kubelet/checkpoints"
+    );
+    assert_eq!(vol("rules")["configMap"]["name"], cm["metadata"]["name"]);
+    let mounts = c["volumeMounts"].as_array().unwrap();
+    let ck_mount = mounts.iter().find(|m| m["name"] == "checkpoints").unwrap();
+    assert_eq!(ck_mount["readOnly"], true);
+    // hostPath volumes: only the checkpoints, read-only.
+    let host: Vec<&Value> = pod["volumes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|v| !v["hostPath"].is_null())
+        .collect();
+    assert_eq!(host.len(), 1);
+    // No network: the policy selects the pods and allows nothing.
+    assert_eq!(
+        np["spec"]["podSelector"]["matchLabels"],
+        job["spec"]["template"]["metadata"]["labels"]
+    );
+    assert_eq!(
+        np["spec"]["policyTypes"],
+        serde_json::json!(["Ingress", "Egress"])
+    );
+    assert!(np["spec"]["ingress"].is_null() && np["spec"]["egress"].is_null());
+    // The image's entry point is the command's binary.
+    let containerfile = std::fs::read_to_string(here.join("deploy/Containerfile")).unwrap();
+    let cmd: Vec<String> = c["command"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap().to_string())
+        .collect();
+    assert!(
+        containerfile.contains(&format!(
+            "COPY --from=build /src/target/release/ckptfs {}",
+            cmd[0]
+        )),
+        "{}",
+        cmd[0]
+    );
+
+    // A node: the ConfigMap's files, a checkpoint directory with the fixtures, a cache.
+    let node = tempfile::tempdir().unwrap();
+    let etc = node.path().join("etc/ckptfs");
+    std::fs::create_dir_all(&etc).unwrap();
+    for (name, text) in cm["data"].as_object().unwrap() {
+        std::fs::write(etc.join(name), text.as_str().unwrap()).unwrap();
+    }
+    let cks = node.path().join("var/lib/kubelet/checkpoints");
+    std::fs::create_dir_all(&cks).unwrap();
+    let link = |from: PathBuf, name: &str| {
+        std::os::unix::fs::symlink(from, cks.join(name)).unwrap();
+    };
+    link(
+        fx.join("podman-busybox/checkpoint.tar.gz"),
+        "checkpoint-busybox_default-fx-busybox-2026-11-28T10:00:00Z.tar.gz",
+    );
+    link(
+        fx.join("secretd-shm/images"),
+        "checkpoint-secretd_default-secretd-2026-11-28T10:00:00Z",
+    );
+    let mapped: Vec<String> = cmd[1..]
+        .iter()
+        .map(|a| {
+            for prefix in ["/etc/ckptfs", "/var/lib/kubelet/checkpoints", "/cache"] {
+                if let Some(rest) = a.strip_prefix(prefix) {
+                    return format!("{}{prefix}{rest}", node.path().display());
+                }
+            }
+            a.clone()
+        })
+        .collect();
+    let o = Command::new(common::ckptfs())
+        .args(&mapped)
+        .env_remove("RUST_LOG")
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&o.stdout);
+    let err = String::from_utf8_lossy(&o.stderr);
+    if !cfg!(feature = "yara") {
+        // Built without YARA-X (CI's default, see Cargo.toml): `--rules` is refused up front.
+        assert_eq!(o.status.code(), Some(2), "{err}");
+        assert!(err.contains("built without YARA support"), "{err}");
+        assert_eq!(out, "");
+        return;
+    }
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    let v: Vec<Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let has = |ck: &str, rule: &str, text: &str| {
+        v.iter().any(|f| {
+            f["checkpoint"].as_str().unwrap().contains(ck)
+                && f["rule"] == rule
+                && f["context"].as_str().unwrap().contains(text)
+        })
+    };
+    assert!(has(
+        "busybox",
+        "env_secret",
+        "POSTGRES_PASSWORD=PODBB-secret_password-shared"
+    ));
+    assert!(has(
+        "busybox",
+        "env_secret",
+        "APP_TOKEN=PODBB-ENV-TOKEN-4c1d"
+    ));
+    assert!(has(
+        "secretd",
+        "env_secret",
+        "SECRET_TOKEN=tok-shm-6b1f3e90"
+    ));
+    assert!(
+        v.iter()
+            .all(|f| f["address"].as_str().unwrap().starts_with("0x"))
+    );
+}
+
+/// YARA rules (YARA-X): the secretd-shm markers at their addresses with rule and string
+/// identifiers, shared memory once; a condition-only rule once per VMA; a directory of rules.
+#[cfg(feature = "yara")]
+#[test]
+fn yara_rules_against_secretd_shm() {
+    let Some(fx) = fixture("secretd-shm") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let rules = dir.path().join("rules");
+    std::fs::create_dir_all(rules.join("more")).unwrap();
+    std::fs::write(
+        rules.join("a.yar"),
+        r#"
+rule secretd_markers : marker
+{
+  strings:
+    $shm = "SECRETD-SHM-PARENT-D4"
+    $memfd = /SECRETD-MEMFD-D[0-9]/
+    $protnone = "SECRETD-PROTNONE-D4" ascii
+  condition:
+    any of them
+}
+"#,
+    )
+    .unwrap();
+    std::fs::write(
+        rules.join("more/b.yara"),
+        "rule heap_marker { strings: $h = \"SECRETD-HEAP-D4\" condition: $h }\n",
+    )
+    .unwrap();
+    std::fs::write(rules.join("README.txt"), "not a rule file\n").unwrap();
+    let images = fx.join("images");
+    let r = scan(
+        dir.path(),
+        &[
+            "--format",
+            "jsonl",
+            "--rules",
+            "rules",
+            images.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(r.code, 1, "{}", r.err);
+    let got: Vec<(String, String, String, Value)> = jsonl(&r)
+        .iter()
+        .map(|f| {
+            (
+                f["rule"].as_str().unwrap().into(),
+                f["string"].as_str().unwrap().into(),
+                f["address"].as_str().unwrap().into(),
+                f["pids"].clone(),
+            )
+        })
+        .collect();
+    let row =
+        |r: &str, s: &str, a: &str, p: Value| (r.to_string(), s.to_string(), a.to_string(), p);
+    let both = serde_json::json!([8410, 8414]);
+    assert_eq!(
+        got,
+        vec![
+            row(
+                "heap_marker",
+                "$h",
+                "0x559cd2fd22a0",
+                serde_json::json!([8410])
+            ),
+            row("secretd_markers", "$shm", "0x5ec100000000", both.clone()),
+            row("secretd_markers", "$memfd", "0x5ec200000000", both.clone()),
+            row(
+                "secretd_markers",
+                "$protnone",
+                "0x5ec300000000",
+                serde_json::json!([8410])
+            ),
+            row(
+                "heap_marker",
+                "$h",
+                "0x559cd2fd22a0",
+                serde_json::json!([8414])
+            ),
+        ],
+        "{}",
+        r.out
+    );
+}
+
+/// YARA rules see the same contiguous bytes as the IOCs: matches across a pagemap entry and a
+/// parent-dump boundary at their addresses; a rule without strings once per VMA.
+#[cfg(feature = "yara")]
+#[test]
+fn yara_rules_across_entry_and_dump_boundaries() {
+    const BASE: u64 = 0x5ec0_0000_0000;
+    let dir = tempfile::tempdir().unwrap();
+    let m2 = b"CROSS-ENTRY-MARKER-2222";
+    let m3 = b"CROSS-DUMP-MARKER-3333";
+    let at2 = BASE + 3 * PAGE - 5;
+    let at3 = BASE + 5 * PAGE - 11;
+    let mut pre = CheckpointWriter::new();
+    pre.process(1, 0).anon(BASE, 8 * PAGE).pages(at3, &m3[..11]);
+    let mut w = CheckpointWriter::new();
+    w.max_batch_pages(2);
+    w.with_parent("pre", pre);
+    w.process(1, 0)
+        .comm("x")
+        .vma(Vma::anon(BASE, 8 * PAGE).rw())
+        .pages(BASE, &[b'.'; 4 * 4096])
+        .pages(at2, m2)
+        .parent_pages(BASE + 4 * PAGE, 1)
+        .pages_with_flags(BASE + 5 * PAGE, &m3[11..], PE_PRESENT);
+    w.write_dir(&dir.path().join("dump")).unwrap();
+    std::fs::write(
+        dir.path().join("r.yar"),
+        "rule cross { strings: $e = \"CROSS-ENTRY-MARKER-2222\" $d = /CROSS-DUMP-MARKER-[0-9]{4}/ condition: all of them }\n\
+         rule dots { condition: uint32(0) == 0x2e2e2e2e }\n",
+    )
+    .unwrap();
+    let r = scan(
+        dir.path(),
+        &["--format", "jsonl", "--rules", "r.yar", "dump"],
+    );
+    assert_eq!(r.code, 1, "{}", r.err);
+    let got: Vec<(String, String, String, u64)> = jsonl(&r)
+        .iter()
+        .map(|f| {
+            (
+                f["rule"].as_str().unwrap().into(),
+                f["string"].as_str().unwrap().into(),
+                f["address"].as_str().unwrap().into(),
+                f["length"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            ("dots".into(), "".into(), format!("{BASE:#x}"), 0),
+            ("cross".into(), "$e".into(), format!("{at2:#x}"), 23),
+            ("cross".into(), "$d".into(), format!("{at3:#x}"), 22),
+        ],
+        "{}",
+        r.out
+    );
+}
+
+/// A bad rule: the compiler's error with file, line and column, exit 2, nothing scanned.
+#[test]
+fn bad_rules_scan_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut w = CheckpointWriter::new();
+    w.process(1, 0)
+        .comm("x")
+        .vma(Vma::anon(0x1000_0000, 4 * PAGE).rw())
+        .pages(0x1000_0000, b"MARKER");
+    w.write_dir(&dir.path().join("ck")).unwrap();
+    std::fs::write(
+        dir.path().join("bad.yar"),
+        "rule ok { strings: $a = \"MARKER\" condition: $a }\n\nrule broken {\n  strings:\n    $a = \"x\"\n  condition:\n    $b\n}\n",
+    )
+    .unwrap();
+    let r = scan(
+        dir.path(),
+        &["--string", "MARKER", "--rules", "bad.yar", "ck"],
+    );
+    assert_eq!((r.code, r.out.as_str()), (2, ""), "{}", r.err);
+    if cfg!(feature = "yara") {
+        // The undefined `$b` on line 7, column 5.
+        assert!(r.err.contains("bad.yar:7:5: error["), "{}", r.err);
+        assert!(r.err.contains("nothing scanned"), "{}", r.err);
+        assert!(
+            r.err.lines().all(|l| l.starts_with("ckptfs: ")),
+            "{}",
+            r.err
+        );
+    } else {
+        assert!(r.err.contains("built without YARA support"), "{}", r.err);
+    }
+    let r = scan(dir.path(), &["--rules", "missing.yar", "ck"]);
+    assert_eq!((r.code, r.out.as_str()), (2, ""), "{}", r.err);
+}

@@ -202,8 +202,9 @@ pub struct DiffArgs {
 #[derive(clap::Args, Debug, Clone, Default)]
 #[command(after_help = "\
 Examples:
+  ckptfs scan --rules rules.yar ck.tar.zst
   ckptfs scan --string PGHOLD --regex 'sk_live_[0-9a-z]+' /var/lib/kubelet/checkpoints/
-  ckptfs scan --ioc-file iocs.txt --format jsonl ck1.tar.zst ck2/ > findings.jsonl
+  ckptfs scan --rules rules/ --ioc-file iocs.txt --format jsonl ck1.tar.zst ck2/ > findings.jsonl
 
 IOC files: one IOC a line; `re:REGEX` is a regex, `str:TEXT` (or any other line) a literal
 string; blank lines and lines starting with `#` are ignored.
@@ -212,6 +213,9 @@ pub struct ScanArgs {
     /// Checkpoints (archives, CRIU image directories) or directories holding checkpoints
     #[arg(value_name = "PATH", required = true)]
     pub paths: Vec<PathBuf>,
+    /// YARA rules: a rule file, a directory of *.yar / *.yara, or compiled rules (repeatable)
+    #[arg(long = "rules", value_name = "PATH")]
+    pub rules: Vec<PathBuf>,
     /// A literal string to look for (repeatable)
     #[arg(long = "string", value_name = "STRING")]
     pub strings: Vec<String>,
@@ -239,6 +243,7 @@ impl ScanArgs {
     pub fn request(&self) -> views::scan::Request {
         views::scan::Request {
             paths: self.paths.clone(),
+            rules: self.rules.clone(),
             strings: self.strings.clone(),
             regexes: self.regexes.clone(),
             ioc_files: self.ioc_files.clone(),

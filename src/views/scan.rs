@@ -80,6 +80,8 @@ pub enum Format {
 pub struct Request {
     /// Checkpoints, or directories holding checkpoints.
     pub paths: Vec<PathBuf>,
+    /// YARA rule files, directories of them (`*.yar`, `*.yara`), or one file of compiled rules.
+    pub rules: Vec<PathBuf>,
     /// Literal string IOCs.
     pub strings: Vec<String>,
     /// Regex IOCs.
@@ -102,9 +104,11 @@ pub struct Ioc {
     pub pattern: Pattern,
 }
 
-/// What a scan looks for: IOCs (and YARA rules when built with them).
+/// What a scan looks for: IOCs and YARA rules (when built with the `yara` feature).
 pub struct Matchers {
     pub iocs: Vec<Ioc>,
+    #[cfg(feature = "yara")]
+    pub rules: Option<yara_x::Rules>,
 }
 
 impl Matchers {
@@ -135,16 +139,40 @@ impl Matchers {
                 iocs.push(r.map_err(|e| Error::input(format!("{}:{}: {e}", f.display(), i + 1)))?);
             }
         }
-        if iocs.is_empty() {
+        #[cfg(feature = "yara")]
+        let rules = yara::compile(&args.rules)?;
+        #[cfg(feature = "yara")]
+        let have_rules = rules.is_some();
+        #[cfg(not(feature = "yara"))]
+        let have_rules = if args.rules.is_empty() {
+            false
+        } else {
             return Err(Error::input(
-                "nothing to look for: give --string, --regex or --ioc-file",
+                "--rules: this ckptfs was built without YARA support (the `yara` cargo feature)",
+            ));
+        };
+        if iocs.is_empty() && !have_rules {
+            return Err(Error::input(
+                "nothing to look for: give --rules, --string, --regex or --ioc-file",
             ));
         }
-        Ok(Matchers { iocs })
+        Ok(Matchers {
+            iocs,
+            #[cfg(feature = "yara")]
+            rules,
+        })
     }
 
     fn scanner(&self) -> Scanner<'_> {
-        Scanner { m: self }
+        Scanner {
+            m: self,
+            #[cfg(feature = "yara")]
+            yara: self.rules.as_ref().map(|r| {
+                let mut s = yara_x::Scanner::new(r);
+                s.max_matches_per_pattern(yara::MAX_MATCHES);
+                s
+            }),
+        }
     }
 }
 
@@ -167,6 +195,8 @@ fn ioc_regex(s: &str) -> Result<Ioc, String> {
 /// One thread's scanner.
 struct Scanner<'m> {
     m: &'m Matchers,
+    #[cfg(feature = "yara")]
+    yara: Option<yara_x::Scanner<'m>>,
 }
 
 /// A match in a window: rule, string, offset in the window buffer, length.
@@ -179,8 +209,23 @@ struct Hit {
 }
 
 impl Scanner<'_> {
-    /// Every match in `buf` that starts at or after `from` and before `to`.
-    fn scan(&mut self, buf: &[u8], from: usize, to: usize, out: &mut Vec<Hit>) {
+    /// Every match in `buf` that starts at or after `from` and before `to`. A YARA rule that
+    /// matches without a string match (a condition on something else) is a hit of length 0 at
+    /// `from`. Scan errors (a rule's timeout) go to `warnings`.
+    fn scan(
+        &mut self,
+        buf: &[u8],
+        from: usize,
+        to: usize,
+        out: &mut Vec<Hit>,
+        warnings: &mut Vec<String>,
+    ) {
+        #[cfg(feature = "yara")]
+        if let Some(y) = &mut self.yara {
+            yara::scan(y, buf, from, to, out, warnings);
+        }
+        #[cfg(not(feature = "yara"))]
+        let _ = warnings;
         for ioc in &self.m.iocs {
             match &ioc.pattern {
                 Pattern::Literal(f) => {
@@ -219,6 +264,170 @@ impl Scanner<'_> {
                         at = m.end();
                     }
                 }
+            }
+        }
+    }
+}
+
+#[cfg(feature = "yara")]
+mod yara {
+    //! YARA-X: compiling `--rules` and running them over a window.
+
+    use std::path::{Path, PathBuf};
+
+    use super::{Error, Hit};
+
+    /// Matches kept per string and window (YARA-X's default is a million).
+    pub const MAX_MATCHES: usize = 10_000;
+    /// What `Rules::serialize` writes first (`yr compile` output).
+    const COMPILED_MAGIC: &[u8] = b"YARA-X\0\0";
+
+    /// The rules of `paths` (rule files, directories of `*.yar` / `*.yara`, or one file of
+    /// compiled rules), compiled once; None without paths. Compiler errors are printed on
+    /// stderr, one line each (`FILE:LINE:COLUMN: error[...]: ...`), and fail the whole run.
+    pub fn compile(paths: &[PathBuf]) -> Result<Option<yara_x::Rules>, Error> {
+        if paths.is_empty() {
+            return Ok(None);
+        }
+        let read = |p: &Path| {
+            std::fs::read(p).map_err(|e| Error::input(format!("{}: cannot read: {e}", p.display())))
+        };
+        if let [p] = paths
+            && p.is_file()
+        {
+            let b = read(p)?;
+            if b.starts_with(COMPILED_MAGIC) {
+                return yara_x::Rules::deserialize(&b)
+                    .map(Some)
+                    .map_err(|e| Error::input(format!("{}: compiled rules: {e}", p.display())));
+            }
+        }
+        let mut files = Vec::new();
+        for p in paths {
+            if p.is_dir() {
+                rule_files(p, 0, &mut files)?;
+                continue;
+            }
+            if !p.exists() {
+                return Err(Error::input(format!("{}: no such rules file", p.display())));
+            }
+            files.push(p.clone());
+        }
+        if files.is_empty() {
+            return Err(Error::input("--rules: no .yar or .yara file found"));
+        }
+        let mut texts = Vec::with_capacity(files.len());
+        for f in &files {
+            texts.push((f.display().to_string(), read(f)?));
+        }
+        let mut c = yara_x::Compiler::new();
+        c.colorize_errors(false);
+        for (name, text) in &texts {
+            // Errors are collected by the compiler; all of them are shown below.
+            let _ = c.add_source(yara_x::SourceCode::from(text.as_slice()).with_origin(name));
+        }
+        let errors = c.errors();
+        if !errors.is_empty() {
+            for e in errors {
+                eprintln!("ckptfs: {}", one_line(&e.to_string()));
+            }
+            return Err(Error::input(format!(
+                "{} error(s) in the rules; nothing scanned",
+                errors.len()
+            )));
+        }
+        Ok(Some(c.build()))
+    }
+
+    /// A compiler report (title, `--> file:line:col`, the source excerpt with a caret line) as
+    /// one line: `file:line:col: title: what the caret says`.
+    pub fn one_line(report: &str) -> String {
+        let mut lines = report.lines();
+        let title = lines.next().unwrap_or("").trim().to_string();
+        let mut at = None;
+        let mut note = None;
+        for l in lines {
+            let t = l.trim_start();
+            if let Some(loc) = t.strip_prefix("--> ") {
+                at.get_or_insert_with(|| loc.trim().to_string());
+            } else if let Some(i) = t.find('^') {
+                let text = t[i..].trim_start_matches(['^', '-', ' ']).trim();
+                if !text.is_empty() {
+                    note.get_or_insert_with(|| text.to_string());
+                }
+            }
+        }
+        let mut s = match at {
+            Some(a) => format!("{a}: {title}"),
+            None => title,
+        };
+        if let Some(n) = note {
+            s.push_str(": ");
+            s.push_str(&n);
+        }
+        crate::format::escape(&s).into_owned()
+    }
+
+    fn rule_files(dir: &Path, depth: usize, out: &mut Vec<PathBuf>) -> Result<(), Error> {
+        let rd = std::fs::read_dir(dir)
+            .map_err(|e| Error::input(format!("{}: cannot list: {e}", dir.display())))?;
+        let mut v: Vec<PathBuf> = rd.filter_map(Result::ok).map(|e| e.path()).collect();
+        v.sort();
+        for p in v {
+            if p.is_dir() {
+                if depth < 8 {
+                    rule_files(&p, depth + 1, out)?;
+                }
+            } else if matches!(p.extension().and_then(|e| e.to_str()), Some("yar" | "yara")) {
+                out.push(p);
+            }
+        }
+        Ok(())
+    }
+
+    /// Runs the rules over `buf`; hits starting in `from..to` (see `Scanner::scan`).
+    pub fn scan(
+        y: &mut yara_x::Scanner<'_>,
+        buf: &[u8],
+        from: usize,
+        to: usize,
+        out: &mut Vec<Hit>,
+        warnings: &mut Vec<String>,
+    ) {
+        let res = match y.scan(buf) {
+            Ok(r) => r,
+            Err(e) => {
+                warnings.push(format!("YARA: {e}"));
+                return;
+            }
+        };
+        for r in res.matching_rules() {
+            let rule = match r.namespace() {
+                "default" => r.identifier().to_string(),
+                ns => format!("{ns}:{}", r.identifier()),
+            };
+            let mut any = false;
+            for p in r.patterns() {
+                for m in p.matches() {
+                    any = true;
+                    let range = m.range();
+                    if range.start >= from && range.start < to {
+                        out.push(Hit {
+                            rule: rule.clone(),
+                            string: p.identifier().to_string(),
+                            off: range.start,
+                            len: range.len(),
+                        });
+                    }
+                }
+            }
+            if !any {
+                out.push(Hit {
+                    rule,
+                    string: String::new(),
+                    off: from,
+                    len: 0,
+                });
             }
         }
     }
@@ -433,6 +642,7 @@ fn scan_unit(
     let mem = &p.memory;
     let mut broken = 0u64;
     let mut hits = Vec::new();
+    let mut whole = std::collections::HashSet::new();
     let mut w = v.start;
     while w < v.end {
         let own_end = w.saturating_add(WINDOW).min(v.end);
@@ -442,8 +652,22 @@ fn scan_unit(
         if mem.present_in(lo, hi) > 0 {
             let (bytes, mapped) = window_bytes(mem, lo, hi, buf, &mut broken);
             hits.clear();
-            sc.scan(bytes, (w - lo) as usize, (own_end - lo) as usize, &mut hits);
+            let mut errs = Vec::new();
+            sc.scan(
+                bytes,
+                (w - lo) as usize,
+                (own_end - lo) as usize,
+                &mut hits,
+                &mut errs,
+            );
+            for e in errs {
+                warnings.push(format!("PID {} {} at {w:#x}: {e}", p.pid, mapping_text(v)));
+            }
             for h in hits.drain(..) {
+                // A rule that matched without a string: once per VMA.
+                if h.len == 0 && !whole.insert(h.rule.clone()) {
+                    continue;
+                }
                 let addr = lo + h.off as u64;
                 let context = context_text(bytes, h.off, h.len, context);
                 out.push(Located {
@@ -913,11 +1137,13 @@ mod tests {
     fn literal_and_regex_in_a_window_range() {
         let m = Matchers {
             iocs: vec![ioc_string("aa").unwrap(), ioc_regex("b+").unwrap()],
+            #[cfg(feature = "yara")]
+            rules: None,
         };
         let mut sc = m.scanner();
         let mut out = Vec::new();
         //           0123456789
-        sc.scan(b"aaaxbbbxaa", 1, 9, &mut out);
+        sc.scan(b"aaaxbbbxaa", 1, 9, &mut out, &mut Vec::new());
         let got: Vec<(&str, usize, usize)> = out
             .iter()
             .map(|h| (h.rule.as_str(), h.off, h.len))
