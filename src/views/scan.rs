@@ -46,9 +46,9 @@ use super::search::Pattern;
 use super::{Error, write_out};
 use crate::format::escape::escape_ascii as escape;
 use crate::format::table;
+use crate::model::Checkpoint;
 use crate::model::memory::{Extent, ExtentData, Memory};
-use crate::model::process::{Process, Vma, vma_status as vs};
-use crate::model::{Checkpoint, FileKind};
+use crate::model::process::{Process, SharedObject, Vma, vma_status as vs};
 use crate::source::OpenOptions;
 
 /// Bytes of a scan window (the overlap and look-behind come on top).
@@ -454,7 +454,7 @@ pub struct Seen {
 /// A shared-memory object a finding lies in.
 #[derive(Clone, Debug, Serialize, PartialEq, Eq)]
 pub struct Shared {
-    /// `shmem:<shmid>` (anonymous shared), `memfd:<inode>`, `sysv:<shmid>`, `file:<path>`.
+    /// `shmem:<shmid>` (anonymous shared), `memfd:<shmid>`, `sysv:<shmid>`, `file:<path>`.
     pub object: String,
     /// The match's offset in the object (`0x...`).
     pub offset: String,
@@ -512,22 +512,15 @@ struct Unit<'c> {
     present: u64,
 }
 
-/// The shared-memory object behind a `MAP_SHARED` VMA (None for private memory).
+/// The shared-memory object behind a `MAP_SHARED` VMA, named for the output (the model's
+/// [`Vma::shared_object`]); None for private memory (and an unresolved shared file).
 pub fn shared_object(v: &Vma) -> Option<String> {
-    if !v.shared() {
-        return None;
-    }
-    if let Some(f) = &v.file {
-        return Some(match &f.kind {
-            FileKind::Memfd { inode_id, .. } => format!("memfd:{inode_id}"),
-            FileKind::Reg { path, .. } => format!("file:{path}"),
-            _ => format!("file-id:{}", v.shmid),
-        });
-    }
-    if v.status & vs::SYSVIPC != 0 {
-        return Some(format!("sysv:{}", v.shmid));
-    }
-    Some(format!("shmem:{}", v.shmid))
+    Some(match v.shared_object()? {
+        SharedObject::Shmem(id) if v.status & vs::SYSVIPC != 0 => format!("sysv:{id}"),
+        SharedObject::Shmem(id) => format!("shmem:{id}"),
+        SharedObject::Memfd(id) => format!("memfd:{id}"),
+        SharedObject::File(path) => format!("file:{path}"),
+    })
 }
 
 /// The units of a checkpoint: private VMAs each, shared ranges once.
