@@ -424,6 +424,53 @@ else
     row "8. mount + grep -c over every mem" "$BASE_MEM_GREP_ROW8" "$B8" s info - "cat pages-*.img once"
 fi
 
+# ---------------------------------------------------------------- 8b. ckptfs scan vs yara
+# A 10-rule file (the marker, and nine rules of the kinds a sweep uses: secrets, keys, miners,
+# shells) over every process with `ckptfs scan`, against libyara's `yara` over the pages files
+# (dump + pre-dump parent: the same bytes, no addresses, no shared-memory dedupe).
+RULES=$WORK/rules10.yar
+cat >"$RULES" <<EOF
+rule marker { strings: \$m = "$MARK" condition: \$m }
+rule aws_key { strings: \$a = /AKIA[0-9A-Z]{16}/ condition: \$a }
+rule pem_key { strings: \$a = "-----BEGIN RSA PRIVATE KEY-----" \$b = "-----BEGIN OPENSSH PRIVATE KEY-----" condition: any of them }
+rule stripe { strings: \$a = /sk_live_[0-9a-zA-Z]{16,}/ condition: \$a }
+rule miner { strings: \$a = "stratum+tcp://" \$b = "xmrig" nocase condition: any of them }
+rule shell { strings: \$a = "/bin/sh -i" \$b = "bash -i >& /dev/tcp/" condition: any of them }
+rule github_token { strings: \$a = /ghp_[0-9A-Za-z]{36}/ condition: \$a }
+rule jwt { strings: \$a = /eyJ[0-9A-Za-z_-]{10,}\.eyJ[0-9A-Za-z_-]{10,}/ condition: \$a }
+rule slack { strings: \$a = /xox[baprs]-[0-9A-Za-z-]{10,}/ condition: \$a }
+rule env_secret { strings: \$a = /(PASSWORD|SECRET)=[!-~]{8,}/ condition: \$a }
+EOF
+scan_rc=0
+"$BIN" scan --rules "$RULES" "$WORK/small/img/dump" >/dev/null 2>"$WORK/scan.err" || scan_rc=$?
+if [[ $scan_rc -le 1 ]]; then
+    log "8b. ckptfs scan (10 rules) vs yara"
+    ours=() base=() rss=()
+    for i in $(seq "$RUNS"); do
+        if command -v yara >/dev/null; then
+            t yara -r -N "$RULES" "$BIG/img" >"$WORK/yara.out" 2>/dev/null || true
+            base+=("$LAST")
+        fi
+        if [[ -x /usr/bin/time ]]; then
+            t /usr/bin/time -f '%M' -o "$WORK/scan.rss" "$BIN" scan --format jsonl --rules "$RULES" "$DIR" >"$WORK/scan.out" || true
+            rss+=("$(tail -n 1 "$WORK/scan.rss")")
+        else
+            t "$BIN" scan --format jsonl --rules "$RULES" "$DIR" >"$WORK/scan.out" || true
+        fi
+        ours+=("$LAST")
+    done
+    NF8=$(grep -c . "$WORK/scan.out" || true)
+    if [[ ${#base[@]} -gt 0 ]]; then
+        row "8b. ckptfs scan, 10 rules ($NF8 findings)" "$(median "${ours[@]}")" "$(median "${base[@]}")" s le 1.0 "yara -r -N over the image dirs"
+    else
+        row "8b. ckptfs scan, 10 rules ($NF8 findings)" "$(median "${ours[@]}")" "-" s info - "yara not installed"
+    fi
+    row "8b. ckptfs scan throughput" "$(rate "$PAGES_B" "$(median "${ours[@]}")")" "-" GB/s info - "-"
+    [[ ${#rss[@]} -gt 0 ]] && row "7. ckptfs scan peak RSS (time -v)" "$(($(median "${rss[@]}") / 1024))" "-" MiB info - "-"
+else
+    log "8b. skipped: $(head -c 300 "$WORK/scan.err")"
+fi
+
 # ---------------------------------------------------------------- 9. whole-tree commands
 # What an analyst types without thinking, over the whole mount, against the same command over the
 # extracted image directory (dump + its pre-dump parent): the walk meets each dumped byte once
