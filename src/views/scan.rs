@@ -598,27 +598,40 @@ fn window_bytes<'a>(
         let off = (lo - start) as usize;
         return (&b.bytes()[off..off + (hi - lo) as usize], true);
     }
-    buf.clear();
-    buf.resize((hi - lo) as usize, 0);
+    // Grown once per thread (a fill by `resize` is slow in unoptimised builds); each window
+    // writes every byte of its part: data copied, holes and broken ranges zeroed by `fill`.
+    let n = (hi - lo) as usize;
+    if buf.len() < n {
+        buf.resize(n, 0);
+    }
+    let out = &mut buf[..n];
     let mut a = lo;
     while a < hi {
+        let o = (a - lo) as usize;
         match mem.piece_at(a, hi - a) {
             crate::model::memory::Piece::Data(d) => {
-                let o = (a - lo) as usize;
-                buf[o..o + d.len()].copy_from_slice(d);
+                out[o..o + d.len()].copy_from_slice(d);
                 crate::source::blob::release(d);
                 a += d.len() as u64;
             }
-            crate::model::memory::Piece::Zeros(n) => a += n,
+            crate::model::memory::Piece::Zeros(z) => {
+                out[o..o + z as usize].fill(0);
+                a += z;
+            }
             crate::model::memory::Piece::Broken(_) => {
                 let i = mem.extents().partition_point(|e| e.end() <= a);
-                let end = mem.extents().get(i).map_or(hi, |e| e.end().min(hi));
+                let end = mem
+                    .extents()
+                    .get(i)
+                    .map_or(hi, |e| e.end().min(hi))
+                    .max(a + 1);
+                out[o..(end - lo) as usize].fill(0);
                 *broken += end - a;
-                a = end.max(a + 1);
+                a = end;
             }
         }
     }
-    (&buf[..], false)
+    (&buf[..n], false)
 }
 
 /// Scans one unit; findings (one per match, not yet merged across units) go to `out`.
@@ -1124,6 +1137,10 @@ mod tests {
         assert_eq!(b, &want[..]);
         assert_eq!(broken, 4);
         assert_eq!(find_literal(b, b"ABCD"), vec![10]);
+        // A reused buffer: holes and broken bytes are zeroed again, not left from before.
+        buf.fill(0xff);
+        let (b, _) = window_bytes(&mem, 0x1006, 0x1024, &mut buf, &mut broken);
+        assert_eq!(b, &want[..]);
     }
 
     #[test]
