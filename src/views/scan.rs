@@ -1098,6 +1098,36 @@ mod tests {
         }
     }
 
+    /// `--rules` takes compiled rules (`Rules::serialize`, what `yr compile` writes) as well as
+    /// sources; a compiler report becomes one line with its place.
+    #[cfg(feature = "yara")]
+    #[test]
+    fn compiled_rules_and_one_line_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let src = "rule r { strings: $a = \"KEY\" condition: $a }";
+        let compiled = yara_x::compile(src).unwrap().serialize().unwrap();
+        let f = dir.path().join("rules.yarc");
+        std::fs::write(&f, &compiled).unwrap();
+        let rules = yara::compile(&[f]).unwrap().unwrap();
+        let m = Matchers {
+            iocs: Vec::new(),
+            rules: Some(rules),
+        };
+        let mut out = Vec::new();
+        m.scanner()
+            .scan(b"..KEY..KEY", 0, 10, &mut out, &mut Vec::new());
+        let got: Vec<(&str, &str, usize)> = out
+            .iter()
+            .map(|h| (h.rule.as_str(), h.string.as_str(), h.off))
+            .collect();
+        assert_eq!(got, vec![("r", "$a", 2), ("r", "$a", 7)]);
+        let report = "error[E009]: unknown identifier `foo`\n --> r.yar:9:21\n  |\n9 | rule x { condition: foo }\n  |                     ^^^ this identifier has not been declared\n";
+        assert_eq!(
+            yara::one_line(report),
+            "r.yar:9:21: error[E009]: unknown identifier `foo`: this identifier has not been declared"
+        );
+    }
+
     #[test]
     fn escape_and_context() {
         assert_eq!(escape(b"a\\b\x00\xff~"), "a\\\\b\\x00\\xff~");
