@@ -71,6 +71,7 @@ fn fixture(name: &str) -> Option<PathBuf> {
 const FIELDS: &[&str] = &[
     "checkpoint",
     "container",
+    "file",
     "pid",
     "comm",
     "address",
@@ -972,4 +973,40 @@ fn bad_rules_scan_nothing() {
     }
     let r = scan(dir.path(), &["--rules", "missing.yar", "ck"]);
     assert_eq!((r.code, r.out.as_str()), (2, ""), "{}", r.err);
+}
+
+/// `--rootfs-files`: the files of rootfs/ (here rootfs-diff.tar's) scanned too, reported by path
+/// with the offset in the file; without it, only memory.
+#[test]
+fn rootfs_files_by_path() {
+    let Some(fx) = fixture("podman-busybox") else {
+        return;
+    };
+    let args = |extra: &[&'static str]| {
+        let mut a = vec![
+            "--format",
+            "jsonl",
+            "--string",
+            "PODBB-ROOTFS-DIFF-FILE-MARKER",
+        ];
+        a.extend_from_slice(extra);
+        a.push("checkpoint.tar.gz");
+        a
+    };
+    let r = scan(&fx, &args(&["--rootfs-files"]));
+    assert_eq!(r.code, 1, "{}", r.err);
+    let v = jsonl(&r);
+    let files: Vec<&Value> = v.iter().filter(|f| !f["file"].is_null()).collect();
+    assert_eq!(files.len(), 1, "{}", r.out);
+    let f = files[0];
+    assert_eq!(f["file"], "/data/written-at-runtime.txt");
+    assert_eq!(f["address"], "0x0");
+    assert_eq!(f["pid"], 0);
+    assert_eq!(f["pids"], serde_json::json!([]));
+    assert_eq!(f["length"], 29);
+    // The script that wrote it is in the shell's memory: found both ways, never as a file.
+    let r = scan(&fx, &args(&[]));
+    assert_eq!(r.code, 1, "{}", r.err);
+    let v = jsonl(&r);
+    assert!(!v.is_empty() && v.iter().all(|f| f["file"].is_null() && f["pid"] == 1));
 }

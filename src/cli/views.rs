@@ -234,6 +234,10 @@ pub struct ScanArgs {
     /// Bytes of context shown on each side of a match
     #[arg(short, long, value_name = "N", default_value_t = 16)]
     pub context: usize,
+    /// Also scan the files of rootfs/ (the container's changed files, deleted-but-open files,
+    /// /dev/shm), reported by path
+    #[arg(long)]
+    pub rootfs_files: bool,
     #[command(flatten)]
     pub cache: CacheDirArg,
 }
@@ -250,6 +254,7 @@ impl ScanArgs {
             format: self.format,
             jobs: self.jobs,
             context: self.context,
+            rootfs_files: self.rootfs_files,
         }
     }
 }

@@ -93,6 +93,8 @@ pub struct Request {
     pub jobs: Option<usize>,
     /// Bytes of context on each side of a match.
     pub context: usize,
+    /// Also scan the files of `rootfs/` (the container's changed files, ghost files, /dev/shm).
+    pub rootfs_files: bool,
 }
 
 /// One literal or regex IOC.
@@ -468,6 +470,9 @@ pub struct Finding {
     pub checkpoint: String,
     /// The container's name, when the checkpoint's metadata has one.
     pub container: Option<String>,
+    /// For a match in a file of `rootfs/` (`--rootfs-files`): its path in the container (then
+    /// `address` is the offset in the file, `pid` 0, `pids` and `processes` empty); else null.
+    pub file: Option<String>,
     /// The first process that sees the match (lowest PID).
     pub pid: u32,
     pub comm: String,
@@ -711,16 +716,72 @@ fn context_text(b: &[u8], off: usize, len: usize, context: usize) -> String {
     s
 }
 
+/// Scans contiguous bytes (a file) in the same windows as a VMA; offsets as `addr`.
+fn scan_slice(
+    sc: &mut Scanner<'_>,
+    bytes: &[u8],
+    context: usize,
+    warnings: &mut Vec<String>,
+) -> Vec<Located> {
+    let mut out = Vec::new();
+    let mut hits = Vec::new();
+    let mut whole = std::collections::HashSet::new();
+    let len = bytes.len() as u64;
+    let mut w = 0u64;
+    while w < len {
+        let own_end = w.saturating_add(WINDOW).min(len);
+        let lo = w.saturating_sub(LOOKBEHIND);
+        let hi = own_end.saturating_add(OVERLAP).min(len);
+        let win = &bytes[lo as usize..hi as usize];
+        sc.scan(
+            win,
+            (w - lo) as usize,
+            (own_end - lo) as usize,
+            &mut hits,
+            warnings,
+        );
+        for h in hits.drain(..) {
+            if h.len == 0 && !whole.insert(h.rule.clone()) {
+                continue;
+            }
+            let context = context_text(win, h.off, h.len, context);
+            out.push(Located {
+                addr: lo + h.off as u64,
+                hit: h,
+                context,
+            });
+        }
+        crate::source::blob::release(win);
+        w = own_end;
+    }
+    out
+}
+
+/// How one checkpoint is scanned.
+#[derive(Clone, Copy, Debug)]
+pub struct Options {
+    /// Bytes of context on each side of a match.
+    pub context: usize,
+    /// Threads sharing out the VMAs.
+    pub threads: usize,
+    /// Also the files of `rootfs/`.
+    pub rootfs_files: bool,
+}
+
 /// Scans one loaded checkpoint with `threads` threads.
 pub fn scan_checkpoint(
     ck: &Checkpoint,
     shown: &str,
     m: &Matchers,
-    context: usize,
-    threads: usize,
+    opts: &Options,
     progress: &(dyn Fn(u64) + Sync),
     on_units: &dyn Fn(u64),
 ) -> Outcome {
+    let Options {
+        context,
+        threads,
+        rootfs_files,
+    } = *opts;
     let units = units(ck);
     on_units(units.iter().map(|u| u.present).sum());
     let next = AtomicUsize::new(0);
@@ -802,6 +863,7 @@ pub fn scan_checkpoint(
                 Finding {
                     checkpoint: shown.to_string(),
                     container: container.clone(),
+                    file: None,
                     pid: first.pid,
                     comm: first.comm,
                     address: first.address,
@@ -839,6 +901,41 @@ pub fn scan_checkpoint(
             &b.string,
         ))
     });
+    if rootfs_files {
+        let mut sc = m.scanner();
+        let mut warn = Vec::new();
+        for (path, node) in ck.container_fs.rootfs.nodes() {
+            let crate::model::rootfs::NodeKind::File(data) = &node.kind else {
+                continue;
+            };
+            let blob = match data.blob() {
+                Ok(b) => b,
+                Err(e) => {
+                    warn.push(format!("rootfs/{path}: cannot read: {e}"));
+                    continue;
+                }
+            };
+            for l in scan_slice(&mut sc, blob.bytes(), context, &mut warn) {
+                findings.push(Finding {
+                    checkpoint: shown.to_string(),
+                    container: container.clone(),
+                    file: Some(format!("/{path}")),
+                    pid: 0,
+                    comm: String::new(),
+                    address: format!("{:#x}", l.addr),
+                    length: l.hit.len,
+                    mapping: String::new(),
+                    rule: l.hit.rule,
+                    string: l.hit.string,
+                    context: l.context,
+                    pids: Vec::new(),
+                    processes: Vec::new(),
+                    shared: None,
+                });
+            }
+        }
+        lock(&warnings).extend(warn);
+    }
     Outcome {
         findings,
         warnings: warnings.into_inner().unwrap_or_else(|e| e.into_inner()),
@@ -953,8 +1050,11 @@ pub fn run(
                             &ck,
                             &path.display().to_string(),
                             m,
-                            args.context,
-                            inner,
+                            &Options {
+                                context: args.context,
+                                threads: inner,
+                                rootfs_files: args.rootfs_files,
+                            },
                             &progress,
                             &on_units,
                         )
@@ -1063,11 +1163,16 @@ fn write_findings(
                     row.push(f.checkpoint.clone());
                 }
                 let pids: Vec<String> = f.pids.iter().map(u32::to_string).collect();
+                let (pids, comm, mapping) = match &f.file {
+                    // A rootfs/ file: its path where the mapping goes, the offset as address.
+                    Some(path) => ("-".into(), "-".into(), format!("rootfs:{path}")),
+                    None => (pids.join(","), f.comm.clone(), f.mapping.clone()),
+                };
                 row.extend([
-                    pids.join(","),
-                    f.comm.clone(),
+                    pids,
+                    comm,
                     f.address.clone(),
-                    f.mapping.clone(),
+                    mapping,
                     f.rule.clone(),
                     f.string.clone(),
                     f.context.clone(),
