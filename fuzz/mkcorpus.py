@@ -4,6 +4,9 @@ and from small synthetic images. The committed corpora are what long runs grew f
 reduced to 30-40 inputs each (see docs/robustness.md); rerun this to start over.
 
 Usage: python3 fuzz/mkcorpus.py [FIXTURES_DIR]   (default: ../shared/fixtures next to the crate)
+       python3 fuzz/mkcorpus.py --fragmented [GEN_DIR]   only the fragmented-layout seeds (issue 14):
+           synthetic page_index inputs, and with GEN_DIR (made by `gen_checkpoint GEN_DIR 256K
+           --formats dir --run-pages 1 --procs 2 --maps 40`) a model_render input from its images
 """
 
 import gzip
@@ -15,7 +18,9 @@ import sys
 import tarfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-FIX = sys.argv[1] if len(sys.argv) > 1 else os.path.join(HERE, "..", "..", "shared", "fixtures")
+FRAGMENTED = len(sys.argv) > 1 and sys.argv[1] == "--fragmented"
+FIX = sys.argv[1] if len(sys.argv) > 1 and not FRAGMENTED else \
+    os.path.join(HERE, "..", "..", "shared", "fixtures")
 OUT = os.path.join(HERE, "corpus")
 
 COMMON = 0x54564319
@@ -208,5 +213,38 @@ def main():
     save("archive_source", b"\x00" + evil)
 
 
+def fragmented(gen_dir=None):
+    """Fragmented layouts (issue 14): many one-page pagemap entries with one-page holes between
+    them, address-adjacent entries from the dump and its parent (two pages files), runs of a
+    few pages; and, from a gen_checkpoint image dir, a whole fragmented checkpoint."""
+    P, PA = 4, 1
+    # 96 one-page entries, a hole after each.
+    runs = [(0x7f0000000000 + 2 * i * 4096, 1, P) for i in range(96)]
+    save("page_index", split([("pagemap-1.img", pagemap(1, runs)), ("pages-1.img", pages(96, 11))]))
+    # Alternating dump / parent pages at adjacent addresses, then runs of 3 pages between holes.
+    runs = [(0x10000 + i * 4096, 1, P if i % 2 else PA) for i in range(32)]
+    runs += [(0x40000 + 4 * i * 4096, 3, P) for i in range(8)]
+    parent = [(0x10000 + i * 4096, 1, P) for i in range(0, 32, 2)]
+    save("page_index", split([
+        ("pagemap-1.img", pagemap(2, runs)), ("pages-2.img", pages(16 + 24, 40)),
+        ("parent/pagemap-1.img", pagemap(1, parent)), ("parent/pages-1.img", pages(16, 90)),
+    ]))
+    if gen_dir:
+        dump = os.path.join(gen_dir, "img", "dump")
+        files = read_dir(dump, 4 * 4096)
+        pre = os.path.join(gen_dir, "img", "predump")
+        if os.path.isdir(pre):
+            files += [("parent/" + n, b) for n, b in read_dir(pre, 4096)
+                      if n.startswith(("pagemap-", "pages-"))]
+        data = split(files)
+        if len(data) > 65536:
+            sys.exit(f"mkcorpus: the images of {gen_dir} take {len(data)} bytes (> 64 KiB max_len)")
+        save("model_render", data)
+
+
 if __name__ == "__main__":
-    main()
+    if FRAGMENTED:
+        fragmented(sys.argv[2] if len(sys.argv) > 2 else None)
+    else:
+        main()
+        fragmented()

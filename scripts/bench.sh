@@ -10,7 +10,8 @@
 # `scripts/bench.sh 64M` only to check that the harness runs).
 #
 # Environment: RUNS (repetitions, default 3), RUNS_SLOW (for the decompression and strings rows;
-# default RUNS), BENCH_DIR (work dir; default a fresh
+# default RUNS), FRAG16=1 (the runs-of-16-pages rows below 1 GiB), BENCH_MILLION=1 (the mount of a
+# 1,000,000-entry checkpoint: 4 GiB more on disk), BENCH_DIR (work dir; default a fresh
 # /var/tmp/ckptfs-bench.XXXXXX, removed at exit unless KEEP=1), DROP_CACHES=0 to never drop the
 # page cache (it is dropped, where allowed, for the cold first-read row), NOBUILD=1 to use the
 # existing binaries, BENCH_PROFILE=debug to use the debug build, BENCH_CARGO_FLAGS for more cargo
@@ -522,6 +523,135 @@ row "7. mount daemon peak RssAnon (all rows)" "$((ANON_KB / 1024))" "$(((64 * 10
 if [[ ${#P8[@]} -gt 0 ]]; then
     row "7. memparse --search peak RSS (time -v)" "$((P8[0] / 1024))" "$(((64 * 1024 + META_KB) / 1024))" MiB le 1.0 "64 MiB + metadata"
 fi
+
+# ---------------------------------------------------------------- 10. fragmentation and scale
+# Issue 14: the cost of a memory operation should follow the dumped bytes, not the number of
+# pagemap entries; listings should stay fast with many mappings and processes. Each ratio is
+# measured in this run against the contiguous checkpoint above, per GiB dumped (the layouts hold
+# about the same bytes). Runs of 16 pages: when SIZE >= 1 GiB or FRAG16=1. The 1,000,000-entry
+# mount: BENCH_MILLION=1 (a 4 GiB checkpoint more).
+log "10. fragmentation and scale"
+dumped_of() { awk -F= '$1 == "dumped_bytes" { print $2 }' "$1/manifest.txt"; }
+entries_of() { awk -F= '$1 == "runs" { print $2 }' "$1/manifest.txt"; }
+per_gib() { awk -v t="$1" -v b="$2" 'BEGIN { printf "%.4f", t / (b / 2^30) }'; }
+daemon_hwm_kb() {
+    local pid h m=0
+    for pid in $(daemon_pids); do
+        h=$(awk '/^VmHWM:/ { print $2 }' "/proc/$pid/status" 2>/dev/null || echo 0)
+        if (( ${h:-0} > m )); then m=$h; fi
+    done
+    echo "$m"
+}
+"$GEN" "$WORK/frag1" "$SIZE_B" --formats dir --run-pages 1 >/dev/null
+LAYOUTS=(big frag1)
+if (( SIZE_B >= 1 << 30 )) || [[ ${FRAG16:-0} == 1 ]]; then
+    "$GEN" "$WORK/frag16" "$SIZE_B" --formats dir --run-pages 16 >/dev/null
+    LAYOUTS+=(frag16)
+fi
+declare -A F=()
+for L in "${LAYOUTS[@]}"; do
+    D=$WORK/$L/img/dump
+    cat "$D"/pages-*.img "$WORK/$L"/img/predump/pages-*.img >/dev/null # page cache warm
+    s=() r=() c=() g=() h=()
+    for i in $(seq "$RUNS"); do
+        t "$BIN" memparse -s "$MARK" "$D" >"$WORK/f.out"
+        s+=("$LAST")
+        t "$BIN" memparse -r "$MARK-[0-9]+" "$D" >/dev/null
+        r+=("$LAST")
+        mnt "$D"
+        t cat_memory
+        c+=("$LAST")
+        if [[ $L == frag1 ]]; then F[frag1.hwm]=$(daemon_hwm_kb); fi
+        umnt
+        mnt "$D"
+        t grep_mem
+        g+=("$LAST")
+        umnt
+    done
+    # the hexdump (slow: text 4.5 times the bytes), once
+    if [[ -x /usr/bin/time ]]; then
+        /usr/bin/time -f '%M' -o "$WORK/hx.rss" "$BIN" memparse -p 41 -o /dev/null "$D" >/dev/null
+        h+=("$(tail -n 1 "$WORK/hx.rss")")
+    fi
+    B=$(dumped_of "$WORK/$L")
+    F[$L.hits]=$(grep -c -F "$MARK" "$WORK/f.out" || true)
+    F[$L.s]=$(per_gib "$(median "${s[@]}")" "$B")
+    F[$L.r]=$(per_gib "$(median "${r[@]}")" "$B")
+    F[$L.c]=$(per_gib "$(median "${c[@]}")" "$B")
+    F[$L.g]=$(per_gib "$(median "${g[@]}")" "$B")
+    [[ ${#h[@]} -gt 0 ]] && F[$L.h]=$(( $(median "${h[@]}") / 1024 ))
+    if [[ $L == big ]]; then F[$L.n]=$(wc -l <"$BIG/runs.txt"); else F[$L.n]=$(entries_of "$WORK/$L"); fi
+done
+for L in "${LAYOUTS[@]}"; do
+    [[ $L == big ]] && continue
+    what="runs of ${L#frag} page(s), ${F[$L.n]} runs"
+    base="contiguous layout, ${F[big.n]} runs"
+    row "10. memparse --search per GiB dumped, $what (${F[$L.hits]} hits)" "${F[$L.s]}" "${F[big.s]}" s le 1.5 "$base (${F[big.hits]})"
+    row "10. memparse --search-regex per GiB dumped, $what" "${F[$L.r]}" "${F[big.r]}" s le 1.5 "$base"
+    row "10. cat memory/* (fresh mount) per GiB dumped, $what" "${F[$L.c]}" "${F[big.c]}" s le 1.5 "$base"
+    row "10. grep -c over */mem (fresh mount) per GiB dumped, $what" "${F[$L.g]}" "${F[big.g]}" s le 1.5 "$base"
+done
+for L in "${LAYOUTS[@]}"; do
+    [[ -n ${F[$L.h]:-} ]] || continue
+    row "10. memparse -p 41 (hexdump, 20 % of the bytes) peak RSS, $L ($(human "$(dumped_of "$WORK/$L")") dumped)" "${F[$L.h]}" "-" MiB abs 64 "-"
+done
+# mount time and daemon RSS with many entries (after reading every memory/* file)
+vals=()
+for i in $(seq "$RUNS"); do
+    t mnt "$WORK/frag1/img/dump"
+    vals+=("$LAST")
+    umnt
+done
+N1=${F[frag1.n]}
+row "10. mount image dir, runs of 1 page ($N1 runs)" "$(median "${vals[@]}")" "-" s abs 0.3 "-"
+row "10. mount daemon VmHWM after cat memory/*, runs of 1 page" "$((F[frag1.hwm] / 1024))" "$(( 64 + N1 * 32 / 1048576 ))" MiB le 1.0 "64 MiB + 32 B x $N1 runs"
+if [[ ${BENCH_MILLION:-0} == 1 ]]; then
+    "$GEN" "$WORK/million" 4G --formats dir --run-pages 1 >/dev/null
+    NM=$(entries_of "$WORK/million")
+    vals=() hw=()
+    for i in $(seq "$RUNS"); do
+        t mnt "$WORK/million/img/dump"
+        vals+=("$LAST")
+        (cd "$MP" && ls -R >/dev/null && cat [0-9]*/maps >/dev/null)
+        hw+=("$(daemon_hwm_kb)")
+        umnt
+    done
+    row "10. mount image dir, $NM runs" "$(median "${vals[@]}")" "-" s abs 0.3 "-"
+    row "10. mount daemon VmHWM after ls -R, $NM runs" "$(( $(median "${hw[@]}") / 1024 ))" "$(( 64 + NM * 32 / 1048576 ))" MiB le 1.0 "64 MiB + 32 B x $NM runs"
+    rm -rf "$WORK/million"
+fi
+# many mappings, many processes
+"$GEN" "$WORK/maps" 16M --formats dir --maps 60000 >/dev/null
+"$GEN" "$WORK/procs" 16M --formats dir --procs 1000 >/dev/null
+ls_t=() maps_t=() pls=() ptree=() mm=() pm=()
+for i in $(seq "$RUNS"); do
+    t mnt "$WORK/maps/img/dump"
+    mm+=("$LAST")
+    t sh -c "ls '$MP/7/memory' > /dev/null"
+    ls_t+=("$LAST")
+    umnt
+    mnt "$WORK/maps/img/dump"
+    t sh -c "cat '$MP/7/maps' > /dev/null"
+    maps_t+=("$LAST")
+    umnt
+    t mnt "$WORK/procs/img/dump"
+    pm+=("$LAST")
+    t sh -c "ls '$MP' > /dev/null"
+    pls+=("$LAST")
+    umnt
+    mnt "$WORK/procs/img/dump"
+    t sh -c "cat '$MP/pstree' > /dev/null"
+    ptree+=("$LAST")
+    umnt
+done
+NV=$(awk -F= '$1 == "vmas" { print $2 }' "$WORK/maps/manifest.txt")
+row "10. mount image dir, $NV mappings" "$(median "${mm[@]}")" "-" s abs 0.3 "-"
+row "10. ls PID/memory, 60,000 mappings (fresh mount)" "$(median "${ls_t[@]}")" "-" s abs 0.5 "-"
+row "10. cat PID/maps, 60,000 mappings (fresh mount)" "$(median "${maps_t[@]}")" "-" s abs 0.5 "-"
+row "10. mount image dir, 1,000 processes" "$(median "${pm[@]}")" "-" s abs 0.3 "-"
+row "10. ls of the mount, 1,000 processes (fresh mount)" "$(median "${pls[@]}")" "-" s abs 0.5 "-"
+row "10. cat pstree, 1,000 processes (fresh mount)" "$(median "${ptree[@]}")" "-" s abs 0.5 "-"
+rm -rf "$WORK/frag1" "$WORK/frag16" "$WORK/maps" "$WORK/procs"
 
 T_ALL=$(awk -v a="$T_START" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.0f", b - a }')
 report() {
