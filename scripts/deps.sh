@@ -5,7 +5,7 @@ set -euo pipefail
 need=()
 command -v fusermount3 >/dev/null 2>&1 || need+=(fuse3)
 command -v gdb >/dev/null 2>&1 || need+=(gdb)
-# aarch64 / riscv64 cores (tests/runtimes.rs)
+# aarch64 / riscv64 cores (tests/it/runtimes.rs)
 command -v gdb-multiarch >/dev/null 2>&1 || need+=(gdb-multiarch)
 command -v readelf >/dev/null 2>&1 || need+=(binutils)
 command -v xxd >/dev/null 2>&1 || need+=(xxd)
@@ -13,7 +13,7 @@ command -v zstd >/dev/null 2>&1 || need+=(zstd)
 command -v yara >/dev/null 2>&1 || need+=(yara)
 command -v rg >/dev/null 2>&1 || need+=(ripgrep)
 command -v rsync >/dev/null 2>&1 || need+=(rsync)
-# deploy/*.yaml parsed by tests/scan.rs
+# deploy/*.yaml parsed by tests/it/scan.rs
 python3 -c 'import yaml' >/dev/null 2>&1 || need+=(python3-yaml)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then

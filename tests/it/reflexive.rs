@@ -12,7 +12,7 @@
 //! child, a ghost file), `secretd-shm` (shared anonymous memory and a memfd, a CRIU image dir)
 //! and a writer-made checkpoint with a 1 GiB mapping.
 
-mod common;
+use crate::common;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::ffi::OsStr;

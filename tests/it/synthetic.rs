@@ -2,7 +2,7 @@
 //! not cover (zombies, LAZY-only pages, old / new pagemap fields, entries split and spanning
 //! VMAs), the sparse `mem` contract (SEEK_DATA / SEEK_HOLE, st_blocks), and permissions.
 
-mod common;
+use crate::common;
 
 use std::fs;
 use std::os::fd::AsRawFd;

@@ -2,7 +2,7 @@
 //! with `cat` through a real mount. (Each rule's positive and negative cases are unit-tested in
 //! src/render/triage.rs.)
 
-mod common;
+use crate::common;
 
 use ckptfs::writer::{CheckpointWriter, Compression, File, Layout, Vma};
 use common::{Mount, TempDir, cat, fixtures};

@@ -2,7 +2,7 @@
 //! `nobody`, including `mem` and `environ`); `--allow-other` opens it and says so; nowhere a
 //! setuid bit, a device node or a writable file; every write-ish operation fails.
 
-mod common;
+use crate::common;
 
 use std::fs;
 use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};

@@ -5,7 +5,7 @@
 //! `check-mount.py`. The incremental fixture must give the same bytes as a plain dump (its VMA
 //! hashes match its own truth, through the PE_PARENT chain).
 
-mod common;
+use crate::common;
 
 use common::truth::{self, CASES};
 use common::{Mount, fixtures, ls, run, tree_sha256};

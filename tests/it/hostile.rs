@@ -11,8 +11,8 @@
 //! (`ckptfs::writer`) and raw images (`ckptfs::image::pb`), hand-made tar archives, and
 //! compression bombs.
 
-mod common;
-#[path = "../fuzz/common/mod.rs"]
+use crate::common;
+#[path = "../../fuzz/common/mod.rs"]
 mod fuzzcommon;
 
 use std::collections::BTreeMap;

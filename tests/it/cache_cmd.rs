@@ -1,7 +1,7 @@
 //! `ckptfs cache list` / `ckptfs cache clean`, run as the built binary against a temp cache
 //! directory filled by the binary itself (decompressing small archives).
 
-mod common;
+use crate::common;
 
 use std::fs;
 use std::io::Write;

@@ -14,7 +14,7 @@
 //! Needs `yara` (scripts/deps.sh installs it): missing, the tests panic when `CI=true` and skip
 //! otherwise.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeSet;
 use std::ffi::OsStr;

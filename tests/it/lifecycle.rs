@@ -3,7 +3,7 @@
 //! non-empty, already-mounted, stale or non-directory mount point is a clear error (exit 2);
 //! unmounting a busy mount says so and `--lazy` detaches it.
 
-mod common;
+use crate::common;
 
 use std::fs;
 use std::path::{Path, PathBuf};

@@ -2,7 +2,7 @@
 //! Podman fixture, synthetic CRI-O and containerd archives (the in-repo writer's container layout
 //! with the engines' own `config.dump` / `spec.dump`), and a plain CRIU image directory.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 

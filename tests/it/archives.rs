@@ -3,7 +3,7 @@
 //! `config.dump` / `spec.dump`; the incremental chain with its `parent` links and the parent
 //! dumps beside it), mounted, and held to the same truth checks as the fixtures themselves.
 
-mod common;
+use crate::common;
 
 use common::archive::{self, Comp, Form};
 use common::truth::{self, CASES, Checker};

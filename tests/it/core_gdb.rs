@@ -13,7 +13,7 @@
 //! Fixtures: `<CARGO_MANIFEST_DIR>/../shared/fixtures`; missing fixtures or tools skip the test,
 //! except with `CI=true`, where they fail it.
 
-mod common;
+use crate::common;
 
 use std::os::unix::fs::FileExt;
 use std::path::Path;

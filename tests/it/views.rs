@@ -6,7 +6,7 @@
 //! Where ckptfs deliberately differs from checkpointctl, the test says so and asserts the
 //! difference explicitly (search for "DIFFERENCE").
 
-mod common;
+use crate::common;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -1706,7 +1706,7 @@ fn help_has_examples_and_completions_and_man_pages_are_generated() {
     assert!(e.contains("no subcommand \"nope\""), "{e}");
 }
 
-/// `cargo test --release --test views -- --ignored --nocapture search_speed`: writes a 2 GiB
+/// `cargo test --release --test it -- --ignored --nocapture views::search_speed`: writes a 2 GiB
 /// checkpoint (pseudo-random pages, a marker across every 1 MiB pagemap batch boundary) and times
 /// `memparse -s` and `-r` over it, end to end (load included).
 #[test]

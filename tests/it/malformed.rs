@@ -2,7 +2,7 @@
 //! the file, no panic, the input byte-identical afterwards, nothing mounted. Inputs come from
 //! the writer (`ckptfs::writer`) and from copies of fixture images.
 
-mod common;
+use crate::common;
 
 use std::fs;
 use std::path::{Path, PathBuf};

@@ -3,7 +3,7 @@
 //! `memory/*` and `core` included). All hashes must agree across readers and runs, no read may
 //! fail, and the daemon's resident memory must stay bounded.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::fs;

@@ -13,7 +13,7 @@
 //!
 //! Fixtures: `<CARGO_MANIFEST_DIR>/../shared/fixtures` (missing: skip; with CI=true: fail).
 
-mod common;
+use crate::common;
 
 use std::fs;
 use std::path::{Path, PathBuf};

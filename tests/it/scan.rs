@@ -3,7 +3,7 @@
 //! and scan-window boundaries (writer-made checkpoints), shared-memory dedupe, bad rules and
 //! patterns, a directory of mixed checkpoints, exit codes and the JSON field names. No FUSE.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

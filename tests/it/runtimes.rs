@@ -12,7 +12,7 @@
 //!   layout (gzip OCI layer as rootfs-diff.tar, whiteouts, container.log, status.dump) and in
 //!   CRI-O's (`./` names, 0700 `checkpoint/`, deleted.files, the log under the name
 //!   `io.kubernetes.cri-o.LogPath`), mounted and held to the fixtures' truth checks like the
-//!   Podman archives (tests/archives.rs), plus: the log as `checkpoint/container.log`, the layer
+//!   Podman archives (tests/it/archives.rs), plus: the log as `checkpoint/container.log`, the layer
 //!   in `rootfs/` (over `--rootfs`: whiteouts, opaque directories, deleted.files), info.json.
 //! - `runtime_views`: `show`, `inspect --format json` and `list` of those archives, as the kubelet
 //!   names them: engine, container, pod, namespace per runtime.
@@ -25,7 +25,7 @@
 //! Fixtures: `<CARGO_MANIFEST_DIR>/../shared/fixtures`; missing fixtures or /dev/fuse skip a test,
 //! except with `CI=true`, where they fail it.
 
-mod common;
+use crate::common;
 
 use std::os::unix::fs::FileExt;
 

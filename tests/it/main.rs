@@ -1,0 +1,29 @@
+//! The integration tests, one binary (the crate is linked once, not once per file): a module per
+//! area, sharing `tests/common` (fixtures, `Mount`, tools run against the mount, skips).
+//! Run one area with `cargo test --test it access::`, one test with its full name. A new area is
+//! a new file here and its `mod` line below.
+
+#![deny(clippy::undocumented_unsafe_blocks)]
+
+#[path = "../common/mod.rs"]
+mod common;
+
+mod access;
+mod archives;
+mod cache_cmd;
+mod concurrency;
+mod core_gdb;
+mod fixtures_truth;
+mod hostile;
+mod kitchen;
+mod lifecycle;
+mod malformed;
+mod metadata;
+mod reflexive;
+mod rootfs_net;
+mod runtimes;
+mod scan;
+mod synthetic;
+mod triage;
+mod views;
+mod yara;
