@@ -32,7 +32,6 @@
 //!   anonymous memory, a memfd, a shared file mapping) is one row whose PID column lists every
 //!   process that maps it (`6,7`), at the first one's address.
 
-use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::PathBuf;
 
@@ -131,8 +130,21 @@ fn with_output(
 ) -> Result<(), Error> {
     match &args.output {
         Some(path) => {
-            let file = File::create(path)
-                .map_err(|e| Error::output(&format!("cannot create {}", path.display()), &e))?;
+            // Checkpoint bytes: owner-only, as the mount is (an existing file is narrowed too).
+            let file = {
+                use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+                let f = std::fs::OpenOptions::new()
+                    .write(true)
+                    .create(true)
+                    .truncate(true)
+                    .mode(0o600)
+                    .open(path)
+                    .and_then(|f| {
+                        f.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+                        Ok(f)
+                    });
+                f.map_err(|e| Error::output(&format!("cannot create {}", path.display()), &e))?
+            };
             let mut w = BufWriter::with_capacity(1 << 20, file);
             f(&mut w)?;
             w.flush()
@@ -407,7 +419,7 @@ mod tests {
     fn hexdump_releases_what_it_printed() {
         use std::os::unix::fs::FileExt;
         let resident = |addr: usize| {
-            let f = File::open("/proc/self/pagemap").unwrap();
+            let f = std::fs::File::open("/proc/self/pagemap").unwrap();
             let mut e = [0u8; 8];
             f.read_exact_at(&mut e, (addr / 4096 * 8) as u64).unwrap();
             u64::from_le_bytes(e) >> 63 == 1

@@ -652,3 +652,98 @@ fn dumped_memory_counts_each_page_once_everywhere() {
         "{d}"
     );
 }
+
+/// `memparse -o FILE` holds checkpoint bytes: it is created owner-only (0600), and an existing
+/// file is narrowed to 0600 too.
+#[test]
+fn memparse_output_file_is_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let Some(fx) = fixtures() else { return };
+    let input = fx.join("podman-kitchen/checkpoint.tar.gz");
+    let t = common::TempDir::new("kitchen-memparse-o");
+    let cache = t.path().to_string_lossy().into_owned();
+    let fresh = t.join("fresh.hex");
+    let existing = t.join("existing.hex");
+    std::fs::write(&existing, b"old").unwrap();
+    std::fs::set_permissions(&existing, std::fs::Permissions::from_mode(0o644)).unwrap();
+    for file in [&fresh, &existing] {
+        let o = common::run_timeout(
+            60,
+            &[
+                common::ckptfs(),
+                "memparse",
+                "--cache-dir",
+                &cache,
+                "-p",
+                "6",
+                "-o",
+                &file.to_string_lossy(),
+                &input.to_string_lossy(),
+            ],
+        );
+        assert!(o.ok(), "{o}");
+        let md = std::fs::metadata(file).unwrap();
+        assert_eq!(md.permissions().mode() & 0o777, 0o600, "{}", file.display());
+        assert!(md.len() > 1000);
+    }
+}
+
+/// `inspect --format json`: each process's `syscalls` (tid -> name and number), the numbers the
+/// kernel showed in `task/TID/syscall`.
+#[test]
+fn inspect_names_each_threads_syscall() {
+    let Some(k) = kitchen() else { return };
+    let fx = fixtures().expect("fixtures");
+    let input = fx.join("podman-kitchen/checkpoint.tar.gz");
+    let t = common::TempDir::new("kitchen-inspect");
+    let o = common::run_timeout(
+        60,
+        &[
+            common::ckptfs(),
+            "inspect",
+            "--cache-dir",
+            &t.path().to_string_lossy(),
+            "--ps-tree",
+            "--format",
+            "json",
+            &input.to_string_lossy(),
+        ],
+    );
+    assert!(o.ok(), "{o}");
+    let v: Value = serde_json::from_slice(&o.stdout).expect("JSON");
+    let mut got = BTreeMap::new();
+    fn walk(n: &Value, got: &mut BTreeMap<String, String>) {
+        if let Some(s) = n["syscalls"].as_object() {
+            for (tid, name) in s {
+                got.insert(tid.clone(), name.as_str().unwrap_or("").to_string());
+            }
+        }
+        for c in n["children"].as_array().into_iter().flatten() {
+            walk(c, got);
+        }
+    }
+    walk(&v[0]["process_tree"], &mut got);
+    let names = [
+        (130, "rt_sigsuspend"),
+        (34, "pause"),
+        (0, "read"),
+        (230, "clock_nanosleep"),
+    ];
+    let mut want = BTreeMap::new();
+    for pid in [1, 6, 7] {
+        for th in k.proc(pid)["threads"].as_array().expect("threads") {
+            let tid = th["ns_tids"]
+                .as_array()
+                .and_then(|a| a.last())
+                .expect("tid");
+            let nr: i64 = th["syscall"]
+                .as_str()
+                .and_then(|s| s.split_whitespace().next())
+                .and_then(|n| n.parse().ok())
+                .expect("nr");
+            let name = names.iter().find(|(n, _)| *n == nr).expect("known").1;
+            want.insert(tid.to_string(), format!("{name} ({nr})"));
+        }
+    }
+    assert_eq!(got, want);
+}

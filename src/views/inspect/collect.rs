@@ -229,6 +229,13 @@ fn ps_node(
         command: p.comm.clone(),
         task_state: views::state_name(p.state),
         alive: p.state == TaskState::Alive,
+        syscalls: p
+            .threads
+            .iter()
+            .filter_map(|t| {
+                crate::render::syscall::thread_syscall(t).map(|n| (t.tid.to_string(), n))
+            })
+            .collect(),
         ..PsNode::default()
     };
     if has_state && s.cmd {

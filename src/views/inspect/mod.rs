@@ -61,7 +61,8 @@
 //!                  pages_scanned, pages_written}                 (--stats; zeros left out)
 //! metadata        {pod_name, kubernetes_namespace, annotations: {KEY: VALUE}}   (--metadata)
 //! process_tree    {pid, command (comm), cmdline (--ps-tree-cmd), task_state ("Alive", "Dead",
-//!                  "Stopped", "Zombie"), environment_variables {NAME: VALUE} (--ps-tree-env),
+//!                  "Stopped", "Zombie"), syscalls {TID: "pause (34)"} (ckptfs's own),
+//!                  environment_variables {NAME: VALUE} (--ps-tree-env),
 //!                  children [...] (PID order)}                   (--ps-tree)
 //! additional_process_trees [process_tree...]   (only when the checkpoint has several roots)
 //! file_descriptors [ {pid, open_files: [ {type ("REG", "PIPE", "INETSK", ... ; "" for cwd and

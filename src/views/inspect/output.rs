@@ -120,6 +120,10 @@ pub struct PsNode {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cmdline: Option<String>,
     pub task_state: String,
+    /// The system call each thread was in at the dump, from its saved registers (`read (0)`,
+    /// tid -> name); ckptfs's own key (checkpointctl has none).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub syscalls: BTreeMap<String, String>,
     #[serde(skip_serializing_if = "map_empty")]
     pub environment_variables: Option<BTreeMap<String, String>>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
