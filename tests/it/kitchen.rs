@@ -747,3 +747,22 @@ fn inspect_names_each_threads_syscall() {
     }
     assert_eq!(got, want);
 }
+
+/// `inspect --all` of a plain CRIU image directory draws no empty `Metadata` node.
+#[test]
+fn inspect_all_of_an_image_dir_has_no_empty_metadata_node() {
+    let Some(fx) = fixtures() else { return };
+    let o = common::run_timeout(
+        60,
+        &[
+            common::ckptfs(),
+            "inspect",
+            "--all",
+            &fx.join("secretd-plain/images").to_string_lossy(),
+        ],
+    );
+    assert!(o.ok(), "{o}");
+    let out = o.stdout_text();
+    assert!(out.contains("── Process tree"), "{out}");
+    assert!(!out.contains("── Metadata"), "{out}");
+}

@@ -85,7 +85,10 @@ pub fn tree(i: &Inspected, s: &Sections) -> Node {
         n.leaf(format!("Pages scanned: {}", st.pages_scanned.unwrap_or(0)));
         n.leaf(format!("Pages written: {}", st.pages_written.unwrap_or(0)));
     }
-    if let Some(md) = &i.metadata {
+    // No empty node (a plain CRIU image directory has no pod, namespace or annotations).
+    if let Some(md) = i.metadata.as_ref().filter(|md| {
+        md.pod_name.is_some() || md.kubernetes_namespace.is_some() || !md.annotations.is_empty()
+    }) {
         let n = root.add(Node::new("Metadata"));
         if let Some(p) = &md.pod_name {
             n.leaf(format!("Pod name: {p}"));
