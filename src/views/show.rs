@@ -48,6 +48,13 @@ pub fn run(checkpoints: &[PathBuf], open: &OpenOptions, out: &mut dyn Write) -> 
             r.push(a);
         }
     }
+    // Several checkpoints: which row is which file (the path as given).
+    if checkpoints.len() > 1 {
+        header.push("Path");
+        for (r, p) in rows.iter_mut().zip(checkpoints) {
+            r.push(p.display().to_string());
+        }
+    }
     let mut s = String::new();
     if let [one] = checkpoints {
         s.push_str(&format!(

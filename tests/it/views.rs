@@ -153,6 +153,18 @@ fn show_several_and_plain_dumps() {
         .collect();
     assert_eq!(row[..6], ["-", "-", "-", "-", "-", "-"], "{}", lines[3]);
     assert!(row[6].ends_with("MiB"), "{}", lines[3]);
+    // Several checkpoints: a PATH column (issue 11), the path as given.
+    assert!(lines[0].trim_end().ends_with("PATH"), "{out}");
+    assert!(
+        lines[2]
+            .trim_end()
+            .ends_with("podman-busybox/checkpoint.tar.gz"),
+        "{out}"
+    );
+    assert!(
+        lines[3].trim_end().ends_with("secretd-plain/images"),
+        "{out}"
+    );
 }
 
 // ---------------------------------------------------------------- inspect
