@@ -378,6 +378,39 @@ impl RootFs {
     // ---- layers ----
 
     fn add_host_layer(&mut self, root: Arc<HostRoot>) {
+        // The walk's own problems are gathered and reported as one line (`--rootfs /` meets
+        // thousands); pseudo filesystems mounted below DIR (/proc, /sys, ...) are not walked.
+        let outer = std::mem::take(&mut self.warnings);
+        let root_dev = std::fs::metadata(&root.path).map(|m| m.dev()).ok();
+        let mut pseudo: Vec<String> = Vec::new();
+        self.walk_host(&root, root_dev, &mut pseudo);
+        let problems = std::mem::replace(&mut self.warnings, outer);
+        if !pseudo.is_empty() {
+            self.warnings.push(format!(
+                "--rootfs {}: pseudo filesystems not walked (shown empty): {}{}",
+                root.path.display(),
+                pseudo
+                    .iter()
+                    .take(8)
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                if pseudo.len() > 8 { ", ..." } else { "" }
+            ));
+        }
+        match problems.len() {
+            0 => {}
+            1 => self.warnings.extend(problems),
+            n => self.warnings.push(format!(
+                "--rootfs {}: {n} entries left out or unreadable (first: {})",
+                root.path.display(),
+                problems[0]
+            )),
+        }
+    }
+
+    /// Walks the `--rootfs` directory (see [`RootFs::add_host_layer`]).
+    fn walk_host(&mut self, root: &Arc<HostRoot>, root_dev: Option<u64>, pseudo: &mut Vec<String>) {
         let mut stack: Vec<String> = vec![String::new()];
         let mut count = 0usize;
         while let Some(rel) = stack.pop() {
@@ -435,7 +468,11 @@ impl RootFs {
                             stamp,
                         },
                     );
-                    stack.push(path);
+                    if root_dev.is_some_and(|d| d != md.dev()) && is_pseudo_fs(&ent.path()) {
+                        pseudo.push(format!("/{path}"));
+                    } else {
+                        stack.push(path);
+                    }
                 } else if ft.is_file() {
                     let data = FileData::Host(HostFile {
                         root: root.clone(),
@@ -812,6 +849,33 @@ fn safe_form(target: &str, depth: usize) -> Option<String> {
     Some(relative_to_root(ups, &names.join("/")))
 }
 
+/// True for a directory that is the root of a kernel pseudo filesystem (proc, sysfs, cgroup,
+/// debugfs, ...): nothing of the container's files is there, and walking it is slow or endless.
+fn is_pseudo_fs(path: &Path) -> bool {
+    const PSEUDO: [u64; 19] = [
+        0x9fa0,      // proc
+        0x6265_6572, // sysfs
+        0x1cd1,      // devpts
+        0x0027_e0eb, // cgroup
+        0x6367_7270, // cgroup2
+        0x6462_6720, // debugfs
+        0x7472_6163, // tracefs
+        0x7363_6673, // securityfs
+        0xcafe_4a11, // bpf
+        0x6165_676c, // pstore
+        0x6265_6570, // configfs
+        0x6573_5543, // fusectl
+        0x1980_0202, // mqueue
+        0x4249_4e4d, // binfmt_misc
+        0x9584_58f6, // hugetlbfs
+        0x0187,      // autofs
+        0xde5e_81e4, // efivarfs
+        0xf97c_ff8c, // selinuxfs
+        0x6e73_6673, // nsfs
+    ];
+    rustix::fs::statfs(path).is_ok_and(|s| PSEUDO.contains(&(s.f_type as u64)))
+}
+
 /// Fills the clean pages of private file mappings that the dump does not hold with the mapped
 /// file's bytes from `rootfs` (only where the dump has no page). Returns the filled ranges per
 /// PID; problems become warnings.
@@ -1090,6 +1154,14 @@ mod tests {
             NodeKind::Symlink { shown, .. } => shown.clone(),
             k => panic!("{p}: {k:?}"),
         }
+    }
+
+    /// Issue 11: `--rootfs /` does not walk /proc or /sys, and says so in one line.
+    #[test]
+    fn pseudo_filesystems_are_not_walked() {
+        assert!(is_pseudo_fs(Path::new("/proc")));
+        assert!(is_pseudo_fs(Path::new("/sys")));
+        assert!(!is_pseudo_fs(Path::new(env!("CARGO_MANIFEST_DIR"))));
     }
 
     #[test]
