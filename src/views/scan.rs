@@ -610,29 +610,21 @@ fn window_bytes<'a>(
         buf.resize(n, 0);
     }
     let out = &mut buf[..n];
-    let mut a = lo;
-    while a < hi {
+    // One lookup, then a walk over the extents (a fragmented dump has one per page); the copied
+    // pages are released per window of the pages file, not per extent.
+    for (a, piece) in mem.pieces(lo, hi - lo) {
         let o = (a - lo) as usize;
-        match mem.piece_at(a, hi - a) {
+        match piece {
             crate::model::memory::Piece::Data(d) => {
                 out[o..o + d.len()].copy_from_slice(d);
-                crate::source::blob::release(d);
-                a += d.len() as u64;
+                crate::source::blob::release_later(d);
             }
-            crate::model::memory::Piece::Zeros(z) => {
-                out[o..o + z as usize].fill(0);
-                a += z;
-            }
+            crate::model::memory::Piece::Zeros(z) => out[o..o + z as usize].fill(0),
             crate::model::memory::Piece::Broken(_) => {
                 let i = mem.extents().partition_point(|e| e.end() <= a);
-                let end = mem
-                    .extents()
-                    .get(i)
-                    .map_or(hi, |e| e.end().min(hi))
-                    .max(a + 1);
+                let end = mem.extents().get(i).map_or(hi, |e| e.end().min(hi));
                 out[o..(end - lo) as usize].fill(0);
                 *broken += end - a;
-                a = end;
             }
         }
     }
