@@ -8,7 +8,9 @@
 //! default     web    nginx       CRI-O    2026-11-28T14:47:37Z   checkpoint-web_default-nginx-2026-11-28T14:47:37Z.tar
 //! ```
 //!
-//! Entries named `checkpoint-*` are listed (archives or extracted directories), in name order.
+//! Every entry of the directory is looked at, whatever its name (the kubelet's
+//! `checkpoint-*.tar`, a Podman export, an extracted archive, a plain CRIU image directory), in
+//! name order; what is not a checkpoint is skipped with one line on stderr saying why.
 //! Only `config.dump` and `spec.dump` are read: a `.tar` is scanned header by header (seeking
 //! past the other entries), a `.tar.gz` / `.tar.zst` is decompressed as a stream only until both
 //! are found, nothing is written anywhere. Namespace, pod and container come from the metadata
@@ -60,10 +62,7 @@ pub fn run(dirs: &[PathBuf], out: &mut dyn Write) -> Result<(), Error> {
         let mut names: Vec<(String, PathBuf)> = match std::fs::read_dir(dir) {
             Ok(rd) => rd
                 .filter_map(Result::ok)
-                .filter_map(|e| {
-                    let n = e.file_name().to_string_lossy().into_owned();
-                    n.starts_with("checkpoint-").then(|| (n, e.path()))
-                })
+                .map(|e| (e.file_name().to_string_lossy().into_owned(), e.path()))
                 .collect(),
             Err(e) if !explicit && e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
             Err(e) => {
@@ -78,7 +77,10 @@ pub fn run(dirs: &[PathBuf], out: &mut dyn Write) -> Result<(), Error> {
         for (_, path) in names {
             match describe(&path) {
                 Ok(l) => rows.push(row(&l)),
-                Err(e) => eprintln!("ckptfs: warning: {}: skipped: {e}", path.display()),
+                Err(e) => eprintln!(
+                    "ckptfs: warning: {}: skipped, not a checkpoint: {e}",
+                    path.display()
+                ),
             }
         }
     }
@@ -170,6 +172,13 @@ pub fn describe(path: &Path) -> Result<Listed, String> {
         .unwrap_or_default();
     let (config, spec) = read_metadata(path)?;
     if config.is_none() && spec.is_none() {
+        // A plain CRIU image directory: listed, with nothing known about a container.
+        if path.join("pstree.img").is_file() && path.join("inventory.img").is_file() {
+            return Ok(Listed {
+                name,
+                ..Listed::default()
+            });
+        }
         return Err("no config.dump or spec.dump: not a container checkpoint".into());
     }
     let mut warnings = Vec::new();

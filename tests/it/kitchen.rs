@@ -766,3 +766,42 @@ fn inspect_all_of_an_image_dir_has_no_empty_metadata_node() {
     assert!(out.contains("── Process tree"), "{out}");
     assert!(!out.contains("── Metadata"), "{out}");
 }
+
+/// `ckptfs list DIR` finds every checkpoint whatever its name (a Podman export, a plain CRIU
+/// image directory) and says on stderr what it skipped and why.
+#[test]
+fn list_finds_checkpoints_whatever_their_names() {
+    let Some(fx) = fixtures() else { return };
+    let t = common::TempDir::new("kitchen-list");
+    let d = t.join("dir");
+    std::fs::create_dir_all(d.join("plain-dump")).unwrap();
+    std::fs::copy(
+        fx.join("podman-kitchen/checkpoint.tar.gz"),
+        d.join("kitchen-export.bin"),
+    )
+    .unwrap();
+    for e in std::fs::read_dir(fx.join("secretd-plain/images"))
+        .unwrap()
+        .flatten()
+    {
+        if e.file_type().unwrap().is_file() {
+            std::fs::copy(e.path(), d.join("plain-dump").join(e.file_name())).unwrap();
+        }
+    }
+    std::fs::write(d.join("notes.txt"), b"not a checkpoint\n").unwrap();
+    let o = common::run_timeout(60, &[common::ckptfs(), "list", &d.to_string_lossy()]);
+    assert!(o.ok(), "{o}");
+    let out = o.stdout_text();
+    assert!(
+        out.lines()
+            .any(|l| l.contains("fx-kitchen") && l.ends_with("kitchen-export.bin")),
+        "{out}"
+    );
+    assert!(out.lines().any(|l| l.ends_with("plain-dump")), "{out}");
+    assert!(!out.contains("notes.txt"), "{out}");
+    let err = o.stderr_text();
+    assert!(
+        err.contains("notes.txt: skipped, not a checkpoint: "),
+        "{err}"
+    );
+}
