@@ -933,14 +933,18 @@ fn attached(processes: &[Process], id: u64) -> bool {
 
 /// True for a file of the checkpoint whose bytes the tree shows decoded elsewhere, so that it is
 /// a link into `.link/checkpoint/` (a recursive walk meets those bytes once, decoded): among the
-/// CRIU images the raw pages (`pages-*.img`: `PID/memory/`) and the deleted files' contents
-/// (`ghost-file-*.img`: `rootfs/PATH (deleted)`), among the archive's metadata files the layer
-/// and `/dev/shm` tars (`rootfs/`).
+/// CRIU images the raw pages (`pages-*.img`: `PID/memory/`), the deleted files' contents
+/// (`ghost-file-*.img`: `rootfs/PATH (deleted)`) and the unread pipe, FIFO and socket data
+/// (`pipes-data.img`, `fifo-data.img`, `sk-queues.img`, `tcp-stream-*.img`: `buffers/`), among
+/// the archive's metadata files the layer and `/dev/shm` tars (`rootfs/`).
 fn shown_decoded(name: &str, image: bool) -> bool {
     if image {
         !name.contains('/')
             && name.ends_with(".img")
-            && (name.starts_with("pages-") || name.starts_with("ghost-file-"))
+            && (name.starts_with("pages-")
+                || name.starts_with("ghost-file-")
+                || name.starts_with("tcp-stream-")
+                || matches!(name, "pipes-data.img" | "fifo-data.img" | "sk-queues.img"))
     } else {
         matches!(name, "rootfs-diff.tar" | "devshm-checkpoint.tar")
     }

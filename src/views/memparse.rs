@@ -122,6 +122,23 @@ pub fn run(args: &Request, open: &OpenOptions, out: &mut dyn Write) -> Result<()
     }
 }
 
+/// Opens `-o FILE` for checkpoint bytes: owner-only, as the mount is. A new file is created 0600
+/// and an existing regular file is narrowed to 0600; anything else (`/dev/null`, a FIFO, a
+/// terminal) is written as it is and its mode never touched.
+fn create_private(path: &std::path::Path) -> std::io::Result<std::fs::File> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)?;
+    if f.metadata()?.file_type().is_file() {
+        f.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+    }
+    Ok(f)
+}
+
 /// Runs `f` on `-o FILE` when given, else on `out`.
 fn with_output(
     args: &Request,
@@ -130,21 +147,8 @@ fn with_output(
 ) -> Result<(), Error> {
     match &args.output {
         Some(path) => {
-            // Checkpoint bytes: owner-only, as the mount is (an existing file is narrowed too).
-            let file = {
-                use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
-                let f = std::fs::OpenOptions::new()
-                    .write(true)
-                    .create(true)
-                    .truncate(true)
-                    .mode(0o600)
-                    .open(path)
-                    .and_then(|f| {
-                        f.set_permissions(std::fs::Permissions::from_mode(0o600))?;
-                        Ok(f)
-                    });
-                f.map_err(|e| Error::output(&format!("cannot create {}", path.display()), &e))?
-            };
+            let file = create_private(path)
+                .map_err(|e| Error::output(&format!("cannot create {}", path.display()), &e))?;
             let mut w = BufWriter::with_capacity(1 << 20, file);
             f(&mut w)?;
             w.flush()
@@ -376,6 +380,42 @@ mod tests {
     use super::*;
     use crate::model::memory::{Extent, ExtentData};
     use crate::source::Blob;
+
+    /// `-o` narrows a regular file to 0600 but never changes the mode of a device: a bench ran
+    /// `memparse -o /dev/null` and left the machine's `/dev/null` owner-only. Checked on a null
+    /// device node of our own (mknod needs root: skipped otherwise).
+    #[test]
+    fn output_file_modes() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = std::env::temp_dir().join(format!("ckptfs-memparse-o-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let mode =
+            |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o7777;
+        let reg = dir.join("out");
+        std::fs::write(&reg, b"old").unwrap();
+        std::fs::set_permissions(&reg, std::fs::Permissions::from_mode(0o644)).unwrap();
+        create_private(&reg).unwrap();
+        assert_eq!(mode(&reg), 0o600);
+        assert_eq!(std::fs::read(&reg).unwrap(), b"", "truncated");
+        let new = dir.join("new");
+        create_private(&new).unwrap();
+        assert_eq!(mode(&new), 0o600);
+        let null = dir.join("null");
+        let made = std::process::Command::new("mknod")
+            .args(["-m", "666"])
+            .arg(&null)
+            .args(["c", "1", "3"])
+            .status()
+            .is_ok_and(|s| s.success());
+        if made {
+            create_private(&null).unwrap();
+            assert_eq!(mode(&null), 0o666, "a device keeps its mode");
+        } else {
+            eprintln!("SKIPPED: output_file_modes: mknod needs root (device part only)");
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 
     fn dump(mem: &Memory, compact: bool) -> String {
         let mut v = Vec::new();
