@@ -647,8 +647,8 @@ mod tests {
     use std::sync::Arc;
 
     use super::*;
-    use crate::fs::tree::tests::memory;
     use crate::model::memory::{Extent, ExtentData};
+    use crate::render::testutil::blob_memory as memory;
 
     fn pattern(n: usize, seed: u8) -> Blob {
         Blob::from_vec(

@@ -630,9 +630,11 @@ mod tests {
     use std::sync::Arc;
 
     use super::*;
-    use crate::fs::tree::tests::{memory, process, vma};
     use crate::model::memory::{Extent, ExtentData, Memory};
     use crate::model::process::MmInfo;
+    use crate::render::testutil::{
+        anon_vma as vma, blob_memory as memory, process_with_files as process,
+    };
     use crate::source::{Blob, ImageDir, InputInfo, InputKind, Layout, Source};
 
     fn checkpoint(processes: Vec<crate::model::Process>) -> Checkpoint {

@@ -1034,113 +1034,16 @@ pub(crate) mod tests {
 
     use super::*;
     use crate::model::files::FileKind;
-    use crate::model::memory::{Extent, ExtentData, Memory};
-    use crate::model::process::{Fd, TaskState, Thread, Vma, VmaName};
+    use crate::model::memory::Memory;
+    use crate::model::process::Vma;
 
-    pub(crate) fn vma(start: u64, end: u64) -> Vma {
-        Vma {
-            start,
-            end,
-            pgoff: 0,
-            shmid: 0,
-            prot: 3,
-            flags: 0x22,
-            status: 0,
-            fd: -1,
-            madv: 0,
-            fdflags: 0,
-            name: VmaName::Anon,
-            file: None,
-        }
-    }
+    // The hand-built model comes from the one test-model builder, render::testutil.
+    use crate::render::testutil::{
+        anon_vma as vma, blob_memory as memory, process_with_files as process,
+    };
 
-    pub(crate) fn reg(id: u32, path: &str) -> Arc<FileObject> {
+    fn reg(id: u32, path: &str) -> Arc<FileObject> {
         FileObject::reg(id, path)
-    }
-
-    pub(crate) fn process(pid: u32, vmas: Vec<Vma>, memory: Memory) -> Process {
-        Process {
-            pid,
-            ppid: 0,
-            pgid: pid,
-            sid: pid,
-            state: TaskState::Alive,
-            exit_code: 0,
-            stop_signo: None,
-            personality: 0,
-            task_flags: 0,
-            comm: format!("p{pid}"),
-            threads: vec![
-                Thread {
-                    tid: pid,
-                    comm: "main".into(),
-                    ..Default::default()
-                },
-                Thread {
-                    tid: pid + 2,
-                    comm: "worker".into(),
-                    ..Default::default()
-                },
-                Thread {
-                    tid: pid + 10,
-                    comm: "worker2".into(),
-                    ..Default::default()
-                },
-            ],
-            rlimits: vec![],
-            sigactions: vec![],
-            loginuid: None,
-            oom_score_adj: None,
-            seccomp_mode: None,
-            mm: None,
-            vmas,
-            guard_regions: Vec::new(),
-            memory,
-            fds: vec![
-                Fd {
-                    fd: 10,
-                    fd_flags: 0,
-                    file: Arc::new(FileObject {
-                        id: 9,
-                        kind: FileKind::Pipe {
-                            pipe_id: 77,
-                            flags: 0,
-                        },
-                    }),
-                },
-                Fd {
-                    fd: 3,
-                    fd_flags: 0,
-                    file: reg(1, "/tmp/x/open.log"),
-                },
-                Fd {
-                    fd: 0,
-                    fd_flags: 0,
-                    file: Arc::new(FileObject {
-                        id: 2,
-                        kind: FileKind::Tty { index: 0 },
-                    }),
-                },
-            ],
-            cwd: Some(reg(3, "/tmp/x")),
-            root: Some(reg(4, "/")),
-            exe: Some(reg(5, "/bin/busybox")),
-            umask: None,
-        }
-    }
-
-    pub(crate) fn memory(extents: &[(u64, &Blob)]) -> Memory {
-        Memory::from_extents(
-            extents
-                .iter()
-                .map(|(start, b)| Extent {
-                    start: *start,
-                    len: b.len() as u64,
-                    data: ExtentData::Bytes((*b).clone()),
-                })
-                .collect(),
-        )
-        .0
     }
 
     fn sample() -> Sample {

@@ -1377,7 +1377,7 @@ mod tests {
             len: 4096,
             data: ExtentData::Bytes(dumped),
         }]);
-        let mut p = crate::fs::tree::tests::process(5, vec![vma], mem);
+        let mut p = crate::render::testutil::process_with_files(5, vec![vma], mem);
         let mut w = Vec::new();
         let filled = fill_file_pages(&r, std::slice::from_mut(&mut p), &mut w);
         assert!(w.is_empty(), "{w:?}");

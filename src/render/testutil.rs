@@ -155,6 +155,92 @@ pub(crate) fn process(pid: u32, vmas: Vec<Vma>, mem: Vec<(u64, Vec<u8>)>) -> Pro
     }
 }
 
+/// A plain anonymous private `rw-p` VMA (CRIU's flags), no name.
+pub(crate) fn anon_vma(start: u64, end: u64) -> Vma {
+    Vma {
+        start,
+        end,
+        pgoff: 0,
+        shmid: 0,
+        prot: 3,
+        flags: 0x22,
+        status: 0,
+        fd: -1,
+        madv: 0,
+        fdflags: 0,
+        name: VmaName::Anon,
+        file: None,
+    }
+}
+
+/// Memory whose extents are the given blobs themselves (no copy: tests can compare pointers).
+pub(crate) fn blob_memory(extents: &[(u64, &Blob)]) -> Memory {
+    Memory::from_extents(
+        extents
+            .iter()
+            .map(|(start, b)| Extent {
+                start: *start,
+                len: b.len() as u64,
+                data: ExtentData::Bytes((*b).clone()),
+            })
+            .collect(),
+    )
+    .0
+}
+
+/// [`process`] as the tree and FUSE tests want it: comm `p<pid>`, no mm, threads `pid`,
+/// `pid + 2`, `pid + 10`, fds 10 (a pipe), 3 (`/tmp/x/open.log`) and 0 (a tty), cwd `/tmp/x`,
+/// root `/`, exe `/bin/busybox`, and `memory`.
+pub(crate) fn process_with_files(pid: u32, vmas: Vec<Vma>, memory: Memory) -> Process {
+    use std::sync::Arc;
+
+    use crate::model::files::{FileKind, FileObject};
+    use crate::model::process::Fd;
+    let reg = FileObject::reg;
+    let mut p = process(pid, vmas, Vec::new());
+    p.memory = memory;
+    p.comm = format!("p{pid}");
+    p.mm = None;
+    p.threads = [(pid, "main"), (pid + 2, "worker"), (pid + 10, "worker2")]
+        .into_iter()
+        .map(|(tid, comm)| Thread {
+            tid,
+            comm: comm.into(),
+            ..Default::default()
+        })
+        .collect();
+    p.fds = vec![
+        Fd {
+            fd: 10,
+            fd_flags: 0,
+            file: Arc::new(FileObject {
+                id: 9,
+                kind: FileKind::Pipe {
+                    pipe_id: 77,
+                    flags: 0,
+                },
+            }),
+        },
+        Fd {
+            fd: 3,
+            fd_flags: 0,
+            file: reg(1, "/tmp/x/open.log"),
+        },
+        Fd {
+            fd: 0,
+            fd_flags: 0,
+            file: Arc::new(FileObject {
+                id: 2,
+                kind: FileKind::Tty { index: 0 },
+            }),
+        },
+    ];
+    p.cwd = Some(reg(3, "/tmp/x"));
+    p.root = Some(reg(4, "/"));
+    p.exe = Some(reg(5, "/bin/busybox"));
+    p
+}
+
 /// Parses maps text (the kernel's) into VMAs with CRIU-like flags.
 pub(crate) fn vmas_from_maps(text: &str) -> Vec<Vma> {
     text.lines()
