@@ -953,16 +953,7 @@ pub fn fill_file_pages(
         if add.is_empty() {
             continue;
         }
-        let mut all: Vec<Extent> = p.memory.extents().to_vec();
-        all.extend(add);
-        let (m, overlaps) = Memory::from_extents(all);
-        for o in overlaps {
-            warnings.push(format!(
-                "PID {}: file pages from rootfs overlap dumped pages at {:#x}-{:#x}",
-                p.pid, o.start, o.end
-            ));
-        }
-        p.memory = m;
+        add_extents(p, add, "file pages from rootfs", warnings);
         filled.sort_unstable();
         out.insert(p.pid, filled);
     }
@@ -1039,16 +1030,7 @@ pub fn fill_devshm_pages(
         if add.is_empty() {
             continue;
         }
-        let mut all: Vec<Extent> = p.memory.extents().to_vec();
-        all.extend(add);
-        let (m, overlaps) = Memory::from_extents(all);
-        for o in overlaps {
-            warnings.push(format!(
-                "PID {}: /dev/shm pages overlap dumped pages at {:#x}-{:#x}",
-                p.pid, o.start, o.end
-            ));
-        }
-        p.memory = m;
+        add_extents(p, add, "/dev/shm pages", warnings);
         let f = filled.entry(p.pid).or_default();
         f.extend(ranges);
         f.sort_unstable();
@@ -1114,6 +1096,21 @@ pub fn attach(ck: &mut super::Checkpoint, image: Option<&Path>) -> Result<(), St
     );
     ck.container_fs.rootfs = rootfs;
     Ok(())
+}
+
+/// Adds `add` (pages filled from outside the images) to `p`'s memory; where they overlap dumped
+/// pages the bytes become unreadable (never guessed), with a warning naming `what`.
+fn add_extents(p: &mut Process, add: Vec<Extent>, what: &str, warnings: &mut Vec<String>) {
+    let mut all: Vec<Extent> = p.memory.extents().to_vec();
+    all.extend(add);
+    let (m, overlaps) = Memory::from_extents(all);
+    for o in overlaps {
+        warnings.push(format!(
+            "PID {}: {what} overlap dumped pages at {:#x}-{:#x}",
+            p.pid, o.start, o.end
+        ));
+    }
+    p.memory = m;
 }
 
 #[cfg(test)]
