@@ -9,7 +9,7 @@
 //! runs the stop action (unmount), whichever thread the kernel delivered the signal to.
 
 use std::fs::File;
-use std::io::{self, Read, Write};
+use std::io::{self, IsTerminal, Read, Write};
 use std::os::fd::AsRawFd;
 
 use super::{CliError, EXIT_FAILURE};
@@ -135,8 +135,19 @@ fn wait_status(pid: libc::pid_t) -> String {
 
 /// Detaches from the terminal: new session, stdio on /dev/null, cwd `/` (so the daemon keeps no
 /// directory busy). Descriptors 0-2 stay open (fuser asserts the /dev/fuse fd is above 2).
+/// `keep_stderr`: stderr stays where it is if it is a terminal or a regular file (a mount of a
+/// directory of checkpoints reports there what happens when one is opened on first access: the
+/// progress of decompressing it, what it could not show); never a pipe, whose reader would wait
+/// for the daemon to end.
 /// Best effort, as before: a failing step is skipped.
-pub fn detach() {
+pub fn detach(keep_stderr: bool) {
+    let keep_stderr = keep_stderr && {
+        let err = std::io::stderr();
+        err.is_terminal()
+            || rustix::fs::fstat(&err).is_ok_and(|st| {
+                rustix::fs::FileType::from_raw_mode(st.st_mode) == rustix::fs::FileType::RegularFile
+            })
+    };
     let _ = rustix::process::setsid();
     if let Ok(null) = std::fs::OpenOptions::new()
         .read(true)
@@ -145,7 +156,9 @@ pub fn detach() {
     {
         let _ = rustix::stdio::dup2_stdin(&null);
         let _ = rustix::stdio::dup2_stdout(&null);
-        let _ = rustix::stdio::dup2_stderr(&null);
+        if !keep_stderr {
+            let _ = rustix::stdio::dup2_stderr(&null);
+        }
     }
     let _ = rustix::process::chdir("/");
 }

@@ -9,13 +9,16 @@ use log::{info, warn};
 
 use super::daemon::{self, Forked, Reporter};
 use super::{CliError, EXIT_FAILURE, EXIT_USAGE};
+use crate::fs::multi::MultiFs;
 use crate::fs::{self, CkptFs, FsOptions};
 use crate::{model, source};
 
 /// Arguments of `ckptfs mount`.
 #[derive(Debug, Args)]
 pub struct MountArgs {
-    /// The checkpoint: a Podman / CRI-O archive (.tar, .tar.gz, .tar.zst) or a CRIU image directory
+    /// The checkpoint: a Podman / CRI-O / containerd archive (.tar, .tar.gz, .tar.zst) or a CRIU
+    /// image directory; or a directory holding checkpoints (e.g. /var/lib/kubelet/checkpoints):
+    /// one subdirectory per checkpoint, each opened on first access, and a `checkpoints` table
     pub checkpoint: PathBuf,
     /// An empty directory to mount the tree on
     pub mountpoint: PathBuf,
@@ -63,6 +66,14 @@ pub fn run(a: MountArgs) -> Result<(), CliError> {
         .map_err(|e| CliError::usage(a.checkpoint.display(), super::io_why(&e)))?;
     let mp = fs::mount::check_mountpoint(&a.mountpoint)
         .map_err(|e| CliError::usage(a.mountpoint.display(), e))?;
+    let many = ckpt.is_dir() && !source::is_checkpoint_dir(&ckpt);
+    if many && a.rootfs.is_some() {
+        return Err(CliError::usage(
+            ckpt.display(),
+            "--rootfs applies to one checkpoint, and this is a directory of checkpoints",
+        ));
+    }
+    let serve = if many { serve_many } else { serve };
     if a.foreground {
         return serve(&a, &ckpt, &mp, None);
     }
@@ -142,6 +153,82 @@ fn serve(
     }
     fs.warm_up_in_background();
 
+    let source = fs.checkpoint().source.clone();
+    mount_and_serve(
+        fs,
+        a.allow_other,
+        &ckpt.display().to_string(),
+        mp,
+        reporter,
+        false,
+    )?;
+    source.wait_cache_recorded();
+    Ok(())
+}
+
+/// Serves a directory of checkpoints: nothing is opened until it is needed.
+fn serve_many(
+    a: &MountArgs,
+    dir: &Path,
+    mp: &Path,
+    reporter: Option<&mut Reporter>,
+) -> Result<(), CliError> {
+    let fs_opts = FsOptions::current_user(a.allow_other);
+    let cache_dir = a.cache.dir.clone();
+    let max_size = a.max_size;
+    let loader = move |path: &Path, base: u64| -> Result<CkptFs, String> {
+        // Progress on the mount's stderr when it is a terminal (the daemon keeps a terminal).
+        let opts = source::OpenOptions {
+            cache_dir: cache_dir.clone(),
+            max_size,
+            progress: std::io::stderr().is_terminal(),
+        };
+        let src = source::open(path, &opts).map_err(|e| e.to_string())?;
+        let ck = model::load::load(src).map_err(|e| e.to_string())?;
+        let fs = CkptFs::with_base(ck, fs_opts, base);
+        let mut seen = std::collections::HashSet::new();
+        for w in fs
+            .checkpoint()
+            .source
+            .warnings
+            .iter()
+            .chain(&fs.checkpoint().warnings)
+            .chain(fs.warnings())
+            .filter(|w| seen.insert(w.as_str()))
+            .take(100)
+        {
+            warn!("{}: {}", path.display(), super::one_line(w));
+        }
+        fs.warm_up_in_background();
+        Ok(fs)
+    };
+    let fs = MultiFs::new(dir, fs_opts, Box::new(loader));
+    if a.allow_other {
+        eprintln!("{}", ALLOW_OTHER_NOTE);
+    }
+    let keep = fs.clone();
+    mount_and_serve(
+        fs,
+        a.allow_other,
+        &dir.display().to_string(),
+        mp,
+        reporter,
+        true,
+    )?;
+    keep.wait_cache_recorded();
+    Ok(())
+}
+
+/// Mounts `fs`, reports readiness (daemon: then detaches; `keep_stderr` keeps a terminal or file
+/// stderr for what later work reports), unmounts on a stop signal, serves until unmounted.
+fn mount_and_serve<FS: fuser::Filesystem + Send + Sync + 'static>(
+    fs: FS,
+    allow_other: bool,
+    what: &str,
+    mp: &Path,
+    reporter: Option<&mut Reporter>,
+    keep_stderr: bool,
+) -> Result<(), CliError> {
     let stop = Arc::new(Mutex::new(Stop::default()));
     {
         let stop = stop.clone();
@@ -157,10 +244,7 @@ fn serve(
         .map_err(|e| CliError::failure("mount: signal handlers", e))?;
     }
 
-    // A cache entry built by this mount is synced to disk while it serves; the daemon waits for
-    // that before it exits, whatever happens to the filesystem object.
-    let source = fs.checkpoint().source.clone();
-    let bg = fs::mount::start(fs, mp, a.allow_other)
+    let bg = fs::mount::start(fs, mp, allow_other)
         .map_err(|e| CliError::failure(format!("mount {}", mp.display()), super::io_why(&e)))?;
     {
         let mut s = stop.lock().unwrap_or_else(|p| p.into_inner());
@@ -175,15 +259,14 @@ fn serve(
                 // The parent is gone: the user gave up waiting (Ctrl-C). Do not linger.
                 stop_now(mp);
             }
-            daemon::detach();
+            daemon::detach(keep_stderr);
         }
-        None => info!("{} mounted at {}", ckpt.display(), mp.display()),
+        None => info!("{what} mounted at {}", mp.display()),
     }
-    let served = bg
-        .join()
-        .map_err(|e| CliError::failure(format!("serving {}", mp.display()), e));
-    source.wait_cache_recorded();
-    served
+    // A cache entry built by this mount is synced to disk while it serves; the caller waits for
+    // that before the daemon exits, whatever happens to the filesystem object.
+    bg.join()
+        .map_err(|e| CliError::failure(format!("serving {}", mp.display()), e))
 }
 
 /// One line each on stderr (capped, so a broken checkpoint does not flood the terminal).

@@ -28,7 +28,7 @@ use super::{Error, Result};
 use crate::model::Checkpoint;
 
 /// How long the kernel may cache entries and attributes: the content never changes.
-const TTL: Duration = Duration::from_secs(24 * 60 * 60);
+pub(super) const TTL: Duration = Duration::from_secs(24 * 60 * 60);
 
 /// Who owns the tree and who may read it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -67,8 +67,11 @@ pub struct Inner {
     opts: FsOptions,
     /// Bytes the tree holds (dumped memory + raw files), for statfs.
     total_bytes: u64,
-    /// Keys of errors already logged (each is logged once).
-    logged: Mutex<HashSet<String>>,
+    /// Errors already logged (each is logged once).
+    logged: Logged,
+    /// Added to every inode number the kernel sees: 0 for a mount of one checkpoint; in a mount
+    /// of a directory of checkpoints, the checkpoint's slot (see [`super::multi`]).
+    base: u64,
 }
 
 impl std::ops::Deref for CkptFs {
@@ -92,8 +95,53 @@ thread_local! {
     static SCRATCH: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
 }
 
+/// The keys of the errors already logged: each is logged once per mount at warning level, then
+/// at debug level.
+#[derive(Default)]
+pub(super) struct Logged(Mutex<HashSet<String>>);
+
+impl Logged {
+    pub(super) fn log(&self, op: &str, e: &Error) {
+        match &e.detail {
+            Some(d) => {
+                let first = match self.0.lock() {
+                    Ok(mut set) => set.len() < 10_000 && set.insert(d.key.clone()),
+                    Err(_) => false,
+                };
+                if first {
+                    warn!("{op}: {e}");
+                } else {
+                    debug!("{op}: {e}");
+                }
+            }
+            None => debug!("{op}: {e}"),
+        }
+    }
+}
+
+/// The one place that replies to a request: runs `f`, answers with `ok` on success, logs and
+/// answers the errno on failure. A panic in `f` is caught (the dropped reply answers EIO).
+pub(super) fn answer<R: ErrorReply, T>(
+    logged: &Logged,
+    op: &str,
+    reply: R,
+    f: impl FnOnce() -> Result<T>,
+    ok: impl FnOnce(R, T),
+) {
+    let run = AssertUnwindSafe(move || match f() {
+        Ok(v) => ok(reply, v),
+        Err(e) => {
+            logged.log(op, &e);
+            reply.fail(Errno::from_i32(e.errno));
+        }
+    });
+    if catch_unwind(run).is_err() {
+        error!("{op}: internal error (panic); answered EIO");
+    }
+}
+
 /// The `error` method every reply type has.
-trait ErrorReply {
+pub(super) trait ErrorReply {
     fn fail(self, e: Errno);
 }
 
@@ -125,6 +173,12 @@ error_reply!(
 impl CkptFs {
     /// Builds the tree for `ck`.
     pub fn new(ck: Checkpoint, opts: FsOptions) -> CkptFs {
+        CkptFs::with_base(ck, opts, 0)
+    }
+
+    /// Builds the tree for `ck`, whose inode `n` the kernel sees as `base + n` (`base` is a
+    /// multiple of [`super::multi::SLOT_SPAN`]).
+    pub fn with_base(ck: Checkpoint, opts: FsOptions, base: u64) -> CkptFs {
         let tree = Tree::build(&ck);
         let blobs: u64 = ck
             .source
@@ -140,8 +194,22 @@ impl CkptFs {
             tree,
             opts,
             total_bytes: blobs.saturating_add(mem),
-            logged: Mutex::new(HashSet::new()),
+            logged: Logged::default(),
+            base,
         }))
+    }
+
+    /// The tree's inode for the kernel's `ino` (`ENOENT` if it is not one of this tree's).
+    fn local(&self, ino: INodeNo) -> Result<Ino> {
+        match ino.0.checked_sub(self.base) {
+            Some(i) if self.base == 0 || i < super::multi::SLOT_SPAN => Ok(i),
+            _ => Err(Error::NOENT),
+        }
+    }
+
+    /// The kernel's inode number for the tree's `ino`.
+    fn global(&self, ino: Ino) -> u64 {
+        self.base + ino
     }
 
     /// Renders, in a background thread, the files whose first rendering may be slow
@@ -184,7 +252,7 @@ impl CkptFs {
     fn to_fuse(&self, a: &Attr) -> FileAttr {
         let t = self.ck.time;
         FileAttr {
-            ino: INodeNo(a.ino),
+            ino: INodeNo(self.global(a.ino)),
             size: a.size,
             blocks: a.blocks,
             atime: t,
@@ -205,8 +273,7 @@ impl CkptFs {
         }
     }
 
-    /// The one place that replies to a request: runs `f`, answers with `ok` on success, logs and
-    /// answers the errno on failure. A panic in `f` is caught (the dropped reply answers EIO).
+    /// The one place that replies to a request (see [`answer`]).
     fn answer<R: ErrorReply, T>(
         &self,
         op: &str,
@@ -214,37 +281,11 @@ impl CkptFs {
         f: impl FnOnce() -> Result<T>,
         ok: impl FnOnce(R, T),
     ) {
-        let run = AssertUnwindSafe(move || match f() {
-            Ok(v) => ok(reply, v),
-            Err(e) => {
-                self.log(op, &e);
-                reply.fail(Errno::from_i32(e.errno));
-            }
-        });
-        if catch_unwind(run).is_err() {
-            error!("{op}: internal error (panic); answered EIO");
-        }
-    }
-
-    fn log(&self, op: &str, e: &Error) {
-        match &e.detail {
-            Some(d) => {
-                let first = match self.logged.lock() {
-                    Ok(mut set) => set.len() < 10_000 && set.insert(d.key.clone()),
-                    Err(_) => false,
-                };
-                if first {
-                    warn!("{op}: {e}");
-                } else {
-                    debug!("{op}: {e}");
-                }
-            }
-            None => debug!("{op}: {e}"),
-        }
+        answer(&self.logged, op, reply, f, ok)
     }
 
     fn node_kind(&self, ino: INodeNo) -> Result<Kind> {
-        Ok(self.tree.node(ino.0)?.kind())
+        Ok(self.tree.node(self.local(ino)?)?.kind())
     }
 
     /// The access rule, checked here rather than by the kernel on the modes (which are the
@@ -261,7 +302,9 @@ impl CkptFs {
     /// access(2): the access rule ([`CkptFs::allowed`]); `W_OK` is refused (read-only), `X_OK`
     /// granted for directories and for files with an execute bit.
     fn check_access(&self, req: &Request, ino: INodeNo, mask: AccessFlags) -> Result<()> {
-        let a = self.tree.attr(ino.0, &self.ck, self.opts.allow_other)?;
+        let a = self
+            .tree
+            .attr(self.local(ino)?, &self.ck, self.opts.allow_other)?;
         if mask.contains(AccessFlags::W_OK) {
             return Err(Error::ROFS);
         }
@@ -273,7 +316,7 @@ impl CkptFs {
     }
 }
 
-fn file_type(k: Kind) -> FileType {
+pub(super) fn file_type(k: Kind) -> FileType {
     match k {
         Kind::Dir => FileType::Directory,
         Kind::File => FileType::RegularFile,
@@ -281,8 +324,36 @@ fn file_type(k: Kind) -> FileType {
     }
 }
 
+/// Asks the kernel for what every ckptfs mount wants: the largest readahead it offers, many
+/// concurrent background requests, cached symlinks, parallel directory operations, large requests.
+/// Returns the readahead granted.
+pub(super) fn configure(config: &mut KernelConfig) -> u32 {
+    // The largest readahead the kernel offers (it offers its maximum; ask for more and take
+    // what it answers).
+    let ra = match config.set_max_readahead(u32::MAX) {
+        Ok(_) => u32::MAX,
+        Err(max) => {
+            let _ = config.set_max_readahead(max);
+            max
+        }
+    };
+    // Many concurrent readahead requests (the multi-threaded session serves them in parallel).
+    let _ = config.set_max_background(64);
+    let _ = config.set_congestion_threshold(48);
+    for cap in [
+        InitFlags::FUSE_CACHE_SYMLINKS,
+        InitFlags::FUSE_PARALLEL_DIROPS,
+        InitFlags::FUSE_MAX_PAGES,
+    ] {
+        if config.add_capabilities(cap).is_err() {
+            debug!("kernel does not offer {cap:?}");
+        }
+    }
+    ra
+}
+
 /// A negative entry (inode 0): the kernel caches "no such name" for the entry TTL.
-fn negative_entry(time: SystemTime) -> FileAttr {
+pub(super) fn negative_entry(time: SystemTime) -> FileAttr {
     FileAttr {
         ino: INodeNo(0),
         size: 0,
@@ -302,41 +373,9 @@ fn negative_entry(time: SystemTime) -> FileAttr {
     }
 }
 
-/// [`Filesystem`] methods that answer EROFS, one each: `name(argument types after the request)
-/// -> reply type;` becomes `fn name(&self, _: &Request, _: T1, ..., reply: R)`.
-macro_rules! read_only {
-    ($($name:ident($($arg:ty),* $(,)?) -> $reply:ty;)*) => {
-        $(
-            fn $name(&self, _: &Request, $(_: $arg,)* reply: $reply) {
-                reply.error(Errno::EROFS);
-            }
-        )*
-    };
-}
-
 impl Filesystem for CkptFs {
     fn init(&mut self, _req: &Request, config: &mut KernelConfig) -> std::io::Result<()> {
-        // The largest readahead the kernel offers (it offers its maximum; ask for more and take
-        // what it answers).
-        let ra = match config.set_max_readahead(u32::MAX) {
-            Ok(_) => u32::MAX,
-            Err(max) => {
-                let _ = config.set_max_readahead(max);
-                max
-            }
-        };
-        // Many concurrent readahead requests (the multi-threaded session serves them in parallel).
-        let _ = config.set_max_background(64);
-        let _ = config.set_congestion_threshold(48);
-        for cap in [
-            InitFlags::FUSE_CACHE_SYMLINKS,
-            InitFlags::FUSE_PARALLEL_DIROPS,
-            InitFlags::FUSE_MAX_PAGES,
-        ] {
-            if config.add_capabilities(cap).is_err() {
-                debug!("kernel does not offer {cap:?}");
-            }
-        }
+        let ra = configure(config);
         debug!("init: max_readahead {ra}, {} inodes", self.tree.len());
         Ok(())
     }
@@ -345,7 +384,7 @@ impl Filesystem for CkptFs {
         self.answer(
             "lookup",
             reply,
-            || match self.tree.lookup(parent.0, name.as_bytes()) {
+            || match self.tree.lookup(self.local(parent)?, name.as_bytes()) {
                 Ok(ino) => self.file_attr(ino).map(Some),
                 // Cache the absence too (a negative entry): the tree never changes.
                 Err(e) if e.errno == libc::ENOENT => Ok(None),
@@ -362,7 +401,7 @@ impl Filesystem for CkptFs {
         self.answer(
             "getattr",
             reply,
-            || self.file_attr(ino.0),
+            || self.file_attr(self.local(ino)?),
             |r, a| r.attr(&TTL, &a),
         );
     }
@@ -371,7 +410,7 @@ impl Filesystem for CkptFs {
         self.answer(
             "readlink",
             reply,
-            || self.tree.link(ino.0),
+            || self.tree.link(self.local(ino)?),
             |r, t| r.data(t),
         );
     }
@@ -385,7 +424,7 @@ impl Filesystem for CkptFs {
                     return Err(Error::ROFS);
                 }
                 self.allowed(req)?;
-                match &self.tree.node(ino.0)?.kind {
+                match &self.tree.node(self.local(ino)?)?.kind {
                     NodeKind::File(c) => c.prepare(&self.ck).map(|()| c.direct_io()),
                     NodeKind::Dir(_) => Err(Error::ISDIR),
                     NodeKind::Link(_) => Err(Error::errno(libc::ELOOP)),
@@ -428,7 +467,7 @@ impl Filesystem for CkptFs {
                 reply,
                 || {
                     self.tree
-                        .content(ino.0)?
+                        .content(self.local(ino)?)?
                         .read(&self.ck, offset, size, scratch)
                 },
                 |r, data| {
@@ -488,10 +527,10 @@ impl Filesystem for CkptFs {
         self.answer(
             "readdir",
             reply,
-            || self.tree.readdir(ino.0, offset),
+            || self.tree.readdir(self.local(ino)?, offset),
             |mut r, entries| {
                 for (next, child, kind, name) in entries {
-                    if r.add(INodeNo(child), next, file_type(kind), name) {
+                    if r.add(INodeNo(self.global(child)), next, file_type(kind), name) {
                         break;
                     }
                 }
@@ -530,7 +569,7 @@ impl Filesystem for CkptFs {
             "getxattr",
             reply,
             || {
-                self.tree.node(ino.0)?;
+                self.tree.node(self.local(ino)?)?;
                 Err::<(), _>(Error::errno(libc::ENODATA))
             },
             |_, ()| {},
@@ -541,7 +580,7 @@ impl Filesystem for CkptFs {
         self.answer(
             "listxattr",
             reply,
-            || self.tree.node(ino.0).map(|_| ()),
+            || self.tree.node(self.local(ino)?).map(|_| ()),
             |r, ()| {
                 if size == 0 { r.size(0) } else { r.data(&[]) }
             },
@@ -561,7 +600,10 @@ impl Filesystem for CkptFs {
             "lseek",
             reply,
             || {
-                let c = self.tree.content(ino.0).map_err(|_| Error::INVAL)?;
+                let c = self
+                    .tree
+                    .content(self.local(ino)?)
+                    .map_err(|_| Error::INVAL)?;
                 let off = c.seek(&self.ck, offset, whence)?;
                 i64::try_from(off).map_err(|_| Error::NXIO)
             },
@@ -598,30 +640,7 @@ impl Filesystem for CkptFs {
 
     // Everything that would change the tree: EROFS (the kernel already refuses most of it on a
     // read-only mount; fuser's defaults would answer ENOSYS and log a warning each time).
-    read_only! {
-        setattr(
-            INodeNo, Option<u32>, Option<u32>, Option<u32>, Option<u64>, Option<TimeOrNow>,
-            Option<TimeOrNow>, Option<SystemTime>, Option<FileHandle>, Option<SystemTime>,
-            Option<SystemTime>, Option<SystemTime>, Option<BsdFileFlags>
-        ) -> ReplyAttr;
-        mknod(INodeNo, &OsStr, u32, u32, u32) -> ReplyEntry;
-        mkdir(INodeNo, &OsStr, u32, u32) -> ReplyEntry;
-        unlink(INodeNo, &OsStr) -> ReplyEmpty;
-        rmdir(INodeNo, &OsStr) -> ReplyEmpty;
-        symlink(INodeNo, &OsStr, &Path) -> ReplyEntry;
-        rename(INodeNo, &OsStr, INodeNo, &OsStr, RenameFlags) -> ReplyEmpty;
-        link(INodeNo, INodeNo, &OsStr) -> ReplyEntry;
-        write(
-            INodeNo, FileHandle, u64, &[u8], WriteFlags, OpenFlags, Option<LockOwner>
-        ) -> ReplyWrite;
-        setxattr(INodeNo, &OsStr, &[u8], i32, u32) -> ReplyEmpty;
-        removexattr(INodeNo, &OsStr) -> ReplyEmpty;
-        create(INodeNo, &OsStr, u32, u32, i32) -> ReplyCreate;
-        fallocate(INodeNo, FileHandle, u64, u64, i32) -> ReplyEmpty;
-        copy_file_range(
-            INodeNo, FileHandle, u64, INodeNo, FileHandle, u64, u64, CopyFileRangeFlags
-        ) -> ReplyWrite;
-    }
+    read_only_handlers!();
 }
 
 #[cfg(test)]

@@ -12,9 +12,54 @@
 //! anything derived from the checkpoint or the request (and a panic anyway becomes `EIO`, not the
 //! end of the session).
 
+/// `fuser::Filesystem` methods that answer EROFS, one each: `name(argument types after the
+/// request) -> reply type;` becomes `fn name(&self, _: &Request, _: T1, ..., reply: R)`.
+macro_rules! read_only {
+    ($($name:ident($($arg:ty),* $(,)?) -> $reply:ty;)*) => {
+        $(
+            fn $name(&self, _: &Request, $(_: $arg,)* reply: $reply) {
+                reply.error(Errno::EROFS);
+            }
+        )*
+    };
+}
+
+/// Every `fuser::Filesystem` method that would change the tree, answering EROFS (one list for
+/// both adapters).
+macro_rules! read_only_handlers {
+    () => {
+        read_only! {
+            setattr(
+                INodeNo, Option<u32>, Option<u32>, Option<u32>, Option<u64>, Option<TimeOrNow>,
+                Option<TimeOrNow>, Option<SystemTime>, Option<FileHandle>, Option<SystemTime>,
+                Option<SystemTime>, Option<SystemTime>, Option<BsdFileFlags>
+            ) -> ReplyAttr;
+            mknod(INodeNo, &OsStr, u32, u32, u32) -> ReplyEntry;
+            mkdir(INodeNo, &OsStr, u32, u32) -> ReplyEntry;
+            unlink(INodeNo, &OsStr) -> ReplyEmpty;
+            rmdir(INodeNo, &OsStr) -> ReplyEmpty;
+            symlink(INodeNo, &OsStr, &Path) -> ReplyEntry;
+            rename(INodeNo, &OsStr, INodeNo, &OsStr, RenameFlags) -> ReplyEmpty;
+            link(INodeNo, INodeNo, &OsStr) -> ReplyEntry;
+            write(
+                INodeNo, FileHandle, u64, &[u8], WriteFlags, OpenFlags, Option<LockOwner>
+            ) -> ReplyWrite;
+            setxattr(INodeNo, &OsStr, &[u8], i32, u32) -> ReplyEmpty;
+            removexattr(INodeNo, &OsStr) -> ReplyEmpty;
+            create(INodeNo, &OsStr, u32, u32, i32) -> ReplyCreate;
+            fallocate(INodeNo, FileHandle, u64, u64, i32) -> ReplyEmpty;
+            copy_file_range(
+                INodeNo, FileHandle, u64, INodeNo, FileHandle, u64, u64, CopyFileRangeFlags
+            ) -> ReplyWrite;
+        }
+    };
+}
+
+pub mod collection;
 pub mod content;
 pub mod fuse;
 pub mod mount;
+pub mod multi;
 pub mod rootfs;
 pub mod tree;
 

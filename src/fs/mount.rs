@@ -18,10 +18,8 @@ use std::process::{Command, Stdio};
 
 use rustix::mount::UnmountFlags;
 
-use fuser::{BackgroundSession, Config, Session, SessionACL};
+use fuser::{BackgroundSession, Config, Filesystem, Session, SessionACL};
 use log::debug;
-
-use super::fuse::CkptFs;
 
 /// The session configuration: multi-threaded (2 to 8 threads), one cloned /dev/fuse fd per
 /// thread; `allow_other` lets every user in (the modes then open reading to all).
@@ -220,7 +218,11 @@ fn receive_fd(sock: &UnixStream) -> io::Result<OwnedFd> {
 /// the kernel has completed the FUSE handshake and requests are being answered: the tree is
 /// ready. [`BackgroundSession::join`] waits until the tree is unmounted ([`unmount`], by
 /// `ckptfs umount` or from the signal watcher). Nothing unmounts on drop.
-pub fn start(fs: CkptFs, mountpoint: &Path, allow_other: bool) -> io::Result<BackgroundSession> {
+pub fn start<FS: Filesystem + Send + Sync + 'static>(
+    fs: FS,
+    mountpoint: &Path,
+    allow_other: bool,
+) -> io::Result<BackgroundSession> {
     let fd = mount_fuse(mountpoint, allow_other)?;
     let cfg = config(allow_other);
     let acl = cfg.acl;

@@ -38,6 +38,7 @@
 //!   Memory reads are bounded ([`cmdline::MAX_RANGE`]).
 
 pub mod auxv;
+pub mod catalog;
 pub mod cmdline;
 pub mod container;
 pub mod elfcore;

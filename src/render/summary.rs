@@ -25,6 +25,7 @@ use crate::format::human_size;
 use crate::format::table;
 use crate::format::time::short_time;
 use crate::model::Checkpoint;
+use crate::model::metadata::Metadata;
 use crate::render::pstree::pstree;
 
 /// Sizes shown for a checkpoint, in bytes.
@@ -67,9 +68,14 @@ pub const SHOW_HEADER: [&str; 8] = [
 
 /// `ck`'s row of the `show` table (for `checkpoint/summary` and `ckptfs show`).
 pub fn show_row(ck: &Checkpoint) -> Vec<String> {
-    let m = &ck.meta;
-    let dash = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".into());
     let sizes = checkpoint_sizes(ck);
+    meta_row(&ck.meta, Some(sizes.images), sizes.root_fs_diff)
+}
+
+/// A `show` row from the container metadata alone, with the sizes when they are known (a
+/// checkpoint not opened yet: `-`).
+pub fn meta_row(m: &Metadata, images: Option<u64>, root_fs_diff: Option<u64>) -> Vec<String> {
+    let dash = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".into());
     vec![
         dash(&m.container_name),
         dash(&m.image),
@@ -79,8 +85,8 @@ pub fn show_row(ck: &Checkpoint) -> Vec<String> {
         dash(&m.runtime),
         m.created.as_deref().map_or_else(|| "-".into(), short_time),
         dash(&m.engine),
-        human_size(sizes.images),
-        sizes.root_fs_diff.map_or_else(|| "-".into(), human_size),
+        images.map_or_else(|| "-".into(), human_size),
+        root_fs_diff.map_or_else(|| "-".into(), human_size),
     ]
 }
 

@@ -71,6 +71,12 @@ pub(crate) fn has_images(dir: &Path) -> bool {
     is_regular(&dir.join("inventory.img")) || is_regular(&dir.join("pstree.img"))
 }
 
+/// True when `dir` is one checkpoint (a CRIU image directory or an extracted container archive,
+/// as [`open_dir`] takes them) rather than a directory holding checkpoints.
+pub fn is_checkpoint_dir(dir: &Path) -> bool {
+    has_images(dir) || fs::symlink_metadata(dir.join(CHECKPOINT_DIR)).is_ok_and(|m| m.is_dir())
+}
+
 /// Opens a directory input.
 pub(crate) fn open_dir(abs: &Path) -> Result<Found, Error> {
     let root =

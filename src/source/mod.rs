@@ -21,11 +21,13 @@ mod error;
 pub mod inner;
 mod layout;
 pub mod path;
+pub mod peek;
 mod tar;
 #[cfg(test)]
 pub(crate) mod test_util;
 
 pub use blob::Blob;
+pub use dir::is_checkpoint_dir;
 pub use error::Error;
 
 use std::collections::BTreeMap;

@@ -18,6 +18,7 @@ mod hostile;
 mod kitchen;
 mod lifecycle;
 mod malformed;
+mod many;
 mod metadata;
 mod reflexive;
 mod rootfs_net;

@@ -1,0 +1,158 @@
+//! What a checkpoint says about itself before it is opened: namespace, pod, container, engine,
+//! checkpoint time and the container metadata, from `config.dump` / `spec.dump`
+//! ([`crate::source::peek`]) and the kubelet's file name
+//! `checkpoint-<pod>_<namespace>-<container>-<time>.tar`. Used by `ckptfs list` and by a mount of
+//! a directory of checkpoints (to name each one without opening it).
+
+use std::path::Path;
+
+use crate::format::time::short_time;
+use crate::model::metadata::Metadata;
+use crate::source::peek;
+
+/// What is known about one checkpoint without opening it.
+#[derive(Clone, Debug, Default)]
+pub struct Listed {
+    pub namespace: Option<String>,
+    pub pod: Option<String>,
+    pub container: Option<String>,
+    pub engine: Option<String>,
+    /// When it was checkpointed, RFC 3339 without fractional seconds.
+    pub time: Option<String>,
+    /// The file (or directory) name.
+    pub name: String,
+    /// Everything `config.dump` / `spec.dump` said (empty for a plain CRIU image directory).
+    pub meta: Metadata,
+    /// What could not be understood in the metadata, one line each.
+    pub warnings: Vec<String>,
+}
+
+impl Listed {
+    /// `<namespace>_<pod>_<container>_<time>` when all four are known.
+    pub fn kube_name(&self) -> Option<String> {
+        match (&self.namespace, &self.pod, &self.container, &self.time) {
+            (Some(n), Some(p), Some(c), Some(t)) => Some(format!("{n}_{p}_{c}_{t}")),
+            _ => None,
+        }
+    }
+}
+
+/// The parts of a kubelet checkpoint name `checkpoint-<pod>_<namespace>-<container>-<time>.tar`.
+/// `namespace` (when known from the metadata) resolves the `<namespace>-<container>` ambiguity;
+/// without it the namespace is taken to end at the first `-`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct KubeletName {
+    pub pod: String,
+    pub namespace: String,
+    pub container: String,
+    pub time: String,
+}
+
+/// Parses a kubelet checkpoint file name.
+pub fn parse_kubelet_name(name: &str, namespace: Option<&str>) -> Option<KubeletName> {
+    let rest = name.strip_prefix("checkpoint-")?;
+    let rest = [".tar.gz", ".tar.zst", ".tgz", ".tar"]
+        .iter()
+        .find_map(|s| rest.strip_suffix(s))
+        .unwrap_or(rest);
+    let (pod, rest) = rest.split_once('_')?;
+    // The time is RFC 3339 at the end: YYYY-MM-DDTHH:MM:SS[.frac](Z|±HH:MM).
+    let re = regex::Regex::new(
+        r"-(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:\d{2}))$",
+    )
+    .ok()?;
+    let caps = re.captures(rest)?;
+    let time = caps.get(1)?.as_str().to_string();
+    let ns_ctr = &rest[..caps.get(0)?.start()];
+    let (namespace, container) = match namespace {
+        Some(ns) if ns_ctr.starts_with(&format!("{ns}-")) => {
+            (ns.to_string(), ns_ctr[ns.len() + 1..].to_string())
+        }
+        _ => {
+            let (n, c) = ns_ctr.split_once('-')?;
+            (n.to_string(), c.to_string())
+        }
+    };
+    if pod.is_empty() || namespace.is_empty() || container.is_empty() {
+        return None;
+    }
+    Some(KubeletName {
+        pod: pod.to_string(),
+        namespace,
+        container,
+        time,
+    })
+}
+
+/// What `path` (an archive or an extracted directory) says about itself (`Err`: why it is not
+/// a checkpoint, or cannot be read).
+pub fn describe(path: &Path) -> Result<Listed, String> {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let (config, spec) = peek::container_metadata(path)?;
+    if config.is_none() && spec.is_none() {
+        // A plain CRIU image directory: listed, with nothing known about a container.
+        if path.join("pstree.img").is_file() && path.join("inventory.img").is_file() {
+            return Ok(Listed {
+                name,
+                ..Listed::default()
+            });
+        }
+        return Err("no config.dump or spec.dump: not a container checkpoint".into());
+    }
+    let mut warnings = Vec::new();
+    let m = Metadata::from_container_files(config.as_deref(), spec.as_deref(), &mut warnings);
+    let parsed = parse_kubelet_name(&name, m.pod_namespace.as_deref());
+    let from_name = |f: fn(&KubeletName) -> &String| parsed.as_ref().map(|p| f(p).clone());
+    Ok(Listed {
+        namespace: m
+            .pod_namespace
+            .clone()
+            .or_else(|| from_name(|p| &p.namespace)),
+        pod: m.pod_name.clone().or_else(|| from_name(|p| &p.pod)),
+        container: m
+            .container_name
+            .clone()
+            .or_else(|| from_name(|p| &p.container)),
+        engine: m.engine.clone(),
+        time: m
+            .checkpointed
+            .as_deref()
+            .or(parsed.as_ref().map(|p| p.time.as_str()))
+            .map(short_time),
+        name,
+        meta: m,
+        warnings,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kubelet_names() {
+        let k = parse_kubelet_name(
+            "checkpoint-web-7d9f_prod-ns-nginx-side-2026-11-28T14:47:37Z.tar",
+            Some("prod-ns"),
+        )
+        .unwrap();
+        assert_eq!(k.pod, "web-7d9f");
+        assert_eq!(k.namespace, "prod-ns");
+        assert_eq!(k.container, "nginx-side");
+        assert_eq!(k.time, "2026-11-28T14:47:37Z");
+        // Without metadata, the namespace ends at the first '-'.
+        let k = parse_kubelet_name("checkpoint-p_default-c-2026-01-02T03:04:05+01:00.tar", None)
+            .unwrap();
+        assert_eq!(
+            (k.namespace.as_str(), k.container.as_str()),
+            ("default", "c")
+        );
+        assert_eq!(k.time, "2026-01-02T03:04:05+01:00");
+        assert!(parse_kubelet_name("checkpoint-nopod-2026-01-02T03:04:05Z.tar", None).is_none());
+        assert!(parse_kubelet_name("other.tar", None).is_none());
+        assert!(parse_kubelet_name("checkpoint-p_ns-c-yesterday.tar", None).is_none());
+    }
+}

@@ -1,0 +1,281 @@
+//! A mount of a directory of checkpoints (`ckptfs mount /var/lib/kubelet/checkpoints /mnt/all`).
+//!
+//! - `directory_of_mixed_checkpoints`: a directory holding two Podman exports (`.tar.gz`), a
+//!   plain CRIU image directory, the fixtures' images in containerd 2.x's and CRI-O's archive
+//!   layouts (written by the in-repo writer, named as the kubelet names them), a checkpoint whose
+//!   images are garbage, and a file that is no checkpoint. Checked: mounting opens nothing (the
+//!   table says `not opened` for all, also after `ls -l`); the names (`<ns>_<pod>_<container>_<time>`
+//!   from the metadata, else the file name); `grep -r -l SECRETD-GLOBAL-` (secretd's markers) over the whole mount finds
+//!   exactly what the same grep finds in a mount of each checkpoint alone, under the checkpoint's
+//!   directory, and reports the broken one as an I/O error (nothing else on stderr); the table
+//!   then says `opened` with sizes, and `error: ...` for the broken one; a checkpoint added to the
+//!   directory appears at the next listing and is served; a removed one disappears.
+//! - `first_access_opens_one`: reading one file of one checkpoint opens that one only.
+
+use crate::common;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use ckptfs::writer::{CheckpointWriter, Compression, K8sArchive, K8sContainer, Layout};
+use common::truth::CASES;
+use common::{Mount, TempDir, fixtures, have_fuse, run};
+
+/// The fixtures' images of `case` (an extracted copy for the Podman archive).
+fn images(fx: &Path, case: &str, staging: &TempDir) -> PathBuf {
+    if case == "podman-busybox" {
+        let root = staging.join("podman-busybox-extracted");
+        if !root.exists() {
+            common::archive::extract(&fx.join(case).join("checkpoint.tar.gz"), &root);
+        }
+        return root.join("checkpoint");
+    }
+    let input = CASES.iter().find(|c| c.0 == case).unwrap().1;
+    fx.join(case).join(input)
+}
+
+/// `images` as a runtime's archive named as the kubelet names it, in `dir`.
+fn kube_archive(images: &Path, crio: bool, ns: &str, pod: &str, ctr: &str, dir: &Path) -> PathBuf {
+    let mut a = K8sArchive::new(K8sContainer::new(ns, pod, ctr));
+    a.images_from = Some(images.to_path_buf());
+    a.log = b"2026-11-28T10:00:01Z stdout F hello\n".to_vec();
+    let path = dir.join(a.ctr.kubelet_file_name());
+    let layout = if crio {
+        Layout::Crio(a)
+    } else {
+        Layout::Containerd(a)
+    };
+    CheckpointWriter::new()
+        .write_tar(&path, &layout, Compression::None)
+        .unwrap();
+    path
+}
+
+/// The lines of `MNT/checkpoints` as (name, state) pairs (the state is `not opened`, `opened`
+/// or `error: ...`).
+fn table(m: &Mount) -> Vec<(String, String)> {
+    let text = std::fs::read_to_string(m.join("checkpoints")).unwrap();
+    let mut lines = text.lines();
+    let header = lines.next().unwrap_or_default();
+    let state_col = header.find("STATE").expect("STATE column");
+    let source_col = header.find("SOURCE").expect("SOURCE column");
+    lines
+        .skip(1)
+        .map(|l| {
+            let name = l.split("   ").next().unwrap().trim().to_string();
+            let state = l
+                .get(state_col..source_col)
+                .unwrap_or("")
+                .trim()
+                .to_string();
+            (name, state)
+        })
+        .collect()
+}
+
+/// `grep -r -l PATTERN DIR` (bounded): the files named, relative to `dir`, sorted; and stderr.
+fn grep_files(dir: &Path, pattern: &str) -> (Vec<String>, String, Option<i32>) {
+    let dir = dir.to_str().unwrap().trim_end_matches('/');
+    let o = run(&["timeout", "120", "grep", "-r", "-l", pattern, dir]);
+    let prefix = format!("{dir}/");
+    let mut files: Vec<String> = o
+        .stdout_text()
+        .lines()
+        .map(|l| l.strip_prefix(&prefix).unwrap_or(l).to_string())
+        .collect();
+    files.sort();
+    (files, o.stderr_text(), o.code)
+}
+
+const NS: &str = "prod";
+const TIME: &str = "2026-11-28T10:05:00Z";
+
+struct Dir {
+    _staging: TempDir,
+    dir: PathBuf,
+    /// (name in the mount, the checkpoint alone) of every good checkpoint.
+    members: Vec<(String, PathBuf)>,
+    broken: String,
+}
+
+/// The directory of mixed checkpoints (see the module doc).
+fn mixed(fx: &Path) -> Dir {
+    let staging = TempDir::new("many");
+    let dir = staging.join("checkpoints");
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut members = Vec::new();
+    for (case, name) in [
+        ("podman-busybox", "busybox-export.tar.gz"),
+        ("podman-kitchen", "kitchen-export.tar.gz"),
+    ] {
+        let src = fx.join(case).join("checkpoint.tar.gz");
+        std::fs::copy(&src, dir.join(name)).unwrap();
+        members.push((name.to_string(), src));
+    }
+    let plain = images(fx, "secretd-plain", &staging);
+    std::os::unix::fs::symlink(&plain, dir.join("secretd-plain")).unwrap();
+    members.push(("secretd-plain".into(), plain.clone()));
+    for (case, crio) in [
+        ("secretd-shm", false),
+        ("secretd-plain", true),
+        ("podman-busybox", false),
+    ] {
+        let runtime = if crio { "crio" } else { "containerd" };
+        let pod = format!("{case}-{runtime}");
+        let a = kube_archive(&images(fx, case, &staging), crio, NS, &pod, case, &dir);
+        members.push((format!("{NS}_{pod}_{case}_{TIME}"), a));
+    }
+    // Metadata that names it, images that are garbage: listed, fails when opened.
+    let broken = dir.join("broken-dump");
+    std::fs::create_dir_all(broken.join("checkpoint")).unwrap();
+    std::fs::write(broken.join("checkpoint/inventory.img"), b"\x01\x02garbage").unwrap();
+    std::fs::write(broken.join("checkpoint/pstree.img"), b"\x01\x02garbage").unwrap();
+    std::fs::write(
+        broken.join("spec.dump"),
+        br#"{"annotations":{"io.kubernetes.cri.sandbox-namespace":"prod","io.kubernetes.cri.sandbox-name":"bad","io.kubernetes.cri.container-name":"x"}}"#,
+    )
+    .unwrap();
+    std::fs::write(
+        broken.join("config.dump"),
+        br#"{"checkpointedTime":"2026-11-28T11:00:00Z"}"#,
+    )
+    .unwrap();
+    std::fs::write(dir.join("README.txt"), b"not a checkpoint\n").unwrap();
+    Dir {
+        _staging: staging,
+        dir,
+        members,
+        broken: "prod_bad_x_2026-11-28T11:00:00Z".into(),
+    }
+}
+
+#[test]
+fn directory_of_mixed_checkpoints() {
+    let Some(fx) = fixtures() else { return };
+    if !have_fuse() {
+        return;
+    }
+    let d = mixed(&fx);
+    let m = Mount::new(&d.dir);
+    let mut want: Vec<String> = d.members.iter().map(|(n, _)| n.clone()).collect();
+    want.push(d.broken.clone());
+    want.sort();
+
+    // Listed (ls -l stats every entry) without opening anything.
+    let mut listed = common::ls(&m.p(""));
+    listed.sort();
+    let mut expected = want.clone();
+    expected.push("checkpoints".into());
+    expected.sort();
+    assert_eq!(
+        listed, expected,
+        "README.txt skipped, every checkpoint named"
+    );
+    assert!(run(&["ls", "-l", &m.p("")]).ok());
+    let t = table(&m);
+    assert_eq!(
+        t.iter().map(|(n, _)| n.clone()).collect::<Vec<_>>(),
+        want,
+        "the table lists the same checkpoints in the same order"
+    );
+    for (n, s) in &t {
+        assert_eq!(s, "not opened", "{n} was opened by listing the mount");
+    }
+
+    // grep -r over everything: the hits of each checkpoint mounted alone, under its directory.
+    let (hits, err, code) = grep_files(&m.join(""), "SECRETD-GLOBAL-");
+    let mut expected_hits = Vec::new();
+    for (name, alone) in &d.members {
+        let one = Mount::new(alone);
+        let (h, e, _) = grep_files(&one.join(""), "SECRETD-GLOBAL-");
+        assert!(e.is_empty(), "{name} alone: {e}");
+        expected_hits.extend(h.into_iter().map(|f| format!("{name}/{f}")));
+    }
+    expected_hits.sort();
+    assert!(
+        expected_hits.len() >= 3,
+        "the marker is in three checkpoints: {expected_hits:?}"
+    );
+    assert_eq!(hits, expected_hits);
+    for h in &hits {
+        let parts: Vec<&str> = h.split('/').collect();
+        assert!(
+            parts.len() == 4 && parts[1].parse::<u32>().is_ok() && parts[2] == "memory",
+            "a hit names checkpoint, PID and mapping: {h}"
+        );
+    }
+    // The broken checkpoint is an error grep reports; nothing else is.
+    assert_eq!(
+        code,
+        Some(2),
+        "grep exit code with one unreadable checkpoint"
+    );
+    let errs: Vec<&str> = err.lines().collect();
+    assert!(
+        !errs.is_empty() && errs.iter().all(|l| l.contains(&d.broken)),
+        "grep's errors: {err}"
+    );
+
+    let t = table(&m);
+    for (n, s) in &t {
+        if *n == d.broken {
+            assert!(s.starts_with("error: "), "{n}: {s}");
+        } else {
+            assert_eq!(s, "opened", "{n}");
+        }
+    }
+    let text = std::fs::read_to_string(m.join("checkpoints")).unwrap();
+    let busy = text
+        .lines()
+        .find(|l| l.starts_with("busybox-export.tar.gz "))
+        .unwrap();
+    assert!(
+        busy.contains("fx-busybox") && busy.contains("KiB"),
+        "sizes once opened: {busy}"
+    );
+
+    // Added later: listed at the next listing, and served; removed: gone.
+    let extra = fx.join("secretd-shm").join("images");
+    std::os::unix::fs::symlink(&extra, d.dir.join("late-shm")).unwrap();
+    assert!(common::ls(&m.p("")).contains(&"late-shm".to_string()));
+    assert!(std::fs::read(m.join("late-shm/pstree")).is_ok_and(|p| !p.is_empty()));
+    std::fs::remove_file(d.dir.join("late-shm")).unwrap();
+    std::fs::remove_file(d.dir.join("busybox-export.tar.gz")).unwrap();
+    let now = common::ls(&m.p(""));
+    assert!(
+        !now.contains(&"late-shm".to_string())
+            && !now.contains(&"busybox-export.tar.gz".to_string()),
+        "{now:?}"
+    );
+    // Past the root entries' cache time, a lookup by name fails too.
+    std::thread::sleep(Duration::from_millis(1500));
+    assert!(!m.join("late-shm").exists());
+    assert!(!m.join("busybox-export.tar.gz/pstree").exists());
+    assert!(table(&m).iter().all(|(n, _)| n != "late-shm"));
+}
+
+#[test]
+fn first_access_opens_one() {
+    let Some(fx) = fixtures() else { return };
+    if !have_fuse() {
+        return;
+    }
+    let d = mixed(&fx);
+    let m = Mount::new(&d.dir);
+    let one = format!("{NS}_secretd-shm-containerd_secretd-shm_{TIME}");
+    let pstree = std::fs::read_to_string(m.join(format!("{one}/pstree"))).unwrap();
+    assert!(pstree.contains("secretd"), "{pstree}");
+    for (n, s) in table(&m) {
+        let want = if n == one { "opened" } else { "not opened" };
+        assert_eq!(s, want, "{n}");
+    }
+    // The checkpoint's own files as a mount of it alone shows them.
+    let alone = Mount::new(&d.members.iter().find(|(n, _)| *n == one).unwrap().1);
+    for f in ["pstree", "checkpoint/container.log", "checkpoint/summary"] {
+        assert_eq!(
+            std::fs::read(m.join(format!("{one}/{f}"))).unwrap(),
+            std::fs::read(alone.join(f)).unwrap(),
+            "{f}"
+        );
+    }
+}
