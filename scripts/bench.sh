@@ -9,7 +9,8 @@
 # over RUNS repetitions (default 3). It prints numbers and ratios; it never fails on them (CI runs
 # `scripts/bench.sh 64M` only to check that the harness runs).
 #
-# Environment: RUNS (repetitions, default 3), RUNS_SLOW (for the decompression and strings rows;
+# Environment: RUNS (repetitions, default 3), NMANY (checkpoints in the directory of row 11,
+# default 50), RUNS_SLOW (for the decompression and strings rows;
 # default RUNS), FRAG16=1 (the runs-of-16-pages rows below 1 GiB), BENCH_MILLION=1 (the mount of a
 # 1,000,000-entry checkpoint: 4 GiB more on disk), BENCH_DIR (work dir; default a fresh
 # /var/tmp/ckptfs-bench.XXXXXX, removed at exit unless KEEP=1), DROP_CACHES=0 to never drop the
@@ -652,6 +653,47 @@ row "10. mount image dir, 1,000 processes" "$(median "${pm[@]}")" "-" s abs 0.3 
 row "10. ls of the mount, 1,000 processes (fresh mount)" "$(median "${pls[@]}")" "-" s abs 0.5 "-"
 row "10. cat pstree, 1,000 processes (fresh mount)" "$(median "${ptree[@]}")" "-" s abs 0.5 "-"
 rm -rf "$WORK/frag1" "$WORK/frag16" "$WORK/maps" "$WORK/procs"
+
+# ---------------------------------------------------------------- 11. a directory of checkpoints
+# `ckptfs mount DIR` of a directory holding N .tar.zst checkpoints (copies of one 8 MiB checkpoint,
+# each its own file): the mount opens none of them (time independent of N); the first listing
+# reads each one's config.dump / spec.dump (a stream decompressed until both are found); the
+# first access to one decompresses that one only, as a mount of it alone would.
+log "11. a directory of checkpoints"
+"$GEN" "$WORK/many-src" 8M --formats zst >/dev/null
+NMANY=${NMANY:-50}
+for n in 1 "$NMANY"; do
+    mkdir -p "$WORK/many-$n"
+    for i in $(seq -w 1 "$n"); do cp "$WORK/many-src/ck.tar.zst" "$WORK/many-$n/ck-$i.tar.zst"; done
+done
+ONE=$(ls "$WORK/many-$NMANY" | sed -n "$(( (NMANY + 1) / 2 ))p")
+m1=() mn=() lsn=() first=() alone=()
+for i in $(seq "$RUNS"); do
+    rm -rf "$WORK/cache"
+    t mnt "$WORK/many-1" --cache-dir "$WORK/cache"
+    m1+=("$LAST")
+    umnt
+    t mnt "$WORK/many-$NMANY" --cache-dir "$WORK/cache"
+    mn+=("$LAST")
+    t sh -c "ls -l '$MP' > /dev/null"
+    lsn+=("$LAST")
+    umnt
+    rm -rf "$WORK/cache"
+    mnt "$WORK/many-$NMANY" --cache-dir "$WORK/cache"
+    t sh -c "cat '$MP/$ONE/pstree' > /dev/null"
+    first+=("$LAST")
+    note_rss
+    umnt
+    rm -rf "$WORK/cache"
+    t sh -c "'$BIN' mount '$WORK/many-$NMANY/$ONE' '$MP' --cache-dir '$WORK/cache' > /dev/null && cat '$MP/pstree' > /dev/null"
+    alone+=("$LAST")
+    umnt
+done
+rm -rf "$WORK/cache" "$WORK"/many-*
+row "11. mount a directory of $NMANY checkpoints" "$(median "${mn[@]}")" "$(median "${m1[@]}")" s le 1.5 "a directory of 1"
+row "11. mount a directory of $NMANY checkpoints (absolute)" "$(median "${mn[@]}")" "-" s abs 0.3 "-"
+row "11. first ls -l of $NMANY .tar.zst checkpoints (reads each one's metadata)" "$(median "${lsn[@]}")" "-" s abs 1.0 "-"
+row "11. first access to one of $NMANY (.tar.zst, cold cache): cat NAME/pstree" "$(median "${first[@]}")" "$(median "${alone[@]}")" s le 1.2 "mount it alone + cat pstree"
 
 T_ALL=$(awk -v a="$T_START" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.0f", b - a }')
 report() {
