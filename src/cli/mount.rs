@@ -202,7 +202,18 @@ fn serve_many(
         fs.warm_up_in_background();
         Ok(fs)
     };
-    let fs = MultiFs::new(dir, fs_opts, Box::new(loader));
+    let fs = MultiFs::new(dir, mp, fs_opts, Box::new(loader));
+    let empty = std::fs::read_dir(dir)
+        .map_err(|e| CliError::usage(dir.display(), super::io_why(&e)))?
+        .flatten()
+        .all(|e| e.file_name().as_encoded_bytes().starts_with(b"."));
+    if empty {
+        eprintln!(
+            "ckptfs: note: {} holds no checkpoint yet; checkpoints added to it will appear in {}",
+            dir.display(),
+            mp.display()
+        );
+    }
     if a.allow_other {
         eprintln!("{}", ALLOW_OTHER_NOTE);
     }

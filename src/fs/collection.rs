@@ -108,6 +108,10 @@ pub struct Collection<T> {
     dir: PathBuf,
     loader: Loader<T>,
     state: Mutex<State_<T>>,
+    /// Held while scanning: scans do not overlap.
+    scanning: Mutex<()>,
+    /// A path in the directory that is never a member (the mount point, when it is in `dir`).
+    exclude: Option<PathBuf>,
 }
 
 impl<T: Clone> Collection<T> {
@@ -116,6 +120,8 @@ impl<T: Clone> Collection<T> {
         Collection {
             dir,
             loader,
+            scanning: Mutex::new(()),
+            exclude: None,
             state: Mutex::new(State_ {
                 listing: Vec::new(),
                 seen: HashMap::new(),
@@ -124,6 +130,13 @@ impl<T: Clone> Collection<T> {
                 error: None,
             }),
         }
+    }
+
+    /// Never lists `path` (the mount point: a mount of the directory it is in must not describe
+    /// itself through itself).
+    pub fn excluding(mut self, path: PathBuf) -> Collection<T> {
+        self.exclude = Some(path);
+        self
     }
 
     pub fn dir(&self) -> &Path {
@@ -135,8 +148,27 @@ impl<T: Clone> Collection<T> {
     }
 
     /// Reads the directory again: new checkpoints join (described, named, given a slot), removed
-    /// or rewritten ones leave. Cheap when nothing changed (one `stat` per entry).
+    /// or rewritten ones leave. Cheap when nothing changed (one `stat` per entry). Waits for a
+    /// scan in progress, then scans.
     pub fn scan(&self) {
+        let _scanning = self.scanning.lock().unwrap_or_else(|p| p.into_inner());
+        self.scan_locked();
+    }
+
+    /// Scans unless the last scan is younger than `max_age`, or a scan is in progress (then the
+    /// listing stays as it is: this may be called from within a scan, when something in the
+    /// directory leads back into the mount).
+    pub fn refresh(&self, max_age: Duration) {
+        let fresh = self.lock().scanned.is_some_and(|t| t.elapsed() < max_age);
+        if fresh {
+            return;
+        }
+        if let Ok(_scanning) = self.scanning.try_lock() {
+            self.scan_locked();
+        }
+    }
+
+    fn scan_locked(&self) {
         let rd = match std::fs::read_dir(&self.dir) {
             Ok(rd) => rd,
             Err(e) => {
@@ -157,6 +189,9 @@ impl<T: Clone> Collection<T> {
                 continue;
             }
             let path = e.path();
+            if self.exclude.as_deref() == Some(path.as_path()) {
+                continue;
+            }
             // Follows a symbolic link (a directory of links to evidence elsewhere works).
             let Ok(md) = std::fs::metadata(&path) else {
                 debug!("{}: cannot stat; skipped", path.display());
@@ -250,14 +285,6 @@ impl<T: Clone> Collection<T> {
         st.listing = listing;
         st.seen = seen;
         st.scanned = Some(Instant::now());
-    }
-
-    /// Scans unless the last scan is younger than `max_age`.
-    pub fn refresh(&self, max_age: Duration) {
-        let fresh = self.lock().scanned.is_some_and(|t| t.elapsed() < max_age);
-        if !fresh {
-            self.scan();
-        }
     }
 
     /// The members of the last scan, in name order.

@@ -92,10 +92,11 @@ enum Route {
 }
 
 impl MultiFs {
-    /// The mount of `dir`; `loader` opens a checkpoint given its path and inode base.
-    pub fn new(dir: &Path, opts: FsOptions, loader: Loader<CkptFs>) -> MultiFs {
+    /// The mount of `dir` at `mountpoint`; `loader` opens a checkpoint given its path and inode
+    /// base.
+    pub fn new(dir: &Path, mountpoint: &Path, opts: FsOptions, loader: Loader<CkptFs>) -> MultiFs {
         MultiFs(Arc::new(Inner {
-            col: Collection::new(dir.to_path_buf(), loader),
+            col: Collection::new(dir.to_path_buf(), loader).excluding(mountpoint.to_path_buf()),
             opts,
             time: SystemTime::now(),
             logged: Logged::default(),

@@ -279,3 +279,44 @@ fn first_access_opens_one() {
         );
     }
 }
+
+/// The mount point inside the directory it shows, and a link in that directory back to the mount:
+/// neither is taken for a checkpoint (describing it would go through the mount itself), the
+/// mount lists and greps as usual, nothing hangs.
+#[test]
+fn mountpoint_inside_the_directory() {
+    let Some(fx) = fixtures() else { return };
+    if !have_fuse() {
+        return;
+    }
+    let staging = TempDir::new("many-inside");
+    let dir = staging.join("checkpoints");
+    std::fs::create_dir_all(dir.join("mnt")).unwrap();
+    std::os::unix::fs::symlink(dir.join("mnt"), dir.join("loop")).unwrap();
+    let plain = fx.join("secretd-plain/images");
+    std::os::unix::fs::symlink(&plain, dir.join("secretd-plain")).unwrap();
+    let mnt = dir.join("mnt");
+    let out = common::mount_at(
+        60,
+        &dir,
+        &mnt,
+        &["--cache-dir", staging.join("cache").to_str().unwrap()],
+    );
+    assert!(out.ok() && common::is_mounted(&mnt), "{out}");
+    let o = common::run_timeout(30, &["ls", mnt.to_str().unwrap()]);
+    assert!(o.ok(), "{o}");
+    assert_eq!(o.stdout_text(), "checkpoints\nsecretd-plain\n");
+    let o = common::run_timeout(
+        60,
+        &[
+            "grep",
+            "-r",
+            "-l",
+            "SECRETD-GLOBAL-A1",
+            mnt.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(o.code, Some(0), "{o}");
+    assert_eq!(o.stdout_text().lines().count(), 2, "{o}");
+    common::force_unmount(&mnt);
+}
