@@ -23,7 +23,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use fuser::{
     AccessFlags, BsdFileFlags, CopyFileRangeFlags, Errno, FileAttr, FileHandle, FileType,
@@ -72,6 +72,10 @@ pub struct Inner {
     logged: Logged,
     handles: Mutex<HashMap<u64, Handle>>,
     next_fh: AtomicU64,
+    /// The table's text as last reported (its size in an attribute): an `open` within the
+    /// attribute TTL reads this one, so a reader that sized the file first (`tar`) reads exactly
+    /// that many bytes even while checkpoints are being opened.
+    table_shown: Mutex<Option<(Instant, Arc<Vec<u8>>)>>,
 }
 
 impl std::ops::Deref for MultiFs {
@@ -102,6 +106,7 @@ impl MultiFs {
             logged: Logged::default(),
             handles: Mutex::new(HashMap::new()),
             next_fh: AtomicU64::new(1),
+            table_shown: Mutex::new(None),
         }))
     }
 
@@ -215,13 +220,24 @@ impl MultiFs {
         catalog::table(&rows).into_bytes()
     }
 
+    /// The table's text: rendered now (`fresh`), or the one last reported if younger than the
+    /// attribute TTL.
+    fn table_snapshot(&self, fresh: bool) -> Arc<Vec<u8>> {
+        let mut last = self.table_shown.lock().unwrap_or_else(|p| p.into_inner());
+        if !fresh
+            && let Some((at, text)) = last.as_ref()
+            && at.elapsed() < ROOT_TTL
+        {
+            return text.clone();
+        }
+        let text = Arc::new(self.table());
+        *last = Some((Instant::now(), text.clone()));
+        text
+    }
+
     fn table_attr(&self) -> FileAttr {
-        self.attr(
-            TABLE,
-            FileType::RegularFile,
-            self.table().len() as u64,
-            self.time,
-        )
+        let size = self.table_snapshot(true).len() as u64;
+        self.attr(TABLE, FileType::RegularFile, size, self.time)
     }
 
     fn new_handle(&self, h: Handle) -> u64 {
@@ -349,7 +365,7 @@ impl Filesystem for MultiFs {
                         return Err(Error::ROFS);
                     }
                     self.allowed(req)?;
-                    Ok(self.new_handle(Handle::Table(Arc::new(self.table()))))
+                    Ok(self.new_handle(Handle::Table(self.table_snapshot(false))))
                 },
                 // Rendered afresh at each open (states change): no page cache.
                 |r, fh| r.opened(FileHandle(fh), FopenFlags::FOPEN_DIRECT_IO),

@@ -91,6 +91,9 @@ pub fn describe(path: &Path) -> Result<Listed, String> {
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
+    if crate::source::sniff(path).is_none() {
+        return Err("neither a CRIU image directory nor a tar, tar.gz or tar.zst archive".into());
+    }
     let (config, spec) = peek::container_metadata(path)?;
     if config.is_none() && spec.is_none() {
         // A plain CRIU image directory: listed, with nothing known about a container.

@@ -8,7 +8,8 @@
 //!   from the metadata, else the file name); `grep -r -l SECRETD-GLOBAL-` (secretd's markers) over the whole mount finds
 //!   exactly what the same grep finds in a mount of each checkpoint alone, under the checkpoint's
 //!   directory, and reports the broken one as an I/O error (nothing else on stderr); the table
-//!   then says `opened` with sizes, and `error: ...` for the broken one; a checkpoint added to the
+//!   then says `opened` with sizes, and `error: ...` for the broken one (`tar -c` of the mount
+//!   meanwhile archives the table it sized); a checkpoint added to the
 //!   directory appears at the next listing and is served; a removed one disappears.
 //! - `first_access_opens_one`: reading one file of one checkpoint opens that one only.
 
@@ -181,6 +182,29 @@ fn directory_of_mixed_checkpoints() {
     for (n, s) in &t {
         assert_eq!(s, "not opened", "{n} was opened by listing the mount");
     }
+
+    // tar sizes each file first: the table it archives is the one it sized, even as tar's own
+    // reads open the checkpoints and change their rows.
+    let archive = d._staging.join("all.tar");
+    let o = run(&[
+        "timeout",
+        "300",
+        "tar",
+        "-cf",
+        archive.to_str().unwrap(),
+        "-C",
+        m.p("").as_str(),
+        ".",
+    ]);
+    assert!(
+        // (tar writes the broken one's name with its colons escaped)
+        o.stderr_text()
+            .lines()
+            .all(|l| l.contains("prod_bad_x_") || l.contains("Exiting with failure status")),
+        "tar: {o}"
+    );
+    let listed = run(&["tar", "-tf", archive.to_str().unwrap()]).stdout_text();
+    assert!(listed.lines().any(|l| l == "./checkpoints"), "{listed}");
 
     // grep -r over everything: the hits of each checkpoint mounted alone, under its directory.
     let (hits, err, code) = grep_files(&m.join(""), "SECRETD-GLOBAL-");
