@@ -137,17 +137,7 @@ fn serve(
         msg: e,
     })?;
     let fs = CkptFs::new(ck, FsOptions::current_user(a.allow_other));
-    // The model repeats the source's warnings: print each line once.
-    let mut seen = std::collections::HashSet::new();
-    print_warnings(
-        fs.checkpoint()
-            .source
-            .warnings
-            .iter()
-            .chain(&fs.checkpoint().warnings)
-            .chain(fs.warnings())
-            .filter(|w| seen.insert(w.as_str())),
-    );
+    print_warnings(warnings(&fs).into_iter());
     if a.allow_other {
         eprintln!("{}", ALLOW_OTHER_NOTE);
     }
@@ -186,17 +176,7 @@ fn serve_many(
         let src = source::open(path, &opts).map_err(|e| e.to_string())?;
         let ck = model::load::load(src).map_err(|e| e.to_string())?;
         let fs = CkptFs::with_base(ck, fs_opts, base);
-        let mut seen = std::collections::HashSet::new();
-        for w in fs
-            .checkpoint()
-            .source
-            .warnings
-            .iter()
-            .chain(&fs.checkpoint().warnings)
-            .chain(fs.warnings())
-            .filter(|w| seen.insert(w.as_str()))
-            .take(100)
-        {
+        for w in warnings(&fs).into_iter().take(100) {
             warn!("{}: {}", path.display(), super::one_line(w));
         }
         fs.warm_up_in_background();
@@ -278,6 +258,20 @@ fn mount_and_serve<FS: fuser::Filesystem + Send + Sync + 'static>(
     // that before the daemon exits, whatever happens to the filesystem object.
     bg.join()
         .map_err(|e| CliError::failure(format!("serving {}", mp.display()), e))
+}
+
+/// What the checkpoint's tree could not show, each line once (the model repeats the source's
+/// warnings).
+fn warnings(fs: &CkptFs) -> Vec<&String> {
+    let mut seen = std::collections::HashSet::new();
+    let ck = fs.checkpoint();
+    ck.source
+        .warnings
+        .iter()
+        .chain(&ck.warnings)
+        .chain(fs.warnings())
+        .filter(|w| seen.insert(w.as_str()))
+        .collect()
 }
 
 /// One line each on stderr (capped, so a broken checkpoint does not flood the terminal).

@@ -24,10 +24,50 @@ macro_rules! read_only {
     };
 }
 
-/// Every `fuser::Filesystem` method that would change the tree, answering EROFS (one list for
-/// both adapters).
-macro_rules! read_only_handlers {
+/// The `fuser::Filesystem` methods whose answer never depends on the tree (one list for both
+/// adapters): flush / fsync succeed (nothing is ever written), poll says readable, ioctl ENOTTY,
+/// and every method that would change the tree answers EROFS.
+macro_rules! fixed_handlers {
     () => {
+        fn flush(&self, _: &Request, _: INodeNo, _: FileHandle, _: LockOwner, reply: ReplyEmpty) {
+            reply.ok();
+        }
+
+        fn fsync(&self, _: &Request, _: INodeNo, _: FileHandle, _: bool, reply: ReplyEmpty) {
+            reply.ok();
+        }
+
+        fn fsyncdir(&self, _: &Request, _: INodeNo, _: FileHandle, _: bool, reply: ReplyEmpty) {
+            reply.ok();
+        }
+
+        fn poll(
+            &self,
+            _: &Request,
+            _: INodeNo,
+            _: FileHandle,
+            _: PollNotifier,
+            _: PollEvents,
+            _: PollFlags,
+            reply: ReplyPoll,
+        ) {
+            reply.poll(PollEvents::POLLIN | PollEvents::POLLRDNORM);
+        }
+
+        fn ioctl(
+            &self,
+            _: &Request,
+            _: INodeNo,
+            _: FileHandle,
+            _: fuser::IoctlFlags,
+            _: u32,
+            _: &[u8],
+            _: u32,
+            reply: ReplyIoctl,
+        ) {
+            reply.error(Errno::ENOTTY);
+        }
+
         read_only! {
             setattr(
                 INodeNo, Option<u32>, Option<u32>, Option<u32>, Option<u64>, Option<TimeOrNow>,

@@ -49,6 +49,10 @@ const TABLE: u64 = 2;
 /// How long the kernel may cache the root's entries: checkpoints come and go.
 const ROOT_TTL: Duration = Duration::from_secs(1);
 
+/// How long the kernel may cache the table's attributes, and how long an `open` reads the text
+/// whose size was last reported rather than a fresh one (the table changes as checkpoints open).
+const TABLE_TTL: Duration = Duration::from_millis(250);
+
 /// A lookup of an unknown name in the root rescans the directory if the last scan is older.
 const RESCAN_AFTER: Duration = Duration::from_secs(1);
 
@@ -220,13 +224,13 @@ impl MultiFs {
         catalog::table(&rows).into_bytes()
     }
 
-    /// The table's text: rendered now (`fresh`), or the one last reported if younger than the
-    /// attribute TTL.
+    /// The table's text: rendered now (`fresh`), or the one last reported if younger than
+    /// [`TABLE_TTL`] (so a reader that sized it, like `tar`, reads what it sized).
     fn table_snapshot(&self, fresh: bool) -> Arc<Vec<u8>> {
         let mut last = self.table_shown.lock().unwrap_or_else(|p| p.into_inner());
         if !fresh
             && let Some((at, text)) = last.as_ref()
-            && at.elapsed() < ROOT_TTL
+            && at.elapsed() < TABLE_TTL
         {
             return text.clone();
         }
@@ -318,6 +322,7 @@ impl Filesystem for MultiFs {
                 reply,
                 || self.lookup_root(name.as_bytes()),
                 |r, a| match a {
+                    Some(a) if a.ino.0 == TABLE => r.entry(&TABLE_TTL, &a, Generation(0)),
                     Some(a) => r.entry(&ROOT_TTL, &a, Generation(0)),
                     None => r.error(Errno::ENOENT),
                 },
@@ -334,7 +339,7 @@ impl Filesystem for MultiFs {
                 &ROOT_TTL,
                 &self.attr(ROOT, FileType::Directory, 0, self.time),
             ),
-            Ok(Route::Table) => reply.attr(&ROOT_TTL, &self.table_attr()),
+            Ok(Route::Table) => reply.attr(&TABLE_TTL, &self.table_attr()),
             Ok(Route::Top(m)) => reply.attr(&ROOT_TTL, &self.top_attr(&m)),
             Ok(Route::Inside(_)) => {
                 self.forward("getattr", ino, reply, |fs, r| fs.getattr(req, ino, fh, r))
@@ -423,21 +428,6 @@ impl Filesystem for MultiFs {
         });
     }
 
-    fn flush(
-        &self,
-        _req: &Request,
-        _ino: INodeNo,
-        _fh: FileHandle,
-        _lo: LockOwner,
-        reply: ReplyEmpty,
-    ) {
-        reply.ok();
-    }
-
-    fn fsync(&self, _req: &Request, _ino: INodeNo, _fh: FileHandle, _ds: bool, reply: ReplyEmpty) {
-        reply.ok();
-    }
-
     fn opendir(&self, req: &Request, ino: INodeNo, flags: OpenFlags, reply: ReplyOpen) {
         match ino.0 {
             ROOT => answer(
@@ -502,17 +492,6 @@ impl Filesystem for MultiFs {
         self.forward("releasedir", ino, reply, |fs, r| {
             fs.releasedir(req, ino, fh, flags, r)
         });
-    }
-
-    fn fsyncdir(
-        &self,
-        _req: &Request,
-        _ino: INodeNo,
-        _fh: FileHandle,
-        _ds: bool,
-        reply: ReplyEmpty,
-    ) {
-        reply.ok();
     }
 
     fn statfs(&self, _req: &Request, _ino: INodeNo, reply: ReplyStatfs) {
@@ -600,32 +579,5 @@ impl Filesystem for MultiFs {
         });
     }
 
-    fn poll(
-        &self,
-        _req: &Request,
-        _ino: INodeNo,
-        _fh: FileHandle,
-        _ph: PollNotifier,
-        _events: PollEvents,
-        _flags: PollFlags,
-        reply: ReplyPoll,
-    ) {
-        reply.poll(PollEvents::POLLIN | PollEvents::POLLRDNORM);
-    }
-
-    fn ioctl(
-        &self,
-        _req: &Request,
-        _ino: INodeNo,
-        _fh: FileHandle,
-        _flags: fuser::IoctlFlags,
-        _cmd: u32,
-        _in_data: &[u8],
-        _out_size: u32,
-        reply: ReplyIoctl,
-    ) {
-        reply.error(Errno::ENOTTY);
-    }
-
-    read_only_handlers!();
+    fixed_handlers!();
 }

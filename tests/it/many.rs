@@ -240,6 +240,8 @@ fn directory_of_mixed_checkpoints() {
         "grep's errors: {err}"
     );
 
+    // The table a reader sized is kept for a quarter of a second; then it shows the news.
+    std::thread::sleep(Duration::from_millis(300));
     let t = table(&m);
     for (n, s) in &t {
         if *n == d.broken {
