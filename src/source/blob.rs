@@ -260,6 +260,14 @@ impl Blob {
         Arc::ptr_eq(&self.backing, &other.backing) && self.start + self.len == other.start
     }
 
+    /// The bytes from the start of `self` to the end of `last`, when both are slices of the same
+    /// backing and `last` does not start before `self` (the pages of consecutive pagemap entries
+    /// of one pages file: one slice to search in one pass, whatever addresses they serve).
+    pub fn through(&self, last: &Blob) -> Option<&[u8]> {
+        (Arc::ptr_eq(&self.backing, &last.backing) && last.start >= self.start)
+            .then(|| &self.backing.bytes()[self.start..last.start + last.len])
+    }
+
     /// `self` extended by `other`, when [`Blob::is_followed_by`] holds.
     pub fn join(&self, other: &Blob) -> Option<Blob> {
         self.is_followed_by(other).then(|| Blob {
@@ -292,6 +300,17 @@ mod tests {
         assert_eq!(j.bytes()[19], 29);
         assert!(b.slice(90..101).is_none());
         assert!(!c.is_followed_by(&a));
+        assert_eq!(a.through(&c), Some(&b.bytes()[10..30]));
+        assert_eq!(
+            a.through(&b.slice(50..60).unwrap()),
+            Some(&b.bytes()[10..60])
+        );
+        assert_eq!(c.through(&a), None, "backwards");
+        assert_eq!(
+            a.through(&Blob::from_vec(vec![0; 30])),
+            None,
+            "another backing"
+        );
     }
 
     /// Whether the page at `addr` is mapped in this process's page tables (/proc/self/pagemap

@@ -235,18 +235,18 @@ pub fn hexdump(out: &mut dyn Write, mem: &Memory, compact: bool) -> Result<(), E
         b"Address           Hexadecimal                                       ASCII            \n\
           -------------------------------------------------------------------------------------\n",
     );
-    let s = Searchable::new(mem);
+    let (runs, skipped) = super::search::runs(mem);
     // The pages printed so far are released per window: the resident set stays bounded however
     // big the dump (a window plus the output buffer), and many small runs cost one release per
     // window of the pages file.
     let mut rel = Releaser::new();
-    let mut skipped = s.skipped.iter().peekable();
+    let mut skipped = skipped.iter().peekable();
     let flush = |buf: &mut Vec<u8>, out: &mut dyn Write| -> Result<(), Error> {
         write_out(out, buf)?;
         buf.clear();
         Ok(())
     };
-    for r in &s.runs {
+    for r in &runs {
         while let Some(k) = skipped.next_if(|k| k.start < r.start) {
             buf.extend_from_slice(
                 format!(

@@ -29,7 +29,7 @@ use std::borrow::Cow;
 use memchr::memmem;
 use regex::bytes::{Regex, RegexBuilder};
 
-use crate::model::memory::{ExtentData, Memory};
+use crate::model::memory::{Extent, ExtentData, Memory, Piece};
 use crate::source::blob::Releaser;
 
 /// Bytes of a regex window (the overlap comes on top).
@@ -189,28 +189,108 @@ pub fn runs(mem: &Memory) -> (Vec<Run<'_>>, Vec<Skipped>) {
     (runs, skipped)
 }
 
-/// A process's memory prepared for searching: its data runs.
+/// A process's memory prepared for searching.
 pub struct Searchable<'a> {
-    pub runs: Vec<Run<'a>>,
+    mem: &'a Memory,
+    /// The ranges the checkpoint claims but cannot serve (not searched).
     pub skipped: Vec<Skipped>,
 }
 
 impl<'a> Searchable<'a> {
     pub fn new(mem: &'a Memory) -> Searchable<'a> {
-        let (runs, skipped) = runs(mem);
-        Searchable { runs, skipped }
+        let skipped = mem
+            .extents()
+            .iter()
+            .filter_map(|e| match &e.data {
+                ExtentData::Broken(r) => Some(Skipped {
+                    start: e.start,
+                    len: e.len,
+                    reason: r.to_string(),
+                }),
+                ExtentData::Bytes(_) => None,
+            })
+            .collect();
+        Searchable { mem, skipped }
     }
 
     /// Every match of `pat`, in address order.
+    ///
+    /// Runs that are one extent between holes (a fragmented dump: one per pagemap entry) and
+    /// whose bytes follow each other in one pages file are searched in **batches**: one slice
+    /// of up to [`BATCH`] bytes of the file, one pass of the finder over it, each hit mapped
+    /// back to its extent with a forward cursor. A hit that crosses from one extent of a batch
+    /// into the next is not a match (a hole lies between them in memory); for a regex such a hit
+    /// is searched again within its extent alone, so the matches are exactly those of a search
+    /// of each run on its own. Regexes with look-around assertions (`^`, `$`, `\b`, ...), which
+    /// see the bytes next to a run, and the other runs (several address-adjacent extents, e.g. a
+    /// parent dump's pages next to this dump's, or longer than [`REGEX_WINDOW`]) are searched
+    /// run by run.
+    ///
     /// The scanned pages are released per window of the pages files, not per extent or run.
     pub fn find(&self, pat: &Pattern) -> Vec<Match> {
         let mut out = Vec::new();
         let mut rel = Releaser::new();
-        for r in &self.runs {
-            match pat {
-                Pattern::Literal(f) => literal_run(r, f, &mut out, &mut rel),
-                Pattern::Regex(re) => regex_run(r, re, &mut out, &mut rel),
+        let mut spans: Vec<Span> = Vec::new();
+        let ext = self.mem.extents();
+        let batched = match pat {
+            Pattern::Literal(_) => true,
+            Pattern::Regex(re) => look_free(re.as_str()),
+        };
+        let mut i = 0;
+        while i < ext.len() {
+            let ExtentData::Bytes(first) = &ext[i].data else {
+                i += 1;
+                continue;
+            };
+            if batched && alone(ext, i) {
+                // A batch: the following lone extents while their bytes follow in the same file.
+                let mut j = i + 1;
+                let mut last = first;
+                let mut total = first.len();
+                while let Some(ExtentData::Bytes(b)) = ext.get(j).map(|e| &e.data) {
+                    if !(alone(ext, j) && last.is_followed_by(b) && total + b.len() <= BATCH) {
+                        break;
+                    }
+                    (last, total) = (b, total + b.len());
+                    j += 1;
+                }
+                if let Some(h) = first.through(last) {
+                    spans.clear();
+                    let base = h.as_ptr() as usize;
+                    for e in &ext[i..j] {
+                        if let ExtentData::Bytes(b) = &e.data {
+                            let off = b.bytes().as_ptr() as usize - base;
+                            spans.push(Span {
+                                off,
+                                end: off + b.len(),
+                                addr: e.start,
+                            });
+                        }
+                    }
+                    let batch = Batch { spans: &spans, h };
+                    match pat {
+                        Pattern::Literal(f) => batch.literal(f, &mut out),
+                        Pattern::Regex(re) => batch.regex(re, &mut out),
+                    }
+                    rel.add(h);
+                    i = j;
+                    continue;
+                }
             }
+            // One run, as it is.
+            let mut j = i + 1;
+            while j < ext.len()
+                && ext[j - 1].end() == ext[j].start
+                && matches!(ext[j].data, ExtentData::Bytes(_))
+            {
+                j += 1;
+            }
+            let r = run_of(&ext[i..j]);
+            match pat {
+                Pattern::Literal(f) => literal_run(&r, f, &mut out, &mut rel),
+                Pattern::Regex(re) => regex_run(&r, re, &mut out, &mut rel),
+            }
+            i = j;
         }
         out.sort_unstable();
         out.dedup();
@@ -220,25 +300,198 @@ impl<'a> Searchable<'a> {
     /// The text shown for a match: `context` bytes before and after it (within its data run),
     /// the match itself, non-printable bytes as `?` (as checkpointctl shows them).
     pub fn context_text(&self, m: &Match, context: usize) -> String {
-        let i = self.runs.partition_point(|r| r.end() <= m.addr);
-        let Some(r) = self.runs.get(i).filter(|r| r.start <= m.addr) else {
+        let ext = self.mem.extents();
+        let data = |k: usize| matches!(ext[k].data, ExtentData::Bytes(_));
+        let i = ext.partition_point(|e| e.end() <= m.addr);
+        if !(i < ext.len() && ext[i].start <= m.addr && data(i)) {
             return String::new();
-        };
+        }
         let lo = m.addr.saturating_sub(context as u64);
         let hi = m
             .addr
             .saturating_add(m.len as u64)
             .saturating_add(context as u64);
-        let text = printable(&r.bytes(lo, hi));
-        r.release(lo, hi, &mut Releaser::new());
-        text
+        // The run's extents around the match, as far as the context reaches.
+        let (mut a, mut b) = (i, i);
+        while ext[a].start > lo && a > 0 && data(a - 1) && ext[a - 1].end() == ext[a].start {
+            a -= 1;
+        }
+        while ext[b].end() < hi
+            && b + 1 < ext.len()
+            && data(b + 1)
+            && ext[b].end() == ext[b + 1].start
+        {
+            b += 1;
+        }
+        let (lo, hi) = (lo.max(ext[a].start), hi.min(ext[b].end()));
+        let mut v = Vec::with_capacity((hi - lo) as usize);
+        let mut rel = Releaser::new();
+        for (_, p) in self.mem.pieces(lo, hi - lo) {
+            if let Piece::Data(d) = p {
+                v.extend_from_slice(d);
+                rel.add(d);
+            }
+        }
+        printable(&v)
     }
+}
+
+/// Bytes of the pages files searched in one pass (see [`Searchable::find`]).
+pub const BATCH: usize = 8 << 20;
+
+/// True when extent `i` is a data run on its own (no data extent right before or after it in
+/// memory) short enough to be searched whole by a regex (one [`REGEX_WINDOW`]).
+fn alone(ext: &[Extent], i: usize) -> bool {
+    let adjacent_data = |a: &Extent, b: &Extent| {
+        a.end() == b.start
+            && matches!(a.data, ExtentData::Bytes(_))
+            && matches!(b.data, ExtentData::Bytes(_))
+    };
+    ext[i].len <= REGEX_WINDOW as u64
+        && !(i > 0 && adjacent_data(&ext[i - 1], &ext[i]))
+        && !ext.get(i + 1).is_some_and(|n| adjacent_data(&ext[i], n))
+}
+
+/// True when the regex `pattern` (as compiled by [`Pattern::regex`]) has no look-around
+/// assertion: whether it matches `h[s..e]` then depends on those bytes only, not on the bytes
+/// around them, which in a batch belong to other extents.
+fn look_free(pattern: &str) -> bool {
+    regex_syntax::ParserBuilder::new()
+        .unicode(false)
+        .utf8(false)
+        .build()
+        .parse(pattern)
+        .is_ok_and(|h| h.properties().look_set().is_empty())
+}
+
+/// Where an extent of a batch lies: `h[off..end]`, at address `addr`.
+#[derive(Clone, Copy, Debug)]
+struct Span {
+    off: usize,
+    end: usize,
+    addr: u64,
+}
+
+/// Data runs of one extent each whose bytes are `h`, one after the other in a pages file.
+struct Batch<'s, 'h> {
+    spans: &'s [Span],
+    h: &'h [u8],
+}
+
+impl Batch<'_, '_> {
+    /// Every occurrence within one extent, at its address.
+    fn literal(&self, f: &memmem::Finder<'_>, out: &mut Vec<Match>) {
+        let n = f.needle().len();
+        let mut k = 0;
+        find_all(f, self.h, |s| {
+            while s >= self.spans[k].end {
+                k += 1;
+            }
+            let x = self.spans[k];
+            // A hit that runs into the next extent crosses a hole: not a match.
+            if s + n <= x.end {
+                out.push(Match {
+                    addr: x.addr + (s - x.off) as u64,
+                    len: n,
+                });
+            }
+        });
+    }
+
+    /// The matches of a search of each extent on its own (leftmost-first, non-overlapping, empty
+    /// ones ignored), found with one pass over `h` where they do not cross extents.
+    ///
+    /// Why this is exact (no look-around): a match of `h[s..e]` with `e` within the extent that
+    /// holds `s` is a match of the extent alone, and every match of the extent alone is one of
+    /// `h`; so when the leftmost-first match of `h` from `at` stays in its extent, it is the
+    /// extent's own next match. When it crosses, that extent is searched again alone from `s`.
+    /// The haystack is cut at an extent boundary after a crossing and grows again (doubling),
+    /// so a regex whose matches run on (`[ -~]+` over text) does not re-scan the batch per extent.
+    fn regex(&self, re: &Regex, out: &mut Vec<Match>) {
+        let h = self.h;
+        let (mut k, mut at) = (0usize, 0usize);
+        // The haystack is `h[..cut]`, `cut` an extent's end; `ck` that extent.
+        let (mut cut, mut ck) = (0usize, 0usize);
+        let mut reach = usize::MAX;
+        loop {
+            if at >= cut {
+                if at >= h.len() {
+                    break;
+                }
+                let want = at.saturating_add(reach).min(h.len());
+                ck = ck.max(k);
+                while self.spans[ck].end < want {
+                    ck += 1;
+                }
+                cut = self.spans[ck].end;
+                reach = reach.saturating_mul(2);
+            }
+            let Some(m) = re.find_at(&h[..cut], at) else {
+                at = cut;
+                continue;
+            };
+            let (s, e) = (m.start(), m.end());
+            if m.is_empty() {
+                // At the cut, the position starts the next extent: search it there again.
+                at = if e == cut { cut } else { e + 1 };
+                continue;
+            }
+            while self.spans[k].end <= s {
+                k += 1;
+            }
+            let Span { off, end, addr } = self.spans[k];
+            if e <= end {
+                out.push(Match {
+                    addr: addr + (s - off) as u64,
+                    len: m.len(),
+                });
+                at = e;
+                continue;
+            }
+            // Crossed into the next extent: this extent alone, from `s`.
+            let piece = &h[off..end];
+            let mut p = s - off;
+            while p <= piece.len() {
+                let Some(m) = re.find_at(piece, p) else { break };
+                if m.is_empty() {
+                    p = m.end() + 1;
+                    continue;
+                }
+                out.push(Match {
+                    addr: addr + m.start() as u64,
+                    len: m.len(),
+                });
+                p = m.end();
+            }
+            at = end;
+            (cut, ck, reach) = (end, k, 4096);
+        }
+    }
+}
+
+/// The data run made of `ext` (address-adjacent data extents).
+fn run_of<'a>(ext: &'a [Extent]) -> Run<'a> {
+    let mut r = Run {
+        start: ext[0].start,
+        pieces: Vec::with_capacity(ext.len()),
+        offsets: Vec::with_capacity(ext.len()),
+        len: 0,
+    };
+    for e in ext {
+        if let ExtentData::Bytes(b) = &e.data {
+            r.offsets.push(r.len);
+            r.pieces.push(b.bytes());
+            r.len += b.len() as u64;
+        }
+    }
+    r
 }
 
 /// Every match of `pat` in `mem`, in address order, and the ranges that could not be searched.
 pub fn search(mem: &Memory, pat: &Pattern) -> (Vec<Match>, Vec<Skipped>) {
     let s = Searchable::new(mem);
-    (s.find(pat), s.skipped)
+    let m = s.find(pat);
+    (m, s.skipped)
 }
 
 /// Every (overlapping) occurrence of `f`'s needle in `hay`, as offsets.
@@ -538,8 +791,8 @@ mod tests {
         want.push(tail + 4096 - 5);
         let (mem, _) = Memory::from_extents(v);
         assert_eq!(mem.extents().len(), N + 2, "holes keep the extents apart");
+        assert_eq!(runs(&mem).0.len(), N + 1);
         let s = Searchable::new(&mem);
-        assert_eq!(s.runs.len(), N + 1);
         let m = s.find(&Pattern::literal(marker).unwrap());
         assert_eq!(addrs(&m), want);
         assert!(m.iter().all(|m| m.len == ml));
@@ -557,6 +810,189 @@ mod tests {
             &file[..],
             "released pages read back unchanged"
         );
+    }
+
+    /// Each run searched on its own, the definition the batched search must agree with (runs
+    /// here are shorter than a regex window).
+    fn oracle(mem: &Memory, pat: &Pattern) -> Vec<Match> {
+        let mut out = Vec::new();
+        for r in runs(mem).0 {
+            let hay = r.bytes(r.start, r.end());
+            match pat {
+                Pattern::Literal(f) => find_all(f, &hay, |s| {
+                    out.push(Match {
+                        addr: r.start + s as u64,
+                        len: f.needle().len(),
+                    })
+                }),
+                Pattern::Regex(re) => {
+                    let mut at = 0;
+                    while let Some(m) = re.find_at(&hay, at).filter(|_| at <= hay.len()) {
+                        if !m.is_empty() {
+                            out.push(Match {
+                                addr: r.start + m.start() as u64,
+                                len: m.len(),
+                            });
+                        }
+                        at = if m.is_empty() { m.end() + 1 } else { m.end() };
+                    }
+                }
+            }
+        }
+        out.sort_unstable();
+        out
+    }
+
+    /// Batches: a pages file cut into thousands of tiny extents (1 to 40 bytes, and pages), most
+    /// a hole apart in memory and consecutive in the file, some address-adjacent to the previous
+    /// one but from another file or from a later place of the same file (so not merged), some
+    /// broken, some taken out of file order. A small alphabet makes matches cross extent
+    /// boundaries everywhere. Every literal and regex (greedy, empty-matching, with and without
+    /// look-around) finds exactly what a search of each run on its own finds.
+    #[test]
+    fn batched_search_agrees_with_each_run_alone() {
+        let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+        let mut rnd = |n: u64| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x % n
+        };
+        let alphabet = b"AAAB\n- xB";
+        let file: Vec<u8> = (0..(4 << 20))
+            .map(|_| alphabet[rnd(alphabet.len() as u64) as usize])
+            .collect();
+        let other: Vec<u8> = (0..(64 << 10)).map(|i| b"BAAB"[i % 4]).collect();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("pages-1.img");
+        std::fs::write(&path, &file).unwrap();
+        let (fb, ob) = (Blob::map_file(&path).unwrap(), Blob::from_vec(other));
+        let mut v = Vec::new();
+        let (mut off, mut addr, mut ooff) = (0usize, 0x10_0000u64, 0usize);
+        let mut held: Option<Extent> = None;
+        while off < file.len() - 8192 {
+            let len = match rnd(32) {
+                0 => 4096,
+                1 => 8192,
+                _ => 1 + rnd(40) as usize,
+            };
+            let e = match rnd(20) {
+                // Address-adjacent, from the other file.
+                0 => {
+                    let e = ext(addr, &ob, ooff, len.min(64));
+                    ooff = (ooff + 64) % (60 << 10);
+                    e
+                }
+                1 => Extent {
+                    start: addr,
+                    len: len as u64,
+                    data: ExtentData::Broken("test".into()),
+                },
+                _ => {
+                    let e = ext(addr, &fb, off, len);
+                    off += len;
+                    // Sometimes the file skips bytes (other pages between).
+                    if rnd(10) == 0 {
+                        off += 1 + rnd(30) as usize;
+                    }
+                    e
+                }
+            };
+            addr = e.end();
+            // Mostly a hole after it; sometimes the next is right after it in memory.
+            if rnd(4) != 0 {
+                addr += 1 + rnd(3);
+            }
+            // Sometimes two swap places in the file: the one at the later address comes first.
+            if let Some(h) = held.take() {
+                let a = h.start;
+                v.push(Extent {
+                    start: a + e.len,
+                    ..h
+                });
+                v.push(Extent { start: a, ..e });
+            } else if rnd(50) == 0 && matches!(e.data, ExtentData::Bytes(_)) {
+                held = Some(e);
+            } else {
+                v.push(e);
+            }
+        }
+        v.extend(held);
+        let (mem, ov) = Memory::from_extents(v);
+        assert!(ov.is_empty(), "{ov:?}");
+        assert!(mem.extents().len() > 5_000, "{}", mem.extents().len());
+        let pats = [
+            lit("A"),
+            lit("AB"),
+            lit("BAAB"),
+            lit("AAAAAAAAB"),
+            lit("\nB-"),
+            Pattern::regex("AB+A").unwrap(),
+            Pattern::regex("A{5,}").unwrap(),
+            Pattern::regex("A[^\n]*B").unwrap(),
+            Pattern::regex("[AB -]+").unwrap(),
+            Pattern::regex("B?").unwrap(),
+            Pattern::regex("(A|AB)(x|BA)").unwrap(),
+            Pattern::regex(r"\bAB").unwrap(),
+            Pattern::regex("^A|B$").unwrap(),
+            Pattern::regex("(?m)^AB").unwrap(),
+        ];
+        let s = Searchable::new(&mem);
+        for p in &pats {
+            let name = match p {
+                Pattern::Literal(f) => format!("{:?}", String::from_utf8_lossy(f.needle())),
+                Pattern::Regex(re) => re.as_str().to_string(),
+            };
+            let want = oracle(&mem, p);
+            assert!(want.len() > 100, "{name}: {} matches", want.len());
+            let got = s.find(p);
+            if got != want {
+                let d = got
+                    .iter()
+                    .zip(&want)
+                    .position(|(a, b)| a != b)
+                    .unwrap_or(got.len().min(want.len()));
+                panic!(
+                    "{name}: {} matches, want {}; first difference at {d}: {:?} vs {:?}",
+                    got.len(),
+                    want.len(),
+                    got.get(d),
+                    want.get(d)
+                );
+            }
+        }
+        assert_eq!(fb.bytes(), &file[..], "released pages read back unchanged");
+    }
+
+    /// Address order is not file order: two pages of one pages file, the second in the file at
+    /// the lower address, right before the first in memory. They are one run (never merged, never
+    /// batched as strangers): a marker across them is found, and one across their file boundary
+    /// is not.
+    #[test]
+    fn adjacent_in_memory_reversed_in_the_file() {
+        let marker = b"REVERSED-MARKER";
+        let mut file = vec![b'.'; 3 * 4096];
+        // Memory: page 1 of the file at 0x1000, page 0 at 0x2000, page 2 at 0x4000 (a hole).
+        file[2 * 4096 - 6..2 * 4096].copy_from_slice(&marker[..6]); // end of file page 1
+        file[..marker.len() - 6].copy_from_slice(&marker[6..]); // start of file page 0
+        file[4096 - 4..4096].copy_from_slice(&marker[..4]); // end of page 0, file-before page 1
+        file[2 * 4096..2 * 4096 + marker.len() - 4].copy_from_slice(&marker[4..]); // page 2
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("pages-1.img");
+        std::fs::write(&path, &file).unwrap();
+        let b = Blob::map_file(&path).unwrap();
+        let (mem, _) = Memory::from_extents(vec![
+            ext(0x1000, &b, 4096, 4096),
+            ext(0x2000, &b, 0, 4096),
+            ext(0x4000, &b, 2 * 4096, 4096),
+        ]);
+        for p in [
+            Pattern::literal(marker).unwrap(),
+            Pattern::regex("REVERSED-[A-Z]+").unwrap(),
+        ] {
+            let (m, _) = search(&mem, &p);
+            assert_eq!(addrs(&m), vec![0x2000 - 6]);
+        }
     }
 
     #[test]
