@@ -5,7 +5,8 @@
 //! archive's paths can never cause a write anywhere. Files in the cache directory, for a key `K`
 //! (sha256 of the input's identity):
 //! - `K.tar`: the decompressed archive (renamed into place only after complete success),
-//! - `K.meta`: JSON: input identity, compression, decompressed size, sha256 of the input file,
+//! - `K.meta`: JSON: input identity, compression, decompressed size, sha256 of the input file
+//!   (null until known: the hash is computed off the open's critical path, see [`Record`]),
 //! - `K.tar.partial`: being written (created with `O_EXCL`, mode 0600; removed on any error),
 //! - `K.lock`: `flock`ed by the one process that checks / builds the entry; others wait,
 //! - `K.meta.partial`: the meta file being written (renamed to `K.meta`).
@@ -20,6 +21,8 @@ use std::os::fd::AsRawFd;
 use rustix::fs::FlockOperation;
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
@@ -46,10 +49,59 @@ pub(super) const META_PARTIAL: &str = ".meta.partial";
 pub(crate) struct Cached {
     pub tar_path: PathBuf,
     pub tar: Blob,
-    pub input_sha256: String,
+    /// The input's sha256: known from the meta file, or being computed (see [`Record`]).
+    pub sha256: Arc<PendingHash>,
     pub warnings: Vec<String>,
-    /// For a new entry: its recording, still running (see [`Seal`]).
-    pub seal: Option<Seal>,
+    /// The entry's recording (hash, sync, meta file), still running (see [`Record`]); None when
+    /// there is nothing left to record.
+    pub record: Option<Record>,
+}
+
+/// The input's SHA-256, published once by whoever computes it; readers wait for it.
+pub(crate) struct PendingHash {
+    value: Mutex<Option<Option<String>>>,
+    cv: Condvar,
+}
+
+impl PendingHash {
+    fn new() -> Arc<PendingHash> {
+        Arc::new(PendingHash {
+            value: Mutex::new(None),
+            cv: Condvar::new(),
+        })
+    }
+
+    fn known(sha: String) -> Arc<PendingHash> {
+        let h = PendingHash::new();
+        h.publish(Some(sha));
+        h
+    }
+
+    /// Sets the value (None: it could not be computed); later calls change nothing.
+    fn publish(&self, v: Option<String>) {
+        let mut g = self.value.lock().unwrap_or_else(|p| p.into_inner());
+        if g.is_none() {
+            *g = Some(v);
+            self.cv.notify_all();
+        }
+    }
+
+    /// The sha256 (lowercase hex), waiting until it is known; None if it could not be computed.
+    pub(crate) fn wait(&self) -> Option<String> {
+        let mut g = self.value.lock().unwrap_or_else(|p| p.into_inner());
+        loop {
+            if let Some(v) = &*g {
+                return v.clone();
+            }
+            g = self.cv.wait(g).unwrap_or_else(|p| p.into_inner());
+        }
+    }
+}
+
+impl std::fmt::Debug for PendingHash {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PendingHash")
+    }
 }
 
 /// What identifies an input file: if any of it changes, the cache entry is not reused.
@@ -69,7 +121,10 @@ pub(super) struct Meta {
     pub(super) compression: String,
     pub(super) input: Identity,
     pub(super) tar_size: u64,
-    pub(super) input_sha256: String,
+    /// The input file's sha256; null while the entry's [`Record`] job computes it (or when it
+    /// could not: a later open computes it again).
+    #[serde(default)]
+    pub(super) input_sha256: Option<String>,
     /// The cached tar's inode and change time right after it was written: any later write to
     /// it (even one that keeps its size) changes its ctime, so a tampered copy is not reused.
     /// Absent in older meta files: then the entry is rebuilt.
@@ -78,7 +133,7 @@ pub(super) struct Meta {
     /// Set while the tar is not yet known to be on disk: the boot it was written in
     /// (`/proc/sys/kernel/random/boot_id`). Within that boot the page cache holds exactly what
     /// was written, so the entry is reused; after a restart writes may have been lost and it is
-    /// rebuilt. Cleared once the tar is synced (see [`Seal`]).
+    /// rebuilt. Cleared once the tar is synced (see [`Record`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(super) unsynced_boot: Option<String>,
 }
@@ -266,6 +321,12 @@ fn remove_if_exists(p: &Path) -> io::Result<()> {
 }
 
 /// The decompressed tar of `input` (opened as `file`, of kind `kind`), from the cache or built now.
+///
+/// The input's sha256 is not on this path: a new entry's meta file is written without it, and a
+/// [`Record`] job finishes hashing the input (begun at idle priority beside the decompressor, so
+/// it only takes a core nobody else wants), publishes the hash, syncs the tar and completes the
+/// meta file. An entry whose meta file has no hash yet (its builder is still hashing, or was
+/// killed) is reused all the same, and its input hashed again off the critical path.
 pub(crate) fn decompressed(
     input: &Path,
     file: &File,
@@ -280,17 +341,41 @@ pub(crate) fn decompressed(
     let partial = dir.join(format!("{key}{TAR_PARTIAL}"));
     let meta_path = dir.join(format!("{key}{META}"));
     let lock_path = dir.join(format!("{key}{LOCK}"));
+    let own_input = || {
+        file.try_clone()
+            .map_err(|e| Error::io(input, "cannot duplicate the descriptor of", e))
+    };
 
     let _lock = lock(&lock_path, &partial, input)?;
     let mut warnings = Vec::new();
     match reuse(&tar_path, &meta_path, &id, kind) {
-        Ok(Some((tar, sha))) => {
+        Ok(Some((tar, meta))) => {
+            drop(_lock);
+            let (sha256, record) = match meta.input_sha256.clone() {
+                Some(sha) => (PendingHash::known(sha), None),
+                None => {
+                    let hash = PendingHash::new();
+                    let record = Record::start(RecordJob {
+                        input: input.to_path_buf(),
+                        file: own_input()?,
+                        early: None,
+                        hash: hash.clone(),
+                        unsynced_tar: None,
+                        tar_path: tar_path.clone(),
+                        meta_path,
+                        meta,
+                        dir,
+                        lock_path,
+                    });
+                    (hash, record)
+                }
+            };
             return Ok(Cached {
                 tar_path,
                 tar,
-                input_sha256: sha,
+                sha256,
                 warnings,
-                seal: None,
+                record,
             });
         }
         Ok(None) => {}
@@ -319,7 +404,8 @@ pub(crate) fn decompressed(
             )
         }
     };
-    let (tar_size, sha) = build(&BuildJob {
+    let job_file = own_input()?;
+    let (tar_size, early) = build(&BuildJob {
         input,
         file,
         kind,
@@ -361,7 +447,7 @@ pub(crate) fn decompressed(
         compression: compression(kind).into(),
         input: id,
         tar_size,
-        input_sha256: sha.clone(),
+        input_sha256: None,
         tar_stamp: Some(stamp),
         unsynced_boot: boot.clone(),
     };
@@ -370,46 +456,71 @@ pub(crate) fn decompressed(
         f.sync_all()
             .map_err(|e| Error::io(&tar_path, "cannot flush the decompressed copy", e))?;
     }
-    write_meta(&meta_path, &meta)?;
+    // Not synced while the tar is not: if it is lost in a crash, the tar is rebuilt; if it
+    // survives, its boot id tells that the tar may not have.
+    write_meta(&meta_path, &meta, boot.is_none())?;
     drop(_lock);
-    // The bytes are in the page cache and served from there at once; syncing them to disk (and
-    // then marking the meta file so) waits for the disk, so it happens beside the work that
-    // follows, without holding the entry's lock: another open meanwhile reuses the entry.
-    let seal = boot.and_then(|_| {
-        Seal::start(SealJob {
-            tar: f,
-            tar_path: tar_path.clone(),
-            meta_path,
-            meta,
-            dir,
-            lock_path,
-        })
+    // The bytes are in the page cache and served from there at once; the hash, the sync to disk
+    // and the meta file's completion happen beside the work that follows, without holding the
+    // entry's lock: another open meanwhile reuses the entry.
+    let sha256 = PendingHash::new();
+    let record = Record::start(RecordJob {
+        input: input.to_path_buf(),
+        file: job_file,
+        early,
+        hash: sha256.clone(),
+        unsynced_tar: boot.map(|_| f),
+        tar_path: tar_path.clone(),
+        meta_path,
+        meta,
+        dir,
+        lock_path,
     });
     Ok(Cached {
         tar_path,
         tar,
-        input_sha256: sha,
+        sha256,
         warnings,
-        seal,
+        record,
     })
 }
 
-/// Makes a new cache entry durable: the tar synced to disk, then its meta file rewritten without
-/// `unsynced_boot` (under the entry's lock, and only if the meta file is still the one written
-/// for this tar), then the directory synced. If the sync fails, the meta file is removed so the
-/// entry is rebuilt rather than trusted.
-struct SealJob {
-    tar: File,
+/// Completes a cache entry: hashes the input (continuing what [`EarlyHash`] did) and publishes
+/// the hash; syncs a new tar to disk; then, under the entry's lock and only if the meta file is
+/// still the one written for this tar and input, records the hash in it and clears
+/// `unsynced_boot`, and syncs the directory. If the sync fails, the meta file is removed so the
+/// entry is rebuilt rather than trusted; if the input changed while it was read, the hash is not
+/// published (a hash of other bytes than were decompressed) and the meta file is removed.
+struct RecordJob {
+    /// The input, for messages, and its own descriptor.
+    input: PathBuf,
+    file: File,
+    early: Option<EarlyHash>,
+    hash: Arc<PendingHash>,
+    /// A new entry's tar, not yet synced to disk.
+    unsynced_tar: Option<File>,
     tar_path: PathBuf,
     meta_path: PathBuf,
+    /// The meta file as this open wrote or read it.
     meta: Meta,
     dir: PathBuf,
     lock_path: PathBuf,
 }
 
-impl SealJob {
+impl RecordJob {
     fn run(mut self) -> Result<(), Error> {
-        if let Err(e) = self.tar.sync_all() {
+        let hashed = finish_hash(&self.file, &self.meta.input, self.early.take());
+        let sha = match &hashed {
+            Ok(s) => Some(s.clone()),
+            Err(e) => {
+                log::warn!("{}: no sha256: {e}", self.input.display());
+                None
+            }
+        };
+        self.hash.publish(sha.clone());
+        if let Some(t) = &self.unsynced_tar
+            && let Err(e) = t.sync_all()
+        {
             let _ = fs::remove_file(&self.meta_path);
             return Err(Error::io(
                 &self.tar_path,
@@ -420,17 +531,139 @@ impl SealJob {
         let lock = open_lock(&self.lock_path)
             .map_err(|e| Error::io(&self.lock_path, "cannot open the cache lock", e))?;
         flock_wait(&lock).map_err(|e| Error::io(&self.lock_path, "cannot lock", e))?;
-        let current = read_meta(&self.meta_path).ok();
-        if current.is_some_and(|m| {
-            m.tar_stamp == self.meta.tar_stamp && m.unsynced_boot == self.meta.unsynced_boot
-        }) {
-            self.meta.unsynced_boot = None;
-            write_meta(&self.meta_path, &self.meta)?;
+        let Ok(mut current) = read_meta(&self.meta_path) else {
+            return Ok(());
+        };
+        if current.tar_stamp != self.meta.tar_stamp || current.input != self.meta.input {
+            return Ok(()); // another entry since
+        }
+        if matches!(hashed, Err(NoHash::Changed(_))) {
+            let _ = fs::remove_file(&self.meta_path);
+            return Ok(());
+        }
+        let mut dirty = false;
+        if current.input_sha256.is_none()
+            && let Some(s) = sha
+        {
+            current.input_sha256 = Some(s);
+            dirty = true;
+        }
+        if self.unsynced_tar.is_some()
+            && current.unsynced_boot.is_some()
+            && current.unsynced_boot == self.meta.unsynced_boot
+        {
+            current.unsynced_boot = None;
+            dirty = true;
+        }
+        if dirty {
+            write_meta(&self.meta_path, &current, true)?;
             if let Ok(d) = File::open(&self.dir) {
                 let _ = d.sync_all();
             }
         }
         Ok(())
+    }
+}
+
+impl Drop for RecordJob {
+    /// A job that never ran (its thread could not start) still answers the hash's readers.
+    fn drop(&mut self) {
+        if let Some(e) = self.early.take() {
+            e.cancel();
+        }
+        self.hash.publish(None);
+    }
+}
+
+/// Why the input has no hash.
+#[derive(Debug)]
+enum NoHash {
+    Io(io::Error),
+    /// It changed while it was read (so the hash would not be of the bytes decompressed).
+    Changed(String),
+}
+
+impl std::fmt::Display for NoHash {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            NoHash::Io(e) => write!(f, "cannot read it: {e}"),
+            NoHash::Changed(why) => write!(f, "it changed while being read ({why})"),
+        }
+    }
+}
+
+/// The sha256 of `file`, whose identity was `id` when it was opened, continuing from what
+/// `early` hashed; an error if the file's size, mtime, inode or device differ from `id` after
+/// hashing (a file changed while it was decompressed or hashed).
+fn finish_hash(file: &File, id: &Identity, early: Option<EarlyHash>) -> Result<String, NoHash> {
+    let (h, off) = match early.map(EarlyHash::stop) {
+        Some(Ok(done)) => done,
+        _ => (Sha256::new(), 0),
+    };
+    let (h, n) = hash_from(file, h, off, BUF, &|| false).map_err(NoHash::Io)?;
+    let md = file.metadata().map_err(NoHash::Io)?;
+    let now = (md.len(), md.mtime(), md.mtime_nsec(), md.ino(), md.dev());
+    let then = (id.size, id.mtime_sec, id.mtime_nsec, id.ino, id.dev);
+    if now != then || n != id.size {
+        return Err(NoHash::Changed(format!(
+            "{n} bytes hashed; size, mtime, inode, device {now:?} now, {then:?} when opened"
+        )));
+    }
+    Ok(hex(&h.finalize()))
+}
+
+/// The first part of the input's hash, computed beside the decompressor at idle priority
+/// (`SCHED_IDLE`): it uses a core only while nothing else wants it, so on a busy machine it
+/// costs the decompression nothing. [`EarlyHash::stop`] takes over what it did.
+struct EarlyHash {
+    stop: Arc<AtomicBool>,
+    handle: std::thread::JoinHandle<io::Result<(Sha256, u64)>>,
+}
+
+/// The early hash's reads: small, so that a stop request waits for little CPU time.
+const EARLY_CHUNK: usize = 256 << 10;
+
+impl EarlyHash {
+    fn start(file: &File) -> Option<EarlyHash> {
+        let f = file.try_clone().ok()?;
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        let handle = std::thread::Builder::new()
+            .name("ckptfs-hash-idle".into())
+            .spawn(move || {
+                idle_priority();
+                hash_from(&f, Sha256::new(), 0, EARLY_CHUNK, &|| {
+                    flag.load(Ordering::Relaxed)
+                })
+            })
+            .ok()?;
+        Some(EarlyHash { stop, handle })
+    }
+
+    /// Stops it; the hash state and the number of bytes hashed so far.
+    fn stop(self) -> io::Result<(Sha256, u64)> {
+        self.stop.store(true, Ordering::Relaxed);
+        self.handle
+            .join()
+            .unwrap_or_else(|_| Err(io::Error::other("the hashing thread panicked")))
+    }
+
+    /// Stops it without waiting.
+    fn cancel(self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}
+
+/// Puts the calling thread in the `SCHED_IDLE` class (best effort: a sandbox may refuse).
+fn idle_priority() {
+    let param = libc::sched_param { sched_priority: 0 };
+    // SAFETY: `param` is a valid sched_param for the call's duration; pid 0 is the calling thread.
+    let r = unsafe { libc::sched_setscheduler(0, libc::SCHED_IDLE, &param) };
+    if r != 0 {
+        log::debug!(
+            "SCHED_IDLE for the early hash: {}",
+            io::Error::last_os_error()
+        );
     }
 }
 
@@ -445,29 +678,29 @@ fn flock_wait(f: &File) -> io::Result<()> {
     }
 }
 
-/// A [`SealJob`] running on its own thread. Dropping the `Seal` (the last clone of the
+/// A [`RecordJob`] running on its own thread. Dropping the `Record` (the last clone of the
 /// [`super::Source`] that holds it) waits for the job, so a process does not exit half-way; if
-/// it is killed anyway, the entry stays marked unsynced: reused until the next restart, then
-/// rebuilt.
-pub(crate) struct Seal(std::sync::Mutex<Option<std::thread::JoinHandle<()>>>);
+/// it is killed anyway, the entry stays marked unsynced (reused until the next restart, then
+/// rebuilt) and without a hash (computed again by the next open).
+pub(crate) struct Record(Mutex<Option<std::thread::JoinHandle<()>>>);
 
-impl Seal {
-    fn start(job: SealJob) -> Option<Seal> {
+impl Record {
+    fn start(job: RecordJob) -> Option<Record> {
         let path = job.tar_path.clone();
         let spawned = std::thread::Builder::new()
-            .name("ckptfs-cache-seal".into())
+            .name("ckptfs-cache-record".into())
             .spawn(move || {
                 let path = job.tar_path.clone();
                 if let Err(e) = job.run() {
-                    log::warn!("cache {}: not synced to disk: {e}", path.display());
+                    log::warn!("cache {}: not recorded: {e}", path.display());
                 }
             });
         match spawned {
-            Ok(h) => Some(Seal(std::sync::Mutex::new(Some(h)))),
-            // The entry stays marked unsynced: reused in this boot, rebuilt after a restart.
+            Ok(h) => Some(Record(Mutex::new(Some(h)))),
+            // The job was dropped: the hash is unknown (null), the entry stays as written.
             Err(e) => {
                 log::warn!(
-                    "cache {}: cannot start syncing it to disk ({e}); it will be rebuilt after a restart",
+                    "cache {}: cannot start hashing the input and syncing the copy ({e})",
                     path.display()
                 );
                 None
@@ -475,7 +708,7 @@ impl Seal {
         }
     }
 
-    /// Waits until the entry is synced (or failed to be).
+    /// Waits until the job is done (or failed).
     pub(crate) fn wait(&self) {
         let h = self.0.lock().ok().and_then(|mut h| h.take());
         if let Some(h) = h {
@@ -484,15 +717,15 @@ impl Seal {
     }
 }
 
-impl Drop for Seal {
+impl Drop for Record {
     fn drop(&mut self) {
         self.wait();
     }
 }
 
-impl std::fmt::Debug for Seal {
+impl std::fmt::Debug for Record {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Seal")
+        f.write_str("Record")
     }
 }
 
@@ -566,14 +799,14 @@ fn lock(lock_path: &Path, partial: &Path, input: &Path) -> Result<File, Error> {
     }
 }
 
-/// The cached tar and input sha256 if the cache entry can be trusted; `Ok(None)` when there is
+/// The cached tar and its meta file if the cache entry can be trusted; `Ok(None)` when there is
 /// none; `Err(why)` when there is one that cannot be trusted.
 fn reuse(
     tar_path: &Path,
     meta_path: &Path,
     id: &Identity,
     kind: InputKind,
-) -> Result<Option<(Blob, String)>, String> {
+) -> Result<Option<(Blob, Meta)>, String> {
     let tmd = match fs::symlink_metadata(tar_path) {
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(format!("cannot stat it: {e}")),
@@ -592,7 +825,10 @@ fn reuse(
                 .into(),
         );
     }
-    if meta.input_sha256.len() != 64 || !meta.input_sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
+    // No hash yet is fine (it is computed again); a malformed one is not.
+    if let Some(sha) = &meta.input_sha256
+        && (sha.len() != 64 || !sha.bytes().all(|b| b.is_ascii_hexdigit()))
+    {
         return Err("its meta file has no valid sha256".into());
     }
     if let Some(b) = &meta.unsynced_boot
@@ -616,7 +852,7 @@ fn reuse(
     if !super::tar::looks_like_tar(tar.bytes()) {
         return Err("it does not start with a tar header".into());
     }
-    Ok(Some((tar, meta.input_sha256)))
+    Ok(Some((tar, meta)))
 }
 
 pub(super) fn read_meta(p: &Path) -> Result<Meta, String> {
@@ -632,7 +868,8 @@ pub(super) fn read_meta(p: &Path) -> Result<Meta, String> {
     serde_json::from_slice(&s).map_err(|e| format!("its meta file is unreadable: {e}"))
 }
 
-fn write_meta(p: &Path, meta: &Meta) -> Result<(), Error> {
+/// Writes the meta file (a new file renamed into place), synced to disk when `durable`.
+fn write_meta(p: &Path, meta: &Meta, durable: bool) -> Result<(), Error> {
     let tmp = p.with_extension(&META_PARTIAL[1..]);
     remove_if_exists(&tmp).map_err(|e| Error::io(&tmp, "cannot remove", e))?;
     let mut guard = RemoveOnDrop(Some(tmp.clone()));
@@ -646,7 +883,7 @@ fn write_meta(p: &Path, meta: &Meta) -> Result<(), Error> {
         .open(&tmp)
         .map_err(|e| Error::io(&tmp, "cannot create", e))?;
     f.write_all(&json)
-        .and_then(|_| f.sync_all())
+        .and_then(|_| if durable { f.sync_all() } else { Ok(()) })
         .map_err(|e| Error::io(&tmp, "cannot write", e))?;
     fs::rename(&tmp, p).map_err(|e| Error::io(p, "cannot move into place", e))?;
     guard.0 = None;
@@ -672,21 +909,22 @@ impl Read for Tally<'_> {
     }
 }
 
-/// SHA-256 of the whole of `file` read with positional reads (so it runs beside the decompressor,
-/// which reads the same file through its cursor), and the number of bytes hashed. Stops early,
-/// returning `None`, when `cancel` is set.
-fn hash_file(
+/// Continues `h` over `file` from offset `off` to its end with positional reads of `chunk`
+/// bytes (so it can run beside the decompressor, which reads the same file through its cursor);
+/// stops early when `stop()` says so (checked before each read). Returns the state and the
+/// offset reached.
+fn hash_from(
     file: &File,
-    cancel: &std::sync::atomic::AtomicBool,
-) -> io::Result<Option<(String, u64)>> {
+    mut h: Sha256,
+    mut off: u64,
+    chunk: usize,
+    stop: &dyn Fn() -> bool,
+) -> io::Result<(Sha256, u64)> {
     use std::os::unix::fs::FileExt;
-    use std::sync::atomic::Ordering;
-    let mut h = Sha256::new();
-    let mut buf = vec![0u8; BUF];
-    let mut off = 0u64;
+    let mut buf = vec![0u8; chunk];
     loop {
-        if cancel.load(Ordering::Relaxed) {
-            return Ok(None);
+        if stop() {
+            break;
         }
         let n = match file.read_at(&mut buf, off) {
             Ok(0) => break,
@@ -697,7 +935,7 @@ fn hash_file(
         h.update(&buf[..n]);
         off += n as u64;
     }
-    Ok(Some((hex(&h.finalize()), off)))
+    Ok((h, off))
 }
 
 fn progress_bar(input: &Path, total: u64) -> Option<indicatif::ProgressBar> {
@@ -738,45 +976,43 @@ struct BuildJob<'a> {
     progress: bool,
 }
 
-/// Decompresses `file` into a new `partial` file while a second thread hashes it. Returns
-/// (decompressed size, sha256 of the input). On any error the partial file is removed.
-fn build(job: &BuildJob<'_>) -> Result<(u64, String), Error> {
-    use std::sync::atomic::{AtomicBool, Ordering};
+/// Decompresses `file` into a new `partial` file, with an [`EarlyHash`] of the input beside it.
+/// Returns the decompressed size and the early hash (still running). On any error the partial
+/// file is removed.
+fn build(job: &BuildJob<'_>) -> Result<(u64, Option<EarlyHash>), Error> {
     let BuildJob { input, file, .. } = *job;
     let total_in = file
         .metadata()
         .map_err(|e| Error::io(input, "cannot stat", e))?
         .len();
-    let cancel = AtomicBool::new(false);
-    let (decompressed, hashed) = std::thread::scope(|s| {
-        let hasher = s.spawn(|| hash_file(file, &cancel));
-        let d = decompress(job, total_in);
-        if d.is_err() {
-            cancel.store(true, Ordering::Relaxed);
+    let early = EarlyHash::start(file);
+    let decompressed = decompress(job, total_in);
+    let (written, read_in, mut guard) = match decompressed {
+        Ok(d) => d,
+        Err(e) => {
+            if let Some(h) = early {
+                h.cancel();
+            }
+            return Err(e);
         }
-        (d, hasher.join())
-    });
-    let (written, read_in, mut guard) = decompressed?;
-    let (sha, hashed_in) = match hashed {
-        Ok(Ok(Some(h))) => h,
-        Ok(Ok(None)) => return Err(Error::invalid(input, "hashing was cancelled")),
-        Ok(Err(e)) => return Err(Error::io(input, "cannot read", e)),
-        Err(_) => return Err(Error::invalid(input, "the hashing thread failed")),
     };
-    if read_in != total_in || hashed_in != total_in {
+    if read_in != total_in {
+        if let Some(h) = early {
+            h.cancel();
+        }
         return Err(Error::invalid(
             input,
             format!(
-                "the file changed while being read ({read_in} bytes decompressed and {hashed_in} hashed, {total_in} expected)"
+                "the file changed while being read ({read_in} bytes decompressed, {total_in} expected)"
             ),
         ));
     }
     guard.0 = None;
-    Ok((written, sha))
+    Ok((written, early))
 }
 
 /// Decompresses the job's file (of `total_in` bytes) into a new partial file (not yet synced: see
-/// [`Seal`]). Returns the decompressed size, the number of input bytes read (the stream and
+/// [`Record`]). Returns the decompressed size, the number of input bytes read (the stream and
 /// anything after it), and the guard that removes the partial file unless disarmed. On any error
 /// the partial file is removed.
 fn decompress(job: &BuildJob<'_>, total_in: u64) -> Result<(u64, u64, RemoveOnDrop), Error> {
@@ -957,6 +1193,131 @@ mod tests {
             r.warnings
         );
         assert!(r.tar.bytes() == &orig[..], "the tampered copy was served");
+    }
+
+    /// The hash is taken over in pieces (an idle-priority start, stopped anywhere, then the
+    /// rest): the same digest as hashing the file at once.
+    #[test]
+    fn hash_continues_where_the_early_hash_stopped() {
+        use crate::source::test_util::{TempDir, sha256_file};
+        use std::cell::Cell;
+        let t = TempDir::new("hashpart");
+        let p = t.join("in");
+        let data: Vec<u8> = (0..(3 * EARLY_CHUNK + 1234) as u32)
+            .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+            .collect();
+        fs::write(&p, &data).unwrap();
+        let want = sha256_file(&p);
+        let f = File::open(&p).unwrap();
+        for stop_after in [0, 1, 2, 3, 4, 10] {
+            let reads = Cell::new(0);
+            let (h, off) = hash_from(&f, Sha256::new(), 0, EARLY_CHUNK, &|| {
+                reads.set(reads.get() + 1);
+                reads.get() > stop_after
+            })
+            .unwrap();
+            assert_eq!(off, (stop_after * EARLY_CHUNK).min(data.len()) as u64);
+            let (h, n) = hash_from(&f, h, off, BUF, &|| false).unwrap();
+            assert_eq!(n, data.len() as u64);
+            assert_eq!(hex(&h.finalize()), want, "stopped after {stop_after} reads");
+        }
+        // Through the threads: the early hash stopped at once or after finishing.
+        let id = identity(&p, &f).unwrap();
+        assert_eq!(finish_hash(&f, &id, EarlyHash::start(&f)).unwrap(), want);
+        let early = EarlyHash::start(&f).unwrap();
+        std::thread::sleep(Duration::from_millis(50));
+        assert_eq!(finish_hash(&f, &id, Some(early)).unwrap(), want);
+        assert_eq!(finish_hash(&f, &id, None).unwrap(), want);
+    }
+
+    /// A file whose size or mtime changed since it was opened gets no hash (it would not be of
+    /// the bytes decompressed).
+    #[test]
+    fn changed_input_has_no_hash() {
+        use crate::source::test_util::TempDir;
+        let t = TempDir::new("hashchg");
+        let p = t.join("in");
+        fs::write(&p, b"0123456789").unwrap();
+        let f = File::open(&p).unwrap();
+        let id = identity(&p, &f).unwrap();
+        fs::OpenOptions::new()
+            .append(true)
+            .open(&p)
+            .unwrap()
+            .write_all(b"more")
+            .unwrap();
+        let e = finish_hash(&f, &id, None).unwrap_err();
+        assert!(matches!(e, NoHash::Changed(_)), "{e}");
+        assert!(e.to_string().contains("14 bytes hashed"), "{e}");
+    }
+
+    /// The hash is not on the open's path: a new entry's meta file is first written without it,
+    /// the background job records it; an entry whose meta file has none (its builder was killed
+    /// before recording it) is reused, not rebuilt, and hashed again.
+    #[test]
+    fn hash_is_recorded_after_the_open_and_recomputed_when_missing() {
+        use crate::source::test_util::{TarSpec, TempDir, gzip, sha256_file};
+        let t = TempDir::new("hashrec");
+        let input = t.join("in.tar.gz");
+        fs::write(
+            &input,
+            gzip(
+                &TarSpec::new()
+                    .file("a/pages-1.img", &[7u8; 9000])
+                    .build_gnu(),
+            ),
+        )
+        .unwrap();
+        let want = sha256_file(&input);
+        let opts = OpenOptions {
+            cache_dir: Some(t.join("cache")),
+            max_size: None,
+            progress: false,
+        };
+        let open = || {
+            let f = File::open(&input).unwrap();
+            decompressed(&input, &f, InputKind::TarGz, &opts).unwrap()
+        };
+        let first = open();
+        let meta_path = first.tar_path.with_extension("meta");
+        assert_eq!(first.sha256.wait().as_deref(), Some(want.as_str()));
+        first.record.as_ref().unwrap().wait();
+        let m = read_meta(&meta_path).unwrap();
+        assert_eq!(m.input_sha256.as_deref(), Some(want.as_str()));
+        assert!(m.unsynced_boot.is_none());
+        let ino = fs::metadata(&first.tar_path).unwrap().ino();
+        drop(first);
+        // Reused with the hash known: nothing to record.
+        let again = open();
+        assert!(again.record.is_none() && again.warnings.is_empty());
+        assert_eq!(again.sha256.wait().as_deref(), Some(want.as_str()));
+        drop(again);
+        // The meta file as a killed builder leaves it: no hash.
+        let mut m = read_meta(&meta_path).unwrap();
+        m.input_sha256 = None;
+        write_meta(&meta_path, &m, false).unwrap();
+        let text = fs::read_to_string(&meta_path).unwrap();
+        assert!(text.contains("\"input_sha256\": null"), "{text}");
+        let third = open();
+        assert!(third.warnings.is_empty(), "{:?}", third.warnings);
+        assert_eq!(fs::metadata(&third.tar_path).unwrap().ino(), ino, "rebuilt");
+        assert_eq!(third.sha256.wait().as_deref(), Some(want.as_str()));
+        drop(third);
+        let m = read_meta(&meta_path).unwrap();
+        assert_eq!(m.input_sha256.as_deref(), Some(want.as_str()));
+        // A malformed hash is not trusted: rebuilt.
+        let text = fs::read_to_string(&meta_path).unwrap();
+        fs::write(&meta_path, text.replace(&want, "zz")).unwrap();
+        let fourth = open();
+        assert!(
+            fourth
+                .warnings
+                .iter()
+                .any(|w| w.contains("no valid sha256")),
+            "{:?}",
+            fourth.warnings
+        );
+        assert_eq!(fourth.sha256.wait().as_deref(), Some(want.as_str()));
     }
 
     #[test]

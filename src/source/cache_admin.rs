@@ -249,7 +249,7 @@ fn classify(dir: &Path, key: &str, locked: bool, noatime: bool) -> Result<Option
         e.input = Some(m.input.path.clone());
         e.compression = Some(m.compression.clone());
         e.tar_size = Some(m.tar_size);
-        e.input_sha256 = Some(m.input_sha256.clone());
+        e.input_sha256 = m.input_sha256.clone();
     }
     let (state, why) = if !locked && mds.contains_key(LOCK) && in_use(dir, key)? {
         (

@@ -134,23 +134,29 @@ pub struct Source {
     sha256: Arc<OnceLock<Option<String>>>,
     /// The whole input file, for hashing on demand (plain `.tar`).
     whole: Option<Blob>,
-    /// A cache entry built by this open, still being synced to disk; the last clone dropped
-    /// waits for it.
-    seal: Option<Arc<cache::Seal>>,
+    /// A compressed input's hash, published by the cache's background job (see `cache.rs`).
+    hashing: Option<Arc<cache::PendingHash>>,
+    /// The cache entry's recording (the input's hash, the sync of a new copy, its meta file),
+    /// still running; the last clone dropped waits for it.
+    record: Option<Arc<cache::Record>>,
     /// How it was opened (where inner compressed tars are decompressed).
     opts: OpenOptions,
 }
 
 impl Source {
-    /// sha256 (lowercase hex) of the input file (for a directory: None). Computed once on first
-    /// call and cached; for compressed inputs it was computed while decompressing and is kept in
-    /// the cache's meta file, so a remount does not rehash.
+    /// sha256 (lowercase hex) of the input file (for a directory: None; None too when it could
+    /// not be read to its end unchanged). Computed once on first call and cached; for compressed
+    /// inputs it is computed off the open's critical path (begun beside the decompressor,
+    /// finished after it) and kept in the cache's meta file, so a remount does not rehash: this
+    /// call waits until it is known.
     pub fn input_sha256(&self) -> Option<String> {
         self.sha256
-            .get_or_init(|| {
-                self.whole
+            .get_or_init(|| match &self.hashing {
+                Some(h) => h.wait(),
+                None => self
+                    .whole
                     .as_ref()
-                    .map(|b| cache::hex(&Sha256::digest(b.bytes())))
+                    .map(|b| cache::hex(&Sha256::digest(b.bytes()))),
             })
             .clone()
     }
@@ -163,10 +169,11 @@ impl Source {
         Some(inner::plain_tar(name, b, &self.opts))
     }
 
-    /// Waits until a cache entry this open built is synced to disk and marked so (a no-op
+    /// Waits until the cache entry this open built or reused is recorded: the input's hash
+    /// known and written in its meta file, a new copy synced to disk and marked so (a no-op
     /// otherwise). Dropping the last clone does the same.
     pub fn wait_cache_recorded(&self) {
-        if let Some(s) = &self.seal {
+        if let Some(s) = &self.record {
             s.wait();
         }
     }
@@ -187,7 +194,8 @@ impl Source {
             warnings,
             sha256: Arc::new(OnceLock::from(None)),
             whole: None,
-            seal: None,
+            hashing: None,
+            record: None,
             opts: OpenOptions::default(),
         }
     }
@@ -265,7 +273,8 @@ pub fn open(path: &Path, opts: &OpenOptions) -> Result<Source, Error> {
             warnings: found.warnings,
             sha256: Arc::new(OnceLock::from(None)),
             whole: None,
-            seal: None,
+            hashing: None,
+            record: None,
             opts: opts.clone(),
         });
     }
@@ -285,7 +294,7 @@ pub fn open(path: &Path, opts: &OpenOptions) -> Result<Source, Error> {
     let n = read_head(&file, &mut head).map_err(|e| Error::io(&abs, "cannot read", e))?;
     let kind =
         detect(&head[..n]).ok_or_else(|| not_ckpt(if n == 0 { " (empty file)" } else { "" }))?;
-    let (tar, cache_path, sha, mut warnings, seal) = match kind {
+    let (tar, cache_path, hashing, mut warnings, record) = match kind {
         InputKind::Tar => {
             let blob = Blob::map(&file).map_err(|e| Error::io(&abs, "cannot map", e))?;
             (blob, None, None, Vec::new(), None)
@@ -295,19 +304,16 @@ pub fn open(path: &Path, opts: &OpenOptions) -> Result<Source, Error> {
             (
                 c.tar,
                 Some(c.tar_path),
-                Some(c.input_sha256),
+                Some(c.sha256),
                 c.warnings,
-                c.seal.map(Arc::new),
+                c.record.map(Arc::new),
             )
         }
     };
     let idx = tar::TarIndex::build(&abs, &tar)?;
     let found = layout::from_archive(&idx)?;
     warnings.extend(found.warnings);
-    let (sha256, whole) = match sha {
-        Some(s) => (OnceLock::from(Some(s)), None),
-        None => (OnceLock::new(), Some(tar)),
-    };
+    let whole = hashing.is_none().then_some(tar);
     Ok(Source {
         input: InputInfo {
             path: abs,
@@ -319,9 +325,10 @@ pub fn open(path: &Path, opts: &OpenOptions) -> Result<Source, Error> {
         images: found.images,
         metadata: found.metadata,
         warnings,
-        sha256: Arc::new(sha256),
+        sha256: Arc::new(OnceLock::new()),
         whole,
-        seal,
+        hashing,
+        record,
         opts: opts.clone(),
     })
 }

@@ -70,3 +70,48 @@ fn secretd_shm_archives() {
 fn podman_busybox_archives() {
     all_forms("podman-busybox");
 }
+
+/// Issue 14: the input's sha256 is computed after the mount is ready, not before. Whenever it
+/// is read, `checkpoint/info.json` of a `.tar.zst` mount gives the same sha256 as `sha256sum` of
+/// the archive (its reader waits for it), and its size is the size of what it shows; once the
+/// daemon is gone, the cache entry records the same hash.
+#[test]
+fn tar_zst_info_json_has_the_sha256_of_the_archive() {
+    let Some(fx) = fixtures() else { return };
+    if !common::have_fuse() {
+        return;
+    }
+    let name = "secretd-plain";
+    let input = CASES.iter().find(|c| c.0 == name).unwrap().1;
+    let f = truth::load(&fx, name, input);
+    let staging = TempDir::new("arch-sha");
+    let a = archive::build(&f, &staging, Form::Podman, Comp::Zstd);
+    let want = common::sha256sum(&a.to_string_lossy());
+    let m = Mount::new(&a);
+    let info = m.p("checkpoint/info.json");
+    // The size first (a lookup renders the file), then the bytes.
+    let size: u64 = common::stat("%s", &info).parse().unwrap();
+    let text = String::from_utf8(common::cat(&info)).unwrap();
+    assert_eq!(size, text.len() as u64, "info.json's size vs its bytes");
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(v["source"]["kind"], "tar.zst", "{text}");
+    assert_eq!(v["source"]["sha256"], want.as_str(), "{text}");
+    let pid = m.daemon_pid();
+    let cache = m.cache_dir();
+    m.unmount();
+    common::wait_until("the daemon to exit", 60, || !common::pid_alive(pid));
+    let out = common::run_ok(&[
+        common::ckptfs(),
+        "cache",
+        "list",
+        "--format",
+        "json",
+        "--cache-dir",
+        &cache.to_string_lossy(),
+    ]);
+    let j: serde_json::Value = serde_json::from_str(&out.stdout_text()).unwrap();
+    let entries = j["entries"].as_array().unwrap();
+    assert_eq!(entries.len(), 1, "{j}");
+    assert_eq!(entries[0]["state"], "ok", "{j}");
+    assert_eq!(entries[0]["input_sha256"], want.as_str(), "{j}");
+}
