@@ -16,7 +16,8 @@
 # /var/tmp/ckptfs-bench.XXXXXX, removed at exit unless KEEP=1), DROP_CACHES=0 to never drop the
 # page cache (it is dropped, where allowed, for the cold first-read row), NOBUILD=1 to use the
 # existing binaries, BENCH_PROFILE=debug to use the debug build, BENCH_CARGO_FLAGS for more cargo
-# flags (e.g. --no-default-features), OUT=FILE to also write the report to FILE.
+# flags (e.g. --no-default-features), OUT=FILE to also write the report to FILE, SECTIONS="2 10"
+# to measure only those groups of rows (1 2 3 4 5 6 8 8b 9 7 10; default all).
 set -euo pipefail
 export LC_ALL=C
 
@@ -55,9 +56,27 @@ unmount_all() {
         "$BIN" umount "$mp" >/dev/null 2>&1 || fusermount3 -u "$mp" >/dev/null 2>&1 || umount -l "$mp" >/dev/null 2>&1 || true
     done < <(awk -v w="$WORK/" 'index($2, w) == 1 { print $2 }' /proc/self/mounts | sort -r)
 }
+BUSY_PIDS=()
+# busy_start N: N busy loops (other work competing for the cores); busy_stop ends them
+busy_start() {
+    local i
+    for i in $(seq "$1"); do
+        (while :; do :; done) &
+        BUSY_PIDS+=("$!")
+    done
+}
+busy_stop() {
+    local p
+    for p in "${BUSY_PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+    for p in "${BUSY_PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
+    BUSY_PIDS=()
+}
+# want SECTION: whether SECTIONS (default: all) selects it
+want() { [[ -z ${SECTIONS:-} || " $SECTIONS " == *" $1 "* ]]; }
 cleanup() {
     local rc=$?
     trap - EXIT INT TERM
+    busy_stop
     unmount_all
     if [[ ${KEEP:-0} == 1 ]]; then
         log "kept $WORK"
@@ -194,7 +213,9 @@ have_python=0
 command -v python3 >/dev/null && have_python=1
 
 log "generating $(human "$SIZE_B") checkpoint in $WORK/big"
-t "$GEN" "$WORK/big" "$SIZE_B" >/dev/null
+# the compressed archives only for the rows that mount them (their writers are the slow part)
+if want 2; then BIG_FORMATS=dir,tar,gz,zst; else BIG_FORMATS=dir,tar; fi
+t "$GEN" "$WORK/big" "$SIZE_B" --formats "$BIG_FORMATS" >/dev/null
 T_GEN=$LAST
 log "generating $(human "$SMALL_B") checkpoint (dir, tar)"
 "$GEN" "$WORK/small" "$SMALL_B" --formats dir,tar >/dev/null
@@ -236,8 +257,16 @@ for fd, off in offs:
         sys.exit(f"short read at {off:#x}")
 print(f"{len(offs) / (time.perf_counter() - t0):.0f}")
 EOF
+cat_pages() { cat "${PAGES[@]}" >/dev/null; }
+cat_memory() { cat "$MP"/[0-9]*/memory/* >/dev/null; }
+grep_mem() { (cd "$MP" && grep -c -F "$MARK" [0-9]*/mem) >"$WORK/grep.out" || true; }
+grep_pages() { grep -c -F "$MARK" "${PAGES[@]}" >"$WORK/grepp.out" || true; }
+sum_counts() { awk -F: '{ s += $NF } END { print s + 0 }' "$1"; }
+MEM_B=0 BASE_MEM_GREP_ROW8=""
+P8=()
 
 # ---------------------------------------------------------------- 1. mount time
+if want 1; then
 log "1. mount time (dir, .tar; $(human "$SIZE_B") and $(human "$SMALL_B"))"
 declare -A M=()
 for kind in dir tar; do
@@ -257,11 +286,23 @@ row "1. mount image dir, $(human "$SIZE_B")" "${M[dir.big]}" "-" s abs 0.3 "-"
 row "1. mount .tar, $(human "$SIZE_B")" "${M[tar.big]}" "-" s abs 0.3 "-"
 row "1. mount image dir: $(human "$SIZE_B") vs $(human "$SMALL_B")" "${M[dir.big]}" "${M[dir.small]}" s info - "same, $(human "$SMALL_B")"
 row "1. mount .tar: $(human "$SIZE_B") vs $(human "$SMALL_B")" "${M[tar.big]}" "${M[tar.small]}" s info - "same, $(human "$SMALL_B")"
+fi
 
 # ---------------------------------------------------------------- 2. compressed archives
+if want 2; then
 log "2. compressed archives"
+# waits until no daemon serves $MP any more (a daemon syncs a new cache entry before it exits)
+daemons_gone() {
+    local i
+    for i in $(seq 600); do
+        [[ -z $(daemon_pids) ]] && return 0
+        sleep 0.1
+    done
+}
+# the zstd rows again with every core but one busy (the busy loops run during both)
+NBUSY=$(( $(nproc) > 1 ? $(nproc) - 1 : 1 ))
 for kind in gz zst; do
-    ours=() base=() again=() synced=()
+    ours=() base=() again=() synced=() bbase=() bours=() info=() binfo=()
     for i in $(seq "$RUNS_SLOW"); do
         rm -rf "$WORK/cache" "$WORK/out.tar"
         mkdir -p "$WORK/cache"
@@ -280,27 +321,49 @@ for kind in gz zst; do
         fi
         t mnt "$BIG/ck.tar.$kind" --cache-dir "$WORK/cache"
         ours+=("$LAST")
+        # the input's sha256 is computed after the mount is ready: info.json waits for it
+        t cat "$MP/checkpoint/info.json" >/dev/null
+        info+=("$LAST")
         note_rss
         umnt
+        daemons_gone
         t mnt "$BIG/ck.tar.$kind" --cache-dir "$WORK/cache"
         again+=("$LAST")
         umnt
+        if [[ $kind == zst ]]; then
+            busy_start "$NBUSY"
+            t sh -c "zstd -q -dc '$BIG/ck.tar.zst' > '$WORK/out.tar'"
+            bbase+=("$LAST")
+            rm -rf "$WORK/cache" "$WORK/out.tar"
+            mkdir -p "$WORK/cache"
+            t mnt "$BIG/ck.tar.zst" --cache-dir "$WORK/cache"
+            bours+=("$LAST")
+            t cat "$MP/checkpoint/info.json" >/dev/null
+            binfo+=("$LAST")
+            umnt
+            busy_stop
+            daemons_gone
+        fi
     done
     rm -rf "$WORK/cache"
     if [[ $kind == gz ]]; then
         row "2. mount .tar.gz (cold cache)" "$(median "${ours[@]}")" "$(median "${base[@]}")" s le 0.5 "gzip -dc > file"
+        row "2. then cat checkpoint/info.json (waits for the sha256)" "$(median "${info[@]}")" "-" s info - "-"
         row "2. remount .tar.gz from cache" "$(median "${again[@]}")" "-" s abs 0.3 "-"
     else
         row "2. mount .tar.zst (cold cache)" "$(median "${ours[@]}")" "$(median "${base[@]}")" s le 1.2 "zstd -dc > file"
         row "2. mount .tar.zst (cold cache) vs fsynced zstd -dc" "$(median "${ours[@]}")" "$(median "${synced[@]}")" s info - "zstd -dc > file; sync file"
+        row "2. then cat checkpoint/info.json (waits for the sha256)" "$(median "${info[@]}")" "-" s info - "-"
         row "2. remount .tar.zst from cache" "$(median "${again[@]}")" "-" s abs 0.3 "-"
+        row "2. mount .tar.zst (cold cache), $NBUSY core(s) busy" "$(median "${bours[@]}")" "$(median "${bbase[@]}")" s le 1.2 "zstd -dc > file, same busy"
+        row "2. then cat checkpoint/info.json, $NBUSY core(s) busy" "$(median "${binfo[@]}")" "-" s info - "-"
     fi
 done
+fi
 
 # ---------------------------------------------------------------- 3. sequential reads of memory/*
+if want 3; then
 log "3. sequential reads of memory/*"
-cat_pages() { cat "${PAGES[@]}" >/dev/null; }
-cat_memory() { cat "$MP"/[0-9]*/memory/* >/dev/null; }
 cat_pages # warm
 mnt "$DIR"
 MEM_B=$(stat -c %s "$MP"/[0-9]*/memory/* | awk '{ s += $1 } END { print s }')
@@ -337,12 +400,11 @@ if [[ $CAN_DROP == 1 ]]; then
 fi
 row "3. second read memory/*" "$(median "${second[@]}")" "$B3" GB/s ge 0.8 "cat pages-*.img (page cache)"
 cat_pages # warm again for what follows
+fi
 
 # ---------------------------------------------------------------- 4 + 8b. grep -c over */mem
+if want 4; then
 log "4. grep -c over */mem"
-grep_mem() { (cd "$MP" && grep -c -F "$MARK" [0-9]*/mem) >"$WORK/grep.out" || true; }
-grep_pages() { grep -c -F "$MARK" "${PAGES[@]}" >"$WORK/grepp.out" || true; }
-sum_counts() { awk -F: '{ s += $NF } END { print s + 0 }' "$1"; }
 ours=() base=() both=() warm=()
 for i in $(seq "$RUNS"); do
     t grep_pages
@@ -363,8 +425,10 @@ GP=$(sum_counts "$WORK/grepp.out")
 row "4. grep -c over */mem (fresh mount; $GM lines)" "$(median "${ours[@]}")" "$(median "${base[@]}")" s le 1.5 "grep -c over pages-*.img ($GP)"
 row "4. grep -c over */mem (again, FUSE cache warm)" "$(median "${warm[@]}")" "$(median "${base[@]}")" s le 1.5 "grep -c over pages-*.img"
 BASE_MEM_GREP_ROW8=$(median "${both[@]}")
+fi
 
 # ---------------------------------------------------------------- 5. strings
+if want 5; then
 log "5. strings -n 8"
 ours=() base=()
 for i in $(seq "$RUNS_SLOW"); do
@@ -376,8 +440,10 @@ for i in $(seq "$RUNS_SLOW"); do
     umnt
 done
 row "5. strings -n 8 over memory/* (fresh mount)" "$(median "${ours[@]}")" "$(median "${base[@]}")" s le 1.5 "strings -n 8 pages-*.img"
+fi
 
 # ---------------------------------------------------------------- 6. random reads
+if want 6; then
 ours=() base=() warm=()
 if [[ $have_python == 1 ]]; then
     log "6. random 4 KiB reads"
@@ -399,9 +465,10 @@ if [[ $RUNS6 -gt 0 ]]; then
     row "6. random 4 KiB preads of */mem (fresh mount)" "$(median "${ours[@]}")" "$B6" reads/s info - "preads of pages-*.img"
     row "6. random 4 KiB preads of */mem (same offsets, FUSE cache warm)" "$(median "${warm[@]}")" "$B6" reads/s info - "preads of pages-*.img"
 fi
+fi
 
 # ---------------------------------------------------------------- 8. memparse --search
-P8=()
+if want 8; then
 if [[ $have_memparse == 1 ]]; then
     log "8. memparse --search"
     ours=() base=() rss=()
@@ -418,18 +485,20 @@ if [[ $have_memparse == 1 ]]; then
     done
     B8=$(median "${base[@]}")
     row "8. memparse --search ($(grep -c -F "$MARK" "$WORK/mp.out" || true) hit lines)" "$(median "${ours[@]}")" "$B8" s info - "cat pages-*.img once"
-    row "8. mount + grep -c over every mem" "$BASE_MEM_GREP_ROW8" "$B8" s info - "cat pages-*.img once"
+    [[ -z $BASE_MEM_GREP_ROW8 ]] || row "8. mount + grep -c over every mem" "$BASE_MEM_GREP_ROW8" "$B8" s info - "cat pages-*.img once"
     [[ ${#rss[@]} -gt 0 ]] && P8=("$(median "${rss[@]}")")
 else
     log "8. skipped: ckptfs memparse is not available"
     B8=$(median "$(t cat_pages; echo "$LAST")")
-    row "8. mount + grep -c over every mem" "$BASE_MEM_GREP_ROW8" "$B8" s info - "cat pages-*.img once"
+    [[ -z $BASE_MEM_GREP_ROW8 ]] || row "8. mount + grep -c over every mem" "$BASE_MEM_GREP_ROW8" "$B8" s info - "cat pages-*.img once"
+fi
 fi
 
 # ---------------------------------------------------------------- 8b. ckptfs scan vs yara
 # A 10-rule file (the marker, and nine rules of the kinds a sweep uses: secrets, keys, miners,
 # shells) over every process with `ckptfs scan`, against libyara's `yara` over the pages files
 # (dump + pre-dump parent: the same bytes, no addresses, no shared-memory dedupe).
+if want 8b; then
 RULES=$WORK/rules10.yar
 cat >"$RULES" <<EOF
 rule marker { strings: \$m = "$MARK" condition: \$m }
@@ -472,11 +541,13 @@ if [[ $scan_rc -le 1 ]]; then
 else
     log "8b. skipped: $(head -c 300 "$WORK/scan.err")"
 fi
+fi
 
 # ---------------------------------------------------------------- 9. whole-tree commands
 # What an analyst types without thinking, over the whole mount, against the same command over the
 # extracted image directory (dump + its pre-dump parent): the walk meets each dumped byte once
 # (memory/*; mem, core, pagemap and the raw pages are links into the hidden .link/).
+if want 9; then
 log "9. whole-tree commands"
 IMG=$BIG/img
 grep_r_mnt() { grep -r -c -F "$MARK" "$MP" >"$WORK/gr.out" || true; }
@@ -516,13 +587,16 @@ GRI=$(awk -F: '{ s += $NF } END { print s + 0 }' "$WORK/gri.out")
 row "9. grep -r -c over the mount ($GR lines)" "$(median "${g_ours[@]}")" "$(median "${g_base[@]}")" s le 2.0 "grep -r -c over the image dir ($GRI)"
 row "9. cp -r of the mount ($(human "$C_SIZE"))" "$(median "${c_ours[@]}")" "$(median "${c_base[@]}")" s le 2.0 "cp -r of the image dir ($(human "$CI_SIZE"))"
 row "9. tar -cf of the mount ($(human "$T_SIZE"))" "$(median "${t_ours[@]}")" "$(median "${t_base[@]}")" s le 2.0 "tar -cf of the image dir ($(human "$TI_SIZE"))"
+fi
 
 # ---------------------------------------------------------------- 7. peak RSS
+if want 7; then
 META_KB=$(du -sk --exclude='pages-*' "$BIG/img" | awk '{ print $1 }')
 row "7. mount daemon peak RSS, VmHWM (all rows)" "$((HWM_KB / 1024))" "$(((64 * 1024 + META_KB) / 1024))" MiB le 1.0 "64 MiB + metadata ($((META_KB)) KiB)"
 row "7. mount daemon peak RssAnon (all rows)" "$((ANON_KB / 1024))" "$(((64 * 1024 + META_KB) / 1024))" MiB le 1.0 "64 MiB + metadata"
 if [[ ${#P8[@]} -gt 0 ]]; then
     row "7. memparse --search peak RSS (time -v)" "$((P8[0] / 1024))" "$(((64 * 1024 + META_KB) / 1024))" MiB le 1.0 "64 MiB + metadata"
+fi
 fi
 
 # ---------------------------------------------------------------- 10. fragmentation and scale
@@ -531,6 +605,7 @@ fi
 # measured in this run against the contiguous checkpoint above, per GiB dumped (the layouts hold
 # about the same bytes). Runs of 16 pages: when SIZE >= 1 GiB or FRAG16=1. The 1,000,000-entry
 # mount: BENCH_MILLION=1 (a 4 GiB checkpoint more).
+if want 10; then
 log "10. fragmentation and scale"
 dumped_of() { awk -F= '$1 == "dumped_bytes" { print $2 }' "$1/manifest.txt"; }
 entries_of() { awk -F= '$1 == "runs" { print $2 }' "$1/manifest.txt"; }
@@ -596,6 +671,47 @@ for L in "${LAYOUTS[@]}"; do
     [[ -n ${F[$L.h]:-} ]] || continue
     row "10. memparse -p 41 (hexdump, 20 % of the bytes) peak RSS, $L ($(human "$(dumped_of "$WORK/$L")") dumped)" "${F[$L.h]}" "-" MiB abs 64 "-"
 done
+# diff, the ELF core and scan --string, per layout: `diff D D` (two opens of the dump, every page
+# compared), `cat */core` of a fresh mount, `scan --string MARK` (no YARA needed); peak RSS of
+# each (`time -f %M`; the daemon's VmHWM after the cores)
+for L in "${LAYOUTS[@]}"; do
+    D=$WORK/$L/img/dump
+    cat "$D"/pages-*.img "$WORK/$L"/img/predump/pages-*.img >/dev/null # page cache warm
+    d=() k=() n=() drss=() nrss=() khwm=()
+    for i in $(seq "$RUNS"); do
+        t /usr/bin/time -f '%M' -o "$WORK/diff.rss" "$BIN" diff "$D" "$D" >"$WORK/diff.out"
+        d+=("$LAST")
+        drss+=("$(tail -n 1 "$WORK/diff.rss")")
+        mnt "$D"
+        t sh -c "cd '$MP' && cat [0-9]*/core > /dev/null"
+        k+=("$LAST")
+        khwm+=("$(daemon_hwm_kb)")
+        umnt
+        t /usr/bin/time -f '%M' -o "$WORK/sc.rss" "$BIN" scan --string "$MARK" "$D" >"$WORK/sc.out" || true
+        n+=("$LAST")
+        nrss+=("$(tail -n 1 "$WORK/sc.rss")")
+    done
+    B=$(dumped_of "$WORK/$L")
+    F[$L.d]=$(per_gib "$(median "${d[@]}")" "$B")
+    F[$L.k]=$(per_gib "$(median "${k[@]}")" "$B")
+    F[$L.n2]=$(per_gib "$(median "${n[@]}")" "$B")
+    F[$L.drss]=$(( $(median "${drss[@]}") / 1024 ))
+    F[$L.nrss]=$(( $(median "${nrss[@]}") / 1024 ))
+    F[$L.khwm]=$(( $(median "${khwm[@]}") / 1024 ))
+    F[$L.nhits]=$(grep -c -F "$MARK" "$WORK/sc.out" || true)
+done
+for L in "${LAYOUTS[@]}"; do
+    [[ $L == big ]] && continue
+    what="runs of ${L#frag} page(s)"
+    row "10. diff D D per GiB dumped, $what" "${F[$L.d]}" "${F[big.d]}" s le 1.5 "contiguous layout"
+    row "10. cat */core (fresh mount) per GiB dumped, $what" "${F[$L.k]}" "${F[big.k]}" s le 1.5 "contiguous layout"
+    row "10. scan --string per GiB dumped, $what (${F[$L.nhits]} lines)" "${F[$L.n2]}" "${F[big.n2]}" s le 1.5 "contiguous layout (${F[big.nhits]})"
+done
+for L in "${LAYOUTS[@]}"; do
+    row "10. diff D D peak RSS, $L" "${F[$L.drss]}" "-" MiB abs 64 "-"
+    row "10. scan --string peak RSS, $L" "${F[$L.nrss]}" "-" MiB abs 64 "-"
+    row "10. mount daemon VmHWM after cat */core, $L" "${F[$L.khwm]}" "-" MiB info - "-"
+done
 # mount time and daemon RSS with many entries (after reading every memory/* file)
 vals=()
 for i in $(seq "$RUNS"); do
@@ -653,6 +769,7 @@ row "10. mount image dir, 1,000 processes" "$(median "${pm[@]}")" "-" s abs 0.3 
 row "10. ls of the mount, 1,000 processes (fresh mount)" "$(median "${pls[@]}")" "-" s abs 0.5 "-"
 row "10. cat pstree, 1,000 processes (fresh mount)" "$(median "${ptree[@]}")" "-" s abs 0.5 "-"
 rm -rf "$WORK/frag1" "$WORK/frag16" "$WORK/maps" "$WORK/procs"
+fi
 
 # ---------------------------------------------------------------- 11. a directory of checkpoints
 # `ckptfs mount DIR` of a directory holding N .tar.zst checkpoints (copies of one 8 MiB checkpoint,
