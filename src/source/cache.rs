@@ -1057,46 +1057,71 @@ fn decompress(job: &BuildJob<'_>, total_in: u64) -> Result<(u64, u64, RemoveOnDr
         offset: read.get(),
         err: e,
     };
-    let mut written: u64 = 0;
-    {
-        let mut dec: Box<dyn Read + '_> = match kind {
-            InputKind::TarZst => {
-                Box::new(zstd::stream::read::Decoder::with_buffer(&mut src).map_err(dec_err)?)
+    // The writes go to a second thread (as `zstd -dc` does with its asynchronous I/O): copying
+    // into the page cache overlaps the decompression, and on a busy machine the pipeline gets
+    // the CPU share a two-thread decompressor gets. Buffers go round: at most 4 exist.
+    let (to_writer, written_chunks) = std::sync::mpsc::sync_channel::<(Vec<u8>, usize)>(2);
+    let (give_back, free) = std::sync::mpsc::channel::<Vec<u8>>();
+    let (read_result, wrote) = std::thread::scope(|s| {
+        let writer = s.spawn(move || -> io::Result<()> {
+            for (b, n) in written_chunks {
+                out.write_all(&b[..n])?;
+                let _ = give_back.send(b);
             }
-            _ => Box::new(flate2::bufread::MultiGzDecoder::new(&mut src)),
-        };
-        let mut buf = vec![0u8; BUF];
-        let mut head: Vec<u8> = Vec::with_capacity(512);
-        loop {
-            let n = match dec.read(&mut buf) {
-                Ok(0) => break,
-                Ok(n) => n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(dec_err(e)),
-            };
-            let next = written.checked_add(n as u64).filter(|&w| w <= limit);
-            let Some(next) = next else {
-                return Err(Error::TooLarge {
-                    path: input.to_path_buf(),
-                    limit,
-                    why: why_limit.to_string(),
-                });
-            };
-            if head.len() < 512 {
-                let take = (512 - head.len()).min(n);
-                head.extend_from_slice(&buf[..take]);
-                if head.len() == 512 && !super::tar::looks_like_tar(&head) {
-                    return Err(not_tar(input, format));
+            Ok(())
+        });
+        let r = (|| -> Result<u64, Error> {
+            let mut dec: Box<dyn Read + '_> = match kind {
+                InputKind::TarZst => {
+                    Box::new(zstd::stream::read::Decoder::with_buffer(&mut src).map_err(dec_err)?)
                 }
+                _ => Box::new(flate2::bufread::MultiGzDecoder::new(&mut src)),
+            };
+            let mut written: u64 = 0;
+            let mut head: Vec<u8> = Vec::with_capacity(512);
+            loop {
+                let mut buf = free.try_recv().unwrap_or_else(|_| vec![0u8; BUF]);
+                let n = match dec.read(&mut buf) {
+                    Ok(0) => break,
+                    Ok(n) => n,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    Err(e) => return Err(dec_err(e)),
+                };
+                let next = written.checked_add(n as u64).filter(|&w| w <= limit);
+                let Some(next) = next else {
+                    return Err(Error::TooLarge {
+                        path: input.to_path_buf(),
+                        limit,
+                        why: why_limit.to_string(),
+                    });
+                };
+                if head.len() < 512 {
+                    let take = (512 - head.len()).min(n);
+                    head.extend_from_slice(&buf[..take]);
+                    if head.len() == 512 && !super::tar::looks_like_tar(&head) {
+                        return Err(not_tar(input, format));
+                    }
+                }
+                if to_writer.send((buf, n)).is_err() {
+                    break; // the writer failed: its error is reported
+                }
+                written = next;
             }
-            out.write_all(&buf[..n])
-                .map_err(|e| Error::io(partial, "cannot write the decompressed copy", e))?;
-            written = next;
-        }
-        if head.len() < 512 {
-            return Err(not_tar(input, format));
-        }
-    }
+            if head.len() < 512 {
+                return Err(not_tar(input, format));
+            }
+            Ok(written)
+        })();
+        drop(to_writer);
+        let wrote = writer
+            .join()
+            .unwrap_or_else(|_| Err(io::Error::other("the writing thread panicked")));
+        (r, wrote)
+    });
+    // A reader's own error first (a writer that failed only stops the reader, which then
+    // reports success).
+    let written = read_result?;
+    wrote.map_err(|e| Error::io(partial, "cannot write the decompressed copy", e))?;
     // Read whatever follows the compressed stream too (the hash covers the whole file; the
     // count tells whether the file changed).
     io::copy(&mut src, &mut io::sink()).map_err(|e| Error::io(input, "cannot read", e))?;
