@@ -102,21 +102,23 @@ impl Memory {
         if !v.is_sorted_by_key(|e| e.start) {
             v.sort_by_key(|e| e.start);
         }
-        let mut out: Vec<Extent> = Vec::with_capacity(v.len());
         if v.windows(2).all(|w| w[0].end() <= w[1].start) {
-            // No overlap (the common case): the extents move in, merged, nothing cloned.
-            for e in v {
-                push_merged(&mut out, e);
+            // No overlap (the common case): merged in place, nothing cloned or allocated (a
+            // fragmented dump has an extent per page: a second vector was 24 MB more per GiB).
+            v.dedup_by(|e, last| merge_into(last, e));
+            if v.len() < v.capacity() / 2 {
+                v.shrink_to_fit();
             }
-            let present = out.iter().map(|e| e.len).sum();
+            let present = v.iter().map(|e| e.len).sum();
             return (
                 Memory {
-                    extents: out,
+                    extents: v,
                     present,
                 },
                 Vec::new(),
             );
         }
+        let mut out: Vec<Extent> = Vec::with_capacity(v.len());
         let mut overlaps = Vec::new();
         let mut i = 0;
         while i < v.len() {
@@ -428,24 +430,34 @@ fn resolve_cluster(c: &[Extent], out: &mut Vec<Extent>, overlaps: &mut Vec<Overl
 /// Appends `e`, merging it into the last extent when both are contiguous in address and source.
 fn push_merged(out: &mut Vec<Extent>, e: Extent) {
     if let Some(last) = out.last_mut()
-        && last.end() == e.start
+        && merge_into(last, &e)
     {
-        match (&last.data, &e.data) {
-            (ExtentData::Bytes(a), ExtentData::Bytes(b)) => {
-                if let Some(j) = a.join(b) {
-                    last.len += e.len;
-                    last.data = ExtentData::Bytes(j);
-                    return;
-                }
-            }
-            (ExtentData::Broken(a), ExtentData::Broken(b)) if a == b => {
-                last.len += e.len;
-                return;
-            }
-            _ => {}
-        }
+        return;
     }
     out.push(e);
+}
+
+/// Extends `last` by `e` when `e` follows it in memory and in the same source (or is the same
+/// broken range); true when merged.
+fn merge_into(last: &mut Extent, e: &Extent) -> bool {
+    if last.end() != e.start {
+        return false;
+    }
+    match (&last.data, &e.data) {
+        (ExtentData::Bytes(a), ExtentData::Bytes(b)) => {
+            if let Some(j) = a.join(b) {
+                last.len += e.len;
+                last.data = ExtentData::Bytes(j);
+                return true;
+            }
+        }
+        (ExtentData::Broken(a), ExtentData::Broken(b)) if a == b => {
+            last.len += e.len;
+            return true;
+        }
+        _ => {}
+    }
+    false
 }
 
 #[cfg(test)]
