@@ -17,7 +17,7 @@
 # page cache (it is dropped, where allowed, for the cold first-read row), NOBUILD=1 to use the
 # existing binaries, BENCH_PROFILE=debug to use the debug build, BENCH_CARGO_FLAGS for more cargo
 # flags (e.g. --no-default-features), OUT=FILE to also write the report to FILE, SECTIONS="2 10"
-# to measure only those groups of rows (1 2 3 4 5 6 8 8b 9 7 10; default all).
+# to measure only those groups of rows (1 2 3 4 5 6 8 8b 9 7 10 11; default all).
 set -euo pipefail
 export LC_ALL=C
 
@@ -777,6 +777,7 @@ fi
 # reads each one's config.dump / spec.dump (a stream decompressed until both are found); the
 # first access to one (after that listing) decompresses that one only, as a mount of it alone
 # would.
+if want 11; then
 log "11. a directory of checkpoints"
 "$GEN" "$WORK/many-src" 8M --formats zst >/dev/null
 NMANY=${NMANY:-50}
@@ -816,6 +817,7 @@ row "11. mount a directory of $NMANY checkpoints" "$(median "${mn[@]}")" "$(medi
 row "11. mount a directory of $NMANY checkpoints (absolute)" "$(median "${mn[@]}")" "-" s abs 0.3 "-"
 row "11. first ls -l of $NMANY .tar.zst checkpoints (reads each one's metadata)" "$(median "${lsn[@]}")" "-" s abs 1.0 "-"
 row "11. first access to one of $NMANY (128 MiB .tar.zst, cold cache), after the first listing: cat NAME/pstree" "$(median "${first[@]}")" "$(median "${alone[@]}")" s le 1.2 "mount it alone + cat pstree"
+fi
 
 T_ALL=$(awk -v a="$T_START" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.0f", b - a }')
 report() {
