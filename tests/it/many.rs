@@ -12,6 +12,9 @@
 //!   meanwhile archives the table it sized); a checkpoint added to the
 //!   directory appears at the next listing and is served; a removed one disappears.
 //! - `first_access_opens_one`: reading one file of one checkpoint opens that one only.
+//! - `mountpoint_inside_the_directory`: the mount point (and a link to it) in the directory.
+//! - `progress_on_the_mount_terminal`: the daemon draws a decompression's progress on the terminal
+//!   it was mounted from, at the first access.
 
 use crate::common;
 
@@ -345,4 +348,56 @@ fn mountpoint_inside_the_directory() {
     assert_eq!(o.code, Some(0), "{o}");
     assert_eq!(o.stdout_text().lines().count(), 2, "{o}");
     common::force_unmount(&mnt);
+}
+
+/// Mounted from a terminal (`script` gives the command one), the daemon keeps the terminal as its
+/// stderr: the first access to a compressed checkpoint draws the decompression's progress there,
+/// after the mount command has returned.
+#[test]
+fn progress_on_the_mount_terminal() {
+    let Some(fx) = fixtures() else { return };
+    if !have_fuse() || !common::have_tool("script", "apt-get install bsdutils") {
+        return;
+    }
+    let staging = TempDir::new("many-tty");
+    let dir = staging.join("checkpoints");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::copy(
+        fx.join("podman-busybox/checkpoint.tar.gz"),
+        dir.join("busybox.tar.gz"),
+    )
+    .unwrap();
+    let mnt = staging.join("mnt");
+    std::fs::create_dir_all(&mnt).unwrap();
+    let typescript = staging.join("typescript");
+    let cmd = format!(
+        "{} mount {} {} --cache-dir {} && sleep 30",
+        common::ckptfs(),
+        dir.display(),
+        mnt.display(),
+        staging.join("cache").display()
+    );
+    let mut script = std::process::Command::new("script")
+        .args(["-q", "-f", "-e", "-c", &cmd])
+        .arg(&typescript)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    common::wait_until("the mount", 60, || common::is_mounted(&mnt));
+    let before = std::fs::read_to_string(&typescript).unwrap_or_default();
+    assert!(!before.contains("decompressing"), "{before}");
+    let pstree = std::fs::read_to_string(mnt.join("busybox.tar.gz/pstree")).unwrap();
+    assert!(
+        pstree.contains("busybox") || pstree.contains("sh"),
+        "{pstree}"
+    );
+    common::wait_until("the progress on the terminal", 10, || {
+        std::fs::read_to_string(&typescript)
+            .unwrap_or_default()
+            .contains("decompressing busybox.tar.gz")
+    });
+    common::force_unmount(&mnt);
+    let _ = script.kill();
+    let _ = script.wait();
 }
