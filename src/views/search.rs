@@ -231,6 +231,13 @@ impl<'a> Searchable<'a> {
         let mut out = Vec::new();
         let mut rel = Releaser::new();
         let mut spans: Vec<Span> = Vec::new();
+        // The run searched on its own, its vectors reused from run to run.
+        let mut r = Run {
+            start: 0,
+            pieces: Vec::new(),
+            offsets: Vec::new(),
+            len: 0,
+        };
         let ext = self.mem.extents();
         let batched = match pat {
             Pattern::Literal(_) => true,
@@ -285,7 +292,7 @@ impl<'a> Searchable<'a> {
             {
                 j += 1;
             }
-            let r = run_of(&ext[i..j]);
+            fill_run(&mut r, &ext[i..j]);
             match pat {
                 Pattern::Literal(f) => literal_run(&r, f, &mut out, &mut rel),
                 Pattern::Regex(re) => regex_run(&r, re, &mut out, &mut rel),
@@ -469,14 +476,12 @@ impl Batch<'_, '_> {
     }
 }
 
-/// The data run made of `ext` (address-adjacent data extents).
-fn run_of<'a>(ext: &'a [Extent]) -> Run<'a> {
-    let mut r = Run {
-        start: ext[0].start,
-        pieces: Vec::with_capacity(ext.len()),
-        offsets: Vec::with_capacity(ext.len()),
-        len: 0,
-    };
+/// Makes `r` the data run made of `ext` (address-adjacent data extents).
+fn fill_run<'a>(r: &mut Run<'a>, ext: &'a [Extent]) {
+    r.start = ext.first().map_or(0, |e| e.start);
+    r.pieces.clear();
+    r.offsets.clear();
+    r.len = 0;
     for e in ext {
         if let ExtentData::Bytes(b) = &e.data {
             r.offsets.push(r.len);
@@ -484,7 +489,6 @@ fn run_of<'a>(ext: &'a [Extent]) -> Run<'a> {
             r.len += b.len() as u64;
         }
     }
-    r
 }
 
 /// Every match of `pat` in `mem`, in address order, and the ranges that could not be searched.
