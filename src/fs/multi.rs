@@ -214,6 +214,9 @@ impl MultiFs {
             .map(|m| Row {
                 name: &m.name,
                 listed: &m.listed,
+                meta: m
+                    .opened()
+                    .map_or(&m.listed.meta, |fs| &fs.checkpoint().meta),
                 sizes: m.opened().map(|fs| {
                     let s = checkpoint_sizes(fs.checkpoint());
                     (s.images, s.root_fs_diff)

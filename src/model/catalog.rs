@@ -94,16 +94,18 @@ pub fn describe(path: &Path) -> Result<Listed, String> {
     if crate::source::sniff(path).is_none() {
         return Err("neither a CRIU image directory nor a tar, tar.gz or tar.zst archive".into());
     }
-    let (config, spec) = peek::container_metadata(path)?;
+    let p = peek::container_metadata(path)?;
+    let (config, spec) = (p.config, p.spec);
     if config.is_none() && spec.is_none() {
-        // A plain CRIU image directory: listed, with nothing known about a container.
-        if path.join("pstree.img").is_file() && path.join("inventory.img").is_file() {
+        // A plain CRIU image directory or archive: listed, with nothing known about a container;
+        // likewise a compressed archive whose metadata was not found early (opening tells).
+        if p.images || !p.complete {
             return Ok(Listed {
                 name,
                 ..Listed::default()
             });
         }
-        return Err("no config.dump or spec.dump: not a container checkpoint".into());
+        return Err("no config.dump, spec.dump or CRIU images: not a checkpoint".into());
     }
     let mut warnings = Vec::new();
     let m = Metadata::from_container_files(config.as_deref(), spec.as_deref(), &mut warnings);

@@ -10,7 +10,9 @@
 //! shown and the sizes are `-`.
 
 use crate::format::table;
+use crate::format::time::short_time;
 use crate::model::catalog::Listed;
+use crate::model::metadata::Metadata;
 use crate::render::summary::meta_row;
 
 /// Where a checkpoint of the directory is.
@@ -26,11 +28,14 @@ pub enum State {
     Failed(String),
 }
 
-/// One row: the checkpoint's directory name in the mount, what it says about itself, its sizes
-/// once opened (CRIU images, rootfs-diff.tar), its state.
+/// One row: the checkpoint's directory name in the mount, what it said about itself before it was
+/// opened, its container metadata (the opened checkpoint's once it is: an archive whose metadata
+/// lies too deep to be read when listing is named by its file until then), its sizes once opened
+/// (CRIU images, rootfs-diff.tar), its state.
 pub struct Row<'a> {
     pub name: &'a str,
     pub listed: &'a Listed,
+    pub meta: &'a Metadata,
     pub sizes: Option<(u64, Option<u64>)>,
     pub state: State,
 }
@@ -48,16 +53,18 @@ pub fn table(rows: &[Row<'_>]) -> String {
     let body: Vec<Vec<String>> = rows
         .iter()
         .map(|r| {
-            let l = r.listed;
-            let show = meta_row(&l.meta, r.sizes.map(|s| s.0), r.sizes.and_then(|s| s.1));
+            let (l, m) = (r.listed, r.meta);
+            let show = meta_row(m, r.sizes.map(|s| s.0), r.sizes.and_then(|s| s.1));
+            let or =
+                |a: &Option<String>, b: &Option<String>| dash(&a.clone().or_else(|| b.clone()));
             let mut v = vec![
                 r.name.to_string(),
-                dash(&l.namespace),
-                dash(&l.pod),
-                dash(&l.container),
+                or(&l.namespace, &m.pod_namespace),
+                or(&l.pod, &m.pod_name),
+                or(&l.container, &m.container_name),
             ];
             v.extend(show.into_iter().skip(1));
-            v.push(dash(&l.time));
+            v.push(or(&l.time, &m.checkpointed.as_deref().map(short_time)));
             v.push(match &r.state {
                 State::NotOpened => "not opened".into(),
                 State::Opening => "opening".into(),
@@ -92,16 +99,23 @@ mod tests {
             name: "dump-1".into(),
             ..Listed::default()
         };
+        // Known only once opened.
+        let opened = Metadata {
+            container_name: Some("late".into()),
+            ..Metadata::default()
+        };
         let t = table(&[
             Row {
                 name: "default_web_nginx_2026-11-28T14:47:37Z",
                 listed: &web,
+                meta: &web.meta,
                 sizes: Some((1 << 20, Some(2048))),
                 state: State::Opened,
             },
             Row {
                 name: "dump-1",
                 listed: &plain,
+                meta: &opened,
                 sizes: None,
                 state: State::Failed("pstree.img: truncated\nat 12".into()),
             },
@@ -138,6 +152,7 @@ mod tests {
         // Unknown values are '-', an error stays on its row.
         assert!(lines[3].starts_with("dump-1 "), "{t}");
         assert!(lines[3].contains("error: pstree.img: truncated"), "{t}");
+        assert!(cols(lines[3]).contains(&"late".to_string()), "{t}");
         assert!(!lines[3].contains('\n'));
     }
 }

@@ -4,18 +4,35 @@
 //! containerd write them near the start), a directory is read directly; nothing is written anywhere.
 //! Used by `ckptfs list` and by a mount of a directory of checkpoints to name them.
 
+use std::cell::Cell;
 use std::fs::File;
 use std::io::Read;
 use std::path::Path;
+use std::rc::Rc;
 
 /// Largest config.dump / spec.dump read (a real one is tens of KiB).
 const MAX_METADATA: u64 = 16 << 20;
 
-/// `config.dump` and `spec.dump`, each if present.
-pub type Pair = (Option<Vec<u8>>, Option<Vec<u8>>);
+/// What a look at a checkpoint found.
+#[derive(Debug, Default)]
+pub struct Peek {
+    pub config: Option<Vec<u8>>,
+    pub spec: Option<Vec<u8>>,
+    /// It holds CRIU images (`inventory.img` / `pstree.img`, at the top or in `checkpoint/`).
+    pub images: bool,
+    /// False when a compressed archive was given up on after [`STREAM_BUDGET`] bytes without
+    /// finding both metadata files: what it holds is not known yet.
+    pub complete: bool,
+}
 
-/// `config.dump` and `spec.dump` of an archive or directory (`Err`: why it cannot be read).
-pub fn container_metadata(path: &Path) -> Result<Pair, String> {
+/// How much of a compressed archive is decompressed looking for its metadata (Podman, CRI-O and
+/// containerd write it within the first kilobytes; a hand-made archive may hold it anywhere, and
+/// the listing of a mounted directory must not decompress whole archives).
+pub const STREAM_BUDGET: u64 = 64 << 20;
+
+/// `config.dump` and `spec.dump` of an archive or directory, and whether it holds CRIU images
+/// (`Err`: why it cannot be read).
+pub fn container_metadata(path: &Path) -> Result<Peek, String> {
     let md = std::fs::metadata(path).map_err(|e| e.to_string())?;
     if md.is_dir() {
         let read = |n: &str| -> Result<Option<Vec<u8>>, String> {
@@ -26,64 +43,93 @@ pub fn container_metadata(path: &Path) -> Result<Pair, String> {
                 Err(e) => Err(format!("{n}: {e}")),
             }
         };
-        return Ok((read("config.dump")?, read("spec.dump")?));
+        return Ok(Peek {
+            config: read("config.dump")?,
+            spec: read("spec.dump")?,
+            images: super::is_checkpoint_dir(path),
+            complete: true,
+        });
     }
     let mut f = File::open(path).map_err(|e| e.to_string())?;
     let mut head = [0u8; 4];
     let n = f.read(&mut head).map_err(|e| e.to_string())?;
     drop(f);
     let f = File::open(path).map_err(|e| e.to_string())?;
+    let counted = Rc::new(Cell::new(0u64));
     match &head[..n] {
-        [0x1f, 0x8b, ..] => scan_tar(tar::Archive::new(flate2::read::GzDecoder::new(
-            std::io::BufReader::new(f),
-        ))),
+        [0x1f, 0x8b, ..] => {
+            let d = flate2::read::GzDecoder::new(std::io::BufReader::new(f));
+            scan_tar(tar::Archive::new(Counting(d, counted.clone())), &counted)
+        }
         [0x28, 0xb5, 0x2f, 0xfd] => {
             let d = zstd::stream::read::Decoder::new(f).map_err(|e| e.to_string())?;
-            scan_tar(tar::Archive::new(d))
+            scan_tar(tar::Archive::new(Counting(d, counted.clone())), &counted)
         }
         _ => {
             let mut a = tar::Archive::new(f);
             let entries = a
                 .entries_with_seek()
                 .map_err(|e| format!("not a tar archive: {e}"))?;
-            collect_pair(entries)
+            // Seeking from header to header costs nothing per byte: no budget.
+            collect(entries, &Rc::new(Cell::new(0)))
         }
     }
 }
 
-fn scan_tar<R: Read>(mut a: tar::Archive<R>) -> Result<Pair, String> {
-    let entries = a.entries().map_err(|e| format!("not a tar archive: {e}"))?;
-    collect_pair(entries)
+/// A reader that counts the bytes it gave.
+struct Counting<R>(R, Rc<Cell<u64>>);
+
+impl<R: Read> Read for Counting<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.0.read(buf)?;
+        self.1.set(self.1.get() + n as u64);
+        Ok(n)
+    }
 }
 
-fn collect_pair<R: Read>(entries: tar::Entries<'_, R>) -> Result<Pair, String> {
-    let mut config = None;
-    let mut spec = None;
+fn scan_tar<R: Read>(mut a: tar::Archive<R>, counted: &Rc<Cell<u64>>) -> Result<Peek, String> {
+    let entries = a.entries().map_err(|e| format!("not a tar archive: {e}"))?;
+    collect(entries, counted)
+}
+
+fn collect<R: Read>(entries: tar::Entries<'_, R>, counted: &Cell<u64>) -> Result<Peek, String> {
+    let mut p = Peek::default();
     for e in entries {
+        if counted.get() > STREAM_BUDGET {
+            return Ok(p);
+        }
         let e = e.map_err(|e| format!("corrupt archive: {e}"))?;
         let is_config = {
-            let p = e.path_bytes();
-            match p.strip_prefix(b"./").unwrap_or(&p) {
+            let path = e.path_bytes();
+            let path = path.strip_prefix(b"./").unwrap_or(&path);
+            match path {
                 b"config.dump" => true,
                 b"spec.dump" => false,
+                b"inventory.img"
+                | b"pstree.img"
+                | b"checkpoint/inventory.img"
+                | b"checkpoint/pstree.img" => {
+                    p.images = true;
+                    continue;
+                }
                 _ => continue,
             }
         };
         let (slot, name) = if is_config {
-            (&mut config, "config.dump")
+            (&mut p.config, "config.dump")
         } else {
-            (&mut spec, "spec.dump")
+            (&mut p.spec, "spec.dump")
         };
         if slot.is_none() {
             *slot = Some(read_capped(e, name)?);
         }
-        if config.is_some() && spec.is_some() {
+        if p.config.is_some() && p.spec.is_some() {
             break;
         }
     }
-    Ok((config, spec))
+    p.complete = true;
+    Ok(p)
 }
-
 fn read_capped(r: impl Read, name: &str) -> Result<Vec<u8>, String> {
     let mut v = Vec::new();
     r.take(MAX_METADATA + 1)
@@ -93,4 +139,80 @@ fn read_capped(r: impl Read, name: &str) -> Result<Vec<u8>, String> {
         return Err(format!("{name}: larger than {MAX_METADATA} bytes"));
     }
     Ok(v)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A tar of `(name, size)` entries (content zeros, except the metadata files' `{}`).
+    fn tar_of(entries: &[(&str, usize)]) -> Vec<u8> {
+        let mut b = tar::Builder::new(Vec::new());
+        for (name, size) in entries {
+            let data = if name.ends_with(".dump") {
+                b"{}".to_vec()
+            } else {
+                vec![0u8; *size]
+            };
+            let mut h = tar::Header::new_gnu();
+            h.set_size(data.len() as u64);
+            h.set_mode(0o644);
+            h.set_cksum();
+            b.append_data(&mut h, name, &data[..]).unwrap();
+        }
+        b.into_inner().unwrap()
+    }
+
+    fn peek(dir: &Path, file: &str, bytes: &[u8]) -> Result<Peek, String> {
+        let p = dir.join(file);
+        std::fs::write(&p, bytes).unwrap();
+        container_metadata(&p)
+    }
+
+    #[test]
+    fn archives_with_and_without_metadata() {
+        let tmp = tempfile::tempdir().unwrap();
+        let d = tmp.path();
+        // A Podman-like archive: metadata first.
+        let podman = tar_of(&[
+            ("config.dump", 0),
+            ("spec.dump", 0),
+            ("checkpoint/pstree.img", 10),
+        ]);
+        let p = peek(d, "a.tar", &podman).unwrap();
+        assert!(p.config.is_some() && p.spec.is_some() && p.complete);
+        // A tar of a plain CRIU image directory: images, no metadata.
+        let plain = tar_of(&[
+            ("./inventory.img", 10),
+            ("./pstree.img", 10),
+            ("./pages-1.img", 4096),
+        ]);
+        let gz = {
+            let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+            std::io::Write::write_all(&mut e, &plain).unwrap();
+            e.finish().unwrap()
+        };
+        let p = peek(d, "plain.tar.gz", &gz).unwrap();
+        assert!(p.images && p.complete && p.config.is_none());
+        // A tar of something else.
+        let docs = tar_of(&[("notes/a.txt", 100)]);
+        let p = peek(d, "docs.tar", &docs).unwrap();
+        assert!(!p.images && p.complete && p.config.is_none() && p.spec.is_none());
+        // Metadata behind more than the budget in a compressed archive: given up, not decompressed
+        // to the end.
+        let deep = tar_of(&[
+            (
+                "checkpoint/pages-1.img",
+                (STREAM_BUDGET + (8 << 20)) as usize,
+            ),
+            ("config.dump", 0),
+            ("spec.dump", 0),
+        ]);
+        let zst = zstd::encode_all(&deep[..], 1).unwrap();
+        let p = peek(d, "deep.tar.zst", &zst).unwrap();
+        assert!(!p.complete && p.config.is_none(), "{p:?}");
+        // The same uncompressed: seeking is free, the metadata is found.
+        let p = peek(d, "deep.tar", &deep).unwrap();
+        assert!(p.complete && p.config.is_some());
+    }
 }
