@@ -21,6 +21,11 @@
 //! - The resident set stays bounded: a window inside one mapped slice of a pages file is scanned
 //!   in place and its pages are released afterwards ([`crate::source::blob::release`]); any
 //!   other window is assembled into one reused buffer.
+//! - Without YARA rules, when no IOC can match a zero byte (a literal without `\0`, a regex none
+//!   of whose literals and classes holds `\0` and without look-around assertions), no match lies
+//!   in a hole or crosses one: then only the dumped bytes of each window are searched, in place,
+//!   each data run on its own (the one-page runs of a fragmented dump in batches of their pages
+//!   file, as `memparse --search`), with the same windows, matches and contexts as above.
 //! - Shared memory (`MAP_SHARED`: anonymous shared, memfd, SysV, files such as `/dev/shm/*`,
 //!   whose pages come from Podman's `devshm-checkpoint.tar`) is scanned once per object and range, and each finding in it names every process that maps
 //!   it, with the address in each.
@@ -42,14 +47,15 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use serde::Serialize;
 
-use super::search::Pattern;
+use super::search::{Batch, Match, Pattern, Span};
 use super::{Error, write_out};
 use crate::format::escape::escape_ascii as escape;
 use crate::format::table;
 use crate::model::Checkpoint;
-use crate::model::memory::{Extent, ExtentData, Memory};
+use crate::model::memory::{Extent, ExtentData, Memory, Piece};
 use crate::model::process::{Process, SharedObject, Vma, vma_status as vs};
-use crate::source::OpenOptions;
+use crate::source::blob::Releaser;
+use crate::source::{Blob, OpenOptions};
 
 /// Bytes of a scan window (the overlap and look-behind come on top).
 pub const WINDOW: u64 = 32 << 20;
@@ -58,6 +64,9 @@ pub const OVERLAP: u64 = 64 << 10;
 /// Bytes before a window given as context (regex look-behind assertions; matches starting there
 /// belong to the previous window).
 pub const LOOKBEHIND: u64 = 64;
+/// Most bytes of a pages file searched in one pass when the holes are skipped (see
+/// `scan_dumped`), then released: what a thread keeps mapped, unless one extent is longer.
+const SCAN_BATCH: usize = 4 << 20;
 /// Longest part of a match shown in `context` (the rest is elided with `...`).
 const MAX_SHOWN: usize = 64;
 /// Directory depth searched for checkpoints under a directory given on the command line.
@@ -165,9 +174,29 @@ impl Matchers {
         })
     }
 
+    /// True when memory can be searched in its dumped bytes alone, the holes skipped: no YARA
+    /// rules (their conditions and offsets see the window, zeros included) and every IOC
+    /// [`Pattern::skips_zeros`] (a literal no longer than [`OVERLAP`]). Then no match lies in a
+    /// hole or crosses one, and the matches, addresses and contexts are those of the window
+    /// search with the holes as zeros (test `dumped_bytes_alone_find_what_the_windows_find`).
+    fn dumped_only(&self) -> bool {
+        #[cfg(feature = "yara")]
+        if self.rules.is_some() {
+            return false;
+        }
+        self.iocs.iter().all(|i| {
+            i.pattern.skips_zeros()
+                && match &i.pattern {
+                    Pattern::Literal(f) => f.needle().len() as u64 <= OVERLAP,
+                    Pattern::Regex(_) => true,
+                }
+        })
+    }
+
     fn scanner(&self) -> Scanner<'_> {
         Scanner {
             m: self,
+            dumped_only: self.dumped_only(),
             #[cfg(feature = "yara")]
             yara: self.rules.as_ref().map(|r| {
                 let mut s = yara_x::Scanner::new(r);
@@ -197,6 +226,8 @@ fn ioc_regex(s: &str) -> Result<Ioc, String> {
 /// One thread's scanner.
 struct Scanner<'m> {
     m: &'m Matchers,
+    /// [`Matchers::dumped_only`].
+    dumped_only: bool,
     #[cfg(feature = "yara")]
     yara: Option<yara_x::Scanner<'m>>,
 }
@@ -642,30 +673,68 @@ fn scan_unit(
     warnings: &mut Vec<String>,
 ) {
     let (p, v) = (u.proc, u.vma);
-    let mem = &p.memory;
+    let mut errs = Vec::new();
+    let broken = scan_range(
+        sc,
+        &p.memory,
+        v.start..v.end,
+        WINDOW,
+        context,
+        buf,
+        progress,
+        out,
+        &mut errs,
+    );
+    for (w, e) in errs {
+        warnings.push(format!("PID {} {} at {w:#x}: {e}", p.pid, mapping_text(v)));
+    }
+    if broken > 0 {
+        warnings.push(format!(
+            "PID {} {}: {broken} bytes the checkpoint cannot serve were scanned as zeros",
+            p.pid,
+            mapping_text(v)
+        ));
+    }
+}
+
+/// Scans `range` of `mem` in windows of `window` bytes (see the module's documentation); returns
+/// the broken bytes scanned as zeros. Scan errors go to `errs` with their window's start.
+#[allow(clippy::too_many_arguments)]
+fn scan_range(
+    sc: &mut Scanner<'_>,
+    mem: &Memory,
+    range: std::ops::Range<u64>,
+    window: u64,
+    context: usize,
+    buf: &mut Vec<u8>,
+    progress: &dyn Fn(u64),
+    out: &mut Vec<Located>,
+    errs: &mut Vec<(u64, String)>,
+) -> u64 {
     let mut broken = 0u64;
     let mut hits = Vec::new();
     let mut whole = std::collections::HashSet::new();
-    let mut w = v.start;
-    while w < v.end {
-        let own_end = w.saturating_add(WINDOW).min(v.end);
-        let lo = w.saturating_sub(LOOKBEHIND).max(v.start);
-        let hi = own_end.saturating_add(OVERLAP).min(v.end);
+    let mut w = range.start;
+    while w < range.end {
+        let own_end = w.saturating_add(window).min(range.end);
+        let lo = w.saturating_sub(LOOKBEHIND).max(range.start);
+        let hi = own_end.saturating_add(OVERLAP).min(range.end);
         let present = mem.present_in(w, own_end);
-        if mem.present_in(lo, hi) > 0 {
+        if mem.present_in(lo, hi) > 0 && sc.dumped_only {
+            let win = Window { w, own_end, lo, hi };
+            scan_dumped(sc.m, mem, &win, context, buf, &mut broken, out);
+        } else if mem.present_in(lo, hi) > 0 {
             let (bytes, mapped) = window_bytes(mem, lo, hi, buf, &mut broken);
             hits.clear();
-            let mut errs = Vec::new();
+            let mut e = Vec::new();
             sc.scan(
                 bytes,
                 (w - lo) as usize,
                 (own_end - lo) as usize,
                 &mut hits,
-                &mut errs,
+                &mut e,
             );
-            for e in errs {
-                warnings.push(format!("PID {} {} at {w:#x}: {e}", p.pid, mapping_text(v)));
-            }
+            errs.extend(e.into_iter().map(|e| (w, e)));
             for h in hits.drain(..) {
                 // A rule that matched without a string: once per VMA.
                 if h.len == 0 && !whole.insert(h.rule.clone()) {
@@ -686,13 +755,7 @@ fn scan_unit(
         progress(present);
         w = own_end;
     }
-    if broken > 0 {
-        warnings.push(format!(
-            "PID {} {}: {broken} bytes the checkpoint cannot serve were scanned as zeros",
-            p.pid,
-            mapping_text(v)
-        ));
-    }
+    broken
 }
 
 /// The match at `off..off + len` of `b` with `context` bytes on each side, escaped.
@@ -700,12 +763,186 @@ fn context_text(b: &[u8], off: usize, len: usize, context: usize) -> String {
     let lo = off.saturating_sub(context);
     let end = (off + len).min(b.len());
     let shown_end = end.min(off + MAX_SHOWN);
-    let mut s = escape(&b[lo..shown_end]);
-    if shown_end < end {
+    context_join(
+        &b[lo..shown_end],
+        shown_end < end,
+        &b[end..(end + context).min(b.len())],
+    )
+}
+
+/// The context before a match and its shown part, `...` when the match is cut, the context
+/// after it: escaped.
+fn context_join(head: &[u8], cut: bool, tail: &[u8]) -> String {
+    let mut s = escape(head);
+    if cut {
         s.push_str("...");
     }
-    s.push_str(&escape(&b[end..(end + context).min(b.len())]));
+    s.push_str(&escape(tail));
     s
+}
+
+/// One window of a VMA: matches belong to it when they start in `w..own_end`; it holds the bytes
+/// `lo..hi` (look-behind and overlap included).
+struct Window {
+    w: u64,
+    own_end: u64,
+    lo: u64,
+    hi: u64,
+}
+
+/// The bytes of `mem` at `a..b`, holes and broken ranges as zeros, appended to `v`.
+fn read_zeros(mem: &Memory, a: u64, b: u64, v: &mut Vec<u8>, rel: &mut Releaser) {
+    if a >= b {
+        return;
+    }
+    for (pa, p) in mem.pieces(a, b - a) {
+        match p {
+            Piece::Data(d) => {
+                v.extend_from_slice(d);
+                rel.add(d);
+            }
+            Piece::Zeros(n) => v.resize(v.len() + n as usize, 0),
+            Piece::Broken(_) => {
+                let i = mem.extents().partition_point(|e| e.end() <= pa);
+                let end = mem.extents().get(i).map_or(b, |e| e.end().min(b));
+                v.resize(v.len() + (end - pa) as usize, 0);
+            }
+        }
+    }
+}
+
+/// The IOCs' matches in window `win` of `mem`, searched in its dumped bytes only (when
+/// [`Matchers::dumped_only`]): each data run of the window (address-adjacent extents, clipped to
+/// `w..hi`) is searched on its own, as the window search with the holes as zeros would find it.
+/// Runs of one extent whose bytes follow each other in a pages file (a fragmented dump: one per
+/// pagemap entry) are searched as one slice, each hit mapped back to its run and dropped when it
+/// crosses into the next ([`Batch`], as `memparse --search` does); a run of several extents is
+/// copied into `buf`. The context is read from memory within `lo..hi`, holes as zeros, as the
+/// window shows it. Broken bytes in `lo..hi` are counted in `broken`, as the window search counts
+/// them. The pages read are released by the end of the window.
+fn scan_dumped(
+    m: &Matchers,
+    mem: &Memory,
+    win: &Window,
+    context: usize,
+    buf: &mut Vec<u8>,
+    broken: &mut u64,
+    out: &mut Vec<Located>,
+) {
+    let ext = mem.extents();
+    let mut rel = Releaser::new();
+    let mut spans: Vec<Span> = Vec::new();
+    let mut found: Vec<(usize, Match)> = Vec::new();
+    // The pending batch: its first and last blobs, where it starts in the first and ends in the
+    // last (byte offsets in each).
+    let mut batch: Option<(&Blob, usize, &Blob, usize)> = None;
+    let search = |h: &[u8], spans: &[Span], found: &mut Vec<(usize, Match)>| {
+        let b = Batch { spans, h };
+        let mut v = Vec::new();
+        for (k, ioc) in m.iocs.iter().enumerate() {
+            v.clear();
+            b.find(&ioc.pattern, &mut v);
+            found.extend(v.iter().filter(|x| x.addr < win.own_end).map(|&x| (k, x)));
+        }
+    };
+    let flush = |batch: &mut Option<(&Blob, usize, &Blob, usize)>,
+                 spans: &mut Vec<Span>,
+                 found: &mut Vec<(usize, Match)>,
+                 rel: &mut Releaser| {
+        if let Some((first, a, last, b)) = batch.take()
+            && let Some(t) = first.through(last)
+        {
+            let h = &t[a..t.len() - (last.len() - b)];
+            search(h, spans, found);
+            rel.add(h);
+            // A batch of one pages file is released as soon as it is searched: with the
+            // window's other pages pending, a thread would hold twice as much.
+            if h.len() >= SCAN_BATCH / 2 {
+                rel.flush();
+            }
+        }
+        spans.clear();
+    };
+    let mut k = ext.partition_point(|e| e.end() <= win.lo);
+    while k < ext.len() && ext[k].start < win.hi {
+        let e = &ext[k];
+        let ExtentData::Bytes(blob) = &e.data else {
+            *broken += e.end().min(win.hi) - e.start.max(win.lo);
+            k += 1;
+            continue;
+        };
+        // The run: address-adjacent data extents from `k`.
+        let mut j = k + 1;
+        while j < ext.len()
+            && ext[j].start < win.hi
+            && ext[j].start == ext[j - 1].end()
+            && matches!(ext[j].data, ExtentData::Bytes(_))
+        {
+            j += 1;
+        }
+        let (s, t) = (e.start.max(win.w), ext[j - 1].end().min(win.hi));
+        if s >= t {
+            k = j;
+            continue;
+        }
+        if j == k + 1 {
+            let (a, b) = ((s - e.start) as usize, (t - e.start) as usize);
+            let total = spans.last().map_or(0, |x| x.end);
+            let joins = matches!(batch, Some((_, _, last, lb))
+                if lb == last.len() && a == 0 && last.is_followed_by(blob)
+                    && total + (b - a) <= SCAN_BATCH);
+            if !joins {
+                flush(&mut batch, &mut spans, &mut found, &mut rel);
+            }
+            let off = spans.last().map_or(0, |x| x.end);
+            spans.push(Span {
+                off,
+                end: off + (b - a),
+                addr: s,
+            });
+            batch = Some(match batch {
+                Some((first, fa, _, _)) if joins => (first, fa, blob, b),
+                _ => (blob, a, blob, b),
+            });
+        } else {
+            flush(&mut batch, &mut spans, &mut found, &mut rel);
+            buf.clear();
+            read_zeros(mem, s, t, buf, &mut rel);
+            spans.push(Span {
+                off: 0,
+                end: buf.len(),
+                addr: s,
+            });
+            search(buf, &spans, &mut found);
+            spans.clear();
+        }
+        k = j;
+    }
+    flush(&mut batch, &mut spans, &mut found, &mut rel);
+    let mut head = Vec::new();
+    let mut tail = Vec::new();
+    for (i, x) in found {
+        let ioc = &m.iocs[i];
+        // As `context_text` over the window's bytes.
+        let end = (x.addr + x.len as u64).min(win.hi);
+        let shown_end = end.min(x.addr + MAX_SHOWN as u64);
+        head.clear();
+        tail.clear();
+        let from = x.addr.saturating_sub(context as u64).max(win.lo);
+        read_zeros(mem, from, shown_end, &mut head, &mut rel);
+        let to = end.saturating_add(context as u64).min(win.hi);
+        read_zeros(mem, end, to, &mut tail, &mut rel);
+        out.push(Located {
+            hit: Hit {
+                rule: ioc.kind.into(),
+                string: ioc.text.clone(),
+                off: (x.addr - win.lo) as usize,
+                len: x.len,
+            },
+            addr: x.addr,
+            context: context_join(&head, shown_end < end, &tail),
+        });
+    }
 }
 
 /// Scans contiguous bytes (a file) in the same windows as a VMA; offsets as `addr`.
@@ -1268,6 +1505,230 @@ mod tests {
         buf.fill(0xff);
         let (b, _) = window_bytes(&mem, 0x1006, 0x1024, &mut buf, &mut broken);
         assert_eq!(b, &want[..]);
+    }
+
+    /// A finding as a comparable row: address, length, rule, string, context.
+    type Row = (u64, usize, String, String, String);
+
+    fn rows(mut v: Vec<Located>) -> Vec<Row> {
+        let mut r: Vec<_> = v
+            .drain(..)
+            .map(|l| (l.addr, l.hit.len, l.hit.rule, l.hit.string, l.context))
+            .collect();
+        r.sort();
+        r
+    }
+
+    /// `range` of `mem` scanned in windows of `window` bytes, in the dumped bytes alone or with
+    /// the holes as zeros: the findings and the broken bytes counted.
+    fn scan_both(
+        m: &Matchers,
+        mem: &Memory,
+        range: std::ops::Range<u64>,
+        window: u64,
+        context: usize,
+    ) -> [(Vec<Row>, u64); 2] {
+        [true, false].map(|dumped_only| {
+            let mut sc = m.scanner();
+            sc.dumped_only = dumped_only;
+            let (mut out, mut errs, mut buf) = (Vec::new(), Vec::new(), Vec::new());
+            let range = range.clone();
+            let broken = scan_range(
+                &mut sc,
+                mem,
+                range,
+                window,
+                context,
+                &mut buf,
+                &|_| {},
+                &mut out,
+                &mut errs,
+            );
+            assert!(errs.is_empty());
+            (rows(out), broken)
+        })
+    }
+
+    /// Which patterns may skip the holes: none that can match a zero byte or looks around.
+    #[test]
+    fn patterns_that_skip_zeros() {
+        for (p, want) in [
+            (Pattern::literal(b"KEY").unwrap(), true),
+            (Pattern::literal(b"K\0Y").unwrap(), false),
+            (Pattern::regex("AB+A").unwrap(), true),
+            (Pattern::regex("(?i)key-[0-9a-f]{4,}").unwrap(), true),
+            (Pattern::regex("A[^\n\x00]*B").unwrap(), true),
+            (Pattern::regex("(A|AB)(x|BA)?").unwrap(), true),
+            (Pattern::regex("A[^\n]*B").unwrap(), false),
+            (Pattern::regex("A.B").unwrap(), false),
+            (Pattern::regex("(?s-u).").unwrap(), false),
+            (Pattern::regex("A\\x00").unwrap(), false),
+            (Pattern::regex("A[\\x00-\\x20]").unwrap(), false),
+            (Pattern::regex("\\bAB").unwrap(), false),
+            (Pattern::regex("^AB|B$").unwrap(), false),
+            (Pattern::regex("\\W").unwrap(), false),
+        ] {
+            let name = match &p {
+                Pattern::Literal(f) => format!("{:?}", f.needle()),
+                Pattern::Regex(re) => re.as_str().to_string(),
+            };
+            assert_eq!(p.skips_zeros(), want, "{name}");
+        }
+    }
+
+    /// Differential: fragmented memory (thousands of tiny extents of a mapped pages file, most a
+    /// hole apart, some address-adjacent to the previous one from another file or from a later
+    /// place of the same file, some broken) scanned in the dumped bytes alone finds exactly what
+    /// the window search with the holes as zeros finds — addresses, lengths, contexts (zeros of
+    /// the holes included), overlapping literal hits, leftmost-first regex matches, matches
+    /// across address-adjacent extents, none across a hole — in small windows and in one
+    /// window, every IOC alone and all together.
+    #[test]
+    fn dumped_bytes_alone_find_what_the_windows_find() {
+        let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+        let mut rnd = |n: u64| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x % n
+        };
+        let alphabet = b"AAABx\n- B";
+        let file: Vec<u8> = (0..(2 << 20))
+            .map(|_| alphabet[rnd(alphabet.len() as u64) as usize])
+            .collect();
+        let other: Vec<u8> = (0..(64 << 10)).map(|i| b"BAAB"[i % 4]).collect();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("pages-1.img");
+        std::fs::write(&path, &file).unwrap();
+        let (fb, ob) = (Blob::map_file(&path).unwrap(), Blob::from_vec(other));
+        let piece = |b: &Blob, start: u64, off: usize, len: usize| Extent {
+            start,
+            len: len as u64,
+            data: ExtentData::Bytes(b.slice(off..off + len).unwrap()),
+        };
+        let mut v = Vec::new();
+        let (mut off, mut addr, mut ooff) = (0usize, 0x10_0000u64, 0usize);
+        let (mut adjacent, mut crossing) = (0, 0);
+        while off < file.len() - 8192 {
+            let len = match rnd(32) {
+                0 => 4096,
+                1 => 8192,
+                _ => 1 + rnd(40) as usize,
+            };
+            let e = match rnd(20) {
+                0 => {
+                    let e = piece(&ob, addr, ooff, len.min(64));
+                    ooff = (ooff + 64) % (60 << 10);
+                    e
+                }
+                1 => Extent {
+                    start: addr,
+                    len: len as u64,
+                    data: ExtentData::Broken("test".into()),
+                },
+                _ => {
+                    let e = piece(&fb, addr, off, len);
+                    off += len;
+                    if rnd(10) == 0 {
+                        off += 1 + rnd(30) as usize;
+                    }
+                    e
+                }
+            };
+            addr = e.end();
+            match rnd(8) {
+                0 => adjacent += 1,
+                1 => addr += 4096 + rnd(8192),
+                _ => addr += 1 + rnd(3),
+            }
+            v.push(e);
+        }
+        let end = addr + 100;
+        let (mem, ov) = Memory::from_extents(v);
+        assert!(ov.is_empty());
+        assert!(mem.extents().len() > 4_000, "{}", mem.extents().len());
+        assert!(adjacent > 500);
+        let iocs = || {
+            vec![
+                ioc_string("A").unwrap(),
+                ioc_string("AB").unwrap(),
+                ioc_string("BAAB").unwrap(),
+                ioc_string("AAAAAB").unwrap(),
+                ioc_string("\nB-").unwrap(),
+                ioc_regex("AB+A").unwrap(),
+                ioc_regex("A{4,}").unwrap(),
+                ioc_regex("A[^\n\x00]*B").unwrap(),
+                ioc_regex("[AB -]+").unwrap(),
+                ioc_regex("B?").unwrap(),
+                ioc_regex("(A|AB)(x|BA)").unwrap(),
+            ]
+        };
+        let all = Matchers {
+            iocs: iocs(),
+            #[cfg(feature = "yara")]
+            rules: None,
+        };
+        assert!(all.dumped_only());
+        let ext = mem.extents();
+        for window in [64 << 10, WINDOW] {
+            for (i, ioc) in iocs().into_iter().enumerate() {
+                let name = ioc.text.clone();
+                let m = Matchers {
+                    iocs: vec![ioc],
+                    #[cfg(feature = "yara")]
+                    rules: None,
+                };
+                let [(got, gb), (want, wb)] = scan_both(&m, &mem, 0x10_0000 - 300..end, window, 7);
+                assert!(want.len() > 100, "{name}: {} matches", want.len());
+                assert_eq!(gb, wb, "{name}: broken bytes");
+                if got != want {
+                    let d = got.iter().zip(&want).position(|(a, b)| a != b);
+                    let d = d.unwrap_or(got.len().min(want.len()));
+                    panic!(
+                        "{name}, window {window}: {} matches, want {}; first difference: {:?} vs {:?}",
+                        got.len(),
+                        want.len(),
+                        got.get(d),
+                        want.get(d)
+                    );
+                }
+                // Matches across two address-adjacent extents exist (the literals and regexes
+                // that need more than one byte), none crosses a hole.
+                for (a, len, ..) in &want {
+                    let k = ext.partition_point(|e| e.end() <= *a);
+                    let mut e = k;
+                    while ext[e].end() < a + *len as u64 {
+                        assert_eq!(ext[e].end(), ext[e + 1].start, "{name}: across a hole");
+                        e += 1;
+                    }
+                    crossing += usize::from(e > k && i > 0);
+                }
+            }
+            let [(got, _), (want, _)] = scan_both(&all, &mem, 0x10_0000 - 300..end, window, 7);
+            assert_eq!(got, want, "all IOCs together");
+        }
+        assert!(crossing > 100, "{crossing} matches across extents");
+        assert_eq!(fb.bytes(), &file[..], "released pages read back unchanged");
+    }
+
+    /// The context of a match next to a hole shows the hole's zeros, as the memory file does.
+    #[test]
+    fn context_next_to_a_hole_shows_zeros() {
+        let a = Blob::from_vec(b"..KEY".to_vec());
+        let b = Blob::from_vec(b"KEY..".to_vec());
+        let (mem, _) = Memory::from_extents(vec![ext(0x1000, &a), ext(0x1008, &b)]);
+        let m = Matchers {
+            iocs: vec![ioc_string("KEY").unwrap()],
+            #[cfg(feature = "yara")]
+            rules: None,
+        };
+        let [(got, _), (want, _)] = scan_both(&m, &mem, 0x1000..0x2000, WINDOW, 4);
+        assert_eq!(got, want);
+        let ctx: Vec<&str> = got.iter().map(|r| r.4.as_str()).collect();
+        assert_eq!(
+            ctx,
+            vec!["..KEY\\x00\\x00\\x00K", "Y\\x00\\x00\\x00KEY..\\x00\\x00"]
+        );
     }
 
     #[test]

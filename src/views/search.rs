@@ -77,6 +77,45 @@ impl Pattern {
     }
 }
 
+impl Pattern {
+    /// True when no match can contain a zero byte and whether bytes match does not depend on the
+    /// bytes around them (a literal without `\0`; a regex without look-around assertions none of
+    /// whose literals and classes holds `\0`, judged from its parsed form, conservatively). Such
+    /// a pattern finds nothing in a hole read as zeros, nor across one: searching the dumped
+    /// bytes alone finds what a search of memory with its holes as zeros finds (`scan`).
+    pub fn skips_zeros(&self) -> bool {
+        match self {
+            Pattern::Literal(f) => !f.needle().contains(&0),
+            Pattern::Regex(re) => parse(re.as_str())
+                .is_some_and(|h| h.properties().look_set().is_empty() && !may_hold_zero(&h)),
+        }
+    }
+}
+
+/// `pattern` parsed as [`Pattern::regex`] compiles it.
+fn parse(pattern: &str) -> Option<regex_syntax::hir::Hir> {
+    regex_syntax::ParserBuilder::new()
+        .unicode(false)
+        .utf8(false)
+        .build()
+        .parse(pattern)
+        .ok()
+}
+
+/// True when some literal or class of `h` holds the byte 0 (reachable or not).
+fn may_hold_zero(h: &regex_syntax::hir::Hir) -> bool {
+    use regex_syntax::hir::{Class, HirKind};
+    match h.kind() {
+        HirKind::Empty | HirKind::Look(_) => false,
+        HirKind::Literal(l) => l.0.contains(&0),
+        HirKind::Class(Class::Bytes(c)) => c.ranges().first().is_some_and(|r| r.start() == 0),
+        HirKind::Class(Class::Unicode(c)) => c.ranges().first().is_some_and(|r| r.start() == '\0'),
+        HirKind::Repetition(r) => may_hold_zero(&r.sub),
+        HirKind::Capture(c) => may_hold_zero(&c.sub),
+        HirKind::Concat(v) | HirKind::Alternation(v) => v.iter().any(may_hold_zero),
+    }
+}
+
 /// One match: its address and length.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Match {
@@ -275,10 +314,7 @@ impl<'a> Searchable<'a> {
                         }
                     }
                     let batch = Batch { spans: &spans, h };
-                    match pat {
-                        Pattern::Literal(f) => batch.literal(f, &mut out),
-                        Pattern::Regex(re) => batch.regex(re, &mut out),
-                    }
+                    batch.find(pat, &mut out);
                     rel.add(h);
                     i = j;
                     continue;
@@ -363,29 +399,34 @@ fn alone(ext: &[Extent], i: usize) -> bool {
 /// assertion: whether it matches `h[s..e]` then depends on those bytes only, not on the bytes
 /// around them, which in a batch belong to other extents.
 fn look_free(pattern: &str) -> bool {
-    regex_syntax::ParserBuilder::new()
-        .unicode(false)
-        .utf8(false)
-        .build()
-        .parse(pattern)
-        .is_ok_and(|h| h.properties().look_set().is_empty())
+    parse(pattern).is_some_and(|h| h.properties().look_set().is_empty())
 }
 
 /// Where an extent of a batch lies: `h[off..end]`, at address `addr`.
 #[derive(Clone, Copy, Debug)]
-struct Span {
-    off: usize,
-    end: usize,
-    addr: u64,
+pub(crate) struct Span {
+    pub off: usize,
+    pub end: usize,
+    pub addr: u64,
 }
 
-/// Data runs of one extent each whose bytes are `h`, one after the other in a pages file.
-struct Batch<'s, 'h> {
-    spans: &'s [Span],
-    h: &'h [u8],
+/// Data runs whose bytes are `h`, one after the other (in a pages file, or copied), each searched
+/// on its own: `spans` tile `h` in order.
+pub(crate) struct Batch<'s, 'h> {
+    pub spans: &'s [Span],
+    pub h: &'h [u8],
 }
 
 impl Batch<'_, '_> {
+    /// Every match of `pat` (see [`Batch::literal`], [`Batch::regex`]; a regex without
+    /// look-around assertions).
+    pub fn find(&self, pat: &Pattern, out: &mut Vec<Match>) {
+        match pat {
+            Pattern::Literal(f) => self.literal(f, out),
+            Pattern::Regex(re) => self.regex(re, out),
+        }
+    }
+
     /// Every occurrence within one extent, at its address.
     fn literal(&self, f: &memmem::Finder<'_>, out: &mut Vec<Match>) {
         let n = f.needle().len();
