@@ -16,11 +16,14 @@
 //!   [`LOOKBEHIND`] bytes back: a match belongs to the window it starts in (reported once), a
 //!   match up to [`OVERLAP`] bytes long is found whole wherever it lies. A YARA rule's condition
 //!   is evaluated per window, so in a VMA larger than a window a condition over several strings
-//!   (`$a and $b`, counts, `filesize`) sees one window at a time. A window with no dumped byte is
-//!   not scanned (a reserved, never touched range: nothing there but zeros).
+//!   (`$a and $b`, counts, `filesize`) sees one window at a time. (The window was 32 MiB until
+//!   issue 14; a thread holds about a window of mapped pages and its buffer, and 8 MiB keeps
+//!   `scan` at `-j 2` under 64 MiB: docs/performance.md, rows 10.) A window with no dumped byte
+//!   is not scanned (a reserved, never touched range: nothing there but zeros).
 //! - The resident set stays bounded: a window inside one mapped slice of a pages file is scanned
 //!   in place and its pages are released afterwards ([`crate::source::blob::release`]); any
-//!   other window is assembled into one reused buffer.
+//!   other window is assembled into one reused buffer, the mapped pages copied into it released
+//!   every [`COPY_RELEASE`] bytes.
 //! - Without YARA rules, when no IOC can match a zero byte (a literal without `\0`, a regex none
 //!   of whose literals and classes holds `\0` and without look-around assertions), no match lies
 //!   in a hole or crosses one: then only the dumped bytes of each window are searched, in place,
@@ -58,7 +61,7 @@ use crate::source::blob::Releaser;
 use crate::source::{Blob, OpenOptions};
 
 /// Bytes of a scan window (the overlap and look-behind come on top).
-pub const WINDOW: u64 = 32 << 20;
+pub const WINDOW: u64 = 8 << 20;
 /// The longest match found whole across a window boundary; windows overlap by this much.
 pub const OVERLAP: u64 = 64 << 10;
 /// Bytes before a window given as context (regex look-behind assertions; matches starting there
@@ -67,6 +70,8 @@ pub const LOOKBEHIND: u64 = 64;
 /// Most bytes of a pages file searched in one pass when the holes are skipped (see
 /// `scan_dumped`), then released: what a thread keeps mapped, unless one extent is longer.
 const SCAN_BATCH: usize = 4 << 20;
+/// Bytes copied into a window's buffer between two releases of the mapped pages they came from.
+const COPY_RELEASE: usize = 1 << 20;
 /// Longest part of a match shown in `context` (the rest is elided with `...`).
 const MAX_SHOWN: usize = 64;
 /// Directory depth searched for checkpoints under a directory given on the command line.
@@ -642,13 +647,21 @@ fn window_bytes<'a>(
     }
     let out = &mut buf[..n];
     // One lookup, then a walk over the extents (a fragmented dump has one per page); the copied
-    // pages are released per window of the pages file, not per extent.
+    // pages are released in batches, not per extent, and every [`COPY_RELEASE`] bytes copied, so
+    // a thread holds its buffer and little more.
+    let mut rel = Releaser::new();
+    let mut copied = 0;
     for (a, piece) in mem.pieces(lo, hi - lo) {
         let o = (a - lo) as usize;
         match piece {
             crate::model::memory::Piece::Data(d) => {
                 out[o..o + d.len()].copy_from_slice(d);
-                crate::source::blob::release_later(d);
+                rel.add(d);
+                copied += d.len();
+                if copied >= COPY_RELEASE {
+                    rel.flush();
+                    copied = 0;
+                }
             }
             crate::model::memory::Piece::Zeros(z) => out[o..o + z as usize].fill(0),
             crate::model::memory::Piece::Broken(_) => {

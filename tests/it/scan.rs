@@ -264,7 +264,7 @@ fn podman_archive_with_container_name() {
 #[test]
 fn matches_across_entry_dump_and_window_boundaries() {
     const BASE: u64 = 0x5ec0_0000_0000;
-    const WINDOW: u64 = 32 << 20;
+    const WINDOW: u64 = ckptfs::views::scan::WINDOW;
     let dir = tempfile::tempdir().unwrap();
     let m1 = b"CROSS-PAGE-MARKER-1111";
     let m2 = b"CROSS-ENTRY-MARKER-2222";
