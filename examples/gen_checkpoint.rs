@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! cargo run --release --example gen_checkpoint -- OUTDIR SIZE [--formats dir,tar,gz,zst] [--seed N]
-//!     [--run-pages N] [--procs N] [--maps N]
+//!     [--run-pages N] [--procs N] [--maps N] [--region-max SIZE]
 //! ```
 //!
 //! SIZE is the amount of dumped page data (`64M`, `512M`, `2G`, `0.5G`, or bytes). Written into
@@ -35,6 +35,8 @@
 //! - `--maps N`: the second process (PID 7) has N more mappings: two-page private file mappings
 //!   of `/usr/lib/x86_64-linux-gnu/libgenK.so` with no dumped page (holes), like a process that
 //!   maps many libraries or arenas.
+//! - `--region-max SIZE`: the largest anonymous region (64 MiB without it): `--procs 1
+//!   --region-max 4G` puts most of the bytes in one VMA, like a JVM or Go heap.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -374,6 +376,7 @@ struct Knobs {
     run_pages: Option<u64>,
     procs: Option<usize>,
     maps: Option<usize>,
+    region_max: Option<u64>,
 }
 
 fn build(size: u64, seed: u64, knobs: Knobs) -> Built {
@@ -458,7 +461,7 @@ fn build(size: u64, seed: u64, knobs: Knobs) -> Built {
         let (av, ar) = regions(
             0x7f00_0000_0000 + slot * 0x10_0000_0000,
             pages - heap_pages,
-            REGION_MAX,
+            knobs.region_max.unwrap_or(REGION_MAX),
             knobs.run_pages,
         );
         for (s, l) in &av {
@@ -592,7 +595,7 @@ fn main() {
 }
 
 const USAGE: &str = "usage: gen_checkpoint OUTDIR SIZE [--formats dir,tar,gz,zst] [--seed N] \
-    [--run-pages N] [--procs N] [--maps N]";
+    [--run-pages N] [--procs N] [--maps N] [--region-max SIZE]";
 
 fn run() -> Result<(), String> {
     let mut args = std::env::args().skip(1);
@@ -610,6 +613,10 @@ fn run() -> Result<(), String> {
             "--run-pages" => knobs.run_pages = Some(number("--run-pages", args.next())?),
             "--procs" => knobs.procs = Some(number("--procs", args.next())? as usize),
             "--maps" => knobs.maps = Some(number("--maps", args.next())? as usize),
+            "--region-max" => {
+                let v = args.next().ok_or("--region-max needs a size")?;
+                knobs.region_max = Some(parse_size(&v)?.max(PAGE))
+            }
             "--formats" => formats = args.next().ok_or("--formats needs a value")?,
             "--seed" => {
                 seed = args
@@ -677,7 +684,14 @@ fn run() -> Result<(), String> {
     if let Some(n) = knobs.maps {
         let _ = writeln!(manifest, "maps={n}");
     }
-    if knobs.run_pages.is_some() || knobs.procs.is_some() || knobs.maps.is_some() {
+    if let Some(n) = knobs.region_max {
+        let _ = writeln!(manifest, "region_max={n}");
+    }
+    if knobs.run_pages.is_some()
+        || knobs.procs.is_some()
+        || knobs.maps.is_some()
+        || knobs.region_max.is_some()
+    {
         let _ = writeln!(manifest, "runs={}", b.runs.len());
     }
     write(&out.join("manifest.txt"), manifest.as_bytes())?;
