@@ -33,7 +33,8 @@
 //!   whose pages come from Podman's `devshm-checkpoint.tar`) is scanned once per object and range, and each finding in it names every process that maps
 //!   it, with the address in each.
 //! - Several checkpoints are scanned in parallel (`-j`); when there are fewer checkpoints than
-//!   jobs, the VMAs of one checkpoint are shared out between threads.
+//!   jobs, the VMAs of one checkpoint are shared out between threads, a VMA holding more than
+//!   [`PART`] dumped bytes (a JVM or Go heap) in parts of whole windows.
 //!
 //! Literal `--string` IOCs are found at every address where they occur (overlapping occurrences
 //! included, as `memparse --search`); `--regex` IOCs match raw bytes (Unicode off, `.` is any byte
@@ -675,48 +676,89 @@ fn window_bytes<'a>(
     (&buf[..n], false)
 }
 
-/// Scans one unit; findings (one per match, not yet merged across units) go to `out`.
-fn scan_unit(
+/// Dumped bytes a thread takes at a time: a VMA holding more is shared out between threads in
+/// parts of whole windows (a JVM or Go heap is one VMA; scanned as one unit it kept one thread
+/// busy while the others waited).
+const PART: u64 = 64 << 20;
+
+/// The parts of `range` (a unit's VMA) of `mem`, each a range of whole windows (aligned to
+/// `range.start`, as [`scan_range`] places them) holding about `part` dumped bytes; windows without a dumped byte
+/// are skipped over by a lookup, so a huge sparse reservation costs what its data costs.
+fn parts(
+    mem: &Memory,
+    range: std::ops::Range<u64>,
+    window: u64,
+    part: u64,
+) -> Vec<std::ops::Range<u64>> {
+    let (start, end) = (range.start, range.end);
+    if mem.present_in(start, end) <= part {
+        return std::iter::once(start..end).collect();
+    }
+    let mut out = Vec::new();
+    let (mut from, mut w, mut acc) = (start, start, 0u64);
+    while w < end {
+        match mem.next_data(w) {
+            // The start of the window that holds the next dumped byte (never before `w`).
+            Some(d) if d < end => w = start + (d - start) / window * window,
+            _ => break,
+        }
+        let own_end = w.saturating_add(window).min(end);
+        acc += mem.present_in(w, own_end);
+        w = own_end;
+        if acc >= part && w < end {
+            out.push(from..w);
+            from = w;
+            acc = 0;
+        }
+    }
+    out.push(from..end);
+    out
+}
+
+/// What one part of a unit gave: findings (one per match, not yet merged across units), the
+/// broken bytes scanned as zeros, scan errors with their window's start.
+#[derive(Default)]
+struct PartResult {
+    out: Vec<Located>,
+    broken: u64,
+    errs: Vec<(u64, String)>,
+}
+
+/// Scans the windows of `part` of one unit's VMA.
+fn scan_part(
     sc: &mut Scanner<'_>,
     u: &Unit<'_>,
+    part: std::ops::Range<u64>,
     context: usize,
     buf: &mut Vec<u8>,
     progress: &dyn Fn(u64),
-    out: &mut Vec<Located>,
-    warnings: &mut Vec<String>,
-) {
-    let (p, v) = (u.proc, u.vma);
-    let mut errs = Vec::new();
-    let broken = scan_range(
+) -> PartResult {
+    let mut r = PartResult::default();
+    r.broken = scan_range(
         sc,
-        &p.memory,
-        v.start..v.end,
+        &u.proc.memory,
+        u.vma.start..u.vma.end,
+        part,
         WINDOW,
         context,
         buf,
         progress,
-        out,
-        &mut errs,
+        &mut r.out,
+        &mut r.errs,
     );
-    for (w, e) in errs {
-        warnings.push(format!("PID {} {} at {w:#x}: {e}", p.pid, mapping_text(v)));
-    }
-    if broken > 0 {
-        warnings.push(format!(
-            "PID {} {}: {broken} bytes the checkpoint cannot serve were scanned as zeros",
-            p.pid,
-            mapping_text(v)
-        ));
-    }
+    r
 }
 
-/// Scans `range` of `mem` in windows of `window` bytes (see the module's documentation); returns
-/// the broken bytes scanned as zeros. Scan errors go to `errs` with their window's start.
+/// Scans the windows of `range` of `mem` that start in `part` (all of them when `part` is
+/// `range`) in windows of `window` bytes aligned to `range.start` (see the module's
+/// documentation); returns the broken bytes scanned as zeros. Scan errors go to `errs` with their
+/// window's start.
 #[allow(clippy::too_many_arguments)]
 fn scan_range(
     sc: &mut Scanner<'_>,
     mem: &Memory,
     range: std::ops::Range<u64>,
+    part: std::ops::Range<u64>,
     window: u64,
     context: usize,
     buf: &mut Vec<u8>,
@@ -727,8 +769,8 @@ fn scan_range(
     let mut broken = 0u64;
     let mut hits = Vec::new();
     let mut whole = std::collections::HashSet::new();
-    let mut w = range.start;
-    while w < range.end {
+    let mut w = part.start;
+    while w < part.end.min(range.end) {
         let own_end = w.saturating_add(window).min(range.end);
         let lo = w.saturating_sub(LOOKBEHIND).max(range.start);
         let hi = own_end.saturating_add(OVERLAP).min(range.end);
@@ -1004,7 +1046,7 @@ fn scan_slice(
 pub struct Options {
     /// Bytes of context on each side of a match.
     pub context: usize,
-    /// Threads sharing out the VMAs.
+    /// Threads sharing out the VMAs (large ones in parts).
     pub threads: usize,
     /// Also the files of `rootfs/`.
     pub rootfs_files: bool,
@@ -1026,23 +1068,38 @@ pub fn scan_checkpoint(
     } = *opts;
     let units = units(ck);
     on_units(units.iter().map(|u| u.present).sum());
+    // The work: each unit's parts, in address order (a large VMA is several).
+    let work_items: Vec<(usize, std::ops::Range<u64>)> = units
+        .iter()
+        .enumerate()
+        .flat_map(|(i, u)| {
+            parts(&u.proc.memory, u.vma.start..u.vma.end, WINDOW, PART)
+                .into_iter()
+                .map(move |r| (i, r))
+        })
+        .collect();
     let next = AtomicUsize::new(0);
-    let results: Mutex<Vec<(usize, Vec<Located>)>> = Mutex::new(Vec::new());
-    let warnings: Mutex<Vec<String>> = Mutex::new(Vec::new());
+    let results: Mutex<Vec<(usize, PartResult)>> = Mutex::new(Vec::new());
     let work = || {
         let mut sc = m.scanner();
         let mut buf = Vec::new();
         loop {
             let i = next.fetch_add(1, Ordering::Relaxed);
-            let Some(u) = units.get(i) else { break };
-            let mut out = Vec::new();
-            let mut warn = Vec::new();
-            scan_unit(&mut sc, u, context, &mut buf, progress, &mut out, &mut warn);
-            lock(&results).push((i, out));
-            lock(&warnings).extend(warn);
+            let Some((u, part)) = work_items.get(i) else {
+                break;
+            };
+            let r = scan_part(
+                &mut sc,
+                &units[*u],
+                part.clone(),
+                context,
+                &mut buf,
+                progress,
+            );
+            lock(&results).push((i, r));
         }
     };
-    let threads = threads.clamp(1, units.len().max(1));
+    let threads = threads.clamp(1, work_items.len().max(1));
     if threads == 1 {
         work();
     } else {
@@ -1054,17 +1111,47 @@ pub fn scan_checkpoint(
     }
     let mut results = results.into_inner().unwrap_or_else(|e| e.into_inner());
     results.sort_by_key(|r| r.0);
+    // Warnings in the units' order, whichever thread scanned which part: the errors per window,
+    // the broken bytes summed per VMA.
+    let mut warnings = Vec::new();
+    let mut broken = vec![0u64; units.len()];
+    for (i, r) in &results {
+        let u = &units[work_items[*i].0];
+        for (w, e) in &r.errs {
+            warnings.push(format!(
+                "PID {} {} at {w:#x}: {e}",
+                u.proc.pid,
+                mapping_text(u.vma)
+            ));
+        }
+        broken[work_items[*i].0] += r.broken;
+    }
+    for (u, b) in units.iter().zip(&broken) {
+        if *b > 0 {
+            warnings.push(format!(
+                "PID {} {}: {b} bytes the checkpoint cannot serve were scanned as zeros",
+                u.proc.pid,
+                mapping_text(u.vma)
+            ));
+        }
+    }
     let container = ck.meta.container_name.clone();
     // Merge: one finding per (object or process, offset or address, rule, string).
     let mut merged: BTreeMap<(String, u64, String, String), Finding> = BTreeMap::new();
-    for (i, hits) in results {
-        let u = &units[i];
+    // A rule that matched without a string: once per VMA (each part reports it once).
+    let mut whole: std::collections::HashSet<(usize, String)> = Default::default();
+    for (i, r) in results {
+        let ui = work_items[i].0;
+        let u = &units[ui];
         for Located {
             hit: h,
             addr,
             context: ctx,
-        } in hits
+        } in r.out
         {
+            if h.len == 0 && !whole.insert((ui, h.rule.clone())) {
+                continue;
+            }
             let rel = addr - u.vma.start;
             let mut seen: Vec<Seen> = u
                 .sharers
@@ -1176,12 +1263,9 @@ pub fn scan_checkpoint(
                 });
             }
         }
-        lock(&warnings).extend(warn);
+        warnings.extend(warn);
     }
-    Outcome {
-        findings,
-        warnings: warnings.into_inner().unwrap_or_else(|e| e.into_inner()),
-    }
+    Outcome { findings, warnings }
 }
 
 fn addr_of(s: &str) -> u64 {
@@ -1549,6 +1633,7 @@ mod tests {
             let broken = scan_range(
                 &mut sc,
                 mem,
+                range.clone(),
                 range,
                 window,
                 context,
@@ -1722,6 +1807,123 @@ mod tests {
         }
         assert!(crossing > 100, "{crossing} matches across extents");
         assert_eq!(fb.bytes(), &file[..], "released pages read back unchanged");
+    }
+
+    /// A large VMA is scanned in parts by several threads: the parts cover it, start on its
+    /// windows, hold about `part` dumped bytes each (a long empty stretch adds no part), and
+    /// scanned one by one they find exactly what the whole VMA scanned at once finds — matches
+    /// across the parts' boundaries, contexts, broken bytes — in both search paths.
+    #[test]
+    fn parts_find_what_the_whole_vma_finds() {
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut rnd = |n: u64| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x % n
+        };
+        let alphabet = b"AAABx B";
+        let data: Vec<u8> = (0..(3 << 20))
+            .map(|_| alphabet[rnd(alphabet.len() as u64) as usize])
+            .collect();
+        let blob = Blob::from_vec(data);
+        let (window, part) = (64u64 << 10, 256u64 << 10);
+        let start = 0x40_0000u64;
+        let mut v = Vec::new();
+        let (mut addr, mut off) = (start + 100, 0usize);
+        while off + 40_000 < blob.len() {
+            let len = 1 + rnd(30_000) as usize;
+            v.push(if rnd(25) == 0 {
+                Extent {
+                    start: addr,
+                    len: len as u64,
+                    data: ExtentData::Broken("test".into()),
+                }
+            } else {
+                let e = Extent {
+                    start: addr,
+                    len: len as u64,
+                    data: ExtentData::Bytes(blob.slice(off..off + len).unwrap()),
+                };
+                off += len;
+                e
+            });
+            addr += len as u64 + rnd(3) * rnd(4096);
+            if off > blob.len() / 2 && off < blob.len() / 2 + 40_000 {
+                addr += 1 << 30; // a long empty stretch: no part of its own
+            }
+        }
+        let end = addr + 5000;
+        let (mem, ov) = Memory::from_extents(v);
+        assert!(ov.is_empty());
+        let ps = parts(&mem, start..end, window, part);
+        assert_eq!(ps.first().map(|p| p.start), Some(start));
+        assert_eq!(ps.last().map(|p| p.end), Some(end));
+        let present = mem.present_in(start, end);
+        assert!(
+            ps.len() as u64 >= present / (part + window),
+            "{} parts",
+            ps.len()
+        );
+        assert!(ps.len() as u64 <= present / part + 1, "{} parts", ps.len());
+        for (i, p) in ps.iter().enumerate() {
+            assert_eq!((p.start - start) % window, 0, "part {i} starts on a window");
+            if i + 1 < ps.len() {
+                assert_eq!(p.end, ps[i + 1].start);
+                assert!(mem.present_in(p.start, p.end) >= part, "part {i}");
+            }
+        }
+        let one = parts(&mem, start..end, window, present);
+        assert_eq!((one.len(), one[0].clone()), (1, start..end));
+        let m = Matchers {
+            iocs: vec![
+                ioc_string("AAAB").unwrap(),
+                ioc_regex("A+B[ AB]{0,30}x").unwrap(),
+                ioc_regex("B\\x00*A").unwrap(),
+            ],
+            #[cfg(feature = "yara")]
+            rules: None,
+        };
+        for dumped_only in [true, false] {
+            let scan = |part: std::ops::Range<u64>| {
+                let mut sc = m.scanner();
+                sc.dumped_only = dumped_only;
+                let (mut out, mut errs, mut buf) = (Vec::new(), Vec::new(), Vec::new());
+                let b = scan_range(
+                    &mut sc,
+                    &mem,
+                    start..end,
+                    part,
+                    window,
+                    5,
+                    &mut buf,
+                    &|_| {},
+                    &mut out,
+                    &mut errs,
+                );
+                assert!(errs.is_empty());
+                (out, b)
+            };
+            let (whole, whole_broken) = scan(start..end);
+            let (mut split, mut split_broken) = (Vec::new(), 0);
+            for p in &ps {
+                let (o, b) = scan(p.clone());
+                split.extend(o);
+                split_broken += b;
+            }
+            let (whole, split) = (rows(whole), rows(split));
+            assert!(whole.len() > 1000, "{} matches", whole.len());
+            assert_eq!(split, whole, "dumped only: {dumped_only}");
+            assert_eq!(split_broken, whole_broken);
+            assert!(whole_broken > 0);
+            // Some match starts before a part's end and ends after it.
+            assert!(
+                ps.iter().any(|p| whole
+                    .iter()
+                    .any(|(a, len, ..)| *a < p.end && a + *len as u64 > p.end)),
+                "no match across a part boundary"
+            );
+        }
     }
 
     /// The context of a match next to a hole shows the hole's zeros, as the memory file does.
