@@ -221,6 +221,7 @@ impl MultiFs {
                     let s = checkpoint_sizes(fs.checkpoint());
                     (s.images, s.root_fs_diff)
                 }),
+                time: m.opened().map(|fs| fs.checkpoint().time),
                 state: m.state(),
             })
             .collect();

@@ -9,8 +9,10 @@
 //! A checkpoint is opened on first access: until then what `config.dump` / `spec.dump` say is
 //! shown and the sizes are `-`.
 
+use std::time::SystemTime;
+
 use crate::format::table;
-use crate::format::time::short_time;
+use crate::format::time::{rfc3339, short_time};
 use crate::model::catalog::Listed;
 use crate::model::metadata::Metadata;
 use crate::render::summary::meta_row;
@@ -31,12 +33,14 @@ pub enum State {
 /// One row: the checkpoint's directory name in the mount, what it said about itself before it was
 /// opened, its container metadata (the opened checkpoint's once it is: an archive whose metadata
 /// lies too deep to be read when listing is named by its file until then), its sizes once opened
-/// (CRIU images, rootfs-diff.tar), its state.
+/// (CRIU images, rootfs-diff.tar), when it was taken once opened (the time its tree shows: the
+/// engine's `checkpointedTime`, else when CRIU wrote `inventory.img`), its state.
 pub struct Row<'a> {
     pub name: &'a str,
     pub listed: &'a Listed,
     pub meta: &'a Metadata,
     pub sizes: Option<(u64, Option<u64>)>,
+    pub time: Option<SystemTime>,
     pub state: State,
 }
 
@@ -64,7 +68,16 @@ pub fn table(rows: &[Row<'_>]) -> String {
                 or(&l.container, &m.container_name),
             ];
             v.extend(show.into_iter().skip(1));
-            v.push(or(&l.time, &m.checkpointed.as_deref().map(short_time)));
+            // As the engine or the kubelet's file name says, else as the opened tree shows it
+            // (Podman 4 writes no checkpointedTime; CRIU's inventory.img has its time).
+            let taken = r
+                .time
+                .and_then(|t| t.duration_since(SystemTime::UNIX_EPOCH).ok());
+            let taken = taken.map(|d| rfc3339(d.as_secs() as i64));
+            v.push(or(
+                &l.time,
+                &m.checkpointed.as_deref().map(short_time).or(taken),
+            ));
             v.push(match &r.state {
                 State::NotOpened => "not opened".into(),
                 State::Opening => "opening".into(),
@@ -110,6 +123,7 @@ mod tests {
                 listed: &web,
                 meta: &web.meta,
                 sizes: Some((1 << 20, Some(2048))),
+                time: Some(SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1)),
                 state: State::Opened,
             },
             Row {
@@ -117,6 +131,7 @@ mod tests {
                 listed: &plain,
                 meta: &opened,
                 sizes: None,
+                time: None,
                 state: State::Failed("pstree.img: truncated\nat 12".into()),
             },
         ]);
@@ -149,10 +164,22 @@ mod tests {
         assert!(web_row.contains(&"2.0 KiB".to_string()), "{t}");
         assert!(lines[2].contains(" opened "), "{t}");
         assert!(lines[2].ends_with("checkpoint-web_default-nginx-2026-11-28T14:47:37Z.tar"));
+        // The engine's time wins over the opened tree's.
+        assert!(!t.contains("1970"), "{t}");
         // Unknown values are '-', an error stays on its row.
         assert!(lines[3].starts_with("dump-1 "), "{t}");
         assert!(lines[3].contains("error: pstree.img: truncated"), "{t}");
         assert!(cols(lines[3]).contains(&"late".to_string()), "{t}");
         assert!(!lines[3].contains('\n'));
+        // Opened, with no time in its metadata: the tree's (when CRIU wrote inventory.img).
+        let t = table(&[Row {
+            name: "dump-1",
+            listed: &plain,
+            meta: &plain.meta,
+            sizes: None,
+            time: Some(SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_764_341_257)),
+            state: State::Opened,
+        }]);
+        assert!(t.contains(" 2025-11-28T14:47:37Z "), "{t}");
     }
 }

@@ -262,6 +262,16 @@ fn directory_of_mixed_checkpoints() {
         busy.contains("fx-busybox") && busy.contains("KiB"),
         "sizes once opened: {busy}"
     );
+    // Podman 4 writes no checkpointedTime: once opened, the time its tree shows (when CRIU wrote
+    // inventory.img), the one `ls -l` gives.
+    let shown = std::fs::metadata(m.join("busybox-export.tar.gz/pstree"))
+        .and_then(|md| md.modified())
+        .unwrap()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let shown = ckptfs::format::time::rfc3339(shown as i64);
+    assert!(busy.contains(&format!(" {shown} ")), "{shown}: {busy}");
 
     // Added later: listed at the next listing, and served; removed: gone.
     let extra = fx.join("secretd-shm").join("images");
