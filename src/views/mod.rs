@@ -28,6 +28,8 @@ pub mod memparse;
 pub mod scan;
 pub mod search;
 pub mod show;
+#[cfg(test)]
+mod testrand;
 pub mod tree;
 
 use std::fmt;

@@ -1683,17 +1683,8 @@ mod tests {
     /// window, every IOC alone and all together.
     #[test]
     fn dumped_bytes_alone_find_what_the_windows_find() {
-        let mut x: u64 = 0x2545_f491_4f6c_dd1d;
-        let mut rnd = |n: u64| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x % n
-        };
-        let alphabet = b"AAABx\n- B";
-        let file: Vec<u8> = (0..(2 << 20))
-            .map(|_| alphabet[rnd(alphabet.len() as u64) as usize])
-            .collect();
+        let mut rnd = crate::views::testrand::xorshift(0x2545_f491_4f6c_dd1d);
+        let file = crate::views::testrand::text(&mut rnd, b"AAABx\n- B", 2 << 20);
         let other: Vec<u8> = (0..(64 << 10)).map(|i| b"BAAB"[i % 4]).collect();
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("pages-1.img");
@@ -1815,17 +1806,8 @@ mod tests {
     /// across the parts' boundaries, contexts, broken bytes — in both search paths.
     #[test]
     fn parts_find_what_the_whole_vma_finds() {
-        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
-        let mut rnd = |n: u64| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x % n
-        };
-        let alphabet = b"AAABx B";
-        let data: Vec<u8> = (0..(3 << 20))
-            .map(|_| alphabet[rnd(alphabet.len() as u64) as usize])
-            .collect();
+        let mut rnd = crate::views::testrand::xorshift(0x9e37_79b9_7f4a_7c15);
+        let data = crate::views::testrand::text(&mut rnd, b"AAABx B", 3 << 20);
         let blob = Blob::from_vec(data);
         let (window, part) = (64u64 << 10, 256u64 << 10);
         let start = 0x40_0000u64;

@@ -896,17 +896,8 @@ mod tests {
     /// look-around) finds exactly what a search of each run on its own finds.
     #[test]
     fn batched_search_agrees_with_each_run_alone() {
-        let mut x: u64 = 0x2545_f491_4f6c_dd1d;
-        let mut rnd = |n: u64| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x % n
-        };
-        let alphabet = b"AAAB\n- xB";
-        let file: Vec<u8> = (0..(4 << 20))
-            .map(|_| alphabet[rnd(alphabet.len() as u64) as usize])
-            .collect();
+        let mut rnd = crate::views::testrand::xorshift(0x2545_f491_4f6c_dd1d);
+        let file = crate::views::testrand::text(&mut rnd, b"AAAB\n- xB", 4 << 20);
         let other: Vec<u8> = (0..(64 << 10)).map(|i| b"BAAB"[i % 4]).collect();
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("pages-1.img");
