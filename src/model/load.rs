@@ -653,9 +653,7 @@ fn load_process(
         }
     }
     if !shared.is_empty() {
-        let mut all: Vec<Extent> = memory.extents().to_vec();
-        all.extend(shared);
-        let (m, overlaps) = Memory::from_extents(all);
+        let (m, overlaps) = std::mem::take(&mut memory).with(shared);
         for o in overlaps {
             warnings.push(format!(
                 "PID {pid}: private and shared pages overlap at {:#x}-{:#x}: those bytes fail to read",

@@ -151,6 +151,16 @@ impl Memory {
         &self.extents
     }
 
+    /// The extents with `more` added (any order; overlaps are resolved as by
+    /// [`Memory::from_extents`]), without a copy of the existing ones: a fragmented dump has an
+    /// extent per page, and a copy beside the index was its size again while loading.
+    pub fn with(self, more: Vec<Extent>) -> (Memory, Vec<Overlap>) {
+        let mut all = self.extents;
+        all.reserve_exact(more.len());
+        all.extend(more);
+        Memory::from_extents(all)
+    }
+
     /// Bytes covered by extents (dumped, including broken ones).
     pub fn present_bytes(&self) -> u64 {
         self.present

@@ -204,8 +204,11 @@ pub fn compare_pages_by_range(
     (total, each)
 }
 
-/// How much address space [`compare_pages`] walks between two releases of the mapped pages.
-const RELEASE_EVERY: u64 = 8 << 20;
+/// How much address space [`compare_pages`] walks between two releases of the mapped pages. Both
+/// checkpoints hold that much mapped (and the release rounds to 2 MiB): with 8 MiB, `diff` of two
+/// one-page-run checkpoints of 2 GiB peaked at 69 MiB, with 2 MiB at 57 MiB, in the same time
+/// (docs/performance.md, rows 10).
+const RELEASE_EVERY: u64 = 2 << 20;
 
 #[cfg(test)]
 mod tests {

@@ -36,6 +36,9 @@ fn load_at(
         return Ok(None);
     };
     let (pages_id, runs) = image::decode_pagemap(name, bytes.bytes())?;
+    // Decoded: its mapped pages need not stay resident (a fragmented dump's pagemap is about 12
+    // bytes per dumped page; it is read again only if this memory is loaded again).
+    crate::source::blob::release(bytes.bytes());
     let where_ = |what: String| format!("{}/{name}: {what}", dir.label);
     let pages_name = format!("pages-{pages_id}.img");
     let pages = dir.files.get(&pages_name);
@@ -188,5 +191,62 @@ fn fill_gaps(lo: u64, hi: u64, got: Vec<Extent>, reason: &Arc<str>, out: &mut Ve
             len: hi - at,
             data: ExtentData::Broken(reason.clone()),
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::source::Blob;
+    use crate::source::blob::resident;
+
+    /// Once its index is built, a pagemap image's mapped pages leave the resident set (a
+    /// fragmented dump's pagemap is about 12 bytes per dumped page, read once), and the memory
+    /// still reads right.
+    #[test]
+    fn a_decoded_pagemap_is_not_kept_resident() {
+        let n = 20_000u64;
+        let runs: Vec<PageRun> = (0..n)
+            .map(|i| PageRun {
+                vaddr: 0x10_0000 + 2 * i * PAGE_SIZE,
+                nr_pages: 1,
+                flags: PE_PRESENT,
+            })
+            .collect();
+        let dir = tempfile::tempdir().unwrap();
+        let (pm, pages) = (
+            dir.path().join("pagemap-1.img"),
+            dir.path().join("pages-1.img"),
+        );
+        std::fs::write(&pm, crate::writer::encode_pagemap(1, &runs)).unwrap();
+        let bytes: Vec<u8> = (0..n * PAGE_SIZE).map(|i| (i / PAGE_SIZE) as u8).collect();
+        std::fs::write(&pages, &bytes).unwrap();
+        let pm_blob = Blob::map_file(&pm).unwrap();
+        let images = ImageDir {
+            label: "t".into(),
+            files: [
+                ("pagemap-1.img".to_string(), pm_blob.clone()),
+                ("pages-1.img".to_string(), Blob::map_file(&pages).unwrap()),
+            ]
+            .into(),
+            parent: None,
+            written: None,
+        };
+        assert!(pm_blob.len() > 200_000, "{}", pm_blob.len());
+        let mut warnings = Vec::new();
+        let mem = load(&images, "pagemap-1.img", &mut warnings)
+            .unwrap()
+            .unwrap();
+        assert!(warnings.is_empty(), "{warnings:?}");
+        assert_eq!(mem.extents().len() as u64, n);
+        let p0 = pm_blob.bytes().as_ptr() as usize;
+        let kept = (0..pm_blob.len() / 4096)
+            .filter(|&i| resident(p0 + i * 4096))
+            .count();
+        assert_eq!(kept, 0, "pagemap pages left mapped after loading");
+        let mut b = [0u8; 2];
+        mem.read_at(0x10_0000 + 2 * 777 * PAGE_SIZE + 4095, &mut b)
+            .unwrap();
+        assert_eq!(b, [(777 % 256) as u8, 0]);
     }
 }

@@ -1101,9 +1101,7 @@ pub fn attach(ck: &mut super::Checkpoint, image: Option<&Path>) -> Result<(), St
 /// Adds `add` (pages filled from outside the images) to `p`'s memory; where they overlap dumped
 /// pages the bytes become unreadable (never guessed), with a warning naming `what`.
 fn add_extents(p: &mut Process, add: Vec<Extent>, what: &str, warnings: &mut Vec<String>) {
-    let mut all: Vec<Extent> = p.memory.extents().to_vec();
-    all.extend(add);
-    let (m, overlaps) = Memory::from_extents(all);
+    let (m, overlaps) = std::mem::take(&mut p.memory).with(add);
     for o in overlaps {
         warnings.push(format!(
             "PID {}: {what} overlap dumped pages at {:#x}-{:#x}",

@@ -284,6 +284,18 @@ impl fmt::Debug for Blob {
     }
 }
 
+/// Whether the page at `addr` is mapped in this process's page tables (/proc/self/pagemap
+/// bit 63): what the tests of the releases check.
+#[cfg(test)]
+pub(crate) fn resident(addr: usize) -> bool {
+    use std::os::unix::fs::FileExt;
+    let f = File::open("/proc/self/pagemap").unwrap();
+    let mut e = [0u8; 8];
+    f.read_exact_at(&mut e, (addr / page_size() * 8) as u64)
+        .unwrap();
+    u64::from_le_bytes(e) >> 63 == 1
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -311,17 +323,6 @@ mod tests {
             None,
             "another backing"
         );
-    }
-
-    /// Whether the page at `addr` is mapped in this process's page tables (/proc/self/pagemap
-    /// bit 63).
-    fn resident(addr: usize) -> bool {
-        use std::os::unix::fs::FileExt;
-        let f = File::open("/proc/self/pagemap").unwrap();
-        let mut e = [0u8; 8];
-        f.read_exact_at(&mut e, (addr / page_size() * 8) as u64)
-            .unwrap();
-        u64::from_le_bytes(e) >> 63 == 1
     }
 
     #[test]

@@ -457,13 +457,7 @@ mod tests {
     /// file is 5,000 one-page extents with holes between, then one 24 MiB extent.
     #[test]
     fn hexdump_releases_what_it_printed() {
-        use std::os::unix::fs::FileExt;
-        let resident = |addr: usize| {
-            let f = std::fs::File::open("/proc/self/pagemap").unwrap();
-            let mut e = [0u8; 8];
-            f.read_exact_at(&mut e, (addr / 4096 * 8) as u64).unwrap();
-            u64::from_le_bytes(e) >> 63 == 1
-        };
+        let resident = crate::source::blob::resident;
         let (small, big) = (5000usize, 24usize << 20);
         let bytes: Vec<u8> = (0..small * 4096 + big).map(|i| (i / 7) as u8).collect();
         let dir = tempfile::tempdir().unwrap();

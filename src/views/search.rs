@@ -663,6 +663,7 @@ mod tests {
     use super::*;
     use crate::model::memory::Extent;
     use crate::source::Blob;
+    use crate::source::blob::resident;
 
     fn ext(start: u64, b: &Blob, off: usize, len: usize) -> Extent {
         Extent {
@@ -780,15 +781,6 @@ mod tests {
                 len: 12
             }]
         );
-    }
-
-    /// Whether the page at `addr` is in this process's page tables (/proc/self/pagemap bit 63).
-    fn resident(addr: usize) -> bool {
-        use std::os::unix::fs::FileExt;
-        let f = std::fs::File::open("/proc/self/pagemap").unwrap();
-        let mut e = [0u8; 8];
-        f.read_exact_at(&mut e, (addr / 4096 * 8) as u64).unwrap();
-        u64::from_le_bytes(e) >> 63 == 1
     }
 
     /// A fragmented dump: 10,000 one-page extents of a mapped pages file with a one-page hole
