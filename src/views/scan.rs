@@ -681,17 +681,19 @@ fn window_bytes<'a>(
 /// busy while the others waited).
 const PART: u64 = 64 << 20;
 
-/// The parts of `range` (a unit's VMA) of `mem`, each a range of whole windows (aligned to
-/// `range.start`, as [`scan_range`] places them) holding about `part` dumped bytes; windows without a dumped byte
-/// are skipped over by a lookup, so a huge sparse reservation costs what its data costs.
+/// The parts of `range` (a unit's VMA, `present` dumped bytes) of `mem`, each a range of whole
+/// windows (aligned to `range.start`, as [`scan_range`] places them) holding about `part` dumped
+/// bytes; windows without a dumped byte are skipped over by a lookup, so a huge sparse
+/// reservation costs what its data costs.
 fn parts(
     mem: &Memory,
     range: std::ops::Range<u64>,
+    present: u64,
     window: u64,
     part: u64,
 ) -> Vec<std::ops::Range<u64>> {
     let (start, end) = (range.start, range.end);
-    if mem.present_in(start, end) <= part {
+    if present <= part {
         return std::iter::once(start..end).collect();
     }
     let mut out = Vec::new();
@@ -1073,9 +1075,15 @@ pub fn scan_checkpoint(
         .iter()
         .enumerate()
         .flat_map(|(i, u)| {
-            parts(&u.proc.memory, u.vma.start..u.vma.end, WINDOW, PART)
-                .into_iter()
-                .map(move |r| (i, r))
+            parts(
+                &u.proc.memory,
+                u.vma.start..u.vma.end,
+                u.present,
+                WINDOW,
+                PART,
+            )
+            .into_iter()
+            .map(move |r| (i, r))
         })
         .collect();
     let next = AtomicUsize::new(0);
@@ -1838,10 +1846,10 @@ mod tests {
         let end = addr + 5000;
         let (mem, ov) = Memory::from_extents(v);
         assert!(ov.is_empty());
-        let ps = parts(&mem, start..end, window, part);
+        let present = mem.present_in(start, end);
+        let ps = parts(&mem, start..end, present, window, part);
         assert_eq!(ps.first().map(|p| p.start), Some(start));
         assert_eq!(ps.last().map(|p| p.end), Some(end));
-        let present = mem.present_in(start, end);
         assert!(
             ps.len() as u64 >= present / (part + window),
             "{} parts",
@@ -1855,7 +1863,7 @@ mod tests {
                 assert!(mem.present_in(p.start, p.end) >= part, "part {i}");
             }
         }
-        let one = parts(&mem, start..end, window, present);
+        let one = parts(&mem, start..end, present, window, present);
         assert_eq!((one.len(), one[0].clone()), (1, start..end));
         let m = Matchers {
             iocs: vec![
