@@ -4,7 +4,7 @@ and from small synthetic images. The committed corpora are what long runs grew f
 reduced to 30-40 inputs each (see docs/robustness.md); rerun this to start over.
 
 Usage: python3 fuzz/mkcorpus.py [FIXTURES_DIR]   (default: ../shared/fixtures next to the crate)
-       python3 fuzz/mkcorpus.py --fragmented [GEN_DIR]   only the fragmented-layout seeds (issue 14):
+       python3 fuzz/mkcorpus.py --fragmented [GEN_DIR]   only the fragmented-layout seeds:
            synthetic page_index inputs, and with GEN_DIR (made by `gen_checkpoint GEN_DIR 256K
            --formats dir --run-pages 1 --procs 2 --maps 40`) a model_render input from its images
 """
@@ -214,7 +214,7 @@ def main():
 
 
 def fragmented(gen_dir=None):
-    """Fragmented layouts (issue 14): many one-page pagemap entries with one-page holes between
+    """Fragmented layouts: many one-page pagemap entries with one-page holes between
     them, address-adjacent entries from the dump and its parent (two pages files), runs of a
     few pages; and, from a gen_checkpoint image dir, a whole fragmented checkpoint."""
     P, PA = 4, 1

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Performance harness (issue 5; results in docs/performance.md).
+# Performance harness (results in docs/performance.md).
 #
 #   scripts/bench.sh [SIZE]      SIZE of dumped pages: 2G (default), 512M, 64M, ...
 #
@@ -600,7 +600,7 @@ fi
 fi
 
 # ---------------------------------------------------------------- 10. fragmentation and scale
-# Issue 14: the cost of a memory operation should follow the dumped bytes, not the number of
+# The cost of a memory operation should follow the dumped bytes, not the number of
 # pagemap entries; listings should stay fast with many mappings and processes. Each ratio is
 # measured in this run against the contiguous checkpoint above, per GiB dumped (the layouts hold
 # about the same bytes). Runs of 16 pages: when SIZE >= 1 GiB or FRAG16=1. The 1,000,000-entry

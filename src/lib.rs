@@ -1,6 +1,6 @@
 //! ckptfs: mount a CRIU / Podman / CRI-O container checkpoint read-only as a `/proc`-like tree.
 //!
-//! Layers, data flowing one way (see `DESIGN.md` in the shared folder and `docs/architecture.md`):
+//! Layers, data flowing one way (see `docs/architecture.md`; the CRIU facts relied on: `docs/criu-format.md`):
 //! 1. [`source`]: open the input (image dir, `.tar`, `.tar.gz`, `.tar.zst`) and give named, immutable byte blobs.
 //! 2. [`image`]: CRIU image decoding (magic, framing, protobuf messages from `proto/`).
 //! 3. [`model`]: the checkpoint as Rust types; the per-process page index (`model::memory`).

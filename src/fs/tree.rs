@@ -238,7 +238,7 @@ impl Tree {
         b.file(ROOT_INO, "triage", Content::text(TextSrc::Triage));
         // rootfs/ and PID/{net/,pagemap,mountinfo}, after everything else.
         b.forensic_views(parts);
-        // Shared kernel objects, after everything else (issue 11).
+        // Shared kernel objects, after everything else.
         b.link_targets(parts);
         b.kernel_objects(parts);
         // checkpoint/container.log under a stable name (unless the archive has it already).
@@ -769,7 +769,7 @@ impl Builder {
         }
     }
 
-    /// `rootfs/` and, per process, `net/`, `pagemap` and `mountinfo` (issue 3 items 2-4).
+    /// `rootfs/` and, per process, `net/`, `pagemap` and `mountinfo`.
     fn forensic_views(&mut self, parts: &Parts<'_>) {
         for (i, p) in parts.processes.iter().enumerate() {
             let Ok(pi) = u32::try_from(i) else { break };

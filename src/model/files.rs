@@ -364,7 +364,7 @@ mod tests {
         }
     }
 
-    /// Issue 11 item 4: one rule, `/proc/net/unix`'s: no stray NUL, `@` for abstract names.
+    /// One rule, `/proc/net/unix`'s: no stray NUL, `@` for abstract names.
     #[test]
     fn unix_names_as_proc_net_unix_prints_them() {
         assert_eq!(

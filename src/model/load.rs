@@ -1,7 +1,7 @@
 //! Building the [`Checkpoint`] model from a [`Source`]: decode the images, resolve file ids,
 //! index memory. Pure with respect to the outside world: reads only the source's blobs.
 //!
-//! Which image holds what (DESIGN.md, "Who holds what"): pstree.img lists tasks; `core-<tid>.img`
+//! Which image holds what (docs/criu-format.md, "Who holds what"): pstree.img lists tasks; `core-<tid>.img`
 //! per thread; `mm-<pid>.img`, `pagemap-<pid>.img`, `fs-<pid>.img`, `ids-<pid>.img` per process;
 //! `fdinfo-<files_id>.img` per files table; files.img the file objects; memfd.img the memfd inodes;
 //! `pagemap-shmem-<shmid>.img` shared anonymous / memfd memory.
@@ -1139,7 +1139,7 @@ mod tests {
         w.encode_files()
     }
 
-    /// Regression (issue 6): a missing pagemap served the process's memory as zeros, and a
+    /// Regression: a missing pagemap served the process's memory as zeros, and a
     /// refused one dropped the whole process. Now the process is there and its memory fails.
     #[test]
     fn unknown_memory_fails_reads_and_keeps_the_process() {
@@ -1194,7 +1194,7 @@ mod tests {
         );
     }
 
-    /// Regression (issue 6): a broken ids image lost the process's fds without a word.
+    /// Regression: a broken ids image lost the process's fds without a word.
     #[test]
     fn broken_ids_image_is_reported() {
         let mut files = one_process();
@@ -1208,7 +1208,7 @@ mod tests {
         );
     }
 
-    /// Regression (issue 6): a file name that is not UTF-8 failed all of files.img.
+    /// Regression: a file name that is not UTF-8 failed all of files.img.
     #[test]
     fn non_utf8_file_name_is_kept() {
         let mut files = one_process();

@@ -12,7 +12,7 @@ pub mod page_diff;
 pub mod pages;
 pub mod predump;
 pub mod process;
-// rootfs/, mountinfo, ghost files (issue 3 items 2-4)
+// rootfs/, mountinfo, ghost files
 pub mod ghost;
 pub mod mounts;
 pub mod rootfs;

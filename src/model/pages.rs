@@ -1,7 +1,7 @@
 //! Building a [`Memory`] page index from a pagemap image and its pages file, resolving PARENT
 //! pages through the chain of parent dumps (incremental checkpoints).
 //!
-//! Facts (DESIGN.md, "Pagemap"): PRESENT pages (also with LAZY set, as normal dumps mark anonymous
+//! Facts (docs/criu-format.md, "Pagemap"): PRESENT pages (also with LAZY set, as normal dumps mark anonymous
 //! private pages) lie back to back, in entry order, in `pages-<pages_id>.img`; the offset advances
 //! only for them. PARENT pages live in the same-named pagemap of `parent/`, recursively. LAZY
 //! without PRESENT has no data anywhere (lazy-pages mode): a hole, with a warning.

@@ -1151,7 +1151,7 @@ mod tests {
         }
     }
 
-    /// Issue 11: `--rootfs /` does not walk /proc or /sys, and says so in one line.
+    /// `--rootfs /` does not walk /proc or /sys, and says so in one line.
     #[test]
     fn pseudo_filesystems_are_not_walked() {
         assert!(is_pseudo_fs(Path::new("/proc")));

@@ -24,7 +24,7 @@
 //!
 //! Principles:
 //! - **The kernel's formats** (man 5 proc; fs/proc/*.c of Linux 6.x), checked against the
-//!   fixtures' recorded `/proc` (`/work/shared/fixtures/*/ground-truth.json`), so existing parsers
+//!   fixtures' recorded `/proc` (`../shared/fixtures/*/ground-truth.json`), so existing parsers
 //!   and habits work.
 //! - **Nothing invented**: a named field the images do not record is left out (status); a
 //!   positional field (stat, statm) is 0, or the kernel's own "none" value. Each file's docs say
@@ -55,7 +55,7 @@ pub mod summary;
 pub mod syscall;
 pub mod sysvipc;
 mod task;
-// PID/net/*, PID/pagemap, PID/mountinfo (issue 3 items 3-4)
+// PID/net/*, PID/pagemap, PID/mountinfo
 pub mod mountinfo;
 pub mod net;
 pub mod pagemap;

@@ -1,5 +1,5 @@
 //! Test helpers: hand-built processes, threads and checkpoints, and excerpts of the fixtures'
-//! ground truth (`/work/shared/fixtures/secretd-plain/ground-truth.json`, PID 8259 and its
+//! ground truth (`../shared/fixtures/secretd-plain/ground-truth.json`, PID 8259 and its
 //! thread 8263), embedded so the tests need no files.
 
 use std::collections::BTreeMap;
@@ -392,7 +392,7 @@ pub(crate) fn process_with_args(pid: u32, ppid: u32, comm: &str, args: &[u8]) ->
 }
 
 /// podman-busybox's checkpoint as far as the `show` table goes (metadata and sizes of
-/// `/work/shared/fixtures/podman-busybox`), with two processes.
+/// `../shared/fixtures/podman-busybox`), with two processes.
 pub(crate) fn busybox_checkpoint() -> Checkpoint {
     let mut ck = checkpoint(vec![
         process_with_args(1, 0, "sh", b"/bin/sh\0-c\0"),

@@ -680,7 +680,7 @@ mod tests {
             .vma(WVma::vsyscall());
     }
 
-    /// Issue 11: one finding per credential-looking variable, with every PID that carries it.
+    /// One finding per credential-looking variable, with every PID that carries it.
     #[test]
     fn credentials_in_the_environment() {
         let mut w = CheckpointWriter::new();

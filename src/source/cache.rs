@@ -1165,7 +1165,7 @@ mod tests {
         );
     }
 
-    /// Regression (issue 6): a cached tar modified in place, keeping its size and its tar
+    /// Regression: a cached tar modified in place, keeping its size and its tar
     /// header, was trusted and served. Its ctime no longer matches the meta file: rebuilt.
     #[test]
     fn tampered_cache_is_rebuilt() {

@@ -17,7 +17,7 @@
 //!   match up to [`OVERLAP`] bytes long is found whole wherever it lies. A YARA rule's condition
 //!   is evaluated per window, so in a VMA larger than a window a condition over several strings
 //!   (`$a and $b`, counts, `filesize`) sees one window at a time. (The window was 32 MiB until
-//!   issue 14; a thread holds about a window of mapped pages and its buffer, and 8 MiB keeps
+//!   a thread holds about a window of mapped pages and its buffer, and 8 MiB keeps
 //!   `scan` at `-j 2` under 64 MiB: docs/performance.md, rows 10.) A window with no dumped byte
 //!   is not scanned (a reserved, never touched range: nothing there but zeros).
 //! - The resident set stays bounded: a window inside one mapped slice of a pages file is scanned

@@ -1,6 +1,6 @@
 //! The Kubernetes runtimes' checkpoint archives, as the kubelet's checkpoint API leaves them in
 //! `/var/lib/kubelet/checkpoints/` (the metadata files' shapes follow the runtimes' own formats;
-//! see DESIGN.md "Archive metadata facts"):
+//! see docs/criu-format.md, "Archive metadata facts"):
 //!
 //! - **containerd 2.x** (CRI `CheckpointContainer`): `checkpoint/` (the CRIU images, flat),
 //!   `config.dump` (with `checkpointedTime`), `spec.dump` (the OCI spec, `io.kubernetes.cri.*`

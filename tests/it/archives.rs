@@ -71,7 +71,7 @@ fn podman_busybox_archives() {
     all_forms("podman-busybox");
 }
 
-/// Issue 14: the input's sha256 is computed after the mount is ready, not before. Whenever it
+/// The input's sha256 is computed after the mount is ready, not before. Whenever it
 /// is read, `checkpoint/info.json` of a `.tar.zst` mount gives the same sha256 as `sha256sum` of
 /// the archive (its reader waits for it), and its size is the size of what it shows; once the
 /// daemon is gone, the cache entry records the same hash.

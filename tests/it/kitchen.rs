@@ -1,4 +1,4 @@
-//! Issue 11, against `podman-kitchen` (a real Podman export of `kitchen.c`, CRIU 4.2) and its
+//! Against `podman-kitchen` (a real Podman export of `kitchen.c`, CRIU 4.2) and its
 //! ground truth: what the kernel showed in `/proc` while the container was frozen.
 //!
 //! - SysV shared memory: `/SYSV<key> (deleted)` with the segment id as inode in `maps`;
@@ -264,7 +264,7 @@ fn as_nobody(args: &[&str]) -> common::Out {
     common::run_timeout(20, &a)
 }
 
-/// Issue 11 item 7 (writer-made: every fixture runs as root): `rootfs/` shows its layer's owners,
+/// Writer-made (every fixture runs as root): `rootfs/` shows its layer's owners,
 /// groups, modes and times, `PID/` the process's ids; the access rule is ckptfs's own: the
 /// mounting user reads a file whatever its owner and mode say, `nobody` reads nothing, and
 /// everything with `--allow-other`; never writable.

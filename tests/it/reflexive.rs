@@ -1,4 +1,4 @@
-//! The commands an analyst types without thinking, over the whole mount (issue 9): `grep -r`,
+//! The commands an analyst types without thinking, over the whole mount: `grep -r`,
 //! `grep -ra`, `rg` (`-a`, `-uuu`), `cp -r`, `cp -a`, `tar -c`, `rsync -a`, `du`,
 //! `find -type f -exec sha256sum`, `yara -r` and `strings -f` must finish with no extra flag, in
 //! time and memory bounded by the dumped bytes, and meet each dumped byte of memory once: in

@@ -96,7 +96,7 @@ fn podman_rootfs_sockets_mountinfo() {
     let tcp = text(&m.p("6/net/tcp"));
     assert_eq!(tcp.lines().count(), 1, "{tcp}");
     assert_eq!(tcp.lines().next().unwrap().len(), 149);
-    // Namespace-wide (issue 11): sh holds no socket and still sees httpd's listener.
+    // Namespace-wide: sh holds no socket and still sees httpd's listener.
     assert_eq!(
         text(&m.p("1/net/tcp6")),
         tcp6,
@@ -254,7 +254,7 @@ fn rootfs_entry_modes_and_times_from_the_tar() {
         .unwrap();
 
     let m = Mount::new(&ck);
-    // Issue 11 item 7: the layer's own r/x bits, mount public or not (never w, s or t: the tree
+    // The layer's own r/x bits, mount public or not (never w, s or t: the tree
     // is read-only and nosuid); 2751 -> r-xr-x--x, 1777 -> r-xr-xr-x, 644 (no x anywhere) ->
     // r--r--r-- (listable by name, not searchable, like a 0644 file is not executable).
     assert_eq!(stat("%A", &m.p("rootfs/srv/app")), "dr-xr-x--x");

@@ -37,7 +37,7 @@ fn podman_busybox_shell_and_listener() {
         !has(&t, "PID 6 - shell") && !has(&t, "PID 7 - shell"),
         "{t}"
     );
-    // The environment's planted credentials (issue 11): one finding per variable, with every
+    // The environment's planted credentials: one finding per variable, with every
     // process that inherited it.
     for var in [
         "POSTGRES_PASSWORD=PODBB-secret_password-shared",

@@ -153,7 +153,7 @@ fn show_several_and_plain_dumps() {
         .collect();
     assert_eq!(row[..6], ["-", "-", "-", "-", "-", "-"], "{}", lines[3]);
     assert!(row[6].ends_with("MiB"), "{}", lines[3]);
-    // Several checkpoints: a PATH column (issue 11), the path as given.
+    // Several checkpoints: a PATH column, the path as given.
     assert!(lines[0].trim_end().ends_with("PATH"), "{out}");
     assert!(
         lines[2]
@@ -486,7 +486,7 @@ fn inspect_json_matches_checkpointctl() {
     let mut ours: Value = serde_json::from_str(&text).unwrap();
     let gold_text = golden(&f, "inspect-all.json");
     let mut gold: Value = serde_json::from_str(&gold_text).unwrap();
-    // DIFFERENCE 3 (issue 11): each process has `syscalls`, tid -> the system call its thread was
+    // DIFFERENCE 3: each process has `syscalls`, tid -> the system call its thread was
     // in at the dump (from the saved registers); checkpointctl has no such key.
     fn take_syscalls(v: &mut Value, found: &mut Vec<String>) {
         match v {
@@ -762,7 +762,7 @@ fn inspect_synthetic_sockets_files_and_zombies() {
 fn memparse_table_matches_checkpointctl() {
     let Some(f) = fixtures() else { return };
     let out = ok(&busybox(&f), &["memparse", "checkpoint.tar.gz"]);
-    // checkpointctl's four columns, then ckptfs's SHARED MEMORY DUMPED (issue 11 item 6).
+    // checkpointctl's four columns, then ckptfs's SHARED MEMORY DUMPED.
     let cut = out
         .lines()
         .find_map(|l| l.find("SHARED MEMORY DUMPED"))
