@@ -508,6 +508,14 @@ fn load_process(
     if tids.is_empty() {
         tids.push(pid);
     }
+    // A zombie has one thread in pstree.img whose id CRIU does not fill in (whatever was in
+    // memory); its state and name are in core-<pid>.img.
+    if let [tid] = tids[..] {
+        let core = |t: u32| dir.files.contains_key(&format!("core-{t}.img"));
+        if tid != pid && !core(tid) && core(pid) {
+            tids[0] = pid;
+        }
+    }
     // Thread cores. The main thread's core also has the task-wide part (tc).
     let mut threads = Vec::with_capacity(tids.len());
     let mut tc: Option<pb::TaskCoreEntry> = None;

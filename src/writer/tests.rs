@@ -461,6 +461,42 @@ fn zombie_has_a_core_only() {
     assert_eq!(crate::render::cmdline::cmdline(z).unwrap(), b"");
 }
 
+/// CRIU records a zombie's thread id in pstree.img as whatever the kernel left there (2914136784
+/// in checkpointctl's test images) and writes the zombie's state and name to `core-<pid>.img`.
+#[test]
+fn zombie_with_a_stray_thread_id_reads_core_of_its_pid() {
+    let t = Tmp::new("zombie-tid");
+    let mut w = CheckpointWriter::new();
+    w.process(1, 0).comm("init").cmdline(&["init"]);
+    w.process(6, 1)
+        .comm("piggie-zombie")
+        .threads(&[2_914_136_784])
+        .zombie(0);
+    let files = w.encode_files();
+    assert!(files.contains_key("core-6.img"));
+    assert!(!files.contains_key("core-2914136784.img"));
+    w.write_dir(&t.join("d")).unwrap();
+    let ck = open_load(&t.join("d"), &t.join("c"));
+    let z = ck.process(6).unwrap();
+    assert_eq!(z.state, TaskState::Zombie);
+    assert_eq!(z.comm, "piggie-zombie");
+    assert!(ck.warnings.is_empty(), "{:?}", ck.warnings);
+    // A live process whose thread's core is missing is still reported.
+    let t2 = Tmp::new("zombie-tid-live");
+    let mut w = CheckpointWriter::new();
+    w.process(1, 0).comm("init").threads(&[1, 7]);
+    w.remove_file("core-7.img");
+    w.write_dir(&t2.join("d")).unwrap();
+    let ck = open_load(&t2.join("d"), &t2.join("c"));
+    assert!(
+        ck.warnings
+            .iter()
+            .any(|w| w.contains("thread 7 of PID 1 has no state")),
+        "{:?}",
+        ck.warnings
+    );
+}
+
 #[test]
 fn shared_memory_classic_and_memfd() {
     let t = Tmp::new("shm");

@@ -179,9 +179,10 @@ pub(crate) fn json_metadata(ck: &Checkpoint, name: &str) -> Option<Value> {
 /// The networks of the model's interfaces ([`crate::model::network`]: Podman's
 /// `network.status`, or CRI-O's `io.kubernetes.cri-o.IP.N` annotations), as checkpointctl shows
 /// them: named interfaces grouped by network (each with its first address, with prefix length, and
-/// that address's gateway), and the `ip` (without prefix length) and `mac` of the first interface
-/// that has an address. An interface without a name (a CRI-O annotation, a CNI address not tied
-/// to an interface) gives only `ip` / `mac`.
+/// that address's gateway), and `ip` / `mac`: every address (without prefix length) and every MAC
+/// of every interface, in order, joined with ", " (a container on two networks has two). An
+/// interface without a name (a CRI-O annotation, a CNI address not tied to an interface) gives
+/// only `ip` / `mac`.
 pub(crate) fn networks(ifaces: &[NetInterface]) -> (Vec<Network>, Option<String>, Option<String>) {
     let mut out: Vec<Network> = Vec::new();
     for i in ifaces {
@@ -203,15 +204,22 @@ pub(crate) fn networks(ifaces: &[NetInterface]) -> (Vec<Network>, Option<String>
             }),
         }
     }
-    let first = ifaces
-        .iter()
-        .find(|i| !i.addresses.is_empty())
-        .or(ifaces.first());
-    let ip = first
-        .and_then(|i| i.addresses.first())
-        .map(|a| a.address.split('/').next().unwrap_or("").to_string())
-        .filter(|s| !s.is_empty());
-    let mac = first.and_then(|i| i.mac.clone()).filter(|s| !s.is_empty());
+    let join = |v: Vec<String>| Some(v.join(", ")).filter(|s| !s.is_empty());
+    let ip = join(
+        ifaces
+            .iter()
+            .flat_map(|i| &i.addresses)
+            .map(|a| a.address.split('/').next().unwrap_or("").to_string())
+            .filter(|s| !s.is_empty())
+            .collect(),
+    );
+    let mac = join(
+        ifaces
+            .iter()
+            .filter_map(|i| i.mac.clone())
+            .filter(|s| !s.is_empty())
+            .collect(),
+    );
     (out, ip, mac)
 }
 

@@ -159,6 +159,63 @@ mod tests {
     use super::output::*;
     use super::*;
 
+    /// A Podman container on two networks (checkpointctl's `network.status.multi`): both
+    /// addresses and both MACs in `ip` / `mac`, both interfaces in the tree.
+    #[test]
+    fn two_networks_on_a_written_archive() {
+        use crate::writer::{CheckpointWriter, Compression, Layout};
+        let dir = std::env::temp_dir().join(format!("ckptfs-inspect-nets-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut w = CheckpointWriter::new();
+        w.process(1, 0).comm("sh").cmdline(&["sh"]);
+        w.archive_file(
+            "network.status",
+            br#"{"net1":{"interfaces":{"eth0":{"subnets":[{"ipnet":"10.89.0.2/24","gateway":"10.89.0.1"}],"mac_address":"32:ba:b8:45:bc:84"}}},
+                "net2":{"interfaces":{"eth1":{"subnets":[{"ipnet":"10.89.1.2/24","gateway":"10.89.1.1"}],"mac_address":"5e:b7:fe:ee:e0:d8"}}}}"#,
+        );
+        let tar = dir.join("ck.tar");
+        w.write_tar(&tar, &Layout::podman("two-nets"), Compression::None)
+            .unwrap();
+        let open = OpenOptions {
+            cache_dir: Some(dir.join("cache")),
+            ..OpenOptions::default()
+        };
+        let run_fmt = |format| {
+            let mut out = Vec::new();
+            run(
+                std::slice::from_ref(&tar),
+                &Sections::default(),
+                format,
+                &open,
+                &mut out,
+            )
+            .unwrap();
+            String::from_utf8(out).unwrap()
+        };
+        let json: serde_json::Value = serde_json::from_str(&run_fmt(Format::Json)).unwrap();
+        assert_eq!(json[0]["ip"], "10.89.0.2, 10.89.1.2");
+        assert_eq!(json[0]["mac"], "32:ba:b8:45:bc:84, 5e:b7:fe:ee:e0:d8");
+        assert_eq!(
+            json[0]["networks"][1]["interfaces"]["eth1"]["ip"],
+            "10.89.1.2/24"
+        );
+        let t = run_fmt(Format::Tree);
+        for want in [
+            "net1 (eth0)",
+            "IP: 10.89.0.2/24",
+            "MAC: 32:ba:b8:45:bc:84",
+            "Gateway: 10.89.0.1",
+            "net2 (eth1)",
+            "IP: 10.89.1.2/24",
+            "MAC: 5e:b7:fe:ee:e0:d8",
+            "Gateway: 10.89.1.1",
+        ] {
+            assert!(t.contains(want), "{want}: {t}");
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
     #[test]
     fn networks_from_the_model() {
         use crate::model::network::{NetAddress, NetInterface, parse_network_status};
@@ -204,8 +261,8 @@ mod tests {
             ),
             "{t}"
         );
-        // The first interface without an address is passed over for ip / mac; every interface
-        // of every network is listed.
+        // ip / mac: every address and every MAC of every interface, as checkpointctl joins
+        // them; every interface of every network is listed.
         let v = vec![
             NetInterface {
                 network: Some("a".into()),
@@ -237,7 +294,10 @@ mod tests {
         let (nets, ip, mac) = networks(&v);
         assert_eq!(
             (ip.as_deref(), mac.as_deref()),
-            (Some("fd00::2"), Some("00:00:00:00:00:02"))
+            (
+                Some("fd00::2, 10.0.0.2"),
+                Some("00:00:00:00:00:01, 00:00:00:00:00:02")
+            )
         );
         let names: Vec<(&str, Vec<&str>)> = nets
             .iter()
