@@ -187,36 +187,90 @@ pub(super) fn euid() -> u32 {
     rustix::process::geteuid().as_raw()
 }
 
-/// The cache directory: `explicit`, else `$XDG_CACHE_HOME/ckptfs`, else `$HOME/.cache/ckptfs`,
-/// else `/var/tmp/ckptfs-$UID`. Relative or empty environment values are ignored.
-pub(crate) fn cache_dir_for(
+/// The cache directories to try, in order: `explicit` alone when given, else
+/// `$XDG_CACHE_HOME/ckptfs`, `$HOME/.cache/ckptfs` and the private per-user
+/// `/var/tmp/ckptfs-$UID`. Relative or empty environment values are left out.
+pub(crate) fn cache_dir_candidates(
     explicit: Option<&Path>,
     xdg: Option<OsString>,
     home: Option<OsString>,
     uid: u32,
-) -> PathBuf {
+) -> Vec<PathBuf> {
     if let Some(p) = explicit {
-        return p.to_path_buf();
+        return vec![p.to_path_buf()];
     }
     let abs = |v: Option<OsString>| v.map(PathBuf::from).filter(|p| p.is_absolute());
+    let mut out = Vec::with_capacity(3);
     if let Some(x) = abs(xdg) {
-        return x.join("ckptfs");
+        out.push(x.join("ckptfs"));
     }
     if let Some(h) = abs(home) {
-        return h.join(".cache").join("ckptfs");
+        out.push(h.join(".cache").join("ckptfs"));
     }
-    PathBuf::from(format!("/var/tmp/ckptfs-{uid}"))
+    out.push(PathBuf::from(format!("/var/tmp/ckptfs-{uid}")));
+    out
 }
 
-/// The cache directory used for `explicit` (`--cache-dir`) and the environment, made absolute.
-pub(crate) fn resolve_cache_dir(explicit: Option<&Path>) -> PathBuf {
-    let dir = cache_dir_for(
+/// The candidates for `explicit` (`--cache-dir`) and this process's environment, made absolute.
+fn candidates_here(explicit: Option<&Path>) -> Vec<PathBuf> {
+    cache_dir_candidates(
         explicit,
         std::env::var_os("XDG_CACHE_HOME"),
         std::env::var_os("HOME"),
         euid(),
-    );
-    std::path::absolute(&dir).unwrap_or(dir)
+    )
+    .into_iter()
+    .map(|d| std::path::absolute(&d).unwrap_or(d))
+    .collect()
+}
+
+/// The cache directory as `ckptfs cache list` / `clean` see it, without creating anything: the
+/// first candidate that exists, else the first candidate.
+pub(crate) fn resolve_cache_dir(explicit: Option<&Path>) -> PathBuf {
+    let all = candidates_here(explicit);
+    all.iter()
+        .find(|d| fs::symlink_metadata(d).is_ok())
+        .or(all.first())
+        .cloned()
+        .unwrap_or_else(|| PathBuf::from(format!("/var/tmp/ckptfs-{}", euid())))
+}
+
+/// The cache directory to write in, created (mode 0700) if needed: the first candidate that is,
+/// or can be made, a directory owned by the current user and not writable by group or others.
+/// A user without a writable home gets the per-user directory under `/var/tmp`. A candidate that
+/// exists but is refused as unsafe is skipped with a warning in the log; `--cache-dir` is the
+/// only candidate when given. The error names every candidate and why it was refused.
+pub(crate) fn usable_cache_dir(explicit: Option<&Path>) -> Result<PathBuf, Error> {
+    usable_of(&candidates_here(explicit))
+}
+
+fn usable_of(candidates: &[PathBuf]) -> Result<PathBuf, Error> {
+    let mut refused = Vec::new();
+    for d in candidates {
+        let existed = fs::symlink_metadata(d).is_ok();
+        match ensure_cache_dir(d) {
+            Ok(()) => return Ok(d.clone()),
+            Err(e) => {
+                let why = match e {
+                    Error::Cache { why, .. } => why,
+                    e => e.to_string(),
+                };
+                if existed && candidates.len() > 1 {
+                    log::warn!("cache directory {}: {why}; trying the next", d.display());
+                }
+                refused.push((d.clone(), why));
+            }
+        }
+    }
+    let mut it = refused.into_iter();
+    let (path, mut why) = it.next().unwrap_or_default();
+    for (p, w) in it {
+        why.push_str(&format!("; fallback {}: {w}", p.display()));
+    }
+    if candidates.len() > 1 {
+        why.push_str("; use --cache-dir");
+    }
+    Err(Error::Cache { path, why })
 }
 
 /// Creates the cache directory (mode 0700) if needed and checks it is safe: a directory owned by
@@ -333,8 +387,7 @@ pub(crate) fn decompressed(
     kind: InputKind,
     opts: &OpenOptions,
 ) -> Result<Cached, Error> {
-    let dir = resolve_cache_dir(opts.cache_dir.as_deref());
-    ensure_cache_dir(&dir)?;
+    let dir = usable_cache_dir(opts.cache_dir.as_deref())?;
     let id = identity(input, file).map_err(|e| Error::io(input, "cannot stat", e))?;
     let key = key_of(&id, kind);
     let tar_path = dir.join(format!("{key}{TAR}"));
@@ -346,11 +399,11 @@ pub(crate) fn decompressed(
             .map_err(|e| Error::io(input, "cannot duplicate the descriptor of", e))
     };
 
-    let _lock = lock(&lock_path, &partial, input)?;
+    let lock = lock(&lock_path, &partial, input)?;
     let mut warnings = Vec::new();
     match reuse(&tar_path, &meta_path, &id, kind) {
         Ok(Some((tar, meta))) => {
-            drop(_lock);
+            lock.release();
             let (sha256, record) = match meta.input_sha256.clone() {
                 Some(sha) => (PendingHash::known(sha), None),
                 None => {
@@ -459,7 +512,7 @@ pub(crate) fn decompressed(
     // Not synced while the tar is not: if it is lost in a crash, the tar is rebuilt; if it
     // survives, its boot id tells that the tar may not have.
     write_meta(&meta_path, &meta, boot.is_none())?;
-    drop(_lock);
+    lock.release();
     // The bytes are in the page cache and served from there at once; the hash, the sync to disk
     // and the meta file's completion happen beside the work that follows, without holding the
     // entry's lock: another open meanwhile reuses the entry.
@@ -528,9 +581,8 @@ impl RecordJob {
                 e,
             ));
         }
-        let lock = open_lock(&self.lock_path)
-            .map_err(|e| Error::io(&self.lock_path, "cannot open the cache lock", e))?;
-        flock_wait(&lock).map_err(|e| Error::io(&self.lock_path, "cannot lock", e))?;
+        let _lock =
+            lock_wait(&self.lock_path).map_err(|e| Error::io(&self.lock_path, "cannot lock", e))?;
         let Ok(mut current) = read_meta(&self.meta_path) else {
             return Ok(());
         };
@@ -751,6 +803,28 @@ pub(super) fn open_lock(lock_path: &Path) -> io::Result<File> {
         .open(lock_path)
 }
 
+/// True while the locked file `f` is still the one named `lock_path`: a process that holds a
+/// lock may remove its file (a failed build, `cache clean`), and a lock taken on a removed file
+/// excludes nobody who opens the name afresh, so whoever gets it checks and takes it again.
+pub(super) fn lock_is_current(f: &File, lock_path: &Path) -> bool {
+    match (f.metadata(), fs::symlink_metadata(lock_path)) {
+        (Ok(a), Ok(b)) => a.ino() == b.ino() && a.dev() == b.dev(),
+        _ => false,
+    }
+}
+
+/// Opens the entry's lock file and takes its `flock`, waiting for it, on the file that still has
+/// the name (see [`lock_is_current`]).
+fn lock_wait(lock_path: &Path) -> io::Result<File> {
+    loop {
+        let f = open_lock(lock_path)?;
+        flock_wait(&f)?;
+        if lock_is_current(&f, lock_path) {
+            return Ok(f);
+        }
+    }
+}
+
 fn open_cached(p: &Path) -> io::Result<File> {
     fs::OpenOptions::new()
         .read(true)
@@ -758,16 +832,55 @@ fn open_cached(p: &Path) -> io::Result<File> {
         .open(p)
 }
 
+/// An entry's lock, held. Released by [`EntryLock::release`], which keeps the lock file beside
+/// the entry; dropped without it (an error on the way), it removes the lock file while still
+/// holding it, so a failed run leaves no lock file behind.
+struct EntryLock {
+    file: Option<File>,
+    path: PathBuf,
+    keep: bool,
+}
+
+impl EntryLock {
+    fn release(mut self) {
+        self.keep = true;
+        drop(self.file.take());
+    }
+}
+
+impl Drop for EntryLock {
+    fn drop(&mut self) {
+        if let Some(f) = self.file.take()
+            && !self.keep
+            && lock_is_current(&f, &self.path)
+        {
+            let _ = fs::remove_file(&self.path);
+        }
+    }
+}
+
 /// Takes the entry's lock, waiting while another process holds it and its partial file grows.
-fn lock(lock_path: &Path, partial: &Path, input: &Path) -> Result<File, Error> {
-    let f =
-        open_lock(lock_path).map_err(|e| Error::io(lock_path, "cannot open the cache lock", e))?;
+fn lock(lock_path: &Path, partial: &Path, input: &Path) -> Result<EntryLock, Error> {
+    let open =
+        || open_lock(lock_path).map_err(|e| Error::io(lock_path, "cannot open the cache lock", e));
+    let mut f = open()?;
     let mut last_size: Option<u64> = None;
     let mut deadline = Instant::now() + WAIT_NO_PROGRESS;
     let mut said = false;
     loop {
         match try_flock(&f) {
-            Ok(true) => return Ok(f),
+            Ok(true) if lock_is_current(&f, lock_path) => {
+                return Ok(EntryLock {
+                    file: Some(f),
+                    path: lock_path.to_path_buf(),
+                    keep: false,
+                });
+            }
+            Ok(true) => {
+                // Removed by its holder meanwhile: lock the name as it is now.
+                f = open()?;
+                continue;
+            }
             Ok(false) => {}
             Err(e) if e.raw_os_error() == Some(libc::EINTR) => {}
             Err(e) => return Err(Error::io(lock_path, "cannot lock the cache entry", e)),
@@ -1147,22 +1260,60 @@ mod tests {
     fn cache_dir_choice() {
         let x = Some(OsString::from("/x"));
         let h = Some(OsString::from("/home/u"));
+        let v = |v: &[&str]| v.iter().map(PathBuf::from).collect::<Vec<_>>();
         assert_eq!(
-            cache_dir_for(Some(Path::new("/c")), x.clone(), h.clone(), 7),
-            PathBuf::from("/c")
+            cache_dir_candidates(Some(Path::new("/c")), x.clone(), h.clone(), 7),
+            v(&["/c"])
         );
         assert_eq!(
-            cache_dir_for(None, x, h.clone(), 7),
-            PathBuf::from("/x/ckptfs")
+            cache_dir_candidates(None, x, h.clone(), 7),
+            v(&["/x/ckptfs", "/home/u/.cache/ckptfs", "/var/tmp/ckptfs-7"])
         );
         assert_eq!(
-            cache_dir_for(None, Some("rel".into()), h, 7),
-            PathBuf::from("/home/u/.cache/ckptfs")
+            cache_dir_candidates(None, Some("rel".into()), h, 7),
+            v(&["/home/u/.cache/ckptfs", "/var/tmp/ckptfs-7"])
         );
         assert_eq!(
-            cache_dir_for(None, None, Some("".into()), 7),
-            PathBuf::from("/var/tmp/ckptfs-7")
+            cache_dir_candidates(None, None, Some("".into()), 7),
+            v(&["/var/tmp/ckptfs-7"])
         );
+    }
+
+    /// A candidate that cannot be created (a home that does not exist, under a file) or that is
+    /// unsafe is passed over for the next; when none is usable the error names each.
+    #[test]
+    fn cache_dir_falls_back_to_the_next_candidate() {
+        use crate::source::test_util::TempDir;
+        let t = TempDir::new("cfall");
+        fs::write(t.join("file"), b"").unwrap();
+        let no_home = t.join("file").join(".cache").join("ckptfs");
+        let open = t.join("open");
+        fs::create_dir(&open).unwrap();
+        fs::set_permissions(&open, fs::Permissions::from_mode(0o777)).unwrap();
+        let good = t.join("private");
+        let got = usable_of(&[no_home.clone(), open.clone(), good.clone()]).unwrap();
+        assert_eq!(got, good);
+        assert_eq!(
+            fs::metadata(&good).unwrap().permissions().mode() & 0o777,
+            0o700
+        );
+        let e = usable_of(&[no_home.clone(), open.clone()])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains(&format!("{}: cannot create it", no_home.display())),
+            "{e}"
+        );
+        assert!(
+            e.contains(&format!("fallback {}: writable by group", open.display())),
+            "{e}"
+        );
+        assert!(e.contains("use --cache-dir"), "{e}");
+        // An explicit directory is the only candidate: no fallback, the plain message.
+        let e = usable_of(std::slice::from_ref(&no_home))
+            .unwrap_err()
+            .to_string();
+        assert!(!e.contains("fallback") && !e.contains("--cache-dir"), "{e}");
     }
 
     /// Regression: a cached tar modified in place, keeping its size and its tar
@@ -1343,6 +1494,55 @@ mod tests {
             fourth.warnings
         );
         assert_eq!(fourth.sha256.wait().as_deref(), Some(want.as_str()));
+    }
+
+    /// A build that fails (a truncated input) leaves nothing in the cache: no partial copy, no
+    /// meta file, no lock file.
+    #[test]
+    fn failed_build_leaves_no_lock_file() {
+        use crate::source::test_util::{TarSpec, TempDir, gzip};
+        let t = TempDir::new("faillock");
+        let input = t.join("in.tar.gz");
+        let gz = gzip(
+            &TarSpec::new()
+                .file("a/pages-1.img", &[9u8; 100_000])
+                .build_gnu(),
+        );
+        fs::write(&input, &gz[..gz.len() / 2]).unwrap();
+        let cache = t.join("cache");
+        let opts = OpenOptions {
+            cache_dir: Some(cache.clone()),
+            max_size: None,
+            progress: false,
+        };
+        let f = File::open(&input).unwrap();
+        assert!(decompressed(&input, &f, InputKind::TarGz, &opts).is_err());
+        let left: Vec<_> = fs::read_dir(&cache)
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name())
+            .collect();
+        assert!(left.is_empty(), "{left:?}");
+    }
+
+    /// A lock whose file its holder removed is not a lock: the next taker locks the file that
+    /// has the name now.
+    #[test]
+    fn a_removed_lock_file_is_not_trusted() {
+        use crate::source::test_util::TempDir;
+        let t = TempDir::new("lockrm");
+        let p = t.join("k.lock");
+        let first = open_lock(&p).unwrap();
+        assert!(try_flock(&first).unwrap() && lock_is_current(&first, &p));
+        fs::remove_file(&p).unwrap();
+        assert!(!lock_is_current(&first, &p));
+        let l = lock(&p, &t.join("k.tar.partial"), &t.join("in")).unwrap();
+        assert!(lock_is_current(l.file.as_ref().unwrap(), &p));
+        l.release();
+        assert!(p.exists(), "a released lock keeps its file");
+        let l = lock(&p, &t.join("k.tar.partial"), &t.join("in")).unwrap();
+        drop(l);
+        assert!(!p.exists(), "a lock dropped on an error removes its file");
     }
 
     #[test]

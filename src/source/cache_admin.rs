@@ -455,7 +455,12 @@ fn remove_entry(
     let lock =
         cache::open_lock(&lock_path).map_err(|e| (0, format!("cannot open its lock: {e}")))?;
     match cache::try_flock(&lock) {
-        Ok(true) => {}
+        Ok(true) if cache::lock_is_current(&lock, &lock_path) => {}
+        Ok(true) => {
+            return Ok(Removal::Skipped(
+                "changed since it was listed: its lock file was replaced".into(),
+            ));
+        }
         Ok(false) => {
             return Ok(Removal::Skipped("in use: a process holds its lock".into()));
         }

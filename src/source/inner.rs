@@ -63,8 +63,8 @@ pub fn plain_tar(name: &str, blob: &Blob, opts: &OpenOptions) -> Result<Blob, St
     } else {
         "zstd"
     };
-    let dir = super::cache::resolve_cache_dir(opts.cache_dir.as_deref());
-    super::cache::ensure_cache_dir(&dir).map_err(|e| format!("{name}: {e}"))?;
+    let dir = super::cache::usable_cache_dir(opts.cache_dir.as_deref())
+        .map_err(|e| format!("{name}: {e}"))?;
     let limit = match opts.max_size {
         Some(m) => m,
         None => super::cache::free_space(&dir)
