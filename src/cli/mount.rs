@@ -115,6 +115,44 @@ fn stop_now(mp: &Path) {
     }
 }
 
+/// How a mount opens a checkpoint: the same for a mount of one checkpoint and for each member of
+/// a mount of a directory of checkpoints, so both show the same tree.
+struct Load {
+    cache_dir: Option<PathBuf>,
+    max_size: Option<u64>,
+    /// `--rootfs` (a mount of one checkpoint only).
+    rootfs: Option<PathBuf>,
+    opts: FsOptions,
+}
+
+impl Load {
+    /// Opens the input, loads the model, attaches `rootfs/` (the container's changes, `/dev/shm`,
+    /// ghost files, and `--rootfs`'s image) and builds the tree.
+    fn open(&self, ckpt: &Path) -> Result<CkptFs, CliError> {
+        self.open_at(ckpt, 0)
+    }
+
+    /// [`Load::open`], the tree's inodes numbered from `base`.
+    fn open_at(&self, ckpt: &Path, base: u64) -> Result<CkptFs, CliError> {
+        // Progress on the mount's stderr when it is a terminal (a daemon keeps a terminal).
+        let opts = source::OpenOptions {
+            cache_dir: self.cache_dir.clone(),
+            max_size: self.max_size,
+            progress: std::io::stderr().is_terminal(),
+        };
+        let src = source::open(ckpt, &opts).map_err(|e| CliError {
+            code: source_code(&e),
+            msg: e.to_string(),
+        })?;
+        let mut ck = model::load::load(src).map_err(|e| CliError::usage(ckpt.display(), e))?;
+        model::rootfs::attach(&mut ck, self.rootfs.as_deref()).map_err(|e| CliError {
+            code: EXIT_USAGE,
+            msg: e,
+        })?;
+        Ok(CkptFs::with_base(ck, self.opts, base))
+    }
+}
+
 /// Loads, mounts, reports readiness (daemon) and serves until the tree is unmounted.
 fn serve(
     a: &MountArgs,
@@ -122,21 +160,13 @@ fn serve(
     mp: &Path,
     reporter: Option<&mut Reporter>,
 ) -> Result<(), CliError> {
-    let opts = source::OpenOptions {
+    let load = Load {
         cache_dir: a.cache.dir.clone(),
         max_size: a.max_size,
-        progress: std::io::stderr().is_terminal(),
+        rootfs: a.rootfs.clone(),
+        opts: FsOptions::current_user(a.allow_other),
     };
-    let src = source::open(ckpt, &opts).map_err(|e| CliError {
-        code: source_code(&e),
-        msg: e.to_string(),
-    })?;
-    let mut ck = model::load::load(src).map_err(|e| CliError::usage(ckpt.display(), e))?;
-    model::rootfs::attach(&mut ck, a.rootfs.as_deref()).map_err(|e| CliError {
-        code: EXIT_USAGE,
-        msg: e,
-    })?;
-    let fs = CkptFs::new(ck, FsOptions::current_user(a.allow_other));
+    let fs = load.open(ckpt)?;
     print_warnings(warnings(&fs).into_iter());
     if a.allow_other {
         eprintln!("{}", ALLOW_OTHER_NOTE);
@@ -164,18 +194,14 @@ fn serve_many(
     reporter: Option<&mut Reporter>,
 ) -> Result<(), CliError> {
     let fs_opts = FsOptions::current_user(a.allow_other);
-    let cache_dir = a.cache.dir.clone();
-    let max_size = a.max_size;
+    let load = Load {
+        cache_dir: a.cache.dir.clone(),
+        max_size: a.max_size,
+        rootfs: None,
+        opts: fs_opts,
+    };
     let loader = move |path: &Path, base: u64| -> Result<CkptFs, String> {
-        // Progress on the mount's stderr when it is a terminal (the daemon keeps a terminal).
-        let opts = source::OpenOptions {
-            cache_dir: cache_dir.clone(),
-            max_size,
-            progress: std::io::stderr().is_terminal(),
-        };
-        let src = source::open(path, &opts).map_err(|e| e.to_string())?;
-        let ck = model::load::load(src).map_err(|e| e.to_string())?;
-        let fs = CkptFs::with_base(ck, fs_opts, base);
+        let fs = load.open_at(path, base).map_err(|e| e.msg)?;
         for w in warnings(&fs).into_iter().take(100) {
             warn!("{}: {}", path.display(), super::one_line(w));
         }

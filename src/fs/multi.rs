@@ -10,9 +10,10 @@
 //!
 //! Inode numbers: 1 is the root, 2 the table; a checkpoint in slot `s` (see [`Collection`]) has
 //! `s * SLOT_SPAN + n` for its tree's inode `n`, so its own adapter ([`CkptFs`] built with that
-//! base) answers every request about it unchanged. Its top directory's attributes and the root's
-//! listing come from here and open nothing: a checkpoint is opened by the first request that
-//! needs its tree (a lookup or listing inside it), once.
+//! base) answers every request about it unchanged. The root's listing and a checkpoint's top
+//! directory's attributes come from here and open nothing (until it is opened, the top directory
+//! shows the file's time; from then on its tree's root): a checkpoint is opened by the first
+//! request that needs its tree (a lookup or listing inside it), once.
 //!
 //! The root's entries are looked up with a short TTL and listed from a fresh scan at each
 //! `opendir`, so checkpoints added to the directory appear and removed ones disappear.
@@ -197,7 +198,14 @@ impl MultiFs {
         }
     }
 
+    /// A checkpoint's top directory: once it is opened its tree's root (as a mount of it alone
+    /// shows it), before that the directory entry's time.
     fn top_attr(&self, m: &Member<CkptFs>) -> FileAttr {
+        if let Some(fs) = m.opened()
+            && let Ok(a) = fs.file_attr(super::ROOT_INO)
+        {
+            return a;
+        }
         self.attr(
             m.slot * SLOT_SPAN + super::ROOT_INO,
             FileType::Directory,

@@ -12,18 +12,25 @@
 //!   meanwhile archives the table it sized); a checkpoint added to the
 //!   directory appears at the next listing and is served; a removed one disappears.
 //! - `first_access_opens_one`: reading one file of one checkpoint opens that one only.
+//! - `every_member_is_its_single_mount`: every fixture that mounts, in one directory: each
+//!   member's subtree equals a mount of the same input alone (`find -printf` of type, size, mode,
+//!   owner, time and link target, and the SHA-256 of every regular file; `checkpoint/info.json`
+//!   apart from the source path), and both agree with the ground truth (`check-mount.py` gives
+//!   the same report on both; the markers the checkpoint holds in `rootfs/` and in memory are
+//!   found there by `grep -r`).
 //! - `mountpoint_inside_the_directory`: the mount point (and a link to it) in the directory.
 //! - `progress_on_the_mount_terminal`: the daemon draws a decompression's progress on the terminal
 //!   it was mounted from, at the first access.
 
 use crate::common;
 
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use ckptfs::writer::{CheckpointWriter, Compression, K8sArchive, K8sContainer, Layout};
 use common::truth::CASES;
-use common::{Mount, TempDir, fixtures, have_fuse, run};
+use common::{Mount, TempDir, fixtures, have_fuse, run, run_timeout};
 
 /// The fixtures' images of `case` (an extracted copy for the Podman archive).
 fn images(fx: &Path, case: &str, staging: &TempDir) -> PathBuf {
@@ -410,4 +417,283 @@ fn progress_on_the_mount_terminal() {
     common::force_unmount(&mnt);
     let _ = script.kill();
     let _ = script.wait();
+}
+
+/// One fixture as a member of the directory: its name there, its input (under the fixtures), its
+/// ground truth, and markers `grep -r` must find in the member's `rootfs/` and in its
+/// `PID/memory/` files.
+struct Case {
+    name: &'static str,
+    input: &'static str,
+    truth: &'static str,
+    in_rootfs: &'static [&'static str],
+    in_memory: &'static [&'static str],
+}
+
+const EVERY_FIXTURE: &[Case] = &[
+    Case {
+        name: "busybox.tar.gz",
+        input: "podman-busybox/checkpoint.tar.gz",
+        truth: "podman-busybox/ground-truth.json",
+        in_rootfs: &["PODBB-ROOTFS-DIFF-FILE-MARKER"],
+        in_memory: &["PODBB-SHELL-VAR-MARKER-77e1"],
+    },
+    Case {
+        name: "kitchen.tar.gz",
+        input: "podman-kitchen/checkpoint.tar.gz",
+        truth: "podman-kitchen/ground-truth.json",
+        // The /dev/shm file and its MAP_SHARED mapping (content only in devshm-checkpoint.tar).
+        in_rootfs: &["KITCHEN-DEVSHM-s1"],
+        in_memory: &["KITCHEN-DEVSHM-s1"],
+    },
+    Case {
+        name: "redis.tar.zst",
+        input: "podman-redis/checkpoint.tar.zst",
+        truth: "podman-redis/ground-truth.json",
+        in_rootfs: &["REDISFX-s4-NOTE-FILE-4b7a"],
+        in_memory: &["REDISFX-s4-PASS-Zq8wLm2vN4"],
+    },
+    Case {
+        name: "redis2.tar.gz",
+        input: "podman-redis/checkpoint2.tar.gz",
+        truth: "podman-redis/ground-truth2.json",
+        in_rootfs: &["REDISFX-s4-SECOND-NOTE-FILE-8e21"],
+        in_memory: &["REDISFX-s4-SECOND-VALUE-91d3e0"],
+    },
+    Case {
+        name: "implant.tar.gz",
+        input: "podman-implant/checkpoint.tar.gz",
+        truth: "podman-implant/ground-truth.json",
+        in_rootfs: &["IMPLANT-LIBX-PRELOAD-s2"],
+        in_memory: &["IMPLANT-RWX-SHELLCODE-s2"],
+    },
+    Case {
+        name: "secretd-plain",
+        input: "secretd-plain/images",
+        truth: "secretd-plain/ground-truth.json",
+        in_rootfs: &[],
+        in_memory: &["SECRETD-GLOBAL-"],
+    },
+    Case {
+        name: "secretd-incremental",
+        input: "secretd-incremental/images/dump",
+        truth: "secretd-incremental/ground-truth.json",
+        in_rootfs: &[],
+        in_memory: &["SECRETD-GLOBAL-"],
+    },
+    Case {
+        name: "secretd-shm",
+        input: "secretd-shm/images",
+        truth: "secretd-shm/ground-truth.json",
+        in_rootfs: &[],
+        in_memory: &["SECRETD-GLOBAL-"],
+    },
+];
+
+/// Read at most this much of a regular file that reports size 0 (a procfs-style file sized by
+/// its reads): enough to tell two trees apart, bounded whatever it holds.
+const UNSIZED_CAP: u64 = 16 << 20;
+
+/// The SHA-256 of `path`'s bytes (streamed; at most [`UNSIZED_CAP`] when it reports size 0).
+fn file_sha256(path: &Path, size: u64) -> String {
+    use sha2::{Digest, Sha256};
+    use std::io::Read;
+    let f = std::fs::File::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let mut r: Box<dyn Read> = if size == 0 {
+        Box::new(f.take(UNSIZED_CAP))
+    } else {
+        Box::new(f)
+    };
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        match r.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => h.update(&buf[..n]),
+            Err(e) => {
+                // An unreadable file is part of what is compared: both must fail alike.
+                h.update(format!("error: {:?}", e.raw_os_error()).as_bytes());
+                break;
+            }
+        }
+    }
+    common::hex(&h.finalize())
+}
+
+/// The subtree at `top` without following links: one line per entry (`find -printf` of path,
+/// type, size, mode, owner, group, modification time, link target), each regular file's line
+/// followed by its SHA-256. `checkpoint/info.json` is left out (it names the input's path).
+fn subtree(top: &Path) -> Vec<String> {
+    let o = run_timeout(
+        300,
+        &[
+            "find",
+            top.to_str().unwrap(),
+            "-printf",
+            "%P\\0%y\\0%s\\0%m\\0%U\\0%G\\0%T@\\0%l\\n",
+        ],
+    );
+    assert!(o.ok(), "find {}: {o}", top.display());
+    let mut lines = Vec::new();
+    for l in o.stdout_text().lines() {
+        let f: Vec<&str> = l.split('\0').collect();
+        assert_eq!(f.len(), 8, "{l:?}");
+        if f[0] == "checkpoint/info.json" {
+            continue;
+        }
+        let mut line = f.join(" ");
+        if f[1] == "f" {
+            let size: u64 = f[2].parse().unwrap();
+            line.push_str(" sha256=");
+            line.push_str(&file_sha256(&top.join(f[0]), size));
+        }
+        lines.push(line);
+    }
+    lines
+}
+
+/// `checkpoint/info.json` under `top`, without the input's path (and the path of its decompressed
+/// copy: each mount here has its own cache directory).
+fn info_without_path(top: &Path) -> serde_json::Value {
+    let text = std::fs::read(top.join("checkpoint/info.json")).unwrap();
+    let mut v: serde_json::Value = serde_json::from_slice(&text).unwrap();
+    let source = v.get_mut("source").and_then(|s| s.as_object_mut());
+    let source = source.expect("info.json has a source");
+    assert!(
+        source.remove("path").is_some(),
+        "info.json names its source path"
+    );
+    source.remove("cache_path");
+    v
+}
+
+/// `check-mount.py TOP TRUTH`: its report (failures, then `passed/total`) and exit code.
+fn ground_truth_report(fx: &Path, top: &Path, truth: &Path) -> (String, Option<i32>) {
+    let tool = fx.join("../tools/check-mount.py");
+    let o = run_timeout(
+        300,
+        &[
+            "python3",
+            tool.to_str().unwrap(),
+            top.to_str().unwrap(),
+            truth.to_str().unwrap(),
+        ],
+    );
+    (format!("{}{}", o.stderr_text(), o.stdout_text()), o.code)
+}
+
+/// The files `grep -r -l -a -F marker` finds in `paths`, then its error lines (paths relative to
+/// `top`).
+fn grep_hits(top: &Path, marker: &str, paths: &[PathBuf]) -> Vec<String> {
+    if paths.is_empty() {
+        return Vec::new();
+    }
+    let mut args: Vec<String> = ["grep", "-r", "-l", "-a", "-F", "--", marker]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    args.extend(paths.iter().map(|p| p.to_string_lossy().into_owned()));
+    let o = run_timeout(300, &args);
+    // 2: some file could not be read; what grep says about it is compared too.
+    assert!(matches!(o.code, Some(0..=2)), "grep: {o}");
+    let prefix = format!("{}/", top.display());
+    o.stdout_text()
+        .lines()
+        .chain(o.stderr_text().lines())
+        .map(|l| l.replace(&prefix, ""))
+        .collect()
+}
+
+/// Where the markers of `c` are found under `top` (a mount of it, alone or as a member): the
+/// files holding each `rootfs/` marker and each memory marker (`missing: ...` for one not found).
+fn markers_found(top: &Path, c: &Case) -> Vec<String> {
+    let mut found = Vec::new();
+    for mk in c.in_rootfs {
+        let hits = grep_hits(top, mk, &[top.join("rootfs")]);
+        if hits.is_empty() {
+            found.push(format!("missing: {mk} in rootfs/"));
+        }
+        found.extend(hits);
+    }
+    let memory: Vec<PathBuf> = std::fs::read_dir(top)
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().parse::<u32>().is_ok())
+        .map(|e| e.path().join("memory"))
+        .collect();
+    for mk in c.in_memory {
+        let hits = grep_hits(top, mk, &memory);
+        if hits.is_empty() {
+            found.push(format!("missing: {mk} in PID/memory/"));
+        }
+        found.extend(hits);
+    }
+    found
+}
+
+#[test]
+fn every_member_is_its_single_mount() {
+    let Some(fx) = fixtures() else { return };
+    if !have_fuse() {
+        return;
+    }
+    let staging = TempDir::new("dirmount");
+    let dir = staging.join("checkpoints");
+    std::fs::create_dir_all(&dir).unwrap();
+    for c in EVERY_FIXTURE {
+        let input = fx.join(c.input);
+        assert!(input.exists(), "{} missing", input.display());
+        std::os::unix::fs::symlink(&input, dir.join(c.name)).unwrap();
+    }
+    let all = Mount::new(&dir);
+    let listed = common::ls(&all.p(""));
+    let mut failures = Vec::new();
+    for c in EVERY_FIXTURE {
+        assert!(
+            listed.contains(&c.name.to_string()),
+            "{}: {listed:?}",
+            c.name
+        );
+        let member = all.join(c.name);
+        // Opened by its first listing; its top directory then shows the tree's own root, once
+        // the root entry's short cache time has passed.
+        common::ls(&member.to_string_lossy());
+        std::thread::sleep(Duration::from_millis(1200));
+        let alone = Mount::new(&fx.join(c.input));
+        let (a, m) = (subtree(&alone.mnt), subtree(&member));
+        if a != m {
+            let (sa, sm): (BTreeSet<&String>, BTreeSet<&String>) =
+                (a.iter().collect(), m.iter().collect());
+            let only_alone: Vec<_> = sa.difference(&sm).take(8).collect();
+            let only_member: Vec<_> = sm.difference(&sa).take(8).collect();
+            failures.push(format!(
+                "{}: {} entries alone, {} as a member; only alone: {only_alone:#?}; only as a \
+                 member: {only_member:#?}",
+                c.name,
+                a.len(),
+                m.len()
+            ));
+        }
+        if info_without_path(&alone.mnt) != info_without_path(&member) {
+            failures.push(format!("{}: checkpoint/info.json differs", c.name));
+        }
+        let truth = fx.join(c.truth);
+        let (ra, ca) = ground_truth_report(&fx, &alone.mnt, &truth);
+        let (rm, cm) = ground_truth_report(&fx, &member, &truth);
+        eprintln!("{}: check-mount.py alone: {}", c.name, ra.trim());
+        if (ra.as_str(), ca) != (rm.as_str(), cm) {
+            failures.push(format!(
+                "{}: check-mount.py alone ({ca:?}):\n{ra}as a member ({cm:?}):\n{rm}",
+                c.name
+            ));
+        }
+        let (fa, fm) = (markers_found(&alone.mnt, c), markers_found(&member, c));
+        if fa != fm || fa.iter().any(|h| h.starts_with("missing: ")) {
+            failures.push(format!(
+                "{}: markers alone {fa:?}, as a member {fm:?}",
+                c.name
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
