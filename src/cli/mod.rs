@@ -99,6 +99,7 @@ pub fn main() -> i32 {
     match r {
         Ok(()) => 0,
         Err(e) if e.is_quiet() => 0,
+        Err(e) if e.is_reported() => e.code,
         Err(e) => {
             eprintln!("{e}");
             e.code

@@ -126,9 +126,10 @@ Examples:
   ckptfs memparse -p 1 -s PASSWORD -c 16 checkpoint.tar.gz
   ckptfs memparse -r 'AKIA[0-9A-Z]{16}' checkpoint.tar.gz")]
 pub struct MemparseArgs {
-    /// A Podman / CRI-O archive (.tar, .tar.gz, .tar.zst) or a CRIU image directory
-    #[arg(value_name = "CHECKPOINT")]
-    pub checkpoint: PathBuf,
+    /// Checkpoints: Podman / CRI-O archives (.tar, .tar.gz, .tar.zst) or CRIU image directories
+    /// (one with -o)
+    #[arg(required = true, value_name = "CHECKPOINT")]
+    pub checkpoints: Vec<PathBuf>,
     /// The process to dump or search (PID inside the container)
     #[arg(short, long, value_name = "PID")]
     pub pid: Option<u32>,
@@ -149,15 +150,15 @@ pub struct MemparseArgs {
 }
 
 impl MemparseArgs {
-    /// The view's request.
-    pub fn request(&self) -> Request {
+    /// The view's request for one of the checkpoints.
+    pub fn request(&self, checkpoint: &std::path::Path) -> Request {
         let search = match (&self.search, &self.search_regex) {
             (Some(s), _) => Some(Search::Literal(s.clone())),
             (None, Some(r)) => Some(Search::Regex(r.clone())),
             (None, None) => None,
         };
         Request {
-            checkpoint: self.checkpoint.clone(),
+            checkpoint: checkpoint.to_path_buf(),
             pid: self.pid,
             output: self.output.clone(),
             search,
@@ -272,11 +273,24 @@ pub fn inspect(a: InspectArgs) -> Result<(), Error> {
     views::to_stdout(|out| views::inspect::run(&a.checkpoints, &sections, a.format, &open, out))
 }
 
-/// `ckptfs memparse`.
+/// `ckptfs memparse`: each checkpoint in turn; one that cannot be read has its error line and
+/// the others are shown.
 pub fn memparse(a: MemparseArgs) -> Result<(), Error> {
+    if a.output.is_some() && a.checkpoints.len() > 1 {
+        return Err(Error::input(
+            "usage: -o FILE takes one checkpoint (run memparse once per checkpoint)",
+        ));
+    }
+    // A bad pattern is the command's error, said once, not once per checkpoint.
+    if let Some(s) = &a.search_regex {
+        views::search::Pattern::regex(s).map_err(Error::input)?;
+    }
     let open = a.cache.open_options();
-    let req = a.request();
-    views::to_stdout(|out| views::memparse::run(&req, &open, out))
+    views::to_stdout(|out| {
+        views::each_input(&a.checkpoints, |p| {
+            views::memparse::run(&a.request(p), &open, out)
+        })
+    })
 }
 
 /// `ckptfs list`.

@@ -42,7 +42,8 @@ pub fn run(dirs: &[PathBuf], out: &mut dyn Write) -> Result<(), Error> {
     };
     let mut rows = Vec::new();
     let mut s = String::new();
-    for dir in &dirs {
+    // A directory that cannot be listed has its error line on stderr; the others are listed.
+    let listed = super::each_input(&dirs, |dir| {
         let mut names: Vec<(String, PathBuf)> = match std::fs::read_dir(dir) {
             Ok(rd) => rd
                 .filter_map(Result::ok)
@@ -54,7 +55,7 @@ pub fn run(dirs: &[PathBuf], out: &mut dyn Write) -> Result<(), Error> {
             }
         };
         if names.is_empty() {
-            continue;
+            return Ok(());
         }
         names.sort();
         s.push_str(&format!("Listing checkpoints in path: {}\n", dir.display()));
@@ -72,8 +73,10 @@ pub fn run(dirs: &[PathBuf], out: &mut dyn Write) -> Result<(), Error> {
                 ),
             }
         }
-    }
+        Ok(())
+    });
     if rows.is_empty() && s.is_empty() {
+        listed.clone()?;
         let shown: Vec<String> = dirs.iter().map(|d| d.display().to_string()).collect();
         return write_out(
             out,
@@ -91,7 +94,8 @@ pub fn run(dirs: &[PathBuf], out: &mut dyn Write) -> Result<(), Error> {
         ],
         &rows,
     ));
-    write_out(out, s.as_bytes())
+    write_out(out, s.as_bytes())?;
+    listed
 }
 
 fn row(l: &Listed) -> Vec<String> {

@@ -96,6 +96,20 @@ impl Error {
         self.code == 0
     }
 
+    /// Some inputs failed and each already has its error line on stderr: exit code 2, nothing
+    /// more to print ([`Error::is_reported`]).
+    pub fn reported() -> Error {
+        Error {
+            code: EXIT_USAGE,
+            msg: String::new(),
+        }
+    }
+
+    /// True for [`Error::reported`]: the message is already on stderr.
+    pub fn is_reported(&self) -> bool {
+        self.code != 0 && self.msg.is_empty()
+    }
+
     /// The process exit code for this error.
     pub fn exit_code(&self) -> i32 {
         self.code
@@ -160,6 +174,34 @@ pub enum Format {
     Tree,
     /// JSON (schema in docs/views.md)
     Json,
+}
+
+/// Runs `each` on every input in turn, so one bad input does not hide the others' output: an
+/// input's error (bad input, exit code 2) is printed at once as its one line on stderr and the
+/// next input runs; any other error (the output cannot be written, a closed output) ends the
+/// whole run. When some input failed the result is [`Error::reported`] (exit code 2).
+pub fn each_input<T>(
+    inputs: &[T],
+    mut each: impl FnMut(&T) -> Result<(), Error>,
+) -> Result<(), Error> {
+    let mut failed = false;
+    for i in inputs {
+        match each(i) {
+            Ok(()) => {}
+            Err(e) if e.code == EXIT_USAGE => {
+                if !e.is_reported() {
+                    eprintln!("{e}");
+                }
+                failed = true;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    if failed {
+        Err(Error::reported())
+    } else {
+        Ok(())
+    }
 }
 
 /// Opens and models a checkpoint. Warnings of the load are printed on stderr, one per line.

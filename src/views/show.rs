@@ -36,10 +36,17 @@ use crate::source::OpenOptions;
 pub fn run(checkpoints: &[PathBuf], open: &OpenOptions, out: &mut dyn Write) -> Result<(), Error> {
     let mut rows = Vec::with_capacity(checkpoints.len());
     let mut archs = Vec::with_capacity(checkpoints.len());
-    for p in checkpoints {
+    let mut shown = Vec::with_capacity(checkpoints.len());
+    // A checkpoint that cannot be read has its error line on stderr; the others are shown.
+    let loaded = super::each_input(checkpoints, |p| {
         let ck = super::load(p, open)?;
         rows.push(show_row(&ck));
         archs.push(ck.meta.arch.clone().unwrap_or_else(|| "-".into()));
+        shown.push(p.display().to_string());
+        Ok(())
+    });
+    if rows.is_empty() {
+        return loaded;
     }
     let mut header: Vec<&str> = SHOW_HEADER.to_vec();
     if archs.iter().any(|a| a != "x86_64" && a != "-") {
@@ -51,8 +58,8 @@ pub fn run(checkpoints: &[PathBuf], open: &OpenOptions, out: &mut dyn Write) -> 
     // Several checkpoints: which row is which file (the path as given).
     if checkpoints.len() > 1 {
         header.push("Path");
-        for (r, p) in rows.iter_mut().zip(checkpoints) {
-            r.push(p.display().to_string());
+        for (r, p) in rows.iter_mut().zip(&shown) {
+            r.push(p.clone());
         }
     }
     let mut s = String::new();
@@ -63,5 +70,6 @@ pub fn run(checkpoints: &[PathBuf], open: &OpenOptions, out: &mut dyn Write) -> 
         ));
     }
     s.push_str(&table::render(&header, &rows));
-    write_out(out, s.as_bytes())
+    write_out(out, s.as_bytes())?;
+    loaded
 }

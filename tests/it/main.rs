@@ -20,6 +20,7 @@ mod kitchen;
 mod lifecycle;
 mod malformed;
 mod metadata;
+mod partial;
 mod reflexive;
 mod rootfs_net;
 mod runtimes;

@@ -130,7 +130,8 @@ pub fn run(
     out: &mut dyn Write,
 ) -> Result<(), Error> {
     let mut all = Vec::with_capacity(checkpoints.len());
-    for p in checkpoints {
+    // A checkpoint that cannot be read has its error line on stderr; the others are shown.
+    let loaded = super::each_input(checkpoints, |p| {
         let ck = super::load(p, open)?;
         let i = collect::collect(&ck, sections)?;
         match format {
@@ -140,15 +141,18 @@ pub fn run(
                     p.display(),
                     draw::tree(&i, sections).render()
                 );
-                write_out(out, s.as_bytes())?;
+                write_out(out, s.as_bytes())
             }
-            Format::Json => all.push(i),
+            Format::Json => {
+                all.push(i);
+                Ok(())
+            }
         }
-    }
-    if format == Format::Json {
+    });
+    if format == Format::Json && (loaded.is_ok() || !all.is_empty()) {
         write_out(out, to_json(&all).as_bytes())?;
     }
-    Ok(())
+    loaded
 }
 
 #[cfg(test)]
