@@ -321,6 +321,7 @@ pub(super) fn file_type(k: Kind) -> FileType {
         Kind::Dir => FileType::Directory,
         Kind::File => FileType::RegularFile,
         Kind::Link => FileType::Symlink,
+        Kind::Fifo => FileType::NamedPipe,
     }
 }
 
@@ -428,6 +429,7 @@ impl Filesystem for CkptFs {
                     NodeKind::File(c) => c.prepare(&self.ck).map(|()| c.direct_io()),
                     NodeKind::Dir(_) => Err(Error::ISDIR),
                     NodeKind::Link(_) => Err(Error::errno(libc::ELOOP)),
+                    NodeKind::Fifo(_) => Err(Error::NXIO),
                 }
             },
             // Content never changes: keep the page cache across opens. DIRECT_IO only for the

@@ -4,8 +4,7 @@
 use super::{Error, Result};
 use crate::model::rootfs::FileData;
 
-/// A regular file of `rootfs/`: its bytes and its layer's permission bits (already without
-/// write, setuid, setgid and sticky).
+/// A regular file of `rootfs/`: its bytes and its layer's permission bits.
 #[derive(Debug)]
 pub struct RootFile {
     pub data: FileData,
@@ -16,12 +15,13 @@ pub struct RootFile {
     pub owner: Option<(u32, u32)>,
 }
 
-/// The permission bits `rootfs/` shows for a layer's `mode` (files and directories alike): the
-/// layer's own read and execute bits, for owner, group and others, whether or not the mount is
-/// public (they are evidence; who may read the tree is decided by the mount, not by them, see
-/// `fs::fuse`). Never write, setuid, setgid or sticky: the tree is read-only and nosuid.
+/// The permission bits `rootfs/` shows for a layer's `mode` (files, directories and FIFOs
+/// alike): all of them as recorded, write, setuid, setgid and sticky included, whether or not
+/// the mount is public. They are evidence; who may read the tree is decided by the mount, not by
+/// them (see `fs::fuse`), nothing is writable (a read-only mount, writes refused) and set-id bits
+/// have no effect (`nosuid`).
 pub fn perm(mode: u32, _public: bool) -> u16 {
-    (mode & 0o555) as u16
+    (mode & 0o7777) as u16
 }
 
 impl RootFile {
@@ -76,9 +76,20 @@ mod tests {
             mtime: None,
             owner: Some((100100, 100102)),
         };
-        // The layer's bits as they are (issue 11 item 7), public mount or not.
+        // The layer's bits as they are, public mount or not.
         assert_eq!(f.perm(false), 0o555);
         assert_eq!(f.perm(true), 0o555);
+        let s = RootFile {
+            data: FileData::Blob(Blob::from_vec(vec![])),
+            mode: 0o104755,
+            mtime: None,
+            owner: None,
+        };
+        assert_eq!(
+            s.perm(false),
+            0o4755,
+            "setuid and write as recorded, no type bits"
+        );
         let g = RootFile {
             data: FileData::Blob(Blob::from_vec(vec![])),
             mode: 0o004,

@@ -21,12 +21,14 @@ pub type Ino = u64;
 /// The root directory's inode number.
 pub const ROOT_INO: Ino = 1;
 
-/// The three kinds of node.
+/// The kinds of node.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kind {
     Dir,
     File,
     Link,
+    /// A named pipe of `rootfs/` (the kernel opens it itself: it never reaches the adapter).
+    Fifo,
 }
 
 /// One directory entry.
@@ -76,7 +78,7 @@ pub struct Dir {
 /// What a layer records about a directory of `rootfs/`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct LayerDir {
-    /// Permission bits as the model keeps them (already without write, setuid, setgid, sticky).
+    /// Permission bits as the layer records them.
     pub mode: u32,
     pub mtime: SystemTime,
     /// Owner and group as the layer records them.
@@ -92,6 +94,11 @@ impl Dir {
             order,
             layer: None,
         }
+    }
+
+    /// What its layer records, for a `rootfs/` directory that has an entry of its own.
+    pub fn layer(&self) -> Option<LayerDir> {
+        self.layer
     }
 
     /// Entries in listing order (without `.` and `..`).
@@ -122,6 +129,17 @@ pub enum NodeKind {
     File(Content),
     /// A symlink and its target (relative, never leaving the mount).
     Link(Box<[u8]>),
+    /// A FIFO of `rootfs/`, with its layer's attributes: a node without content.
+    Fifo(LayerNode),
+}
+
+/// What a layer records about a `rootfs/` entry that has no content (a FIFO).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LayerNode {
+    /// Permission bits as recorded.
+    pub mode: u32,
+    pub mtime: Option<SystemTime>,
+    pub owner: Option<(u32, u32)>,
 }
 
 /// One inode.
@@ -138,6 +156,7 @@ impl Node {
             NodeKind::Dir(_) => Kind::Dir,
             NodeKind::File(_) => Kind::File,
             NodeKind::Link(_) => Kind::Link,
+            NodeKind::Fifo(_) => Kind::Fifo,
         }
     }
 }
@@ -151,7 +170,8 @@ pub struct Attr {
     pub size: u64,
     /// 512-byte blocks actually present (for sparse files: the dumped bytes).
     pub blocks: u64,
-    /// Permission bits (no file type, never setuid / setgid / sticky).
+    /// Permission bits (no file type; setuid / setgid / sticky only as a `rootfs/` entry's
+    /// layer records them).
     pub perm: u16,
     pub nlink: u32,
     /// The node's own modification time (a `rootfs/` directory its layer records); None: the
@@ -286,7 +306,7 @@ impl Tree {
         match &self.node(ino)?.kind {
             NodeKind::File(c) => Ok(c),
             NodeKind::Dir(_) => Err(Error::ISDIR),
-            NodeKind::Link(_) => Err(Error::INVAL),
+            NodeKind::Link(_) | NodeKind::Fifo(_) => Err(Error::INVAL),
         }
     }
 
@@ -396,6 +416,16 @@ impl Tree {
                 nlink: 1,
                 mtime: None,
                 owner: None,
+            },
+            NodeKind::Fifo(l) => Attr {
+                ino,
+                kind: Kind::Fifo,
+                size: 0,
+                blocks: 0,
+                perm: super::rootfs::perm(l.mode, public),
+                nlink: 1,
+                mtime: l.mtime,
+                owner: l.owner,
             },
         })
         .map(|mut a| {
@@ -845,6 +875,14 @@ impl Builder {
                 }
                 R::Symlink { shown, .. } => {
                     self.link(at, name, shown.clone().into_bytes());
+                }
+                R::Fifo => {
+                    let l = LayerNode {
+                        mode: node.mode,
+                        mtime: stamp_time(node.stamp),
+                        owner: stamp_owner(node.stamp),
+                    };
+                    self.add(at, name, NodeKind::Fifo(l));
                 }
             }
         }
@@ -1343,22 +1381,20 @@ pub(crate) mod tests {
         let ck = crate::render::testutil::checkpoint(Vec::new());
         let attr = |p: &str, public: bool| t.attr(t.resolve(p).unwrap(), &ck, public).unwrap();
         let secs = |n: u64| Some(SystemTime::UNIX_EPOCH + Duration::from_secs(n));
-        // Issue 11 item 7: the layer's own bits (without write, setuid, setgid, sticky: the tree
-        // is read-only and nosuid), public or not; its owner and group; its time.
-        // 2751: setgid and write gone: r-xr-x--x.
+        // The layer's own bits as recorded, all of them (the mount is read-only and nosuid),
+        // public or not; its owner and group; its time.
         let app = attr("/rootfs/opt/app", false);
         assert_eq!(
             (app.kind, app.perm, app.mtime, app.owner),
-            (Kind::Dir, 0o551, secs(1_764_341_257), Some((1000, 0)))
+            (Kind::Dir, 0o2751, secs(1_764_341_257), Some((1000, 0)))
         );
-        assert_eq!(attr("/rootfs/opt/app", true).perm, 0o551);
-        // 1777: no sticky, no write.
-        assert_eq!(attr("/rootfs/tmp", false).perm, 0o555);
-        assert_eq!(attr("/rootfs/tmp", true).perm, 0o555);
+        assert_eq!(attr("/rootfs/opt/app", true).perm, 0o2751);
+        assert_eq!(attr("/rootfs/tmp", false).perm, 0o1777);
+        assert_eq!(attr("/rootfs/tmp", true).perm, 0o1777);
         assert_eq!(attr("/rootfs/tmp", true).mtime, secs(1_764_000_000));
         // 644, no x anywhere: readable, not searchable (as a file of that mode is not executable).
-        assert_eq!(attr("/rootfs/notes", false).perm, 0o444);
-        assert_eq!(attr("/rootfs/notes", true).perm, 0o444);
+        assert_eq!(attr("/rootfs/notes", false).perm, 0o644);
+        assert_eq!(attr("/rootfs/notes", true).perm, 0o644);
         // Implicit parents (`opt`, `var`, `var/log`) and rootfs/ itself: the tree's defaults.
         for p in ["/rootfs", "/rootfs/opt", "/rootfs/var", "/rootfs/var/log"] {
             for public in [false, true] {
@@ -1369,7 +1405,7 @@ pub(crate) mod tests {
         }
         // A layer's file: its mode by the same policy, its own time and owner.
         let x = attr("/rootfs/var/log/x", false);
-        assert_eq!((x.perm, x.owner), (0o440, Some((0, 0))));
+        assert_eq!((x.perm, x.owner), (0o640, Some((0, 0))));
         assert_eq!(x.mtime, secs(1_700_000_000));
         // Everything outside rootfs/ keeps the adapter's (the checkpoint's) time.
         assert_eq!(attr("/9", false).mtime, None);

@@ -9,7 +9,11 @@
 //!    slices of the archive itself (zero copy; overlay whiteouts `.wh.NAME` / `.wh..wh..opq` are
 //!    honoured); containerd's, a gzip-compressed OCI layer despite its name, is decompressed
 //!    first (compression told from the content: [`crate::source::inner`]);
-//! 3. minus the paths of `deleted.files` (a JSON array of absolute paths).
+//! 3. minus the paths of `deleted.files` (a JSON array of absolute paths);
+//! 4. the tmpfs mounts CRIU saved (`tmpfs-dev-<dev>.tar.gz.img`, one per tmpfs superblock; the
+//!    mount whose `MntEntry.root_dev` is `<dev>` and whose root is `/` says where): each replaces
+//!    what the layers hold at its mount point, as the mount hid it in the container (Podman's
+//!    `--tmpfs /tmp`, `/dev`); then the ghost files and Podman's `/dev/shm`.
 //!
 //! Symlinks are resolved inside this namespace only, with chroot semantics (`..` stops at the
 //! root). Their targets are shown rewritten so that following them from inside the mount can
@@ -18,8 +22,9 @@
 //! only descends is kept; anything else (a `..` after a name, too many `..`) is replaced by the
 //! path it resolves to in the namespace.
 //!
-//! Modes: the layer's permission bits without write, setuid, setgid and sticky (shown as they
-//! are; who may read is the mount's rule, not the modes'), for files and directories alike. Every
+//! Modes: the layer's permission bits as recorded, all of them (write, setuid, setgid and sticky
+//! included: they are evidence; the mount is read-only and `nosuid`, and who may read is the
+//! mount's rule, not the modes'), for files, directories and FIFOs alike. Every
 //! entry a layer has (a rootfs-diff.tar entry, a file of `--rootfs`) also keeps its owner and
 //! modification time ([`Stamp`]); directories that exist only as parents of other entries have
 //! none, and the fs layer gives them its defaults.
@@ -31,7 +36,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::fs::File;
 use std::os::fd::OwnedFd;
-use std::os::unix::fs::{FileExt, MetadataExt};
+use std::os::unix::fs::{FileExt, FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -72,11 +77,62 @@ pub struct RootFs {
     pub warnings: Vec<String>,
 }
 
+/// A tmpfs mount whose contents CRIU saved: where it is mounted in the container and its
+/// archive, decompressed.
+#[derive(Debug, Clone)]
+pub struct TmpfsMount {
+    /// The mount point as the container saw it (`/tmp`).
+    pub mountpoint: String,
+    /// The image's name, for warnings (`tmpfs-dev-45.tar.gz.img`).
+    pub image: String,
+    /// The archive as a plain tar.
+    pub tar: Blob,
+}
+
+/// The tmpfs mounts of `mounts` (one mount namespace's, parents first) whose contents the
+/// checkpoint holds, in mount order: CRIU names the archive by the superblock's device
+/// (`tmpfs-dev-<root_dev>.tar.gz.img`; before CRIU 3.x by the mount id, `tmpfs-<mnt_id>.tar.gz.img`).
+/// Only mounts of a tmpfs's root (`root` = `/`) are taken: a bind mount of a subdirectory or
+/// file shows a part of a tree already shown at its own mount point. `tar` decompresses an
+/// image (None: absent); its failures become warnings.
+pub fn tmpfs_mounts(
+    mounts: &[super::mounts::MountPoint],
+    mut tar: impl FnMut(&str) -> Option<Result<Blob, String>>,
+    warnings: &mut Vec<String>,
+) -> Vec<TmpfsMount> {
+    let mut out = Vec::new();
+    for m in mounts {
+        if m.fstype != "tmpfs" || m.root != "/" {
+            continue;
+        }
+        for image in [
+            format!("tmpfs-dev-{}.tar.gz.img", m.root_dev),
+            format!("tmpfs-{}.tar.gz.img", m.mnt_id),
+        ] {
+            match tar(&image) {
+                None => continue,
+                Some(Ok(t)) => out.push(TmpfsMount {
+                    mountpoint: m.mountpoint.clone(),
+                    image,
+                    tar: t,
+                }),
+                Some(Err(e)) => warnings.push(format!(
+                    "{e}; rootfs{} lacks the tmpfs's contents",
+                    crate::format::escape(&m.mountpoint)
+                )),
+            }
+            break;
+        }
+    }
+    out
+}
+
 /// One file, directory or symlink of `rootfs/`.
 #[derive(Debug, Clone)]
 pub struct Node {
     pub kind: NodeKind,
-    /// Permission bits as shown: the layer's mode & 0o555 (0o555 for an implicit directory).
+    /// Permission bits as the layer records them, all twelve (setuid, setgid, sticky, read,
+    /// write, execute); 0o555 for an implicit directory.
     pub mode: u32,
     /// Owner and time as the layer records them; None for a directory that exists only as the
     /// parent of other entries (and for the root and ghost files).
@@ -104,6 +160,9 @@ pub enum NodeKind {
         target: String,
         shown: String,
     },
+    /// A named pipe (FIFO) as the layer records it: a node, no bytes (what was unread in it at
+    /// dump time is in `buffers/`).
+    Fifo,
 }
 
 /// Where a regular file's bytes are.
@@ -263,9 +322,31 @@ fn depth_of_dir(dir: &str) -> usize {
     }
 }
 
-/// The shown permission bits: no write, setuid, setgid or sticky.
+/// True when symlink `target`, read from directory `dir` (a normalized path), climbs above the
+/// root lexically (`..` past the top); absolute targets start at the root and never do.
+fn climbs_out(dir: &str, target: &str) -> bool {
+    if target.starts_with('/') {
+        return false;
+    }
+    let mut depth = depth_of_dir(dir) as i64;
+    for c in target.split('/') {
+        match c {
+            "" | "." => {}
+            ".." => {
+                depth -= 1;
+                if depth < 0 {
+                    return true;
+                }
+            }
+            _ => depth += 1,
+        }
+    }
+    false
+}
+
+/// The permission bits as recorded (the file type bits dropped).
 fn shown_mode(mode: u32) -> u32 {
-    mode & 0o555
+    mode & 0o7777
 }
 
 impl RootFs {
@@ -303,6 +384,18 @@ impl RootFs {
         deleted: Option<&[u8]>,
         ghosts: &[super::ghost::Ghost],
     ) -> Result<RootFs, String> {
+        Self::build_all(image, diff, deleted, &[], ghosts)
+    }
+
+    /// [`RootFs::build_with_ghosts`], with the tmpfs mounts CRIU saved laid over the layers
+    /// before the ghost files (see the module docs).
+    pub fn build_all(
+        image: Option<&Path>,
+        diff: Option<&Blob>,
+        deleted: Option<&[u8]>,
+        tmpfs: &[TmpfsMount],
+        ghosts: &[super::ghost::Ghost],
+    ) -> Result<RootFs, String> {
         let mut r = RootFs::empty();
         if let Some(dir) = image {
             let root = HostRoot::open(dir)
@@ -328,6 +421,9 @@ impl RootFs {
                 )),
             }
         }
+        for t in tmpfs {
+            r.add_tmpfs(t);
+        }
         for g in ghosts {
             match clean(&format!("{} (deleted)", g.path)) {
                 Some(p) if !p.is_empty() => r.insert(
@@ -346,10 +442,49 @@ impl RootFs {
         Ok(r)
     }
 
+    /// Lays one tmpfs mount's saved contents over its mount point: what the layers hold there
+    /// is hidden (removed), the tar's root entry gives the mount point its mode, owner and time.
+    fn add_tmpfs(&mut self, t: &TmpfsMount) {
+        let label = format!("{} ({})", t.image, crate::format::escape(&t.mountpoint));
+        let at = match clean(&t.mountpoint) {
+            Some(at) if t.mountpoint.starts_with('/') => at,
+            _ => {
+                self.warnings.push(format!(
+                    "{label}: the mount point is not a plain absolute path: left out of rootfs/"
+                ));
+                return;
+            }
+        };
+        // A mount point below a symlink of the layers: the mount is where the link leads.
+        let at = match parent_of(&at) {
+            "" => at,
+            parent => match self.resolve(parent, true) {
+                Some(p) if p.is_empty() => base_name(&at).to_string(),
+                Some(p) => format!("{p}/{}", base_name(&at)),
+                None => {
+                    self.warnings.push(format!(
+                        "{label}: the mount point's parent is a symlink loop: left out of rootfs/"
+                    ));
+                    return;
+                }
+            },
+        };
+        if at.is_empty() {
+            self.nodes.retain(|k, _| k.is_empty());
+        } else {
+            self.remove_tree(&at);
+        }
+        self.add_tar_layer_at(&t.tar, &label, &at, true);
+        if !at.is_empty() && !self.nodes.contains_key(&at) {
+            // An archive without a root entry: the mount point still exists.
+            self.insert(at, NodeKind::Dir, 0o555, None);
+        }
+    }
+
     /// Adds Podman's `devshm-checkpoint.tar` (the container's `/dev/shm`, a bind mount CRIU does
     /// not dump) as `dev/shm/`.
     pub fn add_devshm(&mut self, tar: &Blob) {
-        self.add_tar_layer_at(tar, "devshm-checkpoint.tar", "dev/shm");
+        self.add_tar_layer_at(tar, "devshm-checkpoint.tar", "dev/shm", false);
         self.rewrite_links();
     }
 
@@ -513,20 +648,31 @@ impl RootFs {
                             ent.path().display()
                         )),
                     }
+                } else if ft.is_fifo() {
+                    self.nodes.insert(
+                        path,
+                        Node {
+                            kind: NodeKind::Fifo,
+                            mode,
+                            stamp,
+                        },
+                    );
                 }
-                // Devices, fifos and sockets are left out (nothing to read).
+                // Devices and sockets are left out (the mount is nodev; nothing to read).
             }
         }
     }
 
     /// Indexes rootfs-diff.tar (uncompressed, in `tar`) and lays it over what is there.
     fn add_tar_layer(&mut self, tar: &Blob) {
-        self.add_tar_layer_at(tar, "rootfs-diff.tar", "");
+        self.add_tar_layer_at(tar, "rootfs-diff.tar", "", false);
     }
 
     /// Adds the entries of `tar` (named `label` in warnings) below the directory `at` (a
-    /// normalized path; `""` is the root).
-    fn add_tar_layer_at(&mut self, tar: &Blob, label: &str, at: &str) {
+    /// normalized path; `""` is the root). `relative_only`: an entry with an absolute name is
+    /// left out with a warning (CRIU's tmpfs archives name everything `./...`), rather than taken
+    /// as relative to `at`.
+    fn add_tar_layer_at(&mut self, tar: &Blob, label: &str, at: &str, relative_only: bool) {
         struct Item {
             path: String,
             kind: NodeKind,
@@ -547,6 +693,7 @@ impl RootFs {
             }
         };
         let mut files: HashMap<String, (Blob, u32)> = HashMap::new();
+        let mut seen: std::collections::HashSet<String> = std::collections::HashSet::new();
         for (n, entry) in entries.enumerate() {
             if n >= MAX_NODES {
                 self.warnings.push(format!(
@@ -564,6 +711,13 @@ impl RootFs {
                 }
             };
             let raw = entry.path_bytes().into_owned();
+            if relative_only && raw.first() == Some(&b'/') {
+                self.warnings.push(format!(
+                    "{label}: entry {}: an absolute name: left out",
+                    crate::format::escape_bytes(&raw)
+                ));
+                continue;
+            }
             let Some(path) = std::str::from_utf8(&raw).ok().and_then(clean) else {
                 self.warnings.push(format!(
                     "{label}: entry {}: name with `..` or not UTF-8: left out",
@@ -626,10 +780,26 @@ impl RootFs {
                         .link_name_bytes()
                         .and_then(|t| std::str::from_utf8(&t).ok().map(str::to_string));
                     match t {
-                        Some(t) if !t.is_empty() && !t.contains('\0') => NodeKind::Symlink {
-                            target: t,
-                            shown: String::new(),
-                        },
+                        Some(t) if !t.is_empty() && !t.contains('\0') => {
+                            if mode & 0o6000 != 0 {
+                                self.warnings.push(format!(
+                                    "{label}: {path}: a symlink with mode {:04o}: shown as a \
+                                     link (a link has no mode of its own)",
+                                    mode & 0o7777
+                                ));
+                            }
+                            if climbs_out(parent_of(&path), &t) {
+                                self.warnings.push(format!(
+                                    "{label}: {path}: symlink target {} climbs above the \
+                                     container's root: shown resolved inside rootfs/",
+                                    crate::format::escape(&t)
+                                ));
+                            }
+                            NodeKind::Symlink {
+                                target: t,
+                                shown: String::new(),
+                            }
+                        }
                         _ => {
                             self.warnings.push(format!(
                                 "{label}: {path}: symlink without a usable target: left out"
@@ -668,8 +838,14 @@ impl RootFs {
                         }
                     }
                 }
-                _ => continue, // devices, fifos: nothing to read
+                tar::EntryType::Fifo => NodeKind::Fifo,
+                _ => continue, // devices: not served (the mount is nodev)
             };
+            if !seen.insert(path.clone()) {
+                self.warnings.push(format!(
+                    "{label}: {path}: more than one entry: the last one is shown"
+                ));
+            }
             items.push(Item {
                 path,
                 kind,
@@ -1070,10 +1246,16 @@ pub fn attach(ck: &mut super::Checkpoint, image: Option<&Path>) -> Result<(), St
             None
         }
     };
-    let rootfs = RootFs::build_with_ghosts(
+    let root_pid = ck.processes.first().map_or(0, |p| p.pid);
+    let tmpfs = match ck.container_fs.mounts.for_pid(root_pid) {
+        Some(mounts) => tmpfs_mounts(mounts, |n| ck.source.image_tar(n), &mut ck.warnings),
+        None => Vec::new(),
+    };
+    let rootfs = RootFs::build_all(
         image,
         diff.as_ref(),
         ck.source.metadata.get("deleted.files").map(|b| b.bytes()),
+        &tmpfs,
         &ghosts,
     )?;
     let mut rootfs = rootfs;
@@ -1169,7 +1351,7 @@ mod tests {
         ]);
         let r = RootFs::build(None, Some(&tar), Some(br#"["/etc/gone"]"#)).unwrap();
         let n = r.node("data/written.txt").unwrap();
-        assert_eq!(n.mode, 0o555, "setuid and write bits stripped");
+        assert_eq!(n.mode, 0o4755, "every bit as recorded");
         let NodeKind::File(FileData::Blob(b)) = &n.kind else {
             panic!()
         };
@@ -1210,7 +1392,7 @@ mod tests {
         let r = RootFs::build(None, Some(&tar), None).unwrap();
         let www = r.node("srv/www").unwrap();
         assert!(matches!(www.kind, NodeKind::Dir));
-        assert_eq!(www.mode, 0o555, "write and setgid stripped");
+        assert_eq!(www.mode, 0o2775, "write and setgid as recorded");
         assert_eq!(
             www.stamp,
             Some(Stamp {
@@ -1219,8 +1401,8 @@ mod tests {
                 mtime: 1_764_341_257
             })
         );
-        assert_eq!(r.node("tmp").unwrap().mode, 0o555, "sticky stripped");
-        assert_eq!(r.node("root").unwrap().mode, 0o500);
+        assert_eq!(r.node("tmp").unwrap().mode, 0o1777, "sticky as recorded");
+        assert_eq!(r.node("root").unwrap().mode, 0o700);
         assert_eq!(r.node("root").unwrap().stamp.map(|s| s.mtime), Some(1));
         // `srv` only exists as a parent: defaults, no stamp.
         let srv = r.node("srv").unwrap();
@@ -1229,6 +1411,79 @@ mod tests {
         let f = r.node("srv/www/index.html").unwrap();
         assert_eq!(f.stamp.map(|s| s.mtime), Some(1_700_000_000));
         assert_eq!(r.node("").unwrap().stamp, None);
+    }
+
+    #[test]
+    fn tmpfs_contents_replace_the_layer_at_their_mount_point() {
+        use crate::model::mounts::MountPoint;
+        let mp = |id: u32, dev: u32, fstype: &str, root: &str, at: &str| MountPoint {
+            mnt_id: id,
+            root_dev: dev,
+            fstype: fstype.into(),
+            root: root.into(),
+            mountpoint: at.into(),
+            ..Default::default()
+        };
+        let mounts = [
+            mp(1, 40, "overlay", "/", "/"),
+            mp(2, 45, "tmpfs", "/", "/tmp"),
+            mp(3, 47, "tmpfs", "/null", "/proc/keys"),
+            mp(4, 48, "tmpfs", "/", "/run/lock"),
+            mp(5, 49, "tmpfs", "/", "/empty"),
+        ];
+        let mut b = tar::Builder::new(Vec::new());
+        let mut h = tar::Header::new_gnu();
+        h.set_entry_type(tar::EntryType::Directory);
+        h.set_mode(0o1777);
+        h.set_size(0);
+        b.append_data(&mut h, "./", &[][..]).unwrap();
+        let mut h = tar::Header::new_gnu();
+        h.set_entry_type(tar::EntryType::Fifo);
+        h.set_mode(0o600);
+        h.set_size(0);
+        b.append_data(&mut h, "./k.fifo", &[][..]).unwrap();
+        let tmp = Blob::from_vec(b.into_inner().unwrap());
+        let mut asked = Vec::new();
+        let mut w = Vec::new();
+        let found = tmpfs_mounts(
+            &mounts,
+            |name| {
+                asked.push(name.to_string());
+                match name {
+                    "tmpfs-dev-45.tar.gz.img" => Some(Ok(tmp.clone())),
+                    "tmpfs-dev-48.tar.gz.img" => Some(Err("tmpfs-dev-48.tar.gz.img: bad".into())),
+                    _ => None,
+                }
+            },
+            &mut w,
+        );
+        // Only tmpfs roots; the device names the image, the mount id is the older name.
+        assert_eq!(
+            asked,
+            [
+                "tmpfs-dev-45.tar.gz.img",
+                "tmpfs-dev-48.tar.gz.img",
+                "tmpfs-dev-49.tar.gz.img",
+                "tmpfs-5.tar.gz.img"
+            ]
+        );
+        assert_eq!(found.len(), 1);
+        assert_eq!(w.len(), 1, "{w:?}");
+        assert!(w[0].contains("rootfs/run/lock lacks"), "{w:?}");
+        // The layer's /tmp (hidden by the mount in the container) gives way to the tmpfs.
+        let diff = tar_of(&[
+            ("tmp", None, None, 0o755),
+            ("tmp/under-the-mount", Some(b"x"), None, 0o644),
+            ("etc/x", Some(b"y"), None, 0o644),
+        ]);
+        let r = RootFs::build_all(None, Some(&diff), None, &found, &[]).unwrap();
+        assert!(r.node("tmp/under-the-mount").is_none());
+        assert!(r.node("etc/x").is_some());
+        assert_eq!(r.node("tmp").unwrap().mode, 0o1777);
+        let f = r.node("tmp/k.fifo").unwrap();
+        assert!(matches!(f.kind, NodeKind::Fifo));
+        assert_eq!(f.mode, 0o600);
+        assert!(r.warnings.is_empty(), "{:?}", r.warnings);
     }
 
     #[test]
@@ -1335,7 +1590,7 @@ mod tests {
         };
         assert_eq!(b.bytes(), b"GHOST");
         assert!(r.file("/tmp/gone.txt").is_some());
-        assert_eq!(r.node("tmp/gone.txt (deleted)").unwrap().mode, 0o400);
+        assert_eq!(r.node("tmp/gone.txt (deleted)").unwrap().mode, 0o600);
     }
 
     #[test]

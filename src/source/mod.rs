@@ -169,6 +169,13 @@ impl Source {
         Some(inner::plain_tar(name, b, &self.opts))
     }
 
+    /// The CRIU image `name` holding a tar (`tmpfs-dev-<dev>.tar.gz.img`) as a plain tar, as
+    /// [`Source::plain_tar`] does for the archive's tars; `None` when there is no such image.
+    pub fn image_tar(&self, name: &str) -> Option<Result<Blob, String>> {
+        let b = self.images.files.get(name)?;
+        Some(inner::plain_tar(name, b, &self.opts))
+    }
+
     /// Waits until the cache entry this open built or reused is recorded: the input's hash
     /// known and written in its meta file, a new copy synced to disk and marked so (a no-op
     /// otherwise). Dropping the last clone does the same.

@@ -706,6 +706,21 @@ fn creds(uid: u32, gid: u32) -> pb::CredsEntry {
     }
 }
 
+fn mnt_entry(id: u32, parent: u32, dev: u32, source: &str, fstype: u32, mp: &str) -> pb::MntEntry {
+    pb::MntEntry {
+        fstype,
+        mnt_id: id,
+        root_dev: dev,
+        parent_mnt_id: parent,
+        flags: 0,
+        root: "/".into(),
+        mountpoint: mp.into(),
+        source: source.into(),
+        options: String::new(),
+        ..Default::default()
+    }
+}
+
 fn kobj_ids(n: u32) -> pb::TaskKobjIdsEntry {
     pb::TaskKobjIdsEntry {
         vm_id: n,
@@ -1005,6 +1020,23 @@ impl CheckpointWriter {
         }
         for (name, c) in pages_files {
             out.insert(name, c);
+        }
+        if !self.tmpfs.is_empty() {
+            // CRIU writes the mounts in the reverse order of mountinfo (children first).
+            let mut mounts = vec![mnt_entry(1, 1, 1, "overlay", 17, "/")];
+            for (i, (mp, dev, tar)) in self.tmpfs.iter().enumerate() {
+                let id = 2 + i as u32;
+                mounts.push(mnt_entry(id, 1, *dev, "tmpfs", 5, mp));
+                out.insert(
+                    format!("tmpfs-dev-{dev}.tar.gz.img"),
+                    Content::Bytes(tar.clone()),
+                );
+            }
+            mounts.reverse();
+            out.insert(
+                "mountpoints-6.img".into(),
+                Content::Bytes(encode_image(magic::MNTS, &mounts)),
+            );
         }
         for (name, raw) in &self.raw {
             match raw {

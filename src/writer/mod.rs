@@ -797,6 +797,8 @@ pub struct CheckpointWriter {
     pub(crate) pre_dump: bool,
     pub(crate) plugins: Vec<String>,
     pub(crate) arch: Arch,
+    /// Tmpfs mounts (mount point, device, gzip tar): `mountpoints-6.img` + `tmpfs-dev-N.tar.gz.img`.
+    pub(crate) tmpfs: Vec<(String, u32, Vec<u8>)>,
 }
 
 impl Default for CheckpointWriter {
@@ -818,6 +820,7 @@ impl CheckpointWriter {
             pre_dump: false,
             plugins: Vec::new(),
             arch: Arch::X86_64,
+            tmpfs: Vec::new(),
         }
     }
 
@@ -887,6 +890,15 @@ impl CheckpointWriter {
     /// in `ti_aarch64` / `ti_riscv64` ([`ProcessBuilder::arch_regs`], else a fresh thread's).
     pub fn arch(&mut self, arch: Arch) -> &mut Self {
         self.arch = arch;
+        self
+    }
+    /// A tmpfs mounted at `mountpoint` whose contents CRIU saved: a `MntEntry` (device `0:dev`,
+    /// root `/`) in `mountpoints-6.img` (the mount namespace of every process; with a root
+    /// overlay mount `/` before the first tmpfs) and `tar_gz` verbatim as
+    /// `tmpfs-dev-<dev>.tar.gz.img` (CRIU writes a gzip tar whose names start with `./`).
+    pub fn tmpfs(&mut self, mountpoint: &str, dev: u32, tar_gz: &[u8]) -> &mut Self {
+        self.tmpfs
+            .push((mountpoint.to_string(), dev, tar_gz.to_vec()));
         self
     }
     /// The CRIU plugins named in inventory.img (`plugins`, CRIU 4.1+), e.g. `amdgpu_plugin`.

@@ -312,11 +312,11 @@ fn owners_and_modes_are_the_checkpoints_and_access_is_checked_by_ckptfs() {
     let stat = |f: &str, rel: &str| common::stat(f, &m.p(rel));
     assert_eq!(
         stat("%u:%g %A", "rootfs/var/lib/pg"),
-        "100100:100102 dr-x------"
+        "100100:100102 drwx------"
     );
     assert_eq!(
         stat("%u:%g %A %Y", "rootfs/var/lib/pg/SECRET"),
-        "100100:100102 -r-------- 1700000000"
+        "100100:100102 -rw------- 1700000000"
     );
     // PID directories belong to the process's (effective) ids, as /proc/PID does.
     assert_eq!(stat("%u:%g", "1"), "100100:100102");
@@ -339,7 +339,7 @@ fn owners_and_modes_are_the_checkpoints_and_access_is_checked_by_ckptfs() {
     assert_eq!(o.stdout, b"SECRET");
     assert_eq!(
         common::stat("%u:%g %A", &m.p("rootfs/var/lib/pg/SECRET")),
-        "100100:100102 -r--------"
+        "100100:100102 -rw-------"
     );
     let o = as_nobody(&[
         "sh",

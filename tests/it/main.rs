@@ -22,6 +22,7 @@ mod malformed;
 mod metadata;
 mod partial;
 mod reflexive;
+mod rootfs_evidence;
 mod rootfs_net;
 mod runtimes;
 mod scan;

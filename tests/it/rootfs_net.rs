@@ -49,11 +49,11 @@ fn podman(fx: &Path) -> PathBuf {
 fn podman_rootfs_sockets_mountinfo() {
     let Some(fx) = fixtures() else { return };
     let m = Mount::new(&podman(&fx));
-    // rootfs-diff.tar's file, read-only: its layer's mode (0644) without write bits, its owner.
+    // rootfs-diff.tar's file, read-only whatever its layer's mode (0644, as recorded), its owner.
     let f = m.p("rootfs/data/written-at-runtime.txt");
     assert!(text(&f).contains("PODBB-ROOTFS-DIFF-FILE-MARKER"));
     assert_eq!(grep_count("PODBB-ROOTFS-DIFF-FILE-MARKER", &f).0, 1);
-    assert_eq!(stat("%A %u:%g", &f), "-r--r--r-- 0:0");
+    assert_eq!(stat("%A %u:%g", &f), "-rw-r--r-- 0:0");
     assert_eq!(stat("%F", &m.p("rootfs/data")), "directory");
     // The fixture's rootfs-diff.tar has no entry for `data/` (only the file): the default mode.
     assert_eq!(stat("%A", &m.p("rootfs/data")), "dr-x------");
@@ -183,8 +183,8 @@ fn podman_with_image_rootfs() {
         sha256sum(&m.p("1/exe")),
         sha256_hex(b"FAKE-BUSYBOX-FROM-IMAGE\n")
     );
-    // The image file's own mode (4755 here) without write and setuid bits.
-    assert_eq!(stat("%A", &m.p("rootfs/bin/busybox")), "-r-xr-xr-x");
+    // The image file's own mode (4755 here), as recorded: the mount is nosuid and read-only.
+    assert_eq!(stat("%A", &m.p("rootfs/bin/busybox")), "-rwsr-xr-x");
     // The diff lies over the image.
     assert!(text(&m.p("rootfs/data/written-at-runtime.txt")).contains("PODBB-ROOTFS-DIFF"));
     // Symlinks: rewritten to stay inside rootfs/.
@@ -217,9 +217,8 @@ fn podman_with_image_rootfs() {
     assert!(o.stderr_text().contains("--rootfs"), "{o}");
 }
 
-/// Directories of rootfs-diff.tar take their entry's mode under the same policy as files (no
-/// write, setuid, setgid or sticky; owner-only unless `--allow-other`); implicit parents keep the
-/// defaults. A synthetic Podman archive, since the fixture's tar has no directory entry.
+/// Directories of rootfs-diff.tar take their entry's mode as recorded, as files do; implicit
+/// parents keep the defaults (owner-only unless `--allow-other`). A synthetic Podman archive, since the fixture's tar has no directory entry.
 #[test]
 fn rootfs_entry_modes_and_times_from_the_tar() {
     use ckptfs::writer::{CheckpointWriter, Compression, Layout};
@@ -254,17 +253,17 @@ fn rootfs_entry_modes_and_times_from_the_tar() {
         .unwrap();
 
     let m = Mount::new(&ck);
-    // The layer's own r/x bits, mount public or not (never w, s or t: the tree
-    // is read-only and nosuid); 2751 -> r-xr-x--x, 1777 -> r-xr-xr-x, 644 (no x anywhere) ->
-    // r--r--r-- (listable by name, not searchable, like a 0644 file is not executable).
-    assert_eq!(stat("%A", &m.p("rootfs/srv/app")), "dr-xr-x--x");
-    assert_eq!(stat("%A", &m.p("rootfs/srv/app/cache")), "dr-xr-xr-x");
-    assert_eq!(stat("%A", &m.p("rootfs/notes")), "dr--r--r--");
+    // The layer's own bits as recorded, all of them, mount public or not (the tree stays
+    // read-only and nosuid whatever they say): 2751, 1777, 644 (no x anywhere: listable by name,
+    // not searchable, like a 0644 file is not executable).
+    assert_eq!(stat("%A", &m.p("rootfs/srv/app")), "drwxr-s--x");
+    assert_eq!(stat("%A", &m.p("rootfs/srv/app/cache")), "drwxrwxrwt");
+    assert_eq!(stat("%A", &m.p("rootfs/notes")), "drw-r--r--");
     assert_eq!(stat("%A", &m.p("rootfs/srv")), "dr-x------", "implicit");
     assert_eq!(cat(&m.p("rootfs/srv/app/cache/MARKER")), b"MARKER");
     assert_eq!(
         stat("%A", &m.p("rootfs/srv/app/cache/MARKER")),
-        "-r--r-----"
+        "-rw-r-----"
     );
     // Times: each entry's own from the tar (`ls -l` in rootfs/ shows the layer's times).
     assert_eq!(stat("%Y", &m.p("rootfs/srv/app")), "1764341257");
@@ -275,17 +274,18 @@ fn rootfs_entry_modes_and_times_from_the_tar() {
     assert!(!run(&["mkdir", &m.p("rootfs/srv/app/new")]).ok());
     m.unmount();
 
-    // Public: the layer's own r/x bits (never w, s or t); implicit parents r-xr-xr-x.
+    // Public: the layer's own bits as recorded; implicit parents r-xr-xr-x.
     let m = Mount::with_args(&ck, &["--allow-other"]).unwrap_or_else(|o| panic!("{o}"));
-    assert_eq!(stat("%A", &m.p("rootfs/srv/app")), "dr-xr-x--x");
-    assert_eq!(stat("%a", &m.p("rootfs/srv/app")), "551");
-    assert_eq!(stat("%A", &m.p("rootfs/srv/app/cache")), "dr-xr-xr-x");
-    assert_eq!(stat("%A", &m.p("rootfs/notes")), "dr--r--r--");
+    assert_eq!(stat("%A", &m.p("rootfs/srv/app")), "drwxr-s--x");
+    assert_eq!(stat("%a", &m.p("rootfs/srv/app")), "2751");
+    assert_eq!(stat("%A", &m.p("rootfs/srv/app/cache")), "drwxrwxrwt");
+    assert_eq!(stat("%A", &m.p("rootfs/notes")), "drw-r--r--");
     assert_eq!(stat("%A", &m.p("rootfs/srv")), "dr-xr-xr-x", "implicit");
     assert_eq!(
         stat("%A", &m.p("rootfs/srv/app/cache/MARKER")),
-        "-r--r-----"
+        "-rw-r-----"
     );
+    assert!(!run(&["mkdir", &m.p("rootfs/srv/app/new")]).ok());
     m.unmount();
 }
 
