@@ -32,10 +32,28 @@ pub fn load(source: Source) -> Result<Checkpoint, Error> {
 
     let mut meta = load_metadata(&source, &mut warnings);
 
-    let pstree_bytes = dir
-        .files
-        .get("pstree.img")
-        .ok_or_else(|| Error::Missing(format!("{}/pstree.img", dir.label)))?;
+    let Some(pstree_bytes) = dir.files.get("pstree.img") else {
+        // A container archive without its process tree still holds the engine's metadata: the
+        // model has no process, and one warning says why.
+        if source.layout == crate::source::Layout::ContainerArchive {
+            warnings.push(format!(
+                "{}/pstree.img is missing: the checkpoint holds no process tree (no processes, files, sockets or memory); only the container's metadata is shown",
+                dir.label
+            ));
+            let time = checkpoint_time(&source, &meta);
+            return Ok(Checkpoint {
+                source,
+                meta,
+                processes: Vec::new(),
+                files: BTreeMap::new(),
+                time,
+                warnings,
+                container_fs: super::rootfs::ContainerFs::default(),
+                objects: super::objects::Objects::default(),
+            });
+        }
+        return Err(Error::Missing(format!("{}/pstree.img", dir.label)));
+    };
     let pstree: Vec<pb::PstreeEntry> =
         image::decode_all("pstree.img", pstree_bytes.bytes(), magic::PSTREE)?;
     if pstree.is_empty() {

@@ -100,7 +100,10 @@ pub(crate) fn open_dir(abs: &Path) -> Result<Found, Error> {
     }
     let ckpt = root.join(CHECKPOINT_DIR);
     if fs::symlink_metadata(&ckpt).is_ok_and(|m| m.is_dir()) {
-        if !has_images(&ckpt) {
+        let engine_metadata = ["config.dump", "spec.dump"]
+            .iter()
+            .any(|n| fs::symlink_metadata(root.join(n)).is_ok_and(|m| m.is_file()));
+        if !has_images(&ckpt) && !engine_metadata {
             return Err(Error::invalid(
                 abs,
                 "an extracted container archive whose checkpoint/ holds neither inventory.img nor pstree.img",

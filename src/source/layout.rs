@@ -38,6 +38,12 @@ fn has_images(idx: &TarIndex, dir: &str) -> bool {
     idx.file_at(dir, "inventory.img").is_some() || idx.file_at(dir, "pstree.img").is_some()
 }
 
+/// The engine's metadata files at the root of a container archive (Podman, CRI-O, containerd
+/// all write `config.dump` and `spec.dump`).
+fn has_engine_metadata(idx: &TarIndex) -> bool {
+    idx.file_at("", "config.dump").is_some() || idx.file_at("", "spec.dump").is_some()
+}
+
 fn looks_like_image_dir(idx: &TarIndex, dir: &str) -> bool {
     has_images(idx, dir)
         || idx
@@ -173,7 +179,9 @@ pub(crate) fn from_archive(idx: &TarIndex) -> Result<Found, Error> {
     let (layout, dir) = if has_images(idx, "") {
         (Layout::ImageDir, String::new())
     } else if idx.is_dir(CHECKPOINT_DIR) {
-        if !has_images(idx, CHECKPOINT_DIR) {
+        // A container archive whose checkpoint/ lost its images still has its engine's
+        // metadata to show (the model warns that the images are missing).
+        if !has_images(idx, CHECKPOINT_DIR) && !has_engine_metadata(idx) {
             return Err(Error::invalid(
                 &idx.archive,
                 "a container archive whose checkpoint/ holds neither inventory.img nor pstree.img",
@@ -400,5 +408,14 @@ mod tests {
         let t = TarSpec::new().file("checkpoint/x", b"x").build_gnu();
         let e = found(t).unwrap_err().to_string();
         assert!(e.contains("checkpoint/ holds neither"), "{e}");
+        // With the engine's metadata it is a container archive without images.
+        let t = TarSpec::new()
+            .file("config.dump", b"{}")
+            .file("checkpoint/x", b"x")
+            .build_gnu();
+        let f = found(t).unwrap();
+        assert_eq!(f.layout, Layout::ContainerArchive);
+        assert!(f.metadata.contains_key("config.dump"));
+        assert!(!f.images.files.contains_key("pstree.img"));
     }
 }

@@ -63,14 +63,14 @@ pub fn run(dirs: &[PathBuf], out: &mut dyn Write) -> Result<(), Error> {
             match describe(&path) {
                 Ok(l) => {
                     for w in &l.warnings {
-                        eprintln!("ckptfs: warning: {}: {w}", path.display());
+                        crate::views::warn(format_args!("{}: {w}", path.display()));
                     }
                     rows.push(row(&l));
                 }
-                Err(e) => eprintln!(
-                    "ckptfs: warning: {}: skipped, not a checkpoint: {e}",
+                Err(e) => crate::views::warn(format_args!(
+                    "{}: skipped, not a checkpoint: {e}",
                     path.display()
-                ),
+                )),
             }
         }
         Ok(())

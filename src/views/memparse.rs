@@ -76,7 +76,7 @@ pub fn run(args: &Request, open: &OpenOptions, out: &mut dyn Write) -> Result<()
         Some(Search::Regex(r)) => Some((Pattern::regex(r).map_err(Error::input)?, r)),
         None => None,
     };
-    let ck = super::load(&args.checkpoint, open)?;
+    let ck = super::load_for_view(&args.checkpoint, open)?;
     let shown = args.checkpoint.display();
     if let Some((pat, text)) = pattern {
         let procs: Vec<&Process> = match args.pid {
@@ -331,10 +331,10 @@ fn search_table(
     for p in procs {
         let s = Searchable::new(&p.memory);
         for k in &s.skipped {
-            eprintln!(
-                "ckptfs: warning: PID {}: {} bytes at {:#x} not searched: {}",
+            crate::views::warn(format_args!(
+                "PID {}: {} bytes at {:#x} not searched: {}",
                 p.pid, k.len, k.start, k.reason
-            );
+            ));
         }
         for m in s.find(pat) {
             let at = if one_pid { None } else { shared_at(p, m.addr) };

@@ -136,8 +136,39 @@ pub(crate) fn write_out(out: &mut dyn Write, s: &[u8]) -> Result<(), Error> {
         .map_err(|e| Error::output("cannot write the output", &e))
 }
 
-/// Runs `f` with a buffered, locked stdout, flushing at the end. A closed stdout (`| head`) is not
-/// an error.
+/// Warnings about the output being written, printed by [`to_stdout`] after it.
+static LATER: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+
+/// A warning about what the view shows (a missing image, an unreadable field): printed on
+/// stderr, one line, after the view's output ([`to_stdout`]), so that a reader of both streams
+/// (a terminal, `2>&1`) meets the output where a script expects it and the warning after what it
+/// qualifies. Outside [`to_stdout`] (a view's `run` called directly) it is kept until
+/// [`print_warnings`].
+pub fn warn(msg: impl fmt::Display) {
+    let line = format!("ckptfs: warning: {}", one_line(&msg.to_string()));
+    match LATER.lock() {
+        Ok(mut v) => {
+            if !v.contains(&line) {
+                v.push(line);
+            }
+        }
+        Err(_) => eprintln!("{line}"),
+    }
+}
+
+/// Prints the warnings [`warn`] kept, in order, and forgets them.
+pub fn print_warnings() {
+    let v = LATER
+        .lock()
+        .map(|mut v| std::mem::take(&mut *v))
+        .unwrap_or_default();
+    for l in v {
+        eprintln!("{l}");
+    }
+}
+
+/// Runs `f` with a buffered, locked stdout, flushing at the end, then prints the warnings the
+/// view made ([`warn`]). A closed stdout (`| head`) is not an error.
 pub fn to_stdout(f: impl FnOnce(&mut dyn Write) -> Result<(), Error>) -> Result<(), Error> {
     let stdout = io::stdout();
     let mut out = io::BufWriter::with_capacity(1 << 16, stdout.lock());
@@ -145,6 +176,8 @@ pub fn to_stdout(f: impl FnOnce(&mut dyn Write) -> Result<(), Error>) -> Result<
         out.flush()
             .map_err(|e| Error::output("cannot write the output", &e))
     });
+    drop(out);
+    print_warnings();
     match r {
         Err(e) if e.is_quiet() => Ok(()),
         r => r,
@@ -204,11 +237,9 @@ pub fn each_input<T>(
     }
 }
 
-/// Opens and models a checkpoint. Warnings of the load are printed on stderr, one per line.
+/// Opens and models a checkpoint. Warnings of the load are printed on stderr, one per line, now.
 pub fn load(path: &Path, open: &OpenOptions) -> Result<Checkpoint, Error> {
-    let source = crate::source::open(path, open).map_err(|e| Error::input(e.to_string()))?;
-    let ck = crate::model::load::load(source)
-        .map_err(|e| Error::input(format!("{}: {e}", path.display())))?;
+    let ck = open_model(path, open)?;
     let mut seen = std::collections::HashSet::new();
     for w in ck.warnings.iter().chain(&ck.source.warnings) {
         if seen.insert(w.as_str()) {
@@ -216,6 +247,21 @@ pub fn load(path: &Path, open: &OpenOptions) -> Result<Checkpoint, Error> {
         }
     }
     Ok(ck)
+}
+
+/// Opens and models a checkpoint for a view: the load's warnings are printed after the view's
+/// output ([`warn`]).
+pub fn load_for_view(path: &Path, open: &OpenOptions) -> Result<Checkpoint, Error> {
+    let ck = open_model(path, open)?;
+    for w in ck.warnings.iter().chain(&ck.source.warnings) {
+        warn(format_args!("{}: {}", path.display(), w));
+    }
+    Ok(ck)
+}
+
+fn open_model(path: &Path, open: &OpenOptions) -> Result<Checkpoint, Error> {
+    let source = crate::source::open(path, open).map_err(|e| Error::input(e.to_string()))?;
+    crate::model::load::load(source).map_err(|e| Error::input(format!("{}: {e}", path.display())))
 }
 
 /// The process `pid`, or the error checkpointctl gives for a PID the checkpoint does not have.
@@ -277,7 +323,7 @@ pub fn cmdline_text(p: &Process) -> Option<String> {
         Ok(b) if b.is_empty() => None,
         Ok(b) => Some(String::from_utf8_lossy(&b).replace('\0', " ")),
         Err(e) => {
-            eprintln!("ckptfs: warning: PID {}: command line: {e}", p.pid);
+            warn(format_args!("PID {}: command line: {e}", p.pid));
             None
         }
     }
@@ -292,7 +338,7 @@ pub fn environ_list(p: &Process) -> Vec<String> {
             .map(|s| String::from_utf8_lossy(s).into_owned())
             .collect(),
         Err(e) => {
-            eprintln!("ckptfs: warning: PID {}: environment: {e}", p.pid);
+            warn(format_args!("PID {}: environment: {e}", p.pid));
             Vec::new()
         }
     }

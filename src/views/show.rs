@@ -39,7 +39,7 @@ pub fn run(checkpoints: &[PathBuf], open: &OpenOptions, out: &mut dyn Write) -> 
     let mut shown = Vec::with_capacity(checkpoints.len());
     // A checkpoint that cannot be read has its error line on stderr; the others are shown.
     let loaded = super::each_input(checkpoints, |p| {
-        let ck = super::load(p, open)?;
+        let ck = super::load_for_view(p, open)?;
         rows.push(show_row(&ck));
         archs.push(ck.meta.arch.clone().unwrap_or_else(|| "-".into()));
         shown.push(p.display().to_string());

@@ -309,8 +309,12 @@ fn inspect_network_interfaces_synthetic() {
         &["inspect", "--format", "json", "multi.tar"],
     ))
     .unwrap();
-    assert_eq!(j[0]["ip"], "fd00:1::5");
-    assert_eq!(j[0]["mac"], "0a:00:00:00:00:02");
+    // ip / mac: every address and every MAC, as checkpointctl joins them.
+    assert_eq!(j[0]["ip"], "fd00:1::5, 10.90.0.5, 10.89.0.7");
+    assert_eq!(
+        j[0]["mac"],
+        "0a:00:00:00:00:02, 0a:00:00:00:00:03, 0a:00:00:00:00:01"
+    );
     let nets = j[0]["networks"].as_array().unwrap();
     assert_eq!(nets.len(), 2);
     assert_eq!(nets[0]["name"], "backend");
@@ -2030,4 +2034,114 @@ fn diff_pre_dump_reports_changed_pages_per_vma() {
     );
     assert!(t.contains(&format!("{range} ")), "{t}");
     assert!(t.contains("1 page changed"), "{t}");
+}
+
+// ---------------------------------------------------------------- partial archives
+
+/// Runs `ckptfs ARGS 2>&1` through the shell: stdout and stderr as one stream, in the order a
+/// terminal (or bats) shows them.
+fn merged(cwd: &Path, args: &[&str]) -> (String, i32) {
+    let cache = TempDir::new("views");
+    let o = Command::new("sh")
+        .arg("-c")
+        .arg("exec \"$0\" \"$@\" 2>&1")
+        .arg(common::ckptfs())
+        .args(args)
+        .current_dir(cwd)
+        .env("XDG_CACHE_HOME", cache.path())
+        .env_remove("RUST_LOG")
+        .output()
+        .expect("run ckptfs");
+    (
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        o.status.code().unwrap_or(-1),
+    )
+}
+
+/// A Podman archive whose checkpoint/ lost its images (checkpointctl's test data): the metadata
+/// is shown, exit 0, and one warning, after the output, says the images are missing.
+#[test]
+fn metadata_only_archive_shows_its_metadata() {
+    let dir = TempDir::new("views");
+    let mut w = CheckpointWriter::new();
+    w.process(1, 0).comm("sh").cmdline(&["sh"]);
+    let names: Vec<String> = w.encode_files().into_keys().collect();
+    for n in &names {
+        w.remove_file(n);
+    }
+    w.write_tar(
+        &dir.path().join("meta.tar"),
+        &Layout::podman("meta-only"),
+        Compression::None,
+    )
+    .unwrap();
+    for args in [
+        &["show", "meta.tar"][..],
+        &["inspect", "meta.tar"],
+        &["inspect", "--all", "meta.tar"],
+        &["inspect", "--format", "json", "meta.tar"],
+    ] {
+        let r = ckptfs(dir.path(), args);
+        assert_eq!(r.code, 0, "{args:?}: {}", r.err);
+        assert!(r.out.contains("meta-only"), "{args:?}: {}", r.out);
+        let warnings: Vec<&str> = r
+            .err
+            .lines()
+            .filter(|l| l.contains("pstree.img is missing"))
+            .collect();
+        assert_eq!(warnings.len(), 1, "{args:?}: {}", r.err);
+        let (all, code) = merged(dir.path(), args);
+        assert_eq!(code, 0);
+        let last = all.trim_end().lines().last().unwrap_or("");
+        assert!(
+            last.starts_with("ckptfs: warning: ") && !all.starts_with("ckptfs:"),
+            "{args:?}: the warnings come after the output:\n{all}"
+        );
+    }
+    let j: Value = serde_json::from_str(&ok(
+        dir.path(),
+        &["inspect", "--format", "json", "meta.tar"],
+    ))
+    .unwrap();
+    assert_eq!(j[0]["container_name"], "meta-only");
+    assert_eq!(j[0]["engine"], "Podman");
+    // Without the engine's metadata an empty checkpoint/ is still not a checkpoint.
+    let bare = dir.path().join("bare");
+    std::fs::create_dir_all(bare.join("checkpoint")).unwrap();
+    std::fs::write(bare.join("checkpoint/readme"), b"x").unwrap();
+    let e = fails(dir.path(), &["show", "bare"]);
+    assert!(e.contains("checkpoint/ holds neither"), "{e}");
+}
+
+/// `inspect --files` / `--sockets` on a checkpoint without the images that hold open files say
+/// which are missing instead of showing no files silently.
+#[test]
+fn inspect_files_without_their_images_says_so() {
+    let dir = TempDir::new("views");
+    let mut w = CheckpointWriter::new();
+    w.process(1, 0)
+        .comm("sh")
+        .cmdline(&["sh"])
+        .fd(3, File::reg("/tmp/x"));
+    w.remove_file("files.img");
+    w.write_dir(&dir.path().join("ck")).unwrap();
+    for (flag, what) in [
+        ("--files", "no open files can be shown"),
+        ("--sockets", "no sockets can be shown"),
+    ] {
+        let r = ckptfs(dir.path(), &["inspect", flag, "ck"]);
+        assert_eq!(r.code, 0, "{flag}: {}", r.err);
+        assert!(
+            r.err.contains("files.img is missing") && r.err.contains(what),
+            "{flag}: {}",
+            r.err
+        );
+    }
+    // With its images: no such warning.
+    let mut w = CheckpointWriter::new();
+    w.process(1, 0).comm("sh").fd(3, File::reg("/tmp/x"));
+    w.write_dir(&dir.path().join("full")).unwrap();
+    let r = ckptfs(dir.path(), &["inspect", "--files", "full"]);
+    assert!(!r.err.contains("missing"), "{}", r.err);
+    assert!(r.out.contains("/tmp/x"), "{}", r.out);
 }

@@ -60,11 +60,11 @@ pub fn run(
     r.checkpoint_a.path = path_a.display().to_string();
     r.checkpoint_b.path = path_b.display().to_string();
     if !r.same_container {
-        eprintln!(
-            "ckptfs: warning: the checkpoints are of different containers (A: {}, B: {}); comparing anyway",
+        super::warn(format_args!(
+            "the checkpoints are of different containers (A: {}, B: {}); comparing anyway",
             r.checkpoint_a.id.as_deref().unwrap_or("-"),
             r.checkpoint_b.id.as_deref().unwrap_or("-")
-        );
+        ));
     }
     let s = match format {
         Format::Json => to_json(&r),
@@ -93,15 +93,8 @@ fn pre_dump_note(r: &DiffResult) -> String {
 pub fn load_operand(path: &Path, open: &OpenOptions) -> Result<Operand, Error> {
     let source = crate::source::open(path, open).map_err(|e| Error::input(e.to_string()))?;
     let op = Operand::load(source).map_err(|e| Error::input(format!("{}: {e}", path.display())))?;
-    let mut seen = std::collections::HashSet::new();
     for w in op.warnings() {
-        if seen.insert(w.as_str()) {
-            eprintln!(
-                "ckptfs: warning: {}: {}",
-                path.display(),
-                super::one_line(w)
-            );
-        }
+        super::warn(format_args!("{}: {w}", path.display()));
     }
     Ok(op)
 }

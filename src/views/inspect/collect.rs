@@ -71,10 +71,10 @@ pub fn collect(ck: &Checkpoint, sections: &Sections) -> Result<Inspected, Error>
                     pages_written: Some(d.pages_written),
                 })
             }
-            None => eprintln!(
-                "ckptfs: warning: {}: no CRIU dump statistics (stats-dump) in this checkpoint",
+            None => crate::views::warn(format_args!(
+                "{}: no CRIU dump statistics (stats-dump) in this checkpoint",
                 ck.source.input.path.display()
-            ),
+            )),
         }
     }
     if sections.metadata {
@@ -111,6 +111,19 @@ pub fn collect(ck: &Checkpoint, sections: &Sections) -> Result<Inspected, Error>
             .iter()
             .filter(|p| seen.contains(&p.pid))
             .collect();
+        if sections.files || sections.sockets {
+            if let Some(missing) = missing_fd_images(ck, &shown) {
+                let what = match (sections.files, sections.sockets) {
+                    (true, true) => "open files and sockets",
+                    (true, false) => "open files",
+                    _ => "sockets",
+                };
+                views::warn(format_args!(
+                    "{}: {missing}: no {what} can be shown",
+                    ck.source.input.path.display()
+                ));
+            }
+        }
         if sections.files {
             i.file_descriptors = Some(
                 shown
@@ -159,13 +172,43 @@ pub fn collect(ck: &Checkpoint, sections: &Sections) -> Result<Inspected, Error>
                         .collect(),
                 );
             }
-            None => eprintln!(
-                "ckptfs: warning: {}: no mounts: the checkpoint has no OCI spec (spec.dump)",
+            None => crate::views::warn(format_args!(
+                "{}: no mounts: the checkpoint has no OCI spec (spec.dump)",
                 ck.source.input.path.display()
-            ),
+            )),
         }
     }
     Ok(i)
+}
+
+/// Which of the images that hold open files and sockets are missing (`files.img`; the
+/// `ids-<pid>.img` and `fdinfo-<id>.img` of the processes shown, zombies aside), as words, or
+/// `None` when they are all there.
+fn missing_fd_images(ck: &Checkpoint, shown: &[&Process]) -> Option<String> {
+    let files = &ck.source.images.files;
+    let live: Vec<&&Process> = shown.iter().filter(|p| p.mm.is_some()).collect();
+    let mut missing = Vec::new();
+    if !files.contains_key("files.img") {
+        missing.push("files.img".to_string());
+    }
+    let no_ids: Vec<String> = shown
+        .iter()
+        .filter(|p| p.mm.is_some() && !files.contains_key(&format!("ids-{}.img", p.pid)))
+        .map(|p| format!("ids-{}.img", p.pid))
+        .collect();
+    if !live.is_empty() && no_ids.len() == live.len() {
+        missing.push("ids-<pid>.img".to_string());
+    } else {
+        missing.extend(no_ids);
+    }
+    if !live.is_empty() && !files.keys().any(|n| n.starts_with("fdinfo-")) {
+        missing.push("fdinfo-<id>.img".to_string());
+    }
+    match missing.len() {
+        0 => None,
+        1 => Some(format!("{} is missing", missing[0])),
+        _ => Some(format!("{} are missing", missing.join(", "))),
+    }
 }
 
 /// A metadata file of the archive, parsed as JSON.

@@ -132,7 +132,7 @@ pub fn run(
     let mut all = Vec::with_capacity(checkpoints.len());
     // A checkpoint that cannot be read has its error line on stderr; the others are shown.
     let loaded = super::each_input(checkpoints, |p| {
-        let ck = super::load(p, open)?;
+        let ck = super::load_for_view(p, open)?;
         let i = collect::collect(&ck, sections)?;
         match format {
             Format::Tree => {
