@@ -17,7 +17,7 @@
 //! | `checkpoint/info.json` | [`info_json()`] | `info.rs` |
 //! | `checkpoint/summary` (and the CLI's `show` table) | [`summary()`], [`show_table()`], [`summary::show_row()`] | `summary.rs` |
 //! | the summary's pod / network / CRIU lines | [`container::details()`] | `container.rs` |
-//! | `triage` | [`triage::triage()`] (one pure function per rule) | `triage.rs` |
+//! | `triage` | [`triage::triage()`] (one pure function per rule) | `triage/` |
 //!
 //! `task.rs` holds what several views share: the kernel's VM accounting rebuilt from the VMAs,
 //! the state letter, the signal masks, the comm as the kernel prints it.

@@ -26,9 +26,12 @@ fn podman_busybox_shell_and_listener() {
     let t = triage(&m);
     eprintln!("{t}");
     assert!(t.starts_with("# ckptfs triage: "), "{t}");
-    assert!(has(&t, "PID 1 - shell: sh is a shell: /bin/sh -c "), "{t}");
+    assert!(
+        has(&t, "PID 1 - shell: [weak] sh is a shell: /bin/sh -c "),
+        "{t}"
+    );
     // busybox httpd binds the IPv6 wildcard (dual stack): 0.0.0.0:8080 from inside the netns.
-    assert!(has(&t, "PID 6 [::]:8080 tcp-listen: "), "{t}");
+    assert!(has(&t, "PID 6 [::]:8080 tcp-listen: [weak] "), "{t}");
     // httpd and sleep run from the busybox multi-call binary: no exe/argv[0] mismatch; no
     // executable anonymous memory in a static busybox; no shell finding for httpd / sleep.
     assert!(!t.contains("exe-mismatch"), "{t}");
@@ -48,7 +51,7 @@ fn podman_busybox_shell_and_listener() {
             has(
                 &t,
                 &format!(
-                    "PID 1 {name} env-credential: credential-looking variable in environ of PIDs 1, 6, 7: {var}"
+                    "PID 1 {name} env-credential: [weak] credential-looking variable in environ of PIDs 1, 6, 7: {var}"
                 )
             ),
             "{t}"
@@ -68,7 +71,7 @@ fn secretd_listener_and_memfd() {
         assert!(
             has(
                 &t,
-                &format!("PID {pid} 127.0.0.1:42441 tcp-listen: listening TCP socket (fd 4")
+                &format!("PID {pid} 127.0.0.1:42441 tcp-listen: [weak] listening TCP socket (fd 4")
             ),
             "{t}"
         );
@@ -76,7 +79,7 @@ fn secretd_listener_and_memfd() {
             has(
                 &t,
                 &format!(
-                    "PID {pid} 5ec200000000-5ec200010000 memfd: mapping of /memfd:secretd-memfd rw-s"
+                    "PID {pid} 5ec200000000-5ec200010000 memfd: [weak] mapping of /memfd:secretd-memfd rw-s"
                 )
             ),
             "{t}"
@@ -88,7 +91,10 @@ fn secretd_listener_and_memfd() {
 
     let m = Mount::new(&fx.join("secretd-plain/images"));
     let t = triage(&m);
-    assert!(has(&t, "PID 8259 127.0.0.1:43285 tcp-listen: "), "{t}");
+    assert!(
+        has(&t, "PID 8259 127.0.0.1:43285 tcp-listen: [weak] "),
+        "{t}"
+    );
     assert!(!t.contains("memfd"), "{t}");
 }
 
@@ -127,12 +133,14 @@ fn synthetic_everything_mounted() {
     let t = triage(&m);
     eprintln!("{t}");
     for want in [
-        "PID 1 - shell: sh is a shell: /bin/sh /entrypoint.sh",
-        "PID 20 - exe-mismatch: exe is /tmp/.x/miner but argv[0] is \"[kworker/0:1]\"",
-        "PID 20 7f12a000-7f12c000 rwx-anon: writable and executable anonymous mapping rwxp",
-        "PID 20 5ec200000000-5ec200001000 exec-memfd: executable mapping of /memfd:stage2 r-xs",
-        "PID 20 0.0.0.0:31337 tcp-listen: ",
-        "PID 1 10.0.0.5:51000->203.0.113.9:4444 tcp-established: ",
+        "PID 1 - shell: [weak] sh is a shell: /bin/sh /entrypoint.sh",
+        "PID 20 - exe-mismatch: [weak] exe is /tmp/.x/miner but argv[0] is \"[kworker/0:1]\"",
+        "PID 20 - kthread-name: [strong] user-space process named like a kernel thread: comm \"kworker/0:1\"",
+        "PID 1 10.0.0.5:51000->203.0.113.9:4444 c2-connection: [strong] established TCP connection (fd 3, socket:[",
+        "PID 20 7f12a000-7f12c000 rwx-anon: [strong] writable and executable anonymous mapping rwxp",
+        "PID 20 5ec200000000-5ec200001000 exec-memfd: [strong] executable mapping of /memfd:stage2 r-xs",
+        "PID 20 0.0.0.0:31337 tcp-listen: [weak] ",
+        "PID 1 10.0.0.5:51000->203.0.113.9:4444 tcp-established: [weak] ",
     ] {
         assert!(has(&t, want), "missing {want:?} in:\n{t}");
     }
@@ -151,7 +159,7 @@ fn synthetic_everything_mounted() {
     assert!(!t.contains("PID 30 "), "{t}");
     assert!(!has(&t, "PID 1 - exe-mismatch"), "{t}");
     let n = finding_lines(&t).len();
-    assert_eq!(n, 7, "{t}");
+    assert_eq!(n, 9, "{t}");
     assert!(
         t.starts_with(&format!("# ckptfs triage: {n} findings")),
         "{t}"
@@ -215,12 +223,136 @@ fn deleted_library_via_remap_fpath() {
     let t = triage(&m);
     eprintln!("{t}");
     for want in [
-        "PID 1 - exe-deleted: the executable was deleted or is not a file: /usr/bin/app (deleted)",
-        "PID 1 7f0000000000-7f0000001000 exec-deleted: executable mapping of a deleted file: /usr/lib/libevil.so r-xp",
-        "PID 1 7f0000001000-7f0000002000 deleted-file: mapping of a deleted file: /usr/lib/libevil.so r--p",
+        "PID 1 - exe-deleted: [strong] the executable was deleted or is not a file: /usr/bin/app (deleted)",
+        "PID 1 7f0000000000-7f0000001000 exec-deleted: [strong] executable mapping of a deleted file: /usr/lib/libevil.so r-xp",
+        "PID 1 7f0000001000-7f0000002000 deleted-file: [weak] mapping of a deleted file: /usr/lib/libevil.so r--p",
     ] {
         assert!(has(&t, want), "missing {want:?} in:\n{t}");
     }
     assert!(!t.contains("libc.so.6"), "{t}");
     assert_eq!(finding_lines(&t).len(), 3, "{t}");
+}
+
+/// The implant fixture: each planted signal, with its evidence, through a real mount.
+#[test]
+fn podman_implant_signals() {
+    let Some(fx) = fixtures() else { return };
+    let ck = fx.join("podman-implant/checkpoint.tar.gz");
+    let m = Mount::new(&ck);
+    let t = triage(&m);
+    eprintln!("{t}");
+    for want in [
+        "PID 11 - kthread-name: [strong] user-space process named like a kernel thread: comm \"kworker/0:1\", argv[0] \"[kworker/0:1]\"",
+        "PID 12 - kthread-name: [strong] user-space process named like a kernel thread: comm \"memfd:kworker-p\", argv[0] \"[kworker/u4:2]\"",
+        "PID 11 - exe-mismatch: [strong] exe is /tmp/.hidden/kworkerd but argv[0] is \"[kworker/0:1]\"; the exe is deleted",
+        "PID 12 - exe-mismatch: [strong] exe is /memfd:kworker-payload but argv[0] is \"[kworker/u4:2]\"; the exe is a memfd",
+        "PID 11 1d000000000-1d000001000 rwx-anon: [strong] ",
+        "PID 12 400000-401000 exec-memfd: [strong] ",
+        "PID 13 127.0.0.1:53678->127.0.0.1:4444 reverse-shell: [strong] shell sh with fds 0, 1, 2 on INETSK socket:[171036]; peer PID 6 fd 5 (c2-listener)",
+        "PID 11 127.0.0.1:53676->127.0.0.1:4444 c2-connection: [strong] established TCP connection (fd 4, socket:[171032]) of a process that raised ",
+        "PID 13 7ffef8e19f70 ld-env: [strong] loader variable in environ: LD_PRELOAD=/tmp/.hidden/libx.so",
+        // libc is in the image, not in the checkpoint: the written page cannot be compared.
+        "PID 11 7fa053e6a000-7fa053e6b000 exec-page-unverified: [weak] dumped executable page, file not available to compare: /usr/lib/x86_64-linux-gnu/libc.so.6 at file offset 0xe3000",
+    ] {
+        assert!(has(&t, want), "missing {want:?} in:\n{t}");
+    }
+    let c2 = t
+        .lines()
+        .find(|l| l.contains(" c2-connection: ") && l.starts_with("PID 11 "))
+        .unwrap_or("");
+    assert!(c2.ends_with("; peer PID 6 fd 4 (c2-listener)"), "{c2}");
+    // CRIU's parasite page (one per process, equal to the file) is never reported; the listener
+    // (no other signal) has no c2-connection.
+    assert_eq!(t.matches("exec-page-unverified").count(), 1, "{t}");
+    assert!(!t.contains("code-patched"), "{t}");
+    assert!(
+        !has(&t, "PID 6 127.0.0.1:4444->127.0.0.1:53676 c2-connection"),
+        "{t}"
+    );
+    drop(m);
+
+    // With the image's files, the page is compared: the two patched runs of getpid.
+    let rootfs = fx.join("podman-implant/image-rootfs");
+    let m = Mount::with_args(&ck, &["--rootfs", rootfs.to_str().unwrap()]).expect("mount --rootfs");
+    let t = triage(&m);
+    eprintln!("{t}");
+    let patched: Vec<&str> = t
+        .lines()
+        .filter(|l| l.contains(" code-patched: "))
+        .collect();
+    assert_eq!(patched.len(), 1, "{t}");
+    assert!(
+        patched[0].starts_with(
+            "PID 11 7fa053e6a000-7fa053e6b000 code-patched: [strong] executable page differs from /usr/lib/x86_64-linux-gnu/libc.so.6 at file offset 0xe3000 (file from --rootfs): 9 bytes in 2 runs: +0xb20 2 bytes (file offset 0xe3b20, getpid+0x0), +0xb25 7 bytes (file offset 0xe3b25, getpid+0x5); memory "
+        ),
+        "{}",
+        patched[0]
+    );
+    assert!(!t.contains("exec-page-unverified"), "{t}");
+}
+
+/// None of the implant signals fires on the fixtures that hold no implant (CRIU's parasite page
+/// included), with or without the image's files.
+#[test]
+fn no_implant_signal_on_clean_fixtures() {
+    let Some(fx) = fixtures() else { return };
+    for ck in [
+        "podman-busybox/checkpoint.tar.gz",
+        "podman-kitchen/checkpoint.tar.gz",
+        "podman-redis/checkpoint.tar.zst",
+        "secretd-plain/images",
+        "secretd-shm/images",
+    ] {
+        let m = Mount::new(&fx.join(ck));
+        let t = triage(&m);
+        for tag in [
+            "code-patched",
+            "exec-page-unverified",
+            "reverse-shell",
+            "c2-connection",
+            "kthread-name",
+            "ld-so-preload",
+            "rwx-anon",
+            "exe-deleted",
+            "exec-deleted",
+            "exe-memfd",
+            "exec-memfd",
+        ] {
+            assert!(!t.contains(&format!(" {tag}: ")), "{ck}: {tag} in:\n{t}");
+        }
+        // A SysV segment is not a deleted file (podman-kitchen maps one).
+        assert!(!t.contains("/SYSV"), "{ck}:\n{t}");
+    }
+}
+
+/// The redis fixtures' `redis-server -> redis-check-rdb` link lives in the image:
+/// weak; the kitchen's deleted-but-open file and redis-cli's REDISCLI_AUTH are found.
+#[test]
+fn fixture_triage_rates_and_misses() {
+    let Some(fx) = fixtures() else { return };
+    let m = Mount::new(&fx.join("podman-redis/checkpoint.tar.zst"));
+    let t = triage(&m);
+    assert!(
+        has(
+            &t,
+            "PID 7 - exe-mismatch: [weak] exe is /usr/bin/redis-check-rdb but argv[0] is \"redis-server 0.0.0.0:6379\""
+        ),
+        "{t}"
+    );
+    assert!(
+        t.lines()
+            .any(|l| l.contains(" REDISCLI_AUTH env-credential: [weak] ")
+                && l.ends_with(": REDISCLI_AUTH=REDISFX-s4-PASS-Zq8wLm2vN4")),
+        "{t}"
+    );
+    drop(m);
+    let m = Mount::new(&fx.join("podman-kitchen/checkpoint.tar.gz"));
+    let t = triage(&m);
+    assert!(
+        has(
+            &t,
+            "PID 6 fd/8 fd-deleted: [weak] open descriptor of a deleted file: fd/8 -> /tmp/kitchen-ghost (deleted)"
+        ),
+        "{t}"
+    );
 }

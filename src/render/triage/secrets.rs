@@ -1,0 +1,265 @@
+//! Secret and loader rules: credentials by name in the environment and the arguments, loader
+//! variables, and `/etc/ld.so.preload`.
+
+use std::sync::OnceLock;
+
+use regex::Regex;
+
+use super::{Finding, Strength, argv};
+use crate::model::Checkpoint;
+use crate::model::process::Process;
+use crate::model::rootfs::FileData;
+
+/// After `SECRET`, `TOKEN` or `KEY` inside a word of a name, what may follow for the word to
+/// still name a credential (`SECRETS`, `TOKENID`, `KEYFILE`; not `SECRETD`, `TOKENIZERS`,
+/// `KEYBOARD`).
+const AFTER: [&str; 8] = ["", "S", "ID", "FILE", "PAIR", "TAB", "STORE", "RING"];
+
+/// Whether a variable's or an option's name looks like it holds a credential
+/// (case-insensitive, per word of the name, words split at any character that is not a letter
+/// or digit):
+/// - a word contains `PASSWORD`, `PASSWD`, `PASSPHRASE` or `CREDENTIAL`, or is or ends in `PASS`
+///   (`DBPASS`, `requirepass`; not `BYPASS`, `COMPASS`);
+/// - a word contains `SECRET`, `TOKEN` or `KEY` followed by nothing, `S`, `ID`, `FILE`, `PAIR`,
+///   `TAB`, `STORE` or `RING` (`AWS_SECRET_ACCESS_KEY`, `APIKEY`, `KEYTAB`; not `SECRETD_CASE`,
+///   `TOKENIZERS_PARALLELISM`, `KEYBOARD`);
+/// - the last word is or ends in `AUTH` (`REDISCLI_AUTH`, `NPM_CONFIG__AUTH`; not
+///   `SSH_AUTH_SOCK`).
+pub fn credential_name(name: &str) -> bool {
+    let n = name.to_ascii_uppercase();
+    let words: Vec<&str> = n
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .collect();
+    let keyword = |w: &str, k: &str| {
+        w.match_indices(k)
+            .any(|(i, _)| AFTER.contains(&&w[i + k.len()..]))
+    };
+    words.iter().any(|w| {
+        ["PASSWORD", "PASSWD", "PASSPHRASE", "CREDENTIAL"]
+            .iter()
+            .any(|k| w.contains(k))
+            || (w.ends_with("PASS") && !["BYPASS", "COMPASS", "SURPASS"].contains(w))
+            || ["SECRET", "TOKEN", "KEY"].iter().any(|k| keyword(w, k))
+    }) || words.last().is_some_and(|w| w.ends_with("AUTH"))
+}
+
+fn url_userinfo() -> &'static Regex {
+    static RE: OnceLock<Regex> = OnceLock::new();
+    RE.get_or_init(|| {
+        Regex::new(r"(?i)\b[a-z][a-z0-9+.\-]*://[^\s/:@]*:[^\s/@]+@").expect("a valid pattern")
+    })
+}
+
+fn json_pair() -> &'static Regex {
+    static RE: OnceLock<Regex> = OnceLock::new();
+    RE.get_or_init(|| {
+        Regex::new(r#""([^"\\]{1,64})"\s*:\s*"((?:[^"\\]|\\.)*)""#).expect("a valid pattern")
+    })
+}
+
+/// Whether a value holds a URL with a password (`scheme://user:pass@host`).
+pub fn url_with_password(value: &str) -> bool {
+    url_userinfo().is_match(value)
+}
+
+/// **Credentials in the environment**: every `NAME=value` of an initial environment whose name
+/// looks like a credential ([`credential_name`]) or whose value holds a URL with a password
+/// (`scheme://user:pass@host`), one finding per variable (name and value) with every PID that
+/// carries it (children inherit their parent's environment: one finding, not one per process).
+/// `<where>` is the variable's name. Tag `env-credential` (weak: a name is a guess, and the
+/// value may be a placeholder or a path).
+pub fn env_credentials(processes: &[Process]) -> Vec<Finding> {
+    let mut seen: Vec<(Vec<u8>, Vec<u32>)> = Vec::new();
+    for p in processes {
+        let Ok(env) = super::super::cmdline::environ(p) else {
+            continue;
+        };
+        for s in env.split(|&b| b == 0) {
+            let Some(eq) = s.iter().position(|&b| b == b'=') else {
+                continue;
+            };
+            if !credential_name(&String::from_utf8_lossy(&s[..eq]))
+                && !url_with_password(&String::from_utf8_lossy(&s[eq + 1..]))
+            {
+                continue;
+            }
+            match seen.iter_mut().find(|(v, _)| v.as_slice() == s) {
+                Some((_, pids)) => {
+                    if !pids.contains(&p.pid) {
+                        pids.push(p.pid);
+                    }
+                }
+                None => seen.push((s.to_vec(), vec![p.pid])),
+            }
+        }
+    }
+    seen.into_iter()
+        .filter_map(|(var, pids)| {
+            let text = String::from_utf8_lossy(&var).into_owned();
+            let name = text.split('=').next().unwrap_or("").to_string();
+            let list: Vec<String> = pids.iter().map(u32::to_string).collect();
+            Some(Finding::new(
+                *pids.first()?,
+                name,
+                "env-credential",
+                Strength::Weak,
+                format!(
+                    "credential-looking variable in environ of PID{} {}: {text}",
+                    if pids.len() == 1 { "" } else { "s" },
+                    list.join(", ")
+                ),
+            ))
+        })
+        .collect()
+}
+
+/// **Credentials in the arguments** (`PID/cmdline`), one finding per argument and form found,
+/// `<where>` `argv[N]`:
+/// - an option whose name looks like a credential ([`credential_name`]) with its value:
+///   `--password X`, `--password=X`, `-requirepass X`;
+/// - `NAME=value` words inside an argument (`password=...`, a libpq connection string, a query);
+/// - a JSON `"name": "value"` pair inside an argument (`{"db_password": "..."}`);
+/// - a URL with a password (`scheme://user:pass@host`).
+///
+/// Tag `argv-credential` (weak, as for the environment).
+pub fn argv_credentials(p: &Process) -> Vec<Finding> {
+    let Some(args) = argv(p) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    let mut push = |i: usize, text: String| {
+        out.push(Finding::new(
+            p.pid,
+            format!("argv[{i}]"),
+            "argv-credential",
+            Strength::Weak,
+            format!("credential-looking argument: {text}"),
+        ));
+    };
+    for (i, arg) in args.iter().enumerate() {
+        if let Some(opt) = arg.strip_prefix('-') {
+            let opt = opt.trim_start_matches('-');
+            match opt.split_once('=') {
+                Some((n, v)) if credential_name(n) && !v.is_empty() => {
+                    push(i, arg.clone());
+                    continue;
+                }
+                None if credential_name(opt) => {
+                    if let Some(v) = args.get(i + 1).filter(|v| !v.is_empty()) {
+                        push(i, format!("{arg} {v}"));
+                    }
+                    continue;
+                }
+                _ => {}
+            }
+        }
+        let mut hit = false;
+        for (n, v) in arg
+            .split(|c: char| c.is_whitespace() || matches!(c, ';' | '&' | '?' | ',' | '{' | '}'))
+            .filter_map(|w| w.split_once('='))
+        {
+            if credential_name(n.trim_start_matches('-')) && !v.is_empty() {
+                push(i, format!("{n}={v}"));
+                hit = true;
+            }
+        }
+        for c in json_pair().captures_iter(arg) {
+            if credential_name(&c[1]) {
+                push(i, c[0].to_string());
+                hit = true;
+            }
+        }
+        if !hit && url_with_password(arg) {
+            push(i, arg.clone());
+        }
+    }
+    out
+}
+
+/// Environment variables that make the dynamic loader load or audit other code.
+pub const LOADER_VARS: [&str; 3] = ["LD_PRELOAD", "LD_LIBRARY_PATH", "LD_AUDIT"];
+
+/// **Loader hijacking variables** in the initial environment (`PID/environ`, read from memory):
+/// `LD_PRELOAD`, `LD_LIBRARY_PATH`, `LD_AUDIT`, even when empty. `<where>` is the string's
+/// address. Tag `ld-env`: strong for `LD_PRELOAD` and `LD_AUDIT` with a value (code loaded into
+/// the process), weak for `LD_LIBRARY_PATH` (common in ordinary images) and empty values.
+pub fn loader_env(p: &Process) -> Vec<Finding> {
+    let Some(mm) = &p.mm else { return Vec::new() };
+    let Ok(env) = super::super::cmdline::environ(p) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    let mut off = 0u64;
+    for s in env.split(|&b| b == 0) {
+        let len = s.len() as u64 + 1;
+        if let Some(eq) = s.iter().position(|&b| b == b'=') {
+            let name = &s[..eq];
+            if LOADER_VARS.iter().any(|v| v.as_bytes() == name) {
+                let strong = name != b"LD_LIBRARY_PATH" && eq + 1 < s.len();
+                out.push(Finding::new(
+                    p.pid,
+                    format!("{:x}", mm.env_start.saturating_add(off)),
+                    "ld-env",
+                    if strong {
+                        Strength::Strong
+                    } else {
+                        Strength::Weak
+                    },
+                    format!("loader variable in environ: {}", String::from_utf8_lossy(s)),
+                ));
+            }
+        }
+        off = off.saturating_add(len);
+    }
+    out
+}
+
+/// **`/etc/ld.so.preload` in the container's files** (the layer, or `--rootfs`): the dynamic
+/// loader maps every library it lists into every dynamically linked program (a classic
+/// userland rootkit). `<pid>` `-`, `<where>` the path; the entries are quoted (comments and
+/// blank lines dropped). Tag `ld-so-preload`: strong when it lists something, weak when empty.
+pub fn ld_so_preload(ck: &Checkpoint) -> Vec<Finding> {
+    const PATH: &str = "/etc/ld.so.preload";
+    let Some(d) = ck.container_fs.rootfs.file(PATH) else {
+        return Vec::new();
+    };
+    let origin = match d {
+        FileData::Host(_) => "--rootfs",
+        FileData::Blob(_) => "the container's layer",
+    };
+    let mut head = vec![0u8; 4096];
+    let n = match d {
+        FileData::Blob(b) => {
+            let n = b.len().min(head.len());
+            head[..n].copy_from_slice(&b.bytes()[..n]);
+            n
+        }
+        FileData::Host(h) => h.read_at(0, &mut head).unwrap_or(0),
+    };
+    let text = String::from_utf8_lossy(&head[..n]);
+    let entries: Vec<&str> = text
+        .lines()
+        .map(|l| l.split('#').next().unwrap_or(""))
+        .flat_map(|l| l.split(|c: char| c.is_whitespace() || c == ':'))
+        .filter(|w| !w.is_empty())
+        .collect();
+    vec![Finding {
+        pid: None,
+        at: PATH.into(),
+        tag: "ld-so-preload",
+        strength: if entries.is_empty() {
+            Strength::Weak
+        } else {
+            Strength::Strong
+        },
+        what: if entries.is_empty() {
+            format!("{PATH} exists (from {origin}) and lists nothing")
+        } else {
+            format!(
+                "{PATH} (from {origin}) preloads into every dynamically linked program: {}",
+                entries.join(" ")
+            )
+        },
+    }]
+}
