@@ -640,7 +640,11 @@ fn load_process(
             Memory::default()
         }
     };
+    // A shared mapping shows the object's pages; a private mapping of the object (a memfd
+    // executed or mapped MAP_PRIVATE) shows its own dumped pages (copied on write) and the
+    // object's content where it has none, as the kernel does.
     let mut shared: Vec<Extent> = Vec::new();
+    let mut under: Vec<Extent> = Vec::new();
     for v in &mut vmas {
         let Some(shmid) = shmem_id(v, files, memfd) else {
             if let Some(why) = &unknown {
@@ -670,14 +674,34 @@ fn load_process(
                 }
             }
         });
+        if !v.shared() && unknown.is_some() {
+            // A private mapping's own pages (those it wrote) are in the unknown pagemap: the
+            // object's content cannot stand in for them.
+            if let Some(why) = &unknown {
+                shared.push(Extent {
+                    start: v.start,
+                    len: v.len(),
+                    data: ExtentData::Broken(why.clone()),
+                });
+            }
+            continue;
+        }
         match shm {
-            Some(m) => shared.extend(m.window(v.pgoff, v.pgoff.saturating_add(v.len()), v.start)),
+            Some(m) => {
+                let w = m.window(v.pgoff, v.pgoff.saturating_add(v.len()), v.start);
+                if v.shared() {
+                    shared.extend(w);
+                } else {
+                    under.extend(w);
+                }
+            }
             None => warnings.push(format!(
                 "PID {pid}: shared mapping {:x}-{:x}: pagemap-shmem-{shmid}.img is missing; it reads as zeros",
                 v.start, v.end
             )),
         }
     }
+    shared.extend(memory.in_holes(under));
     if !shared.is_empty() {
         let (m, overlaps) = std::mem::take(&mut memory).with(shared);
         for o in overlaps {

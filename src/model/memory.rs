@@ -161,6 +161,31 @@ impl Memory {
         Memory::from_extents(all)
     }
 
+    /// The parts of `under` (sorted, non-overlapping extents) that lie in this memory's holes:
+    /// each extent clipped to the gaps between this memory's extents (broken ones included, so
+    /// a range whose source is broken is never papered over). How a lower layer of bytes (an
+    /// object's shared content, a file's clean pages) is put under a process's own pages.
+    pub fn in_holes(&self, under: Vec<Extent>) -> Vec<Extent> {
+        let mut out = Vec::with_capacity(under.len());
+        for e in under {
+            let mut at = e.start;
+            let end = e.end();
+            for mine in self.extents[self.first_ending_after(at)..]
+                .iter()
+                .take_while(|m| m.start < end)
+            {
+                if mine.start > at {
+                    out.extend(e.clip(at, mine.start));
+                }
+                at = at.max(mine.end());
+            }
+            if at < end {
+                out.extend(e.clip(at, end));
+            }
+        }
+        out
+    }
+
     /// Bytes covered by extents (dumped, including broken ones).
     pub fn present_bytes(&self) -> u64 {
         self.present
@@ -719,5 +744,41 @@ mod tests {
         let mut buf = [1u8; 8];
         m.read_at(u64::MAX - 3, &mut buf).unwrap();
         assert_eq!(buf, [0; 8]);
+    }
+
+    /// `in_holes` keeps what falls between this memory's extents (broken ones count as covered)
+    /// and drops the rest, whatever the alignment of the two layers.
+    #[test]
+    fn in_holes_clips_the_lower_layer_to_the_gaps() {
+        let own = blob(0x1000, 1);
+        let (mem, _) = Memory::from_extents(vec![
+            ext(0x2000, &own, 0, 0x800),
+            Extent {
+                start: 0x3000,
+                len: 0x100,
+                data: ExtentData::Broken("gone".into()),
+            },
+        ]);
+        let low = blob(0x4000, 100);
+        let got = mem.in_holes(vec![
+            ext(0x1800, &low, 0, 0x2000),
+            ext(0x3800, &low, 0x2000, 0x100),
+        ]);
+        let spans: Vec<(u64, u64)> = got.iter().map(|e| (e.start, e.end())).collect();
+        assert_eq!(
+            spans,
+            vec![
+                (0x1800, 0x2000),
+                (0x2800, 0x3000),
+                (0x3100, 0x3800),
+                (0x3800, 0x3900)
+            ]
+        );
+        // Each piece keeps its own bytes: 0x2800 is 0x1000 into the lower extent.
+        let ExtentData::Bytes(b) = &got[1].data else {
+            panic!("{got:?}")
+        };
+        assert_eq!(b.bytes(), &low.bytes()[0x1000..0x1800]);
+        assert!(Memory::default().in_holes(got.clone()).len() == got.len());
     }
 }

@@ -3,6 +3,7 @@
 
 pub mod catalog;
 pub mod files;
+pub mod fill;
 pub mod load;
 pub mod memory;
 pub mod metadata;

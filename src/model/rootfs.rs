@@ -29,9 +29,8 @@
 //! modification time ([`Stamp`]); directories that exist only as parents of other entries have
 //! none, and the fs layer gives them its defaults.
 //!
-//! With `--rootfs`, [`fill_file_pages`] also fills the clean pages of private file mappings that
-//! CRIU did not dump with the mapped file's bytes at `pgoff` (the page tail past EOF reads as
-//! zeros, as the kernel maps it), so file-backed VMAs hash like the live process's.
+//! The files of this namespace (layer, saved deleted files, `--rootfs`) also fill the clean
+//! pages of the processes' file mappings: [`super::fill`].
 
 use std::collections::{BTreeMap, HashMap};
 use std::fs::File;
@@ -42,10 +41,7 @@ use std::sync::Arc;
 
 use rustix::fs::{Mode, OFlags, ResolveFlags};
 
-use super::files::FileKind;
-use super::memory::{Extent, ExtentData, Memory, PAGE_SIZE};
 use super::mounts::Mounts;
-use super::process::{Process, vma_status};
 use crate::source::Blob;
 use crate::source::path::{Root, base_name, parent_of};
 
@@ -1052,187 +1048,9 @@ fn is_pseudo_fs(path: &Path) -> bool {
     rustix::fs::statfs(path).is_ok_and(|s| PSEUDO.contains(&(s.f_type as u64)))
 }
 
-/// Fills the clean pages of private file mappings that the dump does not hold with the mapped
-/// file's bytes from `rootfs` (only where the dump has no page). Returns the filled ranges per
-/// PID; problems become warnings.
-pub fn fill_file_pages(
-    rootfs: &RootFs,
-    processes: &mut [Process],
-    warnings: &mut Vec<String>,
-) -> BTreeMap<u32, Vec<(u64, u64)>> {
-    let mut out = BTreeMap::new();
-    let mut cache: HashMap<String, Option<Blob>> = HashMap::new();
-    for p in processes.iter_mut() {
-        let mut add: Vec<Extent> = Vec::new();
-        let mut filled: Vec<(u64, u64)> = Vec::new();
-        for v in &p.vmas {
-            if v.status & vma_status::FILE_PRIVATE == 0 || v.shared() {
-                continue;
-            }
-            let Some(FileKind::Reg {
-                path,
-                deleted: false,
-                ..
-            }) = v.file.as_ref().map(|f| &f.kind)
-            else {
-                continue;
-            };
-            let blob = cache
-                .entry(path.clone())
-                .or_insert_with(|| match rootfs.file(path).map(FileData::blob) {
-                    Some(Ok(b)) => Some(b),
-                    Some(Err(e)) => {
-                        warnings.push(format!("rootfs{path}: cannot read: {e}"));
-                        None
-                    }
-                    None => None,
-                })
-                .clone();
-            let Some(blob) = blob else { continue };
-            for (gs, ge) in gaps(&p.memory, v.start, v.end) {
-                let Some(off) = v.pgoff.checked_add(gs - v.start) else {
-                    continue;
-                };
-                let flen = blob.len() as u64;
-                if off >= flen {
-                    continue; // wholly past EOF: nothing to read (a hole)
-                }
-                let avail = (flen - off).min(ge - gs);
-                let full = avail / PAGE_SIZE * PAGE_SIZE;
-                if full > 0
-                    && let Some(b) = blob.slice(off as usize..(off + full) as usize)
-                {
-                    add.push(Extent {
-                        start: gs,
-                        len: full,
-                        data: ExtentData::Bytes(b),
-                    });
-                }
-                let tail = avail - full;
-                let mut end = gs + full;
-                if tail > 0 {
-                    let mut page = vec![0u8; PAGE_SIZE as usize];
-                    let s = (off + full) as usize;
-                    page[..tail as usize].copy_from_slice(&blob.bytes()[s..s + tail as usize]);
-                    add.push(Extent {
-                        start: gs + full,
-                        len: PAGE_SIZE.min(ge - gs - full),
-                        data: ExtentData::Bytes(Blob::from_vec(page)),
-                    });
-                    end = (gs + full + PAGE_SIZE).min(ge);
-                }
-                if end > gs {
-                    filled.push((gs, end));
-                }
-            }
-        }
-        if add.is_empty() {
-            continue;
-        }
-        add_extents(p, add, "file pages from rootfs", warnings);
-        filled.sort_unstable();
-        out.insert(p.pid, filled);
-    }
-    out
-}
-
-/// Fills the pages of `MAP_SHARED` mappings of `/dev/shm` files that the dump does not hold with
-/// the file's bytes from `rootfs/dev/shm/` (Podman's devshm-checkpoint.tar; at dump time the
-/// mapping showed exactly the file). Dumped pages win; pages of the file that are all zeros stay
-/// holes. Adds the filled ranges to `filled`.
-pub fn fill_devshm_pages(
-    rootfs: &RootFs,
-    processes: &mut [Process],
-    filled: &mut BTreeMap<u32, Vec<(u64, u64)>>,
-    warnings: &mut Vec<String>,
-) {
-    for p in processes.iter_mut() {
-        let mut add: Vec<Extent> = Vec::new();
-        let mut ranges: Vec<(u64, u64)> = Vec::new();
-        for v in &p.vmas {
-            if v.status & vma_status::FILE_SHARED == 0 {
-                continue;
-            }
-            let Some(FileKind::Reg { path, .. }) = v.file.as_ref().map(|f| &f.kind) else {
-                continue;
-            };
-            if !path.starts_with("/dev/shm/") {
-                continue;
-            }
-            let blob = match rootfs.file(path).map(FileData::blob) {
-                Some(Ok(b)) => b,
-                Some(Err(e)) => {
-                    warnings.push(format!("rootfs{path}: cannot read: {e}"));
-                    continue;
-                }
-                None => continue,
-            };
-            let flen = blob.len() as u64;
-            for (gs, ge) in gaps(&p.memory, v.start, v.end) {
-                let mut at = gs;
-                while at < ge {
-                    let Some(off) = v.pgoff.checked_add(at - v.start) else {
-                        break;
-                    };
-                    if off >= flen {
-                        break; // past EOF: SIGBUS in the process, a hole here
-                    }
-                    let n = (flen - off).min(PAGE_SIZE) as usize;
-                    let src = &blob.bytes()[off as usize..off as usize + n];
-                    if src.iter().any(|&b| b != 0) {
-                        let data = if n as u64 == PAGE_SIZE {
-                            blob.slice(off as usize..off as usize + n)
-                        } else {
-                            let mut page = vec![0u8; PAGE_SIZE as usize];
-                            page[..n].copy_from_slice(src);
-                            Some(Blob::from_vec(page))
-                        };
-                        if let Some(b) = data {
-                            add.push(Extent {
-                                start: at,
-                                len: PAGE_SIZE,
-                                data: ExtentData::Bytes(b),
-                            });
-                            match ranges.last_mut() {
-                                Some(r) if r.1 == at => r.1 = at + PAGE_SIZE,
-                                _ => ranges.push((at, at + PAGE_SIZE)),
-                            }
-                        }
-                    }
-                    at += PAGE_SIZE;
-                }
-            }
-        }
-        if add.is_empty() {
-            continue;
-        }
-        add_extents(p, add, "/dev/shm pages", warnings);
-        let f = filled.entry(p.pid).or_default();
-        f.extend(ranges);
-        f.sort_unstable();
-    }
-}
-
-/// The page-aligned holes of `mem` inside `lo..hi`.
-fn gaps(mem: &Memory, lo: u64, hi: u64) -> Vec<(u64, u64)> {
-    let mut v = Vec::new();
-    let mut at = lo;
-    while at < hi {
-        let hole = mem.next_hole(at);
-        if hole >= hi {
-            break;
-        }
-        let data = mem.next_data(hole).unwrap_or(hi).min(hi);
-        if data > hole {
-            v.push((hole, data));
-        }
-        at = data;
-    }
-    v
-}
-
 /// Builds `checkpoint.container_fs` for a loaded checkpoint: rootfs-diff.tar and deleted.files
-/// from the archive, over `image` (`--rootfs`); with `image`, fills the clean file pages.
+/// from the archive, over `image` (`--rootfs`); then fills the clean file pages from it
+/// ([`super::fill`]).
 pub fn attach(ck: &mut super::Checkpoint, image: Option<&Path>) -> Result<(), String> {
     let abs = image.map(|p| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf()));
     let image = abs.as_deref();
@@ -1267,10 +1085,8 @@ pub fn attach(ck: &mut super::Checkpoint, image: Option<&Path>) -> Result<(), St
             .push(format!("{e}; rootfs/dev/shm/ is left out")),
     }
     ck.warnings.extend(rootfs.warnings.iter().cloned());
-    if image.is_some() {
-        ck.container_fs.filled = fill_file_pages(&rootfs, &mut ck.processes, &mut ck.warnings);
-    }
-    fill_devshm_pages(
+    ck.container_fs.filled = super::fill::file_pages(&rootfs, &mut ck.processes, &mut ck.warnings);
+    super::fill::devshm_pages(
         &rootfs,
         &mut ck.processes,
         &mut ck.container_fs.filled,
@@ -1278,19 +1094,6 @@ pub fn attach(ck: &mut super::Checkpoint, image: Option<&Path>) -> Result<(), St
     );
     ck.container_fs.rootfs = rootfs;
     Ok(())
-}
-
-/// Adds `add` (pages filled from outside the images) to `p`'s memory; where they overlap dumped
-/// pages the bytes become unreadable (never guessed), with a warning naming `what`.
-fn add_extents(p: &mut Process, add: Vec<Extent>, what: &str, warnings: &mut Vec<String>) {
-    let (m, overlaps) = std::mem::take(&mut p.memory).with(add);
-    for o in overlaps {
-        warnings.push(format!(
-            "PID {}: {what} overlap dumped pages at {:#x}-{:#x}",
-            p.pid, o.start, o.end
-        ));
-    }
-    p.memory = m;
 }
 
 #[cfg(test)]
@@ -1591,54 +1394,5 @@ mod tests {
         assert_eq!(b.bytes(), b"GHOST");
         assert!(r.file("/tmp/gone.txt").is_some());
         assert_eq!(r.node("tmp/gone.txt (deleted)").unwrap().mode, 0o600);
-    }
-
-    #[test]
-    fn fills_clean_file_pages_only_in_holes() {
-        use crate::model::files::FileObject;
-        use crate::model::process::{Vma, VmaName};
-        let mut content = vec![0u8; 2 * 4096 + 100];
-        for (i, b) in content.iter_mut().enumerate() {
-            *b = (i % 251) as u8 | 1;
-        }
-        let tar = tar_of(&[("lib/x.so", Some(&content), None, 0o755)]);
-        let r = RootFs::build(None, Some(&tar), None).unwrap();
-        let file = FileObject::reg(1, "/lib/x.so");
-        let vma = Vma {
-            start: 0x10000,
-            end: 0x15000,
-            pgoff: 4096,
-            shmid: 1,
-            prot: 1,
-            flags: libc::MAP_PRIVATE as u32,
-            status: vma_status::REGULAR | vma_status::FILE_PRIVATE,
-            fd: -1,
-            madv: 0,
-            fdflags: 0,
-            name: VmaName::File {
-                path: "/lib/x.so".into(),
-                deleted: false,
-            },
-            file: Some(file),
-        };
-        let dumped = Blob::from_vec(vec![0xee; 4096]);
-        let (mem, _) = Memory::from_extents(vec![Extent {
-            start: 0x10000,
-            len: 4096,
-            data: ExtentData::Bytes(dumped),
-        }]);
-        let mut p = crate::render::testutil::process_with_files(5, vec![vma], mem);
-        let mut w = Vec::new();
-        let filled = fill_file_pages(&r, std::slice::from_mut(&mut p), &mut w);
-        assert!(w.is_empty(), "{w:?}");
-        // Page 0 dumped (kept); page 1 = file offset 8192: 100 bytes then zeros; pages 2.. past EOF.
-        assert_eq!(filled[&5], vec![(0x11000, 0x12000)]);
-        let mut buf = vec![0u8; 0x2000];
-        p.memory.read_at(0x10000, &mut buf).unwrap();
-        assert!(buf[..4096].iter().all(|&b| b == 0xee));
-        assert_eq!(&buf[4096..4196], &content[8192..8292]);
-        assert!(buf[4196..].iter().all(|&b| b == 0));
-        assert_eq!(p.memory.next_data(0x11000), Some(0x11000));
-        assert_eq!(p.memory.next_hole(0x10000), 0x12000);
     }
 }

@@ -348,6 +348,11 @@ impl FileTable {
             size: 0,
             mode,
         });
+        // The writer does not know the file's size: not recorded (as by older CRIU), rather
+        // than a size of 0 that no real file of the layer would match.
+        if let Some(r) = self.entries.last_mut().and_then(|e| e.reg.as_mut()) {
+            r.size = None;
+        }
         self.reg_by_path.insert((path.to_string(), mode), id);
         id
     }
@@ -880,7 +885,8 @@ fn vma_entry(v: &Vma, files: &mut FileTable) -> pb::VmaEntry {
         VmaKind::SharedAnon { shmid } => (*shmid, None),
         VmaKind::Memfd { name, shmid } => {
             let id = files.memfd(name, *shmid, v.pgoff + v.len);
-            (u64::from(id), Some(2))
+            let shared = v.implied_map_flags() & libc::MAP_SHARED as u32 != 0;
+            (u64::from(id), Some(if shared { 2 } else { 0 }))
         }
         _ => (0, None),
     };

@@ -357,10 +357,15 @@ impl Vma {
         self.start.saturating_add(self.len)
     }
 
-    /// The shmem object this VMA's pages go to, if it is shared memory.
+    /// The shmem object this VMA's pages go to, if it is shared memory. A memfd mapped
+    /// `MAP_PRIVATE` (see [`Vma::map_flags`]) keeps its pages in the process's own pagemap, as
+    /// CRIU dumps the pages such a mapping copied on write.
     pub(crate) fn shmem(&self) -> Option<u64> {
         match &self.kind {
-            VmaKind::SharedAnon { shmid } | VmaKind::Memfd { shmid, .. } => Some(*shmid),
+            VmaKind::SharedAnon { shmid } => Some(*shmid),
+            VmaKind::Memfd { shmid, .. } if self.implied_map_flags() & MAP_SHARED != 0 => {
+                Some(*shmid)
+            }
             _ => None,
         }
     }
@@ -393,6 +398,9 @@ impl Vma {
             VmaKind::File { shared: false, .. } => s::REGULAR | s::FILE_PRIVATE,
             VmaKind::File { shared: true, .. } => s::REGULAR | s::FILE_SHARED,
             VmaKind::SharedAnon { .. } => s::REGULAR | s::ANON_SHARED,
+            VmaKind::Memfd { .. } if self.implied_map_flags() & MAP_SHARED == 0 => {
+                s::REGULAR | s::FILE_PRIVATE | s::MEMFD
+            }
             VmaKind::Memfd { .. } => s::REGULAR | s::FILE_SHARED | s::MEMFD,
             VmaKind::Vdso => s::REGULAR | s::VDSO | s::ANON_PRIVATE,
             VmaKind::Vvar => s::REGULAR | s::VVAR | s::ANON_PRIVATE,

@@ -19,6 +19,7 @@ mod hostile;
 mod kitchen;
 mod lifecycle;
 mod malformed;
+mod mapped_memory;
 mod metadata;
 mod partial;
 mod reflexive;
