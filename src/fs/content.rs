@@ -47,6 +47,8 @@ pub enum Content {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum TextSrc {
     Info,
+    /// `checkpoint/fields.json` (render/fields.rs).
+    Fields,
     Summary,
     Pstree,
     /// `triage` at the root (render/triage.rs).
@@ -334,6 +336,7 @@ fn describe(ck: &Checkpoint, src: TextSrc) -> String {
     let tid = |i: u32, j: u32| thread(ck, i, j).map_or(0, |(_, t)| t.tid);
     match src {
         TextSrc::Info => "checkpoint/info.json".into(),
+        TextSrc::Fields => "checkpoint/fields.json".into(),
         TextSrc::Summary => "checkpoint/summary".into(),
         TextSrc::Pstree => "pstree".into(),
         TextSrc::Triage => "triage".into(),
@@ -376,6 +379,7 @@ fn render_inner(ck: &Checkpoint, src: TextSrc) -> std::result::Result<Vec<u8>, S
     let p = |i: u32| process(ck, i).ok_or_else(|| "no such process".to_string());
     Ok(match src {
         TextSrc::Info => render::info_json(ck),
+        TextSrc::Fields => render::fields::fields_json(),
         TextSrc::Summary => render::summary(ck),
         TextSrc::Pstree => render::pstree(ck),
         TextSrc::Triage => render::triage::triage(ck),

@@ -269,6 +269,12 @@ impl Tree {
         {
             b.file_at_path(cp, "checkpoint", "container.log", log);
         }
+        // checkpoint/fields.json: where each field of the generated files comes from.
+        if let Some(&cp) = b.names.get(&(ROOT_INO, Box::<str>::from("checkpoint")))
+            && !parts.metadata.contains_key("fields.json")
+        {
+            b.file(cp, "fields.json", Content::text(TextSrc::Fields));
+        }
         b.finish()
     }
 
@@ -1169,6 +1175,7 @@ pub(crate) mod tests {
                 "..",
                 "artifacts",
                 "config.dump",
+                "fields.json",
                 "images",
                 "info.json",
                 "summary"

@@ -776,6 +776,7 @@ fn load_process(
         loginuid: tc.loginuid,
         oom_score_adj: tc.oom_score_adj,
         seccomp_mode: main_seccomp.or(tc.old_seccomp_mode.map(|m| m as u32)),
+        shd_pending: pending_mask(tc.signals_s.as_ref()),
         mm: mm_info,
         vmas,
         guard_regions,
@@ -922,8 +923,22 @@ fn thread_from_core(tid: u32, core: &pb::CoreEntry) -> Thread {
         sched_policy: tcore.sched_policy.unwrap_or(0),
         sched_prio: tcore.sched_prio.unwrap_or(0),
         sched_nice: tcore.sched_nice.unwrap_or(0),
-        sig_pending: 0,
+        sig_pending: pending_mask(tcore.signals_p.as_ref()),
     }
+}
+
+/// The pending-signal mask of a dumped signal queue: bit `signo - 1` for each queued
+/// `siginfo_t` (`si_signo` is its first `int`, native-endian; x86_64, aarch64 and riscv64 are
+/// little-endian). An entry too short to hold it or outside 1..=64 is skipped.
+fn pending_mask(q: Option<&pb::SignalQueueEntry>) -> u64 {
+    let Some(q) = q else { return 0 };
+    q.signals
+        .iter()
+        .filter_map(|e| e.siginfo.get(..4))
+        .filter_map(|b| <[u8; 4]>::try_from(b).ok())
+        .map(i32::from_le_bytes)
+        .filter(|s| (1..=64).contains(s))
+        .fold(0u64, |m, s| m | 1u64 << (s - 1))
 }
 
 fn caps(words: &[u32]) -> u64 {
@@ -1159,6 +1174,30 @@ mod tests {
     use crate::writer::CheckpointWriter;
 
     const A: u64 = 0x5000_0000_0000;
+
+    /// Queued `siginfo_t`s become a mask of their signal numbers; short or bogus entries are
+    /// skipped.
+    #[test]
+    fn pending_mask_from_queued_siginfos() {
+        let info = |signo: i32| pb::SiginfoEntry {
+            siginfo: [signo.to_le_bytes().as_slice(), &[0u8; 124]].concat(),
+        };
+        let q = pb::SignalQueueEntry {
+            signals: vec![
+                info(10),
+                info(10),
+                info(64),
+                info(0),
+                info(65),
+                info(-1),
+                pb::SiginfoEntry {
+                    siginfo: vec![2, 0],
+                },
+            ],
+        };
+        assert_eq!(pending_mask(Some(&q)), 1 << 9 | 1 << 63);
+        assert_eq!(pending_mask(None), 0);
+    }
 
     fn source(files: BTreeMap<String, Vec<u8>>) -> Source {
         let images = ImageDir {

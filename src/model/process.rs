@@ -422,6 +422,8 @@ pub struct Process {
     pub loginuid: Option<u32>,
     pub oom_score_adj: Option<i32>,
     pub seccomp_mode: Option<u32>,
+    /// Signals pending for the whole thread group (`ShdPnd`), from `tc.signals_s`.
+    pub shd_pending: u64,
     /// None for zombie / dead tasks (no mm image).
     pub mm: Option<MmInfo>,
     pub vmas: Vec<Vma>,

@@ -15,6 +15,7 @@
 //! | `PID/fdinfo/N` | [`fdinfo()`] | `fdinfo.rs` |
 //! | `pstree` | [`pstree()`] | `pstree.rs` |
 //! | `checkpoint/info.json` | [`info_json()`] | `info.rs` |
+//! | `checkpoint/fields.json`, docs/views.md's field table | [`fields::fields_json()`], [`fields::markdown()`] | `fields.rs` |
 //! | `checkpoint/summary` (and the CLI's `show` table) | [`summary()`], [`show_table()`], [`summary::show_row()`] | `summary.rs` |
 //! | the summary's pod / network / CRIU lines | [`container::details()`] | `container.rs` |
 //! | `triage` | [`triage::triage()`] (one pure function per rule) | `triage/` |
@@ -26,11 +27,14 @@
 //! - **The kernel's formats** (man 5 proc; fs/proc/*.c of Linux 6.x), checked against the
 //!   fixtures' recorded `/proc` (`../shared/fixtures/*/ground-truth.json`), so existing parsers
 //!   and habits work.
-//! - **Nothing invented**: a named field the images do not record is left out (status); a
-//!   positional field (stat, statm) is 0, or the kernel's own "none" value. Each file's docs say
-//!   which fields are printed and which are not.
-//! - **Resident memory**: the images do not record RSS. Positional RSS fields (stat `rss`, statm
-//!   `resident`) give the *dumped* pages; status leaves `VmRSS`/`Rss*` out.
+//! - **Nothing invented**: every field is read from the images, derived by a stated rule, or not
+//!   recorded. A named field the images do not record is left out (status); a positional one
+//!   (stat, statm, sysvipc/shm, maps) is 0, or the kernel's own "none" value. [`fields`] lists,
+//!   for every file and field, which of these it is: one table, served as
+//!   `checkpoint/fields.json` and printed in docs/views.md.
+//! - **Resident memory**: the images do not record RSS, and the dumped pages are not it. stat
+//!   `rss`, statm `resident` / `shared` and sysvipc/shm `rss` are 0; status leaves `VmRSS` /
+//!   `Rss*` out. The dumped bytes are in `checkpoint/info.json` and `memparse`.
 //! - **State**: CRIU's `alive` is shown as `S (sleeping)` (the task was frozen by CRIU, not
 //!   running), `stopped` as `T (stopped)`, `zombie` as `Z (zombie)`, `dead` as `X (dead)`.
 //! - **Never panic**, whatever the model holds (end < start, reversed or huge ranges, no mm, no
@@ -43,6 +47,7 @@ pub mod cmdline;
 pub mod container;
 pub mod elfcore;
 pub mod fdinfo;
+pub mod fields;
 pub mod info;
 pub mod limits;
 pub mod maps;

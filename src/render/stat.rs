@@ -4,7 +4,7 @@
 //! 6.x), positional, so a field the images do not know is printed as 0 (as the kernel does for
 //! obsolete fields). Known and printed: pid (TID for a thread), comm (unescaped, in parentheses),
 //! state, ppid, pgrp, session, flags (`task_flags`), priority and nice (from the scheduling
-//! policy, nice and RT priority), num_threads, vsize (bytes, from the VMAs), rss, rsslim
+//! policy, nice and RT priority), num_threads, vsize (bytes, from the VMAs), rsslim
 //! (`RLIMIT_RSS` soft), startcode, endcode, startstack, signal / blocked / sigignore / sigcatch
 //! (masked with `0x7fffffff` like the kernel), exit_signal (17 = SIGCHLD for a process and its
 //! main thread, -1 for other threads), rt_priority, policy, the mm's data / brk / arg / env
@@ -12,13 +12,17 @@
 //!
 //! Not known, printed as 0: the fault counters, CPU times, itrealvalue, starttime, kstkesp /
 //! kstkeip (the kernel prints 0 for them too unless the task is dumping core), wchan, nswap,
-//! processor, delayacct_blkio_ticks, guest times. tty_nr / tpgid are `0 -1`, the kernel's
-//! "no controlling terminal" (the model does not carry the controlling tty).
+//! processor, delayacct_blkio_ticks, guest times, and `rss`: the images do not record the
+//! resident set (the dumped pages are neither a subset nor a superset of it: clean file pages
+//! are resident but not dumped, swapped pages are dumped but not resident). tty_nr / tpgid are
+//! `0 -1`, the kernel's "no controlling terminal" (CRIU does not record the controlling tty).
 //!
-//! `rss` (stat) and `resident` (statm) are the **dumped** pages: the images do not record the
-//! resident set, and the dumped pages are the memory that can be read in `mem`. `statm`'s
-//! `shared` is the dumped pages of `MAP_SHARED` VMAs; `text` and `data` follow `task_statm()`
-//! (`data` = `data_vm + stack_vm`); `lib` and `dt` are always 0, as in the kernel.
+//! `statm`: `size` from the VMAs; `resident` and `shared` (resident pages again) are not
+//! recorded, printed as 0; `text` and `data` follow `task_statm()` (`data` = `data_vm +
+//! stack_vm`); `lib` and `dt` are always 0, as in the kernel.
+//!
+//! Which field is read, derived or a placeholder is listed in [`super::fields`] (served as
+//! `checkpoint/fields.json`).
 //!
 //! `exit_code` is the one the images record (0 for a live task): a group-stopped task that nobody
 //! traced has exit code 0 in the kernel too. (The fixtures' recorded stat says 19 because it was
@@ -28,9 +32,7 @@ use std::fmt::Write;
 
 use crate::model::Checkpoint;
 use crate::model::process::{Process, Thread};
-use crate::render::task::{
-    comm_bytes, dumped_pages, dumped_shared_pages, sig_ign_cgt, state, thread_name, vm_counters,
-};
+use crate::render::task::{comm_bytes, sig_ign_cgt, state, thread_name, vm_counters};
 
 /// `SIGCHLD`, the exit signal of a process (threads have -1).
 const SIGCHLD: i64 = 17;
@@ -94,11 +96,10 @@ pub(crate) fn render(
     let blocked = t.map_or(0, |t| t.blk_sigset);
     let rsslim = p.rlimits.get(RLIMIT_RSS).map_or(u64::MAX, |r| r.0);
     let mm = p.mm.as_ref();
-    let rss = if mm.is_some() { dumped_pages(p) } else { 0 };
     const OLD: u64 = 0x7fff_ffff;
     let _ = write!(
         s,
-        " {} {} {} 0 -1 {} 0 0 0 0 0 0 0 0 {} {} {} 0 0 {} {} {} {} {} {} 0 0 {} {} {} {} 0 0 0 {} 0 {} {} 0 0 0",
+        " {} {} {} 0 -1 {} 0 0 0 0 0 0 0 0 {} {} {} 0 0 {} 0 {} {} {} {} 0 0 {} {} {} {} 0 0 0 {} 0 {} {} 0 0 0",
         p.ppid,
         p.pgid,
         p.sid,
@@ -107,7 +108,6 @@ pub(crate) fn render(
         nice,
         p.threads.len(),
         c.total.saturating_mul(4096),
-        rss,
         rsslim,
         mm.map_or(0, |m| m.start_code),
         mm.map_or(0, |m| m.end_code),
@@ -148,10 +148,8 @@ pub fn statm(p: &Process) -> Vec<u8> {
     }
     let c = vm_counters(p);
     format!(
-        "{} {} {} {} 0 {} 0\n",
+        "{} 0 0 {} 0 {} 0\n",
         c.total,
-        dumped_pages(p),
-        dumped_shared_pages(p),
         c.statm_text,
         c.data.saturating_add(c.stack)
     )
@@ -194,8 +192,10 @@ mod tests {
         for n in known {
             assert_eq!(o[n - 1], t[n - 1], "field {n}");
         }
-        // rss: dumped pages (here: the one page of argv/environ strings).
-        assert_eq!(o[23], "1");
+        // rss: not recorded, 0, although a page is dumped (the argv/environ strings) and the
+        // truth's resident set is larger.
+        assert_ne!(t[23], "0");
+        assert_eq!(o[23], "0");
         // exit_code: the image's 0 (the truth's 19 comes from CRIU's ptrace stop).
         assert_eq!(o[51], "0");
     }
@@ -251,7 +251,8 @@ mod tests {
             end_code: 94776041893153,
             ..MmInfo::default()
         });
-        // Two dumped pages, one of them in a shared VMA.
+        // Two dumped pages, one of them in a shared VMA: not the resident set, which is not
+        // recorded (resident and shared 0).
         p.vmas.push(vma(
             0x5ec100000000,
             0x5ec100100000,
@@ -267,7 +268,7 @@ mod tests {
         // 22984 kB of VMAs + 1 MiB shared; data 20704 kB + stack 132 kB; one page of code.
         assert_eq!(
             String::from_utf8(statm(&p)).unwrap(),
-            "6002 2 1 1 0 5209 0\n"
+            "6002 0 0 1 0 5209 0\n"
         );
     }
 }

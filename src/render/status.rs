@@ -13,7 +13,8 @@
 //! the PIDs inside the container, as a reader in the container's PID namespace sees them),
 //! `Kthread` (0: kernel threads are never dumped); with an mm: `VmSize`, `VmLck`, `VmData`,
 //! `VmStk`, `VmExe`, `VmLib`, computed from the VMAs exactly as the kernel's `vm_stat_account()`
-//! and `task_mem()` do; `Threads`, `SigPnd` (the thread's dumped pending signals), `SigBlk`,
+//! and `task_mem()` do; `Threads`, `SigPnd` (the signals queued for the thread,
+//! `thread_core.signals_p`), `ShdPnd` (queued for the process, `tc.signals_s`), `SigBlk`,
 //! `SigIgn`, `SigCgt` (from the sigactions: handler 1 = `SIG_IGN`, other non-zero = caught),
 //! `CapInh` / `CapPrm` / `CapEff` / `CapBnd` / `CapAmb`, `NoNewPrivs`, `Seccomp`.
 //!
@@ -23,10 +24,10 @@
 //! Left out, because the images do not record them: `Ngid` (NUMA), `VmPeak`, `VmHWM`, `VmRSS`, `RssAnon`, `RssFile`, `RssShmem`
 //! (resident memory is not recorded: dumped pages are neither a subset nor a superset of it —
 //! clean file pages and untouched pages are resident but not dumped), `VmPin`, `VmPTE`,
-//! `VmSwap`, `HugetlbPages`, `CoreDumping`, `THP_enabled`, `untag_mask`, `SigQ` (queue length),
-//! `ShdPnd` (the model keeps no shared pending set), `Seccomp_filters` (the model keeps no filter
-//! count), `Speculation_*`, `Cpus_allowed*`, `Mems_allowed*`, the context-switch counters and the
-//! x86 feature lines.
+//! `VmSwap`, `HugetlbPages`, `CoreDumping`, `THP_enabled`, `untag_mask`, `SigQ` (the user's
+//! queue length), `Seccomp_filters` (the model keeps no filter count), `Speculation_*`,
+//! `Cpus_allowed*`, `Mems_allowed*`, the context-switch counters and the x86 feature lines.
+//! [`super::fields`] lists every line with its source.
 //!
 //! A process's status is its main thread's (the kernel shows the thread-group leader's), with the
 //! process name. A thread's status has `Pid:` = TID, `Tgid:` = PID, and the thread's name, blocked
@@ -109,6 +110,9 @@ pub(crate) fn render(p: &Process, t: Option<&Thread>, tid: u32, name: &str) -> V
     let (ign, cgt) = sig_ign_cgt(p);
     if let Some(t) = t {
         let _ = writeln!(s, "SigPnd:\t{:016x}", t.sig_pending);
+    }
+    let _ = writeln!(s, "ShdPnd:\t{:016x}", p.shd_pending);
+    if let Some(t) = t {
         let _ = writeln!(s, "SigBlk:\t{:016x}", t.blk_sigset);
     }
     let _ = writeln!(s, "SigIgn:\t{ign:016x}");
@@ -277,7 +281,13 @@ mod tests {
             },
         ];
         p.threads[0].blk_sigset = 1 << 9;
+        p.threads[0].sig_pending = 1 << 14;
+        p.shd_pending = 1 << 9 | 1;
         let s = String::from_utf8(render(&p, p.main_thread(), 1, "a")).unwrap();
+        assert!(
+            s.contains("SigPnd:\t0000000000004000\nShdPnd:\t0000000000000201\nSigBlk:"),
+            "{s}"
+        );
         assert!(s.contains("SigBlk:\t0000000000000200\n"));
         assert!(s.contains("SigIgn:\t0000000000000001\n"));
         assert!(s.contains("SigCgt:\t8000000000000002\n"));

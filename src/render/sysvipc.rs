@@ -2,9 +2,10 @@
 //! per segment of the checkpoint's IPC namespace.
 //!
 //! From the images (`ipcns-shm-*.img`): key, shmid, perms, size, uid, gid, cuid, cgid; `nattch`
-//! is the number of checkpointed processes that map the segment; `rss` the bytes CRIU dumped
-//! (pages never touched are not resident and not dumped). Not in the images, printed as 0: cpid,
-//! lpid, atime, dtime, ctime, swap.
+//! is the number of checkpointed processes that map the segment (a process outside the
+//! checkpoint may have attached it too). Not in the images, printed as 0: cpid, lpid, atime,
+//! dtime, ctime, rss (the segment's dumped bytes, in `sysvipc/shm-<id>`, are not its resident
+//! set), swap. [`super::fields`] lists the columns with their sources.
 
 use std::fmt::Write;
 
@@ -44,7 +45,7 @@ pub fn shm(ck: &Checkpoint) -> Vec<u8> {
             0,
             0,
             0,
-            s.memory.present_bytes(),
+            0,
             0
         );
     }
@@ -55,9 +56,10 @@ pub fn shm(ck: &Checkpoint) -> Vec<u8> {
 mod tests {
     use super::*;
     use crate::model::objects::ShmSegment;
-    use crate::render::testutil::checkpoint;
+    use crate::render::testutil::{checkpoint, memory};
 
-    /// The kernel's columns for the fields the images carry (podman-kitchen's segment).
+    /// The kernel's columns for the fields the images carry (podman-kitchen's segment); the
+    /// ones they do not (cpid, lpid, times, rss, swap) are 0, although two pages are dumped.
     #[test]
     fn kernel_layout() {
         let mut ck = checkpoint(vec![]);
@@ -66,6 +68,7 @@ mod tests {
             id: 0,
             mode: 0o600,
             size: 65536,
+            memory: memory(vec![(0, vec![1; 4096]), (0x8000, vec![2; 4096])]),
             ..Default::default()
         });
         let text = String::from_utf8(shm(&ck)).unwrap();

@@ -101,20 +101,6 @@ pub(crate) fn vm_counters(p: &Process) -> VmCounters {
     c
 }
 
-/// Dumped pages of `p` (the stand-in for resident pages, see the module docs of `render`).
-pub(crate) fn dumped_pages(p: &Process) -> u64 {
-    pages(p.memory.present_bytes())
-}
-
-/// Dumped pages inside `MAP_SHARED` VMAs (statm's `shared`).
-pub(crate) fn dumped_shared_pages(p: &Process) -> u64 {
-    p.vmas
-        .iter()
-        .filter(|v| v.flags & MAP_SHARED != 0 && v.end > v.start)
-        .map(|v| pages(p.memory.present_in(v.start, v.end)))
-        .fold(0u64, u64::saturating_add)
-}
-
 /// The state as stat's one letter and status' `"T (stopped)"` text.
 ///
 /// A checkpointed task was frozen by CRIU, so the kernel would have shown it as stopped or

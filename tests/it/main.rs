@@ -14,6 +14,7 @@ mod cache_cmd;
 mod concurrency;
 mod core_gdb;
 mod directory_mount;
+mod fields;
 mod fixtures_truth;
 mod hostile;
 mod kitchen;

@@ -1,0 +1,164 @@
+//! `checkpoint/fields.json` against the files of the mount: every positional field it calls a
+//! placeholder reads as the value it states, every `status` line is one it calls read or
+//! derived, and every placeholder differs from what `/proc` showed (so a script reading the
+//! file is told which numbers were never measured). On `podman-kitchen` (file mappings, a SysV
+//! segment, three processes) and its ground truth.
+
+use crate::common;
+
+use common::{Mount, cat, fixtures, have_fuse};
+use serde_json::Value;
+
+fn text(m: &Mount, rel: &str) -> String {
+    String::from_utf8_lossy(&cat(&m.p(rel))).into_owned()
+}
+
+/// `(position, shown_as)` of the placeholders of `file`.
+fn placeholders(fields: &Value, file: &str) -> Vec<(usize, String)> {
+    fields["files"][file]
+        .as_array()
+        .unwrap_or_else(|| panic!("fields.json has no {file}"))
+        .iter()
+        .filter(|f| f["source"] == "placeholder")
+        .map(|f| {
+            let pos = f["position"]
+                .as_u64()
+                .expect("a placeholder has a position") as usize;
+            let shown = f["shown_as"].as_str().expect("shown_as").to_string();
+            (pos, shown)
+        })
+        .collect()
+}
+
+/// stat's fields, `comm` as one (split around its parentheses, like procps).
+fn stat_fields(line: &str) -> Vec<String> {
+    let open = line.find('(').expect("comm");
+    let close = line.rfind(')').expect("comm");
+    let mut v = vec![
+        line[..open].trim().to_string(),
+        line[open..=close].to_string(),
+    ];
+    v.extend(line[close + 1..].split_whitespace().map(String::from));
+    v
+}
+
+#[test]
+fn fields_json_tells_placeholders_and_they_read_so() {
+    let Some(fx) = fixtures() else { return };
+    if !have_fuse() {
+        return;
+    }
+    let dir = fx.join("podman-kitchen");
+    let truth: Value =
+        serde_json::from_slice(&std::fs::read(dir.join("ground-truth.json")).expect("truth"))
+            .expect("truth is JSON");
+    let m = Mount::new(&dir.join("checkpoint.tar.gz"));
+    let fields: Value =
+        serde_json::from_slice(&cat(&m.p("checkpoint/fields.json"))).expect("fields.json is JSON");
+    assert_eq!(fields["format"], "ckptfs-fields/1");
+
+    let stat_ph = placeholders(&fields, "PID/stat");
+    let names: Vec<&str> = fields["files"]["PID/stat"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["source"] == "placeholder")
+        .filter_map(|f| f["field"].as_str())
+        .collect();
+    for must in ["minflt", "utime", "starttime", "rss"] {
+        assert!(
+            names.contains(&must),
+            "stat {must} is a placeholder: {names:?}"
+        );
+    }
+    let statm_ph = placeholders(&fields, "PID/statm");
+    let status_src: Vec<(String, String)> = fields["files"]["PID/status"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (
+                f["field"].as_str().unwrap().to_string(),
+                f["source"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+
+    for p in truth["processes"].as_array().expect("processes") {
+        let pid = p["ns_pids"]
+            .as_array()
+            .and_then(|v| v.last())
+            .and_then(Value::as_u64)
+            .expect("ns pid");
+        // stat: every placeholder reads as stated; where /proc showed something else, the
+        // value was not measured, and fields.json says so.
+        let ours = stat_fields(&text(&m, &format!("{pid}/stat")));
+        let live = stat_fields(p["stat"].as_str().expect("truth stat"));
+        assert_eq!(ours.len(), 52, "{pid}/stat");
+        let mut differ = Vec::new();
+        for (pos, shown) in &stat_ph {
+            assert_eq!(&ours[pos - 1], shown, "{pid}/stat field {pos}");
+            if live[pos - 1] != *shown {
+                differ.push(*pos);
+            }
+        }
+        // rss (24) and starttime (22) were non-zero live.
+        assert!(
+            differ.contains(&24) && differ.contains(&22),
+            "{pid}: {differ:?}"
+        );
+
+        let statm: Vec<String> = text(&m, &format!("{pid}/statm"))
+            .split_whitespace()
+            .map(String::from)
+            .collect();
+        for (pos, shown) in &statm_ph {
+            assert_eq!(&statm[pos - 1], shown, "{pid}/statm field {pos}");
+        }
+
+        // status: only lines read or derived, none that fields.json leaves out.
+        for line in text(&m, &format!("{pid}/status")).lines() {
+            let name = line.split(':').next().unwrap();
+            let src = status_src
+                .iter()
+                .find(|(f, _)| f == name)
+                .map(|(_, s)| s.as_str());
+            assert!(
+                matches!(src, Some("image" | "derived")),
+                "{pid}/status {name}: {src:?}"
+            );
+        }
+
+        // maps: the device and inode columns are the placeholders fields.json names (but a
+        // SysV segment's inode, its id).
+        let maps_ph = placeholders(&fields, "PID/maps");
+        for line in text(&m, &format!("{pid}/maps")).lines() {
+            let cols: Vec<&str> = line.split_whitespace().collect();
+            for (pos, shown) in &maps_ph {
+                if *pos == 5 && line.contains("/SYSV") {
+                    continue;
+                }
+                assert_eq!(cols[pos - 1], shown, "{pid}/maps: {line}");
+            }
+        }
+    }
+
+    // sysvipc/shm: cpid, lpid, times, rss, swap.
+    let shm_ph = placeholders(&fields, "sysvipc/shm");
+    let shm = text(&m, "sysvipc/shm");
+    let live = truth["sysvipc_shm"].as_str().expect("sysvipc_shm");
+    let row = |t: &str| -> Vec<String> {
+        t.lines()
+            .nth(1)
+            .expect("one segment")
+            .split_whitespace()
+            .map(String::from)
+            .collect()
+    };
+    let (ours, live) = (row(&shm), row(live));
+    for (pos, shown) in &shm_ph {
+        assert_eq!(&ours[pos - 1], shown, "sysvipc/shm column {pos}");
+    }
+    // The segment's rss (15) was non-zero live; ours is the stated placeholder.
+    assert_ne!(live[14], "0");
+}
