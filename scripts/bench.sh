@@ -17,7 +17,8 @@
 # page cache (it is dropped, where allowed, for the cold first-read row), NOBUILD=1 to use the
 # existing binaries, BENCH_PROFILE=debug to use the debug build, BENCH_CARGO_FLAGS for more cargo
 # flags (e.g. --no-default-features), OUT=FILE to also write the report to FILE, SECTIONS="2 10"
-# to measure only those groups of rows (1 2 3 4 5 6 8 8b 9 7 10 11; default all).
+# to measure only those groups of rows (1 2 3 4 5 6 8 8b 9 7 10 11 12; default all). RUNS12 (the
+# directory-mount rows of group 12, default 5).
 set -euo pipefail
 export LC_ALL=C
 
@@ -832,6 +833,52 @@ row "11. mount a directory of $NMANY checkpoints" "$(median "${mn[@]}")" "$(medi
 row "11. mount a directory of $NMANY checkpoints (absolute)" "$(median "${mn[@]}")" "-" s abs 0.3 "-"
 row "11. first ls -l of $NMANY .tar.zst checkpoints (reads each one's metadata)" "$(median "${lsn[@]}")" "-" s abs 1.0 "-"
 row "11. first access to one of $NMANY (128 MiB .tar.zst, cold cache), after the first listing: cat NAME/pstree" "$(median "${first[@]}")" "$(median "${alone[@]}")" s le 1.2 "mount it alone + cat pstree"
+fi
+
+# ---------------------------------------------------------------- 12. the same reads through a directory mount
+# The read rows (sequential reads of memory/*, fresh mount then again; grep -c over */mem) through
+# `ckptfs mount DIR` of a directory holding the checkpoint (a link to it), against a mount of it
+# alone, alternating in the same run. The member is opened (ls) before the timed reads, as the
+# single mount opens its checkpoint when it mounts. Target: at most 5 % slower.
+if want 12; then
+log "12. reads through a directory mount"
+RUNS12=${RUNS12:-5}
+mkdir -p "$WORK/dir12"
+ln -sfn "$DIR" "$WORK/dir12/ck"
+mnt "$DIR"
+MEM12_B=$(stat -c %s "$MP"/[0-9]*/memory/* | awk '{ s += $1 } END { print s }')
+umnt
+cat_at() { cat "$1"/[0-9]*/memory/* >/dev/null; }
+grep_at() { (cd "$1" && grep -c -F "$MARK" [0-9]*/mem) >"$WORK/grep12.out" || true; }
+s1=() s2=() sg=() d1=() d2=() dg=()
+for i in $(seq "$RUNS12"); do
+    mnt "$DIR"
+    t cat_at "$MP"
+    s1+=("$(rate "$MEM12_B" "$LAST")")
+    t cat_at "$MP"
+    s2+=("$(rate "$MEM12_B" "$LAST")")
+    umnt
+    mnt "$DIR"
+    t grep_at "$MP"
+    sg+=("$LAST")
+    umnt
+    mnt "$WORK/dir12"
+    ls "$MP/ck" >/dev/null
+    t cat_at "$MP/ck"
+    d1+=("$(rate "$MEM12_B" "$LAST")")
+    t cat_at "$MP/ck"
+    d2+=("$(rate "$MEM12_B" "$LAST")")
+    umnt
+    mnt "$WORK/dir12"
+    ls "$MP/ck" >/dev/null
+    t grep_at "$MP/ck"
+    dg+=("$LAST")
+    umnt
+done
+rm -rf "$WORK/dir12"
+row "12. first read memory/*, directory mount vs alone" "$(median "${d1[@]}")" "$(median "${s1[@]}")" GB/s ge 0.95 "mounted alone"
+row "12. second read memory/*, directory mount vs alone" "$(median "${d2[@]}")" "$(median "${s2[@]}")" GB/s ge 0.95 "mounted alone"
+row "12. grep -c over */mem (fresh mount), directory mount vs alone" "$(median "${dg[@]}")" "$(median "${sg[@]}")" s le 1.05 "mounted alone"
 fi
 
 T_ALL=$(awk -v a="$T_START" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.0f", b - a }')

@@ -9,7 +9,7 @@ use log::{info, warn};
 
 use super::daemon::{self, Forked, Reporter};
 use super::{CliError, EXIT_FAILURE, EXIT_USAGE};
-use crate::fs::multi::MultiFs;
+use crate::fs::directory::DirectoryFs;
 use crate::fs::{self, CkptFs, FsOptions};
 use crate::{model, source};
 
@@ -129,11 +129,6 @@ impl Load {
     /// Opens the input, loads the model, attaches `rootfs/` (the container's changes, `/dev/shm`,
     /// ghost files, and `--rootfs`'s image) and builds the tree.
     fn open(&self, ckpt: &Path) -> Result<CkptFs, CliError> {
-        self.open_at(ckpt, 0)
-    }
-
-    /// [`Load::open`], the tree's inodes numbered from `base`.
-    fn open_at(&self, ckpt: &Path, base: u64) -> Result<CkptFs, CliError> {
         // Progress on the mount's stderr when it is a terminal (a daemon keeps a terminal).
         let opts = source::OpenOptions {
             cache_dir: self.cache_dir.clone(),
@@ -149,7 +144,7 @@ impl Load {
             code: EXIT_USAGE,
             msg: e,
         })?;
-        Ok(CkptFs::with_base(ck, self.opts, base))
+        Ok(CkptFs::new(ck, self.opts))
     }
 }
 
@@ -200,15 +195,15 @@ fn serve_many(
         rootfs: None,
         opts: fs_opts,
     };
-    let loader = move |path: &Path, base: u64| -> Result<CkptFs, String> {
-        let fs = load.open_at(path, base).map_err(|e| e.msg)?;
+    let loader = move |path: &Path| -> Result<CkptFs, String> {
+        let fs = load.open(path).map_err(|e| e.msg)?;
         for w in warnings(&fs).into_iter().take(100) {
             warn!("{}: {}", path.display(), super::one_line(w));
         }
         fs.warm_up_in_background();
         Ok(fs)
     };
-    let fs = MultiFs::new(dir, mp, fs_opts, Box::new(loader));
+    let fs = DirectoryFs::new(dir, mp, fs_opts, Box::new(loader));
     let empty = std::fs::read_dir(dir)
         .map_err(|e| CliError::usage(dir.display(), super::io_why(&e)))?
         .flatten()
@@ -238,7 +233,7 @@ fn serve_many(
 
 /// Mounts `fs`, reports readiness (daemon: then detaches; `keep_stderr` keeps a terminal or file
 /// stderr for what later work reports), unmounts on a stop signal, serves until unmounted.
-fn mount_and_serve<FS: fuser::Filesystem + Send + Sync + 'static>(
+fn mount_and_serve<FS: fs::Filesystem>(
     fs: FS,
     allow_other: bool,
     what: &str,

@@ -2,7 +2,7 @@
 //! exports, a mix of archives and image directories), as one mount shows it: one member per
 //! checkpoint, named so a person recognises it, opened on first access.
 //!
-//! Pure of FUSE: the mount's adapter ([`super::multi`]) asks this type for the listing, a member
+//! Pure of FUSE: the mount's tree ([`super::directory`]) asks this type for the listing, a member
 //! by name or by slot, and a member's opened filesystem; tests use any `T`.
 //!
 //! - **Scanning** reads the directory and `stat`s each entry; an entry seen for the first time
@@ -17,7 +17,7 @@
 //!   control characters, not `.` or `..`, at most 255 bytes) and unique (`~2`, `~3` in the order
 //!   found, never `checkpoints`, the table's name). A member keeps its name while it is listed.
 //! - **Slots**: each member gets a slot number, never reused during the mount; the mount's inode
-//!   numbers of a member are `slot * SLOT_SPAN + n`.
+//!   tree ([`super::directory`]) numbers a member's inodes by its slot.
 //! - **Opening** happens once, on first need, by the loader given at construction (which
 //!   decompresses, loads the model and builds the tree); concurrent users wait for the same
 //!   opening, other members are not blocked. A failure is remembered (and shown in the table)
@@ -41,8 +41,8 @@ pub const TABLE_NAME: &str = "checkpoints";
 /// The longest name a directory entry may have.
 const NAME_MAX: usize = 255;
 
-/// Opens a member: its path and the inode base it gets (`slot * SLOT_SPAN`).
-pub type Loader<T> = Box<dyn Fn(&Path, u64) -> Result<T, String> + Send + Sync>;
+/// Opens a member given its path.
+pub type Loader<T> = Box<dyn Fn(&Path) -> Result<T, String> + Send + Sync>;
 
 /// What identifies a directory entry's content: a rewritten or replaced file is a new member.
 #[derive(Clone, Copy, Debug, Hash, PartialEq, Eq)]
@@ -313,12 +313,12 @@ impl<T: Clone> Collection<T> {
 
     /// `m` opened (once: later calls answer the same result; concurrent callers wait for the one
     /// opening).
-    pub fn open(&self, m: &Member<T>, base: u64) -> Result<T, String> {
+    pub fn open(&self, m: &Member<T>) -> Result<T, String> {
         m.opened
             .get_or_init(|| {
                 m.opening.store(true, Ordering::Relaxed);
                 let started = Instant::now();
-                let r = (self.loader)(&m.path, base);
+                let r = (self.loader)(&m.path);
                 match &r {
                     Ok(_) => debug!(
                         "{}: opened as {} in {:.3} s",
@@ -428,12 +428,12 @@ mod tests {
         let counter = opens.clone();
         let c: Collection<String> = Collection::new(
             d.to_path_buf(),
-            Box::new(move |p, base| {
+            Box::new(move |p| {
                 counter.fetch_add(1, Ordering::SeqCst);
                 if p.ends_with("broken") {
                     Err("pstree.img: truncated".into())
                 } else {
-                    Ok(format!("{} at {base}", p.display()))
+                    Ok(format!("{}", p.display()))
                 }
             }),
         );
@@ -475,14 +475,13 @@ mod tests {
         assert_eq!(opens.load(Ordering::SeqCst), 0);
         let m = c.by_name("plain-dump").unwrap();
         assert_eq!(m.state(), State::NotOpened);
-        let base = m.slot * 1000;
-        let first = c.open(&m, base).unwrap();
-        assert_eq!(c.open(&m, base).unwrap(), first);
+        let first = c.open(&m).unwrap();
+        assert_eq!(c.open(&m).unwrap(), first);
         assert_eq!(opens.load(Ordering::SeqCst), 1);
         assert_eq!(m.state(), State::Opened);
         let b = c.by_name("broken").unwrap();
-        assert!(c.open(&b, 0).is_err());
-        assert!(c.open(&b, 0).is_err());
+        assert!(c.open(&b).is_err());
+        assert!(c.open(&b).is_err());
         assert_eq!(opens.load(Ordering::SeqCst), 2);
         assert_eq!(b.state(), State::Failed("pstree.img: truncated".into()));
         // Removed: gone from the listing and its slot too; added: listed with a new slot.
@@ -521,7 +520,7 @@ mod tests {
             )
             .unwrap();
         }
-        let c: Collection<()> = Collection::new(d.to_path_buf(), Box::new(|_, _| Ok(())));
+        let c: Collection<()> = Collection::new(d.to_path_buf(), Box::new(|_| Ok(())));
         c.scan();
         assert_eq!(
             names(&c),

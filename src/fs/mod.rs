@@ -1,112 +1,39 @@
-//! The filesystem layer: the inode tree built from the model and the thin FUSE adapter.
+//! The filesystem layer: the inode tree built from the model, the trees a mount serves, and the
+//! one FUSE adapter.
 //!
+//! - [`filesystem`]: the interface, [`Filesystem`]: what a mounted tree answers, in its own inode
+//!   numbers, with [`Result`] and no FUSE types.
+//! - [`single`]: [`CkptFs`], the tree of one checkpoint.
+//! - [`directory`]: [`directory::DirectoryFs`], a directory of checkpoints, each member a
+//!   `CkptFs` (the only place that knows the members' inode slots); [`collection`] scans, names
+//!   and opens the members.
 //! - [`tree`]: the inode table (pure: no FUSE types). Built once at mount in a fixed order, so
 //!   inode numbers are stable across mounts of the same checkpoint; the root is inode 1.
 //! - [`content`]: what a file's bytes are and how to read / seek them (the only place that calls
 //!   [`crate::render`]; rendered text is cached once per inode).
-//! - [`fuse`]: `impl fuser::Filesystem for CkptFs`, mapping tree results to replies, with one place
-//!   that logs errors and replies.
+//! - [`fuse`]: [`fuse::Fuse`], `fuser::Filesystem` for any [`Filesystem`]: replies, the error log,
+//!   the access rule, the read-only handlers, once.
 //! - [`mount`]: the session configuration, mount point checks, readiness and unmount helpers.
 //!
 //! Everything is read-only: every write-ish operation answers `EROFS`. Handlers never panic on
 //! anything derived from the checkpoint or the request (and a panic anyway becomes `EIO`, not the
 //! end of the session).
 
-/// `fuser::Filesystem` methods that answer EROFS, one each: `name(argument types after the
-/// request) -> reply type;` becomes `fn name(&self, _: &Request, _: T1, ..., reply: R)`.
-macro_rules! read_only {
-    ($($name:ident($($arg:ty),* $(,)?) -> $reply:ty;)*) => {
-        $(
-            fn $name(&self, _: &Request, $(_: $arg,)* reply: $reply) {
-                reply.error(Errno::EROFS);
-            }
-        )*
-    };
-}
-
-/// The `fuser::Filesystem` methods whose answer never depends on the tree (one list for both
-/// adapters): flush / fsync succeed (nothing is ever written), poll says readable, ioctl ENOTTY,
-/// and every method that would change the tree answers EROFS.
-macro_rules! fixed_handlers {
-    () => {
-        fn flush(&self, _: &Request, _: INodeNo, _: FileHandle, _: LockOwner, reply: ReplyEmpty) {
-            reply.ok();
-        }
-
-        fn fsync(&self, _: &Request, _: INodeNo, _: FileHandle, _: bool, reply: ReplyEmpty) {
-            reply.ok();
-        }
-
-        fn fsyncdir(&self, _: &Request, _: INodeNo, _: FileHandle, _: bool, reply: ReplyEmpty) {
-            reply.ok();
-        }
-
-        fn poll(
-            &self,
-            _: &Request,
-            _: INodeNo,
-            _: FileHandle,
-            _: PollNotifier,
-            _: PollEvents,
-            _: PollFlags,
-            reply: ReplyPoll,
-        ) {
-            reply.poll(PollEvents::POLLIN | PollEvents::POLLRDNORM);
-        }
-
-        fn ioctl(
-            &self,
-            _: &Request,
-            _: INodeNo,
-            _: FileHandle,
-            _: fuser::IoctlFlags,
-            _: u32,
-            _: &[u8],
-            _: u32,
-            reply: ReplyIoctl,
-        ) {
-            reply.error(Errno::ENOTTY);
-        }
-
-        read_only! {
-            setattr(
-                INodeNo, Option<u32>, Option<u32>, Option<u32>, Option<u64>, Option<TimeOrNow>,
-                Option<TimeOrNow>, Option<SystemTime>, Option<FileHandle>, Option<SystemTime>,
-                Option<SystemTime>, Option<SystemTime>, Option<BsdFileFlags>
-            ) -> ReplyAttr;
-            mknod(INodeNo, &OsStr, u32, u32, u32) -> ReplyEntry;
-            mkdir(INodeNo, &OsStr, u32, u32) -> ReplyEntry;
-            unlink(INodeNo, &OsStr) -> ReplyEmpty;
-            rmdir(INodeNo, &OsStr) -> ReplyEmpty;
-            symlink(INodeNo, &OsStr, &Path) -> ReplyEntry;
-            rename(INodeNo, &OsStr, INodeNo, &OsStr, RenameFlags) -> ReplyEmpty;
-            link(INodeNo, INodeNo, &OsStr) -> ReplyEntry;
-            write(
-                INodeNo, FileHandle, u64, &[u8], WriteFlags, OpenFlags, Option<LockOwner>
-            ) -> ReplyWrite;
-            setxattr(INodeNo, &OsStr, &[u8], i32, u32) -> ReplyEmpty;
-            removexattr(INodeNo, &OsStr) -> ReplyEmpty;
-            create(INodeNo, &OsStr, u32, u32, i32) -> ReplyCreate;
-            fallocate(INodeNo, FileHandle, u64, u64, i32) -> ReplyEmpty;
-            copy_file_range(
-                INodeNo, FileHandle, u64, INodeNo, FileHandle, u64, u64, CopyFileRangeFlags
-            ) -> ReplyWrite;
-        }
-    };
-}
-
 pub mod collection;
 pub mod content;
+pub mod directory;
+pub mod filesystem;
 pub mod fuse;
 pub mod mount;
-pub mod multi;
 pub mod rootfs;
+pub mod single;
 pub mod tree;
 
 use std::fmt;
 
 pub use content::Content;
-pub use fuse::{CkptFs, FsOptions};
+pub use filesystem::{Filesystem, FsOptions};
+pub use single::CkptFs;
 pub use tree::{Attr, Ino, Kind, ROOT_INO, Tree};
 
 /// An error of the fs layer: the errno to answer, and optionally what to log.

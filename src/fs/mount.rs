@@ -18,7 +18,7 @@ use std::process::{Command, Stdio};
 
 use rustix::mount::UnmountFlags;
 
-use fuser::{BackgroundSession, Config, Filesystem, Session, SessionACL};
+use fuser::{BackgroundSession, Config, Session, SessionACL};
 use log::debug;
 
 /// The session configuration: multi-threaded (2 to 8 threads), one cloned /dev/fuse fd per
@@ -218,7 +218,7 @@ fn receive_fd(sock: &UnixStream) -> io::Result<OwnedFd> {
 /// the kernel has completed the FUSE handshake and requests are being answered: the tree is
 /// ready. [`BackgroundSession::join`] waits until the tree is unmounted ([`unmount`], by
 /// `ckptfs umount` or from the signal watcher). Nothing unmounts on drop.
-pub fn start<FS: Filesystem + Send + Sync + 'static>(
+pub fn start<FS: super::Filesystem>(
     fs: FS,
     mountpoint: &Path,
     allow_other: bool,
@@ -226,7 +226,7 @@ pub fn start<FS: Filesystem + Send + Sync + 'static>(
     let fd = mount_fuse(mountpoint, allow_other)?;
     let cfg = config(allow_other);
     let acl = cfg.acl;
-    let session = match Session::from_fd(fs, fd, acl, cfg) {
+    let session = match Session::from_fd(super::fuse::Fuse::new(fs), fd, acl, cfg) {
         Ok(s) => s,
         Err(e) => {
             let _ = unmount(mountpoint, true);
