@@ -134,6 +134,7 @@ impl Load {
             cache_dir: self.cache_dir.clone(),
             max_size: self.max_size,
             progress: std::io::stderr().is_terminal(),
+            metadata_only: false,
         };
         let src = source::open(ckpt, &opts).map_err(|e| CliError {
             code: source_code(&e),

@@ -12,7 +12,7 @@ use crate::views::{self, Error, Format};
 #[derive(clap::Args, Debug, Clone, Default)]
 pub struct CacheDirArg {
     /// Where compressed archives are decompressed, once, and kept for the next open [default:
-    /// $XDG_CACHE_HOME/ckptfs, else $HOME/.cache/ckptfs, else /var/tmp/ckptfs-$UID]
+    /// the first usable of $XDG_CACHE_HOME/ckptfs, $HOME/.cache/ckptfs, /var/tmp/ckptfs-$UID]
     #[arg(
         long = "cache-dir",
         id = "cache_dir",
@@ -29,6 +29,7 @@ impl CacheDirArg {
             cache_dir: self.dir.clone(),
             max_size: None,
             progress: true,
+            metadata_only: false,
         }
     }
 }
@@ -262,14 +263,21 @@ impl ScanArgs {
 
 /// `ckptfs show`.
 pub fn show(a: ShowArgs) -> Result<(), Error> {
-    let open = a.cache.open_options();
+    let open = OpenOptions {
+        metadata_only: true,
+        ..a.cache.open_options()
+    };
     views::to_stdout(|out| views::show::run(&a.checkpoints, &open, out))
 }
 
 /// `ckptfs inspect`.
 pub fn inspect(a: InspectArgs) -> Result<(), Error> {
-    let open = a.cache.open_options();
     let sections = a.sections();
+    // Only the command lines and environments are read from memory.
+    let open = OpenOptions {
+        metadata_only: !(sections.cmd || sections.env),
+        ..a.cache.open_options()
+    };
     views::to_stdout(|out| views::inspect::run(&a.checkpoints, &sections, a.format, &open, out))
 }
 

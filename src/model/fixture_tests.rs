@@ -139,3 +139,46 @@ fn secretd_shm_model_matches_truth() {
 fn podman_model_matches_truth() {
     check_fixture("podman-busybox", "checkpoint.tar.gz");
 }
+
+/// Opened for its metadata only, a compressed archive gives the same processes, but no dumped
+/// byte of memory reads (never zeros in their place), and no warning about it.
+#[test]
+fn metadata_only_memory_is_withheld_not_zeros() {
+    let Some(fx) = fixtures() else { return };
+    let input = fx.join("podman-busybox/checkpoint.tar.gz");
+    let cache = std::env::temp_dir().join(format!("ckptfs-model-mdonly-{}", std::process::id()));
+    let open_with = |metadata_only: bool| {
+        let src = open(
+            &input,
+            &OpenOptions {
+                cache_dir: Some(cache.clone()),
+                metadata_only,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        load(src).unwrap()
+    };
+    let full = open_with(false);
+    let meta = open_with(true);
+    let _ = std::fs::remove_dir_all(&cache);
+    assert_eq!(full.processes.len(), meta.processes.len());
+    assert_eq!(full.warnings, meta.warnings);
+    let mut checked = 0;
+    for (a, b) in full.processes.iter().zip(&meta.processes) {
+        assert_eq!(a.pid, b.pid);
+        assert_eq!(a.vmas.len(), b.vmas.len());
+        for e in a.memory.extents() {
+            let mut buf = vec![0u8; 16];
+            assert!(a.memory.read_at(e.start, &mut buf).is_ok());
+            assert!(
+                b.memory.read_at(e.start, &mut buf).is_err(),
+                "PID {} at {:#x}",
+                b.pid,
+                e.start
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked > 0);
+}

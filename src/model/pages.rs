@@ -42,6 +42,12 @@ fn load_at(
     let where_ = |what: String| format!("{}/{name}: {what}", dir.label);
     let pages_name = format!("pages-{pages_id}.img");
     let pages = dir.files.get(&pages_name);
+    // Withheld (an archive opened for its metadata only): every dumped page is unknown here.
+    let withheld: Option<Arc<str>> = pages.filter(|b| b.is_withheld()).map(|_| {
+        Arc::from(where_(format!(
+            "{pages_name} was not read (the checkpoint was opened for its metadata only)"
+        )))
+    });
     let mut parent: Option<Option<Memory>> = None; // loaded on first PARENT run
     let mut extents = Vec::with_capacity(runs.len());
     let mut off: u64 = 0;
@@ -103,6 +109,15 @@ fn load_at(
                 ))),
             };
             fill_gaps(vaddr, vaddr + len, got, &reason, &mut extents);
+        } else if flags & PE_PRESENT != 0
+            && let Some(reason) = &withheld
+        {
+            extents.push(Extent {
+                start: vaddr,
+                len,
+                data: ExtentData::Broken(reason.clone()),
+            });
+            off = off.saturating_add(len);
         } else if flags & PE_PRESENT != 0 {
             let end = off.saturating_add(len);
             let have = pages.map(|b| b.len() as u64).unwrap_or(0);
@@ -149,6 +164,7 @@ fn load_at(
     // Bytes the pagemap does not account for: a pagemap cut at an entry boundary looks valid, but
     // its pages file then holds more than it uses. Say so (the missing entries' pages read as holes).
     if let Some(b) = pages
+        && withheld.is_none()
         && (b.len() as u64) > off
     {
         warnings.push(where_(format!(

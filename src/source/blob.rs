@@ -12,6 +12,13 @@ use memmap2::Mmap;
 enum Backing {
     Map(Mmap),
     Owned(Vec<u8>),
+    /// An anonymous mapping of which the first `len` bytes are laid out, the `holes` never
+    /// written: bytes withheld (see [`Blob::is_withheld`]).
+    Sparse {
+        map: Mmap,
+        len: usize,
+        holes: Vec<Range<usize>>,
+    },
 }
 
 /// Every live read-only file mapping made by [`Blob::map`]: start address → length. Lets
@@ -176,6 +183,7 @@ impl Backing {
         match self {
             Backing::Map(m) => m,
             Backing::Owned(v) => v,
+            Backing::Sparse { map, len, .. } => &map[..*len],
         }
     }
 }
@@ -225,6 +233,31 @@ impl Blob {
             backing: Arc::new(Backing::Owned(v)),
             start: 0,
             len,
+        }
+    }
+
+    /// The first `len` bytes of an anonymous mapping whose `holes` were never written: what
+    /// a metadata-only open lays out (`source/stream.rs`). Slices that touch a hole are
+    /// [`Blob::is_withheld`].
+    pub(crate) fn sparse(map: Mmap, len: usize, holes: Vec<Range<usize>>) -> Blob {
+        let len = len.min(map.len());
+        Blob {
+            backing: Arc::new(Backing::Sparse { map, len, holes }),
+            start: 0,
+            len,
+        }
+    }
+
+    /// True when some of these bytes were not read from the input (an archive opened for its
+    /// metadata only withholds the memory pages): their content is unknown and must not be
+    /// served.
+    pub fn is_withheld(&self) -> bool {
+        match &*self.backing {
+            Backing::Sparse { holes, .. } => {
+                let (s, e) = (self.start, self.start + self.len);
+                holes.iter().any(|h| h.start < e && s < h.end)
+            }
+            _ => false,
         }
     }
 

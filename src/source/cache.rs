@@ -1004,10 +1004,10 @@ fn write_meta(p: &Path, meta: &Meta, durable: bool) -> Result<(), Error> {
 }
 
 /// Reads the compressed input, counting every byte (and driving the progress bar).
-struct Tally<'a> {
-    inner: &'a File,
-    read: &'a std::cell::Cell<u64>,
-    bar: Option<indicatif::ProgressBar>,
+pub(super) struct Tally<'a> {
+    pub(super) inner: &'a File,
+    pub(super) read: &'a std::cell::Cell<u64>,
+    pub(super) bar: Option<indicatif::ProgressBar>,
 }
 
 impl Read for Tally<'_> {
@@ -1051,7 +1051,7 @@ fn hash_from(
     Ok((h, off))
 }
 
-fn progress_bar(input: &Path, total: u64) -> Option<indicatif::ProgressBar> {
+pub(super) fn progress_bar(input: &Path, total: u64) -> Option<indicatif::ProgressBar> {
     use std::io::IsTerminal;
     if !io::stderr().is_terminal() {
         return None;
@@ -1334,6 +1334,7 @@ mod tests {
             cache_dir: Some(t.join("cache")),
             max_size: None,
             progress: false,
+            metadata_only: false,
         };
         let open = || {
             let f = File::open(&input).unwrap();
@@ -1449,6 +1450,7 @@ mod tests {
             cache_dir: Some(t.join("cache")),
             max_size: None,
             progress: false,
+            metadata_only: false,
         };
         let open = || {
             let f = File::open(&input).unwrap();
@@ -1514,6 +1516,7 @@ mod tests {
             cache_dir: Some(cache.clone()),
             max_size: None,
             progress: false,
+            metadata_only: false,
         };
         let f = File::open(&input).unwrap();
         assert!(decompressed(&input, &f, InputKind::TarGz, &opts).is_err());

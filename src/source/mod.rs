@@ -6,8 +6,10 @@
 //!   dumps are followed on the filesystem.
 //! - A `.tar`: the archive is mapped and its entries indexed in place (zero copy).
 //! - A `.tar.gz` / `.tar.zst`: decompressed once, streaming, into a single `.tar` in a cache
-//!   directory (see `cache.rs`), then served like a `.tar`. Entries are never extracted, so
-//!   nothing in an archive can cause a write outside the cache file.
+//!   directory (see `cache.rs`), then served like a `.tar`; opened for its metadata only, read as
+//!   a stream into memory with the memory pages withheld, nothing written (see `stream.rs`).
+//!   Entries are never extracted, so nothing in an archive can cause a write outside the cache
+//!   file.
 //!
 //! The input is evidence: it is opened read-only (with `O_NOATIME` where permitted) and never
 //! trusted: `..`, absolute and escaping link entries, truncation, absurd sizes and decompression
@@ -22,6 +24,7 @@ pub mod inner;
 mod layout;
 pub mod path;
 pub mod peek;
+mod stream;
 mod tar;
 #[cfg(test)]
 pub(crate) mod test_util;
@@ -45,14 +48,18 @@ pub(crate) const MAX_PARENT_DEPTH: usize = 64;
 #[derive(Debug, Clone, Default)]
 pub struct OpenOptions {
     /// Where compressed inputs are decompressed. Default: `$XDG_CACHE_HOME/ckptfs`, else
-    /// `$HOME/.cache/ckptfs`, else `/var/tmp/ckptfs-$UID`. Created with mode 0700; refused when
-    /// not owned by the current user or writable by group / others.
+    /// `$HOME/.cache/ckptfs`, else `/var/tmp/ckptfs-$UID`: the first that exists or can be
+    /// created (mode 0700) and is owned by the current user, not writable by group / others.
     pub cache_dir: Option<PathBuf>,
     /// Largest decompressed size accepted (decompression-bomb guard). Default: the free space of
     /// the cache filesystem minus 1 GiB.
     pub max_size: Option<u64>,
     /// Show a progress bar on stderr while decompressing (only when stderr is a terminal).
     pub progress: bool,
+    /// Only the metadata will be read (`show`, `inspect` without memory): a compressed archive
+    /// is read as a stream, nothing is written to the cache, and the bytes of its memory pages
+    /// (and root file system diff) are withheld, never served (see `stream.rs`).
+    pub metadata_only: bool,
 }
 
 /// What the input file (or directory) is, detected from its content.
@@ -166,6 +173,11 @@ impl Source {
     /// is a gzip-compressed OCI layer); None when the archive has none. See [`inner`].
     pub fn plain_tar(&self, name: &str) -> Option<Result<Blob, String>> {
         let b = self.metadata.get(name)?;
+        if b.is_withheld() {
+            return Some(Err(format!(
+                "{name}: not read (the checkpoint was opened for its metadata only)"
+            )));
+        }
         Some(inner::plain_tar(name, b, &self.opts))
     }
 
@@ -306,6 +318,10 @@ pub fn open(path: &Path, opts: &OpenOptions) -> Result<Source, Error> {
             let blob = Blob::map(&file).map_err(|e| Error::io(&abs, "cannot map", e))?;
             (blob, None, None, Vec::new(), None)
         }
+        _ if opts.metadata_only => {
+            let tar = stream::metadata_tar(&abs, &file, kind, opts.progress)?;
+            (tar, None, None, Vec::new(), None)
+        }
         _ => {
             let c = cache::decompressed(&abs, &file, kind, opts)?;
             (
@@ -320,7 +336,9 @@ pub fn open(path: &Path, opts: &OpenOptions) -> Result<Source, Error> {
     let idx = tar::TarIndex::build(&abs, &tar)?;
     let found = layout::from_archive(&idx)?;
     warnings.extend(found.warnings);
-    let whole = hashing.is_none().then_some(tar);
+    // A plain tar is hashed from its mapping on demand; a compressed input opened for its
+    // metadata only has no hash (its stream was not kept).
+    let whole = (kind == InputKind::Tar).then_some(tar);
     Ok(Source {
         input: InputInfo {
             path: abs,

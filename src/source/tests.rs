@@ -470,6 +470,7 @@ fn open_env_path() {
     let o = OpenOptions {
         cache_dir: std::env::var_os("CKPTFS_CACHE").map(Into::into),
         progress: true,
+        metadata_only: false,
         ..Default::default()
     };
     let s = open(Path::new(&p), &o).unwrap();

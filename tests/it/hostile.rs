@@ -875,6 +875,7 @@ fn open_archive(what: &str, bytes: Vec<u8>, max: Option<u64>) -> Result<Source, 
                 cache_dir: Some(c2),
                 max_size: max,
                 progress: false,
+                metadata_only: false,
             },
         )
         .map_err(|e| e.to_string())
@@ -1071,6 +1072,7 @@ fn compression_bombs_stop_at_max_size() {
                     cache_dir: Some(c2),
                     max_size: Some(16 << 20),
                     progress: false,
+                    metadata_only: false,
                 },
             )
         });
@@ -1124,6 +1126,7 @@ fn cache_is_private_and_rebuilt_when_tampered_or_partial() {
         cache_dir: Some(cache.clone()),
         max_size: None,
         progress: false,
+        metadata_only: false,
     };
     let first = source::open(&input, &opts).unwrap();
     let mode = fs::metadata(&cache).unwrap().permissions().mode() & 0o7777;
