@@ -185,7 +185,8 @@ pub struct ListArgs {
 #[command(after_help = "\
 Examples:
   ckptfs diff before.tar.gz after.tar.gz
-  ckptfs diff --format json images/pre images/dump | jq .summary")]
+  ckptfs diff --show-unchanged before.tar.gz after.tar.gz
+  ckptfs diff --format json images/pre images/dump | jq .counts")]
 pub struct DiffArgs {
     /// The earlier checkpoint
     #[arg(value_name = "A")]
@@ -196,6 +197,22 @@ pub struct DiffArgs {
     /// Output format
     #[arg(long, value_enum, default_value_t)]
     pub format: Format,
+    /// Show the processes, files and sockets alike in both too (B's process tree with a mark per
+    /// process: + added, ~ modified, = unchanged)
+    #[arg(long)]
+    pub show_unchanged: bool,
+    /// Accepted for checkpointctl's scripts: command lines are always compared
+    #[arg(long)]
+    pub ps_tree_cmd: bool,
+    /// Accepted for checkpointctl's scripts: environments are always compared
+    #[arg(long)]
+    pub ps_tree_env: bool,
+    /// Accepted for checkpointctl's scripts: open files are always compared
+    #[arg(long)]
+    pub files: bool,
+    /// Accepted for checkpointctl's scripts: sockets are always compared
+    #[arg(long)]
+    pub sockets: bool,
     #[command(flatten)]
     pub cache: CacheDirArg,
 }
@@ -309,7 +326,11 @@ pub fn list(a: ListArgs) -> Result<(), Error> {
 /// `ckptfs diff`.
 pub fn diff(a: DiffArgs) -> Result<(), Error> {
     let open = a.cache.open_options();
-    views::to_stdout(|out| views::diff::run(&a.a, &a.b, a.format, &open, out))
+    let opts = views::diff::Options {
+        format: a.format,
+        show_unchanged: a.show_unchanged,
+    };
+    views::to_stdout(|out| views::diff::run(&a.a, &a.b, opts, &open, out))
 }
 
 /// `ckptfs scan`: the exit code (0 no match, 1 matches, 2 some checkpoint could not be scanned).

@@ -1498,11 +1498,11 @@ fn diff_two_synthetic_checkpoints() {
     diff_subject(true).write_dir(&dir.path().join("b")).unwrap();
     let j: Value =
         serde_json::from_str(&ok(dir.path(), &["diff", "--format", "json", "a", "b"])).unwrap();
-    let pc = &j["processes"];
+    let pc = &j["process_changes"];
     assert_eq!(pc["added"][0]["pid"], 3);
     assert_eq!(pc["added"][0]["cmdline"], "late ");
     assert_eq!(pc["removed"][0]["pid"], 2);
-    let ch = &pc["changed"][0];
+    let ch = &pc["modified"][0];
     assert_eq!(ch["pid"], 1);
     let fields: BTreeMap<String, (String, String)> = ch["changes"]
         .as_array()
@@ -1532,7 +1532,7 @@ fn diff_two_synthetic_checkpoints() {
     );
     // Files: fd 3 closed, fd 5 opened; the removed / added processes' cwd and root too.
     let fds = |k: &str| -> BTreeSet<(u64, String, String)> {
-        j["files"][k]
+        j["file_changes"][k]
             .as_array()
             .unwrap()
             .iter()
@@ -1545,16 +1545,17 @@ fn diff_two_synthetic_checkpoints() {
             })
             .collect()
     };
-    assert!(fds("opened").contains(&(1, "REG 5".into(), "/tmp/b".into())));
-    assert!(fds("closed").contains(&(1, "REG 3".into(), "/tmp/a".into())));
-    assert!(fds("opened").iter().all(|f| f.0 == 1 || f.0 == 3));
-    assert!(fds("closed").iter().all(|f| f.0 == 1 || f.0 == 2));
+    assert!(fds("added").contains(&(1, "REG 5".into(), "/tmp/b".into())));
+    assert!(fds("removed").contains(&(1, "REG 3".into(), "/tmp/a".into())));
+    assert!(fds("added").iter().all(|f| f.0 == 1 || f.0 == 3));
+    assert!(fds("removed").iter().all(|f| f.0 == 1 || f.0 == 2));
     // The listening socket is the same in both.
-    assert_eq!(j["sockets"]["opened"], serde_json::json!([]));
-    assert_eq!(j["sockets"]["closed"], serde_json::json!([]));
+    assert_eq!(j["socket_changes"]["added"], serde_json::json!([]));
+    assert_eq!(j["socket_changes"]["removed"], serde_json::json!([]));
+    assert_eq!(j["socket_changes"]["unchanged"][0]["src_port"], 8080);
     // Memory: the DATA VMA has 1 changed page (DATA+1), 1 added (DATA+8), 1 removed (DATA+4);
     // the new VMA is added; the stack holds the changed command line and environment.
-    let m = &j["memory"]["processes"][0];
+    let m = &j["memory_changes"]["processes"][0];
     assert_eq!(m["pid"], 1);
     let vma = |r: &str| {
         m["vmas"]
@@ -1589,24 +1590,33 @@ fn diff_two_synthetic_checkpoints() {
             .all(|v| v["name"] != "[heap]"),
         "heap unchanged"
     );
-    assert_eq!(j["summary"]["processes_added"], 1);
-    assert_eq!(j["summary"]["processes_removed"], 1);
-    assert_eq!(j["summary"]["processes_changed"], 1);
-    assert_eq!(j["summary"]["pages_added"], 2);
-    assert_eq!(j["summary"]["pages_removed"], 1);
+    assert_eq!(j["counts"]["processes_added"], 1);
+    assert_eq!(j["counts"]["processes_removed"], 1);
+    assert_eq!(j["counts"]["processes_modified"], 1);
+    assert_eq!(j["counts"]["pages_added"], 2);
+    assert_eq!(j["counts"]["pages_removed"], 1);
+    // checkpointctl's summary: text, a line per kind of change.
+    let summary = j["summary"].as_str().unwrap();
+    assert!(summary.starts_with("Checkpoint comparison for container "));
+    assert!(summary.contains("\nProcesses: +1 -1 ~1"), "{summary}");
     // The tree says the same.
     let t = ok(dir.path(), &["diff", "a", "b"]);
     for l in [
-        "Displaying checkpoint diff from a to b",
-        "│   │   └── [3]  late ",
-        "│   │   └── [2]  gone ",
-        "│           ├── comm: \"sh\" -> \"ash\"",
-        "│           ├── state: \"Alive\" -> \"Stopped\"",
-        "│               ├── + C=4",
-        "│               ├── - D=5",
-        "│               └── ~ B: \"2\" -> \"3\"",
-        "[1 REG 5]  /tmp/b",
-        "[1 REG 3]  /tmp/a",
+        "║ Checkpoint Diff ",
+        "┌─ Process Tree ─",
+        "│   + PID 3     late",
+        "│   - PID 2     gone",
+        "│   ~ PID 1     ash",
+        "┌─ File Descriptor Changes ─",
+        "│   + PID 1     REG 5    /tmp/b",
+        "│   - PID 1     REG 3    /tmp/a",
+        "Process Details\n└── [1]  ash\n",
+        "    ├── comm: \"sh\" -> \"ash\"",
+        "    ├── state: \"Alive\" -> \"Stopped\"",
+        "        ├── + C=4",
+        "        ├── - D=5",
+        "        └── ~ B: \"2\" -> \"3\"",
+        "Summary:\nCheckpoint comparison for container \nProcesses: +1 -1 ~1\n",
         "500000000000-500000010000 rw-p: 1 page changed, 1 added, 1 removed",
         "+ 600000000000-600000002000 rw-p: added, 4.0 KiB dumped",
     ] {
@@ -1615,13 +1625,13 @@ fn diff_two_synthetic_checkpoints() {
     // A checkpoint compared with itself: nothing.
     let same: Value =
         serde_json::from_str(&ok(dir.path(), &["diff", "--format", "json", "a", "a"])).unwrap();
-    let s = &same["summary"];
+    let s = &same["counts"];
     for k in [
         "processes_added",
         "processes_removed",
-        "processes_changed",
-        "files_opened",
-        "files_closed",
+        "processes_modified",
+        "files_added",
+        "files_removed",
         "pages_changed",
     ] {
         assert_eq!(s[k], 0, "{k}");
@@ -1645,15 +1655,28 @@ fn diff_socket_changes() {
     b.write_dir(&dir.path().join("b")).unwrap();
     let j: Value =
         serde_json::from_str(&ok(dir.path(), &["diff", "--format", "json", "a", "b"])).unwrap();
+    let sc = &j["socket_changes"];
     assert_eq!(
-        j["sockets"]["closed"][0]["description"],
-        "[UDP]  0.0.0.0:53 -> 0.0.0.0:0"
+        sc["removed"],
+        serde_json::json!([{"pid": 1, "protocol": "UDP", "type": "UDP", "state": "CLOSE",
+            "source": "0.0.0.0", "src_port": 53, "dest": "0.0.0.0", "fd": 4}])
     );
     assert_eq!(
-        j["sockets"]["opened"][0]["description"],
-        "[TCP (ESTABLISHED)]  10.0.0.2:41000 -> 10.0.0.9:443"
+        sc["added"],
+        serde_json::json!([{"pid": 1, "protocol": "TCP", "type": "TCP", "state": "ESTABLISHED",
+            "source": "10.0.0.2", "src_port": 41000, "dest": "10.0.0.9", "dst_port": 443, "fd": 5}])
     );
-    assert_eq!(j["sockets"]["opened"].as_array().unwrap().len(), 1);
+    assert_eq!(sc["unchanged"][0]["state"], "LISTEN");
+    let t = ok(dir.path(), &["diff", "--show-unchanged", "a", "b"]);
+    for l in [
+        "│  +  1     TCP   ESTABLISHED  10.0.0.2:41000        10.0.0.9:443",
+        "│  -  1     UDP   CLOSE        0.0.0.0:53            -",
+        "│  =  1     TCP   LISTEN       0.0.0.0:80            -",
+        "│ └── [= PID 1]  s",
+        "\nSockets: +1 -1\n",
+    ] {
+        assert!(t.contains(l), "missing {l:?} in\n{t}");
+    }
 }
 
 #[test]
@@ -1673,8 +1696,8 @@ fn diff_incremental_fixture() {
         ],
     ))
     .unwrap();
-    assert_eq!(j["summary"]["pages_changed"], 0);
-    assert_eq!(j["memory"]["processes"], serde_json::json!([]));
+    assert_eq!(j["counts"]["pages_changed"], 0);
+    assert_eq!(j["memory_changes"]["processes"], serde_json::json!([]));
     // Two different dumps of the same program: every marker page differs.
     let j: Value = serde_json::from_str(&ok(
         &f,
@@ -1687,8 +1710,8 @@ fn diff_incremental_fixture() {
         ],
     ))
     .unwrap();
-    assert_eq!(j["processes"]["added"].as_array().unwrap().len(), 2);
-    assert_eq!(j["processes"]["removed"].as_array().unwrap().len(), 2);
+    assert_eq!(j["process_changes"]["added"].as_array().unwrap().len(), 2);
+    assert_eq!(j["process_changes"]["removed"].as_array().unwrap().len(), 2);
 }
 
 // ---------------------------------------------------------------- help, completions, man
@@ -1862,6 +1885,13 @@ fn full_dump(dir: &Path) -> ckptfs::model::Checkpoint {
     ckptfs::model::load::load(src).unwrap()
 }
 
+/// `checkpoint_a.total_size` of `diff --format json PATH PATH`.
+fn j_total_size(cwd: &Path, path: &str) -> u64 {
+    let j: Value =
+        serde_json::from_str(&ok(cwd, &["diff", "--format", "json", path, path])).unwrap();
+    j["checkpoint_a"]["total_size"].as_u64().unwrap()
+}
+
 #[test]
 fn diff_pre_dump_against_dump() {
     let Some(f) = fixtures() else { return };
@@ -1898,21 +1928,24 @@ fn diff_pre_dump_against_dump() {
     let t = ok(&f, &["diff", a, b]);
     assert!(
         t.contains(&format!(
-            "Displaying checkpoint diff from {a} to {b} (A is a pre-dump: memory only)"
+            "Checkpoint A:\n  Created: -\n  Size:    {} bytes\n  Path:    {a}\n  Pre-dump: memory only",
+            j_total_size(&f, a)
         )),
         "{t}"
     );
-    assert!(t.contains("(pre-dump: memory only)"), "{t}");
     assert!(
-        t.contains("comm, state, command line, environment: unknown"),
+        t.contains("Modified: unknown (A is a pre-dump, which records memory only)"),
         "{t}"
     );
-    assert!(t.contains(&format!(
-        "Summary: processes +0 -0 ~?; files ?; sockets ?; pages {} changed, {} added, {} removed",
-        total(0),
-        total(1),
-        total(2)
-    )));
+    assert!(
+        t.contains(&format!(
+            "\nPages: {} changed, {} added, {} removed\n",
+            total(0),
+            total(1),
+            total(2)
+        )) || total(0) + total(1) + total(2) == 0,
+        "{t}"
+    );
     // JSON.
     let j: Value = serde_json::from_str(&ok(&f, &["diff", "--format", "json", a, b])).unwrap();
     assert_eq!(j["memory_only"], true);
@@ -1921,35 +1954,35 @@ fn diff_pre_dump_against_dump() {
     assert_eq!(j["checkpoint_a"]["processes"], 2);
     assert_eq!(
         j["unknown"],
-        serde_json::json!(["processes.changed", "files", "sockets"])
+        serde_json::json!(["process_changes.modified", "file_changes", "socket_changes"])
     );
-    assert_eq!(j["processes"]["changed"], serde_json::json!([]));
+    assert_eq!(j["process_changes"]["modified"], serde_json::json!([]));
     let pages = |c: [u64; 4]| {
         serde_json::json!({"changed": c[0], "added": c[1], "removed": c[2],
             "unchanged": c[3], "unreadable": 0})
     };
     assert_eq!(
-        j["memory"]["pages"],
+        j["memory_changes"]["pages"],
         pages([total(0), total(1), total(2), total(3)])
     );
-    assert_eq!(j["summary"]["pages_changed"], total(0));
+    assert_eq!(j["counts"]["pages_changed"], total(0));
     // PID 8319: no page changed, so it is not among the processes whose memory differs.
     assert!(
-        !j["memory"]["processes"]
+        !j["memory_changes"]["processes"]
             .as_array()
             .unwrap()
             .iter()
             .any(|p| p["pid"] == 8319),
         "{}",
-        j["memory"]
+        j["memory_changes"]
     );
     // Reversed: B is the pre-dump; added and removed swap.
     let t = ok(&f, &["diff", b, a]);
-    assert!(t.contains("(B is a pre-dump: memory only)"), "{t}");
+    assert!(t.contains("Modified: unknown (B is a pre-dump"), "{t}");
     let j: Value = serde_json::from_str(&ok(&f, &["diff", "--format", "json", b, a])).unwrap();
     assert_eq!(j["checkpoint_b"]["pre_dump"], true);
     assert_eq!(
-        j["memory"]["pages"],
+        j["memory_changes"]["pages"],
         pages([total(0), total(2), total(1), total(3)])
     );
     // Two pre-dumps (pre2's pages are PARENT pages of pre): memory only, no VMAs, no change.
@@ -1965,8 +1998,8 @@ fn diff_pre_dump_against_dump() {
     ))
     .unwrap();
     assert_eq!(j["checkpoint_b"]["pre_dump"], true);
-    assert_eq!(j["memory"]["pages"]["unchanged"], total(3));
-    assert_eq!(j["summary"]["pages_changed"], 0);
+    assert_eq!(j["memory_changes"]["pages"]["unchanged"], total(3));
+    assert_eq!(j["counts"]["pages_changed"], 0);
 }
 
 #[test]
@@ -2014,9 +2047,9 @@ fn diff_pre_dump_reports_changed_pages_per_vma() {
         ],
     ))
     .unwrap();
-    assert_eq!(j["summary"]["pages_changed"], 1);
-    let procs = j["memory"]["processes"].as_array().unwrap();
-    assert_eq!(procs.len(), 1, "{}", j["memory"]);
+    assert_eq!(j["counts"]["pages_changed"], 1);
+    let procs = j["memory_changes"]["processes"].as_array().unwrap();
+    assert_eq!(procs.len(), 1, "{}", j["memory_changes"]);
     let p = &procs[0];
     assert_eq!(p["pid"], 8319);
     assert_eq!(p["pages"]["changed"], 1);

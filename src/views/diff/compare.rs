@@ -26,6 +26,13 @@ fn operand_side(op: &Operand) -> Side {
         Operand::Full(ck) => side(ck),
         Operand::Pre(p) => Side {
             path: p.source.input.path.display().to_string(),
+            total_size: p
+                .source
+                .images
+                .files
+                .values()
+                .map(|b| b.len() as u64)
+                .fold(0, u64::saturating_add),
             processes: p.memory.len(),
             dumped_bytes: p
                 .memory
@@ -70,15 +77,29 @@ fn procs(op: &Operand) -> BTreeMap<u32, MemProc<'_>> {
     }
 }
 
-fn mem_brief(pid: u32, m: &MemProc) -> ProcBrief {
+fn mem_brief(pid: u32, m: &MemProc) -> ProcessInfo {
     match m.process {
         Some(p) => brief(p),
-        None => ProcBrief {
+        None => ProcessInfo {
             pid,
             command: String::new(),
             cmdline: None,
+            changes: Vec::new(),
+            environment: EnvDiff::default(),
         },
     }
+}
+
+/// The header's container id, name and image: A's ("" when it does not say).
+fn header(r: &mut DiffResult) {
+    let a = &r.checkpoint_a;
+    r.container_id = a.id.clone().unwrap_or_default();
+    r.container_name = a.container_name.clone().unwrap_or_default();
+    r.image = a.image.clone().unwrap_or_default();
+}
+
+fn mib(bytes: i64) -> f64 {
+    bytes as f64 / 1024.0 / 1024.0
 }
 
 /// Compares by memory only (one side or both is a pre-dump): processes are matched by PID, their
@@ -90,18 +111,22 @@ pub fn compare_memory_only(a: &Operand, b: &Operand) -> DiffResult {
         checkpoint_a: sa,
         checkpoint_b: sb,
         memory_only: true,
-        unknown: vec!["processes.changed".into(), "files".into(), "sockets".into()],
+        unknown: vec![
+            "process_changes.modified".into(),
+            "file_changes".into(),
+            "socket_changes".into(),
+        ],
         ..DiffResult::default()
     };
     let (pa, pb) = (procs(a), procs(b));
     for (pid, q) in &pb {
         if !pa.contains_key(pid) {
-            r.processes.added.push(mem_brief(*pid, q));
+            r.process_changes.added.push(mem_brief(*pid, q));
         }
     }
     for (pid, p) in &pa {
         let Some(q) = pb.get(pid) else {
-            r.processes.removed.push(mem_brief(*pid, p));
+            r.process_changes.removed.push(mem_brief(*pid, p));
             continue;
         };
         let pages = compare_pages(p.memory, q.memory, 0, u64::MAX);
@@ -129,14 +154,14 @@ pub fn compare_memory_only(a: &Operand, b: &Operand) -> DiffResult {
                 }
             }
         }
-        r.memory.pages.add(&pages);
+        r.memory_changes.pages.add(&pages);
         if pages.any_change() || !vmas.is_empty() {
             let command = q
                 .process
                 .or(p.process)
                 .map(|x| x.comm.clone())
                 .unwrap_or_default();
-            r.memory.processes.push(ProcMemDiff {
+            r.memory_changes.processes.push(ProcMemDiff {
                 pid: *pid,
                 command,
                 dumped_a: p.memory.present_bytes(),
@@ -146,24 +171,21 @@ pub fn compare_memory_only(a: &Operand, b: &Operand) -> DiffResult {
             });
         }
     }
-    r.memory.size_change_bytes =
+    r.memory_changes.size_change_bytes =
         r.checkpoint_b.dumped_bytes as i64 - r.checkpoint_a.dumped_bytes as i64;
-    r.summary = Summary {
-        processes_added: r.processes.added.len(),
-        processes_removed: r.processes.removed.len(),
-        pages_changed: r.memory.pages.changed,
-        pages_added: r.memory.pages.added,
-        pages_removed: r.memory.pages.removed,
-        ..Summary::default()
-    };
+    r.memory_changes.size_change_mb = mib(r.memory_changes.size_change_bytes);
+    header(&mut r);
+    r.finish();
     r
 }
 
 fn side(ck: &Checkpoint) -> Side {
     Side {
         path: ck.source.input.path.display().to_string(),
+        total_size: crate::render::summary::checkpoint_sizes(ck).images,
         container_name: ck.meta.container_name.clone(),
         id: ck.meta.container_id.clone(),
+        image: ck.meta.image.clone(),
         created: ck.meta.created.clone(),
         checkpointed: ck.meta.checkpointed.clone(),
         processes: ck.processes.len(),
@@ -177,12 +199,49 @@ fn dumped(ck: &Checkpoint) -> u64 {
     ck.dumped_bytes()
 }
 
-fn brief(p: &Process) -> ProcBrief {
-    ProcBrief {
+fn brief(p: &Process) -> ProcessInfo {
+    ProcessInfo {
         pid: p.pid,
         command: p.comm.clone(),
         cmdline: p.mm.as_ref().and_then(|_| views::cmdline_text(p)),
+        changes: Vec::new(),
+        environment: EnvDiff::default(),
     }
+}
+
+/// B's process tree, roots first, children in PID order.
+fn tree_of(ck: &Checkpoint) -> Vec<TreeNode> {
+    fn node(
+        ck: &Checkpoint,
+        p: &Process,
+        seen: &mut std::collections::HashSet<u32>,
+        depth: usize,
+    ) -> TreeNode {
+        seen.insert(p.pid);
+        let mut n = TreeNode {
+            pid: p.pid,
+            command: p.comm.clone(),
+            cmdline: p.mm.as_ref().and_then(|_| views::cmdline_text(p)),
+            children: Vec::new(),
+        };
+        if depth < 1000 {
+            for c in ck.children(p.pid) {
+                if !seen.contains(&c.pid) {
+                    n.children.push(node(ck, c, seen, depth + 1));
+                }
+            }
+        }
+        n
+    }
+    let mut seen = std::collections::HashSet::new();
+    let mut out = Vec::new();
+    let roots: Vec<&Process> = ck.roots().collect();
+    for p in roots.into_iter().chain(&ck.processes) {
+        if !seen.contains(&p.pid) {
+            out.push(node(ck, p, &mut seen, 0));
+        }
+    }
+    out
 }
 
 /// Compares two loaded checkpoints.
@@ -196,31 +255,33 @@ pub fn compare(a: &Checkpoint, b: &Checkpoint) -> DiffResult {
     // Processes.
     for p in &b.processes {
         if a.process(p.pid).is_none() {
-            r.processes.added.push(brief(p));
+            r.process_changes.added.push(brief(p));
         }
     }
     for p in &a.processes {
         match b.process(p.pid) {
-            None => r.processes.removed.push(brief(p)),
+            None => r.process_changes.removed.push(brief(p)),
             Some(q) => {
-                if let Some(c) = process_change(p, q) {
-                    r.processes.changed.push(c);
+                match process_change(p, q) {
+                    Some(c) => r.process_changes.modified.push(c),
+                    None => r.process_changes.unchanged.push(brief(q)),
                 }
                 let m = memory_diff(p, q);
-                r.memory.pages.add(&m.pages);
+                r.memory_changes.pages.add(&m.pages);
                 if m.pages.any_change() || !m.vmas.is_empty() {
-                    r.memory.processes.push(m);
+                    r.memory_changes.processes.push(m);
                 }
             }
         }
     }
-    r.memory.size_change_bytes = dumped(b) as i64 - dumped(a) as i64;
+    r.memory_changes.size_change_bytes = dumped(b) as i64 - dumped(a) as i64;
+    r.memory_changes.size_change_mb = mib(r.memory_changes.size_change_bytes);
     // Files and sockets.
-    let files = |ck: &Checkpoint| -> BTreeSet<FdRef> {
+    let files = |ck: &Checkpoint| -> BTreeSet<FileInfo> {
         ck.processes
             .iter()
             .flat_map(|p| {
-                open_files(p).into_iter().map(|f| FdRef {
+                open_files(p).into_iter().map(|f| FileInfo {
                     pid: p.pid,
                     fd: f.fd,
                     kind: f.kind,
@@ -230,32 +291,31 @@ pub fn compare(a: &Checkpoint, b: &Checkpoint) -> DiffResult {
             .collect()
     };
     let (xa, xb) = (files(a), files(b));
-    r.files.opened = xb.difference(&xa).cloned().collect();
-    r.files.closed = xa.difference(&xb).cloned().collect();
-    let socks = |ck: &Checkpoint| -> BTreeSet<SockRef> {
+    r.file_changes.added = xb.difference(&xa).cloned().collect();
+    r.file_changes.removed = xa.difference(&xb).cloned().collect();
+    r.file_changes.unchanged = xb.intersection(&xa).cloned().collect();
+    let socks = |ck: &Checkpoint| -> BTreeSet<SocketInfo> {
         ck.processes
             .iter()
             .flat_map(|p| {
                 p.fds.iter().filter_map(move |fd| {
                     socket_node(&fd.file).map(|s| {
-                        let d = &s.data;
-                        let description = match d.kind.as_str() {
-                            "UNIX" => format!("[{}]  {}", s.tree.0, s.tree.1),
-                            _ if !d.src.is_empty() => format!(
-                                "[{}]  {}:{} -> {}:{}",
-                                s.tree.0, d.src, d.src_port, d.dst, d.dst_port
-                            ),
-                            _ => format!("[{}]  {}", s.tree.0, s.tree.1),
-                        };
-                        SockRef {
+                        let d = s.data;
+                        SocketInfo {
                             pid: p.pid,
-                            fd: fd.fd,
                             protocol: if s.protocol.is_empty() {
                                 d.kind.clone()
                             } else {
                                 s.protocol
                             },
-                            description,
+                            kind: d.kind,
+                            address: d.address,
+                            state: d.state,
+                            source: d.src,
+                            src_port: d.src_port,
+                            dest: d.dst,
+                            dst_port: d.dst_port,
+                            fd: fd.fd,
                         }
                     })
                 })
@@ -263,20 +323,12 @@ pub fn compare(a: &Checkpoint, b: &Checkpoint) -> DiffResult {
             .collect()
     };
     let (sa, sb) = (socks(a), socks(b));
-    r.sockets.opened = sb.difference(&sa).cloned().collect();
-    r.sockets.closed = sa.difference(&sb).cloned().collect();
-    r.summary = Summary {
-        processes_added: r.processes.added.len(),
-        processes_removed: r.processes.removed.len(),
-        processes_changed: r.processes.changed.len(),
-        files_opened: r.files.opened.len(),
-        files_closed: r.files.closed.len(),
-        sockets_opened: r.sockets.opened.len(),
-        sockets_closed: r.sockets.closed.len(),
-        pages_changed: r.memory.pages.changed,
-        pages_added: r.memory.pages.added,
-        pages_removed: r.memory.pages.removed,
-    };
+    r.socket_changes.added = sb.difference(&sa).cloned().collect();
+    r.socket_changes.removed = sa.difference(&sb).cloned().collect();
+    r.socket_changes.unchanged = sb.intersection(&sa).cloned().collect();
+    r.tree_b = tree_of(b);
+    header(&mut r);
+    r.finish();
     r
 }
 
@@ -289,7 +341,7 @@ fn env_map(v: &[String]) -> BTreeMap<String, String> {
         .collect()
 }
 
-fn process_change(p: &Process, q: &Process) -> Option<ProcChange> {
+fn process_change(p: &Process, q: &Process) -> Option<ProcessInfo> {
     let mut changes = Vec::new();
     let mut field = |name: &str, a: String, b: String| {
         if a != b {
@@ -340,11 +392,10 @@ fn process_change(p: &Process, q: &Process) -> Option<ProcChange> {
     if changes.is_empty() && environment.is_empty() {
         return None;
     }
-    Some(ProcChange {
-        pid: q.pid,
-        command: q.comm.clone(),
+    Some(ProcessInfo {
         changes,
         environment,
+        ..brief(q)
     })
 }
 

@@ -1,9 +1,21 @@
-//! The tree view of a comparison.
+//! The tree view of a comparison: checkpointctl's sections first, with its headings and lines
+//! (the header box, `Checkpoint A:` / `Checkpoint B:`, `Memory Changes`, `Process Tree`, `File
+//! Descriptor Changes`, `Socket Changes`), then ckptfs's own (`Process Details`: what changed in
+//! a modified process; `Memory Pages`: pages by process and VMA), then `Summary:`. Unlike
+//! checkpointctl, nothing is cut short (paths and command lines are evidence); values from the
+//! checkpoint are shown with their control characters escaped.
 
 use super::output::*;
-use super::pre_dump_note;
 use crate::format::human_size;
-use crate::views::tree::Node;
+use crate::views::tree::{Node, clean};
+
+/// What the tree shows beyond the changes.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Show {
+    /// Entries alike in both (checkpointctl's `--show-unchanged`): B's process tree with a mark
+    /// per process, unchanged files and sockets.
+    pub unchanged: bool,
+}
 
 fn signed_size(d: i64) -> String {
     if d >= 0 {
@@ -35,60 +47,256 @@ fn pages_text(p: &Pages) -> String {
     parts.join(", ")
 }
 
-/// The tree view of a comparison.
-pub fn tree(r: &DiffResult) -> Node {
-    let name = r
-        .checkpoint_b
-        .container_name
-        .clone()
-        .or_else(|| r.checkpoint_a.container_name.clone())
-        .unwrap_or_else(|| "Container".into());
-    let mut root = Node::new(name);
-    for (label, s) in [("A", &r.checkpoint_a), ("B", &r.checkpoint_b)] {
-        let title = if s.pre_dump {
-            format!("{label}: {} (pre-dump: memory only)", s.path)
-        } else {
-            format!("{label}: {}", s.path)
+const BOX: &str = "════════════════════════════════════════════════════════════════";
+
+fn section(out: &mut String, title: &str, width: usize, body: &[String]) {
+    let head = format!("┌─ {title} ");
+    let fill = width.saturating_sub(head.chars().count() + 1);
+    out.push_str(&format!("{head}{}┐\n", "─".repeat(fill)));
+    for l in body {
+        out.push_str(&format!("│ {l}\n"));
+    }
+    out.push_str(&format!("└{}┘\n", "─".repeat(width.saturating_sub(2))));
+}
+
+fn dash(s: &str) -> String {
+    if s.is_empty() { "-".into() } else { clean(s) }
+}
+
+/// `why` when `what` could not be compared (a pre-dump operand).
+fn unknown(r: &DiffResult, what: &str) -> Option<String> {
+    r.unknown.iter().any(|u| u == what).then(|| {
+        let who = match (r.checkpoint_a.pre_dump, r.checkpoint_b.pre_dump) {
+            (true, true) => "A and B are pre-dumps",
+            (true, false) => "A is a pre-dump",
+            _ => "B is a pre-dump",
         };
-        let n = root.add(Node::new(title));
-        if let Some(c) = &s.checkpointed {
-            n.leaf(format!("Checkpointed: {c}"));
-        }
-        n.leaf(format!("Processes: {}", s.processes));
-        n.leaf(format!("Dumped memory: {}", human_size(s.dumped_bytes)));
+        format!("unknown ({who}, which records memory only)")
+    })
+}
+
+fn socket_columns(s: &SocketInfo) -> (String, String, String) {
+    match s.kind.as_str() {
+        "TCP" | "UDP" => (
+            if s.state.is_empty() {
+                "-".into()
+            } else {
+                s.state.clone()
+            },
+            format!("{}:{}", s.source, s.src_port),
+            if s.dst_port > 0 {
+                format!("{}:{}", s.dest, s.dst_port)
+            } else {
+                "-".into()
+            },
+        ),
+        _ => (
+            "-".into(),
+            if s.address.is_empty() {
+                "@".into()
+            } else {
+                clean(&s.address)
+            },
+            "-".into(),
+        ),
     }
-    let unknown = |what: &str| -> Option<String> {
-        r.unknown.iter().any(|u| u == what).then(|| {
-            format!(
-                "unknown{}",
-                pre_dump_note(r).replace(": memory only", ", which records memory only")
-            )
-        })
+}
+
+fn annotated(n: &TreeNode, r: &DiffResult) -> Node {
+    let pc = &r.process_changes;
+    let has = |v: &[ProcessInfo]| v.iter().any(|p| p.pid == n.pid);
+    let mark = if has(&pc.added) {
+        "+"
+    } else if has(&pc.modified) {
+        "~"
+    } else if has(&pc.unchanged) {
+        "="
+    } else {
+        " "
     };
-    let procs = root.add(Node::new("Processes"));
-    let pc = &r.processes;
-    if let Some(u) = unknown("processes.changed") {
-        procs.leaf(format!("comm, state, command line, environment: {u}"));
-    } else if pc.added.is_empty() && pc.removed.is_empty() && pc.changed.is_empty() {
-        procs.leaf("no changes");
+    let mut node = Node::with_meta(
+        format!("{mark} PID {}", n.pid),
+        n.cmdline.clone().unwrap_or_else(|| n.command.clone()),
+    );
+    let mut kids: Vec<&TreeNode> = n.children.iter().collect();
+    kids.sort_by_key(|c| c.pid);
+    for c in kids {
+        node.add(annotated(c, r));
     }
-    for (label, list) in [("Added", &pc.added), ("Removed", &pc.removed)] {
-        if !list.is_empty() {
-            let n = procs.add(Node::new(label));
-            for p in list {
-                let what = match (&p.cmdline, p.command.is_empty()) {
-                    (Some(c), _) => c.clone(),
-                    (None, false) => p.command.clone(),
-                    (None, true) => "(pre-dump: memory only)".into(),
-                };
-                n.add(Node::with_meta(p.pid.to_string(), what));
+    node
+}
+
+/// The tree view of a comparison.
+pub fn tree(r: &DiffResult, show: Show) -> String {
+    let mut out = String::new();
+    out.push_str(&format!("╔{BOX}╗\n"));
+    out.push_str(&format!("║ {:<62} ║\n", "Checkpoint Diff"));
+    out.push_str(&format!("╠{BOX}╣\n"));
+    for (k, v) in [
+        ("Container:", &r.container_name),
+        ("Image:", &r.image),
+        ("ID:", &r.container_id),
+    ] {
+        out.push_str(&format!("║ {k:<10} {:<51} ║\n", dash(v)));
+    }
+    out.push_str(&format!("╚{BOX}╝\n\n"));
+    for (label, s) in [("A", &r.checkpoint_a), ("B", &r.checkpoint_b)] {
+        out.push_str(&format!("Checkpoint {label}:\n"));
+        out.push_str(&format!(
+            "  Created: {}\n",
+            clean(s.created.as_deref().unwrap_or("-"))
+        ));
+        out.push_str(&format!("  Size:    {} bytes\n", s.total_size));
+        out.push_str(&format!("  Path:    {}\n", clean(&s.path)));
+        if let Some(c) = &s.checkpointed {
+            out.push_str(&format!("  Checkpointed: {}\n", clean(c)));
+        }
+        if s.pre_dump {
+            out.push_str("  Pre-dump: memory only (no process tree, files or sockets)\n");
+        }
+        out.push_str(&format!(
+            "  Processes: {}, dumped memory: {}\n\n",
+            s.processes,
+            human_size(s.dumped_bytes)
+        ));
+    }
+
+    // Memory Changes.
+    let m = &r.memory_changes;
+    let mut body = vec![if m.size_change_bytes > 0 {
+        format!("↑ Increased by {:.2} MB", m.size_change_mb)
+    } else if m.size_change_bytes < 0 {
+        format!("↓ Decreased by {:.2} MB", -m.size_change_mb)
+    } else {
+        "= No change".to_string()
+    }];
+    body.push(format!(
+        "Dumped memory: {} -> {} ({}); {}",
+        human_size(r.checkpoint_a.dumped_bytes),
+        human_size(r.checkpoint_b.dumped_bytes),
+        signed_size(m.size_change_bytes),
+        pages_text(&m.pages)
+    ));
+    section(&mut out, "Memory Changes", 64, &body);
+
+    // Process Tree.
+    let pc = &r.process_changes;
+    let mut body = Vec::new();
+    let line =
+        |mark: &str, p: &ProcessInfo| format!("  {mark} PID {:<5} {}", p.pid, clean(&p.command));
+    if show.unchanged && !r.tree_b.is_empty() {
+        let mut root = Node::new("Process tree");
+        for t in &r.tree_b {
+            root.add(annotated(t, r));
+        }
+        body.extend(root.render().lines().map(str::to_string));
+        if !pc.removed.is_empty() {
+            body.push("Removed:".into());
+            body.extend(pc.removed.iter().map(|p| line("-", p)));
+        }
+    } else if pc.added.is_empty()
+        && pc.removed.is_empty()
+        && pc.modified.is_empty()
+        && unknown(r, "process_changes.modified").is_none()
+    {
+        body.push("= No change".into());
+    } else {
+        if !pc.added.is_empty() {
+            body.push("Added:".into());
+            for p in &pc.added {
+                body.push(line("+", p));
+                if let Some(c) = &p.cmdline {
+                    body.push(format!("            {}", clean(c)));
+                }
             }
         }
+        if !pc.removed.is_empty() {
+            body.push("Removed:".into());
+            body.extend(pc.removed.iter().map(|p| line("-", p)));
+        }
+        if !pc.modified.is_empty() {
+            body.push("Modified:".into());
+            body.extend(pc.modified.iter().map(|p| line("~", p)));
+        }
     }
-    if !pc.changed.is_empty() {
-        let n = procs.add(Node::new("Changed"));
-        for c in &pc.changed {
-            let p = n.add(Node::with_meta(c.pid.to_string(), c.command.clone()));
+    if let Some(u) = unknown(r, "process_changes.modified") {
+        body.push(format!("Modified: {u}"));
+    }
+    section(&mut out, "Process Tree", 64, &body);
+
+    // File Descriptor Changes.
+    let fc = &r.file_changes;
+    let mut body = Vec::new();
+    let fline = |mark: &str, f: &FileInfo| {
+        format!(
+            "  {mark} PID {:<5} {:<8} {}",
+            f.pid,
+            clean(&f.fd),
+            clean(&f.path)
+        )
+    };
+    if let Some(u) = unknown(r, "file_changes") {
+        body.push(u);
+    } else {
+        for (label, mark, list, shown) in [
+            ("Added:", "+", &fc.added, true),
+            ("Removed:", "-", &fc.removed, true),
+            ("Unchanged:", "=", &fc.unchanged, show.unchanged),
+        ] {
+            if shown && !list.is_empty() {
+                body.push(label.into());
+                body.extend(list.iter().map(|f| fline(mark, f)));
+            }
+        }
+        if fc.added.is_empty() && fc.removed.is_empty() {
+            body.push("= No change".into());
+        }
+    }
+    section(&mut out, "File Descriptor Changes", 64, &body);
+
+    // Socket Changes.
+    let sc = &r.socket_changes;
+    let mut body = Vec::new();
+    if let Some(u) = unknown(r, "socket_changes") {
+        body.push(u);
+    } else {
+        let unchanged = show.unchanged && !sc.unchanged.is_empty();
+        if !sc.added.is_empty() || !sc.removed.is_empty() || unchanged {
+            body.push(format!(
+                "    {:<5} {:<5} {:<12} {:<21} PEER",
+                "PID", "PROTO", "STATE", "LOCAL"
+            ));
+            for (mark, list, shown) in [
+                ("+", &sc.added, true),
+                ("-", &sc.removed, true),
+                ("=", &sc.unchanged, unchanged),
+            ] {
+                if !shown {
+                    continue;
+                }
+                for s in list {
+                    let (state, local, peer) = socket_columns(s);
+                    body.push(format!(
+                        " {mark}  {:<5} {:<5} {:<12} {:<21} {peer}",
+                        s.pid,
+                        clean(&s.protocol),
+                        state,
+                        local
+                    ));
+                }
+            }
+        }
+        if sc.added.is_empty() && sc.removed.is_empty() {
+            body.push("= No change".into());
+        }
+    }
+    section(&mut out, "Socket Changes", 73, &body);
+
+    // ckptfs: what changed in each modified process.
+    if !pc.modified.is_empty() {
+        let mut root = Node::new("Process Details");
+        for c in &pc.modified {
+            let p = root.add(Node::with_meta(c.pid.to_string(), c.command.clone()));
             for f in &c.changes {
                 p.leaf(format!("{}: {:?} -> {:?}", f.field, f.a, f.b));
             }
@@ -105,103 +313,50 @@ pub fn tree(r: &DiffResult) -> Node {
                 }
             }
         }
+        out.push_str(&root.render());
     }
-    let files = root.add(Node::new("Files"));
-    if let Some(u) = unknown("files") {
-        files.leaf(u);
-    } else if r.files.opened.is_empty() && r.files.closed.is_empty() {
-        files.leaf("no changes");
-    }
-    for (label, list) in [("Opened", &r.files.opened), ("Closed", &r.files.closed)] {
-        if !list.is_empty() {
-            let n = files.add(Node::new(label));
-            for f in list {
-                n.add(Node::with_meta(
-                    format!("{} {}", f.pid, f.fd),
-                    f.path.clone(),
-                ));
+    // ckptfs: pages by process and VMA.
+    if !m.processes.is_empty() {
+        let mut root = Node::new("Memory Pages");
+        for mp in &m.processes {
+            let n = root.add(Node::with_meta(
+                mp.pid.to_string(),
+                format!(
+                    "{}: {} -> {} ({}); {}",
+                    mp.command,
+                    human_size(mp.dumped_a),
+                    human_size(mp.dumped_b),
+                    signed_size(mp.dumped_b as i64 - mp.dumped_a as i64),
+                    pages_text(&mp.pages)
+                ),
+            ));
+            for v in &mp.vmas {
+                let mark = match v.change.as_str() {
+                    "added" => "+ ",
+                    "removed" => "- ",
+                    _ => "",
+                };
+                let perms = match &v.perms_a {
+                    Some(pa) => format!("{pa} -> {}", v.perms),
+                    None => v.perms.clone(),
+                };
+                let name = if v.name.is_empty() {
+                    String::new()
+                } else {
+                    format!(" {}", v.name)
+                };
+                let what = match v.change.as_str() {
+                    "added" => format!("added, {} dumped", human_size(v.dumped_b)),
+                    "removed" => format!("removed, {} were dumped", human_size(v.dumped_a)),
+                    _ => pages_text(&v.pages),
+                };
+                n.leaf(format!("{mark}{} {perms}{name}: {what}", v.range));
             }
         }
+        out.push_str(&root.render());
     }
-    let socks = root.add(Node::new("Sockets"));
-    if let Some(u) = unknown("sockets") {
-        socks.leaf(u);
-    } else if r.sockets.opened.is_empty() && r.sockets.closed.is_empty() {
-        socks.leaf("no changes");
-    }
-    for (label, list) in [("Opened", &r.sockets.opened), ("Closed", &r.sockets.closed)] {
-        if !list.is_empty() {
-            let n = socks.add(Node::new(label));
-            for s in list {
-                n.add(Node::with_meta(
-                    format!("{} fd {}", s.pid, s.fd),
-                    s.description.clone(),
-                ));
-            }
-        }
-    }
-    let mem = root.add(Node::new("Memory"));
-    mem.leaf(format!(
-        "Dumped memory: {} -> {} ({})",
-        human_size(r.checkpoint_a.dumped_bytes),
-        human_size(r.checkpoint_b.dumped_bytes),
-        signed_size(r.memory.size_change_bytes)
-    ));
-    if r.memory.processes.is_empty() {
-        mem.leaf("no page changed");
-    }
-    for m in &r.memory.processes {
-        let n = mem.add(Node::with_meta(
-            m.pid.to_string(),
-            format!(
-                "{}: {} -> {} ({}); {}",
-                m.command,
-                human_size(m.dumped_a),
-                human_size(m.dumped_b),
-                signed_size(m.dumped_b as i64 - m.dumped_a as i64),
-                pages_text(&m.pages)
-            ),
-        ));
-        for v in &m.vmas {
-            let mark = match v.change.as_str() {
-                "added" => "+ ",
-                "removed" => "- ",
-                _ => "",
-            };
-            let perms = match &v.perms_a {
-                Some(pa) => format!("{pa} -> {}", v.perms),
-                None => v.perms.clone(),
-            };
-            let name = if v.name.is_empty() {
-                String::new()
-            } else {
-                format!(" {}", v.name)
-            };
-            let what = match v.change.as_str() {
-                "added" => format!("added, {} dumped", human_size(v.dumped_b)),
-                "removed" => format!("removed, {} were dumped", human_size(v.dumped_a)),
-                _ => pages_text(&v.pages),
-            };
-            n.leaf(format!("{mark}{} {perms}{name}: {what}", v.range));
-        }
-    }
-    let s = &r.summary;
-    let (changed, files, sockets) = if r.unknown.is_empty() {
-        (
-            s.processes_changed.to_string(),
-            format!("+{} -{}", s.files_opened, s.files_closed),
-            format!("+{} -{}", s.sockets_opened, s.sockets_closed),
-        )
-    } else {
-        ("?".into(), "?".into(), "?".into())
-    };
-    root.leaf(format!(
-        "Summary: processes +{} -{} ~{changed}; files {files}; sockets {sockets}; pages {} changed, {} added, {} removed",
-        s.processes_added,
-        s.processes_removed,
-        s.pages_changed,
-        s.pages_added,
-        s.pages_removed
-    ));
-    root
+    out.push_str("Summary:\n");
+    out.push_str(&clean(&r.summary));
+    out.push('\n');
+    out
 }

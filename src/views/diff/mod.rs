@@ -1,16 +1,22 @@
 //! `ckptfs diff A B`: what changed from checkpoint A to checkpoint B.
 //!
-//! - **Processes**, matched by PID (the PID inside the container): added, removed, and changed
-//!   ones with what changed: comm, task state, command line, environment (variables added,
-//!   removed, changed).
-//! - **Files**: descriptors (and cwd / root) opened and closed, keyed by PID, descriptor and path.
-//! - **Sockets**: sockets opened and closed, keyed by PID, descriptor, protocol, addresses, ports
-//!   and state (a socket whose state changed shows as closed and opened).
-//! - **Memory**: per process present in both, the dumped size in A and B and a page-level
-//!   comparison of the dumped memory: pages whose content changed (dumped in both, bytes
-//!   differ), pages added (dumped only in B) and removed (dumped only in A); then per VMA (matched
-//!   by address range): VMAs added, removed, and those whose pages changed. checkpointctl compares
-//!   only the total size of the pages files.
+//! The output keeps checkpointctl's `diff` (its headings, its JSON keys, its flags
+//! `--ps-tree-cmd`, `--ps-tree-env`, `--files`, `--sockets`, `--show-unchanged`) for what both
+//! compare, and adds what ckptfs compares beyond it after that ([`output`], [`draw`]). ckptfs
+//! always compares everything; the flags that select parts in checkpointctl are accepted and
+//! change nothing.
+//!
+//! - **Processes**, matched by PID (the PID inside the container): added, removed, modified (comm,
+//!   task state, command line, environment: variables added, removed, changed) and unchanged.
+//! - **Files**: descriptors (and cwd / root) opened, closed and kept, keyed by PID, descriptor and
+//!   path.
+//! - **Sockets**: sockets opened, closed and kept, keyed by PID, descriptor, protocol, addresses,
+//!   ports and state (a socket whose state changed shows as closed and opened).
+//! - **Memory**: the change of the dumped memory (each page once; checkpointctl: the size of the
+//!   pages files), and per process present in both, a page-level comparison of the dumped memory:
+//!   pages whose content changed (dumped in both, bytes differ), pages added (dumped only in B)
+//!   and removed (dumped only in A); then per VMA (matched by address range): VMAs added, removed,
+//!   and those whose pages changed.
 //!
 //! Pages that cannot be read (a broken extent in either checkpoint) are counted as `unreadable`,
 //! never as equal. Checkpoints of different containers (different ids) are compared anyway, with
@@ -43,11 +49,20 @@ use crate::source::OpenOptions;
 pub use compare::{compare, compare_memory_only};
 pub use output::DiffResult;
 
+/// How to show the comparison.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Options {
+    pub format: Format,
+    /// Entries alike in both, in the tree view (checkpointctl's `--show-unchanged`; the JSON has
+    /// them always).
+    pub show_unchanged: bool,
+}
+
 /// Writes the comparison of checkpoint `path_a` with `path_b` to `out`.
 pub fn run(
     path_a: &Path,
     path_b: &Path,
-    format: Format,
+    opts: Options,
     open: &OpenOptions,
     out: &mut dyn Write,
 ) -> Result<(), Error> {
@@ -66,27 +81,16 @@ pub fn run(
             r.checkpoint_b.id.as_deref().unwrap_or("-")
         ));
     }
-    let s = match format {
+    let s = match opts.format {
         Format::Json => to_json(&r),
-        Format::Tree => format!(
-            "\nDisplaying checkpoint diff from {} to {}{}\n\n{}\n",
-            path_a.display(),
-            path_b.display(),
-            pre_dump_note(&r),
-            draw::tree(&r).render()
+        Format::Tree => draw::tree(
+            &r,
+            draw::Show {
+                unchanged: opts.show_unchanged,
+            },
         ),
     };
     write_out(out, s.as_bytes())
-}
-
-/// What the header says about pre-dump operands (empty for two full dumps).
-fn pre_dump_note(r: &DiffResult) -> String {
-    match (r.checkpoint_a.pre_dump, r.checkpoint_b.pre_dump) {
-        (true, true) => " (A and B are pre-dumps: memory only)".into(),
-        (true, false) => " (A is a pre-dump: memory only)".into(),
-        (false, true) => " (B is a pre-dump: memory only)".into(),
-        (false, false) => String::new(),
-    }
 }
 
 /// Opens `path` as a full checkpoint, or as a pre-dump when it is one. Warnings go to stderr.

@@ -1,4 +1,11 @@
 //! The result of `ckptfs diff` (its JSON; the tree view is drawn from it).
+//!
+//! The keys checkpointctl's `diff` has come first, with its names and shapes (`container_id`,
+//! `container_name`, `image`, `checkpoint_a` / `checkpoint_b` with `created` and `total_size`,
+//! `process_changes`, `file_changes`, `memory_changes` with `size_change_bytes` and
+//! `size_change_mb`, `socket_changes`, `summary` as text); what ckptfs adds is in extra fields of
+//! those objects (a side's path, a process's field changes, the pages compared) or under its own
+//! keys after them (`same_container`, `memory_only`, `unknown`, `counts`).
 
 use serde::Serialize;
 
@@ -7,24 +14,19 @@ pub use crate::model::page_diff::Pages;
 /// One side of the comparison.
 #[derive(Serialize, Debug, Clone, Default)]
 pub struct Side {
+    /// The engine's creation time of the container (checkpointctl's `created`).
+    pub created: Option<String>,
+    /// Bytes of the CRIU images (checkpointctl's `total_size`).
+    pub total_size: u64,
     pub path: String,
     pub container_name: Option<String>,
     pub id: Option<String>,
-    pub created: Option<String>,
+    pub image: Option<String>,
     pub checkpointed: Option<String>,
     pub processes: usize,
     pub dumped_bytes: u64,
     /// A CRIU pre-dump: memory only (no process tree, no files).
     pub pre_dump: bool,
-}
-
-/// A process as listed among the added / removed ones.
-#[derive(Serialize, Debug, Clone, PartialEq, Eq)]
-pub struct ProcBrief {
-    pub pid: u32,
-    pub command: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub cmdline: Option<String>,
 }
 
 /// A field that differs.
@@ -57,55 +59,82 @@ impl EnvDiff {
     }
 }
 
-/// A process present in both whose comm, state, command line or environment differ.
+/// A process as `process_changes` lists it (checkpointctl's `ProcessInfo`), with what changed
+/// for a modified one.
 #[derive(Serialize, Debug, Clone, PartialEq, Eq)]
-pub struct ProcChange {
+pub struct ProcessInfo {
     pub pid: u32,
     pub command: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cmdline: Option<String>,
+    /// comm, state, command line: A's and B's values (modified processes).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub changes: Vec<FieldChange>,
     #[serde(skip_serializing_if = "EnvDiff::is_empty")]
     pub environment: EnvDiff,
 }
 
-/// Process changes.
+/// Processes matched by PID: in B only, in A only, in both with a different comm, state,
+/// command line or environment, in both alike.
 #[derive(Serialize, Debug, Clone, Default)]
 pub struct ProcessChanges {
-    pub added: Vec<ProcBrief>,
-    pub removed: Vec<ProcBrief>,
-    pub changed: Vec<ProcChange>,
+    pub added: Vec<ProcessInfo>,
+    pub removed: Vec<ProcessInfo>,
+    pub modified: Vec<ProcessInfo>,
+    pub unchanged: Vec<ProcessInfo>,
 }
 
-/// An open file (or cwd / root) of a process.
+/// An open file (or cwd / root) of a process (checkpointctl's `FileInfo`).
 #[derive(Serialize, Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-pub struct FdRef {
+pub struct FileInfo {
     pub pid: u32,
     pub fd: String,
+    pub path: String,
     #[serde(rename = "type")]
     pub kind: String,
-    pub path: String,
 }
 
-/// Files opened and closed.
+/// Files opened (in B only), closed (in A only), and open in both.
 #[derive(Serialize, Debug, Clone, Default)]
 pub struct FileChanges {
-    pub opened: Vec<FdRef>,
-    pub closed: Vec<FdRef>,
+    pub added: Vec<FileInfo>,
+    pub removed: Vec<FileInfo>,
+    pub unchanged: Vec<FileInfo>,
 }
 
-/// A socket of a process.
+fn is_zero(v: &u32) -> bool {
+    *v == 0
+}
+
+/// A socket of a process (checkpointctl's `SocketInfo`, plus its descriptor).
 #[derive(Serialize, Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-pub struct SockRef {
+pub struct SocketInfo {
     pub pid: u32,
-    pub fd: u32,
     pub protocol: String,
-    pub description: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub address: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub state: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub source: String,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub src_port: u32,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub dest: String,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub dst_port: u32,
+    pub fd: u32,
 }
 
-/// Sockets opened and closed.
+/// Sockets opened (in B only), closed (in A only; a socket whose state changed is both), and
+/// open in both.
 #[derive(Serialize, Debug, Clone, Default)]
 pub struct SocketChanges {
-    pub opened: Vec<SockRef>,
-    pub closed: Vec<SockRef>,
+    pub added: Vec<SocketInfo>,
+    pub removed: Vec<SocketInfo>,
+    pub unchanged: Vec<SocketInfo>,
 }
 
 /// A VMA that was added, removed or whose pages changed.
@@ -139,43 +168,123 @@ pub struct ProcMemDiff {
 /// Memory changes.
 #[derive(Serialize, Debug, Clone, Default)]
 pub struct MemoryChanges {
-    /// Dumped bytes of B minus A (all processes).
+    /// Dumped bytes of B minus A (all processes, each page once).
     pub size_change_bytes: i64,
-    /// Sum over the processes present in both.
+    /// The same in MiB.
+    pub size_change_mb: f64,
+    /// Pages compared, summed over the processes present in both.
     pub pages: Pages,
-    /// Processes present in both whose memory differs.
+    /// Processes present in both whose memory differs, down to their VMAs.
     pub processes: Vec<ProcMemDiff>,
 }
 
-/// Counts for a one-line summary.
+/// The counts behind the summary.
 #[derive(Serialize, Debug, Clone, Default)]
-pub struct Summary {
+pub struct Counts {
     pub processes_added: usize,
     pub processes_removed: usize,
-    pub processes_changed: usize,
-    pub files_opened: usize,
-    pub files_closed: usize,
-    pub sockets_opened: usize,
-    pub sockets_closed: usize,
+    pub processes_modified: usize,
+    pub files_added: usize,
+    pub files_removed: usize,
+    pub sockets_added: usize,
+    pub sockets_removed: usize,
     pub pages_changed: u64,
     pub pages_added: u64,
     pub pages_removed: u64,
 }
 
+/// A process of B's tree (for `--show-unchanged`).
+#[derive(Debug, Clone, Default)]
+pub struct TreeNode {
+    pub pid: u32,
+    pub command: String,
+    pub cmdline: Option<String>,
+    pub children: Vec<TreeNode>,
+}
+
 /// The whole comparison.
 #[derive(Serialize, Debug, Clone, Default)]
 pub struct DiffResult {
+    /// A's container id, name and image ("" when the checkpoint does not say).
+    pub container_id: String,
+    pub container_name: String,
+    pub image: String,
     pub checkpoint_a: Side,
     pub checkpoint_b: Side,
+    pub process_changes: ProcessChanges,
+    pub file_changes: FileChanges,
+    pub memory_changes: MemoryChanges,
+    pub socket_changes: SocketChanges,
+    /// checkpointctl's summary: a line naming the container, then a line per kind of change.
+    pub summary: String,
     pub same_container: bool,
     /// One side (or both) is a pre-dump: only memory was compared.
     pub memory_only: bool,
-    /// What could not be compared because a pre-dump does not record it (`processes.changed`,
-    /// `files`, `sockets`); empty for two full dumps.
+    /// What could not be compared because a pre-dump does not record it
+    /// (`process_changes.modified`, `file_changes`, `socket_changes`); empty for two full dumps.
     pub unknown: Vec<String>,
-    pub processes: ProcessChanges,
-    pub files: FileChanges,
-    pub sockets: SocketChanges,
-    pub memory: MemoryChanges,
-    pub summary: Summary,
+    pub counts: Counts,
+    /// B's process tree (the tree view's `--show-unchanged`).
+    #[serde(skip)]
+    pub tree_b: Vec<TreeNode>,
+}
+
+impl DiffResult {
+    /// Fills `counts` and `summary` from the lists.
+    pub fn finish(&mut self) {
+        let (p, f, s, m) = (
+            &self.process_changes,
+            &self.file_changes,
+            &self.socket_changes,
+            &self.memory_changes,
+        );
+        self.counts = Counts {
+            processes_added: p.added.len(),
+            processes_removed: p.removed.len(),
+            processes_modified: p.modified.len(),
+            files_added: f.added.len(),
+            files_removed: f.removed.len(),
+            sockets_added: s.added.len(),
+            sockets_removed: s.removed.len(),
+            pages_changed: m.pages.changed,
+            pages_added: m.pages.added,
+            pages_removed: m.pages.removed,
+        };
+        let c = &self.counts;
+        let unknown = !self.unknown.is_empty();
+        let mut s = format!(
+            "Checkpoint comparison for container {}",
+            self.container_name
+        );
+        if c.processes_added + c.processes_removed + c.processes_modified > 0 {
+            let modified = if unknown {
+                "?".to_string()
+            } else {
+                c.processes_modified.to_string()
+            };
+            s.push_str(&format!(
+                "\nProcesses: +{} -{} ~{modified}",
+                c.processes_added, c.processes_removed
+            ));
+        }
+        if c.files_added + c.files_removed > 0 {
+            s.push_str(&format!("\nFiles: +{} -{}", c.files_added, c.files_removed));
+        }
+        if c.sockets_added + c.sockets_removed > 0 {
+            s.push_str(&format!(
+                "\nSockets: +{} -{}",
+                c.sockets_added, c.sockets_removed
+            ));
+        }
+        if m.size_change_bytes != 0 {
+            s.push_str(&format!("\nMemory: {:+.2} MB", m.size_change_mb));
+        }
+        if c.pages_changed + c.pages_added + c.pages_removed > 0 {
+            s.push_str(&format!(
+                "\nPages: {} changed, {} added, {} removed",
+                c.pages_changed, c.pages_added, c.pages_removed
+            ));
+        }
+        self.summary = s;
+    }
 }
