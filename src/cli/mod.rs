@@ -16,7 +16,9 @@ use clap::{Parser, Subcommand};
 pub use cache::{CacheArgs, CacheCleanArgs, CacheCommand, CacheListArgs};
 pub use mount::MountArgs;
 pub use umount::UmountArgs;
-pub use views::{CacheDirArg, DiffArgs, InspectArgs, ListArgs, MemparseArgs, ScanArgs, ShowArgs};
+pub use views::{
+    CacheDirArg, DiffArgs, InspectArgs, ListArgs, MemparseArgs, ScanArgs, ShowArgs, TriageArgs,
+};
 
 /// The command line's one error: [`crate::views::Error`] (the views make most of them).
 pub use crate::views::Error as CliError;
@@ -54,6 +56,8 @@ pub enum Command {
     Diff(DiffArgs),
     /// Scan every process of checkpoints for YARA rules and IOCs; findings at virtual addresses
     Scan(ScanArgs),
+    /// Print the triage findings of checkpoints (the mount's `triage` file) without a mount
+    Triage(TriageArgs),
     /// Print a shell completion script
     Completions(completions::CompletionsArgs),
     /// Print the man page (roff) of ckptfs or of one of its subcommands
@@ -91,6 +95,7 @@ pub fn main() -> i32 {
             Ok(code) => return code,
             Err(e) => Err(e),
         },
+        Command::Triage(a) => views::triage(a),
         Command::Completions(a) => {
             completions::completions_main(a, <Cli as clap::CommandFactory>::command())
         }

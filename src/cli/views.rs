@@ -278,6 +278,39 @@ impl ScanArgs {
     }
 }
 
+/// Arguments of `ckptfs triage`.
+#[derive(clap::Args, Debug, Clone)]
+#[command(after_help = "\
+Examples:
+  ckptfs triage checkpoint.tar.gz
+  ckptfs triage --rootfs /srv/image-rootfs checkpoint.tar.gz | grep strong
+  ckptfs triage --format jsonl /var/lib/kubelet/checkpoints/*.tar | jq -c 'select(.strength == \"strong\")'
+
+Each line: PID <pid> <where> <tag>: [strong|weak] <what> (the mount's `triage` file; tags in
+docs/views.md). Exit status: 0, or 2 when some checkpoint could not be read.")]
+pub struct TriageArgs {
+    /// Checkpoints: Podman / CRI-O archives (.tar, .tar.gz, .tar.zst) or CRIU image directories
+    #[arg(required = true, value_name = "CHECKPOINT")]
+    pub checkpoints: Vec<PathBuf>,
+    /// The container image's root filesystem (e.g. from `podman image mount`): the files the
+    /// checkpoint does not hold, to compare patched code with and to resolve argv[0]
+    #[arg(long, value_name = "DIR")]
+    pub rootfs: Option<PathBuf>,
+    /// Output format
+    #[arg(long, value_enum, default_value_t)]
+    pub format: views::triage::Format,
+    #[command(flatten)]
+    pub cache: CacheDirArg,
+}
+
+/// `ckptfs triage`.
+pub fn triage(a: TriageArgs) -> Result<(), Error> {
+    let open = a.cache.open_options();
+    views::to_stdout(|out| {
+        views::triage::run(&a.checkpoints, a.rootfs.as_deref(), a.format, &open, out)
+    })
+}
+
 /// `ckptfs show`.
 pub fn show(a: ShowArgs) -> Result<(), Error> {
     let open = OpenOptions {
@@ -369,6 +402,7 @@ mod tests {
                 Command::Diff(a) => a.cache.dir,
                 Command::Mount(a) => a.cache.dir,
                 Command::Cache(a) => a.cache.dir,
+                Command::Triage(a) => a.cache.dir,
                 _ => None,
             };
             d.map(|p| p.display().to_string())
@@ -401,6 +435,10 @@ mod tests {
             dir(&["ckptfs", "cache", "--cache-dir", "/c", "clean"]).as_deref(),
             Some("/c")
         );
+        assert_eq!(
+            dir(&["ckptfs", "triage", "x", "--cache-dir", "/c"]).as_deref(),
+            Some("/c")
+        );
         assert_eq!(dir(&["ckptfs", "show", "x"]), None);
         // One help text.
         let help = |sub: &str| {
@@ -415,7 +453,7 @@ mod tests {
         };
         let h = help("show");
         assert!(h.is_some());
-        for sub in ["inspect", "memparse", "diff", "mount", "cache"] {
+        for sub in ["inspect", "memparse", "diff", "mount", "cache", "triage"] {
             assert_eq!(help(sub), h, "{sub}");
         }
     }

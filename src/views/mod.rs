@@ -31,6 +31,7 @@ pub mod show;
 #[cfg(test)]
 mod testrand;
 pub mod tree;
+pub mod triage;
 
 use std::fmt;
 use std::io::{self, Write};

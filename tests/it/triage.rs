@@ -2,6 +2,8 @@
 //! with `cat` through a real mount. (Each rule's positive and negative cases are unit-tested in
 //! src/render/triage.rs.)
 
+use std::path::Path;
+
 use crate::common;
 
 use ckptfs::writer::{CheckpointWriter, Compression, File, Layout, Vma};
@@ -354,5 +356,87 @@ fn fixture_triage_rates_and_misses() {
             "PID 6 fd/8 fd-deleted: [weak] open descriptor of a deleted file: fd/8 -> /tmp/kitchen-ghost (deleted)"
         ),
         "{t}"
+    );
+}
+
+/// `ckptfs triage` prints what the mount's `triage` file holds (with `--rootfs` too), as text,
+/// JSON and JSON lines; a bad input is one error line, the others are still triaged (exit 2).
+#[test]
+fn triage_subcommand_without_a_mount() {
+    let Some(fx) = fixtures() else { return };
+    let ck = fx.join("podman-implant/checkpoint.tar.gz");
+    let rootfs = fx.join("podman-implant/image-rootfs");
+    let (ck, rootfs) = (ck.to_str().unwrap(), rootfs.to_str().unwrap());
+    let cache = TempDir::new("triage-cmd");
+    let cache_dir = cache.path().to_str().unwrap();
+    let m = Mount::with_args(Path::new(ck), &["--rootfs", rootfs]).expect("mount --rootfs");
+    let mounted = triage(&m);
+    let o = common::run_ok(&[
+        common::ckptfs(),
+        "triage",
+        "--cache-dir",
+        cache_dir,
+        "--rootfs",
+        rootfs,
+        ck,
+    ]);
+    assert_eq!(o.stdout_text(), mounted);
+    assert!(mounted.contains(" code-patched: [strong] "), "{mounted}");
+
+    let o = common::run_ok(&[
+        common::ckptfs(),
+        "triage",
+        "--cache-dir",
+        cache_dir,
+        "--format",
+        "jsonl",
+        ck,
+    ]);
+    let lines: Vec<serde_json::Value> = o
+        .stdout_text()
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a JSON line"))
+        .collect();
+    let rs = lines
+        .iter()
+        .find(|v| v["tag"] == "reverse-shell")
+        .expect("a reverse-shell line");
+    assert_eq!(rs["pid"], 13);
+    assert_eq!(rs["where"], "127.0.0.1:53678->127.0.0.1:4444");
+    assert_eq!(rs["strength"], "strong");
+    assert_eq!(rs["checkpoint"], ck);
+    assert_eq!(
+        lines.len(),
+        finding_lines(&triage(&Mount::new(Path::new(ck)))).len()
+    );
+
+    let bad = cache.join("missing.tar");
+    let o = common::run(&[
+        common::ckptfs(),
+        "triage",
+        "--cache-dir",
+        cache_dir,
+        "--format",
+        "json",
+        bad.to_str().unwrap(),
+        ck,
+    ]);
+    assert_eq!(o.code, Some(2), "{o}");
+    let err = o.stderr_text();
+    assert_eq!(
+        err.lines().filter(|l| l.contains("missing.tar")).count(),
+        1,
+        "{err}"
+    );
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("one JSON document");
+    assert_eq!(v.as_array().map(Vec::len), Some(1), "{v}");
+    assert_eq!(v[0]["checkpoint"], ck);
+    assert!(
+        v[0]["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["tag"] == "kthread-name" && f["pid"] == 11),
+        "{v}"
     );
 }
