@@ -23,10 +23,11 @@ run "tr '\\0' '\\n' < $pid/environ"
 run "cat $pid/maps"
 run "head -n 12 $pid/status"
 run "ls -l $pid/fd"
-run "grep -c -F PODBB-SHELL-VAR-MARKER-77e1 $pid/mem"
-run "grep -l -F APP_TOKEN */mem"
+run "grep -c -F PODBB-SHELL-VAR-MARKER-77e1 $pid/memory/*"
+run "grep -l -F APP_TOKEN */memory/*"
 run "strings -n 12 $pid/memory/* | grep -m 3 PODBB"
 heap=$(awk '/\[heap\]/ {split($1, a, "-"); print a[1]; exit}' "$pid/maps")
 [ -n "$heap" ] && run "xxd -s 0x$heap -l 64 $pid/mem"
 run "ls -l $pid/memory | head"
+run "readelf -n $pid/core | head -n 12"
 cd /

@@ -215,6 +215,7 @@ impl Content {
             },
             Content::Mem { proc } => {
                 let p = process(ck, *proc).ok_or(Error::errno(libc::EIO))?;
+                let len = mapped_len(p, off, len)?;
                 read_sparse(&p.memory, 0, p.mem_size(), off, len, scratch)
                     .map_err(|e| mem_error(p, "mem", &e))
             }
@@ -248,6 +249,7 @@ impl Content {
             }
             Content::Pagemap { proc } => {
                 let p = process(ck, *proc).ok_or(Error::errno(libc::EIO))?;
+                let len = pagemap_mapped_len(p, off, len)?;
                 scratch.clear();
                 let filled = ck.container_fs.filled(p.pid);
                 render::pagemap_read(p, filled, off, u64::from(len), scratch);
@@ -295,6 +297,64 @@ impl Content {
                 r => r,
             },
         }
+    }
+}
+
+/// The end of the mapped run of `p`'s address space that starts at `addr`, at most `limit`
+/// (`addr` itself when nothing is mapped there). Mapped: inside a VMA, or a dumped byte (an
+/// extent no VMA covers, which a damaged checkpoint may hold, still reads).
+pub fn mapped_until(p: &Process, addr: u64, limit: u64) -> u64 {
+    let mut at = addr;
+    while at < limit {
+        let next = match p.vma_at(at) {
+            Some(v) => v.end,
+            None if p.memory.next_data(at) == Some(at) => p.memory.next_hole(at),
+            None => break,
+        };
+        if next <= at {
+            break;
+        }
+        at = next;
+    }
+    at.min(limit).max(addr)
+}
+
+/// How much of a `len`-byte read of `mem` at `off` to answer: up to the end of the mapped run
+/// there (a short read), `EIO` when `off` is not mapped, as the kernel answers for
+/// `/proc/PID/mem`. That is what bounds a reader that starts at 0 (`cat`, `strings`, `grep -a`,
+/// `rg -a`): it fails at once instead of reading 128 TiB of nothing.
+fn mapped_len(p: &Process, off: u64, len: u32) -> Result<u32> {
+    if len == 0 || off >= p.mem_size() {
+        return Ok(len);
+    }
+    let end = mapped_until(p, off, off.saturating_add(u64::from(len)));
+    match u32::try_from(end - off) {
+        Ok(0) => Err(Error::errno(libc::EIO)),
+        Ok(n) => Ok(n),
+        Err(_) => Ok(len),
+    }
+}
+
+/// [`mapped_len`] for `pagemap` (8 bytes per page): the entries of mapped pages read, the others
+/// are `EIO`, so that the 256 GiB file is bounded like `mem` (a walk that follows links reads
+/// nothing there; a reader of one mapping's entries by offset reads them as before).
+fn pagemap_mapped_len(p: &Process, off: u64, len: u32) -> Result<u32> {
+    use crate::model::memory::PAGE_SIZE;
+    if len == 0 || off >= render::pagemap::pagemap_size(p) {
+        return Ok(len);
+    }
+    let first = off / 8;
+    let last = off.saturating_add(u64::from(len)).div_ceil(8);
+    let end = mapped_until(
+        p,
+        first.saturating_mul(PAGE_SIZE),
+        last.saturating_mul(PAGE_SIZE),
+    );
+    let end_off = (end / PAGE_SIZE).saturating_mul(8);
+    match u32::try_from(end_off.saturating_sub(off)) {
+        Ok(0) => Err(Error::errno(libc::EIO)),
+        Ok(n) => Ok(n.min(len)),
+        Err(_) => Ok(len),
     }
 }
 
@@ -861,6 +921,55 @@ mod tests {
         assert_eq!(seek_dense(0, 0, libc::SEEK_DATA), Err(Error::NXIO));
         assert_eq!(seek_dense(10, -1, libc::SEEK_HOLE), Err(Error::NXIO));
         assert_eq!(seek_dense(10, 0, libc::SEEK_CUR), Err(Error::INVAL));
+    }
+
+    #[test]
+    fn mem_reads_stop_where_nothing_is_mapped() {
+        use crate::model::process::VmaName;
+        use crate::render::testutil::{process, vma};
+        let eio = Err(Error::errno(libc::EIO));
+        let p = process(
+            1,
+            vec![
+                vma(0x10000, 0x12000, "rw-p", 0, VmaName::Anon),
+                vma(0x12000, 0x13000, "r--p", 0, VmaName::Anon),
+                vma(0x20000, 0x21000, "rw-p", 0, VmaName::Anon),
+            ],
+            // A dumped page no VMA covers (a damaged checkpoint) still reads.
+            vec![(0x10000, vec![1; 4096]), (0x30000, vec![2; 4096])],
+        );
+        assert_eq!(mapped_len(&p, 0, 4096), eio, "nothing mapped at 0");
+        assert_eq!(mapped_len(&p, 0xffff, 1), eio);
+        assert_eq!(mapped_len(&p, 0x10000, 4096), Ok(4096));
+        assert_eq!(
+            mapped_len(&p, 0x11000, 0x10000),
+            Ok(0x2000),
+            "adjacent VMAs"
+        );
+        assert_eq!(mapped_len(&p, 0x12f00, 4096), Ok(0x100), "short at the end");
+        assert_eq!(mapped_len(&p, 0x13000, 1), eio);
+        assert_eq!(mapped_len(&p, 0x20800, 0x10000), Ok(0x800));
+        assert_eq!(
+            mapped_len(&p, 0x30000, 0x10000),
+            Ok(0x1000),
+            "dumped, no VMA"
+        );
+        assert_eq!(mapped_len(&p, 0x31000, 1), eio);
+        assert_eq!(mapped_len(&p, 0x10000, 0), Ok(0));
+        let end = p.mem_size();
+        assert_eq!(mapped_len(&p, end, 10), Ok(10), "EOF, not EIO");
+        assert_eq!(mapped_len(&p, u64::MAX, 10), Ok(10));
+
+        // pagemap: 8 bytes per page, page n at offset n * 8.
+        let pm = |off: u64, len: u32| pagemap_mapped_len(&p, off, len);
+        assert_eq!(pm(0, 8), eio);
+        assert_eq!(pm(0x10 * 8, 64), Ok(24), "pages 0x10-0x12, then a gap");
+        assert_eq!(pm(0x10 * 8 + 4, 8), Ok(8), "unaligned inside");
+        assert_eq!(pm(0x12 * 8 + 4, 64), Ok(4), "the rest of the last entry");
+        assert_eq!(pm(0x13 * 8, 8), eio);
+        assert_eq!(pm(0x20 * 8, 8), Ok(8));
+        assert_eq!(pm(render::pagemap::pagemap_size(&p), 8), Ok(8), "EOF");
+        assert_eq!(pm(u64::MAX - 3, 8), Ok(8));
     }
 
     #[test]

@@ -43,15 +43,18 @@ pub struct Entry {
 /// The hidden top-level directory that the tree's links point into: `.link/PID/mem`, `core`,
 /// `pagemap`, `memory/<range>` and `.link/rootfs/` (the same files as `rootfs/`). Lookups reach it,
 /// listings do not show it, and its regular files are served like procfs's (size 0, read by
-/// offset: [`Content::Procfs`]).
+/// offset: [`Content::Procfs`]), except `core`, which has its real size.
 ///
 /// Why: the whole-address-space files (`mem` is 128 TiB, `pagemap` 256 GiB) and every other way
 /// to reach the same bytes twice (`core`, `fd/N` / `cwd` / `exe` / `root` into `rootfs/`, a
 /// shared mapping seen from a second process) must not trap or repeat a recursive walk. Recursive
 /// tools (`grep -r`, `rg`, `cp -r`, `tar`, `rsync -a`, `find`, `du`) do not follow symlinks, and
 /// do not see `.link/`; yara follows symlinks, but it sizes a file before scanning it and finds
-/// size 0 there. Opening a link by path (`xxd -s ADDR 1/mem`, `gdb -c 1/core`,
-/// `sha256sum 1/exe`) reads the whole file as before.
+/// size 0 there. Walks that follow links (`grep -R`, `find -L`) reach `mem` and `pagemap`, whose
+/// unmapped addresses answer `EIO` at once (as `/proc/PID/mem` does), and never `core`: the link
+/// `PID/core` is not listed (found by name only), so its target can report its real size, which
+/// `readelf` needs. Opening a link by path (`xxd -s ADDR 1/mem`, `gdb -c 1/core`,
+/// `readelf -n 1/core`, `sha256sum 1/exe`) reads the whole file as before.
 pub const LINK_DIR: &str = ".link";
 
 /// How a directory lists its entries.
@@ -658,10 +661,16 @@ impl Builder {
         self.file(pd, "maps", text(TextSrc::Maps(pi)));
         self.file(pd, "auxv", text(TextSrc::Auxv(pi)));
         self.file(pd, "limits", text(TextSrc::Limits(pi)));
-        // The whole-address-space files are links into `.link/` (see LINK_DIR).
+        // The whole-address-space files are links into `.link/` (see LINK_DIR); `core` is not
+        // listed (found by name only), so that its target can have its real size.
         let pid = p.pid;
         self.link(pd, "mem", format!("../{LINK_DIR}/{pid}/mem").into_bytes());
-        self.link(pd, "core", format!("../{LINK_DIR}/{pid}/core").into_bytes());
+        self.add_entry(
+            pd,
+            "core",
+            NodeKind::Link(format!("../{LINK_DIR}/{pid}/core").into_bytes().into()),
+            true,
+        );
         if let Some(md) = self.dir(pd, "memory", Order::Insertion) {
             let mut vmas: Vec<_> = p.vmas.iter().filter(|v| v.end > v.start).collect();
             vmas.sort_by_key(|v| v.start);
@@ -769,7 +778,7 @@ impl Builder {
             self.pid_dirs.insert(pd, pi);
             let procfs = |c: Content| Content::Procfs(Box::new(c));
             self.file(pd, "mem", procfs(Content::Mem { proc: pi }));
-            self.file(pd, "core", procfs(Content::core(pi)));
+            self.file(pd, "core", Content::core(pi));
             self.file(pd, "pagemap", Content::Pagemap { proc: pi });
             let mine = ranges.iter().filter(|r| r.0 == pi);
             if mine.clone().next().is_some()
@@ -1194,7 +1203,6 @@ pub(crate) mod tests {
                 "auxv",
                 "cmdline",
                 "comm",
-                "core",
                 "cwd",
                 "environ",
                 "exe",
@@ -1214,6 +1222,8 @@ pub(crate) mod tests {
                 "task"
             ]
         );
+        // `core` is found by name, not listed (see LINK_DIR).
+        assert!(t.resolve("/9/core").is_ok());
         assert_eq!(names(&t, "/9/fd"), [".", "..", "0", "3", "10"]);
         assert_eq!(names(&t, "/9/fdinfo"), [".", "..", "0", "3", "10"]);
         assert_eq!(names(&t, "/9/task"), [".", "..", "9", "11", "19"]);
@@ -1274,11 +1284,8 @@ pub(crate) mod tests {
             .map(|(o, i, k, n)| (o, i, k, n.to_string()))
             .collect();
         for (pos, item) in all.iter().enumerate() {
-            assert_eq!(
-                item.0,
-                pos as u64 + 1,
-                "offset of an item = its position + 1"
-            );
+            // Offsets increase (a hidden entry, such as `core`, takes a position of its own).
+            assert!(pos == 0 || item.0 > all[pos - 1].0, "offsets increase");
             let rest: Vec<_> = t
                 .readdir(pd, item.0)
                 .unwrap()
@@ -1293,6 +1300,7 @@ pub(crate) mod tests {
         assert_eq!(kinds["exe"], Kind::Link);
         // mem is a link into the hidden `.link/` (see LINK_DIR), which the listing leaves out.
         assert_eq!(kinds["mem"], Kind::Link);
+        assert!(!kinds.contains_key("core"), "core is not listed");
         assert_eq!(kinds["task"], Kind::Dir);
     }
 

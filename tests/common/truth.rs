@@ -8,7 +8,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 use super::{
-    Mount, grep_count, run_timeout, sha256_hex, try_cat, try_dd, try_dd_page, try_ls,
+    Mount, grep_count_memory, run_timeout, sha256_hex, try_cat, try_dd, try_dd_page, try_ls,
     try_sha256sum, try_xxd,
 };
 
@@ -569,20 +569,20 @@ pub fn check_tree(m: &Mount, f: &Fixture, c: &mut Checker) {
         }
     }
 
-    // markers: grep -c -F over PID/mem, fast (holes skipped)
+    // markers: grep -c -F over PID/memory/*, fast (holes skipped)
     for mk in &f.markers {
         for &pid in &mk.pids {
-            let (n, t) = grep_count(&mk.text, &m.p(format!("{pid}/mem")));
+            let (n, t) = grep_count_memory(&mk.text, &m.p(pid.to_string()));
             eprintln!(
-                "{}: grep -c -F {} {pid}/mem -> {n} in {t:?}",
+                "{}: grep -c -F {} {pid}/memory/* -> {n} in {t:?}",
                 f.case, mk.text
             );
             c.check(n >= 1, || {
-                format!("marker {} not found in {pid}/mem", mk.text)
+                format!("marker {} not found in {pid}/memory/*", mk.text)
             });
             c.check(t < Duration::from_secs(5), || {
                 format!(
-                    "marker {}: grep over {pid}/mem took {t:?} (holes not skipped?)",
+                    "marker {}: grep over {pid}/memory/* took {t:?} (holes not skipped?)",
                     mk.text
                 )
             });
@@ -605,9 +605,9 @@ pub fn check_tree(m: &Mount, f: &Fixture, c: &mut Checker) {
     for text in &f.absent {
         for tp in procs {
             let pid = ns_pid(tp);
-            let (n, _) = grep_count(text, &m.p(format!("{pid}/mem")));
+            let (n, _) = grep_count_memory(text, &m.p(pid.to_string()));
             c.check(n == 0, || {
-                format!("{text} found in {pid}/mem although its page is not in the checkpoint")
+                format!("{text} found in {pid}/memory/* although its page is not in the checkpoint")
             });
         }
     }

@@ -19,7 +19,8 @@ const READERS: usize = 8;
 const RUNS: usize = 3;
 
 /// Every regular file below `dir` (links not followed), plus `PID/mem`, `core` and `pagemap`
-/// (links into the hidden `.link/`, opened by path like an analyst does), sorted.
+/// (links into the hidden `.link/`, opened by path like an analyst does; `core` is not listed,
+/// it is added beside each `mem`), sorted.
 fn files(dir: &Path, out: &mut Vec<PathBuf>) {
     for e in fs::read_dir(dir)
         .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
@@ -30,6 +31,9 @@ fn files(dir: &Path, out: &mut Vec<PathBuf>) {
         if t.is_dir() {
             files(&e.path(), out);
         } else if t.is_file() || (t.is_symlink() && whole) {
+            if e.file_name() == "mem" {
+                out.push(e.path().with_file_name("core"));
+            }
             out.push(e.path());
         }
     }

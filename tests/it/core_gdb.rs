@@ -431,12 +431,18 @@ fn core_through_the_mount() {
         let mine = tmp.join(format!("core.{}", p.pid));
         let l = write_core(&ck, p, &mine);
         let f = std::fs::File::open(&core).unwrap();
-        // `PID/core` is a link to `.link/PID/core`, served like procfs's files: size 0, no
-        // blocks, read by offset to its real end (so link-following scanners skip it).
+        // `PID/core` is a link to `.link/PID/core` that listings leave out (no walk reaches
+        // it), so its target reports its real size: readelf and gdb read it by path.
         let md = f.metadata().unwrap();
-        assert_eq!(md.len(), 0, "{}", core.display());
-        use std::os::unix::fs::MetadataExt;
-        assert_eq!(md.blocks(), 0, "st_blocks");
+        assert_eq!(md.len(), l.size(), "{}", core.display());
+        let listed: Vec<_> = std::fs::read_dir(m.join(p.pid.to_string()))
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert!(
+            !listed.iter().any(|n| n == "core"),
+            "core listed: {listed:?}"
+        );
         let link = std::fs::read_link(&core).unwrap();
         assert_eq!(link, Path::new(&format!("../.link/{}/core", p.pid)));
         let want = std::fs::read(&mine).unwrap();
@@ -453,13 +459,12 @@ fn core_through_the_mount() {
             l.present_bytes(p),
             "SEEK_DATA / SEEK_HOLE runs cover the present bytes"
         );
-        // readelf -a checks program headers against st_size (0 here, as for /proc files): it
-        // reads a copy, as the README says (`cp PID/core x` copies the whole core).
+        // readelf -a checks program headers against st_size: the core by path, and a copy.
+        readelf_clean(&core);
         let copy = tmp.join(format!("copy.{}", p.pid));
         let o = Command::new("cp").arg(&core).arg(&copy).output().unwrap();
         assert!(o.status.success(), "cp {}: {o:?}", core.display());
         assert_eq!(std::fs::read(&copy).unwrap(), want, "cp of the core");
-        readelf_clean(&copy);
         let mut markers = Vec::new();
         if p.pid == readme.pid("pid") {
             markers.push((readme.addr("heap"), readme.marker("SECRETD-HEAP-")));

@@ -10,6 +10,7 @@ mod common;
 
 mod access;
 mod archives;
+mod bounded_reflexes;
 mod cache_cmd;
 mod concurrency;
 mod core_gdb;

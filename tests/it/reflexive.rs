@@ -158,7 +158,8 @@ fn run_all(case: &str, m: &Mount, expects: &[Expect], copy_limit: u64, guard: u3
     let scratch = TempDir::new("reflex");
     let sp = |rel: &str| scratch.join(rel).to_string_lossy().into_owned();
 
-    // `ls -l PID/` still shows mem, pagemap and core (links), and opening them by path works.
+    // `ls -l PID/` still shows mem and pagemap (links); core is found by name only (a link
+    // listings leave out, so that its target has its real size); all open by path.
     let pid = fs::read_dir(&mnt)
         .unwrap()
         .filter_map(|e| e.ok()?.file_name().into_string().ok())
@@ -176,6 +177,15 @@ fn run_all(case: &str, m: &Mount, expects: &[Expect], copy_limit: u64, guard: u3
         );
         assert!(fs::metadata(&p).unwrap().is_file(), "{case}: {pid}/{name}");
     }
+    let listed: Vec<String> = fs::read_dir(mnt.join(&pid))
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .collect();
+    assert!(
+        listed.iter().any(|n| n == "mem") && listed.iter().any(|n| n == "pagemap"),
+        "{case}: {listed:?}"
+    );
+    assert!(!listed.iter().any(|n| n == "core"), "{case}: {listed:?}");
     let core = guarded(
         "head -c 4 core",
         60,

@@ -13,7 +13,9 @@ use std::sync::Arc;
 use ckptfs::writer::{
     CheckpointWriter, Compression, File, Layout, PE_LAZY, PE_PRESENT, PageFn, PagemapFormat, Vma,
 };
-use common::{Mount, TempDir, cat, dd, grep_count, ls, sha256_hex, sha256sum, stat};
+use common::{
+    Mount, TempDir, cat, dd, grep_count, grep_count_memory, ls, sha256_hex, sha256sum, stat,
+};
 
 const A: u64 = 0x5000_0000_0000;
 const PAGE: u64 = 4096;
@@ -89,9 +91,10 @@ fn lazy_only_pages_read_as_zeros_present_lazy_as_data() {
     assert_eq!(dd(&mem, A, 21), b"PRESENT-LAZY-MARKER-1");
     assert_eq!(dd(&mem, A + PAGE, 3 * PAGE), vec![0u8; 3 * PAGE as usize]);
     assert_eq!(dd(&mem, A + 4 * PAGE, 21), b"PRESENT-ONLY-MARKER-3");
-    assert_eq!(grep_count("PRESENT-LAZY-MARKER-1", &mem).0, 1);
-    assert_eq!(grep_count("LAZY-ONLY-MARKER-2", &mem).0, 0);
-    assert_eq!(grep_count("PRESENT-ONLY-MARKER-3", &mem).0, 1);
+    let pd = m.p("1");
+    assert_eq!(grep_count_memory("PRESENT-LAZY-MARKER-1", &pd).0, 1);
+    assert_eq!(grep_count_memory("LAZY-ONLY-MARKER-2", &pd).0, 0);
+    assert_eq!(grep_count_memory("PRESENT-ONLY-MARKER-3", &pd).0, 1);
     let name = memory_name(&m, 1, A);
     let body = fs::read(m.join(format!("1/memory/{name}"))).unwrap();
     assert_eq!(body.len() as u64, 8 * PAGE);
@@ -139,7 +142,7 @@ fn old_and_new_nr_pages_fields() {
             sha,
             "pid {pid}"
         );
-        let (n, dt) = grep_count(&marker, &m.p(format!("{pid}/mem")));
+        let (n, dt) = grep_count_memory(&marker, &m.p(pid.to_string()));
         assert_eq!(n, 1, "pid {pid} {marker}");
         eprintln!("pid {pid}: grep {marker} in {dt:?}");
     }
@@ -159,7 +162,7 @@ fn marker_across_pages_and_pagemap_entries() {
         .pages(A, &pattern(4 * PAGE as usize, 7))
         .pages(A + 2 * PAGE - 11, marker.as_bytes());
     let m = mount_dir(&t, "d", &w);
-    let (n, dt) = grep_count(marker, &m.p("1/mem"));
+    let (n, dt) = grep_count_memory(marker, &m.p("1"));
     eprintln!("grep across pages/entries: {n} in {dt:?}");
     assert_eq!(n, 1);
     let name = memory_name(&m, 1, A);
@@ -184,7 +187,11 @@ fn marker_across_pages_and_pagemap_entries() {
     let (_, runs) = ckptfs::image::decode_pagemap("pm", &files["pagemap-1.img"]).unwrap();
     assert_eq!(runs.len(), 1, "{runs:?}");
     let m = mount_dir(&t, "e", &w);
-    assert_eq!(grep_count(marker, &m.p("1/mem")).0, 1);
+    // By address, mem reads on across the two adjacent mappings.
+    assert_eq!(
+        dd(&m.p("1/mem"), A + 2 * PAGE - 10, marker.len() as u64),
+        marker.as_bytes()
+    );
     let maps = String::from_utf8(cat(&m.p("1/maps"))).unwrap();
     assert_eq!(maps.lines().count(), 2, "{maps}");
     let first = memory_name(&m, 1, A);
@@ -258,8 +265,13 @@ fn seek_data_and_seek_hole_on_mem() {
     assert_eq!(lseek(&g, 0, SEEK_DATA), Ok(0));
     assert_eq!(lseek(&g, 0, SEEK_HOLE), Ok(2 * PAGE));
     assert_eq!(lseek(&g, 2 * PAGE, SEEK_DATA), Ok(5 * PAGE));
-    // a tool that skips holes: GNU grep finds the last page's data over 128 TiB quickly
-    let (n, dt) = grep_count("LAST", &m.p("1/mem"));
+    // Reading at an unmapped address fails at once, as on /proc/PID/mem (so GNU grep, which
+    // reads from offset 0, fails there: searches by count go to memory/).
+    assert_eq!(
+        f.read_at(&mut [0u8; 16], 0).map_err(|e| e.raw_os_error()),
+        Err(Some(libc::EIO))
+    );
+    let (n, dt) = grep_count_memory("LAST", &m.p("1"));
     assert_eq!(n, 1);
     assert!(dt.as_secs() < 5, "{dt:?}");
     drop((f, g));
@@ -449,7 +461,7 @@ fn generated_memory_streams_into_an_archive() {
     let mem = m.p("1/mem");
     let at = A + 9999 * PAGE + 16;
     assert_eq!(dd(&mem, at, 8), at.to_le_bytes());
-    let (c, dt) = grep_count("GENERATED-MARKER", &mem);
+    let (c, dt) = grep_count_memory("GENERATED-MARKER", &m.p("1"));
     eprintln!("grep over 64 MiB of generated pages: {c} in {dt:?}");
     assert_eq!(c, 1);
     m.unmount();
