@@ -1261,6 +1261,38 @@ mod tests {
         );
     }
 
+    /// A memfd mapped shared by one process and privately by another whose pagemap is missing:
+    /// the private mapping's own pages are unknown, so it fails to read rather than show the
+    /// memfd's content as if nothing had been written there; the shared mapping still reads.
+    #[test]
+    fn private_memfd_mapping_with_unknown_pages_fails() {
+        use crate::writer::Vma;
+        let mfd = 0x7f00_0000_0000u64;
+        let mut w = CheckpointWriter::new();
+        w.process(1, 0)
+            .comm("a")
+            .memfd(mfd, 4096, "m", 9)
+            .pages(mfd, b"MEMFD");
+        w.process(2, 1)
+            .comm("b")
+            .vma(Vma::memfd(A, 4096, "m", 9).map_flags(libc::MAP_PRIVATE as u32))
+            .pages(A + 8, b"OWN");
+        let mut files = w.encode_files();
+        let ck = load(source(files.clone())).unwrap();
+        let mut buf = [0u8; 16];
+        ck.process(2).unwrap().memory.read_at(A, &mut buf).unwrap();
+        assert_eq!(&buf[..11], b"\0\0\0\0\0\0\0\0OWN", "its own page wins");
+        files.remove("pagemap-2.img");
+        let ck = load(source(files)).unwrap();
+        assert!(ck.process(2).unwrap().memory.read_at(A, &mut buf).is_err());
+        ck.process(1)
+            .unwrap()
+            .memory
+            .read_at(mfd, &mut buf)
+            .unwrap();
+        assert_eq!(&buf[..5], b"MEMFD");
+    }
+
     /// A pagemap cut at an entry boundary decodes; its pages file's unused bytes give it away.
     #[test]
     fn pagemap_cut_at_an_entry_boundary_is_reported() {
