@@ -35,6 +35,8 @@ pub enum Content {
     Pagemap { proc: u32 },
     /// `sysvipc/shm-<id>`: a SysV shared memory segment's bytes (index into `objects.shm`).
     Shm { seg: u32 },
+    /// A memfd's bytes (index into `objects.memfds`), where its descriptors' links lead.
+    Memfd { idx: u32 },
     /// A file served the way procfs serves `/proc/PID/mem`: size 0 (no blocks), direct I/O, read
     /// by offset up to the inner content's real end. The targets of the tree's links (`.link/`)
     /// are such files: a tool that follows links and sizes a file before reading it (yara maps
@@ -138,6 +140,10 @@ impl Content {
                 Some(s) => (s.size, s.memory.present_in(0, s.size)),
                 None => (0, 0),
             },
+            Content::Memfd { idx } => match ck.objects.memfds.get(*idx as usize) {
+                Some(m) => (m.size, m.memory.present_in(0, m.size)),
+                None => (0, 0),
+            },
             // Like the kernel's /proc/PID/pagemap: size 0, served with direct I/O (see
             // `direct_io`). Its real extent (8 bytes per page of the address space, 256 GiB) would
             // make `yara -r`, `grep -r` and backup tools read it whole.
@@ -188,6 +194,12 @@ impl Content {
                 .objects
                 .shm
                 .get(*seg as usize)
+                .map(|_| ())
+                .ok_or(Error::errno(libc::EIO)),
+            Content::Memfd { idx } => ck
+                .objects
+                .memfds
+                .get(*idx as usize)
                 .map(|_| ())
                 .ok_or(Error::errno(libc::EIO)),
             Content::Procfs(c) => c.prepare(ck),
@@ -247,6 +259,20 @@ impl Content {
                     )
                 })
             }
+            Content::Memfd { idx } => {
+                let m = ck
+                    .objects
+                    .memfds
+                    .get(*idx as usize)
+                    .ok_or(Error::errno(libc::EIO))?;
+                read_sparse(&m.memory, 0, m.size, off, len, scratch).map_err(|e| {
+                    Error::logged(
+                        libc::EIO,
+                        format!("memfd:{}: {}", m.name, e.reason),
+                        format!("memfd:{} (memfd.img inode {}): {e}", m.name, m.inode_id),
+                    )
+                })
+            }
             Content::Pagemap { proc } => {
                 let p = process(ck, *proc).ok_or(Error::errno(libc::EIO))?;
                 let len = pagemap_mapped_len(p, off, len)?;
@@ -278,6 +304,10 @@ impl Content {
             Content::Core(c) => c.seek(ck, off, whence),
             Content::Shm { seg } => match ck.objects.shm.get(*seg as usize) {
                 Some(s) => seek_sparse(&s.memory, 0, s.size, off, whence),
+                None => seek_dense(0, off, whence),
+            },
+            Content::Memfd { idx } => match ck.objects.memfds.get(*idx as usize) {
+                Some(m) => seek_sparse(&m.memory, 0, m.size, off, whence),
                 None => seek_dense(0, off, whence),
             },
             // SEEK_DATA inside the trailing hole answers the real end rather than ENXIO: the

@@ -796,6 +796,9 @@ impl Builder {
         }
         if let Some(rd) = self.dir(ld, "rootfs", Order::Natural) {
             self.rootfs(rd, parts.rootfs, true);
+            if let Some(o) = parts.objects {
+                self.memfds(rd, o);
+            }
         }
         let procfs = |b: &Blob| Content::Procfs(Box::new(Content::Blob(b.clone())));
         if let Some(cd) = self.dir(ld, "checkpoint", Order::Natural) {
@@ -810,6 +813,35 @@ impl Builder {
                 .filter(|(n, _)| shown_decoded(n, false))
             {
                 self.file(cd, name, procfs(blob));
+            }
+        }
+    }
+
+    /// The memfds, in `.link/rootfs/` (`rd`) at the path their descriptors' links name
+    /// (`memfd:NAME (deleted)`, as `/proc/PID/fd/N` shows it): `fd/N` and `exe` of a memfd open
+    /// its bytes. A name several memfds share is left out (a link must not lead to another
+    /// memfd's bytes), with a warning.
+    fn memfds(&mut self, rd: Ino, objects: &crate::model::objects::Objects) {
+        let mut count: HashMap<&str, usize> = HashMap::new();
+        for m in &objects.memfds {
+            *count.entry(m.name.as_str()).or_default() += 1;
+        }
+        for (i, m) in objects.memfds.iter().enumerate() {
+            let Ok(idx) = u32::try_from(i) else { break };
+            match count.get(m.name.as_str()).copied().unwrap_or(0) {
+                1 => {
+                    let name = format!("memfd:{} (deleted)", m.name);
+                    self.file(rd, &name, Content::Procfs(Box::new(Content::Memfd { idx })));
+                }
+                0 => {}
+                n => {
+                    count.insert(m.name.as_str(), 0);
+                    self.warnings.push(format!(
+                        "memfd:{}: {n} memfds have this name: the links of their descriptors \
+                         are left dangling (mapped bytes are in PID/memory/)",
+                        crate::format::escape(&m.name)
+                    ));
+                }
             }
         }
     }

@@ -210,8 +210,18 @@ pub enum FileKind {
         flags: u32,
         pos: u64,
     },
+    /// A terminal (`TtyFileEntry` + its `TtyInfoEntry` in tty-info.img).
     Tty {
+        /// The pty's index (`/dev/pts/<index>`), when recorded.
         index: u32,
+        /// A pty master (the ptmx device, 5:2), not a slave.
+        master: bool,
+        /// The path it was opened by (its regular-file entry: `/dev/pts/ptmx`, `/dev/pts/0`).
+        path: Option<String>,
+        /// The open file's flags.
+        flags: u32,
+        /// The mount id of its regular-file entry.
+        mnt_id: Option<i32>,
     },
     /// A pidfd (`pidfd_open(2)`, CRIU 4.1+ fd type 20): `nspid` is the PID it refers to in the
     /// container's PID namespace, -1 for a task already reaped.
@@ -299,7 +309,9 @@ impl FileObject {
             // records as a memfd keeps its own path (`/dev/zero`).
             FileKind::Memfd { name, .. } if name.starts_with('/') => format!("{name} (deleted)"),
             FileKind::Memfd { name, .. } => format!("/memfd:{name} (deleted)"),
-            FileKind::Tty { index } => format!("/dev/pts/{index}"),
+            FileKind::Tty { path: Some(p), .. } => p.clone(),
+            FileKind::Tty { master: true, .. } => "/dev/ptmx".to_string(),
+            FileKind::Tty { index, .. } => format!("/dev/pts/{index}"),
             FileKind::Pidfd { .. } => "anon_inode:[pidfd]".to_string(),
             FileKind::Tun => "/dev/net/tun".to_string(),
             FileKind::Other { type_id } => format!("anon_inode:[criu-file-type-{type_id}]"),

@@ -276,10 +276,40 @@ fn load_files(
                 .map(|r| (fe.id, (lossy(&r.name), r.flags, r.mnt_id)))
         })
         .collect();
+    // A terminal's pty index and kind (tty-info.img, by `TtyFileEntry.tty_info_id`).
+    let tty_info: HashMap<u32, (u32, bool)> =
+        optional::<pb::TtyInfoEntry>(dir, "tty-info.img", magic::TTY_INFO, warnings)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|t| {
+                // The device as glibc encodes dev_t; the pty master is TTYAUX_MAJOR 5, minor 2.
+                let major = (t.rdev >> 8) & 0xfff;
+                let minor = (t.rdev & 0xff) | ((t.rdev >> 12) & 0xfff00);
+                let index = t.pty.map_or(0, |p| p.index);
+                (t.id, (index, major == 5 && minor == 2))
+            })
+            .collect();
     let mut out = BTreeMap::new();
     for fe in entries {
         let mut kind = file_kind(&fe);
         match &mut kind {
+            FileKind::Tty {
+                index,
+                master,
+                path,
+                mnt_id,
+                ..
+            } => {
+                if let Some(t) = &fe.tty {
+                    if let Some((i, m)) = tty_info.get(&t.tty_info_id) {
+                        (*index, *master) = (*i, *m);
+                    }
+                    if let Some((p, _, m)) = t.regf_id.and_then(|id| reg_paths.get(&id)) {
+                        *path = Some(p.clone());
+                        *mnt_id = *m;
+                    }
+                }
+            }
             FileKind::Fifo {
                 path,
                 flags,
@@ -403,8 +433,14 @@ fn file_kind(fe: &pb::FileEntry) -> FileKind {
             pos: m.pos,
         };
     }
-    if fe.tty.is_some() {
-        return FileKind::Tty { index: 0 };
+    if let Some(t) = &fe.tty {
+        return FileKind::Tty {
+            index: 0,
+            master: false,
+            path: None,
+            flags: t.flags,
+            mnt_id: None,
+        };
     }
     match t {
         Some(T::Eventfd) => anon("eventfd", anon_detail(fe)),

@@ -24,6 +24,20 @@ pub struct Objects {
     pub tcp_queues: BTreeMap<u32, (u32, u32)>,
     /// Unix socket inode -> bytes queued for it to read (`sk-queues.img`).
     pub unix_queues: BTreeMap<u32, u64>,
+    /// memfds (`memfd.img` + `pagemap-shmem-<shmid>.img`), in the image's order.
+    pub memfds: Vec<Memfd>,
+}
+
+/// A memfd's inode and contents (`MemfdInodeEntry`).
+#[derive(Clone, Debug, Default)]
+pub struct Memfd {
+    /// `MemfdInodeEntry.inode_id`, what `MemfdFileEntry.inode_id` names.
+    pub inode_id: u64,
+    /// The name as the kernel shows it in `/proc/PID/fd/N`, without `/memfd:` and ` (deleted)`.
+    pub name: String,
+    pub size: u64,
+    /// The contents at offsets `0..size`; never-touched pages are holes.
+    pub memory: Memory,
 }
 
 /// Unread data that CRIU saved: the name it has in `buffers/` and its bytes.
@@ -40,6 +54,7 @@ impl Objects {
     pub fn load(dir: &ImageDir, warnings: &mut Vec<String>) -> Objects {
         let mut o = Objects {
             shm: load_shm(dir, warnings),
+            memfds: load_memfds(dir, warnings),
             ..Objects::default()
         };
         o.load_pipe_data(dir, "pipes-data.img", magic::PIPES_DATA, "pipe", warnings);
@@ -222,6 +237,46 @@ impl ShmSegment {
     pub fn path(&self) -> String {
         format!("/SYSV{:08x}", self.key)
     }
+}
+
+/// The memfds of `memfd.img` with their contents (`pagemap-shmem-<shmid>.img`; none: holes).
+/// An anonymous shared mapping that CRIU records as a memfd named after its path (`/dev/zero`)
+/// is left out: it has no file to open.
+fn load_memfds(dir: &ImageDir, warnings: &mut Vec<String>) -> Vec<Memfd> {
+    let Some(blob) = dir.files.get("memfd.img") else {
+        return Vec::new();
+    };
+    let entries: Vec<pb::MemfdInodeEntry> =
+        match image::decode_all("memfd.img", blob.bytes(), magic::MEMFD_INODE) {
+            Ok(v) => v,
+            Err(e) => {
+                warnings.push(format!("{}: {e}", dir.label));
+                return Vec::new();
+            }
+        };
+    let mut out = Vec::new();
+    for e in entries {
+        let name = String::from_utf8_lossy(&e.name).into_owned();
+        if name.starts_with('/') {
+            continue;
+        }
+        let pm = format!("pagemap-shmem-{}.img", e.shmid);
+        let memory = match pages::load(dir, &pm, warnings) {
+            Ok(Some(m)) => m,
+            Ok(None) => Memory::default(),
+            Err(err) => {
+                warnings.push(err.to_string());
+                Memory::default()
+            }
+        };
+        out.push(Memfd {
+            inode_id: e.inode_id,
+            name: name.strip_prefix("memfd:").unwrap_or(&name).to_string(),
+            size: e.size,
+            memory,
+        });
+    }
+    out
 }
 
 /// The segments of every `ipcns-shm-*.img` of `dir`, sorted by id.

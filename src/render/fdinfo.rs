@@ -12,6 +12,7 @@
 //! | unix socket | 0 | its flags | – | the socket inode | |
 //! | other socket | 0 | – | – | the socket inode | |
 //! | pidfd | 0 | its flags | – | the pidfs inode | `Pid:` / `NSpid:` (the container's PID, -1 when reaped) |
+//! | tty | 0 | its flags (`TtyFileEntry.flags`) | its path's mount id, when recorded | – | a pty master: `tty-index:` (`TtyInfoEntry.pty.index`) |
 //! | eventfd | 0 | its flags | – | – | `eventfd-count:` |
 //! | eventpoll | 0 | its flags | – | – | one `tfd:` line per target |
 //! | signalfd | 0 | its flags | – | – | `sigmask:` |
@@ -21,7 +22,7 @@
 //!
 //! `O_CLOEXEC` is or-ed into the flags when the descriptor has `FD_CLOEXEC`, as the kernel does.
 //! Anonymous inodes cannot seek, so their position is 0. Left out (not in the images): inode
-//! numbers of regular files and of the anonymous inode, the internal mounts' ids (pipefs,
+//! numbers of regular files, terminals and of the anonymous inode, the internal mounts' ids (pipefs,
 //! sockfs, anon_inodefs, shm), `eventfd-id` and `eventfd-semaphore`, unix sockets' `scm_fds`.
 //! `it_value` is the time left when CRIU read it, a moment before the dump ended.
 
@@ -66,6 +67,7 @@ pub fn fdinfo(_p: &Process, fd: &Fd) -> Vec<u8> {
             FileKind::UnixSocket(s) => (Some(0), Some(s.flags), None, Some(u64::from(s.ino))),
             FileKind::Socket { ino, .. } => (Some(0), None, None, Some(u64::from(*ino))),
             FileKind::Pidfd { flags, ino, .. } => (Some(0), Some(*flags), None, Some(*ino)),
+            FileKind::Tty { flags, mnt_id, .. } => (Some(0), Some(*flags), *mnt_id, None),
             _ => (None, None, None, None),
         };
     let mut s = String::with_capacity(64);
@@ -91,6 +93,15 @@ pub fn fdinfo(_p: &Process, fd: &Fd) -> Vec<u8> {
     }
     if let FileKind::AnonInode { detail, .. } = &fd.file.kind {
         anon_lines(&mut s, detail);
+    }
+    if let FileKind::Tty {
+        index,
+        master: true,
+        ..
+    } = &fd.file.kind
+    {
+        // ptmx_show_fdinfo(): the pty's index, on the master only.
+        let _ = writeln!(s, "tty-index:\t{index}");
     }
     s.into_bytes()
 }
@@ -171,6 +182,35 @@ mod tests {
             fd_flags,
             file: Arc::new(FileObject { id: n, kind }),
         }
+    }
+
+    #[test]
+    fn pty_master_has_its_index_the_slave_not() {
+        let p = process(1, vec![], vec![]);
+        let tty = |master| FileKind::Tty {
+            index: 3,
+            master,
+            path: None,
+            flags: 0o104002,
+            mnt_id: Some(86),
+        };
+        assert_eq!(
+            String::from_utf8(fdinfo(&p, &fd(3, 0, tty(true)))).unwrap(),
+            "pos:\t0\nflags:\t0104002\nmnt_id:\t86\ntty-index:\t3\n"
+        );
+        assert_eq!(
+            String::from_utf8(fdinfo(&p, &fd(4, 1, tty(false)))).unwrap(),
+            "pos:\t0\nflags:\t02104002\nmnt_id:\t86\n"
+        );
+        assert_eq!(
+            FileObject {
+                id: 1,
+                kind: tty(true)
+            }
+            .link_text(),
+            "/dev/ptmx",
+            "a master without its path"
+        );
     }
 
     #[test]

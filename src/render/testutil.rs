@@ -232,7 +232,13 @@ pub(crate) fn process_with_files(pid: u32, vmas: Vec<Vma>, memory: Memory) -> Pr
             fd_flags: 0,
             file: Arc::new(FileObject {
                 id: 2,
-                kind: FileKind::Tty { index: 0 },
+                kind: FileKind::Tty {
+                    index: 0,
+                    master: false,
+                    path: None,
+                    flags: 2,
+                    mnt_id: None,
+                },
             }),
         },
     ];

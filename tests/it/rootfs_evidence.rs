@@ -230,3 +230,97 @@ fn modes_as_recorded_and_hostile_layers_stay_inside() {
     );
     m.unmount();
 }
+
+fn sha256_of(p: &str) -> String {
+    let o = run_ok(&["sha256sum", p]).stdout_text();
+    o.split_whitespace().next().unwrap_or_default().to_string()
+}
+
+/// A memfd's descriptor opens its bytes: podman-kitchen's fd 3 (`memfd:kitchen-memfd`, mapped
+/// shared at 0x4b1200000000) hashes like the mapping did in `/proc`.
+#[test]
+fn kitchen_memfd_fd_opens_its_bytes() {
+    let Some(fx) = fixtures() else { return };
+    if !have_fuse() {
+        return;
+    }
+    let dir = fx.join("podman-kitchen");
+    let truth: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("ground-truth.json")).unwrap()).unwrap();
+    let vma_sha = truth["processes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|p| p["vmas"].as_array().unwrap())
+        .find(|v| v["path"] == "/memfd:kitchen-memfd (deleted)")
+        .and_then(|v| v["sha256"].as_str())
+        .expect("the memfd mapping in the ground truth")
+        .to_string();
+    let m = Mount::new(&dir.join("checkpoint.tar.gz"));
+    let fd = m.p("6/fd/3");
+    assert!(readlink(&fd).ends_with("/memfd:kitchen-memfd (deleted)"));
+    let bytes = cat(&fd);
+    assert_eq!(bytes.len(), 16384);
+    assert_eq!(&bytes[..16], b"KITCHEN-MEMFD-s1");
+    assert_eq!(&bytes[0x1000..0x1010], b"KITCHEN-MEMFD-s1");
+    assert_eq!(sha256_of(&fd), vma_sha);
+    // A walk still meets the bytes once (the link target is under .link/).
+    let g = run_timeout(60, &["grep", "-r", "-c", "KITCHEN-MEMFD-s1", &m.p("")]);
+    let files: Vec<&str> = g
+        .stdout
+        .split(|&b| b == b'\n')
+        .filter_map(|l| std::str::from_utf8(l).ok())
+        .filter(|l| !l.ends_with(":0") && !l.is_empty())
+        .collect();
+    assert!(files.iter().all(|l| !l.contains(".link")), "{files:?}");
+    m.unmount();
+}
+
+/// podman-implant: the memfd-executed child's `exe` and the implant's memfd fd open the payload
+/// (sha256 from expected.json); the pty master fd is `/dev/pts/ptmx` with `tty-index`, its slave
+/// `/dev/pts/0`, each with fdinfo as `/proc` showed it (less `ino`, which CRIU does not record).
+#[test]
+fn implant_memfd_exe_and_pty_fds() {
+    let Some(fx) = fixtures() else { return };
+    if !have_fuse() {
+        return;
+    }
+    let dir = fx.join("podman-implant");
+    let expected: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("expected.json")).unwrap()).unwrap();
+    let truth: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("ground-truth.json")).unwrap()).unwrap();
+    let payload = expected["findings"]["memfd_exec"]["sha256"]
+        .as_str()
+        .expect("expected.json findings.memfd_exec.sha256");
+    let m = Mount::new(&dir.join("checkpoint.tar.gz"));
+    assert_eq!(sha256_of(&m.p("12/exe")), payload);
+    assert_eq!(sha256_of(&m.p("11/fd/3")), payload);
+    let proc_of = |pid: u64| {
+        truth["processes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["ns_pids"].as_array().and_then(|v| v.last()) == Some(&pid.into()))
+            .unwrap_or_else(|| panic!("PID {pid} in the ground truth"))
+    };
+    let script = proc_of(15);
+    for fd in ["3", "4"] {
+        let want_link = script["fds"][fd].as_str().unwrap();
+        assert!(
+            readlink(&m.p(format!("15/fd/{fd}"))).ends_with(&format!(".link/rootfs{want_link}")),
+            "fd {fd}: {want_link}"
+        );
+        let want: String = script["fdinfo"][fd]
+            .as_str()
+            .unwrap()
+            .lines()
+            .filter(|l| !l.starts_with("ino:") && !l.is_empty())
+            .map(|l| format!("{l}\n"))
+            .collect();
+        let got = String::from_utf8(cat(&m.p(format!("15/fdinfo/{fd}")))).unwrap();
+        assert_eq!(got, want, "15/fdinfo/{fd}");
+    }
+    assert!(readlink(&m.p("15/fd/3")).ends_with("/dev/pts/ptmx"));
+    m.unmount();
+}
