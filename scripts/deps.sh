@@ -13,6 +13,11 @@ command -v zstd >/dev/null 2>&1 || need+=(zstd)
 command -v yara >/dev/null 2>&1 || need+=(yara)
 command -v rg >/dev/null 2>&1 || need+=(ripgrep)
 command -v rsync >/dev/null 2>&1 || need+=(rsync)
+# checkpointctl's test suite (scripts/peer-checkpointctl.sh): bats, jq, and sudo (one test runs
+# the binary as `nobody`)
+command -v bats >/dev/null 2>&1 || need+=(bats)
+command -v jq >/dev/null 2>&1 || need+=(jq)
+command -v sudo >/dev/null 2>&1 || need+=(sudo)
 # deploy/*.yaml parsed by tests/it/scan.rs
 python3 -c 'import yaml' >/dev/null 2>&1 || need+=(python3-yaml)
 if [ ${#need[@]} -gt 0 ]; then

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every check CI runs: formatting, lints, the benchmark harness on a small size (it must keep
 # running; its numbers are not checked here, see docs/performance.md), a short fuzz smoke run,
-# then unit + integration tests (real FUSE mounts against ../shared/fixtures).
+# then unit + integration tests (real FUSE mounts against ../shared/fixtures), then
+# checkpointctl's own test suite against the binary (scripts/peer-checkpointctl.sh).
 # Usage: scripts/test.sh   (as root on a fresh Debian machine; installs what is missing)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -41,6 +42,11 @@ cargo test --all-targets "${FEATURES[@]}" --no-fail-fast 2>&1 | tee "$log" || st
 # fails) returns early after writing `SKIPPED: <test>: <why>` to stderr: the harness counts it as
 # passed, this line as skipped.
 grep -o 'SKIPPED: .*' "$log" | sort -u >&2 || true
+# checkpointctl's own test suite against the built binary (about 30 s): every test passes but
+# the differences docs/views.md lists; its line comes before the closing line.
+cargo build "${FEATURES[@]}" --quiet
+target_dir=$(cargo metadata --format-version 1 --no-deps | jq -r .target_directory)
+bash scripts/peer-checkpointctl.sh "$target_dir/debug/ckptfs" || status=1
 awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($i ~ /^passed/) p += $(i-1); if ($i ~ /^failed/) f += $(i-1) } }
      /SKIPPED: / { s++ }
      END { printf "tests: %d passed, %d failed, %d skipped\n", p - s, f, s }' "$log"
