@@ -77,6 +77,12 @@ pub fn run(args: &Request, open: &OpenOptions, out: &mut dyn Write) -> Result<()
         None => None,
     };
     let ck = super::load_for_view(&args.checkpoint, open)?;
+    if ck.processes.is_empty() {
+        return Err(Error::input(format!(
+            "{}: pstree.img is missing: the checkpoint holds no process tree, so no memory to show",
+            args.checkpoint.display()
+        )));
+    }
     let shown = args.checkpoint.display();
     if let Some((pat, text)) = pattern {
         let procs: Vec<&Process> = match args.pid {

@@ -2138,6 +2138,18 @@ fn metadata_only_archive_shows_its_metadata() {
     .unwrap();
     assert_eq!(j[0]["container_name"], "meta-only");
     assert_eq!(j[0]["engine"], "Podman");
+    // memparse has nothing to show: an error naming the missing image.
+    let r = ckptfs(dir.path(), &["memparse", "meta.tar"]);
+    assert_eq!(r.code, 2, "{}", r.err);
+    assert!(
+        r.err
+            .lines()
+            .last()
+            .unwrap_or("")
+            .contains("pstree.img is missing"),
+        "{}",
+        r.err
+    );
     // Without the engine's metadata an empty checkpoint/ is still not a checkpoint.
     let bare = dir.path().join("bare");
     std::fs::create_dir_all(bare.join("checkpoint")).unwrap();
