@@ -3,7 +3,7 @@
 //! - a private mapping of a memfd (a program executed from it): its own dumped pages win over the
 //!   memfd's content, which shows where it has none; every dumped byte reads;
 //! - the clean pages of a private file mapping come from the file when the checkpoint holds it
-//!   (a file of the layer, a deleted file's saved copy), and stay holes when only the image
+//!   (a file of the layer, a deleted file's saved copy, a file of a saved tmpfs), and stay holes when only the image
 //!   holds it (unless `--rootfs` names the image).
 //!
 //! Writer-made cases, and the real `podman-implant` fixture against its ground truth.
@@ -131,6 +131,41 @@ fn layer_file_fills_the_clean_pages_of_its_mapping() {
     assert!(cat(&img).iter().all(|&b| b == 0));
     let log = m.stderr_log();
     assert!(!log.contains("warning"), "{log}");
+    m.unmount();
+}
+
+/// A library in a tmpfs whose contents CRIU saved (`tmpfs-dev-N.tar.gz.img`, merged into
+/// `rootfs/` at its mount point), mapped privately: its clean pages read from that file.
+#[test]
+fn tmpfs_file_fills_the_clean_pages_of_its_mapping() {
+    use std::io::Write;
+    if !have_fuse() {
+        return;
+    }
+    let t = TempDir::new("mm-tmpfs");
+    let lib: Vec<u8> = (0..2 * 4096u32)
+        .map(|i| (i.wrapping_mul(40_503) >> 7) as u8 | 1)
+        .collect();
+    let mut b = tar::Builder::new(Vec::new());
+    let mut h = tar::Header::new_gnu();
+    h.set_entry_type(tar::EntryType::Regular);
+    h.set_mode(0o755);
+    h.set_size(lib.len() as u64);
+    b.append_data(&mut h, "./libt.so", &lib[..]).unwrap();
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gz.write_all(&b.into_inner().unwrap()).unwrap();
+    let base = 0x7f4e_0000_0000u64;
+    let mut w = CheckpointWriter::new();
+    w.process(1, 0)
+        .comm("app")
+        .vma(Vma::file(base, 2 * PAGE, "/tmp/libt.so", 0).rx());
+    w.tmpfs("/tmp", 45, &gz.finish().unwrap());
+    let ck = t.join("ck.tar");
+    w.write_tar(&ck, &Layout::podman("tmpfs-lib"), Compression::None)
+        .unwrap();
+    let m = Mount::new(&ck);
+    assert_eq!(sha256sum(&memory_file(&m, 1, base)), sha256_hex(&lib));
+    assert_eq!(xxd(&m.p("1/mem"), base + PAGE + 100, 16), &lib[4196..4212]);
     m.unmount();
 }
 
