@@ -118,11 +118,19 @@ fn stop_now(mp: &Path) {
 /// How a mount opens a checkpoint: the same for a mount of one checkpoint and for each member of
 /// a mount of a directory of checkpoints, so both show the same tree.
 struct Load {
-    cache_dir: Option<PathBuf>,
-    max_size: Option<u64>,
+    /// How inputs are opened (`--cache-dir`, `--max-size`, `--image`, ...).
+    source: source::OpenOptions,
     /// `--rootfs` (a mount of one checkpoint only).
     rootfs: Option<PathBuf>,
     opts: FsOptions,
+}
+
+/// How `mount` opens its inputs.
+fn source_options(a: &MountArgs) -> source::OpenOptions {
+    source::OpenOptions {
+        max_size: a.max_size,
+        ..a.cache.open_options()
+    }
 }
 
 impl Load {
@@ -131,10 +139,9 @@ impl Load {
     fn open(&self, ckpt: &Path) -> Result<CkptFs, CliError> {
         // Progress on the mount's stderr when it is a terminal (a daemon keeps a terminal).
         let opts = source::OpenOptions {
-            cache_dir: self.cache_dir.clone(),
-            max_size: self.max_size,
             progress: std::io::stderr().is_terminal(),
             metadata_only: false,
+            ..self.source.clone()
         };
         let src = source::open(ckpt, &opts).map_err(|e| CliError {
             code: source_code(&e),
@@ -157,8 +164,7 @@ fn serve(
     reporter: Option<&mut Reporter>,
 ) -> Result<(), CliError> {
     let load = Load {
-        cache_dir: a.cache.dir.clone(),
-        max_size: a.max_size,
+        source: source_options(a),
         rootfs: a.rootfs.clone(),
         opts: FsOptions::current_user(a.allow_other),
     };
@@ -191,8 +197,7 @@ fn serve_many(
 ) -> Result<(), CliError> {
     let fs_opts = FsOptions::current_user(a.allow_other);
     let load = Load {
-        cache_dir: a.cache.dir.clone(),
-        max_size: a.max_size,
+        source: source_options(a),
         rootfs: None,
         opts: fs_opts,
     };

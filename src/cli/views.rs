@@ -20,6 +20,10 @@ pub struct CacheDirArg {
         global = true
     )]
     pub dir: Option<PathBuf>,
+    /// Which image of an OCI layout or image archive (oci-archive, docker-archive) holding
+    /// several: a reference (`localhost/ck:1`), a repo tag or a digest
+    #[arg(long = "image", id = "image_ref", value_name = "REF", global = true)]
+    pub image: Option<String>,
 }
 
 impl CacheDirArg {
@@ -30,6 +34,7 @@ impl CacheDirArg {
             max_size: None,
             progress: true,
             metadata_only: false,
+            image: self.image.clone(),
         }
     }
 }

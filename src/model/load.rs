@@ -185,8 +185,11 @@ fn checkpoint_time(source: &Source, meta: &Metadata) -> SystemTime {
 }
 
 fn load_metadata(source: &Source, warnings: &mut Vec<String>) -> Metadata {
-    let md = |n: &str| source.metadata.get(n).map(|b| b.bytes());
+    let md = |n: &str| source.file(n).map(|b| b.bytes());
     let mut meta = Metadata::from_container_files(md("config.dump"), md("spec.dump"), warnings);
+    if let Some(img) = &source.oci {
+        meta.set_image(img);
+    }
     if let Some(b) = md("network.status") {
         meta.set_network_status(b, warnings);
     }

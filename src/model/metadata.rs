@@ -114,6 +114,8 @@ pub struct Metadata {
     pub arch: Option<String>,
     /// Network interfaces: Podman's `network.status`, or CRI-O's `io.kubernetes.cri-o.IP.N`.
     pub network: Vec<NetInterface>,
+    /// When the checkpoint came as a container image: its form, reference and annotations.
+    pub image_wrapper: Option<crate::source::oci::OciImage>,
 }
 
 pub use crate::format::time::parse_rfc3339;
@@ -198,6 +200,57 @@ impl Metadata {
                 .or_else(|| str_at(&ann, "io.kubernetes.cri.sandbox-namespace"));
         }
         m
+    }
+
+    /// Takes what a checkpoint image says where the checkpoint's own files are silent: the
+    /// annotations of `podman container checkpoint --create-image` / `checkpointctl build`
+    /// (`io.podman.annotations.checkpoint.*`, `org.criu.checkpoint.*`) and containerd's
+    /// checkpoint index (`io.containerd.checkpoint.runtime`, the rootfs image's reference).
+    pub fn set_image(&mut self, img: &crate::source::oci::OciImage) {
+        let a = |k: &str| img.annotations.get(k).filter(|v| !v.is_empty()).cloned();
+        let first = |keys: &[&str]| keys.iter().find_map(|k| a(k));
+        if img.containerd_checkpoint {
+            self.engine.get_or_insert_with(|| "containerd".into());
+            if self.image.is_none() {
+                self.image = a("org.opencontainers.image.ref.name");
+            }
+            if self.runtime.is_none() {
+                self.runtime = a("io.containerd.checkpoint.runtime");
+            }
+        }
+        let podman = img
+            .annotations
+            .keys()
+            .any(|k| k.starts_with("io.podman.annotations.checkpoint."));
+        if self.engine.is_none() && podman {
+            self.engine = Some("Podman".into());
+        }
+        if self.container_name.is_none() {
+            self.container_name = first(&[
+                "io.podman.annotations.checkpoint.name",
+                "org.criu.checkpoint.container.name",
+            ]);
+        }
+        if self.image.is_none() {
+            self.image = first(&[
+                "io.podman.annotations.checkpoint.rootfsImageName",
+                "io.podman.annotations.checkpoint.rawImageName",
+                "org.criu.checkpoint.rootfs.image.name",
+            ]);
+        }
+        if self.image_id.is_none() {
+            self.image_id = first(&[
+                "io.podman.annotations.checkpoint.rootfsImageID",
+                "org.criu.checkpoint.rootfs.image.id",
+            ]);
+        }
+        if self.runtime.is_none() {
+            self.runtime = first(&[
+                "io.podman.annotations.checkpoint.runtime.name",
+                "org.criu.checkpoint.runtime.name",
+            ]);
+        }
+        self.image_wrapper = Some(img.clone());
     }
 
     /// Takes the CRIU version and the kernel from the head of CRIU's `dump.log` (only its first

@@ -44,6 +44,9 @@ use crate::source::{InputKind, Layout};
 #[derive(Serialize)]
 struct Info<'a> {
     engine: Option<&'a str>,
+    /// The container image the checkpoint came wrapped in, when it did.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    checkpoint_image: Option<&'a crate::source::oci::OciImage>,
     container_name: Option<&'a str>,
     container_id: Option<&'a str>,
     image: Option<&'a str>,
@@ -123,6 +126,7 @@ pub fn info_json(ck: &Checkpoint) -> Vec<u8> {
         .collect();
     let info = Info {
         engine: m.engine.as_deref(),
+        checkpoint_image: m.image_wrapper.as_ref(),
         container_name: m.container_name.as_deref(),
         container_id: m.container_id.as_deref(),
         image: m.image.as_deref(),

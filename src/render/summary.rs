@@ -50,7 +50,7 @@ pub fn checkpoint_sizes(ck: &Checkpoint) -> CheckpointSizes {
             .filter(|(n, _)| n.starts_with("pages-") && n.ends_with(".img"))
             .map(|(_, b)| len(b))
             .fold(0, u64::saturating_add),
-        root_fs_diff: ck.source.metadata.get("rootfs-diff.tar").map(len),
+        root_fs_diff: ck.source.file("rootfs-diff.tar").map(len),
     }
 }
 

@@ -173,6 +173,12 @@ fn image_dir(
     }
 }
 
+/// True when the archive holds CRIU images where a checkpoint archive has them: at its root, in
+/// `checkpoint/`, or in one directory (an archive of an image directory).
+pub(crate) fn holds_images(idx: &TarIndex) -> bool {
+    has_images(idx, "") || idx.is_dir(CHECKPOINT_DIR) || find_image_dir(idx).is_ok()
+}
+
 /// Finds the images in an indexed archive and splits images from metadata.
 pub(crate) fn from_archive(idx: &TarIndex) -> Result<Found, Error> {
     let mut warnings = idx.warnings.clone();

@@ -22,6 +22,7 @@ mod dir;
 mod error;
 pub mod inner;
 mod layout;
+pub mod oci;
 pub mod path;
 pub mod peek;
 mod stream;
@@ -60,6 +61,9 @@ pub struct OpenOptions {
     /// is read as a stream, nothing is written to the cache, and the bytes of its memory pages
     /// (and root file system diff) are withheld, never served (see `stream.rs`).
     pub metadata_only: bool,
+    /// Which image of an OCI layout or image archive holding several (a reference, repo tag or
+    /// digest); `None` takes the only one.
+    pub image: Option<String>,
 }
 
 /// What the input file (or directory) is, detected from its content.
@@ -137,6 +141,11 @@ pub struct Source {
     /// Non-fatal problems (e.g. "parent link ../pre points outside the archive: incremental pages
     /// of the parent are unavailable").
     pub warnings: Vec<String>,
+    /// What the image says, when the checkpoint came wrapped as a container image.
+    pub oci: Option<oci::OciImage>,
+    /// Files the model reads by a role name (`spec.dump`, `rootfs-diff.tar`) that this input
+    /// stores under another (containerd's own checkpoint: its spec and rw layer blobs).
+    roles: BTreeMap<&'static str, Blob>,
     /// sha256 of the input file, computed at most once.
     sha256: Arc<OnceLock<Option<String>>>,
     /// The whole input file, for hashing on demand (plain `.tar`).
@@ -172,7 +181,7 @@ impl Source {
     /// as stored, or decompressed when its content is gzip / zstd (containerd's rootfs-diff.tar
     /// is a gzip-compressed OCI layer); None when the archive has none. See [`inner`].
     pub fn plain_tar(&self, name: &str) -> Option<Result<Blob, String>> {
-        let b = self.metadata.get(name)?;
+        let b = self.file(name)?;
         if b.is_withheld() {
             return Some(Err(format!(
                 "{name}: not read (the checkpoint was opened for its metadata only)"
@@ -186,6 +195,13 @@ impl Source {
     pub fn image_tar(&self, name: &str) -> Option<Result<Blob, String>> {
         let b = self.images.files.get(name)?;
         Some(inner::plain_tar(name, b, &self.opts))
+    }
+
+    /// The container archive's file `name` (`config.dump`, `spec.dump`, `rootfs-diff.tar`...),
+    /// or the file playing its part in an input that stores it elsewhere (containerd's own
+    /// checkpoint image keeps the spec inside its container record and the rw layer as a blob).
+    pub fn file(&self, name: &str) -> Option<&Blob> {
+        self.metadata.get(name).or_else(|| self.roles.get(name))
     }
 
     /// Waits until the cache entry this open built or reused is recorded: the input's hash
@@ -211,6 +227,8 @@ impl Source {
             images,
             metadata,
             warnings,
+            oci: None,
+            roles: BTreeMap::new(),
             sha256: Arc::new(OnceLock::from(None)),
             whole: None,
             hashing: None,
@@ -271,6 +289,19 @@ pub fn open(path: &Path, opts: &OpenOptions) -> Result<Source, Error> {
     let abs =
         std::path::absolute(path).map_err(|e| Error::io(path, "cannot resolve the path", e))?;
     let md = fs::metadata(&abs).map_err(|e| Error::io(&abs, "cannot open", e))?;
+    if md.is_dir()
+        && !dir::is_checkpoint_dir(&abs)
+        && let Some(form) = oci::detect_dir(&abs)
+    {
+        let opened = oci::open(
+            &oci::Files::Dir(&abs),
+            form,
+            &abs,
+            opts.image.as_deref(),
+            opts,
+        )?;
+        return from_image(abs, InputKind::ImageDir, opened, opts);
+    }
     if md.is_dir() {
         let found = dir::open_dir(&abs)?;
         let size = found
@@ -290,6 +321,8 @@ pub fn open(path: &Path, opts: &OpenOptions) -> Result<Source, Error> {
             images: found.images,
             metadata: found.metadata,
             warnings: found.warnings,
+            oci: None,
+            roles: BTreeMap::new(),
             sha256: Arc::new(OnceLock::from(None)),
             whole: None,
             hashing: None,
@@ -334,11 +367,22 @@ pub fn open(path: &Path, opts: &OpenOptions) -> Result<Source, Error> {
         }
     };
     let idx = tar::TarIndex::build(&abs, &tar)?;
-    let found = layout::from_archive(&idx)?;
+    let mut image = None;
+    let found = match (layout::holds_images(&idx), oci::detect_tar(&idx)) {
+        (false, Some((root, form))) => {
+            let files = oci::Files::Tar { idx: &idx, root };
+            let opened = oci::open(&files, form, &abs, opts.image.as_deref(), opts)?;
+            let (found, img) = image_found(&abs, opened)?;
+            image = Some(img);
+            found
+        }
+        _ => layout::from_archive(&idx)?,
+    };
     warnings.extend(found.warnings);
     // A plain tar is hashed from its mapping on demand; a compressed input opened for its
     // metadata only has no hash (its stream was not kept).
     let whole = (kind == InputKind::Tar).then_some(tar);
+    let (oci, roles) = image.map_or((None, BTreeMap::new()), |(o, r)| (Some(o), r));
     Ok(Source {
         input: InputInfo {
             path: abs,
@@ -350,12 +394,80 @@ pub fn open(path: &Path, opts: &OpenOptions) -> Result<Source, Error> {
         images: found.images,
         metadata: found.metadata,
         warnings,
+        oci,
+        roles,
         sha256: Arc::new(OnceLock::new()),
         whole,
         hashing,
         record,
         opts: opts.clone(),
     })
+}
+
+/// The checkpoint inside an opened image: its layout, images and metadata (the image's own
+/// blobs added to the metadata), and what the image says.
+#[allow(clippy::type_complexity)]
+fn image_found(
+    abs: &Path,
+    opened: oci::Opened,
+) -> Result<(layout::Found, (oci::OciImage, BTreeMap<&'static str, Blob>)), Error> {
+    let idx = tar::TarIndex::build(abs, &opened.tar)?;
+    let mut found = layout::from_archive(&idx)?;
+    let mut warnings = opened.warnings;
+    warnings.append(&mut found.warnings);
+    found.warnings = warnings;
+    if opened.image.containerd_checkpoint {
+        // The CRIU images with the container's record and rw layer beside them: a container
+        // checkpoint, like a kubelet archive.
+        found.layout = Layout::ContainerArchive;
+    }
+    found.metadata.extend(opened.extra);
+    Ok((found, (opened.image, opened.roles)))
+}
+
+/// A source from an image layout directory.
+fn from_image(
+    abs: PathBuf,
+    kind: InputKind,
+    opened: oci::Opened,
+    opts: &OpenOptions,
+) -> Result<Source, Error> {
+    let (found, (image, roles)) = image_found(&abs, opened)?;
+    let size = dir_size(&abs);
+    Ok(Source {
+        input: InputInfo {
+            path: abs,
+            kind,
+            size,
+            cache_path: None,
+        },
+        layout: found.layout,
+        images: found.images,
+        metadata: found.metadata,
+        warnings: found.warnings,
+        oci: Some(image),
+        roles,
+        sha256: Arc::new(OnceLock::from(None)),
+        whole: None,
+        hashing: None,
+        record: None,
+        opts: opts.clone(),
+    })
+}
+
+/// The sum of the sizes of the regular files below `dir` (an image layout: a few levels).
+fn dir_size(dir: &Path) -> u64 {
+    fn walk(p: &Path, depth: usize) -> u64 {
+        let Ok(rd) = fs::read_dir(p) else { return 0 };
+        rd.flatten()
+            .map(|e| match e.file_type() {
+                Ok(t) if t.is_file() => e.metadata().map_or(0, |m| m.len()),
+                Ok(t) if t.is_dir() && depth < 4 => walk(&e.path(), depth + 1),
+                _ => 0,
+            })
+            .sum()
+    }
+    walk(dir, 0)
 }
 
 #[cfg(test)]

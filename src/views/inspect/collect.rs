@@ -43,6 +43,7 @@ pub fn collect(ck: &Checkpoint, sections: &Sections) -> Result<Inspected, Error>
         created: m.created.as_deref().map(short_time),
         checkpointed: m.checkpointed.as_deref().map(short_time),
         engine: m.engine.clone(),
+        checkpoint_image: m.image_wrapper.clone(),
         ip,
         mac,
         networks,
@@ -214,8 +215,7 @@ fn missing_fd_images(ck: &Checkpoint, shown: &[&Process]) -> Option<String> {
 /// A metadata file of the archive, parsed as JSON.
 pub(crate) fn json_metadata(ck: &Checkpoint, name: &str) -> Option<Value> {
     ck.source
-        .metadata
-        .get(name)
+        .file(name)
         .and_then(|b| serde_json::from_slice(b.bytes()).ok())
 }
 

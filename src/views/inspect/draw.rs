@@ -27,6 +27,18 @@ pub fn tree(i: &Inspected, s: &Sections) -> Node {
         root.leaf(format!("Checkpointed: {c}"));
     }
     root.leaf(format!("Engine: {}", dash(&i.engine)));
+    if let Some(img) = &i.checkpoint_image {
+        let what = match (&img.reference, &img.digest) {
+            (Some(r), Some(d)) => format!("{r} ({}, {d})", img.form.name()),
+            (Some(r), None) => format!("{r} ({})", img.form.name()),
+            (None, Some(d)) => format!("{d} ({})", img.form.name()),
+            (None, None) => format!("unnamed ({})", img.form.name()),
+        };
+        let n = root.add(Node::new(format!("Checkpoint image: {what}")));
+        for (k, v) in &img.annotations {
+            n.leaf(format!("{k}: {}", crate::format::escape::escape(v)));
+        }
+    }
     if i.networks.is_empty() {
         if let Some(ip) = &i.ip {
             root.leaf(format!("IP: {ip}"));

@@ -26,6 +26,10 @@ pub struct Inspected {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub checkpointed: Option<String>,
     pub engine: Option<String>,
+    /// The container image the checkpoint came wrapped in (OCI forms, docker-archive), with its
+    /// annotations as recorded (checkpointctl's schema has none).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub checkpoint_image: Option<crate::source::oci::OciImage>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ip: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
