@@ -74,7 +74,27 @@ pub(crate) fn io_why(e: &std::io::Error) -> String {
 }
 
 /// Runs the command line; returns the process exit code.
+/// What checkpointctl's plugin host asks a plugin (`checkpointctl-NAME --plugin-description`)
+/// before listing it: its one-line description, with exit status 42 to say the flag is
+/// understood. Installed or linked as `checkpointctl-ckptfs` on PATH, ckptfs is then
+/// `checkpointctl ckptfs ...` and listed by `checkpointctl plugin list`.
+pub const PLUGIN_DESCRIPTION: &str =
+    "Mount a checkpoint read-only as a /proc-like tree for memory forensics (ckptfs)";
+
+/// The exit status checkpointctl expects from `--plugin-description`.
+pub const PLUGIN_DESCRIPTION_EXIT: i32 = 42;
+
+fn checkpointctl_plugin(first: Option<&std::ffi::OsStr>) -> Option<i32> {
+    (first? == "--plugin-description").then(|| {
+        println!("{PLUGIN_DESCRIPTION}");
+        PLUGIN_DESCRIPTION_EXIT
+    })
+}
+
 pub fn main() -> i32 {
+    if let Some(code) = checkpointctl_plugin(std::env::args_os().nth(1).as_deref()) {
+        return code;
+    }
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => return clap_error(e),

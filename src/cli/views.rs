@@ -24,6 +24,15 @@ pub struct CacheDirArg {
     /// several: a reference (`localhost/ck:1`), a repo tag or a digest
     #[arg(long = "image", id = "image_ref", value_name = "REF", global = true)]
     pub image: Option<String>,
+    /// Docker's directory of the checkpointed container (`<docker root>/containers/<id>/`, with
+    /// config.v2.json): its name, image and times for a `docker checkpoint create` checkpoint
+    /// [default: two levels above a checkpoint in Docker's own layout]
+    #[arg(long = "container-dir", value_name = "DIR", global = true)]
+    pub container_dir: Option<PathBuf>,
+    /// The container's rw layer as a tar (Docker's checkpoints leave it out), served as the
+    /// rootfs diff
+    #[arg(long = "rw-layer", value_name = "TAR", global = true)]
+    pub rw_layer: Option<PathBuf>,
 }
 
 impl CacheDirArg {
@@ -35,6 +44,8 @@ impl CacheDirArg {
             progress: true,
             metadata_only: false,
             image: self.image.clone(),
+            container_dir: self.container_dir.clone(),
+            rw_layer: self.rw_layer.clone(),
         }
     }
 }

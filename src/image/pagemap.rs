@@ -83,6 +83,34 @@ fn entry_fast(mut b: &[u8]) -> Option<PagemapEntry> {
     Some(e)
 }
 
+/// The PE_* flags this version knows.
+const KNOWN_FLAGS: u32 = PE_PARENT | PE_LAZY | PE_PRESENT;
+
+/// The first field a message body carries beyond `known` (field numbers `1..=known`), as
+/// `field N`; None when it has none or is not a well-formed message (prost then says why).
+fn unknown_field(mut b: &[u8], known: u64) -> Option<String> {
+    while !b.is_empty() {
+        let key = varint(&mut b)?;
+        let (field, wire) = (key >> 3, key & 7);
+        if field == 0 || field > known {
+            return Some(format!("field {field}"));
+        }
+        match wire {
+            0 => {
+                varint(&mut b)?;
+            }
+            1 => b = b.get(8..)?,
+            5 => b = b.get(4..)?,
+            2 => {
+                let len = usize::try_from(varint(&mut b)?).ok()?;
+                b = b.get(len..)?;
+            }
+            _ => return None,
+        }
+    }
+    None
+}
+
 /// A varint from the front of `b` (at most 10 bytes, the 10th 0 or 1: 64 bits, as prost takes
 /// them); anything else is left to prost.
 fn varint(b: &mut &[u8]) -> Option<u64> {
@@ -109,18 +137,37 @@ pub fn decode_pagemap(name: &str, bytes: &[u8]) -> Result<(u64, Vec<PageRun>), E
     let start = check_header(name, bytes, magic::PAGEMAP)?;
     let mut frames = Frames::new(name, bytes, start);
     let head: PagemapHead = match frames.next_frame() {
-        Some(frame) => decode_frame(name, &frame?)?,
+        Some(frame) => {
+            let frame = frame?;
+            if let Some(what) = unknown_field(frame.body, 1) {
+                let kind = ErrorKind::UnsupportedPages {
+                    what: format!("pagemap head has {what}"),
+                };
+                return Err(Error::new(name, Some(frame.index), frame.offset, kind));
+            }
+            decode_frame(name, &frame)?
+        }
         None => return Err(Error::new(name, None, start, ErrorKind::NoPagemapHead)),
     };
     let mut runs = Vec::with_capacity(capacity_hint(&frames));
     while let Some(frame) = frames.next_frame() {
         let frame = frame?;
+        let fault = |kind| Error::new(name, Some(frame.index), frame.offset, kind);
         let entry: PagemapEntry = match entry_fast(frame.body) {
             Some(e) => e,
-            None => decode_frame(name, &frame)?,
+            None => {
+                if let Some(what) = unknown_field(frame.body, 5) {
+                    return Err(fault(ErrorKind::UnsupportedPages { what }));
+                }
+                decode_frame(name, &frame)?
+            }
         };
+        if let Some(f) = entry.flags.filter(|f| f & !KNOWN_FLAGS != 0) {
+            return Err(fault(ErrorKind::UnsupportedPages {
+                what: format!("flags {:#x}", f & !KNOWN_FLAGS),
+            }));
+        }
         let run = normalise(&entry);
-        let fault = |kind| Error::new(name, Some(frame.index), frame.offset, kind);
         if run.vaddr % PAGE_SIZE != 0 {
             return Err(fault(ErrorKind::UnalignedVaddr { vaddr: run.vaddr }));
         }
@@ -307,6 +354,29 @@ mod tests {
             entry(0xffff_ffff_ffff_e000, 0, None, None, Some(1)),
         ]);
         assert!(decode_pagemap("pagemap-9.img", &bytes).is_ok());
+    }
+
+    #[test]
+    fn compressed_pages_are_refused_never_read_as_plain() {
+        // criu-dev's compressed entries add fields after 5 (a nested message, repeated sizes:
+        // the schema changed after merging), and may add flags: each is refused by field.
+        let mut nested = entry(0x1000, 0, None, Some(PE_PRESENT), Some(4));
+        nested.extend_from_slice(&[0x32, 0x04, 0x08, 0x01, 0x10, 0x80]);
+        let mut sizes = entry(0x1000, 0, None, Some(PE_PRESENT), Some(4));
+        sizes.extend_from_slice(&[0x30, 0x90, 0x03]);
+        let flagged = entry(0x1000, 0, None, Some(PE_PRESENT | 0x8), Some(4));
+        for (body, what) in [(nested, "field 6"), (sizes, "field 6"), (flagged, "flags 0x8")] {
+            let img = image(&[head(1), body]);
+            let e = decode_pagemap("pagemap-7.img", &img).unwrap_err().to_string();
+            assert!(e.starts_with("pagemap-7.img: entry 1"), "{e}");
+            assert!(e.contains(what) && e.contains("compressed pages"), "{e}");
+            assert!(e.contains("not supported yet"), "{e}");
+        }
+        // A head with a compression field too.
+        let mut h = head(1);
+        h.extend_from_slice(&[0x10, 0x01]);
+        let e = decode_pagemap("pagemap-7.img", &image(&[h])).unwrap_err().to_string();
+        assert!(e.contains("pagemap head has field 2"), "{e}");
     }
 
     #[test]

@@ -29,6 +29,12 @@ use crate::source::{ImageDir, Source};
 pub fn load(source: Source) -> Result<Checkpoint, Error> {
     let mut warnings: Vec<String> = source.warnings.clone();
     let dir = &source.images;
+    if dir.chain().any(|d| d.files.contains_key("cipher.img")) {
+        return Err(Error::Invalid {
+            file: format!("{}/cipher.img", dir.label),
+            what: "the images are encrypted (CRIU image encryption): ckptfs does not decrypt them yet, and never reads encrypted pages as plain ones".into(),
+        });
+    }
 
     let mut meta = load_metadata(&source, &mut warnings);
 
@@ -189,6 +195,9 @@ fn load_metadata(source: &Source, warnings: &mut Vec<String>) -> Metadata {
     let mut meta = Metadata::from_container_files(md("config.dump"), md("spec.dump"), warnings);
     if let Some(img) = &source.oci {
         meta.set_image(img);
+    }
+    if let Some(b) = md("config.v2.json") {
+        meta.set_docker(b, md("hostconfig.json"), warnings);
     }
     if let Some(b) = md("network.status") {
         meta.set_network_status(b, warnings);

@@ -202,6 +202,38 @@ impl Metadata {
         m
     }
 
+    /// Takes the container's name, image, id and times from Docker's own records of it
+    /// (`config.v2.json`, `hostconfig.json` beside a `docker checkpoint create` checkpoint).
+    pub fn set_docker(&mut self, config: &[u8], host: Option<&[u8]>, warnings: &mut Vec<String>) {
+        let c: Value = match serde_json::from_slice(config) {
+            Ok(v) => v,
+            Err(e) => {
+                warnings.push(format!(
+                    "config.v2.json: not valid JSON ({e}); Docker's metadata is ignored"
+                ));
+                return;
+            }
+        };
+        let at = |p: &str| match c.pointer(p) {
+            Some(Value::String(s)) if !s.is_empty() => Some(s.clone()),
+            _ => None,
+        };
+        self.engine = Some("Docker".into());
+        self.container_id = self.container_id.take().or_else(|| at("/ID"));
+        self.container_name = self
+            .container_name
+            .take()
+            .or_else(|| at("/Name").map(|n| n.trim_start_matches('/').to_string()));
+        self.image = self.image.take().or_else(|| at("/Config/Image"));
+        self.image_id = self.image_id.take().or_else(|| at("/Image"));
+        self.created = self.created.take().or_else(|| at("/Created"));
+        if self.runtime.is_none()
+            && let Some(h) = host.and_then(|h| serde_json::from_slice::<Value>(h).ok())
+        {
+            self.runtime = str_at(&h, "Runtime");
+        }
+    }
+
     /// Takes what a checkpoint image says where the checkpoint's own files are silent: the
     /// annotations of `podman container checkpoint --create-image` / `checkpointctl build`
     /// (`io.podman.annotations.checkpoint.*`, `org.criu.checkpoint.*`) and containerd's

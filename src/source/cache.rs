@@ -1334,7 +1334,7 @@ mod tests {
             cache_dir: Some(t.join("cache")),
             max_size: None,
             progress: false,
-            metadata_only: false,
+            ..Default::default()
         };
         let open = || {
             let f = File::open(&input).unwrap();
@@ -1450,7 +1450,7 @@ mod tests {
             cache_dir: Some(t.join("cache")),
             max_size: None,
             progress: false,
-            metadata_only: false,
+            ..Default::default()
         };
         let open = || {
             let f = File::open(&input).unwrap();
@@ -1517,6 +1517,7 @@ mod tests {
             max_size: None,
             progress: false,
             metadata_only: false,
+            ..Default::default()
         };
         let f = File::open(&input).unwrap();
         assert!(decompressed(&input, &f, InputKind::TarGz, &opts).is_err());

@@ -64,6 +64,13 @@ pub struct OpenOptions {
     /// Which image of an OCI layout or image archive holding several (a reference, repo tag or
     /// digest); `None` takes the only one.
     pub image: Option<String>,
+    /// Docker's directory of the checkpointed container (`<docker root>/containers/<id>/`, with
+    /// `config.v2.json` and `hostconfig.json`): its name, image and times. Found by itself when
+    /// the checkpoint lies in Docker's layout (`<id>/checkpoints/<name>/`).
+    pub container_dir: Option<PathBuf>,
+    /// The container's rw layer as a tar (Docker's checkpoints leave it out), served as the
+    /// rootfs diff.
+    pub rw_layer: Option<PathBuf>,
 }
 
 /// What the input file (or directory) is, detected from its content.
@@ -303,7 +310,8 @@ pub fn open(path: &Path, opts: &OpenOptions) -> Result<Source, Error> {
         return from_image(abs, InputKind::ImageDir, opened, opts);
     }
     if md.is_dir() {
-        let found = dir::open_dir(&abs)?;
+        let mut found = dir::open_dir(&abs)?;
+        let roles = docker_context(&abs, &mut found, opts)?;
         let size = found
             .images
             .chain()
@@ -322,7 +330,7 @@ pub fn open(path: &Path, opts: &OpenOptions) -> Result<Source, Error> {
             metadata: found.metadata,
             warnings: found.warnings,
             oci: None,
-            roles: BTreeMap::new(),
+            roles,
             sha256: Arc::new(OnceLock::from(None)),
             whole: None,
             hashing: None,
@@ -402,6 +410,57 @@ pub fn open(path: &Path, opts: &OpenOptions) -> Result<Source, Error> {
         record,
         opts: opts.clone(),
     })
+}
+
+/// Docker's own checkpoint (`docker checkpoint create`): a bare CRIU directory whose container's
+/// records lie two levels up (`<id>/checkpoints/<name>/`, or `--container-dir`). Adds
+/// `config.v2.json` and `hostconfig.json` to the metadata, and the rw layer (`--rw-layer`) as the
+/// rootfs diff, or a warning that the checkpoint has none.
+fn docker_context(
+    abs: &Path,
+    found: &mut layout::Found,
+    opts: &OpenOptions,
+) -> Result<BTreeMap<&'static str, Blob>, Error> {
+    let mut roles = BTreeMap::new();
+    let beside = || {
+        let ckdir = abs.parent()?;
+        (ckdir.file_name()? == "checkpoints").then_some(())?;
+        let ctr = ckdir.parent()?;
+        ctr.join("config.v2.json").is_file().then(|| ctr.to_path_buf())
+    };
+    let Some(ctr) = opts.container_dir.clone().or_else(beside) else {
+        if let Some(rw) = &opts.rw_layer {
+            roles.insert("rootfs-diff.tar", rw_layer(rw)?);
+        }
+        return Ok(roles);
+    };
+    for name in ["config.v2.json", "hostconfig.json"] {
+        let p = ctr.join(name);
+        match dir::load_file(&p) {
+            Ok(b) => {
+                found.metadata.insert(name.to_string(), b);
+            }
+            Err(e) if name == "config.v2.json" => {
+                return Err(Error::io(&p, "cannot read Docker's container record", e));
+            }
+            Err(_) => {}
+        }
+    }
+    match &opts.rw_layer {
+        Some(rw) => {
+            roles.insert("rootfs-diff.tar", rw_layer(rw)?);
+        }
+        None => found.warnings.push(
+            "a Docker checkpoint holds no file of the container: its rw layer stays in Docker's storage; rootfs/ shows only what --rootfs DIR (the layer's directory) or --rw-layer TAR gives".into(),
+        ),
+    }
+    Ok(roles)
+}
+
+/// The rw layer tar given with `--rw-layer`, mapped read-only.
+fn rw_layer(p: &Path) -> Result<Blob, Error> {
+    let f = dir::open_evidence(p, true).map_err(|e| Error::io(p, "cannot open the rw layer", e))?;
+    Blob::map(&f).map_err(|e| Error::io(p, "cannot map the rw layer", e))
 }
 
 /// The checkpoint inside an opened image: its layout, images and metadata (the image's own

@@ -876,6 +876,7 @@ fn open_archive(what: &str, bytes: Vec<u8>, max: Option<u64>) -> Result<Source, 
                 max_size: max,
                 progress: false,
                 metadata_only: false,
+                ..Default::default()
             },
         )
         .map_err(|e| e.to_string())
@@ -1073,6 +1074,7 @@ fn compression_bombs_stop_at_max_size() {
                     max_size: Some(16 << 20),
                     progress: false,
                     metadata_only: false,
+                    ..Default::default()
                 },
             )
         });
@@ -1127,6 +1129,7 @@ fn cache_is_private_and_rebuilt_when_tampered_or_partial() {
         max_size: None,
         progress: false,
         metadata_only: false,
+        ..Default::default()
     };
     let first = source::open(&input, &opts).unwrap();
     let mode = fs::metadata(&cache).unwrap().permissions().mode() & 0o7777;
