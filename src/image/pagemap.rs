@@ -365,9 +365,15 @@ mod tests {
         let mut sizes = entry(0x1000, 0, None, Some(PE_PRESENT), Some(4));
         sizes.extend_from_slice(&[0x30, 0x90, 0x03]);
         let flagged = entry(0x1000, 0, None, Some(PE_PRESENT | 0x8), Some(4));
-        for (body, what) in [(nested, "field 6"), (sizes, "field 6"), (flagged, "flags 0x8")] {
+        for (body, what) in [
+            (nested, "field 6"),
+            (sizes, "field 6"),
+            (flagged, "flags 0x8"),
+        ] {
             let img = image(&[head(1), body]);
-            let e = decode_pagemap("pagemap-7.img", &img).unwrap_err().to_string();
+            let e = decode_pagemap("pagemap-7.img", &img)
+                .unwrap_err()
+                .to_string();
             assert!(e.starts_with("pagemap-7.img: entry 1"), "{e}");
             assert!(e.contains(what) && e.contains("compressed pages"), "{e}");
             assert!(e.contains("not supported yet"), "{e}");
@@ -375,7 +381,9 @@ mod tests {
         // A head with a compression field too.
         let mut h = head(1);
         h.extend_from_slice(&[0x10, 0x01]);
-        let e = decode_pagemap("pagemap-7.img", &image(&[h])).unwrap_err().to_string();
+        let e = decode_pagemap("pagemap-7.img", &image(&[h]))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("pagemap head has field 2"), "{e}");
     }
 

@@ -74,7 +74,9 @@ pub(crate) fn has_images(dir: &Path) -> bool {
 /// True when `dir` is one checkpoint (a CRIU image directory or an extracted container archive,
 /// as [`open_dir`] takes them) rather than a directory holding checkpoints.
 pub fn is_checkpoint_dir(dir: &Path) -> bool {
-    has_images(dir) || fs::symlink_metadata(dir.join(CHECKPOINT_DIR)).is_ok_and(|m| m.is_dir())
+    has_images(dir)
+        || fs::symlink_metadata(dir.join(CHECKPOINT_DIR)).is_ok_and(|m| m.is_dir())
+        || super::oci::detect_dir(dir).is_some()
 }
 
 /// Opens a directory input.

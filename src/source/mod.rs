@@ -278,7 +278,9 @@ fn read_head(file: &fs::File, buf: &mut [u8]) -> std::io::Result<usize> {
 pub fn sniff(path: &Path) -> Option<InputKind> {
     let md = fs::metadata(path).ok()?;
     if md.is_dir() {
-        let yes = dir::has_images(path) || dir::has_images(&path.join(layout::CHECKPOINT_DIR));
+        let yes = dir::has_images(path)
+            || dir::has_images(&path.join(layout::CHECKPOINT_DIR))
+            || oci::detect_dir(path).is_some();
         return yes.then_some(InputKind::ImageDir);
     }
     if !md.is_file() {
@@ -297,7 +299,8 @@ pub fn open(path: &Path, opts: &OpenOptions) -> Result<Source, Error> {
         std::path::absolute(path).map_err(|e| Error::io(path, "cannot resolve the path", e))?;
     let md = fs::metadata(&abs).map_err(|e| Error::io(&abs, "cannot open", e))?;
     if md.is_dir()
-        && !dir::is_checkpoint_dir(&abs)
+        && !dir::has_images(&abs)
+        && !dir::has_images(&abs.join(layout::CHECKPOINT_DIR))
         && let Some(form) = oci::detect_dir(&abs)
     {
         let opened = oci::open(
@@ -426,7 +429,9 @@ fn docker_context(
         let ckdir = abs.parent()?;
         (ckdir.file_name()? == "checkpoints").then_some(())?;
         let ctr = ckdir.parent()?;
-        ctr.join("config.v2.json").is_file().then(|| ctr.to_path_buf())
+        ctr.join("config.v2.json")
+            .is_file()
+            .then(|| ctr.to_path_buf())
     };
     let Some(ctr) = opts.container_dir.clone().or_else(beside) else {
         if let Some(rw) = &opts.rw_layer {

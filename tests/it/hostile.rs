@@ -875,7 +875,6 @@ fn open_archive(what: &str, bytes: Vec<u8>, max: Option<u64>) -> Result<Source, 
                 cache_dir: Some(c2),
                 max_size: max,
                 progress: false,
-                metadata_only: false,
                 ..Default::default()
             },
         )
@@ -1073,7 +1072,6 @@ fn compression_bombs_stop_at_max_size() {
                     cache_dir: Some(c2),
                     max_size: Some(16 << 20),
                     progress: false,
-                    metadata_only: false,
                     ..Default::default()
                 },
             )
@@ -1128,7 +1126,6 @@ fn cache_is_private_and_rebuilt_when_tampered_or_partial() {
         cache_dir: Some(cache.clone()),
         max_size: None,
         progress: false,
-        metadata_only: false,
         ..Default::default()
     };
     let first = source::open(&input, &opts).unwrap();

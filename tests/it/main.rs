@@ -18,6 +18,7 @@ mod directory_mount;
 mod fields;
 mod fixtures_truth;
 mod hostile;
+mod image_forms;
 mod kitchen;
 mod lifecycle;
 mod malformed;
