@@ -1516,7 +1516,6 @@ mod tests {
             cache_dir: Some(cache.clone()),
             max_size: None,
             progress: false,
-            metadata_only: false,
             ..Default::default()
         };
         let f = File::open(&input).unwrap();
