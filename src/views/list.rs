@@ -10,7 +10,10 @@
 //!
 //! Every entry of the directory is looked at, whatever its name (the kubelet's
 //! `checkpoint-*.tar`, a Podman export, an extracted archive, a plain CRIU image directory), in
-//! name order; what is not a checkpoint is skipped with one line on stderr saying why.
+//! name order. Entries that are neither a CRIU image directory nor an archive (a README, a JSON
+//! file) are skipped with one line per directory on stderr that counts and names them; an archive
+//! or a directory that looks like a checkpoint but cannot be read is skipped with its own line
+//! saying why.
 //! Only `config.dump` and `spec.dump` are read: a `.tar` is scanned header by header (seeking
 //! past the other entries), a `.tar.gz` / `.tar.zst` is decompressed as a stream only until both
 //! are found, nothing is written anywhere. Namespace, pod and container come from the metadata
@@ -59,7 +62,12 @@ pub fn run(dirs: &[PathBuf], out: &mut dyn Write) -> Result<(), Error> {
         }
         names.sort();
         s.push_str(&format!("Listing checkpoints in path: {}\n", dir.display()));
-        for (_, path) in names {
+        let mut others: Vec<String> = Vec::new();
+        for (name, path) in names {
+            if crate::source::sniff(&path).is_none() {
+                others.push(name);
+                continue;
+            }
             match describe(&path) {
                 Ok(l) => {
                     for w in &l.warnings {
@@ -72,6 +80,23 @@ pub fn run(dirs: &[PathBuf], out: &mut dyn Write) -> Result<(), Error> {
                     path.display()
                 )),
             }
+        }
+        if !others.is_empty() {
+            const SHOWN: usize = 5;
+            let more = if others.len() > SHOWN {
+                format!(", and {} more", others.len() - SHOWN)
+            } else {
+                String::new()
+            };
+            let n = others.len();
+            others.truncate(SHOWN);
+            crate::views::warn(format_args!(
+                "{}: skipped {n} entr{} that {} neither a CRIU image directory nor an archive: {}{more}",
+                dir.display(),
+                if n == 1 { "y" } else { "ies" },
+                if n == 1 { "is" } else { "are" },
+                others.join(", ")
+            ));
         }
         Ok(())
     });

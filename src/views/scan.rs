@@ -1414,9 +1414,9 @@ pub fn run(
                     Err(e) => {
                         failed.store(true, Ordering::Relaxed);
                         if let Some(b) = &bytes_bar {
-                            b.suspend(|| eprintln!("ckptfs: {e}"));
+                            b.suspend(|| eprintln!("{e}"));
                         } else {
-                            eprintln!("ckptfs: {e}");
+                            eprintln!("{e}");
                         }
                     }
                     Ok(o) => {

@@ -789,6 +789,7 @@ fn list_finds_checkpoints_whatever_their_names() {
         }
     }
     std::fs::write(d.join("notes.txt"), b"not a checkpoint\n").unwrap();
+    std::fs::write(d.join("README.md"), b"# not a checkpoint\n").unwrap();
     let o = common::run_timeout(60, &[common::ckptfs(), "list", &d.to_string_lossy()]);
     assert!(o.ok(), "{o}");
     let out = o.stdout_text();
@@ -799,9 +800,18 @@ fn list_finds_checkpoints_whatever_their_names() {
     );
     assert!(out.lines().any(|l| l.ends_with("plain-dump")), "{out}");
     assert!(!out.contains("notes.txt"), "{out}");
+    // Files that are not checkpoints at all: one line for the directory, naming them; an
+    // archive that is not a checkpoint: its own line.
     let err = o.stderr_text();
-    assert!(
-        err.contains("notes.txt: skipped, not a checkpoint: "),
+    assert_eq!(
+        err.lines()
+            .filter(|l| l.contains("README.md") || l.contains("notes.txt"))
+            .collect::<Vec<_>>(),
+        [format!(
+            "ckptfs: warning: {}: skipped 2 entries that are neither a CRIU image directory nor an archive: README.md, notes.txt",
+            d.display()
+        )],
         "{err}"
     );
+    assert!(!err.contains("ckptfs: ckptfs:"), "{err}");
 }

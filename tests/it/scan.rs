@@ -1010,3 +1010,43 @@ fn rootfs_files_by_path() {
     let v = jsonl(&r);
     assert!(!v.is_empty() && v.iter().all(|f| f["file"].is_null() && f["pid"] == 1));
 }
+
+/// A member of a scanned directory that is an archive but not a checkpoint is one error line with
+/// one `ckptfs:` prefix; the checkpoints beside it are still scanned (exit 2).
+#[test]
+fn a_bad_member_is_one_line_with_one_prefix() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("cks");
+    std::fs::create_dir(&root).unwrap();
+    let mut w = CheckpointWriter::new();
+    w.process(1, 0)
+        .comm("app")
+        .cmdline(&["/app"])
+        .environ(&["HOME=/"])
+        .vma(Vma::anon(0x7000_0000, 0x1000))
+        .pages(0x7000_0000, b"PREFIX-MARKER-OK");
+    w.write_tar(
+        &root.join("good.tar"),
+        &Layout::podman("good"),
+        Compression::None,
+    )
+    .unwrap();
+    // A tar archive with no CRIU images in it.
+    let mut b = tar::Builder::new(Vec::new());
+    let mut h = tar::Header::new_gnu();
+    h.set_size(3);
+    h.set_mode(0o644);
+    h.set_cksum();
+    b.append_data(&mut h, "notes.txt", &b"abc"[..]).unwrap();
+    std::fs::write(root.join("other.tar"), b.into_inner().unwrap()).unwrap();
+    let r = scan(dir.path(), &["--string", "PREFIX-MARKER-OK", "cks"]);
+    assert_eq!(r.code, 2, "{}", r.err);
+    assert!(r.out.contains("PREFIX-MARKER-OK"), "{}", r.out);
+    let lines: Vec<&str> = r.err.lines().filter(|l| l.contains("other.tar")).collect();
+    assert_eq!(lines.len(), 1, "{}", r.err);
+    assert!(
+        lines[0].starts_with("ckptfs: ") && !lines[0].starts_with("ckptfs: ckptfs:"),
+        "{}",
+        r.err
+    );
+}
