@@ -5,9 +5,12 @@
 //! a name, spaces up to column 73 (`seq_pad()` with the width `25 + sizeof(void *) * 6 - 1`) and the
 //! name. A line without a name keeps the space after the inode, as the kernel's does.
 //!
-//! The images do not record device and inode numbers (those were the dumping host's), so every
-//! line says `00:00 0`, except the inode of a SysV shared memory mapping, which is the segment id
-//! (`/SYSV<key> (deleted)`); the columns stay where the kernel puts them.
+//! The device is not recorded (the dumping host's; for a file in an overlay layer, the layer's
+//! filesystem, not the mount's), so every line says `00:00`. The inode is recorded for shared
+//! memory only: a SysV segment's mapping shows the segment id (`/SYSV<key> (deleted)`), a shared
+//! anonymous mapping (`/dev/zero (deleted)`) its shmem inode (CRIU's `shmid`), a memfd mapping
+//! the memfd's inode (memfd.img `shmid`), as the kernel does; every other line says 0. The
+//! columns stay where the kernel puts them.
 //! Names: `[heap]`, `[stack]`, `[vdso]`, `[vvar]`, `[vvar_vclock]`, `[vsyscall]`, a file's path
 //! (newlines escaped as `\012`, like `seq_file_path()`), with ` (deleted)` for unlinked files
 //! (this is how `/dev/zero (deleted)` and `/memfd:NAME (deleted)` shared mappings show), and for a
@@ -55,14 +58,21 @@ pub(crate) fn maps_line(out: &mut Vec<u8>, v: &Vma) {
     out.push(b'\n');
 }
 
-/// The inode column: a SysV segment's mapping shows the segment id (the kernel's inode number of
-/// it); the images know no other inode.
+/// The inode column, where the images record it: a SysV segment's id (the kernel's inode number
+/// of it), a shared anonymous mapping's shmem inode (CRIU's `shmid` is that inode's number), a
+/// memfd's inode; 0 for any other mapping (regular files' inodes are not recorded).
 fn inode(v: &Vma) -> u64 {
-    if v.status & crate::model::process::vma_status::SYSVIPC != 0 {
-        v.shmid
-    } else {
-        0
+    use crate::model::files::FileKind;
+    use crate::model::process::vma_status as vs;
+    if let Some(FileKind::Memfd { shmid, .. }) = v.file.as_ref().map(|f| &f.kind) {
+        return shmid.unwrap_or(0);
     }
+    if v.status & vs::SYSVIPC != 0
+        || (v.status & vs::ANON_SHARED != 0 && v.status & vs::MEMFD == 0 && v.file.is_none())
+    {
+        return v.shmid;
+    }
+    0
 }
 
 /// The name column of `v` (unescaped), or `None` for an anonymous mapping.
@@ -213,6 +223,54 @@ mod tests {
         for (o, t) in ours.iter().zip(truth) {
             assert_line_matches(o, t);
         }
+    }
+
+    /// Shared memory shows its recorded inode, as secretd-shm's truth has it (`/dev/zero` 109,
+    /// the memfd 110); a regular file's inode is not recorded: 0.
+    #[test]
+    fn shared_memory_inodes() {
+        use crate::model::files::{FileKind, FileObject};
+        use crate::model::process::vma_status;
+        let mut zero = vma(0x5ec100000000, 0x5ec100100000, "rw-s", 0, VmaName::Anon);
+        zero.name = file("/dev/zero", true);
+        zero.shmid = 109;
+        let mut memfd = vma(
+            0x5ec200000000,
+            0x5ec200010000,
+            "rw-s",
+            0,
+            file("/memfd:secretd-memfd", true),
+        );
+        memfd.status |= vma_status::MEMFD;
+        memfd.shmid = 7;
+        memfd.file = Some(std::sync::Arc::new(FileObject {
+            id: 7,
+            kind: FileKind::Memfd {
+                name: "memfd:secretd-memfd".into(),
+                inode_id: 1,
+                shmid: Some(110),
+                flags: 2,
+                pos: 0,
+            },
+        }));
+        let mut reg = vma(0x400000, 0x401000, "r--p", 0, file("/bin/busybox", false));
+        reg.shmid = 3;
+        let cols = |v: &Vma| {
+            let mut out = Vec::new();
+            maps_line(&mut out, v);
+            let line = String::from_utf8(out).unwrap();
+            let f: Vec<String> = line.split_whitespace().map(String::from).collect();
+            (f[3].clone(), f[4].clone(), line.find('/'))
+        };
+        assert_eq!(
+            cols(&zero),
+            ("00:00".into(), "109".into(), Some(NAME_COLUMN))
+        );
+        assert_eq!(
+            cols(&memfd),
+            ("00:00".into(), "110".into(), Some(NAME_COLUMN))
+        );
+        assert_eq!(cols(&reg), ("00:00".into(), "0".into(), Some(NAME_COLUMN)));
     }
 
     #[test]

@@ -129,17 +129,38 @@ fn fields_json_tells_placeholders_and_they_read_so() {
             );
         }
 
-        // maps: the device and inode columns are the placeholders fields.json names (but a
-        // SysV segment's inode, its id).
+        // maps: the device and inode columns are the placeholders fields.json names, but the
+        // inode of shared memory (SysV, shared anonymous, memfd), which is /proc's.
         let maps_ph = placeholders(&fields, "PID/maps");
+        let live_maps: Vec<&str> = p["maps"]
+            .as_array()
+            .expect("maps")
+            .iter()
+            .filter_map(Value::as_str)
+            .collect();
+        let mut shared = 0;
         for line in text(&m, &format!("{pid}/maps")).lines() {
             let cols: Vec<&str> = line.split_whitespace().collect();
+            let shmem = ["/SYSV", "/dev/zero (deleted)", "/memfd:"]
+                .iter()
+                .any(|s| line.contains(s));
             for (pos, shown) in &maps_ph {
-                if *pos == 5 && line.contains("/SYSV") {
+                if *pos == 5 && shmem {
+                    let live = live_maps
+                        .iter()
+                        .find(|l| l.starts_with(cols[0]))
+                        .unwrap_or_else(|| panic!("{pid}: no live line for {line}"));
+                    let live: Vec<&str> = live.split_whitespace().collect();
+                    assert_eq!(cols[4], live[4], "{pid}/maps inode: {line}");
+                    shared += 1;
                     continue;
                 }
                 assert_eq!(cols[pos - 1], shown, "{pid}/maps: {line}");
             }
+        }
+        if pid == 6 {
+            // kitchen: its SysV segment (id 0) and its memfd (inode 58).
+            assert!(shared >= 2, "{pid}: {shared} shared mappings");
         }
     }
 
