@@ -3,8 +3,8 @@
 //! - a private mapping of a memfd (a program executed from it): its own dumped pages win over the
 //!   memfd's content, which shows where it has none; every dumped byte reads;
 //! - the clean pages of a private file mapping come from the file when the checkpoint holds it
-//!   (a file of the layer, a deleted file's saved copy, a file of a saved tmpfs), and stay holes when only the image
-//!   holds it (unless `--rootfs` names the image).
+//!   (a file of the layer, a deleted file's saved copy, a file of a saved tmpfs), and stay holes
+//!   when only the image holds it (unless `--rootfs` names the image).
 //!
 //! Writer-made cases, and the real `podman-implant` fixture against its ground truth.
 
