@@ -5,7 +5,7 @@
 //! |---|---|
 //! | 63 present | the page is in the checkpoint (dumped) |
 //! | 58 guard region | the page lies in a `MADV_GUARD_INSTALL` guard region (CRIU 4.2 `VMA_AREA_GUARD`) |
-//! | 61 file-page / shared-anon | a dumped page of a shared mapping (shared anonymous, memfd, shared file), or a clean page of a private file mapping filled from `rootfs/` (`--rootfs`; not present) |
+//! | 61 file-page / shared-anon | a dumped page of a shared mapping (shared anonymous, memfd, shared file), or a clean page of a private file mapping filled from the file in `rootfs/` (the layer, a saved deleted file, a saved tmpfs, `--rootfs`; not present) |
 //! | 0-54 PFN | always 0 (as for an unprivileged reader) |
 //!
 //! Soft-dirty (55), exclusive (56), uffd-wp (57) and swap (62) are not in the images: 0.
