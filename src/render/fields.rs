@@ -784,7 +784,7 @@ pub const ROWS: &[Row] = &[
         0,
         &["pos", "flags", "mnt_id", "ino"],
         Image(
-            "the file's image (reg-files.img, pipes.img, fifo.img, memfd.img, inetsk.img, unixsk.img, ...): `pos`, `flags` (with `O_CLOEXEC` from fdinfo-N.img), `mnt_id`, the object's inode; a line is left out when its image has no value",
+            "the file's image (reg-files.img, pipes.img, fifo.img, memfd.img, tty.img, inetsk.img, unixsk.img, ...): `pos`, `flags` (with `O_CLOEXEC` from fdinfo-N.img), `mnt_id`, the object's inode; a line is left out when its image has no value",
         ),
     ),
     r(
@@ -792,14 +792,14 @@ pub const ROWS: &[Row] = &[
         0,
         &["kind lines"],
         Image(
-            "eventfd.img `counter`, eventpoll-tfd.img, signalfd.img `sigmask`, timerfd.img, inotify-wd.img, pidfd.img: byte for byte",
+            "eventfd.img `counter`, eventpoll-tfd.img, signalfd.img `sigmask`, timerfd.img, inotify-wd.img, pidfd.img, tty-info.img `pty.index` (`tty-index`): byte for byte",
         ),
     ),
     r(
         FDINFO,
         0,
         &[
-            "inode numbers of regular files",
+            "inode numbers of regular files and terminals",
             "internal mount ids",
             "eventfd-id",
             "eventfd-semaphore",
@@ -865,6 +865,7 @@ pub const ROWS: &[Row] = &[
         0,
         &[
             "engine",
+            "checkpoint_image",
             "container_name",
             "container_id",
             "image",
@@ -877,7 +878,7 @@ pub const ROWS: &[Row] = &[
             "network",
         ],
         Image(
-            "config.dump, spec.dump (annotations), network.status of the archive; null when absent",
+            "config.dump, spec.dump (annotations), network.status of the archive, the OCI image it came wrapped in; null when absent (`checkpoint_image`: left out)",
         ),
     ),
     r(
