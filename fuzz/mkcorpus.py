@@ -11,6 +11,7 @@ Usage: python3 fuzz/mkcorpus.py [FIXTURES_DIR]   (default: ../shared/fixtures ne
 
 import gzip
 import hashlib
+import json
 import io
 import os
 import struct
@@ -211,6 +212,60 @@ def main():
                 ("checkpoint/link", b"", "hard", "../../etc/passwd"),
                 ("checkpoint/pstree.img", pstree, "file", None)], fmt=tarfile.PAX_FORMAT)
     save("archive_source", b"\x00" + evil)
+    oci(tar, ctr)
+
+
+def oci(tar, ctr):
+    """archive_source seeds of checkpoint images: an OCI layout (oci-archive) whose gzip layer is
+    the small container archive `ctr`, a docker-archive of it with its layer behind a link, and
+    hostile ones: a missing blob, a descriptor whose size lies, a digest that is a path, a blob
+    altered after it was named, a link out of the archive, a gzip bomb as the layer."""
+    import gzip
+
+    def blob(b):
+        return "sha256:" + hashlib.sha256(b).hexdigest(), len(b)
+
+    def layout(layer, edit=None, extra=(), level=1):
+        gz = gzip.compress(layer, level)
+        ld, ll = blob(gz)
+        cfg = b"{}"
+        cd, cl = blob(cfg)
+        man = {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+               "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": cd, "size": cl},
+               "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": ld, "size": ll}],
+               "annotations": {"io.podman.annotations.checkpoint.name": "fuzz"}}
+        if edit:
+            edit(man)
+        mb = json.dumps(man).encode()
+        md, ml = blob(mb)
+        index = {"schemaVersion": 2, "manifests": [{"mediaType": "application/vnd.oci.image.manifest.v1+json",
+                                                    "digest": md, "size": ml,
+                                                    "annotations": {"org.opencontainers.image.ref.name": "fuzz:1"}}]}
+        members = [("oci-layout", b'{"imageLayoutVersion":"1.0.0"}', "file", None),
+                   ("index.json", json.dumps(index).encode(), "file", None)]
+        for d, b in ((ld, gz), (cd, cfg), (md, mb)):
+            members.append(("blobs/sha256/" + d[7:], b, "file", None))
+        return tar(members + list(extra))
+
+    save("archive_source", b"\x00" + layout(ctr))
+    save("archive_source", b"\x00" + layout(ctr, lambda m: m["layers"][0].update(digest="sha256:" + "a" * 64)))
+    save("archive_source", b"\x00" + layout(ctr, lambda m: m["layers"][0].update(size=1 << 40)))
+    save("archive_source", b"\x00" + layout(ctr, lambda m: m["layers"][0].update(digest="sha256:../../etc/passwd")))
+    save("archive_source", b"\x00" + layout(ctr, extra=[("blobs/sha256/" + "b" * 64, b"", "sym", "/etc/passwd")]))
+    # 8 MiB of zeros in a few KiB: past the fuzz target's 4 MiB limit.
+    save("archive_source", b"\x00" + layout(b"\0" * (8 << 20), level=9))
+    altered = layout(ctr, lambda m: m["annotations"].update({"x": "yy"}))
+    save("archive_source", b"\x00" + altered.replace(b'"x": "yy"', b'"x": "zz"'))
+    # docker-archive: manifest.json, the layer behind a link inside the archive.
+    dm = [{"Config": "c.json", "RepoTags": ["localhost/fuzz:1"], "Layers": ["l/layer.tar"]}]
+    save("archive_source", b"\x00" + tar([
+        ("manifest.json", json.dumps(dm).encode(), "file", None),
+        ("c.json", b'{"rootfs":{"diff_ids":["sha256:00"]}}', "file", None),
+        ("d.tar", ctr, "file", None),
+        ("l/layer.tar", b"", "sym", "../d.tar")]))
+    save("archive_source", b"\x00" + tar([
+        ("manifest.json", json.dumps(dm).encode(), "file", None),
+        ("l/layer.tar", b"", "sym", "../../outside.tar")]))
 
 
 def fragmented(gen_dir=None):

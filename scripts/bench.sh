@@ -17,7 +17,7 @@
 # page cache (it is dropped, where allowed, for the cold first-read row), NOBUILD=1 to use the
 # existing binaries, BENCH_PROFILE=debug to use the debug build, BENCH_CARGO_FLAGS for more cargo
 # flags (e.g. --no-default-features), OUT=FILE to also write the report to FILE, SECTIONS="2 10"
-# to measure only those groups of rows (1 2 3 4 5 6 8 8b 9 7 10 11 12; default all). RUNS12 (the
+# to measure only those groups of rows (1 2 3 4 5 6 8 8b 9 7 10 11 12 13; default all). RUNS12 (the
 # directory-mount rows of group 12, default 5).
 set -euo pipefail
 export LC_ALL=C
@@ -215,7 +215,7 @@ command -v python3 >/dev/null && have_python=1
 
 log "generating $(human "$SIZE_B") checkpoint in $WORK/big"
 # the compressed archives only for the rows that mount them (their writers are the slow part)
-if want 2; then BIG_FORMATS=dir,tar,gz,zst; else BIG_FORMATS=dir,tar; fi
+if want 2 || want 13; then BIG_FORMATS=dir,tar,gz,zst; else BIG_FORMATS=dir,tar; fi
 t "$GEN" "$WORK/big" "$SIZE_B" --formats "$BIG_FORMATS" >/dev/null
 T_GEN=$LAST
 log "generating $(human "$SMALL_B") checkpoint (dir, tar)"
@@ -879,6 +879,51 @@ rm -rf "$WORK/dir12"
 row "12. first read memory/*, directory mount vs alone" "$(median "${d1[@]}")" "$(median "${s1[@]}")" GB/s ge 0.95 "mounted alone"
 row "12. second read memory/*, directory mount vs alone" "$(median "${d2[@]}")" "$(median "${s2[@]}")" GB/s ge 0.95 "mounted alone"
 row "12. grep -c over */mem (fresh mount), directory mount vs alone" "$(median "${dg[@]}")" "$(median "${sg[@]}")" s le 1.05 "mounted alone"
+fi
+
+# ---------------------------------------------------------------- 13. checkpoint images
+# The same checkpoint as an oci-archive (`podman save --format oci-archive` of a checkpoint image:
+# index.json, a manifest, its gzip layer) against the .tar.gz of it, both from a cold cache.
+if want 13 && [[ $have_python == 1 ]]; then
+log "13. oci-archive mount vs .tar.gz"
+python3 - "$BIG/ck.tar.gz" "$WORK/ck.oci.tar" <<'PYEOF'
+import hashlib, json, sys, tarfile, io, os
+gz, out = sys.argv[1], sys.argv[2]
+h = hashlib.sha256()
+with open(gz, "rb") as f:
+    for chunk in iter(lambda: f.read(1 << 20), b""):
+        h.update(chunk)
+ld, ll = "sha256:" + h.hexdigest(), os.path.getsize(gz)
+cfg = b"{}"
+cd = "sha256:" + hashlib.sha256(cfg).hexdigest()
+man = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                  "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": cd, "size": len(cfg)},
+                  "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": ld, "size": ll}]}).encode()
+md = "sha256:" + hashlib.sha256(man).hexdigest()
+index = json.dumps({"schemaVersion": 2, "manifests": [{"mediaType": "application/vnd.oci.image.manifest.v1+json",
+                                                        "digest": md, "size": len(man)}]}).encode()
+with tarfile.open(out, "w") as t:
+    def add(name, data):
+        ti = tarfile.TarInfo(name); ti.size = len(data); t.addfile(ti, io.BytesIO(data))
+    add("oci-layout", b'{"imageLayoutVersion":"1.0.0"}')
+    add("index.json", index)
+    add("blobs/sha256/" + md[7:], man)
+    add("blobs/sha256/" + cd[7:], cfg)
+    t.add(gz, arcname="blobs/sha256/" + ld[7:])
+PYEOF
+ours=(); base=()
+for i in $(seq "${RUNS13:-5}"); do
+    rm -rf "$WORK/cache13"
+    t mnt "$BIG/ck.tar.gz" --cache-dir "$WORK/cache13"
+    base+=("$LAST")
+    umnt
+    rm -rf "$WORK/cache13"
+    t mnt "$WORK/ck.oci.tar" --cache-dir "$WORK/cache13"
+    ours+=("$LAST")
+    umnt
+done
+rm -rf "$WORK/cache13" "$WORK/ck.oci.tar"
+row "13. mount oci-archive (gzip layer, cold)" "$(median "${ours[@]}")" "$(median "${base[@]}")" s le 1.1 "mount the .tar.gz (cold cache)"
 fi
 
 T_ALL=$(awk -v a="$T_START" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.0f", b - a }')

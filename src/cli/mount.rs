@@ -16,8 +16,10 @@ use crate::{model, source};
 /// Arguments of `ckptfs mount`.
 #[derive(Debug, Args)]
 pub struct MountArgs {
-    /// The checkpoint: a Podman / CRI-O / containerd archive (.tar, .tar.gz, .tar.zst) or a CRIU
-    /// image directory; or a directory holding checkpoints (e.g. /var/lib/kubelet/checkpoints):
+    /// The checkpoint: a Podman / CRI-O / containerd archive (.tar, .tar.gz, .tar.zst), a CRIU
+    /// image directory (Docker's `checkpoints/NAME` too), or a checkpoint image (oci-archive,
+    /// docker-archive, an OCI layout directory or a tar of one, containerd's `ctr` export); or a
+    /// directory holding checkpoints (e.g. /var/lib/kubelet/checkpoints):
     /// one subdirectory per checkpoint, each opened on first access, and a `checkpoints` table
     pub checkpoint: PathBuf,
     /// An empty directory to mount the tree on

@@ -57,7 +57,9 @@ Examples:
   ckptfs show checkpoint.tar.gz
   ckptfs show /var/lib/kubelet/checkpoints/*.tar")]
 pub struct ShowArgs {
-    /// Checkpoints: Podman / CRI-O archives (.tar, .tar.gz, .tar.zst) or CRIU image directories
+    /// Checkpoints: Podman / CRI-O / containerd archives (.tar, .tar.gz, .tar.zst), CRIU image
+    /// directories (Docker's too), or checkpoint images (oci-archive, docker-archive, OCI layout
+    /// directories and their tars, containerd's `ctr` exports)
     #[arg(required = true, value_name = "CHECKPOINT")]
     pub checkpoints: Vec<PathBuf>,
     #[command(flatten)]
@@ -73,7 +75,9 @@ Examples:
   ckptfs inspect -p 6 --ps-tree-env checkpoint.tar.gz
   ckptfs inspect --all --format json checkpoint.tar.gz | jq '.[0].process_tree'")]
 pub struct InspectArgs {
-    /// Checkpoints: Podman / CRI-O archives (.tar, .tar.gz, .tar.zst) or CRIU image directories
+    /// Checkpoints: Podman / CRI-O / containerd archives (.tar, .tar.gz, .tar.zst), CRIU image
+    /// directories (Docker's too), or checkpoint images (oci-archive, docker-archive, OCI layout
+    /// directories and their tars, containerd's `ctr` exports)
     #[arg(required = true, value_name = "CHECKPOINT")]
     pub checkpoints: Vec<PathBuf>,
     /// Show the process tree
@@ -143,7 +147,9 @@ Examples:
   ckptfs memparse -p 1 -s PASSWORD -c 16 checkpoint.tar.gz
   ckptfs memparse -r 'AKIA[0-9A-Z]{16}' checkpoint.tar.gz")]
 pub struct MemparseArgs {
-    /// Checkpoints: Podman / CRI-O archives (.tar, .tar.gz, .tar.zst) or CRIU image directories
+    /// Checkpoints: Podman / CRI-O / containerd archives (.tar, .tar.gz, .tar.zst), CRIU image
+    /// directories (Docker's too), or checkpoint images (oci-archive, docker-archive, OCI layout
+    /// directories and their tars, containerd's `ctr` exports)
     /// (one with -o)
     #[arg(required = true, value_name = "CHECKPOINT")]
     pub checkpoints: Vec<PathBuf>,
@@ -305,7 +311,9 @@ Examples:
 Each line: PID <pid> <where> <tag>: [strong|weak] <what> (the mount's `triage` file; tags in
 docs/views.md). Exit status: 0, or 2 when some checkpoint could not be read.")]
 pub struct TriageArgs {
-    /// Checkpoints: Podman / CRI-O archives (.tar, .tar.gz, .tar.zst) or CRIU image directories
+    /// Checkpoints: Podman / CRI-O / containerd archives (.tar, .tar.gz, .tar.zst), CRIU image
+    /// directories (Docker's too), or checkpoint images (oci-archive, docker-archive, OCI layout
+    /// directories and their tars, containerd's `ctr` exports)
     #[arg(required = true, value_name = "CHECKPOINT")]
     pub checkpoints: Vec<PathBuf>,
     /// The container image's root filesystem (e.g. from `podman image mount`): the files the

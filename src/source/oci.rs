@@ -271,6 +271,14 @@ impl Reader<'_> {
     /// The blob `d` names: its path is made from a checked digest, its size must match the
     /// descriptor's, and its hash is checked (a mismatch is a warning naming the blob).
     fn blob(&mut self, d: &Desc) -> Result<Blob, Error> {
+        let (path, b) = self.blob_unverified(d)?;
+        let got = super::cache::hex(&Sha256::digest(b.bytes()));
+        self.check_hash(&path, &got);
+        Ok(b)
+    }
+
+    /// [`Reader::blob`] without the hash, for a layer hashed beside its decompression.
+    fn blob_unverified(&self, d: &Desc) -> Result<(String, Blob), Error> {
         let hex = d
             .digest
             .strip_prefix("sha256:")
@@ -297,13 +305,16 @@ impl Reader<'_> {
                 b.len()
             )));
         }
-        let got = super::cache::hex(&Sha256::digest(b.bytes()));
-        if got != hex {
+        Ok((path, b))
+    }
+
+    /// Warns when the blob at `path` (named by its hash) hashed to `got`.
+    fn check_hash(&mut self, path: &str, got: &str) {
+        if !path.ends_with(got) {
             self.warnings.push(format!(
                 "{path}: content hashes to sha256:{got}, not to its name: the blob was altered or damaged"
             ));
         }
-        Ok(b)
     }
 
     fn json(&mut self, what: &str, b: &Blob) -> Result<Value, Error> {
@@ -590,11 +601,7 @@ fn choose<'c>(
 
 /// True when the plain tar `tar` holds a checkpoint (`checkpoint/` or CRIU images).
 fn holds_checkpoint(tar: &Blob, label: &Path) -> bool {
-    TarIndex::build(label, tar).is_ok_and(|idx| {
-        idx.is_dir(super::layout::CHECKPOINT_DIR)
-            || idx.file_at("", "inventory.img").is_some()
-            || idx.file_at("", "pstree.img").is_some()
-    })
+    TarIndex::build(label, tar).is_ok_and(|idx| super::layout::holds_images(&idx))
 }
 
 /// The layer of `layers` that holds the checkpoint, as a plain tar (the last such layer: an
@@ -605,9 +612,20 @@ fn checkpoint_layer(r: &mut Reader, layers: &[Desc], opts: &OpenOptions) -> Resu
     }
     let mut found = None;
     for d in layers {
-        let b = r.blob(d)?;
+        let (path, b) = r.blob_unverified(d)?;
         let name = format!("layer {}", d.digest);
-        let tar = super::inner::plain_tar(&name, &b, opts).map_err(|e| r.invalid(e))?;
+        // The layer is hashed on another core while it is decompressed: checking its name costs
+        // no time on the way to the mount.
+        let hashing = {
+            let b = b.clone();
+            std::thread::spawn(move || super::cache::hex(&Sha256::digest(b.bytes())))
+        };
+        let tar = super::inner::plain_tar(&name, &b, opts).map_err(|e| r.invalid(e));
+        let got = hashing
+            .join()
+            .map_err(|_| r.invalid(format!("{path}: hashing failed (internal error)")))?;
+        r.check_hash(&path, &got);
+        let tar = tar?;
         if holds_checkpoint(&tar, r.label) {
             found = Some(tar);
         }

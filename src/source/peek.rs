@@ -112,6 +112,21 @@ fn collect<R: Read>(entries: tar::Entries<'_, R>, counted: &Cell<u64>) -> Result
                     p.images = true;
                     continue;
                 }
+                // A checkpoint wrapped as an image (OCI layout, docker-archive, a tarred layout
+                // directory): its metadata is inside a layer, read when it is opened.
+                other
+                    if [&b"oci-layout"[..], b"index.json", b"manifest.json"]
+                        .iter()
+                        .any(|n| {
+                            other == *n
+                                || other.strip_suffix(*n).is_some_and(|d| {
+                                    d.ends_with(b"/") && !d[..d.len() - 1].contains(&b'/')
+                                })
+                        }) =>
+                {
+                    p.images = true;
+                    continue;
+                }
                 _ => continue,
             }
         };
