@@ -49,6 +49,8 @@ pub enum Content {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum TextSrc {
     Info,
+    /// `checkpoint/manifest.sha256` (render/info.rs).
+    Manifest,
     /// `checkpoint/fields.json` (render/fields.rs).
     Fields,
     Summary,
@@ -427,6 +429,7 @@ fn describe(ck: &Checkpoint, src: TextSrc) -> String {
     match src {
         TextSrc::Info => "checkpoint/info.json".into(),
         TextSrc::Fields => "checkpoint/fields.json".into(),
+        TextSrc::Manifest => "checkpoint/manifest.sha256".into(),
         TextSrc::Summary => "checkpoint/summary".into(),
         TextSrc::Pstree => "pstree".into(),
         TextSrc::Triage => "triage".into(),
@@ -470,6 +473,7 @@ fn render_inner(ck: &Checkpoint, src: TextSrc) -> std::result::Result<Vec<u8>, S
     Ok(match src {
         TextSrc::Info => render::info_json(ck),
         TextSrc::Fields => render::fields::fields_json(),
+        TextSrc::Manifest => render::info::manifest_sha256(ck),
         TextSrc::Summary => render::summary(ck),
         TextSrc::Pstree => render::pstree(ck),
         TextSrc::Triage => render::triage::triage(ck),

@@ -76,13 +76,19 @@ impl CkptFs {
     }
 
     /// Renders, in a background thread, the files whose first rendering may be slow
-    /// (`checkpoint/info.json` hashes the input archive), so the first `ls -l` does not wait.
+    /// (`checkpoint/info.json` hashes the input archive, `checkpoint/manifest.sha256` every file
+    /// of an image directory), so the first `ls -l` does not wait.
     pub fn warm_up_in_background(&self) {
         let fs = self.clone();
         let spawned = std::thread::Builder::new()
             .name("ckptfs-warmup".into())
             .spawn(move || {
-                for path in ["/checkpoint/info.json", "/checkpoint/summary", "/pstree"] {
+                for path in [
+                    "/checkpoint/manifest.sha256",
+                    "/checkpoint/info.json",
+                    "/checkpoint/summary",
+                    "/pstree",
+                ] {
                     if let Ok(ino) = fs.tree.resolve(path) {
                         let _ = catch_unwind(AssertUnwindSafe(|| fs.attributes(ino)));
                     }

@@ -278,6 +278,12 @@ impl Tree {
         {
             b.file(cp, "fields.json", Content::text(TextSrc::Fields));
         }
+        // checkpoint/manifest.sha256: the SHA-256 of every input file (chain of custody).
+        if let Some(&cp) = b.names.get(&(ROOT_INO, Box::<str>::from("checkpoint")))
+            && !parts.metadata.contains_key("manifest.sha256")
+        {
+            b.file(cp, "manifest.sha256", Content::text(TextSrc::Manifest));
+        }
         b.finish()
     }
 
@@ -1219,6 +1225,7 @@ pub(crate) mod tests {
                 "fields.json",
                 "images",
                 "info.json",
+                "manifest.sha256",
                 "summary"
             ]
         );

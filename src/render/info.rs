@@ -20,7 +20,8 @@
 //!   (plugins: CRIU 4.1+ plugins whose state is in the dump, e.g. "amdgpu_plugin", "cuda_plugin")
 //!   "dump_stats": { "freezing_time": 601, ... },
 //!   "source": { "path": "/abs/checkpoint.tar.gz", "kind": "tar.gz", "layout": "container-archive",
-//!               "size": 123, "sha256": "...", "cache_path": "/home/u/.cache/ckptfs/..." },
+//!               "size": 123, "sha256": "...", "cache_path": "/home/u/.cache/ckptfs/...",
+//!               "manifest": [ { "path": "checkpoint.tar.gz", "size": 123, "sha256": "..." } ] },
 //!   "checkpoint_size": { "images_bytes": 252279, "pages_bytes": 204800, "root_fs_diff_bytes": 2048 },
 //!   "processes": 3, "threads": 3,
 //!   "memory": { "dumped_bytes": 204800 },
@@ -29,7 +30,10 @@
 //! ```
 //!
 //! `source.kind` is `image-dir`, `tar`, `tar.gz` or `tar.zst`; `source.layout` `image-dir` or
-//! `container-archive`; `sha256` is the input file's (null for a directory). Times are as the
+//! `container-archive`; `sha256` is the input file's (for a directory: the SHA-256 of
+//! `checkpoint/manifest.sha256`, whose lines are every file's); `manifest` lists the input files
+//! and their SHA-256 as `checkpoint/manifest.sha256` does (for an archive, the archive itself; null
+//! when unknown). Both wait until the files are hashed. Times are as the
 //! metadata gives them. `memory.dumped_bytes` is the checkpoint's dumped memory, each page once
 //! ([`Checkpoint::dumped_bytes`]: shared memory counts once, however many processes map it). `warnings` are the model's and the source's, each once.
 
@@ -81,6 +85,7 @@ struct SourceInfo {
     size: u64,
     sha256: Option<String>,
     cache_path: Option<String>,
+    manifest: Option<Vec<crate::source::ManifestEntry>>,
 }
 
 #[derive(Serialize)]
@@ -161,6 +166,7 @@ pub fn info_json(ck: &Checkpoint) -> Vec<u8> {
                 .cache_path
                 .as_ref()
                 .map(|p| p.to_string_lossy().into_owned()),
+            manifest: src.manifest().map(|m| m.entries.clone()),
         },
         checkpoint_size: Sizes {
             images_bytes: sizes.images,
@@ -178,6 +184,15 @@ pub fn info_json(ck: &Checkpoint) -> Vec<u8> {
         .unwrap_or_else(|e| format!("{{\"error\": {:?}}}", e.to_string()).into_bytes());
     out.push(b'\n');
     out
+}
+
+/// The text of `checkpoint/manifest.sha256`: the SHA-256 of every input file in `sha256sum -c`
+/// format (see [`crate::source::Manifest`]); empty when it is not known.
+pub fn manifest_sha256(ck: &Checkpoint) -> Vec<u8> {
+    ck.source
+        .manifest()
+        .map(|m| m.text().into_bytes())
+        .unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -199,6 +214,7 @@ mod tests {
         assert_eq!(v["source"]["kind"], "tar.gz");
         assert_eq!(v["source"]["layout"], "container-archive");
         assert_eq!(v["source"]["sha256"], Value::Null);
+        assert_eq!(v["source"]["manifest"], Value::Null);
         assert_eq!(v["source"]["cache_path"], "/cache/x.tar");
         assert_eq!(v["checkpoint_size"]["images_bytes"], 252279);
         assert_eq!(v["checkpoint_size"]["pages_bytes"], 204800);

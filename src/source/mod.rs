@@ -22,6 +22,7 @@ mod dir;
 mod error;
 pub mod inner;
 mod layout;
+pub mod manifest;
 pub mod oci;
 pub mod path;
 pub mod peek;
@@ -33,14 +34,13 @@ pub(crate) mod test_util;
 pub use blob::Blob;
 pub use dir::is_checkpoint_dir;
 pub use error::Error;
+pub use manifest::{Manifest, ManifestEntry};
 
 use std::collections::BTreeMap;
 use std::fs;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
-
-use sha2::{Digest, Sha256};
 
 /// Longest `parent` chain followed (incremental dumps).
 pub(crate) const MAX_PARENT_DEPTH: usize = 64;
@@ -155,6 +155,11 @@ pub struct Source {
     roles: BTreeMap<&'static str, Blob>,
     /// sha256 of the input file, computed at most once.
     sha256: Arc<OnceLock<Option<String>>>,
+    /// The SHA-256 of every input file (see [`Source::manifest`]), computed at most once.
+    manifest: Arc<OnceLock<Option<Arc<Manifest>>>>,
+    /// A directory input's files read from outside it (Docker's container record, an rw layer
+    /// given by path), by absolute path: the manifest lists them so.
+    outside: Vec<(PathBuf, Blob)>,
     /// The whole input file, for hashing on demand (plain `.tar`).
     whole: Option<Blob>,
     /// A compressed input's hash, published by the cache's background job (see `cache.rs`).
@@ -167,19 +172,52 @@ pub struct Source {
 }
 
 impl Source {
-    /// sha256 (lowercase hex) of the input file (for a directory: None; None too when it could
-    /// not be read to its end unchanged). Computed once on first call and cached; for compressed
-    /// inputs it is computed off the open's critical path (begun beside the decompressor,
-    /// finished after it) and kept in the cache's meta file, so a remount does not rehash: this
-    /// call waits until it is known.
+    /// sha256 (lowercase hex) of the input file; for a directory, of its manifest's text
+    /// ([`Source::manifest`], which lists every file's); None when it could not be read to its
+    /// end unchanged, or for an archive opened for its metadata only. Computed once on first
+    /// call and cached; for compressed inputs it is computed off the open's critical path (begun
+    /// beside the decompressor, finished after it) and kept in the cache's meta file, so a
+    /// remount does not rehash: this call waits until it is known.
     pub fn input_sha256(&self) -> Option<String> {
         self.sha256
             .get_or_init(|| match &self.hashing {
                 Some(h) => h.wait(),
-                None => self
-                    .whole
-                    .as_ref()
-                    .map(|b| cache::hex(&Sha256::digest(b.bytes()))),
+                None if self.input.kind == InputKind::ImageDir => {
+                    self.manifest().map(|m| m.digest())
+                }
+                None => self.whole.as_ref().map(manifest::sha256_of),
+            })
+            .clone()
+    }
+
+    /// The chain of custody: the SHA-256 of every input file, in `sha256sum` format by
+    /// [`Manifest::text`]. For a directory, every file served, by its path relative to the
+    /// directory (hashed on first call, once; the mount asks for it in the background after
+    /// the tree is built, so it is not on the mount's path); for an archive, the archive's own
+    /// hash and file name (None when that is unknown).
+    pub fn manifest(&self) -> Option<Arc<Manifest>> {
+        self.manifest
+            .get_or_init(|| {
+                if self.input.kind == InputKind::ImageDir {
+                    let root = std::fs::canonicalize(&self.input.path).ok();
+                    let files = manifest::files_of(
+                        self.layout,
+                        root.as_deref(),
+                        &self.images,
+                        &self.metadata,
+                        &self.outside,
+                    );
+                    return Some(Arc::new(manifest::compute(&files)));
+                }
+                let sha256 = self.input_sha256()?;
+                let path = self.input.path.file_name()?.to_string_lossy().into_owned();
+                Some(Arc::new(Manifest {
+                    entries: vec![ManifestEntry {
+                        path,
+                        size: self.input.size,
+                        sha256,
+                    }],
+                }))
             })
             .clone()
     }
@@ -237,6 +275,8 @@ impl Source {
             oci: None,
             roles: BTreeMap::new(),
             sha256: Arc::new(OnceLock::from(None)),
+            manifest: Arc::new(OnceLock::from(None)),
+            outside: Vec::new(),
             whole: None,
             hashing: None,
             record: None,
@@ -314,7 +354,8 @@ pub fn open(path: &Path, opts: &OpenOptions) -> Result<Source, Error> {
     }
     if md.is_dir() {
         let mut found = dir::open_dir(&abs)?;
-        let roles = docker_context(&abs, &mut found, opts)?;
+        let mut outside = Vec::new();
+        let roles = docker_context(&abs, &mut found, opts, &mut outside)?;
         let size = found
             .images
             .chain()
@@ -334,7 +375,9 @@ pub fn open(path: &Path, opts: &OpenOptions) -> Result<Source, Error> {
             warnings: found.warnings,
             oci: None,
             roles,
-            sha256: Arc::new(OnceLock::from(None)),
+            sha256: Arc::new(OnceLock::new()),
+            manifest: Arc::new(OnceLock::new()),
+            outside,
             whole: None,
             hashing: None,
             record: None,
@@ -408,6 +451,8 @@ pub fn open(path: &Path, opts: &OpenOptions) -> Result<Source, Error> {
         oci,
         roles,
         sha256: Arc::new(OnceLock::new()),
+        manifest: Arc::new(OnceLock::new()),
+        outside: Vec::new(),
         whole,
         hashing,
         record,
@@ -419,10 +464,14 @@ pub fn open(path: &Path, opts: &OpenOptions) -> Result<Source, Error> {
 /// records lie two levels up (`<id>/checkpoints/<name>/`, or `--container-dir`). Adds
 /// `config.v2.json` and `hostconfig.json` to the metadata, and the rw layer (`--rw-layer`) as the
 /// rootfs diff, or a warning that the checkpoint has none.
+///
+/// Every file it reads from outside `abs` is added to `outside`, by its path (the manifest
+/// lists them so).
 fn docker_context(
     abs: &Path,
     found: &mut layout::Found,
     opts: &OpenOptions,
+    outside: &mut Vec<(PathBuf, Blob)>,
 ) -> Result<BTreeMap<&'static str, Blob>, Error> {
     let mut roles = BTreeMap::new();
     let beside = || {
@@ -435,7 +484,12 @@ fn docker_context(
     };
     let Some(ctr) = opts.container_dir.clone().or_else(beside) else {
         if let Some(rw) = &opts.rw_layer {
-            roles.insert("rootfs-diff.tar", rw_layer(rw)?);
+            let b = rw_layer(rw)?;
+            outside.push((
+                std::path::absolute(rw).unwrap_or_else(|_| rw.clone()),
+                b.clone(),
+            ));
+            roles.insert("rootfs-diff.tar", b);
         }
         return Ok(roles);
     };
@@ -443,6 +497,10 @@ fn docker_context(
         let p = ctr.join(name);
         match dir::load_file(&p) {
             Ok(b) => {
+                outside.push((
+                    std::path::absolute(&p).unwrap_or_else(|_| p.clone()),
+                    b.clone(),
+                ));
                 found.metadata.insert(name.to_string(), b);
             }
             Err(e) if name == "config.v2.json" => {
@@ -453,7 +511,9 @@ fn docker_context(
     }
     match &opts.rw_layer {
         Some(rw) => {
-            roles.insert("rootfs-diff.tar", rw_layer(rw)?);
+            let b = rw_layer(rw)?;
+            outside.push((std::path::absolute(rw).unwrap_or_else(|_| rw.clone()), b.clone()));
+            roles.insert("rootfs-diff.tar", b);
         }
         None => found.warnings.push(
             "a Docker checkpoint holds no file of the container: its rw layer stays in Docker's storage; rootfs/ shows only what --rootfs DIR (the layer's directory) or --rw-layer TAR gives".into(),
@@ -512,6 +572,8 @@ fn from_image(
         oci: Some(image),
         roles,
         sha256: Arc::new(OnceLock::from(None)),
+        manifest: Arc::new(OnceLock::from(None)),
+        outside: Vec::new(),
         whole: None,
         hashing: None,
         record: None,

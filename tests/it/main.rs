@@ -14,6 +14,7 @@ mod bounded_reflexes;
 mod cache_cmd;
 mod concurrency;
 mod core_gdb;
+mod custody;
 mod directory_mount;
 mod fields;
 mod fixtures_truth;
