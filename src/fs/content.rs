@@ -79,6 +79,9 @@ pub enum TextSrc {
     Net(u32, render::NetFile),
     /// `/<pid>/mountinfo`
     Mountinfo(u32),
+    /// `/<pid>/uid_map`, `/<pid>/gid_map` (the container's user namespace)
+    UidMap(u32),
+    GidMap(u32),
     /// `sysvipc/shm`
     SysvShm,
     /// `sockets` (ss -tuanxp)
@@ -455,6 +458,8 @@ fn describe(ck: &Checkpoint, src: TextSrc) -> String {
         TextSrc::Syscall(i, j) => format!("{}/task/{}/syscall", pid(i), tid(i, j)),
         TextSrc::Net(i, w) => format!("{}/net/{}", pid(i), w.name()),
         TextSrc::Mountinfo(i) => format!("{}/mountinfo", pid(i)),
+        TextSrc::UidMap(i) => format!("{}/uid_map", pid(i)),
+        TextSrc::GidMap(i) => format!("{}/gid_map", pid(i)),
         TextSrc::SysvShm => "sysvipc/shm".into(),
         TextSrc::Sockets => "sockets".into(),
     }
@@ -508,6 +513,16 @@ fn render_inner(ck: &Checkpoint, src: TextSrc) -> std::result::Result<Vec<u8>, S
         TextSrc::Mountinfo(i) => {
             let pid = p(i)?.pid;
             render::mountinfo(ck.container_fs.mounts.for_pid(pid).unwrap_or(&[]))
+        }
+        TextSrc::UidMap(i) => {
+            p(i)?;
+            let ns = ck.container_fs.userns.as_ref().ok_or("no user namespace")?;
+            crate::model::userns::render_map(&ns.uid_map)
+        }
+        TextSrc::GidMap(i) => {
+            p(i)?;
+            let ns = ck.container_fs.userns.as_ref().ok_or("no user namespace")?;
+            crate::model::userns::render_map(&ns.gid_map)
         }
         TextSrc::SysvShm => render::sysvipc::shm(ck),
         TextSrc::Sockets => render::sockets::sockets(ck),

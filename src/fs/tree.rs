@@ -201,6 +201,8 @@ pub struct Parts<'a> {
     pub rootfs: Option<&'a crate::model::rootfs::RootFs>,
     /// Objects no process owns (`sysvipc/`); None: none.
     pub objects: Option<&'a crate::model::objects::Objects>,
+    /// The container has a user namespace of its own: `PID/uid_map` and `PID/gid_map`.
+    pub userns: bool,
 }
 
 /// The inode table.
@@ -223,6 +225,7 @@ impl Tree {
             container_log: ck.container_log().map(|(_, b)| b),
             rootfs: Some(&ck.container_fs.rootfs),
             objects: Some(&ck.objects),
+            userns: ck.container_fs.userns.is_some(),
         })
     }
 
@@ -866,6 +869,10 @@ impl Builder {
                 format!("../{LINK_DIR}/{}/pagemap", p.pid).into_bytes(),
             );
             self.file(pd, "mountinfo", Content::text(TextSrc::Mountinfo(pi)));
+            if parts.userns {
+                self.file(pd, "uid_map", Content::text(TextSrc::UidMap(pi)));
+                self.file(pd, "gid_map", Content::text(TextSrc::GidMap(pi)));
+            }
             if let Some(nd) = self.dir(pd, "net", Order::Natural) {
                 for w in crate::render::NetFile::ALL {
                     self.file(nd, w.name(), Content::text(TextSrc::Net(pi, w)));
@@ -1173,6 +1180,7 @@ pub(crate) mod tests {
             container_log: None,
             rootfs: None,
             objects: None,
+            userns: false,
         })
     }
 
@@ -1186,6 +1194,7 @@ pub(crate) mod tests {
             container_log: None,
             rootfs: Some(&rootfs),
             objects: None,
+            userns: false,
         })
     }
 

@@ -128,6 +128,9 @@ pub fn load(source: Source) -> Result<Checkpoint, Error> {
     let pids: Vec<u32> = processes.iter().map(|p| p.pid).collect();
     let container_fs = super::rootfs::ContainerFs {
         mounts: super::mounts::load(dir, &pids, &mut warnings),
+        userns: pids
+            .first()
+            .and_then(|&root| super::userns::load(dir, root, &mut warnings)),
         ..Default::default()
     };
     Ok(Checkpoint {

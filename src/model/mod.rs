@@ -17,6 +17,7 @@ pub mod process;
 pub mod ghost;
 pub mod mounts;
 pub mod rootfs;
+pub mod userns;
 
 use std::collections::BTreeMap;
 use std::time::SystemTime;

@@ -56,6 +56,9 @@ pub struct ContainerFs {
     pub mounts: Mounts,
     /// PID -> ranges `(start, end)` of memory filled from rootfs files (not dumped), sorted.
     pub filled: BTreeMap<u32, Vec<(u64, u64)>>,
+    /// The container's user namespace, when it has one of its own (`userns-<id>.img`): the
+    /// layers' owners are shown through its maps, in the container's view as `PID/` is.
+    pub userns: Option<super::userns::UserNs>,
 }
 
 impl ContainerFs {
@@ -136,14 +139,17 @@ pub struct Node {
 }
 
 /// The owner and modification time a layer records for an entry (the tar header's `uid`, `gid`,
-/// `mtime`; a `--rootfs` file's lstat). Ids are the layer's own (the container's view, not the
-/// host's).
+/// `mtime`; a `--rootfs` file's lstat). The archive's tars hold the ids as the host saw them;
+/// with a user namespace they are mapped into the container's view
+/// ([`RootFs::map_owners`]); `--rootfs` files keep their directory's own ids.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Stamp {
     pub uid: u64,
     pub gid: u64,
     /// Seconds since the Unix epoch (negative host times are taken as 0).
     pub mtime: u64,
+    /// From the `--rootfs` directory (not one of the checkpoint's tars).
+    pub image_dir: bool,
 }
 
 /// What a node is.
@@ -484,6 +490,21 @@ impl RootFs {
         self.rewrite_links();
     }
 
+    /// Shows the owners the checkpoint's tars record in the container's view: they hold the
+    /// host's ids (the writable layer's tar, the tmpfs archives, `/dev/shm`), which `ns` maps into
+    /// the namespace (an id it does not map becomes the overflow id 65534, as the kernel shows
+    /// it). `--rootfs` entries keep their directory's ids.
+    pub fn map_owners(&mut self, ns: &super::userns::UserNs) {
+        for n in self.nodes.values_mut() {
+            if let Some(st) = &mut n.stamp
+                && !st.image_dir
+            {
+                st.uid = ns.uid_inside(st.uid);
+                st.gid = ns.gid_inside(st.gid);
+            }
+        }
+    }
+
     /// The node at a normalized path (no link following).
     pub fn node(&self, path: &str) -> Option<&Node> {
         self.nodes.get(path)
@@ -589,6 +610,7 @@ impl RootFs {
                     uid: md.uid().into(),
                     gid: md.gid().into(),
                     mtime: u64::try_from(md.mtime()).unwrap_or(0),
+                    image_dir: true,
                 });
                 if ft.is_dir() {
                     self.nodes.insert(
@@ -733,6 +755,7 @@ impl RootFs {
                 uid: h.uid().unwrap_or(0),
                 gid: h.gid().unwrap_or(0),
                 mtime: h.mtime().unwrap_or(0),
+                image_dir: false,
             };
             let base = base_name(&path);
             if base == ".wh..wh..opq" {
@@ -1084,6 +1107,9 @@ pub fn attach(ck: &mut super::Checkpoint, image: Option<&Path>) -> Result<(), St
             .warnings
             .push(format!("{e}; rootfs/dev/shm/ is left out")),
     }
+    if let Some(ns) = &ck.container_fs.userns {
+        rootfs.map_owners(ns);
+    }
     ck.warnings.extend(rootfs.warnings.iter().cloned());
     ck.container_fs.filled = super::fill::file_pages(&rootfs, &mut ck.processes, &mut ck.warnings);
     super::fill::devshm_pages(
@@ -1201,7 +1227,8 @@ mod tests {
             Some(Stamp {
                 uid: 33,
                 gid: 34,
-                mtime: 1_764_341_257
+                mtime: 1_764_341_257,
+                image_dir: false,
             })
         );
         assert_eq!(r.node("tmp").unwrap().mode, 0o1777, "sticky as recorded");

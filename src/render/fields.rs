@@ -619,6 +619,13 @@ pub const ROWS: &[Row] = &[
         &["nr", "args", "sp", "pc"],
         Derived("the saved registers: `orig_rax`, `rdi rsi rdx r10 r8 r9`, `rsp`, `rip`"),
     ),
+    // PID/uid_map, PID/gid_map: proc_id_map_show(), only with the tree's own user namespace.
+    r(
+        &["PID/uid_map", "PID/gid_map"],
+        1,
+        &["first", "lower_first", "count"],
+        Image("userns-N.img `uid_map` / `gid_map` extents, as CRIU read them from the host"),
+    ),
     // PID/mountinfo: show_mountinfo().
     r(
         MOUNTINFO,
@@ -792,7 +799,7 @@ pub const ROWS: &[Row] = &[
         0,
         &["kind lines"],
         Image(
-            "eventfd.img `counter`, eventpoll-tfd.img, signalfd.img `sigmask`, timerfd.img, inotify-wd.img, pidfd.img, tty-info.img `pty.index` (`tty-index`): byte for byte",
+            "eventfd.img `counter`, eventpoll-tfd.img, signalfd.img `sigmask`, timerfd.img, inotify-wd.img, pidfd.img, tty-info.img `pty.index` (`tty-index`, on a pty master): byte for byte",
         ),
     ),
     r(

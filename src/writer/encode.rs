@@ -1027,6 +1027,25 @@ impl CheckpointWriter {
         for (name, c) in pages_files {
             out.insert(name, c);
         }
+        if let Some((uids, gids)) = &self.userns {
+            let ext = |v: &[(u32, u32, u32)]| {
+                v.iter()
+                    .map(|&(first, lower_first, count)| pb::UidGidExtent {
+                        first,
+                        lower_first,
+                        count,
+                    })
+                    .collect()
+            };
+            let e = pb::UsernsEntry {
+                uid_map: ext(uids),
+                gid_map: ext(gids),
+            };
+            out.insert(
+                "userns-7.img".into(),
+                Content::Bytes(encode_image(magic::USERNS, &[e])),
+            );
+        }
         if !self.tmpfs.is_empty() {
             // CRIU writes the mounts in the reverse order of mountinfo (children first).
             let mut mounts = vec![mnt_entry(1, 1, 1, "overlay", 17, "/")];

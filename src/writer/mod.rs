@@ -409,6 +409,9 @@ impl Vma {
     }
 }
 
+/// One line of a `uid_map` / `gid_map`: (first, lower_first, count).
+pub type IdMapLine = (u32, u32, u32);
+
 /// An open file for [`ProcessBuilder::fd`] (becomes a files.img entry + an fdinfo entry).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum File {
@@ -807,6 +810,8 @@ pub struct CheckpointWriter {
     pub(crate) arch: Arch,
     /// Tmpfs mounts (mount point, device, gzip tar): `mountpoints-6.img` + `tmpfs-dev-N.tar.gz.img`.
     pub(crate) tmpfs: Vec<(String, u32, Vec<u8>)>,
+    /// The tree's user namespace: (uid map, gid map) of (first, lower_first, count).
+    pub(crate) userns: Option<(Vec<IdMapLine>, Vec<IdMapLine>)>,
 }
 
 impl Default for CheckpointWriter {
@@ -829,6 +834,7 @@ impl CheckpointWriter {
             plugins: Vec::new(),
             arch: Arch::X86_64,
             tmpfs: Vec::new(),
+            userns: None,
         }
     }
 
@@ -907,6 +913,18 @@ impl CheckpointWriter {
     pub fn tmpfs(&mut self, mountpoint: &str, dev: u32, tar_gz: &[u8]) -> &mut Self {
         self.tmpfs
             .push((mountpoint.to_string(), dev, tar_gz.to_vec()));
+        self
+    }
+    /// Runs the tree in a user namespace of its own: `userns-7.img` (the id every process's
+    /// `ids-<pid>.img` names) with these maps, lines of (first, lower_first, count) as
+    /// `/proc/PID/uid_map` shows them from the host. Credentials ([`ProcessBuilder::creds`])
+    /// are the container's ids, as CRIU records them.
+    pub fn userns(
+        &mut self,
+        uid_map: &[(u32, u32, u32)],
+        gid_map: &[(u32, u32, u32)],
+    ) -> &mut Self {
+        self.userns = Some((uid_map.to_vec(), gid_map.to_vec()));
         self
     }
     /// The CRIU plugins named in inventory.img (`plugins`, CRIU 4.1+), e.g. `amdgpu_plugin`.

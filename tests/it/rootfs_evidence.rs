@@ -324,3 +324,63 @@ fn implant_memfd_exe_and_pty_fds() {
     assert!(readlink(&m.p("15/fd/3")).ends_with("/dev/pts/ptmx"));
     m.unmount();
 }
+
+/// A user-namespaced container: CRIU records the tasks' ids in the container's view (100), the
+/// layer tar the host's (100100). Both show the container's view, and `PID/uid_map` /
+/// `PID/gid_map` show the maps as `/proc` did; an id the namespace does not map shows as 65534.
+/// Without a user namespace there are no map files and ids stay as recorded.
+#[test]
+fn user_namespace_one_view_of_owners_and_the_id_maps() {
+    use ckptfs::writer::{CheckpointWriter, Compression, Layout};
+    if !have_fuse() {
+        return;
+    }
+    let t = TempDir::new("userns");
+    let diff = {
+        let mut b = tar::Builder::new(Vec::new());
+        for (path, uid, gid) in [("var/lib/pg/SECRET", 100_100, 100_102), ("etc/odd", 7, 7)] {
+            let mut h = tar::Header::new_gnu();
+            h.set_size(6);
+            h.set_mode(0o600);
+            h.set_uid(uid);
+            h.set_gid(gid);
+            b.append_data(&mut h, path, &b"SECRET"[..]).unwrap();
+        }
+        b.into_inner().unwrap()
+    };
+    let build = |userns: bool, name: &str| {
+        let mut w = CheckpointWriter::new();
+        w.process(1, 0).comm("postgres").creds(100, 102);
+        w.archive_file("rootfs-diff.tar", &diff);
+        if userns {
+            w.userns(
+                &[(0, 100_000, 65536)],
+                &[(0, 100_000, 65536), (70000, 7, 1)],
+            );
+        }
+        let ck = t.join(name);
+        w.write_tar(&ck, &Layout::podman("userns"), Compression::None)
+            .unwrap();
+        ck
+    };
+    let m = Mount::new(&build(true, "userns.tar"));
+    assert_eq!(stat("%u:%g", &m.p("1")), "100:102");
+    assert_eq!(stat("%u:%g", &m.p("rootfs/var/lib/pg/SECRET")), "100:102");
+    assert_eq!(stat("%u:%g", &m.p("rootfs/etc/odd")), "65534:70000");
+    assert_eq!(
+        cat(&m.p("1/uid_map")),
+        b"         0     100000      65536\n"
+    );
+    assert_eq!(
+        cat(&m.p("1/gid_map")),
+        b"         0     100000      65536\n     70000          7          1\n"
+    );
+    m.unmount();
+    let m = Mount::new(&build(false, "plain.tar"));
+    assert_eq!(
+        stat("%u:%g", &m.p("rootfs/var/lib/pg/SECRET")),
+        "100100:100102"
+    );
+    assert!(!m.join("1/uid_map").exists());
+    m.unmount();
+}
