@@ -54,9 +54,91 @@ fn anonymous_file(dir: &Path) -> io::Result<File> {
 /// The tar `name` of a checkpoint as a plain tar: `blob` itself when it is not compressed, else
 /// its decompressed content (see the module docs). Errors say what and why, for a warning.
 pub fn plain_tar(name: &str, blob: &Blob, opts: &OpenOptions) -> Result<Blob, String> {
+    match decompress(name, blob, opts)? {
+        None => Ok(blob.clone()),
+        Some((_, None)) => Ok(Blob::from_vec(Vec::new())),
+        Some((_, Some(out))) => {
+            Blob::map(&out).map_err(|e| format!("{name}: cannot map its decompressed copy: {e}"))
+        }
+    }
+}
+
+/// A layer of a checkpoint image as a plain tar, like [`plain_tar`], kept in the cache directory
+/// under the sha256 that names the compressed layer (`layer-<hex>.tar`), so a later open of the
+/// same image maps it instead of decompressing it again. `named` is called once the layer is
+/// decompressed and says whether the compressed bytes hash to `hex` (it may wait for a hash
+/// computed beside the decompression): only then is the copy kept under that name.
+pub fn cached_layer(
+    name: &str,
+    hex: &str,
+    blob: &Blob,
+    opts: &OpenOptions,
+    named: impl FnOnce() -> bool,
+) -> Result<Blob, String> {
+    if compression_of(blob.bytes()) == InnerCompression::None
+        || hex.len() != 64
+        || !hex.bytes().all(|c| c.is_ascii_hexdigit())
+    {
+        let b = plain_tar(name, blob, opts);
+        named();
+        return b;
+    }
+    let mut named = Some(named);
+    let mut known = None;
+    let mut ask = || *known.get_or_insert_with(|| named.take().is_some_and(|f| f()));
+    let dir = super::cache::usable_cache_dir(opts.cache_dir.as_deref())
+        .map_err(|e| format!("{name}: {e}"))?;
+    let path = dir.join(format!("layer-{hex}.tar"));
+    let done = dir.join(format!("layer-{hex}.size"));
+    // Reused when its recorded size is its size (a copy cut short, or written over, is not).
+    if let (Ok(f), Ok(rec)) = (
+        super::dir::open_evidence(&path, false),
+        std::fs::read_to_string(&done),
+    ) && let Ok(md) = f.metadata()
+        && rec.trim().parse::<u64>().ok() == Some(md.len())
+        && md.len() > 0
+    {
+        if ask() {
+            return Blob::map(&f)
+                .map_err(|e| format!("{name}: cannot map {}: {e}", path.display()));
+        }
+    }
+    let out = decompress(name, blob, opts)?;
+    let ok = ask();
+    let Some((written, Some(file))) = out else {
+        return Ok(Blob::from_vec(Vec::new()));
+    };
+    if ok {
+        // Give the unnamed copy its name (linkat through /proc/self/fd: no window where a
+        // partial file has it), then record its size; a failure only loses the reuse.
+        let fd_path = format!("/proc/self/fd/{}", std::os::fd::AsRawFd::as_raw_fd(&file));
+        let _ = std::fs::remove_file(&path);
+        if rustix::fs::linkat(
+            rustix::fs::CWD,
+            fd_path.as_str(),
+            rustix::fs::CWD,
+            &path,
+            rustix::fs::AtFlags::SYMLINK_FOLLOW,
+        )
+        .is_ok()
+        {
+            let _ = file.sync_all();
+            let _ = std::fs::write(&done, written.to_string());
+        }
+    }
+    Blob::map(&file).map_err(|e| format!("{name}: cannot map its decompressed copy: {e}"))
+}
+
+/// Decompresses `blob` into an unnamed file of the cache directory: `None` when it is not
+/// compressed, else the decompressed size and the file (`None` when empty).
+fn decompress(
+    name: &str,
+    blob: &Blob,
+    opts: &OpenOptions,
+) -> Result<Option<(u64, Option<File>)>, String> {
     let comp = compression_of(blob.bytes());
     if comp == InnerCompression::None {
-        return Ok(blob.clone());
+        return Ok(None);
     }
     let format = if comp == InnerCompression::Gzip {
         "gzip"
@@ -111,10 +193,7 @@ pub fn plain_tar(name: &str, blob: &Blob, opts: &OpenOptions) -> Result<Blob, St
         out.write_all(&buf[..n])
             .map_err(|e| format!("{name}: cannot write its decompressed copy: {e}"))?;
     }
-    if written == 0 {
-        return Ok(Blob::from_vec(Vec::new()));
-    }
-    Blob::map(&out).map_err(|e| format!("{name}: cannot map its decompressed copy: {e}"))
+    Ok(Some((written, (written > 0).then_some(out))))
 }
 
 #[cfg(test)]
@@ -126,6 +205,35 @@ mod tests {
             cache_dir: Some(dir.to_path_buf()),
             ..Default::default()
         }
+    }
+
+    #[test]
+    fn a_layer_is_kept_under_its_name_only_when_it_matches_it() {
+        let dir = std::env::temp_dir().join(format!("ckptfs-layer-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let tar: Vec<u8> = (0..10_000u32).flat_map(|i| i.to_le_bytes()).collect();
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(&tar).unwrap();
+        let gz = Blob::from_vec(gz.finish().unwrap());
+        let o = opts(&dir);
+        let hex = "ab".repeat(32);
+        let kept = dir.join(format!("layer-{hex}.tar"));
+        // Not its name: served, not kept.
+        let b = cached_layer("layer", &hex, &gz, &o, || false).unwrap();
+        assert_eq!(b.bytes(), &tar[..]);
+        assert!(!kept.exists());
+        // Its name: kept, and the next open maps the kept copy.
+        let b = cached_layer("layer", &hex, &gz, &o, || true).unwrap();
+        assert_eq!(b.bytes(), &tar[..]);
+        assert_eq!(std::fs::read(&kept).unwrap(), tar);
+        let other = Blob::from_vec(b"\x1f\x8bnot even gzip".to_vec());
+        let b = cached_layer("layer", &hex, &other, &o, || true).unwrap();
+        assert_eq!(b.bytes(), &tar[..], "reused");
+        // A kept copy cut short is not reused: decompressed again.
+        std::fs::write(&kept, &tar[..100]).unwrap();
+        let b = cached_layer("layer", &hex, &gz, &o, || true).unwrap();
+        assert_eq!(b.bytes(), &tar[..]);
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
