@@ -24,6 +24,9 @@ pub struct SocketNode {
     #[serde(skip_serializing_if = "String::is_empty")]
     pub protocol: String,
     pub data: SkData,
+    /// The descriptors of the process that hold this socket (ckptfs's own; [`socket_nodes`]).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub fds: Vec<u32>,
     /// The tree's `[META]  VALUE`.
     #[serde(skip)]
     pub tree: (String, String),
@@ -134,12 +137,13 @@ pub fn socket_node(f: &FileObject) -> Option<SocketNode> {
                 protocol.clone()
             };
             let value = format!(
-                "{}:{} -> {}:{} (↑ {} ↓ {})",
-                data.src, data.src_port, data.dst, data.dst_port, snd, rcv
+                "{}:{} -> {}:{}",
+                data.src, data.src_port, data.dst, data.dst_port
             );
             Some(SocketNode {
                 protocol,
                 data,
+                fds: Vec::new(),
                 tree: (meta, value),
             })
         }
@@ -157,6 +161,7 @@ pub fn socket_node(f: &FileObject) -> Option<SocketNode> {
                     address: name,
                     ..SkData::default()
                 },
+                fds: Vec::new(),
                 tree: (format!("UNIX ({})", sock_type(u.sock_type)), shown),
             })
         }
@@ -170,9 +175,49 @@ pub fn socket_node(f: &FileObject) -> Option<SocketNode> {
                     recv_buf: rcv,
                     ..SkData::default()
                 },
+                fds: Vec::new(),
                 tree: (what, f.link_text()),
             })
         }
         _ => None,
     }
+}
+
+/// The sockets of `p`, each once with every descriptor that holds it (in fd order), for
+/// `inspect --sockets`: the tree's value is the socket, then `(fd N` or `(fds N, M`, then the
+/// buffer sizes CRIU recorded (`SO_SNDBUF` / `SO_RCVBUF`: sizes, not traffic), when known.
+pub fn socket_nodes(p: &Process) -> Vec<SocketNode> {
+    let mut out: Vec<(String, SocketNode)> = Vec::new();
+    for fd in &p.fds {
+        let Some(n) = socket_node(&fd.file) else {
+            continue;
+        };
+        let key = fd.file.link_text();
+        match out.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, s)) => s.fds.push(fd.fd),
+            None => {
+                let mut n = n;
+                n.fds.push(fd.fd);
+                out.push((key, n));
+            }
+        }
+    }
+    out.into_iter()
+        .map(|(_, mut n)| {
+            let list: Vec<String> = n.fds.iter().map(u32::to_string).collect();
+            let mut tail = format!(
+                "fd{} {}",
+                if list.len() == 1 { "" } else { "s" },
+                list.join(", ")
+            );
+            if !n.data.send_buf.is_empty() || !n.data.recv_buf.is_empty() {
+                tail.push_str(&format!(
+                    "; buffer sizes: send {}, recv {}",
+                    n.data.send_buf, n.data.recv_buf
+                ));
+            }
+            n.tree.1 = format!("{} ({tail})", n.tree.1);
+            n
+        })
+        .collect()
 }

@@ -10,10 +10,10 @@
 //!
 //! Every entry of the directory is looked at, whatever its name (the kubelet's
 //! `checkpoint-*.tar`, a Podman export, an extracted archive, a plain CRIU image directory), in
-//! name order. Entries that are neither a CRIU image directory nor an archive (a README, a JSON
-//! file) are skipped with one line per directory on stderr that counts and names them; an archive
-//! or a directory that looks like a checkpoint but cannot be read is skipped with its own line
-//! saying why.
+//! name order. Entries that are neither a CRIU image directory nor an archive by their content,
+//! nor named like one (`checkpoint*`, `*.tar`, `*.tar.gz`, `*.tar.zst`, ...), such as a README or a
+//! JSON file, are skipped with one line per directory on stderr that counts and names them; any
+//! other entry that cannot be read is skipped with its own line saying why.
 //! Only `config.dump` and `spec.dump` are read: a `.tar` is scanned header by header (seeking
 //! past the other entries), a `.tar.gz` / `.tar.zst` is decompressed as a stream only until both
 //! are found, nothing is written anywhere. Namespace, pod and container come from the metadata
@@ -64,7 +64,7 @@ pub fn run(dirs: &[PathBuf], out: &mut dyn Write) -> Result<(), Error> {
         s.push_str(&format!("Listing checkpoints in path: {}\n", dir.display()));
         let mut others: Vec<String> = Vec::new();
         for (name, path) in names {
-            if crate::source::sniff(&path).is_none() {
+            if crate::source::sniff(&path).is_none() && !looks_like_a_checkpoint(&name) {
                 others.push(name);
                 continue;
             }
@@ -121,6 +121,19 @@ pub fn run(dirs: &[PathBuf], out: &mut dyn Write) -> Result<(), Error> {
     ));
     write_out(out, s.as_bytes())?;
     listed
+}
+
+/// Whether a name says "checkpoint archive" (the kubelet's `checkpoint-*`, a tar, a compressed
+/// tar): such an entry that cannot be read is worth its own line (a corrupt or truncated
+/// checkpoint), whatever its content.
+fn looks_like_a_checkpoint(name: &str) -> bool {
+    let n = name.to_ascii_lowercase();
+    n.starts_with("checkpoint")
+        || [
+            ".tar", ".tar.gz", ".tgz", ".tar.zst", ".tzst", ".gz", ".zst",
+        ]
+        .iter()
+        .any(|e| n.ends_with(e))
 }
 
 fn row(l: &Listed) -> Vec<String> {

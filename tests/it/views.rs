@@ -442,6 +442,13 @@ fn inspect_all_matches_checkpointctl_up_to_its_random_orders() {
     assert!(gold.contains("[INETSK 3]  INETSK.8"));
     assert!(ours.contains(&format!("[INETSK 3]  {link}")));
     let gold = gold.replace("INETSK.8", link);
+    // DIFFERENCE 3: a socket's line names the descriptors that hold it and labels the buffer
+    // sizes as such (checkpointctl's `(↑ 16.0 KB ↓ 128.0 KB)` reads like traffic).
+    assert!(gold.contains(":::8080 -> :::0 (↑ 16.0 KB ↓ 128.0 KB)"));
+    let gold = gold.replace(
+        ":::8080 -> :::0 (↑ 16.0 KB ↓ 128.0 KB)",
+        ":::8080 -> :::0 (fd 3; buffer sizes: send 16.0 KB, recv 128.0 KB)",
+    );
     // DIFFERENCE 2: checkpointctl prints annotations and environment variables in Go's random
     // map order (a different order on every run); ckptfs sorts annotations by key and keeps
     // the environment in the process's own order. As sets, and in every other line, equal.
@@ -533,6 +540,10 @@ fn inspect_json_matches_checkpointctl() {
     let p = &mut gold[0]["file_descriptors"][1]["open_files"][3]["path"];
     assert_eq!(p, "INETSK.8");
     *p = Value::from("socket:[82782]");
+    // DIFFERENCE 3: each socket once, with the descriptors that hold it (ckptfs's own `fds`).
+    let sk = &mut gold[0]["sockets"][0]["open_sockets"][0];
+    assert!(sk.get("fds").is_none());
+    sk["fds"] = serde_json::json!([3]);
     assert_eq!(ours, gold);
     // Key order is checkpointctl's.
     let at = |k: &str| text.find(&format!("\"{k}\"")).unwrap();
@@ -626,7 +637,12 @@ fn inspect_flags_one_by_one() {
     assert!(files.contains("[cwd]  /var/www"));
     assert!(!files.contains("Open sockets"));
     let socks = run("--sockets");
-    assert!(socks.contains("└── [TCP (LISTEN)]  :::8080 -> :::0 (↑ 16.0 KB ↓ 128.0 KB)"));
+    assert!(
+        socks.contains(
+            "└── [TCP (LISTEN)]  :::8080 -> :::0 (fd 3; buffer sizes: send 16.0 KB, recv 128.0 KB)"
+        ),
+        "{socks}"
+    );
     assert!(!socks.contains("Open files"));
     // -p PID: that subtree only.
     let one = ok(
@@ -2189,4 +2205,45 @@ fn inspect_files_without_their_images_says_so() {
     let r = ckptfs(dir.path(), &["inspect", "--files", "full"]);
     assert!(!r.err.contains("missing"), "{}", r.err);
     assert!(r.out.contains("/tmp/x"), "{}", r.out);
+}
+
+/// `inspect --sockets`: a socket held by several descriptors is one line with all of them, and
+/// the buffer sizes are labelled as such (the implant's reverse shell: fds 0, 1, 2).
+#[test]
+fn inspect_lists_a_socket_once_with_its_fds() {
+    let Some(fx) = common::fixtures() else { return };
+    let d = fx.join("podman-implant");
+    let tree = ok(&d, &["inspect", "--sockets", "checkpoint.tar.gz"]);
+    let lines: Vec<&str> = tree
+        .lines()
+        .filter(|l| l.contains("127.0.0.1:53678 -> 127.0.0.1:4444"))
+        .collect();
+    assert_eq!(lines.len(), 1, "{tree}");
+    assert!(
+        lines[0].ends_with(
+            "[TCP (ESTABLISHED)]  127.0.0.1:53678 -> 127.0.0.1:4444 (fds 0, 1, 2; buffer sizes: send 3.8 MB, recv 128.0 KB)"
+        ),
+        "{tree}"
+    );
+    assert!(!tree.contains('↑'), "{tree}");
+    let json = ok(
+        &d,
+        &[
+            "inspect",
+            "--sockets",
+            "--format",
+            "json",
+            "checkpoint.tar.gz",
+        ],
+    );
+    let v: Value = serde_json::from_str(&json).unwrap();
+    let sh = v[0]["sockets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["pid"] == 13)
+        .expect("PID 13's sockets");
+    assert_eq!(sh["open_sockets"].as_array().map(Vec::len), Some(1), "{sh}");
+    assert_eq!(sh["open_sockets"][0]["fds"], serde_json::json!([0, 1, 2]));
+    assert_eq!(sh["open_sockets"][0]["data"]["send_buf"], "3.8 MB");
 }

@@ -11,7 +11,7 @@ use crate::model::Checkpoint;
 use crate::model::network::NetInterface;
 use crate::model::process::{Process, TaskState};
 use crate::render::summary::checkpoint_sizes;
-use crate::views::fds::{open_files, socket_node};
+use crate::views::fds::{open_files, socket_nodes};
 use crate::views::{self, Error};
 
 /// Gathers what `sections` asks for.
@@ -143,11 +143,7 @@ pub fn collect(ck: &Checkpoint, sections: &Sections) -> Result<Inspected, Error>
                     .iter()
                     .map(|p| SkNode {
                         pid: p.pid,
-                        open_sockets: p
-                            .fds
-                            .iter()
-                            .filter_map(|fd| socket_node(&fd.file))
-                            .collect(),
+                        open_sockets: socket_nodes(p),
                     })
                     .filter(|n| !n.open_sockets.is_empty())
                     .collect(),
