@@ -52,6 +52,8 @@ fn load_at(
     let mut extents = Vec::with_capacity(runs.len());
     let mut off: u64 = 0;
     let mut lazy_pages: u64 = 0;
+    // Entries and pages whose pages file is missing.
+    let mut missing: (u64, u64) = (0, 0);
     for (i, run) in runs.iter().enumerate() {
         let PageRun {
             vaddr,
@@ -143,13 +145,17 @@ fn load_at(
                     });
                 }
                 let msg = if pages.is_none() {
+                    // One warning for the whole file (below); each extent keeps its entry.
+                    missing.0 += 1;
+                    missing.1 += nr_pages;
                     where_(format!("entry {i}: {pages_name} is missing"))
                 } else {
-                    where_(format!(
+                    let m = where_(format!(
                         "entry {i}: needs bytes {off:#x}..{end:#x} of {pages_name}, which has {have:#x}"
-                    ))
+                    ));
+                    warnings.push(m.clone());
+                    m
                 };
-                warnings.push(msg.clone());
                 extents.push(Extent {
                     start: vaddr + avail,
                     len: len - avail,
@@ -160,6 +166,12 @@ fn load_at(
         } else if flags & PE_LAZY != 0 {
             lazy_pages += nr_pages;
         }
+    }
+    if missing.0 > 0 {
+        warnings.push(where_(format!(
+            "{pages_name} is missing: the {} pages of {} entries cannot be read",
+            missing.1, missing.0
+        )));
     }
     // Bytes the pagemap does not account for: a pagemap cut at an entry boundary looks valid, but
     // its pages file then holds more than it uses. Say so (the missing entries' pages read as holes).

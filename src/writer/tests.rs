@@ -497,6 +497,43 @@ fn zombie_with_a_stray_thread_id_reads_core_of_its_pid() {
     );
 }
 
+/// A missing pages file is one warning (not one per pagemap entry), and its pages fail to read.
+#[test]
+fn missing_pages_file_is_one_warning() {
+    let t = Tmp::new("nopages");
+    let mut w = CheckpointWriter::new();
+    let p = w.process(1, 0).comm("sh").cmdline(&["sh"]);
+    for k in 0..4u64 {
+        // Separate VMAs: one pagemap entry each.
+        p.vma(Vma::anon(0x5000_0000_0000 + k * 0x10_0000, 4096).rw())
+            .pages(0x5000_0000_0000 + k * 0x10_0000, b"x");
+    }
+    w.write_dir(&t.join("d")).unwrap();
+    let pages: Vec<String> = std::fs::read_dir(t.join("d"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("pages-"))
+        .collect();
+    assert_eq!(pages.len(), 1, "{pages:?}");
+    std::fs::remove_file(t.join("d").join(&pages[0])).unwrap();
+    let ck = open_load(&t.join("d"), &t.join("c"));
+    let about: Vec<&String> = ck
+        .warnings
+        .iter()
+        .filter(|w| w.contains(pages[0].as_str()))
+        .collect();
+    assert_eq!(about.len(), 1, "{:?}", ck.warnings);
+    assert!(about[0].contains("is missing"), "{about:?}");
+    let mut b = [0u8; 1];
+    assert!(
+        ck.process(1)
+            .unwrap()
+            .memory
+            .read_at(0x5000_0000_0000, &mut b)
+            .is_err()
+    );
+}
+
 #[test]
 fn shared_memory_classic_and_memfd() {
     let t = Tmp::new("shm");
