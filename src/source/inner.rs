@@ -97,11 +97,9 @@ pub fn cached_layer(
     ) && let Ok(md) = f.metadata()
         && rec.trim().parse::<u64>().ok() == Some(md.len())
         && md.len() > 0
+        && ask()
     {
-        if ask() {
-            return Blob::map(&f)
-                .map_err(|e| format!("{name}: cannot map {}: {e}", path.display()));
-        }
+        return Blob::map(&f).map_err(|e| format!("{name}: cannot map {}: {e}", path.display()));
     }
     let out = decompress(name, blob, opts)?;
     let ok = ask();
