@@ -24,7 +24,7 @@
 //!   dump goes to FILE, every line written (as checkpointctl does).
 //! - `-s STRING` / `-r REGEX` (with `-p PID`, or over every process without it): each match's
 //!   address, the match with `-c N` bytes of context on each side (non-printable bytes as `?`),
-//!   and its number. See [`super::search`] for what is searched and how: unlike checkpointctl,
+//!   and its number in its process (INSTANCE counts per process, also over every process). See [`super::search`] for what is searched and how: unlike checkpointctl,
 //!   matches that cross a page, a pagemap entry or a pages file are found, at exact addresses; a
 //!   string is found at every address where it occurs; regexes match raw bytes (checkpointctl
 //!   turns non-printable bytes into `?` before matching, so its `\x00`-style patterns and `?`
@@ -311,7 +311,7 @@ pub fn hexdump(out: &mut dyn Write, mem: &Memory, compact: bool) -> Result<(), E
 }
 
 /// The search result table. With one PID: ADDRESS / MATCH / INSTANCE, as checkpointctl; over
-/// several processes a PID column comes first.
+/// several processes a PID column comes first, and INSTANCE still counts within each process.
 /// Where a byte of shared memory lives, the same for every process that maps it: the shared
 /// object and the offset in it.
 type SharedAt = (crate::model::process::SharedObject, u64);
@@ -335,6 +335,8 @@ fn search_table(
     let mut shared_rows: std::collections::HashMap<SharedAt, usize> =
         std::collections::HashMap::new();
     for p in procs {
+        // INSTANCE numbers the matches of one process (checkpointctl searches one process).
+        let mut instance = 0usize;
         let s = Searchable::new(&p.memory);
         for k in &s.skipped {
             crate::views::warn(format_args!(
@@ -359,7 +361,8 @@ fn search_table(
             }
             row.push(format!("{:016x}", m.addr));
             row.push(s.context_text(&m, context));
-            row.push((rows.len() + 1).to_string());
+            instance += 1;
+            row.push(instance.to_string());
             rows.push(row);
         }
     }

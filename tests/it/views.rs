@@ -2247,3 +2247,27 @@ fn inspect_lists_a_socket_once_with_its_fds() {
     assert_eq!(sh["open_sockets"][0]["fds"], serde_json::json!([0, 1, 2]));
     assert_eq!(sh["open_sockets"][0]["data"]["send_buf"], "3.8 MB");
 }
+
+/// `memparse -s` over every process: INSTANCE counts the matches of each process (1, 2, ...
+/// again for the next PID), as it does for one process.
+#[test]
+fn memparse_instance_counts_per_process() {
+    let Some(f) = fixtures() else { return };
+    let out = ok(
+        &busybox(&f),
+        &["memparse", "-s", "PODBB-ENV-TOKEN", "checkpoint.tar.gz"],
+    );
+    let mut per_pid: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for l in out.lines().skip(2) {
+        let cols: Vec<&str> = l.split_whitespace().collect();
+        per_pid
+            .entry(cols[0].to_string())
+            .or_default()
+            .push(cols[cols.len() - 1].to_string());
+    }
+    assert!(per_pid.len() > 1, "{out}");
+    for (pid, inst) in &per_pid {
+        let want: Vec<String> = (1..=inst.len()).map(|i| i.to_string()).collect();
+        assert_eq!(inst, &want, "PID {pid}: {out}");
+    }
+}
