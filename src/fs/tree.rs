@@ -1633,6 +1633,7 @@ pub(crate) mod tests {
                 size: None,
                 mode: None,
                 deleted: true,
+                dev_ino: None,
             },
         };
         assert_eq!(file_link(2, &f), b"../../.link/rootfs/tmp/gone (deleted)");

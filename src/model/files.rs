@@ -34,6 +34,7 @@ impl FileObject {
                 size: None,
                 mode: None,
                 deleted: false,
+                dev_ino: None,
             },
         })
     }
@@ -177,6 +178,9 @@ pub enum FileKind {
         mode: Option<u32>,
         /// The file was unlinked (CRIU saved it as a ghost file or marked it deleted).
         deleted: bool,
+        /// Device (the kernel's encoding, major << 20 | minor) and inode number, when recorded:
+        /// only a ghost file's image has them (`GhostFileEntry.dev`, `ino`).
+        dev_ino: Option<(u32, u64)>,
     },
     InetSocket(InetSocket),
     UnixSocket(UnixSocket),

@@ -60,19 +60,39 @@ fn remaps(dir: &ImageDir, warnings: &mut Vec<String>) -> Vec<(u32, Option<u32>)>
         .collect()
 }
 
-/// Marks the files CRIU remapped (ghost or linked) as deleted. Call before the files are shared.
+/// Marks the files CRIU remapped (ghost or linked) as deleted, with a ghost's recorded device
+/// and inode. Call before the files are shared.
 pub fn mark_deleted(
     dir: &ImageDir,
     files: &mut BTreeMap<u32, FileRef>,
     warnings: &mut Vec<String>,
 ) {
-    for (id, _) in remaps(dir, warnings) {
+    for (id, ghost) in remaps(dir, warnings) {
+        let recorded = ghost
+            .and_then(|gid| dir.files.get(&format!("ghost-file-{gid:x}.img")))
+            .and_then(|b| ghost_entry(b.bytes()));
         if let Some(f) = files.get_mut(&id)
-            && let FileKind::Reg { deleted, .. } = &mut Arc::make_mut(f).kind
+            && let FileKind::Reg {
+                deleted, dev_ino, ..
+            } = &mut Arc::make_mut(f).kind
         {
             *deleted = true;
+            if let Some(e) = recorded
+                && let (Some(dev), Some(ino)) = (e.dev, e.ino)
+            {
+                *dev_ino = Some((dev, ino));
+            }
         }
     }
+}
+
+/// The `GhostFileEntry` of a ghost-file image (after its 8-byte header, one framed entry), or
+/// None when it cannot be read (`ghosts()` reports why).
+fn ghost_entry(bytes: &[u8]) -> Option<pb::GhostFileEntry> {
+    image::decode_all::<pb::GhostFileEntry>("ghost", bytes.get(..8)?, magic::GHOST_FILE).ok()?;
+    let len = u32_at(bytes, 8)?;
+    let body = bytes.get(12..12usize.checked_add(len)?)?;
+    <pb::GhostFileEntry as prost::Message>::decode(body).ok()
 }
 
 /// A ghost file's saved content.
@@ -206,6 +226,8 @@ pub(crate) mod tests {
             gid: 0,
             mode: 0o100600,
             size: Some(content.len() as u64),
+            dev: Some(0x29),
+            ino: Some(1181264),
             ..Default::default()
         }
         .encode_to_vec();
@@ -240,6 +262,14 @@ pub(crate) mod tests {
         assert_eq!(files[&7].link_text(), "/tmp/gone.txt (deleted)");
         assert_eq!(files[&8].link_text(), "/var/linked (deleted)");
         assert_eq!(files[&10].link_text(), "/etc/kept");
+        // The ghost's recorded device and inode (podman-implant's /tmp/.hidden/kworkerd: 00:29
+        // 1181264); a linked remap records none.
+        let dev_ino = |id: u32| match &files[&id].kind {
+            FileKind::Reg { dev_ino, .. } => *dev_ino,
+            _ => panic!("not a regular file"),
+        };
+        assert_eq!(dev_ino(7), Some((0x29, 1181264)));
+        assert_eq!(dev_ino(8), None);
         let g = ghosts(&dir, &files, &mut w);
         assert!(w.is_empty(), "{w:?}");
         assert_eq!(g.len(), 1);

@@ -387,6 +387,7 @@ fn file_kind(fe: &pb::FileEntry) -> FileKind {
             size: r.size,
             mode: r.mode,
             deleted: false,
+            dev_ino: None,
         };
     }
     if let Some(s) = &fe.isk {

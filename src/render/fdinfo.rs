@@ -227,6 +227,7 @@ mod tests {
                 size: Some(10),
                 mode: Some(0o100644),
                 deleted: false,
+                dev_ino: None,
             },
         );
         assert_eq!(
@@ -276,6 +277,7 @@ mod tests {
                 size: None,
                 mode: None,
                 deleted: true,
+                dev_ino: None,
             },
         );
         assert_eq!(fdinfo(&p, &f), b"pos:\t-1\nflags:\t00\n");

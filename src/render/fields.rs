@@ -524,14 +524,14 @@ pub const ROWS: &[Row] = &[
         4,
         &["dev"],
         Placeholder("00:00"),
-        "the device is not recorded; for a file of an overlay layer the kernel shows the layer's filesystem, not the mount's (mountpoints-N.img `root_dev`)",
+        "read from the images for a deleted file CRIU saved (ghost-file-N.img `dev`); else not recorded: for a file of an overlay layer the kernel shows the layer's filesystem, not the mount's (mountpoints-N.img `root_dev`)",
     ),
     n(
         MAPS,
         5,
         &["inode"],
         Placeholder("0"),
-        "read from the images for shared memory, as the kernel shows it: a SysV segment's id and a shared anonymous mapping's shmem inode (mm-PID.img `vmas[].shmid`), a memfd's inode (memfd.img `shmid`)",
+        "read from the images, as the kernel shows it, for a deleted file CRIU saved (ghost-file-N.img `ino`) and for shared memory: a SysV segment's id and a shared anonymous mapping's shmem inode (mm-PID.img `vmas[].shmid`), a memfd's inode (memfd.img `shmid`)",
     ),
     r(
         MAPS,

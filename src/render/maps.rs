@@ -5,12 +5,13 @@
 //! a name, spaces up to column 73 (`seq_pad()` with the width `25 + sizeof(void *) * 6 - 1`) and the
 //! name. A line without a name keeps the space after the inode, as the kernel's does.
 //!
-//! The device is not recorded (the dumping host's; for a file in an overlay layer, the layer's
-//! filesystem, not the mount's), so every line says `00:00`. The inode is recorded for shared
-//! memory only: a SysV segment's mapping shows the segment id (`/SYSV<key> (deleted)`), a shared
-//! anonymous mapping (`/dev/zero (deleted)`) its shmem inode (CRIU's `shmid`), a memfd mapping
-//! the memfd's inode (memfd.img `shmid`), as the kernel does; every other line says 0. The
-//! columns stay where the kernel puts them.
+//! Device and inode, as the kernel shows them, where the images record them: a deleted file
+//! CRIU saved as a ghost file has both (its ghost-file image's `dev`, `ino`); shared memory has
+//! its inode only: a SysV segment's mapping shows the segment id (`/SYSV<key> (deleted)`), a
+//! shared anonymous mapping (`/dev/zero (deleted)`) its shmem inode (CRIU's `shmid`), a memfd
+//! mapping the memfd's inode (memfd.img `shmid`). Anything else is not recorded (the dumping
+//! host's numbers; for a file of an overlay layer the kernel shows the layer's filesystem, not
+//! the mount's): `00:00` and `0`. The columns stay where the kernel puts them.
 //! Names: `[heap]`, `[stack]`, `[vdso]`, `[vvar]`, `[vvar_vclock]`, `[vsyscall]`, a file's path
 //! (newlines escaped as `\012`, like `seq_file_path()`), with ` (deleted)` for unlinked files
 //! (this is how `/dev/zero (deleted)` and `/memfd:NAME (deleted)` shared mappings show), and for a
@@ -36,15 +37,16 @@ pub fn maps(p: &Process) -> Vec<u8> {
 /// Appends one maps line (with its newline) for `v`.
 pub(crate) fn maps_line(out: &mut Vec<u8>, v: &Vma) {
     let line_start = out.len();
+    let (dev, ino) = dev_inode(v);
     let header = format!(
         "{:08x}-{:08x} {} {:08x} {:02x}:{:02x} {} ",
         v.start,
         v.end,
         v.perms(),
         v.offset(),
-        0,
-        0,
-        inode(v)
+        dev >> 20,
+        dev & 0xf_ffff,
+        ino
     );
     out.extend_from_slice(header.as_bytes());
     if let Some(name) = vma_name(v) {
@@ -58,21 +60,27 @@ pub(crate) fn maps_line(out: &mut Vec<u8>, v: &Vma) {
     out.push(b'\n');
 }
 
-/// The inode column, where the images record it: a SysV segment's id (the kernel's inode number
-/// of it), a shared anonymous mapping's shmem inode (CRIU's `shmid` is that inode's number), a
-/// memfd's inode; 0 for any other mapping (regular files' inodes are not recorded).
-fn inode(v: &Vma) -> u64 {
+/// The device (the kernel's encoding) and inode columns, where the images record them: a deleted
+/// file saved as a ghost file has both (`GhostFileEntry.dev`, `ino`); shared memory has its
+/// inode (a SysV segment's id, which the kernel uses as its inode number; a shared anonymous
+/// mapping's shmem inode, CRIU's `shmid`; a memfd's inode) but not the device of the kernel's
+/// internal mount. Anything else: `0`, `0`.
+fn dev_inode(v: &Vma) -> (u32, u64) {
     use crate::model::files::FileKind;
     use crate::model::process::vma_status as vs;
-    if let Some(FileKind::Memfd { shmid, .. }) = v.file.as_ref().map(|f| &f.kind) {
-        return shmid.unwrap_or(0);
+    match v.file.as_ref().map(|f| &f.kind) {
+        Some(FileKind::Memfd { shmid, .. }) => return (0, shmid.unwrap_or(0)),
+        Some(FileKind::Reg {
+            dev_ino: Some(di), ..
+        }) => return *di,
+        _ => {}
     }
     if v.status & vs::SYSVIPC != 0
         || (v.status & vs::ANON_SHARED != 0 && v.status & vs::MEMFD == 0 && v.file.is_none())
     {
-        return v.shmid;
+        return (0, v.shmid);
     }
-    0
+    (0, 0)
 }
 
 /// The name column of `v` (unescaped), or `None` for an anonymous mapping.
@@ -226,7 +234,7 @@ mod tests {
     }
 
     /// Shared memory shows its recorded inode, as secretd-shm's truth has it (`/dev/zero` 109,
-    /// the memfd 110); a regular file's inode is not recorded: 0.
+    /// the memfd 110), a ghost file its device and inode; a regular file's are not recorded.
     #[test]
     fn shared_memory_inodes() {
         use crate::model::files::{FileKind, FileObject};
@@ -271,6 +279,24 @@ mod tests {
             ("00:00".into(), "110".into(), Some(NAME_COLUMN))
         );
         assert_eq!(cols(&reg), ("00:00".into(), "0".into(), Some(NAME_COLUMN)));
+        // A ghost file: its recorded device (kernel encoding, major << 20 | minor) and inode.
+        reg.file = Some(std::sync::Arc::new(FileObject {
+            id: 3,
+            kind: FileKind::Reg {
+                path: "/tmp/.hidden/kworkerd".into(),
+                pos: 0,
+                flags: 0,
+                mnt_id: None,
+                size: None,
+                mode: None,
+                deleted: true,
+                dev_ino: Some((8 << 20 | 0x12, 1181264)),
+            },
+        }));
+        assert_eq!(
+            cols(&reg),
+            ("08:12".into(), "1181264".into(), Some(NAME_COLUMN))
+        );
     }
 
     #[test]

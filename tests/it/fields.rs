@@ -183,3 +183,69 @@ fn fields_json_tells_placeholders_and_they_read_so() {
     // The segment's rss (15) was non-zero live; ours is the stated placeholder.
     assert_ne!(live[14], "0");
 }
+
+/// `maps`' device and inode columns: wherever ckptfs prints more than the placeholders they are
+/// what `/proc` showed, and they are printed for every mapping whose numbers the images record
+/// (a ghost file: podman-implant's deleted `kworkerd`; memfd, SysV and shared anonymous memory).
+#[test]
+fn maps_dev_and_inode_where_recorded() {
+    let Some(fx) = fixtures() else { return };
+    if !have_fuse() {
+        return;
+    }
+    for (case, input) in [
+        ("podman-implant", "checkpoint.tar.gz"),
+        ("podman-kitchen", "checkpoint.tar.gz"),
+        ("secretd-shm", "images"),
+    ] {
+        let dir = fx.join(case);
+        let truth: Value =
+            serde_json::from_slice(&std::fs::read(dir.join("ground-truth.json")).expect("truth"))
+                .expect("truth is JSON");
+        let m = Mount::new(&dir.join(input));
+        let mut recorded = 0;
+        for p in truth["processes"].as_array().expect("processes") {
+            let pid = p["ns_pids"]
+                .as_array()
+                .and_then(|v| v.last())
+                .and_then(Value::as_u64)
+                .expect("ns pid");
+            let live: Vec<&str> = p["maps"]
+                .as_array()
+                .expect("maps")
+                .iter()
+                .filter_map(Value::as_str)
+                .collect();
+            for line in text(&m, &format!("{pid}/maps")).lines() {
+                let ours: Vec<&str> = line.split_whitespace().collect();
+                let want: Vec<&str> = live
+                    .iter()
+                    .find(|l| l.starts_with(&format!("{} ", ours[0])))
+                    .unwrap_or_else(|| panic!("{case} {pid}: no live line for {line}"))
+                    .split_whitespace()
+                    .collect();
+                let kept = line.contains(" (deleted)") && !line.contains("/dev/shm/");
+                if kept {
+                    // Recorded: the inode always, the device for a ghost file.
+                    assert_eq!(ours[4], want[4], "{case} {pid}: {line}");
+                    if !line.contains("/memfd:")
+                        && !line.contains("/SYSV")
+                        && !line.contains("/dev/zero")
+                    {
+                        assert_eq!(ours[3], want[3], "{case} {pid}: {line}");
+                    }
+                    recorded += 1;
+                } else {
+                    assert_eq!((ours[3], ours[4]), ("00:00", "0"), "{case} {pid}: {line}");
+                }
+                if ours[3] != "00:00" {
+                    assert_eq!(ours[3], want[3], "{case} {pid}: {line}");
+                }
+            }
+        }
+        assert!(
+            recorded >= 2,
+            "{case}: {recorded} lines with recorded numbers"
+        );
+    }
+}
