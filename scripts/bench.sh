@@ -142,6 +142,15 @@ daemon_pids() {
     done
     return 0
 }
+# daemon_hwm_kb: the peak RSS (VmHWM, KiB) of the daemon serving $MP
+daemon_hwm_kb() {
+    local pid h m=0
+    for pid in $(daemon_pids); do
+        h=$(awk '/^VmHWM:/ { print $2 }' "/proc/$pid/status" 2>/dev/null || echo 0)
+        if (( ${h:-0} > m )); then m=$h; fi
+    done
+    echo "$m"
+}
 HWM_KB=0
 ANON_KB=0
 note_rss() {
@@ -260,7 +269,9 @@ print(f"{len(offs) / (time.perf_counter() - t0):.0f}")
 EOF
 cat_pages() { cat "${PAGES[@]}" >/dev/null; }
 cat_memory() { cat "$MP"/[0-9]*/memory/* >/dev/null; }
-grep_mem() { (cd "$MP" && grep -c -F "$MARK" [0-9]*/mem) >"$WORK/grep.out" || true; }
+# `mem` answers EIO where nothing is mapped, as /proc/PID/mem does (GNU grep reads it from 0 and
+# fails): searches by count go over memory/* (a shared mapping's link followed as an argument)
+grep_mem() { (cd "$MP" && grep -c -F "$MARK" [0-9]*/memory/*) >"$WORK/grep.out" || true; }
 grep_pages() { grep -c -F "$MARK" "${PAGES[@]}" >"$WORK/grepp.out" || true; }
 sum_counts() { awk -F: '{ s += $NF } END { print s + 0 }' "$1"; }
 MEM_B=0 BASE_MEM_GREP_ROW8=""
@@ -403,9 +414,9 @@ row "3. second read memory/*" "$(median "${second[@]}")" "$B3" GB/s ge 0.8 "cat 
 cat_pages # warm again for what follows
 fi
 
-# ---------------------------------------------------------------- 4 + 8b. grep -c over */mem
+# ---------------------------------------------------------------- 4 + 8b. grep -c over */memory/*
 if want 4; then
-log "4. grep -c over */mem"
+log "4. grep -c over */memory/*"
 ours=() base=() both=() warm=()
 for i in $(seq "$RUNS"); do
     t grep_pages
@@ -422,9 +433,9 @@ for i in $(seq "$RUNS"); do
 done
 GM=$(sum_counts "$WORK/grep.out")
 GP=$(sum_counts "$WORK/grepp.out")
-[[ $GM == "$GP" ]] || log "WARNING: grep counts differ: */mem $GM, pages files $GP"
-row "4. grep -c over */mem (fresh mount; $GM lines)" "$(median "${ours[@]}")" "$(median "${base[@]}")" s le 1.5 "grep -c over pages-*.img ($GP)"
-row "4. grep -c over */mem (again, FUSE cache warm)" "$(median "${warm[@]}")" "$(median "${base[@]}")" s le 1.5 "grep -c over pages-*.img"
+[[ $GM == "$GP" ]] || log "WARNING: grep counts differ: */memory/* $GM, pages files $GP"
+row "4. grep -c over */memory/* (fresh mount; $GM lines)" "$(median "${ours[@]}")" "$(median "${base[@]}")" s le 1.5 "grep -c over pages-*.img ($GP)"
+row "4. grep -c over */memory/* (again, FUSE cache warm)" "$(median "${warm[@]}")" "$(median "${base[@]}")" s le 1.5 "grep -c over pages-*.img"
 BASE_MEM_GREP_ROW8=$(median "${both[@]}")
 fi
 
@@ -486,12 +497,12 @@ if [[ $have_memparse == 1 ]]; then
     done
     B8=$(median "${base[@]}")
     row "8. memparse --search ($(grep -c -F "$MARK" "$WORK/mp.out" || true) hit lines)" "$(median "${ours[@]}")" "$B8" s info - "cat pages-*.img once"
-    [[ -z $BASE_MEM_GREP_ROW8 ]] || row "8. mount + grep -c over every mem" "$BASE_MEM_GREP_ROW8" "$B8" s info - "cat pages-*.img once"
+    [[ -z $BASE_MEM_GREP_ROW8 ]] || row "8. mount + grep -c over every memory/*" "$BASE_MEM_GREP_ROW8" "$B8" s info - "cat pages-*.img once"
     [[ ${#rss[@]} -gt 0 ]] && P8=("$(median "${rss[@]}")")
 else
     log "8. skipped: ckptfs memparse is not available"
     B8=$(median "$(t cat_pages; echo "$LAST")")
-    [[ -z $BASE_MEM_GREP_ROW8 ]] || row "8. mount + grep -c over every mem" "$BASE_MEM_GREP_ROW8" "$B8" s info - "cat pages-*.img once"
+    [[ -z $BASE_MEM_GREP_ROW8 ]] || row "8. mount + grep -c over every memory/*" "$BASE_MEM_GREP_ROW8" "$B8" s info - "cat pages-*.img once"
 fi
 fi
 
@@ -611,14 +622,6 @@ log "10. fragmentation and scale"
 dumped_of() { awk -F= '$1 == "dumped_bytes" { print $2 }' "$1/manifest.txt"; }
 entries_of() { awk -F= '$1 == "runs" { print $2 }' "$1/manifest.txt"; }
 per_gib() { awk -v t="$1" -v b="$2" 'BEGIN { printf "%.4f", t / (b / 2^30) }'; }
-daemon_hwm_kb() {
-    local pid h m=0
-    for pid in $(daemon_pids); do
-        h=$(awk '/^VmHWM:/ { print $2 }' "/proc/$pid/status" 2>/dev/null || echo 0)
-        if (( ${h:-0} > m )); then m=$h; fi
-    done
-    echo "$m"
-}
 "$GEN" "$WORK/frag1" "$SIZE_B" --formats dir --run-pages 1 >/dev/null
 LAYOUTS=(big frag1)
 if (( SIZE_B >= 1 << 30 )) || [[ ${FRAG16:-0} == 1 ]]; then
@@ -666,7 +669,7 @@ for L in "${LAYOUTS[@]}"; do
     row "10. memparse --search per GiB dumped, $what (${F[$L.hits]} hits)" "${F[$L.s]}" "${F[big.s]}" s le 1.5 "$base (${F[big.hits]})"
     row "10. memparse --search-regex per GiB dumped, $what" "${F[$L.r]}" "${F[big.r]}" s le 1.5 "$base"
     row "10. cat memory/* (fresh mount) per GiB dumped, $what" "${F[$L.c]}" "${F[big.c]}" s le 1.5 "$base"
-    row "10. grep -c over */mem (fresh mount) per GiB dumped, $what" "${F[$L.g]}" "${F[big.g]}" s le 1.5 "$base"
+    row "10. grep -c over */memory/* (fresh mount) per GiB dumped, $what" "${F[$L.g]}" "${F[big.g]}" s le 1.5 "$base"
 done
 for L in "${LAYOUTS[@]}"; do
     [[ -n ${F[$L.h]:-} ]] || continue
@@ -836,7 +839,7 @@ row "11. first access to one of $NMANY (128 MiB .tar.zst, cold cache), after the
 fi
 
 # ---------------------------------------------------------------- 12. the same reads through a directory mount
-# The read rows (sequential reads of memory/*, fresh mount then again; grep -c over */mem) through
+# The read rows (sequential reads of memory/*, fresh mount then again; grep -c over */memory/*) through
 # `ckptfs mount DIR` of a directory holding the checkpoint (a link to it), against a mount of it
 # alone, alternating in the same run. The member is opened (ls) before the timed reads, as the
 # single mount opens its checkpoint when it mounts. Target: at most 5 % slower.
@@ -849,7 +852,7 @@ mnt "$DIR"
 MEM12_B=$(stat -c %s "$MP"/[0-9]*/memory/* | awk '{ s += $1 } END { print s }')
 umnt
 cat_at() { cat "$1"/[0-9]*/memory/* >/dev/null; }
-grep_at() { (cd "$1" && grep -c -F "$MARK" [0-9]*/mem) >"$WORK/grep12.out" || true; }
+grep_at() { (cd "$1" && grep -c -F "$MARK" [0-9]*/memory/*) >"$WORK/grep12.out" || true; }
 s1=() s2=() sg=() d1=() d2=() dg=()
 for i in $(seq "$RUNS12"); do
     mnt "$DIR"
@@ -878,7 +881,68 @@ done
 rm -rf "$WORK/dir12"
 row "12. first read memory/*, directory mount vs alone" "$(median "${d1[@]}")" "$(median "${s1[@]}")" GB/s ge 0.95 "mounted alone"
 row "12. second read memory/*, directory mount vs alone" "$(median "${d2[@]}")" "$(median "${s2[@]}")" GB/s ge 0.95 "mounted alone"
-row "12. grep -c over */mem (fresh mount), directory mount vs alone" "$(median "${dg[@]}")" "$(median "${sg[@]}")" s le 1.05 "mounted alone"
+row "12. grep -c over */memory/* (fresh mount), directory mount vs alone" "$(median "${dg[@]}")" "$(median "${sg[@]}")" s le 1.05 "mounted alone"
+fi
+
+# ---------------------------------------------------------------- 13. reflexes
+# The commands typed without thinking at PID/mem and over the whole mount following links, on the
+# big checkpoint: each must end within 60 s with a peak RSS under 1 GiB (GNU time's %M: the command
+# and its children), and `cat PID/mem > f` write under 512 MiB. `mem` answers EIO where nothing is
+# mapped (as /proc/PID/mem), `pagemap` answers the entries of mapped pages only, `core` is never
+# reached by a walk. The worst over every process of RUNS runs (the row's value is the median of
+# the per-run worst); the address space of each command is limited to 4 GiB and what it writes
+# to 1 GiB, so a regression fails instead of taking the machine down.
+if want 13; then
+log "13. reflexes"
+REFLEX=CKPTFS-REFLEX-ABSENT-5d0c71
+# rx NAME OUT CMD...: runs CMD (stdout to OUT) under the limits; appends "secs kib" to RX
+rx() {
+    local name=$1 out=$2
+    shift 2
+    /usr/bin/time -f '%e %M' -o "$WORK/rx.time" \
+        sh -c 'ulimit -v 4194304 && ulimit -f 2097152 && exec timeout -k 5 60 "$@"' sh "$@" \
+        >"$out" 2>/dev/null || true
+    local secs kib
+    read -r secs kib < <(tail -n 1 "$WORK/rx.time")
+    RX+=("$secs $kib")
+    log "13. $name: ${secs}s, ${kib} KiB"
+}
+worst_s() { printf '%s\n' "$@" | awk 'BEGIN { m = 0 } { if ($1 > m) m = $1 } END { print m }'; }
+worst_k() { printf '%s\n' "$@" | awk 'BEGIN { m = 0 } { if ($2 > m) m = $2 } END { print m }'; }
+mem_s=() mem_k=() walk_s=() walk_k=() cat_b=() rhwm=()
+if [[ -x /usr/bin/time ]] && command -v rg >/dev/null; then
+    for i in $(seq "$RUNS"); do
+        mnt "$DIR"
+        RX=()
+        wrote=0
+        for pd in "$MP"/[0-9]*; do
+            rx "rg -a $pd/mem" /dev/null rg -a "$REFLEX" "$pd/mem"
+            rx "grep -a $pd/mem" /dev/null grep -a "$REFLEX" "$pd/mem"
+            rx "strings $pd/mem" /dev/null strings "$pd/mem"
+            rx "cat $pd/mem > f" "$WORK/rx.out" cat "$pd/mem"
+            b=$(stat -c %s "$WORK/rx.out")
+            if (( b > wrote )); then wrote=$b; fi
+        done
+        mem_s+=("$(worst_s "${RX[@]}")")
+        mem_k+=("$(worst_k "${RX[@]}")")
+        cat_b+=("$wrote")
+        RX=()
+        rx "grep -R X MOUNT" /dev/null grep -R "$REFLEX" "$MP"
+        rx "find -L MOUNT -type f -exec cat {} +" /dev/null find -L "$MP" -type f -exec cat {} +
+        walk_s+=("$(worst_s "${RX[@]}")")
+        walk_k+=("$(worst_k "${RX[@]}")")
+        rhwm+=("$(daemon_hwm_kb)")
+        umnt
+    done
+    row "13. rg -a / grep -a / strings / cat at each PID/mem, slowest" "$(median "${mem_s[@]}")" "-" s abs 60 "-"
+    row "13. rg -a / grep -a / strings / cat at each PID/mem, peak RSS" "$(( $(median "${mem_k[@]}") / 1024 ))" "-" MiB abs 1024 "-"
+    row "13. cat PID/mem > f, bytes written (largest)" "$(( $(median "${cat_b[@]}") / 1048576 ))" "-" MiB abs 512 "-"
+    row "13. grep -R X MOUNT / find -L MOUNT -type f -exec cat, slowest" "$(median "${walk_s[@]}")" "-" s abs 60 "-"
+    row "13. grep -R X MOUNT / find -L MOUNT -type f -exec cat, peak RSS" "$(( $(median "${walk_k[@]}") / 1024 ))" "-" MiB abs 1024 "-"
+    row "13. mount daemon VmHWM after the reflexes" "$(( $(median "${rhwm[@]}") / 1024 ))" "-" MiB abs 1024 "-"
+else
+    log "13. skipped: needs /usr/bin/time and rg"
+fi
 fi
 
 # ---------------------------------------------------------------- 13. checkpoint images

@@ -74,13 +74,13 @@ impl Run {
     }
 }
 
-/// Runs `args` with stdout into `out`, under `timeout` and the safety nets; waits with `wait4`
-/// for the peak RSS of the command and everything it waited for.
-fn bounded(what: &str, args: &[&OsStr], out: &Path) -> Run {
+/// Runs `args` with stdout into `out` (`/dev/null` for the searches) and stderr into `errf`,
+/// under `timeout` and the safety nets; waits with `wait4` for the peak RSS of the command and
+/// everything it waited for.
+fn bounded(what: &str, args: &[&OsStr], out: &Path, errf: &Path) -> Run {
     let script = format!(
         "ulimit -v {AS_KIB} && ulimit -f {FSIZE_BLOCKS} && exec timeout -k 5 {SECS} \"$@\""
     );
-    let errf = out.with_extension("stderr");
     let t = Instant::now();
     let child = Command::new("sh")
         .arg("-c")
@@ -89,7 +89,7 @@ fn bounded(what: &str, args: &[&OsStr], out: &Path) -> Run {
         .args(args)
         .stdin(Stdio::null())
         .stdout(fs::File::create(out).unwrap())
-        .stderr(fs::File::create(&errf).unwrap())
+        .stderr(fs::File::create(errf).unwrap())
         .spawn()
         .expect("spawn sh");
     let pid = i32::try_from(child.id()).unwrap();
@@ -103,7 +103,7 @@ fn bounded(what: &str, args: &[&OsStr], out: &Path) -> Run {
     let elapsed = t.elapsed();
     drop(child);
     let st = std::process::ExitStatus::from_raw(status);
-    let stderr = fs::read_to_string(&errf).unwrap_or_default();
+    let stderr = fs::read_to_string(errf).unwrap_or_default();
     Run {
         what: what.to_string(),
         code: st.code(),
@@ -141,7 +141,9 @@ fn daemon_hwm_kib(pid: i32) -> u64 {
 fn reflexes(case: &str, m: &Mount) {
     let mnt = fs::canonicalize(&m.mnt).unwrap();
     let scratch = TempDir::new("bounded");
-    let null = scratch.join("null.out");
+    let null = Path::new("/dev/null");
+    let errf = scratch.join("stderr");
+    let errf = errf.as_path();
     let pids = pids(&mnt);
     assert!(!pids.is_empty(), "{case}: no process");
     for pid in &pids {
@@ -152,10 +154,16 @@ fn reflexes(case: &str, m: &Mount) {
             ("grep -a", vec![os("grep"), os("-a"), os(ABSENT), mem]),
             ("strings", vec![os("strings"), mem]),
         ] {
-            bounded(&format!("{what} {pid}/mem"), &args, &null).assert_bounded(case);
+            bounded(&format!("{what} {pid}/mem"), &args, null, errf).assert_bounded(case);
         }
         let copy = scratch.join("mem.copy");
-        bounded(&format!("cat {pid}/mem > file"), &[os("cat"), mem], &copy).assert_bounded(case);
+        bounded(
+            &format!("cat {pid}/mem > file"),
+            &[os("cat"), mem],
+            &copy,
+            errf,
+        )
+        .assert_bounded(case);
         let written = fs::metadata(&copy).unwrap().len();
         assert!(
             written < CAT_BYTES,
@@ -184,7 +192,8 @@ fn reflexes(case: &str, m: &Mount) {
             }
         ),
         &grep_r,
-        &null,
+        null,
+        errf,
     )
     .assert_bounded(case);
     bounded(
@@ -200,7 +209,8 @@ fn reflexes(case: &str, m: &Mount) {
             os("{}"),
             os("+"),
         ],
-        &null,
+        null,
+        errf,
     )
     .assert_bounded(case);
     let hwm = daemon_hwm_kib(m.daemon_pid());
