@@ -190,8 +190,7 @@ pub fn exe_mismatch(ck: &Checkpoint, p: &Process) -> Vec<Finding> {
     }
 }
 
-/// Names of kernel threads (prefixes; `comm` of a kernel thread is one of these, possibly
-/// followed by a CPU or device number).
+/// Names of kernel threads ([`kthread_like`] says how they match).
 const KTHREAD_NAMES: [&str; 32] = [
     "kworker/",
     "ksoftirqd/",
@@ -227,14 +226,25 @@ const KTHREAD_NAMES: [&str; 32] = [
     "ipv6_addrconf",
 ];
 
+/// Whether `name` is a kernel thread's name: a `KTHREAD_NAMES` entry ending in `/` or `_` starts
+/// it; any other entry is the whole name, or followed by a number (`kswapd0`) or a `/` / `:` part.
 fn kthread_like(name: &str) -> bool {
-    let n = name.trim_start_matches('[');
-    KTHREAD_NAMES.iter().any(|k| n.starts_with(k))
+    let n = name.trim_start_matches('[').trim_end_matches(']');
+    KTHREAD_NAMES.iter().any(|k| {
+        if k.ends_with('/') || k.ends_with('_') {
+            return n.starts_with(k);
+        }
+        n.strip_prefix(k).is_some_and(|rest| {
+            rest.is_empty()
+                || rest.starts_with(['/', ':'])
+                || rest.chars().all(|c| c.is_ascii_digit())
+        })
+    })
 }
 
 /// **A kernel thread's name on a process** (spoofing): argv[0] in brackets (`[kworker/0:1]`, as
-/// `ps` shows kernel threads), or a comm or argv[0] that starts like a kernel thread's name
-/// (`kworker/`, `ksoftirqd/`, `kthreadd`, ...). Kernel threads have no memory of their own and
+/// `ps` shows kernel threads), or a comm or argv[0] that is a kernel thread's name
+/// (`kworker/0:1`, `ksoftirqd/0`, `kthreadd`, `kswapd0`, ...; not `netns-helper`). Kernel threads have no memory of their own and
 /// are never in a checkpoint: every process here is a user-space process. Tag `kthread-name`
 /// (strong).
 pub fn kernel_thread_name(p: &Process) -> Vec<Finding> {

@@ -573,14 +573,23 @@ fn kernel_thread_names() {
         .comm("worker")
         .cmdline(&["worker", "[x]"])
         .exe("/usr/bin/worker");
+    w.process(6, 1)
+        .comm("netns-helper")
+        .cmdline(&["netns-helper"])
+        .exe("/usr/bin/netns-helper");
+    w.process(7, 1)
+        .comm("kswapd0")
+        .cmdline(&["kswapd0"])
+        .exe("/usr/bin/app");
     let ck = load_w(&w);
-    for pid in [2, 3, 4] {
+    for pid in [2, 3, 4, 7] {
         let f = kernel_thread_name(ck.process(pid).unwrap());
         assert_eq!(tags(&f), ["kthread-name"], "{pid}");
         assert_eq!(f[0].strength, Strength::Strong);
     }
     assert!(kernel_thread_name(ck.process(1).unwrap()).is_empty());
     assert!(kernel_thread_name(ck.process(5).unwrap()).is_empty());
+    assert!(kernel_thread_name(ck.process(6).unwrap()).is_empty());
 }
 
 /// A checkpoint with `--rootfs` set to a directory holding `files`.
@@ -695,6 +704,36 @@ fn patched_code_against_the_file() {
     assert!(
         f[0].what.starts_with(
             "executable page differs from /usr/lib/libc.so at file offset 0x3000 (file from --rootfs): 3 bytes in 2 runs: +0x10 2 bytes (file offset 0x3010), +0x20 1 byte (file offset 0x3020); memory "
+        ),
+        "{f:?}"
+    );
+
+    // A deleted library: compared with its saved copy (`rootfs/PATH (deleted)`), never with a
+    // file of the same name.
+    let (mut ck, _dir) = with_rootfs(
+        &w,
+        &[
+            ("usr/bin/app", &app),
+            ("usr/lib/libc.so", &app),
+            ("usr/lib/libc.so (deleted)", &libc),
+        ],
+    );
+    for v in &mut ck.processes[0].vmas {
+        if let Some(f) = &v.file
+            && f.path() == Some("/usr/lib/libc.so")
+        {
+            let mut g = (**f).clone();
+            if let FileKind::Reg { deleted, .. } = &mut g.kind {
+                *deleted = true;
+            }
+            v.file = Some(std::sync::Arc::new(g));
+        }
+    }
+    let f = patched_code(&ck, ck.process(1).unwrap(), &mut FileCache::default());
+    assert_eq!(tags(&f), ["code-patched"], "{f:?}");
+    assert!(
+        f[0].what.starts_with(
+            "executable page differs from /usr/lib/libc.so (deleted) at file offset 0x3000 (file from saved copy of the deleted file): 3 bytes in 2 runs"
         ),
         "{f:?}"
     );
