@@ -10,7 +10,7 @@
 use std::time::{Duration, SystemTime};
 
 use super::Result;
-use super::tree::{Ino, Kind};
+use super::tree::{Ino, Kind, made_up_perm};
 
 /// How long the kernel may cache what a checkpoint's tree answers (entries, attributes, the
 /// absence of a name): the content never changes.
@@ -40,15 +40,9 @@ impl FsOptions {
         }
     }
 
-    /// The permission bits of a node ckptfs makes up (not a layer's file): r-x for directories,
-    /// r-- for files, for the owner only or (`--allow-other`) for everyone.
+    /// The permission bits of a node ckptfs makes up (see [`made_up_perm`]).
     pub fn perm(&self, kind: Kind) -> u16 {
-        match (kind, self.allow_other) {
-            (Kind::Dir, true) => 0o555,
-            (Kind::Dir, false) => 0o500,
-            (_, true) => 0o444,
-            (_, false) => 0o400,
-        }
+        made_up_perm(kind, self.allow_other)
     }
 
     /// The access rule: the mounting user reads everything, and so does everyone when the mount

@@ -31,6 +31,17 @@ pub enum Kind {
     Fifo,
 }
 
+/// The permission bits of a node ckptfs makes up (not a layer's file): r-x for directories, r--
+/// for the rest, for the owner only or (`public`: `--allow-other`) for everyone.
+pub fn made_up_perm(kind: Kind, public: bool) -> u16 {
+    match (kind, public) {
+        (Kind::Dir, true) => 0o555,
+        (Kind::Dir, false) => 0o500,
+        (_, true) => 0o444,
+        (_, false) => 0o400,
+    }
+}
+
 /// One directory entry.
 #[derive(Debug)]
 pub struct Entry {
@@ -401,8 +412,7 @@ impl Tree {
                 // A layer's directory follows the same policy as its files.
                 perm: match &d.layer {
                     Some(l) => super::rootfs::perm(l.mode, public),
-                    None if public => 0o555,
-                    None => 0o500,
+                    None => made_up_perm(Kind::Dir, public),
                 },
                 nlink: 2u32.saturating_add(d.subdirs),
                 mtime: d.layer.map(|l| l.mtime),
@@ -417,8 +427,7 @@ impl Tree {
                     blocks: present.div_ceil(512),
                     perm: match c.root_file() {
                         Some(f) => f.perm(public),
-                        None if public => 0o444,
-                        None => 0o400,
+                        None => made_up_perm(Kind::File, public),
                     },
                     nlink: 1,
                     mtime: c.root_file().and_then(|f| f.mtime),
