@@ -538,6 +538,39 @@ pub(crate) fn decompressed(
     })
 }
 
+/// Removes the cache entry whose tar is `tar_path` (one that turned out to be no usable tar),
+/// after its recording job is done, under the entry's lock; the lock file goes with it. Best
+/// effort: an entry in use elsewhere is removed from the directory, its mapped copy stays valid.
+pub(crate) fn discard(tar_path: &Path, record: Option<Arc<Record>>) {
+    if let Some(r) = record {
+        r.wait();
+    }
+    let (Some(dir), Some(key)) = (
+        tar_path.parent(),
+        tar_path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .and_then(|n| n.strip_suffix(TAR)),
+    ) else {
+        return;
+    };
+    let lock_path = dir.join(format!("{key}{LOCK}"));
+    let Ok(held) = lock(
+        &lock_path,
+        &dir.join(format!("{key}{TAR_PARTIAL}")),
+        tar_path,
+    ) else {
+        return;
+    };
+    for p in [tar_path.to_path_buf(), dir.join(format!("{key}{META}"))] {
+        if let Err(e) = remove_if_exists(&p) {
+            log::warn!("cache {}: cannot remove: {e}", p.display());
+        }
+    }
+    // Dropped without release: the lock file is removed too.
+    drop(held);
+}
+
 /// Completes a cache entry: hashes the input (continuing what [`EarlyHash`] did) and publishes
 /// the hash; syncs a new tar to disk; then, under the entry's lock and only if the meta file is
 /// still the one written for this tar and input, records the hash in it and clears

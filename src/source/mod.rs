@@ -420,7 +420,17 @@ pub fn open(path: &Path, opts: &OpenOptions) -> Result<Source, Error> {
             )
         }
     };
-    let idx = tar::TarIndex::build(&abs, &tar)?;
+    let idx = match tar::TarIndex::build(&abs, &tar) {
+        Ok(idx) => idx,
+        Err(e) => {
+            // Not a whole tar (a truncated input that decompressed cleanly): its cache entry
+            // serves nothing, and a failed run leaves nothing behind.
+            if let Some(p) = &cache_path {
+                cache::discard(p, record);
+            }
+            return Err(e);
+        }
+    };
     let mut image = None;
     let found = match (layout::holds_images(&idx), oci::detect_tar(&idx)) {
         (false, Some((root, form))) => {

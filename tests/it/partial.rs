@@ -171,10 +171,27 @@ fn failed_run_leaves_no_lock_file() {
     };
     let t = TempDir::new("faillock");
     let cache = t.join("cache");
-    for (src, name) in [(&gz, "cut.tar.gz"), (&zst, "cut.tar.zst")] {
-        let bytes = fs::read(src).unwrap();
+    // A cut compressed stream, and a whole gzip stream of a cut tar.
+    let tar_cut = {
+        let mut tar = Vec::new();
+        std::io::Read::read_to_end(
+            &mut flate2::read::GzDecoder::new(fs::File::open(&gz).unwrap()),
+            &mut tar,
+        )
+        .unwrap();
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        std::io::Write::write_all(&mut e, &tar[..tar.len() * 2 / 3]).unwrap();
+        e.finish().unwrap()
+    };
+    let cut_gz = fs::read(&gz).unwrap();
+    let cut_zst = fs::read(&zst).unwrap();
+    for (bytes, name) in [
+        (&cut_gz[..cut_gz.len() / 2], "cut.tar.gz"),
+        (&cut_zst[..cut_zst.len() / 2], "cut.tar.zst"),
+        (&tar_cut[..], "cut-tar.tar.gz"),
+    ] {
         let cut = t.join(name);
-        fs::write(&cut, &bytes[..bytes.len() / 2]).unwrap();
+        fs::write(&cut, bytes).unwrap();
         for cmd in ["memparse", "show", "inspect"] {
             let o = ckptfs_in(
                 t.path(),
