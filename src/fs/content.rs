@@ -354,20 +354,60 @@ pub fn mapped_until(p: &Process, addr: u64, limit: u64) -> u64 {
     at.min(limit).max(addr)
 }
 
-/// How much of a `len`-byte read of `mem` at `off` to answer: up to the end of the mapped run
-/// there (a short read), `EIO` when `off` is not mapped, as the kernel answers for
-/// `/proc/PID/mem`. That is what bounds a reader that starts at 0 (`cat`, `strings`, `grep -a`,
-/// `rg -a`): it fails at once instead of reading 128 TiB of nothing.
+/// How many zero bytes an unmapped stretch of `mem` answers right after the mapped run before
+/// it (its "lip"), before reads there fail with `EIO`. More than GNU grep's first all-zero
+/// buffer (96 KiB), after which grep, in binary mode, seeks to the next data (`SEEK_DATA`).
+pub const HOLE_LIP: u64 = 128 << 10;
+
+/// How much of a `len`-byte read of `mem` at `off` to answer. Mapped addresses read up to the
+/// end of their mapped run (a short read; never-dumped pages are zeros, as in `/proc`). Where
+/// nothing is mapped, `/proc/PID/mem` answers `EIO` at once, which bounds every reader that
+/// starts at 0 (`cat`, `strings`, `grep -a`, `rg -a`, walks that follow links) but also breaks
+/// `grep -c X PID/mem`: GNU grep reads its first buffer at offset 0, and seeks to the next data
+/// (`SEEK_DATA`) only after a buffer of zeros. So an unmapped stretch answers zeros for its
+/// first [`HOLE_LIP`] bytes and `EIO` beyond: grep skips every hole after one buffer, and a
+/// reader that does not seek ends after at most one lip of zeros, where `/proc` ends at once.
 fn mapped_len(p: &Process, off: u64, len: u32) -> Result<u32> {
     if len == 0 || off >= p.mem_size() {
         return Ok(len);
     }
     let end = mapped_until(p, off, off.saturating_add(u64::from(len)));
     match u32::try_from(end - off) {
-        Ok(0) => Err(Error::errno(libc::EIO)),
+        Ok(0) => lip_len(p, off, len),
         Ok(n) => Ok(n),
         Err(_) => Ok(len),
     }
+}
+
+/// The zeros an unmapped `off` answers: the rest of its stretch's lip (up to the next mapped
+/// byte), or `EIO` past the lip.
+fn lip_len(p: &Process, off: u64, len: u32) -> Result<u32> {
+    let vi = p.vmas.partition_point(|v| v.end <= off);
+    let ext = p.memory.extents();
+    let ei = ext.partition_point(|e| e.end() <= off);
+    let hole_start = vi
+        .checked_sub(1)
+        .map(|i| p.vmas[i].end)
+        .into_iter()
+        .chain(ei.checked_sub(1).map(|i| ext[i].end()))
+        .max()
+        .unwrap_or(0);
+    let lip_end = hole_start.saturating_add(HOLE_LIP);
+    if off >= lip_end {
+        return Err(Error::errno(libc::EIO));
+    }
+    let next = p
+        .vmas
+        .get(vi)
+        .map(|v| v.start)
+        .into_iter()
+        .chain(p.memory.next_data(off))
+        .min()
+        .unwrap_or(u64::MAX);
+    let stop = lip_end.min(next).min(off.saturating_add(u64::from(len)));
+    Ok(u32::try_from(stop.saturating_sub(off))
+        .unwrap_or(len)
+        .max(1))
 }
 
 /// [`mapped_len`] for `pagemap` (8 bytes per page): the entries of mapped pages read, the others
@@ -987,8 +1027,10 @@ mod tests {
             // A dumped page no VMA covers (a damaged checkpoint) still reads.
             vec![(0x10000, vec![1; 4096]), (0x30000, vec![2; 4096])],
         );
-        assert_eq!(mapped_len(&p, 0, 4096), eio, "nothing mapped at 0");
-        assert_eq!(mapped_len(&p, 0xffff, 1), eio);
+        // Unmapped: the first HOLE_LIP bytes after a mapped run (or from 0) read as zeros, up
+        // to the next mapped byte; beyond them EIO.
+        assert_eq!(mapped_len(&p, 0, 4096), Ok(4096), "the lip at 0");
+        assert_eq!(mapped_len(&p, 0xffff, 16), Ok(1), "up to the first mapping");
         assert_eq!(mapped_len(&p, 0x10000, 4096), Ok(4096));
         assert_eq!(
             mapped_len(&p, 0x11000, 0x10000),
@@ -996,14 +1038,36 @@ mod tests {
             "adjacent VMAs"
         );
         assert_eq!(mapped_len(&p, 0x12f00, 4096), Ok(0x100), "short at the end");
-        assert_eq!(mapped_len(&p, 0x13000, 1), eio);
+        assert_eq!(
+            mapped_len(&p, 0x13000, 0x100000),
+            Ok(0xd000),
+            "lip up to 0x20000"
+        );
         assert_eq!(mapped_len(&p, 0x20800, 0x10000), Ok(0x800));
         assert_eq!(
             mapped_len(&p, 0x30000, 0x10000),
             Ok(0x1000),
             "dumped, no VMA"
         );
-        assert_eq!(mapped_len(&p, 0x31000, 1), eio);
+        assert_eq!(
+            mapped_len(&p, 0x21000, 1 << 20),
+            Ok(0xf000),
+            "lip up to the data"
+        );
+        // A stretch longer than the lip.
+        let q = process(
+            2,
+            vec![
+                vma(0x10000, 0x11000, "rw-p", 0, VmaName::Anon),
+                vma(0x1000000, 0x1001000, "rw-p", 0, VmaName::Anon),
+            ],
+            vec![(0x10000, vec![1; 4096])],
+        );
+        let lip = HOLE_LIP as u32;
+        assert_eq!(mapped_len(&q, 0x11000, 1 << 20), Ok(lip), "a whole lip");
+        assert_eq!(mapped_len(&q, 0x11000 + HOLE_LIP, 1), eio, "past the lip");
+        assert_eq!(mapped_len(&q, 0x11000 + HOLE_LIP - 8, 64), Ok(8));
+        assert_eq!(mapped_len(&q, 0x1000000, 64), Ok(64), "the next mapping");
         assert_eq!(mapped_len(&p, 0x10000, 0), Ok(0));
         let end = p.mem_size();
         assert_eq!(mapped_len(&p, end, 10), Ok(10), "EOF, not EIO");
