@@ -17,7 +17,7 @@
 # page cache (it is dropped, where allowed, for the cold first-read row), NOBUILD=1 to use the
 # existing binaries, BENCH_PROFILE=debug to use the debug build, BENCH_CARGO_FLAGS for more cargo
 # flags (e.g. --no-default-features), OUT=FILE to also write the report to FILE, SECTIONS="2 10"
-# to measure only those groups of rows (1 2 3 4 5 6 8 8b 9 7 10 11 12 13; default all). RUNS12 (the
+# to measure only those groups of rows (1 2 3 4 5 6 8 8b 9 7 10 11 12 13 14; default all). RUNS12 (the
 # directory-mount rows of group 12, default 5).
 set -euo pipefail
 export LC_ALL=C
@@ -224,7 +224,7 @@ command -v python3 >/dev/null && have_python=1
 
 log "generating $(human "$SIZE_B") checkpoint in $WORK/big"
 # the compressed archives only for the rows that mount them (their writers are the slow part)
-if want 2 || want 13; then BIG_FORMATS=dir,tar,gz,zst; else BIG_FORMATS=dir,tar; fi
+if want 2 || want 14; then BIG_FORMATS=dir,tar,gz,zst; else BIG_FORMATS=dir,tar; fi
 t "$GEN" "$WORK/big" "$SIZE_B" --formats "$BIG_FORMATS" >/dev/null
 T_GEN=$LAST
 log "generating $(human "$SMALL_B") checkpoint (dir, tar)"
@@ -945,11 +945,11 @@ else
 fi
 fi
 
-# ---------------------------------------------------------------- 13. checkpoint images
+# ---------------------------------------------------------------- 14. checkpoint images
 # The same checkpoint as an oci-archive (`podman save --format oci-archive` of a checkpoint image:
 # index.json, a manifest, its gzip layer) against the .tar.gz of it, both from a cold cache.
-if want 13 && [[ $have_python == 1 ]]; then
-log "13. oci-archive mount vs .tar.gz"
+if want 14 && [[ $have_python == 1 ]]; then
+log "14. oci-archive mount vs .tar.gz"
 python3 - "$BIG/ck.tar.gz" "$WORK/ck.oci.tar" <<'PYEOF'
 import hashlib, json, sys, tarfile, io, os
 gz, out = sys.argv[1], sys.argv[2]
@@ -976,7 +976,7 @@ with tarfile.open(out, "w") as t:
     t.add(gz, arcname="blobs/sha256/" + ld[7:])
 PYEOF
 ours=(); base=()
-for i in $(seq "${RUNS13:-5}"); do
+for i in $(seq "${RUNS14:-5}"); do
     rm -rf "$WORK/cache13"
     t mnt "$BIG/ck.tar.gz" --cache-dir "$WORK/cache13"
     base+=("$LAST")
@@ -987,7 +987,7 @@ for i in $(seq "${RUNS13:-5}"); do
     umnt
 done
 rm -rf "$WORK/cache13" "$WORK/ck.oci.tar"
-row "13. mount oci-archive (gzip layer, cold)" "$(median "${ours[@]}")" "$(median "${base[@]}")" s le 1.1 "mount the .tar.gz (cold cache)"
+row "14. mount oci-archive (gzip layer, cold)" "$(median "${ours[@]}")" "$(median "${base[@]}")" s le 1.1 "mount the .tar.gz (cold cache)"
 fi
 
 T_ALL=$(awk -v a="$T_START" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.0f", b - a }')
