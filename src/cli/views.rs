@@ -483,6 +483,28 @@ mod tests {
     }
 
     #[test]
+    fn diff_takes_checkpointctl_flags() {
+        let c = Cli::try_parse_from([
+            "ckptfs",
+            "diff",
+            "a",
+            "b",
+            "--ps-tree-cmd",
+            "--ps-tree-env",
+            "--files",
+            "--sockets",
+            "--show-unchanged",
+            "--format=json",
+        ])
+        .unwrap();
+        let Command::Diff(a) = c.command else {
+            panic!("not diff")
+        };
+        assert!(a.show_unchanged && a.files && a.sockets && a.ps_tree_cmd && a.ps_tree_env);
+        assert_eq!(a.format, crate::views::Format::Json);
+    }
+
+    #[test]
     fn inspect_implications() {
         let c = Cli::try_parse_from(["ckptfs", "inspect", "--files", "x"]).unwrap();
         let Command::Inspect(a) = c.command else {

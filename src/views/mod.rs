@@ -137,8 +137,10 @@ pub(crate) fn write_out(out: &mut dyn Write, s: &[u8]) -> Result<(), Error> {
         .map_err(|e| Error::output("cannot write the output", &e))
 }
 
-/// Warnings about the output being written, printed by [`to_stdout`] after it.
-static LATER: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+/// Warnings about the output being written, printed by [`to_stdout`] after it: in order, and the
+/// set of those already kept (each is printed once).
+type Later = (Vec<String>, Option<std::collections::HashSet<String>>);
+static LATER: std::sync::Mutex<Later> = std::sync::Mutex::new((Vec::new(), None));
 
 /// A warning about what the view shows (a missing image, an unreadable field): printed on
 /// stderr, one line, after the view's output ([`to_stdout`]), so that a reader of both streams
@@ -148,9 +150,13 @@ static LATER: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
 pub fn warn(msg: impl fmt::Display) {
     let line = format!("ckptfs: warning: {}", one_line(&msg.to_string()));
     match LATER.lock() {
-        Ok(mut v) => {
-            if !v.contains(&line) {
-                v.push(line);
+        Ok(mut later) => {
+            let (lines, seen) = &mut *later;
+            if seen
+                .get_or_insert_with(Default::default)
+                .insert(line.clone())
+            {
+                lines.push(line);
             }
         }
         Err(_) => eprintln!("{line}"),
@@ -161,7 +167,10 @@ pub fn warn(msg: impl fmt::Display) {
 pub fn print_warnings() {
     let v = LATER
         .lock()
-        .map(|mut v| std::mem::take(&mut *v))
+        .map(|mut later| {
+            later.1 = None;
+            std::mem::take(&mut later.0)
+        })
         .unwrap_or_default();
     for l in v {
         eprintln!("{l}");
@@ -348,6 +357,22 @@ pub fn environ_list(p: &Process) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_warning_is_kept_once_until_printed() {
+        let count = || {
+            LATER
+                .lock()
+                .unwrap()
+                .0
+                .iter()
+                .filter(|l| l.ends_with("a-warning-kept-once\\x1b"))
+                .count()
+        };
+        warn("a-warning-kept-once\x1b");
+        warn(format_args!("a-warning-{}-once\x1b", "kept"));
+        assert_eq!(count(), 1);
+    }
 
     #[test]
     fn go_style_json_escapes() {
