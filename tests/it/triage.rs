@@ -291,6 +291,27 @@ fn podman_implant_signals() {
         patched[0]
     );
     assert!(!t.contains("exec-page-unverified"), "{t}");
+
+    // The second, consecutive dump of the same frozen container (the checkpoint image): CRIU's
+    // parasite pages differ from the first dump's, the finding is the same.
+    let ckimg = fx.join("podman-implant/ckimg.oci.tar");
+    let cache = TempDir::new("triage-ckimg");
+    let o = common::run_ok(&[
+        common::ckptfs(),
+        "triage",
+        "--cache-dir",
+        cache.path().to_str().unwrap(),
+        "--rootfs",
+        rootfs.to_str().unwrap(),
+        ckimg.to_str().unwrap(),
+    ]);
+    let t2 = o.stdout_text();
+    let patched2: Vec<&str> = t2
+        .lines()
+        .filter(|l| l.contains(" code-patched: "))
+        .collect();
+    assert_eq!(patched2, patched, "{t2}");
+    assert!(!t2.contains("exec-page-unverified"), "{t2}");
 }
 
 /// None of the implant signals fires on the fixtures that hold no implant (CRIU's parasite page
@@ -302,8 +323,11 @@ fn no_implant_signal_on_clean_fixtures() {
         "podman-busybox/checkpoint.tar.gz",
         "podman-kitchen/checkpoint.tar.gz",
         "podman-redis/checkpoint.tar.zst",
+        "podman-redis/checkpoint2.tar.gz",
+        "docker-redis/ctrfx-ck.oci.tar",
         "secretd-plain/images",
         "secretd-shm/images",
+        "secretd-incremental/images/dump",
     ] {
         let m = Mount::new(&fx.join(ck));
         let t = triage(&m);
