@@ -29,6 +29,9 @@
 //!   in a hole or crosses one: then only the dumped bytes of each window are searched, in place,
 //!   each data run on its own (the one-page runs of a fragmented dump in batches of their pages
 //!   file, as `memparse --search`), with the same windows, matches and contexts as above.
+//! - Every other file of the tree that holds checkpoint bytes, whole, by its path in the tree:
+//!   `buffers/` (unread pipe, FIFO and socket data), `checkpoint/` (the metadata files, the
+//!   container log) and, with `--rootfs-files`, `rootfs/`.
 //! - Shared memory (`MAP_SHARED`: anonymous shared, memfd, SysV, files such as `/dev/shm/*`,
 //!   whose pages come from Podman's `devshm-checkpoint.tar`) is scanned once per object and range, and each finding in it names every process that maps
 //!   it, with the address in each.
@@ -507,11 +510,22 @@ pub struct Finding {
     pub checkpoint: String,
     /// The container's name, when the checkpoint's metadata has one.
     pub container: Option<String>,
-    /// For a match in a file of `rootfs/` (`--rootfs-files`): its path in the container (then
-    /// `address` is the offset in the file, `pid` 0, `pids` and `processes` empty); else null.
+    /// What the match lies in: `memory` (a process's memory), `buffer` (unread pipe, FIFO or
+    /// socket data), `checkpoint` (a metadata file of the checkpoint, the container log) or
+    /// `rootfs` (a file of `rootfs/`, `--rootfs-files`).
+    #[serde(rename = "where")]
+    pub where_: &'static str,
+    /// The file the match lies in, as the mount's tree names it (relative to the mount point):
+    /// `PID/memory/<range>`, `buffers/<name>`, `checkpoint/<name>`, `rootfs/<path>`.
+    pub path: String,
+    /// The SHA-256 of the input the finding comes from (an archive's own hash; a directory's
+    /// `checkpoint/manifest.sha256` hash); null when it cannot be read.
+    pub sha256: Option<String>,
+    /// For a match in a file of `rootfs/` (`--rootfs-files`): its path in the container; else
+    /// null. Outside memory `address` is the offset in the file and `pid` null.
     pub file: Option<String>,
-    /// The first process that sees the match (lowest PID).
-    pub pid: u32,
+    /// The first process that sees the match (lowest PID); null outside memory.
+    pub pid: Option<u32>,
     pub comm: String,
     /// The match's virtual address in `pid` (`0x...`).
     pub address: String,
@@ -1200,8 +1214,15 @@ pub fn scan_checkpoint(
                 Finding {
                     checkpoint: shown.to_string(),
                     container: container.clone(),
+                    where_: "memory",
+                    path: format!(
+                        "{}/memory/{}",
+                        u.proc.pid,
+                        crate::fs::content::vma_file_name(u.vma)
+                    ),
+                    sha256: None,
                     file: None,
-                    pid: first.pid,
+                    pid: Some(first.pid),
                     comm: first.comm,
                     address: first.address,
                     length: h.len,
@@ -1223,7 +1244,7 @@ pub fn scan_checkpoint(
             pids.dedup();
             f.pids = pids;
             let first = &f.processes[0];
-            f.pid = first.pid;
+            f.pid = Some(first.pid);
             f.comm = first.comm.clone();
             f.address = first.address.clone();
             f.mapping = first.mapping.clone();
@@ -1238,40 +1259,76 @@ pub fn scan_checkpoint(
             &b.string,
         ))
     });
+    // The other bytes the tree shows, each file whole: unread pipe / FIFO / socket data, the
+    // checkpoint's metadata files and the container log, and (asked for) rootfs/.
+    let mut files: Vec<(&'static str, String, Option<String>, Blob)> = Vec::new();
+    for b in &ck.objects.buffers {
+        files.push((
+            "buffer",
+            format!("buffers/{}", b.name),
+            None,
+            b.data.clone(),
+        ));
+    }
+    for (name, blob) in &ck.source.metadata {
+        // The layer and /dev/shm tars are shown decoded, as rootfs/.
+        if matches!(name.as_str(), "rootfs-diff.tar" | "devshm-checkpoint.tar") {
+            continue;
+        }
+        files.push((
+            "checkpoint",
+            format!("checkpoint/{name}"),
+            None,
+            blob.clone(),
+        ));
+    }
+    let mut warn = Vec::new();
     if rootfs_files {
-        let mut sc = m.scanner();
-        let mut warn = Vec::new();
         for (path, node) in ck.container_fs.rootfs.nodes() {
             let crate::model::rootfs::NodeKind::File(data) = &node.kind else {
                 continue;
             };
-            let blob = match data.blob() {
-                Ok(b) => b,
-                Err(e) => {
-                    warn.push(format!("rootfs/{path}: cannot read: {e}"));
-                    continue;
-                }
-            };
-            for l in scan_slice(&mut sc, blob.bytes(), context, &mut warn) {
-                findings.push(Finding {
-                    checkpoint: shown.to_string(),
-                    container: container.clone(),
-                    file: Some(format!("/{path}")),
-                    pid: 0,
-                    comm: String::new(),
-                    address: format!("{:#x}", l.addr),
-                    length: l.hit.len,
-                    mapping: String::new(),
-                    rule: l.hit.rule,
-                    string: l.hit.string,
-                    context: l.context,
-                    pids: Vec::new(),
-                    processes: Vec::new(),
-                    shared: None,
-                });
+            match data.blob() {
+                Ok(b) => files.push((
+                    "rootfs",
+                    format!("rootfs/{path}"),
+                    Some(format!("/{path}")),
+                    b,
+                )),
+                Err(e) => warn.push(format!("rootfs/{path}: cannot read: {e}")),
             }
         }
-        warnings.extend(warn);
+    }
+    let mut sc = m.scanner();
+    for (where_, path, file, blob) in files {
+        for l in scan_slice(&mut sc, blob.bytes(), context, &mut warn) {
+            findings.push(Finding {
+                checkpoint: shown.to_string(),
+                container: container.clone(),
+                where_,
+                path: path.clone(),
+                sha256: None,
+                file: file.clone(),
+                pid: None,
+                comm: String::new(),
+                address: format!("{:#x}", l.addr),
+                length: l.hit.len,
+                mapping: String::new(),
+                rule: l.hit.rule,
+                string: l.hit.string,
+                context: l.context,
+                pids: Vec::new(),
+                processes: Vec::new(),
+                shared: None,
+            });
+        }
+    }
+    warnings.extend(warn);
+    if !findings.is_empty() {
+        let sha = ck.source.input_sha256();
+        for f in &mut findings {
+            f.sha256.clone_from(&sha);
+        }
     }
     Outcome { findings, warnings }
 }
@@ -1497,10 +1554,12 @@ fn write_findings(
                     row.push(f.checkpoint.clone());
                 }
                 let pids: Vec<String> = f.pids.iter().map(u32::to_string).collect();
-                let (pids, comm, mapping) = match &f.file {
-                    // A rootfs/ file: its path where the mapping goes, the offset as address.
-                    Some(path) => ("-".into(), "-".into(), format!("rootfs:{path}")),
-                    None => (pids.join(","), f.comm.clone(), f.mapping.clone()),
+                let (pids, comm, mapping) = if f.pid.is_none() {
+                    // A file outside memory: its path in the tree where the mapping goes, the
+                    // offset as address.
+                    ("-".into(), "-".into(), f.path.clone())
+                } else {
+                    (pids.join(","), f.comm.clone(), f.mapping.clone())
                 };
                 row.extend([
                     pids,

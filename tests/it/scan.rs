@@ -71,6 +71,9 @@ fn fixture(name: &str) -> Option<PathBuf> {
 const FIELDS: &[&str] = &[
     "checkpoint",
     "container",
+    "where",
+    "path",
+    "sha256",
     "file",
     "pid",
     "comm",
@@ -241,7 +244,7 @@ fn podman_archive_with_container_name() {
         assert_eq!(f["shared"], Value::Null);
     }
     // Every process of the container has it in its environment.
-    let mut pids: Vec<u64> = v.iter().map(|f| f["pid"].as_u64().unwrap()).collect();
+    let mut pids: Vec<u64> = v.iter().filter_map(|f| f["pid"].as_u64()).collect();
     pids.dedup();
     assert!(pids.len() >= 2, "{pids:?}");
     // No match: exit 0, an empty array.
@@ -1001,14 +1004,88 @@ fn rootfs_files_by_path() {
     let f = files[0];
     assert_eq!(f["file"], "/data/written-at-runtime.txt");
     assert_eq!(f["address"], "0x0");
-    assert_eq!(f["pid"], 0);
+    assert_eq!(f["pid"], Value::Null);
+    assert_eq!(f["where"], "rootfs");
+    assert_eq!(f["path"], "rootfs/data/written-at-runtime.txt");
     assert_eq!(f["pids"], serde_json::json!([]));
     assert_eq!(f["length"], 29);
     // The script that wrote it is in the shell's memory: found both ways, never as a file.
     let r = scan(&fx, &args(&[]));
     assert_eq!(r.code, 1, "{}", r.err);
     let v = jsonl(&r);
-    assert!(!v.is_empty() && v.iter().all(|f| f["file"].is_null() && f["pid"] == 1));
+    let memory: Vec<&Value> = v.iter().filter(|f| f["where"] == "memory").collect();
+    assert!(
+        !memory.is_empty()
+            && memory
+                .iter()
+                .all(|f| f["pid"] == 1 && f["path"].as_str().unwrap().starts_with("1/memory/")),
+        "{}",
+        r.out
+    );
+    assert!(
+        v.iter()
+            .all(|f| f["file"].is_null() && f["where"] != "rootfs"),
+        "{}",
+        r.out
+    );
+}
+
+/// The checkpoint's metadata files are scanned as the tree shows them (`checkpoint/NAME`): the
+/// command that wrote the file is in config.dump and spec.dump; every finding carries the
+/// archive's SHA-256 and, outside memory, no PID.
+#[test]
+fn metadata_files_and_the_input_hash() {
+    let Some(fx) = fixture("podman-busybox") else {
+        return;
+    };
+    let r = scan(
+        &fx,
+        &[
+            "--format",
+            "jsonl",
+            "--string",
+            "PODBB-ROOTFS-DIFF-FILE-MARKER",
+            "checkpoint.tar.gz",
+        ],
+    );
+    assert_eq!(r.code, 1, "{}", r.err);
+    let v = jsonl(&r);
+    let sha = common::sha256sum(&fx.join("checkpoint.tar.gz").to_string_lossy());
+    assert!(v.iter().all(|f| f["sha256"] == sha.as_str()), "{}", r.out);
+    let mut paths: Vec<&str> = v
+        .iter()
+        .filter(|f| f["where"] == "checkpoint")
+        .map(|f| f["path"].as_str().unwrap())
+        .collect();
+    paths.dedup();
+    assert_eq!(
+        paths,
+        ["checkpoint/config.dump", "checkpoint/spec.dump"],
+        "{}",
+        r.out
+    );
+    for f in v.iter().filter(|f| f["where"] != "memory") {
+        assert_eq!(f["pid"], Value::Null, "{f}");
+        assert_eq!(f["pids"], serde_json::json!([]), "{f}");
+    }
+    // The container log: Podman's ctr.log holds what PID 1 printed, and only it.
+    let r = scan(
+        &fx,
+        &[
+            "--format",
+            "jsonl",
+            "--string",
+            "stdout F READY",
+            "checkpoint.tar.gz",
+        ],
+    );
+    assert_eq!(r.code, 1, "{}", r.err);
+    let v = jsonl(&r);
+    assert!(
+        v.len() == 1 && v[0]["path"] == "checkpoint/ctr.log" && v[0]["address"] == "0x24",
+        "{}",
+        r.out
+    );
 }
 
 /// A member of a scanned directory that is an archive but not a checkpoint is one error line with
@@ -1048,5 +1125,55 @@ fn a_bad_member_is_one_line_with_one_prefix() {
         lines[0].starts_with("ckptfs: ") && !lines[0].starts_with("ckptfs: ckptfs:"),
         "{}",
         r.err
+    );
+}
+
+/// podman-kitchen: the data nobody had read (pipe, FIFO, socketpair, unix and TCP connections)
+/// is found in the `buffers/` file that holds it, at offset 0, once each, with no PID.
+#[test]
+fn unread_pipe_and_socket_data_in_buffers() {
+    let Some(fx) = fixture("podman-kitchen") else {
+        return;
+    };
+    let markers = [
+        ("KITCHEN-PIPEBUF-s1", "buffers/pipe-"),
+        ("KITCHEN-FIFOBUF-s1", "buffers/fifo-"),
+        ("KITCHEN-UNIXPAIR-s1", "buffers/unix-"),
+        ("KITCHEN-UNIXQ-s1", "buffers/unix-"),
+        ("KITCHEN-TCPQ-s1", "buffers/tcp-"),
+    ];
+    let mut args = vec!["--format", "jsonl"];
+    for (m, _) in &markers {
+        args.extend(["--string", m]);
+    }
+    args.push("checkpoint.tar.gz");
+    let r = scan(&fx, &args);
+    assert_eq!(r.code, 1, "{}", r.err);
+    let v = jsonl(&r);
+    for (m, prefix) in markers {
+        let b: Vec<&Value> = v
+            .iter()
+            .filter(|f| f["string"] == m && f["where"] == "buffer")
+            .collect();
+        assert_eq!(b.len(), 1, "{m}: {}", r.out);
+        let path = b[0]["path"].as_str().unwrap();
+        assert!(path.starts_with(prefix), "{m}: {path}");
+        assert_eq!(b[0]["address"], "0x0", "{m}");
+        assert_eq!(b[0]["pid"], Value::Null, "{m}");
+    }
+    assert!(v.iter().any(
+        |f| f["path"].as_str().unwrap().ends_with(".recv") && f["string"] == "KITCHEN-TCPQ-s1"
+    ));
+    // The table names the file where the mapping goes.
+    let r = scan(
+        &fx,
+        &["--string", "KITCHEN-PIPEBUF-s1", "checkpoint.tar.gz"],
+    );
+    assert!(
+        r.out
+            .lines()
+            .any(|l| l.contains("buffers/pipe-") && l.starts_with('-')),
+        "{}",
+        r.out
     );
 }
