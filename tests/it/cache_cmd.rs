@@ -58,12 +58,13 @@ fn gzip(b: &[u8]) -> Vec<u8> {
     e.finish().unwrap()
 }
 
-/// Opens `input` with the binary so that it lands in `cache` (the view itself may fail: these
-/// archives hold no real checkpoint).
+/// Opens `input` with the binary so that it lands in `cache` (`memparse` reads memory, so it
+/// decompresses into the cache; the view itself may fail: these archives hold no real
+/// checkpoint).
 fn cache_it(input: &Path, cache: &Path, home: &Path) {
     ckptfs(
         &[
-            "show",
+            "memparse",
             "--cache-dir",
             cache.to_str().unwrap(),
             input.to_str().unwrap(),
