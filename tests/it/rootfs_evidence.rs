@@ -384,3 +384,58 @@ fn user_namespace_one_view_of_owners_and_the_id_maps() {
     assert!(!m.join("1/uid_map").exists());
     m.unmount();
 }
+
+/// A FIFO whose data image is truncated (the entry says 64 bytes, 10 follow): the FIFO node is
+/// still shown, its buffer is not (never a partial buffer shown as whole), one warning line says
+/// why, and the mount serves the rest.
+#[test]
+fn truncated_fifo_data_is_one_warning() {
+    use ckptfs::image::{magic, pb};
+    use ckptfs::writer::{CheckpointWriter, Compression, Layout, encode_image};
+    use tar::EntryType as E;
+    if !have_fuse() {
+        return;
+    }
+    let t = TempDir::new("fifo-trunc");
+    let tmp = gzip(&raw_tar(&[
+        ("./", E::Directory, 0o1777, ""),
+        ("./q.fifo", E::Fifo, 0o600, ""),
+    ]));
+    let mut data = encode_image(
+        magic::FIFO_DATA,
+        &[pb::PipeDataEntry {
+            pipe_id: 4242,
+            bytes: 64,
+            size: None,
+        }],
+    );
+    data.extend_from_slice(b"FIFO-TRUNC");
+    let mut w = CheckpointWriter::new();
+    w.process(1, 0).comm("app");
+    w.tmpfs("/tmp", 45, &tmp);
+    w.raw_file("fifo-data.img", &data);
+    let ck = t.join("ck.tar");
+    w.write_tar(&ck, &Layout::podman("fifo"), Compression::None)
+        .unwrap();
+    let m = Mount::new(&ck);
+    assert_eq!(stat("%F %a", &m.p("rootfs/tmp/q.fifo")), "fifo 600");
+    assert!(!m.join("buffers/fifo-4242").exists());
+    let info: serde_json::Value =
+        serde_json::from_slice(&cat(&m.p("checkpoint/info.json"))).unwrap();
+    let warnings: Vec<&str> = info["warnings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|w| w.as_str())
+        .collect();
+    assert_eq!(
+        warnings
+            .iter()
+            .filter(|w| w.contains("fifo-data.img"))
+            .count(),
+        1,
+        "{warnings:#?}"
+    );
+    assert!(String::from_utf8_lossy(&cat(&m.p("1/comm"))).starts_with("app"));
+    m.unmount();
+}
