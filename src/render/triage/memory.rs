@@ -289,8 +289,8 @@ fn parasite_page(p: &Process) -> Option<u64> {
         .map(|v| v.start)
 }
 
-/// The page addresses of `v` that the dump holds (not filled from a file), at most `max`.
-fn dumped_pages(ck: &Checkpoint, p: &Process, v: &Vma, max: usize) -> Vec<u64> {
+/// The page addresses of `v` that the dump holds (not filled from a file).
+fn dumped_pages(ck: &Checkpoint, p: &Process, v: &Vma) -> Vec<u64> {
     use crate::model::memory::ExtentData;
     let filled = ck.container_fs.filled(p.pid);
     let is_filled = |a: u64| filled.iter().any(|&(s, e)| s <= a && a < e);
@@ -298,7 +298,7 @@ fn dumped_pages(ck: &Checkpoint, p: &Process, v: &Vma, max: usize) -> Vec<u64> {
     let first = ext.partition_point(|e| e.end() <= v.start);
     let mut out = Vec::new();
     for e in &ext[first..] {
-        if e.start >= v.end || out.len() >= max {
+        if e.start >= v.end {
             break;
         }
         if !matches!(e.data, ExtentData::Bytes(_)) {
@@ -306,7 +306,7 @@ fn dumped_pages(ck: &Checkpoint, p: &Process, v: &Vma, max: usize) -> Vec<u64> {
         }
         let mut a = e.start.max(v.start) & !(PAGE_SIZE - 1);
         let end = e.end().min(v.end);
-        while a < end && out.len() < max {
+        while a < end {
             if !is_filled(a) {
                 out.push(a);
             }
@@ -335,8 +335,9 @@ fn hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
-/// Most pages examined per VMA, and most runs described per finding.
-const MAX_PAGES: usize = 64;
+/// Most findings per VMA (the rest are counted in the last one), and most runs described per
+/// finding.
+const MAX_FINDINGS: usize = 16;
 const MAX_RUNS: usize = 4;
 
 /// **Code patched in memory** (inline hooks, injected code in a library's text): the pages of a
@@ -354,7 +355,8 @@ const MAX_RUNS: usize = 4;
 ///   available to compare", except for the parasite's page.
 ///
 /// memfd mappings are not compared (their pages are the memfd's own, shared content; a memfd's
-/// code is `exec-memfd` already). At most [`MAX_PAGES`] dumped pages per VMA are examined.
+/// code is `exec-memfd` already). Every dumped page is examined; at most [`MAX_FINDINGS`] are
+/// reported per VMA, the last one counting the others.
 pub fn patched_code(ck: &Checkpoint, p: &Process, files: &mut FileCache) -> Vec<Finding> {
     let parasite = parasite_page(p);
     let mut out = Vec::new();
@@ -367,12 +369,27 @@ pub fn patched_code(ck: &Checkpoint, p: &Process, files: &mut FileCache) -> Vec<
         };
         let deleted = *deleted || path.ends_with(" (deleted)");
         let shown = path.trim_end_matches(" (deleted)");
-        let pages = dumped_pages(ck, p, v, MAX_PAGES);
+        let pages = dumped_pages(ck, p, v);
         if pages.is_empty() {
             continue;
         }
         let file = files.get(ck, path, deleted);
+        let first = out.len();
+        let mut extra = 0usize;
         for page in pages {
+            if out.len() - first >= MAX_FINDINGS {
+                // Counted, not described: compare on, without building the text.
+                extra += usize::from(match &file {
+                    None => Some(page) != parasite,
+                    Some((blob, _)) => page_differs(
+                        p,
+                        page,
+                        blob.bytes(),
+                        v.pgoff.saturating_add(page - v.start),
+                    ),
+                });
+                continue;
+            }
             let file_off = v.pgoff.saturating_add(page - v.start);
             let Some((blob, origin)) = &file else {
                 if Some(page) != parasite {
@@ -444,6 +461,29 @@ pub fn patched_code(ck: &Checkpoint, p: &Process, files: &mut FileCache) -> Vec<
                 ),
             ));
         }
+        if extra > 0
+            && let Some(last) = out.last_mut()
+        {
+            last.what
+                .push_str(&format!(" (and {extra} more such pages in this mapping)"));
+        }
     }
     out
+}
+
+/// Whether the dumped page at `page` differs from `file` at `file_off` (tail past EOF as zeros);
+/// an unreadable page does not count.
+fn page_differs(p: &Process, page: u64, file: &[u8], file_off: u64) -> bool {
+    let mut mem = vec![0u8; PAGE_SIZE as usize];
+    if p.memory.read_at(page, &mut mem).is_err() {
+        return false;
+    }
+    let mut want = vec![0u8; PAGE_SIZE as usize];
+    if let Ok(off) = usize::try_from(file_off)
+        && off < file.len()
+    {
+        let n = (file.len() - off).min(want.len());
+        want[..n].copy_from_slice(&file[off..off + n]);
+    }
+    mem != want
 }

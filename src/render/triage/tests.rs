@@ -832,3 +832,29 @@ fn ld_so_preload_in_the_files() {
     let (ck, _dir) = with_rootfs(&w, &[("etc/ld.so.conf", b"/lib\n")]);
     assert!(findings(&ck).is_empty());
 }
+
+#[test]
+fn patched_pages_are_all_compared_and_the_findings_capped() {
+    let libc: Vec<u8> = (0..21 * 0x1000u32).map(|i| (i % 253) as u8).collect();
+    let mut w = CheckpointWriter::new();
+    base(&mut w, 1);
+    w.process(1, 0)
+        .file_vma(0x50_0000, 21 * 0x1000, "/usr/lib/libc.so", 0, 5);
+    let mut mem = libc.clone();
+    for page in 0..21 {
+        mem[page * 0x1000 + 8] ^= 0xff;
+    }
+    w.process(1, 0).pages(0x50_0000, &mem);
+    let (ck, _dir) = with_rootfs(&w, &[("usr/lib/libc.so", &libc)]);
+    let f = patched_code(&ck, ck.process(1).unwrap(), &mut FileCache::default());
+    assert_eq!(f.len(), 16, "{f:?}");
+    assert!(f.iter().all(|x| x.tag == "code-patched"));
+    assert!(
+        f[15]
+            .what
+            .ends_with(" (and 5 more such pages in this mapping)"),
+        "{:?}",
+        f[15]
+    );
+    assert!(!f[14].what.contains("more such pages"));
+}
