@@ -105,6 +105,10 @@ pub fn load(source: Source) -> Result<Checkpoint, Error> {
         });
     }
     processes.sort_by_key(|p| p.pid);
+    let ttys = session_ttys(dir);
+    for p in &mut processes {
+        p.ctty = ttys.get(&p.sid).map(|&(rdev, pgrp, _)| (rdev, pgrp));
+    }
     // The architecture of the first thread whose core image said something about its CPU.
     meta.arch = processes
         .iter()
@@ -829,6 +833,7 @@ fn load_process(
         oom_score_adj: tc.oom_score_adj,
         seccomp_mode: main_seccomp.or(tc.old_seccomp_mode.map(|m| m as u32)),
         shd_pending: pending_mask(tc.signals_s.as_ref()),
+        ctty: None,
         mm: mm_info,
         vmas,
         guard_regions,
@@ -977,6 +982,44 @@ fn thread_from_core(tid: u32, core: &pb::CoreEntry) -> Thread {
         sched_nice: tcore.sched_nice.unwrap_or(0),
         sig_pending: pending_mask(tcore.signals_p.as_ref()),
     }
+}
+
+/// The controlling terminals the images record, by session: for each terminal of tty-info.img
+/// with a session (`sid`, which CRIU reads inside the task's PID namespace), its device (`rdev`,
+/// dev_t as glibc encodes it: what stat's `tty_nr` prints), its foreground process group
+/// (`pgrp`) and whether it is a pty master. CRIU records a pty pair's session on its master
+/// (`/dev/ptmx`, 5:2); the terminal is the slave, `/dev/pts/<pty.index>` (its own entry's
+/// `rdev`, or the kernel's number for it, major 136 minor index). A bad image is reported where
+/// the files are read.
+fn session_ttys(dir: &ImageDir) -> HashMap<u32, (u32, u32, bool)> {
+    /// `new_encode_dev(MKDEV(major, minor))`, which is also glibc's 32-bit dev_t.
+    fn encode(major: u32, minor: u32) -> u32 {
+        (minor & 0xff) | (major << 8) | ((minor & !0xff) << 12)
+    }
+    const PTMX: u32 = 5 << 8 | 2;
+    const PTS_MAJOR: u32 = 136;
+    let mut reported = Vec::new();
+    let ttys = optional::<pb::TtyInfoEntry>(dir, "tty-info.img", magic::TTY_INFO, &mut reported)
+        .unwrap_or_default();
+    let mut out: HashMap<u32, (u32, u32, bool)> = HashMap::new();
+    for t in &ttys {
+        if t.sid == 0 {
+            continue;
+        }
+        let master = t.rdev == PTMX;
+        let rdev = match (master, t.pty.as_ref()) {
+            (true, Some(pty)) => ttys
+                .iter()
+                .find(|s| s.rdev != PTMX && s.pty.as_ref().is_some_and(|p| p.index == pty.index))
+                .map_or(encode(PTS_MAJOR, pty.index), |s| s.rdev),
+            _ => t.rdev,
+        };
+        let e = out.entry(t.sid).or_insert((rdev, t.pgrp, master));
+        if e.2 && !master {
+            *e = (rdev, t.pgrp, master);
+        }
+    }
+    out
 }
 
 /// The pending-signal mask of a dumped signal queue: bit `signo - 1` for each queued

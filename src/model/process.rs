@@ -424,6 +424,10 @@ pub struct Process {
     pub seccomp_mode: Option<u32>,
     /// Signals pending for the whole thread group (`ShdPnd`), from `tc.signals_s`.
     pub shd_pending: u64,
+    /// The session's controlling terminal, when a terminal of the checkpoint records this
+    /// session (tty-info.img `sid`): its device as `stat`'s `tty_nr` prints it (tty-info.img
+    /// `rdev`) and its foreground process group (`pgrp`, `tpgid`).
+    pub ctty: Option<(u32, u32)>,
     /// None for zombie / dead tasks (no mm image).
     pub mm: Option<MmInfo>,
     pub vmas: Vec<Vma>,

@@ -150,14 +150,14 @@ pub const ROWS: &[Row] = &[
         &["ppid", "pgrp", "session"],
         Image("pstree.img `ppid`, `pgid`, `sid`"),
     ),
-    n(
+    r(
         STAT,
         7,
-        &["tty_nr"],
-        Placeholder("0"),
-        "CRIU does not record the controlling terminal",
+        &["tty_nr", "tpgid"],
+        Derived(
+            "the terminal of tty-info.img whose `sid` is the process's session (a pty pair: the slave): its `rdev` and `pgrp`; `0 -1` (no controlling terminal) when the checkpoint holds none",
+        ),
     ),
-    r(STAT, 8, &["tpgid"], Placeholder("-1")),
     r(STAT, 9, &["flags"], Image("core-PID.img `tc.flags`")),
     r(
         STAT,

@@ -15,7 +15,9 @@
 //! processor, delayacct_blkio_ticks, guest times, and `rss`: the images do not record the
 //! resident set (the dumped pages are neither a subset nor a superset of it: clean file pages
 //! are resident but not dumped, swapped pages are dumped but not resident). tty_nr / tpgid are
-//! `0 -1`, the kernel's "no controlling terminal" (CRIU does not record the controlling tty).
+//! the session's terminal as tty-info.img records it (its device and foreground process group,
+//! for a session one of whose terminals the checkpoint holds), else `0 -1`, the kernel's "no
+//! controlling terminal".
 //!
 //! `statm`: `size` from the VMAs; `resident` and `shared` (resident pages again) are not
 //! recorded, printed as 0; `text` and `data` follow `task_statm()` (`data` = `data_vm +
@@ -97,12 +99,16 @@ pub(crate) fn render(
     let rsslim = p.rlimits.get(RLIMIT_RSS).map_or(u64::MAX, |r| r.0);
     let mm = p.mm.as_ref();
     const OLD: u64 = 0x7fff_ffff;
+    // No controlling terminal: the kernel's 0 and -1.
+    let (tty_nr, tpgid) = p.ctty.map_or((0, -1), |(dev, pgrp)| (dev, i64::from(pgrp)));
     let _ = write!(
         s,
-        " {} {} {} 0 -1 {} 0 0 0 0 0 0 0 0 {} {} {} 0 0 {} 0 {} {} {} {} 0 0 {} {} {} {} 0 0 0 {} 0 {} {} 0 0 0",
+        " {} {} {} {} {} {} 0 0 0 0 0 0 0 0 {} {} {} 0 0 {} 0 {} {} {} {} 0 0 {} {} {} {} 0 0 0 {} 0 {} {} 0 0 0",
         p.ppid,
         p.pgid,
         p.sid,
+        tty_nr,
+        tpgid,
         p.task_flags,
         priority,
         nice,
@@ -222,6 +228,23 @@ mod tests {
         );
         assert_eq!(f2[1], "(worker)");
         assert_eq!((f2[17].as_str(), f2[18].as_str()), ("15", "-5"));
+    }
+
+    /// A session whose terminal the images record: tty_nr and tpgid as podman-implant's bash
+    /// (under `script`, /dev/pts/0) had them; others keep the kernel's `0 -1`.
+    #[test]
+    fn controlling_terminal() {
+        let mut p = secretd_plain_8259();
+        let f = fields(
+            std::str::from_utf8(&render(&p, p.main_thread(), p.pid, &p.comm, SIGCHLD)).unwrap(),
+        );
+        assert_eq!((f[6].as_str(), f[7].as_str()), ("0", "-1"));
+        p.ctty = Some((136 << 8, 17));
+        let f = fields(
+            std::str::from_utf8(&render(&p, p.main_thread(), p.pid, &p.comm, SIGCHLD)).unwrap(),
+        );
+        assert_eq!((f[6].as_str(), f[7].as_str()), ("34816", "17"));
+        assert_eq!(f.len(), 52);
     }
 
     #[test]

@@ -144,6 +144,7 @@ pub(crate) fn process(pid: u32, vmas: Vec<Vma>, mem: Vec<(u64, Vec<u8>)>) -> Pro
         oom_score_adj: None,
         seccomp_mode: None,
         shd_pending: 0,
+        ctty: None,
         mm: Some(MmInfo::default()),
         vmas,
         guard_regions: Vec::new(),

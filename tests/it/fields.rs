@@ -249,3 +249,49 @@ fn maps_dev_and_inode_where_recorded() {
         );
     }
 }
+
+/// stat's tty_nr and tpgid: the session's terminal as tty-info.img records it. podman-implant's
+/// bash runs under `script` on /dev/pts/0 (136:0, 34816), its own foreground group; the other
+/// processes have no controlling terminal (`0 -1`), as `/proc` showed.
+#[test]
+fn stat_controlling_terminal() {
+    let Some(fx) = fixtures() else { return };
+    if !have_fuse() {
+        return;
+    }
+    let dir = fx.join("podman-implant");
+    let truth: Value =
+        serde_json::from_slice(&std::fs::read(dir.join("ground-truth.json")).expect("truth"))
+            .expect("truth is JSON");
+    let m = Mount::new(&dir.join("checkpoint.tar.gz"));
+    let procs = truth["processes"].as_array().expect("processes");
+    // The host's PIDs of the truth, as the container's.
+    let ns_of = |host: &str| -> String {
+        procs
+            .iter()
+            .find(|p| p["host_pid"].as_u64().map(|h| h.to_string()).as_deref() == Some(host))
+            .and_then(|p| p["ns_pids"].as_array()?.last()?.as_u64())
+            .map_or_else(|| host.to_string(), |n| n.to_string())
+    };
+    let mut with_tty = 0;
+    for p in procs {
+        let pid = p["ns_pids"]
+            .as_array()
+            .and_then(|v| v.last())
+            .and_then(Value::as_u64)
+            .expect("ns pid");
+        let ours = stat_fields(&text(&m, &format!("{pid}/stat")));
+        let live = stat_fields(p["stat"].as_str().expect("truth stat"));
+        assert_eq!(ours[6], live[6], "{pid}: tty_nr");
+        let live_tpgid = if live[7] == "-1" {
+            "-1".to_string()
+        } else {
+            ns_of(&live[7])
+        };
+        assert_eq!(ours[7], live_tpgid, "{pid}: tpgid");
+        if ours[6] != "0" {
+            with_tty += 1;
+        }
+    }
+    assert_eq!(with_tty, 1, "bash under script has a terminal");
+}
