@@ -858,3 +858,43 @@ fn patched_pages_are_all_compared_and_the_findings_capped() {
     );
     assert!(!f[14].what.contains("more such pages"));
 }
+
+#[test]
+fn patched_code_against_the_layer() {
+    use crate::writer::{Compression, Layout};
+    let libc = libc_file();
+    let mut patched = libc[0x2000..0x3000].to_vec();
+    patched[0x40] ^= 0xff;
+    let mut w = code_case(&[(0x50_1000, patched)]);
+    // The container's layer (rootfs-diff.tar) holds the library.
+    let mut b = tar::Builder::new(Vec::new());
+    let mut h = tar::Header::new_gnu();
+    h.set_size(libc.len() as u64);
+    h.set_mode(0o755);
+    h.set_cksum();
+    b.append_data(&mut h, "usr/lib/libc.so", libc.as_slice())
+        .unwrap();
+    w.archive_file("rootfs-diff.tar", &b.into_inner().unwrap());
+    let dir = tempfile::tempdir().unwrap();
+    let tar = dir.path().join("ck.tar");
+    w.write_tar(&tar, &Layout::podman("layer"), Compression::None)
+        .unwrap();
+    let src = source::open(
+        &tar,
+        &OpenOptions {
+            cache_dir: Some(dir.path().join("cache")),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let mut ck = load(src).unwrap();
+    crate::model::rootfs::attach(&mut ck, None).unwrap();
+    let f = patched_code(&ck, ck.process(1).unwrap(), &mut FileCache::default());
+    assert_eq!(tags(&f), ["code-patched"], "{f:?}");
+    assert!(
+        f[0].what.starts_with(
+            "executable page differs from /usr/lib/libc.so at file offset 0x2000 (file from the layer): 1 byte in 1 run: +0x40 1 byte (file offset 0x2040)"
+        ),
+        "{f:?}"
+    );
+}
