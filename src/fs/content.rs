@@ -86,6 +86,8 @@ pub enum TextSrc {
     SysvShm,
     /// `sockets` (ss -tuanxp)
     Sockets,
+    /// `/<pid>/bash_history` (bash processes)
+    BashHistory(u32),
 }
 
 /// A text file and its rendering, done once.
@@ -502,6 +504,7 @@ fn describe(ck: &Checkpoint, src: TextSrc) -> String {
         TextSrc::GidMap(i) => format!("{}/gid_map", pid(i)),
         TextSrc::SysvShm => "sysvipc/shm".into(),
         TextSrc::Sockets => "sockets".into(),
+        TextSrc::BashHistory(i) => format!("{}/bash_history", pid(i)),
     }
 }
 
@@ -524,6 +527,7 @@ fn render_inner(ck: &Checkpoint, src: TextSrc) -> std::result::Result<Vec<u8>, S
         TextSrc::Triage => render::triage::triage(ck),
         TextSrc::Cmdline(i) => render::cmdline(p(i)?).map_err(|e| e.to_string())?,
         TextSrc::Environ(i) => render::environ(p(i)?).map_err(|e| e.to_string())?,
+        TextSrc::BashHistory(i) => render::bash_history(p(i)?),
         TextSrc::Comm(i) => render::comm(p(i)?),
         TextSrc::Status(i) => render::status(ck, p(i)?),
         TextSrc::Stat(i) => render::stat(ck, p(i)?),

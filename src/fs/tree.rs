@@ -273,6 +273,17 @@ impl Tree {
         }
         // Last, so that adding it moved no other inode number.
         b.file(ROOT_INO, "triage", Content::text(TextSrc::Triage));
+        // PID/bash_history of each bash process, after triage for the same reason.
+        for (i, p) in parts.processes.iter().enumerate() {
+            let Ok(i) = u32::try_from(i) else { break };
+            if crate::model::bash_history::is_bash(p)
+                && let Some(&pd) = b
+                    .names
+                    .get(&(ROOT_INO, Box::<str>::from(p.pid.to_string())))
+            {
+                b.file(pd, "bash_history", Content::text(TextSrc::BashHistory(i)));
+            }
+        }
         // rootfs/ and PID/{net/,pagemap,mountinfo}, after everything else.
         b.forensic_views(parts);
         // Shared kernel objects, after everything else.

@@ -1,6 +1,7 @@
 //! The checkpoint model: container metadata, process tree, per-task state, memory, files.
 //! Built once at mount from the decoded images ([`load`]), immutable afterwards (handlers need no locks).
 
+pub mod bash_history;
 pub mod catalog;
 pub mod files;
 pub mod fill;

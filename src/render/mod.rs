@@ -69,6 +69,13 @@ pub(crate) mod testutil;
 pub mod triage;
 
 pub use auxv::auxv;
+
+/// `PID/bash_history`: the history bash kept in memory, in HISTFILE format (see
+/// [`crate::model::bash_history`]).
+pub fn bash_history(p: &crate::model::process::Process) -> Vec<u8> {
+    use crate::model::bash_history as bh;
+    bh::histfile(&bh::recover(p))
+}
 pub use cmdline::{cmdline, comm, environ, thread_comm};
 pub use fdinfo::fdinfo;
 pub use info::info_json;

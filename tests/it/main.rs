@@ -10,6 +10,7 @@ mod common;
 
 mod access;
 mod archives;
+mod bash_history;
 mod bounded_reflexes;
 mod cache_cmd;
 mod concurrency;

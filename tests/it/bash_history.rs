@@ -1,0 +1,42 @@
+//! `PID/bash_history` through a real mount: the interactive bash of podman-implant, whose
+//! history exists only in its memory (HISTFILE=/dev/null), read with `cat`.
+
+use std::path::Path;
+
+use crate::common;
+
+use common::{Mount, cat, fixtures};
+use serde_json::Value;
+
+/// Every entry the fixture's expected.json lists, in order, each after its `#<seconds>` line;
+/// no other process (dash, sh, script, ...) has the file.
+#[test]
+fn podman_implant_interactive_bash() {
+    let Some(fx) = fixtures() else { return };
+    let dir = fx.join("podman-implant");
+    let expected: Value =
+        serde_json::from_slice(&std::fs::read(dir.join("expected.json")).unwrap()).unwrap();
+    let h = &expected["findings"]["bash_history"];
+    let pid = h["pid"].as_u64().unwrap();
+    let entries = h["entries"].as_array().unwrap();
+    assert_eq!(entries.len(), 6);
+    let mut want = String::new();
+    for e in entries {
+        want.push_str(&format!(
+            "#{}\n{}\n",
+            e["epoch"].as_u64().unwrap(),
+            e["line"].as_str().unwrap()
+        ));
+    }
+    let m = Mount::new(&dir.join("checkpoint.tar.gz"));
+    let got = String::from_utf8(cat(&m.p(format!("{pid}/bash_history")))).unwrap();
+    assert_eq!(got, want);
+    let with_file: Vec<u64> = expected["processes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["pid"].as_u64().unwrap())
+        .filter(|p| Path::new(&m.p(format!("{p}/bash_history"))).exists())
+        .collect();
+    assert_eq!(with_file, [pid]);
+}
