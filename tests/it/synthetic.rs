@@ -265,14 +265,23 @@ fn seek_data_and_seek_hole_on_mem() {
     assert_eq!(lseek(&g, 0, SEEK_DATA), Ok(0));
     assert_eq!(lseek(&g, 0, SEEK_HOLE), Ok(2 * PAGE));
     assert_eq!(lseek(&g, 2 * PAGE, SEEK_DATA), Ok(5 * PAGE));
-    // Reading at an unmapped address fails at once, as on /proc/PID/mem (so GNU grep, which
-    // reads from offset 0, fails there: searches by count go to memory/).
+    // At an unmapped address: zeros for the first HOLE_LIP bytes after the mapped run before
+    // (from 0 here), EIO beyond, as on /proc/PID/mem; GNU grep reads its first buffer at 0 and
+    // then seeks past each hole, so it counts over mem as over memory/.
+    let lip = ckptfs::fs::content::HOLE_LIP;
     assert_eq!(
         f.read_at(&mut [0u8; 16], 0).map_err(|e| e.raw_os_error()),
+        Ok(16)
+    );
+    assert_eq!(
+        f.read_at(&mut [0u8; 16], lip).map_err(|e| e.raw_os_error()),
         Err(Some(libc::EIO))
     );
     let (n, dt) = grep_count_memory("LAST", &m.p("1"));
     assert_eq!(n, 1);
+    assert!(dt.as_secs() < 5, "{dt:?}");
+    let (n, dt) = grep_count("LAST", &m.p("1/mem"));
+    assert_eq!(n, 1, "grep -c over mem");
     assert!(dt.as_secs() < 5, "{dt:?}");
     drop((f, g));
     m.unmount();
