@@ -5,7 +5,7 @@ use super::{Finding, Strength, argv};
 use crate::model::process::Process;
 use crate::model::{Checkpoint, FileKind};
 
-/// Multi-call binaries: one executable, many program names (argv[0] picks the applet).
+/// Multi-call binaries: one executable, many program names (argv\[0\] picks the applet).
 const MULTICALL: [&str; 4] = ["busybox", "toybox", "coreutils", "rescue"];
 
 /// Shell program names.
@@ -17,7 +17,7 @@ pub(super) fn basename(s: &str) -> &str {
     s.rsplit('/').next().unwrap_or(s)
 }
 
-/// The program name argv[0] gives: up to the first `:` or blank (setproctitle titles such as
+/// The program name argv\[0\] gives: up to the first `:` or blank (setproctitle titles such as
 /// `postgres: checkpointer` or `nginx: worker process`), basename, without a login shell's `-`.
 pub(super) fn argv0_name(argv0: &str) -> &str {
     let head = argv0
@@ -42,18 +42,18 @@ fn unversioned(name: &str) -> &str {
     &name[..cut]
 }
 
-/// Whether `exe_name` (basename of the executable) and `arg_name` (program name from argv[0])
+/// Whether `exe_name` (basename of the executable) and `arg_name` (program name from argv\[0\])
 /// plausibly name the same program. Benign, not reported:
 /// - equal names, or equal after dropping a version suffix (`python3` / `python3.11`);
 /// - one name is a prefix of the other longer than 2 characters (`postgres` / `postmaster` is not,
 ///   but `php-fpm8.2` / `php-fpm` is; comm-style truncation `systemd-journal` / `systemd-journald`);
-/// - a multi-call binary (`busybox`, `toybox`, `coreutils`): argv[0] names the applet;
+/// - a multi-call binary (`busybox`, `toybox`, `coreutils`): argv\[0\] names the applet;
 /// - both are shells (`/bin/sh` → `dash` or `bash`): the shell link, and scripts run by an
-///   interpreter named in a `#!` line (argv[0] is then the interpreter path as the `#!` line
+///   interpreter named in a `#!` line (argv\[0\] is then the interpreter path as the `#!` line
 ///   spells it, which may be a link to the real shell);
-/// - an empty argv[0] (nothing to compare).
+/// - an empty argv\[0\] (nothing to compare).
 ///
-/// Anything else (`exe` `/usr/bin/nc` but argv[0] `[kworker/0:1]`, a renamed binary) is reported.
+/// Anything else (`exe` `/usr/bin/nc` but argv\[0\] `[kworker/0:1]`, a renamed binary) is reported.
 pub fn same_program(exe_name: &str, arg_name: &str) -> bool {
     if arg_name.is_empty() || exe_name.is_empty() {
         return true;
@@ -72,7 +72,7 @@ pub fn same_program(exe_name: &str, arg_name: &str) -> bool {
     SHELLS.contains(&e) && SHELLS.contains(&a)
 }
 
-/// The file an argv[0] names in the container's files: its path when it has a `/` (an absolute
+/// The file an argv\[0\] names in the container's files: its path when it has a `/` (an absolute
 /// one; a relative one is left alone), else the first `PATH` entry (the process's own `PATH`,
 /// else the usual one) that holds a file of that name, following links. None when the tree
 /// does not hold it.
@@ -113,10 +113,10 @@ fn argv0_file(ck: &Checkpoint, p: &Process, a0: &str) -> Option<String> {
 }
 
 /// **`exe` differs from `argv[0]`** (masquerading: a process renamed itself, or a binary was
-/// started under another name): compares the basename of `exe` with the program name of argv[0]
+/// started under another name): compares the basename of `exe` with the program name of argv\[0\]
 /// by [`same_program`]'s rules. Processes without an exe or a readable argv are skipped. Tag
 /// `exe-mismatch`; its strength is what the tree can tell:
-/// - strong when the exe is deleted or a memfd, or when argv[0] names a file of the container's
+/// - strong when the exe is deleted or a memfd, or when argv\[0\] names a file of the container's
 ///   files (looked up as the shell would, in `PATH`) other than the exe, with other bytes;
 /// - not reported when that file is the exe (a link such as Debian's
 ///   `redis-server -> redis-check-rdb`) or has the exe's bytes;
@@ -242,8 +242,8 @@ fn kthread_like(name: &str) -> bool {
     })
 }
 
-/// **A kernel thread's name on a process** (spoofing): argv[0] in brackets (`[kworker/0:1]`, as
-/// `ps` shows kernel threads), or a comm or argv[0] that is a kernel thread's name
+/// **A kernel thread's name on a process** (spoofing): argv\[0\] in brackets (`[kworker/0:1]`, as
+/// `ps` shows kernel threads), or a comm or argv\[0\] that is a kernel thread's name
 /// (`kworker/0:1`, `ksoftirqd/0`, `kthreadd`, `kswapd0`, ...; not `netns-helper`). Kernel threads have no memory of their own and
 /// are never in a checkpoint: every process here is a user-space process. Tag `kthread-name`
 /// (strong).
@@ -272,7 +272,7 @@ pub fn kernel_thread_name(p: &Process) -> Vec<Finding> {
 }
 
 /// **Shells** (an interactive or scripted shell in a service container is worth a look): the
-/// process's comm, exe basename or argv[0] program name is a shell ([`SHELLS`]), or argv[0] names
+/// process's comm, exe basename or argv\[0\] program name is a shell ([`SHELLS`]), or argv\[0\] names
 /// a shell applet of a multi-call binary (`busybox sh`). Tag `shell`.
 pub fn shells(p: &Process) -> Vec<Finding> {
     let args = argv(p).unwrap_or_default();
@@ -286,7 +286,7 @@ pub fn shells(p: &Process) -> Vec<Finding> {
         .unwrap_or("");
     names.push(exe_name);
     if MULTICALL.contains(&exe_name) || MULTICALL.contains(&argv0_name(a0)) {
-        // `busybox sh -c ...`: the applet is argv[1].
+        // `busybox sh -c ...`: the applet is argv\[1\].
         if let Some(a1) = args.get(1) {
             names.push(argv0_name(a1));
         }

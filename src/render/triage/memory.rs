@@ -349,13 +349,13 @@ const MAX_RUNS: usize = 4;
 ///   differing run (offset in the page, length, file offset, the ELF symbol that holds it when the
 ///   file has a symbol table) and the first run's bytes in memory and in the file.
 /// - A page equal to the file is not reported: CRIU's own parasite leaves one such page in the
-///   first executable mapping of every process ([`parasite_page`]), and a debugger's removed
+///   first executable mapping of every process (`parasite_page`), and a debugger's removed
 ///   breakpoint leaves others.
 /// - Without the file: `exec-page-unverified` (weak), "dumped executable page, file not
 ///   available to compare", except for the parasite's page.
 ///
 /// memfd mappings are not compared (their pages are the memfd's own, shared content; a memfd's
-/// code is `exec-memfd` already). Every dumped page is examined; at most [`MAX_FINDINGS`] are
+/// code is `exec-memfd` already). Every dumped page is examined; at most `MAX_FINDINGS` (16) are
 /// reported per VMA, the last one counting the others.
 pub fn patched_code(ck: &Checkpoint, p: &Process, files: &mut FileCache) -> Vec<Finding> {
     let parasite = parasite_page(p);

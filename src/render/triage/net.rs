@@ -209,7 +209,7 @@ pub fn reverse_shell(ck: &Checkpoint, p: &Process) -> Vec<Finding> {
 }
 
 /// The tags that make a process's connections likely C2: code or identity that is not what the
-/// files say (deleted or memfd executable, a kernel thread's name, a strong exe / argv[0]
+/// files say (deleted or memfd executable, a kernel thread's name, a strong exe / argv\[0\]
 /// mismatch), writable + executable or patched code, a preloaded library.
 const C2_SIGNALS: [&str; 10] = [
     "exe-deleted",
@@ -225,7 +225,7 @@ const C2_SIGNALS: [&str; 10] = [
 ];
 
 /// **Likely C2**: every established TCP connection of a process that already raised one of
-/// [`C2_SIGNALS`] with strength strong (`prior`, its other findings), whatever the peer:
+/// `C2_SIGNALS` with strength strong (`prior`, its other findings), whatever the peer:
 /// loopback and in-container peers included. `<where>` is `local->remote`, with the descriptor,
 /// the signals and who holds the other end. Tag `c2-connection` (strong).
 pub fn c2(ck: &Checkpoint, p: &Process, prior: &[Finding]) -> Vec<Finding> {
