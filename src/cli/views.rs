@@ -55,13 +55,17 @@ impl CacheDirArg {
 #[command(after_help = "\
 Examples:
   ckptfs show checkpoint.tar.gz
-  ckptfs show /var/lib/kubelet/checkpoints/*.tar")]
+  ckptfs show /var/lib/kubelet/checkpoints/*.tar
+  ckptfs show --format jsonl /var/lib/kubelet/checkpoints/*.tar | jq -r .checkpointed")]
 pub struct ShowArgs {
     /// Checkpoints: Podman / CRI-O / containerd archives (.tar, .tar.gz, .tar.zst), CRIU image
     /// directories (Docker's too), or checkpoint images (oci-archive, docker-archive, OCI layout
     /// directories and their tars, containerd's `ctr` exports)
     #[arg(required = true, value_name = "CHECKPOINT")]
     pub checkpoints: Vec<PathBuf>,
+    /// Output format
+    #[arg(long, value_enum, default_value_t)]
+    pub format: views::RowFormat,
     #[command(flatten)]
     pub cache: CacheDirArg,
 }
@@ -195,11 +199,15 @@ impl MemparseArgs {
 #[command(after_help = "\
 Examples:
   ckptfs list
-  ckptfs list /var/lib/kubelet/checkpoints /srv/evidence")]
+  ckptfs list /var/lib/kubelet/checkpoints /srv/evidence
+  ckptfs list --format json | jq '.[].checkpointed'")]
 pub struct ListArgs {
     /// Directories to look in [default: /var/lib/kubelet/checkpoints]
     #[arg(value_name = "DIR")]
     pub dirs: Vec<PathBuf>,
+    /// Output format
+    #[arg(long, value_enum, default_value_t)]
+    pub format: views::RowFormat,
 }
 
 /// Arguments of `ckptfs diff`.
@@ -341,7 +349,7 @@ pub fn show(a: ShowArgs) -> Result<(), Error> {
         metadata_only: true,
         ..a.cache.open_options()
     };
-    views::to_stdout(|out| views::show::run(&a.checkpoints, &open, out))
+    views::to_stdout(|out| views::show::run(&a.checkpoints, a.format, &open, out))
 }
 
 /// `ckptfs inspect`.
@@ -377,7 +385,7 @@ pub fn memparse(a: MemparseArgs) -> Result<(), Error> {
 
 /// `ckptfs list`.
 pub fn list(a: ListArgs) -> Result<(), Error> {
-    views::to_stdout(|out| views::list::run(&a.dirs, out))
+    views::to_stdout(|out| views::list::run(&a.dirs, a.format, out))
 }
 
 /// `ckptfs diff`.

@@ -23,12 +23,14 @@
 //! seconds (checkpointctl: RFC 822, `28 Nov 26 14:47 UTC`, which drops the seconds and the
 //! century). An entry that cannot be read is reported on stderr and skipped. A directory given
 //! on the command line that does not exist is an error; the default one missing just means no
-//! checkpoints.
+//! checkpoints. `--format json` / `jsonl` gives the same rows as JSON objects (`directory`,
+//! `name`, `path`, `namespace`, `pod`, `container`, `engine`, `checkpointed`; null when unknown),
+//! and no heading lines: no checkpoint found is `[]` (or nothing).
 
 use std::io::Write;
 use std::path::PathBuf;
 
-use super::{Error, write_out};
+use super::{Error, RowFormat, write_out};
 use crate::format::table;
 use crate::model::catalog::{Listed, describe};
 
@@ -36,7 +38,7 @@ use crate::model::catalog::{Listed, describe};
 pub const DEFAULT_DIR: &str = "/var/lib/kubelet/checkpoints";
 
 /// Writes the `list` output for `dirs` (none: the kubelet's directory) to `out`.
-pub fn run(dirs: &[PathBuf], out: &mut dyn Write) -> Result<(), Error> {
+pub fn run(dirs: &[PathBuf], format: RowFormat, out: &mut dyn Write) -> Result<(), Error> {
     let explicit = !dirs.is_empty();
     let dirs: Vec<PathBuf> = if explicit {
         dirs.to_vec()
@@ -44,6 +46,7 @@ pub fn run(dirs: &[PathBuf], out: &mut dyn Write) -> Result<(), Error> {
         vec![PathBuf::from(DEFAULT_DIR)]
     };
     let mut rows = Vec::new();
+    let mut json = Vec::new();
     let mut s = String::new();
     // A directory that cannot be listed has its error line on stderr; the others are listed.
     let listed = super::each_input(&dirs, |dir| {
@@ -74,6 +77,7 @@ pub fn run(dirs: &[PathBuf], out: &mut dyn Write) -> Result<(), Error> {
                         crate::views::warn(format_args!("{}: {w}", path.display()));
                     }
                     rows.push(row(&l));
+                    json.push(json_row(&l, dir, &path));
                 }
                 Err(e) => crate::views::warn(format_args!(
                     "{}: skipped, not a checkpoint: {e}",
@@ -100,6 +104,10 @@ pub fn run(dirs: &[PathBuf], out: &mut dyn Write) -> Result<(), Error> {
         }
         Ok(())
     });
+    if format != RowFormat::Table {
+        write_out(out, format.json_rows(&json).as_bytes())?;
+        return listed;
+    }
     if rows.is_empty() && s.is_empty() {
         listed.clone()?;
         let shown: Vec<String> = dirs.iter().map(|d| d.display().to_string()).collect();
@@ -134,6 +142,20 @@ fn looks_like_a_checkpoint(name: &str) -> bool {
         ]
         .iter()
         .any(|e| n.ends_with(e))
+}
+
+/// A checkpoint's row as JSON (field names in docs/views.md).
+fn json_row(l: &Listed, dir: &std::path::Path, path: &std::path::Path) -> serde_json::Value {
+    serde_json::json!({
+        "directory": dir.display().to_string(),
+        "name": l.name,
+        "path": path.display().to_string(),
+        "namespace": l.namespace,
+        "pod": l.pod,
+        "container": l.container,
+        "engine": l.engine,
+        "checkpointed": l.time,
+    })
 }
 
 fn row(l: &Listed) -> Vec<String> {

@@ -209,6 +209,32 @@ pub fn to_json<T: serde::Serialize>(v: &T) -> String {
     s
 }
 
+/// Output format of the views that print rows (`show`, `list`, `timeline`).
+#[derive(clap::ValueEnum, Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum RowFormat {
+    /// checkpointctl's table
+    #[default]
+    Table,
+    /// One JSON array of rows (fields in docs/views.md)
+    Json,
+    /// One JSON object per row and line
+    Jsonl,
+}
+
+impl RowFormat {
+    /// `rows` as one JSON array or as one object a line.
+    pub fn json_rows(self, rows: &[serde_json::Value]) -> String {
+        match self {
+            RowFormat::Jsonl => rows.iter().map(|r| format!("{r}\n")).collect(),
+            _ => {
+                let mut s = serde_json::to_string_pretty(rows).unwrap_or_else(|_| "[]".into());
+                s.push('\n');
+                s
+            }
+        }
+    }
+}
+
 /// Output format of `inspect` and `diff`.
 #[derive(clap::ValueEnum, Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Format {

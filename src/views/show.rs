@@ -4,9 +4,9 @@
 //!
 //! Displaying container checkpoint data from checkpoint.tar.gz
 //!
-//! CONTAINER    IMAGE                              ID             RUNTIME   CREATED                ENGINE   CHKPT SIZE   ROOT FS DIFF SIZE
-//! ---------    -----                              --             -------   -------                ------   ----------   -----------------
-//! fx-busybox   localhost/fixture-busybox:latest   2a5c15b736f0   runc      2026-11-28T14:47:37Z   Podman   246.4 KiB    2.0 KiB
+//! CONTAINER    IMAGE                              ID             RUNTIME   CREATED                ENGINE   CHKPT SIZE   ROOT FS DIFF SIZE   CHECKPOINTED
+//! ---------    -----                              --             -------   -------                ------   ----------   -----------------   ------------
+//! fx-busybox   localhost/fixture-busybox:latest   2a5c15b736f0   runc      2026-11-28T14:47:37Z   Podman   246.4 KiB    2.0 KiB             2026-11-28T14:49:02Z
 //! ```
 //!
 //! - The heading names the checkpoint as given on the command line; like checkpointctl it is
@@ -17,6 +17,10 @@
 //! - CHKPT SIZE is the size of the CRIU images (checkpointctl: of `checkpoint/`), ROOT FS DIFF
 //!   SIZE the size of `rootfs-diff.tar`; both humanised like checkpointctl (`246.4 KiB`).
 //! - The row and the table are `checkpoint/summary`'s ([`crate::render::summary::show_row`]).
+//! - CHECKPOINTED (not in checkpointctl) is `config.dump`'s `checkpointedTime`, else when CRIU
+//!   wrote the images (inventory.img's modification time in the archive), else `-`.
+//! - `--format json` / `jsonl`: the same rows as JSON objects (full container ID, sizes in bytes,
+//!   `checkpointed_from` naming where the time is recorded); fields in docs/views.md.
 //! - ARCH (the dump's CPU, `aarch64`, `riscv64`) is added as a last column when a checkpoint
 //!   shown is not x86_64.
 //! - Differences from checkpointctl: the eight columns are always there (checkpointctl drops
@@ -27,28 +31,84 @@
 use std::io::Write;
 use std::path::PathBuf;
 
-use super::{Error, write_out};
+use super::{Error, RowFormat, write_out};
 use crate::format::table;
-use crate::render::summary::{SHOW_HEADER, show_row};
+use crate::format::time::short_time;
+use crate::model::Checkpoint;
+use crate::render::summary::{SHOW_HEADER, checkpoint_sizes, show_row};
 use crate::source::OpenOptions;
 
+/// When `ck` was checkpointed and where that time is recorded: `config.dump`'s
+/// `checkpointedTime`, else when CRIU wrote the images (inventory.img's modification time in the
+/// archive or directory). None when neither records it (the input's own time is not shown).
+pub fn checkpointed(ck: &Checkpoint) -> Option<(String, &'static str)> {
+    if let Some(t) = &ck.meta.checkpointed {
+        return Some((short_time(t), "config.dump checkpointedTime"));
+    }
+    let t = ck.source.images.written?;
+    let secs = t.duration_since(std::time::UNIX_EPOCH).ok()?.as_secs();
+    Some((
+        crate::format::time::rfc3339(i64::try_from(secs).ok()?),
+        "images written",
+    ))
+}
+
+/// `ck`'s `show` row as JSON (field names in docs/views.md).
+fn json_row(ck: &Checkpoint, path: &str) -> serde_json::Value {
+    let m = &ck.meta;
+    let sizes = checkpoint_sizes(ck);
+    let when = checkpointed(ck);
+    serde_json::json!({
+        "path": path,
+        "container": m.container_name,
+        "image": m.image,
+        "id": m.container_id,
+        "runtime": m.runtime,
+        "created": m.created,
+        "engine": m.engine,
+        "checkpointed": when.as_ref().map(|w| &w.0),
+        "checkpointed_from": when.as_ref().map(|w| w.1),
+        "checkpoint_size": sizes.images,
+        "root_fs_diff_size": sizes.root_fs_diff,
+        "arch": m.arch,
+    })
+}
+
 /// Writes the `show` output for `checkpoints` to `out`.
-pub fn run(checkpoints: &[PathBuf], open: &OpenOptions, out: &mut dyn Write) -> Result<(), Error> {
+pub fn run(
+    checkpoints: &[PathBuf],
+    format: RowFormat,
+    open: &OpenOptions,
+    out: &mut dyn Write,
+) -> Result<(), Error> {
     let mut rows = Vec::with_capacity(checkpoints.len());
+    let mut json = Vec::new();
     let mut archs = Vec::with_capacity(checkpoints.len());
     let mut shown = Vec::with_capacity(checkpoints.len());
     // A checkpoint that cannot be read has its error line on stderr; the others are shown.
     let loaded = super::each_input(checkpoints, |p| {
         let ck = super::load_for_view(p, open)?;
-        rows.push(show_row(&ck));
+        let path = p.display().to_string();
+        if format == RowFormat::Table {
+            let mut row = show_row(&ck);
+            row.push(checkpointed(&ck).map_or_else(|| "-".into(), |w| w.0));
+            rows.push(row);
+        } else {
+            json.push(json_row(&ck, &path));
+        }
         archs.push(ck.meta.arch.clone().unwrap_or_else(|| "-".into()));
-        shown.push(p.display().to_string());
+        shown.push(path);
         Ok(())
     });
+    if format != RowFormat::Table {
+        write_out(out, format.json_rows(&json).as_bytes())?;
+        return loaded;
+    }
     if rows.is_empty() {
         return loaded;
     }
     let mut header: Vec<&str> = SHOW_HEADER.to_vec();
+    header.push("Checkpointed");
     if archs.iter().any(|a| a != "x86_64" && a != "-") {
         header.push("Arch");
         for (r, a) in rows.iter_mut().zip(archs) {
