@@ -1111,6 +1111,7 @@ fn mm_info(m: &pb::MmEntry) -> MmInfo {
         exe_file_id: m.exe_file_id,
         auxv: m.mm_saved_auxv.clone(),
         dumpable: m.dumpable.map(|d| d as u32),
+        thp_disabled: m.thp_disabled,
     }
 }
 

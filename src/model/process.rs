@@ -263,6 +263,8 @@ pub struct MmInfo {
     /// `mm_saved_auxv`, as pairs of words (the kernel's saved auxv, AT_NULL-terminated).
     pub auxv: Vec<u64>,
     pub dumpable: Option<u32>,
+    /// `prctl(PR_SET_THP_DISABLE)` was set (`MmEntry.thp_disabled`), when recorded.
+    pub thp_disabled: Option<bool>,
 }
 
 /// What a VMA maps, resolved from its status bits and files.img, for the `maps` path column.

@@ -418,6 +418,13 @@ pub const ROWS: &[Row] = &[
             "the VMAs of mm-PID.img, as the kernel's vm_stat_account() and task_mem() count them",
         ),
     ),
+    n(
+        STATUS,
+        0,
+        &["THP_enabled"],
+        Derived("mm-PID.img `thp_disabled`: 0 when set, else 1 (line left out when not recorded)"),
+        "1 assumes the dumping kernel had transparent huge pages, as every fixture's did",
+    ),
     r(
         STATUS,
         0,
@@ -488,7 +495,6 @@ pub const ROWS: &[Row] = &[
         &[
             "Ngid",
             "CoreDumping",
-            "THP_enabled",
             "untag_mask",
             "SigQ",
             "Seccomp_filters",

@@ -13,7 +13,8 @@
 //! the PIDs inside the container, as a reader in the container's PID namespace sees them),
 //! `Kthread` (0: kernel threads are never dumped); with an mm: `VmSize`, `VmLck`, `VmData`,
 //! `VmStk`, `VmExe`, `VmLib`, computed from the VMAs exactly as the kernel's `vm_stat_account()`
-//! and `task_mem()` do; `Threads`, `SigPnd` (the signals queued for the thread,
+//! and `task_mem()` do; `THP_enabled` (when mm-PID.img records `thp_disabled`: 0 when the
+//! process disabled transparent huge pages, else 1, as on a kernel built with them); `Threads`, `SigPnd` (the signals queued for the thread,
 //! `thread_core.signals_p`), `ShdPnd` (queued for the process, `tc.signals_s`), `SigBlk`,
 //! `SigIgn`, `SigCgt` (from the sigactions: handler 1 = `SIG_IGN`, other non-zero = caught),
 //! `CapInh` / `CapPrm` / `CapEff` / `CapBnd` / `CapAmb`, `NoNewPrivs`, `Seccomp`.
@@ -24,7 +25,7 @@
 //! Left out, because the images do not record them: `Ngid` (NUMA), `VmPeak`, `VmHWM`, `VmRSS`, `RssAnon`, `RssFile`, `RssShmem`
 //! (resident memory is not recorded: dumped pages are neither a subset nor a superset of it —
 //! clean file pages and untouched pages are resident but not dumped), `VmPin`, `VmPTE`,
-//! `VmSwap`, `HugetlbPages`, `CoreDumping`, `THP_enabled`, `untag_mask`, `SigQ` (the user's
+//! `VmSwap`, `HugetlbPages`, `CoreDumping`, `untag_mask`, `SigQ` (the user's
 //! queue length), `Seccomp_filters` (the model keeps no filter count), `Speculation_*`,
 //! `Cpus_allowed*`, `Mems_allowed*`, the context-switch counters and the x86 feature lines.
 //! [`super::fields`] lists every line with its source.
@@ -105,6 +106,9 @@ pub(crate) fn render(p: &Process, t: Option<&Thread>, tid: u32, name: &str) -> V
         let _ = writeln!(s, "VmStk:\t{:8} kB", kb(c.stack));
         let _ = writeln!(s, "VmExe:\t{:8} kB", c.text_bytes >> 10);
         let _ = writeln!(s, "VmLib:\t{:8} kB", c.lib_bytes >> 10);
+        if let Some(off) = p.mm.as_ref().and_then(|m| m.thp_disabled) {
+            let _ = writeln!(s, "THP_enabled:\t{}", u8::from(!off));
+        }
     }
     let _ = writeln!(s, "Threads:\t{}", p.threads.len());
     let (ign, cgt) = sig_ign_cgt(p);
@@ -248,6 +252,22 @@ mod tests {
         let s = String::from_utf8(render(&p, p.main_thread(), 7, "")).unwrap();
         assert!(s.contains("Threads:\t0\n"));
         assert!(!s.contains("Uid"));
+    }
+
+    /// `THP_enabled` where mm-PID.img records `thp_disabled`, between the Vm lines and
+    /// `Threads` as the kernel prints it; left out when not recorded.
+    #[test]
+    fn thp_enabled_when_recorded() {
+        let mut p = secretd_plain_8259();
+        let text =
+            |p: &Process| String::from_utf8(render(p, p.main_thread(), p.pid, &p.comm)).unwrap();
+        assert!(!text(&p).contains("THP_enabled"));
+        p.mm.as_mut().unwrap().thp_disabled = Some(false);
+        let ours = text(&p);
+        assert!(ours.contains("THP_enabled:\t1\nThreads:"), "{ours}");
+        assert_matches_truth(&ours, PLAIN_8259_STATUS, &["THP_enabled"]);
+        p.mm.as_mut().unwrap().thp_disabled = Some(true);
+        assert!(text(&p).contains("THP_enabled:\t0\n"));
     }
 
     #[test]

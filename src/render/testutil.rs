@@ -352,6 +352,7 @@ pub(crate) fn secretd_plain_8259() -> Process {
         exe_file_id: 1,
         auxv: vec![33, 0x7f9d838af000, 6, 4096, 0, 0],
         dumpable: Some(1),
+        thp_disabled: None,
     });
     p
 }

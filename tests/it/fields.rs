@@ -116,7 +116,26 @@ fn fields_json_tells_placeholders_and_they_read_so() {
             assert_eq!(&statm[pos - 1], shown, "{pid}/statm field {pos}");
         }
 
-        // status: only lines read or derived, none that fields.json leaves out.
+        // status: only lines read or derived, none that fields.json leaves out; those read
+        // from the core and mm images as /proc showed them.
+        let live_status = p["status"].as_str().expect("truth status");
+        for key in [
+            "SigPnd",
+            "ShdPnd",
+            "SigBlk",
+            "THP_enabled",
+            "NoNewPrivs",
+            "Seccomp",
+        ] {
+            let line = |t: &str| {
+                t.lines()
+                    .find(|l| l.starts_with(&format!("{key}:")))
+                    .map(str::to_string)
+            };
+            let ours = line(&text(&m, &format!("{pid}/status")));
+            assert!(ours.is_some(), "{pid}/status has no {key}");
+            assert_eq!(ours, line(live_status), "{pid}/status {key}");
+        }
         for line in text(&m, &format!("{pid}/status")).lines() {
             let name = line.split(':').next().unwrap();
             let src = status_src
