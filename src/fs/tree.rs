@@ -214,6 +214,8 @@ pub struct Parts<'a> {
     pub objects: Option<&'a crate::model::objects::Objects>,
     /// The container has a user namespace of its own: `PID/uid_map` and `PID/gid_map`.
     pub userns: bool,
+    /// `checkpoint/manifest.sha256`: the input is a directory whose files are listed there.
+    pub manifest: bool,
 }
 
 /// The inode table.
@@ -237,6 +239,7 @@ impl Tree {
             rootfs: Some(&ck.container_fs.rootfs),
             objects: Some(&ck.objects),
             userns: ck.container_fs.userns.is_some(),
+            manifest: ck.source.has_manifest(),
         })
     }
 
@@ -305,6 +308,7 @@ impl Tree {
         }
         // checkpoint/manifest.sha256: the SHA-256 of every input file (chain of custody).
         if let Some(&cp) = b.names.get(&(ROOT_INO, Box::<str>::from("checkpoint")))
+            && parts.manifest
             && !parts.metadata.contains_key("manifest.sha256")
         {
             b.file(cp, "manifest.sha256", Content::text(TextSrc::Manifest));
@@ -1201,6 +1205,7 @@ pub(crate) mod tests {
             rootfs: None,
             objects: None,
             userns: false,
+            manifest: true,
         })
     }
 
@@ -1215,6 +1220,7 @@ pub(crate) mod tests {
             rootfs: Some(&rootfs),
             objects: None,
             userns: false,
+            manifest: true,
         })
     }
 

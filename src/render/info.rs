@@ -21,7 +21,8 @@
 //!   "dump_stats": { "freezing_time": 601, ... },
 //!   "source": { "path": "/abs/checkpoint.tar.gz", "kind": "tar.gz", "layout": "container-archive",
 //!               "size": 123, "sha256": "...", "cache_path": "/home/u/.cache/ckptfs/...",
-//!               "manifest": [ { "path": "checkpoint.tar.gz", "size": 123, "sha256": "..." } ] },
+//!               "manifest": null },
+//!   (manifest, for a directory: [ { "path": "checkpoint/pstree.img", "size": 12, "sha256": "..." } ])
 //!   "checkpoint_size": { "images_bytes": 252279, "pages_bytes": 204800, "root_fs_diff_bytes": 2048 },
 //!   "processes": 3, "threads": 3,
 //!   "memory": { "dumped_bytes": 204800 },
@@ -32,8 +33,7 @@
 //! `source.kind` is `image-dir`, `tar`, `tar.gz` or `tar.zst`; `source.layout` `image-dir` or
 //! `container-archive`; `sha256` is the input file's (for a directory: the SHA-256 of
 //! `checkpoint/manifest.sha256`, whose lines are every file's); `manifest` lists the input files
-//! and their SHA-256 as `checkpoint/manifest.sha256` does (for an archive, the archive itself; null
-//! when unknown). Both wait until the files are hashed. Times are as the
+//! and their SHA-256 as `checkpoint/manifest.sha256` does (null for an archive). Both wait until the files are hashed. Times are as the
 //! metadata gives them. `memory.dumped_bytes` is the checkpoint's dumped memory, each page once
 //! ([`Checkpoint::dumped_bytes`]: shared memory counts once, however many processes map it). `warnings` are the model's and the source's, each once.
 

@@ -6,8 +6,7 @@
 //! path of its directory (`../pre/pages-1.img`), and the metadata files (`config.dump`,
 //! `artifacts/...`); a file read from outside the directory (Docker's container record, an
 //! rw layer given by path) by its absolute path. So `cd DIR && sha256sum -c MANIFEST` checks
-//! the directory against it. For an archive the one line is the archive's own hash and file
-//! name. The hash is of the bytes the source serves (the file as read or mapped at open).
+//! the directory against it (an archive has no manifest: its own hash says it all). The hash is of the bytes the source serves (the file as read or mapped at open).
 
 use std::path::{Path, PathBuf};
 

@@ -190,36 +190,34 @@ impl Source {
             .clone()
     }
 
-    /// The chain of custody: the SHA-256 of every input file, in `sha256sum` format by
-    /// [`Manifest::text`]. For a directory, every file served, by its path relative to the
-    /// directory (hashed on first call, once; the mount asks for it in the background after
-    /// the tree is built, so it is not on the mount's path); for an archive, the archive's own
-    /// hash and file name (None when that is unknown).
+    /// The chain of custody of a directory input: the SHA-256 of every file served, by its
+    /// path relative to the directory, in `sha256sum` format by [`Manifest::text`] (hashed on
+    /// first call, once; the mount asks for it in the background after the tree is built, so it
+    /// is not on the mount's path). None for an archive (its own hash is
+    /// [`Source::input_sha256`]).
     pub fn manifest(&self) -> Option<Arc<Manifest>> {
         self.manifest
             .get_or_init(|| {
-                if self.input.kind == InputKind::ImageDir {
-                    let root = std::fs::canonicalize(&self.input.path).ok();
-                    let files = manifest::files_of(
-                        self.layout,
-                        root.as_deref(),
-                        &self.images,
-                        &self.metadata,
-                        &self.outside,
-                    );
-                    return Some(Arc::new(manifest::compute(&files)));
+                if !self.has_manifest() {
+                    return None;
                 }
-                let sha256 = self.input_sha256()?;
-                let path = self.input.path.file_name()?.to_string_lossy().into_owned();
-                Some(Arc::new(Manifest {
-                    entries: vec![ManifestEntry {
-                        path,
-                        size: self.input.size,
-                        sha256,
-                    }],
-                }))
+                let root = std::fs::canonicalize(&self.input.path).ok();
+                let files = manifest::files_of(
+                    self.layout,
+                    root.as_deref(),
+                    &self.images,
+                    &self.metadata,
+                    &self.outside,
+                );
+                Some(Arc::new(manifest::compute(&files)))
             })
             .clone()
+    }
+
+    /// True when [`Source::manifest`] lists files: a directory of CRIU images or an extracted
+    /// container archive (not an archive, not a container image layout).
+    pub fn has_manifest(&self) -> bool {
+        self.input.kind == InputKind::ImageDir && self.manifest.get().is_none_or(|m| m.is_some())
     }
 
     /// The archive's tar `name` (`rootfs-diff.tar`, `devshm-checkpoint.tar`) as a plain tar:
