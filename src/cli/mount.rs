@@ -136,9 +136,13 @@ fn source_options(a: &MountArgs) -> source::OpenOptions {
 }
 
 impl Load {
-    /// Opens the input, loads the model, attaches `rootfs/` (the container's changes, `/dev/shm`,
-    /// ghost files, and `--rootfs`'s image) and builds the tree.
+    /// Opens the input by its real path (links resolved: what `info.json` and the manifest name),
+    /// loads the model, attaches `rootfs/` (the container's changes, `/dev/shm`, ghost files, and
+    /// `--rootfs`'s image) and builds the tree.
     fn open(&self, ckpt: &Path) -> Result<CkptFs, CliError> {
+        let real = std::fs::canonicalize(ckpt)
+            .map_err(|e| CliError::usage(ckpt.display(), super::io_why(&e)))?;
+        let ckpt = real.as_path();
         // Progress on the mount's stderr when it is a terminal (a daemon keeps a terminal).
         let opts = source::OpenOptions {
             progress: std::io::stderr().is_terminal(),

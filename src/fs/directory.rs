@@ -15,9 +15,10 @@
 //! inode numbers are moved back into the member's slot.
 //!
 //! The root's listing and a checkpoint's top directory's attributes come from here and open
-//! nothing (until it is opened, the top directory shows the file's time; from then on its tree's
-//! root): a checkpoint is opened by the first request that needs its tree (a lookup, listing or
-//! open inside it), once.
+//! nothing: a checkpoint is opened by the first request that needs its tree (a lookup, listing or
+//! open inside it), once. The top directory has the tree root's type, mode and owner, and the
+//! file's time and a link count of 2 whether or not the checkpoint is opened (attributes that
+//! changed at the opening would make `tar` report the directory as changed while it read it).
 //!
 //! The root's entries are looked up with a short TTL and listed from a fresh scan at each
 //! `opendir`, so checkpoints added to the directory appear and removed ones disappear.
@@ -182,15 +183,8 @@ impl DirectoryFs {
         }
     }
 
-    /// A checkpoint's top directory: once it is opened its tree's root (as a mount of it alone
-    /// shows it), before that the directory entry's time.
+    /// A checkpoint's top directory, the same before and after it is opened: the file's time.
     fn top_attr(&self, m: &Member<CkptFs>) -> Attributes {
-        if let Some(fs) = m.opened()
-            && let Ok(mut a) = fs.attributes(ROOT_INO)
-        {
-            a.ino = global(m, ROOT_INO);
-            return a;
-        }
         self.own_attr(global(m, ROOT_INO), Kind::Dir, 0, m.mtime)
     }
 
@@ -631,12 +625,30 @@ mod tests {
         let m = fs.collection().by_name("a").unwrap();
         assert_eq!(m.state(), State::Opened);
         assert_eq!(pid.attr.ino - base, alone.tree().resolve("/7").unwrap());
-        for n in 1..=alone.tree().len() as Ino {
+        for n in 2..=alone.tree().len() as Ino {
             let mut want = alone.getattr(n).unwrap().attr;
             want.ino += base;
             assert_eq!(fs.getattr(base + n).unwrap().attr, want, "inode {n}");
         }
-        assert_eq!(fs.getattr(top).unwrap().ttl, ROOT_TTL);
+        // The top directory: the root's type, mode and owner; the file's time, as before opening.
+        let (t, root) = (
+            fs.getattr(top).unwrap(),
+            alone.getattr(ROOT_INO).unwrap().attr,
+        );
+        assert_eq!(
+            (
+                t.attr.kind,
+                t.attr.perm,
+                t.attr.uid,
+                t.attr.gid,
+                t.attr.size
+            ),
+            (root.kind, root.perm, root.uid, root.gid, root.size)
+        );
+        assert_eq!(
+            (t.attr.mtime, t.attr.time, t.ttl),
+            (m.mtime, m.mtime, ROOT_TTL)
+        );
         assert_eq!(fs.lookup(top, b"8").unwrap(), Lookup::Absent(STABLE_TTL));
         // Listings: the tree's, moved; the top's parent is the mount's root.
         let inside = listing(&fs, top, fs.opendir(top).unwrap().fh);
