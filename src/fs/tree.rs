@@ -830,7 +830,7 @@ impl Builder {
         if let Some(rd) = self.dir(ld, "rootfs", Order::Natural) {
             self.rootfs(rd, parts.rootfs, true);
             if let Some(o) = parts.objects {
-                self.memfds(rd, o);
+                self.memfds(rd, o, None);
             }
         }
         let procfs = |b: &Blob| Content::Procfs(Box::new(Content::Blob(b.clone())));
@@ -850,11 +850,27 @@ impl Builder {
         }
     }
 
-    /// The memfds, in `.link/rootfs/` (`rd`) at the path their descriptors' links name
-    /// (`memfd:NAME (deleted)`, as `/proc/PID/fd/N` shows it): `fd/N` and `exe` of a memfd open
-    /// its bytes. A name several memfds share is left out (a link must not lead to another
-    /// memfd's bytes), with a warning.
-    fn memfds(&mut self, rd: Ino, objects: &crate::model::objects::Objects) {
+    /// The memfds at the path their descriptors' links name (`memfd:NAME (deleted)`, as
+    /// `/proc/PID/fd/N` shows it), in `.link/rootfs/` (`visible_unless_mapped` None): `fd/N` and
+    /// `exe` of a memfd open its bytes. In `rootfs/` (`Some(processes)`) only the memfds no
+    /// process maps: their bytes are in no `PID/memory/` file, and a walk must meet them once.
+    /// A name several memfds share is left out (a link must not lead to another memfd's bytes),
+    /// with a warning.
+    fn memfds(
+        &mut self,
+        rd: Ino,
+        objects: &crate::model::objects::Objects,
+        visible_unless_mapped: Option<&[Process]>,
+    ) {
+        use crate::model::files::FileKind;
+        let mapped = |inode: u64| {
+            visible_unless_mapped.is_some_and(|procs| {
+                procs.iter().flat_map(|p| &p.vmas).any(|v| {
+                    matches!(v.file.as_ref().map(|f| &f.kind),
+                        Some(FileKind::Memfd { inode_id, .. }) if u64::from(*inode_id) == inode)
+                })
+            })
+        };
         let mut count: HashMap<&str, usize> = HashMap::new();
         for m in &objects.memfds {
             *count.entry(m.name.as_str()).or_default() += 1;
@@ -864,9 +880,18 @@ impl Builder {
             match count.get(m.name.as_str()).copied().unwrap_or(0) {
                 1 => {
                     let name = format!("memfd:{} (deleted)", m.name);
-                    self.file(rd, &name, Content::Procfs(Box::new(Content::Memfd { idx })));
+                    let c = Content::Memfd { idx };
+                    if visible_unless_mapped.is_none() {
+                        self.file(rd, &name, Content::Procfs(Box::new(c)));
+                    } else if !mapped(m.inode_id) {
+                        self.file(rd, &name, c);
+                    }
                 }
                 0 => {}
+                _ if visible_unless_mapped.is_some() => {
+                    // Said once, in `.link/rootfs/`.
+                    count.insert(m.name.as_str(), 0);
+                }
                 n => {
                     count.insert(m.name.as_str(), 0);
                     self.warnings.push(format!(
@@ -905,6 +930,9 @@ impl Builder {
         }
         if let Some(root) = self.dir(ROOT_INO, "rootfs", Order::Natural) {
             self.rootfs(root, parts.rootfs, false);
+            if let Some(o) = parts.objects {
+                self.memfds(root, o, Some(parts.processes));
+            }
         }
     }
 
@@ -1222,6 +1250,41 @@ pub(crate) mod tests {
             userns: false,
             manifest: true,
         })
+    }
+
+    /// A memfd no process maps is a file of `rootfs/` (a walk meets its bytes there, once); a
+    /// mapped one only a link target in `.link/rootfs/` (its bytes are in `PID/memory/`); two
+    /// memfds sharing a name get no file (a link must not lead to the other's bytes).
+    #[test]
+    fn memfds_where_their_links_lead() {
+        use crate::model::objects::{Memfd, Objects};
+        let s = sample();
+        let memfd = |inode_id, name: &str| Memfd {
+            inode_id,
+            name: name.into(),
+            size: 4096,
+            memory: Default::default(),
+        };
+        let objects = Objects {
+            memfds: vec![memfd(1, "lonely"), memfd(2, "twin"), memfd(3, "twin")],
+            ..Default::default()
+        };
+        let rootfs = crate::model::rootfs::RootFs::empty();
+        let t = Tree::from_parts(&Parts {
+            metadata: &s.0,
+            images: &s.1,
+            processes: &s.2,
+            container_log: None,
+            rootfs: Some(&rootfs),
+            objects: Some(&objects),
+            userns: false,
+        });
+        assert!(t.resolve("/rootfs/memfd:lonely (deleted)").is_ok());
+        assert!(t.resolve("/.link/rootfs/memfd:lonely (deleted)").is_ok());
+        assert!(t.resolve("/.link/rootfs/memfd:twin (deleted)").is_err());
+        assert!(t.resolve("/rootfs/memfd:twin (deleted)").is_err());
+        let twin: Vec<_> = t.warnings().iter().filter(|w| w.contains("twin")).collect();
+        assert_eq!(twin.len(), 1, "{twin:?}");
     }
 
     fn names(t: &Tree, path: &str) -> Vec<String> {

@@ -439,3 +439,20 @@ fn truncated_fifo_data_is_one_warning() {
     assert!(String::from_utf8_lossy(&cat(&m.p("1/comm"))).starts_with("app"));
     m.unmount();
 }
+
+/// podman-kitchen's memfd is mapped (its bytes are in `6/memory/4b1200000000-4b1200004000`): it
+/// is not a file of `rootfs/` too (a walk meets each byte once), only its descriptor's target.
+#[test]
+fn kitchen_mapped_memfd_is_not_in_rootfs() {
+    let Some(fx) = fixtures() else { return };
+    if !have_fuse() {
+        return;
+    }
+    let m = Mount::new(&fx.join("podman-kitchen/checkpoint.tar.gz"));
+    assert!(!m.join("rootfs/memfd:kitchen-memfd (deleted)").exists());
+    assert!(
+        m.join(".link/rootfs/memfd:kitchen-memfd (deleted)")
+            .exists()
+    );
+    m.unmount();
+}
