@@ -312,6 +312,30 @@ fn docker_and_containerd_checkpoints() {
             }
         }
     }
+    // Copied out of Docker's layout, the container's records come from --container-dir.
+    let t = TempDir::new("docker-ck1");
+    let copy = t.join("ck1");
+    std::fs::create_dir(&copy).unwrap();
+    for e in std::fs::read_dir(&ck1).unwrap().flatten() {
+        std::fs::copy(e.path(), copy.join(e.file_name())).unwrap();
+    }
+    let ctr = ck1.parent().unwrap().parent().unwrap();
+    let o = run(&[common::ckptfs(), "show", &copy.to_string_lossy()]);
+    assert!(
+        o.ok() && !o.stdout_text().contains("dfx"),
+        "no records: {o}"
+    );
+    let o = run(&[
+        common::ckptfs(),
+        "show",
+        &copy.to_string_lossy(),
+        "--container-dir",
+        &ctr.to_string_lossy(),
+    ]);
+    assert!(
+        o.ok() && o.stdout_text().contains("dfx"),
+        "--container-dir: {o}"
+    );
     // Without the rw layer, Docker's checkpoint says its files are elsewhere.
     let o = run(&[common::ckptfs(), "show", &ck1.to_string_lossy()]);
     assert!(o.ok(), "{o}");
