@@ -612,6 +612,12 @@ pub const ROWS: &[Row] = &[
         &["comm"],
         Image("core-PID.img `tc.comm` (a thread: `thread_core.comm`)"),
     ),
+    r(
+        &["PID/uid_map", "PID/gid_map"],
+        0,
+        &["inside", "outside", "count"],
+        Image("userns-N.img `uid_map[]` / `gid_map[]` `first`, `lower_first`, `count`"),
+    ),
     // task/TID/regs, syscall.
     r(
         &["PID/task/TID/regs"],
@@ -924,7 +930,21 @@ pub const ROWS: &[Row] = &[
             "warnings",
         ],
         Derived(
-            "computed by ckptfs from the input: its path, kind, size and SHA-256; the images' sizes; counts; the dumped bytes, each page once",
+            "computed by ckptfs from the input: its path, kind, size, SHA-256 and manifest; the images' sizes; counts; the dumped bytes, each page once",
+        ),
+    ),
+    r(
+        &["checkpoint/manifest.sha256"],
+        0,
+        &["sha256", "path"],
+        Derived("computed by ckptfs: the SHA-256 of every input file"),
+    ),
+    r(
+        &["PID/bash_history"],
+        0,
+        &["#<seconds>", "entry"],
+        Derived(
+            "bash's history list found in its dumped private anonymous memory (pages-N.img), timestamps as bash recorded them",
         ),
     ),
     r(
