@@ -287,6 +287,10 @@ pub struct ScanArgs {
     /// /dev/shm), reported by path
     #[arg(long)]
     pub rootfs_files: bool,
+    /// Two checkpoints A B: report the findings new in B and those gone from A (matched by
+    /// rule, string and address)
+    #[arg(long)]
+    pub diff: bool,
     #[command(flatten)]
     pub cache: CacheDirArg,
 }
@@ -304,6 +308,7 @@ impl ScanArgs {
             jobs: self.jobs,
             context: self.context,
             rootfs_files: self.rootfs_files,
+            diff: self.diff,
         }
     }
 }

@@ -43,6 +43,9 @@
 //! included, as `memparse --search`); `--regex` IOCs match raw bytes (Unicode off, `.` is any byte
 //! but `\n`), leftmost-first and non-overlapping, as `memparse --search-regex`.
 //!
+//! `--diff A B`: the findings of B that A lacks (`new`) and those of A that B lacks (`gone`),
+//! matched by rule, string and address.
+//!
 //! Exit status: 0 no match, 1 matches, 2 error (a checkpoint that cannot be read, bad rules or
 //! patterns; with bad rules or patterns nothing is scanned).
 
@@ -113,6 +116,8 @@ pub struct Request {
     pub context: usize,
     /// Also scan the files of `rootfs/` (the container's changed files, ghost files, /dev/shm).
     pub rootfs_files: bool,
+    /// Two checkpoints A B: only the findings new in B and those gone from A.
+    pub diff: bool,
 }
 
 /// One literal or regex IOC.
@@ -546,6 +551,10 @@ pub struct Finding {
     pub processes: Vec<Seen>,
     /// For shared memory: the object and the offset in it; `null` for private memory.
     pub shared: Option<Shared>,
+    /// `--diff`: `new` (in the second checkpoint only) or `gone` (in the first only); absent
+    /// otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub change: Option<&'static str>,
 }
 
 /// What scanning one checkpoint gave.
@@ -1233,6 +1242,7 @@ pub fn scan_checkpoint(
                     pids: Vec::new(),
                     processes: seen,
                     shared,
+                    change: None,
                 },
             );
         }
@@ -1320,6 +1330,7 @@ pub fn scan_checkpoint(
                 pids: Vec::new(),
                 processes: Vec::new(),
                 shared: None,
+                change: None,
             });
         }
     }
@@ -1385,6 +1396,9 @@ pub fn run(
 ) -> Result<i32, Error> {
     let m = Matchers::from_request(args)?;
     let cks = expand(&args.paths)?;
+    if args.diff {
+        return run_diff(args, &m, &cks, open, out);
+    }
     let jobs = args
         .jobs
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
@@ -1419,37 +1433,17 @@ pub fn run(
                 loop {
                     let i = next.fetch_add(1, Ordering::Relaxed);
                     let Some(path) = cks.get(i) else { break };
-                    let r = super::load(path, open).map(|mut ck| {
-                        // Podman's /dev/shm (devshm-checkpoint.tar) fills its shared mappings.
-                        if let Err(e) = crate::model::rootfs::attach(&mut ck, None) {
-                            eprintln!(
-                                "ckptfs: warning: {}: rootfs/ and /dev/shm: {e}",
-                                path.display()
-                            );
+                    let progress = |n: u64| {
+                        if let Some(b) = bytes_bar {
+                            b.inc(n);
                         }
-                        let progress = |n: u64| {
-                            if let Some(b) = bytes_bar {
-                                b.inc(n);
-                            }
-                        };
-                        let on_units = |n: u64| {
-                            if let Some(b) = bytes_bar {
-                                b.inc_length(n);
-                            }
-                        };
-                        scan_checkpoint(
-                            &ck,
-                            &path.display().to_string(),
-                            m,
-                            &Options {
-                                context: args.context,
-                                threads: inner,
-                                rootfs_files: args.rootfs_files,
-                            },
-                            &progress,
-                            &on_units,
-                        )
-                    });
+                    };
+                    let on_units = |n: u64| {
+                        if let Some(b) = bytes_bar {
+                            b.inc_length(n);
+                        }
+                    };
+                    let r = scan_path(path, open, m, args, inner, &progress, &on_units);
                     if tx.send((i, r)).is_err() {
                         break;
                     }
@@ -1521,6 +1515,127 @@ pub fn run(
         return Ok(2);
     }
     Ok(status)
+}
+
+/// Loads the checkpoint at `path` and scans it.
+fn scan_path(
+    path: &Path,
+    open: &OpenOptions,
+    m: &Matchers,
+    args: &Request,
+    threads: usize,
+    progress: &(dyn Fn(u64) + Sync),
+    on_units: &dyn Fn(u64),
+) -> Result<Outcome, Error> {
+    super::load(path, open).map(|mut ck| {
+        // Podman's /dev/shm (devshm-checkpoint.tar) fills its shared mappings.
+        if let Err(e) = crate::model::rootfs::attach(&mut ck, None) {
+            eprintln!(
+                "ckptfs: warning: {}: rootfs/ and /dev/shm: {e}",
+                path.display()
+            );
+        }
+        scan_checkpoint(
+            &ck,
+            &path.display().to_string(),
+            m,
+            &Options {
+                context: args.context,
+                threads,
+                rootfs_files: args.rootfs_files,
+            },
+            progress,
+            on_units,
+        )
+    })
+}
+
+/// What matches a finding across two checkpoints: rule, string and address (for a file outside
+/// memory, the offset in that file: its path too).
+fn diff_key(f: &Finding) -> (String, String, String, String) {
+    let file = if f.pid.is_some() {
+        String::new()
+    } else {
+        f.path.clone()
+    };
+    (f.rule.clone(), f.string.clone(), f.address.clone(), file)
+}
+
+/// `scan A B --diff`: the findings of B that A does not have (`new`), then those of A that B
+/// does not have (`gone`). Exit 0 when there is no difference, 1 when there is one.
+fn run_diff(
+    args: &Request,
+    m: &Matchers,
+    cks: &[PathBuf],
+    open: &OpenOptions,
+    out: &mut dyn Write,
+) -> Result<i32, Error> {
+    let [a, b] = cks else {
+        return Err(Error::usage(
+            "--diff",
+            format!("needs two checkpoints, got {}", cks.len()),
+        ));
+    };
+    let jobs = args
+        .jobs
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+        .max(1);
+    let none = |_: u64| {};
+    let mut scanned = Vec::new();
+    for p in [a, b] {
+        let o = scan_path(p, open, m, args, jobs, &none, &none)?;
+        for w in &o.warnings {
+            eprintln!("ckptfs: warning: {}: {w}", p.display());
+        }
+        scanned.push(o.findings);
+    }
+    let gone_from = scanned.remove(0);
+    let new_in = scanned.remove(0);
+    let keys = |v: &[Finding]| -> std::collections::HashSet<_> { v.iter().map(diff_key).collect() };
+    let (in_a, in_b) = (keys(&gone_from), keys(&new_in));
+    let mut changes: Vec<Finding> = Vec::new();
+    for mut f in new_in {
+        if !in_a.contains(&diff_key(&f)) {
+            f.change = Some("new");
+            changes.push(f);
+        }
+    }
+    for mut f in gone_from {
+        if !in_b.contains(&diff_key(&f)) {
+            f.change = Some("gone");
+            changes.push(f);
+        }
+    }
+    let mut json_first = true;
+    let mut rows = Vec::new();
+    if args.format == Format::Json {
+        write_out(out, b"[")?;
+    }
+    write_findings(out, args.format, &changes, &mut json_first, &mut rows, true)?;
+    match args.format {
+        Format::Json => write_out(out, if json_first { b"]\n" } else { b"\n]\n" })?,
+        Format::Jsonl => {}
+        Format::Table => {
+            if !rows.is_empty() {
+                let header = [
+                    "Change",
+                    "Checkpoint",
+                    "PID",
+                    "Comm",
+                    "Address",
+                    "Mapping",
+                    "Rule",
+                    "String",
+                    "Context",
+                ];
+                for (row, f) in rows.iter_mut().zip(&changes) {
+                    row.insert(0, f.change.unwrap_or("").to_string());
+                }
+                write_out(out, table::render(&header, &rows).as_bytes())?;
+            }
+        }
+    }
+    Ok(i32::from(!changes.is_empty()))
 }
 
 fn write_findings(

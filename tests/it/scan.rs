@@ -1177,3 +1177,115 @@ fn unread_pipe_and_socket_data_in_buffers() {
         r.out
     );
 }
+
+/// `--diff A B`: a marker at the same address in both is no difference; one only in B is `new`,
+/// one only in A is `gone`, one that moved is both; exit 1. The two consecutive dumps of
+/// podman-implant's frozen container hold the same markers at the same places: exit 0, nothing.
+#[test]
+fn diff_reports_new_and_gone_findings() {
+    let dir = tempfile::tempdir().unwrap();
+    let write = |name: &str, pages: &[(u64, &[u8])]| {
+        let mut w = CheckpointWriter::new();
+        let p = w
+            .process(1, 0)
+            .comm("app")
+            .cmdline(&["/app"])
+            .environ(&["HOME=/"])
+            .vma(Vma::anon(0x7000_0000, 0x4000));
+        for (a, b) in pages {
+            p.pages(*a, b);
+        }
+        w.write_tar(
+            &dir.path().join(name),
+            &Layout::podman("app"),
+            Compression::None,
+        )
+        .unwrap();
+    };
+    write(
+        "a.tar",
+        &[
+            (0x7000_0000, b"DIFFMARK-KEPT"),
+            (0x7000_1000, b"DIFFMARK-GONE"),
+            (0x7000_2000, b"DIFFMARK-MOVED"),
+        ],
+    );
+    write(
+        "b.tar",
+        &[
+            (0x7000_0000, b"DIFFMARK-KEPT"),
+            (0x7000_2100, b"DIFFMARK-MOVED"),
+            (0x7000_3000, b"DIFFMARK-NEW"),
+        ],
+    );
+    let r = scan(
+        dir.path(),
+        &[
+            "--diff",
+            "--format",
+            "jsonl",
+            "--string",
+            "DIFFMARK-KEPT",
+            "--string",
+            "DIFFMARK-GONE",
+            "--string",
+            "DIFFMARK-MOVED",
+            "--string",
+            "DIFFMARK-NEW",
+            "a.tar",
+            "b.tar",
+        ],
+    );
+    assert_eq!(r.code, 1, "{}", r.err);
+    let got: Vec<(String, String, String, String)> = jsonl(&r)
+        .iter()
+        .map(|f| {
+            let word = f["string"].as_str().unwrap().to_string();
+            (
+                f["change"].as_str().unwrap().to_string(),
+                f["checkpoint"].as_str().unwrap().to_string(),
+                word,
+                f["address"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let row = |c: &str, ck: &str, w: &str, a: &str| {
+        (c.to_string(), ck.to_string(), w.to_string(), a.to_string())
+    };
+    assert_eq!(
+        got,
+        [
+            row("new", "b.tar", "DIFFMARK-MOVED", "0x70002100"),
+            row("new", "b.tar", "DIFFMARK-NEW", "0x70003000"),
+            row("gone", "a.tar", "DIFFMARK-GONE", "0x70001000"),
+            row("gone", "a.tar", "DIFFMARK-MOVED", "0x70002000"),
+        ],
+        "{}",
+        r.out
+    );
+    // Not two checkpoints: a usage error.
+    let r = scan(dir.path(), &["--diff", "--string", "DIFFMARK", "a.tar"]);
+    assert_eq!(r.code, 2);
+    assert!(r.err.contains("--diff"), "{}", r.err);
+    // Without --diff, no `change` field.
+    let r = scan(
+        dir.path(),
+        &["--format", "jsonl", "--string", "DIFFMARK-NEW", "b.tar"],
+    );
+    assert!(jsonl(&r).iter().all(|f| f.get("change").is_none()));
+
+    let Some(fx) = fixture("podman-implant") else {
+        return;
+    };
+    let r = scan(
+        &fx,
+        &[
+            "--diff",
+            "--string",
+            "IMPLANT-",
+            "checkpoint.tar.gz",
+            "ckimg.oci.tar",
+        ],
+    );
+    assert_eq!((r.code, r.out.as_str()), (0, ""), "{}", r.err);
+}
