@@ -1278,6 +1278,7 @@ pub(crate) mod tests {
             rootfs: Some(&rootfs),
             objects: Some(&objects),
             userns: false,
+            manifest: true,
         });
         assert!(t.resolve("/rootfs/memfd:lonely (deleted)").is_ok());
         assert!(t.resolve("/.link/rootfs/memfd:lonely (deleted)").is_ok());
