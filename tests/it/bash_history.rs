@@ -28,15 +28,18 @@ fn podman_implant_interactive_bash() {
             e["line"].as_str().unwrap()
         ));
     }
-    let m = Mount::new(&dir.join("checkpoint.tar.gz"));
-    let got = String::from_utf8(cat(&m.p(format!("{pid}/bash_history")))).unwrap();
-    assert_eq!(got, want);
-    let with_file: Vec<u64> = expected["processes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| p["pid"].as_u64().unwrap())
-        .filter(|p| Path::new(&m.p(format!("{p}/bash_history"))).exists())
-        .collect();
-    assert_eq!(with_file, [pid]);
+    // The export and the checkpoint image (a second, consecutive dump of the frozen container).
+    for input in ["checkpoint.tar.gz", "ckimg.oci.tar"] {
+        let m = Mount::new(&dir.join(input));
+        let got = String::from_utf8(cat(&m.p(format!("{pid}/bash_history")))).unwrap();
+        assert_eq!(got, want, "{input}");
+        let with_file: Vec<u64> = expected["processes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["pid"].as_u64().unwrap())
+            .filter(|p| Path::new(&m.p(format!("{p}/bash_history"))).exists())
+            .collect();
+        assert_eq!(with_file, [pid], "{input}");
+    }
 }
