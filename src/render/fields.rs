@@ -937,7 +937,9 @@ pub const ROWS: &[Row] = &[
         &["checkpoint/manifest.sha256"],
         0,
         &["sha256", "path"],
-        Derived("computed by ckptfs: the SHA-256 of every input file"),
+        Derived(
+            "computed by ckptfs: the SHA-256 of every file of an image-directory input (an archive: `info.json` `source.sha256`)",
+        ),
     ),
     r(
         &["PID/bash_history"],
