@@ -13,6 +13,8 @@ command -v zstd >/dev/null 2>&1 || need+=(zstd)
 command -v yara >/dev/null 2>&1 || need+=(yara)
 command -v rg >/dev/null 2>&1 || need+=(ripgrep)
 command -v rsync >/dev/null 2>&1 || need+=(rsync)
+# `ckptfs timeline --format bodyfile` read by mactime (tests/it/timeline.rs)
+command -v mactime >/dev/null 2>&1 || need+=(sleuthkit)
 # checkpointctl's test suite (scripts/peer-checkpointctl.sh): bats, jq, and sudo (one test runs
 # the binary as `nobody`)
 command -v bats >/dev/null 2>&1 || need+=(bats)

@@ -17,7 +17,8 @@ pub use cache::{CacheArgs, CacheCleanArgs, CacheCommand, CacheListArgs};
 pub use mount::MountArgs;
 pub use umount::UmountArgs;
 pub use views::{
-    CacheDirArg, DiffArgs, InspectArgs, ListArgs, MemparseArgs, ScanArgs, ShowArgs, TriageArgs,
+    CacheDirArg, DiffArgs, InspectArgs, ListArgs, MemparseArgs, ScanArgs, ShowArgs, TimelineArgs,
+    TriageArgs,
 };
 
 /// The command line's one error: [`crate::views::Error`] (the views make most of them).
@@ -58,6 +59,8 @@ pub enum Command {
     Scan(ScanArgs),
     /// Print the triage findings of checkpoints (the mount's `triage` file) without a mount
     Triage(TriageArgs),
+    /// Print one sorted timeline of every time checkpoints record (the mount's `timeline` file)
+    Timeline(TimelineArgs),
     /// Print a shell completion script
     Completions(completions::CompletionsArgs),
     /// Print the man page (roff) of ckptfs or of one of its subcommands
@@ -116,6 +119,7 @@ pub fn main() -> i32 {
             Err(e) => Err(e),
         },
         Command::Triage(a) => views::triage(a),
+        Command::Timeline(a) => views::timeline(a),
         Command::Completions(a) => {
             completions::completions_main(a, <Cli as clap::CommandFactory>::command())
         }

@@ -210,6 +210,26 @@ pub struct ListArgs {
     pub format: views::RowFormat,
 }
 
+/// Arguments of `ckptfs timeline`.
+#[derive(clap::Args, Debug, Clone)]
+#[command(after_help = "\
+Examples:
+  ckptfs timeline checkpoint.tar.gz
+  ckptfs timeline --format bodyfile ck1.tar.zst ck2.tar.gz > body && mactime -b body
+  ckptfs timeline --format jsonl ck1.tar.zst ck2.tar.gz > timeline.jsonl   # for Timesketch")]
+pub struct TimelineArgs {
+    /// Checkpoints: Podman / CRI-O / containerd archives (.tar, .tar.gz, .tar.zst), CRIU image
+    /// directories (Docker's too), or checkpoint images (oci-archive, docker-archive, OCI layout
+    /// directories and their tars, containerd's `ctr` exports)
+    #[arg(required = true, value_name = "CHECKPOINT")]
+    pub checkpoints: Vec<PathBuf>,
+    /// Output format
+    #[arg(long, value_enum, default_value_t)]
+    pub format: crate::render::timeline::Format,
+    #[command(flatten)]
+    pub cache: CacheDirArg,
+}
+
 /// Arguments of `ckptfs diff`.
 #[derive(clap::Args, Debug, Clone)]
 #[command(after_help = "\
@@ -391,6 +411,12 @@ pub fn memparse(a: MemparseArgs) -> Result<(), Error> {
 /// `ckptfs list`.
 pub fn list(a: ListArgs) -> Result<(), Error> {
     views::to_stdout(|out| views::list::run(&a.dirs, a.format, out))
+}
+
+/// `ckptfs timeline`.
+pub fn timeline(a: TimelineArgs) -> Result<(), Error> {
+    let open = a.cache.open_options();
+    views::to_stdout(|out| views::timeline::run(&a.checkpoints, a.format, &open, out))
 }
 
 /// `ckptfs diff`.

@@ -57,6 +57,8 @@ pub enum TextSrc {
     Pstree,
     /// `triage` at the root (render/triage.rs).
     Triage,
+    /// `timeline` at the root (render/timeline.rs).
+    Timeline,
     Cmdline(u32),
     Environ(u32),
     Comm(u32),
@@ -478,6 +480,7 @@ fn describe(ck: &Checkpoint, src: TextSrc) -> String {
         TextSrc::Summary => "checkpoint/summary".into(),
         TextSrc::Pstree => "pstree".into(),
         TextSrc::Triage => "triage".into(),
+        TextSrc::Timeline => "timeline".into(),
         TextSrc::Cmdline(i) => format!("{}/cmdline", pid(i)),
         TextSrc::Environ(i) => format!("{}/environ", pid(i)),
         TextSrc::Comm(i) => format!("{}/comm", pid(i)),
@@ -525,6 +528,9 @@ fn render_inner(ck: &Checkpoint, src: TextSrc) -> std::result::Result<Vec<u8>, S
         TextSrc::Summary => render::summary(ck),
         TextSrc::Pstree => render::pstree(ck),
         TextSrc::Triage => render::triage::triage(ck),
+        TextSrc::Timeline => {
+            render::timeline::timeline(ck, &ck.source.input.path.display().to_string())
+        }
         TextSrc::Cmdline(i) => render::cmdline(p(i)?).map_err(|e| e.to_string())?,
         TextSrc::Environ(i) => render::environ(p(i)?).map_err(|e| e.to_string())?,
         TextSrc::BashHistory(i) => render::bash_history(p(i)?),

@@ -313,6 +313,8 @@ impl Tree {
         {
             b.file(cp, "manifest.sha256", Content::text(TextSrc::Manifest));
         }
+        // The timeline of every recorded time, last so that no other inode number moved.
+        b.file(ROOT_INO, "timeline", Content::text(TextSrc::Timeline));
         b.finish()
     }
 
@@ -1308,6 +1310,7 @@ pub(crate) mod tests {
                 "checkpoint",
                 "pstree",
                 "rootfs",
+                "timeline",
                 "triage",
                 "9",
                 "20",

@@ -66,6 +66,7 @@ pub mod net;
 pub mod pagemap;
 #[cfg(test)]
 pub(crate) mod testutil;
+pub mod timeline;
 pub mod triage;
 
 pub use auxv::auxv;

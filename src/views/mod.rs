@@ -17,6 +17,7 @@
 //! - [`list`]: checkpoints in the kubelet's directory.
 //! - [`scan`]: YARA rules and IOCs over every process of many checkpoints.
 //! - [`diff`]: what changed between two checkpoints, down to memory pages.
+//! - [`timeline`]: every recorded time of several checkpoints, as one sorted timeline.
 //! - [`tree`]: checkpointctl's tree drawing (its table is [`crate::format::table`]).
 
 pub mod cache;
@@ -30,6 +31,7 @@ pub mod search;
 pub mod show;
 #[cfg(test)]
 mod testrand;
+pub mod timeline;
 pub mod tree;
 pub mod triage;
 

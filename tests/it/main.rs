@@ -33,6 +33,7 @@ mod rootfs_net;
 mod runtimes;
 mod scan;
 mod synthetic;
+mod timeline;
 mod triage;
 mod views;
 mod yara;

@@ -1,0 +1,188 @@
+//! `ckptfs timeline` and the mount's `timeline` file on the shared `podman-redis` pair (two dumps
+//! of one redis container, a file written and a message logged between them).
+
+use std::path::{Path, PathBuf};
+
+use crate::common;
+use common::{Mount, TempDir, cat, fixtures, run_ok};
+use serde_json::Value;
+
+const A: &str = "podman-redis/checkpoint.tar.zst";
+const B: &str = "podman-redis/checkpoint2.tar.gz";
+
+fn timeline(f: &Path, cache: &Path, format: &str, cks: &[&str]) -> String {
+    let mut args: Vec<String> = vec![
+        common::ckptfs().into(),
+        "timeline".into(),
+        "--cache-dir".into(),
+        cache.display().to_string(),
+        "--format".into(),
+        format.into(),
+    ];
+    args.extend(cks.iter().map(|c| f.join(c).display().to_string()));
+    String::from_utf8(run_ok(&args).stdout).unwrap()
+}
+
+/// `config.dump`'s `createdTime` straight from the archive.
+fn created(f: &Path) -> String {
+    let o = run_ok(&[
+        "tar",
+        "-xzOf",
+        &f.join(B).display().to_string(),
+        "config.dump",
+    ]);
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    v["createdTime"].as_str().unwrap().to_string()
+}
+
+#[test]
+fn redis_pair_jsonl_has_timesketch_fields_and_every_source() {
+    let Some(f) = fixtures() else { return };
+    let cache = TempDir::new("timeline");
+    let out = timeline(&f, cache.path(), "jsonl", &[A, B]);
+    let ev: Vec<Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert!(ev.len() > 20, "{out}");
+    let (a, b) = (
+        f.join(A).display().to_string(),
+        f.join(B).display().to_string(),
+    );
+    let mut last = i64::MIN;
+    for e in &ev {
+        // Timesketch's required fields, and timestamp (µs) agreeing with datetime.
+        for k in [
+            "message",
+            "datetime",
+            "timestamp_desc",
+            "checkpoint",
+            "source",
+        ] {
+            assert!(e[k].is_string(), "{k} missing: {e}");
+        }
+        let us = e["timestamp"].as_i64().unwrap();
+        let t: jiff::Timestamp = e["datetime"].as_str().unwrap().parse().unwrap();
+        assert_eq!(t.as_microsecond(), us, "{e}");
+        assert!(us >= last, "not sorted at {e}");
+        last = us;
+        assert!(
+            e["checkpoint"] == a.as_str() || e["checkpoint"] == b.as_str(),
+            "{e}"
+        );
+    }
+    let find = |ck: &str, desc: &str, msg: &str| -> Vec<&Value> {
+        ev.iter()
+            .filter(|e| {
+                e["checkpoint"] == ck
+                    && e["timestamp_desc"] == desc
+                    && e["message"].as_str().unwrap().contains(msg)
+            })
+            .collect()
+    };
+    // Created: both dumps, config.dump's own time to the nanosecond.
+    let c = created(&f);
+    let want: jiff::Timestamp = c.parse().unwrap();
+    for ck in [&a, &b] {
+        let e = find(ck, "Container Created", "fx-redis");
+        assert_eq!(e.len(), 1, "{out}");
+        assert_eq!(e[0]["timestamp"], want.as_microsecond());
+        assert_eq!(e[0]["source"], "config.dump createdTime");
+    }
+    // Images written, with the dump statistics, the second dump later than the first.
+    let wa = find(&a, "Images Written", "pages written");
+    let wb = find(&b, "Images Written", "pages written");
+    assert_eq!((wa.len(), wb.len()), (1, 1), "{out}");
+    assert!(wb[0]["timestamp"].as_i64() > wa[0]["timestamp"].as_i64());
+    // The file written between the dumps: in the second dump's rw layer only, between them.
+    assert!(find(&a, "File Modified", "/data/s4-note2.txt").is_empty());
+    let note = find(&b, "File Modified", "/data/s4-note2.txt");
+    assert_eq!(note.len(), 1, "{out}");
+    assert_eq!(note[0]["path"], "/data/s4-note2.txt");
+    assert_eq!(note[0]["mode"], "-rw-r--r--");
+    assert_eq!(note[0]["source"], "rootfs-diff.tar mtime");
+    let t = note[0]["timestamp"].as_i64().unwrap();
+    assert!(t > wa[0]["timestamp"].as_i64().unwrap() && t < wb[0]["timestamp"].as_i64().unwrap());
+    // The message published between the dumps: a log line of the second dump only.
+    let msg = "REDISFX-s4-SECOND-PUBSUB-MSG-2-c4f8";
+    assert!(find(&a, "Log Line", msg).is_empty());
+    let m = find(&b, "Log Line", msg);
+    assert_eq!(m.len(), 1, "{out}");
+    assert!(
+        m[0]["source"]
+            .as_str()
+            .unwrap()
+            .starts_with("ctr.log line ")
+    );
+    assert_eq!(m[0]["message"], format!("stdout: {msg}"));
+    // Redis's first log line, in both dumps.
+    assert_eq!(find(&a, "Log Line", "Redis is starting").len(), 1);
+    assert_eq!(find(&b, "Log Line", "Redis is starting").len(), 1);
+
+    // csv and text: the same events, one line each (csv with a header).
+    let csv = timeline(&f, cache.path(), "csv", &[A, B]);
+    assert!(csv.starts_with("datetime,timestamp,timestamp_desc,checkpoint,source,message,path\n"));
+    assert_eq!(csv.lines().count(), ev.len() + 1);
+    let text = timeline(&f, cache.path(), "text", &[A, B]);
+    assert_eq!(text.lines().count(), ev.len());
+    assert!(
+        text.lines()
+            .any(|l| l.contains("File Modified  /data/s4-note2.txt")
+                && l.ends_with("[rootfs-diff.tar mtime]")),
+        "{text}"
+    );
+}
+
+#[test]
+fn redis_bodyfile_read_by_mactime() {
+    let Some(f) = fixtures() else { return };
+    if !common::have_tool("mactime", "sleuthkit") {
+        return;
+    }
+    let cache = TempDir::new("timeline");
+    let body = timeline(&f, cache.path(), "bodyfile", &[A, B]);
+    for l in body.lines() {
+        assert_eq!(l.split('|').count(), 11, "{l}");
+    }
+    let file: PathBuf = cache.path().join("body");
+    std::fs::write(&file, &body).unwrap();
+    let o = run_ok(&["mactime", "-b", &file.display().to_string(), "-y", "-d"]);
+    let out = String::from_utf8(o.stdout).unwrap();
+    // The file written between the dumps, at its mtime, as a modification.
+    let row = out
+        .lines()
+        .find(|l| l.contains(":/data/s4-note2.txt") && !l.starts_with("0000"))
+        .unwrap_or_else(|| panic!("{out}"));
+    let cols: Vec<&str> = row.split(',').collect();
+    assert!(cols[0].starts_with("2026-12-05T19:02:"), "{row}");
+    assert_eq!(cols[1], "60", "{row}");
+    assert_eq!(cols[2], "m...", "{row}");
+    assert_eq!(cols[3], "-rw-r--r--", "{row}");
+    // The log line and the dump times too.
+    assert!(out.contains("REDISFX-s4-SECOND-PUBSUB-MSG-2-c4f8"), "{out}");
+    assert!(out.contains("Images Written"), "{out}");
+}
+
+#[test]
+fn mounted_timeline_file_is_the_text() {
+    let Some(f) = fixtures() else { return };
+    let m = Mount::new(&f.join(B));
+    let file = String::from_utf8(cat(&m.p("timeline"))).unwrap();
+    let cache = TempDir::new("timeline");
+    let cli = timeline(&f, cache.path(), "text", &[B]);
+    // The same events; the checkpoint column is the input's path either way.
+    let strip = |s: &str| -> Vec<String> {
+        s.lines()
+            .map(|l| {
+                let mut p: Vec<&str> = l.splitn(3, "  ").collect();
+                p.remove(1);
+                p.join("  ")
+            })
+            .collect()
+    };
+    assert_eq!(strip(&file), strip(&cli));
+    assert!(
+        file.contains("REDISFX-s4-SECOND-PUBSUB-MSG-2-c4f8"),
+        "{file}"
+    );
+}
