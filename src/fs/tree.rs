@@ -1089,7 +1089,7 @@ fn attached(processes: &[Process], id: u64) -> bool {
 /// (`ghost-file-*.img`: `rootfs/PATH (deleted)`) and the unread pipe, FIFO and socket data
 /// (`pipes-data.img`, `fifo-data.img`, `sk-queues.img`, `tcp-stream-*.img`: `buffers/`), among
 /// the archive's metadata files the layer and `/dev/shm` tars (`rootfs/`).
-fn shown_decoded(name: &str, image: bool) -> bool {
+pub fn shown_decoded(name: &str, image: bool) -> bool {
     if image {
         !name.contains('/')
             && name.ends_with(".img")

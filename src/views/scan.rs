@@ -31,7 +31,8 @@
 //!   file, as `memparse --search`), with the same windows, matches and contexts as above.
 //! - Every other file of the tree that holds checkpoint bytes, whole, by its path in the tree:
 //!   `buffers/` (unread pipe, FIFO and socket data), `checkpoint/` (the metadata files, the
-//!   container log) and, with `--rootfs-files`, `rootfs/`.
+//!   container log, the images not shown decoded elsewhere) and, with `--rootfs-files`,
+//!   `rootfs/`.
 //! - Shared memory (`MAP_SHARED`: anonymous shared, memfd, SysV, files such as `/dev/shm/*`,
 //!   whose pages come from Podman's `devshm-checkpoint.tar`) is scanned once per object and range, and each finding in it names every process that maps
 //!   it, with the address in each.
@@ -1280,9 +1281,21 @@ pub fn scan_checkpoint(
             b.data.clone(),
         ));
     }
+    // The images whose bytes the tree does not show decoded elsewhere (pages, ghost files and
+    // buffers are: memory/, rootfs/, buffers/), and the metadata files but the layer and
+    // /dev/shm tars (rootfs/).
+    for (name, blob) in &ck.source.images.files {
+        if !crate::fs::tree::shown_decoded(name, true) {
+            files.push((
+                "checkpoint",
+                format!("checkpoint/images/{name}"),
+                None,
+                blob.clone(),
+            ));
+        }
+    }
     for (name, blob) in &ck.source.metadata {
-        // The layer and /dev/shm tars are shown decoded, as rootfs/.
-        if matches!(name.as_str(), "rootfs-diff.tar" | "devshm-checkpoint.tar") {
+        if crate::fs::tree::shown_decoded(name, false) {
             continue;
         }
         files.push((

@@ -1289,3 +1289,55 @@ fn diff_reports_new_and_gone_findings() {
     );
     assert_eq!((r.code, r.out.as_str()), (0, ""), "{}", r.err);
 }
+
+/// The CRIU images the tree shows as they are (`checkpoint/images/files.img`: the deleted exe's
+/// path) are scanned too; those whose bytes it shows decoded (pages, ghost files, buffers) only
+/// where it shows them, so each dumped byte is met once.
+#[test]
+fn images_as_the_tree_shows_them() {
+    let Some(fx) = fixture("podman-implant") else {
+        return;
+    };
+    let r = scan(
+        &fx,
+        &[
+            "--format",
+            "jsonl",
+            "--string",
+            ".hidden/kworkerd",
+            "--string",
+            "IMPLANT-RWX-SHELLCODE-s2",
+            "--string",
+            "IMPLANT-C2-BEACON-s2",
+            "checkpoint.tar.gz",
+        ],
+    );
+    assert_eq!(r.code, 1, "{}", r.err);
+    let v = jsonl(&r);
+    let path = |f: &Value| f["path"].as_str().unwrap().to_string();
+    assert!(
+        v.iter().any(|f| f["string"] == ".hidden/kworkerd"
+            && path(f) == "checkpoint/images/files.img"
+            && f["where"] == "checkpoint"),
+        "{}",
+        r.out
+    );
+    assert!(
+        v.iter().all(|f| {
+            let p = path(f);
+            !["pages-", "ghost-file-", "tcp-stream-"]
+                .iter()
+                .any(|d| p.starts_with(&format!("checkpoint/images/{d}")))
+        }),
+        "{}",
+        r.out
+    );
+    // The beacon unread at the listener: its buffer, not tcp-stream-*.img.
+    assert!(
+        v.iter().any(|f| f["string"] == "IMPLANT-C2-BEACON-s2"
+            && f["where"] == "buffer"
+            && path(f).starts_with("buffers/tcp-")),
+        "{}",
+        r.out
+    );
+}
