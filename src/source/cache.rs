@@ -1037,13 +1037,13 @@ fn write_meta(p: &Path, meta: &Meta, durable: bool) -> Result<(), Error> {
 }
 
 /// Reads the compressed input, counting every byte (and driving the progress bar).
-pub(super) struct Tally<'a> {
-    pub(super) inner: &'a File,
+pub(super) struct Tally<'a, R: Read> {
+    pub(super) inner: R,
     pub(super) read: &'a std::cell::Cell<u64>,
     pub(super) bar: Option<indicatif::ProgressBar>,
 }
 
-impl Read for Tally<'_> {
+impl<R: Read> Read for Tally<'_, R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.inner.read(buf)?;
         let total = self.read.get().saturating_add(n as u64);

@@ -515,8 +515,7 @@ pub(crate) fn open(
                 .unwrap_or_default();
             let mut found = None;
             for (i, (path, b)) in plain.iter().enumerate() {
-                let tar = super::inner::plain_tar(path, b, opts)
-                    .map_err(|e| r.invalid(format!("layer {e}")))?;
+                let tar = layer_tar(path, b, opts).map_err(|e| r.invalid(format!("layer {e}")))?;
                 if let Some(want) = diff_ids.get(i) {
                     let got = format!("sha256:{}", super::cache::hex(&Sha256::digest(tar.bytes())));
                     if &got != want {
@@ -599,6 +598,24 @@ fn choose<'c>(
     }
 }
 
+/// A layer (or containerd's CRIU tar) as a plain tar: in place when plain; decompressed into the
+/// cache directory (an unnamed file) otherwise, or, for a metadata-only open (`show`, `inspect`
+/// without memory), read as a stream with the memory pages withheld and nothing written.
+fn layer_tar(name: &str, b: &Blob, opts: &OpenOptions) -> Result<Blob, String> {
+    use super::inner::{InnerCompression, compression_of};
+    let kind = match compression_of(b.bytes()) {
+        InnerCompression::None => return Ok(b.clone()),
+        InnerCompression::Gzip => super::InputKind::TarGz,
+        InnerCompression::Zstd => super::InputKind::TarZst,
+    };
+    if opts.metadata_only {
+        super::stream::metadata_tar_of(Path::new(name), b.bytes(), b.len() as u64, kind, false)
+            .map_err(|e| e.to_string())
+    } else {
+        super::inner::plain_tar(name, b, opts)
+    }
+}
+
 /// True when the plain tar `tar` holds a checkpoint (`checkpoint/` or CRIU images).
 fn holds_checkpoint(tar: &Blob, label: &Path) -> bool {
     TarIndex::build(label, tar).is_ok_and(|idx| super::layout::holds_images(&idx))
@@ -623,12 +640,18 @@ fn checkpoint_layer(r: &mut Reader, layers: &[Desc], opts: &OpenOptions) -> Resu
         };
         let hex = d.digest.trim_start_matches("sha256:").to_string();
         let mut got = None;
-        let tar = super::inner::cached_layer(&name, &hex, &b, opts, || {
-            let h = hashing.join().unwrap_or_default();
-            let ok = h == hex;
-            got = Some(h);
-            ok
-        })
+        let tar = if opts.metadata_only {
+            let t = layer_tar(&name, &b, opts);
+            got = hashing.join().ok();
+            t
+        } else {
+            super::inner::cached_layer(&name, &hex, &b, opts, || {
+                let h = hashing.join().unwrap_or_default();
+                let ok = h == hex;
+                got = Some(h);
+                ok
+            })
+        }
         .map_err(|e| r.invalid(e));
         let got = got.unwrap_or_default();
         r.check_hash(&path, &got);
@@ -661,7 +684,7 @@ fn containerd(
         match d.media.as_str() {
             CTR_CRIU_TAR => {
                 tar = Some(
-                    super::inner::plain_tar("the CRIU images", &b, opts)
+                    layer_tar("the CRIU images", &b, opts)
                         .map_err(|e| r.invalid(e))?,
                 );
             }

@@ -114,6 +114,18 @@ pub(super) fn metadata_tar(
         .metadata()
         .map_err(|e| Error::io(input, "cannot stat", e))?
         .len();
+    metadata_tar_of(input, file, total_in, kind, progress)
+}
+
+/// [`metadata_tar`] of a compressed stream of `total_in` bytes read from `file` (a file, or a
+/// compressed layer of a checkpoint image held in memory).
+pub(super) fn metadata_tar_of(
+    input: &Path,
+    file: impl Read,
+    total_in: u64,
+    kind: InputKind,
+    progress: bool,
+) -> Result<Blob, Error> {
     let bar = if progress {
         progress_bar(input, total_in)
     } else {

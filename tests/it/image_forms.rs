@@ -595,3 +595,32 @@ fn checkpointctl_plugin_protocol() {
     let o = run(&[link.to_string_lossy().to_string(), "--version".into()]);
     assert!(o.ok(), "{o}");
 }
+
+/// `show` and `inspect` of a checkpoint image read its layer as a stream: nothing is written to
+/// the cache; a mount keeps the layer there, named by its digest, for the next open.
+#[test]
+fn metadata_views_of_an_image_write_nothing() {
+    let Some(fx) = fixtures() else { return };
+    let t = TempDir::new("oci-nocache");
+    let cache = t.join("cache");
+    for form in ["ckimg.oci.tar", "ckimg.docker.tar"] {
+        let input = fx.join("podman-implant").join(form);
+        for view in ["show", "inspect"] {
+            let o = run_ok(&[
+                common::ckptfs(),
+                view,
+                &input.to_string_lossy(),
+                "--cache-dir",
+                &cache.to_string_lossy(),
+            ]);
+            assert!(
+                o.stdout_text().contains("fx-implant-s2"),
+                "{form} {view}: {o}"
+            );
+            let left: Vec<_> = std::fs::read_dir(&cache)
+                .map(|d| d.flatten().map(|e| e.file_name()).collect())
+                .unwrap_or_default();
+            assert!(left.is_empty(), "{form} {view} wrote {left:?}");
+        }
+    }
+}
