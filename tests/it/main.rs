@@ -16,6 +16,7 @@ mod cache_cmd;
 mod concurrency;
 mod core_gdb;
 mod custody;
+mod diff;
 mod directory_mount;
 mod fields;
 mod fixtures_truth;

@@ -40,6 +40,7 @@ fn operand_side(op: &Operand) -> Side {
                 .map(|m| m.present_bytes())
                 .fold(0, u64::saturating_add),
             pre_dump: true,
+            dump_time: super::extra::dump_time(&p.source, None),
             ..Side::default()
         },
     }
@@ -98,6 +99,16 @@ fn header(r: &mut DiffResult) {
     r.image = a.image.clone().unwrap_or_default();
 }
 
+/// What no comparison looks at.
+const NOT_COMPARED: [&str; 6] = [
+    "registers and signal state of threads",
+    "file positions and flags of open descriptors",
+    "namespaces, cgroups, mounts, limits and credentials",
+    "the image's layers below rootfs-diff.tar (only what the checkpoint holds)",
+    "pages neither dump holds (lazy or not dumped)",
+    "timers, eventfd / epoll / inotify state",
+];
+
 fn mib(bytes: i64) -> f64 {
     bytes as f64 / 1024.0 / 1024.0
 }
@@ -116,6 +127,7 @@ pub fn compare_memory_only(a: &Operand, b: &Operand) -> DiffResult {
             "file_changes".into(),
             "socket_changes".into(),
         ],
+        not_compared: NOT_COMPARED.iter().map(|s| s.to_string()).collect(),
         ..DiffResult::default()
     };
     let (pa, pb) = (procs(a), procs(b));
@@ -191,6 +203,7 @@ fn side(ck: &Checkpoint) -> Side {
         processes: ck.processes.len(),
         dumped_bytes: dumped(ck),
         pre_dump: false,
+        dump_time: super::extra::dump_time(&ck.source, ck.meta.checkpointed.as_deref()),
     }
 }
 
@@ -326,6 +339,9 @@ pub fn compare(a: &Checkpoint, b: &Checkpoint) -> DiffResult {
     r.socket_changes.added = sb.difference(&sa).cloned().collect();
     r.socket_changes.removed = sa.difference(&sb).cloned().collect();
     r.socket_changes.unchanged = sb.intersection(&sa).cloned().collect();
+    r.rootfs_changes = Some(super::extra::files(a, b));
+    r.log_changes = super::extra::log_changes(a, b);
+    r.not_compared = NOT_COMPARED.iter().map(|s| s.to_string()).collect();
     r.tree_b = tree_of(b);
     header(&mut r);
     r.finish();

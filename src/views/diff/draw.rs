@@ -29,7 +29,7 @@ fn plural(n: u64, what: &str) -> String {
     if n == 1 {
         format!("1 {what}")
     } else {
-        format!("{n} {what}s")
+        format!("{n} {what}{}", if what.ends_with('s') { "es" } else { "s" })
     }
 }
 
@@ -148,18 +148,20 @@ pub fn tree(r: &DiffResult, show: Show) -> String {
         ));
         out.push_str(&format!("  Size:    {} bytes\n", s.total_size));
         out.push_str(&format!("  Path:    {}\n", clean(&s.path)));
-        if let Some(c) = &s.checkpointed {
-            out.push_str(&format!("  Checkpointed: {}\n", clean(c)));
-        }
         if s.pre_dump {
             out.push_str("  Pre-dump: memory only (no process tree, files or sockets)\n");
         }
+        let when = match &s.dump_time {
+            Some(t) => format!("{} ({})", clean(&t.time), t.from),
+            None => "unknown (no checkpointed time, no image time)".into(),
+        };
         out.push_str(&format!(
-            "  Processes: {}, dumped memory: {}\n\n",
-            s.processes,
+            "  Checkpointed: {when}; {}, {} dumped\n",
+            plural(s.processes as u64, "process"),
             human_size(s.dumped_bytes)
         ));
     }
+    out.push('\n');
 
     // Memory Changes.
     let m = &r.memory_changes;
@@ -292,6 +294,19 @@ pub fn tree(r: &DiffResult, show: Show) -> String {
     }
     section(&mut out, "Socket Changes", 73, &body);
 
+    // ckptfs: the container's files and log.
+    if let Some(fc) = &r.rootfs_changes {
+        section(&mut out, "Files (rootfs)", 73, &rootfs_lines(fc));
+    }
+    if let Some(l) = &r.log_changes {
+        section(
+            &mut out,
+            &format!("Container Log ({})", clean(&l.name)),
+            73,
+            &log_lines(l),
+        );
+    }
+
     // ckptfs: what changed in each modified process.
     if !pc.modified.is_empty() {
         let mut root = Node::new("Process Details");
@@ -355,8 +370,90 @@ pub fn tree(r: &DiffResult, show: Show) -> String {
         }
         out.push_str(&root.render());
     }
+    if !r.not_compared.is_empty() {
+        out.push_str(&format!("Not compared: {}\n", r.not_compared.join("; ")));
+    }
     out.push_str("Summary:\n");
     out.push_str(&clean(&r.summary));
     out.push('\n');
     out
+}
+
+/// Most entries of one kind listed in the tree (the JSON has them all).
+const LIST_MAX: usize = 20;
+
+fn listed<T>(body: &mut Vec<String>, items: &[T], f: impl Fn(&T) -> String) {
+    body.extend(items.iter().take(LIST_MAX).map(f));
+    if items.len() > LIST_MAX {
+        body.push(format!(
+            "  ... {} more (--format json lists all)",
+            items.len() - LIST_MAX
+        ));
+    }
+}
+
+fn entry_text(e: &RootfsEntry) -> String {
+    let mut parts = vec![e.kind.clone(), e.mode.clone()];
+    if let Some(n) = e.size {
+        parts.push(format!("{n} B"));
+    }
+    if let Some(t) = &e.mtime {
+        parts.push(format!("mtime {}", clean(t)));
+    }
+    if let Some(t) = &e.target {
+        parts.push(format!("-> {}", clean(t)));
+    }
+    if let Some(h) = &e.sha256 {
+        parts.push(format!("sha256 {h}"));
+    }
+    parts.join(", ")
+}
+
+fn rootfs_lines(fc: &RootfsChanges) -> Vec<String> {
+    let mut body = Vec::new();
+    if fc.is_empty() {
+        body.push("= No change".into());
+        return body;
+    }
+    listed(&mut body, &fc.added, |e| {
+        format!("+ {}  ({})", clean(&e.path), entry_text(e))
+    });
+    listed(&mut body, &fc.removed, |e| {
+        format!("- {}  ({})", clean(&e.path), entry_text(e))
+    });
+    listed(&mut body, &fc.changed, |e| {
+        let what: Vec<String> = e
+            .changes
+            .iter()
+            .map(|c| format!("{} {} -> {}", c.field, clean(&c.a), clean(&c.b)))
+            .collect();
+        format!("~ {}  ({})", clean(&e.path), what.join(", "))
+    });
+    listed(&mut body, &fc.deleted_files_added, |p| {
+        format!("+ deleted.files: {}", clean(p))
+    });
+    listed(&mut body, &fc.deleted_files_removed, |p| {
+        format!("- deleted.files: {}", clean(p))
+    });
+    body
+}
+
+fn log_lines(l: &LogChanges) -> Vec<String> {
+    let mut body = vec![format!(
+        "{} -> {} lines: {} new{}",
+        l.lines_a,
+        l.lines_b,
+        l.new_lines.len(),
+        if l.lost_lines.is_empty() {
+            String::new()
+        } else {
+            format!(
+                ", {} gone (B does not continue A's log)",
+                l.lost_lines.len()
+            )
+        }
+    )];
+    listed(&mut body, &l.new_lines, |x| format!("+ {}", clean(x)));
+    listed(&mut body, &l.lost_lines, |x| format!("- {}", clean(x)));
+    body
 }

@@ -18,6 +18,10 @@
 //!   and removed (dumped only in A); then per VMA (matched by address range): VMAs added, removed,
 //!   and those whose pages changed.
 //!
+//! - **Files** (ckptfs): `rootfs/` entry by entry (type, size, mode, mtime, SHA-256, symlink
+//!   target) and `deleted.files`; **the container log**'s new lines; both **dump times**
+//!   ([`extra`]).
+//!
 //! Pages that cannot be read (a broken extent in either checkpoint) are counted as `unreadable`,
 //! never as equal. Checkpoints of different containers (different ids) are compared anyway, with
 //! a warning on stderr (checkpointctl refuses).
@@ -31,12 +35,13 @@
 //!
 //! `--format json` gives the same as one object (see `docs/views.md` for the schema).
 //!
-//! The module's parts: [`compare`] (model → [`output`]), [`output`] (the result, its JSON),
+//! The module's parts: [`compare`] (model → [`output`]), [`extra`] (files, log, dump times), [`output`] (the result, its JSON),
 //! [`draw`] (the tree). Pre-dumps are loaded by [`crate::model::predump`], pages compared by
 //! [`crate::model::page_diff`].
 
 pub mod compare;
 pub mod draw;
+pub mod extra;
 pub mod output;
 
 use std::io::Write;
@@ -96,7 +101,12 @@ pub fn run(
 /// Opens `path` as a full checkpoint, or as a pre-dump when it is one. Warnings go to stderr.
 pub fn load_operand(path: &Path, open: &OpenOptions) -> Result<Operand, Error> {
     let source = crate::source::open(path, open).map_err(|e| Error::input(e.to_string()))?;
-    let op = Operand::load(source).map_err(|e| Error::input(format!("{}: {e}", path.display())))?;
+    let mut op =
+        Operand::load(source).map_err(|e| Error::input(format!("{}: {e}", path.display())))?;
+    if let Operand::Full(ck) = &mut op {
+        crate::model::rootfs::attach(ck, None)
+            .map_err(|e| Error::input(format!("{}: {e}", path.display())))?;
+    }
     for w in op.warnings() {
         super::warn(format_args!("{}: {w}", path.display()));
     }

@@ -5,7 +5,8 @@
 //! `process_changes`, `file_changes`, `memory_changes` with `size_change_bytes` and
 //! `size_change_mb`, `socket_changes`, `summary` as text); what ckptfs adds is in extra fields of
 //! those objects (a side's path, a process's field changes, the pages compared) or under its own
-//! keys after them (`same_container`, `memory_only`, `unknown`, `counts`).
+//! keys after them (`same_container`, `memory_only`, `unknown`, `counts`, `rootfs_changes`,
+//! `log_changes`, `not_compared`).
 
 use serde::Serialize;
 
@@ -27,6 +28,78 @@ pub struct Side {
     pub dumped_bytes: u64,
     /// A CRIU pre-dump: memory only (no process tree, no files).
     pub pre_dump: bool,
+    /// When the dump was taken (null when neither the metadata nor the images record it).
+    pub dump_time: Option<DumpTime>,
+}
+
+/// When a dump was taken, and where that time comes from: `checkpointed` (the engine's
+/// checkpointed time in config.dump) or `images written` (inventory.img's modification time).
+#[derive(Serialize, Debug, Clone, Default, PartialEq, Eq)]
+pub struct DumpTime {
+    pub time: String,
+    pub from: String,
+}
+
+/// An entry of `rootfs/` added, removed or changed.
+#[derive(Serialize, Debug, Clone, PartialEq, Eq)]
+pub struct RootfsEntry {
+    /// Absolute path inside the container.
+    pub path: String,
+    /// `added`, `removed` or `changed`.
+    pub status: String,
+    /// `file`, `directory`, `symlink` or `fifo` (B's; A's for a removed entry).
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Permission bits in octal.
+    pub mode: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub size: Option<u64>,
+    /// The layer's modification time (RFC 3339); null for an entry no layer records.
+    pub mtime: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
+    /// For a changed entry: each field that differs (`type`, `size`, `mode`, `sha256`, `target`,
+    /// `mtime`) with A's and B's values.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub changes: Vec<FieldChange>,
+}
+
+/// The container's files as the checkpoint knows them (`rootfs/`: rootfs-diff.tar, the saved
+/// tmpfs mounts and deleted-but-open files) and `deleted.files`.
+#[derive(Serialize, Debug, Clone, Default)]
+pub struct RootfsChanges {
+    pub added: Vec<RootfsEntry>,
+    pub removed: Vec<RootfsEntry>,
+    pub changed: Vec<RootfsEntry>,
+    /// Paths in B's deleted.files and not in A's.
+    pub deleted_files_added: Vec<String>,
+    /// Paths in A's deleted.files and not in B's.
+    pub deleted_files_removed: Vec<String>,
+}
+
+impl RootfsChanges {
+    pub fn is_empty(&self) -> bool {
+        self.added.is_empty()
+            && self.removed.is_empty()
+            && self.changed.is_empty()
+            && self.deleted_files_added.is_empty()
+            && self.deleted_files_removed.is_empty()
+    }
+}
+
+/// The container log's new lines.
+#[derive(Serialize, Debug, Clone, Default)]
+pub struct LogChanges {
+    /// The log's name in B's archive (`ctr.log`, `container.log`, ...).
+    pub name: String,
+    pub lines_a: usize,
+    pub lines_b: usize,
+    /// Lines in B after A's log (or, when A's log is not the start of B's, lines B has more of).
+    pub new_lines: Vec<String>,
+    /// Lines A has more of than B (a log rotated or truncated); empty when B continues A.
+    pub lost_lines: Vec<String>,
 }
 
 /// A field that differs.
@@ -191,6 +264,10 @@ pub struct Counts {
     pub pages_changed: u64,
     pub pages_added: u64,
     pub pages_removed: u64,
+    pub rootfs_added: usize,
+    pub rootfs_removed: usize,
+    pub rootfs_changed: usize,
+    pub log_lines_new: usize,
 }
 
 /// A process of B's tree (for `--show-unchanged`).
@@ -224,6 +301,12 @@ pub struct DiffResult {
     /// (`process_changes.modified`, `file_changes`, `socket_changes`); empty for two full dumps.
     pub unknown: Vec<String>,
     pub counts: Counts,
+    /// ckptfs: the container's files (null for a pre-dump).
+    pub rootfs_changes: Option<RootfsChanges>,
+    /// ckptfs: the container log (null when B's archive has none).
+    pub log_changes: Option<LogChanges>,
+    /// ckptfs: what this comparison does not look at, one phrase each.
+    pub not_compared: Vec<String>,
     /// B's process tree (the tree view's `--show-unchanged`).
     #[serde(skip)]
     pub tree_b: Vec<TreeNode>,
@@ -249,6 +332,10 @@ impl DiffResult {
             pages_changed: m.pages.changed,
             pages_added: m.pages.added,
             pages_removed: m.pages.removed,
+            rootfs_added: self.rootfs_changes.as_ref().map_or(0, |r| r.added.len()),
+            rootfs_removed: self.rootfs_changes.as_ref().map_or(0, |r| r.removed.len()),
+            rootfs_changed: self.rootfs_changes.as_ref().map_or(0, |r| r.changed.len()),
+            log_lines_new: self.log_changes.as_ref().map_or(0, |l| l.new_lines.len()),
         };
         let c = &self.counts;
         let unknown = !self.unknown.is_empty();
@@ -275,6 +362,15 @@ impl DiffResult {
                 "\nSockets: +{} -{}",
                 c.sockets_added, c.sockets_removed
             ));
+        }
+        if c.rootfs_added + c.rootfs_removed + c.rootfs_changed > 0 {
+            s.push_str(&format!(
+                "\nRootfs: +{} -{} ~{}",
+                c.rootfs_added, c.rootfs_removed, c.rootfs_changed
+            ));
+        }
+        if c.log_lines_new > 0 {
+            s.push_str(&format!("\nLog: +{} lines", c.log_lines_new));
         }
         if m.size_change_bytes != 0 {
             s.push_str(&format!("\nMemory: {:+.2} MB", m.size_change_mb));

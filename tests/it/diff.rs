@@ -1,0 +1,201 @@
+//! `ckptfs diff A B` explaining a change: the container's files (rootfs/ and deleted.files), the
+//! container log's new lines, both dump times, on writer-made pairs of Podman archives.
+
+use std::path::Path;
+use std::process::Command;
+
+use crate::common::{self, TempDir};
+use ckptfs::writer::{CheckpointWriter, Compression, Layout};
+use serde_json::Value;
+
+/// ckptfs's stdout, requiring success.
+fn ok(cwd: &Path, args: &[&str]) -> String {
+    let cache = TempDir::new("diff");
+    let o = Command::new(common::ckptfs())
+        .args(args)
+        .current_dir(cwd)
+        .env("XDG_CACHE_HOME", cache.path())
+        .env_remove("RUST_LOG")
+        .output()
+        .expect("run ckptfs");
+    assert!(
+        o.status.success(),
+        "ckptfs {args:?}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// A tar of regular files (path, content, mode, mtime).
+fn layer(entries: &[(&str, &str, u32, u64)]) -> Vec<u8> {
+    let mut b = tar::Builder::new(Vec::new());
+    for (path, data, mode, mtime) in entries {
+        let mut h = tar::Header::new_gnu();
+        h.set_entry_type(tar::EntryType::Regular);
+        h.set_mode(*mode);
+        h.set_mtime(*mtime);
+        h.set_size(data.len() as u64);
+        b.append_data(&mut h, path, data.as_bytes()).unwrap();
+    }
+    b.into_inner().unwrap()
+}
+
+/// A Podman layout whose config.dump says the container was checkpointed at `when`.
+fn podman_at(when: &str) -> Layout {
+    match Layout::podman("fx") {
+        Layout::Podman {
+            config_json,
+            spec_json,
+        } => Layout::Podman {
+            config_json: config_json.replace("2026-11-28T10:05:00.000000000Z", when),
+            spec_json,
+        },
+        l => l,
+    }
+}
+
+const LOG_A: &str = "2026-11-28T10:00:01.000000000+00:00 stdout F started\n\
+                     2026-11-28T10:00:02.000000000+00:00 stdout F READY\n";
+const LOG_NEW: &str = "2026-11-28T10:06:00.000000000+00:00 stdout F NEW-LOG-LINE-77\n";
+
+/// Two dumps of one container: a file added, one removed, one rewritten, one chmod'ed; a path
+/// more in deleted.files; a log line more.
+fn write_pair(dir: &Path) {
+    let mut a = CheckpointWriter::new();
+    a.process(1, 0).comm("app");
+    a.archive_file(
+        "rootfs-diff.tar",
+        &layer(&[
+            ("data/keep.txt", "same", 0o644, 1_000),
+            ("data/edit.txt", "one", 0o644, 1_000),
+            ("data/mode.txt", "m", 0o644, 1_000),
+            ("data/gone.txt", "bye", 0o644, 1_000),
+        ]),
+    );
+    a.archive_file("deleted.files", br#"["/etc/motd"]"#);
+    a.archive_file("ctr.log", LOG_A.as_bytes());
+    a.write_tar(
+        &dir.join("a.tar"),
+        &podman_at("2026-11-28T10:05:00Z"),
+        Compression::None,
+    )
+    .unwrap();
+    let mut b = CheckpointWriter::new();
+    b.process(1, 0).comm("app");
+    b.archive_file(
+        "rootfs-diff.tar",
+        &layer(&[
+            ("data/keep.txt", "same", 0o644, 1_000),
+            ("data/edit.txt", "two!", 0o644, 2_000),
+            ("data/mode.txt", "m", 0o600, 1_000),
+            ("data/new.txt", "NEW-FILE", 0o640, 3_000),
+        ]),
+    );
+    b.archive_file("deleted.files", br#"["/etc/motd", "/etc/issue"]"#);
+    b.archive_file("ctr.log", format!("{LOG_A}{LOG_NEW}").as_bytes());
+    b.write_tar(
+        &dir.join("b.tar"),
+        &podman_at("2026-11-28T10:07:30Z"),
+        Compression::Gzip,
+    )
+    .unwrap();
+}
+
+#[test]
+fn diff_files_log_and_dump_times() {
+    let dir = TempDir::new("diff");
+    write_pair(dir.path());
+    let j: Value = serde_json::from_str(&ok(
+        dir.path(),
+        &["diff", "--format", "json", "a.tar", "b.tar"],
+    ))
+    .unwrap();
+    let f = &j["rootfs_changes"];
+    assert_eq!(f["added"].as_array().unwrap().len(), 1, "{f}");
+    let new = &f["added"][0];
+    assert_eq!(new["path"], "/data/new.txt");
+    assert_eq!(new["type"], "file");
+    assert_eq!(new["size"], 8);
+    assert_eq!(new["mode"], "0640");
+    assert_eq!(new["mtime"], "1970-01-01T00:50:00Z");
+    assert_eq!(new["sha256"], common::sha256_hex(b"NEW-FILE"));
+    assert_eq!(f["removed"][0]["path"], "/data/gone.txt");
+    assert_eq!(f["removed"].as_array().unwrap().len(), 1);
+    let changed: Vec<(String, Vec<String>)> = f["changed"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["path"].as_str().unwrap().to_string(),
+                e["changes"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|c| c["field"].as_str().unwrap().to_string())
+                    .collect(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        changed,
+        [
+            (
+                "/data/edit.txt".to_string(),
+                vec!["size".into(), "sha256".into(), "mtime".into()]
+            ),
+            ("/data/mode.txt".to_string(), vec!["mode".to_string()]),
+        ]
+    );
+    let edit = &f["changed"][0]["changes"][1];
+    assert_eq!(edit["a"], common::sha256_hex(b"one"));
+    assert_eq!(edit["b"], common::sha256_hex(b"two!"));
+    assert_eq!(f["deleted_files_added"], serde_json::json!(["/etc/issue"]));
+    assert_eq!(f["deleted_files_removed"], serde_json::json!([]));
+    let log = &j["log_changes"];
+    assert_eq!(log["name"], "ctr.log");
+    assert_eq!(log["new_lines"], serde_json::json!([LOG_NEW.trim_end()]));
+    assert_eq!(log["lost_lines"], serde_json::json!([]));
+    for (side, when) in [
+        ("checkpoint_a", "2026-11-28T10:05:00Z"),
+        ("checkpoint_b", "2026-11-28T10:07:30Z"),
+    ] {
+        assert_eq!(
+            j[side]["dump_time"],
+            serde_json::json!({"time": when, "from": "checkpointed"})
+        );
+    }
+    assert!(!j["not_compared"].as_array().unwrap().is_empty());
+
+    let t = ok(dir.path(), &["diff", "a.tar", "b.tar"]);
+    for l in [
+        "  Checkpointed: 2026-11-28T10:05:00Z (checkpointed); 1 process,",
+        "  Checkpointed: 2026-11-28T10:07:30Z (checkpointed); 1 process,",
+        "│ + /data/new.txt  (file, 0640, 8 B, mtime 1970-01-01T00:50:00Z, sha256 ",
+        "│ - /data/gone.txt  (file, 0644, 3 B,",
+        "│ ~ /data/mode.txt  (mode 0644 -> 0600)",
+        "│ + deleted.files: /etc/issue",
+        "┌─ Container Log (ctr.log) ",
+        "│ 2 -> 3 lines: 1 new\n│ + 2026-11-28T10:06:00.000000000+00:00 stdout F NEW-LOG-LINE-77\n",
+        "\nNot compared: ",
+        "\nRootfs: +1 -1 ~2\nLog: +1 lines",
+    ] {
+        assert!(t.contains(l), "missing {l:?} in\n{t}");
+    }
+}
+
+/// Without an engine's checkpointed time, the dump time is when CRIU wrote the images.
+#[test]
+fn diff_dump_time_from_the_images() {
+    let dir = TempDir::new("diff");
+    let mut w = CheckpointWriter::new();
+    w.process(1, 0).comm("app");
+    w.write_dir(&dir.join("a")).unwrap();
+    let j: Value =
+        serde_json::from_str(&ok(dir.path(), &["diff", "--format", "json", "a", "a"])).unwrap();
+    let t = &j["checkpoint_a"]["dump_time"];
+    assert_eq!(t["from"], "images written", "{t}");
+    assert!(t["time"].as_str().unwrap().ends_with('Z'), "{t}");
+    assert_eq!(j["rootfs_changes"]["added"], serde_json::json!([]));
+    assert!(j["log_changes"].is_null());
+}
