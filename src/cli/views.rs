@@ -149,7 +149,8 @@ Examples:
   ckptfs memparse -p 1 checkpoint.tar.gz | less
   ckptfs memparse -p 1 -o pid1.hex checkpoint.tar.gz
   ckptfs memparse -p 1 -s PASSWORD -c 16 checkpoint.tar.gz
-  ckptfs memparse -r 'AKIA[0-9A-Z]{16}' checkpoint.tar.gz")]
+  ckptfs memparse -r 'AKIA[0-9A-Z]{16}' checkpoint.tar.gz
+  ckptfs memparse --format jsonl -s PASSWORD checkpoint.tar.gz | jq -r .address")]
 pub struct MemparseArgs {
     /// Checkpoints: Podman / CRI-O / containerd archives (.tar, .tar.gz, .tar.zst), CRIU image
     /// directories (Docker's too), or checkpoint images (oci-archive, docker-archive, OCI layout
@@ -172,6 +173,10 @@ pub struct MemparseArgs {
     /// Bytes of context shown on each side of a match
     #[arg(short, long, value_name = "N", default_value_t = 0)]
     pub context: usize,
+    /// Output format: the table, the hexdump or the search results as text, or as JSON rows
+    /// (with -p and no search: the address ranges of the dumped memory, not its bytes)
+    #[arg(long, value_enum, default_value_t)]
+    pub format: views::RowFormat,
     #[command(flatten)]
     pub cache: CacheDirArg,
 }
@@ -190,6 +195,7 @@ impl MemparseArgs {
             output: self.output.clone(),
             search,
             context: self.context,
+            format: self.format,
         }
     }
 }

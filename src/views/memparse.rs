@@ -31,6 +31,8 @@
 //!   behave differently). Over every process, a match in shared memory (a SysV segment, shared
 //!   anonymous memory, a memfd, a shared file mapping) is one row whose PID column lists every
 //!   process that maps it (`6,7`), at the first one's address.
+//! - `--format json` / `jsonl`: the sizes, the runs of `-p` (ranges, not bytes) or the matches as
+//!   rows (docs/views.md has the fields).
 
 use std::io::{BufWriter, Write};
 use std::path::PathBuf;
@@ -57,6 +59,8 @@ pub struct Request {
     pub search: Option<Search>,
     /// Bytes of context shown on each side of a match.
     pub context: usize,
+    /// Table (checkpointctl's text) or rows as JSON.
+    pub format: super::RowFormat,
 }
 
 /// What to search the dumped memory for.
@@ -84,6 +88,12 @@ pub fn run(args: &Request, open: &OpenOptions, out: &mut dyn Write) -> Result<()
         )));
     }
     let shown = args.checkpoint.display();
+    if args.format != super::RowFormat::Table {
+        let rows = json_rows(&ck, args, pattern.as_ref().map(|p| &p.0))?;
+        return with_output(args, out, |w| {
+            write_out(w, args.format.json_rows(&rows).as_bytes())
+        });
+    }
     if let Some((pat, text)) = pattern {
         let procs: Vec<&Process> = match args.pid {
             Some(pid) => vec![super::process(&ck, pid)?],
@@ -322,15 +332,17 @@ fn shared_at(p: &Process, addr: u64) -> Option<SharedAt> {
     Some((v.shared_object()?, v.pgoff.saturating_add(addr - v.start)))
 }
 
-fn search_table(
-    out: &mut dyn Write,
-    procs: &[&Process],
-    pat: &Pattern,
-    text: &str,
-    context: usize,
-    one_pid: bool,
-) -> Result<(), Error> {
-    let mut rows: Vec<Vec<String>> = Vec::new();
+/// One row of a search: the processes that see the match (several for shared memory), the
+/// address in the first, the match with its context, its number in the first process.
+struct Hit {
+    pids: Vec<u32>,
+    addr: u64,
+    text: String,
+    instance: usize,
+}
+
+fn search_hits(procs: &[&Process], pat: &Pattern, context: usize, one_pid: bool) -> Vec<Hit> {
+    let mut hits: Vec<Hit> = Vec::new();
     // A match in memory several processes share is one row, with every PID that maps it.
     let mut shared_rows: std::collections::HashMap<SharedAt, usize> =
         std::collections::HashMap::new();
@@ -347,26 +359,36 @@ fn search_table(
         for m in s.find(pat) {
             let at = if one_pid { None } else { shared_at(p, m.addr) };
             if let Some(i) = at.as_ref().and_then(|k| shared_rows.get(k)) {
-                if let Some(cell) = rows.get_mut(*i).and_then(|r| r.first_mut()) {
-                    cell.push_str(&format!(",{}", p.pid));
+                if let Some(h) = hits.get_mut(*i) {
+                    h.pids.push(p.pid);
                 }
                 continue;
             }
             if let Some(k) = at {
-                shared_rows.insert(k, rows.len());
+                shared_rows.insert(k, hits.len());
             }
-            let mut row = Vec::with_capacity(4);
-            if !one_pid {
-                row.push(p.pid.to_string());
-            }
-            row.push(format!("{:016x}", m.addr));
-            row.push(s.context_text(&m, context));
             instance += 1;
-            row.push(instance.to_string());
-            rows.push(row);
+            hits.push(Hit {
+                pids: vec![p.pid],
+                addr: m.addr,
+                text: s.context_text(&m, context),
+                instance,
+            });
         }
     }
-    if rows.is_empty() {
+    hits
+}
+
+fn search_table(
+    out: &mut dyn Write,
+    procs: &[&Process],
+    pat: &Pattern,
+    text: &str,
+    context: usize,
+    one_pid: bool,
+) -> Result<(), Error> {
+    let hits = search_hits(procs, pat, context, one_pid);
+    if hits.is_empty() {
         let whose = match procs {
             [p] if one_pid => format!("PID {}", p.pid),
             _ => "the checkpoint's processes".to_string(),
@@ -376,12 +398,105 @@ fn search_table(
             format!("No matches for pattern \"{text}\" in the memory of {whose}\n").as_bytes(),
         );
     }
+    let rows: Vec<Vec<String>> = hits
+        .into_iter()
+        .map(|h| {
+            let mut row = Vec::with_capacity(4);
+            if !one_pid {
+                let pids: Vec<String> = h.pids.iter().map(u32::to_string).collect();
+                row.push(pids.join(","));
+            }
+            row.push(format!("{:016x}", h.addr));
+            row.push(h.text);
+            row.push(h.instance.to_string());
+            row
+        })
+        .collect();
     let header: &[&str] = if one_pid {
         &["Address", "Match", "Instance"]
     } else {
         &["PID", "Address", "Match", "Instance"]
     };
     write_out(out, table::render(header, &rows).as_bytes())
+}
+
+fn hex_addr(a: u64) -> String {
+    format!("{a:#x}")
+}
+
+/// The rows of `--format json|jsonl` (field names in docs/views.md): the sizes per process; with
+/// `-p PID` the runs of dumped memory (and the ranges that cannot be served); with a search, the
+/// matches.
+fn json_rows(
+    ck: &Checkpoint,
+    args: &Request,
+    pat: Option<&Pattern>,
+) -> Result<Vec<serde_json::Value>, Error> {
+    use serde_json::json;
+    if let Some(pat) = pat {
+        let procs: Vec<&Process> = match args.pid {
+            Some(pid) => vec![super::process(ck, pid)?],
+            None => super::tree_order(ck),
+        };
+        return Ok(search_hits(&procs, pat, args.context, args.pid.is_some())
+            .into_iter()
+            .map(|h| {
+                json!({
+                    "pid": h.pids.first(),
+                    "pids": h.pids,
+                    "address": hex_addr(h.addr),
+                    "match": h.text,
+                    "instance": h.instance,
+                })
+            })
+            .collect());
+    }
+    if let Some(pid) = args.pid {
+        let p = super::process(ck, pid)?;
+        let (runs, skipped) = super::search::runs(&p.memory);
+        let mut rows: Vec<(u64, serde_json::Value)> = runs
+            .iter()
+            .map(|r| {
+                (
+                    r.start,
+                    json!({
+                        "pid": pid,
+                        "start": hex_addr(r.start),
+                        "end": hex_addr(r.end()),
+                        "size": r.end() - r.start,
+                        "error": null,
+                    }),
+                )
+            })
+            .collect();
+        rows.extend(skipped.iter().map(|k| {
+            (
+                k.start,
+                json!({
+                    "pid": pid,
+                    "start": hex_addr(k.start),
+                    "end": hex_addr(k.start.saturating_add(k.len)),
+                    "size": k.len,
+                    "error": k.reason.to_string(),
+                }),
+            )
+        }));
+        rows.sort_by_key(|r| r.0);
+        return Ok(rows.into_iter().map(|r| r.1).collect());
+    }
+    Ok(super::tree_order(ck)
+        .into_iter()
+        .map(|p| {
+            let (private, shared) = memory_sizes(p);
+            json!({
+                "pid": p.pid,
+                "comm": p.comm,
+                "memory_size": private,
+                "shared_memory_size": shared_mapped(p),
+                "shared_memory_dumped": shared,
+            })
+        })
+        .collect())
 }
 
 #[cfg(test)]

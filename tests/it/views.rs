@@ -2348,3 +2348,95 @@ fn memparse_instance_counts_per_process() {
         assert_eq!(inst, &want, "PID {pid}: {out}");
     }
 }
+
+#[test]
+fn memparse_as_json() {
+    let Some(f) = fixtures() else { return };
+    let d = busybox(&f);
+    // Sizes: checkpointctl's processes and sizes (72.0 KiB for sh), in bytes.
+    let out = ok(&d, &["memparse", "--format", "json", "checkpoint.tar.gz"]);
+    let rows: Vec<Value> = serde_json::from_str(&out).unwrap();
+    let got: Vec<(u64, &str, u64)> = rows
+        .iter()
+        .map(|r| {
+            (
+                r["pid"].as_u64().unwrap(),
+                r["comm"].as_str().unwrap(),
+                r["memory_size"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (1, "sh", 72 * 1024),
+            (6, "httpd", 68 * 1024),
+            (7, "sleep", 60 * 1024)
+        ]
+    );
+    assert_eq!(rows[0]["shared_memory_size"], 0);
+    // -p: the runs of dumped memory, adding up to the process's dumped memory.
+    let out = ok(
+        &d,
+        &[
+            "memparse",
+            "--format",
+            "jsonl",
+            "-p",
+            "1",
+            "checkpoint.tar.gz",
+        ],
+    );
+    let runs: Vec<Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert!(!runs.is_empty());
+    let mut total = 0;
+    let mut prev_end = 0;
+    for r in &runs {
+        assert!(r["error"].is_null(), "{r}");
+        let start =
+            u64::from_str_radix(r["start"].as_str().unwrap().trim_start_matches("0x"), 16).unwrap();
+        let end =
+            u64::from_str_radix(r["end"].as_str().unwrap().trim_start_matches("0x"), 16).unwrap();
+        assert_eq!(end - start, r["size"].as_u64().unwrap(), "{r}");
+        assert!(start >= prev_end, "runs not in address order: {out}");
+        prev_end = end;
+        total += end - start;
+    }
+    assert_eq!(total, 72 * 1024);
+    // Search: checkpointctl's addresses, matches and instances as rows.
+    let out = ok(
+        &d,
+        &[
+            "memparse",
+            "--format",
+            "json",
+            "-p",
+            "1",
+            "-s",
+            "PODBB",
+            "-c",
+            "8",
+            "checkpoint.tar.gz",
+        ],
+    );
+    let hits: Vec<Value> = serde_json::from_str(&out).unwrap();
+    let want = golden(&f, "memparse-pid1-search.txt");
+    let want: Vec<Vec<&str>> = want
+        .lines()
+        .skip(2)
+        .map(|l| l.split("   ").map(str::trim).collect())
+        .collect();
+    assert_eq!(hits.len(), want.len(), "{out}");
+    for (h, w) in hits.iter().zip(&want) {
+        let addr = u64::from_str_radix(h["address"].as_str().unwrap().trim_start_matches("0x"), 16)
+            .unwrap();
+        assert_eq!(format!("{addr:016x}"), w[0]);
+        assert_eq!(h["match"], w[1]);
+        assert_eq!(h["instance"].to_string(), w[2]);
+        assert_eq!(h["pid"], 1);
+        assert_eq!(h["pids"], serde_json::json!([1]));
+    }
+}
