@@ -401,7 +401,9 @@ fn directory_input() {
     assert_eq!(s.input.kind, InputKind::ImageDir);
     assert_eq!(s.layout, Layout::ImageDir);
     assert_eq!(s.input.size, 100_003);
-    assert!(s.input_sha256().is_none());
+    // A directory's hash is its manifest's (the sha256sum list of every file served).
+    let m = s.manifest().expect("a directory has a manifest");
+    assert_eq!(s.input_sha256(), Some(m.digest()));
     assert_eq!(s.images.get("pages-1.img").unwrap().len(), 100_000);
 }
 
