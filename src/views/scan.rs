@@ -1208,8 +1208,23 @@ pub fn scan_checkpoint(
                 ),
                 None => (format!("pid:{}", u.proc.pid), addr, None),
             };
+            // The file in the tree: the lowest PID's memory/ file (the others' are links to it).
+            let (low_pid, path) = u
+                .sharers
+                .iter()
+                .min_by_key(|(p, _)| p.pid)
+                .map(|(p, v)| {
+                    (
+                        p.pid,
+                        format!("{}/memory/{}", p.pid, crate::fs::content::vma_file_name(v)),
+                    )
+                })
+                .unwrap_or_default();
             let k = (key, pos, h.rule.clone(), h.string.clone());
             if let Some(f) = merged.get_mut(&k) {
+                if f.processes.first().is_some_and(|s| low_pid < s.pid) {
+                    f.path = path;
+                }
                 for s in seen {
                     if !f.processes.contains(&s) {
                         f.processes.push(s);
@@ -1225,11 +1240,7 @@ pub fn scan_checkpoint(
                     checkpoint: shown.to_string(),
                     container: container.clone(),
                     where_: "memory",
-                    path: format!(
-                        "{}/memory/{}",
-                        u.proc.pid,
-                        crate::fs::content::vma_file_name(u.vma)
-                    ),
+                    path,
                     sha256: None,
                     file: None,
                     pid: Some(first.pid),

@@ -110,6 +110,18 @@ fn secretd_shm_markers_at_their_addresses_shared_once() {
     );
     assert_eq!(r.code, 1, "{}", r.err);
     let v = jsonl(&r);
+    // Each finding names the memory/ file of its first PID (shared memory: the lowest PID's,
+    // which the tree holds; the others' are links to it), the VMA's range as its name.
+    for f in &v {
+        let start = f["mapping"].as_str().unwrap().split('-').next().unwrap();
+        let path = f["path"].as_str().unwrap();
+        assert!(
+            path.starts_with(&format!("{}/memory/", f["pid"]))
+                && path.trim_start_matches(|c| c != '/').contains(start),
+            "{f}"
+        );
+        assert_eq!(f["where"], "memory", "{f}");
+    }
     let h = hits(&v);
     let (parent, child) = (8410u64, 8414u64);
     // (marker, address, the PID lists of the findings there): private copies of a page (the
