@@ -4,6 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::common;
+use ckptfs::writer::{CheckpointWriter, Compression, Layout};
 use common::{Mount, TempDir, cat, fixtures, run_ok};
 use serde_json::Value;
 
@@ -185,4 +186,123 @@ fn mounted_timeline_file_is_the_text() {
         file.contains("REDISFX-s4-SECOND-PUBSUB-MSG-2-c4f8"),
         "{file}"
     );
+}
+
+/// A tar of regular files (path, content, mode, mtime).
+fn layer(entries: &[(&str, &str, u32, u64)]) -> Vec<u8> {
+    let mut b = tar::Builder::new(Vec::new());
+    for (path, data, mode, mtime) in entries {
+        let mut h = tar::Header::new_gnu();
+        h.set_entry_type(tar::EntryType::Regular);
+        h.set_mode(*mode);
+        h.set_mtime(*mtime);
+        h.set_size(data.len() as u64);
+        b.append_data(&mut h, path, data.as_bytes()).unwrap();
+    }
+    b.into_inner().unwrap()
+}
+
+fn secs(t: &str) -> u64 {
+    t.parse::<jiff::Timestamp>().unwrap().as_second() as u64
+}
+
+/// A Podman layout whose config.dump says the container was checkpointed at `when`.
+fn podman_at(when: &str) -> Layout {
+    match Layout::podman("fx") {
+        Layout::Podman {
+            config_json,
+            spec_json,
+        } => Layout::Podman {
+            config_json: config_json.replace("2026-11-28T10:05:00.000000000Z", when),
+            spec_json,
+        },
+        l => l,
+    }
+}
+
+#[test]
+fn writer_pair_merged_in_time_order() {
+    let dir = TempDir::new("timeline");
+    let log = "2026-11-28T10:00:01.250000000+00:00 stdout F started\n\
+               not a timed line\n\
+               2026-11-28T10:00:02+01:00 stderr F an|odd\u{1b}line\n";
+    let mut a = CheckpointWriter::new();
+    a.process(1, 0).comm("app");
+    a.archive_file(
+        "rootfs-diff.tar",
+        &layer(&[("data/early.txt", "x", 0o644, secs("2026-11-28T09:30:00Z"))]),
+    );
+    a.archive_file("ctr.log", log.as_bytes());
+    a.write_tar(
+        &dir.path().join("a.tar"),
+        &podman_at("2026-11-28T10:05:00.5Z"),
+        Compression::None,
+    )
+    .unwrap();
+    let mut b = CheckpointWriter::new();
+    b.process(1, 0).comm("app");
+    b.archive_file(
+        "rootfs-diff.tar",
+        &layer(&[(
+            "data/late|name.txt",
+            "yy",
+            0o4755,
+            secs("2026-11-28T10:06:00Z"),
+        )]),
+    );
+    b.write_tar(
+        &dir.path().join("b.tar"),
+        &podman_at("2026-11-28T10:07:30Z"),
+        Compression::Gzip,
+    )
+    .unwrap();
+    let cache = TempDir::new("timeline");
+    let text = timeline(dir.path(), cache.path(), "text", &["a.tar", "b.tar"]);
+    let (a, b) = (
+        dir.path().join("a.tar").display().to_string(),
+        dir.path().join("b.tar").display().to_string(),
+    );
+    let want = [
+        format!("2026-11-28T09:00:02Z  {a}  Log Line  stderr: an|odd\\x1bline  [ctr.log line 3]"),
+        format!(
+            "2026-11-28T09:30:00Z  {a}  File Modified  /data/early.txt -rw-r--r-- 0:0 1 bytes  [rootfs-diff.tar mtime]"
+        ),
+        format!(
+            "2026-11-28T10:00:00Z  {a}  Container Created  container fx created from localhost/ckptfs-synthetic:latest  [config.dump createdTime]"
+        ),
+        format!(
+            "2026-11-28T10:00:00Z  {b}  Container Created  container fx created from localhost/ckptfs-synthetic:latest  [config.dump createdTime]"
+        ),
+        format!("2026-11-28T10:00:01.25Z  {a}  Log Line  stdout: started  [ctr.log line 1]"),
+        format!(
+            "2026-11-28T10:05:00.5Z  {a}  Checkpointed  container fx checkpointed  [config.dump checkpointedTime]"
+        ),
+        format!(
+            "2026-11-28T10:06:00Z  {b}  File Modified  /data/late|name.txt -rwsr-xr-x 0:0 2 bytes  [rootfs-diff.tar mtime]"
+        ),
+        format!(
+            "2026-11-28T10:07:30Z  {b}  Checkpointed  container fx checkpointed  [config.dump checkpointedTime]"
+        ),
+    ];
+    let got: Vec<&str> = text
+        .lines()
+        .filter(|l| !l.contains("Images Written"))
+        .collect();
+    assert_eq!(got, want, "{text}");
+    // The bodyfile keeps 11 fields per line whatever the names hold.
+    let body = timeline(dir.path(), cache.path(), "bodyfile", &["a.tar", "b.tar"]);
+    let late = body
+        .lines()
+        .find(|l| l.contains("late%7Cname.txt"))
+        .unwrap_or_else(|| panic!("{body}"));
+    assert_eq!(
+        late,
+        format!(
+            "0|{b}:/data/late%7Cname.txt (rootfs-diff.tar mtime)|0|-rwsr-xr-x|0|0|2|0|{}|0|0",
+            secs("2026-11-28T10:06:00Z")
+        )
+    );
+    for l in body.lines() {
+        assert_eq!(l.split('|').count(), 11, "{l}");
+    }
 }
