@@ -9,7 +9,9 @@
 //! - `File Modified`: each entry of the container's rw layer (`rootfs-diff.tar`, `--rw-layer`)
 //!   by the modification time its header records;
 //! - `Log Line`: each line of the container log that starts with an RFC 3339 time (the
-//!   k8s-file / CRI format Podman, CRI-O and containerd write: `TIME STREAM TAG text`).
+//!   k8s-file / CRI format Podman, CRI-O and containerd write: `TIME STREAM TAG text`);
+//! - `Shell Command`: each entry of a bash process's history (`PID/bash_history`) at the time
+//!   bash recorded for it.
 //!
 //! Times without a date (CRIU's `dump_uptime`, microseconds since the host booted) and entries
 //! that record none (ghost files, `deleted.files`, a `--rootfs` directory) give no event.
@@ -246,6 +248,25 @@ pub fn collect(ck: &Checkpoint, checkpoint: &str) -> Vec<Event> {
                 "Log Line",
                 format!("{log} line {}", n + 1),
                 log_text(rest.trim_end_matches('\r')),
+                None,
+            );
+        }
+    }
+    // Each command an interactive bash kept in its history, at the time bash recorded.
+    for p in ck
+        .processes
+        .iter()
+        .filter(|p| crate::model::bash_history::is_bash(p))
+    {
+        for e in crate::model::bash_history::recover(p) {
+            let Some(t) = e.time.and_then(|t| i64::try_from(t).ok()) else {
+                continue;
+            };
+            push(
+                (t, 0),
+                "Shell Command",
+                format!("PID {} bash history (heap {:#x})", p.pid, e.addr),
+                format!("PID {} bash: {}", p.pid, String::from_utf8_lossy(&e.line)),
                 None,
             );
         }

@@ -306,3 +306,43 @@ fn writer_pair_merged_in_time_order() {
         assert_eq!(l.split('|').count(), 11, "{l}");
     }
 }
+
+/// podman-implant: each command of the interactive bash's in-memory history is a `Shell Command`
+/// event at the time bash recorded, in order (expected.json's entries).
+#[test]
+fn bash_history_commands_in_the_timeline() {
+    let Some(f) = fixtures() else { return };
+    let dir = f.join("podman-implant");
+    let expected: Value =
+        serde_json::from_slice(&std::fs::read(dir.join("expected.json")).unwrap()).unwrap();
+    let h = &expected["findings"]["bash_history"];
+    let pid = h["pid"].as_u64().unwrap();
+    let want: Vec<(String, String)> = h["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            // "2026-12-05 18:26:40" (UTC) as RFC 3339.
+            let t = e["time"].as_str().unwrap().replace(' ', "T") + "Z";
+            (
+                t,
+                format!("PID {pid} bash: {}", e["line"].as_str().unwrap()),
+            )
+        })
+        .collect();
+    assert_eq!(want.len(), 6);
+    let cache = TempDir::new("timeline");
+    let out = timeline(&dir, cache.path(), "jsonl", &["checkpoint.tar.gz"]);
+    let got: Vec<(String, String)> = out
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .filter(|e| e["timestamp_desc"] == "Shell Command")
+        .map(|e| {
+            (
+                e["datetime"].as_str().unwrap().to_string(),
+                e["message"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(got, want, "{out}");
+}
