@@ -194,7 +194,11 @@ pub fn collect(ck: &Checkpoint, checkpoint: &str) -> Vec<Event> {
         );
     }
     if let Some(t) = ck.source.images.written.and_then(split) {
-        let mut msg = format!("CRIU images written ({} processes)", ck.processes.len());
+        let n = ck.processes.len();
+        let mut msg = format!(
+            "CRIU images written ({n} process{})",
+            if n == 1 { "" } else { "es" }
+        );
         if let Some(s) = &m.dump_stats {
             msg.push_str(&format!(
                 "; dump statistics: frozen {}, freezing {}, memory dump {}, memory write {}, {} pages written of {} scanned",
