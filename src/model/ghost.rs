@@ -102,6 +102,8 @@ pub struct Ghost {
     pub path: String,
     pub data: Blob,
     pub mode: u32,
+    /// The file's modification time as CRIU recorded it (`mtim`: seconds, nanoseconds), if it did.
+    pub mtime: Option<(u64, u32)>,
 }
 
 /// The saved contents of the ghost files (regular files only).
@@ -129,6 +131,12 @@ pub fn ghosts(
                 path: path.to_string(),
                 data,
                 mode,
+                mtime: ghost_entry(b.bytes()).and_then(|e| e.mtim).map(|t| {
+                    (
+                        t.tv_sec,
+                        u32::try_from(t.tv_usec.min(999_999) * 1000).unwrap_or(0),
+                    )
+                }),
             }),
             Ok(None) => {}
             Err(e) => warnings.push(format!("{}/{name}: {e}", dir.label)),

@@ -8,13 +8,15 @@
 //!   archive or directory records it), with CRIU's dump statistics (`stats-dump`) when present;
 //! - `File Modified`: each entry of the container's rw layer (`rootfs-diff.tar`, `--rw-layer`)
 //!   by the modification time its header records;
+//! - `Deleted File Modified`: each open-but-deleted file CRIU saved (a ghost file), by the
+//!   modification time its `ghost-file-*.img` records;
 //! - `Log Line`: each line of the container log that starts with an RFC 3339 time (the
 //!   k8s-file / CRI format Podman, CRI-O and containerd write: `TIME STREAM TAG text`);
 //! - `Shell Command`: each entry of a bash process's history (`PID/bash_history`) at the time
 //!   bash recorded for it.
 //!
 //! Times without a date (CRIU's `dump_uptime`, microseconds since the host booted) and entries
-//! that record none (ghost files, `deleted.files`, a `--rootfs` directory) give no event.
+//! that record none (`deleted.files`, a `--rootfs` directory) give no event.
 //!
 //! Text, one event a line: `TIME  CHECKPOINT  WHAT  MESSAGE  [SOURCE]`, TIME in RFC 3339 UTC
 //! with the nanoseconds the source has. The other formats: [`Format`].
@@ -236,6 +238,28 @@ pub fn collect(ck: &Checkpoint, checkpoint: &str) -> Vec<Event> {
                 gid: st.gid,
                 size,
             }),
+        );
+    }
+    // Open-but-deleted files CRIU saved (ghost files), by the mtime their image records.
+    let mut ignored = Vec::new();
+    for g in crate::model::ghost::ghosts(&ck.source.images, &ck.files, &mut ignored) {
+        let Some((secs, nanos)) = g.mtime else {
+            continue;
+        };
+        let mode = mode_string(
+            &NodeKind::File(FileData::Blob(g.data.clone())),
+            g.mode & 0o7777,
+        );
+        let size = g.data.len() as u64;
+        push(
+            (i64::try_from(secs).unwrap_or(i64::MAX), nanos),
+            "Deleted File Modified",
+            "ghost file mtime".into(),
+            format!(
+                "{} (deleted, open at the dump; CRIU saved it) {mode} {size} bytes",
+                g.path
+            ),
+            None,
         );
     }
     if let Some((log, blob)) = ck.container_log() {

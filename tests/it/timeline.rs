@@ -137,7 +137,9 @@ fn redis_pair_jsonl_has_timesketch_fields_and_every_source() {
 #[test]
 fn redis_bodyfile_read_by_mactime() {
     let Some(f) = fixtures() else { return };
-    if !common::have_tool("mactime", "sleuthkit") {
+    // mactime has no --version (have_tool's probe): -V prints it.
+    if !common::run_timeout(10, &["mactime", "-V"]).ok() {
+        common::skip("mactime is not installed (sleuthkit)");
         return;
     }
     let cache = TempDir::new("timeline");
@@ -345,4 +347,40 @@ fn bash_history_commands_in_the_timeline() {
         })
         .collect();
     assert_eq!(got, want, "{out}");
+}
+
+#[test]
+fn kitchen_ghost_file_by_its_recorded_mtime() {
+    let Some(f) = fixtures() else { return };
+    let cache = TempDir::new("timeline");
+    let out = timeline(
+        &f,
+        cache.path(),
+        "jsonl",
+        &["podman-kitchen/checkpoint.tar.gz"],
+    );
+    let ev: Vec<Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let one = |desc: &str| -> &Value {
+        let v: Vec<&Value> = ev.iter().filter(|e| e["timestamp_desc"] == desc).collect();
+        assert_eq!(v.len(), 1, "{desc}: {out}");
+        v[0]
+    };
+    // The deleted-but-open /tmp/kitchen-ghost (README), written after the container started and
+    // before CRIU wrote the images.
+    let g = one("Deleted File Modified");
+    assert!(
+        g["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("/tmp/kitchen-ghost (deleted"),
+        "{g}"
+    );
+    assert_eq!(g["source"], "ghost file mtime");
+    let t = |e: &Value| e["timestamp"].as_i64().unwrap();
+    let created = one("Container Created");
+    let written = one("Images Written");
+    assert!(t(created) <= t(g) && t(g) <= t(written), "{out}");
 }
