@@ -257,6 +257,9 @@ pub struct DiffArgs {
     /// process: + added, ~ modified, = unchanged)
     #[arg(long)]
     pub show_unchanged: bool,
+    /// List every string gained and lost and every run of pages per mapping (else the first few)
+    #[arg(long)]
+    pub strings: bool,
     /// Accepted for checkpointctl's scripts: command lines are always compared
     #[arg(long)]
     pub ps_tree_cmd: bool,
@@ -431,6 +434,7 @@ pub fn diff(a: DiffArgs) -> Result<(), Error> {
     let opts = views::diff::Options {
         format: a.format,
         show_unchanged: a.show_unchanged,
+        strings: a.strings,
     };
     views::to_stdout(|out| views::diff::run(&a.a, &a.b, opts, &open, out))
 }

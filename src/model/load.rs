@@ -981,6 +981,11 @@ fn thread_from_core(tid: u32, core: &pb::CoreEntry) -> Thread {
         sched_prio: tcore.sched_prio.unwrap_or(0),
         sched_nice: tcore.sched_nice.unwrap_or(0),
         sig_pending: pending_mask(tcore.signals_p.as_ref()),
+        rseq: tcore
+            .rseq_entry
+            .as_ref()
+            .filter(|r| r.rseq_abi_pointer != 0)
+            .map(|r| (r.rseq_abi_pointer, r.rseq_abi_size)),
     }
 }
 

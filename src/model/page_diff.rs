@@ -39,7 +39,7 @@ impl Pages {
 
 /// What one page is in a comparison of two memories.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum PageChange {
+pub enum PageChange {
     Changed,
     Added,
     Removed,
@@ -186,12 +186,27 @@ pub fn compare_pages_by_range(
     b: &Memory,
     ranges: &[(u64, u64)],
 ) -> (Pages, Vec<Pages>) {
+    compare_pages_by_range_with(a, b, ranges, |_, _| {})
+}
+
+/// [`compare_pages_by_range`], calling `on_change(page, change)` for every page that is not
+/// unchanged, in address order, while its bytes are still mapped (`a.read_at` / `b.read_at` in
+/// it cost no second mapping).
+pub fn compare_pages_by_range_with(
+    a: &Memory,
+    b: &Memory,
+    ranges: &[(u64, u64)],
+    mut on_change: impl FnMut(u64, PageChange),
+) -> (Pages, Vec<Pages>) {
     let mut total = Pages::default();
     let mut each = vec![Pages::default(); ranges.len()];
     let mut next = 0;
     let mut active: Vec<usize> = Vec::new();
     walk_pages(a, b, 0, u64::MAX, |page, c| {
         total.count(c);
+        if c != PageChange::Unchanged {
+            on_change(page, c);
+        }
         while next < ranges.len() && ranges[next].0 <= page {
             active.push(next);
             next += 1;

@@ -243,6 +243,9 @@ pub struct Thread {
     pub sched_nice: i32,
     /// Pending signals of this thread, if dumped.
     pub sig_pending: u64,
+    /// Where the thread's `struct rseq` is (`rseq_abi_pointer`, `rseq_abi_size` of its core
+    /// image), when it registered one: the kernel writes there at every preemption.
+    pub rseq: Option<(u64, u32)>,
 }
 
 /// Address-space layout of a process (`MmEntry`, without the VMAs).

@@ -171,12 +171,11 @@ fn diff_files_log_and_dump_times() {
     for l in [
         "  Checkpointed: 2026-11-28T10:05:00Z (checkpointed); 1 process,",
         "  Checkpointed: 2026-11-28T10:07:30Z (checkpointed); 1 process,",
-        "│ + /data/new.txt  (file, 0640, 8 B, mtime 1970-01-01T00:50:00Z, sha256 ",
-        "│ - /data/gone.txt  (file, 0644, 3 B,",
-        "│ ~ /data/mode.txt  (mode 0644 -> 0600)",
-        "│ + deleted.files: /etc/issue",
-        "┌─ Container Log (ctr.log) ",
-        "│ 2 -> 3 lines: 1 new\n│ + 2026-11-28T10:06:00.000000000+00:00 stdout F NEW-LOG-LINE-77\n",
+        "\nFiles (rootfs)\n├── + /data/new.txt  (file, 0640, 8 B, mtime 1970-01-01T00:50:00Z, sha256 ",
+        "── - /data/gone.txt  (file, 0644, 3 B,",
+        "── ~ /data/mode.txt  (mode 0644 -> 0600)",
+        "── + deleted.files: /etc/issue",
+        "\nContainer Log (ctr.log): 2 -> 3 lines: 1 new\n└── + 2026-11-28T10:06:00.000000000+00:00 stdout F NEW-LOG-LINE-77\n",
         "\nNot compared: ",
         "\nRootfs: +1 -1 ~2\nLog: +1 lines",
     ] {
@@ -198,4 +197,165 @@ fn diff_dump_time_from_the_images() {
     assert!(t["time"].as_str().unwrap().ends_with('Z'), "{t}");
     assert_eq!(j["rootfs_changes"]["added"], serde_json::json!([]));
     assert!(j["log_changes"].is_null());
+}
+
+const DATA: u64 = 0x5000_0000_0000;
+const PAGE: u64 = 4096;
+
+/// A page of filler with `text` at offset 100.
+fn page_with(text: &str) -> Vec<u8> {
+    let mut p = vec![0u8; PAGE as usize];
+    p[100..100 + text.len()].copy_from_slice(text.as_bytes());
+    p
+}
+
+/// Every changed, added and removed page by address, with both SHA-256s, and the strings the
+/// changed pages gained and lost, ranked.
+#[test]
+fn diff_pages_by_address_and_strings() {
+    let dir = TempDir::new("diff");
+    let (same, old, new) = (
+        page_with("UNCHANGED-PAGE-TEXT"),
+        page_with("session=OLD-TOKEN-1111"),
+        page_with("session=NEW-TOKEN-2222 GAINED-SECRET-abc123"),
+    );
+    let mut a = CheckpointWriter::new();
+    a.process(1, 0)
+        .comm("app")
+        .vma(ckptfs::writer::Vma::anon(DATA, 16 * PAGE).rw())
+        .pages(DATA, &same)
+        .pages(DATA + PAGE, &old)
+        .pages(DATA + 4 * PAGE, &page_with("REMOVED-PAGE-TEXT"));
+    let mut b = CheckpointWriter::new();
+    b.process(1, 0)
+        .comm("app")
+        .vma(ckptfs::writer::Vma::anon(DATA, 16 * PAGE).rw())
+        .pages(DATA, &same)
+        .pages(DATA + PAGE, &new)
+        .pages(DATA + 8 * PAGE, &page_with("ADDED-PAGE-TEXT"))
+        .pages(DATA + 9 * PAGE, &page_with("ADDED-PAGE-TEXT-2"));
+    a.write_dir(&dir.join("a")).unwrap();
+    b.write_dir(&dir.join("b")).unwrap();
+    let j: Value =
+        serde_json::from_str(&ok(dir.path(), &["diff", "--format", "json", "a", "b"])).unwrap();
+    let vma = j["memory_changes"]["processes"][0]["vmas"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["range"] == "500000000000-500000010000")
+        .unwrap()
+        .clone();
+    let h = |b: &[u8]| serde_json::json!(common::sha256_hex(b));
+    assert_eq!(
+        vma["page_list"],
+        serde_json::json!([
+            {"address": "500000001000", "change": "changed", "sha256_a": h(&old), "sha256_b": h(&new), "rseq": false},
+            {"address": "500000004000", "change": "removed", "sha256_a": h(&page_with("REMOVED-PAGE-TEXT")), "sha256_b": null, "rseq": false},
+            {"address": "500000008000", "change": "added", "sha256_a": null, "sha256_b": h(&page_with("ADDED-PAGE-TEXT")), "rseq": false},
+            {"address": "500000009000", "change": "added", "sha256_a": null, "sha256_b": h(&page_with("ADDED-PAGE-TEXT-2")), "rseq": false},
+        ])
+    );
+    let strs = |k: &str| -> Vec<String> {
+        vma[k]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["string"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let gained = strs("strings_gained");
+    assert_eq!(gained.len(), 3, "{gained:?}");
+    for s in [
+        "session=NEW-TOKEN-2222 GAINED-SECRET-abc123",
+        "ADDED-PAGE-TEXT",
+        "ADDED-PAGE-TEXT-2",
+    ] {
+        assert!(gained.contains(&s.to_string()), "{s} in {gained:?}");
+    }
+    assert_eq!(
+        vma["strings_gained"][0]["address"],
+        format!("{:x}", DATA + PAGE + 100)
+    );
+    let mut lost = strs("strings_lost");
+    lost.sort();
+    assert_eq!(lost, ["REMOVED-PAGE-TEXT", "session=OLD-TOKEN-1111"]);
+
+    let t = ok(dir.path(), &["diff", "a", "b"]);
+    for l in [
+        "changed 500000001000-500000002000 (1 page)",
+        "removed 500000004000-500000005000 (1 page)",
+        "added 500000008000-50000000a000 (2 pages)",
+        "Memory Strings (ranked, in the changed pages)\n├── + \"session=NEW-TOKEN-2222 GAINED-SECRET-abc123\"  PID 1 500000001064 anon",
+        "- \"session=OLD-TOKEN-1111\"  PID 1 500000001064 anon",
+    ] {
+        assert!(t.contains(l), "missing {l:?} in\n{t}");
+    }
+}
+
+/// The shared podman-redis pair: every change its README lists that the dumps show is in the
+/// first 40 lines (the deletion of REDISFX-s4-apikey is not: its value stays in freed memory);
+/// the pages tagged as rseq noise are pages that hold a thread's struct rseq (rseq-pages*.json).
+#[test]
+fn diff_podman_redis_pair() {
+    let Some(f) = common::fixtures() else { return };
+    let d = f.join("podman-redis");
+    if !d.join("checkpoint2.tar.gz").exists() {
+        assert!(!common::ci(), "podman-redis/checkpoint2.tar.gz missing");
+        common::skip("podman-redis pair missing");
+        return;
+    }
+    let t = ok(&d, &["diff", "checkpoint.tar.zst", "checkpoint2.tar.gz"]);
+    let head: String = t.lines().take(40).collect::<Vec<_>>().join("\n");
+    for want in [
+        "+ /data/s4-note2.txt  (file, 0644, 60 B,",
+        "stdout F REDISFX-s4-SECOND-PUBSUB-MSG-2-c4f8",
+        "+ \"REDISFX-s4-SECOND-PUBSUB-MSG-2-c4f8\"  PID 37 ",
+        "+ \"REDISFX-s4-SECOND-key1\"  PID 7 ",
+        "+ \"REDISFX-s4-SECOND-hash\"  PID 7 ",
+        "+ \"REDISFX-s4-SECOND-VALUE-91d3e0\"",
+        "+ \"REDISFX-s4-SECOND-HASHVAL-27ab\"",
+        "Checkpointed: 2026-12-05T19:02:37Z",
+        "Checkpointed: 2026-12-05T19:02:50Z",
+    ] {
+        assert!(
+            head.contains(want),
+            "missing {want:?} in the first 40 lines:\n{head}"
+        );
+    }
+    let j: Value = serde_json::from_str(&ok(
+        &d,
+        &[
+            "diff",
+            "--format",
+            "json",
+            "checkpoint.tar.zst",
+            "checkpoint2.tar.gz",
+        ],
+    ))
+    .unwrap();
+    let rseq: Vec<Value> = ["rseq-pages.json", "rseq-pages2.json"]
+        .iter()
+        .map(|n| serde_json::from_slice(&std::fs::read(d.join(n)).unwrap()).unwrap())
+        .collect();
+    let mut tagged = 0;
+    for p in j["memory_changes"]["processes"].as_array().unwrap() {
+        let pid = p["pid"].to_string();
+        let truth: Vec<u64> = rseq
+            .iter()
+            .flat_map(|r| r[&pid].as_array().cloned().unwrap_or_default())
+            .filter_map(|v| v.as_u64())
+            .collect();
+        for v in p["vmas"].as_array().unwrap() {
+            for pg in v["page_list"].as_array().unwrap() {
+                let addr = u64::from_str_radix(pg["address"].as_str().unwrap(), 16).unwrap();
+                assert_eq!(
+                    pg["rseq"].as_bool().unwrap(),
+                    truth.contains(&addr),
+                    "PID {pid} page {addr:x}"
+                );
+                tagged += usize::from(pg["rseq"] == true);
+            }
+        }
+    }
+    assert!(tagged > 0, "no changed page tagged as rseq");
 }

@@ -2021,7 +2021,7 @@ fn diff_pre_dump_against_dump() {
     let t = ok(&f, &["diff", a, b]);
     assert!(
         t.contains(&format!(
-            "Checkpoint A:\n  Created: -\n  Size:    {} bytes\n  Path:    {a}\n  Pre-dump: memory only",
+            "Checkpoint A: {a}\n  Created: -\n  Size:    {} bytes\n  Pre-dump: memory only",
             j_total_size(&f, a)
         )),
         "{t}"

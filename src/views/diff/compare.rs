@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use super::output::*;
 use crate::model::Checkpoint;
 use crate::model::memory::Memory;
-use crate::model::page_diff::{compare_pages, compare_pages_by_range};
+use crate::model::page_diff::{compare_pages, compare_pages_by_range_with};
 use crate::model::predump::Operand;
 use crate::model::process::{Process, Vma};
 use crate::render::maps::vma_name;
@@ -162,6 +162,9 @@ pub fn compare_memory_only(a: &Operand, b: &Operand) -> DiffResult {
                         dumped_a: p.memory.present_in(v.start, v.end),
                         dumped_b: q.memory.present_in(v.start, v.end),
                         pages: pg,
+                        page_list: Vec::new(),
+                        strings_gained: Vec::new(),
+                        strings_lost: Vec::new(),
                     });
                 }
             }
@@ -419,6 +422,20 @@ fn vma_label(v: &Vma) -> String {
     vma_name(v).map(|c| c.into_owned()).unwrap_or_default()
 }
 
+/// The pages holding a thread's `struct rseq`, in A or in B.
+fn rseq_pages(p: &Process, q: &Process) -> BTreeSet<u64> {
+    let mask = !(crate::model::PAGE_SIZE - 1);
+    p.threads
+        .iter()
+        .chain(&q.threads)
+        .filter_map(|t| t.rseq)
+        .flat_map(|(at, size)| {
+            let last = at.saturating_add(u64::from(size.max(1)) - 1);
+            [at & mask, last & mask]
+        })
+        .collect()
+}
+
 fn memory_diff(p: &Process, q: &Process) -> ProcMemDiff {
     let mut vmas = Vec::new();
     let range = |v: &Vma| format!("{:08x}-{:08x}", v.start, v.end);
@@ -428,7 +445,20 @@ fn memory_diff(p: &Process, q: &Process) -> ProcMemDiff {
     let mut keys: BTreeSet<(u64, u64)> = va.keys().copied().collect();
     keys.extend(vb.keys().copied());
     let keys: Vec<(u64, u64)> = keys.into_iter().collect();
-    let (pages, per_vma) = compare_pages_by_range(&p.memory, &q.memory, &keys);
+    let mut col = super::pages::Collector::default();
+    let rseq = rseq_pages(p, q);
+    let (pages, per_vma) = compare_pages_by_range_with(&p.memory, &q.memory, &keys, |page, c| {
+        col.page(&p.memory, &q.memory, page, c, rseq.contains(&page))
+    });
+    let in_stack = |vs: &[Vma], addr: u64| {
+        vs.iter()
+            .any(|v| v.start <= addr && addr < v.end && vma_label(v) == "[stack]")
+    };
+    let (gained, lost) = {
+        let (g, _) = col.strings(|a| in_stack(&q.vmas, a));
+        let (_, l) = col.strings(|a| in_stack(&p.vmas, a));
+        (g, l)
+    };
     for (k, pg) in keys.into_iter().zip(per_vma) {
         let (x, y) = (va.get(&k), vb.get(&k));
         let v = *y.or(x).expect("key from one of the maps");
@@ -444,6 +474,9 @@ fn memory_diff(p: &Process, q: &Process) -> ProcMemDiff {
         if change == "changed" && !pg.any_change() && perms_a.is_none() {
             continue;
         }
+        let within = |a: u64| k.0 <= a && a < k.1;
+        let lo = col.pages.partition_point(|e| e.address < k.0);
+        let hi = col.pages.partition_point(|e| e.address < k.1);
         vmas.push(VmaDiff {
             range: range(v),
             perms: v.perms(),
@@ -453,6 +486,13 @@ fn memory_diff(p: &Process, q: &Process) -> ProcMemDiff {
             dumped_a: p.memory.present_in(k.0, k.1),
             dumped_b: q.memory.present_in(k.0, k.1),
             pages: pg,
+            page_list: col.pages[lo..hi].to_vec(),
+            strings_gained: gained
+                .iter()
+                .filter(|h| within(h.address))
+                .cloned()
+                .collect(),
+            strings_lost: lost.iter().filter(|h| within(h.address)).cloned().collect(),
         });
     }
     ProcMemDiff {

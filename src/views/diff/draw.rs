@@ -15,6 +15,8 @@ pub struct Show {
     /// Entries alike in both (checkpointctl's `--show-unchanged`): B's process tree with a mark
     /// per process, unchanged files and sockets.
     pub unchanged: bool,
+    /// Every string gained and lost per mapping (else the first few).
+    pub strings: bool,
 }
 
 fn signed_size(d: i64) -> String {
@@ -139,15 +141,14 @@ pub fn tree(r: &DiffResult, show: Show) -> String {
     ] {
         out.push_str(&format!("║ {k:<10} {:<51} ║\n", dash(v)));
     }
-    out.push_str(&format!("╚{BOX}╝\n\n"));
+    out.push_str(&format!("╚{BOX}╝\n"));
     for (label, s) in [("A", &r.checkpoint_a), ("B", &r.checkpoint_b)] {
-        out.push_str(&format!("Checkpoint {label}:\n"));
+        out.push_str(&format!("Checkpoint {label}: {}\n", clean(&s.path)));
         out.push_str(&format!(
             "  Created: {}\n",
             clean(s.created.as_deref().unwrap_or("-"))
         ));
         out.push_str(&format!("  Size:    {} bytes\n", s.total_size));
-        out.push_str(&format!("  Path:    {}\n", clean(&s.path)));
         if s.pre_dump {
             out.push_str("  Pre-dump: memory only (no process tree, files or sockets)\n");
         }
@@ -161,7 +162,6 @@ pub fn tree(r: &DiffResult, show: Show) -> String {
             human_size(s.dumped_bytes)
         ));
     }
-    out.push('\n');
 
     // Memory Changes.
     let m = &r.memory_changes;
@@ -294,17 +294,22 @@ pub fn tree(r: &DiffResult, show: Show) -> String {
     }
     section(&mut out, "Socket Changes", 73, &body);
 
-    // ckptfs: the container's files and log.
+    // ckptfs: the container's files, its log, the strings the memory gained and lost.
     if let Some(fc) = &r.rootfs_changes {
-        section(&mut out, "Files (rootfs)", 73, &rootfs_lines(fc));
+        out.push_str(&tree_section("Files (rootfs)", rootfs_lines(fc)));
     }
     if let Some(l) = &r.log_changes {
-        section(
-            &mut out,
-            &format!("Container Log ({})", clean(&l.name)),
-            73,
-            &log_lines(l),
-        );
+        let (head, lines) = log_lines(l);
+        out.push_str(&tree_section(
+            &format!("Container Log ({}): {head}", clean(&l.name)),
+            lines,
+        ));
+    }
+    if !m.processes.is_empty() {
+        out.push_str(&tree_section(
+            "Memory Strings (ranked, in the changed pages)",
+            strings_lines(r),
+        ));
     }
 
     // ckptfs: what changed in each modified process.
@@ -365,7 +370,37 @@ pub fn tree(r: &DiffResult, show: Show) -> String {
                     "removed" => format!("removed, {} were dumped", human_size(v.dumped_a)),
                     _ => pages_text(&v.pages),
                 };
-                n.leaf(format!("{mark}{} {perms}{name}: {what}", v.range));
+                let vn = n.add(Node::new(format!(
+                    "{mark}{} {perms}{name}: {what}",
+                    v.range
+                )));
+                let runs = runs(&v.page_list);
+                let shown = if show.strings { runs.len() } else { RUNS_MAX };
+                for r in runs.iter().take(shown) {
+                    vn.leaf(r.clone());
+                }
+                if runs.len() > shown {
+                    vn.leaf(format!(
+                        "... {} more runs (--format json lists every page)",
+                        runs.len() - shown
+                    ));
+                }
+                let few = if show.strings {
+                    usize::MAX
+                } else {
+                    STRINGS_PER_VMA
+                };
+                for (mark, list) in [("+", &v.strings_gained), ("-", &v.strings_lost)] {
+                    for h in list.iter().take(few) {
+                        vn.leaf(format!("{mark} {:?} at {:x}", clean(&h.string), h.address));
+                    }
+                    if list.len() > few {
+                        vn.leaf(format!(
+                            "{mark} ... {} more (--strings shows all)",
+                            list.len() - few
+                        ));
+                    }
+                }
             }
         }
         out.push_str(&root.render());
@@ -438,8 +473,17 @@ fn rootfs_lines(fc: &RootfsChanges) -> Vec<String> {
     body
 }
 
-fn log_lines(l: &LogChanges) -> Vec<String> {
-    let mut body = vec![format!(
+/// A heading and its lines as a tree (ckptfs's sections).
+fn tree_section(title: &str, lines: Vec<String>) -> String {
+    let mut root = Node::new(title);
+    for l in lines {
+        root.leaf(l);
+    }
+    root.render()
+}
+
+fn log_lines(l: &LogChanges) -> (String, Vec<String>) {
+    let head = format!(
         "{} -> {} lines: {} new{}",
         l.lines_a,
         l.lines_b,
@@ -452,8 +496,103 @@ fn log_lines(l: &LogChanges) -> Vec<String> {
                 l.lost_lines.len()
             )
         }
-    )];
+    );
+    let mut body = Vec::new();
     listed(&mut body, &l.new_lines, |x| format!("+ {}", clean(x)));
     listed(&mut body, &l.lost_lines, |x| format!("- {}", clean(x)));
+    (head, body)
+}
+
+/// Runs of pages shown per VMA in the tree (`--strings`: all; the JSON lists every page).
+const RUNS_MAX: usize = 8;
+/// Strings gained and lost shown per VMA in the tree (`--strings`: all).
+const STRINGS_PER_VMA: usize = 3;
+/// Strings in the ranked `Memory Strings` section: gained, lost.
+const RANKED: (usize, usize) = (8, 4);
+
+/// Runs of consecutive pages with the same change: `changed 7f..000-7f..000 (3 pages)`, tagged
+/// `rseq (expected)` when a thread's `struct rseq` is in them.
+fn runs(pages: &[PageEntry]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    let mut i = 0;
+    while i < pages.len() {
+        let first = &pages[i];
+        let mut j = i + 1;
+        while j < pages.len()
+            && pages[j].change == first.change
+            && pages[j].rseq == first.rseq
+            && pages[j].address == pages[j - 1].address + crate::model::PAGE_SIZE
+        {
+            j += 1;
+        }
+        let end = pages[j - 1].address + crate::model::PAGE_SIZE;
+        out.push(format!(
+            "{} {:x}-{:x} ({}){}",
+            first.change,
+            first.address,
+            end,
+            plural((j - i) as u64, "page"),
+            if first.rseq {
+                ", a thread's rseq area: expected noise"
+            } else {
+                ""
+            }
+        ));
+        i = j;
+    }
+    out
+}
+
+/// The strings gained and lost over every process, best-ranked first.
+fn strings_lines(r: &DiffResult) -> Vec<String> {
+    let mut body = Vec::new();
+    let all = |gained: bool| {
+        let mut v: Vec<(u32, &str, &StringHit)> = r
+            .memory_changes
+            .processes
+            .iter()
+            .flat_map(|p| {
+                p.vmas.iter().flat_map(move |v| {
+                    let list = if gained {
+                        &v.strings_gained
+                    } else {
+                        &v.strings_lost
+                    };
+                    list.iter().map(move |h| (p.pid, v.name.as_str(), h))
+                })
+            })
+            .collect();
+        v.sort_by(|a, b| {
+            b.2.score
+                .cmp(&a.2.score)
+                .then(a.2.address.cmp(&b.2.address))
+        });
+        v
+    };
+    for (gained, n, mark) in [(true, RANKED.0, "+"), (false, RANKED.1, "-")] {
+        // One line per string, naming every process that has it.
+        let mut seen: Vec<(&str, Vec<String>)> = Vec::new();
+        for (pid, name, h) in all(gained) {
+            let name = if name.is_empty() { "anon" } else { name };
+            let at = format!("PID {pid} {:x} {}", h.address, clean(name));
+            match seen.iter_mut().find(|(s, _)| *s == h.string) {
+                Some((_, w)) => w.push(at),
+                None => seen.push((&h.string, vec![at])),
+            }
+        }
+        for (string, wheres) in seen.iter().take(n) {
+            body.push(format!("{mark} {:?}  {}", clean(string), wheres.join(", ")));
+        }
+        if seen.len() > n {
+            body.push(format!(
+                "{mark} ... {} more {} (per mapping under Memory Pages; --strings, --format json)",
+                seen.len() - n,
+                if gained { "gained" } else { "lost" }
+            ));
+        }
+    }
+    if body.is_empty() {
+        body.push("= No string gained or lost in the changed pages".into());
+    }
     body
 }

@@ -43,6 +43,7 @@ pub mod compare;
 pub mod draw;
 pub mod extra;
 pub mod output;
+pub mod pages;
 
 use std::io::Write;
 use std::path::Path;
@@ -61,6 +62,8 @@ pub struct Options {
     /// Entries alike in both, in the tree view (checkpointctl's `--show-unchanged`; the JSON has
     /// them always).
     pub show_unchanged: bool,
+    /// Every string gained and lost per mapping in the tree view (the JSON has them always).
+    pub strings: bool,
 }
 
 /// Writes the comparison of checkpoint `path_a` with `path_b` to `out`.
@@ -92,6 +95,7 @@ pub fn run(
             &r,
             draw::Show {
                 unchanged: opts.show_unchanged,
+                strings: opts.strings,
             },
         ),
     };

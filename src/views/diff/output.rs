@@ -210,6 +210,40 @@ pub struct SocketChanges {
     pub unchanged: Vec<SocketInfo>,
 }
 
+fn hex_addr<S: serde::Serializer>(a: &u64, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&format!("{a:x}"))
+}
+
+/// A page that changed, appeared or disappeared.
+#[derive(Serialize, Debug, Clone, PartialEq, Eq)]
+pub struct PageEntry {
+    /// The page's address, hex (as in maps).
+    #[serde(serialize_with = "hex_addr")]
+    pub address: u64,
+    /// `changed`, `added`, `removed` or `unreadable`.
+    pub change: String,
+    /// SHA-256 of the page's 4096 bytes in A (null when A has none or it cannot be read).
+    pub sha256_a: Option<String>,
+    pub sha256_b: Option<String>,
+    /// A thread's `struct rseq` lies in this page: the kernel rewrites it (expected noise).
+    pub rseq: bool,
+}
+
+/// A printable string (6 characters or more) that the changed pages of one side hold and those
+/// of the other side do not.
+#[derive(Serialize, Debug, Clone, PartialEq, Eq)]
+pub struct StringHit {
+    pub string: String,
+    /// Where it is first (B's address for a gained string, A's for a lost one), hex.
+    #[serde(serialize_with = "hex_addr")]
+    pub address: u64,
+    /// How many times the side's changed pages hold it.
+    pub count: u64,
+    /// The rank: higher looks more like data (keys, values, tokens), lower like churn (repeated
+    /// bytes, symbols, stacks).
+    pub score: i64,
+}
+
 /// A VMA that was added, removed or whose pages changed.
 #[derive(Serialize, Debug, Clone, PartialEq, Eq)]
 pub struct VmaDiff {
@@ -225,6 +259,12 @@ pub struct VmaDiff {
     pub dumped_a: u64,
     pub dumped_b: u64,
     pub pages: Pages,
+    /// Every page of the VMA that changed, was added, removed or cannot be read, by address.
+    pub page_list: Vec<PageEntry>,
+    /// Strings in B's changed pages of the process and not in A's, those in this VMA, best first.
+    pub strings_gained: Vec<StringHit>,
+    /// Strings in A's changed pages of the process and not in B's, those in this VMA.
+    pub strings_lost: Vec<StringHit>,
 }
 
 /// Memory of one process present in both checkpoints.

@@ -1,0 +1,271 @@
+//! The pages behind a process's memory change: each changed, added or removed page by address
+//! with the SHA-256 of its bytes in A and in B, and the printable strings (6 characters or more)
+//! the changed pages gained and lost, ranked so that what looks like data (keys, values, tokens)
+//! comes before allocator and stack churn.
+
+use std::collections::BTreeMap;
+
+use sha2::{Digest, Sha256};
+
+use super::output::{PageEntry, StringHit};
+use crate::model::PAGE_SIZE;
+use crate::model::memory::Memory;
+use crate::model::page_diff::PageChange;
+
+/// Shortest string taken (as `strings -n 6`).
+pub const MIN_STRING: usize = 6;
+/// Longest string kept whole; longer ones are cut there (the JSON says so with `cut`).
+const MAX_STRING: usize = 200;
+
+/// The printable ASCII runs of at least [`MIN_STRING`] bytes in `b`, with their offsets.
+pub fn strings(b: &[u8]) -> Vec<(usize, &[u8])> {
+    let mut out = Vec::new();
+    let mut start = None;
+    for (i, &c) in b.iter().enumerate() {
+        let printable = (0x20..0x7f).contains(&c) || c == b'\t';
+        match (printable, start) {
+            (true, None) => start = Some(i),
+            (false, Some(s)) => {
+                if i - s >= MIN_STRING {
+                    out.push((s, &b[s..i]));
+                }
+                start = None;
+            }
+            _ => {}
+        }
+    }
+    if let Some(s) = start
+        && b.len() - s >= MIN_STRING
+    {
+        out.push((s, &b[s..]));
+    }
+    out
+}
+
+/// How much a string looks like data someone put there: long, varied, letters with digits,
+/// key/value punctuation, upper-case words; low for repeated bytes, symbol soup and stacks.
+pub fn score(s: &str, on_stack: bool) -> i64 {
+    let len = s.len() as i64;
+    let mut sc = len.min(48);
+    let mut seen = [false; 128];
+    for c in s.bytes() {
+        seen[usize::from(c & 0x7f)] = true;
+    }
+    let distinct = seen.iter().filter(|x| **x).count();
+    if distinct < 4 {
+        sc -= 100;
+    }
+    let letters = s.bytes().filter(u8::is_ascii_alphabetic).count() as i64;
+    let digits = s.bytes().filter(u8::is_ascii_digit).count() as i64;
+    if letters * 2 < len {
+        sc -= 30;
+    }
+    if letters > 0 && digits > 0 {
+        sc += 15;
+    }
+    if s.bytes().any(|c| b"=:_-@/.".contains(&c)) {
+        sc += 10;
+    }
+    let upper_run = s
+        .as_bytes()
+        .windows(3)
+        .any(|w| w.iter().all(u8::is_ascii_uppercase));
+    if upper_run {
+        sc += 10;
+    }
+    if on_stack {
+        sc -= 60;
+    }
+    sc
+}
+
+/// What ranking takes off a string rewritten in place or a remnant.
+const DEMOTE: i64 = 40;
+/// How many of the best-ranked strings of each side are checked for that.
+const RECHECK: usize = 200;
+
+fn words(s: &str) -> std::collections::BTreeSet<&str> {
+    s.split(|c: char| !c.is_ascii_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .collect()
+}
+
+/// Two strings alike but for their digits, or of three words or more sharing at least half
+/// their words.
+fn rewritten(a: &str, b: &str) -> bool {
+    let shape = |s: &str| -> String {
+        s.chars()
+            .map(|c| if c.is_ascii_digit() { '#' } else { c })
+            .collect()
+    };
+    if a.len() == b.len() && shape(a) == shape(b) {
+        return true;
+    }
+    let (x, y) = (words(a), words(b));
+    if x.len() < 3 || y.len() < 3 {
+        return false;
+    }
+    let both = x.intersection(&y).count();
+    both * 2 >= x.union(&y).count()
+}
+
+fn contains(hay: &[u8], needle: &[u8]) -> bool {
+    needle.is_empty() || hay.windows(needle.len()).any(|w| w == needle)
+}
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+fn change_name(c: PageChange) -> &'static str {
+    match c {
+        PageChange::Changed => "changed",
+        PageChange::Added => "added",
+        PageChange::Removed => "removed",
+        PageChange::Unchanged => "unchanged",
+        PageChange::Unreadable => "unreadable",
+    }
+}
+
+/// A string as one side's changed pages hold it: where first, how often.
+struct Found {
+    addr: u64,
+    count: u64,
+}
+
+/// What the changed pages of one process show, gathered during the page walk.
+#[derive(Default)]
+pub struct Collector {
+    pub pages: Vec<PageEntry>,
+    a: BTreeMap<Vec<u8>, Found>,
+    b: BTreeMap<Vec<u8>, Found>,
+    buf: Vec<u8>,
+}
+
+impl Collector {
+    /// Records page `page` (not unchanged) while its bytes are mapped; `rseq` when a thread's
+    /// `struct rseq` lies in it.
+    pub fn page(&mut self, a: &Memory, b: &Memory, page: u64, c: PageChange, rseq: bool) {
+        self.buf.resize(PAGE_SIZE as usize, 0);
+        let side = |m: &Memory, map: &mut BTreeMap<Vec<u8>, Found>, buf: &mut Vec<u8>| {
+            m.read_at(page, buf).ok()?;
+            for (off, s) in strings(buf) {
+                let s = &s[..s.len().min(MAX_STRING)];
+                map.entry(s.to_vec())
+                    .and_modify(|f| f.count += 1)
+                    .or_insert(Found {
+                        addr: page + off as u64,
+                        count: 1,
+                    });
+            }
+            Some(hex(&Sha256::digest(&buf[..])))
+        };
+        let (mut sha_a, mut sha_b) = (None, None);
+        if matches!(c, PageChange::Changed | PageChange::Removed) {
+            sha_a = side(a, &mut self.a, &mut self.buf);
+        }
+        if matches!(c, PageChange::Changed | PageChange::Added) {
+            sha_b = side(b, &mut self.b, &mut self.buf);
+        }
+        self.pages.push(PageEntry {
+            address: page,
+            change: change_name(c).into(),
+            sha256_a: sha_a,
+            sha256_b: sha_b,
+            rseq,
+        });
+    }
+
+    /// The strings B's changed pages hold and A's do not (gained), and the reverse (lost),
+    /// best-ranked first; `on_stack(addr)` says whether an address is in a stack.
+    pub fn strings(&self, on_stack: impl Fn(u64) -> bool) -> (Vec<StringHit>, Vec<StringHit>) {
+        let diff = |x: &BTreeMap<Vec<u8>, Found>, y: &BTreeMap<Vec<u8>, Found>| {
+            let v: Vec<StringHit> = x
+                .iter()
+                .filter(|(s, _)| !y.contains_key(*s))
+                .map(|(s, f)| {
+                    let text = String::from_utf8_lossy(s).into_owned();
+                    StringHit {
+                        score: score(&text, on_stack(f.addr)),
+                        string: text,
+                        address: f.addr,
+                        count: f.count,
+                    }
+                })
+                .collect();
+            v
+        };
+        let (mut gained, mut lost) = (diff(&self.b, &self.a), diff(&self.a, &self.b));
+        for v in [&mut gained, &mut lost] {
+            v.sort_by(|p, q| q.score.cmp(&p.score).then(p.address.cmp(&q.address)));
+        }
+        // Among the best ranked: a string whose counterpart on the other side has mostly the
+        // same words is a value rewritten in place (a counter, a status line), and a piece of a
+        // longer string the other side holds is a remnant; both rank below what is new.
+        let (lost_top, gained_top): (Vec<String>, Vec<String>) = (
+            lost.iter()
+                .take(RECHECK)
+                .map(|h| h.string.clone())
+                .collect(),
+            gained
+                .iter()
+                .take(RECHECK)
+                .map(|h| h.string.clone())
+                .collect(),
+        );
+        let demote =
+            |v: &mut Vec<StringHit>, other: &[String], other_all: &BTreeMap<Vec<u8>, Found>| {
+                for h in v.iter_mut().take(RECHECK) {
+                    let in_place = other.iter().any(|o| rewritten(&h.string, o));
+                    if in_place
+                        || other_all
+                            .keys()
+                            .any(|o| o.len() > h.string.len() && contains(o, h.string.as_bytes()))
+                    {
+                        h.score -= DEMOTE;
+                    }
+                }
+                v.sort_by(|p, q| q.score.cmp(&p.score).then(p.address.cmp(&q.address)));
+            };
+        demote(&mut gained, &lost_top, &self.a);
+        demote(&mut lost, &gained_top, &self.b);
+        (gained, lost)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn strings_of_six_or_more() {
+        let b = b"\0abc\0SIXSIX\0\x01seven77\xffend";
+        let s: Vec<(usize, &[u8])> = strings(b);
+        assert_eq!(s, [(5, &b"SIXSIX"[..]), (13, &b"seven77"[..])]);
+    }
+
+    #[test]
+    fn data_ranks_above_churn() {
+        let key = score("REDISFX-s4-SECOND-key1", false);
+        assert!(key > score("aaaaaaaaaaaaaaaa", false));
+        assert!(key > score("@@@@!!##$$%%^^&&", false));
+        assert!(key > score("REDISFX-s4-SECOND-key1", true));
+        assert!(score("session=af93k2", false) > score("abcdef", false));
+    }
+
+    #[test]
+    fn rewritten_in_place() {
+        assert!(rewritten(
+            "db0:keys=6,expires=1,avg_ttl=86389602",
+            "db0:keys=5,expires=1,avg_ttl=86399324"
+        ));
+        assert!(rewritten(
+            "fragmentation_ratio:6.04",
+            "fragmentation_ratio:4.50"
+        ));
+        assert!(!rewritten(
+            "REDISFX-s4-SECOND-key1",
+            "REDISFX-s4-PASS-Zq8wLm2vN4"
+        ));
+    }
+}
