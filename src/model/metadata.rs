@@ -95,6 +95,9 @@ pub struct Metadata {
     pub image_id: Option<String>,
     pub runtime: Option<String>,
     pub created: Option<String>,
+    /// When the container was started (Docker's `config.v2.json` `State.StartedAt`).
+    #[serde(skip)]
+    pub started: Option<String>,
     pub checkpointed: Option<String>,
     pub pod_name: Option<String>,
     pub pod_namespace: Option<String>,
@@ -227,6 +230,8 @@ impl Metadata {
         self.image = self.image.take().or_else(|| at("/Config/Image"));
         self.image_id = self.image_id.take().or_else(|| at("/Image"));
         self.created = self.created.take().or_else(|| at("/Created"));
+        // Docker writes 0001-01-01T00:00:00Z for a container never started.
+        self.started = at("/State/StartedAt").filter(|t| !t.starts_with("0001-"));
         if self.runtime.is_none()
             && let Some(h) = host.and_then(|h| serde_json::from_slice::<Value>(h).ok())
         {

@@ -435,6 +435,7 @@ pub(crate) fn busybox_checkpoint() -> Checkpoint {
         image_id: Some("df49bf5274d7aa0d0e2e2f271c3b17035cefdccd60e5ad6f21fdbabf042d5dbc".into()),
         runtime: Some("runc".into()),
         created: Some("2026-11-28T14:47:37.419807618Z".into()),
+        started: None,
         checkpointed: None,
         criu_image_version: Some(2),
         dump_stats: Some(DumpStats {

@@ -3,6 +3,7 @@
 //!
 //! Events, each with the checkpoint it comes from and where its time is recorded:
 //! - `Container Created`: `config.dump`'s `createdTime` (Docker: `config.v2.json`'s `Created`);
+//! - `Container Started`: Docker's `config.v2.json` `State.StartedAt`;
 //! - `Checkpointed`: `config.dump`'s `checkpointedTime`;
 //! - `Images Written`: when CRIU wrote the images (inventory.img's modification time as the
 //!   archive or directory records it), with CRIU's dump statistics (`stats-dump`) when present;
@@ -178,6 +179,15 @@ pub fn collect(ck: &Checkpoint, checkpoint: &str) -> Vec<Event> {
                     .as_deref()
                     .map_or_else(String::new, |i| format!(" from {i}"))
             ),
+            None,
+        );
+    }
+    if let Some(t) = m.started.as_deref().and_then(parse_rfc3339).and_then(split) {
+        push(
+            t,
+            "Container Started",
+            "config.v2.json State.StartedAt".into(),
+            format!("container{name} started"),
             None,
         );
     }

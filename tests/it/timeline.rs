@@ -384,3 +384,40 @@ fn kitchen_ghost_file_by_its_recorded_mtime() {
     let written = one("Images Written");
     assert!(t(created) <= t(g) && t(g) <= t(written), "{out}");
 }
+
+#[test]
+fn docker_created_and_started_from_config_v2() {
+    let Some(f) = fixtures() else { return };
+    let ctr = f
+        .join("docker-redis/docker/containers")
+        .join("42db61920c44688ea0008685fad46366cde0b320c9689fbe544541be584c336b");
+    let cfg: Value =
+        serde_json::from_slice(&std::fs::read(ctr.join("config.v2.json")).unwrap()).unwrap();
+    let cache = TempDir::new("timeline");
+    let ck = ctr.join("checkpoints/ck1");
+    let o = run_ok(&[
+        common::ckptfs(),
+        "timeline",
+        "--cache-dir",
+        cache.path().to_str().unwrap(),
+        "--format",
+        "jsonl",
+        ck.to_str().unwrap(),
+    ]);
+    let ev: Vec<Value> = String::from_utf8(o.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let at = |desc: &str| -> i64 {
+        let e: Vec<&Value> = ev.iter().filter(|e| e["timestamp_desc"] == desc).collect();
+        assert_eq!(e.len(), 1, "{desc}: {ev:?}");
+        e[0]["timestamp"].as_i64().unwrap()
+    };
+    let us = |p: &str| -> i64 {
+        let t: jiff::Timestamp = cfg.pointer(p).unwrap().as_str().unwrap().parse().unwrap();
+        t.as_microsecond()
+    };
+    assert_eq!(at("Container Created"), us("/Created"));
+    assert_eq!(at("Container Started"), us("/State/StartedAt"));
+}
