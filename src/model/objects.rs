@@ -22,6 +22,9 @@ pub struct Objects {
     pub buffers: Vec<Buffer>,
     /// TCP socket inode -> (receive queue, send queue) lengths (`tcp-stream-<ino>.img`).
     pub tcp_queues: BTreeMap<u32, (u32, u32)>,
+    /// TCP socket inode -> (`inq_seq`, `outq_seq`): the sequence numbers of the receive queue's
+    /// next byte to read and of the send queue's next byte to send (`tcp-stream-<ino>.img`).
+    pub tcp_seqs: BTreeMap<u32, (u32, u32)>,
     /// Unix socket inode -> bytes queued for it to read (`sk-queues.img`).
     pub unix_queues: BTreeMap<u32, u64>,
     /// memfds (`memfd.img` + `pagemap-shmem-<shmid>.img`), in the image's order.
@@ -120,6 +123,7 @@ impl Objects {
             };
             for (e, range) in v {
                 self.tcp_queues.insert(ino, (e.inq_len, e.outq_len));
+                self.tcp_seqs.insert(ino, (e.inq_seq, e.outq_seq));
                 let split = range.start + e.inq_len as usize;
                 for (suffix, r) in [("recv", range.start..split), ("send", split..range.end)] {
                     if r.is_empty() {

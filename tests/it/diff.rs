@@ -358,4 +358,22 @@ fn diff_podman_redis_pair() {
         }
     }
     assert!(tagged > 0, "no changed page tagged as rseq");
+    // The second PUBLISH went through the subscriber's connection: its RESP push, byte for byte.
+    let push = b"*3\r\n$7\r\nmessage\r\n$15\r\nREDISFX-s4-chan\r\n$35\r\nREDISFX-s4-SECOND-PUBSUB-MSG-2-c4f8\r\n";
+    let tcp = j["tcp_streams"].as_array().unwrap();
+    let cli = tcp
+        .iter()
+        .find(|t| t["pid"] == 37)
+        .expect("redis-cli's stream");
+    assert_eq!(cli["received"], push.len(), "{cli}");
+    assert_eq!(cli["sent"], 0);
+    let srv = tcp
+        .iter()
+        .find(|t| t["pid"] == 7)
+        .expect("redis-server's stream");
+    assert_eq!(srv["sent"], push.len(), "{srv}");
+    assert!(t.contains(&format!(
+        "PID 37 fd 3 127.0.0.1:{}",
+        cli["local"].as_str().unwrap().rsplit(':').next().unwrap()
+    )));
 }

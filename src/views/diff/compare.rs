@@ -344,6 +344,7 @@ pub fn compare(a: &Checkpoint, b: &Checkpoint) -> DiffResult {
     r.socket_changes.unchanged = sb.intersection(&sa).cloned().collect();
     r.rootfs_changes = Some(super::extra::files(a, b));
     r.log_changes = super::extra::log_changes(a, b);
+    r.tcp_streams = super::extra::tcp_changes(a, b);
     r.not_compared = NOT_COMPARED.iter().map(|s| s.to_string()).collect();
     r.tree_b = tree_of(b);
     header(&mut r);

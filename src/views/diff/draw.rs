@@ -312,6 +312,29 @@ pub fn tree(r: &DiffResult, show: Show) -> String {
         ));
     }
 
+    if !r.tcp_streams.is_empty() {
+        let lines = r
+            .tcp_streams
+            .iter()
+            .map(|t| {
+                format!(
+                    "PID {} fd {} {} -> {}: {} B received, {} B sent; queues recv {} -> {}, send {} -> {}",
+                    t.pid,
+                    t.fd,
+                    clean(&t.local),
+                    clean(&t.peer),
+                    t.received,
+                    t.sent,
+                    t.recv_queue_a,
+                    t.recv_queue_b,
+                    t.send_queue_a,
+                    t.send_queue_b
+                )
+            })
+            .collect();
+        out.push_str(&tree_section("TCP Streams (dumped in both)", lines));
+    }
+
     // ckptfs: what changed in each modified process.
     if !pc.modified.is_empty() {
         let mut root = Node::new("Process Details");

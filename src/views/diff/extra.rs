@@ -6,7 +6,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use sha2::{Digest, Sha256};
 
-use super::output::{DumpTime, FieldChange, LogChanges, RootfsChanges, RootfsEntry};
+use super::output::{
+    DumpTime, FieldChange, LogChanges, RootfsChanges, RootfsEntry, TcpStreamChange,
+};
 use crate::model::Checkpoint;
 use crate::model::rootfs::{FileData, Node, NodeKind, RootFs};
 use crate::source::Source;
@@ -140,6 +142,71 @@ pub fn files(a: &Checkpoint, b: &Checkpoint) -> RootfsChanges {
     r.deleted_files_added = db.difference(&da).cloned().collect();
     r.deleted_files_removed = da.difference(&db).cloned().collect();
     r
+}
+
+/// The established TCP connections of one checkpoint that CRIU dumped with their queues, keyed
+/// by (PID, descriptor, local end, peer end): (queues, sequence numbers).
+#[allow(clippy::type_complexity)]
+fn tcp_streams(ck: &Checkpoint) -> BTreeMap<(u32, u32, String, String), ((u32, u32), (u32, u32))> {
+    let mut out = BTreeMap::new();
+    for p in &ck.processes {
+        for fd in &p.fds {
+            let crate::model::FileKind::InetSocket(s) = &fd.file.kind else {
+                continue;
+            };
+            let (Some(q), Some(seq)) = (
+                ck.objects.tcp_queues.get(&s.ino),
+                ck.objects.tcp_seqs.get(&s.ino),
+            ) else {
+                continue;
+            };
+            let Some(n) = crate::views::fds::socket_node(&fd.file) else {
+                continue;
+            };
+            let d = n.data;
+            out.insert(
+                (
+                    p.pid,
+                    fd.fd,
+                    format!("{}:{}", d.src, d.src_port),
+                    format!("{}:{}", d.dst, d.dst_port),
+                ),
+                (*q, *seq),
+            );
+        }
+    }
+    out
+}
+
+/// TCP connections dumped in both whose queues or sequence numbers differ.
+pub fn tcp_changes(a: &Checkpoint, b: &Checkpoint) -> Vec<TcpStreamChange> {
+    let (sa, sb) = (tcp_streams(a), tcp_streams(b));
+    let mut out = Vec::new();
+    for (k, (qb, seqb)) in &sb {
+        let Some((qa, seqa)) = sa.get(k) else {
+            continue;
+        };
+        if qa == qb && seqa == seqb {
+            continue;
+        }
+        out.push(TcpStreamChange {
+            pid: k.0,
+            fd: k.1,
+            local: k.2.clone(),
+            peer: k.3.clone(),
+            recv_queue_a: qa.0,
+            recv_queue_b: qb.0,
+            send_queue_a: qa.1,
+            send_queue_b: qb.1,
+            inq_seq_a: seqa.0,
+            inq_seq_b: seqb.0,
+            outq_seq_a: seqa.1,
+            outq_seq_b: seqb.1,
+            received: seqb.0.wrapping_sub(seqa.0),
+            sent: seqb.1.wrapping_sub(seqa.1),
+        });
+    }
+    out
 }
 
 /// The container log's lines in B that A does not have. When A's log is the start of B's (a log

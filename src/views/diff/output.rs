@@ -89,6 +89,32 @@ impl RootfsChanges {
     }
 }
 
+/// An established TCP connection dumped in both (`tcp-stream-<ino>.img`) whose queues or
+/// sequence numbers moved: what went through it between the dumps.
+#[derive(Serialize, Debug, Clone, PartialEq, Eq)]
+pub struct TcpStreamChange {
+    pub pid: u32,
+    pub fd: u32,
+    /// `ADDRESS:PORT` of each end.
+    pub local: String,
+    pub peer: String,
+    /// Bytes waiting to be read, in A and in B.
+    pub recv_queue_a: u32,
+    pub recv_queue_b: u32,
+    /// Bytes waiting to be sent or acknowledged, in A and in B.
+    pub send_queue_a: u32,
+    pub send_queue_b: u32,
+    /// `inq_seq` and `outq_seq` in A and in B.
+    pub inq_seq_a: u32,
+    pub inq_seq_b: u32,
+    pub outq_seq_a: u32,
+    pub outq_seq_b: u32,
+    /// Bytes that arrived between the dumps (`inq_seq` B minus A, modulo 2^32).
+    pub received: u32,
+    /// Bytes handed to the connection between the dumps (`outq_seq` B minus A, modulo 2^32).
+    pub sent: u32,
+}
+
 /// The container log's new lines.
 #[derive(Serialize, Debug, Clone, Default)]
 pub struct LogChanges {
@@ -343,6 +369,8 @@ pub struct DiffResult {
     pub counts: Counts,
     /// ckptfs: the container's files (null for a pre-dump).
     pub rootfs_changes: Option<RootfsChanges>,
+    /// ckptfs: TCP connections in both whose queues or sequence numbers moved.
+    pub tcp_streams: Vec<TcpStreamChange>,
     /// ckptfs: the container log (null when B's archive has none).
     pub log_changes: Option<LogChanges>,
     /// ckptfs: what this comparison does not look at, one phrase each.
