@@ -85,6 +85,8 @@ pub enum Format {
     /// One JSON object a line with Timesketch's fields (message, datetime, timestamp_desc,
     /// timestamp)
     Jsonl,
+    /// The same objects as one JSON array
+    Json,
     /// Comma-separated values with a header line
     Csv,
 }
@@ -336,8 +338,34 @@ fn body_field(s: &str) -> String {
     s.replace('%', "%25").replace('|', "%7C")
 }
 
+/// An event as a JSON object: Timesketch's fields, then ckptfs's.
+fn json_event(e: &Event) -> serde_json::Value {
+    let mut v = serde_json::json!({
+        "message": e.message,
+        "datetime": e.datetime(),
+        "timestamp": e.micros(),
+        "timestamp_desc": e.what,
+        "checkpoint": e.checkpoint,
+        "source": e.source,
+    });
+    if let (Some(f), Some(o)) = (&e.file, v.as_object_mut()) {
+        o.insert("path".into(), f.path.clone().into());
+        o.insert("mode".into(), f.mode.clone().into());
+        o.insert("uid".into(), f.uid.into());
+        o.insert("gid".into(), f.gid.into());
+        o.insert("size".into(), f.size.into());
+    }
+    v
+}
+
 /// `events` in `format`.
 pub fn render(events: &[Event], format: Format) -> String {
+    if format == Format::Json {
+        let all: Vec<serde_json::Value> = events.iter().map(json_event).collect();
+        let mut s = serde_json::to_string_pretty(&all).unwrap_or_else(|_| "[]".into());
+        s.push('\n');
+        return s;
+    }
     let mut s = String::new();
     if format == Format::Csv {
         s.push_str("datetime,timestamp,timestamp_desc,checkpoint,source,message,path\n");
@@ -379,24 +407,10 @@ pub fn render(events: &[Event], format: Format) -> String {
                 ));
             }
             Format::Jsonl => {
-                let mut v = serde_json::json!({
-                    "message": e.message,
-                    "datetime": e.datetime(),
-                    "timestamp": e.micros(),
-                    "timestamp_desc": e.what,
-                    "checkpoint": e.checkpoint,
-                    "source": e.source,
-                });
-                if let (Some(f), Some(o)) = (&e.file, v.as_object_mut()) {
-                    o.insert("path".into(), f.path.clone().into());
-                    o.insert("mode".into(), f.mode.clone().into());
-                    o.insert("uid".into(), f.uid.into());
-                    o.insert("gid".into(), f.gid.into());
-                    o.insert("size".into(), f.size.into());
-                }
-                s.push_str(&v.to_string());
+                s.push_str(&json_event(e).to_string());
                 s.push('\n');
             }
+            Format::Json => {}
             Format::Csv => {
                 let path = e.file.as_ref().map_or("", |f| f.path.as_str());
                 let fields = [

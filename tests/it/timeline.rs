@@ -120,6 +120,9 @@ fn redis_pair_jsonl_has_timesketch_fields_and_every_source() {
     assert_eq!(find(&a, "Log Line", "Redis is starting").len(), 1);
     assert_eq!(find(&b, "Log Line", "Redis is starting").len(), 1);
 
+    // json: the same objects as one array.
+    let json: Value = serde_json::from_str(&timeline(&f, cache.path(), "json", &[A, B])).unwrap();
+    assert_eq!(json.as_array().unwrap(), &ev);
     // csv and text: the same events, one line each (csv with a header).
     let csv = timeline(&f, cache.path(), "csv", &[A, B]);
     assert!(csv.starts_with("datetime,timestamp,timestamp_desc,checkpoint,source,message,path\n"));
