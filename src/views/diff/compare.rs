@@ -183,6 +183,7 @@ pub fn compare_memory_only(a: &Operand, b: &Operand) -> DiffResult {
                 dumped_b: q.memory.present_bytes(),
                 pages,
                 vmas,
+                strings_capped: false,
             });
         }
     }
@@ -503,5 +504,6 @@ fn memory_diff(p: &Process, q: &Process) -> ProcMemDiff {
         dumped_b: q.memory.present_bytes(),
         pages,
         vmas,
+        strings_capped: col.capped,
     }
 }

@@ -614,6 +614,17 @@ fn strings_lines(r: &DiffResult) -> Vec<String> {
             ));
         }
     }
+    for p in r
+        .memory_changes
+        .processes
+        .iter()
+        .filter(|p| p.strings_capped)
+    {
+        body.push(format!(
+            "PID {}: more distinct strings than are kept (200000 a side): the later pages' strings are not compared",
+            p.pid
+        ));
+    }
     if body.is_empty() {
         body.push("= No string gained or lost in the changed pages".into());
     }

@@ -240,6 +240,13 @@ fn hex_addr<S: serde::Serializer>(a: &u64, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str(&format!("{a:x}"))
 }
 
+fn hex_digest<S: serde::Serializer>(d: &Option<[u8; 32]>, s: S) -> Result<S::Ok, S::Error> {
+    match d {
+        Some(d) => s.serialize_str(&d.iter().map(|x| format!("{x:02x}")).collect::<String>()),
+        None => s.serialize_none(),
+    }
+}
+
 /// A page that changed, appeared or disappeared.
 #[derive(Serialize, Debug, Clone, PartialEq, Eq)]
 pub struct PageEntry {
@@ -249,8 +256,10 @@ pub struct PageEntry {
     /// `changed`, `added`, `removed` or `unreadable`.
     pub change: String,
     /// SHA-256 of the page's 4096 bytes in A (null when A has none or it cannot be read).
-    pub sha256_a: Option<String>,
-    pub sha256_b: Option<String>,
+    #[serde(serialize_with = "hex_digest")]
+    pub sha256_a: Option<[u8; 32]>,
+    #[serde(serialize_with = "hex_digest")]
+    pub sha256_b: Option<[u8; 32]>,
     /// A thread's `struct rseq` lies in this page: the kernel rewrites it (expected noise).
     pub rseq: bool,
 }
@@ -302,6 +311,9 @@ pub struct ProcMemDiff {
     pub dumped_b: u64,
     pub pages: Pages,
     pub vmas: Vec<VmaDiff>,
+    /// The changed pages held more distinct strings than are kept per process and side
+    /// (200000): the strings gained and lost are those of the pages before that point.
+    pub strings_capped: bool,
 }
 
 /// Memory changes.

@@ -113,9 +113,8 @@ fn contains(hay: &[u8], needle: &[u8]) -> bool {
     needle.is_empty() || hay.windows(needle.len()).any(|w| w == needle)
 }
 
-fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
-}
+/// Most distinct strings kept per process and side (bounded memory on big changes).
+const MAX_STRINGS: usize = 200_000;
 
 fn change_name(c: PageChange) -> &'static str {
     match c {
@@ -140,6 +139,8 @@ pub struct Collector {
     a: BTreeMap<Vec<u8>, Found>,
     b: BTreeMap<Vec<u8>, Found>,
     buf: Vec<u8>,
+    /// [`MAX_STRINGS`] was reached on a side: later strings were not taken.
+    pub capped: bool,
 }
 
 impl Collector {
@@ -147,18 +148,26 @@ impl Collector {
     /// `struct rseq` lies in it.
     pub fn page(&mut self, a: &Memory, b: &Memory, page: u64, c: PageChange, rseq: bool) {
         self.buf.resize(PAGE_SIZE as usize, 0);
-        let side = |m: &Memory, map: &mut BTreeMap<Vec<u8>, Found>, buf: &mut Vec<u8>| {
+        let capped = &mut self.capped;
+        let mut side = |m: &Memory, map: &mut BTreeMap<Vec<u8>, Found>, buf: &mut Vec<u8>| {
             m.read_at(page, buf).ok()?;
             for (off, s) in strings(buf) {
                 let s = &s[..s.len().min(MAX_STRING)];
-                map.entry(s.to_vec())
-                    .and_modify(|f| f.count += 1)
-                    .or_insert(Found {
-                        addr: page + off as u64,
-                        count: 1,
-                    });
+                if let Some(f) = map.get_mut(s) {
+                    f.count += 1;
+                } else if map.len() < MAX_STRINGS {
+                    map.insert(
+                        s.to_vec(),
+                        Found {
+                            addr: page + off as u64,
+                            count: 1,
+                        },
+                    );
+                } else {
+                    *capped = true;
+                }
             }
-            Some(hex(&Sha256::digest(&buf[..])))
+            Some(<[u8; 32]>::from(Sha256::digest(&buf[..])))
         };
         let (mut sha_a, mut sha_b) = (None, None);
         if matches!(c, PageChange::Changed | PageChange::Removed) {
@@ -251,6 +260,31 @@ mod tests {
         assert!(key > score("@@@@!!##$$%%^^&&", false));
         assert!(key > score("REDISFX-s4-SECOND-key1", true));
         assert!(score("session=af93k2", false) > score("abcdef", false));
+    }
+
+    /// Strings kept per side are bounded; the collector says when it stopped taking them.
+    #[test]
+    fn strings_kept_are_bounded() {
+        use crate::model::memory::{Extent, ExtentData};
+        let pages = MAX_STRINGS / 512 + 2;
+        let mut bytes = Vec::with_capacity(pages * 4096);
+        for i in 0..pages * 512 {
+            bytes.extend_from_slice(format!("s{i:06}\0").as_bytes());
+        }
+        let b = Memory::from_extents(vec![Extent {
+            start: 0x10000,
+            len: bytes.len() as u64,
+            data: ExtentData::Bytes(crate::source::Blob::from_vec(bytes)),
+        }])
+        .0;
+        let a = Memory::from_extents(Vec::new()).0;
+        let mut c = Collector::default();
+        for i in 0..pages as u64 {
+            c.page(&a, &b, 0x10000 + i * PAGE_SIZE, PageChange::Added, false);
+        }
+        assert!(c.capped);
+        assert_eq!(c.b.len(), MAX_STRINGS);
+        assert_eq!(c.pages.len(), pages);
     }
 
     #[test]
