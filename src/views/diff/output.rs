@@ -254,7 +254,7 @@ pub struct PageEntry {
     #[serde(serialize_with = "hex_addr")]
     pub address: u64,
     /// `changed`, `added`, `removed` or `unreadable`.
-    pub change: String,
+    pub change: &'static str,
     /// SHA-256 of the page's 4096 bytes in A (null when A has none or it cannot be read).
     #[serde(serialize_with = "hex_digest")]
     pub sha256_a: Option<[u8; 32]>,

@@ -178,7 +178,7 @@ impl Collector {
         }
         self.pages.push(PageEntry {
             address: page,
-            change: change_name(c).into(),
+            change: change_name(c),
             sha256_a: sha_a,
             sha256_b: sha_b,
             rseq,
