@@ -100,13 +100,14 @@ fn header(r: &mut DiffResult) {
 }
 
 /// What no comparison looks at.
-const NOT_COMPARED: [&str; 6] = [
+const NOT_COMPARED: [&str; 7] = [
     "registers and signal state of threads",
     "file positions and flags of open descriptors",
     "namespaces, cgroups, mounts, limits and credentials",
     "the image's layers below rootfs-diff.tar (only what the checkpoint holds)",
     "pages neither dump holds (lazy or not dumped)",
     "timers, eventfd / epoll / inotify state",
+    "unread pipe, FIFO and unix socket data (buffers/)",
 ];
 
 fn mib(bytes: i64) -> f64 {
