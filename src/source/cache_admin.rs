@@ -132,6 +132,83 @@ fn parse_name(name: &str) -> Option<(&str, &'static str)> {
     SUFFIXES.iter().find(|s| **s == rest).map(|s| (key, *s))
 }
 
+/// The prefix of a checkpoint image's layer kept by its digest (`layer-<sha256>.tar`, with its
+/// recorded size in `layer-<sha256>.size`; see `inner::cached_layer`).
+const LAYER: &str = "layer-";
+const LAYER_SUFFIXES: [&str; 2] = [".size", ".tar"];
+
+/// `layer-<64 hex>.tar` / `.size` -> (`layer-<64 hex>`, suffix).
+fn parse_layer_name(name: &str) -> Option<(&str, &'static str)> {
+    let hex = name.strip_prefix(LAYER)?;
+    let (h, rest) = (hex.get(..64)?, hex.get(64..)?);
+    if !h.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
+        return None;
+    }
+    let suffix = LAYER_SUFFIXES.iter().find(|s| **s == rest)?;
+    Some((&name[..LAYER.len() + 64], suffix))
+}
+
+/// A kept layer: usable (`ok`) when its recorded size is its tar's size, else an orphan.
+fn classify_layer(dir: &Path, key: &str, noatime: bool) -> Result<Option<Entry>, Error> {
+    let mut files = Vec::new();
+    let mut size = 0u64;
+    let mut tar = None;
+    for suffix in LAYER_SUFFIXES {
+        let name = format!("{key}{suffix}");
+        match fs::symlink_metadata(dir.join(&name)) {
+            Ok(md) if md.is_file() => {
+                size = size.saturating_add(md.len());
+                if suffix == ".tar" {
+                    tar = Some(md);
+                }
+                files.push(name);
+            }
+            Ok(_) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(Error::io(dir.join(&name), "cannot stat", e)),
+        }
+    }
+    if files.is_empty() {
+        return Ok(None);
+    }
+    let recorded = fs::read_to_string(dir.join(format!("{key}.size")))
+        .ok()
+        .and_then(|s| s.trim().parse::<u64>().ok());
+    let hex = key[LAYER.len()..].to_string();
+    let (state, why) = match (&tar, recorded) {
+        (Some(t), Some(n)) if t.len() == n => (State::Ok, None),
+        (Some(_), Some(_)) => (
+            State::Orphan,
+            Some("the tar is not the size recorded".into()),
+        ),
+        (Some(_), None) => (
+            State::Orphan,
+            Some("a layer without its recorded size".into()),
+        ),
+        (None, _) => (
+            State::Orphan,
+            Some("a recorded size without its layer".into()),
+        ),
+    };
+    Ok(Some(Entry {
+        key: key.to_string(),
+        state,
+        why,
+        files,
+        size,
+        input: Some(format!("checkpoint image layer sha256:{hex}")),
+        compression: None,
+        tar_size: tar.as_ref().map(|t| t.len()),
+        input_sha256: Some(hex),
+        built: tar.as_ref().map(|t| t.mtime()),
+        last_used: tar
+            .as_ref()
+            .filter(|_| !noatime)
+            .map(|t| t.atime().max(t.mtime())),
+        mtime: tar.as_ref().map_or(0, |t| t.mtime()),
+    }))
+}
+
 /// Lists and classifies the entries of the cache directory `dir` (a missing directory is an
 /// empty scan, `exists: false`).
 pub fn scan(dir: &Path) -> Result<Scan, Error> {
@@ -165,7 +242,7 @@ pub fn scan(dir: &Path) -> Result<Scan, Error> {
             });
             continue;
         };
-        let Some((key, _)) = parse_name(name) else {
+        let Some((key, _)) = parse_name(name).or_else(|| parse_layer_name(name)) else {
             out.others.push(Other {
                 name: name.to_string(),
                 why: "not a cache file name",
@@ -204,6 +281,9 @@ fn noatime(dir: &Path) -> bool {
 /// The entry `key` of `dir` as it is now (`None` when it has no file any more). `locked`: the
 /// caller holds its lock (so it is not "in use").
 fn classify(dir: &Path, key: &str, locked: bool, noatime: bool) -> Result<Option<Entry>, Error> {
+    if key.starts_with(LAYER) {
+        return classify_layer(dir, key, noatime);
+    }
     let mut mds: BTreeMap<&'static str, fs::Metadata> = BTreeMap::new();
     let mut files = Vec::new();
     for suffix in SUFFIXES {
@@ -451,6 +531,9 @@ fn remove_entry(
     now: SystemTime,
     noatime: bool,
 ) -> Result<Removal, (u64, String)> {
+    if key.starts_with(LAYER) {
+        return remove_layer(dir, key, select, now, noatime);
+    }
     let lock_path = dir.join(format!("{key}{LOCK}"));
     let lock =
         cache::open_lock(&lock_path).map_err(|e| (0, format!("cannot open its lock: {e}")))?;
@@ -497,6 +580,42 @@ fn remove_entry(
         }
     }
     drop(lock);
+    let mut removed = now_entry;
+    removed.size = freed;
+    Ok(Removal::Removed(removed))
+}
+
+/// Removes a kept layer (no lock: an open maps it, and a removed name does not disturb it).
+fn remove_layer(
+    dir: &Path,
+    key: &str,
+    select: Select,
+    now: SystemTime,
+    noatime: bool,
+) -> Result<Removal, (u64, String)> {
+    let now_entry = match classify_layer(dir, key, noatime) {
+        Ok(Some(e)) => e,
+        Ok(None) => return Ok(Removal::Gone),
+        Err(e) => return Err((0, e.to_string())),
+    };
+    if !select.matches(&now_entry, now) {
+        return Ok(Removal::Skipped(format!(
+            "changed since it was listed: now {}",
+            now_entry.state.name()
+        )));
+    }
+    let mut freed = 0u64;
+    for suffix in [".tar", ".size"] {
+        let p = dir.join(format!("{key}{suffix}"));
+        match fs::symlink_metadata(&p) {
+            Ok(md) if md.is_file() => match fs::remove_file(&p) {
+                Ok(()) => freed = freed.saturating_add(md.len()),
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => return Err((freed, format!("cannot remove {}: {e}", p.display()))),
+            },
+            _ => {}
+        }
+    }
     let mut removed = now_entry;
     removed.size = freed;
     Ok(Removal::Removed(removed))
@@ -606,6 +725,35 @@ mod tests {
         assert!(s.exists && s.entries.is_empty() && s.others.is_empty());
         assert!(s.unsafe_dir.is_none());
         assert_eq!(clean(&s, Select::All, false).removed.len(), 0);
+    }
+
+    #[test]
+    fn kept_image_layers_are_entries_and_cleaned() {
+        let t = TempDir::new("cadm-layer");
+        let cache = t.join("cache");
+        fs::create_dir_all(&cache).unwrap();
+        fs::set_permissions(&cache, fs::Permissions::from_mode(0o700)).unwrap();
+        let good = format!("layer-{}", "a".repeat(64));
+        let cut = format!("layer-{}", "b".repeat(64));
+        fs::write(cache.join(format!("{good}.tar")), [0u8; 1024]).unwrap();
+        fs::write(cache.join(format!("{good}.size")), "1024").unwrap();
+        fs::write(cache.join(format!("{cut}.tar")), [0u8; 100]).unwrap();
+        fs::write(cache.join(format!("{cut}.size")), "1024").unwrap();
+        fs::write(cache.join("layer-notahash.tar"), b"x").unwrap();
+        let s = scan(&cache).unwrap();
+        let state_of = |k: &str| s.entries.iter().find(|e| e.key == k).map(|e| e.state);
+        assert_eq!(state_of(&good), Some(State::Ok), "{:?}", s.entries);
+        assert_eq!(state_of(&cut), Some(State::Orphan));
+        assert_eq!(s.others.len(), 1, "{:?}", s.others);
+        // Default: the unusable one; --all: every one.
+        let c = clean(&s, Select::Unusable, false);
+        assert_eq!(c.removed.len(), 1);
+        assert!(!cache.join(format!("{cut}.tar")).exists());
+        assert!(cache.join(format!("{good}.tar")).exists());
+        let c = clean(&scan(&cache).unwrap(), Select::All, false);
+        assert_eq!(c.removed.len(), 1);
+        assert_eq!(c.freed, 1024 + 4);
+        assert!(!cache.join(format!("{good}.size")).exists());
     }
 
     #[test]
