@@ -120,8 +120,15 @@ pub fn cached_layer(
         )
         .is_ok()
         {
-            let _ = file.sync_all();
-            let _ = std::fs::write(&done, written.to_string());
+            // Synced and recorded off the mount's path (a kept copy counts only once its size is
+            // recorded, after it is on disk: a crash never leaves a reusable copy cut short).
+            if let Ok(f) = file.try_clone() {
+                std::thread::spawn(move || {
+                    if f.sync_all().is_ok() {
+                        let _ = std::fs::write(&done, written.to_string());
+                    }
+                });
+            }
         }
     }
     Blob::map(&file).map_err(|e| format!("{name}: cannot map its decompressed copy: {e}"))
@@ -224,6 +231,15 @@ mod tests {
         let b = cached_layer("layer", &hex, &gz, &o, || true).unwrap();
         assert_eq!(b.bytes(), &tar[..]);
         assert_eq!(std::fs::read(&kept).unwrap(), tar);
+        // Its size is recorded once it is on disk, off the caller's path.
+        let size = dir.join(format!("layer-{hex}.size"));
+        for _ in 0..200 {
+            if size.exists() {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        assert!(size.exists(), "size recorded");
         let other = Blob::from_vec(b"\x1f\x8bnot even gzip".to_vec());
         let b = cached_layer("layer", &hex, &other, &o, || true).unwrap();
         assert_eq!(b.bytes(), &tar[..], "reused");
@@ -231,6 +247,8 @@ mod tests {
         std::fs::write(&kept, &tar[..100]).unwrap();
         let b = cached_layer("layer", &hex, &gz, &o, || true).unwrap();
         assert_eq!(b.bytes(), &tar[..]);
+        // (let its background sync finish before the directory goes)
+        std::thread::sleep(std::time::Duration::from_millis(200));
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
