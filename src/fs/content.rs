@@ -469,46 +469,104 @@ fn render_error(ck: &Checkpoint, src: TextSrc, why: &str) -> Error {
     )
 }
 
-/// The path of a text file, for messages.
-fn describe(ck: &Checkpoint, src: TextSrc) -> String {
-    let pid = |i: u32| process(ck, i).map_or(0, |p| p.pid);
-    let tid = |i: u32, j: u32| thread(ck, i, j).map_or(0, |(_, t)| t.tid);
-    match src {
-        TextSrc::Info => "checkpoint/info.json".into(),
-        TextSrc::Fields => "checkpoint/fields.json".into(),
-        TextSrc::Manifest => "checkpoint/manifest.sha256".into(),
-        TextSrc::Summary => "checkpoint/summary".into(),
-        TextSrc::Pstree => "pstree".into(),
-        TextSrc::Triage => "triage".into(),
-        TextSrc::Timeline => "timeline".into(),
-        TextSrc::Cmdline(i) => format!("{}/cmdline", pid(i)),
-        TextSrc::Environ(i) => format!("{}/environ", pid(i)),
-        TextSrc::Comm(i) => format!("{}/comm", pid(i)),
-        TextSrc::Status(i) => format!("{}/status", pid(i)),
-        TextSrc::Stat(i) => format!("{}/stat", pid(i)),
-        TextSrc::Statm(i) => format!("{}/statm", pid(i)),
-        TextSrc::Maps(i) => format!("{}/maps", pid(i)),
-        TextSrc::Auxv(i) => format!("{}/auxv", pid(i)),
-        TextSrc::Limits(i) => format!("{}/limits", pid(i)),
-        TextSrc::Fdinfo(i, j) => {
-            let fd = process(ck, i)
-                .and_then(|p| p.fds.get(j as usize))
-                .map_or(0, |f| f.fd);
-            format!("{}/fdinfo/{fd}", pid(i))
+impl TextSrc {
+    /// The file's path pattern: its row in [`render::files::FILES`].
+    pub fn pattern(self) -> &'static str {
+        match self {
+            TextSrc::Info => "checkpoint/info.json",
+            TextSrc::Fields => "checkpoint/fields.json",
+            TextSrc::Manifest => "checkpoint/manifest.sha256",
+            TextSrc::Summary => "checkpoint/summary",
+            TextSrc::Pstree => "pstree",
+            TextSrc::Triage => "triage",
+            TextSrc::Timeline => "timeline",
+            TextSrc::Cmdline(_) => "PID/cmdline",
+            TextSrc::Environ(_) => "PID/environ",
+            TextSrc::Comm(_) => "PID/comm",
+            TextSrc::Status(_) => "PID/status",
+            TextSrc::Stat(_) => "PID/stat",
+            TextSrc::Statm(_) => "PID/statm",
+            TextSrc::Maps(_) => "PID/maps",
+            TextSrc::Auxv(_) => "PID/auxv",
+            TextSrc::Limits(_) => "PID/limits",
+            TextSrc::Fdinfo(..) => "PID/fdinfo/N",
+            TextSrc::ThreadComm(..) => "PID/task/TID/comm",
+            TextSrc::ThreadStatus(..) => "PID/task/TID/status",
+            TextSrc::ThreadStat(..) => "PID/task/TID/stat",
+            TextSrc::Regs(..) => "PID/task/TID/regs",
+            TextSrc::Syscall(..) => "PID/task/TID/syscall",
+            TextSrc::Net(_, w) => match w {
+                render::NetFile::Tcp => "PID/net/tcp",
+                render::NetFile::Tcp6 => "PID/net/tcp6",
+                render::NetFile::Udp => "PID/net/udp",
+                render::NetFile::Udp6 => "PID/net/udp6",
+                render::NetFile::Unix => "PID/net/unix",
+            },
+            TextSrc::Mountinfo(_) => "PID/mountinfo",
+            TextSrc::UidMap(_) => "PID/uid_map",
+            TextSrc::GidMap(_) => "PID/gid_map",
+            TextSrc::SysvShm => "sysvipc/shm",
+            TextSrc::Sockets => "sockets",
+            TextSrc::BashHistory(_) => "PID/bash_history",
         }
-        TextSrc::ThreadComm(i, j) => format!("{}/task/{}/comm", pid(i), tid(i, j)),
-        TextSrc::ThreadStatus(i, j) => format!("{}/task/{}/status", pid(i), tid(i, j)),
-        TextSrc::ThreadStat(i, j) => format!("{}/task/{}/stat", pid(i), tid(i, j)),
-        TextSrc::Regs(i, j) => format!("{}/task/{}/regs", pid(i), tid(i, j)),
-        TextSrc::Syscall(i, j) => format!("{}/task/{}/syscall", pid(i), tid(i, j)),
-        TextSrc::Net(i, w) => format!("{}/net/{}", pid(i), w.name()),
-        TextSrc::Mountinfo(i) => format!("{}/mountinfo", pid(i)),
-        TextSrc::UidMap(i) => format!("{}/uid_map", pid(i)),
-        TextSrc::GidMap(i) => format!("{}/gid_map", pid(i)),
-        TextSrc::SysvShm => "sysvipc/shm".into(),
-        TextSrc::Sockets => "sockets".into(),
-        TextSrc::BashHistory(i) => format!("{}/bash_history", pid(i)),
     }
+
+    /// The file's name in its directory (`stat` for `PID/task/TID/stat`; a placeholder such as
+    /// `N` for a family whose names vary).
+    pub fn name(self) -> &'static str {
+        render::files::name(self.pattern())
+    }
+}
+
+/// The path of a text file, for messages: its pattern with the numbers filled in.
+fn describe(ck: &Checkpoint, src: TextSrc) -> String {
+    let (pi, sub) = match src {
+        TextSrc::Cmdline(i)
+        | TextSrc::Environ(i)
+        | TextSrc::Comm(i)
+        | TextSrc::Status(i)
+        | TextSrc::Stat(i)
+        | TextSrc::Statm(i)
+        | TextSrc::Maps(i)
+        | TextSrc::Auxv(i)
+        | TextSrc::Limits(i)
+        | TextSrc::Net(i, _)
+        | TextSrc::Mountinfo(i)
+        | TextSrc::UidMap(i)
+        | TextSrc::GidMap(i)
+        | TextSrc::BashHistory(i) => (i, 0),
+        TextSrc::Fdinfo(i, j)
+        | TextSrc::ThreadComm(i, j)
+        | TextSrc::ThreadStatus(i, j)
+        | TextSrc::ThreadStat(i, j)
+        | TextSrc::Regs(i, j)
+        | TextSrc::Syscall(i, j) => (i, j),
+        TextSrc::Info
+        | TextSrc::Fields
+        | TextSrc::Manifest
+        | TextSrc::Summary
+        | TextSrc::Pstree
+        | TextSrc::Triage
+        | TextSrc::Timeline
+        | TextSrc::SysvShm
+        | TextSrc::Sockets => return src.pattern().into(),
+    };
+    let pid = process(ck, pi).map_or(0, |p| p.pid);
+    let tid = thread(ck, pi, sub).map_or(0, |(_, t)| t.tid);
+    let fd = process(ck, pi)
+        .and_then(|p| p.fds.get(sub as usize))
+        .map_or(0, |f| f.fd);
+    let parts: Vec<String> = src
+        .pattern()
+        .split('/')
+        .map(|c| match c {
+            "PID" => pid.to_string(),
+            "TID" => tid.to_string(),
+            "N" => fd.to_string(),
+            c => c.to_string(),
+        })
+        .collect();
+    parts.join("/")
 }
 
 /// Renders one text file; a failing or panicking renderer gives the reason instead.
@@ -819,6 +877,70 @@ mod tests {
                 .map(|i| seed.wrapping_add((i / 7) as u8) | 1)
                 .collect(),
         )
+    }
+
+    /// Every generated text file has a rendered row in the table of files, and its messages
+    /// name it by that row with the numbers filled in.
+    #[test]
+    fn text_files_are_rows_of_the_table() {
+        use crate::render::NetFile;
+        use crate::render::files::{Made, PLACEHOLDERS, row};
+        let mut p = crate::render::testutil::process(42, Vec::new(), Vec::new());
+        p.threads
+            .push(crate::render::testutil::thread(43, "worker"));
+        p.fds.push(crate::model::process::Fd {
+            fd: 7,
+            fd_flags: 0,
+            file: crate::model::files::FileObject::reg(1, "/etc/hosts"),
+        });
+        let ck = crate::render::testutil::checkpoint(vec![p]);
+        let all = [
+            (TextSrc::Info, "checkpoint/info.json"),
+            (TextSrc::Manifest, "checkpoint/manifest.sha256"),
+            (TextSrc::Fields, "checkpoint/fields.json"),
+            (TextSrc::Summary, "checkpoint/summary"),
+            (TextSrc::Pstree, "pstree"),
+            (TextSrc::Triage, "triage"),
+            (TextSrc::Timeline, "timeline"),
+            (TextSrc::Cmdline(0), "42/cmdline"),
+            (TextSrc::Environ(0), "42/environ"),
+            (TextSrc::Comm(0), "42/comm"),
+            (TextSrc::Status(0), "42/status"),
+            (TextSrc::Stat(0), "42/stat"),
+            (TextSrc::Statm(0), "42/statm"),
+            (TextSrc::Maps(0), "42/maps"),
+            (TextSrc::Auxv(0), "42/auxv"),
+            (TextSrc::Limits(0), "42/limits"),
+            (TextSrc::Fdinfo(0, 0), "42/fdinfo/7"),
+            (TextSrc::ThreadComm(0, 1), "42/task/43/comm"),
+            (TextSrc::ThreadStatus(0, 1), "42/task/43/status"),
+            (TextSrc::ThreadStat(0, 1), "42/task/43/stat"),
+            (TextSrc::Regs(0, 1), "42/task/43/regs"),
+            (TextSrc::Syscall(0, 1), "42/task/43/syscall"),
+            (TextSrc::Net(0, NetFile::Tcp), "42/net/tcp"),
+            (TextSrc::Net(0, NetFile::Tcp6), "42/net/tcp6"),
+            (TextSrc::Net(0, NetFile::Udp), "42/net/udp"),
+            (TextSrc::Net(0, NetFile::Udp6), "42/net/udp6"),
+            (TextSrc::Net(0, NetFile::Unix), "42/net/unix"),
+            (TextSrc::Mountinfo(0), "42/mountinfo"),
+            (TextSrc::UidMap(0), "42/uid_map"),
+            (TextSrc::GidMap(0), "42/gid_map"),
+            (TextSrc::SysvShm, "sysvipc/shm"),
+            (TextSrc::Sockets, "sockets"),
+            (TextSrc::BashHistory(0), "42/bash_history"),
+        ];
+        for (src, path) in all {
+            let r = row(src.pattern());
+            assert_eq!(r.map(|r| r.made), Some(Made::Rendered), "{src:?}");
+            assert_eq!(describe(&ck, src), path);
+            let name = src.name();
+            assert!(
+                PLACEHOLDERS.contains(&name) || path.ends_with(&format!("/{name}")) || path == name,
+                "{src:?}"
+            );
+        }
+        // An index the model does not have: still a path, with 0 for the missing numbers.
+        assert_eq!(describe(&ck, TextSrc::Regs(5, 5)), "0/task/0/regs");
     }
 
     /// Reference: the byte at `addr`, via the model's own `read_at`.

@@ -248,8 +248,8 @@ impl Tree {
         let mut b = Builder::new();
         // /checkpoint
         if let Some(cp) = b.dir(ROOT_INO, "checkpoint", Order::Natural) {
-            b.file(cp, "info.json", Content::text(TextSrc::Info));
-            b.file(cp, "summary", Content::text(TextSrc::Summary));
+            b.text(cp, TextSrc::Info);
+            b.text(cp, TextSrc::Summary);
             if let Some(images) = b.dir(cp, "images", Order::Natural) {
                 for (name, blob) in parts.images {
                     if shown_decoded(name, true) {
@@ -269,13 +269,13 @@ impl Tree {
                 }
             }
         }
-        b.file(ROOT_INO, "pstree", Content::text(TextSrc::Pstree));
+        b.text(ROOT_INO, TextSrc::Pstree);
         for (i, p) in parts.processes.iter().enumerate() {
             let Ok(i) = u32::try_from(i) else { break };
             b.process(i, p, parts.processes);
         }
         // Last, so that adding it moved no other inode number.
-        b.file(ROOT_INO, "triage", Content::text(TextSrc::Triage));
+        b.text(ROOT_INO, TextSrc::Triage);
         // PID/bash_history of each bash process, after triage for the same reason.
         for (i, p) in parts.processes.iter().enumerate() {
             let Ok(i) = u32::try_from(i) else { break };
@@ -284,7 +284,7 @@ impl Tree {
                     .names
                     .get(&(ROOT_INO, Box::<str>::from(p.pid.to_string())))
             {
-                b.file(pd, "bash_history", Content::text(TextSrc::BashHistory(i)));
+                b.text(pd, TextSrc::BashHistory(i));
             }
         }
         // rootfs/ and PID/{net/,pagemap,mountinfo}, after everything else.
@@ -304,17 +304,17 @@ impl Tree {
         if let Some(&cp) = b.names.get(&(ROOT_INO, Box::<str>::from("checkpoint")))
             && !parts.metadata.contains_key("fields.json")
         {
-            b.file(cp, "fields.json", Content::text(TextSrc::Fields));
+            b.text(cp, TextSrc::Fields);
         }
         // checkpoint/manifest.sha256: the SHA-256 of every input file (chain of custody).
         if let Some(&cp) = b.names.get(&(ROOT_INO, Box::<str>::from("checkpoint")))
             && parts.manifest
             && !parts.metadata.contains_key("manifest.sha256")
         {
-            b.file(cp, "manifest.sha256", Content::text(TextSrc::Manifest));
+            b.text(cp, TextSrc::Manifest);
         }
         // The timeline of every recorded time, last so that no other inode number moved.
-        b.file(ROOT_INO, "timeline", Content::text(TextSrc::Timeline));
+        b.text(ROOT_INO, TextSrc::Timeline);
         b.finish()
     }
 
@@ -620,6 +620,11 @@ impl Builder {
         self.add(parent, name, NodeKind::File(c))
     }
 
+    /// A generated text file, named by its row of the table of files.
+    fn text(&mut self, parent: Ino, src: TextSrc) -> Option<Ino> {
+        self.file(parent, src.name(), Content::text(src))
+    }
+
     fn link(&mut self, parent: Ino, name: &str, target: Vec<u8>) -> Option<Ino> {
         self.add(parent, name, NodeKind::Link(target.into_boxed_slice()))
     }
@@ -687,15 +692,19 @@ impl Builder {
         };
         self.pid_dirs.insert(pd, pi);
         let text = |s: TextSrc| Content::text(s);
-        self.file(pd, "cmdline", text(TextSrc::Cmdline(pi)));
-        self.file(pd, "environ", text(TextSrc::Environ(pi)));
-        self.file(pd, "comm", text(TextSrc::Comm(pi)));
-        self.file(pd, "status", text(TextSrc::Status(pi)));
-        self.file(pd, "stat", text(TextSrc::Stat(pi)));
-        self.file(pd, "statm", text(TextSrc::Statm(pi)));
-        self.file(pd, "maps", text(TextSrc::Maps(pi)));
-        self.file(pd, "auxv", text(TextSrc::Auxv(pi)));
-        self.file(pd, "limits", text(TextSrc::Limits(pi)));
+        for src in [
+            TextSrc::Cmdline(pi),
+            TextSrc::Environ(pi),
+            TextSrc::Comm(pi),
+            TextSrc::Status(pi),
+            TextSrc::Stat(pi),
+            TextSrc::Statm(pi),
+            TextSrc::Maps(pi),
+            TextSrc::Auxv(pi),
+            TextSrc::Limits(pi),
+        ] {
+            self.text(pd, src);
+        }
         // The whole-address-space files are links into `.link/` (see LINK_DIR); `core` is not
         // listed (found by name only), so that its target can have its real size.
         let pid = p.pid;
@@ -756,11 +765,15 @@ impl Builder {
                 let Some(tdir) = self.dir(td, &t.tid.to_string(), Order::Natural) else {
                     continue;
                 };
-                self.file(tdir, "comm", text(TextSrc::ThreadComm(pi, j)));
-                self.file(tdir, "status", text(TextSrc::ThreadStatus(pi, j)));
-                self.file(tdir, "stat", text(TextSrc::ThreadStat(pi, j)));
-                self.file(tdir, "regs", text(TextSrc::Regs(pi, j)));
-                self.file(tdir, "syscall", text(TextSrc::Syscall(pi, j)));
+                for src in [
+                    TextSrc::ThreadComm(pi, j),
+                    TextSrc::ThreadStatus(pi, j),
+                    TextSrc::ThreadStat(pi, j),
+                    TextSrc::Regs(pi, j),
+                    TextSrc::Syscall(pi, j),
+                ] {
+                    self.text(tdir, src);
+                }
             }
         }
     }
@@ -919,14 +932,14 @@ impl Builder {
                 "pagemap",
                 format!("../{LINK_DIR}/{}/pagemap", p.pid).into_bytes(),
             );
-            self.file(pd, "mountinfo", Content::text(TextSrc::Mountinfo(pi)));
+            self.text(pd, TextSrc::Mountinfo(pi));
             if parts.userns {
-                self.file(pd, "uid_map", Content::text(TextSrc::UidMap(pi)));
-                self.file(pd, "gid_map", Content::text(TextSrc::GidMap(pi)));
+                self.text(pd, TextSrc::UidMap(pi));
+                self.text(pd, TextSrc::GidMap(pi));
             }
             if let Some(nd) = self.dir(pd, "net", Order::Natural) {
                 for w in crate::render::NetFile::ALL {
-                    self.file(nd, w.name(), Content::text(TextSrc::Net(pi, w)));
+                    self.text(nd, TextSrc::Net(pi, w));
                 }
             }
         }
@@ -1006,14 +1019,14 @@ impl Builder {
     /// `buffers/`: the unread data of pipes, FIFOs and sockets, one file each.
     fn kernel_objects(&mut self, parts: &Parts<'_>) {
         let Some(objects) = parts.objects else { return };
-        self.file(ROOT_INO, "sockets", Content::text(TextSrc::Sockets));
+        self.text(ROOT_INO, TextSrc::Sockets);
         if let Some(d) = self.dir(ROOT_INO, "buffers", Order::Natural) {
             for b in &objects.buffers {
                 self.file(d, &b.name, Content::Blob(b.data.clone()));
             }
         }
         if let Some(d) = self.dir(ROOT_INO, "sysvipc", Order::Natural) {
-            self.file(d, "shm", Content::text(TextSrc::SysvShm));
+            self.text(d, TextSrc::SysvShm);
             for (i, seg) in objects.shm.iter().enumerate() {
                 let Ok(i) = u32::try_from(i) else { break };
                 let name = format!("shm-{}", seg.id);

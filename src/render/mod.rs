@@ -1,20 +1,31 @@
 //! Render: pure functions from the model to the bytes of every generated file of the tree.
 //! No FUSE, no I/O; each function takes model values and returns the whole file.
 //!
-//! Where each view is produced (one file per family):
+//! Every file of the tree, with its path pattern and what it holds, is one row of [`files::FILES`]
+//! (docs/views.md prints it). Where each generated file is produced (one source file per family):
 //!
 //! | file of the mount | function | source file |
 //! |---|---|---|
 //! | `PID/maps`, names of `PID/memory/*` | [`maps()`], [`vma_range_name()`] | `maps.rs` |
-//! | `PID/cmdline`, `PID/environ`, `PID/comm`, `task/TID/comm` | [`cmdline()`], [`environ()`], [`comm()`], [`thread_comm()`] | `cmdline.rs` |
-//! | `PID/status`, `task/TID/status` | [`status()`], [`thread_status()`] | `status.rs` |
-//! | `PID/stat`, `task/TID/stat`, `PID/statm` | [`stat()`], [`thread_stat()`], [`statm()`] | `stat.rs` |
+//! | `PID/cmdline`, `PID/environ`, `PID/comm`, `PID/task/TID/comm` | [`cmdline()`], [`environ()`], [`comm()`], [`thread_comm()`] | `cmdline.rs` |
+//! | `PID/status`, `PID/task/TID/status` | [`status()`], [`thread_status()`] | `status.rs` |
+//! | `PID/stat`, `PID/task/TID/stat`, `PID/statm` | [`stat()`], [`thread_stat()`], [`statm()`] | `stat.rs` |
 //! | `PID/auxv` | [`auxv()`] | `auxv.rs` |
 //! | `PID/limits` | [`limits()`] | `limits.rs` |
-//! | `task/TID/regs` | [`regs()`] | `regs.rs` |
+//! | `PID/task/TID/regs` | [`regs()`] | `regs.rs` |
+//! | `PID/task/TID/syscall` | [`syscall::syscall()`] | `syscall.rs` |
 //! | `PID/fdinfo/N` | [`fdinfo()`] | `fdinfo.rs` |
+//! | `PID/net/tcp`, `PID/net/tcp6`, `PID/net/udp`, `PID/net/udp6`, `PID/net/unix` | [`net_of()`] | `net.rs` |
+//! | `PID/mountinfo` | [`mountinfo()`] | `mountinfo.rs` |
+//! | `PID/uid_map`, `PID/gid_map` | [`crate::model::userns::render_map()`] | `model/userns.rs` |
+//! | `PID/pagemap` (the target of the link) | [`pagemap_size()`], [`pagemap_read()`] | `pagemap.rs` |
+//! | `PID/core` (the target of the link) | [`elfcore::CoreLayout`] | `elfcore.rs` |
+//! | `PID/bash_history` | [`bash_history()`] | `mod.rs`, over `model/bash_history.rs` |
 //! | `pstree` | [`pstree()`] | `pstree.rs` |
-//! | `checkpoint/info.json` | [`info_json()`] | `info.rs` |
+//! | `sockets` | [`sockets::sockets()`] | `sockets.rs` |
+//! | `sysvipc/shm` | [`sysvipc::shm()`] | `sysvipc.rs` |
+//! | `timeline` | [`timeline::timeline()`] | `timeline.rs` |
+//! | `checkpoint/info.json`, `checkpoint/manifest.sha256` | [`info_json()`], [`info::manifest_sha256()`] | `info.rs` |
 //! | `checkpoint/fields.json`, docs/views.md's field table | [`fields::fields_json()`], [`fields::markdown()`] | `fields.rs` |
 //! | `checkpoint/summary` (and the CLI's `show` table) | [`summary()`], [`show_table()`], [`summary::show_row()`] | `summary.rs` |
 //! | the summary's pod / network / CRIU lines | [`container::details()`] | `container.rs` |
@@ -48,6 +59,7 @@ pub mod container;
 pub mod elfcore;
 pub mod fdinfo;
 pub mod fields;
+pub mod files;
 pub mod info;
 pub mod limits;
 pub mod maps;
