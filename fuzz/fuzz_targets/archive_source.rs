@@ -62,6 +62,7 @@ fuzz_target!(|data: &[u8]| {
         cache_dir: Some(cache.clone()),
         max_size: Some(4 << 20),
         progress: false,
+        ..Default::default()
     };
     let r = source::open(&path, &opts);
     // Nothing written but the cache directory.
