@@ -1043,6 +1043,41 @@ pub(super) struct Tally<'a, R: Read> {
     pub(super) bar: Option<indicatif::ProgressBar>,
 }
 
+impl<'a, R: Read> Tally<'a, R> {
+    /// `inner` (a compressed input of `total_in` bytes) counted into `read` and buffered, with a
+    /// progress bar when asked and stderr is a terminal (returned too, to be finished).
+    pub(super) fn buffered(
+        input: &Path,
+        inner: R,
+        total_in: u64,
+        progress: bool,
+        read: &'a std::cell::Cell<u64>,
+    ) -> (BufReader<Tally<'a, R>>, Option<indicatif::ProgressBar>) {
+        let bar = if progress {
+            progress_bar(input, total_in)
+        } else {
+            None
+        };
+        let tally = Tally {
+            inner,
+            read,
+            bar: bar.clone(),
+        };
+        (BufReader::with_capacity(BUF, tally), bar)
+    }
+}
+
+/// The decompressor of a `kind` input (gzip, possibly multi-member, or zstd) over `src`.
+pub(super) fn decoder<'r>(
+    kind: InputKind,
+    src: &'r mut impl io::BufRead,
+) -> io::Result<Box<dyn Read + 'r>> {
+    Ok(match kind {
+        InputKind::TarZst => Box::new(zstd::stream::read::Decoder::with_buffer(src)?),
+        _ => Box::new(flate2::bufread::MultiGzDecoder::new(src)),
+    })
+}
+
 impl<R: Read> Read for Tally<'_, R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.inner.read(buf)?;
@@ -1182,20 +1217,8 @@ fn decompress(job: &BuildJob<'_>, total_in: u64) -> Result<(u64, u64, RemoveOnDr
         .open(partial)
         .map_err(|e| Error::io(partial, "cannot create the decompressed copy", e))?;
     let guard = RemoveOnDrop(Some(partial.to_path_buf()));
-    let bar = if progress {
-        progress_bar(input, total_in)
-    } else {
-        None
-    };
     let read = std::cell::Cell::new(0u64);
-    let mut src = BufReader::with_capacity(
-        BUF,
-        Tally {
-            inner: file,
-            read: &read,
-            bar: bar.clone(),
-        },
-    );
+    let (mut src, bar) = Tally::buffered(input, file, total_in, progress, &read);
     let format = compression(kind);
     let dec_err = |e: io::Error| Error::Decompress {
         path: input.to_path_buf(),
@@ -1217,12 +1240,7 @@ fn decompress(job: &BuildJob<'_>, total_in: u64) -> Result<(u64, u64, RemoveOnDr
             Ok(())
         });
         let r = (|| -> Result<u64, Error> {
-            let mut dec: Box<dyn Read + '_> = match kind {
-                InputKind::TarZst => {
-                    Box::new(zstd::stream::read::Decoder::with_buffer(&mut src).map_err(dec_err)?)
-                }
-                _ => Box::new(flate2::bufread::MultiGzDecoder::new(&mut src)),
-            };
+            let mut dec = decoder(kind, &mut src).map_err(dec_err)?;
             let mut written: u64 = 0;
             let mut head: Vec<u8> = Vec::with_capacity(512);
             loop {

@@ -14,13 +14,13 @@
 //! cost memory, never drop a needed file.
 
 use std::fs::File;
-use std::io::{self, BufReader, Read};
+use std::io::{self, Read};
 use std::ops::Range;
 use std::path::Path;
 
 use memmap2::{MmapMut, MmapOptions, RemapOptions};
 
-use super::cache::{Tally, compression, progress_bar};
+use super::cache::{Tally, compression, decoder};
 use super::error::Error;
 use super::{Blob, InputKind};
 
@@ -126,20 +126,8 @@ pub(super) fn metadata_tar_of(
     kind: InputKind,
     progress: bool,
 ) -> Result<Blob, Error> {
-    let bar = if progress {
-        progress_bar(input, total_in)
-    } else {
-        None
-    };
     let read = std::cell::Cell::new(0u64);
-    let mut src = BufReader::with_capacity(
-        BUF,
-        Tally {
-            inner: file,
-            read: &read,
-            bar: bar.clone(),
-        },
-    );
+    let (mut src, bar) = Tally::buffered(input, file, total_in, progress, &read);
     let format = compression(kind);
     let dec_err = |e: io::Error| Error::Decompress {
         path: input.to_path_buf(),
@@ -147,12 +135,7 @@ pub(super) fn metadata_tar_of(
         offset: read.get(),
         err: e,
     };
-    let mut dec: Box<dyn Read + '_> = match kind {
-        InputKind::TarZst => {
-            Box::new(zstd::stream::read::Decoder::with_buffer(&mut src).map_err(dec_err)?)
-        }
-        _ => Box::new(flate2::bufread::MultiGzDecoder::new(&mut src)),
-    };
+    let mut dec = decoder(kind, &mut src).map_err(dec_err)?;
     let mem_err = |e: io::Error| Error::io(input, "cannot reserve memory for reading", e);
     let too_large = |limit: u64, why: &str| Error::TooLarge {
         path: input.to_path_buf(),
