@@ -65,6 +65,7 @@ pub mod limits;
 pub mod maps;
 pub mod pstree;
 pub mod regs;
+pub mod report;
 pub mod sockets;
 pub mod stat;
 pub mod status;
