@@ -1,6 +1,8 @@
 //! Open-file objects from files.img (regular files, sockets, pipes, anon inodes), shared by fds,
 //! VMAs and the cwd / root / exe links.
 
+pub(super) mod load;
+
 use std::sync::Arc;
 
 /// A shared reference to a file object.

@@ -7,6 +7,8 @@
 //! a PARENT page missing from the parent dump) is a [`ExtentData::Broken`] extent: reading it fails
 //! instead of serving a wrong byte.
 
+pub(super) mod load;
+
 use std::sync::Arc;
 
 use crate::source::Blob;

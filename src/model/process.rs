@@ -1,5 +1,8 @@
 //! Processes, threads, address-space layout and credentials, as the images describe them.
 
+pub(super) mod mm;
+pub(super) mod threads;
+
 use super::files::FileRef;
 use super::memory::Memory;
 
