@@ -1,6 +1,6 @@
 //! Listing and removing the entries of the decompression cache (`ckptfs cache list` / `clean`).
 //!
-//! An entry is the set of files the cache (`cache.rs`) creates for one key `K` (64 lowercase hex
+//! An entry is the set of files the cache (`cache/`) creates for one key `K` (64 lowercase hex
 //! digits): `K.tar`, `K.meta`, `K.lock`, `K.tar.partial`, `K.meta.partial`. Only regular files with
 //! exactly such a name belong to an entry; anything else in the directory (other names,
 //! symlinks, directories) is reported as "other" and never touched. Nothing here follows a

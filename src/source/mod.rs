@@ -6,7 +6,7 @@
 //!   dumps are followed on the filesystem.
 //! - A `.tar`: the archive is mapped and its entries indexed in place (zero copy).
 //! - A `.tar.gz` / `.tar.zst`: decompressed once, streaming, into a single `.tar` in a cache
-//!   directory (see `cache.rs`), then served like a `.tar`; opened for its metadata only, read as
+//!   directory (see `cache/`), then served like a `.tar`; opened for its metadata only, read as
 //!   a stream into memory with the memory pages withheld, nothing written (see `stream.rs`).
 //!   Entries are never extracted, so nothing in an archive can cause a write outside the cache
 //!   file.
@@ -162,7 +162,8 @@ pub struct Source {
     outside: Vec<(PathBuf, Blob)>,
     /// The whole input file, for hashing on demand (plain `.tar`).
     whole: Option<Blob>,
-    /// A compressed input's hash, published by the cache's background job (see `cache.rs`).
+    /// A compressed input's hash, published by the cache's background job
+    /// (see `cache/record.rs`).
     hashing: Option<Arc<cache::PendingHash>>,
     /// The cache entry's recording (the input's hash, the sync of a new copy, its meta file),
     /// still running; the last clone dropped waits for it.
