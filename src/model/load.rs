@@ -7,18 +7,15 @@
 //! `pagemap-shmem-<shmid>.img` shared anonymous / memfd memory.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::Arc;
 use std::time::SystemTime;
 
 use super::files::FileKind;
-use super::files::load::{load_fds, load_files, load_memfd_inodes, session_ttys};
-use super::memory::load::shmem_id;
-use super::memory::{Extent, ExtentData, Memory};
+use super::files::load::{load_files, load_memfd_inodes, session_ttys};
+use super::memory::Memory;
 use super::metadata::{DumpStats, Metadata};
-use super::process::mm::{memfd_vma_name, mm_info, name_sysv_mappings, vmas_of};
-use super::process::threads::{pending_mask, thread_from_core};
-use super::process::{Arch, Process, SigAction, TaskState, Thread};
-use super::{Checkpoint, Error, FileRef, pages};
+use super::process::mm::{self, name_sysv_mappings};
+use super::process::{Arch, Process, TaskState, threads};
+use super::{Checkpoint, Error, FileRef, files, memory};
 use crate::image::{self, magic, pb};
 use crate::source::{ImageDir, Source};
 
@@ -84,17 +81,14 @@ pub fn load(source: Source) -> Result<Checkpoint, Error> {
             ));
             continue;
         }
-        match load_process(
+        processes.push(load_process(
             dir,
             entry,
             &files,
             &memfd_shmid,
             &mut shmem_cache,
             &mut warnings,
-        ) {
-            Ok(p) => processes.push(p),
-            Err(e) => warnings.push(format!("PID {}: not loaded: {e}", entry.pid)),
-        }
+        ));
     }
     if processes.is_empty() {
         return Err(Error::Invalid {
@@ -232,6 +226,25 @@ fn load_metadata(source: &Source, warnings: &mut Vec<String>) -> Metadata {
     meta
 }
 
+/// Decodes an optional single-entry image; a decoding error becomes a warning (the error, then
+/// `lost`: what it costs, or "") and `None`.
+pub(super) fn optional_one<M: prost::Message + Default>(
+    dir: &ImageDir,
+    name: &str,
+    magic: u32,
+    lost: &str,
+    warnings: &mut Vec<String>,
+) -> Option<M> {
+    let b = dir.files.get(name)?;
+    match image::decode_one::<M>(name, b.bytes(), magic) {
+        Ok(m) => Some(m),
+        Err(e) => {
+            warnings.push(format!("{}: {e}{lost}", dir.label));
+            None
+        }
+    }
+}
+
 /// Decodes an optional image; a decoding error becomes a warning and `None`.
 pub(super) fn optional<M: prost::Message + Default>(
     dir: &ImageDir,
@@ -249,6 +262,8 @@ pub(super) fn optional<M: prost::Message + Default>(
     }
 }
 
+/// One process of pstree.img, in named steps: its threads and task state (core images), its
+/// address space (mm), its memory (pagemaps), its open files (ids, fdinfo) and its fs links.
 fn load_process(
     dir: &ImageDir,
     entry: &pb::PstreeEntry,
@@ -256,230 +271,18 @@ fn load_process(
     memfd: &HashMap<u64, (String, u64)>,
     shmem_cache: &mut HashMap<u64, Option<Memory>>,
     warnings: &mut Vec<String>,
-) -> Result<Process, Error> {
+) -> Process {
     let pid = entry.pid;
-    let mut tids: Vec<u32> = entry.threads.clone();
-    if tids.is_empty() {
-        tids.push(pid);
-    }
-    // A zombie has one thread in pstree.img whose id CRIU does not fill in (whatever was in
-    // memory); its state and name are in core-<pid>.img.
-    if let [tid] = tids[..] {
-        let core = |t: u32| dir.files.contains_key(&format!("core-{t}.img"));
-        if tid != pid && !core(tid) && core(pid) {
-            tids[0] = pid;
-        }
-    }
-    // Thread cores. The main thread's core also has the task-wide part (tc).
-    let mut threads = Vec::with_capacity(tids.len());
-    let mut tc: Option<pb::TaskCoreEntry> = None;
-    let mut seccomp: HashMap<u32, Option<u32>> = HashMap::new();
-    for &tid in &tids {
-        let name = format!("core-{tid}.img");
-        let Some(b) = dir.files.get(&name) else {
-            warnings.push(format!(
-                "{}/{name}: missing: thread {tid} of PID {pid} has no state",
-                dir.label
-            ));
-            threads.push(Thread {
-                tid,
-                ..Thread::default()
-            });
-            continue;
-        };
-        let core: pb::CoreEntry = match image::decode_one(&name, b.bytes(), magic::CORE) {
-            Ok(c) => c,
-            Err(e) => {
-                warnings.push(format!("{}: {e}", dir.label));
-                threads.push(Thread {
-                    tid,
-                    ..Thread::default()
-                });
-                continue;
-            }
-        };
-        if tid == pid || tc.is_none() {
-            if let Some(t) = core.tc.clone() {
-                if tid == pid || tc.is_none() {
-                    tc = Some(t);
-                }
-            }
-        }
-        seccomp.insert(
-            tid,
-            core.thread_core
-                .as_ref()
-                .and_then(|t| t.seccomp_mode)
-                .map(|m| m as u32),
-        );
-        threads.push(thread_from_core(tid, &core));
-    }
-    let tc = tc.unwrap_or_default();
-    let main_seccomp = seccomp.get(&pid).copied().flatten();
-    let comm = if tc.comm.is_empty() {
-        threads
-            .iter()
-            .find(|t| t.tid == pid)
-            .map(|t| t.comm.clone())
-            .unwrap_or_default()
-    } else {
-        lossy(&tc.comm)
-    };
-    for t in &mut threads {
-        if t.comm.is_empty() {
-            t.comm = comm.clone();
-        }
-    }
-
-    // Address space.
-    let mm_name = format!("mm-{pid}.img");
-    let mm: Option<pb::MmEntry> = match dir.files.get(&mm_name) {
-        Some(b) => match image::decode_one(&mm_name, b.bytes(), magic::MM) {
-            Ok(m) => Some(m),
-            Err(e) => {
-                warnings.push(format!("{}: {e}", dir.label));
-                None
-            }
-        },
-        None => None,
-    };
-    let (mm_info, mut vmas, guard_regions) = match &mm {
-        Some(m) => {
-            let (vmas, guards) = vmas_of(m, pid, files, dir, warnings);
-            (Some(mm_info(m)), vmas, guards)
-        }
-        None => (None, Vec::new(), Vec::new()),
-    };
-
-    // Memory: the process's own pagemap, plus shared memory windows.
-    // A pagemap that is missing (for a process with an address space) or refused leaves the
-    // private memory unknown: its VMAs read as errors (EIO), never as zeros; the rest of the
-    // process (threads, files, maps) is still served.
-    let pagemap_name = format!("pagemap-{pid}.img");
-    let mut unknown: Option<Arc<str>> = None;
-    let mut memory = match pages::load(dir, &pagemap_name, warnings) {
-        Ok(Some(m)) => m,
-        Ok(None) if vmas.is_empty() => Memory::default(),
-        Ok(None) => {
-            let msg = format!(
-                "{}/{pagemap_name}: missing: the memory of PID {pid} is unknown; reads of it fail",
-                dir.label
-            );
-            warnings.push(msg.clone());
-            unknown = Some(Arc::from(msg));
-            Memory::default()
-        }
-        Err(e) => {
-            let msg = format!("{e}: the memory of PID {pid} is unknown; reads of it fail");
-            warnings.push(msg.clone());
-            unknown = Some(Arc::from(msg));
-            Memory::default()
-        }
-    };
-    // A shared mapping shows the object's pages; a private mapping of the object (a memfd
-    // executed or mapped MAP_PRIVATE) shows its own dumped pages (copied on write) and the
-    // object's content where it has none, as the kernel does.
-    let mut shared: Vec<Extent> = Vec::new();
-    let mut under: Vec<Extent> = Vec::new();
-    for v in &mut vmas {
-        let Some(shmid) = shmem_id(v, files, memfd) else {
-            if let Some(why) = &unknown {
-                shared.push(Extent {
-                    start: v.start,
-                    len: v.len(),
-                    data: ExtentData::Broken(why.clone()),
-                });
-            }
-            continue;
-        };
-        if let Some(FileKind::Memfd { .. }) = v.file.as_ref().map(|f| &f.kind) {
-            // Name the memfd as the kernel does.
-            if let Some(f) = &v.file
-                && let FileKind::Memfd { inode_id, .. } = &f.kind
-                && let Some((n, _)) = memfd.get(&u64::from(*inode_id))
-            {
-                v.name = memfd_vma_name(n);
-            }
-        }
-        let shm = shmem_cache.entry(shmid).or_insert_with(|| {
-            match pages::load(dir, &format!("pagemap-shmem-{shmid}.img"), warnings) {
-                Ok(m) => m,
-                Err(e) => {
-                    warnings.push(e.to_string());
-                    None
-                }
-            }
-        });
-        if !v.shared() && unknown.is_some() {
-            // A private mapping's own pages (those it wrote) are in the unknown pagemap: the
-            // object's content cannot stand in for them.
-            if let Some(why) = &unknown {
-                shared.push(Extent {
-                    start: v.start,
-                    len: v.len(),
-                    data: ExtentData::Broken(why.clone()),
-                });
-            }
-            continue;
-        }
-        match shm {
-            Some(m) => {
-                let w = m.window(v.pgoff, v.pgoff.saturating_add(v.len()), v.start);
-                if v.shared() {
-                    shared.extend(w);
-                } else {
-                    under.extend(w);
-                }
-            }
-            None => warnings.push(format!(
-                "PID {pid}: shared mapping {:x}-{:x}: pagemap-shmem-{shmid}.img is missing; it reads as zeros",
-                v.start, v.end
-            )),
-        }
-    }
-    shared.extend(memory.in_holes(under));
-    if !shared.is_empty() {
-        let (m, overlaps) = std::mem::take(&mut memory).with(shared);
-        for o in overlaps {
-            warnings.push(format!(
-                "PID {pid}: private and shared pages overlap at {:#x}-{:#x}: those bytes fail to read",
-                o.start, o.end
-            ));
-        }
-        memory = m;
-    }
-
-    // Files, fs, exe.
-    let ids: Option<pb::TaskKobjIdsEntry> =
-        dir.files.get(&format!("ids-{pid}.img")).and_then(|b| {
-            match image::decode_one(&format!("ids-{pid}.img"), b.bytes(), magic::IDS) {
-                Ok(i) => Some(i),
-                Err(e) => {
-                    warnings.push(format!(
-                        "{}: {e}: the open files of PID {pid} are unknown",
-                        dir.label
-                    ));
-                    None
-                }
-            }
-        });
-    let fds = match ids.as_ref() {
-        Some(ids) => load_fds(dir, ids.files_id, files, pid, warnings),
-        None => Vec::new(),
-    };
-    let fs: Option<pb::FsEntry> = dir.files.get(&format!("fs-{pid}.img")).and_then(|b| {
-        match image::decode_one(&format!("fs-{pid}.img"), b.bytes(), magic::FS) {
-            Ok(f) => Some(f),
-            Err(e) => {
-                warnings.push(format!("{}: {e}", dir.label));
-                None
-            }
-        }
-    });
+    let task = threads::load_task(dir, entry, warnings);
+    let mm = mm::load_mm(dir, pid, files, memfd, warnings);
+    let memory =
+        memory::load::process_memory(dir, pid, &mm.vmas, files, memfd, shmem_cache, warnings);
+    let fds = files::load::process_fds(dir, pid, files, warnings);
+    let fs: Option<pb::FsEntry> =
+        optional_one(dir, &format!("fs-{pid}.img"), magic::FS, "", warnings);
     let lookup = |id: u32| files.get(&id).cloned();
-    let exe = mm.as_ref().and_then(|m| lookup(m.exe_file_id));
-
-    Ok(Process {
+    let tc = &task.core;
+    Process {
         pid,
         ppid: entry.ppid,
         pgid: entry.pgid,
@@ -489,41 +292,25 @@ fn load_process(
         stop_signo: tc.stop_signo,
         personality: tc.personality,
         task_flags: tc.flags,
-        comm,
-        threads,
-        rlimits: tc
-            .rlimits
-            .as_ref()
-            .map(|r| r.rlimits.iter().map(|l| (l.cur, l.max)).collect())
-            .unwrap_or_default(),
-        sigactions: tc
-            .sigactions
-            .iter()
-            // CRIU writes one entry per signal from 1 up, skipping SIGKILL and SIGSTOP.
-            .zip((1u32..).filter(|s| *s != 9 && *s != 19))
-            .map(|(s, sig)| SigAction {
-                sig,
-                handler: s.sigaction,
-                flags: s.flags,
-                restorer: s.restorer,
-                mask: s.mask,
-            })
-            .collect(),
+        rlimits: threads::rlimits(tc),
+        sigactions: threads::sigactions(tc),
         loginuid: tc.loginuid,
         oom_score_adj: tc.oom_score_adj,
-        seccomp_mode: main_seccomp.or(tc.old_seccomp_mode.map(|m| m as u32)),
-        shd_pending: pending_mask(tc.signals_s.as_ref()),
+        seccomp_mode: task.seccomp_mode,
+        shd_pending: threads::pending_mask(tc.signals_s.as_ref()),
+        comm: task.comm,
+        threads: task.threads,
         ctty: None,
-        mm: mm_info,
-        vmas,
-        guard_regions,
+        exe: mm.info.as_ref().and_then(|m| lookup(m.exe_file_id)),
+        mm: mm.info,
+        vmas: mm.vmas,
+        guard_regions: mm.guard_regions,
         memory,
         fds,
         cwd: fs.as_ref().and_then(|f| lookup(f.cwd_id)),
         root: fs.as_ref().and_then(|f| lookup(f.root_id)),
-        exe,
         umask: fs.as_ref().and_then(|f| f.umask),
-    })
+    }
 }
 
 /// A name from an image (path, comm, memfd name: `bytes` in our proto, as the kernel does not

@@ -10,7 +10,7 @@ use super::{
     SocketBuffers, UnixSocket,
 };
 use crate::image::{magic, pb};
-use crate::model::load::{lossy, optional};
+use crate::model::load::{lossy, optional, optional_one};
 use crate::model::process::Fd;
 use crate::source::ImageDir;
 
@@ -307,7 +307,28 @@ pub(in crate::model) fn load_memfd_inodes(
         .collect()
 }
 
-pub(in crate::model) fn load_fds(
+/// The open files of PID `pid`: `ids-<pid>.img` names its files table, whose fds
+/// `fdinfo-<files_id>.img` lists.
+pub(in crate::model) fn process_fds(
+    dir: &ImageDir,
+    pid: u32,
+    files: &BTreeMap<u32, FileRef>,
+    warnings: &mut Vec<String>,
+) -> Vec<Fd> {
+    let lost = format!(": the open files of PID {pid} are unknown");
+    match optional_one::<pb::TaskKobjIdsEntry>(
+        dir,
+        &format!("ids-{pid}.img"),
+        magic::IDS,
+        &lost,
+        warnings,
+    ) {
+        Some(ids) => load_fds(dir, ids.files_id, files, pid, warnings),
+        None => Vec::new(),
+    }
+}
+
+fn load_fds(
     dir: &ImageDir,
     files_id: u32,
     files: &BTreeMap<u32, FileRef>,

@@ -1,15 +1,61 @@
 //! The address space from `mm-<pid>.img`: its layout ([`MmInfo`]), its VMAs named as the kernel
 //! names them, and its guard regions.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use super::{MmInfo, Process, Vma, VmaName, vma_status as vs};
-use crate::image::pb;
+use crate::image::{magic, pb};
 use crate::model::files::{FileKind, FileRef};
+use crate::model::load::optional_one;
 use crate::model::objects::Objects;
 use crate::source::ImageDir;
 
-pub(in crate::model) fn mm_info(m: &pb::MmEntry) -> MmInfo {
+/// A task's address space: its layout, its VMAs in address order and its guard regions. A task
+/// without `mm-<pid>.img` (a kernel thread, a zombie) has none.
+#[derive(Default)]
+pub(in crate::model) struct AddressSpace {
+    pub info: Option<MmInfo>,
+    pub vmas: Vec<Vma>,
+    pub guard_regions: Vec<(u64, u64)>,
+}
+
+/// The address space of PID `pid` from `mm-<pid>.img`, its mappings of files resolved against
+/// `files` and its memfds named from `memfd` (memfd.img: inode id -> (name, shmid)).
+pub(in crate::model) fn load_mm(
+    dir: &ImageDir,
+    pid: u32,
+    files: &BTreeMap<u32, FileRef>,
+    memfd: &HashMap<u64, (String, u64)>,
+    warnings: &mut Vec<String>,
+) -> AddressSpace {
+    let Some(m) =
+        optional_one::<pb::MmEntry>(dir, &format!("mm-{pid}.img"), magic::MM, "", warnings)
+    else {
+        return AddressSpace::default();
+    };
+    let (mut vmas, guard_regions) = vmas_of(&m, pid, files, dir, warnings);
+    name_memfd_mappings(&mut vmas, memfd);
+    AddressSpace {
+        info: Some(mm_info(&m)),
+        vmas,
+        guard_regions,
+    }
+}
+
+/// Mappings of a memfd memfd.img knows are named from its record of the inode, as the kernel
+/// names them.
+fn name_memfd_mappings(vmas: &mut [Vma], memfd: &HashMap<u64, (String, u64)>) {
+    for v in vmas {
+        if let Some(f) = &v.file
+            && let FileKind::Memfd { inode_id, .. } = &f.kind
+            && let Some((n, _)) = memfd.get(&u64::from(*inode_id))
+        {
+            v.name = memfd_vma_name(n);
+        }
+    }
+}
+
+fn mm_info(m: &pb::MmEntry) -> MmInfo {
     MmInfo {
         start_code: m.mm_start_code,
         end_code: m.mm_end_code,
@@ -32,7 +78,7 @@ pub(in crate::model) fn mm_info(m: &pb::MmEntry) -> MmInfo {
 /// The VMAs of `m` in address order, and the guard regions (CRIU 4.2's `VMA_AREA_GUARD` entries:
 /// `MADV_GUARD_INSTALL` ranges, appended after the real VMAs and overlapping them; the kernel's
 /// maps shows the real VMA unsplit, so they are kept apart, sorted and merged).
-pub(in crate::model) fn vmas_of(
+fn vmas_of(
     m: &pb::MmEntry,
     pid: u32,
     files: &BTreeMap<u32, FileRef>,
@@ -148,7 +194,7 @@ pub(in crate::model) fn vmas_of(
     (out, merged)
 }
 
-pub(in crate::model) fn memfd_vma_name(name: &str) -> VmaName {
+fn memfd_vma_name(name: &str) -> VmaName {
     // CRIU stores the memfd's dentry name: a memfd created with memfd_create("x") is shown by the
     // kernel as "/memfd:x (deleted)"; an anonymous shared mapping (which CRIU 4.2 on kernel 6.18
     // records as a memfd named "/dev/zero") as "/dev/zero (deleted)".

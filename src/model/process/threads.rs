@@ -1,11 +1,139 @@
 //! Threads and their task-wide state from `core-<tid>.img`: registers (x86_64, aarch64,
 //! riscv64), FPU state, credentials, scheduling and pending signals.
 
-use super::{Aarch64Regs, Arch, ArchRegs, Creds, Riscv64Regs, Thread, X86Fpu, X86Regs};
-use crate::image::pb;
-use crate::model::load::lossy;
+use std::collections::HashMap;
 
-pub(in crate::model) fn thread_from_core(tid: u32, core: &pb::CoreEntry) -> Thread {
+use super::{Aarch64Regs, Arch, ArchRegs, Creds, Riscv64Regs, SigAction, Thread, X86Fpu, X86Regs};
+use crate::image::{self, magic, pb};
+use crate::model::load::lossy;
+use crate::source::ImageDir;
+
+/// A task's threads and the task-wide state its main thread's core image holds.
+pub(in crate::model) struct Task {
+    pub threads: Vec<Thread>,
+    /// The task's name: the task core's, else the main thread's own.
+    pub comm: String,
+    /// The task-wide part of the core image (`tc`): the main thread's, else the first thread's
+    /// that has one, else empty.
+    pub core: pb::TaskCoreEntry,
+    /// The main thread's seccomp mode, else the task core's older field.
+    pub seccomp_mode: Option<u32>,
+}
+
+/// The threads of the task `entry` names, from their `core-<tid>.img`. A thread whose core
+/// image is missing or broken is kept with no state, and a warning says so.
+pub(in crate::model) fn load_task(
+    dir: &ImageDir,
+    entry: &pb::PstreeEntry,
+    warnings: &mut Vec<String>,
+) -> Task {
+    let pid = entry.pid;
+    let mut tids: Vec<u32> = entry.threads.clone();
+    if tids.is_empty() {
+        tids.push(pid);
+    }
+    // A zombie has one thread in pstree.img whose id CRIU does not fill in (whatever was in
+    // memory); its state and name are in core-<pid>.img.
+    if let [tid] = tids[..] {
+        let core = |t: u32| dir.files.contains_key(&format!("core-{t}.img"));
+        if tid != pid && !core(tid) && core(pid) {
+            tids[0] = pid;
+        }
+    }
+    // Thread cores. The main thread's core also has the task-wide part (tc).
+    let mut threads = Vec::with_capacity(tids.len());
+    let mut tc: Option<pb::TaskCoreEntry> = None;
+    let mut seccomp: HashMap<u32, Option<u32>> = HashMap::new();
+    for &tid in &tids {
+        let name = format!("core-{tid}.img");
+        let Some(b) = dir.files.get(&name) else {
+            warnings.push(format!(
+                "{}/{name}: missing: thread {tid} of PID {pid} has no state",
+                dir.label
+            ));
+            threads.push(Thread {
+                tid,
+                ..Thread::default()
+            });
+            continue;
+        };
+        let core: pb::CoreEntry = match image::decode_one(&name, b.bytes(), magic::CORE) {
+            Ok(c) => c,
+            Err(e) => {
+                warnings.push(format!("{}: {e}", dir.label));
+                threads.push(Thread {
+                    tid,
+                    ..Thread::default()
+                });
+                continue;
+            }
+        };
+        if tid == pid || tc.is_none() {
+            if let Some(t) = core.tc.clone() {
+                if tid == pid || tc.is_none() {
+                    tc = Some(t);
+                }
+            }
+        }
+        seccomp.insert(
+            tid,
+            core.thread_core
+                .as_ref()
+                .and_then(|t| t.seccomp_mode)
+                .map(|m| m as u32),
+        );
+        threads.push(thread_from_core(tid, &core));
+    }
+    let tc = tc.unwrap_or_default();
+    let main_seccomp = seccomp.get(&pid).copied().flatten();
+    let comm = if tc.comm.is_empty() {
+        threads
+            .iter()
+            .find(|t| t.tid == pid)
+            .map(|t| t.comm.clone())
+            .unwrap_or_default()
+    } else {
+        lossy(&tc.comm)
+    };
+    for t in &mut threads {
+        if t.comm.is_empty() {
+            t.comm = comm.clone();
+        }
+    }
+    let seccomp_mode = main_seccomp.or(tc.old_seccomp_mode.map(|m| m as u32));
+    Task {
+        threads,
+        comm,
+        core: tc,
+        seccomp_mode,
+    }
+}
+
+/// The task's resource limits, (soft, hard) per resource in the kernel's order.
+pub(in crate::model) fn rlimits(tc: &pb::TaskCoreEntry) -> Vec<(u64, u64)> {
+    tc.rlimits
+        .as_ref()
+        .map(|r| r.rlimits.iter().map(|l| (l.cur, l.max)).collect())
+        .unwrap_or_default()
+}
+
+/// The task's signal handlers, numbered.
+pub(in crate::model) fn sigactions(tc: &pb::TaskCoreEntry) -> Vec<SigAction> {
+    tc.sigactions
+        .iter()
+        // CRIU writes one entry per signal from 1 up, skipping SIGKILL and SIGSTOP.
+        .zip((1u32..).filter(|s| *s != 9 && *s != 19))
+        .map(|(s, sig)| SigAction {
+            sig,
+            handler: s.sigaction,
+            flags: s.flags,
+            restorer: s.restorer,
+            mask: s.mask,
+        })
+        .collect()
+}
+
+fn thread_from_core(tid: u32, core: &pb::CoreEntry) -> Thread {
     let tcore = core.thread_core.clone().unwrap_or_default();
     let regs = core
         .thread_info
