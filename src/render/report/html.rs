@@ -19,6 +19,66 @@ pub fn esc(s: &str) -> String {
     out
 }
 
+/// `v` escaped, or [`super::NOT_RECORDED`] (styled) when the checkpoint does not hold it.
+pub fn opt(v: Option<&str>) -> String {
+    match v {
+        Some(s) if !s.is_empty() => esc(s),
+        _ => not_recorded(),
+    }
+}
+
+/// [`super::NOT_RECORDED`], styled.
+pub fn not_recorded() -> String {
+    format!("<span class=\"nr\">{}</span>", super::NOT_RECORDED)
+}
+
+/// At most `max` characters of `s` (then `...`), escaped.
+pub fn esc_cut(s: &str, max: usize) -> String {
+    match s.char_indices().nth(max) {
+        Some((i, _)) => format!("{}...", esc(&s[..i])),
+        None => esc(s),
+    }
+}
+
+/// The note under a table that shows only the first `shown` of `total` rows.
+pub fn capped(shown: usize, total: usize, whole: &str) -> String {
+    if total > shown {
+        format!(
+            "<p class=\"cap\">The first {shown} of {total} rows are shown; {} lists them all.</p>\n",
+            esc(whole)
+        )
+    } else {
+        String::new()
+    }
+}
+
+/// A table: a caption, the header cells and the rows (cells already HTML).
+pub fn table(class: &str, caption: &str, head: &[&str], rows: &[Vec<String>]) -> String {
+    let mut s = format!("<table class=\"{class}\">");
+    if !caption.is_empty() {
+        s.push_str(&format!("<caption>{}</caption>", esc(caption)));
+    }
+    s.push_str("<thead><tr>");
+    for h in head {
+        s.push_str(&format!("<th scope=\"col\">{}</th>", esc(h)));
+    }
+    s.push_str("</tr></thead><tbody>\n");
+    for r in rows {
+        s.push_str("<tr>");
+        for c in r {
+            s.push_str(&format!("<td>{c}</td>"));
+        }
+        s.push_str("</tr>\n");
+    }
+    s.push_str("</tbody></table>\n");
+    s
+}
+
+/// A hexadecimal address as `maps` writes it.
+pub fn hex(a: u64) -> String {
+    format!("{a:x}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -30,5 +90,16 @@ mod tests {
             "&lt;script&gt;a&amp;b&quot;c&#39;&lt;/script&gt;\\x1b[0m"
         );
         assert_eq!(esc("plain /usr/bin/x"), "plain /usr/bin/x");
+    }
+
+    #[test]
+    fn unknown_is_not_recorded_and_cuts_are_marked() {
+        assert!(opt(None).contains("not recorded"));
+        assert!(opt(Some("")).contains("not recorded"));
+        assert_eq!(opt(Some("<x>")), "&lt;x&gt;");
+        assert_eq!(esc_cut("abcdef", 3), "abc...");
+        assert_eq!(esc_cut("ab<", 3), "ab&lt;");
+        assert_eq!(capped(5, 5, "x"), "");
+        assert!(capped(5, 9, "ckptfs x").contains("first 5 of 9"));
     }
 }
