@@ -292,9 +292,10 @@ fn diff_pages_by_address_and_strings() {
     }
 }
 
-/// The shared podman-redis pair: every change its README lists that the dumps show is in the
-/// first 40 lines (the deletion of REDISFX-s4-apikey is not: its value stays in freed memory);
-/// the pages tagged as rseq noise are pages that hold a thread's struct rseq (rseq-pages*.json).
+/// The shared podman-redis pair: every change its README lists is in the first 40 lines (the
+/// deleted key REDISFX-s4-apikey as the one new copy of its name that the DEL command left; its
+/// value stays in freed memory, unchanged); the pages tagged as rseq noise are pages that hold a
+/// thread's struct rseq (rseq-pages*.json).
 #[test]
 fn diff_podman_redis_pair() {
     let Some(f) = common::fixtures() else { return };
@@ -308,10 +309,11 @@ fn diff_podman_redis_pair() {
     let head: String = t.lines().take(40).collect::<Vec<_>>().join("\n");
     for want in [
         "+ /data/s4-note2.txt  (file, 0644, 60 B,",
-        "stdout F REDISFX-s4-SECOND-PUBSUB-MSG-2-c4f8",
+        "stdout, 3 lines: \"message\" \"REDISFX-s4-chan\" \"REDISFX-s4-SECOND-PUBSUB-MSG-2-c4f8\"",
         "+ \"REDISFX-s4-SECOND-PUBSUB-MSG-2-c4f8\"  PID 37 ",
         "+ \"REDISFX-s4-SECOND-key1\"  PID 7 ",
         "+ \"REDISFX-s4-SECOND-hash\"  PID 7 ",
+        "+ \"REDISFX-s4-apikey\"  PID 7 ",
         "+ \"REDISFX-s4-SECOND-VALUE-91d3e0\"",
         "+ \"REDISFX-s4-SECOND-HASHVAL-27ab\"",
         "Checkpointed: 2026-12-05T19:02:37Z",
@@ -333,6 +335,35 @@ fn diff_podman_redis_pair() {
         ],
     ))
     .unwrap();
+    // The deleted key's name: one copy more in B's changed pages, at an address where B holds
+    // it and A does not (memparse --search of each dump says where each holds it).
+    let hit = j["memory_changes"]["processes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["pid"] == 7)
+        .flat_map(|p| p["vmas"].as_array().unwrap().iter())
+        .flat_map(|v| v["strings_gained"].as_array().unwrap().iter())
+        .find(|h| h["string"] == "REDISFX-s4-apikey")
+        .expect("REDISFX-s4-apikey gained in PID 7");
+    assert_eq!(
+        hit["count"].as_u64().unwrap(),
+        hit["count_other"].as_u64().unwrap() + 1,
+        "{hit}"
+    );
+    let at = |archive: &str| -> Vec<String> {
+        let o = ok(
+            &d,
+            &["memparse", "-p", "7", "-s", "REDISFX-s4-apikey", archive],
+        );
+        o.lines()
+            .filter_map(|l| l.split_whitespace().next())
+            .map(|a| a.trim_start_matches('0').to_string())
+            .collect()
+    };
+    let addr = hit["address"].as_str().unwrap().trim_start_matches('0');
+    assert!(at("checkpoint2.tar.gz").iter().any(|a| a == addr), "{hit}");
+    assert!(!at("checkpoint.tar.zst").iter().any(|a| a == addr), "{hit}");
     let rseq: Vec<Value> = ["rseq-pages.json", "rseq-pages2.json"]
         .iter()
         .map(|n| serde_json::from_slice(&std::fs::read(d.join(n)).unwrap()).unwrap())

@@ -415,7 +415,12 @@ pub fn tree(r: &DiffResult, show: Show) -> String {
                 };
                 for (mark, list) in [("+", &v.strings_gained), ("-", &v.strings_lost)] {
                     for h in list.iter().take(few) {
-                        vn.leaf(format!("{mark} {:?} at {:x}", clean(&h.string), h.address));
+                        vn.leaf(format!(
+                            "{mark} {:?} at {:x}{}",
+                            clean(&h.string),
+                            h.address,
+                            copies(h, mark == "+")
+                        ));
                     }
                     if list.len() > few {
                         vn.leaf(format!(
@@ -521,9 +526,63 @@ fn log_lines(l: &LogChanges) -> (String, Vec<String>) {
         }
     );
     let mut body = Vec::new();
-    listed(&mut body, &l.new_lines, |x| format!("+ {}", clean(x)));
-    listed(&mut body, &l.lost_lines, |x| format!("- {}", clean(x)));
+    listed(&mut body, &write_groups(&l.new_lines), |x| format!("+ {x}"));
+    listed(&mut body, &write_groups(&l.lost_lines), |x| {
+        format!("- {x}")
+    });
     (head, body)
+}
+
+/// Two parts of a log line: (time, stream) or (tag, message).
+type Pair<'a> = (&'a str, &'a str);
+
+/// A CRI log line (`TIME STREAM TAG MESSAGE`, as conmon and containerd write them) split into
+/// its time and stream, and its tag and message.
+fn cri_line(l: &str) -> Option<(Pair<'_>, Pair<'_>)> {
+    let mut it = l.splitn(4, ' ');
+    let (time, stream, tag) = (it.next()?, it.next()?, it.next()?);
+    let msg = it.next().unwrap_or("");
+    let known = matches!(stream, "stdout" | "stderr") && matches!(tag, "F" | "P");
+    (known && crate::format::time::parse_rfc3339(time).is_some())
+        .then_some(((time, stream), (tag, msg)))
+}
+
+/// Log lines for the tree: consecutive CRI lines of one stream with the same time (one read of
+/// the container's output) on one line, `TIME STREAM, N lines: "MSG" "MSG"` (a partial line's
+/// message marked `P:`); any other line as it is.
+fn write_groups(lines: &[String]) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < lines.len() {
+        let Some((key, _)) = cri_line(&lines[i]) else {
+            out.push(clean(&lines[i]));
+            i += 1;
+            continue;
+        };
+        let mut msgs = Vec::new();
+        let mut j = i;
+        while let Some((k, (tag, msg))) = lines.get(j).and_then(|l| cri_line(l)) {
+            if k != key {
+                break;
+            }
+            let p = if tag == "P" { "P:" } else { "" };
+            msgs.push(format!("{p}{:?}", clean(msg)));
+            j += 1;
+        }
+        if msgs.len() == 1 {
+            out.push(clean(&lines[i]));
+        } else {
+            out.push(format!(
+                "{} {}, {} lines: {}",
+                clean(key.0),
+                key.1,
+                msgs.len(),
+                msgs.join(" ")
+            ));
+        }
+        i = j;
+    }
+    out
 }
 
 /// Runs of pages shown per VMA in the tree (`--strings`: all; the JSON lists every page).
@@ -566,6 +625,19 @@ fn runs(pages: &[PageEntry]) -> Vec<String> {
     out
 }
 
+/// For a string both sides hold, how many copies each holds: ` (5 copies, 4 in A)`.
+fn copies(h: &StringHit, gained: bool) -> String {
+    if h.count_other == 0 {
+        return String::new();
+    }
+    format!(
+        " ({} copies, {} in {})",
+        h.count,
+        h.count_other,
+        if gained { "A" } else { "B" }
+    )
+}
+
 /// The strings gained and lost over every process, best-ranked first.
 fn strings_lines(r: &DiffResult) -> Vec<String> {
     let mut body = Vec::new();
@@ -597,7 +669,12 @@ fn strings_lines(r: &DiffResult) -> Vec<String> {
         let mut seen: Vec<(&str, Vec<String>)> = Vec::new();
         for (pid, name, h) in all(gained) {
             let name = if name.is_empty() { "anon" } else { name };
-            let at = format!("PID {pid} {:x} {}", h.address, clean(name));
+            let at = format!(
+                "PID {pid} {:x} {}{}",
+                h.address,
+                clean(name),
+                copies(h, gained)
+            );
             match seen.iter_mut().find(|(s, _)| *s == h.string) {
                 Some((_, w)) => w.push(at),
                 None => seen.push((&h.string, vec![at])),
@@ -629,4 +706,32 @@ fn strings_lines(r: &DiffResult) -> Vec<String> {
         body.push("= No string gained or lost in the changed pages".into());
     }
     body
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_read_of_output_on_one_line() {
+        let l: Vec<String> = [
+            "2026-12-05T19:02:43.5+00:00 stdout F message",
+            "2026-12-05T19:02:43.5+00:00 stdout P part",
+            "2026-12-05T19:02:43.5+00:00 stderr F other stream",
+            "2026-12-05T19:02:44.5+00:00 stderr F later",
+            "not a CRI line",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        assert_eq!(
+            write_groups(&l),
+            [
+                "2026-12-05T19:02:43.5+00:00 stdout, 2 lines: \"message\" P:\"part\"",
+                "2026-12-05T19:02:43.5+00:00 stderr F other stream",
+                "2026-12-05T19:02:44.5+00:00 stderr F later",
+                "not a CRI line",
+            ]
+        );
+    }
 }

@@ -274,6 +274,9 @@ pub struct StringHit {
     pub address: u64,
     /// How many times the side's changed pages hold it.
     pub count: u64,
+    /// How many times the other side's changed pages hold it (fewer than `count`; 0 for a
+    /// string the other side does not hold).
+    pub count_other: u64,
     /// The rank: higher looks more like data (keys, values, tokens), lower like churn (repeated
     /// bytes, symbols, stacks).
     pub score: i64,

@@ -79,6 +79,13 @@ pub fn score(s: &str, on_stack: bool) -> i64 {
     sc
 }
 
+/// What ranking takes off a string both sides hold for its `more` new copies: 5 per doubling.
+/// One new copy of a name is one event that used it (a command naming a key); many new copies
+/// are routine traffic (a password every client sends, a key every poll reads).
+fn copies_penalty(more: u64) -> i64 {
+    5 * i64::from(more.max(1).ilog2())
+}
+
 /// What ranking takes off a string rewritten in place or a remnant.
 const DEMOTE: i64 = 40;
 /// How many of the best-ranked strings of each side are checked for that.
@@ -126,9 +133,13 @@ fn change_name(c: PageChange) -> &'static str {
     }
 }
 
-/// A string as one side's changed pages hold it: where first, how often.
+/// Addresses kept per string and side, to tell a new copy from an old one.
+const MAX_ADDRS: usize = 16;
+
+/// A string as one side's changed pages hold it: where (the first [`MAX_ADDRS`] copies), how
+/// often.
 struct Found {
-    addr: u64,
+    addrs: Vec<u64>,
     count: u64,
 }
 
@@ -153,13 +164,17 @@ impl Collector {
             m.read_at(page, buf).ok()?;
             for (off, s) in strings(buf) {
                 let s = &s[..s.len().min(MAX_STRING)];
+                let addr = page + off as u64;
                 if let Some(f) = map.get_mut(s) {
                     f.count += 1;
+                    if f.addrs.len() < MAX_ADDRS {
+                        f.addrs.push(addr);
+                    }
                 } else if map.len() < MAX_STRINGS {
                     map.insert(
                         s.to_vec(),
                         Found {
-                            addr: page + off as u64,
+                            addrs: vec![addr],
                             count: 1,
                         },
                     );
@@ -185,21 +200,38 @@ impl Collector {
         });
     }
 
-    /// The strings B's changed pages hold and A's do not (gained), and the reverse (lost),
-    /// best-ranked first; `on_stack(addr)` says whether an address is in a stack.
+    /// The strings B's changed pages hold more often than A's (gained: new strings, and new
+    /// copies of strings A holds too), and the reverse (lost), best-ranked first;
+    /// `on_stack(addr)` says whether an address is in a stack.
     pub fn strings(&self, on_stack: impl Fn(u64) -> bool) -> (Vec<StringHit>, Vec<StringHit>) {
         let diff = |x: &BTreeMap<Vec<u8>, Found>, y: &BTreeMap<Vec<u8>, Found>| {
             let v: Vec<StringHit> = x
                 .iter()
-                .filter(|(s, _)| !y.contains_key(*s))
-                .map(|(s, f)| {
-                    let text = String::from_utf8_lossy(s).into_owned();
-                    StringHit {
-                        score: score(&text, on_stack(f.addr)),
-                        string: text,
-                        address: f.addr,
-                        count: f.count,
+                .filter_map(|(s, f)| {
+                    let other = y.get(s);
+                    let count_other = other.map_or(0, |o| o.count);
+                    if f.count <= count_other {
+                        return None;
                     }
+                    // A copy at an address the other side does not hold it at; the first one
+                    // when every kept address is shared.
+                    let addr = other
+                        .and_then(|o| f.addrs.iter().find(|a| !o.addrs.contains(a)))
+                        .or(f.addrs.first())
+                        .copied()
+                        .unwrap_or_default();
+                    let text = String::from_utf8_lossy(s).into_owned();
+                    let mut sc = score(&text, on_stack(addr));
+                    if count_other > 0 {
+                        sc -= copies_penalty(f.count - count_other);
+                    }
+                    Some(StringHit {
+                        score: sc,
+                        string: text,
+                        address: addr,
+                        count: f.count,
+                        count_other,
+                    })
                 })
                 .collect();
             v
@@ -285,6 +317,38 @@ mod tests {
         assert!(c.capped);
         assert_eq!(c.b.len(), MAX_STRINGS);
         assert_eq!(c.pages.len(), pages);
+    }
+
+    /// A string both sides hold is gained when B's changed pages hold more copies of it, at
+    /// the address of a copy A does not have; as many copies on each side is no change.
+    #[test]
+    fn new_copies_of_a_string_both_hold() {
+        use crate::model::memory::{Extent, ExtentData};
+        let mem = |copies: &[usize]| {
+            let mut bytes = vec![0u8; 4096];
+            for &o in copies {
+                bytes[o..o + 9].copy_from_slice(b"KEY-apike");
+            }
+            bytes[3000..3008].copy_from_slice(b"SAME-ONE");
+            Memory::from_extents(vec![Extent {
+                start: 0x10000,
+                len: 4096,
+                data: ExtentData::Bytes(crate::source::Blob::from_vec(bytes)),
+            }])
+            .0
+        };
+        let (a, b) = (mem(&[16, 64]), mem(&[16, 64, 512]));
+        let mut c = Collector::default();
+        c.page(&a, &b, 0x10000, PageChange::Changed, false);
+        let (gained, lost) = c.strings(|_| false);
+        assert!(lost.is_empty());
+        assert_eq!(gained.len(), 1);
+        let h = &gained[0];
+        assert_eq!(
+            (h.string.as_str(), h.address, h.count, h.count_other),
+            ("KEY-apike", 0x10000 + 512, 3, 2)
+        );
+        assert_eq!(h.score, score("KEY-apike", false));
     }
 
     #[test]
