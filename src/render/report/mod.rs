@@ -27,6 +27,7 @@
 
 pub mod case;
 pub mod changed;
+pub mod connections;
 pub mod findings;
 pub mod html;
 pub mod page;

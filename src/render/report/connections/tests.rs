@@ -1,0 +1,348 @@
+use super::*;
+use crate::model::load::load;
+use crate::source::test_util::fixtures;
+use crate::source::{self, OpenOptions};
+use crate::writer::{CheckpointWriter, File, Vma as WVma};
+
+/// Writes `w` as an image directory, loads it.
+fn load_w(w: &CheckpointWriter) -> Checkpoint {
+    let dir = tempfile::tempdir().unwrap();
+    let img = dir.path().join("img");
+    w.write_dir(&img).unwrap();
+    let src = source::open(
+        &img,
+        &OpenOptions {
+            cache_dir: Some(dir.path().join("cache")),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    load(src).unwrap()
+}
+
+/// A fixture's checkpoint.tar.gz, loaded; None (skipped) when the fixtures are absent.
+fn load_fixture(case: &str) -> Option<Checkpoint> {
+    let dir = fixtures()?.join(case);
+    let cache = tempfile::tempdir().unwrap();
+    let src = source::open(
+        &dir.join("checkpoint.tar.gz"),
+        &OpenOptions {
+            cache_dir: Some(cache.path().to_path_buf()),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    Some(load(src).unwrap())
+}
+
+fn process(w: &mut CheckpointWriter, pid: u32, ppid: u32, comm: &str) {
+    w.process(pid, ppid)
+        .comm(comm)
+        .cmdline(&[comm])
+        .exe("/usr/bin/app")
+        .file_vma(0x40_0000, 0x1000, "/usr/bin/app", 0, 1 | 4)
+        .vma(WVma::anon(0x7000_0000_0000, 0x2000));
+}
+
+fn unix(ino: u32, peer: u32) -> File {
+    File::Unix {
+        sock_type: libc::SOCK_STREAM as u32,
+        state: 1,
+        name: Vec::new(),
+        peer,
+        ino,
+    }
+}
+
+/// The holds of `o` as (PID, fds, role), for comparing.
+fn held(o: &Object) -> Vec<(u32, Vec<u32>, &'static str)> {
+    o.holds
+        .iter()
+        .map(|h| (h.pid, h.fds.clone(), h.role))
+        .collect()
+}
+
+/// The one object that `pid` holds on `fd`.
+fn on(g: &Graph, pid: u32, fd: u32) -> &Object {
+    let found: Vec<&Object> = g
+        .objects
+        .iter()
+        .filter(|o| o.holds.iter().any(|h| h.pid == pid && h.fds.contains(&fd)))
+        .collect();
+    assert_eq!(found.len(), 1, "PID {pid} fd {fd}: {:?}", g.objects);
+    found[0]
+}
+
+fn peer_of<'a>(g: &'a Graph, o: &Object) -> Option<&'a str> {
+    o.peer.map(|p| g.peers[p].label.as_str())
+}
+
+/// Every `href` / `src` of the fragment is an anchor of the fragment itself.
+fn self_contained(html: &str) {
+    assert!(!html.contains("http"), "{html}");
+    assert!(!html.contains("src="), "{html}");
+    for part in html.split("href=\"").skip(1) {
+        let target = part.split('"').next().unwrap();
+        let anchor = target
+            .strip_prefix('#')
+            .unwrap_or_else(|| panic!("{target}"));
+        assert!(
+            html.contains(&format!("id=\"{anchor}\"")),
+            "no element {anchor}"
+        );
+    }
+}
+
+fn writer_case() -> CheckpointWriter {
+    let mut w = CheckpointWriter::new();
+    process(&mut w, 1, 0, "app");
+    process(&mut w, 2, 1, "<b>evil</b>");
+    w.process(1, 0)
+        .fd(1, File::pipe(7, true))
+        .fd(3, File::tcp_listen(8080))
+        .fd(
+            4,
+            File::tcp_established([10, 0, 0, 2], 40000, [203, 0, 113, 7], 443),
+        )
+        .fd(5, unix(900, 901))
+        .fd(
+            8,
+            File::tcp_established([127, 0, 0, 1], 8081, [127, 0, 0, 1], 5000),
+        );
+    w.process(2, 1)
+        .fd(0, File::pipe(7, false))
+        .fd(1, File::pipe(8, true))
+        .fd(2, File::pipe(8, true))
+        .fd(6, unix(901, 900))
+        .fd(
+            7,
+            File::tcp_established([127, 0, 0, 1], 5000, [127, 0, 0, 1], 8081),
+        )
+        .fd(9, File::udp(53))
+        .fd(10, unix(902, 999));
+    w
+}
+
+/// Both ends joined when the checkpoint holds both; peers outside it drawn as peers; pipe ends
+/// by access mode; what has no other end in the checkpoint says so.
+#[test]
+fn objects_joined_and_peers_from_a_writer_made_checkpoint() {
+    let ck = load_w(&writer_case());
+    let g = Graph::of(&ck);
+    assert_eq!(
+        g.procs,
+        [(1, "app".to_string()), (2, "<b>evil</b>".to_string())]
+    );
+
+    let pipe = on(&g, 1, 1);
+    assert_eq!(
+        (pipe.kind, pipe.label.as_str(), pipe.other.as_str()),
+        (Kind::Pipe, "pipe:[7]", BOTH)
+    );
+    assert_eq!(held(pipe), [(1, vec![1], "write"), (2, vec![0], "read")]);
+    let lonely = on(&g, 2, 1);
+    assert_eq!(held(lonely), [(2, vec![1, 2], "write")]);
+    assert_eq!(lonely.other, "read end: no process of the checkpoint");
+
+    let listen = on(&g, 1, 3);
+    assert_eq!(
+        (listen.kind, listen.label.as_str(), listen.state.as_str()),
+        (Kind::Tcp, "0.0.0.0:8080", "LISTEN")
+    );
+    assert_eq!((listen.other.as_str(), listen.peer), ("listening", None));
+
+    let out = on(&g, 1, 4);
+    assert_eq!(out.label, "10.0.0.2:40000 → 203.0.113.7:443");
+    assert_eq!(peer_of(&g, out), Some("203.0.113.7:443"));
+
+    let tcp = on(&g, 1, 8);
+    assert_eq!(held(tcp), [(1, vec![8], ""), (2, vec![7], "")]);
+    assert_eq!((tcp.peer, tcp.other.as_str()), (None, BOTH));
+    assert!(
+        tcp.label.contains("127.0.0.1:8081") && tcp.label.contains("127.0.0.1:5000"),
+        "{tcp:?}"
+    );
+
+    let pair = on(&g, 1, 5);
+    assert_eq!(held(pair), [(1, vec![5], ""), (2, vec![6], "")]);
+    assert_eq!(pair.kind, Kind::Unix);
+    assert_eq!(pair.label, "stream socket:[900] ⇄ socket:[901]");
+    assert_eq!(pair.peer, None);
+
+    let half = on(&g, 2, 10);
+    assert_eq!(peer_of(&g, half), Some("unix socket:[999]"));
+    assert_eq!(half.other, "unix socket:[999]: not in the checkpoint");
+
+    let udp = on(&g, 2, 9);
+    assert_eq!(
+        (udp.kind, udp.label.as_str(), udp.state.as_str()),
+        (Kind::Udp, "0.0.0.0:53", "unconnected")
+    );
+
+    // Two peers outside, each once; eight objects.
+    assert_eq!(g.peers.len(), 2, "{:?}", g.peers);
+    assert_eq!(g.objects.len(), 8, "{:?}", g.objects);
+}
+
+/// The fragment: a node and a table row per object, each node linking to its row; every text
+/// escaped; nothing outside itself referenced.
+#[test]
+fn graph_and_table_hold_the_same_facts() {
+    let ck = load_w(&writer_case());
+    let g = Graph::of(&ck);
+    let html = connections(&ck);
+    self_contained(&html);
+    assert!(!html.contains("<b>evil"), "{html}");
+    assert!(html.contains("PID 2 &lt;b&gt;evil&lt;/b&gt;"), "{html}");
+    assert_eq!(html.matches("<svg").count(), 1);
+    assert_eq!(html.matches("class=\"conn-process\"").count(), 2);
+    assert_eq!(
+        html.matches("class=\"conn-object\"").count(),
+        g.objects.len()
+    );
+    assert_eq!(html.matches("class=\"conn-peer\"").count(), 2);
+    for n in 1..=g.objects.len() {
+        assert!(html.contains(&format!("<tr id=\"conn-o{n}\">")), "{n}");
+        assert!(html.contains(&format!("href=\"#conn-o{n}\"")), "{n}");
+    }
+    assert!(html.contains("PID 1 (app) fd 4: 10.0.0.2:40000 socket:["));
+    assert!(html.contains("203.0.113.7:443: no socket of the checkpoint"));
+    assert!(html.contains("fd 0 read"));
+    // One edge per hold and one per peer.
+    let holds: usize = g.objects.iter().map(|o| o.holds.len()).sum();
+    assert_eq!(html.matches("<path ").count(), holds + 2);
+    // Another prefix changes every id.
+    let other = connections_in(&ck, "ck2-conn");
+    self_contained(&other);
+    assert!(!other.contains("id=\"conn-"), "{other}");
+    assert!(other.contains("<tr id=\"ck2-conn-o1\">"));
+}
+
+/// Long labels are cut to their box, with an ellipsis, and never cut inside an escape.
+#[test]
+fn labels_fit_their_boxes() {
+    let long = "<".repeat(200);
+    let cut = fit(&long, P_W);
+    assert!(cut.ends_with('…'), "{cut}");
+    assert_eq!(cut.matches("&lt;").count(), cut.chars().count() / 4);
+    let shown = (P_W - 12) * 10 / CHAR_W10;
+    assert_eq!(cut.matches("&lt;").count() as u32, shown - 1);
+    assert_eq!(fit("PID 1 app", P_W), "PID 1 app");
+}
+
+/// Relative luminance (WCAG) of `#rrggbb`.
+fn luminance(hex: &str) -> f64 {
+    let c = |i: usize| {
+        let v = f64::from(u8::from_str_radix(&hex[i..i + 2], 16).unwrap()) / 255.0;
+        if v <= 0.04045 {
+            v / 12.92
+        } else {
+            ((v + 0.055) / 1.055).powf(2.4)
+        }
+    };
+    0.2126 * c(1) + 0.7152 * c(3) + 0.0722 * c(5)
+}
+
+/// The kinds' fills stay apart on a greyscale printer, and their text is readable on them
+/// (contrast at least 4.5:1).
+#[test]
+fn kinds_differ_in_lightness() {
+    let mut l: Vec<f64> = Kind::ALL.iter().map(|k| luminance(k.fill())).collect();
+    l.sort_by(f64::total_cmp);
+    for pair in l.windows(2) {
+        assert!(pair[1] - pair[0] >= 0.05, "{l:?}");
+    }
+    for k in Kind::ALL {
+        let (a, b) = (luminance(k.fill()), luminance(k.ink()));
+        let contrast = (a.max(b) + 0.05) / (a.min(b) + 0.05);
+        assert!(contrast >= 4.5, "{k:?}: {contrast}");
+    }
+}
+
+/// podman-implant: the C2 listener's two connections joined with the implant and the reverse
+/// shell, the listener, `script`'s pseudo-terminal with bash, the pipe from sleep to script, and
+/// the runtime's log pipes (read end outside the container).
+#[test]
+fn podman_implant_c2_and_reverse_shell() {
+    let Some(ck) = load_fixture("podman-implant") else {
+        return;
+    };
+    let g = Graph::of(&ck);
+    let shell = on(&g, 13, 0);
+    assert_eq!(shell.kind, Kind::Tcp);
+    assert_eq!(held(shell), [(6, vec![5], ""), (13, vec![0, 1, 2], "")]);
+    assert_eq!(shell.other, BOTH);
+    assert!(
+        shell.label.contains("127.0.0.1:4444") && shell.label.contains("127.0.0.1:53678"),
+        "{shell:?}"
+    );
+    let implant = on(&g, 11, 4);
+    assert_eq!(held(implant), [(6, vec![4], ""), (11, vec![4], "")]);
+    let listen = on(&g, 6, 3);
+    assert_eq!(
+        (listen.label.as_str(), listen.state.as_str()),
+        ("127.0.0.1:4444", "LISTEN")
+    );
+    let pty = on(&g, 17, 0);
+    assert_eq!(pty.kind, Kind::Pty);
+    assert_eq!(
+        held(pty),
+        [
+            (15, vec![3], "master"),
+            (15, vec![4], "slave"),
+            (17, vec![0, 1, 2, 255], "slave")
+        ]
+    );
+    let pipe = on(&g, 15, 0);
+    assert_eq!(held(pipe), [(14, vec![1], "write"), (15, vec![0], "read")]);
+    let log = on(&g, 1, 1);
+    assert_eq!(log.other, "read end: no process of the checkpoint");
+    assert!(g.peers.is_empty(), "{:?}", g.peers);
+    let html = connections(&ck);
+    self_contained(&html);
+    for p in &ck.processes {
+        assert!(
+            html.contains(&format!("PID {} {}", p.pid, esc(&p.comm))),
+            "{}",
+            p.pid
+        );
+    }
+}
+
+/// podman-kitchen: two unix socket pairs across the parent and child (one accepted on
+/// /tmp/kitchen.sock), the listener, a TCP connection over loopback, a pipe with both ends in
+/// one process, and the FIFO.
+#[test]
+fn podman_kitchen_pipes_and_unix_pairs() {
+    let Some(ck) = load_fixture("podman-kitchen") else {
+        return;
+    };
+    let g = Graph::of(&ck);
+    let pair = on(&g, 6, 13);
+    assert_eq!(pair.kind, Kind::Unix);
+    assert_eq!(held(pair), [(6, vec![13], ""), (7, vec![14], "")]);
+    assert_eq!(pair.other, BOTH);
+    let accepted = on(&g, 7, 3);
+    assert_eq!(held(accepted), [(6, vec![14], ""), (7, vec![3], "")]);
+    assert!(accepted.label.contains("/tmp/kitchen.sock"), "{accepted:?}");
+    let listen = on(&g, 6, 15);
+    assert_eq!(
+        (listen.label.as_str(), listen.other.as_str()),
+        ("stream /tmp/kitchen.sock", "listening")
+    );
+    let tcp = on(&g, 6, 19);
+    assert_eq!(held(tcp), [(6, vec![19], ""), (7, vec![4], "")]);
+    let pipe = on(&g, 6, 4);
+    assert_eq!(pipe.kind, Kind::Pipe);
+    assert_eq!(held(pipe), [(6, vec![4], "read"), (6, vec![5], "write")]);
+    assert_eq!(pipe.other, BOTH);
+    let fifo = on(&g, 6, 6);
+    assert_eq!(fifo.kind, Kind::Fifo);
+    assert!(
+        fifo.label.starts_with("/tmp/kitchen.fifo (inode "),
+        "{fifo:?}"
+    );
+    assert_eq!(fifo.holds.len(), 2, "{fifo:?}");
+    assert!(g.peers.is_empty(), "{:?}", g.peers);
+    self_contained(&connections(&ck));
+}
