@@ -48,12 +48,18 @@ pub fn connections_in(ck: &Checkpoint, id: &str) -> String {
     svg(&g, &id, &mut out);
     let _ = write!(
         out,
-        "<figcaption>{} processes, {} pipes, sockets and terminals, {} peers outside the checkpoint. Select an object for its row in the table.</figcaption></figure>",
+        "<figcaption>{} of {} processes hold {} pipes, sockets and terminals; {} peers outside the checkpoint. Select an object for its row in the table.</figcaption></figure>",
         g.procs.len(),
-        g.objects.len(),
+        g.total_procs,
+        g.total_objects,
         g.peers.len()
     );
     table(&g, &id, &mut out);
+    out.push_str(&super::html::capped(
+        g.objects.len(),
+        g.total_objects,
+        "the mount's sockets file and PID/fd/",
+    ));
     out.push_str("</div>");
     out
 }
@@ -159,13 +165,21 @@ struct Peer {
     label: String,
 }
 
+/// At most this many objects are drawn and listed (the first, in the graph's order); the
+/// page says when there are more.
+const MAX_OBJECTS: usize = 1000;
+
 /// The facts the graph and the table show.
 #[derive(Debug)]
 struct Graph {
-    /// (PID, comm) in PID order.
+    /// The processes that hold a shown object: (PID, comm) in PID order.
     procs: Vec<(u32, String)>,
+    /// At most [`MAX_OBJECTS`].
     objects: Vec<Object>,
     peers: Vec<Peer>,
+    /// How many objects the checkpoint has, and how many processes.
+    total_objects: usize,
+    total_procs: usize,
 }
 
 /// The other end of a joined object.
@@ -609,6 +623,15 @@ impl Graph {
             let first = |o: &Object| o.holds.iter().map(|h| row_of(h.pid)).min();
             (first(a), a.kind, &a.label).cmp(&(first(b), b.kind, &b.label))
         });
+        let total_objects = objects.len();
+        objects.truncate(MAX_OBJECTS);
+        let total_procs = procs.len();
+        let shown: std::collections::HashSet<u32> = objects
+            .iter()
+            .flat_map(|o| o.holds.iter().map(|h| h.pid))
+            .collect();
+        let procs: Vec<(u32, String)> =
+            procs.into_iter().filter(|p| shown.contains(&p.0)).collect();
         let mut new_index: Vec<Option<usize>> = vec![None; peers.len()];
         let mut peers_sorted: Vec<Peer> = Vec::with_capacity(peers.len());
         for o in &mut objects {
@@ -624,6 +647,8 @@ impl Graph {
             procs,
             objects,
             peers: peers_sorted,
+            total_objects,
+            total_procs,
         }
     }
 }

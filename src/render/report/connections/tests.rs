@@ -346,3 +346,33 @@ fn podman_kitchen_pipes_and_unix_pairs() {
     assert!(g.peers.is_empty(), "{:?}", g.peers);
     self_contained(&connections(&ck));
 }
+
+/// Bounded: at most MAX_OBJECTS objects, the page says how many there are; processes that hold
+/// nothing are left out of the graph (the processes section lists them).
+#[test]
+fn objects_are_capped_and_idle_processes_left_out() {
+    let mut w = CheckpointWriter::new();
+    process(&mut w, 1, 0, "many");
+    process(&mut w, 2, 1, "idle");
+    for i in 0..=MAX_OBJECTS as u32 {
+        w.process(1, 0).fd(3 + i, File::pipe(100 + i, true));
+    }
+    let ck = load_w(&w);
+    let g = Graph::of(&ck);
+    assert_eq!(
+        (g.objects.len(), g.total_objects),
+        (MAX_OBJECTS, MAX_OBJECTS + 1)
+    );
+    assert_eq!((g.procs.len(), g.total_procs), (1, 2));
+    let html = connections(&ck);
+    assert!(
+        html.contains(&format!(
+            "The first {MAX_OBJECTS} of {} rows are shown",
+            MAX_OBJECTS + 1
+        )),
+        "{}",
+        &html[html.len() - 400..]
+    );
+    assert!(html.contains("1 of 2 processes hold 1001 pipes"));
+    assert!(!html.contains("PID 2 idle"));
+}
