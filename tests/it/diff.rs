@@ -408,3 +408,187 @@ fn diff_podman_redis_pair() {
         cli["local"].as_str().unwrap().rsplit(':').next().unwrap()
     )));
 }
+
+/// A CRIU image of entries each followed by its payload (pipes-data.img, tcp-stream-*.img).
+fn with_payloads<M: prost::Message>(magic: u32, entries: &[(M, &[u8])]) -> Vec<u8> {
+    let mut out = ckptfs::writer::encode_image::<M>(magic, &[]);
+    let head = out.len();
+    for (e, payload) in entries {
+        out.extend_from_slice(
+            &ckptfs::writer::encode_image(magic, std::slice::from_ref(e))[head..],
+        );
+        out.extend_from_slice(payload);
+    }
+    out
+}
+
+/// One dump's unread data: pipes 100..400 (`pipe id`, bytes) and the TCP connection 0x5000's
+/// receive queue with its sequence numbers.
+fn queues_ck(path: &Path, pipes: &[(u32, &[u8])], tcp: (&[u8], u32, u32)) {
+    use ckptfs::image::{magic, pb};
+    use ckptfs::writer::File;
+    let mut w = CheckpointWriter::new();
+    let p = w.process(1, 0).comm("app");
+    for (i, id) in [100, 200, 300, 400].iter().enumerate() {
+        p.fd(3 + i as u32, File::pipe(*id, false));
+    }
+    let sock = match File::tcp_established([10, 0, 0, 2], 40000, [10, 0, 0, 9], 443) {
+        File::Inet {
+            family,
+            sock_type,
+            proto,
+            state,
+            src,
+            src_port,
+            dst,
+            dst_port,
+            backlog,
+            ..
+        } => File::Inet {
+            family,
+            sock_type,
+            proto,
+            state,
+            src,
+            src_port,
+            dst,
+            dst_port,
+            backlog,
+            ino: 0x5000,
+        },
+        f => f,
+    };
+    p.fd(9, sock);
+    let entries: Vec<(pb::PipeDataEntry, &[u8])> = pipes
+        .iter()
+        .map(|(id, b)| {
+            (
+                pb::PipeDataEntry {
+                    pipe_id: *id,
+                    bytes: b.len() as u32,
+                    size: None,
+                },
+                *b,
+            )
+        })
+        .collect();
+    w.raw_file(
+        "pipes-data.img",
+        &with_payloads(magic::PIPES_DATA, &entries),
+    );
+    let stream = pb::TcpStreamEntry {
+        inq_len: tcp.0.len() as u32,
+        inq_seq: tcp.1,
+        outq_len: 0,
+        outq_seq: tcp.2,
+        ..Default::default()
+    };
+    w.raw_file(
+        "tcp-stream-5000.img",
+        &with_payloads(magic::TCP_STREAM, &[(stream, tcp.0)]),
+    );
+    w.write_tar(path, &podman_at("2026-11-28T10:05:00Z"), Compression::None)
+        .unwrap();
+}
+
+/// Unread pipe and socket data compared between dumps: bytes appended to a queue, read from
+/// its front, a queue emptied, a new one, a TCP receive queue rewritten; the bytes shown
+/// escaped, with the descriptors holding them and the TCP sequence numbers' moves.
+#[test]
+fn diff_queued_data() {
+    let dir = TempDir::new("diff-queues");
+    queues_ck(
+        &dir.join("a.tar"),
+        &[
+            (100, b"HELLO-"),
+            (200, b"QUEUED-AND-READ-LATER"),
+            (300, b"GONE-BYTES\x01"),
+        ],
+        (b"REQ-1", 1000, 2000),
+    );
+    queues_ck(
+        &dir.join("b.tar"),
+        &[
+            (100, b"HELLO-WORLD-APPENDED"),
+            (200, b"READ-LATER"),
+            (400, b"NEW\nLINE\x00\\"),
+        ],
+        (b"REQ-2", 1010, 2003),
+    );
+    let j: Value = serde_json::from_str(&ok(
+        dir.path(),
+        &["diff", "--format", "json", "a.tar", "b.tar"],
+    ))
+    .unwrap();
+    let q = j["queued_data"].as_array().unwrap();
+    let by = |name: &str| {
+        q.iter()
+            .find(|x| x["name"] == name)
+            .unwrap_or_else(|| panic!("{name} missing in {q:?}"))
+    };
+    assert_eq!(q.len(), 5, "{q:?}");
+    let p = by("pipe-100");
+    assert_eq!(
+        (
+            &p["status"],
+            &p["kind"],
+            &p["appended"],
+            &p["size_a"],
+            &p["size_b"]
+        ),
+        (
+            &Value::from("changed"),
+            &Value::from("pipe"),
+            &Value::from("WORLD-APPENDED"),
+            &Value::from(6),
+            &Value::from(20)
+        )
+    );
+    assert_eq!(p["holders"], serde_json::json!(["PID 1 fd 3"]));
+    assert_eq!(by("pipe-200")["consumed"], 11);
+    let gone = by("pipe-300");
+    assert_eq!(gone["status"], "removed");
+    assert_eq!(gone["head_a"], "GONE-BYTES\\x01");
+    assert!(gone["size_b"].is_null() && gone["sha256_b"].is_null());
+    let new = by("pipe-400");
+    assert_eq!(new["status"], "added");
+    assert_eq!(new["head_b"], "NEW\\x0aLINE\\x00\\\\");
+    assert_eq!(new["holders"], serde_json::json!(["PID 1 fd 6"]));
+    let tcp = by(&format!("tcp-{}.recv", 0x5000));
+    assert_eq!(
+        (&tcp["head_a"], &tcp["head_b"]),
+        (&Value::from("REQ-1"), &Value::from("REQ-2"))
+    );
+    assert!(tcp["appended"].is_null() && tcp["consumed"].is_null());
+    assert_eq!(j["counts"]["queued_changed"], 3);
+    assert_eq!(j["counts"]["queued_added"], 1);
+    assert_eq!(j["counts"]["queued_removed"], 1);
+    let s = &j["tcp_streams"][0];
+    assert_eq!(
+        (&s["received"], &s["sent"]),
+        (&Value::from(10), &Value::from(3))
+    );
+    assert!(
+        !j["not_compared"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|n| n.as_str().unwrap().contains("pipe")),
+        "{}",
+        j["not_compared"]
+    );
+
+    let t = ok(dir.path(), &["diff", "a.tar", "b.tar"]);
+    for l in [
+        "Queued Data (buffers/, unread)\n",
+        "~ buffers/pipe-100 (pipe; PID 1 fd 3): 6 B -> 20 B, appended \"WORLD-APPENDED\"",
+        "~ buffers/pipe-200 (pipe; PID 1 fd 4): 21 B -> 10 B, 11 B read from the front",
+        "- buffers/pipe-300 (pipe; PID 1 fd 5): 11 B \"GONE-BYTES\\x01\"",
+        "+ buffers/pipe-400 (pipe; PID 1 fd 6): 10 B \"NEW\\x0aLINE\\x00\\\\\"",
+        "~ buffers/tcp-20480.recv (tcp-recv; PID 1 fd 9): 5 B -> 5 B, A \"REQ-1\" B \"REQ-2\"",
+        "10.0.0.2:40000 -> 10.0.0.9:443: 10 B received, 3 B sent",
+        "Queued data: +1 -1 ~3",
+    ] {
+        assert!(t.contains(l), "missing {l:?} in\n{t}");
+    }
+}

@@ -2047,7 +2047,12 @@ fn diff_pre_dump_against_dump() {
     assert_eq!(j["checkpoint_a"]["processes"], 2);
     assert_eq!(
         j["unknown"],
-        serde_json::json!(["process_changes.modified", "file_changes", "socket_changes"])
+        serde_json::json!([
+            "process_changes.modified",
+            "file_changes",
+            "socket_changes",
+            "queued_data"
+        ])
     );
     assert_eq!(j["process_changes"]["modified"], serde_json::json!([]));
     let pages = |c: [u64; 4]| {

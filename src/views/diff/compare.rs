@@ -100,14 +100,13 @@ fn header(r: &mut DiffResult) {
 }
 
 /// What no comparison looks at.
-const NOT_COMPARED: [&str; 7] = [
+const NOT_COMPARED: [&str; 6] = [
     "registers and signal state of threads",
     "file positions and flags of open descriptors",
     "namespaces, cgroups, mounts, limits and credentials",
     "the image's layers below rootfs-diff.tar (only what the checkpoint holds)",
     "pages neither dump holds (lazy or not dumped)",
     "timers, eventfd / epoll / inotify state",
-    "unread pipe, FIFO and unix socket data (buffers/)",
 ];
 
 fn mib(bytes: i64) -> f64 {
@@ -127,6 +126,7 @@ pub fn compare_memory_only(a: &Operand, b: &Operand) -> DiffResult {
             "process_changes.modified".into(),
             "file_changes".into(),
             "socket_changes".into(),
+            "queued_data".into(),
         ],
         not_compared: NOT_COMPARED.iter().map(|s| s.to_string()).collect(),
         ..DiffResult::default()
@@ -347,6 +347,7 @@ pub fn compare(a: &Checkpoint, b: &Checkpoint) -> DiffResult {
     r.rootfs_changes = Some(super::extra::files(a, b));
     r.log_changes = super::extra::log_changes(a, b);
     r.tcp_streams = super::extra::tcp_changes(a, b);
+    r.queued_data = super::extra::queue_changes(a, b);
     r.not_compared = NOT_COMPARED.iter().map(|s| s.to_string()).collect();
     r.tree_b = tree_of(b);
     header(&mut r);

@@ -305,6 +305,11 @@ pub fn tree(r: &DiffResult, show: Show) -> String {
             lines,
         ));
     }
+    if !r.queued_data.is_empty() {
+        let mut lines = Vec::new();
+        listed(&mut lines, &r.queued_data, queue_line);
+        out.push_str(&tree_section("Queued Data (buffers/, unread)", lines));
+    }
     if !m.processes.is_empty() {
         out.push_str(&tree_section(
             "Memory Strings (ranked, in the changed pages)",
@@ -535,6 +540,45 @@ fn log_lines(l: &LogChanges) -> (String, Vec<String>) {
 
 /// Two parts of a log line: (time, stream) or (tag, message).
 type Pair<'a> = (&'a str, &'a str);
+
+/// `~ buffers/pipe-7 (pipe; PID 1 fd 3): 5 B -> 12 B, appended "..."`.
+fn queue_line(q: &QueueChange) -> String {
+    let mark = match q.status.as_str() {
+        "added" => "+",
+        "removed" => "-",
+        _ => "~",
+    };
+    let mut who = vec![q.kind.clone()];
+    who.extend(q.holders.iter().cloned());
+    let size = |s: Option<u64>| s.map_or("-".to_string(), |n| format!("{n} B"));
+    let quoted = |h: &Option<String>| format!("\"{}\"", h.as_deref().unwrap_or(""));
+    let what = match (q.status.as_str(), &q.appended, q.consumed) {
+        ("added", ..) => format!("{} {}", size(q.size_b), quoted(&q.head_b)),
+        ("removed", ..) => format!("{} {}", size(q.size_a), quoted(&q.head_a)),
+        (_, Some(app), _) => format!(
+            "{} -> {}, appended \"{app}\"",
+            size(q.size_a),
+            size(q.size_b)
+        ),
+        (_, None, Some(n)) => format!(
+            "{} -> {}, {n} B read from the front",
+            size(q.size_a),
+            size(q.size_b)
+        ),
+        _ => format!(
+            "{} -> {}, A {} B {}",
+            size(q.size_a),
+            size(q.size_b),
+            quoted(&q.head_a),
+            quoted(&q.head_b)
+        ),
+    };
+    format!(
+        "{mark} buffers/{} ({}): {what}",
+        clean(&q.name),
+        who.join("; ")
+    )
+}
 
 /// A CRI log line (`TIME STREAM TAG MESSAGE`, as conmon and containerd write them) split into
 /// its time and stream, and its tag and message.

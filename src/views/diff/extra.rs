@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use sha2::{Digest, Sha256};
 
 use super::output::{
-    DumpTime, FieldChange, LogChanges, RootfsChanges, RootfsEntry, TcpStreamChange,
+    DumpTime, FieldChange, LogChanges, QueueChange, RootfsChanges, RootfsEntry, TcpStreamChange,
 };
 use crate::model::Checkpoint;
 use crate::model::rootfs::{FileData, Node, NodeKind, RootFs};
@@ -204,6 +204,99 @@ pub fn tcp_changes(a: &Checkpoint, b: &Checkpoint) -> Vec<TcpStreamChange> {
             outq_seq_b: seqb.1,
             received: seqb.0.wrapping_sub(seqa.0),
             sent: seqb.1.wrapping_sub(seqa.1),
+        });
+    }
+    out
+}
+
+/// Bytes of each side shown in the text and JSON (escaped).
+const HEAD: usize = 64;
+
+/// The `buffers/` names a checkpoint's descriptors are open on, with `PID N fd N` for each.
+fn queue_holders(ck: &Checkpoint) -> BTreeMap<String, Vec<String>> {
+    use crate::model::FileKind;
+    let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for p in &ck.processes {
+        for fd in &p.fds {
+            let names = match &fd.file.kind {
+                FileKind::Pipe { pipe_id, .. } => vec![format!("pipe-{pipe_id}")],
+                FileKind::Fifo { pipe_id, .. } => vec![format!("fifo-{pipe_id}")],
+                FileKind::UnixSocket(u) => vec![format!("unix-{}", u.ino)],
+                FileKind::InetSocket(s) => {
+                    vec![format!("tcp-{}.recv", s.ino), format!("tcp-{}.send", s.ino)]
+                }
+                _ => continue,
+            };
+            for n in names {
+                out.entry(n)
+                    .or_default()
+                    .push(format!("PID {} fd {}", p.pid, fd.fd));
+            }
+        }
+    }
+    out
+}
+
+fn queue_kind(name: &str) -> &'static str {
+    match name.split('-').next() {
+        Some("pipe") => "pipe",
+        Some("fifo") => "fifo",
+        Some("unix") => "unix",
+        _ if name.ends_with(".recv") => "tcp-recv",
+        _ if name.ends_with(".send") => "tcp-send",
+        _ => "other",
+    }
+}
+
+fn head(b: &[u8]) -> String {
+    crate::format::escape::escape_ascii(&b[..b.len().min(HEAD)])
+}
+
+/// Unread pipe, FIFO and socket data (`buffers/`) matched by name (the pipe's or socket's
+/// inode, which a container keeps while it runs): what only B holds, only A, or what differs.
+pub fn queue_changes(a: &Checkpoint, b: &Checkpoint) -> Vec<QueueChange> {
+    fn side(ck: &Checkpoint) -> BTreeMap<String, &[u8]> {
+        ck.objects
+            .buffers
+            .iter()
+            .map(|x| (x.name.clone(), x.data.bytes()))
+            .collect()
+    }
+    let (qa, qb) = (side(a), side(b));
+    let (ha, hb) = (queue_holders(a), queue_holders(b));
+    let names: BTreeSet<&String> = qa.keys().chain(qb.keys()).collect();
+    let mut out = Vec::new();
+    for name in names {
+        let (x, y) = (qa.get(name).copied(), qb.get(name).copied());
+        let status = match (x, y) {
+            (Some(x), Some(y)) if x == y => continue,
+            (Some(_), Some(_)) => "changed",
+            (None, Some(_)) => "added",
+            (Some(_), None) => "removed",
+            (None, None) => continue,
+        };
+        let holders = if status == "removed" { &ha } else { &hb };
+        let (mut appended, mut consumed) = (None, None);
+        if let (Some(x), Some(y)) = (x, y) {
+            if let Some(rest) = y.strip_prefix(x) {
+                appended = Some(head(rest));
+            } else if x.ends_with(y) {
+                consumed = Some((x.len() - y.len()) as u64);
+            }
+        }
+        out.push(QueueChange {
+            name: name.clone(),
+            kind: queue_kind(name).into(),
+            status: status.into(),
+            holders: holders.get(name).cloned().unwrap_or_default(),
+            size_a: x.map(|x| x.len() as u64),
+            size_b: y.map(|y| y.len() as u64),
+            sha256_a: x.map(|x| hex(&Sha256::digest(x))),
+            sha256_b: y.map(|y| hex(&Sha256::digest(y))),
+            head_a: x.map(head),
+            head_b: y.map(head),
+            appended,
+            consumed,
         });
     }
     out

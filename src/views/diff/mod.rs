@@ -19,8 +19,9 @@
 //!   and those whose pages changed.
 //!
 //! - **Files** (ckptfs): `rootfs/` entry by entry (type, size, mode, mtime, SHA-256, symlink
-//!   target) and `deleted.files`; **the container log**'s new lines; both **dump times**
-//!   ([`extra`]).
+//!   target) and `deleted.files`; **the container log**'s new lines; **unread queue data**
+//!   (`buffers/`: pipes, FIFOs, unix and TCP queues) added, removed or changed, and TCP
+//!   sequence numbers' moves; both **dump times** ([`extra`]).
 //!
 //! Pages that cannot be read (a broken extent in either checkpoint) are counted as `unreadable`,
 //! never as equal. Checkpoints of different containers (different ids) are compared anyway, with

@@ -115,6 +115,33 @@ pub struct TcpStreamChange {
     pub sent: u32,
 }
 
+/// Unread data (`buffers/NAME`: a pipe's, FIFO's or socket's queue) that only one dump holds,
+/// or whose bytes differ between the dumps.
+#[derive(Serialize, Debug, Clone, PartialEq, Eq)]
+pub struct QueueChange {
+    /// Its name in `buffers/`: `pipe-N`, `fifo-N`, `unix-N`, `tcp-N.recv`, `tcp-N.send`.
+    pub name: String,
+    /// `pipe`, `fifo`, `unix`, `tcp-recv`, `tcp-send`.
+    pub kind: String,
+    /// `added` (only B holds unread bytes there), `removed` (only A), `changed`.
+    pub status: String,
+    /// The descriptors open on it, `PID N fd N` (B's; A's for a removed one).
+    pub holders: Vec<String>,
+    /// Its bytes in A and in B (null where that side holds none).
+    pub size_a: Option<u64>,
+    pub size_b: Option<u64>,
+    pub sha256_a: Option<String>,
+    pub sha256_b: Option<String>,
+    /// The first bytes (at most 64) of each side, escaped: printable ASCII as is, `\\` for a
+    /// backslash, `\xNN` for any other byte.
+    pub head_a: Option<String>,
+    pub head_b: Option<String>,
+    /// When B's bytes begin with all of A's: the bytes written after them (first 64, escaped).
+    pub appended: Option<String>,
+    /// When B's bytes are the end of A's: how many bytes were read from the front.
+    pub consumed: Option<u64>,
+}
+
 /// The container log's new lines.
 #[derive(Serialize, Debug, Clone, Default)]
 pub struct LogChanges {
@@ -349,6 +376,9 @@ pub struct Counts {
     pub rootfs_removed: usize,
     pub rootfs_changed: usize,
     pub log_lines_new: usize,
+    pub queued_added: usize,
+    pub queued_removed: usize,
+    pub queued_changed: usize,
 }
 
 /// A process of B's tree (for `--show-unchanged`).
@@ -386,6 +416,8 @@ pub struct DiffResult {
     pub rootfs_changes: Option<RootfsChanges>,
     /// ckptfs: TCP connections in both whose queues or sequence numbers moved.
     pub tcp_streams: Vec<TcpStreamChange>,
+    /// ckptfs: unread pipe, FIFO and socket data added, removed or changed.
+    pub queued_data: Vec<QueueChange>,
     /// ckptfs: the container log (null when B's archive has none).
     pub log_changes: Option<LogChanges>,
     /// ckptfs: what this comparison does not look at, one phrase each.
@@ -396,6 +428,13 @@ pub struct DiffResult {
 }
 
 impl DiffResult {
+    fn queued_count(&self, status: &str) -> usize {
+        self.queued_data
+            .iter()
+            .filter(|q| q.status == status)
+            .count()
+    }
+
     /// Fills `counts` and `summary` from the lists.
     pub fn finish(&mut self) {
         let (p, f, s, m) = (
@@ -419,6 +458,9 @@ impl DiffResult {
             rootfs_removed: self.rootfs_changes.as_ref().map_or(0, |r| r.removed.len()),
             rootfs_changed: self.rootfs_changes.as_ref().map_or(0, |r| r.changed.len()),
             log_lines_new: self.log_changes.as_ref().map_or(0, |l| l.new_lines.len()),
+            queued_added: self.queued_count("added"),
+            queued_removed: self.queued_count("removed"),
+            queued_changed: self.queued_count("changed"),
         };
         let c = &self.counts;
         let unknown = !self.unknown.is_empty();
@@ -454,6 +496,12 @@ impl DiffResult {
         }
         if c.log_lines_new > 0 {
             s.push_str(&format!("\nLog: +{} lines", c.log_lines_new));
+        }
+        if c.queued_added + c.queued_removed + c.queued_changed > 0 {
+            s.push_str(&format!(
+                "\nQueued data: +{} -{} ~{}",
+                c.queued_added, c.queued_removed, c.queued_changed
+            ));
         }
         if m.size_change_bytes != 0 {
             s.push_str(&format!("\nMemory: {:+.2} MB", m.size_change_mb));
