@@ -1,5 +1,6 @@
 //! The command-line front end: `ckptfs mount` / `ckptfs umount`, `ckptfs cache list|clean` (the
-//! decompression cache), and the checkpointctl views `show`, `inspect`, `memparse`, `list`, `diff`, and `scan`.
+//! decompression cache), and the checkpointctl views `show`, `inspect`, `memparse`, `list`, `diff`, and `scan`, `triage`,
+//! `timeline` and `report`.
 //!
 //! Errors are one line on stderr, `ckptfs: <what>: <why>`, with exit code 2 for bad input or
 //! usage and 1 for other failures. Logging goes to stderr through `RUST_LOG` (env_logger).
@@ -17,8 +18,8 @@ pub use cache::{CacheArgs, CacheCleanArgs, CacheCommand, CacheListArgs};
 pub use mount::MountArgs;
 pub use umount::UmountArgs;
 pub use views::{
-    CacheDirArg, DiffArgs, InspectArgs, ListArgs, MemparseArgs, ScanArgs, ShowArgs, TimelineArgs,
-    TriageArgs,
+    CacheDirArg, DiffArgs, InspectArgs, ListArgs, MemparseArgs, ReportArgs, ScanArgs, ShowArgs,
+    TimelineArgs, TriageArgs,
 };
 
 /// The command line's one error: [`crate::views::Error`] (the views make most of them).
@@ -61,6 +62,8 @@ pub enum Command {
     Triage(TriageArgs),
     /// Print one sorted timeline of every time checkpoints record (the mount's `timeline` file)
     Timeline(TimelineArgs),
+    /// Write the case report of checkpoints: one self-contained HTML page (MOUNT/report.html)
+    Report(ReportArgs),
     /// Print a shell completion script
     Completions(completions::CompletionsArgs),
     /// Print the man page (roff) of ckptfs or of one of its subcommands
@@ -120,6 +123,7 @@ pub fn main() -> i32 {
         },
         Command::Triage(a) => views::triage(a),
         Command::Timeline(a) => views::timeline(a),
+        Command::Report(a) => views::report(a),
         Command::Completions(a) => {
             completions::completions_main(a, <Cli as clap::CommandFactory>::command())
         }

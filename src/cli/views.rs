@@ -369,6 +369,60 @@ pub struct TriageArgs {
     pub cache: CacheDirArg,
 }
 
+/// Arguments of `ckptfs report`.
+#[derive(clap::Args, Debug, Clone)]
+#[command(after_help = "\
+Examples:
+  ckptfs report checkpoint.tar.gz -o case.html
+  ckptfs report before.tar.zst after.tar.zst -o case.html      # with what changed between them
+  ckptfs report --rules rules/ --ioc-file iocs.txt ck.tar.zst -o case.html
+  ckptfs report ck.tar.gz -o - | gzip > case.html.gz
+
+One self-contained HTML page (inline CSS and SVG; it fetches nothing): the case, the processes,
+the findings, the timeline and, for dumps of one container, what changed. A mount serves the
+same page as MOUNT/report.html. Exit status: 0, or 2 when some checkpoint could not be read
+(the page says which).")]
+pub struct ReportArgs {
+    /// Checkpoints: Podman / CRI-O / containerd archives (.tar, .tar.gz, .tar.zst), CRIU image
+    /// directories (Docker's too), or checkpoint images (oci-archive, docker-archive, OCI layout
+    /// directories and their tars, containerd's `ctr` exports)
+    #[arg(required = true, value_name = "CHECKPOINT")]
+    pub checkpoints: Vec<PathBuf>,
+    /// Write the page to FILE (`-`: stdout)
+    #[arg(short, long, value_name = "FILE", required = true)]
+    pub output: PathBuf,
+    /// YARA rules for the findings: a rule file, a directory of *.yar / *.yara, or compiled
+    /// rules (repeatable)
+    #[arg(long = "rules", value_name = "PATH")]
+    pub rules: Vec<PathBuf>,
+    /// A literal string to look for in memory (repeatable)
+    #[arg(long = "string", value_name = "STRING")]
+    pub strings: Vec<String>,
+    /// A file of IOCs, one a line, as `ckptfs scan` reads it (repeatable)
+    #[arg(long = "ioc-file", value_name = "FILE")]
+    pub ioc_files: Vec<PathBuf>,
+    #[command(flatten)]
+    pub cache: CacheDirArg,
+}
+
+/// `ckptfs report`.
+pub fn report(a: ReportArgs) -> Result<(), Error> {
+    let open = a.cache.open_options();
+    let command =
+        views::report::shell_line(std::env::args_os().map(|s| s.to_string_lossy().into_owned()));
+    let req = views::report::Request {
+        checkpoints: a.checkpoints,
+        output: a.output,
+        rules: a.rules,
+        strings: a.strings,
+        ioc_files: a.ioc_files,
+        command,
+    };
+    let r = views::report::run(&req, &open);
+    views::print_warnings();
+    r
+}
+
 /// `ckptfs triage`.
 pub fn triage(a: TriageArgs) -> Result<(), Error> {
     let open = a.cache.open_options();
@@ -476,6 +530,7 @@ mod tests {
                 Command::Mount(a) => a.cache.dir,
                 Command::Cache(a) => a.cache.dir,
                 Command::Triage(a) => a.cache.dir,
+                Command::Report(a) => a.cache.dir,
                 _ => None,
             };
             d.map(|p| p.display().to_string())

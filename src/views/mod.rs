@@ -26,6 +26,7 @@ pub mod fds;
 pub mod inspect;
 pub mod list;
 pub mod memparse;
+pub mod report;
 pub mod scan;
 pub mod search;
 pub mod show;

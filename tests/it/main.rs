@@ -28,6 +28,7 @@ mod malformed;
 mod mapped_memory;
 mod metadata;
 mod partial;
+mod report;
 mod rootfs_evidence;
 mod rootfs_net;
 mod runtimes;

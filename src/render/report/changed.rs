@@ -8,6 +8,8 @@ use super::{Mark, MarkKind};
 
 /// Rows of each list (files, log lines, page runs, strings).
 pub const MAX_ROWS: usize = 500;
+/// Runs listed per mapping.
+pub const RUNS_LISTED: usize = 12;
 
 /// A run of pages of one mapping that changed, appeared or disappeared.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -252,33 +254,6 @@ pub fn comparison(c: &Changes, labels: &[String]) -> String {
             p.removed,
             pid = p.pid
         ));
-        let runs: Vec<Vec<String>> = p
-            .mappings
-            .iter()
-            .flat_map(|(m, runs)| {
-                runs.iter().map(move |r| {
-                    vec![
-                        format!("<code>{}</code>", esc_cut(m, 200)),
-                        format!("<code>{}</code>", hex(r.start)),
-                        r.pages.to_string(),
-                        format!(
-                            "{}{}",
-                            status(&r.change),
-                            if r.rseq { " (rseq)" } else { "" }
-                        ),
-                    ]
-                })
-            })
-            .take(MAX_ROWS)
-            .collect();
-        let total: usize = p.mappings.iter().map(|(_, r)| r.len()).sum();
-        s.push_str(&table(
-            "pages",
-            &format!("Runs of pages of PID {}", p.pid),
-            &["Mapping", "First page", "Pages", "Change"],
-            &runs,
-        ));
-        s.push_str(&capped(runs.len(), total, "ckptfs diff --strings"));
         for (what, v) in [("gained", &p.gained), ("lost", &p.lost)] {
             if v.is_empty() {
                 continue;
@@ -287,7 +262,7 @@ pub fn comparison(c: &Changes, labels: &[String]) -> String {
                 "<p>Strings {what} (best first; {} in all):</p><ul class=\"strings\">",
                 v.len()
             ));
-            for (st, a) in v.iter().take(40) {
+            for (st, a) in v.iter().take(20) {
                 s.push_str(&format!(
                     "<li><code>{}</code> at <code>{}</code></li>",
                     esc_cut(st, 200),
@@ -296,6 +271,64 @@ pub fn comparison(c: &Changes, labels: &[String]) -> String {
             }
             s.push_str("</ul>\n");
         }
+        let rows: Vec<Vec<String>> = p
+            .mappings
+            .iter()
+            .take(MAX_ROWS)
+            .map(|(m, runs)| {
+                let count = |c: &str| -> u64 {
+                    runs.iter().filter(|r| r.change == c).map(|r| r.pages).sum()
+                };
+                let mut list: Vec<String> = runs
+                    .iter()
+                    .take(RUNS_LISTED)
+                    .map(|r| {
+                        format!(
+                            "<code>{}</code>{}{}{}",
+                            hex(r.start),
+                            if r.pages > 1 {
+                                format!("&nbsp;×{}", r.pages)
+                            } else {
+                                String::new()
+                            },
+                            if r.change == "changed" {
+                                String::new()
+                            } else {
+                                format!(" {}", status(&r.change))
+                            },
+                            if r.rseq { " (rseq)" } else { "" }
+                        )
+                    })
+                    .collect();
+                if runs.len() > RUNS_LISTED {
+                    list.push(format!("and {} more runs", runs.len() - RUNS_LISTED));
+                }
+                vec![
+                    format!("<code>{}</code>", esc_cut(m, 200)),
+                    count("changed").to_string(),
+                    count("added").to_string(),
+                    count("removed").to_string(),
+                    list.join(", "),
+                ]
+            })
+            .collect();
+        s.push_str(&table(
+            "pages",
+            &format!("Pages of PID {} by mapping", p.pid),
+            &[
+                "Mapping",
+                "Changed",
+                "Added",
+                "Removed",
+                "Runs of pages (first page × pages)",
+            ],
+            &rows,
+        ));
+        s.push_str(&capped(
+            rows.len(),
+            p.mappings.len(),
+            "ckptfs diff --strings",
+        ));
     }
     if !c.not_compared.is_empty() {
         s.push_str(&format!(

@@ -171,11 +171,19 @@ pub fn chart(ev: &[Event]) -> String {
             ));
         }
         // The run's first and last times under it.
+        let row = axis_y + 14.0 + 12.0 * (ri % 2) as f64;
         s.push_str(&format!(
-            "<text class=\"tick\" x=\"{x0:.1}\" y=\"{}\">{}</text>\n",
-            axis_y + 14.0 + 12.0 * (ri % 2) as f64,
+            "<text class=\"tick\" x=\"{x0:.1}\" y=\"{row}\">{}</text>\n",
             esc(&ev[*a].datetime())
         ));
+        if ri + 1 == runs.len() && b > a {
+            s.push_str(&format!(
+                "<text class=\"tick\" x=\"{:.1}\" y=\"{}\" text-anchor=\"end\">{}</text>\n",
+                x0 + w,
+                row + 12.0,
+                esc(&ev[*b].datetime())
+            ));
+        }
         x0 += w;
         if ri + 1 < runs.len() {
             let next = t(&ev[runs[ri + 1].0]);
@@ -191,8 +199,10 @@ pub fn chart(ev: &[Event]) -> String {
     s
 }
 
-/// The section: the chart and the table of `events` (sorted; from every input).
-pub fn section(events: &[Event], multi: bool) -> String {
+/// The section: the chart and the table of `events` (sorted; from every input, whose labels
+/// are `labels`: with several, a column says which, by number).
+pub fn section(events: &[Event], labels: &[String]) -> String {
+    let multi = labels.len() > 1;
     let mut s = String::from("<section id=\"timeline\">\n<h2>Timeline</h2>\n");
     if events.is_empty() {
         s.push_str("<p>The checkpoints record no dated event.</p>\n</section>\n");
@@ -217,7 +227,12 @@ pub fn section(events: &[Event], multi: bool) -> String {
     for e in &events[skip..] {
         s.push_str(&format!("<tr><td class=\"t\">{}</td>", esc(&e.datetime())));
         if multi {
-            s.push_str(&format!("<td><code>{}</code></td>", esc(&e.checkpoint)));
+            let k = labels.iter().position(|l| *l == e.checkpoint);
+            s.push_str(&format!(
+                "<td title=\"{}\">{}</td>",
+                esc(&e.checkpoint),
+                k.map_or_else(|| "?".to_string(), |k| (k + 1).to_string())
+            ));
         }
         s.push_str(&format!(
             "<td>{}</td><td>{}</td><td>{}</td></tr>\n",
@@ -284,10 +299,10 @@ mod tests {
         let v: Vec<Event> = (0..(MAX_ROWS as i64 + 5))
             .map(|i| ev(1_800_000_000 + i, "Log Line", &format!("line {i}")))
             .collect();
-        let s = section(&v, false);
+        let s = section(&v, &["c".to_string()]);
         assert!(s.contains("The last 1000 of 1005"));
         assert!(!s.contains(">line 4<") && s.contains(">line 1004<"));
-        assert!(section(&[], false).contains("no dated event"));
+        assert!(section(&[], &[]).contains("no dated event"));
     }
 
     #[test]
