@@ -1,5 +1,5 @@
 //! `ckptfs cache list` / `ckptfs cache clean`: see and remove the decompressed archives kept in
-//! the cache directory (scanning and removal: [`crate::source::cache_admin`]; output:
+//! the cache directory (scanning and removal: [`crate::source::cache::admin`]; output:
 //! [`crate::views::cache`]).
 
 use std::time::Duration;
@@ -7,7 +7,7 @@ use std::time::Duration;
 use clap::{Args, Subcommand};
 
 use super::CliError;
-use crate::source::cache_admin::{self, Select};
+use crate::source::cache::admin::{self, Select};
 
 /// Arguments of `ckptfs cache`.
 #[derive(Debug, Args)]
@@ -76,7 +76,7 @@ pub struct CacheCleanArgs {
     #[arg(long)]
     pub stale: bool,
     /// Remove the entries built longer ago than this (by the tar's mtime; e.g. 7d, 12h, 30m, 45s)
-    #[arg(long, value_name = "DURATION", value_parser = cache_admin::parse_duration)]
+    #[arg(long, value_name = "DURATION", value_parser = admin::parse_duration)]
     pub older_than: Option<Duration>,
     /// Only say what would be removed
     #[arg(short = 'n', long)]
@@ -84,8 +84,8 @@ pub struct CacheCleanArgs {
 }
 
 pub fn run(a: CacheArgs) -> Result<(), CliError> {
-    let dir = cache_admin::cache_dir(a.cache.dir.as_deref());
-    let scan = cache_admin::scan(&dir).map_err(|e| match e.io_error() {
+    let dir = admin::cache_dir(a.cache.dir.as_deref());
+    let scan = admin::scan(&dir).map_err(|e| match e.io_error() {
         Some(io) => {
             let why = super::io_why(io);
             if io.kind() == std::io::ErrorKind::NotADirectory {
@@ -116,7 +116,7 @@ pub fn run(a: CacheArgs) -> Result<(), CliError> {
                 (false, Some(d)) => Select::OlderThan(d),
                 (false, None) => Select::Unusable,
             };
-            let done = cache_admin::clean(&scan, select, c.dry_run);
+            let done = admin::clean(&scan, select, c.dry_run);
             print(&crate::views::cache::clean_text(&scan, &done, c.dry_run))?;
             if let Some((e, why)) = done.failed.first() {
                 return Err(CliError::failure(

@@ -16,8 +16,7 @@
 //! bombs give an [`Error`] naming the file and the problem.
 
 pub mod blob;
-mod cache;
-pub mod cache_admin;
+pub mod cache;
 mod dir;
 mod error;
 pub mod inner;

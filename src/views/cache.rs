@@ -1,5 +1,5 @@
 //! Output of `ckptfs cache list` / `ckptfs cache clean` (the command is in `src/cli/cache.rs`,
-//! the cache directory's scanning and removal in [`crate::source::cache_admin`]).
+//! the cache directory's scanning and removal in [`crate::source::cache::admin`]).
 //!
 //! ```text
 //! STATE   COMPRESSION   SIZE       INPUT SHA256   BUILT                  LAST USED              INPUT
@@ -18,7 +18,7 @@ use serde::Serialize;
 use crate::format::human_size;
 use crate::format::table;
 use crate::format::time::rfc3339;
-use crate::source::cache_admin::{Cleaned, Entry, Scan, State};
+use crate::source::cache::admin::{Cleaned, Entry, Scan, State};
 
 const HEADER: [&str; 7] = [
     "State",

@@ -14,9 +14,9 @@ use crate::source::error::Error;
 
 /// Reads the compressed input, counting every byte (and driving the progress bar).
 pub(in crate::source) struct Tally<'a, R: Read> {
-    pub(in crate::source) inner: R,
-    pub(in crate::source) read: &'a std::cell::Cell<u64>,
-    pub(in crate::source) bar: Option<indicatif::ProgressBar>,
+    pub(super) inner: R,
+    pub(super) read: &'a std::cell::Cell<u64>,
+    pub(super) bar: Option<indicatif::ProgressBar>,
 }
 
 impl<'a, R: Read> Tally<'a, R> {

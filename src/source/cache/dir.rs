@@ -115,7 +115,7 @@ fn ensure_cache_dir(dir: &Path) -> Result<(), Error> {
 
 /// Checks that the existing cache directory is safe: a directory owned by the current user, not
 /// writable by group or others.
-pub(in crate::source) fn check_cache_dir(dir: &Path) -> Result<(), Error> {
+pub(super) fn check_cache_dir(dir: &Path) -> Result<(), Error> {
     let cache_err = |why: String| Error::Cache {
         path: dir.to_path_buf(),
         why,

@@ -15,20 +15,20 @@ use super::{RemoveOnDrop, euid, remove_if_exists};
 use crate::source::error::Error;
 use crate::source::{Blob, InputKind};
 
-pub(in crate::source) const META_FORMAT: u32 = 1;
+pub(super) const META_FORMAT: u32 = 1;
 const MAX_META: u64 = 64 * 1024;
 
 /// The suffixes (after the 64-hex key) of every file the cache creates for an entry.
-pub(in crate::source) const TAR: &str = ".tar";
-pub(in crate::source) const META: &str = ".meta";
-pub(in crate::source) const LOCK: &str = ".lock";
-pub(in crate::source) const TAR_PARTIAL: &str = ".tar.partial";
-pub(in crate::source) const META_PARTIAL: &str = ".meta.partial";
+pub(super) const TAR: &str = ".tar";
+pub(super) const META: &str = ".meta";
+pub(super) const LOCK: &str = ".lock";
+pub(super) const TAR_PARTIAL: &str = ".tar.partial";
+pub(super) const META_PARTIAL: &str = ".meta.partial";
 
 /// What identifies an input file: if any of it changes, the cache entry is not reused.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub(in crate::source) struct Identity {
-    pub(in crate::source) path: String,
+pub(super) struct Identity {
+    pub(super) path: String,
     pub(super) size: u64,
     pub(super) mtime_sec: i64,
     pub(super) mtime_nsec: i64,
@@ -37,30 +37,30 @@ pub(in crate::source) struct Identity {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub(in crate::source) struct Meta {
-    pub(in crate::source) format: u32,
-    pub(in crate::source) compression: String,
-    pub(in crate::source) input: Identity,
-    pub(in crate::source) tar_size: u64,
+pub(super) struct Meta {
+    pub(super) format: u32,
+    pub(super) compression: String,
+    pub(super) input: Identity,
+    pub(super) tar_size: u64,
     /// The input file's sha256; null while the entry's [`super::Record`] job computes it (or
     /// when it could not: a later open computes it again).
     #[serde(default)]
-    pub(in crate::source) input_sha256: Option<String>,
+    pub(super) input_sha256: Option<String>,
     /// The cached tar's inode and change time right after it was written: any later write to
     /// it (even one that keeps its size) changes its ctime, so a tampered copy is not reused.
     /// Absent in older meta files: then the entry is rebuilt.
     #[serde(default)]
-    pub(in crate::source) tar_stamp: Option<Stamp>,
+    pub(super) tar_stamp: Option<Stamp>,
     /// Set while the tar is not yet known to be on disk: the boot it was written in
     /// (`/proc/sys/kernel/random/boot_id`). Within that boot the page cache holds exactly what
     /// was written, so the entry is reused; after a restart writes may have been lost and it is
     /// rebuilt. Cleared once the tar is synced (see [`super::Record`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub(in crate::source) unsynced_boot: Option<String>,
+    pub(super) unsynced_boot: Option<String>,
 }
 
 /// This boot's id, or None where the kernel does not say.
-pub(in crate::source) fn boot_id() -> Option<String> {
+pub(super) fn boot_id() -> Option<String> {
     let s = fs::read_to_string("/proc/sys/kernel/random/boot_id").ok()?;
     let s = s.trim();
     (s.len() == 36).then(|| s.to_string())
@@ -68,7 +68,7 @@ pub(in crate::source) fn boot_id() -> Option<String> {
 
 /// What changes when a file's content is written: inode, ctime (not settable by users), mtime.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub(in crate::source) struct Stamp {
+pub(super) struct Stamp {
     pub(super) ino: u64,
     ctime_sec: i64,
     ctime_nsec: i64,
@@ -77,7 +77,7 @@ pub(in crate::source) struct Stamp {
 }
 
 impl Stamp {
-    pub(in crate::source) fn of(md: &fs::Metadata) -> Stamp {
+    pub(super) fn of(md: &fs::Metadata) -> Stamp {
         Stamp {
             ino: md.ino(),
             ctime_sec: md.ctime(),
@@ -95,7 +95,7 @@ pub(in crate::source) fn compression(kind: InputKind) -> &'static str {
     }
 }
 
-pub(in crate::source) fn identity(input: &Path, file: &File) -> io::Result<Identity> {
+pub(super) fn identity(input: &Path, file: &File) -> io::Result<Identity> {
     let md = file.metadata()?;
     // The path of the very file we opened (not a name that may since point elsewhere).
     let path = fs::read_link(format!("/proc/self/fd/{}", file.as_raw_fd()))
@@ -110,7 +110,7 @@ pub(in crate::source) fn identity(input: &Path, file: &File) -> io::Result<Ident
     })
 }
 
-pub(in crate::source) fn key_of(id: &Identity, kind: InputKind) -> String {
+pub(super) fn key_of(id: &Identity, kind: InputKind) -> String {
     let mut h = Sha256::new();
     h.update(b"ckptfs-cache-v1\0");
     h.update(compression(kind).as_bytes());
@@ -192,7 +192,7 @@ pub(super) fn reuse(
     Ok(Some((tar, meta)))
 }
 
-pub(in crate::source) fn read_meta(p: &Path) -> Result<Meta, String> {
+pub(super) fn read_meta(p: &Path) -> Result<Meta, String> {
     let f = open_cached(p).map_err(|e| format!("its meta file {}: {e}", p.display()))?;
     let md = f.metadata().map_err(|e| format!("its meta file: {e}"))?;
     if !md.is_file() || md.len() > MAX_META {

@@ -27,7 +27,7 @@ fn flock_wait(f: &File) -> io::Result<()> {
 
 /// Tries to take the exclusive `flock` of an entry's lock file without waiting: `Ok(false)` when
 /// another process (a running check or build) holds it.
-pub(in crate::source) fn try_flock(f: &File) -> io::Result<bool> {
+pub(super) fn try_flock(f: &File) -> io::Result<bool> {
     match rustix::fs::flock(f, FlockOperation::NonBlockingLockExclusive) {
         Ok(()) => Ok(true),
         Err(rustix::io::Errno::WOULDBLOCK) => Ok(false),
@@ -36,7 +36,7 @@ pub(in crate::source) fn try_flock(f: &File) -> io::Result<bool> {
 }
 
 /// Opens (creating it, mode 0600, never through a symlink) an entry's lock file.
-pub(in crate::source) fn open_lock(lock_path: &Path) -> io::Result<File> {
+pub(super) fn open_lock(lock_path: &Path) -> io::Result<File> {
     fs::OpenOptions::new()
         .read(true)
         .write(true)
@@ -50,7 +50,7 @@ pub(in crate::source) fn open_lock(lock_path: &Path) -> io::Result<File> {
 /// True while the locked file `f` is still the one named `lock_path`: a process that holds a
 /// lock may remove its file (a failed build, `cache clean`), and a lock taken on a removed file
 /// excludes nobody who opens the name afresh, so whoever gets it checks and takes it again.
-pub(in crate::source) fn lock_is_current(f: &File, lock_path: &Path) -> bool {
+pub(super) fn lock_is_current(f: &File, lock_path: &Path) -> bool {
     match (f.metadata(), fs::symlink_metadata(lock_path)) {
         (Ok(a), Ok(b)) => a.ino() == b.ino() && a.dev() == b.dev(),
         _ => false,

@@ -17,10 +17,10 @@
 //! - `lock.rs`: the entry's `flock`, held by the one process that checks or builds it;
 //! - `build.rs`: decompressing the input into a new entry (bounded, checked to be a tar);
 //! - `hash.rs`: the input's sha256, begun beside the decompressor and finished later;
-//! - `record.rs`: the job that completes a new entry off the open's path (hash, sync, meta file).
-//!
-//! `cache_admin.rs` lists and removes these entries (`ckptfs cache list` / `clean`).
+//! - `record.rs`: the job that completes a new entry off the open's path (hash, sync, meta file);
+//! - `admin.rs`: listing and removing entries (`ckptfs cache list` / `clean`).
 
+pub mod admin;
 mod build;
 mod dir;
 mod entry;
@@ -29,14 +29,9 @@ mod lock;
 mod record;
 
 pub(super) use build::{Tally, decoder};
-pub(super) use dir::{check_cache_dir, free_space};
-pub(crate) use dir::{resolve_cache_dir, usable_cache_dir};
-pub(super) use entry::{
-    Identity, LOCK, META, META_FORMAT, META_PARTIAL, Meta, Stamp, TAR, TAR_PARTIAL, boot_id,
-    compression, identity, key_of, read_meta,
-};
+pub(super) use dir::{free_space, usable_cache_dir};
+pub(super) use entry::compression;
 pub(crate) use hash::{PendingHash, hex};
-pub(super) use lock::{lock_is_current, open_lock, try_flock};
 pub(crate) use record::Record;
 
 use std::fs::{self, File};
@@ -47,7 +42,10 @@ use std::sync::Arc;
 use super::error::Error;
 use super::{Blob, InputKind, OpenOptions};
 use build::{BuildJob, build};
-use entry::{open_cached, reuse, write_meta};
+use entry::{
+    LOCK, META, META_FORMAT, Meta, Stamp, TAR, TAR_PARTIAL, boot_id, identity, key_of, open_cached,
+    reuse, write_meta,
+};
 use lock::lock;
 use record::RecordJob;
 
@@ -287,6 +285,7 @@ pub(crate) fn discard(tar_path: &Path, record: Option<Arc<Record>>) {
 
 #[cfg(test)]
 mod tests {
+    use super::entry::read_meta;
     use super::*;
     use std::os::unix::fs::MetadataExt;
 

@@ -1,6 +1,6 @@
 //! Listing and removing the entries of the decompression cache (`ckptfs cache list` / `clean`).
 //!
-//! An entry is the set of files the cache (`cache/`) creates for one key `K` (64 lowercase hex
+//! An entry is the set of files the cache (`mod.rs`) creates for one key `K` (64 lowercase hex
 //! digits): `K.tar`, `K.meta`, `K.lock`, `K.tar.partial`, `K.meta.partial`. Only regular files with
 //! exactly such a name belong to an entry; anything else in the directory (other names,
 //! symlinks, directories) is reported as "other" and never touched. Nothing here follows a
@@ -29,9 +29,15 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use super::InputKind;
-use super::cache::{self, LOCK, META, META_PARTIAL, TAR, TAR_PARTIAL};
-use super::error::Error;
+use super::dir::{check_cache_dir, resolve_cache_dir};
+use super::entry::{
+    Identity, LOCK, META, META_FORMAT, META_PARTIAL, Meta, Stamp, TAR, TAR_PARTIAL, boot_id,
+    identity, key_of, read_meta,
+};
+use super::euid;
+use super::lock::{lock_is_current, open_lock, try_flock};
+use crate::source::InputKind;
+use crate::source::error::Error;
 
 /// Every suffix of an entry's files, in removal order (the lock last).
 const SUFFIXES: [&str; 5] = [TAR_PARTIAL, META_PARTIAL, META, TAR, LOCK];
@@ -117,7 +123,7 @@ impl Scan {
 
 /// The cache directory for `--cache-dir` (`explicit`) and the environment, as the cache picks it.
 pub fn cache_dir(explicit: Option<&Path>) -> PathBuf {
-    cache::resolve_cache_dir(explicit)
+    resolve_cache_dir(explicit)
 }
 
 /// The key and suffix of a cache file name, if it is one.
@@ -225,7 +231,7 @@ pub fn scan(dir: &Path) -> Result<Scan, Error> {
         Ok(rd) => rd,
     };
     out.exists = true;
-    if let Err(e) = cache::check_cache_dir(dir) {
+    if let Err(e) = check_cache_dir(dir) {
         out.unsafe_dir = Some(match e {
             Error::Cache { why, .. } => why,
             e => e.to_string(),
@@ -324,7 +330,7 @@ fn classify(dir: &Path, key: &str, locked: bool, noatime: bool) -> Result<Option
     }
     let meta = mds
         .contains_key(META)
-        .then(|| cache::read_meta(&dir.join(format!("{key}{META}"))));
+        .then(|| read_meta(&dir.join(format!("{key}{META}"))));
     if let Some(Ok(m)) = &meta {
         e.input = Some(m.input.path.clone());
         e.compression = Some(m.compression.clone());
@@ -361,26 +367,26 @@ fn classify(dir: &Path, key: &str, locked: bool, noatime: bool) -> Result<Option
 }
 
 /// Why the cache would not reuse an entry with tar `t` and meta `m`, apart from its input.
-fn staleness(key: &str, t: &fs::Metadata, m: &cache::Meta) -> Option<String> {
+fn staleness(key: &str, t: &fs::Metadata, m: &Meta) -> Option<String> {
     let kind = match m.compression.as_str() {
         "gzip" => InputKind::TarGz,
         "zstd" => InputKind::TarZst,
         _ => return Some("its meta file has an unknown compression".into()),
     };
-    if m.format != cache::META_FORMAT {
+    if m.format != META_FORMAT {
         return Some("its meta file has another format".into());
     }
-    if cache::key_of(&m.input, kind) != key {
+    if key_of(&m.input, kind) != key {
         return Some("its meta file describes another input than its name says".into());
     }
-    if t.uid() != cache::euid() {
+    if t.uid() != euid() {
         return Some("the tar is not owned by the current user".into());
     }
-    if m.tar_stamp != Some(cache::Stamp::of(t)) || t.len() != m.tar_size {
+    if m.tar_stamp != Some(Stamp::of(t)) || t.len() != m.tar_size {
         return Some("the tar changed after it was written".into());
     }
     if let Some(b) = &m.unsynced_boot
-        && cache::boot_id().as_deref() != Some(b.as_str())
+        && boot_id().as_deref() != Some(b.as_str())
     {
         return Some("written before the last restart and never synced to disk".into());
     }
@@ -390,9 +396,9 @@ fn staleness(key: &str, t: &fs::Metadata, m: &cache::Meta) -> Option<String> {
 /// Whether the input an entry was made from is gone or changed (`Ok(Some(why))`), checked like
 /// the cache does on reuse: the identity of the file opened at its path. `Err` when it cannot be
 /// checked.
-fn input_changed(id: &cache::Identity) -> Result<Option<String>, String> {
+fn input_changed(id: &Identity) -> Result<Option<String>, String> {
     let p = Path::new(&id.path);
-    let f = match super::dir::open_evidence(p, true) {
+    let f = match crate::source::dir::open_evidence(p, true) {
         Ok(f) => f,
         Err(e)
             if matches!(
@@ -407,7 +413,7 @@ fn input_changed(id: &cache::Identity) -> Result<Option<String>, String> {
         }
         Err(e) => return Err(format!("cannot check its input: {e}")),
     };
-    match cache::identity(p, &f) {
+    match identity(p, &f) {
         Ok(now) if &now == id => Ok(None),
         Ok(_) => Ok(Some(
             "its input changed (path, size, mtime, inode or device differ)".into(),
@@ -430,7 +436,7 @@ fn in_use(dir: &Path, key: &str) -> Result<bool, Error> {
         Err(e) => return Err(Error::io(&p, "cannot open the cache lock", e)),
     };
     // Released when `f` is closed.
-    cache::try_flock(&f)
+    try_flock(&f)
         .map(|got| !got)
         .map_err(|e| Error::io(&p, "cannot check the cache lock", e))
 }
@@ -535,10 +541,9 @@ fn remove_entry(
         return remove_layer(dir, key, select, now, noatime);
     }
     let lock_path = dir.join(format!("{key}{LOCK}"));
-    let lock =
-        cache::open_lock(&lock_path).map_err(|e| (0, format!("cannot open its lock: {e}")))?;
-    match cache::try_flock(&lock) {
-        Ok(true) if cache::lock_is_current(&lock, &lock_path) => {}
+    let lock = open_lock(&lock_path).map_err(|e| (0, format!("cannot open its lock: {e}")))?;
+    match try_flock(&lock) {
+        Ok(true) if lock_is_current(&lock, &lock_path) => {}
         Ok(true) => {
             return Ok(Removal::Skipped(
                 "changed since it was listed: its lock file was replaced".into(),
@@ -833,8 +838,8 @@ mod tests {
         assert_eq!(s.others[0].why, "not a regular file");
 
         // In use: a held lock keeps an entry out of every selection.
-        let held = cache::open_lock(&cache.join(format!("{}.lock", k("3")))).unwrap();
-        assert!(cache::try_flock(&held).unwrap());
+        let held = open_lock(&cache.join(format!("{}.lock", k("3")))).unwrap();
+        assert!(try_flock(&held).unwrap());
         let s = scan(&cache).unwrap();
         assert_eq!(state_of_in(&s, &k("3")), State::InUse);
 
