@@ -41,7 +41,7 @@ pub enum Content {
     /// by offset up to the inner content's real end. The targets of the tree's links (`.link/`)
     /// are such files: a tool that follows links and sizes a file before reading it (yara maps
     /// it) finds nothing there to scan a second time, while `cat`, `xxd -s`, `dd`, `gdb -c` and
-    /// `grep -c` read it whole. See `fs/tree.rs` for the layout.
+    /// `grep -c` read it whole. See `fs/tree/layout.rs` for the layout.
     Procfs(Box<Content>),
 }
 
