@@ -20,6 +20,8 @@ command -v mactime >/dev/null 2>&1 || need+=(sleuthkit)
 command -v bats >/dev/null 2>&1 || need+=(bats)
 command -v jq >/dev/null 2>&1 || need+=(jq)
 command -v sudo >/dev/null 2>&1 || need+=(sudo)
+# the case report rendered in a real browser (tests/it/report_browser.rs)
+command -v chromium >/dev/null 2>&1 || need+=(chromium)
 # deploy/*.yaml parsed by tests/it/scan.rs
 python3 -c 'import yaml' >/dev/null 2>&1 || need+=(python3-yaml)
 if [ ${#need[@]} -gt 0 ]; then

@@ -123,7 +123,8 @@ impl Kind {
         }
     }
 
-    /// The text colour on [`Kind::fill`].
+    /// The text colour on [`Kind::fill`] (an inline style: the page's stylesheet sets the
+    /// colour of SVG text, which a presentation attribute would not override).
     fn ink(self) -> &'static str {
         match self {
             Kind::Tcp | Kind::Unix | Kind::Udp => "#ffffff",
@@ -809,7 +810,7 @@ fn svg(g: &Graph, id: &str, out: &mut String) {
     let heading = |out: &mut String, x: u32, t: &str| {
         let _ = write!(
             out,
-            "<text x=\"{x}\" y=\"18\" font-weight=\"bold\" fill=\"#222\">{t}</text>"
+            "<text x=\"{x}\" y=\"18\" style=\"font-weight:bold\">{t}</text>"
         );
     };
     heading(out, P_X, "Processes");
@@ -869,7 +870,7 @@ fn svg(g: &Graph, id: &str, out: &mut String) {
         }
         let _ = write!(
             out,
-            "<a href=\"#{id}-o{}\" class=\"conn-object\"><title>{}</title><rect x=\"{O_X}\" y=\"{y}\" width=\"{O_W}\" height=\"{BOX_H}\" rx=\"4\" fill=\"{}\" stroke=\"#222\"/><text x=\"{}\" y=\"{}\" fill=\"{}\">{}</text></a>",
+            "<a href=\"#{id}-o{}\" class=\"conn-object\"><title>{}</title><rect x=\"{O_X}\" y=\"{y}\" width=\"{O_W}\" height=\"{BOX_H}\" rx=\"4\" fill=\"{}\" stroke=\"#222\"/><text x=\"{}\" y=\"{}\" style=\"fill:{}\">{}</text></a>",
             i + 1,
             esc(&title),
             o.kind.fill(),
