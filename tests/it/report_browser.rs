@@ -16,7 +16,6 @@ use std::time::Duration;
 
 use ckptfs::model::Checkpoint;
 use ckptfs::model::load::load;
-use ckptfs::render::report::{Input, Report, page};
 use ckptfs::source::{OpenOptions, open};
 
 use crate::common::*;
@@ -299,49 +298,49 @@ fn the_harness_sees_errors_blank_pages_and_outside_references() {
     );
 }
 
-/// A fixture's checkpoint.tar.gz, loaded (its cache in `dir`).
-fn load_fixture(case: &str, dir: &TempDir) -> Option<(Checkpoint, std::path::PathBuf)> {
-    let input = fixtures()?.join(case).join("checkpoint.tar.gz");
+/// A fixture's checkpoint.tar.gz, loaded (its cache in `dir`): the model the page is checked
+/// against.
+fn load_fixture(input: &Path, dir: &TempDir) -> Checkpoint {
     let src = open(
-        &input,
+        input,
         &OpenOptions {
             cache_dir: Some(dir.join("cache")),
             ..Default::default()
         },
     )
     .unwrap();
-    Some((load(src).unwrap(), input))
+    load(src).unwrap()
 }
 
-/// podman-implant's report (every section) in Chromium: every process in the DOM, a drawn
+/// `ckptfs report` of podman-implant in Chromium: every process in the DOM, a drawn
 /// screenshot, a silent console, nothing outside the file.
 #[test]
 fn podman_implant_report_in_chromium() {
     if !have_chromium() {
         return;
     }
-    let dir = TempDir::new("browser-implant");
-    let Some((ck, input)) = load_fixture("podman-implant", &dir) else {
+    let Some(fx) = fixtures() else {
         return;
     };
-    let report = Report {
-        inputs: vec![Input {
-            label: input.display().to_string(),
-            ck: &ck,
-            triage: ckptfs::render::triage::findings(&ck),
-            scan: Vec::new(),
-            changed: Vec::new(),
-        }],
-        failed: Vec::new(),
-        command: "ckptfs report checkpoint.tar.gz -o case.html".into(),
-        made: None,
-        changes: Vec::new(),
-        scanned: false,
-    };
-    let html = page(&report);
+    let dir = TempDir::new("browser-implant");
+    let input = fx.join("podman-implant/checkpoint.tar.gz");
     let file = dir.join("case.html");
-    std::fs::write(&file, &html).unwrap();
+    let out = run_timeout(
+        120,
+        &[
+            ckptfs(),
+            "report",
+            "--cache-dir",
+            &dir.join("cache").display().to_string(),
+            &input.display().to_string(),
+            "-o",
+            &file.display().to_string(),
+        ],
+    );
+    assert!(out.ok(), "{out}");
+    let html = std::fs::read_to_string(&file).unwrap();
     assert_eq!(outside_references(&html), Vec::<String>::new());
+    let ck = load_fixture(&input, &dir);
 
     let r = render(&file, &dir);
     assert!(r.console.is_empty(), "console: {:?}", r.console);
