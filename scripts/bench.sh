@@ -17,8 +17,8 @@
 # page cache (it is dropped, where allowed, for the cold first-read row), NOBUILD=1 to use the
 # existing binaries, BENCH_PROFILE=debug to use the debug build, BENCH_CARGO_FLAGS for more cargo
 # flags (e.g. --no-default-features), OUT=FILE to also write the report to FILE, SECTIONS="2 10"
-# to measure only those groups of rows (1 2 3 4 5 6 8 8b 9 7 10 11 12 13 14; default all). RUNS12 (the
-# directory-mount rows of group 12, default 5).
+# to measure only those groups of rows (1 2 3 4 5 6 8 8b 9 7 10 11 12 13 14 15; default all). RUNS12
+# (the directory-mount rows of group 12, default 5).
 set -euo pipefail
 export LC_ALL=C
 
@@ -167,7 +167,8 @@ note_rss() {
 # ---------------------------------------------------------------- table
 ROWS=()
 # row NAME OURS BASE UNIT KIND TARGET BASELINE_NAME
-#   KIND: le (ratio ours/base <= TARGET), ge (ratio >= TARGET), abs (ours < TARGET, no baseline),
+#   KIND: le (ratio ours/base <= TARGET), ge (ratio >= TARGET), abs (ours < TARGET; the ratio
+#         too when BASE is not "-"),
 #         info (no target)
 row() {
     local name=$1 ours=$2 base=$3 unit=$4 kind=$5 target=$6 bname=$7 ratio met tgt
@@ -178,7 +179,8 @@ row() {
             [[ $kind == le ]] && tgt="<= ${target}x" || tgt=">= ${target}x"
             ;;
         abs)
-            ratio="-"
+            # an absolute target; with a baseline, its ratio is printed too
+            ratio=$(awk -v o="$ours" -v b="$base" 'BEGIN { if (b > 0) printf "%.2fx", o / b; else print "-" }')
             met=$(awk -v o="$ours" -v t="$target" 'BEGIN { print (o < t ? "yes" : "NO") }')
             tgt="< $target $unit"
             ;;
@@ -988,6 +990,47 @@ for i in $(seq "${RUNS14:-5}"); do
 done
 rm -rf "$WORK/cache13" "$WORK/ck.oci.tar"
 row "14. mount oci-archive (gzip layer, cold)" "$(median "${ours[@]}")" "$(median "${base[@]}")" s le 1.1 "mount the .tar.gz (cold cache)"
+fi
+
+# ---------------------------------------------------------------- 15. the case report
+# `ckptfs report` of the big image dir: the time to write it (baseline: one read of the pages
+# files, `cat` to /dev/null: the page's density strips read memory at a bounded cost), its size (baseline: the report
+# of the quarter-size checkpoint: the page must not grow with memory), and Chromium's time to
+# load it and take a screenshot (baseline: the same for an empty page: the browser's own start;
+# the row beyond it is the page's cost).
+if want 15; then
+if command -v chromium >/dev/null; then
+log "15. the case report"
+w=() b=() c=() e=()
+echo '<!DOCTYPE html><html><body></body></html>' >"$WORK/empty.html"
+chrome() {
+    timeout 120 chromium --headless --no-sandbox --disable-gpu --no-first-run \
+        --user-data-dir="$WORK/chromium" --window-size=1400,3000 \
+        --screenshot="$WORK/shot.png" "file://$1" >/dev/null 2>&1
+}
+for i in $(seq "$RUNS"); do
+    t cat_pages
+    b+=("$LAST")
+    t "$BIN" report "$DIR" -o "$WORK/case.html"
+    w+=("$LAST")
+    t chrome "$WORK/empty.html"
+    e+=("$LAST")
+    t chrome "$WORK/case.html"
+    c+=("$LAST")
+done
+"$BIN" report "$WORK/small/img/dump" -o "$WORK/case-small.html"
+size=$(stat -c %s "$WORK/case.html")
+size_small=$(stat -c %s "$WORK/case-small.html")
+mb() { awk -v b="$1" 'BEGIN { printf "%.3f", b / 1e6 }'; }
+beyond=$(awk -v c="$(median "${c[@]}")" -v e="$(median "${e[@]}")" 'BEGIN { printf "%.3f", c - e }')
+row "15. ckptfs report, $(human "$SIZE_B"): written" "$(median "${w[@]}")" "$(median "${b[@]}")" s abs 10 "cat pages files > /dev/null"
+row "15. ckptfs report, $(human "$SIZE_B"): size" "$(mb "$size")" "$(mb "$size_small")" MB abs 5 "the report, $(human "$SMALL_B")"
+row "15. ckptfs report, $(human "$SIZE_B"): Chromium load + screenshot" "$(median "${c[@]}")" "$(median "${e[@]}")" s info - "the same, empty page"
+row "15. ckptfs report, $(human "$SIZE_B"): Chromium time beyond an empty page" "$beyond" "-" s abs 2 "-"
+rm -rf "$WORK/chromium" "$WORK/shot.png" "$WORK"/case*.html "$WORK/empty.html"
+else
+    log "15. skipped: needs chromium (scripts/deps.sh)"
+fi
 fi
 
 T_ALL=$(awk -v a="$T_START" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.0f", b - a }')
