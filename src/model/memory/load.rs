@@ -51,15 +51,17 @@ pub(in crate::model) fn process_memory(
     // object's content where it has none, as the kernel does.
     let mut shared: Vec<Extent> = Vec::new();
     let mut under: Vec<Extent> = Vec::new();
+    // Where the pagemap is unknown, a mapping's own pages fail to read.
+    let unknown_pages = |v: &Vma| {
+        unknown.as_ref().map(|why| Extent {
+            start: v.start,
+            len: v.len(),
+            data: ExtentData::Broken(why.clone()),
+        })
+    };
     for v in vmas {
         let Some(shmid) = shmem_id(v, files, memfd) else {
-            if let Some(why) = &unknown {
-                shared.push(Extent {
-                    start: v.start,
-                    len: v.len(),
-                    data: ExtentData::Broken(why.clone()),
-                });
-            }
+            shared.extend(unknown_pages(v));
             continue;
         };
         let shm = shmem_cache.entry(shmid).or_insert_with(|| {
@@ -74,13 +76,7 @@ pub(in crate::model) fn process_memory(
         if !v.shared() && unknown.is_some() {
             // A private mapping's own pages (those it wrote) are in the unknown pagemap: the
             // object's content cannot stand in for them.
-            if let Some(why) = &unknown {
-                shared.push(Extent {
-                    start: v.start,
-                    len: v.len(),
-                    data: ExtentData::Broken(why.clone()),
-                });
-            }
+            shared.extend(unknown_pages(v));
             continue;
         }
         match shm {
