@@ -17,6 +17,7 @@
 //! | the timeline: an SVG chart and its table | `timeline.rs` |
 //! | what changed between two dumps of one container | `changed.rs` |
 //! | an address-space map of one process (SVG and its table) | `addrmap.rs` |
+//! | the density of a mapping's bytes, sampled at a bounded cost | `density.rs` |
 //! | the connections graph (SVG and its table) | `connections.rs` |
 //!
 //! Stable ids (the page links to them, and tests find them): `proc-PID` (a process's row),
@@ -25,9 +26,11 @@
 //!
 //! Bounded: no page's bytes are embedded, and every table is capped (the page says when).
 
+pub mod addrmap;
 pub mod case;
 pub mod changed;
 pub mod connections;
+pub mod density;
 pub mod findings;
 pub mod html;
 pub mod page;
