@@ -9,7 +9,8 @@
 //! 6. [`cli`]: command-line front end.
 //!
 //! Beside them: [`views`] (checkpointctl's subcommands: model -> text, between `render` and `cli`)
-//! and, under every layer, [`format`] (values as text: times, sizes, addresses, escaping).
+//! and, under every layer, [`format`] (values as text: times, sizes, addresses, escaping) and
+//! [`warning`] (the problems a load tolerates, typed by kind).
 
 // The few `unsafe` blocks left (fork, close_range, a pre_exec hook, mmap, madvise) each say why
 // they are sound; system calls with a safe wrapper go through `rustix`.
@@ -23,6 +24,7 @@ pub mod model;
 pub mod render;
 pub mod source;
 pub mod views;
+pub mod warning;
 /// Synthetic checkpoints for tests, benches and examples (the `writer` feature; not in the
 /// shipped binary).
 #[cfg(any(test, feature = "writer"))]

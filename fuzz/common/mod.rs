@@ -90,7 +90,7 @@ pub fn source(files: &[(String, Vec<u8>)]) -> Source {
         Layout::ImageDir,
         images,
         BTreeMap::new(),
-        Vec::new(),
+        ckptfs::warning::Warnings::new(),
     )
 }
 

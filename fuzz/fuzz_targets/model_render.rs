@@ -15,7 +15,7 @@ fuzz_target!(|data: &[u8]| {
     match ckptfs::model::load::load(src) {
         Ok(ck) => {
             for w in &ck.warnings {
-                assert!(!w.is_empty());
+                assert!(!w.message.is_empty());
             }
             common::exercise(&ck);
         }

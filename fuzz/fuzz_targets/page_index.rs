@@ -97,7 +97,7 @@ fuzz_target!(|data: &[u8]| {
         .cloned()
         .collect();
     for name in names {
-        let mut warnings = Vec::new();
+        let mut warnings = ckptfs::warning::Warnings::new();
         let got = pages::load(&dir, &name, &mut warnings);
         let expect = oracle(&dir, &name, 0);
         let mem = match got {

@@ -11,6 +11,7 @@ use super::daemon::{self, Forked, Reporter};
 use super::{CliError, EXIT_FAILURE, EXIT_USAGE};
 use crate::fs::directory::DirectoryFs;
 use crate::fs::{self, CkptFs, FsOptions};
+use crate::warning::Warning;
 use crate::{model, source};
 
 /// Arguments of `ckptfs mount`.
@@ -210,7 +211,7 @@ fn serve_many(
     let loader = move |path: &Path| -> Result<CkptFs, String> {
         let fs = load.open(path).map_err(|e| e.msg)?;
         for w in warnings(&fs).into_iter().take(100) {
-            warn!("{}: {}", path.display(), super::one_line(w));
+            warn!("{}: {}", path.display(), super::one_line(&w.message));
         }
         fs.warm_up_in_background();
         Ok(fs)
@@ -295,7 +296,7 @@ fn mount_and_serve<FS: fs::Filesystem>(
 
 /// What the checkpoint's tree could not show, each line once (the model repeats the source's
 /// warnings).
-fn warnings(fs: &CkptFs) -> Vec<&String> {
+fn warnings(fs: &CkptFs) -> Vec<&Warning> {
     let mut seen = std::collections::HashSet::new();
     let ck = fs.checkpoint();
     ck.source
@@ -303,17 +304,17 @@ fn warnings(fs: &CkptFs) -> Vec<&String> {
         .iter()
         .chain(&ck.warnings)
         .chain(fs.warnings())
-        .filter(|w| seen.insert(w.as_str()))
+        .filter(|w| seen.insert(w.message.as_str()))
         .collect()
 }
 
 /// One line each on stderr (capped, so a broken checkpoint does not flood the terminal).
-fn print_warnings<'a>(ws: impl Iterator<Item = &'a String>) {
+fn print_warnings<'a>(ws: impl Iterator<Item = &'a Warning>) {
     const MAX: usize = 100;
     let mut n = 0usize;
     for w in ws {
         if n < MAX {
-            eprintln!("ckptfs: warning: {}", super::one_line(w));
+            eprintln!("ckptfs: warning: {}", super::one_line(&w.message));
         }
         n += 1;
     }

@@ -18,6 +18,7 @@ use super::filesystem::{
 use super::tree::{Ino, NodeKind, Tree};
 use super::{Error, Result};
 use crate::model::Checkpoint;
+use crate::warning::Warnings;
 
 /// The filesystem of one checkpoint: the checkpoint, its inode tree and the options. Cheap to
 /// clone (shared), so a background thread can pre-render while the session serves.
@@ -108,7 +109,7 @@ impl CkptFs {
     }
 
     /// What the tree left out, one line each (to print before detaching).
-    pub fn warnings(&self) -> &[String] {
+    pub fn warnings(&self) -> &Warnings {
         self.tree.warnings()
     }
 
@@ -300,7 +301,7 @@ pub(crate) mod tests {
                 written: None,
             },
             meta,
-            vec![],
+            Warnings::new(),
         );
         Checkpoint {
             source,
@@ -308,7 +309,7 @@ pub(crate) mod tests {
             processes,
             files: BTreeMap::new(),
             time: SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000),
-            warnings: vec![],
+            warnings: Warnings::new(),
             container_fs: Default::default(),
             objects: Default::default(),
         }

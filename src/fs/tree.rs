@@ -20,6 +20,7 @@ use std::time::SystemTime;
 use super::content::Content;
 use super::{Error, Result};
 use crate::model::Checkpoint;
+use crate::warning::Warnings;
 
 pub use layout::{Parts, file_link, inside_rootfs, link_target, shown_decoded};
 
@@ -212,7 +213,7 @@ pub struct Tree {
     /// `PID/` directories -> index of their process (for ownership).
     pid_dirs: HashMap<Ino, u32>,
     /// Things left out of the tree (conflicting or unsafe names), one line each.
-    warnings: Vec<String>,
+    warnings: Warnings,
 }
 
 impl Tree {
@@ -226,7 +227,7 @@ impl Tree {
     }
 
     /// What was left out while building, one line each.
-    pub fn warnings(&self) -> &[String] {
+    pub fn warnings(&self) -> &Warnings {
         &self.warnings
     }
 

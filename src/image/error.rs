@@ -142,6 +142,26 @@ impl Error {
     pub fn kind(&self) -> &ErrorKind {
         &self.kind
     }
+
+    /// The kind of warning this error is when the load goes on without the image.
+    pub fn warning_kind(&self) -> crate::warning::Kind {
+        use crate::warning::Kind;
+        match self.kind {
+            ErrorKind::TruncatedHeader { .. }
+            | ErrorKind::TruncatedLength { .. }
+            | ErrorKind::LengthPastEnd { .. }
+            | ErrorKind::PayloadPastEnd { .. } => Kind::TruncatedImage,
+            ErrorKind::UnsupportedPages { .. } => Kind::UnsupportedPages,
+            ErrorKind::BadLeadMagic { .. }
+            | ErrorKind::WrongMagic { .. }
+            | ErrorKind::Decode(_)
+            | ErrorKind::NoEntry
+            | ErrorKind::TooManyEntries { .. }
+            | ErrorKind::NoPagemapHead
+            | ErrorKind::UnalignedVaddr { .. }
+            | ErrorKind::RangeOverflow { .. } => Kind::CorruptImage,
+        }
+    }
 }
 
 /// "entry N at offset O" or "at offset O".

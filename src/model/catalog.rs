@@ -9,6 +9,7 @@ use std::path::Path;
 use crate::format::time::short_time;
 use crate::model::metadata::Metadata;
 use crate::source::peek;
+use crate::warning::Warnings;
 
 /// What is known about one checkpoint without opening it.
 #[derive(Clone, Debug, Default)]
@@ -24,7 +25,7 @@ pub struct Listed {
     /// Everything `config.dump` / `spec.dump` said (empty for a plain CRIU image directory).
     pub meta: Metadata,
     /// What could not be understood in the metadata, one line each.
-    pub warnings: Vec<String>,
+    pub warnings: Warnings,
 }
 
 impl Listed {
@@ -107,7 +108,7 @@ pub fn describe(path: &Path) -> Result<Listed, String> {
         }
         return Err("no config.dump, spec.dump or CRIU images: not a checkpoint".into());
     }
-    let mut warnings = Vec::new();
+    let mut warnings = Warnings::new();
     let m = Metadata::from_container_files(config.as_deref(), spec.as_deref(), &mut warnings);
     let parsed = parse_kubelet_name(&name, m.pod_namespace.as_deref());
     let from_name = |f: fn(&KubeletName) -> &String| parsed.as_ref().map(|p| f(p).clone());

@@ -24,6 +24,7 @@ use super::memory::{Extent, ExtentData, Memory, PAGE_SIZE};
 use super::process::{Process, vma_status};
 use super::rootfs::{FileData, RootFs};
 use crate::source::Blob;
+use crate::warning::{Kind, Warnings};
 
 /// The path under `rootfs/` that holds a mapped file's bytes: the file's own path, or for a
 /// deleted file the `PATH (deleted)` where its saved copy is shown.
@@ -41,7 +42,7 @@ fn rootfs_path(path: &str, deleted: bool) -> String {
 pub fn file_pages(
     rootfs: &RootFs,
     processes: &mut [Process],
-    warnings: &mut Vec<String>,
+    warnings: &mut Warnings,
 ) -> BTreeMap<u32, Vec<(u64, u64)>> {
     let mut out = BTreeMap::new();
     let mut cache: HashMap<String, Option<Blob>> = HashMap::new();
@@ -67,21 +68,24 @@ pub fn file_pages(
                 .or_insert_with(|| match rootfs.file(&at).map(FileData::blob) {
                     Some(Ok(b)) => match size {
                         Some(s) if *s != b.len() as u64 => {
-                            warnings.push(format!(
-                                "rootfs{}: {} bytes, but the mapped file had {s} at the \
+                            warnings.push(
+                                Kind::FileMismatch,
+                                format!(
+                                    "rootfs{}: {} bytes, but the mapped file had {s} at the \
                                  checkpoint: another file; its clean pages are left as holes",
-                                crate::format::escape(&at),
-                                b.len()
-                            ));
+                                    crate::format::escape(&at),
+                                    b.len()
+                                ),
+                            );
                             None
                         }
                         _ => Some(b),
                     },
                     Some(Err(e)) => {
-                        warnings.push(format!(
-                            "rootfs{}: cannot read: {e}",
-                            crate::format::escape(&at)
-                        ));
+                        warnings.push(
+                            Kind::Unreadable,
+                            format!("rootfs{}: cannot read: {e}", crate::format::escape(&at)),
+                        );
                         None
                     }
                     None => None,
@@ -143,7 +147,7 @@ pub fn devshm_pages(
     rootfs: &RootFs,
     processes: &mut [Process],
     filled: &mut BTreeMap<u32, Vec<(u64, u64)>>,
-    warnings: &mut Vec<String>,
+    warnings: &mut Warnings,
 ) {
     for p in processes.iter_mut() {
         let mut add: Vec<Extent> = Vec::new();
@@ -161,7 +165,7 @@ pub fn devshm_pages(
             let blob = match rootfs.file(path).map(FileData::blob) {
                 Some(Ok(b)) => b,
                 Some(Err(e)) => {
-                    warnings.push(format!("rootfs{path}: cannot read: {e}"));
+                    warnings.push(Kind::Unreadable, format!("rootfs{path}: cannot read: {e}"));
                     continue;
                 }
                 None => continue,
@@ -232,13 +236,16 @@ fn gaps(mem: &Memory, lo: u64, hi: u64) -> Vec<(u64, u64)> {
 
 /// Adds `add` (pages filled from outside the images) to `p`'s memory; where they overlap dumped
 /// pages the bytes become unreadable (never guessed), with a warning naming `what`.
-fn add_extents(p: &mut Process, add: Vec<Extent>, what: &str, warnings: &mut Vec<String>) {
+fn add_extents(p: &mut Process, add: Vec<Extent>, what: &str, warnings: &mut Warnings) {
     let (m, overlaps) = std::mem::take(&mut p.memory).with(add);
     for o in overlaps {
-        warnings.push(format!(
-            "PID {}: {what} overlap dumped pages at {:#x}-{:#x}",
-            p.pid, o.start, o.end
-        ));
+        warnings.push(
+            Kind::PagesOverlap,
+            format!(
+                "PID {}: {what} overlap dumped pages at {:#x}-{:#x}",
+                p.pid, o.start, o.end
+            ),
+        );
     }
     p.memory = m;
 }
@@ -314,7 +321,7 @@ mod tests {
             data: ExtentData::Bytes(dumped),
         }]);
         let mut p = crate::render::testutil::process_with_files(5, vec![vma], mem);
-        let mut w = Vec::new();
+        let mut w = Warnings::new();
         let filled = file_pages(&r, std::slice::from_mut(&mut p), &mut w);
         assert!(w.is_empty(), "{w:?}");
         // Page 0 dumped (kept); page 1 = file offset 8192: 100 bytes then zeros; pages 2.. past EOF.
@@ -351,7 +358,7 @@ mod tests {
             file_vma(0x30000, 0x32000, 0, reg(3, "/tmp/x", Some(8192), false)),
         ];
         let mut p = crate::render::testutil::process_with_files(5, vmas, Memory::default());
-        let mut w = Vec::new();
+        let mut w = Warnings::new();
         let filled = file_pages(&r, std::slice::from_mut(&mut p), &mut w);
         assert_eq!(filled[&5], vec![(0x10000, 0x12000), (0x30000, 0x32000)]);
         let mut buf = vec![0u8; 0x2000];
@@ -360,10 +367,7 @@ mod tests {
         p.memory.read_at(0x30000, &mut buf).unwrap();
         assert_eq!(buf, new);
         assert_eq!(p.memory.present_in(0x20000, 0x22000), 0);
-        assert_eq!(w.len(), 1, "{w:?}");
-        assert!(
-            w[0].contains("rootfs/lib/other.so: 8192 bytes, but the mapped file had 5000"),
-            "{w:?}"
-        );
+        assert_eq!(w.kinds(), [Kind::FileMismatch], "{w:?}");
+        assert!(w[0].message.contains("rootfs/lib/other.so"), "{w:?}");
     }
 }

@@ -16,6 +16,7 @@ use std::sync::Arc;
 use super::files::{FileKind, FileRef};
 use crate::image::{self, magic, pb};
 use crate::source::{Blob, ImageDir};
+use crate::warning::{Kind, Warnings};
 
 /// `remap_file_path_entry` (CRIU images/remap-file-path.proto); not in our `proto/`.
 #[derive(Clone, PartialEq, prost::Message)]
@@ -35,7 +36,7 @@ const REMAP_GHOST_BIT: u32 = 1 << 31;
 const MAX_CHUNKED: u64 = 1 << 30;
 
 /// (orig file id, ghost id or None for LINKED) of every deleted file.
-fn remaps(dir: &ImageDir, warnings: &mut Vec<String>) -> Vec<(u32, Option<u32>)> {
+fn remaps(dir: &ImageDir, warnings: &mut Warnings) -> Vec<(u32, Option<u32>)> {
     let Some(b) = dir.files.get("remap-fpath.img") else {
         return Vec::new();
     };
@@ -43,7 +44,7 @@ fn remaps(dir: &ImageDir, warnings: &mut Vec<String>) -> Vec<(u32, Option<u32>)>
         match image::decode_all("remap-fpath.img", b.bytes(), magic::REMAP_FPATH) {
             Ok(v) => v,
             Err(e) => {
-                warnings.push(format!("{}: {e}", dir.label));
+                warnings.push(e.warning_kind(), format!("{}: {e}", dir.label));
                 return Vec::new();
             }
         };
@@ -62,11 +63,7 @@ fn remaps(dir: &ImageDir, warnings: &mut Vec<String>) -> Vec<(u32, Option<u32>)>
 
 /// Marks the files CRIU remapped (ghost or linked) as deleted, with a ghost's recorded device
 /// and inode. Call before the files are shared.
-pub fn mark_deleted(
-    dir: &ImageDir,
-    files: &mut BTreeMap<u32, FileRef>,
-    warnings: &mut Vec<String>,
-) {
+pub fn mark_deleted(dir: &ImageDir, files: &mut BTreeMap<u32, FileRef>, warnings: &mut Warnings) {
     for (id, ghost) in remaps(dir, warnings) {
         let recorded = ghost
             .and_then(|gid| dir.files.get(&format!("ghost-file-{gid:x}.img")))
@@ -110,7 +107,7 @@ pub struct Ghost {
 pub fn ghosts(
     dir: &ImageDir,
     files: &BTreeMap<u32, FileRef>,
-    warnings: &mut Vec<String>,
+    warnings: &mut Warnings,
 ) -> Vec<Ghost> {
     let mut out = Vec::new();
     for (id, ghost) in remaps(dir, warnings) {
@@ -120,10 +117,13 @@ pub fn ghosts(
         };
         let name = format!("ghost-file-{gid:x}.img");
         let Some(b) = dir.files.get(&name) else {
-            warnings.push(format!(
-                "{}/{name}: missing: the content of deleted file {path} is not available",
-                dir.label
-            ));
+            warnings.push(
+                Kind::MissingImage,
+                format!(
+                    "{}/{name}: missing: the content of deleted file {path} is not available",
+                    dir.label
+                ),
+            );
             continue;
         };
         match ghost_content(&name, b) {
@@ -139,7 +139,7 @@ pub fn ghosts(
                 }),
             }),
             Ok(None) => {}
-            Err(e) => warnings.push(format!("{}/{name}: {e}", dir.label)),
+            Err(e) => warnings.push(Kind::CorruptImage, format!("{}/{name}: {e}", dir.label)),
         }
     }
     out
@@ -264,7 +264,7 @@ pub(crate) mod tests {
     #[test]
     fn ghosts_are_deleted_and_readable() {
         let (dir, mut files) = ghost_dir(b"GHOST-CONTENT");
-        let mut w = Vec::new();
+        let mut w = Warnings::new();
         mark_deleted(&dir, &mut files, &mut w);
         assert!(w.is_empty(), "{w:?}");
         assert_eq!(files[&7].link_text(), "/tmp/gone.txt (deleted)");

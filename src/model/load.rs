@@ -18,11 +18,12 @@ use super::process::{Arch, Process, TaskState, threads};
 use super::{Checkpoint, Error, FileRef, files, memory};
 use crate::image::{self, magic, pb};
 use crate::source::{ImageDir, Source};
+use crate::warning::{Kind, Warnings};
 
 /// Loads the whole model. Fails only when the checkpoint has no usable process tree; everything
 /// else that is missing or broken becomes a warning (and, for memory, broken extents).
 pub fn load(source: Source) -> Result<Checkpoint, Error> {
-    let mut warnings: Vec<String> = source.warnings.clone();
+    let mut warnings: Warnings = source.warnings.clone();
     let dir = &source.images;
     if dir.chain().any(|d| d.files.contains_key("cipher.img")) {
         return Err(Error::Invalid {
@@ -37,7 +38,7 @@ pub fn load(source: Source) -> Result<Checkpoint, Error> {
         // A container archive without its process tree still holds the engine's metadata: the
         // model has no process, and one warning says why.
         if source.layout == crate::source::Layout::ContainerArchive {
-            warnings.push(format!(
+            warnings.push(Kind::MissingImage, format!(
                 "{}/pstree.img is missing: the checkpoint holds no process tree (no processes, files, sockets or memory); only the container's metadata is shown",
                 dir.label
             ));
@@ -75,10 +76,13 @@ pub fn load(source: Source) -> Result<Checkpoint, Error> {
     let mut seen = std::collections::HashSet::new();
     for entry in &pstree {
         if !seen.insert(entry.pid) {
-            warnings.push(format!(
-                "{}/pstree.img: PID {} is listed twice; the second entry is ignored",
-                dir.label, entry.pid
-            ));
+            warnings.push(
+                Kind::Duplicate,
+                format!(
+                    "{}/pstree.img: PID {} is listed twice; the second entry is ignored",
+                    dir.label, entry.pid
+                ),
+            );
             continue;
         }
         processes.push(load_process(
@@ -161,7 +165,7 @@ fn checkpoint_time(source: &Source, meta: &Metadata) -> SystemTime {
         .unwrap_or(SystemTime::UNIX_EPOCH)
 }
 
-fn load_metadata(source: &Source, warnings: &mut Vec<String>) -> Metadata {
+fn load_metadata(source: &Source, warnings: &mut Warnings) -> Metadata {
     let md = |n: &str| source.file(n).map(|b| b.bytes());
     let mut meta = Metadata::from_container_files(md("config.dump"), md("spec.dump"), warnings);
     if let Some(img) = &source.oci {
@@ -192,7 +196,7 @@ fn load_metadata(source: &Source, warnings: &mut Vec<String>) -> Metadata {
                 let incremental = dir.parent.is_some();
                 meta.inventory = Some(super::metadata::Inventory::from_entry(&inv, incremental));
             }
-            Err(e) => warnings.push(format!("{}: {e}", dir.label)),
+            Err(e) => warnings.push(e.warning_kind(), format!("{}: {e}", dir.label)),
         }
     }
     // CRIU writes stats-dump in the image dir; Podman also copies it to the archive root.
@@ -220,7 +224,7 @@ fn load_metadata(source: &Source, warnings: &mut Vec<String>) -> Metadata {
                     shpages_written: d.shpages_written,
                 })
             }
-            Err(e) => warnings.push(format!("{}: {e}", dir.label)),
+            Err(e) => warnings.push(e.warning_kind(), format!("{}: {e}", dir.label)),
         }
     }
     meta
@@ -233,13 +237,13 @@ pub(super) fn optional_one<M: prost::Message + Default>(
     name: &str,
     magic: u32,
     lost: &str,
-    warnings: &mut Vec<String>,
+    warnings: &mut Warnings,
 ) -> Option<M> {
     let b = dir.files.get(name)?;
     match image::decode_one::<M>(name, b.bytes(), magic) {
         Ok(m) => Some(m),
         Err(e) => {
-            warnings.push(format!("{}: {e}{lost}", dir.label));
+            warnings.push(e.warning_kind(), format!("{}: {e}{lost}", dir.label));
             None
         }
     }
@@ -250,13 +254,13 @@ pub(super) fn optional<M: prost::Message + Default>(
     dir: &ImageDir,
     name: &str,
     magic: u32,
-    warnings: &mut Vec<String>,
+    warnings: &mut Warnings,
 ) -> Option<Vec<M>> {
     let b = dir.files.get(name)?;
     match image::decode_all::<M>(name, b.bytes(), magic) {
         Ok(v) => Some(v),
         Err(e) => {
-            warnings.push(format!("{}: {e}", dir.label));
+            warnings.push(e.warning_kind(), format!("{}: {e}", dir.label));
             None
         }
     }
@@ -270,7 +274,7 @@ fn load_process(
     files: &BTreeMap<u32, FileRef>,
     memfd: &HashMap<u64, (String, u64)>,
     shmem_cache: &mut HashMap<u64, Option<Memory>>,
-    warnings: &mut Vec<String>,
+    warnings: &mut Warnings,
 ) -> Process {
     let pid = entry.pid;
     let task = threads::load_task(dir, entry, warnings);
@@ -343,7 +347,13 @@ mod tests {
             size: 0,
             cache_path: None,
         };
-        Source::from_parts(input, Layout::ImageDir, images, BTreeMap::new(), Vec::new())
+        Source::from_parts(
+            input,
+            Layout::ImageDir,
+            images,
+            BTreeMap::new(),
+            Warnings::new(),
+        )
     }
 
     fn one_process() -> BTreeMap<String, Vec<u8>> {
@@ -366,8 +376,8 @@ mod tests {
         let ck = load(source(files)).unwrap();
         assert!(
             ck.warnings
-                .iter()
-                .any(|w| w.contains("pagemap-1.img: missing")),
+                .of(Kind::MissingImage)
+                .any(|w| w.message.contains("pagemap-1.img")),
             "{:?}",
             ck.warnings
         );
@@ -383,7 +393,9 @@ mod tests {
             .expect("the process survives a refused pagemap");
         assert!(p.memory.read_at(A, &mut buf).is_err());
         assert!(
-            ck.warnings.iter().any(|w| w.contains("pagemap-1.img")),
+            ck.warnings
+                .of(Kind::TruncatedImage)
+                .any(|w| w.message.contains("pagemap-1.img")),
             "{:?}",
             ck.warnings
         );
@@ -437,7 +449,9 @@ mod tests {
         files.insert("pagemap-1.img".into(), cut);
         let ck = load(source(files)).unwrap();
         assert!(
-            ck.warnings.iter().any(|w| w.contains("may be truncated")),
+            ck.warnings
+                .of(Kind::TruncatedImage)
+                .any(|w| w.message.contains("pages-1.img")),
             "{:?}",
             ck.warnings
         );
@@ -451,7 +465,9 @@ mod tests {
         ids.truncate(ids.len() - 1);
         let ck = load(source(files)).unwrap();
         assert!(
-            ck.warnings.iter().any(|w| w.contains("ids-1.img")),
+            ck.warnings
+                .of(Kind::TruncatedImage)
+                .any(|w| w.message.contains("ids-1.img")),
             "{:?}",
             ck.warnings
         );

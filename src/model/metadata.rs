@@ -5,6 +5,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::network::{self, NetInterface};
+use crate::warning::{Kind, Warnings};
 
 /// CRIU dump statistics (`DumpStatsEntry`), times in microseconds.
 #[derive(Clone, Debug, Default, Serialize, PartialEq, Eq)]
@@ -136,16 +137,17 @@ impl Metadata {
     pub fn from_container_files(
         config: Option<&[u8]>,
         spec: Option<&[u8]>,
-        warnings: &mut Vec<String>,
+        warnings: &mut Warnings,
     ) -> Metadata {
         let mut m = Metadata::default();
-        let parse = |name: &str, b: &[u8], warnings: &mut Vec<String>| -> Option<Value> {
+        let parse = |name: &str, b: &[u8], warnings: &mut Warnings| -> Option<Value> {
             match serde_json::from_slice::<Value>(b) {
                 Ok(v) => Some(v),
                 Err(e) => {
-                    warnings.push(format!(
-                        "{name}: not valid JSON ({e}); its metadata is ignored"
-                    ));
+                    warnings.push(
+                        Kind::BadMetadata,
+                        format!("{name}: not valid JSON ({e}); its metadata is ignored"),
+                    );
                     None
                 }
             }
@@ -207,13 +209,14 @@ impl Metadata {
 
     /// Takes the container's name, image, id and times from Docker's own records of it
     /// (`config.v2.json`, `hostconfig.json` beside a `docker checkpoint create` checkpoint).
-    pub fn set_docker(&mut self, config: &[u8], host: Option<&[u8]>, warnings: &mut Vec<String>) {
+    pub fn set_docker(&mut self, config: &[u8], host: Option<&[u8]>, warnings: &mut Warnings) {
         let c: Value = match serde_json::from_slice(config) {
             Ok(v) => v,
             Err(e) => {
-                warnings.push(format!(
-                    "config.v2.json: not valid JSON ({e}); Docker's metadata is ignored"
-                ));
+                warnings.push(
+                    Kind::BadMetadata,
+                    format!("config.v2.json: not valid JSON ({e}); Docker's metadata is ignored"),
+                );
                 return;
             }
         };
@@ -315,13 +318,14 @@ impl Metadata {
 
     /// Reads Podman's `network.status` (see [`network`]); when it has interfaces they replace
     /// those taken from annotations. A malformed file is a warning.
-    pub fn set_network_status(&mut self, bytes: &[u8], warnings: &mut Vec<String>) {
+    pub fn set_network_status(&mut self, bytes: &[u8], warnings: &mut Warnings) {
         match network::parse_network_status(bytes) {
             Ok(v) if !v.is_empty() => self.network = v,
             Ok(_) => {}
-            Err(e) => warnings.push(format!(
-                "network.status: {e}; the network interfaces are unknown"
-            )),
+            Err(e) => warnings.push(
+                Kind::BadMetadata,
+                format!("network.status: {e}; the network interfaces are unknown"),
+            ),
         }
     }
 }
@@ -332,7 +336,7 @@ mod tests {
 
     #[test]
     fn podman_config_and_spec() {
-        let mut w = Vec::new();
+        let mut w = Warnings::new();
         let m = Metadata::from_container_files(
             Some(br#"{"id":"abc","name":"web","rootfsImageName":"docker.io/library/nginx:latest","rootfsImage":"sha","runtime":"runc","createdTime":"2026-01-01T00:00:00Z","checkpointedTime":"2026-01-02T00:00:00Z"}"#),
             Some(br#"{"annotations":{"io.container.manager":"libpod"}}"#),
@@ -347,7 +351,7 @@ mod tests {
 
     #[test]
     fn crio_annotations() {
-        let mut w = Vec::new();
+        let mut w = Warnings::new();
         let m = Metadata::from_container_files(
             Some(br#"{"id":"abc","rootfsImageName":"img"}"#),
             Some(
@@ -379,14 +383,14 @@ mod tests {
 
     #[test]
     fn containerd_and_garbage() {
-        let mut w = Vec::new();
+        let mut w = Warnings::new();
         let m = Metadata::from_container_files(
             Some(b"not json"),
             Some(br#"{"annotations":{"io.kubernetes.cri.container-name":"c"}}"#),
             &mut w,
         );
-        assert_eq!(w.len(), 1);
-        assert!(w[0].contains("config.dump"));
+        assert_eq!(w.kinds(), [Kind::BadMetadata]);
+        assert!(w[0].message.contains("config.dump"));
         assert_eq!(m.engine.as_deref(), Some("containerd"));
         assert_eq!(m.container_name.as_deref(), Some("c"));
     }

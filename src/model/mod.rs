@@ -41,6 +41,17 @@ pub enum Error {
     Missing(String),
 }
 
+impl Error {
+    /// The kind of warning this error is when the load goes on without what failed.
+    pub fn warning_kind(&self) -> crate::warning::Kind {
+        match self {
+            Error::Image(e) => e.warning_kind(),
+            Error::Invalid { .. } => crate::warning::Kind::CorruptImage,
+            Error::Missing(_) => crate::warning::Kind::MissingImage,
+        }
+    }
+}
+
 /// Where the runtimes store the container's log in their archives, in the order looked for.
 pub const CONTAINER_LOG_NAMES: [&str; 3] =
     ["container.log", "io.kubernetes.cri-o.LogPath", "ctr.log"];
@@ -58,7 +69,7 @@ pub struct Checkpoint {
     /// The time the tree reports for its files: the checkpoint time when known.
     pub time: SystemTime,
     /// Problems that did not stop the load: what is missing or broken, and where.
-    pub warnings: Vec<String>,
+    pub warnings: crate::warning::Warnings,
     /// `rootfs/`, the mounts, and the memory filled from `rootfs/` ([`rootfs::attach`]).
     pub container_fs: rootfs::ContainerFs,
     /// Objects no single process owns (SysV shared memory, ...).

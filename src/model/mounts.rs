@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 
 use crate::image::{self, magic, pb};
 use crate::source::ImageDir;
+use crate::warning::Warnings;
 
 /// One mount (`MntEntry`), as the kernel showed it in mountinfo at dump time.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -105,7 +106,7 @@ fn mount_from(e: &pb::MntEntry) -> MountPoint {
 
 /// Decodes every `mountpoints-*.img` of `dir` and the mount namespace of each of `pids`.
 /// A broken image becomes a warning.
-pub fn load(dir: &ImageDir, pids: &[u32], warnings: &mut Vec<String>) -> Mounts {
+pub fn load(dir: &ImageDir, pids: &[u32], warnings: &mut Warnings) -> Mounts {
     let mut m = Mounts::default();
     for (name, blob) in &dir.files {
         let Some(id) = name
@@ -124,7 +125,7 @@ pub fn load(dir: &ImageDir, pids: &[u32], warnings: &mut Vec<String>) -> Mounts 
                 // CRIU writes them in the reverse order of /proc/PID/mountinfo.
                 m.by_ns.insert(ns, v.iter().rev().map(mount_from).collect());
             }
-            Err(e) => warnings.push(format!("{}: {e}", dir.label)),
+            Err(e) => warnings.push(e.warning_kind(), format!("{}: {e}", dir.label)),
         }
     }
     for &pid in pids {

@@ -10,6 +10,7 @@ use super::memory::{Extent, ExtentData, Memory};
 use super::pages;
 use crate::image::{self, magic, pb};
 use crate::source::{Blob, ImageDir};
+use crate::warning::{Kind, Warnings};
 
 /// The checkpoint's shared kernel objects.
 #[derive(Clone, Debug, Default)]
@@ -54,7 +55,7 @@ pub struct Buffer {
 
 impl Objects {
     /// Loads every object kind `dir` has; what is broken becomes a warning.
-    pub fn load(dir: &ImageDir, warnings: &mut Vec<String>) -> Objects {
+    pub fn load(dir: &ImageDir, warnings: &mut Warnings) -> Objects {
         let mut o = Objects {
             shm: load_shm(dir, warnings),
             memfds: load_memfds(dir, warnings),
@@ -74,7 +75,7 @@ impl Objects {
         name: &str,
         magic: u32,
         kind: &str,
-        warnings: &mut Vec<String>,
+        warnings: &mut Warnings,
     ) {
         let Some(blob) = dir.files.get(name) else {
             return;
@@ -95,12 +96,12 @@ impl Objects {
                     }
                 }
             }
-            Err(e) => warnings.push(format!("{}: {e}", dir.label)),
+            Err(e) => warnings.push(e.warning_kind(), format!("{}: {e}", dir.label)),
         }
     }
 
     /// `tcp-stream-<ino>.img`: an established socket's receive and send queues.
-    fn load_tcp_streams(&mut self, dir: &ImageDir, warnings: &mut Vec<String>) {
+    fn load_tcp_streams(&mut self, dir: &ImageDir, warnings: &mut Warnings) {
         for (name, blob) in &dir.files {
             let Some(ino) = name
                 .strip_prefix("tcp-stream-")
@@ -117,7 +118,7 @@ impl Objects {
             ) {
                 Ok(v) => v,
                 Err(e) => {
-                    warnings.push(format!("{}: {e}", dir.label));
+                    warnings.push(e.warning_kind(), format!("{}: {e}", dir.label));
                     continue;
                 }
             };
@@ -146,7 +147,7 @@ impl Objects {
         &mut self,
         dir: &ImageDir,
         socket_ino: &BTreeMap<u32, u32>,
-        warnings: &mut Vec<String>,
+        warnings: &mut Warnings,
     ) {
         let name = "sk-queues.img";
         let Some(blob) = dir.files.get(name) else {
@@ -160,17 +161,20 @@ impl Objects {
         ) {
             Ok(v) => v,
             Err(e) => {
-                warnings.push(format!("{}: {e}", dir.label));
+                warnings.push(e.warning_kind(), format!("{}: {e}", dir.label));
                 return;
             }
         };
         let mut per: BTreeMap<u32, Vec<u8>> = BTreeMap::new();
         for (e, range) in v {
             let Some(&ino) = socket_ino.get(&e.id_for) else {
-                warnings.push(format!(
-                    "{}/{name}: queued data for socket id {} which files.img lacks",
-                    dir.label, e.id_for
-                ));
+                warnings.push(
+                    Kind::DanglingReference,
+                    format!(
+                        "{}/{name}: queued data for socket id {} which files.img lacks",
+                        dir.label, e.id_for
+                    ),
+                );
                 continue;
             };
             if let Some(b) = blob.bytes().get(range) {
@@ -246,7 +250,7 @@ impl ShmSegment {
 /// The memfds of `memfd.img` with their contents (`pagemap-shmem-<shmid>.img`; none: holes).
 /// An anonymous shared mapping that CRIU records as a memfd named after its path (`/dev/zero`)
 /// is left out: it has no file to open.
-fn load_memfds(dir: &ImageDir, warnings: &mut Vec<String>) -> Vec<Memfd> {
+fn load_memfds(dir: &ImageDir, warnings: &mut Warnings) -> Vec<Memfd> {
     let Some(blob) = dir.files.get("memfd.img") else {
         return Vec::new();
     };
@@ -254,7 +258,7 @@ fn load_memfds(dir: &ImageDir, warnings: &mut Vec<String>) -> Vec<Memfd> {
         match image::decode_all("memfd.img", blob.bytes(), magic::MEMFD_INODE) {
             Ok(v) => v,
             Err(e) => {
-                warnings.push(format!("{}: {e}", dir.label));
+                warnings.push(e.warning_kind(), format!("{}: {e}", dir.label));
                 return Vec::new();
             }
         };
@@ -269,7 +273,7 @@ fn load_memfds(dir: &ImageDir, warnings: &mut Vec<String>) -> Vec<Memfd> {
             Ok(Some(m)) => m,
             Ok(None) => Memory::default(),
             Err(err) => {
-                warnings.push(err.to_string());
+                warnings.push(err.warning_kind(), err.to_string());
                 Memory::default()
             }
         };
@@ -284,7 +288,7 @@ fn load_memfds(dir: &ImageDir, warnings: &mut Vec<String>) -> Vec<Memfd> {
 }
 
 /// The segments of every `ipcns-shm-*.img` of `dir`, sorted by id.
-pub fn load_shm(dir: &ImageDir, warnings: &mut Vec<String>) -> Vec<ShmSegment> {
+pub fn load_shm(dir: &ImageDir, warnings: &mut Warnings) -> Vec<ShmSegment> {
     let mut out = Vec::new();
     for (name, blob) in &dir.files {
         if !(name.starts_with("ipcns-shm-") && name.ends_with(".img")) {
@@ -304,42 +308,43 @@ pub fn load_shm(dir: &ImageDir, warnings: &mut Vec<String>) -> Vec<ShmSegment> {
         ) {
             Ok(v) => v,
             Err(e) => {
-                warnings.push(format!("{}: {e}", dir.label));
+                warnings.push(e.warning_kind(), format!("{}: {e}", dir.label));
                 continue;
             }
         };
         for (e, range) in entries {
             let d = e.desc;
-            let memory = if e.in_pagemaps.unwrap_or(false) {
-                let pm = format!("pagemap-shmem-{}.img", d.id);
-                match pages::load(dir, &pm, warnings) {
-                    Ok(Some(m)) => m,
-                    Ok(None) => {
-                        warnings.push(format!(
+            let memory =
+                if e.in_pagemaps.unwrap_or(false) {
+                    let pm = format!("pagemap-shmem-{}.img", d.id);
+                    match pages::load(dir, &pm, warnings) {
+                        Ok(Some(m)) => m,
+                        Ok(None) => {
+                            warnings.push(Kind::MissingImage, format!(
                             "{}/{pm}: missing: SysV segment {} (key {:#010x}) reads as zeros",
                             dir.label, d.id, d.key
                         ));
-                        Memory::default()
+                            Memory::default()
+                        }
+                        Err(err) => {
+                            warnings.push(err.warning_kind(), err.to_string());
+                            Memory::default()
+                        }
                     }
-                    Err(err) => {
-                        warnings.push(err.to_string());
-                        Memory::default()
+                } else {
+                    let len = e.size.min(range.len() as u64) as usize;
+                    match blob.slice(range.start..range.start + len) {
+                        Some(b) => {
+                            Memory::from_extents(vec![Extent {
+                                start: 0,
+                                len: len as u64,
+                                data: ExtentData::Bytes(b),
+                            }])
+                            .0
+                        }
+                        None => Memory::default(),
                     }
-                }
-            } else {
-                let len = e.size.min(range.len() as u64) as usize;
-                match blob.slice(range.start..range.start + len) {
-                    Some(b) => {
-                        Memory::from_extents(vec![Extent {
-                            start: 0,
-                            len: len as u64,
-                            data: ExtentData::Bytes(b),
-                        }])
-                        .0
-                    }
-                    None => Memory::default(),
-                }
-            };
+                };
             out.push(ShmSegment {
                 key: d.key,
                 id: d.id,

@@ -12,6 +12,7 @@ use super::Error;
 use super::memory::{Extent, ExtentData, Memory, PAGE_SIZE};
 use crate::image::{self, PE_LAZY, PE_PARENT, PE_PRESENT, PageRun};
 use crate::source::ImageDir;
+use crate::warning::{Kind, Warnings};
 
 /// Longest parent chain we follow (the source layer already rejects loops).
 const MAX_DEPTH: usize = 64;
@@ -21,7 +22,7 @@ const MAX_DEPTH: usize = 64;
 pub fn load(
     dir: &ImageDir,
     pagemap_name: &str,
-    warnings: &mut Vec<String>,
+    warnings: &mut Warnings,
 ) -> Result<Option<Memory>, Error> {
     load_at(dir, pagemap_name, warnings, 0)
 }
@@ -29,7 +30,7 @@ pub fn load(
 fn load_at(
     dir: &ImageDir,
     name: &str,
-    warnings: &mut Vec<String>,
+    warnings: &mut Warnings,
     depth: usize,
 ) -> Result<Option<Memory>, Error> {
     let Some(bytes) = dir.files.get(name) else {
@@ -79,7 +80,10 @@ fn load_at(
                 Some(p) if depth < MAX_DEPTH => match load_at(p, name, warnings, depth + 1) {
                     Ok(m) => m,
                     Err(e) => {
-                        warnings.push(format!("{e} (parent dump of {}/{name})", dir.label));
+                        warnings.push(
+                            e.warning_kind(),
+                            format!("{e} (parent dump of {}/{name})", dir.label),
+                        );
                         None
                     }
                 },
@@ -153,7 +157,7 @@ fn load_at(
                     let m = where_(format!(
                         "entry {i}: needs bytes {off:#x}..{end:#x} of {pages_name}, which has {have:#x}"
                     ));
-                    warnings.push(m.clone());
+                    warnings.push(Kind::TruncatedImage, m.clone());
                     m
                 };
                 extents.push(Extent {
@@ -168,10 +172,13 @@ fn load_at(
         }
     }
     if missing.0 > 0 {
-        warnings.push(where_(format!(
-            "{pages_name} is missing: the {} pages of {} entries cannot be read",
-            missing.1, missing.0
-        )));
+        warnings.push(
+            Kind::MissingImage,
+            where_(format!(
+                "{pages_name} is missing: the {} pages of {} entries cannot be read",
+                missing.1, missing.0
+            )),
+        );
     }
     // Bytes the pagemap does not account for: a pagemap cut at an entry boundary looks valid, but
     // its pages file then holds more than it uses. Say so (the missing entries' pages read as holes).
@@ -179,22 +186,25 @@ fn load_at(
         && withheld.is_none()
         && (b.len() as u64) > off
     {
-        warnings.push(where_(format!(
+        warnings.push(Kind::TruncatedImage, where_(format!(
             "{pages_name} has {} bytes past the {off} its entries use: the pagemap may be truncated",
             b.len() as u64 - off
         )));
     }
     if lazy_pages > 0 {
-        warnings.push(where_(format!(
+        warnings.push(Kind::LazyPages, where_(format!(
             "{lazy_pages} lazy pages (LAZY without PRESENT) are not in the checkpoint; they read as zeros"
         )));
     }
     let (mem, overlaps) = Memory::from_extents(extents);
     for o in overlaps {
-        warnings.push(where_(format!(
-            "entries overlap at {:#x}-{:#x}: those bytes fail to read (EIO)",
-            o.start, o.end
-        )));
+        warnings.push(
+            Kind::PagesOverlap,
+            where_(format!(
+                "entries overlap at {:#x}-{:#x}: those bytes fail to read (EIO)",
+                o.start, o.end
+            )),
+        );
     }
     Ok(Some(mem))
 }
@@ -261,7 +271,7 @@ mod tests {
             written: None,
         };
         assert!(pm_blob.len() > 200_000, "{}", pm_blob.len());
-        let mut warnings = Vec::new();
+        let mut warnings = Warnings::new();
         let mem = load(&images, "pagemap-1.img", &mut warnings)
             .unwrap()
             .unwrap();

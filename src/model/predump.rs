@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use super::memory::Memory;
 use super::{Checkpoint, Error};
 use crate::source::{ImageDir, Source};
+use crate::warning::Warnings;
 
 /// A CRIU pre-dump: per-PID memory, nothing else.
 #[derive(Debug)]
@@ -14,7 +15,7 @@ pub struct PreDump {
     pub source: Source,
     /// The memory of each `pagemap-<pid>.img`, by PID (PARENT pages resolved through the chain).
     pub memory: BTreeMap<u32, Memory>,
-    pub warnings: Vec<String>,
+    pub warnings: Warnings,
 }
 
 /// A checkpoint that may be a pre-dump (`ckptfs diff` compares both kinds).
@@ -39,7 +40,7 @@ pub fn is_pre_dump(images: &ImageDir) -> bool {
 
 /// Builds the per-PID page indexes of a pre-dump.
 pub fn load_pre_dump(source: Source) -> Result<PreDump, Error> {
-    let mut warnings = Vec::new();
+    let mut warnings = Warnings::new();
     let mut memory = BTreeMap::new();
     let names: Vec<(u32, String)> = source
         .images
@@ -70,7 +71,7 @@ impl Operand {
     }
 
     /// The warnings of the load and of the source, in that order.
-    pub fn warnings(&self) -> impl Iterator<Item = &String> {
+    pub fn warnings(&self) -> impl Iterator<Item = &crate::warning::Warning> {
         let (w, sw) = match self {
             Operand::Full(ck) => (&ck.warnings, &ck.source.warnings),
             Operand::Pre(p) => (&p.warnings, &p.source.warnings),

@@ -5,6 +5,7 @@
 
 use crate::image::{self, magic, pb};
 use crate::source::ImageDir;
+use crate::warning::{Kind, Warnings};
 
 /// One line of `uid_map` / `gid_map`: ids `first..first + count` inside are
 /// `lower_first..lower_first + count` outside.
@@ -62,7 +63,7 @@ pub fn render_map(map: &[IdExtent]) -> Vec<u8> {
 /// The user namespace of `root_pid` (`ids-<pid>.img`'s `user_ns_id` names the image, decimal as
 /// CRIU writes it; the only `userns-*.img` when that says nothing). None: the tree shares the
 /// host's user namespace (CRIU writes no image then). A broken image is a warning.
-pub fn load(dir: &ImageDir, root_pid: u32, warnings: &mut Vec<String>) -> Option<UserNs> {
+pub fn load(dir: &ImageDir, root_pid: u32, warnings: &mut Warnings) -> Option<UserNs> {
     let ids_name = format!("ids-{root_pid}.img");
     let id = dir.files.get(&ids_name).and_then(|b| {
         image::decode_one::<pb::TaskKobjIdsEntry>(&ids_name, b.bytes(), magic::IDS)
@@ -70,25 +71,26 @@ pub fn load(dir: &ImageDir, root_pid: u32, warnings: &mut Vec<String>) -> Option
             .and_then(|i| i.user_ns_id)
     });
     let named = id.map(|i| format!("userns-{i}.img"));
-    let name = match named.filter(|n| dir.files.contains_key(n)) {
-        Some(n) => n,
-        None => {
-            let mut all = dir
-                .files
-                .keys()
-                .filter(|k| k.starts_with("userns-") && k.ends_with(".img"));
-            let first = all.next()?.clone();
-            if all.next().is_some() {
-                warnings.push(format!(
+    let name =
+        match named.filter(|n| dir.files.contains_key(n)) {
+            Some(n) => n,
+            None => {
+                let mut all = dir
+                    .files
+                    .keys()
+                    .filter(|k| k.starts_with("userns-") && k.ends_with(".img"));
+                let first = all.next()?.clone();
+                if all.next().is_some() {
+                    warnings.push(Kind::UnknownUserNamespace, format!(
                     "{}: several userns-*.img and no ids-{root_pid}.img naming one: owners are \
                      shown as the layers record them",
                     dir.label
                 ));
-                return None;
+                    return None;
+                }
+                first
             }
-            first
-        }
-    };
+        };
     let blob = dir.files.get(&name)?;
     match image::decode_one::<pb::UsernsEntry>(&name, blob.bytes(), magic::USERNS) {
         Ok(e) => {
@@ -107,11 +109,14 @@ pub fn load(dir: &ImageDir, root_pid: u32, warnings: &mut Vec<String>) -> Option
             })
         }
         Err(e) => {
-            warnings.push(format!(
-                "{}: {e}: the container's user namespace is unknown; owners are shown as the \
+            warnings.push(
+                Kind::UnknownUserNamespace,
+                format!(
+                    "{}: {e}: the container's user namespace is unknown; owners are shown as the \
                  layers record them",
-                dir.label
-            ));
+                    dir.label
+                ),
+            );
             None
         }
     }

@@ -44,6 +44,7 @@ use crate::model::metadata::{DumpStats, Inventory};
 use crate::model::network::NetInterface;
 use crate::render::summary::checkpoint_sizes;
 use crate::source::{InputKind, Layout};
+use crate::warning::Warning;
 
 #[derive(Serialize)]
 struct Info<'a> {
@@ -74,7 +75,7 @@ struct Info<'a> {
     processes: usize,
     threads: usize,
     memory: MemoryInfo,
-    warnings: Vec<&'a str>,
+    warnings: Vec<&'a Warning>,
 }
 
 #[derive(Serialize)]
@@ -122,12 +123,11 @@ pub fn info_json(ck: &Checkpoint) -> Vec<u8> {
     let src = &ck.source;
     let sizes = checkpoint_sizes(ck);
     let mut seen = std::collections::BTreeSet::new();
-    let warnings: Vec<&str> = ck
+    let warnings: Vec<&Warning> = ck
         .warnings
         .iter()
         .chain(&src.warnings)
-        .map(String::as_str)
-        .filter(|w| seen.insert(*w))
+        .filter(|w| seen.insert(w.message.as_str()))
         .collect();
     let info = Info {
         engine: m.engine.as_deref(),
@@ -224,7 +224,10 @@ mod tests {
         assert_eq!(v["dump_stats"]["pages_written"], 50);
         assert_eq!(
             v["warnings"],
-            serde_json::json!(["model warning", "source warning"])
+            serde_json::json!([
+                {"kind": "lazy-pages", "message": "model warning"},
+                {"kind": "missing-image", "message": "source warning"},
+            ])
         );
         assert!(v["memory"]["dumped_bytes"].as_u64().unwrap() > 0);
         // Key order is the documented one.

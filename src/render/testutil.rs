@@ -13,6 +13,7 @@ use crate::model::process::{
     Creds, MmInfo, Process, SigAction, TaskState, Thread, Vma, VmaName, vma_status,
 };
 use crate::source::{Blob, ImageDir, InputInfo, InputKind, Layout, Source};
+use crate::warning::{Kind, Warning, Warnings};
 
 const PROT_READ: u32 = 0x1;
 const PROT_WRITE: u32 = 0x2;
@@ -373,7 +374,7 @@ pub(crate) fn checkpoint(processes: Vec<Process>) -> Checkpoint {
             written: None,
         },
         BTreeMap::new(),
-        Vec::new(),
+        Warnings::new(),
     );
     Checkpoint {
         source,
@@ -381,7 +382,7 @@ pub(crate) fn checkpoint(processes: Vec<Process>) -> Checkpoint {
         processes,
         files: BTreeMap::new(),
         time: SystemTime::UNIX_EPOCH,
-        warnings: Vec::new(),
+        warnings: Warnings::new(),
         container_fs: Default::default(),
         objects: Default::default(),
     }
@@ -423,8 +424,15 @@ pub(crate) fn busybox_checkpoint() -> Checkpoint {
     ]);
     ck.source.metadata =
         BTreeMap::from([("rootfs-diff.tar".to_string(), Blob::from_vec(vec![0; 2048]))]);
-    ck.source.warnings = vec!["source warning".into(), "model warning".into()];
-    ck.warnings = vec!["model warning".into()];
+    ck.source.warnings = [
+        Warning::new(Kind::MissingImage, "source warning"),
+        Warning::new(Kind::LazyPages, "model warning"),
+    ]
+    .into_iter()
+    .collect();
+    ck.warnings = [Warning::new(Kind::LazyPages, "model warning")]
+        .into_iter()
+        .collect();
     ck.meta = Metadata {
         engine: Some("Podman".into()),
         container_name: Some("fx-busybox".into()),

@@ -253,7 +253,7 @@ pub fn collect(ck: &Checkpoint, checkpoint: &str) -> Vec<Event> {
         );
     }
     // Open-but-deleted files CRIU saved (ghost files), by the mtime their image records.
-    let mut ignored = Vec::new();
+    let mut ignored = crate::warning::Warnings::new();
     for g in crate::model::ghost::ghosts(&ck.source.images, &ck.files, &mut ignored) {
         let Some((secs, nanos)) = g.mtime else {
             continue;

@@ -14,6 +14,7 @@ use super::error::{Error, show};
 use super::layout::{CHECKPOINT_DIR, Found, parent_link_text};
 use super::tar::MAX_ENTRIES;
 use super::{Blob, ImageDir, Layout, MAX_PARENT_DEPTH};
+use crate::warning::{Kind, Warnings};
 
 /// Files up to this size are read into memory rather than mapped (a mapping per small file would
 /// waste address-space entries: the kernel caps a process at ~65530).
@@ -83,7 +84,7 @@ pub fn is_checkpoint_dir(dir: &Path) -> bool {
 pub(crate) fn open_dir(abs: &Path) -> Result<Found, Error> {
     let root =
         fs::canonicalize(abs).map_err(|e| Error::io(abs, "cannot resolve the directory", e))?;
-    let mut warnings = Vec::new();
+    let mut warnings = Warnings::new();
     let mut count = 0usize;
     if has_images(&root) {
         let images = image_dir(
@@ -166,7 +167,7 @@ fn image_dir(
     dir: &Path,
     label: String,
     visited: &mut Vec<PathBuf>,
-    warnings: &mut Vec<String>,
+    warnings: &mut Warnings,
     count: &mut usize,
 ) -> Result<ImageDir, Error> {
     visited.push(dir.to_path_buf());
@@ -177,10 +178,13 @@ fn image_dir(
         count_one(count, dir)?;
         let path = ent.path();
         let Some(name) = ent.file_name().to_str().map(str::to_string) else {
-            warnings.push(format!(
-                "{}: name is not UTF-8: ignored",
-                show(path.as_os_str().as_encoded_bytes())
-            ));
+            warnings.push(
+                Kind::NameNotUtf8,
+                format!(
+                    "{}: name is not UTF-8: ignored",
+                    show(path.as_os_str().as_encoded_bytes())
+                ),
+            );
             continue;
         };
         if name == "parent" {
@@ -193,37 +197,46 @@ fn image_dir(
             let blob = load_file(&path).map_err(|e| Error::io(&path, "cannot read", e))?;
             files.insert(name, blob);
         } else if ft.is_symlink() {
-            warnings.push(format!(
+            warnings.push(Kind::EntryIgnored, format!(
                 "{}: a symlink in the image directory: ignored (only `parent` links are followed)",
                 path.display()
             ));
         } else if !ft.is_dir() {
-            warnings.push(format!("{}: not a regular file: ignored", path.display()));
+            warnings.push(
+                Kind::EntryIgnored,
+                format!("{}: not a regular file: ignored", path.display()),
+            );
         }
     }
     let parent = match parent_dir(dir) {
         Ok(None) => None,
         Err(w) => {
-            warnings.push(w);
+            warnings.push(Kind::ParentChain, w);
             None
         }
         Ok(Some(p)) => {
             if visited.contains(&p) {
-                warnings.push(format!(
-                    "{}: the parent chain loops back to {}: stopped there",
-                    dir.join("parent").display(),
-                    p.display()
-                ));
+                warnings.push(
+                    Kind::ParentChain,
+                    format!(
+                        "{}: the parent chain loops back to {}: stopped there",
+                        dir.join("parent").display(),
+                        p.display()
+                    ),
+                );
                 None
             } else if visited.len() > MAX_PARENT_DEPTH {
-                warnings.push(format!(
-                    "{}: parent chain longer than {MAX_PARENT_DEPTH}: stopped here",
-                    dir.display()
-                ));
+                warnings.push(
+                    Kind::ParentChain,
+                    format!(
+                        "{}: parent chain longer than {MAX_PARENT_DEPTH}: stopped here",
+                        dir.display()
+                    ),
+                );
                 None
             } else {
                 if !has_images(&p) && !has_pagemap(&p) {
-                    warnings.push(format!(
+                    warnings.push(Kind::ParentChain, format!(
                         "{}: the parent of {} does not look like a CRIU image directory (no inventory.img, pstree.img or pagemap-*.img)",
                         p.display(),
                         dir.display()
@@ -233,9 +246,10 @@ fn image_dir(
                 match image_dir(&p, label, visited, warnings, count) {
                     Ok(d) => Some(Box::new(d)),
                     Err(e) => {
-                        warnings.push(format!(
-                            "{e}: incremental pages of the parent are unavailable"
-                        ));
+                        warnings.push(
+                            Kind::ParentChain,
+                            format!("{e}: incremental pages of the parent are unavailable"),
+                        );
                         None
                     }
                 }
@@ -321,21 +335,27 @@ fn walk(
     rel: &str,
     depth: usize,
     out: &mut BTreeMap<String, Blob>,
-    warnings: &mut Vec<String>,
+    warnings: &mut Warnings,
     count: &mut usize,
     top: &Path,
 ) -> Result<(), Error> {
     if depth > MAX_WALK_DEPTH {
-        warnings.push(format!(
-            "{}: deeper than {MAX_WALK_DEPTH} levels: not walked",
-            dir.display()
-        ));
+        warnings.push(
+            Kind::LimitReached,
+            format!(
+                "{}: deeper than {MAX_WALK_DEPTH} levels: not walked",
+                dir.display()
+            ),
+        );
         return Ok(());
     }
     let rd = match fs::read_dir(dir) {
         Ok(rd) => rd,
         Err(e) => {
-            warnings.push(format!("{}: cannot list: {e}: skipped", dir.display()));
+            warnings.push(
+                Kind::Unreadable,
+                format!("{}: cannot list: {e}: skipped", dir.display()),
+            );
             return Ok(());
         }
     };
@@ -345,10 +365,13 @@ fn walk(
         count_one(count, top)?;
         let path = ent.path();
         let Some(name) = ent.file_name().to_str().map(str::to_string) else {
-            warnings.push(format!(
-                "{}: name is not UTF-8: ignored",
-                show(path.as_os_str().as_encoded_bytes())
-            ));
+            warnings.push(
+                Kind::NameNotUtf8,
+                format!(
+                    "{}: name is not UTF-8: ignored",
+                    show(path.as_os_str().as_encoded_bytes())
+                ),
+            );
             continue;
         };
         let relp = if rel.is_empty() {
@@ -367,14 +390,23 @@ fn walk(
                 Ok(b) => {
                     out.insert(relp, b);
                 }
-                Err(e) => warnings.push(format!("{}: cannot read: {e}: skipped", path.display())),
+                Err(e) => warnings.push(
+                    Kind::Unreadable,
+                    format!("{}: cannot read: {e}: skipped", path.display()),
+                ),
             }
         } else if ft.is_symlink() {
             if name != "parent" {
-                warnings.push(format!("{}: a symlink: ignored", path.display()));
+                warnings.push(
+                    Kind::EntryIgnored,
+                    format!("{}: a symlink: ignored", path.display()),
+                );
             }
         } else {
-            warnings.push(format!("{}: not a regular file: ignored", path.display()));
+            warnings.push(
+                Kind::EntryIgnored,
+                format!("{}: not a regular file: ignored", path.display()),
+            );
         }
     }
     Ok(())
@@ -419,8 +451,8 @@ mod tests {
         let pp = p.parent.as_ref().unwrap();
         assert_eq!(pp.files["pages-1.img"].bytes(), b"P0");
         assert!(pp.parent.is_none());
-        assert_eq!(f.warnings.len(), 1, "{:?}", f.warnings);
-        assert!(f.warnings[0].contains("evil.img: a symlink in the image directory: ignored"));
+        assert_eq!(f.warnings.kinds(), [Kind::EntryIgnored], "{:?}", f.warnings);
+        assert!(f.warnings[0].message.contains("evil.img"));
     }
 
     #[test]
@@ -432,28 +464,20 @@ mod tests {
         symlink("../a", t.join("b/parent")).unwrap();
         let f = open_dir(&t.join("a")).unwrap();
         assert!(f.images.parent.as_ref().unwrap().parent.is_none());
-        assert!(
-            f.warnings.iter().any(|w| w.contains("loops back")),
-            "{:?}",
-            f.warnings
-        );
+        assert!(f.warnings.has(Kind::ParentChain), "{:?}", f.warnings);
 
         // self loop
         mkdump(&t.join("c"), &[("pstree.img", b"P")]);
         symlink(".", t.join("c/parent")).unwrap();
         let f = open_dir(&t.join("c")).unwrap();
         assert!(f.images.parent.is_none());
-        assert!(
-            f.warnings.iter().any(|w| w.contains("loops back")),
-            "{:?}",
-            f.warnings
-        );
+        assert!(f.warnings.has(Kind::ParentChain), "{:?}", f.warnings);
 
         mkdump(&t.join("d"), &[("pstree.img", b"P")]);
         symlink("../nonexistent", t.join("d/parent")).unwrap();
         let f = open_dir(&t.join("d")).unwrap();
         assert!(f.images.parent.is_none());
-        assert!(f.warnings[0].contains("incremental pages of the parent are unavailable"));
+        assert_eq!(f.warnings.kinds(), [Kind::ParentChain], "{:?}", f.warnings);
     }
 
     #[test]
@@ -508,7 +532,8 @@ mod tests {
         let f = open_dir(t.path()).unwrap();
         assert!(!f.images.files.contains_key("pages-1.img"));
         assert!(
-            f.warnings[0].contains("not a regular file"),
+            f.warnings[0].kind == Kind::EntryIgnored
+                && f.warnings[0].message.contains("pages-1.img"),
             "{:?}",
             f.warnings
         );

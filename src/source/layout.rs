@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use super::error::{Error, show};
 use super::tar::{Node, TarIndex, Unresolved, join, parent_of};
 use super::{Blob, ImageDir, Layout, MAX_PARENT_DEPTH};
+use crate::warning::{Kind, Warnings};
 
 /// The images directory of a container archive.
 pub(crate) const CHECKPOINT_DIR: &str = "checkpoint";
@@ -17,7 +18,7 @@ pub(crate) struct Found {
     pub layout: Layout,
     pub images: ImageDir,
     pub metadata: BTreeMap<String, Blob>,
-    pub warnings: Vec<String>,
+    pub warnings: Warnings,
 }
 
 /// The link text of a `parent` stored as a regular file (as happens when an image directory is
@@ -104,7 +105,7 @@ fn image_dir(
     idx: &TarIndex,
     dir: &str,
     visited: &mut Vec<String>,
-    warnings: &mut Vec<String>,
+    warnings: &mut Warnings,
 ) -> ImageDir {
     visited.push(dir.to_string());
     let mut files = BTreeMap::new();
@@ -120,12 +121,15 @@ fn image_dir(
                 Some(b) => {
                     files.insert(name.to_string(), b);
                 }
-                None => warnings.push(format!(
-                    "{}: symlink {} -> {} does not lead to a file in the archive: ignored",
-                    idx.archive.display(),
-                    show(join(dir, name).as_bytes()),
-                    show(t.as_bytes())
-                )),
+                None => warnings.push(
+                    Kind::ParentChain,
+                    format!(
+                        "{}: symlink {} -> {} does not lead to a file in the archive: ignored",
+                        idx.archive.display(),
+                        show(join(dir, name).as_bytes()),
+                        show(t.as_bytes())
+                    ),
+                ),
             },
             Node::Dir => {}
         }
@@ -133,27 +137,33 @@ fn image_dir(
     let parent = match parent_dir(idx, dir) {
         Ok(None) => None,
         Err(w) => {
-            warnings.push(w);
+            warnings.push(Kind::ParentChain, w);
             None
         }
         Ok(Some(p)) => {
             if visited.contains(&p) {
-                warnings.push(format!(
-                    "{}: the parent chain loops back to {}: stopped there",
-                    idx.archive.display(),
-                    label(idx, &p)
-                ));
+                warnings.push(
+                    Kind::ParentChain,
+                    format!(
+                        "{}: the parent chain loops back to {}: stopped there",
+                        idx.archive.display(),
+                        label(idx, &p)
+                    ),
+                );
                 None
             } else if visited.len() > MAX_PARENT_DEPTH {
-                warnings.push(format!(
-                    "{}: parent chain longer than {MAX_PARENT_DEPTH}: stopped at {}",
-                    idx.archive.display(),
-                    label(idx, dir)
-                ));
+                warnings.push(
+                    Kind::ParentChain,
+                    format!(
+                        "{}: parent chain longer than {MAX_PARENT_DEPTH}: stopped at {}",
+                        idx.archive.display(),
+                        label(idx, dir)
+                    ),
+                );
                 None
             } else {
                 if !looks_like_image_dir(idx, &p) {
-                    warnings.push(format!(
+                    warnings.push(Kind::ParentChain, format!(
                         "{}: the parent of {} does not look like a CRIU image directory (no inventory.img, pstree.img or pagemap-*.img)",
                         label(idx, &p),
                         label(idx, dir)
@@ -357,11 +367,7 @@ mod tests {
         let f = found(t).unwrap();
         assert_eq!(f.images.label, "/t/a.tar:a/");
         assert!(f.images.parent.as_ref().unwrap().parent.is_none());
-        assert!(
-            f.warnings.iter().any(|w| w.contains("loops back")),
-            "{:?}",
-            f.warnings
-        );
+        assert!(f.warnings.has(Kind::ParentChain), "{:?}", f.warnings);
 
         let t = TarSpec::new()
             .file("checkpoint/pstree.img", b"P")
@@ -370,7 +376,7 @@ mod tests {
         let f = found(t).unwrap();
         assert!(f.images.parent.is_none());
         assert!(
-            f.warnings[0].contains("not a directory in the archive"),
+            f.warnings.kinds() == [Kind::ParentChain],
             "{:?}",
             f.warnings
         );
@@ -382,7 +388,10 @@ mod tests {
         let f = found(t).unwrap();
         assert!(f.images.parent.is_none());
         assert!(
-            f.warnings[0].contains("parent link checkpoint/parent -> ../../pre points outside the archive: incremental pages of the parent are unavailable"),
+            f.warnings.kinds() == [Kind::ParentChain]
+                && f.warnings[0]
+                    .message
+                    .contains("checkpoint/parent -> ../../pre"),
             "{:?}",
             f.warnings
         );

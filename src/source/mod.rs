@@ -35,6 +35,7 @@ pub use dir::is_checkpoint_dir;
 pub use error::Error;
 pub use manifest::{Manifest, ManifestEntry};
 
+use crate::warning::{Kind, Warnings};
 use std::collections::BTreeMap;
 use std::fs;
 use std::os::unix::fs::FileExt;
@@ -146,7 +147,7 @@ pub struct Source {
     pub metadata: BTreeMap<String, Blob>,
     /// Non-fatal problems (e.g. "parent link ../pre points outside the archive: incremental pages
     /// of the parent are unavailable").
-    pub warnings: Vec<String>,
+    pub warnings: Warnings,
     /// What the image says, when the checkpoint came wrapped as a container image.
     pub oci: Option<oci::OciImage>,
     /// Files the model reads by a role name (`spec.dump`, `rootfs-diff.tar`) that this input
@@ -262,7 +263,7 @@ impl Source {
         layout: Layout,
         images: ImageDir,
         metadata: BTreeMap<String, Blob>,
-        warnings: Vec<String>,
+        warnings: Warnings,
     ) -> Source {
         Source {
             input,
@@ -401,11 +402,11 @@ pub fn open(path: &Path, opts: &OpenOptions) -> Result<Source, Error> {
     let (tar, cache_path, hashing, mut warnings, record) = match kind {
         InputKind::Tar => {
             let blob = Blob::map(&file).map_err(|e| Error::io(&abs, "cannot map", e))?;
-            (blob, None, None, Vec::new(), None)
+            (blob, None, None, Warnings::new(), None)
         }
         _ if opts.metadata_only => {
             let tar = stream::metadata_tar(&abs, &file, kind, opts.progress)?;
-            (tar, None, None, Vec::new(), None)
+            (tar, None, None, Warnings::new(), None)
         }
         _ => {
             let c = cache::decompressed(&abs, &file, kind, opts)?;
@@ -523,8 +524,8 @@ fn docker_context(
             outside.push((std::path::absolute(rw).unwrap_or_else(|_| rw.clone()), b.clone()));
             roles.insert("rootfs-diff.tar", b);
         }
-        None => found.warnings.push(
-            "a Docker checkpoint holds no file of the container: its rw layer stays in Docker's storage; rootfs/ shows only what --rootfs DIR (the layer's directory) or --rw-layer TAR gives".into(),
+        None => found.warnings.push(Kind::MissingMetadata,
+            "a Docker checkpoint holds no file of the container: its rw layer stays in Docker's storage; rootfs/ shows only what --rootfs DIR (the layer's directory) or --rw-layer TAR gives",
         ),
     }
     Ok(roles)

@@ -29,6 +29,7 @@ use sha2::{Digest, Sha256};
 
 use super::tar::TarIndex;
 use super::{Blob, Error, OpenOptions};
+use crate::warning::{Kind, Warnings};
 
 /// containerd's checkpoint media types (containerd 1.6 `images/mediatypes.go`).
 const CTR_CRIU_TAR: &str = "application/vnd.containerd.container.criu.checkpoint.criu.tar";
@@ -97,7 +98,7 @@ pub(crate) struct Opened {
     /// The image's own blobs beside the checkpoint (containerd's config, options), by their
     /// path in the layout, shown as metadata files.
     pub extra: BTreeMap<String, Blob>,
-    pub warnings: Vec<String>,
+    pub warnings: Warnings,
 }
 
 /// Where an image's files are read from: an indexed tar (below `root`) or a directory.
@@ -260,7 +261,7 @@ impl Candidate {
 struct Reader<'a> {
     files: &'a Files<'a>,
     label: &'a Path,
-    warnings: Vec<String>,
+    warnings: Warnings,
 }
 
 impl Reader<'_> {
@@ -311,7 +312,7 @@ impl Reader<'_> {
     /// Warns when the blob at `path` (named by its hash) hashed to `got`.
     fn check_hash(&mut self, path: &str, got: &str) {
         if !path.ends_with(got) {
-            self.warnings.push(format!(
+            self.warnings.push(Kind::AlteredBlob, format!(
                 "{path}: content hashes to sha256:{got}, not to its name: the blob was altered or damaged"
             ));
         }
@@ -359,8 +360,10 @@ impl Reader<'_> {
             .unwrap_or_default();
         for m in list.iter().take(MAX_IMAGES) {
             let Some(d) = descriptor(m) else {
-                self.warnings
-                    .push("index: a manifest entry without a digest is skipped".into());
+                self.warnings.push(
+                    Kind::EntryIgnored,
+                    "index: a manifest entry without a digest is skipped",
+                );
                 continue;
             };
             let name = d
@@ -438,7 +441,7 @@ pub(crate) fn open(
     let mut r = Reader {
         files,
         label,
-        warnings: Vec::new(),
+        warnings: Warnings::new(),
     };
     let cands = match form {
         Form::OciLayout => r.layout_candidates()?,
@@ -450,10 +453,13 @@ pub(crate) fn open(
             let b = r.blob(desc)?;
             let m = r.json(&format!("manifest {}", desc.digest), &b)?;
             if !matches!(desc.media.as_str(), OCI_MANIFEST | DOCKER_MANIFEST | "") {
-                r.warnings.push(format!(
-                    "manifest {} has media type {}: read as an image manifest",
-                    desc.digest, desc.media
-                ));
+                r.warnings.push(
+                    Kind::UnexpectedMediaType,
+                    format!(
+                        "manifest {} has media type {}: read as an image manifest",
+                        desc.digest, desc.media
+                    ),
+                );
             }
             let layers: Vec<Desc> = m
                 .get("layers")
@@ -519,7 +525,7 @@ pub(crate) fn open(
                 if let Some(want) = diff_ids.get(i) {
                     let got = format!("sha256:{}", super::cache::hex(&Sha256::digest(tar.bytes())));
                     if &got != want {
-                        r.warnings.push(format!(
+                        r.warnings.push(Kind::AlteredBlob, format!(
                             "{path}: uncompressed content hashes to {got}, the image config says {want}: the layer was altered or damaged"
                         ));
                     }
@@ -699,7 +705,7 @@ fn containerd(
                             roles.insert("spec.dump", s);
                         }
                     }
-                    None => r.warnings.push(format!(
+                    None => r.warnings.push(Kind::MissingMetadata, format!(
                         "{path}: containerd's container record holds no runtime spec: names, environment and mounts are unknown"
                     )),
                 }
@@ -708,7 +714,7 @@ fn containerd(
             CTR_RUNTIME_OPTIONS | CTR_OPTIONS => {
                 extra.insert(path, b);
             }
-            other => r.warnings.push(format!(
+            other => r.warnings.push(Kind::UnexpectedMediaType, format!(
                 "{path}: media type {other} is not part of containerd's checkpoint as ckptfs knows it: left out"
             )),
         }

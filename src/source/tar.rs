@@ -14,6 +14,7 @@ use super::Blob;
 use super::error::{Error, show};
 use super::path::{self, Root};
 pub(crate) use super::path::{Unresolved, base_name, join, normalize, parent_of};
+use crate::warning::{Kind, Warnings};
 
 /// At most this many entries (headers yielded by the tar crate) in one archive.
 pub(crate) const MAX_ENTRIES: usize = 1_000_000;
@@ -46,7 +47,7 @@ pub(crate) struct TarIndex {
     /// Directories implied by deeper entries (a tar need not contain directory entries).
     implied: BTreeSet<String>,
     /// Non-fatal problems found while indexing.
-    pub warnings: Vec<String>,
+    pub warnings: Warnings,
 }
 
 /// Rounds up to the tar block size.
@@ -171,7 +172,7 @@ impl TarIndex {
             nodes: BTreeMap::new(),
             mtimes: BTreeMap::new(),
             implied: BTreeSet::new(),
-            warnings: Vec::new(),
+            warnings: Warnings::new(),
         };
         let bytes = data.bytes();
         let len = bytes.len() as u64;
@@ -248,10 +249,13 @@ impl TarIndex {
                 )));
             }
             let Ok(name_str) = std::str::from_utf8(&raw_name) else {
-                idx.warnings.push(format!(
-                    "{}: entry {shown}: name is not UTF-8: ignored",
-                    archive.display()
-                ));
+                idx.warnings.push(
+                    Kind::NameNotUtf8,
+                    format!(
+                        "{}: entry {shown}: name is not UTF-8: ignored",
+                        archive.display()
+                    ),
+                );
                 continue;
             };
             let name = normalize(name_str).map_err(|why| bad(why.to_string()))?;
@@ -320,20 +324,22 @@ impl TarIndex {
                     }
                     let dir = parent_of(&name);
                     if !stays_inside(dir, &target) {
-                        let msg = if base_name(&name) == "parent" {
-                            format!(
+                        let (kind, msg) = if base_name(&name) == "parent" {
+                            let m = format!(
                                 "{}: parent link {name} -> {} points outside the archive: incremental pages of the parent are unavailable",
                                 archive.display(),
                                 show(target.as_bytes())
-                            )
+                            );
+                            (Kind::ParentChain, m)
                         } else {
-                            format!(
+                            let m = format!(
                                 "{}: symlink {name} -> {} points outside the archive: ignored",
                                 archive.display(),
                                 show(target.as_bytes())
-                            )
+                            );
+                            (Kind::EntryRefused, m)
                         };
-                        idx.warnings.push(msg);
+                        idx.warnings.push(kind, msg);
                         continue;
                     }
                     idx.insert(name, Node::Symlink(target));
@@ -360,17 +366,23 @@ impl TarIndex {
                     }
                 }
                 tar::EntryType::Char | tar::EntryType::Block | tar::EntryType::Fifo => {
-                    idx.warnings.push(format!(
-                        "{}: entry {shown}: device or fifo entry: ignored",
-                        archive.display()
-                    ));
+                    idx.warnings.push(
+                        Kind::EntryIgnored,
+                        format!(
+                            "{}: entry {shown}: device or fifo entry: ignored",
+                            archive.display()
+                        ),
+                    );
                 }
                 other => {
-                    idx.warnings.push(format!(
-                        "{}: entry {shown}: unsupported entry type '{}': ignored",
-                        archive.display(),
-                        show(&[other.as_byte()])
-                    ));
+                    idx.warnings.push(
+                        Kind::EntryIgnored,
+                        format!(
+                            "{}: entry {shown}: unsupported entry type '{}': ignored",
+                            archive.display(),
+                            show(&[other.as_byte()])
+                        ),
+                    );
                 }
             }
         }
@@ -382,7 +394,7 @@ impl TarIndex {
             ));
         }
         if next_pos == len {
-            idx.warnings.push(format!(
+            idx.warnings.push(Kind::TruncatedArchive, format!(
                 "{}: no end-of-archive marker after the last entry: the archive may be truncated",
                 archive.display()
             ));
@@ -428,11 +440,14 @@ impl TarIndex {
         let new_is_dir = matches!(node, Node::Dir);
         if let Some(old) = self.nodes.insert(name.clone(), node) {
             if !(new_is_dir && matches!(old, Node::Dir)) {
-                self.warnings.push(format!(
-                    "{}: duplicate entry {}: the later one wins (as tar extraction does)",
-                    self.archive.display(),
-                    show(name.as_bytes())
-                ));
+                self.warnings.push(
+                    Kind::Duplicate,
+                    format!(
+                        "{}: duplicate entry {}: the later one wins (as tar extraction does)",
+                        self.archive.display(),
+                        show(name.as_bytes())
+                    ),
+                );
             }
         }
     }
@@ -612,11 +627,18 @@ pub(crate) mod tests {
         let idx = index(t).unwrap();
         assert!(idx.node("dump/parent").is_none());
         assert!(idx.node("dump/evil").is_none());
-        assert_eq!(idx.warnings.len(), 2, "{:?}", idx.warnings);
+        assert_eq!(
+            idx.warnings.kinds(),
+            [Kind::ParentChain, Kind::EntryRefused],
+            "{:?}",
+            idx.warnings
+        );
         assert!(
             idx.warnings[0]
-                .contains("parent link dump/parent -> ../../outside points outside the archive")
+                .message
+                .contains("dump/parent -> ../../outside")
         );
+        assert!(idx.warnings[1].message.contains("dump/evil"));
         assert_eq!(idx.file_at("dump", "ok").unwrap().bytes(), b"P");
     }
 
@@ -650,7 +672,12 @@ pub(crate) mod tests {
         let t = TarSpec::new().file("a", b"1").file("./a", b"2").build_gnu();
         let idx = index(t).unwrap();
         assert_eq!(idx.file_at("", "a").unwrap().bytes(), b"2");
-        assert!(idx.warnings[0].contains("duplicate entry a"));
+        assert_eq!(
+            idx.warnings.kinds(),
+            [Kind::Duplicate],
+            "{:?}",
+            idx.warnings
+        );
     }
 
     #[test]
@@ -681,7 +708,12 @@ pub(crate) mod tests {
         let mut t = TarSpec::new().file("a", b"1").build_gnu();
         t.truncate(1024);
         let idx = index(t).unwrap();
-        assert!(idx.warnings[0].contains("no end-of-archive marker"));
+        assert_eq!(
+            idx.warnings.kinds(),
+            [Kind::TruncatedArchive],
+            "{:?}",
+            idx.warnings
+        );
     }
 
     #[test]

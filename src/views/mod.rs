@@ -281,8 +281,12 @@ pub fn load(path: &Path, open: &OpenOptions) -> Result<Checkpoint, Error> {
     let ck = open_model(path, open)?;
     let mut seen = std::collections::HashSet::new();
     for w in ck.warnings.iter().chain(&ck.source.warnings) {
-        if seen.insert(w.as_str()) {
-            eprintln!("ckptfs: warning: {}: {}", path.display(), one_line(w));
+        if seen.insert(w.message.as_str()) {
+            eprintln!(
+                "ckptfs: warning: {}: {}",
+                path.display(),
+                one_line(&w.message)
+            );
         }
     }
     Ok(ck)

@@ -10,6 +10,7 @@ use crate::model::load::load;
 use crate::model::process::{TaskState, VmaName};
 use crate::model::{Checkpoint, FileKind};
 use crate::source::{self, OpenOptions};
+use crate::warning::{Kind, Warning};
 
 struct Tmp(PathBuf);
 
@@ -385,11 +386,7 @@ fn lazy_only_reads_zero_present_lazy_reads_data() {
     assert_eq!(read(&ck, 1, A + 4096, 2 * 4096), vec![0u8; 2 * 4096]);
     assert_eq!(read(&ck, 1, A + 3 * 4096, 4096), pattern(4096, 2));
     assert_eq!(read(&ck, 1, A + 4 * 4096, 5), b"AFTER");
-    assert!(
-        ck.warnings.iter().any(|w| w.contains("lazy")),
-        "{:?}",
-        ck.warnings
-    );
+    assert!(ck.warnings.has(Kind::LazyPages), "{:?}", ck.warnings);
     let p = ck.process(1).unwrap();
     assert_eq!(p.memory.present_bytes(), 3 * 4096);
     let files = w.encode_files();
@@ -490,8 +487,8 @@ fn zombie_with_a_stray_thread_id_reads_core_of_its_pid() {
     let ck = open_load(&t2.join("d"), &t2.join("c"));
     assert!(
         ck.warnings
-            .iter()
-            .any(|w| w.contains("thread 7 of PID 1 has no state")),
+            .of(Kind::MissingImage)
+            .any(|w| w.message.contains("thread 7 of PID 1")),
         "{:?}",
         ck.warnings
     );
@@ -517,13 +514,13 @@ fn missing_pages_file_is_one_warning() {
     assert_eq!(pages.len(), 1, "{pages:?}");
     std::fs::remove_file(t.join("d").join(&pages[0])).unwrap();
     let ck = open_load(&t.join("d"), &t.join("c"));
-    let about: Vec<&String> = ck
+    let about: Vec<&Warning> = ck
         .warnings
         .iter()
-        .filter(|w| w.contains(pages[0].as_str()))
+        .filter(|w| w.message.contains(pages[0].as_str()))
         .collect();
     assert_eq!(about.len(), 1, "{:?}", ck.warnings);
-    assert!(about[0].contains("is missing"), "{about:?}");
+    assert_eq!(about[0].kind, Kind::MissingImage, "{about:?}");
     let mut b = [0u8; 1];
     assert!(
         ck.process(1)

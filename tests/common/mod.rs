@@ -576,6 +576,20 @@ pub fn cat(path: &str) -> Vec<u8> {
     try_cat(path).unwrap_or_else(|e| panic!("{e}"))
 }
 
+/// `info.json`'s `warnings` as (kind, message) pairs; panics when one is not an object with
+/// both as strings.
+pub fn info_warnings(info: &serde_json::Value) -> Vec<(String, String)> {
+    info["warnings"]
+        .as_array()
+        .unwrap_or_else(|| panic!("info.json has no warnings array: {info}"))
+        .iter()
+        .map(|w| match (w["kind"].as_str(), w["message"].as_str()) {
+            (Some(k), Some(m)) => (k.to_string(), m.to_string()),
+            _ => panic!("not a {{kind, message}} warning: {w}"),
+        })
+        .collect()
+}
+
 /// `grep -c -F PATTERN PATH`: the count (0 when not found) and how long it took.
 pub fn grep_count(pattern: &str, path: &str) -> (u64, Duration) {
     let o = run(&["grep", "-c", "-F", "--", pattern, path]);

@@ -26,6 +26,7 @@ use std::time::Duration;
 use ckptfs::image::{magic, pb};
 use ckptfs::model::{Checkpoint, load::load};
 use ckptfs::source::{self, Blob, ImageDir, InputInfo, InputKind, Layout, OpenOptions, Source};
+use ckptfs::warning::{Kind, Warnings};
 use ckptfs::writer::{CheckpointWriter, PageRun, encode_image, encode_pagemap};
 use ckptfs::writer::{PE_LAZY, PE_PARENT, PE_PRESENT};
 use common::{Mount, TempDir, fixtures, have_fuse};
@@ -80,7 +81,7 @@ fn try_load(what: &str, src: Source, budget: u64) -> Result<Checkpoint, String> 
 fn reported(r: &Result<Checkpoint, String>, file: &str) -> bool {
     match r {
         Err(m) => m.contains(file),
-        Ok(ck) => ck.warnings.iter().any(|w| w.contains(file)),
+        Ok(ck) => ck.warnings.iter().any(|w| w.message.contains(file)),
     }
 }
 
@@ -112,7 +113,7 @@ fn mem_source(files: BTreeMap<String, Vec<u8>>) -> Source {
         Layout::ImageDir,
         images,
         BTreeMap::new(),
-        Vec::new(),
+        Warnings::new(),
     )
 }
 
@@ -279,7 +280,9 @@ fn truncated_pages_file_fails_reads_never_zeros() {
             )
             .unwrap_or_else(|e| panic!("{what}: {e}"));
             assert!(
-                ck.warnings.iter().any(|w| w.contains(name.as_str())),
+                ck.warnings
+                    .of(Kind::TruncatedImage)
+                    .any(|w| w.message.contains(name.as_str())),
                 "{what}: no warning names {name}: {:#?}",
                 ck.warnings
             );
@@ -302,7 +305,13 @@ fn truncated_pages_file_fails_reads_never_zeros() {
         0,
     )
     .unwrap();
-    assert!(ck.warnings.iter().any(|w| w.contains("pages-1.img")));
+    assert!(
+        ck.warnings
+            .of(Kind::MissingImage)
+            .any(|w| w.message.contains("pages-1.img")),
+        "{:#?}",
+        ck.warnings
+    );
     same_or_fails("pages-1.img missing", &orig, &ck);
 }
 
@@ -390,8 +399,8 @@ fn bad_and_swapped_magics() {
     for n in ["core-8262.img", "mm-8262.img"] {
         assert!(
             ck.warnings
-                .iter()
-                .any(|w| w.contains(n) && w.contains("magic")),
+                .of(Kind::CorruptImage)
+                .any(|w| w.message.contains(n)),
             "{n}: {:#?}",
             ck.warnings
         );
@@ -486,11 +495,7 @@ fn pagemap_unsorted_overlapping_beyond_and_huge() {
     assert_eq!(read(&m, A).unwrap(), page_of(1));
     assert!(read(&m, A + PAGE).is_err());
     assert_eq!(read(&m, A + 2 * PAGE).unwrap(), page_of(4));
-    assert!(
-        ck.warnings.iter().any(|w| w.contains("overlap")),
-        "{:#?}",
-        ck.warnings
-    );
+    assert!(ck.warnings.has(Kind::PagesOverlap), "{:#?}", ck.warnings);
 
     // Three runs over the same pages, one inside another.
     let (_, m) = pagemap_case(
@@ -510,7 +515,9 @@ fn pagemap_unsorted_overlapping_beyond_and_huge() {
     assert!(read(&m, A + 4 * PAGE).is_err() && read(&m, A + 5 * PAGE).is_err());
     assert_eq!(read(&m, A + 6 * PAGE).unwrap(), page_of(0));
     assert!(
-        ck.warnings.iter().any(|w| w.contains("pages-")),
+        ck.warnings
+            .of(Kind::TruncatedImage)
+            .any(|w| w.message.contains("pages-")),
         "{:#?}",
         ck.warnings
     );
@@ -572,7 +579,9 @@ fn missing_pagemap_of_a_live_process_fails_reads() {
     files.remove(&pm);
     let ck = try_load("no pagemap", mem_source(files), 1 << 16).unwrap();
     assert!(
-        ck.warnings.iter().any(|w| w.contains(&pm)),
+        ck.warnings
+            .of(Kind::MissingImage)
+            .any(|w| w.message.contains(&pm)),
         "{:#?}",
         ck.warnings
     );
@@ -616,8 +625,8 @@ fn vmas_overlapping_inverted_unaligned() {
     assert_eq!(p.vmas.len(), 1, "only the good VMA is kept: {:?}", p.vmas);
     assert!(
         ck.warnings
-            .iter()
-            .filter(|w| w.contains("mm-1.img"))
+            .of(Kind::BadMapping)
+            .filter(|w| w.message.contains("mm-1.img"))
             .count()
             >= 4,
         "{:#?}",
@@ -671,9 +680,13 @@ fn pstree_cycles_duplicates_missing_images() {
             "PID {pid} not in the tree:\n{text}"
         );
     }
-    for needle in ["twice", "core-5.img", "core-7.img"] {
+    for (kind, needle) in [
+        (Kind::Duplicate, "pstree.img"),
+        (Kind::MissingImage, "core-5.img"),
+        (Kind::MissingImage, "core-7.img"),
+    ] {
         assert!(
-            ck.warnings.iter().any(|w| w.contains(needle)),
+            ck.warnings.of(kind).any(|w| w.message.contains(needle)),
             "no warning about {needle}: {:#?}",
             ck.warnings
         );
@@ -716,7 +729,7 @@ fn parent_link_loops_and_missing_parents() {
         });
         let Ok(src) = r else { continue };
         assert!(
-            src.warnings.iter().any(|w| w.contains("loop")),
+            src.warnings.has(Kind::ParentChain),
             "{d}: {:#?}",
             src.warnings
         );
@@ -778,7 +791,7 @@ fn non_utf8_names_do_not_fail_the_images() {
     assert!(
         !ck.warnings
             .iter()
-            .any(|w| w.contains("files.img") || w.contains("core-1.img")),
+            .any(|w| w.message.contains("files.img") || w.message.contains("core-1.img")),
         "{:#?}",
         ck.warnings
     );
@@ -973,7 +986,9 @@ fn tar_entries_that_escape_or_lie() {
     )
     .unwrap_or_else(|e| panic!("duplicate names: {e}"));
     assert!(
-        r.warnings.iter().any(|w| w.contains("stats-dump")),
+        r.warnings
+            .of(Kind::Duplicate)
+            .any(|w| w.message.contains("stats-dump")),
         "{:#?}",
         r.warnings
     );
@@ -1014,7 +1029,7 @@ fn tar_entries_that_escape_or_lie() {
         Err(m) => assert!(m.contains("\\xff"), "{m}"),
         Ok(src) => {
             assert!(
-                src.warnings.iter().any(|w| w.contains("\\xff")),
+                src.warnings.iter().any(|w| w.message.contains("\\xff")),
                 "{:#?}",
                 src.warnings
             );
@@ -1175,11 +1190,7 @@ fn cache_is_private_and_rebuilt_when_tampered_or_partial() {
     }
     let r = source::open(&input, &opts).unwrap();
     same(&r, "tampered");
-    assert!(
-        r.warnings.iter().any(|w| w.contains("cache")),
-        "{:#?}",
-        r.warnings
-    );
+    assert!(r.warnings.has(Kind::CacheRebuilt), "{:#?}", r.warnings);
     drop(r);
 
     // Partial: truncated.

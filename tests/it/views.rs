@@ -1955,7 +1955,7 @@ fn count_pages(a: &ckptfs::model::Memory, b: &ckptfs::model::Memory) -> [u64; 4]
 fn pre_dump_memory(dir: &Path) -> BTreeMap<u32, ckptfs::model::Memory> {
     let src = ckptfs::source::open(dir, &ckptfs::source::OpenOptions::default()).unwrap();
     assert!(src.images.get("pstree.img").is_none());
-    let mut w = Vec::new();
+    let mut w = ckptfs::warning::Warnings::new();
     let mut out = BTreeMap::new();
     for name in src.images.files.keys() {
         if let Some(pid) = name

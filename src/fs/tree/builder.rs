@@ -8,6 +8,7 @@ use super::{
 };
 use crate::fs::content::{Content, TextSrc};
 use crate::source::Blob;
+use crate::warning::{self, Warnings};
 
 /// The node table under construction: nodes get the next inode number as they are added.
 /// Names are validated and de-duplicated here; [`Builder::finish`] sorts the listings.
@@ -16,7 +17,7 @@ pub(super) struct Builder {
     /// `PID/` directories (and their `.link/` twins) -> index of their process.
     pid_dirs: HashMap<Ino, u32>,
     names: HashMap<(Ino, Box<str>), Ino>,
-    warnings: Vec<String>,
+    warnings: Warnings,
 }
 
 impl Builder {
@@ -28,7 +29,7 @@ impl Builder {
             }],
             pid_dirs: HashMap::new(),
             names: HashMap::new(),
-            warnings: Vec::new(),
+            warnings: Warnings::new(),
         }
     }
 
@@ -53,18 +54,24 @@ impl Builder {
             || name.contains('\0')
             || name.len() > 255
         {
-            self.warnings.push(format!(
-                "{}: not a usable file name, left out of the mount",
-                crate::format::escape(name)
-            ));
+            self.warnings.push(
+                warning::Kind::EntryRefused,
+                format!(
+                    "{}: not a usable file name, left out of the mount",
+                    crate::format::escape(name)
+                ),
+            );
             return None;
         }
         let key = (parent, Box::<str>::from(name));
         if self.names.contains_key(&key) {
-            self.warnings.push(format!(
-                "{}: name used twice in one directory, only the first is shown",
-                crate::format::escape(name)
-            ));
+            self.warnings.push(
+                warning::Kind::Duplicate,
+                format!(
+                    "{}: name used twice in one directory, only the first is shown",
+                    crate::format::escape(name)
+                ),
+            );
             return None;
         }
         let ino = self.nodes.len() as Ino + 1;
@@ -114,17 +121,23 @@ impl Builder {
             .filter(|c| !c.is_empty() && *c != ".")
             .collect();
         let Some((last, dirs)) = comps.split_last() else {
-            self.warnings.push(format!(
-                "{where_}/{}: empty name, left out",
-                crate::format::escape(path)
-            ));
+            self.warnings.push(
+                warning::Kind::EntryRefused,
+                format!(
+                    "{where_}/{}: empty name, left out",
+                    crate::format::escape(path)
+                ),
+            );
             return;
         };
         if comps.contains(&"..") {
-            self.warnings.push(format!(
-                "{where_}/{}: a name with '..', left out",
-                crate::format::escape(path)
-            ));
+            self.warnings.push(
+                warning::Kind::EntryRefused,
+                format!(
+                    "{where_}/{}: a name with '..', left out",
+                    crate::format::escape(path)
+                ),
+            );
             return;
         }
         let mut at = base;
@@ -132,10 +145,13 @@ impl Builder {
             at = match self.names.get(&(at, Box::<str>::from(*d))) {
                 Some(&ino) if matches!(self.node_kind(ino), Some(Kind::Dir)) => ino,
                 Some(_) => {
-                    self.warnings.push(format!(
-                        "{where_}/{}: {d} is both a file and a directory, left out",
-                        crate::format::escape(path)
-                    ));
+                    self.warnings.push(
+                        warning::Kind::EntryRefused,
+                        format!(
+                            "{where_}/{}: {d} is both a file and a directory, left out",
+                            crate::format::escape(path)
+                        ),
+                    );
                     return;
                 }
                 None => match self.dir(at, d, Order::Natural) {
@@ -168,8 +184,8 @@ impl Builder {
     }
 
     /// Says why something was left out of the tree.
-    pub(super) fn warn(&mut self, line: String) {
-        self.warnings.push(line);
+    pub(super) fn warn(&mut self, kind: warning::Kind, line: String) {
+        self.warnings.push(kind, line);
     }
 
     /// The tree: every directory's listing sorted ([`Order`]) and indexed by name.

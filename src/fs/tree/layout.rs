@@ -418,11 +418,14 @@ impl Layout<'_> {
                 }
                 n => {
                     count.insert(m.name.as_str(), 0);
-                    self.b.warn(format!(
-                        "memfd:{}: {n} memfds have this name: the links of their descriptors \
+                    self.b.warn(
+                        crate::warning::Kind::AmbiguousMemfd,
+                        format!(
+                            "memfd:{}: {n} memfds have this name: the links of their descriptors \
                          are left dangling (mapped bytes are in PID/memory/)",
-                        crate::format::escape(&m.name)
-                    ));
+                            crate::format::escape(&m.name)
+                        ),
+                    );
                 }
             }
         }

@@ -9,6 +9,7 @@ use crate::model::memory::Memory;
 use crate::model::process::Vma;
 use crate::model::{FileObject, Process};
 use crate::source::Blob;
+use crate::warning;
 
 // The hand-built model comes from the one test-model builder, render::testutil.
 use crate::render::testutil::{
@@ -107,7 +108,11 @@ fn memfds_where_their_links_lead() {
     assert!(t.resolve("/.link/rootfs/memfd:lonely (deleted)").is_ok());
     assert!(t.resolve("/.link/rootfs/memfd:twin (deleted)").is_err());
     assert!(t.resolve("/rootfs/memfd:twin (deleted)").is_err());
-    let twin: Vec<_> = t.warnings().iter().filter(|w| w.contains("twin")).collect();
+    let twin: Vec<_> = t
+        .warnings()
+        .of(warning::Kind::AmbiguousMemfd)
+        .filter(|w| w.message.contains("twin"))
+        .collect();
     assert_eq!(twin.len(), 1, "{twin:?}");
 }
 
@@ -199,8 +204,17 @@ fn shape() {
         [".", "..", "00400000-00401000", "7f0000000000-7f0000002000"]
     );
     // The clashing and the unsafe metadata names are left out, with a warning each.
-    assert!(t.warnings().iter().any(|w| w.contains("summary")));
-    assert!(t.warnings().iter().any(|w| w.contains("evil")));
+    let ws = t.warnings();
+    assert!(
+        ws.of(warning::Kind::Duplicate)
+            .any(|w| w.message.contains("summary")),
+        "{ws:?}"
+    );
+    assert!(
+        ws.of(warning::Kind::EntryRefused)
+            .any(|w| w.message.contains("evil")),
+        "{ws:?}"
+    );
     let summary = t.resolve("/checkpoint/summary").unwrap();
     assert!(matches!(
         t.content(summary).unwrap(),

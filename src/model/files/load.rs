@@ -13,11 +13,12 @@ use crate::image::{magic, pb};
 use crate::model::load::{lossy, optional, optional_one};
 use crate::model::process::Fd;
 use crate::source::ImageDir;
+use crate::warning::{Kind, Warnings};
 
 pub(in crate::model) fn load_files(
     dir: &ImageDir,
     memfd: &HashMap<u64, (String, u64)>,
-    warnings: &mut Vec<String>,
+    warnings: &mut Warnings,
 ) -> BTreeMap<u32, FileRef> {
     let entries: Vec<pb::FileEntry> =
         optional(dir, "files.img", magic::FILES, warnings).unwrap_or_default();
@@ -98,10 +99,13 @@ pub(in crate::model) fn load_files(
             .insert(fe.id, Arc::new(FileObject { id: fe.id, kind }))
             .is_some()
         {
-            warnings.push(format!(
-                "{}/files.img: file id {} appears twice; the last one is used",
-                dir.label, fe.id
-            ));
+            warnings.push(
+                Kind::Duplicate,
+                format!(
+                    "{}/files.img: file id {} appears twice; the last one is used",
+                    dir.label, fe.id
+                ),
+            );
         }
     }
     out
@@ -298,7 +302,7 @@ fn anon_detail(fe: &pb::FileEntry) -> AnonDetail {
 /// memfd inode id -> (name, shmid), from memfd.img.
 pub(in crate::model) fn load_memfd_inodes(
     dir: &ImageDir,
-    warnings: &mut Vec<String>,
+    warnings: &mut Warnings,
 ) -> HashMap<u64, (String, u64)> {
     let v: Vec<pb::MemfdInodeEntry> =
         optional(dir, "memfd.img", magic::MEMFD_INODE, warnings).unwrap_or_default();
@@ -313,7 +317,7 @@ pub(in crate::model) fn process_fds(
     dir: &ImageDir,
     pid: u32,
     files: &BTreeMap<u32, FileRef>,
-    warnings: &mut Vec<String>,
+    warnings: &mut Warnings,
 ) -> Vec<Fd> {
     let lost = format!(": the open files of PID {pid} are unknown");
     match optional_one::<pb::TaskKobjIdsEntry>(
@@ -333,7 +337,7 @@ fn load_fds(
     files_id: u32,
     files: &BTreeMap<u32, FileRef>,
     pid: u32,
-    warnings: &mut Vec<String>,
+    warnings: &mut Warnings,
 ) -> Vec<Fd> {
     let name = format!("fdinfo-{files_id}.img");
     let entries: Vec<pb::FdinfoEntry> =
@@ -346,10 +350,13 @@ fn load_fds(
                 fd_flags: e.flags,
                 file: f.clone(),
             }),
-            None => warnings.push(format!(
-                "{}/{name}: PID {pid} fd {} refers to file id {} which files.img lacks",
-                dir.label, e.fd, e.id
-            )),
+            None => warnings.push(
+                Kind::DanglingReference,
+                format!(
+                    "{}/{name}: PID {pid} fd {} refers to file id {} which files.img lacks",
+                    dir.label, e.fd, e.id
+                ),
+            ),
         }
     }
     out.sort_by_key(|f| f.fd);
@@ -371,7 +378,7 @@ pub(in crate::model) fn session_ttys(dir: &ImageDir) -> HashMap<u32, (u32, u32, 
     }
     const PTMX: u32 = 5 << 8 | 2;
     const PTS_MAJOR: u32 = 136;
-    let mut reported = Vec::new();
+    let mut reported = Warnings::new();
     let ttys = optional::<pb::TtyInfoEntry>(dir, "tty-info.img", magic::TTY_INFO, &mut reported)
         .unwrap_or_default();
     let mut out: HashMap<u32, (u32, u32, bool)> = HashMap::new();

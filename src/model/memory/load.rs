@@ -9,6 +9,7 @@ use crate::model::files::{FileKind, FileRef};
 use crate::model::pages;
 use crate::model::process::{Vma, vma_status as vs};
 use crate::source::ImageDir;
+use crate::warning::{Kind, Warnings};
 
 /// The memory of PID `pid` as its `vmas` map it: `pagemap-<pid>.img`, and for each mapping of
 /// shared memory `pagemap-shmem-<shmid>.img` (decoded once per object into `shmem_cache`).
@@ -23,7 +24,7 @@ pub(in crate::model) fn process_memory(
     files: &BTreeMap<u32, FileRef>,
     memfd: &HashMap<u64, (String, u64)>,
     shmem_cache: &mut HashMap<u64, Option<Memory>>,
-    warnings: &mut Vec<String>,
+    warnings: &mut Warnings,
 ) -> Memory {
     let pagemap_name = format!("pagemap-{pid}.img");
     let mut unknown: Option<Arc<str>> = None;
@@ -35,13 +36,13 @@ pub(in crate::model) fn process_memory(
                 "{}/{pagemap_name}: missing: the memory of PID {pid} is unknown; reads of it fail",
                 dir.label
             );
-            warnings.push(msg.clone());
+            warnings.push(Kind::MissingImage, msg.clone());
             unknown = Some(Arc::from(msg));
             Memory::default()
         }
         Err(e) => {
             let msg = format!("{e}: the memory of PID {pid} is unknown; reads of it fail");
-            warnings.push(msg.clone());
+            warnings.push(e.warning_kind(), msg.clone());
             unknown = Some(Arc::from(msg));
             Memory::default()
         }
@@ -68,7 +69,7 @@ pub(in crate::model) fn process_memory(
             match pages::load(dir, &format!("pagemap-shmem-{shmid}.img"), warnings) {
                 Ok(m) => m,
                 Err(e) => {
-                    warnings.push(e.to_string());
+                    warnings.push(e.warning_kind(), e.to_string());
                     None
                 }
             }
@@ -88,7 +89,7 @@ pub(in crate::model) fn process_memory(
                     under.extend(w);
                 }
             }
-            None => warnings.push(format!(
+            None => warnings.push(Kind::MissingImage, format!(
                 "PID {pid}: shared mapping {:x}-{:x}: pagemap-shmem-{shmid}.img is missing; it reads as zeros",
                 v.start, v.end
             )),
@@ -98,7 +99,7 @@ pub(in crate::model) fn process_memory(
     if !shared.is_empty() {
         let (m, overlaps) = std::mem::take(&mut memory).with(shared);
         for o in overlaps {
-            warnings.push(format!(
+            warnings.push(Kind::PagesOverlap, format!(
                 "PID {pid}: private and shared pages overlap at {:#x}-{:#x}: those bytes fail to read",
                 o.start, o.end
             ));

@@ -9,6 +9,7 @@ use crate::model::files::{FileKind, FileRef};
 use crate::model::load::optional_one;
 use crate::model::objects::Objects;
 use crate::source::ImageDir;
+use crate::warning::{Kind, Warnings};
 
 /// A task's address space: its layout, its VMAs in address order and its guard regions. A task
 /// without `mm-<pid>.img` (a kernel thread, a zombie) has none.
@@ -26,7 +27,7 @@ pub(in crate::model) fn load_mm(
     pid: u32,
     files: &BTreeMap<u32, FileRef>,
     memfd: &HashMap<u64, (String, u64)>,
-    warnings: &mut Vec<String>,
+    warnings: &mut Warnings,
 ) -> AddressSpace {
     let Some(m) =
         optional_one::<pb::MmEntry>(dir, &format!("mm-{pid}.img"), magic::MM, "", warnings)
@@ -83,7 +84,7 @@ fn vmas_of(
     pid: u32,
     files: &BTreeMap<u32, FileRef>,
     dir: &ImageDir,
-    warnings: &mut Vec<String>,
+    warnings: &mut Warnings,
 ) -> (Vec<Vma>, Vec<(u64, u64)>) {
     let mut out: Vec<Vma> = Vec::with_capacity(m.vmas.len());
     let mut guards: Vec<(u64, u64)> = Vec::new();
@@ -92,7 +93,7 @@ fn vmas_of(
             if v.end > v.start && v.start % 4096 == 0 && v.end % 4096 == 0 {
                 guards.push((v.start, v.end));
             } else {
-                warnings.push(format!(
+                warnings.push(Kind::BadMapping, format!(
                     "{}/mm-{pid}.img: guard region {i} {:#x}-{:#x} is empty, inverted or unaligned; ignored",
                     dir.label, v.start, v.end
                 ));
@@ -100,16 +101,19 @@ fn vmas_of(
             continue;
         }
         if v.end <= v.start || v.start % 4096 != 0 || v.end % 4096 != 0 {
-            warnings.push(format!(
-                "{}/mm-{pid}.img: VMA {i} {:#x}-{:#x} is empty, inverted or unaligned; ignored",
-                dir.label, v.start, v.end
-            ));
+            warnings.push(
+                Kind::BadMapping,
+                format!(
+                    "{}/mm-{pid}.img: VMA {i} {:#x}-{:#x} is empty, inverted or unaligned; ignored",
+                    dir.label, v.start, v.end
+                ),
+            );
             continue;
         }
         if let Some(last) = out.last()
             && v.start < last.end
         {
-            warnings.push(format!(
+            warnings.push(Kind::BadMapping, format!(
                 "{}/mm-{pid}.img: VMA {i} {:#x}-{:#x} overlaps or precedes the previous one; ignored",
                 dir.label, v.start, v.end
             ));
@@ -214,7 +218,7 @@ fn memfd_vma_name(name: &str) -> VmaName {
 pub(in crate::model) fn name_sysv_mappings(
     processes: &mut [Process],
     objects: &Objects,
-    warnings: &mut Vec<String>,
+    warnings: &mut Warnings,
 ) {
     for p in processes {
         for v in &mut p.vmas {
@@ -228,7 +232,7 @@ pub(in crate::model) fn name_sysv_mappings(
                         deleted: true,
                     }
                 }
-                None => warnings.push(format!(
+                None => warnings.push(Kind::DanglingReference, format!(
                     "PID {}: SysV shared memory mapping {:x}-{:x}: segment {} is not in any ipcns-shm image; its key is unknown",
                     p.pid, v.start, v.end, v.shmid
                 )),

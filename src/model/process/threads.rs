@@ -7,6 +7,7 @@ use super::{Aarch64Regs, Arch, ArchRegs, Creds, Riscv64Regs, SigAction, Thread, 
 use crate::image::{self, magic, pb};
 use crate::model::load::lossy;
 use crate::source::ImageDir;
+use crate::warning::{Kind, Warnings};
 
 /// A task's threads and the task-wide state its main thread's core image holds.
 pub(in crate::model) struct Task {
@@ -25,7 +26,7 @@ pub(in crate::model) struct Task {
 pub(in crate::model) fn load_task(
     dir: &ImageDir,
     entry: &pb::PstreeEntry,
-    warnings: &mut Vec<String>,
+    warnings: &mut Warnings,
 ) -> Task {
     let pid = entry.pid;
     let mut tids: Vec<u32> = entry.threads.clone();
@@ -47,10 +48,13 @@ pub(in crate::model) fn load_task(
     for &tid in &tids {
         let name = format!("core-{tid}.img");
         let Some(b) = dir.files.get(&name) else {
-            warnings.push(format!(
-                "{}/{name}: missing: thread {tid} of PID {pid} has no state",
-                dir.label
-            ));
+            warnings.push(
+                Kind::MissingImage,
+                format!(
+                    "{}/{name}: missing: thread {tid} of PID {pid} has no state",
+                    dir.label
+                ),
+            );
             threads.push(Thread {
                 tid,
                 ..Thread::default()
@@ -60,7 +64,7 @@ pub(in crate::model) fn load_task(
         let core: pb::CoreEntry = match image::decode_one(&name, b.bytes(), magic::CORE) {
             Ok(c) => c,
             Err(e) => {
-                warnings.push(format!("{}: {e}", dir.label));
+                warnings.push(e.warning_kind(), format!("{}: {e}", dir.label));
                 threads.push(Thread {
                     tid,
                     ..Thread::default()

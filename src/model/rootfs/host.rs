@@ -11,6 +11,7 @@ use rustix::fs::{Mode, OFlags, ResolveFlags};
 
 use super::{FileData, MAX_NODES, Node, NodeKind, RootFs, Stamp, shown_mode};
 use crate::source::Blob;
+use crate::warning::Kind;
 
 /// A file of the `--rootfs` directory.
 #[derive(Debug, Clone)]
@@ -132,26 +133,32 @@ impl RootFs {
         self.walk_host(&root, root_dev, &mut pseudo);
         let problems = std::mem::replace(&mut self.warnings, outer);
         if !pseudo.is_empty() {
-            self.warnings.push(format!(
-                "--rootfs {}: pseudo filesystems not walked (shown empty): {}{}",
-                root.path.display(),
-                pseudo
-                    .iter()
-                    .take(8)
-                    .cloned()
-                    .collect::<Vec<_>>()
-                    .join(", "),
-                if pseudo.len() > 8 { ", ..." } else { "" }
-            ));
+            self.warnings.push(
+                Kind::PseudoFsSkipped,
+                format!(
+                    "--rootfs {}: pseudo filesystems not walked (shown empty): {}{}",
+                    root.path.display(),
+                    pseudo
+                        .iter()
+                        .take(8)
+                        .cloned()
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    if pseudo.len() > 8 { ", ..." } else { "" }
+                ),
+            );
         }
         match problems.len() {
             0 => {}
             1 => self.warnings.extend(problems),
-            n => self.warnings.push(format!(
-                "--rootfs {}: {n} entries left out or unreadable (first: {})",
-                root.path.display(),
-                problems[0]
-            )),
+            n => self.warnings.push(
+                problems[0].kind,
+                format!(
+                    "--rootfs {}: {n} entries left out or unreadable (first: {})",
+                    root.path.display(),
+                    problems[0]
+                ),
+            ),
         }
     }
 
@@ -168,26 +175,34 @@ impl RootFs {
             let rd = match std::fs::read_dir(&dir) {
                 Ok(rd) => rd,
                 Err(e) => {
-                    self.warnings
-                        .push(format!("--rootfs {}: cannot list: {e}", dir.display()));
+                    self.warnings.push(
+                        Kind::Unreadable,
+                        format!("--rootfs {}: cannot list: {e}", dir.display()),
+                    );
                     continue;
                 }
             };
             for ent in rd.flatten() {
                 count += 1;
                 if count > MAX_NODES {
-                    self.warnings.push(format!(
-                        "--rootfs {}: more than {MAX_NODES} entries: the rest is left out",
-                        root.path.display()
-                    ));
+                    self.warnings.push(
+                        Kind::LimitReached,
+                        format!(
+                            "--rootfs {}: more than {MAX_NODES} entries: the rest is left out",
+                            root.path.display()
+                        ),
+                    );
                     return;
                 }
                 let name = ent.file_name();
                 let Some(name) = name.to_str() else {
-                    self.warnings.push(format!(
-                        "--rootfs {}: a name that is not UTF-8: left out",
-                        ent.path().display()
-                    ));
+                    self.warnings.push(
+                        Kind::NameNotUtf8,
+                        format!(
+                            "--rootfs {}: a name that is not UTF-8: left out",
+                            ent.path().display()
+                        ),
+                    );
                     continue;
                 };
                 let path = if rel.is_empty() {
@@ -250,15 +265,18 @@ impl RootFs {
                                     },
                                 );
                             }
-                            _ => self.warnings.push(format!(
-                                "--rootfs {}: symlink target empty or not UTF-8: left out",
-                                ent.path().display()
-                            )),
+                            _ => self.warnings.push(
+                                Kind::EntryRefused,
+                                format!(
+                                    "--rootfs {}: symlink target empty or not UTF-8: left out",
+                                    ent.path().display()
+                                ),
+                            ),
                         },
-                        Err(e) => self.warnings.push(format!(
-                            "--rootfs {}: cannot read link: {e}",
-                            ent.path().display()
-                        )),
+                        Err(e) => self.warnings.push(
+                            Kind::Unreadable,
+                            format!("--rootfs {}: cannot read link: {e}", ent.path().display()),
+                        ),
                     }
                 } else if ft.is_fifo() {
                     self.nodes.insert(

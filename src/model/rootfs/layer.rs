@@ -8,6 +8,7 @@ use super::links::climbs_out;
 use super::{FileData, MAX_NODES, NodeKind, RootFs, Stamp, clean, shown_mode};
 use crate::source::Blob;
 use crate::source::path::{base_name, parent_of};
+use crate::warning::Kind;
 
 impl RootFs {
     /// Adds Podman's `devshm-checkpoint.tar` (the container's `/dev/shm`, a bind mount CRIU does
@@ -47,8 +48,10 @@ impl RootFs {
         let entries = match ar.entries_with_seek() {
             Ok(e) => e,
             Err(e) => {
-                self.warnings
-                    .push(format!("{label}: cannot read: {e}: left out"));
+                self.warnings.push(
+                    Kind::Unreadable,
+                    format!("{label}: cannot read: {e}: left out"),
+                );
                 return;
             }
         };
@@ -56,33 +59,41 @@ impl RootFs {
         let mut seen: std::collections::HashSet<String> = std::collections::HashSet::new();
         for (n, entry) in entries.enumerate() {
             if n >= MAX_NODES {
-                self.warnings.push(format!(
-                    "{label}: more than {MAX_NODES} entries: the rest is left out"
-                ));
+                self.warnings.push(
+                    Kind::LimitReached,
+                    format!("{label}: more than {MAX_NODES} entries: the rest is left out"),
+                );
                 break;
             }
             let entry = match entry {
                 Ok(e) => e,
                 Err(e) => {
-                    self.warnings.push(format!(
-                        "{label}: entry {n}: {e}: the rest of the archive is left out"
-                    ));
+                    self.warnings.push(
+                        Kind::TruncatedArchive,
+                        format!("{label}: entry {n}: {e}: the rest of the archive is left out"),
+                    );
                     break;
                 }
             };
             let raw = entry.path_bytes().into_owned();
             if relative_only && raw.first() == Some(&b'/') {
-                self.warnings.push(format!(
-                    "{label}: entry {}: an absolute name: left out",
-                    crate::format::escape_bytes(&raw)
-                ));
+                self.warnings.push(
+                    Kind::EntryRefused,
+                    format!(
+                        "{label}: entry {}: an absolute name: left out",
+                        crate::format::escape_bytes(&raw)
+                    ),
+                );
                 continue;
             }
             let Some(path) = std::str::from_utf8(&raw).ok().and_then(clean) else {
-                self.warnings.push(format!(
-                    "{label}: entry {}: name with `..` or not UTF-8: left out",
-                    crate::format::escape_bytes(&raw)
-                ));
+                self.warnings.push(
+                    Kind::EntryRefused,
+                    format!(
+                        "{label}: entry {}: name with `..` or not UTF-8: left out",
+                        crate::format::escape_bytes(&raw)
+                    ),
+                );
                 continue;
             };
             let path = match (at.is_empty(), path.is_empty()) {
@@ -114,98 +125,106 @@ impl RootFs {
                 continue;
             }
             let et = entry.header().entry_type();
-            let kind = match et {
-                tar::EntryType::Directory => NodeKind::Dir,
-                tar::EntryType::Regular | tar::EntryType::Continuous => {
-                    let pos = entry.raw_file_position();
-                    let size = entry.size();
-                    let slice = usize::try_from(pos).ok().and_then(|p| {
-                        let e = p.checked_add(usize::try_from(size).ok()?)?;
-                        tar.slice(p..e)
-                    });
-                    match slice {
-                        Some(b) => {
-                            files.insert(path.clone(), (b.clone(), mode));
-                            NodeKind::File(FileData::Blob(b))
-                        }
-                        None => {
-                            self.warnings.push(format!(
+            let kind =
+                match et {
+                    tar::EntryType::Directory => NodeKind::Dir,
+                    tar::EntryType::Regular | tar::EntryType::Continuous => {
+                        let pos = entry.raw_file_position();
+                        let size = entry.size();
+                        let slice = usize::try_from(pos).ok().and_then(|p| {
+                            let e = p.checked_add(usize::try_from(size).ok()?)?;
+                            tar.slice(p..e)
+                        });
+                        match slice {
+                            Some(b) => {
+                                files.insert(path.clone(), (b.clone(), mode));
+                                NodeKind::File(FileData::Blob(b))
+                            }
+                            None => {
+                                self.warnings.push(Kind::TruncatedArchive, format!(
                                 "{label}: {path}: data runs past the end of the archive: left out"
                             ));
-                            continue;
+                                continue;
+                            }
                         }
                     }
-                }
-                tar::EntryType::Symlink => {
-                    let t = entry
-                        .link_name_bytes()
-                        .and_then(|t| std::str::from_utf8(&t).ok().map(str::to_string));
-                    match t {
-                        Some(t) if !t.is_empty() && !t.contains('\0') => {
-                            if mode & 0o6000 != 0 {
-                                self.warnings.push(format!(
+                    tar::EntryType::Symlink => {
+                        let t = entry
+                            .link_name_bytes()
+                            .and_then(|t| std::str::from_utf8(&t).ok().map(str::to_string));
+                        match t {
+                            Some(t) if !t.is_empty() && !t.contains('\0') => {
+                                if mode & 0o6000 != 0 {
+                                    self.warnings.push(Kind::SymlinkMode, format!(
                                     "{label}: {path}: a symlink with mode {:04o}: shown as a \
                                      link (a link has no mode of its own)",
                                     mode & 0o7777
                                 ));
-                            }
-                            if climbs_out(parent_of(&path), &t) {
-                                self.warnings.push(format!(
-                                    "{label}: {path}: symlink target {} climbs above the \
+                                }
+                                if climbs_out(parent_of(&path), &t) {
+                                    self.warnings.push(
+                                        Kind::SymlinkEscapes,
+                                        format!(
+                                            "{label}: {path}: symlink target {} climbs above the \
                                      container's root: shown resolved inside rootfs/",
-                                    crate::format::escape(&t)
-                                ));
+                                            crate::format::escape(&t)
+                                        ),
+                                    );
+                                }
+                                NodeKind::Symlink {
+                                    target: t,
+                                    shown: String::new(),
+                                }
                             }
-                            NodeKind::Symlink {
-                                target: t,
-                                shown: String::new(),
+                            _ => {
+                                self.warnings.push(
+                                    Kind::EntryRefused,
+                                    format!(
+                                        "{label}: {path}: symlink without a usable target: left out"
+                                    ),
+                                );
+                                continue;
                             }
-                        }
-                        _ => {
-                            self.warnings.push(format!(
-                                "{label}: {path}: symlink without a usable target: left out"
-                            ));
-                            continue;
                         }
                     }
-                }
-                tar::EntryType::Link => {
-                    let t = entry
-                        .link_name_bytes()
-                        .and_then(|t| std::str::from_utf8(&t).ok().and_then(clean))
-                        .map(|t| {
-                            if at.is_empty() {
-                                t
-                            } else {
-                                format!("{at}/{t}")
-                            }
+                    tar::EntryType::Link => {
+                        let t = entry
+                            .link_name_bytes()
+                            .and_then(|t| std::str::from_utf8(&t).ok().and_then(clean))
+                            .map(|t| {
+                                if at.is_empty() {
+                                    t
+                                } else {
+                                    format!("{at}/{t}")
+                                }
+                            });
+                        let found = t.as_ref().and_then(|t| {
+                            files
+                                .get(t)
+                                .map(|(b, _)| FileData::Blob(b.clone()))
+                                .or_else(|| match self.nodes.get(t).map(|n| &n.kind) {
+                                    Some(NodeKind::File(d)) => Some(d.clone()),
+                                    _ => None,
+                                })
                         });
-                    let found = t.as_ref().and_then(|t| {
-                        files
-                            .get(t)
-                            .map(|(b, _)| FileData::Blob(b.clone()))
-                            .or_else(|| match self.nodes.get(t).map(|n| &n.kind) {
-                                Some(NodeKind::File(d)) => Some(d.clone()),
-                                _ => None,
-                            })
-                    });
-                    match found {
-                        Some(d) => NodeKind::File(d),
-                        None => {
-                            self.warnings.push(format!(
+                        match found {
+                            Some(d) => NodeKind::File(d),
+                            None => {
+                                self.warnings.push(Kind::EntryRefused, format!(
                                 "{label}: {path}: hardlink to a file not in the layers: left out"
                             ));
-                            continue;
+                                continue;
+                            }
                         }
                     }
-                }
-                tar::EntryType::Fifo => NodeKind::Fifo,
-                _ => continue, // devices: not served (the mount is nodev)
-            };
+                    tar::EntryType::Fifo => NodeKind::Fifo,
+                    _ => continue, // devices: not served (the mount is nodev)
+                };
             if !seen.insert(path.clone()) {
-                self.warnings.push(format!(
-                    "{label}: {path}: more than one entry: the last one is shown"
-                ));
+                self.warnings.push(
+                    Kind::Duplicate,
+                    format!("{label}: {path}: more than one entry: the last one is shown"),
+                );
             }
             items.push(Item {
                 path,

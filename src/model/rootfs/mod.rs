@@ -55,6 +55,7 @@ use std::path::Path;
 
 use super::mounts::Mounts;
 use crate::source::Blob;
+use crate::warning::{Kind, Warnings};
 
 /// Most entries taken from a layer (a pathological tar or directory is cut there, with a warning).
 const MAX_NODES: usize = 4_000_000;
@@ -84,7 +85,7 @@ impl ContainerFs {
 pub struct RootFs {
     nodes: BTreeMap<String, Node>,
     /// What was left out or could not be read, one line each.
-    pub warnings: Vec<String>,
+    pub warnings: Warnings,
 }
 
 /// One file, directory or symlink of `rootfs/`.
@@ -236,8 +237,10 @@ pub fn attach(ck: &mut super::Checkpoint, image: Option<&Path>) -> Result<(), St
         None => None,
         Some(Ok(b)) => Some(b),
         Some(Err(e)) => {
-            ck.warnings
-                .push(format!("{e}; rootfs/ lacks the container's changes"));
+            ck.warnings.push(
+                Kind::Unreadable,
+                format!("{e}; rootfs/ lacks the container's changes"),
+            );
             None
         }
     };
@@ -257,9 +260,10 @@ pub fn attach(ck: &mut super::Checkpoint, image: Option<&Path>) -> Result<(), St
     match ck.source.plain_tar("devshm-checkpoint.tar") {
         None => {}
         Some(Ok(devshm)) => rootfs.add_devshm(&devshm),
-        Some(Err(e)) => rootfs
-            .warnings
-            .push(format!("{e}; rootfs/dev/shm/ is left out")),
+        Some(Err(e)) => rootfs.warnings.push(
+            Kind::Unreadable,
+            format!("{e}; rootfs/dev/shm/ is left out"),
+        ),
     }
     if let Some(ns) = &ck.container_fs.userns {
         rootfs.map_owners(ns);

@@ -3,6 +3,7 @@
 use super::links::depth_of_dir;
 use super::*;
 use crate::source::path::parent_of;
+use crate::warning::{Kind, Warnings};
 
 /// (path, file data, symlink target, mode); neither data nor target: a directory.
 type TarEntry<'a> = (&'a str, Option<&'a [u8]>, Option<&'a str>, u32);
@@ -144,7 +145,7 @@ fn tmpfs_contents_replace_the_layer_at_their_mount_point() {
     b.append_data(&mut h, "./k.fifo", &[][..]).unwrap();
     let tmp = Blob::from_vec(b.into_inner().unwrap());
     let mut asked = Vec::new();
-    let mut w = Vec::new();
+    let mut w = Warnings::new();
     let found = tmpfs_mounts(
         &mounts,
         |name| {
@@ -168,8 +169,8 @@ fn tmpfs_contents_replace_the_layer_at_their_mount_point() {
         ]
     );
     assert_eq!(found.len(), 1);
-    assert_eq!(w.len(), 1, "{w:?}");
-    assert!(w[0].contains("rootfs/run/lock lacks"), "{w:?}");
+    assert_eq!(w.kinds(), [Kind::TmpfsUnreadable], "{w:?}");
+    assert!(w[0].message.contains("rootfs/run/lock lacks"), "{w:?}");
     // The layer's /tmp (hidden by the mount in the container) gives way to the tmpfs.
     let diff = tar_of(&[
         ("tmp", None, None, 0o755),
@@ -281,7 +282,7 @@ fn whiteouts_and_opaque_dirs_hide_the_lower_layer() {
 #[test]
 fn ghosts_are_shown_beside_their_path() {
     let (dir, files) = crate::model::ghost::tests::ghost_dir(b"GHOST");
-    let mut w = Vec::new();
+    let mut w = Warnings::new();
     let g = crate::model::ghost::ghosts(&dir, &files, &mut w);
     let tar = tar_of(&[("tmp/gone.txt", Some(b"NEW FILE, SAME NAME"), None, 0o644)]);
     let r = RootFs::build_with_ghosts(None, Some(&tar), None, &g).unwrap();

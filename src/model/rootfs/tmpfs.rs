@@ -4,6 +4,7 @@
 use super::{NodeKind, RootFs, clean};
 use crate::source::Blob;
 use crate::source::path::{base_name, parent_of};
+use crate::warning::{Kind, Warnings};
 
 /// A tmpfs mount whose contents CRIU saved: where it is mounted in the container and its
 /// archive, decompressed.
@@ -26,7 +27,7 @@ pub struct TmpfsMount {
 pub fn tmpfs_mounts(
     mounts: &[crate::model::mounts::MountPoint],
     mut tar: impl FnMut(&str) -> Option<Result<Blob, String>>,
-    warnings: &mut Vec<String>,
+    warnings: &mut Warnings,
 ) -> Vec<TmpfsMount> {
     let mut out = Vec::new();
     for m in mounts {
@@ -44,10 +45,13 @@ pub fn tmpfs_mounts(
                     image,
                     tar: t,
                 }),
-                Some(Err(e)) => warnings.push(format!(
-                    "{e}; rootfs{} lacks the tmpfs's contents",
-                    crate::format::escape(&m.mountpoint)
-                )),
+                Some(Err(e)) => warnings.push(
+                    Kind::TmpfsUnreadable,
+                    format!(
+                        "{e}; rootfs{} lacks the tmpfs's contents",
+                        crate::format::escape(&m.mountpoint)
+                    ),
+                ),
             }
             break;
         }
@@ -60,15 +64,16 @@ impl RootFs {
     /// is hidden (removed), the tar's root entry gives the mount point its mode, owner and time.
     pub(super) fn add_tmpfs(&mut self, t: &TmpfsMount) {
         let label = format!("{} ({})", t.image, crate::format::escape(&t.mountpoint));
-        let at = match clean(&t.mountpoint) {
-            Some(at) if t.mountpoint.starts_with('/') => at,
-            _ => {
-                self.warnings.push(format!(
+        let at =
+            match clean(&t.mountpoint) {
+                Some(at) if t.mountpoint.starts_with('/') => at,
+                _ => {
+                    self.warnings.push(Kind::EntryRefused, format!(
                     "{label}: the mount point is not a plain absolute path: left out of rootfs/"
                 ));
-                return;
-            }
-        };
+                    return;
+                }
+            };
         // A mount point below a symlink of the layers: the mount is where the link leads.
         let at = match parent_of(&at) {
             "" => at,
@@ -76,7 +81,7 @@ impl RootFs {
                 Some(p) if p.is_empty() => base_name(&at).to_string(),
                 Some(p) => format!("{p}/{}", base_name(&at)),
                 None => {
-                    self.warnings.push(format!(
+                    self.warnings.push(Kind::EntryRefused, format!(
                         "{label}: the mount point's parent is a symlink loop: left out of rootfs/"
                     ));
                     return;

@@ -8,6 +8,7 @@ use super::host::HostRoot;
 use super::{FileData, Node, NodeKind, RootFs, Stamp, TmpfsMount, clean, shown_mode};
 use crate::source::Blob;
 use crate::source::path::parent_of;
+use crate::warning::Kind;
 
 impl RootFs {
     /// Builds the layers: `image` (a host directory), then `diff` (rootfs-diff.tar), minus
@@ -62,9 +63,10 @@ impl RootFs {
                         }
                     }
                 }
-                Err(e) => r.warnings.push(format!(
-                    "deleted.files: not a JSON array of paths ({e}): ignored"
-                )),
+                Err(e) => r.warnings.push(
+                    Kind::BadMetadata,
+                    format!("deleted.files: not a JSON array of paths ({e}): ignored"),
+                ),
             }
         }
         for t in tmpfs {
@@ -78,10 +80,13 @@ impl RootFs {
                     shown_mode(g.mode),
                     None,
                 ),
-                _ => r.warnings.push(format!(
-                    "deleted file {}: a path with `..`: left out of rootfs/",
-                    crate::format::escape(&g.path)
-                )),
+                _ => r.warnings.push(
+                    Kind::EntryRefused,
+                    format!(
+                        "deleted file {}: a path with `..`: left out of rootfs/",
+                        crate::format::escape(&g.path)
+                    ),
+                ),
             }
         }
         r.rewrite_links();

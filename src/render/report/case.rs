@@ -113,7 +113,7 @@ pub fn input(k: usize, i: &Input<'_>) -> String {
         .warnings
         .iter()
         .chain(&src.warnings)
-        .map(String::as_str)
+        .map(|w| w.message.as_str())
         .collect();
     warnings.dedup();
     if !warnings.is_empty() {

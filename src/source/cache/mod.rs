@@ -41,6 +41,7 @@ use std::sync::Arc;
 
 use super::error::Error;
 use super::{Blob, InputKind, OpenOptions};
+use crate::warning::{Kind, Warnings};
 use build::{BuildJob, build};
 use entry::{
     LOCK, META, META_FORMAT, Meta, Stamp, TAR, TAR_PARTIAL, boot_id, identity, key_of, open_cached,
@@ -58,7 +59,7 @@ pub(crate) struct Cached {
     pub tar: Blob,
     /// The input's sha256: known from the meta file, or being computed (see [`Record`]).
     pub sha256: Arc<PendingHash>,
-    pub warnings: Vec<String>,
+    pub warnings: Warnings,
     /// The entry's recording (hash, sync, meta file), still running (see [`Record`]); None when
     /// there is nothing left to record.
     pub record: Option<Record>,
@@ -112,7 +113,7 @@ pub(crate) fn decompressed(
     };
 
     let lock = lock(&lock_path, &partial, input)?;
-    let mut warnings = Vec::new();
+    let mut warnings = Warnings::new();
     match reuse(&tar_path, &meta_path, &id, kind) {
         Ok(Some((tar, meta))) => {
             lock.release();
@@ -145,10 +146,13 @@ pub(crate) fn decompressed(
         }
         Ok(None) => {}
         Err(why) => {
-            warnings.push(format!(
-                "cache {}: a cache it cannot trust ({why}): removed and rebuilt",
-                tar_path.display()
-            ));
+            warnings.push(
+                Kind::CacheRebuilt,
+                format!(
+                    "cache {}: a cache it cannot trust ({why}): removed and rebuilt",
+                    tar_path.display()
+                ),
+            );
         }
     }
     for p in [&tar_path, &meta_path] {
@@ -337,8 +341,8 @@ mod tests {
         let r = open();
         assert!(
             r.warnings
-                .iter()
-                .any(|w| w.contains("changed after it was written")),
+                .of(Kind::CacheRebuilt)
+                .any(|w| w.message.contains("changed after it was written")),
             "{:?}",
             r.warnings
         );
@@ -407,8 +411,8 @@ mod tests {
         assert!(
             fourth
                 .warnings
-                .iter()
-                .any(|w| w.contains("no valid sha256")),
+                .of(Kind::CacheRebuilt)
+                .any(|w| w.message.contains("no valid sha256")),
             "{:?}",
             fourth.warnings
         );

@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use super::engine::{PART, PartResult, parts, scan_part, scan_slice};
 use super::{Finding, Matchers, Outcome, WINDOW, mapping_text, merge, units};
 use crate::model::Checkpoint;
+use crate::warning::{Kind, Warnings};
 
 /// How one checkpoint is scanned.
 #[derive(Clone, Copy, Debug)]
@@ -86,26 +87,28 @@ pub fn scan_checkpoint(
     results.sort_by_key(|r| r.0);
     // Warnings in the units' order, whichever thread scanned which part: the errors per window,
     // the broken bytes summed per VMA.
-    let mut warnings = Vec::new();
+    let mut warnings = Warnings::new();
     let mut broken = vec![0u64; units.len()];
     for (i, r) in &results {
         let u = &units[work_items[*i].0];
         for (w, e) in &r.errs {
-            warnings.push(format!(
-                "PID {} {} at {w:#x}: {e}",
-                u.proc.pid,
-                mapping_text(u.vma)
-            ));
+            warnings.push(
+                e.kind,
+                format!("PID {} {} at {w:#x}: {e}", u.proc.pid, mapping_text(u.vma)),
+            );
         }
         broken[work_items[*i].0] += r.broken;
     }
     for (u, b) in units.iter().zip(&broken) {
         if *b > 0 {
-            warnings.push(format!(
-                "PID {} {}: {b} bytes the checkpoint cannot serve were scanned as zeros",
-                u.proc.pid,
-                mapping_text(u.vma)
-            ));
+            warnings.push(
+                Kind::ScanGap,
+                format!(
+                    "PID {} {}: {b} bytes the checkpoint cannot serve were scanned as zeros",
+                    u.proc.pid,
+                    mapping_text(u.vma)
+                ),
+            );
         }
     }
     let container = ck.meta.container_name.clone();
@@ -115,7 +118,7 @@ pub fn scan_checkpoint(
         shown,
         &container,
     );
-    let mut warn = Vec::new();
+    let mut warn = Warnings::new();
     let files = units::tree_files(ck, rootfs_files, &mut warn);
     let mut sc = m.scanner();
     for f in files {

@@ -13,6 +13,7 @@ use crate::model::memory::{Extent, ExtentData, Memory, Piece};
 use crate::source::Blob;
 use crate::source::blob::Releaser;
 use crate::views::search::{Batch, Match, Span};
+use crate::warning::{Warning, Warnings};
 
 /// Most bytes of a pages file searched in one pass when the holes are skipped (see
 /// `scan_dumped`), then released: what a thread keeps mapped, unless one extent is longer.
@@ -133,7 +134,7 @@ pub(super) fn parts(
 pub(super) struct PartResult {
     pub out: Vec<Located>,
     pub broken: u64,
-    pub errs: Vec<(u64, String)>,
+    pub errs: Vec<(u64, Warning)>,
 }
 
 /// Scans the windows of `part` of one unit's VMA.
@@ -176,7 +177,7 @@ fn scan_range(
     buf: &mut Vec<u8>,
     progress: &dyn Fn(u64),
     out: &mut Vec<Located>,
-    errs: &mut Vec<(u64, String)>,
+    errs: &mut Vec<(u64, Warning)>,
 ) -> u64 {
     let mut broken = 0u64;
     let mut hits = Vec::new();
@@ -193,7 +194,7 @@ fn scan_range(
         } else if mem.present_in(lo, hi) > 0 {
             let (bytes, mapped) = window_bytes(mem, lo, hi, buf, &mut broken);
             hits.clear();
-            let mut e = Vec::new();
+            let mut e = Warnings::new();
             sc.scan(
                 bytes,
                 (w - lo) as usize,
@@ -417,7 +418,7 @@ pub(super) fn scan_slice(
     sc: &mut Scanner<'_>,
     bytes: &[u8],
     context: usize,
-    warnings: &mut Vec<String>,
+    warnings: &mut Warnings,
 ) -> Vec<Located> {
     let mut out = Vec::new();
     let mut hits = Vec::new();

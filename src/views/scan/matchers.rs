@@ -5,6 +5,7 @@
 use super::{OVERLAP, Request};
 use crate::views::Error;
 use crate::views::search::Pattern;
+use crate::warning::Warnings;
 
 /// One literal or regex IOC.
 pub struct Ioc {
@@ -151,7 +152,7 @@ impl Scanner<'_> {
         from: usize,
         to: usize,
         out: &mut Vec<Hit>,
-        warnings: &mut Vec<String>,
+        warnings: &mut Warnings,
     ) {
         #[cfg(feature = "yara")]
         if let Some(y) = &mut self.yara {
@@ -209,6 +210,7 @@ mod yara {
     use std::path::{Path, PathBuf};
 
     use super::{Error, Hit};
+    use crate::warning::{Kind, Warnings};
 
     /// Matches kept per string and window (YARA-X's default is a million).
     pub const MAX_MATCHES: usize = 10_000;
@@ -325,12 +327,12 @@ mod yara {
         from: usize,
         to: usize,
         out: &mut Vec<Hit>,
-        warnings: &mut Vec<String>,
+        warnings: &mut Warnings,
     ) {
         let res = match y.scan(buf) {
             Ok(r) => r,
             Err(e) => {
-                warnings.push(format!("YARA: {e}"));
+                warnings.push(Kind::RuleError, format!("YARA: {e}"));
                 return;
             }
         };
@@ -437,7 +439,7 @@ mod tests {
         let mut sc = m.scanner();
         let mut out = Vec::new();
         //           0123456789
-        sc.scan(b"aaaxbbbxaa", 1, 9, &mut out, &mut Vec::new());
+        sc.scan(b"aaaxbbbxaa", 1, 9, &mut out, &mut Warnings::new());
         let got: Vec<(&str, usize, usize)> = out
             .iter()
             .map(|h| (h.rule.as_str(), h.off, h.len))

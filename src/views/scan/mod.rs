@@ -76,6 +76,7 @@ use serde::Serialize;
 use super::Error;
 use crate::source::OpenOptions;
 
+use crate::warning::Warnings;
 pub use checkpoint::{Options, scan_checkpoint};
 pub use input::expand;
 pub use matchers::{Ioc, Matchers};
@@ -208,7 +209,7 @@ fn hex<S: serde::Serializer>(v: &u64, s: S) -> Result<S::Ok, S::Error> {
 pub struct Outcome {
     pub findings: Vec<Finding>,
     /// Problems that did not stop the scan (unreadable ranges), one line each.
-    pub warnings: Vec<String>,
+    pub warnings: Warnings,
 }
 
 /// Runs the scan, writing findings to `out`; returns 0 (no match), 1 (matches) or 2 (some

@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use crate::model::Checkpoint;
 use crate::model::process::{Process, SharedObject, Vma, vma_status as vs};
 use crate::source::Blob;
+use crate::warning::{Kind, Warnings};
 
 /// A unit of work: one VMA of one process (for shared memory: the first process that maps that
 /// range of the object), plus every process that maps the same range.
@@ -101,7 +102,7 @@ pub(super) struct TreeFile {
 pub(super) fn tree_files(
     ck: &Checkpoint,
     rootfs_files: bool,
-    warn: &mut Vec<String>,
+    warn: &mut Warnings,
 ) -> Vec<TreeFile> {
     let mut files: Vec<TreeFile> = Vec::new();
     for b in &ck.objects.buffers {
@@ -148,7 +149,7 @@ pub(super) fn tree_files(
                     file: Some(format!("/{path}")),
                     blob,
                 }),
-                Err(e) => warn.push(format!("rootfs/{path}: cannot read: {e}")),
+                Err(e) => warn.push(Kind::Unreadable, format!("rootfs/{path}: cannot read: {e}")),
             }
         }
     }
