@@ -58,8 +58,9 @@ mod tests {
     }
 
     /// The paths a doc names that are not in the repository. A path with a `/` is looked up from
-    /// the repository's root, from `src/`, and from the directory of the path named before it in
-    /// the same section (`views/scan/` then `matchers.rs`); a bare file name there or anywhere.
+    /// the directory of the path named before it in the same section and its parents up to the
+    /// root (`model/load.rs` then `files/load.rs`), and from `src/`; a bare file name in that
+    /// directory (`views/scan/` then `matchers.rs`) or anywhere.
     /// Placeholders (`views/NAME.rs`) are skipped; a path leading out (`../x.md`) is an error.
     fn missing_paths(doc: &str, repo: &Path) -> Vec<String> {
         const PLACEHOLDERS: &[&str] = &["NAME", "PID", "ADDR", "N", "DIR", "MNT", "MOUNT"];
@@ -106,8 +107,11 @@ mod tests {
                     continue;
                 }
                 let found = if rel.contains('/') {
-                    [repo.join(rel), repo.join("src").join(rel), base.join(rel)]
-                        .into_iter()
+                    // From the section's directory, its parents up to the root, and `src/`.
+                    base.ancestors()
+                        .take_while(|d| d.starts_with(repo))
+                        .map(|d| d.join(rel))
+                        .chain([repo.join("src").join(rel)])
                         .find(|q| q.exists())
                 } else {
                     let here = base.join(rel);
@@ -148,14 +152,16 @@ mod tests {
         let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
         let doc = "## a\n`views/scan/` has `matchers.rs` and `nothing.rs`; see `fs/gone.rs`, \
                    `views/absent/`, ../../shared/DESIGN.md and `views/NAME.rs`.\n\
-                   ## b\nREADME.md and `render/files.rs`, `tests/it/scan.rs`.\n";
+                   ## b\nREADME.md and `render/files.rs`, `tests/it/scan.rs`, `model/load.rs`, \
+                   `files/load.rs`, `process/mm.rs`, `scan/gone.rs`.\n";
         assert_eq!(
             missing_paths(doc, repo),
             [
                 "nothing.rs",
                 "fs/gone.rs",
                 "views/absent/",
-                "../../shared/DESIGN.md (outside the repository)"
+                "../../shared/DESIGN.md (outside the repository)",
+                "scan/gone.rs"
             ]
         );
     }
