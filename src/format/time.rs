@@ -40,6 +40,16 @@ pub fn parse_rfc3339(s: &str) -> Option<SystemTime> {
     SystemTime::try_from(t).ok()
 }
 
+/// Whether `s` is Go's zero `time.Time` (`0001-01-01T00:00:00Z`, in any offset): what a Go
+/// engine writes for a time it never set, and what checkpointctl treats as absent (`IsZero`).
+pub fn is_go_zero(s: &str) -> bool {
+    let zero: Option<jiff::Timestamp> = "0001-01-01T00:00:00Z".parse().ok();
+    s.trim()
+        .parse::<jiff::Timestamp>()
+        .ok()
+        .is_some_and(|t| Some(t) == zero)
+}
+
 /// An RFC 3339 time without its fractional seconds, as checkpointctl prints it; the offset is
 /// kept as written. Text that is not a time is returned as is.
 pub fn short_time(t: &str) -> String {
@@ -59,6 +69,15 @@ pub fn short_time(t: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn go_zero_time() {
+        assert!(is_go_zero("0001-01-01T00:00:00Z"));
+        assert!(is_go_zero("0001-01-01T00:00:00.000000000+00:00"));
+        assert!(!is_go_zero("0001-01-01T00:00:01Z"));
+        assert!(!is_go_zero("2024-02-09T11:01:26.186815191Z"));
+        assert!(!is_go_zero("not a time"));
+    }
 
     #[test]
     fn durations_exact() {

@@ -20,6 +20,8 @@ pub struct Listed {
     pub engine: Option<String>,
     /// When it was checkpointed, RFC 3339 without fractional seconds.
     pub time: Option<String>,
+    /// Where `time` is recorded: [`FROM_CONFIG`], [`FROM_NAME`] or [`FROM_IMAGES`].
+    pub time_from: Option<&'static str>,
     /// The file (or directory) name.
     pub name: String,
     /// Everything `config.dump` / `spec.dump` said (empty for a plain CRIU image directory).
@@ -85,6 +87,22 @@ pub fn parse_kubelet_name(name: &str, namespace: Option<&str>) -> Option<Kubelet
     })
 }
 
+/// `time` is `config.dump`'s `checkpointedTime`.
+pub const FROM_CONFIG: &str = "config.dump checkpointedTime";
+/// `time` is the one in the kubelet's file name.
+pub const FROM_NAME: &str = "checkpoint name";
+/// `time` is when CRIU wrote the images (`inventory.img`'s modification time as the archive or
+/// directory records it): the metadata records no time.
+pub const FROM_IMAGES: &str = "images written";
+
+fn images_time(t: Option<std::time::SystemTime>) -> Option<(String, &'static str)> {
+    let secs = t?.duration_since(std::time::UNIX_EPOCH).ok()?.as_secs();
+    Some((
+        crate::format::time::rfc3339(i64::try_from(secs).ok()?),
+        FROM_IMAGES,
+    ))
+}
+
 /// What `path` (an archive or an extracted directory) says about itself (`Err`: why it is not
 /// a checkpoint, or cannot be read).
 pub fn describe(path: &Path) -> Result<Listed, String> {
@@ -101,8 +119,11 @@ pub fn describe(path: &Path) -> Result<Listed, String> {
         // A plain CRIU image directory or archive: listed, with nothing known about a container;
         // likewise a compressed archive whose metadata was not found early (opening tells).
         if p.images || !p.complete {
+            let (time, time_from) = images_time(p.written).unzip();
             return Ok(Listed {
                 name,
+                time,
+                time_from,
                 ..Listed::default()
             });
         }
@@ -112,6 +133,13 @@ pub fn describe(path: &Path) -> Result<Listed, String> {
     let m = Metadata::from_container_files(config.as_deref(), spec.as_deref(), &mut warnings);
     let parsed = parse_kubelet_name(&name, m.pod_namespace.as_deref());
     let from_name = |f: fn(&KubeletName) -> &String| parsed.as_ref().map(|p| f(p).clone());
+    let (time, time_from) = m
+        .checkpointed
+        .as_deref()
+        .map(|t| (short_time(t), FROM_CONFIG))
+        .or(parsed.as_ref().map(|p| (short_time(&p.time), FROM_NAME)))
+        .or_else(|| images_time(p.written))
+        .unzip();
     Ok(Listed {
         namespace: m
             .pod_namespace
@@ -123,11 +151,8 @@ pub fn describe(path: &Path) -> Result<Listed, String> {
             .clone()
             .or_else(|| from_name(|p| &p.container)),
         engine: m.engine.clone(),
-        time: m
-            .checkpointed
-            .as_deref()
-            .or(parsed.as_ref().map(|p| p.time.as_str()))
-            .map(short_time),
+        time,
+        time_from,
         name,
         meta: m,
         warnings,

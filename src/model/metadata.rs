@@ -162,7 +162,9 @@ impl Metadata {
             m.image_id = str_at(c, "rootfsImage").or_else(|| str_at(c, "rootfsImageID"));
             m.runtime = str_at(c, "runtime");
             m.created = str_at(c, "createdTime");
-            m.checkpointed = str_at(c, "checkpointedTime");
+            // Go's zero time is a time never set (checkpointctl: `IsZero`, no line).
+            m.checkpointed =
+                str_at(c, "checkpointedTime").filter(|t| !crate::format::time::is_go_zero(t));
         }
         if let Some(s) = &spec {
             let ann = s.get("annotations").cloned().unwrap_or(Value::Null);

@@ -9,6 +9,7 @@ use std::fs::File;
 use std::io::Read;
 use std::path::Path;
 use std::rc::Rc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// Largest config.dump / spec.dump read (a real one is tens of KiB).
 const MAX_METADATA: u64 = 16 << 20;
@@ -23,6 +24,32 @@ pub struct Peek {
     /// False when a compressed archive was given up on after [`STREAM_BUDGET`] bytes without
     /// finding both metadata files: what it holds is not known yet.
     pub complete: bool,
+    /// When CRIU wrote the images: the modification time of `inventory.img` (else `pstree.img`)
+    /// as the archive's header or the directory records it. Looked for only while `config.dump`
+    /// records no `checkpointedTime` (within [`STREAM_BUDGET`] for a compressed archive).
+    pub written: Option<SystemTime>,
+}
+
+/// Whether `config.dump` records when the container was checkpointed.
+fn has_checkpointed_time(config: &[u8]) -> bool {
+    serde_json::from_slice::<serde_json::Value>(config).is_ok_and(|v| {
+        v.get("checkpointedTime")
+            .and_then(|t| t.as_str())
+            .is_some_and(|t| !t.is_empty() && !crate::format::time::is_go_zero(t))
+    })
+}
+
+/// The images' time of a directory: `inventory.img`, else `pstree.img`, at its top or in
+/// `checkpoint/`.
+fn dir_written(path: &Path) -> Option<SystemTime> {
+    ["inventory.img", "pstree.img"].iter().find_map(|n| {
+        ["", "checkpoint"].iter().find_map(|d| {
+            std::fs::metadata(path.join(d).join(n))
+                .ok()?
+                .modified()
+                .ok()
+        })
+    })
 }
 
 /// How much of a compressed archive is decompressed looking for its metadata (Podman, CRI-O and
@@ -43,11 +70,14 @@ pub fn container_metadata(path: &Path) -> Result<Peek, String> {
                 Err(e) => Err(format!("{n}: {e}")),
             }
         };
+        let config = read("config.dump")?;
+        let timed = config.as_deref().is_some_and(has_checkpointed_time);
         return Ok(Peek {
-            config: read("config.dump")?,
+            config,
             spec: read("spec.dump")?,
             images: super::is_checkpoint_dir(path),
             complete: true,
+            written: if timed { None } else { dir_written(path) },
         });
     }
     let mut f = File::open(path).map_err(|e| e.to_string())?;
@@ -94,8 +124,13 @@ fn scan_tar<R: Read>(mut a: tar::Archive<R>, counted: &Rc<Cell<u64>>) -> Result<
 
 fn collect<R: Read>(entries: tar::Entries<'_, R>, counted: &Cell<u64>) -> Result<Peek, String> {
     let mut p = Peek::default();
+    // Whether config.dump records the checkpoint's time (then the images' time is not needed),
+    // and whether inventory.img's time was found (pstree.img's is taken until then).
+    let (mut timed, mut inventory) = (false, false);
+    let found = |p: &Peek| p.config.is_some() && p.spec.is_some();
     for e in entries {
         if counted.get() > STREAM_BUDGET {
+            p.complete = found(&p);
             return Ok(p);
         }
         let e = e.map_err(|e| format!("corrupt archive: {e}"))?;
@@ -110,6 +145,18 @@ fn collect<R: Read>(entries: tar::Entries<'_, R>, counted: &Cell<u64>) -> Result
                 | b"checkpoint/inventory.img"
                 | b"checkpoint/pstree.img" => {
                     p.images = true;
+                    let is_inventory = path.ends_with(b"inventory.img");
+                    if !inventory && (is_inventory || p.written.is_none()) {
+                        p.written = e
+                            .header()
+                            .mtime()
+                            .ok()
+                            .and_then(|t| UNIX_EPOCH.checked_add(Duration::from_secs(t)));
+                        inventory = is_inventory;
+                    }
+                    if found(&p) && (timed || inventory) {
+                        break;
+                    }
                     continue;
                 }
                 // A checkpoint wrapped as an image (OCI layout, docker-archive, a tarred layout
@@ -137,12 +184,18 @@ fn collect<R: Read>(entries: tar::Entries<'_, R>, counted: &Cell<u64>) -> Result
         };
         if slot.is_none() {
             *slot = Some(read_capped(e, name)?);
+            if is_config {
+                timed = p.config.as_deref().is_some_and(has_checkpointed_time);
+            }
         }
-        if p.config.is_some() && p.spec.is_some() {
+        if found(&p) && (timed || inventory) {
             break;
         }
     }
     p.complete = true;
+    if timed {
+        p.written = None;
+    }
     Ok(p)
 }
 fn read_capped(r: impl Read, name: &str) -> Result<Vec<u8>, String> {
@@ -229,5 +282,60 @@ mod tests {
         // The same uncompressed: seeking is free, the metadata is found.
         let p = peek(d, "deep.tar", &deep).unwrap();
         assert!(p.complete && p.config.is_some());
+    }
+
+    /// A tar of `(name, content, mtime)` entries.
+    fn timed_tar(entries: &[(&str, &[u8], u64)]) -> Vec<u8> {
+        let mut b = tar::Builder::new(Vec::new());
+        for (name, data, mtime) in entries {
+            let mut h = tar::Header::new_gnu();
+            h.set_size(data.len() as u64);
+            h.set_mode(0o644);
+            h.set_mtime(*mtime);
+            h.set_cksum();
+            b.append_data(&mut h, name, *data).unwrap();
+        }
+        b.into_inner().unwrap()
+    }
+
+    /// The images' time is inventory.img's (else pstree.img's) header time, taken only when
+    /// config.dump records no checkpointed time.
+    #[test]
+    fn images_time_when_the_metadata_has_none() {
+        let tmp = tempfile::tempdir().unwrap();
+        let d = tmp.path();
+        let at = |s: u64| Some(UNIX_EPOCH + Duration::from_secs(s));
+        let podman = timed_tar(&[
+            ("config.dump", b"{\"name\":\"c\"}", 100),
+            ("spec.dump", b"{}", 100),
+            ("checkpoint/pstree.img", b"x", 1_000),
+            ("checkpoint/inventory.img", b"x", 2_000),
+        ]);
+        let gz = {
+            let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+            std::io::Write::write_all(&mut e, &podman).unwrap();
+            e.finish().unwrap()
+        };
+        for (n, b) in [("p.tar", &podman), ("p.tar.gz", &gz)] {
+            let p = peek(d, n, b).unwrap();
+            assert!(p.complete && p.images, "{n}");
+            assert_eq!(p.written, at(2_000), "{n}");
+        }
+        let no_inventory = timed_tar(&[
+            ("config.dump", b"{}", 100),
+            ("spec.dump", b"{}", 100),
+            ("checkpoint/pstree.img", b"x", 1_000),
+        ]);
+        assert_eq!(peek(d, "n.tar", &no_inventory).unwrap().written, at(1_000));
+        let timed = timed_tar(&[
+            (
+                "config.dump",
+                br#"{"checkpointedTime":"2026-01-02T03:04:05Z"}"#,
+                100,
+            ),
+            ("spec.dump", b"{}", 100),
+            ("checkpoint/inventory.img", b"x", 2_000),
+        ]);
+        assert_eq!(peek(d, "t.tar", &timed).unwrap().written, None);
     }
 }

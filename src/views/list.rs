@@ -19,12 +19,15 @@
 //! are found, nothing is written anywhere. Namespace, pod and container come from the metadata
 //! (CRI-O / containerd annotations); what the metadata lacks is taken from the kubelet's file
 //! name `checkpoint-<pod>_<namespace>-<container>-<time>.tar`. TIME CHECKPOINTED is
-//! `config.dump`'s `checkpointedTime` (else the name's time) in RFC 3339 without fractional
-//! seconds (checkpointctl: RFC 822, `28 Nov 26 14:47 UTC`, which drops the seconds and the
-//! century). An entry that cannot be read is reported on stderr and skipped. A directory given
+//! `config.dump`'s `checkpointedTime`, else the name's time (marked `(checkpoint name)`), else
+//! when CRIU wrote the images (`inventory.img`'s modification time in the archive's header or
+//! the directory, marked `(images written)`: Podman records no checkpointed time), in RFC 3339
+//! without fractional seconds (checkpointctl: RFC 822, `28 Nov 26 14:47 UTC`, which drops the
+//! seconds and the century). An entry that cannot be read is reported on stderr and skipped. A directory given
 //! on the command line that does not exist is an error; the default one missing just means no
 //! checkpoints. `--format json` / `jsonl` gives the same rows as JSON objects (`directory`,
-//! `name`, `path`, `namespace`, `pod`, `container`, `engine`, `checkpointed`; null when unknown),
+//! `name`, `path`, `namespace`, `pod`, `container`, `engine`, `checkpointed`, `checkpointed_from`:
+//! `config.dump checkpointedTime`, `checkpoint name` or `images written`; null when unknown),
 //! and no heading lines: no checkpoint found is `[]` (or nothing).
 
 use std::io::Write;
@@ -32,7 +35,7 @@ use std::path::PathBuf;
 
 use super::{Error, RowFormat, write_out};
 use crate::format::table;
-use crate::model::catalog::{Listed, describe};
+use crate::model::catalog::{FROM_CONFIG, Listed, describe};
 
 /// The kubelet's checkpoint directory.
 pub const DEFAULT_DIR: &str = "/var/lib/kubelet/checkpoints";
@@ -155,6 +158,7 @@ fn json_row(l: &Listed, dir: &std::path::Path, path: &std::path::Path) -> serde_
         "container": l.container,
         "engine": l.engine,
         "checkpointed": l.time,
+        "checkpointed_from": l.time_from,
     })
 }
 
@@ -165,7 +169,10 @@ fn row(l: &Listed) -> Vec<String> {
         d(&l.pod),
         d(&l.container),
         d(&l.engine),
-        d(&l.time),
+        match (&l.time, l.time_from) {
+            (Some(t), Some(from)) if from != FROM_CONFIG => format!("{t} ({from})"),
+            (t, _) => d(t),
+        },
         l.name.clone(),
     ]
 }

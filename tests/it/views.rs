@@ -201,6 +201,14 @@ fn show_and_list_as_json() {
     assert_eq!(b["path"], "podman-busybox/checkpoint.tar.gz");
     assert_eq!(b["container"], "fx-busybox");
     assert_eq!(b["engine"], "Podman");
+    // Podman records no checkpointed time: when CRIU wrote the images, as show says.
+    assert_eq!(b["checkpointed"], "2026-11-28T14:47:38Z");
+    assert_eq!(b["checkpointed_from"], "images written");
+    let t = ok(&f, &["list", "podman-busybox"]);
+    assert!(
+        t.contains("   2026-11-28T14:47:38Z (images written)   checkpoint.tar.gz\n"),
+        "{t}"
+    );
     let out = ok(&f, &["list", "--format", "jsonl", "podman-busybox"]);
     assert_eq!(out.lines().count(), rows.len(), "{out}");
 }
@@ -1477,11 +1485,11 @@ fn list_kubelet_directory() {
     assert_eq!(
         r.out,
         "Listing checkpoints in path: .\n\
-         NAMESPACE   POD        CONTAINER    ENGINE   TIME CHECKPOINTED      CHECKPOINT NAME\n\
-         ---------   ---        ---------    ------   -----------------      ---------------\n\
-         default     bb         fx-busybox   Podman   2026-11-28T14:50:00Z   checkpoint-bb_default-fx-2026-11-28T14:50:00Z.tar.gz\n\
-         data        db-0       pg           CRI-O    2026-11-29T01:02:03Z   checkpoint-db-0_data-pg-2026-11-29T01:02:03Z.tar.zst\n\
-         prod-ns     web-7d9f   nginx        CRI-O    2026-11-28T14:47:37Z   checkpoint-web-7d9f_prod-ns-nginx-2026-11-28T14:47:37Z.tar\n"
+         NAMESPACE   POD        CONTAINER    ENGINE   TIME CHECKPOINTED                        CHECKPOINT NAME\n\
+         ---------   ---        ---------    ------   -----------------                        ---------------\n\
+         default     bb         fx-busybox   Podman   2026-11-28T14:50:00Z (checkpoint name)   checkpoint-bb_default-fx-2026-11-28T14:50:00Z.tar.gz\n\
+         data        db-0       pg           CRI-O    2026-11-29T01:02:03Z                     checkpoint-db-0_data-pg-2026-11-29T01:02:03Z.tar.zst\n\
+         prod-ns     web-7d9f   nginx        CRI-O    2026-11-28T14:47:37Z                     checkpoint-web-7d9f_prod-ns-nginx-2026-11-28T14:47:37Z.tar\n"
     );
     assert!(
         r.err.contains("checkpoint-broken.tar: skipped"),
@@ -1535,6 +1543,36 @@ fn inspect_crio_metadata() {
     assert_eq!(j[0]["metadata"]["pod_name"], "web-7d9f");
     assert_eq!(j[0]["metadata"]["kubernetes_namespace"], "prod-ns");
     assert!(j[0].get("networks").is_none());
+}
+
+/// checkpointctl prints `Checkpointed:` only when config.dump's checkpointedTime is set: Go's
+/// zero time (a time never set) gives no line and no JSON field, and is no dump time elsewhere.
+#[test]
+fn inspect_go_zero_checkpointed_time() {
+    let dir = TempDir::new("views");
+    let mut w = CheckpointWriter::new();
+    w.process(1, 0).comm("nginx");
+    w.write_tar(
+        &dir.path().join("ck.tar"),
+        &crio_layout("web-7d9f", "prod-ns", "nginx", "0001-01-01T00:00:00Z"),
+        Compression::None,
+    )
+    .unwrap();
+    let out = ok(dir.path(), &["inspect", "ck.tar"]);
+    assert!(
+        out.contains("├── Created: 2026-11-28T09:00:00Z\n├── Engine: CRI-O\n"),
+        "{out}"
+    );
+    assert!(!out.contains("Checkpointed"), "{out}");
+    let j: Value =
+        serde_json::from_str(&ok(dir.path(), &["inspect", "--format", "json", "ck.tar"])).unwrap();
+    assert!(j[0].get("checkpointed").is_none(), "{j}");
+    let l: Value =
+        serde_json::from_str(&ok(dir.path(), &["list", "--format", "json", "."])).unwrap();
+    assert_ne!(
+        l[0]["checkpointed_from"], "config.dump checkpointedTime",
+        "{l}"
+    );
 }
 
 // ---------------------------------------------------------------- diff
