@@ -37,15 +37,53 @@ pub fn connections(ck: &Checkpoint) -> String {
 /// so that several checkpoints' sections can share one page. `id` is used as given: a plain
 /// ASCII word.
 pub fn connections_in(ck: &Checkpoint, id: &str) -> String {
+    fragment(ck, id, None)
+}
+
+/// The page's connections section: `<section id="connections">`, its heading, how to read it,
+/// and each checkpoint's graph and table (under an h3 `connections-K` per checkpoint, K from 1,
+/// when there are several).
+/// Ids: `{P}conn-...` with `P` the input's [`super::prefix`]; processes link to their rows in the
+/// processes section (`{P}proc-PID`).
+pub fn section(r: &super::Report<'_>) -> String {
+    let mut s = String::from("<section id=\"connections\">\n<h2>Connections</h2>\n");
+    s.push_str(
+        "<p>Who talks to whom: each process (left), the pipes, sockets and terminals it holds \
+         (middle, by descriptor), and what they reach outside the checkpoint (right). Both ends \
+         are joined when the checkpoint holds both; the table beside the graph lists the same.</p>\n",
+    );
+    let multi = r.inputs.len() > 1;
+    for (k, i) in r.inputs.iter().enumerate() {
+        let p = super::prefix(k);
+        if multi {
+            let _ = writeln!(
+                s,
+                "<h3 id=\"connections-{}\">Checkpoint {}: {}</h3>",
+                k + 1,
+                k + 1,
+                esc(&i.label)
+            );
+        }
+        s.push_str(&fragment(i.ck, &format!("{p}conn"), Some(&p)));
+    }
+    s.push_str("</section>\n");
+    s
+}
+
+/// The graph and table of `ck` with ids starting with `id`; with `procs`, each process links to
+/// `#{procs}proc-PID`.
+fn fragment(ck: &Checkpoint, id: &str, procs: Option<&str>) -> String {
     let g = Graph::of(ck);
     let id = esc(id);
+    let procs = procs.map(esc);
+    let procs = procs.as_deref();
     let mut out = String::new();
     let _ = write!(
         out,
         "<div class=\"connections\" id=\"{id}\" style=\"display:flex;flex-wrap:wrap;gap:16px;align-items:flex-start\">"
     );
     out.push_str("<figure class=\"connections-graph\" style=\"margin:0;max-width:100%\">");
-    svg(&g, &id, &mut out);
+    svg(&g, &id, procs, &mut out);
     let _ = write!(
         out,
         "<figcaption>{} of {} processes hold {} pipes, sockets and terminals; {} peers outside the checkpoint. Select an object for its row in the table.</figcaption></figure>",
@@ -54,7 +92,7 @@ pub fn connections_in(ck: &Checkpoint, id: &str) -> String {
         g.total_objects,
         g.peers.len()
     );
-    table(&g, &id, &mut out);
+    table(&g, &id, procs, &mut out);
     out.push_str(&super::html::capped(
         g.objects.len(),
         g.total_objects,
@@ -788,7 +826,7 @@ impl Layout {
     }
 }
 
-fn svg(g: &Graph, id: &str, out: &mut String) {
+fn svg(g: &Graph, id: &str, procs: Option<&str>, out: &mut String) {
     let l = Layout::of(g);
     let height = l.height;
     let width = if g.peers.is_empty() {
@@ -853,9 +891,16 @@ fn svg(g: &Graph, id: &str, out: &mut String) {
 
     for ((pid, comm), (y, h)) in g.procs.iter().zip(&l.procs) {
         let text = format!("PID {pid} {comm}");
+        let (open, close) = match procs {
+            Some(p) => (
+                format!("<a href=\"#{p}proc-{pid}\" class=\"conn-process\">"),
+                "</a>",
+            ),
+            None => ("<g class=\"conn-process\">".to_string(), "</g>"),
+        };
         let _ = write!(
             out,
-            "<g class=\"conn-process\"><title>{}</title><rect x=\"{P_X}\" y=\"{y}\" width=\"{P_W}\" height=\"{h}\" rx=\"4\" fill=\"#f2f2f2\" stroke=\"#333\"/><text x=\"{}\" y=\"{}\" fill=\"#000\">{}</text></g>",
+            "{open}<title>{}</title><rect x=\"{P_X}\" y=\"{y}\" width=\"{P_W}\" height=\"{h}\" rx=\"4\" fill=\"#f2f2f2\" stroke=\"#333\"/><text x=\"{}\" y=\"{}\">{}</text>{close}",
             esc(&text),
             P_X + 6,
             y + h / 2 + 4,
@@ -893,7 +938,7 @@ fn svg(g: &Graph, id: &str, out: &mut String) {
     out.push_str("</svg>");
 }
 
-fn table(g: &Graph, id: &str, out: &mut String) {
+fn table(g: &Graph, id: &str, procs: Option<&str>, out: &mut String) {
     let _ = write!(
         out,
         "<table class=\"connections\" id=\"{id}-table\"><caption>Pipes, sockets and terminals, who holds them, and their other ends</caption><thead><tr><th scope=\"col\">#</th><th scope=\"col\">Kind</th><th scope=\"col\">Object</th><th scope=\"col\">State</th><th scope=\"col\">Held by</th><th scope=\"col\">Other end</th></tr></thead><tbody>"
@@ -907,7 +952,11 @@ fn table(g: &Graph, id: &str, out: &mut String) {
             .iter()
             .map(|h| {
                 let fds: Vec<String> = h.fds.iter().map(u32::to_string).collect();
-                let mut t = format!("PID {} ({}) fd {}", h.pid, esc(&h.comm), fds.join(", "));
+                let pid = match procs {
+                    Some(p) => format!("<a href=\"#{p}proc-{0}\">PID {0}</a>", h.pid),
+                    None => format!("PID {}", h.pid),
+                };
+                let mut t = format!("{pid} ({}) fd {}", esc(&h.comm), fds.join(", "));
                 if !h.end.is_empty() {
                     let _ = write!(t, ": {}", esc(&h.end));
                 }

@@ -7,7 +7,7 @@
 //! a greyscale print keeps them apart; each also has its word or position on the page.
 
 use super::html::esc;
-use super::{Report, changed, findings, processes, timeline};
+use super::{Report, changed, connections, findings, processes, timeline};
 
 /// Backgrounds of the categories of the page's own CSS: (class, fill). Within each group the
 /// fills differ in lightness ([`tests::assert_lightness_apart`]).
@@ -106,6 +106,7 @@ pub fn page(r: &Report<'_>) -> String {
         ("case", "The case", super::case::section(r)),
         ("processes", "Processes", processes::section(r)),
         ("findings", "Findings", findings::section(r, false)),
+        ("connections", "Connections", connections::section(r)),
         ("timeline", "Timeline", timeline::section(&events, &labels)),
     ];
     if !r.changes.is_empty() {

@@ -376,3 +376,57 @@ fn objects_are_capped_and_idle_processes_left_out() {
     assert!(html.contains("1 of 2 processes hold 1001 pipes"));
     assert!(!html.contains("PID 2 idle"));
 }
+
+/// The page's section: one heading, an h3 per checkpoint when there are several, ids prefixed
+/// per input, processes linked to their rows in the processes section.
+#[test]
+fn the_section_of_two_checkpoints() {
+    let a = load_w(&writer_case());
+    let b = load_w(&writer_case());
+    let input = |ck| super::super::Input {
+        label: "in<put>".into(),
+        ck,
+        triage: Vec::new(),
+        scan: Vec::new(),
+        changed: Vec::new(),
+    };
+    let r = super::super::Report {
+        inputs: vec![input(&a), input(&b)],
+        failed: Vec::new(),
+        command: "ckptfs report".into(),
+        made: None,
+        changes: Vec::new(),
+        scanned: false,
+    };
+    let s = section(&r);
+    assert!(s.starts_with("<section id=\"connections\">\n<h2>Connections</h2>\n"));
+    assert_eq!(s.matches("<h2>").count(), 1);
+    assert!(s.contains("<h3 id=\"connections-1\">Checkpoint 1: in&lt;put&gt;</h3>"));
+    assert!(s.contains("<h3 id=\"connections-2\">Checkpoint 2: in&lt;put&gt;</h3>"));
+    // Every id once.
+    let ids: Vec<&str> = s
+        .split(" id=\"")
+        .skip(1)
+        .map(|x| x.split('"').next().unwrap())
+        .collect();
+    let unique: std::collections::HashSet<&str> = ids.iter().copied().collect();
+    assert_eq!(ids.len(), unique.len(), "{ids:?}");
+    for p in ["", "c1-"] {
+        assert!(s.contains(&format!("<tr id=\"{p}conn-o1\">")), "{p}");
+        assert!(s.contains(&format!("href=\"#{p}conn-o1\"")), "{p}");
+        assert!(
+            s.contains(&format!("<a href=\"#{p}proc-2\" class=\"conn-process\">")),
+            "{p}"
+        );
+        assert!(
+            s.contains(&format!("<a href=\"#{p}proc-2\">PID 2</a> (&lt;b&gt;evil")),
+            "{p}"
+        );
+    }
+    // One checkpoint: no h3.
+    let one = super::super::Report {
+        inputs: vec![input(&a)],
+        ..r
+    };
+    assert!(!section(&one).contains("<h3"));
+}
