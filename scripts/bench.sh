@@ -17,7 +17,7 @@
 # page cache (it is dropped, where allowed, for the cold first-read row), NOBUILD=1 to use the
 # existing binaries, BENCH_PROFILE=debug to use the debug build, BENCH_CARGO_FLAGS for more cargo
 # flags (e.g. --no-default-features), OUT=FILE to also write the report to FILE, SECTIONS="2 10"
-# to measure only those groups of rows (1 2 3 4 5 6 8 8b 9 7 10 11 12 13 14 15; default all). RUNS12
+# to measure only those groups of rows (1 2 3 4 5 6 8 8b 9 7 10 11 12 13 14 15 16; default all). RUNS12
 # (the directory-mount rows of group 12, default 5).
 set -euo pipefail
 export LC_ALL=C
@@ -1030,6 +1030,47 @@ row "15. ckptfs report, $(human "$SIZE_B"): Chromium time beyond an empty page" 
 rm -rf "$WORK/chromium" "$WORK/shot.png" "$WORK"/case*.html "$WORK/empty.html"
 else
     log "15. skipped: needs chromium (scripts/deps.sh)"
+fi
+fi
+
+# ---------------------------------------------------------------- 16. diff and timeline
+# Two dumps of one container: B is the big image dir (hard links, parent pre-dump included) with
+# its smallest pages file rewritten at 64 places (`CHANGED-PAGE-N` on 64 pages spread over it).
+# `ckptfs diff A B` (every page of both compared, the changed ones hashed and their strings
+# ranked) against one `memparse --search` over both (every page of both read once); its peak RSS
+# (bounded: under 1 GiB); `ckptfs timeline` of the big dump against `ckptfs show` of it (both
+# open the checkpoint; the timeline reads no memory).
+if want 16; then
+if [[ -x /usr/bin/time ]]; then
+log "16. diff and timeline"
+B2=$WORK/img2
+rm -rf "$B2"
+cp -al "$BIG/img" "$B2"
+small=$(ls -S "$B2"/dump/pages-*.img | tail -n 1)
+cp "$small" "$small.new" && mv "$small.new" "$small"
+sz=$(stat -c %s "$small")
+for n in $(seq 0 63); do
+    printf 'CHANGED-PAGE-%04d' "$n" | dd of="$small" bs=1 seek=$(((sz / 64 * n / 4096) * 4096 + 100)) conv=notrunc status=none
+done
+ours=() base=() rss=() tl=() sh=()
+for i in $(seq "$RUNS"); do
+    t "$BIN" memparse -s "$MARK" "$DIR" "$B2/dump" >/dev/null
+    base+=("$LAST")
+    t /usr/bin/time -f '%M' -o "$WORK/diff.rss" "$BIN" diff "$DIR" "$B2/dump" >"$WORK/diff.out"
+    ours+=("$LAST")
+    rss+=("$(tail -n 1 "$WORK/diff.rss")")
+    t "$BIN" show "$DIR" >/dev/null
+    sh+=("$LAST")
+    t "$BIN" timeline "$DIR" >"$WORK/timeline.out"
+    tl+=("$LAST")
+done
+changed=$(grep -o '[0-9]* pages changed' "$WORK/diff.out" | head -n 1 || true)
+row "16. ckptfs diff of two $(human "$SIZE_B") dumps (${changed:-? pages changed})" "$(median "${ours[@]}")" "$(median "${base[@]}")" s le 2 "memparse --search over both"
+row "16. ckptfs diff, peak RSS" "$(awk -v k="$(median "${rss[@]}")" 'BEGIN { printf "%.0f", k / 1024 }')" - MiB abs 1024 -
+row "16. ckptfs timeline, $(human "$SIZE_B") ($(wc -l <"$WORK/timeline.out") lines)" "$(median "${tl[@]}")" "$(median "${sh[@]}")" s info - "ckptfs show of the same dump"
+rm -rf "$B2" "$WORK/diff.out" "$WORK/diff.rss" "$WORK/timeline.out"
+else
+    log "16. skipped: needs /usr/bin/time (GNU time)"
 fi
 fi
 
