@@ -8,8 +8,9 @@
 //!
 //! The scale is not linear: a 4 KiB mapping next to a 128 TiB gap would vanish. Every mapping is
 //! drawn in address order, `6 + 4 * log2(pages)` pixels wide (at least [`MIN_WIDTH`]), and the
-//! gaps between mappings as breaks `10 + 2 * log2(pages)` wide, labelled with their size. The
-//! ribbon wraps into rows of [`WIDTH`] pixels, each starting with its first address. One row,
+//! gaps between mappings as breaks `10 + 2 * log2(pages)` wide, labelled with their size (a map
+//! shorter than a row is widened, at most 3 times, to fill it). The ribbon wraps into rows of
+//! [`WIDTH`] pixels, each starting with its first address. One row,
 //! top to bottom: row address and gap sizes; finding marks; permissions (`r--`, `rw-`, `r-x`,
 //! `rwx`); the mapping, coloured by kind (with changed pages hatched over it); which pages were
 //! dumped, filled from a file or are absent; the density strip (entropy class of up to 64
@@ -321,7 +322,26 @@ pub fn address_map(p: &Process, filled: &[(u64, u64)], marks: &[Mark], scope: &s
     let mut order: Vec<&Vma> = p.vmas.iter().collect();
     order.sort_by_key(|v| (v.start, v.end));
 
-    // Layout.
+    // Layout. A map that would fill less than a row is widened (at most 3 times) to fill it.
+    let natural: u64 = {
+        let mut reach: Option<u64> = None;
+        let mut total = 0u64;
+        for v in &order {
+            let end = v.end.max(v.start);
+            if let Some(r) = reach.filter(|&r| v.start > r) {
+                total += u64::from(gap_width(v.start - r));
+            }
+            total += u64::from(vma_width(end - v.start));
+            reach = Some(reach.map_or(end, |r| r.max(end)));
+        }
+        total
+    };
+    let scale = if natural > 0 && natural < u64::from(WIDTH) {
+        (f64::from(WIDTH) / natural as f64).min(3.0)
+    } else {
+        1.0
+    };
+    let scaled = |w: u32| ((f64::from(w) * scale).floor() as u32).max(w);
     let mut placed: Vec<Placed> = Vec::with_capacity(order.len());
     let mut gaps: Vec<Gap> = Vec::new();
     let (mut row, mut x) = (0u32, 0u32);
@@ -330,7 +350,7 @@ pub fn address_map(p: &Process, filled: &[(u64, u64)], marks: &[Mark], scope: &s
     for v in order {
         let end = v.end.max(v.start);
         if let Some(r) = reach.filter(|&r| v.start > r) {
-            let w = gap_width(v.start - r);
+            let w = scaled(gap_width(v.start - r));
             if x + w > WIDTH && x > 0 {
                 row += 1;
                 x = 0;
@@ -344,7 +364,7 @@ pub fn address_map(p: &Process, filled: &[(u64, u64)], marks: &[Mark], scope: &s
             });
             x += w;
         }
-        let w = vma_width(end - v.start);
+        let w = scaled(vma_width(end - v.start));
         if x + w > WIDTH && x > 0 {
             row += 1;
             x = 0;
@@ -701,7 +721,7 @@ pub fn address_map(p: &Process, filled: &[(u64, u64)], marks: &[Mark], scope: &s
     let filled_total: u64 = facts.iter().map(|f| f.filled).fold(0, u64::saturating_add);
     let _ = write!(
         out,
-        r#"<figcaption id="{scope}addrmap-{pid}-cap">Address space of PID {pid} ({}): {} mapping{}, {} mapped, {} dumped{}. Mappings and gaps are drawn on a logarithmic scale (a mapping 6 + 4 &#215; log<sub>2</sub>(pages) pixels wide, a gap 10 + 2 &#215; log<sub>2</sub>(pages)), so small mappings stay visible next to huge gaps; sizes are in the labels, the hover titles and the table."#,
+        r#"<figcaption id="{scope}addrmap-{pid}-cap">Address space of PID {pid} ({}): {} mapping{}, {} mapped, {} dumped{}. Mappings and gaps are drawn on a logarithmic scale (a mapping 6 + 4 &#215; log<sub>2</sub>(pages) pixels wide, a gap 10 + 2 &#215; log<sub>2</sub>(pages), all widened alike when the map is shorter than a row), so small mappings stay visible next to huge gaps; sizes are in the labels, the hover titles and the table."#,
         esc(&p.comm),
         placed.len(),
         if placed.len() == 1 { "" } else { "s" },
@@ -1044,6 +1064,12 @@ mod tests {
             html.contains(">64 TiB<") || html.contains("64 TiB unmapped"),
             "{html}"
         );
+        // A small map is widened to fill its row, never past it.
+        let small = process(8, huge_gaps().vmas[..3].to_vec(), Vec::new());
+        let r = rects(&address_map(&small, &[], &[], ""));
+        let right = r.iter().map(|(_, x, w)| x + w).fold(0.0, f64::max);
+        assert!(r[0].2 >= f64::from(3 * MIN_WIDTH), "{r:?}");
+        assert!(right <= f64::from(WIDTH + MARGIN), "{r:?}");
         // A 128 TiB gap is not wider than a few mappings.
         assert!(gap_width(128 << 40) < 100);
         assert_eq!(vma_width(4096), MIN_WIDTH);
