@@ -59,6 +59,8 @@ pub enum TextSrc {
     Triage,
     /// `timeline` at the root (render/timeline.rs).
     Timeline,
+    /// `report.html` at the root, found by name, not listed (render/report/).
+    Report,
     Cmdline(u32),
     Environ(u32),
     Comm(u32),
@@ -480,6 +482,7 @@ impl TextSrc {
             TextSrc::Pstree => "pstree",
             TextSrc::Triage => "triage",
             TextSrc::Timeline => "timeline",
+            TextSrc::Report => "report.html",
             TextSrc::Cmdline(_) => "PID/cmdline",
             TextSrc::Environ(_) => "PID/environ",
             TextSrc::Comm(_) => "PID/comm",
@@ -548,6 +551,7 @@ fn describe(ck: &Checkpoint, src: TextSrc) -> String {
         | TextSrc::Pstree
         | TextSrc::Triage
         | TextSrc::Timeline
+        | TextSrc::Report
         | TextSrc::SysvShm
         | TextSrc::Sockets => return src.pattern().into(),
     };
@@ -567,6 +571,22 @@ fn describe(ck: &Checkpoint, src: TextSrc) -> String {
         })
         .collect();
     parts.join("/")
+}
+
+/// The command that made the mount (this process's, which `ckptfs mount` forked), as the case
+/// report quotes it.
+fn mount_command() -> String {
+    render::report::shell_line(std::env::args_os().map(|a| a.to_string_lossy().into_owned()))
+}
+
+/// Now, in RFC 3339 (UTC, whole seconds).
+fn now() -> Option<String> {
+    let d = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .ok()?;
+    Some(crate::format::time::rfc3339(
+        i64::try_from(d.as_secs()).ok()?,
+    ))
 }
 
 /// Renders one text file; a failing or panicking renderer gives the reason instead.
@@ -589,6 +609,7 @@ fn render_inner(ck: &Checkpoint, src: TextSrc) -> std::result::Result<Vec<u8>, S
         TextSrc::Timeline => {
             render::timeline::timeline(ck, &ck.source.input.path.display().to_string())
         }
+        TextSrc::Report => render::report::single(ck, &mount_command(), now()).into_bytes(),
         TextSrc::Cmdline(i) => render::cmdline(p(i)?).map_err(|e| e.to_string())?,
         TextSrc::Environ(i) => render::environ(p(i)?).map_err(|e| e.to_string())?,
         TextSrc::BashHistory(i) => render::bash_history(p(i)?),
@@ -902,6 +923,7 @@ mod tests {
             (TextSrc::Pstree, "pstree"),
             (TextSrc::Triage, "triage"),
             (TextSrc::Timeline, "timeline"),
+            (TextSrc::Report, "report.html"),
             (TextSrc::Cmdline(0), "42/cmdline"),
             (TextSrc::Environ(0), "42/environ"),
             (TextSrc::Comm(0), "42/comm"),

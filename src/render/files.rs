@@ -100,6 +100,10 @@ pub const FILES: &[File] = &[
         "every time the checkpoint records, sorted, one event a line",
     ),
     rendered(
+        "report.html",
+        "the case report: one self-contained HTML page (found by name, not listed)",
+    ),
+    rendered(
         "PID/cmdline",
         "the arguments, NUL-separated, from the dumped stack",
     ),

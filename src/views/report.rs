@@ -39,23 +39,7 @@ impl Request {
     }
 }
 
-/// `args` as one line a shell would read back (single quotes where needed).
-pub fn shell_line<I: IntoIterator<Item = S>, S: AsRef<str>>(args: I) -> String {
-    args.into_iter()
-        .map(|a| {
-            let a = a.as_ref();
-            if !a.is_empty()
-                && a.bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b"-_./=:,+@%".contains(&b))
-            {
-                a.to_string()
-            } else {
-                format!("'{}'", a.replace('\'', "'\\''"))
-            }
-        })
-        .collect::<Vec<_>>()
-        .join(" ")
-}
+pub use crate::render::report::shell_line;
 
 /// Now, in RFC 3339 (UTC, whole seconds).
 pub fn now() -> Option<String> {

@@ -144,3 +144,33 @@ fn a_bad_input_is_one_line_and_the_page_has_the_others() {
         .expect("scan findings");
     assert!(scan.contains("REDISFX-s4-big") && scan.contains("id=\"finding-"));
 }
+
+#[test]
+fn the_mount_serves_report_html_by_name_only() {
+    let Some(f) = fixtures() else { return };
+    let m = common::Mount::new(&f.join("podman-implant/checkpoint.tar.gz"));
+    let page = String::from_utf8(common::cat(&m.p("report.html"))).unwrap();
+    assert!(page.starts_with("<!DOCTYPE html>"));
+    assert_self_contained(&page);
+    // Every process of the checkpoint has its row.
+    let pids: Vec<String> = std::fs::read_dir(m.join(""))
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.bytes().all(|b| b.is_ascii_digit()))
+        .collect();
+    assert!(pids.len() > 2, "{pids:?}");
+    for pid in &pids {
+        assert!(page.contains(&format!("id=\"proc-{pid}\"")), "{pid}");
+    }
+    // The mount's command, and triage's findings.
+    assert!(page.contains(" mount "), "the mount's command");
+    assert!(page.contains("id=\"finding-1\""));
+    // Not listed: ls and whole-tree walks never meet it.
+    let ls = run(&["ls", "-a", &m.p("")]);
+    assert!(ls.ok() && !ls.stdout_text().contains("report.html"), "{ls}");
+    let find = run(&["find", &m.p(""), "-name", "report.html"]);
+    assert!(find.stdout_text().is_empty(), "{find}");
+    let grep = run(&["grep", "-r", "-l", "Case report:", &m.p("")]);
+    assert!(grep.stdout_text().is_empty(), "{grep}");
+}

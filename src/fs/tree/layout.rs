@@ -58,6 +58,14 @@ impl Tree {
         l.b.text(ROOT_INO, TextSrc::Pstree);
         l.b.text(ROOT_INO, TextSrc::Triage);
         l.b.text(ROOT_INO, TextSrc::Timeline);
+        // The case report, found by name, not listed: whole-tree commands (`grep -r`, `find`)
+        // never render it nor meet its text a second time. Made when first looked up.
+        l.b.add_entry(
+            ROOT_INO,
+            TextSrc::Report.name(),
+            NodeKind::File(Content::text(TextSrc::Report)),
+            true,
+        );
         l.checkpoint();
         for (i, p) in parts.processes.iter().enumerate() {
             let Ok(i) = u32::try_from(i) else { break };

@@ -143,6 +143,8 @@ fn shape() {
             "100"
         ]
     );
+    // The case report is found by name, not listed.
+    assert!(t.resolve("/report.html").is_ok());
     assert_eq!(
         names(&t, "/checkpoint"),
         [

@@ -116,6 +116,44 @@ pub struct Report<'a> {
     pub scanned: bool,
 }
 
+/// The page of one checkpoint as a mount serves it (`report.html`): triage's findings, no scan,
+/// nothing compared; `command` is the mount's.
+pub fn single(ck: &Checkpoint, command: &str, made: Option<String>) -> String {
+    page(&Report {
+        inputs: vec![Input {
+            label: ck.source.input.path.display().to_string(),
+            ck,
+            triage: crate::render::triage::findings(ck),
+            scan: Vec::new(),
+            changed: Vec::new(),
+        }],
+        failed: Vec::new(),
+        command: command.to_string(),
+        made,
+        changes: Vec::new(),
+        scanned: false,
+    })
+}
+
+/// `args` as one line a shell would read back (single quotes where needed): the command a page
+/// quotes.
+pub fn shell_line<I: IntoIterator<Item = S>, S: AsRef<str>>(args: I) -> String {
+    args.into_iter()
+        .map(|a| {
+            let a = a.as_ref();
+            if !a.is_empty()
+                && a.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-_./=:,+@%".contains(&b))
+            {
+                a.to_string()
+            } else {
+                format!("'{}'", a.replace('\'', "'\\''"))
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 /// The id prefix of input `k` (`""` for the first, `cK-` after it).
 pub fn prefix(k: usize) -> String {
     if k == 0 {
