@@ -3,7 +3,7 @@
 # through the tree with the plain tools an analyst uses. Usage: scripts/demo.sh [CHECKPOINT]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/deps.sh
+bash scripts/deps.sh demo
 cargo build --release --quiet
 bin=target/release/ckptfs
 ck=${1:-demo/podman-busybox.tar.gz}
