@@ -172,7 +172,7 @@ pub fn exercise_with_budget(ck: &Checkpoint, read_budget: u64) {
         let from_layer = match &node.kind {
             NodeKind::Dir(d) => d.layer().is_some(),
             NodeKind::File(c) => c.root_file().is_some(),
-            NodeKind::Link(_) | NodeKind::Fifo(_) => true,
+            NodeKind::Link(_) | NodeKind::Special(_) => true,
         };
         if !from_layer {
             assert_eq!(
@@ -190,7 +190,7 @@ pub fn exercise_with_budget(ck: &Checkpoint, read_budget: u64) {
             NodeKind::Link(t) => {
                 assert!(!t.starts_with(b"/"), "link leaves the mount: {t:?}");
             }
-            NodeKind::Fifo(_) => {}
+            NodeKind::Special(_) => {}
             NodeKind::File(c) => {
                 // The real extent (a procfs-style file under `.link/` reports size 0).
                 let size = c.real_size(ck);

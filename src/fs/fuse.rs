@@ -108,7 +108,10 @@ fn file_attr(a: &Attributes) -> FileAttr {
         nlink: a.nlink,
         uid: a.uid,
         gid: a.gid,
-        rdev: 0,
+        rdev: match a.kind {
+            Kind::CharDevice(rdev) | Kind::BlockDevice(rdev) => rdev,
+            _ => 0,
+        },
         blksize: 4096,
         flags: 0,
     }
@@ -120,6 +123,8 @@ fn file_type(k: Kind) -> FileType {
         Kind::File => FileType::RegularFile,
         Kind::Link => FileType::Symlink,
         Kind::Fifo => FileType::NamedPipe,
+        Kind::CharDevice(_) => FileType::CharDevice,
+        Kind::BlockDevice(_) => FileType::BlockDevice,
     }
 }
 

@@ -179,7 +179,7 @@ impl Filesystem for CkptFs {
             }
             NodeKind::Dir(_) => Err(Error::ISDIR),
             NodeKind::Link(_) => Err(Error::errno(libc::ELOOP)),
-            NodeKind::Fifo(_) => Err(Error::NXIO),
+            NodeKind::Special(_) => Err(Error::NXIO),
         }
     }
 

@@ -38,6 +38,10 @@ pub enum Kind {
     Link,
     /// A named pipe of `rootfs/` (the kernel opens it itself: it never reaches the adapter).
     Fifo,
+    /// A device node of `rootfs/` with its number (`new_encode_dev`): the mount is `nodev`, so
+    /// the kernel refuses to open it.
+    CharDevice(u32),
+    BlockDevice(u32),
 }
 
 /// The permission bits of a node ckptfs makes up (not a layer's file): r-x for directories, r--
@@ -152,13 +156,15 @@ pub enum NodeKind {
     File(Content),
     /// A symlink and its target (relative, never leaving the mount).
     Link(Box<[u8]>),
-    /// A FIFO of `rootfs/`, with its layer's attributes: a node without content.
-    Fifo(LayerNode),
+    /// A FIFO or device node of `rootfs/`, with its layer's attributes: a node without content.
+    Special(LayerNode),
 }
 
-/// What a layer records about a `rootfs/` entry that has no content (a FIFO).
+/// What a layer records about a `rootfs/` entry that has no content (a FIFO, a device).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct LayerNode {
+    /// [`Kind::Fifo`], [`Kind::CharDevice`] or [`Kind::BlockDevice`].
+    pub kind: Kind,
     /// Permission bits as recorded.
     pub mode: u32,
     pub mtime: Option<SystemTime>,
@@ -179,7 +185,7 @@ impl Node {
             NodeKind::Dir(_) => Kind::Dir,
             NodeKind::File(_) => Kind::File,
             NodeKind::Link(_) => Kind::Link,
-            NodeKind::Fifo(_) => Kind::Fifo,
+            NodeKind::Special(l) => l.kind,
         }
     }
 }
@@ -251,7 +257,7 @@ impl Tree {
         match &self.node(ino)?.kind {
             NodeKind::File(c) => Ok(c),
             NodeKind::Dir(_) => Err(Error::ISDIR),
-            NodeKind::Link(_) | NodeKind::Fifo(_) => Err(Error::INVAL),
+            NodeKind::Link(_) | NodeKind::Special(_) => Err(Error::INVAL),
         }
     }
 
@@ -360,9 +366,9 @@ impl Tree {
                 mtime: None,
                 owner: None,
             },
-            NodeKind::Fifo(l) => Attr {
+            NodeKind::Special(l) => Attr {
                 ino,
-                kind: Kind::Fifo,
+                kind: l.kind,
                 size: 0,
                 blocks: 0,
                 perm: super::rootfs::perm(l.mode, public),

@@ -103,6 +103,8 @@ fn mode_string(kind: &NodeKind, mode: u32) -> String {
         NodeKind::File(_) => '-',
         NodeKind::Symlink { .. } => 'l',
         NodeKind::Fifo => 'p',
+        NodeKind::Device(d) if d.block => 'b',
+        NodeKind::Device(_) => 'c',
     });
     let bits = [
         (0o400, 'r'),

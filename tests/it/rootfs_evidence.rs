@@ -447,3 +447,92 @@ fn kitchen_mapped_memfd_is_not_in_rootfs() {
     );
     m.unmount();
 }
+
+/// Podman's `/dev` tmpfs holds the container's device nodes (`null`, `zero`, `tty`...): they
+/// are in `rootfs/dev` as recorded (type, number, mode), so every `fd/N` of a file the
+/// checkpoint holds resolves inside the mount, `fd/0 -> /dev/null` included. The mount is
+/// `nodev`: opening one fails at once and never reaches a host device; recursive tools skip
+/// them.
+#[test]
+fn podman_dev_nodes_are_recorded_nodes_and_every_fd_link_resolves() {
+    let Some(fx) = fixtures() else { return };
+    if !have_fuse() {
+        return;
+    }
+    // Terminals name devpts (`/dev/pts/ptmx`, `/dev/pts/N`) as /proc does: a kernel filesystem
+    // the checkpoint does not save (the pty's facts are in fdinfo).
+    for case in [
+        "podman-kitchen/checkpoint.tar.gz",
+        "podman-busybox/checkpoint.tar.gz",
+        "podman-implant/checkpoint.tar.gz",
+        "podman-redis/checkpoint.tar.zst",
+    ] {
+        let m = Mount::new(&fx.join(case));
+        assert_eq!(
+            stat("%F %t:%T %a %u:%g", &m.p("rootfs/dev/null")),
+            "character special file 1:3 666 0:0",
+            "{case}"
+        );
+        assert_eq!(
+            stat("%F %t:%T", &m.p("rootfs/dev/zero")),
+            "character special file 1:5",
+            "{case}"
+        );
+        // Opening a device node of the mount is refused by the kernel (nodev), as root too.
+        let o = run(&["head", "-c", "1", &m.p("rootfs/dev/zero")]);
+        assert!(!o.ok(), "{case}: reading rootfs/dev/zero must fail: {o}");
+        assert!(o.stderr_text().contains("Permission denied"), "{case}: {o}");
+        // Every descriptor link into the mount resolves, unless it names a file the checkpoint
+        // does not hold: one of the image (the entry scripts), which no tar of it lists.
+        let mut held = String::new();
+        for tar in std::fs::read_dir(m.p("checkpoint")).unwrap().flatten() {
+            let p = tar.path().to_string_lossy().to_string();
+            if p.ends_with(".tar") {
+                held += &run_ok(&["tar", "tf", &p]).stdout_text();
+            }
+        }
+        for img in std::fs::read_dir(m.p("checkpoint/images"))
+            .unwrap()
+            .flatten()
+        {
+            let p = img.path().to_string_lossy().to_string();
+            if p.contains("tmpfs-dev-") {
+                held += &run_ok(&["tar", "tzf", &p]).stdout_text();
+            }
+        }
+        let mut checked = 0;
+        for pid in std::fs::read_dir(m.p("")).unwrap().flatten() {
+            let name = pid.file_name().to_string_lossy().to_string();
+            if !name.bytes().all(|b| b.is_ascii_digit()) {
+                continue;
+            }
+            for fd in std::fs::read_dir(pid.path().join("fd")).unwrap().flatten() {
+                let l = fd.path().to_string_lossy().to_string();
+                let target = readlink(&l);
+                if !target.contains(".link/") || target.contains(".link/rootfs/dev/pts/") {
+                    continue;
+                }
+                let name = target.rsplit('/').next().unwrap_or_default();
+                if !held
+                    .lines()
+                    .any(|h| h.ends_with(&format!("/{name}")) || h == name)
+                {
+                    eprintln!("{case}: {l} -> {target}: a file the checkpoint does not hold");
+                    continue;
+                }
+                let o = run(&["readlink", "-e", &l]);
+                assert!(o.ok(), "{case}: {l} -> {} dangles", readlink(&l));
+                checked += 1;
+            }
+        }
+        assert!(checked >= 1, "{case}: no fd link into the mount");
+        // Recursive tools skip them: grep -r, and find -L -type f.
+        let g = run_timeout(
+            60,
+            &["grep", "-r", "-c", "no such text", &m.p("rootfs/dev")],
+        );
+        assert_eq!(g.code, Some(1), "{case}: {g}");
+        assert!(!g.stderr_text().contains("/null"), "{case}: {g}");
+        m.unmount();
+    }
+}

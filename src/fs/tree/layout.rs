@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, SystemTime};
 
 use super::builder::Builder;
-use super::{Dir, Ino, LINK_DIR, LayerDir, LayerNode, NodeKind, Order, ROOT_INO, Tree};
+use super::{Dir, Ino, Kind, LINK_DIR, LayerDir, LayerNode, NodeKind, Order, ROOT_INO, Tree};
 use crate::fs::content::{self, Content, TextSrc};
 use crate::model::{Checkpoint, FileObject, Process};
 use crate::source::Blob;
@@ -370,13 +370,19 @@ impl Layout<'_> {
                 R::Symlink { shown, .. } => {
                     self.b.link(at, name, shown.clone().into_bytes());
                 }
-                R::Fifo => {
+                R::Fifo | R::Device(_) => {
+                    let kind = match &node.kind {
+                        R::Device(d) if d.block => Kind::BlockDevice(d.rdev()),
+                        R::Device(d) => Kind::CharDevice(d.rdev()),
+                        _ => Kind::Fifo,
+                    };
                     let l = LayerNode {
+                        kind,
                         mode: node.mode,
                         mtime: stamp_time(node.stamp),
                         owner: stamp_owner(node.stamp),
                     };
-                    self.b.add(at, name, NodeKind::Fifo(l));
+                    self.b.add(at, name, NodeKind::Special(l));
                 }
             }
         }

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use rustix::fs::{Mode, OFlags, ResolveFlags};
 
-use super::{FileData, MAX_NODES, Node, NodeKind, RootFs, Stamp, shown_mode};
+use super::{Device, FileData, MAX_NODES, Node, NodeKind, RootFs, Stamp, shown_mode};
 use crate::source::Blob;
 use crate::warning::Kind;
 
@@ -287,8 +287,25 @@ impl RootFs {
                             stamp,
                         },
                     );
+                } else if ft.is_char_device() || ft.is_block_device() {
+                    let rdev = md.rdev();
+                    let d = Device {
+                        block: ft.is_block_device(),
+                        major: libc::major(rdev),
+                        minor: libc::minor(rdev),
+                    };
+                    if !d.is_whiteout() {
+                        self.nodes.insert(
+                            path,
+                            Node {
+                                kind: NodeKind::Device(d),
+                                mode,
+                                stamp,
+                            },
+                        );
+                    }
                 }
-                // Devices and sockets are left out (the mount is nodev; nothing to read).
+                // Sockets are left out: a socket node holds nothing to show.
             }
         }
     }

@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 
 use super::links::climbs_out;
-use super::{FileData, MAX_NODES, NodeKind, RootFs, Stamp, clean, shown_mode};
+use super::{Device, FileData, MAX_NODES, NodeKind, RootFs, Stamp, clean, shown_mode};
 use crate::source::Blob;
 use crate::source::path::{base_name, parent_of};
 use crate::warning::Kind;
@@ -218,7 +218,19 @@ impl RootFs {
                         }
                     }
                     tar::EntryType::Fifo => NodeKind::Fifo,
-                    _ => continue, // devices: not served (the mount is nodev)
+                    tar::EntryType::Char | tar::EntryType::Block => {
+                        let d = Device {
+                            block: matches!(et, tar::EntryType::Block),
+                            major: h.device_major().ok().flatten().unwrap_or(0),
+                            minor: h.device_minor().ok().flatten().unwrap_or(0),
+                        };
+                        if d.is_whiteout() {
+                            whiteouts.push(path);
+                            continue;
+                        }
+                        NodeKind::Device(d)
+                    }
+                    _ => continue, // sockets and other types: nothing a tree can show
                 };
             if !seen.insert(path.clone()) {
                 self.warnings.push(

@@ -127,6 +127,31 @@ pub enum NodeKind {
     /// A named pipe (FIFO) as the layer records it: a node, no bytes (what was unread in it at
     /// dump time is in `buffers/`).
     Fifo,
+    /// A character or block device node as the layer records it (a saved `/dev` tmpfs holds
+    /// `null`, `zero`, `tty`...): its number, never its host device (the mount is `nodev`).
+    Device(Device),
+}
+
+/// A device node's type and number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Device {
+    pub block: bool,
+    pub major: u32,
+    pub minor: u32,
+}
+
+impl Device {
+    /// The number as the kernel's `new_encode_dev` packs it into 32 bits (FUSE's `rdev`):
+    /// minor's low 8 bits, then major's 12, then minor's upper 12.
+    pub fn rdev(self) -> u32 {
+        (self.minor & 0xff) | ((self.major & 0xfff) << 8) | ((self.minor & !0xff) << 12)
+    }
+
+    /// An overlay whiteout: a character device 0:0 stands for a deleted name in an overlayfs
+    /// upper directory, never for a device.
+    pub fn is_whiteout(self) -> bool {
+        !self.block && self.major == 0 && self.minor == 0
+    }
 }
 
 /// Where a regular file's bytes are.

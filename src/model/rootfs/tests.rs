@@ -293,3 +293,47 @@ fn ghosts_are_shown_beside_their_path() {
     assert!(r.file("/tmp/gone.txt").is_some());
     assert_eq!(r.node("tmp/gone.txt (deleted)").unwrap().mode, 0o600);
 }
+
+#[test]
+fn device_nodes_are_kept_with_their_numbers_and_char_0_0_is_a_whiteout() {
+    let mut b = tar::Builder::new(Vec::new());
+    for (name, et, major, minor, mode) in [
+        ("dev/null", tar::EntryType::Char, 1, 3, 0o666),
+        ("dev/sda", tar::EntryType::Block, 8, 0, 0o660),
+        ("dev/big", tar::EntryType::Char, 511, 70000, 0o600),
+        ("etc/gone", tar::EntryType::Char, 0, 0, 0o000),
+    ] {
+        let mut h = tar::Header::new_gnu();
+        h.set_entry_type(et);
+        h.set_mode(mode);
+        h.set_size(0);
+        h.set_device_major(major).unwrap();
+        h.set_device_minor(minor).unwrap();
+        b.append_data(&mut h, name, &[][..]).unwrap();
+    }
+    let upper = Blob::from_vec(b.into_inner().unwrap());
+    let lower = tar_of(&[("etc/gone", Some(b"x"), None, 0o644)]);
+    let mut r = RootFs::build_all(None, Some(&lower), None, &[], &[]).unwrap();
+    r.add_tar_layer_at(&upper, "upper", "", false);
+    let null = r.node("dev/null").unwrap();
+    assert_eq!(null.mode, 0o666);
+    let NodeKind::Device(d) = null.kind else {
+        panic!("{:?}", null.kind)
+    };
+    assert_eq!((d.block, d.major, d.minor, d.rdev()), (false, 1, 3, 0x103));
+    let NodeKind::Device(d) = r.node("dev/sda").unwrap().kind else {
+        panic!()
+    };
+    assert!(d.block);
+    // The kernel's new_encode_dev: minor's upper bits above major's 12.
+    let NodeKind::Device(d) = r.node("dev/big").unwrap().kind else {
+        panic!()
+    };
+    assert_eq!(
+        d.rdev(),
+        (70000 & 0xff) | (511 << 8) | ((70000 & !0xff) << 12)
+    );
+    // An overlay whiteout hides the lower layer's file and is no node itself.
+    assert!(r.node("etc/gone").is_none());
+    assert!(r.warnings.is_empty(), "{:?}", r.warnings);
+}

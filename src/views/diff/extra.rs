@@ -38,6 +38,8 @@ fn kind_name(n: &Node) -> &'static str {
         NodeKind::File(_) => "file",
         NodeKind::Symlink { .. } => "symlink",
         NodeKind::Fifo => "fifo",
+        NodeKind::Device(d) if d.block => "block device",
+        NodeKind::Device(_) => "character device",
     }
 }
 
