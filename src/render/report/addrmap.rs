@@ -407,6 +407,9 @@ pub fn address_map(p: &Process, filled: &[(u64, u64)], marks: &[Mark], scope: &s
             (None, _) => outside.push(m),
         }
     }
+    for v in findings_in.iter_mut().chain(changed_in.iter_mut()) {
+        v.sort_by_key(|m| m.address);
+    }
 
     let legend_h = 44;
     let height = legend_h + rows * ROW_H + 4;
@@ -1328,5 +1331,72 @@ mod tests {
         assert_eq!(short_size(1536), "1.5 KiB");
         assert_eq!(short_size(4096), "4 KiB");
         assert_eq!(short_size(0), "0 B");
+    }
+
+    /// Every mapping of podman-kitchen (SysV segment, /dev/shm file, memfd, heap, stack, vdso,
+    /// libraries) is drawn and has its row, whose kind agrees with the kernel's own maps line in
+    /// the fixture's ground truth.
+    #[test]
+    fn fixture_kinds_agree_with_the_kernels_maps() {
+        use crate::source::test_util::fixtures;
+        use crate::source::{OpenOptions, open};
+        let Some(fx) = fixtures() else { return };
+        let dir = fx.join("podman-kitchen");
+        let truth: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(dir.join("ground-truth.json")).unwrap()).unwrap();
+        let cache = std::env::temp_dir().join(format!("ckptfs-addrmap-{}", std::process::id()));
+        let src = open(
+            &dir.join("checkpoint.tar.gz"),
+            &OpenOptions {
+                cache_dir: Some(cache.clone()),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        let ck = crate::model::load::load(src).unwrap();
+        let _ = std::fs::remove_dir_all(&cache);
+        let mut seen = std::collections::BTreeSet::new();
+        for tp in truth["processes"].as_array().unwrap() {
+            let pid = tp["ns_pids"]
+                .as_array()
+                .unwrap()
+                .last()
+                .unwrap()
+                .as_u64()
+                .unwrap() as u32;
+            let p = ck.process(pid).unwrap();
+            let html = address_map(p, ck.container_fs.filled(pid), &[], "");
+            assert_eq!(rects(&html).len(), p.vmas.len());
+            for line in tp["maps"].as_array().unwrap() {
+                let line = line.as_str().unwrap();
+                let f: Vec<&str> = line.split_whitespace().collect();
+                let (lo, hi) = f[0].split_once('-').unwrap();
+                let (lo, hi) = (
+                    u64::from_str_radix(lo, 16).unwrap(),
+                    u64::from_str_radix(hi, 16).unwrap(),
+                );
+                let name = f.get(5).copied().unwrap_or("");
+                let want = match name {
+                    "" => Kind::Anon,
+                    "[heap]" => Kind::Heap,
+                    "[stack]" => Kind::Stack,
+                    "[vdso]" | "[vvar]" | "[vvar_vclock]" | "[vsyscall]" => Kind::Kernel,
+                    n if n.starts_with("/SYSV") => Kind::SysV,
+                    n if n.starts_with("/memfd:") => Kind::Memfd,
+                    _ if f[1].ends_with('s') => Kind::Shared,
+                    _ => Kind::File,
+                };
+                let row = format!(
+                    r#"<tr id="vma-{pid}-{lo:x}-row"><td>{lo:x}-{hi:x}<td>{}<td>{:x}<td>{}"#,
+                    f[1],
+                    u64::from_str_radix(f[2], 16).unwrap(),
+                    want.label()
+                );
+                assert!(html.contains(&row), "PID {pid}: {line}: no {row}");
+                seen.insert(want.label());
+            }
+        }
+        // The fixture has every kind.
+        assert_eq!(seen.len(), Kind::ALL.len(), "{seen:?}");
     }
 }
