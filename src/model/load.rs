@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::time::SystemTime;
 
 use super::files::FileKind;
-use super::files::load::{load_files, load_memfd_inodes, session_ttys};
+use super::files::load::{MemfdInodes, load_files, load_memfd_inodes, session_ttys};
 use super::memory::Memory;
 use super::metadata::{DumpStats, Metadata};
 use super::process::mm::{self, name_sysv_mappings};
@@ -103,7 +103,7 @@ pub fn load(source: Source) -> Result<Checkpoint, Error> {
     processes.sort_by_key(|p| p.pid);
     let ttys = session_ttys(dir);
     for p in &mut processes {
-        p.ctty = ttys.get(&p.sid).map(|&(rdev, pgrp, _)| (rdev, pgrp));
+        p.ctty = ttys.get(&p.sid).copied();
     }
     // The architecture of the first thread whose core image said something about its CPU.
     meta.arch = processes
@@ -206,24 +206,7 @@ fn load_metadata(source: &Source, warnings: &mut Warnings) -> Metadata {
         .or_else(|| source.metadata.get("stats-dump"));
     if let Some(b) = stats {
         match image::decode_one::<pb::StatsEntry>("stats-dump", b.bytes(), magic::STATS) {
-            Ok(s) => {
-                meta.dump_stats = s.dump.map(|d| DumpStats {
-                    freezing_time: d.freezing_time,
-                    frozen_time: d.frozen_time,
-                    memdump_time: d.memdump_time,
-                    memwrite_time: d.memwrite_time,
-                    pages_scanned: d.pages_scanned,
-                    pages_skipped_parent: d.pages_skipped_parent,
-                    pages_written: d.pages_written,
-                    irmap_resolve: d.irmap_resolve,
-                    pages_lazy: Some(d.pages_lazy),
-                    page_pipes: d.page_pipes,
-                    page_pipe_bufs: d.page_pipe_bufs,
-                    shpages_scanned: d.shpages_scanned,
-                    shpages_skipped_parent: d.shpages_skipped_parent,
-                    shpages_written: d.shpages_written,
-                })
-            }
+            Ok(s) => meta.dump_stats = s.dump.as_ref().map(DumpStats::from_entry),
             Err(e) => warnings.push(e.warning_kind(), format!("{}: {e}", dir.label)),
         }
     }
@@ -272,7 +255,7 @@ fn load_process(
     dir: &ImageDir,
     entry: &pb::PstreeEntry,
     files: &BTreeMap<u32, FileRef>,
-    memfd: &HashMap<u64, (String, u64)>,
+    memfd: &MemfdInodes,
     shmem_cache: &mut HashMap<u64, Option<Memory>>,
     warnings: &mut Warnings,
 ) -> Process {

@@ -26,6 +26,28 @@ pub struct DumpStats {
     pub shpages_written: Option<u64>,
 }
 
+impl DumpStats {
+    /// From the decoded entry of `stats-dump`.
+    pub fn from_entry(d: &crate::image::pb::DumpStatsEntry) -> DumpStats {
+        DumpStats {
+            freezing_time: d.freezing_time,
+            frozen_time: d.frozen_time,
+            memdump_time: d.memdump_time,
+            memwrite_time: d.memwrite_time,
+            pages_scanned: d.pages_scanned,
+            pages_skipped_parent: d.pages_skipped_parent,
+            pages_written: d.pages_written,
+            irmap_resolve: d.irmap_resolve,
+            pages_lazy: Some(d.pages_lazy),
+            page_pipes: d.page_pipes,
+            page_pipe_bufs: d.page_pipe_bufs,
+            shpages_scanned: d.shpages_scanned,
+            shpages_skipped_parent: d.shpages_skipped_parent,
+            shpages_written: d.shpages_written,
+        }
+    }
+}
+
 /// What `inventory.img` says about the dump, beyond its image version.
 #[derive(Clone, Debug, Default, Serialize, PartialEq, Eq)]
 pub struct Inventory {

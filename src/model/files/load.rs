@@ -17,7 +17,7 @@ use crate::warning::{Kind, Warnings};
 
 pub(in crate::model) fn load_files(
     dir: &ImageDir,
-    memfd: &HashMap<u64, (String, u64)>,
+    memfd: &MemfdInodes,
     warnings: &mut Warnings,
 ) -> BTreeMap<u32, FileRef> {
     let entries: Vec<pb::FileEntry> =
@@ -88,7 +88,7 @@ pub(in crate::model) fn load_files(
                 shmid,
                 ..
             } => {
-                if let Some((n, s)) = memfd.get(&u64::from(*inode_id)) {
+                if let Some(MemfdInode { name: n, shmid: s }) = memfd.get(&u64::from(*inode_id)) {
                     *name = n.strip_prefix("memfd:").unwrap_or(n).to_string();
                     *shmid = Some(*s);
                 }
@@ -299,15 +299,29 @@ fn anon_detail(fe: &pb::FileEntry) -> AnonDetail {
     AnonDetail::None
 }
 
-/// memfd inode id -> (name, shmid), from memfd.img.
-pub(in crate::model) fn load_memfd_inodes(
-    dir: &ImageDir,
-    warnings: &mut Warnings,
-) -> HashMap<u64, (String, u64)> {
+/// A memfd's inode as memfd.img records it.
+pub(in crate::model) struct MemfdInode {
+    /// The name its dentry has (`memfd:NAME`, or a path for shared anonymous memory).
+    pub name: String,
+    /// The shared-memory object holding its pages (`pagemap-shmem-<shmid>.img`).
+    pub shmid: u64,
+}
+
+/// The memfd inodes of memfd.img, by inode id.
+pub(in crate::model) type MemfdInodes = HashMap<u64, MemfdInode>;
+
+/// The memfd inodes of memfd.img, by inode id.
+pub(in crate::model) fn load_memfd_inodes(dir: &ImageDir, warnings: &mut Warnings) -> MemfdInodes {
     let v: Vec<pb::MemfdInodeEntry> =
         optional(dir, "memfd.img", magic::MEMFD_INODE, warnings).unwrap_or_default();
     v.into_iter()
-        .map(|m| (m.inode_id, (lossy(&m.name), u64::from(m.shmid))))
+        .map(|m| {
+            let inode = MemfdInode {
+                name: lossy(&m.name),
+                shmid: u64::from(m.shmid),
+            };
+            (m.inode_id, inode)
+        })
         .collect()
 }
 
@@ -367,11 +381,11 @@ fn load_fds(
 /// The controlling terminals the images record, by session: for each terminal of tty-info.img
 /// with a session (`sid`, which CRIU reads inside the task's PID namespace), its device (`rdev`,
 /// dev_t as glibc encodes it: what stat's `tty_nr` prints), its foreground process group
-/// (`pgrp`) and whether it is a pty master. CRIU records a pty pair's session on its master
+/// (`pgrp`), as (rdev, pgrp). CRIU records a pty pair's session on its master
 /// (`/dev/ptmx`, 5:2); the terminal is the slave, `/dev/pts/<pty.index>` (its own entry's
 /// `rdev`, or the kernel's number for it, major 136 minor index). A bad image is reported where
 /// the files are read.
-pub(in crate::model) fn session_ttys(dir: &ImageDir) -> HashMap<u32, (u32, u32, bool)> {
+pub(in crate::model) fn session_ttys(dir: &ImageDir) -> HashMap<u32, (u32, u32)> {
     /// `new_encode_dev(MKDEV(major, minor))`, which is also glibc's 32-bit dev_t.
     fn encode(major: u32, minor: u32) -> u32 {
         (minor & 0xff) | (major << 8) | ((minor & !0xff) << 12)
@@ -381,6 +395,7 @@ pub(in crate::model) fn session_ttys(dir: &ImageDir) -> HashMap<u32, (u32, u32, 
     let mut reported = Warnings::new();
     let ttys = optional::<pb::TtyInfoEntry>(dir, "tty-info.img", magic::TTY_INFO, &mut reported)
         .unwrap_or_default();
+    // sid -> (rdev, pgrp, from a pty master): a slave's own entry wins over its master's.
     let mut out: HashMap<u32, (u32, u32, bool)> = HashMap::new();
     for t in &ttys {
         if t.sid == 0 {
@@ -399,5 +414,7 @@ pub(in crate::model) fn session_ttys(dir: &ImageDir) -> HashMap<u32, (u32, u32, 
             *e = (rdev, t.pgrp, master);
         }
     }
-    out
+    out.into_iter()
+        .map(|(sid, (rdev, pgrp, _))| (sid, (rdev, pgrp)))
+        .collect()
 }

@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use super::{Extent, ExtentData, Memory};
+use crate::model::files::load::MemfdInodes;
 use crate::model::files::{FileKind, FileRef};
 use crate::model::pages;
 use crate::model::process::{Vma, vma_status as vs};
@@ -22,7 +23,7 @@ pub(in crate::model) fn process_memory(
     pid: u32,
     vmas: &[Vma],
     files: &BTreeMap<u32, FileRef>,
-    memfd: &HashMap<u64, (String, u64)>,
+    memfd: &MemfdInodes,
     shmem_cache: &mut HashMap<u64, Option<Memory>>,
     warnings: &mut Warnings,
 ) -> Memory {
@@ -110,11 +111,7 @@ pub(in crate::model) fn process_memory(
 }
 
 /// The shared-memory object behind a VMA, if it is shared anonymous or memfd memory.
-fn shmem_id(
-    v: &Vma,
-    _files: &BTreeMap<u32, FileRef>,
-    memfd: &HashMap<u64, (String, u64)>,
-) -> Option<u64> {
+fn shmem_id(v: &Vma, _files: &BTreeMap<u32, FileRef>, memfd: &MemfdInodes) -> Option<u64> {
     if v.status & vs::ANON_SHARED != 0 && v.status & vs::MEMFD == 0 && v.file.is_none() {
         return Some(v.shmid);
     }
@@ -125,7 +122,7 @@ fn shmem_id(
         )
     {
         if let Some(FileKind::Memfd { inode_id, .. }) = v.file.as_ref().map(|f| &f.kind) {
-            return memfd.get(&u64::from(*inode_id)).map(|(_, s)| *s);
+            return memfd.get(&u64::from(*inode_id)).map(|m| m.shmid);
         }
     }
     None

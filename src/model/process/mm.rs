@@ -1,10 +1,11 @@
 //! The address space from `mm-<pid>.img`: its layout ([`MmInfo`]), its VMAs named as the kernel
 //! names them, and its guard regions.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use super::{MmInfo, Process, Vma, VmaName, vma_status as vs};
 use crate::image::{magic, pb};
+use crate::model::files::load::MemfdInodes;
 use crate::model::files::{FileKind, FileRef};
 use crate::model::load::optional_one;
 use crate::model::objects::Objects;
@@ -26,7 +27,7 @@ pub(in crate::model) fn load_mm(
     dir: &ImageDir,
     pid: u32,
     files: &BTreeMap<u32, FileRef>,
-    memfd: &HashMap<u64, (String, u64)>,
+    memfd: &MemfdInodes,
     warnings: &mut Warnings,
 ) -> AddressSpace {
     let Some(m) =
@@ -45,13 +46,13 @@ pub(in crate::model) fn load_mm(
 
 /// Mappings of a memfd memfd.img knows are named from its record of the inode, as the kernel
 /// names them.
-fn name_memfd_mappings(vmas: &mut [Vma], memfd: &HashMap<u64, (String, u64)>) {
+fn name_memfd_mappings(vmas: &mut [Vma], memfd: &MemfdInodes) {
     for v in vmas {
         if let Some(f) = &v.file
             && let FileKind::Memfd { inode_id, .. } = &f.kind
-            && let Some((n, _)) = memfd.get(&u64::from(*inode_id))
+            && let Some(m) = memfd.get(&u64::from(*inode_id))
         {
-            v.name = memfd_vma_name(n);
+            v.name = memfd_vma_name(&m.name);
         }
     }
 }
