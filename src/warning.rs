@@ -7,14 +7,15 @@
 
 use std::fmt;
 
-/// Declares [`Kind`], [`Kind::ALL`] and [`Kind::name`] from one list, so none can miss a kind.
+/// Declares [`Kind`], [`Kind::ALL`], [`Kind::name`] and [`Kind::description`] from one list, so
+/// none can miss a kind.
 macro_rules! kinds {
-    ($($(#[$doc:meta])* $v:ident => $name:literal,)*) => {
+    ($($(#[doc = $doc:literal])* $v:ident => $name:literal,)*) => {
         /// What sort of problem a [`Warning`] reports. [`Kind::name`] is the stable,
         /// machine-readable name `info.json` writes (`docs/views.md` lists them).
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
         pub enum Kind {
-            $($(#[$doc])* $v,)*
+            $($(#[doc = $doc])* $v,)*
         }
 
         impl Kind {
@@ -28,6 +29,13 @@ macro_rules! kinds {
                     $(Kind::$v => $name,)*
                 }
             }
+
+            /// What the kind means: its documentation, on one line.
+            pub fn description(self) -> &'static str {
+                match self {
+                    $(Kind::$v => concat!($($doc),*).trim_ascii_start(),)*
+                }
+            }
         }
     };
 }
@@ -38,7 +46,8 @@ kinds! {
     /// entry): left out.
     NameNotUtf8 => "name-not-utf8",
     /// An entry of a kind not served where it is (a symlink or device in an image directory, a
-    /// device or FIFO entry in an archive, an unknown tar entry type): ignored.
+    /// device or FIFO entry in an archive, an unknown tar entry type, an OCI index entry without
+    /// a digest): ignored.
     EntryIgnored => "entry-ignored",
     /// A name that is not safe or not possible to serve (absolute, with `..`, empty, a loop, a
     /// link that leads nowhere, a file that is also a directory): left out.
@@ -46,7 +55,8 @@ kinds! {
     /// The same name or id twice (an archive entry, a file id in `files.img`, a PID in
     /// `pstree.img`, a name in one directory): one of them is used.
     Duplicate => "duplicate",
-    /// A file or directory of the input or of `--rootfs` that cannot be read or listed.
+    /// A file or directory of the input or of `--rootfs` that cannot be read or listed (a layer,
+    /// the rootfs diff, the saved `/dev/shm`): what it holds is left out.
     Unreadable => "unreadable",
     /// A bound ckptfs sets (entries, depth) was reached: the rest is left out.
     LimitReached => "limit-reached",
@@ -70,7 +80,8 @@ kinds! {
     // CRIU's images.
     /// An image (or a part of one: a thread's core, a segment's pages) that is missing.
     MissingImage => "missing-image",
-    /// An image that ends early.
+    /// An image that ends early (or a pages file with bytes its pagemap's entries do not use: the
+    /// pagemap was cut).
     TruncatedImage => "truncated-image",
     /// An image that does not decode or whose contents contradict themselves.
     CorruptImage => "corrupt-image",
@@ -113,6 +124,17 @@ kinds! {
     ScanGap => "scan-gap",
     /// A YARA rule's error while scanning (a timeout).
     RuleError => "rule-error",
+}
+
+impl Kind {
+    /// Every kind as a markdown table (name, meaning), as docs/views.md prints it.
+    pub fn markdown() -> String {
+        let mut s = String::from("| kind | what happened |\n| --- | --- |\n");
+        for k in Kind::ALL {
+            s.push_str(&format!("| `{}` | {} |\n", k.name(), k.description()));
+        }
+        s
+    }
 }
 
 impl fmt::Display for Kind {
@@ -240,6 +262,17 @@ mod tests {
             assert!(names.insert(n), "{n} twice");
         }
         assert!(Kind::ALL.windows(2).all(|w| w[0] < w[1]));
+    }
+
+    /// docs/views.md prints the table of kinds as it is.
+    #[test]
+    fn views_md_lists_every_kind() {
+        let doc = include_str!("../docs/views.md");
+        let table = Kind::markdown();
+        assert!(
+            doc.contains(&table),
+            "docs/views.md's table of warning kinds differs from src/warning.rs; it should be:\n{table}"
+        );
     }
 
     #[test]
