@@ -5,6 +5,11 @@
 //! per thread; `mm-<pid>.img`, `pagemap-<pid>.img`, `fs-<pid>.img`, `ids-<pid>.img` per process;
 //! `fdinfo-<files_id>.img` per files table; files.img the file objects; memfd.img the memfd inodes;
 //! `pagemap-shmem-<shmid>.img` shared anonymous / memfd memory.
+//!
+//! This file holds the order of loading; each image's conversion sits beside the model type it
+//! produces: `files/load.rs` (file objects, fd tables, session terminals), `process/threads.rs`
+//! (threads and task state from the core images), `process/mm.rs` (address space, VMAs),
+//! `memory/load.rs` (a process's memory from its pagemap and the shared objects it maps).
 
 use std::collections::{BTreeMap, HashMap};
 use std::time::SystemTime;
