@@ -85,14 +85,14 @@ pub fn marks(r: &Report<'_>, k: usize) -> Vec<(u32, Mark)> {
     out
 }
 
-/// The link from a finding to its place on the map: the mapping's row (`vma-PID-START`).
-fn map_link(i: &Input<'_>, k: usize, pid: u32, address: u64, maps: bool) -> String {
+/// The link from a finding to its place on the map: the mapping (`vma-PID-START`), when the
+/// process's map is on the page (`drawn`: (input, PID)).
+fn map_link(i: &Input<'_>, k: usize, pid: u32, address: u64, drawn: &[(usize, u32)]) -> String {
     let vma = i.ck.process(pid).and_then(|p| p.vma_at(address));
     match vma {
-        Some(v) if maps => format!(
-            " <a class=\"tomap\" href=\"#{}vma-{pid}-{}\">on the map</a>",
-            super::prefix(k),
-            hex(v.start)
+        Some(v) if drawn.contains(&(k, pid)) => format!(
+            " <a class=\"tomap\" href=\"#{}\">on the map</a>",
+            super::addrmap::vma_id(&super::prefix(k), pid, v.start)
         ),
         _ => String::new(),
     }
@@ -109,7 +109,7 @@ fn strength(s: Strength) -> String {
     format!("<span class=\"s-{0}\">{0}</span>", s.as_str())
 }
 
-fn triage_rows(i: &Input<'_>, k: usize, first: usize, maps: bool) -> Vec<String> {
+fn triage_rows(i: &Input<'_>, k: usize, first: usize, maps: &[(usize, u32)]) -> Vec<String> {
     i.triage
         .iter()
         .take(MAX_ROWS)
@@ -133,7 +133,7 @@ fn triage_rows(i: &Input<'_>, k: usize, first: usize, maps: bool) -> Vec<String>
         .collect()
 }
 
-fn scan_rows(i: &Input<'_>, k: usize, first: usize, maps: bool) -> Vec<String> {
+fn scan_rows(i: &Input<'_>, k: usize, first: usize, maps: &[(usize, u32)]) -> Vec<String> {
     i.scan
         .iter()
         .take(MAX_ROWS)
@@ -170,8 +170,9 @@ fn table_html(caption: &str, head: &[&str], rows: &[String]) -> String {
     s
 }
 
-/// The section. `maps`: the address-space maps are on the page (rows link to them).
-pub fn section(r: &Report<'_>, maps: bool) -> String {
+/// The section. `maps`: the (input, PID) whose address-space map is on the page (rows link to
+/// their mapping there).
+pub fn section(r: &Report<'_>, maps: &[(usize, u32)]) -> String {
     let mut s = String::from("<section id=\"findings\">\n<h2>Findings</h2>\n");
     s.push_str(
         "<p>Triage lists what to look at first: <span class=\"s-strong\">strong</span> findings \
@@ -266,7 +267,7 @@ mod tests {
             changes: vec![],
             scanned: true,
         };
-        let s = section(&r, true);
+        let s = section(&r, &[(0, 3)]);
         for n in 1..=5 {
             assert!(s.contains(&format!("id=\"finding-{n}\"")), "{n}");
         }
@@ -280,6 +281,6 @@ mod tests {
         assert_eq!(m[1].1.anchor.as_deref(), Some("finding-5"));
         assert_eq!(m[1].1.address, 0x10010);
         // Without the maps on the page, no link leads nowhere.
-        assert!(!section(&r, false).contains("vma-"));
+        assert!(!section(&r, &[]).contains("vma-"));
     }
 }

@@ -16,6 +16,7 @@
 //! | triage and scan findings, each linked to its mark on the map | `findings.rs` |
 //! | the timeline: an SVG chart and its table | `timeline.rs` |
 //! | what changed between two dumps of one container | `changed.rs` |
+//! | the address spaces: each process's map under its heading, marks placed | `maps.rs` |
 //! | an address-space map of one process (SVG and its table) | `addrmap.rs` |
 //! | the density of a mapping's bytes, sampled at a bounded cost | `density.rs` |
 //! | the connections graph (SVG and its table) | `connections.rs` |
@@ -33,6 +34,7 @@ pub mod connections;
 pub mod density;
 pub mod findings;
 pub mod html;
+pub mod maps;
 pub mod page;
 pub mod processes;
 pub mod timeline;

@@ -7,7 +7,7 @@
 //! a greyscale print keeps them apart; each also has its word or position on the page.
 
 use super::html::esc;
-use super::{Report, changed, connections, findings, processes, timeline};
+use super::{Report, changed, connections, findings, maps, processes, timeline};
 
 /// Backgrounds of the categories of the page's own CSS: (class, fill). Within each group the
 /// fills differ in lightness ([`tests::assert_lightness_apart`]).
@@ -101,11 +101,13 @@ pub fn page(r: &Report<'_>) -> String {
     }
     crate::render::timeline::sort(&mut events);
     let labels: Vec<String> = r.inputs.iter().map(|i| i.label.clone()).collect();
+    let drawn = maps::drawn(r);
     // (id, heading, body)
     let mut sections: Vec<(&str, &str, String)> = vec![
         ("case", "The case", super::case::section(r)),
-        ("processes", "Processes", processes::section(r)),
-        ("findings", "Findings", findings::section(r, false)),
+        ("processes", "Processes", processes::section(r, &drawn)),
+        ("maps", "Address spaces", maps::section(r, &drawn)),
+        ("findings", "Findings", findings::section(r, &drawn)),
         ("connections", "Connections", connections::section(r)),
         ("timeline", "Timeline", timeline::section(&events, &labels)),
     ];
@@ -283,8 +285,10 @@ pub(crate) mod tests {
                         .unwrap_or_else(|| panic!("href to {v:?}, not to an id"));
                     assert!(ids.contains(id), "href to #{id}, which the page lacks");
                 }
+                // `url(#id)` refers to a pattern of the page's own SVG; any other url( loads.
+                let v = v.to_ascii_lowercase();
                 assert!(
-                    !v.to_ascii_lowercase().contains("url("),
+                    v.matches("url(").count() == v.matches("url(#").count(),
                     "url( in <{name} {k}>"
                 );
             }
@@ -369,7 +373,10 @@ pub(crate) mod tests {
         assert!(page.contains("@media print"));
         for pid in [1, 5] {
             assert!(page.contains(&format!("id=\"proc-{pid}\"")));
+            assert!(page.contains(&format!("id=\"map-{pid}\"")));
         }
+        // Every mapping on the map, and the finding linked to it.
+        assert!(page.contains("id=\"vma-1-10000\"") && page.contains("href=\"#vma-1-10000\""));
         assert!(page.contains("id=\"finding-1\"") && page.contains("id=\"finding-2\""));
     }
 }

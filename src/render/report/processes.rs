@@ -70,8 +70,9 @@ pub fn state(p: &Process) -> &'static str {
     crate::render::task::state(p.state).1
 }
 
-/// One input's process table.
-pub fn table_of(k: usize, label: &str, ck: &Checkpoint) -> String {
+/// One input's process table; `drawn`: the (input, PID) whose map is on the page (the name
+/// links to it).
+pub fn table_of(k: usize, label: &str, ck: &Checkpoint, drawn: &[(usize, u32)]) -> String {
     let pre = super::prefix(k);
     let order = tree_order(ck);
     let rows: Vec<Vec<String>> = order
@@ -86,7 +87,15 @@ pub fn table_of(k: usize, label: &str, ck: &Checkpoint) -> String {
                     pid = p.pid
                 ),
                 p.ppid.to_string(),
-                format!("<code>{}</code>", esc(&p.comm)),
+                if drawn.contains(&(k, p.pid)) {
+                    format!(
+                        "<code>{}</code> <a href=\"#{pre}map-{}\">map</a>",
+                        esc(&p.comm),
+                        p.pid
+                    )
+                } else {
+                    format!("<code>{}</code>", esc(&p.comm))
+                },
                 cmdline(p).map_or_else(not_recorded, |c| {
                     format!("<code>{}</code>", esc_cut(&c, CMDLINE_CHARS))
                 }),
@@ -129,7 +138,7 @@ pub fn table_of(k: usize, label: &str, ck: &Checkpoint) -> String {
 }
 
 /// The section.
-pub fn section(r: &super::Report<'_>) -> String {
+pub fn section(r: &super::Report<'_>, drawn: &[(usize, u32)]) -> String {
     let mut s = String::from("<section id=\"processes\">\n<h2>Processes</h2>\n");
     s.push_str(
         "<p>Each checkpoint's process tree (children indented under their parent). The system \
@@ -145,7 +154,7 @@ pub fn section(r: &super::Report<'_>) -> String {
                 esc(&i.label)
             ));
         }
-        s.push_str(&table_of(k, &i.label, i.ck));
+        s.push_str(&table_of(k, &i.label, i.ck, drawn));
     }
     s.push_str("</section>\n");
     s
@@ -163,7 +172,7 @@ mod tests {
         let b = process_with_args(7, 1, "child", b"child\0");
         let c = process_with_args(9, 7, "grandchild", b"");
         let ck = checkpoint(vec![a, b, c]);
-        let s = table_of(0, "l<", &ck);
+        let s = table_of(0, "l<", &ck, &[(0, 7)]);
         for pid in [1, 7, 9] {
             assert!(s.contains(&format!("id=\"proc-{pid}\"")), "{pid}: {s}");
         }
@@ -174,9 +183,10 @@ mod tests {
         let at = |p: &str| s.find(p).unwrap();
         assert!(at("proc-1\"") < at("proc-7\"") && at("proc-7\"") < at("proc-9\""));
         assert!(s.contains("padding-left:2em\">9<"));
+        assert!(s.contains("href=\"#map-7\"") && !s.contains("href=\"#map-9\""));
         // No threads recorded, no command line: said, not 0.
         assert!(s.contains("not recorded"));
-        let k1 = table_of(1, "x", &ck);
+        let k1 = table_of(1, "x", &ck, &[]);
         assert!(k1.contains("id=\"c1-proc-7\""));
     }
 
