@@ -57,6 +57,13 @@ const Y_NAME: u32 = 71;
 /// Average width of a character of the 9 px labels, for fitting them.
 const CHAR_W: f64 = 5.4;
 
+/// How much a click on a map zooms it.
+const ZOOM_FACTOR: u32 = 3;
+/// The map's only script, an `onclick` of its SVG: a click outside a link toggles the SVG
+/// between fitting its column and [`ZOOM_FACTOR`] times its width (the figure scrolls). The
+/// SVG is complete without it.
+const ZOOM: &str = "if(event.target.closest('a'))return;var s=this.style,z=s.width;s.width=z?'':this.width.baseVal.value*3+'px';s.maxWidth=z?'100%':'none';s.cursor=z?'zoom-in':'zoom-out'";
+
 /// What a mapping maps, as the map colours it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kind {
@@ -421,7 +428,7 @@ pub fn address_map(p: &Process, filled: &[(u64, u64)], marks: &[Mark], scope: &s
     let mut out = String::with_capacity(placed.len() * 300 + 4096);
     let _ = write!(
         out,
-        r#"<figure class="addrmap" id="{scope}addrmap-{pid}"><svg xmlns="http://www.w3.org/2000/svg" role="img" aria-labelledby="{scope}addrmap-{pid}-cap" viewBox="0 0 {total_w} {height}" width="{total_w}" height="{height}" style="max-width:100%;height:auto" font-family="sans-serif" font-size="9">"#
+        r#"<figure class="addrmap" id="{scope}addrmap-{pid}" style="overflow-x:auto"><svg xmlns="http://www.w3.org/2000/svg" role="img" aria-labelledby="{scope}addrmap-{pid}-cap" viewBox="0 0 {total_w} {height}" width="{total_w}" height="{height}" style="max-width:100%;height:auto;cursor:zoom-in" font-family="sans-serif" font-size="9" onclick="{ZOOM}">"#
     );
     let hatch = format!("{scope}hatch-{pid}");
     let _ = write!(
@@ -724,7 +731,7 @@ pub fn address_map(p: &Process, filled: &[(u64, u64)], marks: &[Mark], scope: &s
     let filled_total: u64 = facts.iter().map(|f| f.filled).fold(0, u64::saturating_add);
     let _ = write!(
         out,
-        r#"<figcaption id="{scope}addrmap-{pid}-cap">Address space of PID {pid} ({}): {} mapping{}, {} mapped, {} dumped{}. Mappings and gaps are drawn on a logarithmic scale (a mapping 6 + 4 &#215; log<sub>2</sub>(pages) pixels wide, a gap 10 + 2 &#215; log<sub>2</sub>(pages), all widened alike when the map is shorter than a row), so small mappings stay visible next to huge gaps; sizes are in the labels, the hover titles and the table."#,
+        r#"<figcaption id="{scope}addrmap-{pid}-cap">Address space of PID {pid} ({}): {} mapping{}, {} mapped, {} dumped{}. Mappings and gaps are drawn on a logarithmic scale (a mapping 6 + 4 &#215; log<sub>2</sub>(pages) pixels wide, a gap 10 + 2 &#215; log<sub>2</sub>(pages), all widened alike when the map is shorter than a row), so small mappings stay visible next to huge gaps; sizes are in the labels, the hover titles and the table. Click the map to zoom it {ZOOM_FACTOR} times (and again to fit it)."#,
         esc(&p.comm),
         placed.len(),
         if placed.len() == 1 { "" } else { "s" },
@@ -1067,6 +1074,9 @@ mod tests {
             html.contains(">64 TiB<") || html.contains("64 TiB unmapped"),
             "{html}"
         );
+        // The zoom script and the caption agree on the factor.
+        assert!(ZOOM.contains(&format!("*{ZOOM_FACTOR}+")));
+        assert!(html.contains(&format!("zoom it {ZOOM_FACTOR} times")));
         // A small map is widened to fill its row, never past it.
         let small = process(8, huge_gaps().vmas[..3].to_vec(), Vec::new());
         let r = rects(&address_map(&small, &[], &[], ""));
