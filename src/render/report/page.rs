@@ -50,6 +50,7 @@ nav.toc ol{columns:2;padding-left:1.4em}
 .c-unreadable{background:#262626;color:#fff}
 tr.f-strong td:first-child{border-left:4px solid #8b1a1a}
 :target{outline:3px solid #1f4e9e;outline-offset:1px}
+a.back,a.tomap{font-size:.8em;font-weight:normal;white-space:nowrap}
 svg{display:block;max-width:100%;height:auto}
 svg text{font:11px system-ui,sans-serif;fill:#1a1a1a}
 svg.timeline .lane{fill:#fff;stroke:#ccc;stroke-width:.5}
