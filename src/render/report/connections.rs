@@ -37,7 +37,25 @@ pub fn connections(ck: &Checkpoint) -> String {
 /// so that several checkpoints' sections can share one page. `id` is used as given: a plain
 /// ASCII word.
 pub fn connections_in(ck: &Checkpoint, id: &str) -> String {
-    fragment(ck, id, None)
+    fragment(ck, id, None, &[])
+}
+
+/// A triage finding about a socket, shown on the socket's node and row.
+#[derive(Clone, Debug)]
+struct Flag {
+    /// Its number on the page (`finding-N`).
+    n: usize,
+    pid: u32,
+    /// The inode the finding names (`socket:[N]`).
+    socket: u32,
+    tag: &'static str,
+    strong: bool,
+}
+
+/// The first `socket:[N]` a finding's text names.
+fn socket_named(what: &str) -> Option<u32> {
+    let rest = &what[what.find("socket:[")? + 8..];
+    rest[..rest.find(']')?].parse().ok()
 }
 
 /// The page's connections section: `<section id="connections">`, its heading, how to read it,
@@ -64,16 +82,41 @@ pub fn section(r: &super::Report<'_>) -> String {
                 esc(&i.label)
             );
         }
-        s.push_str(&fragment(i.ck, &format!("{p}conn"), Some(&p)));
+        let first = super::findings::firsts(r)[k];
+        let flags: Vec<Flag> = i
+            .triage
+            .iter()
+            .take(super::findings::MAX_ROWS)
+            .enumerate()
+            .filter_map(|(j, f)| {
+                Some(Flag {
+                    n: first + j,
+                    pid: f.pid?,
+                    socket: socket_named(&f.what)?,
+                    tag: f.tag,
+                    strong: f.strength == crate::render::triage::Strength::Strong,
+                })
+            })
+            .collect();
+        s.push_str(&fragment(i.ck, &format!("{p}conn"), Some(&p), &flags));
     }
     s.push_str("</section>\n");
     s
 }
 
 /// The graph and table of `ck` with ids starting with `id`; with `procs`, each process links to
-/// `#{procs}proc-PID`.
-fn fragment(ck: &Checkpoint, id: &str, procs: Option<&str>) -> String {
-    let g = Graph::of(ck);
+/// `#{procs}proc-PID`. An object that a process holds on the socket a flag names shows the flag.
+fn fragment(ck: &Checkpoint, id: &str, procs: Option<&str>, flags: &[Flag]) -> String {
+    let mut g = Graph::of(ck);
+    for o in &mut g.objects {
+        let named = |f: &&Flag| {
+            let sock = format!("socket:[{}]", f.socket);
+            o.holds
+                .iter()
+                .any(|h| h.pid == f.pid && h.end.split([' ', ',']).any(|w| w == sock))
+        };
+        o.flags = flags.iter().filter(named).cloned().collect();
+    }
     let id = esc(id);
     let procs = procs.map(esc);
     let procs = procs.as_deref();
@@ -195,6 +238,8 @@ struct Object {
     peer: Option<usize>,
     /// What the table says about the other end when no process of the checkpoint holds it.
     other: String,
+    /// The triage findings about it.
+    flags: Vec<Flag>,
 }
 
 /// Something outside the checkpoint an object reaches.
@@ -485,6 +530,7 @@ impl Graph {
                 holds: holds(all),
                 peer,
                 other,
+                flags: Vec::new(),
             });
         }
 
@@ -566,6 +612,7 @@ impl Graph {
                 holds: holds(all),
                 peer,
                 other,
+                flags: Vec::new(),
             });
         }
 
@@ -594,6 +641,7 @@ impl Graph {
                 holds: holds(all),
                 peer: None,
                 other,
+                flags: Vec::new(),
             }
         };
         for (id, descs) in &pipes {
@@ -632,6 +680,7 @@ impl Graph {
                 holds: holds(all),
                 peer: None,
                 other,
+                flags: Vec::new(),
             });
         }
 
@@ -648,6 +697,7 @@ impl Graph {
                 ),
                 peer: None,
                 other: String::new(),
+                flags: Vec::new(),
             });
         }
 
@@ -691,6 +741,9 @@ impl Graph {
         }
     }
 }
+
+/// The outline of an object a strong triage finding is about.
+const FLAG_COLOUR: &str = "#b2182b";
 
 /// Vertical space between two nodes of a column.
 const GAP: u32 = 10;
@@ -913,9 +966,19 @@ fn svg(g: &Graph, id: &str, procs: Option<&str>, out: &mut String) {
         if !o.state.is_empty() {
             let _ = write!(title, " ({})", o.state);
         }
+        for f in &o.flags {
+            let _ = write!(title, "; finding #{} {}", f.n, f.tag);
+        }
+        // A strong finding about it: a thick red outline, and a flag before its text.
+        let strong = o.flags.iter().any(|f| f.strong);
+        let (stroke, width, text) = if strong {
+            (FLAG_COLOUR, 3, format!("⚑ {text}"))
+        } else {
+            ("#222", 1, text)
+        };
         let _ = write!(
             out,
-            "<a href=\"#{id}-o{}\" class=\"conn-object\"><title>{}</title><rect x=\"{O_X}\" y=\"{y}\" width=\"{O_W}\" height=\"{BOX_H}\" rx=\"4\" fill=\"{}\" stroke=\"#222\"/><text x=\"{}\" y=\"{}\" style=\"fill:{}\">{}</text></a>",
+            "<a href=\"#{id}-o{}\" class=\"conn-object\"><title>{}</title><rect x=\"{O_X}\" y=\"{y}\" width=\"{O_W}\" height=\"{BOX_H}\" rx=\"4\" fill=\"{}\" stroke=\"{stroke}\" stroke-width=\"{width}\"/><text x=\"{}\" y=\"{}\" style=\"fill:{}\">{}</text></a>",
             i + 1,
             esc(&title),
             o.kind.fill(),
@@ -939,9 +1002,16 @@ fn svg(g: &Graph, id: &str, procs: Option<&str>, out: &mut String) {
 }
 
 fn table(g: &Graph, id: &str, procs: Option<&str>, out: &mut String) {
+    // A findings column when triage found something about an object.
+    let flagged = g.objects.iter().any(|o| !o.flags.is_empty());
     let _ = write!(
         out,
-        "<table class=\"connections\" id=\"{id}-table\"><caption>Pipes, sockets and terminals, who holds them, and their other ends</caption><thead><tr><th scope=\"col\">#</th><th scope=\"col\">Kind</th><th scope=\"col\">Object</th><th scope=\"col\">State</th><th scope=\"col\">Held by</th><th scope=\"col\">Other end</th></tr></thead><tbody>"
+        "<table class=\"connections\" id=\"{id}-table\"><caption>Pipes, sockets and terminals, who holds them, and their other ends</caption><thead><tr><th scope=\"col\">#</th><th scope=\"col\">Kind</th><th scope=\"col\">Object</th><th scope=\"col\">State</th><th scope=\"col\">Held by</th><th scope=\"col\">Other end</th>{}</tr></thead><tbody>",
+        if flagged {
+            "<th scope=\"col\">Findings</th>"
+        } else {
+            ""
+        }
     );
     if g.objects.is_empty() {
         out.push_str("<tr><td colspan=\"6\">No process of the checkpoint holds a pipe, socket or terminal.</td></tr>");
@@ -963,9 +1033,26 @@ fn table(g: &Graph, id: &str, procs: Option<&str>, out: &mut String) {
                 t
             })
             .collect();
+        let findings = if flagged {
+            let links: Vec<String> = o
+                .flags
+                .iter()
+                .map(|f| {
+                    format!(
+                        "<a href=\"#finding-{0}\">#{0}</a> <span class=\"s-{1}\">{1}</span> {2}",
+                        f.n,
+                        if f.strong { "strong" } else { "weak" },
+                        esc(f.tag)
+                    )
+                })
+                .collect();
+            format!("<td>{}</td>", links.join("<br>"))
+        } else {
+            String::new()
+        };
         let _ = write!(
             out,
-            "<tr id=\"{id}-o{n}\"><td>{n}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            "<tr id=\"{id}-o{n}\"><td>{n}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>{findings}</tr>",
             o.kind.name(),
             esc(&o.label),
             esc(&o.state),

@@ -34,7 +34,7 @@ pub fn triage_place(i: &Input<'_>, f: &Finding) -> Option<(u64, u64)> {
 }
 
 /// The number of the first finding of each input (`finding-N`), and one past the last.
-fn firsts(r: &Report<'_>) -> Vec<usize> {
+pub(super) fn firsts(r: &Report<'_>) -> Vec<usize> {
     let mut n = 1;
     let mut v = Vec::with_capacity(r.inputs.len() + 1);
     for i in &r.inputs {

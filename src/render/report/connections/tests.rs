@@ -430,3 +430,53 @@ fn the_section_of_two_checkpoints() {
     };
     assert!(!section(&one).contains("<h3"));
 }
+
+/// podman-implant's section with its triage: the reverse shell's and the implant's connections
+/// carry their findings (linked to their rows, the node outlined and flagged); the pipes carry
+/// none.
+#[test]
+fn podman_implant_findings_on_their_sockets() {
+    let Some(ck) = load_fixture("podman-implant") else {
+        return;
+    };
+    let triage = crate::render::triage::findings(&ck);
+    let number = |tag: &str, pid: u32| {
+        1 + triage
+            .iter()
+            .position(|f| f.tag == tag && f.pid == Some(pid))
+            .unwrap_or_else(|| panic!("no {tag} for {pid}"))
+    };
+    let (rs, c2) = (number("reverse-shell", 13), number("c2-connection", 11));
+    let r = super::super::Report {
+        inputs: vec![super::super::Input {
+            label: "checkpoint.tar.gz".into(),
+            ck: &ck,
+            triage,
+            scan: Vec::new(),
+            changed: Vec::new(),
+        }],
+        failed: Vec::new(),
+        command: "ckptfs report".into(),
+        made: None,
+        changes: Vec::new(),
+        scanned: false,
+    };
+    let s = section(&r);
+    let g = Graph::of(&ck);
+    let row = |pid: u32, fd: u32| {
+        let o = on(&g, pid, fd);
+        let n = 1 + g.objects.iter().position(|x| std::ptr::eq(x, o)).unwrap();
+        let at = s.find(&format!("<tr id=\"conn-o{n}\">")).unwrap();
+        s[at..at + s[at..].find("</tr>").unwrap()].to_string()
+    };
+    let shell = row(13, 0);
+    assert!(
+        shell.contains(&format!("<a href=\"#finding-{rs}\">#{rs}</a> <span class=\"s-strong\">strong</span> reverse-shell")),
+        "{shell}"
+    );
+    assert!(row(11, 4).contains(&format!("href=\"#finding-{c2}\"")));
+    assert!(!row(15, 0).contains("finding-"), "{}", row(15, 0));
+    // Flagged nodes: the reverse shell's and the implant's connections.
+    assert_eq!(s.matches("⚑").count(), 2, "{s}");
+    assert!(s.contains(&format!("finding #{rs} reverse-shell")));
+}
