@@ -55,7 +55,7 @@ const Y_DENS: u32 = 54;
 const H_DENS: u32 = 6;
 const Y_NAME: u32 = 71;
 /// Average width of a character of the 9 px labels, for fitting them.
-const CHAR_W: f64 = 5.4;
+const CHAR_W: f64 = 6.0;
 
 /// How much a click on a map zooms it.
 const ZOOM_FACTOR: u32 = 3;
@@ -418,7 +418,8 @@ pub fn address_map(p: &Process, filled: &[(u64, u64)], marks: &[Mark], scope: &s
         v.sort_by_key(|m| m.address);
     }
 
-    let legend_h = 44;
+    let (legend_svg, legend_rows) = legend(&format!("{scope}hatch-{pid}"));
+    let legend_h = legend_rows * 14 + 16;
     let height = legend_h + rows * ROW_H + 4;
     let total_w = WIDTH + 2 * MARGIN;
     let mapped: u64 = placed
@@ -435,7 +436,7 @@ pub fn address_map(p: &Process, filled: &[(u64, u64)], marks: &[Mark], scope: &s
         out,
         r#"<defs><pattern id="{hatch}" width="4" height="4" patternUnits="userSpaceOnUse" patternTransform="rotate(45)"><rect width="2" height="4" fill="{CHANGED_COLOUR}"/></pattern></defs>"#
     );
-    legend(&mut out, &hatch);
+    out.push_str(&legend_svg);
 
     let top = |row: u32| legend_h + row * ROW_H;
     let col_x = |x: u32| f64::from(MARGIN + x);
@@ -911,8 +912,10 @@ fn density_text(out: &mut String, cells: &[Cell]) {
     }
 }
 
-/// The legend, at the top of the SVG: kinds, permissions, held pages, density classes, marks.
-fn legend(out: &mut String, hatch: &str) {
+/// The legend, at the top of the SVG (kinds, permissions, held pages, density classes, marks),
+/// and how many lines it takes.
+fn legend(hatch: &str) -> (String, u32) {
+    let mut out = String::new();
     let mut items: Vec<(String, String)> = Vec::new();
     for k in Kind::ALL {
         items.push((
@@ -964,7 +967,7 @@ fn legend(out: &mut String, hatch: &str) {
     let (mut x, mut y) = (0u32, 0u32);
     out.push_str(r#"<g class="legend">"#);
     for (swatch, label) in items {
-        let w = 20 + (label.len() as f64 * CHAR_W).ceil() as u32 + 12;
+        let w = 20 + (label.len() as f64 * CHAR_W).ceil() as u32 + 14;
         if x + w > WIDTH {
             x = 0;
             y += 14;
@@ -979,6 +982,7 @@ fn legend(out: &mut String, hatch: &str) {
         x += w;
     }
     out.push_str("</g>");
+    (out, y / 14 + 1)
 }
 
 #[cfg(test)]
