@@ -61,8 +61,19 @@ const CHAR_W: f64 = 6.0;
 const ZOOM_FACTOR: u32 = 3;
 /// The map's only script, an `onclick` of its SVG: a click outside a link toggles the SVG
 /// between fitting its column and [`ZOOM_FACTOR`] times its width (the figure scrolls). The
-/// SVG is complete without it.
-const ZOOM: &str = "if(event.target.closest('a'))return;var s=this.style,z=s.width;s.width=z?'':this.width.baseVal.value*3+'px';s.maxWidth=z?'100%':'none';s.cursor=z?'zoom-in':'zoom-out'";
+/// SVG is complete without it. The page's Content-Security-Policy allows this handler alone,
+/// by its hash ([`zoom_csp_source`]).
+pub const ZOOM: &str = "if(event.target.closest('a'))return;var s=this.style,z=s.width;s.width=z?'':this.width.baseVal.value*3+'px';s.maxWidth=z?'100%':'none';s.cursor=z?'zoom-in':'zoom-out'";
+
+/// The Content-Security-Policy source that allows [`ZOOM`] as an event handler and nothing
+/// else: `'sha256-BASE64'` of its text (with `'unsafe-hashes'` in the same directive).
+pub fn zoom_csp_source() -> String {
+    use sha2::{Digest, Sha256};
+    format!(
+        "'sha256-{}'",
+        super::html::base64(&Sha256::digest(ZOOM.as_bytes()))
+    )
+}
 
 /// What a mapping maps, as the map colours it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -74,6 +74,25 @@ pub fn table(class: &str, caption: &str, head: &[&str], rows: &[Vec<String>]) ->
     s
 }
 
+/// `bytes` in base64 (RFC 4648, with padding).
+pub fn base64(bytes: &[u8]) -> String {
+    const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for c in bytes.chunks(3) {
+        let n = (u32::from(c[0]) << 16)
+            | (u32::from(*c.get(1).unwrap_or(&0)) << 8)
+            | u32::from(*c.get(2).unwrap_or(&0));
+        for (i, shift) in [18, 12, 6, 0].into_iter().enumerate() {
+            if i <= c.len() {
+                out.push(char::from(A[(n >> shift & 63) as usize]));
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
 /// A hexadecimal address as `maps` writes it.
 pub fn hex(a: u64) -> String {
     format!("{a:x}")
@@ -90,6 +109,23 @@ mod tests {
             "&lt;script&gt;a&amp;b&quot;c&#39;&lt;/script&gt;\\x1b[0m"
         );
         assert_eq!(esc("plain /usr/bin/x"), "plain /usr/bin/x");
+    }
+
+    /// RFC 4648's test vectors.
+    #[test]
+    fn base64_as_rfc_4648() {
+        for (i, o) in [
+            ("", ""),
+            ("f", "Zg=="),
+            ("fo", "Zm8="),
+            ("foo", "Zm9v"),
+            ("foob", "Zm9vYg=="),
+            ("fooba", "Zm9vYmE="),
+            ("foobar", "Zm9vYmFy"),
+        ] {
+            assert_eq!(base64(i.as_bytes()), o, "{i}");
+        }
+        assert_eq!(base64(&[0xfb, 0xff]), "+/8=");
     }
 
     #[test]

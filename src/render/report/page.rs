@@ -1,6 +1,6 @@
 //! The document: one self-contained HTML page. Inline CSS (with a print stylesheet), inline SVG,
-//! no script, nothing fetched: no URL outside the page (a Content-Security-Policy says so to the
-//! browser too), so it opens offline. Headings an outline can follow: h1 the case, h2 the
+//! one script (the maps' zoom handler, allowed by its hash), nothing fetched: no URL outside the
+//! page (a Content-Security-Policy says so to the browser too), so it opens offline. Headings an outline can follow: h1 the case, h2 the
 //! sections, h3 per checkpoint, process or comparison. A table of contents links the sections.
 //!
 //! Colour categories (finding strength, kinds of change, timeline lanes) differ in lightness, so
@@ -122,7 +122,11 @@ pub fn page(r: &Report<'_>) -> String {
     let t = title(r);
     let mut s = String::with_capacity(64 << 10);
     s.push_str("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n");
-    s.push_str("<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'\">\n");
+    // Nothing fetched, inline CSS, and of scripts only the maps' zoom handler (by its hash).
+    s.push_str(&format!(
+        "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-hashes' {}\">\n",
+        super::addrmap::zoom_csp_source()
+    ));
     s.push_str("<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n");
     s.push_str("<meta name=\"generator\" content=\"ckptfs\">\n");
     s.push_str(&format!("<title>Case report: {}</title>\n", esc(&t)));
