@@ -312,8 +312,8 @@ fn load_fixture(input: &Path, dir: &TempDir) -> Checkpoint {
     load(src).unwrap()
 }
 
-/// `ckptfs report` of podman-implant in Chromium: every process in the DOM, a drawn
-/// screenshot, a silent console, nothing outside the file.
+/// `ckptfs report` of podman-implant in Chromium: every process and the start of every mapping
+/// in the DOM, a drawn screenshot, a silent console, nothing outside the file.
 #[test]
 fn podman_implant_report_in_chromium() {
     if !have_chromium() {
@@ -353,6 +353,42 @@ fn podman_implant_report_in_chromium() {
         );
         assert!(r.dom.contains(&p.comm), "{} not in the DOM", p.comm);
     }
+    // Every mapping of the fixture's ground truth (read from the live processes, not from the
+    // checkpoint), by its start address as maps writes it, at the start of a range.
+    let truth: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(fx.join("podman-implant/ground-truth.json")).unwrap(),
+    )
+    .unwrap();
+    let mut missing = Vec::new();
+    let mut n = 0;
+    for p in truth["processes"].as_array().unwrap() {
+        for v in p["vmas"].as_array().unwrap() {
+            let start = v["start"].as_str().unwrap().trim_start_matches("0x");
+            let start = u64::from_str_radix(start, 16).unwrap();
+            n += 1;
+            if !r.dom.contains(&format!("{start:x}-")) {
+                missing.push(format!("{start:x} {}", v["path"]));
+            }
+        }
+    }
+    assert!(n > 100, "{n} mappings in the ground truth");
+    // Every link lands: each id once, each `#` link to one of them.
+    let ids: Vec<&str> = r
+        .dom
+        .split(" id=\"")
+        .skip(1)
+        .map(|x| x.split('"').next().unwrap_or(""))
+        .collect();
+    let unique: HashSet<&str> = ids.iter().copied().collect();
+    assert_eq!(ids.len(), unique.len(), "ids used twice");
+    for link in r.dom.split(" href=\"#").skip(1) {
+        let target = link.split('"').next().unwrap_or("");
+        assert!(
+            unique.contains(target),
+            "a link to #{target}, which no element has"
+        );
+    }
+    assert!(missing.is_empty(), "mappings not in the DOM: {missing:?}");
     eprintln!(
         "podman-implant report: {} bytes, rendered in {:?}",
         html.len(),
