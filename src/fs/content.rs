@@ -14,6 +14,7 @@ use crate::model::memory::{Memory, Piece, ReadError};
 use crate::model::{Checkpoint, Process, Thread, Vma};
 use crate::render;
 use crate::render::elfcore::CoreLayout;
+use crate::render::files::{self, Render};
 use crate::source::Blob;
 
 /// The content of a regular file of the tree.
@@ -45,53 +46,14 @@ pub enum Content {
     Procfs(Box<Content>),
 }
 
-/// Which text file (process and thread numbers are indices into the model's vectors).
+/// Which text file: a rendered row of the table of files ([`render::files::FILES`]) and what
+/// this file of it is about (indices into `Checkpoint::processes`, then into the process's
+/// `threads` or `fds`, as its [`render::files::Render`] needs; 0 where it needs none).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum TextSrc {
-    Info,
-    /// `checkpoint/manifest.sha256` (render/info.rs).
-    Manifest,
-    /// `checkpoint/fields.json` (render/fields.rs).
-    Fields,
-    Summary,
-    Pstree,
-    /// `triage` at the root (render/triage.rs).
-    Triage,
-    /// `timeline` at the root (render/timeline.rs).
-    Timeline,
-    /// `report.html` at the root, found by name, not listed (render/report/).
-    Report,
-    Cmdline(u32),
-    Environ(u32),
-    Comm(u32),
-    Status(u32),
-    Stat(u32),
-    Statm(u32),
-    Maps(u32),
-    Auxv(u32),
-    Limits(u32),
-    /// (process, index into `Process::fds`)
-    Fdinfo(u32, u32),
-    /// (process, index into `Process::threads`)
-    ThreadComm(u32, u32),
-    ThreadStatus(u32, u32),
-    ThreadStat(u32, u32),
-    Regs(u32, u32),
-    /// `task/TID/syscall`
-    Syscall(u32, u32),
-    /// `/<pid>/net/<file>`
-    Net(u32, render::NetFile),
-    /// `/<pid>/mountinfo`
-    Mountinfo(u32),
-    /// `/<pid>/uid_map`, `/<pid>/gid_map` (the container's user namespace)
-    UidMap(u32),
-    GidMap(u32),
-    /// `sysvipc/shm`
-    SysvShm,
-    /// `sockets` (ss -tuanxp)
-    Sockets,
-    /// `/<pid>/bash_history` (bash processes)
-    BashHistory(u32),
+pub struct TextSrc {
+    row: u16,
+    proc: u32,
+    sub: u32,
 }
 
 /// A text file and its rendering, done once.
@@ -472,89 +434,36 @@ fn render_error(ck: &Checkpoint, src: TextSrc, why: &str) -> Error {
 }
 
 impl TextSrc {
-    /// The file's path pattern: its row in [`render::files::FILES`].
+    /// The file of row `row` of the table about process `proc` and its thread or descriptor
+    /// `sub`; None if the table has no such row.
+    pub fn new(row: usize, proc: u32, sub: u32) -> Option<TextSrc> {
+        let row = u16::try_from(row)
+            .ok()
+            .filter(|&r| files::FILES.len() > usize::from(r))?;
+        Some(TextSrc { row, proc, sub })
+    }
+
+    /// Its row of the table.
+    pub fn row(self) -> &'static files::File {
+        // `new` checked the index.
+        &files::FILES[usize::from(self.row)]
+    }
+
+    /// The file's path pattern: its row's path.
     pub fn pattern(self) -> &'static str {
-        match self {
-            TextSrc::Info => "checkpoint/info.json",
-            TextSrc::Fields => "checkpoint/fields.json",
-            TextSrc::Manifest => "checkpoint/manifest.sha256",
-            TextSrc::Summary => "checkpoint/summary",
-            TextSrc::Pstree => "pstree",
-            TextSrc::Triage => "triage",
-            TextSrc::Timeline => "timeline",
-            TextSrc::Report => "report.html",
-            TextSrc::Cmdline(_) => "PID/cmdline",
-            TextSrc::Environ(_) => "PID/environ",
-            TextSrc::Comm(_) => "PID/comm",
-            TextSrc::Status(_) => "PID/status",
-            TextSrc::Stat(_) => "PID/stat",
-            TextSrc::Statm(_) => "PID/statm",
-            TextSrc::Maps(_) => "PID/maps",
-            TextSrc::Auxv(_) => "PID/auxv",
-            TextSrc::Limits(_) => "PID/limits",
-            TextSrc::Fdinfo(..) => "PID/fdinfo/N",
-            TextSrc::ThreadComm(..) => "PID/task/TID/comm",
-            TextSrc::ThreadStatus(..) => "PID/task/TID/status",
-            TextSrc::ThreadStat(..) => "PID/task/TID/stat",
-            TextSrc::Regs(..) => "PID/task/TID/regs",
-            TextSrc::Syscall(..) => "PID/task/TID/syscall",
-            TextSrc::Net(_, w) => match w {
-                render::NetFile::Tcp => "PID/net/tcp",
-                render::NetFile::Tcp6 => "PID/net/tcp6",
-                render::NetFile::Udp => "PID/net/udp",
-                render::NetFile::Udp6 => "PID/net/udp6",
-                render::NetFile::Unix => "PID/net/unix",
-            },
-            TextSrc::Mountinfo(_) => "PID/mountinfo",
-            TextSrc::UidMap(_) => "PID/uid_map",
-            TextSrc::GidMap(_) => "PID/gid_map",
-            TextSrc::SysvShm => "sysvipc/shm",
-            TextSrc::Sockets => "sockets",
-            TextSrc::BashHistory(_) => "PID/bash_history",
-        }
+        self.row().path
     }
 
     /// The file's name in its directory (`stat` for `PID/task/TID/stat`; a placeholder such as
     /// `N` for a family whose names vary).
     pub fn name(self) -> &'static str {
-        render::files::name(self.pattern())
+        files::name(self.pattern())
     }
 }
 
 /// The path of a text file, for messages: its pattern with the numbers filled in.
 fn describe(ck: &Checkpoint, src: TextSrc) -> String {
-    let (pi, sub) = match src {
-        TextSrc::Cmdline(i)
-        | TextSrc::Environ(i)
-        | TextSrc::Comm(i)
-        | TextSrc::Status(i)
-        | TextSrc::Stat(i)
-        | TextSrc::Statm(i)
-        | TextSrc::Maps(i)
-        | TextSrc::Auxv(i)
-        | TextSrc::Limits(i)
-        | TextSrc::Net(i, _)
-        | TextSrc::Mountinfo(i)
-        | TextSrc::UidMap(i)
-        | TextSrc::GidMap(i)
-        | TextSrc::BashHistory(i) => (i, 0),
-        TextSrc::Fdinfo(i, j)
-        | TextSrc::ThreadComm(i, j)
-        | TextSrc::ThreadStatus(i, j)
-        | TextSrc::ThreadStat(i, j)
-        | TextSrc::Regs(i, j)
-        | TextSrc::Syscall(i, j) => (i, j),
-        TextSrc::Info
-        | TextSrc::Fields
-        | TextSrc::Manifest
-        | TextSrc::Summary
-        | TextSrc::Pstree
-        | TextSrc::Triage
-        | TextSrc::Timeline
-        | TextSrc::Report
-        | TextSrc::SysvShm
-        | TextSrc::Sockets => return src.pattern().into(),
-    };
+    let (pi, sub) = (src.proc, src.sub);
     let pid = process(ck, pi).map_or(0, |p| p.pid);
     let tid = thread(ck, pi, sub).map_or(0, |(_, t)| t.tid);
     let fd = process(ck, pi)
@@ -573,22 +482,6 @@ fn describe(ck: &Checkpoint, src: TextSrc) -> String {
     parts.join("/")
 }
 
-/// The command that made the mount (this process's, which `ckptfs mount` forked), as the case
-/// report quotes it.
-fn mount_command() -> String {
-    render::report::shell_line(std::env::args_os().map(|a| a.to_string_lossy().into_owned()))
-}
-
-/// Now, in RFC 3339 (UTC, whole seconds).
-fn now() -> Option<String> {
-    let d = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .ok()?;
-    Some(crate::format::time::rfc3339(
-        i64::try_from(d.as_secs()).ok()?,
-    ))
-}
-
 /// Renders one text file; a failing or panicking renderer gives the reason instead.
 fn render_text(ck: &Checkpoint, src: TextSrc) -> std::result::Result<Box<[u8]>, String> {
     match catch_unwind(AssertUnwindSafe(|| render_inner(ck, src))) {
@@ -597,65 +490,23 @@ fn render_text(ck: &Checkpoint, src: TextSrc) -> std::result::Result<Box<[u8]>, 
     }
 }
 
+/// Runs the row's renderer on what the file is about.
 fn render_inner(ck: &Checkpoint, src: TextSrc) -> std::result::Result<Vec<u8>, String> {
-    let p = |i: u32| process(ck, i).ok_or_else(|| "no such process".to_string());
-    Ok(match src {
-        TextSrc::Info => render::info_json(ck),
-        TextSrc::Fields => render::fields::fields_json(),
-        TextSrc::Manifest => render::info::manifest_sha256(ck),
-        TextSrc::Summary => render::summary(ck),
-        TextSrc::Pstree => render::pstree(ck),
-        TextSrc::Triage => render::triage::triage(ck),
-        TextSrc::Timeline => {
-            render::timeline::timeline(ck, &ck.source.input.path.display().to_string())
+    let p = || process(ck, src.proc).ok_or_else(|| "no such process".to_string());
+    match src.row().render() {
+        Some(Render::Checkpoint(f)) => f(ck),
+        Some(Render::Process(f)) => f(ck, p()?),
+        Some(Render::Thread(f)) => {
+            let (p, t) = thread(ck, src.proc, src.sub)?;
+            f(ck, p, t)
         }
-        TextSrc::Report => render::report::single(ck, &mount_command(), now()).into_bytes(),
-        TextSrc::Cmdline(i) => render::cmdline(p(i)?).map_err(|e| e.to_string())?,
-        TextSrc::Environ(i) => render::environ(p(i)?).map_err(|e| e.to_string())?,
-        TextSrc::BashHistory(i) => render::bash_history(p(i)?),
-        TextSrc::Comm(i) => render::comm(p(i)?),
-        TextSrc::Status(i) => render::status(ck, p(i)?),
-        TextSrc::Stat(i) => render::stat(ck, p(i)?),
-        TextSrc::Statm(i) => render::statm(p(i)?),
-        TextSrc::Maps(i) => render::maps(p(i)?),
-        TextSrc::Auxv(i) => render::auxv(p(i)?),
-        TextSrc::Limits(i) => render::limits(p(i)?),
-        TextSrc::Fdinfo(i, j) => {
-            let proc = p(i)?;
-            let fd = proc.fds.get(j as usize).ok_or("no such fd")?;
-            render::fdinfo(proc, fd)
+        Some(Render::Fd(f)) => {
+            let p = p()?;
+            let fd = p.fds.get(src.sub as usize).ok_or("no such fd")?;
+            f(ck, p, fd)
         }
-        TextSrc::ThreadComm(i, j) => render::thread_comm(thread(ck, i, j)?.1),
-        TextSrc::ThreadStatus(i, j) => {
-            let (p, t) = thread(ck, i, j)?;
-            render::thread_status(ck, p, t)
-        }
-        TextSrc::ThreadStat(i, j) => {
-            let (p, t) = thread(ck, i, j)?;
-            render::thread_stat(ck, p, t)
-        }
-        TextSrc::Regs(i, j) => render::regs(thread(ck, i, j)?.1),
-        TextSrc::Syscall(i, j) => render::syscall::syscall(thread(ck, i, j)?.1),
-        TextSrc::Net(i, w) => {
-            render::net_of(&ck.net_ns_peers(p(i)?.pid), &ck.objects.tcp_queues, w)
-        }
-        TextSrc::Mountinfo(i) => {
-            let pid = p(i)?.pid;
-            render::mountinfo(ck.container_fs.mounts.for_pid(pid).unwrap_or(&[]))
-        }
-        TextSrc::UidMap(i) => {
-            p(i)?;
-            let ns = ck.container_fs.userns.as_ref().ok_or("no user namespace")?;
-            crate::model::userns::render_map(&ns.uid_map)
-        }
-        TextSrc::GidMap(i) => {
-            p(i)?;
-            let ns = ck.container_fs.userns.as_ref().ok_or("no user namespace")?;
-            crate::model::userns::render_map(&ns.gid_map)
-        }
-        TextSrc::SysvShm => render::sysvipc::shm(ck),
-        TextSrc::Sockets => render::sockets::sockets(ck),
-    })
+        None => Err(format!("{}: not a rendered file", src.pattern())),
+    }
 }
 
 /// `bytes[off..off + len]`, clamped to the end.
@@ -900,12 +751,11 @@ mod tests {
         )
     }
 
-    /// Every generated text file has a rendered row in the table of files, and its messages
-    /// name it by that row with the numbers filled in.
+    /// Every rendered row of the table of files is a text file whose messages name it by its
+    /// pattern with the numbers filled in, and whose bytes are its renderer's.
     #[test]
-    fn text_files_are_rows_of_the_table() {
-        use crate::render::NetFile;
-        use crate::render::files::{Made, PLACEHOLDERS, row};
+    fn text_files_render_through_their_row() {
+        use crate::render::files::{FILES, PLACEHOLDERS};
         let mut p = crate::render::testutil::process(42, Vec::new(), Vec::new());
         p.threads
             .push(crate::render::testutil::thread(43, "worker"));
@@ -915,54 +765,70 @@ mod tests {
             file: crate::model::files::FileObject::reg(1, "/etc/hosts"),
         });
         let ck = crate::render::testutil::checkpoint(vec![p]);
-        let all = [
-            (TextSrc::Info, "checkpoint/info.json"),
-            (TextSrc::Manifest, "checkpoint/manifest.sha256"),
-            (TextSrc::Fields, "checkpoint/fields.json"),
-            (TextSrc::Summary, "checkpoint/summary"),
-            (TextSrc::Pstree, "pstree"),
-            (TextSrc::Triage, "triage"),
-            (TextSrc::Timeline, "timeline"),
-            (TextSrc::Report, "report.html"),
-            (TextSrc::Cmdline(0), "42/cmdline"),
-            (TextSrc::Environ(0), "42/environ"),
-            (TextSrc::Comm(0), "42/comm"),
-            (TextSrc::Status(0), "42/status"),
-            (TextSrc::Stat(0), "42/stat"),
-            (TextSrc::Statm(0), "42/statm"),
-            (TextSrc::Maps(0), "42/maps"),
-            (TextSrc::Auxv(0), "42/auxv"),
-            (TextSrc::Limits(0), "42/limits"),
-            (TextSrc::Fdinfo(0, 0), "42/fdinfo/7"),
-            (TextSrc::ThreadComm(0, 1), "42/task/43/comm"),
-            (TextSrc::ThreadStatus(0, 1), "42/task/43/status"),
-            (TextSrc::ThreadStat(0, 1), "42/task/43/stat"),
-            (TextSrc::Regs(0, 1), "42/task/43/regs"),
-            (TextSrc::Syscall(0, 1), "42/task/43/syscall"),
-            (TextSrc::Net(0, NetFile::Tcp), "42/net/tcp"),
-            (TextSrc::Net(0, NetFile::Tcp6), "42/net/tcp6"),
-            (TextSrc::Net(0, NetFile::Udp), "42/net/udp"),
-            (TextSrc::Net(0, NetFile::Udp6), "42/net/udp6"),
-            (TextSrc::Net(0, NetFile::Unix), "42/net/unix"),
-            (TextSrc::Mountinfo(0), "42/mountinfo"),
-            (TextSrc::UidMap(0), "42/uid_map"),
-            (TextSrc::GidMap(0), "42/gid_map"),
-            (TextSrc::SysvShm, "sysvipc/shm"),
-            (TextSrc::Sockets, "sockets"),
-            (TextSrc::BashHistory(0), "42/bash_history"),
-        ];
-        for (src, path) in all {
-            let r = row(src.pattern());
-            assert_eq!(r.map(|r| r.made), Some(Made::Rendered), "{src:?}");
-            assert_eq!(describe(&ck, src), path);
+        let path = |pattern: &str| {
+            let filled: Vec<&str> = pattern
+                .split('/')
+                .map(|c| match c {
+                    "PID" => "42",
+                    "TID" => "43",
+                    "N" => "7",
+                    c => c,
+                })
+                .collect();
+            filled.join("/")
+        };
+        let mut rendered = 0;
+        for (i, row) in FILES.iter().enumerate() {
+            let Some(render) = row.render() else {
+                continue;
+            };
+            rendered += 1;
+            let sub = u32::from(matches!(render, Render::Thread(_)));
+            let src = TextSrc::new(i, 0, sub).unwrap();
+            assert_eq!(src.row().path, row.path);
+            assert_eq!(describe(&ck, src), path(row.path));
             let name = src.name();
             assert!(
-                PLACEHOLDERS.contains(&name) || path.ends_with(&format!("/{name}")) || path == name,
-                "{src:?}"
+                PLACEHOLDERS.contains(&name)
+                    || row.path.ends_with(&format!("/{name}"))
+                    || row.path == name,
+                "{}",
+                row.path
+            );
+            // No user namespace in this checkpoint: the maps say so; the rest render.
+            let r = render_inner(&ck, src);
+            assert_eq!(
+                r.is_ok(),
+                !row.path.ends_with("id_map"),
+                "{}: {r:?}",
+                row.path
             );
         }
-        // An index the model does not have: still a path, with 0 for the missing numbers.
-        assert_eq!(describe(&ck, TextSrc::Regs(5, 5)), "0/task/0/regs");
+        assert!(rendered > 30, "{rendered} rendered rows");
+        let at = |pattern: &str| {
+            let i = FILES.iter().position(|f| f.path == pattern).unwrap();
+            TextSrc::new(i, 0, 1).unwrap()
+        };
+        let p = &ck.processes[0];
+        assert_eq!(render_inner(&ck, at("PID/comm")).unwrap(), render::comm(p));
+        assert_eq!(
+            render_inner(&ck, at("PID/task/TID/regs")).unwrap(),
+            render::regs(&p.threads[1])
+        );
+        assert_eq!(describe(&ck, at("PID/task/TID/regs")), "42/task/43/regs");
+        // An index the model does not have: still a path, with 0 for the missing numbers, and
+        // an error, not a panic.
+        let i = FILES
+            .iter()
+            .position(|f| f.path == "PID/task/TID/regs")
+            .unwrap();
+        let gone = TextSrc::new(i, 5, 5).unwrap();
+        assert_eq!(describe(&ck, gone), "0/task/0/regs");
+        assert!(render_inner(&ck, gone).is_err());
+        // A row that is not rendered, and one past the table.
+        let served = FILES.iter().position(|f| f.path == "PID/mem").unwrap();
+        assert!(render_inner(&ck, TextSrc::new(served, 0, 0).unwrap()).is_err());
+        assert_eq!(TextSrc::new(FILES.len(), 0, 0), None);
     }
 
     /// Reference: the byte at `addr`, via the model's own `read_at`.

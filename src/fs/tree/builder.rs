@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use super::{
     Dir, Entry, Ino, Kind, LayerDir, Node, NodeKind, Order, ROOT_INO, Tree, index, natural_key,
 };
-use crate::fs::content::{Content, TextSrc};
+use crate::fs::content::Content;
 use crate::source::Blob;
 use crate::warning::{self, Warnings};
 
@@ -104,9 +104,13 @@ impl Builder {
         self.add(parent, name, NodeKind::File(c))
     }
 
-    /// A generated text file, named by its row of the table of files.
-    pub(super) fn text(&mut self, parent: Ino, src: TextSrc) -> Option<Ino> {
-        self.file(parent, src.name(), Content::text(src))
+    /// The directory `name` under `parent`, made (in [`Order::Natural`]) unless it exists.
+    pub(super) fn subdir(&mut self, parent: Ino, name: &str) -> Option<Ino> {
+        match self.names.get(&(parent, Box::<str>::from(name))) {
+            Some(&ino) if matches!(self.node_kind(ino), Some(Kind::Dir)) => Some(ino),
+            // A file of that name: refused, with a warning.
+            _ => self.dir(parent, name, Order::Natural),
+        }
     }
 
     pub(super) fn link(&mut self, parent: Ino, name: &str, target: Vec<u8>) -> Option<Ino> {

@@ -8,6 +8,7 @@ use super::builder::Builder;
 use super::{Dir, Ino, Kind, LINK_DIR, LayerDir, LayerNode, NodeKind, Order, ROOT_INO, Tree};
 use crate::fs::content::{self, Content, TextSrc};
 use crate::model::{Checkpoint, FileObject, Process};
+use crate::render::files::{self, Render, When};
 use crate::source::Blob;
 
 /// The inputs the tree is built from (all of them live in a [`Checkpoint`]).
@@ -55,17 +56,9 @@ impl Tree {
             shared: HashMap::new(),
             linked: Vec::new(),
         };
-        l.b.text(ROOT_INO, TextSrc::Pstree);
-        l.b.text(ROOT_INO, TextSrc::Triage);
-        l.b.text(ROOT_INO, TextSrc::Timeline);
-        // The case report, found by name, not listed: whole-tree commands (`grep -r`, `find`)
-        // never render it nor meet its text a second time. Made when first looked up.
-        l.b.add_entry(
-            ROOT_INO,
-            TextSrc::Report.name(),
-            NodeKind::File(Content::text(TextSrc::Report)),
-            true,
-        );
+        // The root's, `checkpoint/`'s and `sysvipc/`'s rendered files (their generated files
+        // come first: a metadata file of the same name is refused, with a warning).
+        l.rendered(ROOT_INO, About::Checkpoint);
         l.checkpoint();
         for (i, p) in parts.processes.iter().enumerate() {
             let Ok(i) = u32::try_from(i) else { break };
@@ -88,6 +81,16 @@ struct Layout<'p> {
     /// `memory/` files that a later process's link points at: `.link/PID/memory/<name>` exists
     /// for exactly these.
     linked: Vec<MemoryFile>,
+}
+
+/// What a rendered file is about (indices into the processes, then into the process's threads or
+/// descriptors), which picks the rows of the table of files that apply.
+#[derive(Clone, Copy)]
+enum About<'a> {
+    Checkpoint,
+    Process(u32, &'a Process),
+    Thread(u32, &'a Process, u32),
+    Fd(u32, &'a Process, u32, &'a crate::model::process::Fd),
 }
 
 /// A file of `PID/memory/`: the process's index, the mapping's range and the file's name.
@@ -122,15 +125,13 @@ impl SharedKey {
 
 impl Layout<'_> {
     /// `checkpoint/`: what the checkpoint holds as it holds it (images, metadata files, the
-    /// container's log) and what ckptfs says about it (info.json, summary, fields.json, the
-    /// manifest).
+    /// container's log), beside what ckptfs says about it (info.json, summary, fields.json, the
+    /// manifest: rendered rows of the table, made before).
     fn checkpoint(&mut self) {
         let parts = self.parts;
-        let Some(cp) = self.b.dir(ROOT_INO, "checkpoint", Order::Natural) else {
+        let Some(cp) = self.b.subdir(ROOT_INO, "checkpoint") else {
             return;
         };
-        self.b.text(cp, TextSrc::Info);
-        self.b.text(cp, TextSrc::Summary);
         if let Some(images) = self.b.dir(cp, "images", Order::Natural) {
             for (name, blob) in parts.images {
                 if shown_decoded(name, true) {
@@ -155,14 +156,6 @@ impl Layout<'_> {
         {
             self.b.file_at_path(cp, "checkpoint", "container.log", log);
         }
-        // fields.json: where each field of the generated files comes from.
-        if !parts.metadata.contains_key("fields.json") {
-            self.b.text(cp, TextSrc::Fields);
-        }
-        // manifest.sha256: the SHA-256 of every input file (chain of custody).
-        if parts.manifest && !parts.metadata.contains_key("manifest.sha256") {
-            self.b.text(cp, TextSrc::Manifest);
-        }
     }
 
     /// `PID/` with everything in it.
@@ -171,28 +164,8 @@ impl Layout<'_> {
             return;
         };
         self.b.owned_by(pd, pi);
-        let text = |s: TextSrc| Content::text(s);
-        for src in [
-            TextSrc::Cmdline(pi),
-            TextSrc::Environ(pi),
-            TextSrc::Comm(pi),
-            TextSrc::Status(pi),
-            TextSrc::Stat(pi),
-            TextSrc::Statm(pi),
-            TextSrc::Maps(pi),
-            TextSrc::Auxv(pi),
-            TextSrc::Limits(pi),
-            TextSrc::Mountinfo(pi),
-        ] {
-            self.b.text(pd, src);
-        }
-        if self.parts.userns {
-            self.b.text(pd, TextSrc::UidMap(pi));
-            self.b.text(pd, TextSrc::GidMap(pi));
-        }
-        if crate::model::bash_history::is_bash(p) {
-            self.b.text(pd, TextSrc::BashHistory(pi));
-        }
+        // The rendered files of `PID/` and `PID/net/`.
+        self.rendered(pd, About::Process(pi, p));
         // The whole-address-space files are links into `.link/` (see LINK_DIR); `core` is not
         // listed (found by name only), so that its target can have its real size.
         let pid = p.pid;
@@ -242,8 +215,7 @@ impl Layout<'_> {
         if let Some(fi_dir) = self.b.dir(pd, "fdinfo", Order::Natural) {
             for (j, f) in &fds {
                 let Ok(j) = u32::try_from(*j) else { break };
-                self.b
-                    .file(fi_dir, &f.fd.to_string(), text(TextSrc::Fdinfo(pi, j)));
+                self.rendered(fi_dir, About::Fd(pi, p, j, f));
             }
         }
         if let Some(cwd) = &p.cwd {
@@ -255,27 +227,69 @@ impl Layout<'_> {
         if let Some(root) = &p.root {
             self.b.link(pd, "root", file_link(1, root));
         }
-        if let Some(nd) = self.b.dir(pd, "net", Order::Natural) {
-            for w in crate::render::NetFile::ALL {
-                self.b.text(nd, TextSrc::Net(pi, w));
-            }
-        }
         if let Some(td) = self.b.dir(pd, "task", Order::Natural) {
             for (j, t) in p.threads.iter().enumerate() {
                 let Ok(j) = u32::try_from(j) else { break };
                 let Some(tdir) = self.b.dir(td, &t.tid.to_string(), Order::Natural) else {
                     continue;
                 };
-                for src in [
-                    TextSrc::ThreadComm(pi, j),
-                    TextSrc::ThreadStatus(pi, j),
-                    TextSrc::ThreadStat(pi, j),
-                    TextSrc::Regs(pi, j),
-                    TextSrc::Syscall(pi, j),
-                ] {
-                    self.b.text(tdir, src);
+                self.rendered(tdir, About::Thread(pi, p, j));
+            }
+        }
+    }
+
+    /// The rendered files about `about` under `dir` (the directory its rows' [`Render::base`]
+    /// names), in the table's order: every row of that kind whose [`When`] holds, with the fixed
+    /// directories of its path made on the way (`net/` for `PID/net/tcp`). A descriptor's file
+    /// is named by its number.
+    fn rendered(&mut self, dir: Ino, about: About<'_>) {
+        'rows: for (i, row) in files::FILES.iter().enumerate() {
+            let (Some(render), Some(rel)) = (row.render(), row.rel()) else {
+                continue;
+            };
+            let (proc, sub) = match (render, about) {
+                (Render::Checkpoint(_), About::Checkpoint) => (0, 0),
+                (Render::Process(_), About::Process(pi, _)) => (pi, 0),
+                (Render::Thread(_), About::Thread(pi, _, j)) => (pi, j),
+                (Render::Fd(_), About::Fd(pi, _, j, _)) => (pi, j),
+                _ => continue,
+            };
+            if !self.holds(row.when, about) {
+                continue;
+            }
+            let Some(src) = TextSrc::new(i, proc, sub) else {
+                continue;
+            };
+            let (dirs, name) = match rel.rsplit_once('/') {
+                Some((dirs, name)) => (Some(dirs), name),
+                None => (None, rel),
+            };
+            let mut at = dir;
+            for d in dirs.into_iter().flat_map(|d| d.split('/')) {
+                match self.b.subdir(at, d) {
+                    Some(ino) => at = ino,
+                    None => continue 'rows,
                 }
             }
+            let name = match (name, about) {
+                ("N", About::Fd(.., f)) => f.fd.to_string(),
+                (name, _) => name.to_string(),
+            };
+            let node = NodeKind::File(Content::text(src));
+            self.b.add_entry(at, &name, node, !row.listed);
+        }
+    }
+
+    /// Whether a row's condition holds for what its file would be about.
+    fn holds(&self, when: When, about: About<'_>) -> bool {
+        match when {
+            When::Always => true,
+            When::Manifest => self.parts.manifest,
+            When::UserNs => self.parts.userns,
+            When::Process(test) => match about {
+                About::Process(_, p) | About::Thread(_, p, _) | About::Fd(_, p, ..) => test(p),
+                About::Checkpoint => false,
+            },
         }
     }
 
@@ -450,14 +464,12 @@ impl Layout<'_> {
     fn kernel_objects(&mut self) {
         let parts = self.parts;
         let Some(objects) = parts.objects else { return };
-        self.b.text(ROOT_INO, TextSrc::Sockets);
         if let Some(d) = self.b.dir(ROOT_INO, "buffers", Order::Natural) {
             for b in &objects.buffers {
                 self.b.file(d, &b.name, Content::Blob(b.data.clone()));
             }
         }
-        if let Some(d) = self.b.dir(ROOT_INO, "sysvipc", Order::Natural) {
-            self.b.text(d, TextSrc::SysvShm);
+        if let Some(d) = self.b.subdir(ROOT_INO, "sysvipc") {
             for (i, seg) in objects.shm.iter().enumerate() {
                 let Ok(i) = u32::try_from(i) else { break };
                 let name = format!("shm-{}", seg.id);

@@ -3,7 +3,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::*;
-use crate::fs::content::TextSrc;
 use crate::model::files::FileKind;
 use crate::model::memory::Memory;
 use crate::model::process::Vma;
@@ -136,6 +135,8 @@ fn shape() {
             "checkpoint",
             "pstree",
             "rootfs",
+            "sockets",
+            "sysvipc",
             "timeline",
             "triage",
             "9",
@@ -220,7 +221,7 @@ fn shape() {
     let summary = t.resolve("/checkpoint/summary").unwrap();
     assert!(matches!(
         t.content(summary).unwrap(),
-        Content::Text(x) if x.src() == TextSrc::Summary
+        Content::Text(x) if x.src().pattern() == "checkpoint/summary"
     ));
 }
 
@@ -413,9 +414,9 @@ fn nlink_counts_subdirs() {
         NodeKind::Dir(d) => 2 + d.subdirs,
         _ => 1,
     };
-    // root: checkpoint + rootfs + 3 pids + the hidden .link (counted: find's leaf
+    // root: checkpoint + rootfs + sysvipc + 3 pids + the hidden .link (counted: find's leaf
     // optimisation must never see fewer subdirectories than the listing has)
-    assert_eq!(n(ROOT_INO), 8);
+    assert_eq!(n(ROOT_INO), 9);
     // pid: memory, fd, fdinfo, task, net
     assert_eq!(n(t.resolve("/9").unwrap()), 7);
     assert_eq!(n(t.resolve("/9/task").unwrap()), 5);
@@ -641,4 +642,65 @@ fn natural_order() {
     let mut v = vec!["10", "9", "b", "a", "100", "0", "a1"];
     v.sort_by(|a, b| natural_key(a).cmp(&natural_key(b)));
     assert_eq!(v, ["a", "a1", "b", "0", "9", "10", "100"]);
+}
+
+/// Every rendered file of the tree comes from a rendered row of the table of files, at the place
+/// its pattern says, and every rendered row makes files (given a process, thread and descriptor
+/// it applies to, a user namespace and a manifest).
+#[test]
+fn rendered_files_are_the_tables_rows() {
+    use std::collections::BTreeSet;
+
+    use crate::render::files::{FILES, PLACEHOLDERS};
+    let mut s = sample();
+    s.2[1].comm = "bash".into();
+    let objects = crate::model::objects::Objects::default();
+    let t = Tree::from_parts(&Parts {
+        metadata: &s.0,
+        images: &s.1,
+        processes: &s.2,
+        container_log: None,
+        rootfs: None,
+        objects: Some(&objects),
+        userns: true,
+        manifest: true,
+    });
+    fn walk(t: &Tree, ino: Ino, path: &str, out: &mut Vec<(String, &'static str)>) {
+        match &t.node(ino).unwrap().kind {
+            NodeKind::Dir(d) => {
+                for e in d.entries() {
+                    walk(t, e.ino, &format!("{path}{}/", e.name), out);
+                }
+            }
+            NodeKind::File(Content::Text(x)) => {
+                out.push((path.trim_end_matches('/').to_string(), x.src().pattern()));
+            }
+            _ => {}
+        }
+    }
+    let mut files = Vec::new();
+    walk(&t, ROOT_INO, "", &mut files);
+    let mut seen = BTreeSet::new();
+    for (path, pattern) in &files {
+        let (got, want): (Vec<&str>, Vec<&str>) =
+            (path.split('/').collect(), pattern.split('/').collect());
+        let fits = got.len() == want.len()
+            && got.iter().zip(&want).all(|(g, w)| {
+                g == w || (PLACEHOLDERS.contains(w) && g.bytes().all(|b| b.is_ascii_digit()))
+            });
+        assert!(fits, "{path} is not a file of the row {pattern}");
+        seen.insert(*pattern);
+    }
+    let rows: BTreeSet<&str> = FILES
+        .iter()
+        .filter(|f| f.render().is_some())
+        .map(|f| f.path)
+        .collect();
+    assert_eq!(seen, rows);
+    // Where a row's condition does not hold, no file: bash_history for bash only.
+    assert!(t.resolve("/100/bash_history").is_ok());
+    assert!(t.resolve("/9/bash_history").is_err());
+    // An unlisted row is found by name only.
+    assert!(t.resolve("/report.html").is_ok());
+    assert!(!names(&t, "/").contains(&"report.html".to_string()));
 }
