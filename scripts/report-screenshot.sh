@@ -4,14 +4,14 @@
 # opened by headless Chromium (scripts/deps.sh installs it) and captured from its top.
 #
 # Usage: scripts/report-screenshot.sh [OUT.png]
-# Environment: WINDOW (Chromium's window in CSS pixels, default 1280,4200), SCALE (device scale
+# Environment: WINDOW (Chromium's window in CSS pixels, default 1280,2600), SCALE (device scale
 # factor, default 0.75: the PNG is WINDOW x SCALE pixels), NOBUILD=1 to use target/debug/ckptfs
 # as it is. Fails if the PNG is 600 KB or more (it is committed).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 FX=${FIXTURES:-$ROOT/../shared/fixtures}
 OUT=${1:-$ROOT/docs/report-podman-implant.png}
-WINDOW=${WINDOW:-1280,4200}
+WINDOW=${WINDOW:-1280,2600}
 SCALE=${SCALE:-0.75}
 INPUT=$FX/podman-implant/checkpoint.tar.gz
 [[ -f $INPUT ]] || { echo "report-screenshot.sh: $INPUT is missing (FIXTURES=DIR)" >&2; exit 1; }
