@@ -49,6 +49,8 @@ nav.toc ol{columns:2;padding-left:1.4em}
 .c-removed{background:#f6cfcf;color:#1a1a1a}
 .c-unreadable{background:#262626;color:#fff}
 tr.f-strong td:first-child{border-left:4px solid #8b1a1a}
+table.findings td:nth-child(4){white-space:nowrap}
+ul.glance{font-size:1.05em}
 :target{outline:3px solid #1f4e9e;outline-offset:1px}
 a.back,a.tomap{font-size:.8em;font-weight:normal;white-space:nowrap}
 svg{display:block;max-width:100%;height:auto}
@@ -94,6 +96,115 @@ fn title(r: &Report<'_>) -> String {
     }
 }
 
+/// Strong findings listed at a glance.
+const GLANCE_FINDINGS: usize = 12;
+
+/// The first section: what the page holds, in a few lines a reader who reads nothing else
+/// needs: each checkpoint in one line, the strong findings (linked), the counts, what changed.
+fn glance(r: &Report<'_>) -> String {
+    use super::html::{esc_cut, opt};
+    let mut s =
+        String::from("<section id=\"glance\">\n<h2>At a glance</h2>\n<ul class=\"glance\">\n");
+    for (k, i) in r.inputs.iter().enumerate() {
+        let m = &i.ck.meta;
+        let when = m.checkpointed.clone().or_else(|| {
+            i.ck.source
+                .images
+                .written
+                .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                .and_then(|d| i64::try_from(d.as_secs()).ok())
+                .map(crate::format::time::rfc3339)
+        });
+        s.push_str(&format!(
+            "<li>Checkpoint {}: container {} of image {}, dumped {}; {} process{}.</li>\n",
+            k + 1,
+            opt(m.container_name.as_deref()),
+            opt(m.image.as_deref()),
+            opt(when.as_deref()),
+            i.ck.processes.len(),
+            if i.ck.processes.len() == 1 { "" } else { "es" }
+        ));
+    }
+    let strong: usize = r
+        .inputs
+        .iter()
+        .map(|i| {
+            i.triage
+                .iter()
+                .filter(|f| f.strength == crate::render::triage::Strength::Strong)
+                .count()
+        })
+        .sum();
+    let weak: usize = r.inputs.iter().map(|i| i.triage.len()).sum::<usize>() - strong;
+    let mut line =
+        format!("<li><a href=\"#findings\">Findings</a>: {strong} strong, {weak} weak (triage)");
+    if r.scanned {
+        let n: usize = r.inputs.iter().map(|i| i.scan.len()).sum();
+        line.push_str(&format!(
+            "; {n} scan match{}",
+            if n == 1 { "" } else { "es" }
+        ));
+    }
+    line.push_str(".</li>\n");
+    s.push_str(&line);
+    if !r.failed.is_empty() {
+        s.push_str(&format!(
+            "<li><a href=\"#case\">{} input(s) could not be read</a>.</li>\n",
+            r.failed.len()
+        ));
+    }
+    for c in &r.changes {
+        s.push_str(&format!(
+            "<li><a href=\"#changed-{}-{}\">From checkpoint {} to {}</a>: {}.</li>\n",
+            c.a + 1,
+            c.b + 1,
+            c.a + 1,
+            c.b + 1,
+            if c.summary.is_empty() {
+                "nothing compared differs".to_string()
+            } else {
+                esc(&c.summary.join("; "))
+            }
+        ));
+    }
+    s.push_str("</ul>\n");
+    let first = findings::firsts(r);
+    let mut listed = Vec::new();
+    for (k, i) in r.inputs.iter().enumerate() {
+        for (j, f) in i.triage.iter().enumerate().take(findings::MAX_ROWS) {
+            if f.strength == crate::render::triage::Strength::Strong {
+                listed.push((first[k] + j, k, f));
+            }
+        }
+    }
+    if !listed.is_empty() {
+        s.push_str("<p>Strong findings:</p>\n<ol class=\"strong\">\n");
+        for (n, k, f) in listed.iter().take(GLANCE_FINDINGS) {
+            let pid = f.pid.map_or_else(String::new, |p| {
+                if r.inputs.len() > 1 {
+                    format!("checkpoint {} PID {p}: ", k + 1)
+                } else {
+                    format!("PID {p}: ")
+                }
+            });
+            s.push_str(&format!(
+                "<li><a href=\"#finding-{n}\">#{n}</a> {pid}<code>{}</code> {}</li>\n",
+                esc(f.tag),
+                esc_cut(&f.what, 200)
+            ));
+        }
+        s.push_str("</ol>\n");
+        if listed.len() > GLANCE_FINDINGS {
+            s.push_str(&format!(
+                "<p class=\"cap\">and {} more strong findings under Findings.</p>\n",
+                listed.len() - GLANCE_FINDINGS
+            ));
+        }
+    }
+    s.push_str("</section>\n");
+    s
+}
+
 /// The whole page.
 pub fn page(r: &Report<'_>) -> String {
     let mut events = Vec::new();
@@ -105,6 +216,7 @@ pub fn page(r: &Report<'_>) -> String {
     let drawn = maps::drawn(r);
     // (id, heading, body)
     let mut sections: Vec<(&str, &str, String)> = vec![
+        ("glance", "At a glance", glance(r)),
         ("case", "The case", super::case::section(r)),
         ("processes", "Processes", processes::section(r, &drawn)),
         ("maps", "Address spaces", maps::section(r, &drawn)),
@@ -361,7 +473,14 @@ pub(crate) mod tests {
         assert_self_contained(&page);
         // The outline: one h1, h2 per section, and the contents link every h2 section.
         assert_eq!(page.matches("<h1>").count(), 1);
-        for id in ["case", "processes", "findings", "timeline"] {
+        for id in [
+            "glance",
+            "case",
+            "processes",
+            "maps",
+            "findings",
+            "timeline",
+        ] {
             assert!(
                 page.contains(&format!("<section id=\"{id}\">\n<h2>")),
                 "{id}"
@@ -383,5 +502,13 @@ pub(crate) mod tests {
         // Every mapping on the map, and the finding linked to it.
         assert!(page.contains("id=\"vma-1-10000\"") && page.contains("href=\"#vma-1-10000\""));
         assert!(page.contains("id=\"finding-1\"") && page.contains("id=\"finding-2\""));
+        // At a glance: the counts, and the strong finding linked.
+        let glance = page.split("<section id=\"glance\">").nth(1).unwrap();
+        let glance = glance.split("</section>").next().unwrap();
+        assert!(
+            glance.contains("1 strong, 0 weak (triage); 1 scan match."),
+            "{glance}"
+        );
+        assert!(glance.contains("href=\"#finding-1\""));
     }
 }
