@@ -24,6 +24,7 @@ mod hostile;
 mod image_forms;
 mod kernel_objects;
 mod lifecycle;
+mod listing;
 mod malformed;
 mod mapped_memory;
 mod metadata;
