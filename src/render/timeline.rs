@@ -7,8 +7,10 @@
 //! - `Checkpointed`: `config.dump`'s `checkpointedTime`;
 //! - `Images Written`: when CRIU wrote the images (inventory.img's modification time as the
 //!   archive or directory records it), with CRIU's dump statistics (`stats-dump`) when present;
-//! - `File Modified`: each entry of the container's rw layer (`rootfs-diff.tar`, `--rw-layer`)
-//!   by the modification time its header records;
+//! - `File Modified`: each entry of the tars `rootfs/` is made of, by the modification time its
+//!   header records, the source naming the tar: the container's rw layer (`rootfs-diff.tar`,
+//!   `--rw-layer`), a tmpfs CRIU saved (`tmpfs-dev-45.tar.gz.img (/tmp)`) or Podman's
+//!   `/dev/shm` (`devshm-checkpoint.tar`);
 //! - `Deleted File Modified`: each open-but-deleted file CRIU saved (a ghost file), by the
 //!   modification time its `ghost-file-*.img` records;
 //! - `Log Line`: each line of the container log that starts with an RFC 3339 time (the
@@ -243,7 +245,7 @@ pub fn collect(ck: &Checkpoint, checkpoint: &str) -> Vec<Event> {
         push(
             (i64::try_from(st.mtime).unwrap_or(i64::MAX), 0),
             "File Modified",
-            "rootfs-diff.tar mtime".into(),
+            format!("{} mtime", ck.container_fs.rootfs.layer_name(&st)),
             format!("{path} {mode} {}:{} {size} bytes", st.uid, st.gid),
             Some(FileInfo {
                 path,

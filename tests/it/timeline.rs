@@ -424,3 +424,54 @@ fn docker_created_and_started_from_config_v2() {
     assert_eq!(at("Container Created"), us("/Created"));
     assert_eq!(at("Container Started"), us("/State/StartedAt"));
 }
+
+#[test]
+fn kitchen_file_events_name_the_tar_they_come_from() {
+    let Some(f) = fixtures() else { return };
+    let ck = f.join("podman-kitchen/checkpoint.tar.gz");
+    let members = String::from_utf8(run_ok(&["tar", "-tzf", ck.to_str().unwrap()]).stdout).unwrap();
+    let members: Vec<&str> = members
+        .lines()
+        .map(|l| l.trim_start_matches("./"))
+        .collect();
+    // Podman saved no rw layer for this container: its files come from the tmpfs archives CRIU
+    // wrote and from Podman's /dev/shm tar.
+    assert!(!members.contains(&"rootfs-diff.tar"), "{members:?}");
+    assert!(members.contains(&"devshm-checkpoint.tar"), "{members:?}");
+    let cache = TempDir::new("timeline");
+    let out = timeline(
+        &f,
+        cache.path(),
+        "jsonl",
+        &["podman-kitchen/checkpoint.tar.gz"],
+    );
+    let ev: Vec<Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let files: Vec<&Value> = ev
+        .iter()
+        .filter(|e| e["timestamp_desc"] == "File Modified")
+        .collect();
+    assert!(!files.is_empty(), "{out}");
+    let source = |path: &str| -> String {
+        let v: Vec<&&Value> = files.iter().filter(|e| e["path"] == path).collect();
+        assert_eq!(v.len(), 1, "{path}: {out}");
+        v[0]["source"].as_str().unwrap().to_string()
+    };
+    assert_eq!(source("/dev/shm/kitchen.s1"), "devshm-checkpoint.tar mtime");
+    // The FIFO lives in the container's /tmp tmpfs: the event names that image, which is in the
+    // archive.
+    let fifo = source("/tmp/kitchen.fifo");
+    let image = fifo
+        .strip_suffix(" (/tmp) mtime")
+        .unwrap_or_else(|| panic!("{fifo}"));
+    assert!(image.starts_with("tmpfs-dev-"), "{fifo}");
+    assert!(
+        members.contains(&format!("checkpoint/{image}").as_str()),
+        "{image} not in {members:?}"
+    );
+    for e in &files {
+        assert_ne!(e["source"], "rootfs-diff.tar mtime", "{e}");
+    }
+}

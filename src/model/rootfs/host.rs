@@ -220,6 +220,7 @@ impl RootFs {
                     gid: md.gid().into(),
                     mtime: u64::try_from(md.mtime()).unwrap_or(0),
                     image_dir: true,
+                    layer: 0,
                 });
                 if ft.is_dir() {
                     self.nodes.insert(

@@ -40,6 +40,7 @@ impl RootFs {
             mode: u32,
             stamp: Stamp,
         }
+        let layer = self.layer_index(label);
         let bytes = tar.bytes();
         let mut items: Vec<Item> = Vec::new();
         let mut whiteouts: Vec<String> = Vec::new();
@@ -109,6 +110,7 @@ impl RootFs {
                 gid: h.gid().unwrap_or(0),
                 mtime: h.mtime().unwrap_or(0),
                 image_dir: false,
+                layer,
             };
             let base = base_name(&path);
             if base == ".wh..wh..opq" {

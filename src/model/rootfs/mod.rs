@@ -84,6 +84,9 @@ impl ContainerFs {
 #[derive(Debug, Default)]
 pub struct RootFs {
     nodes: BTreeMap<String, Node>,
+    /// The names of the tars the entries come from (`rootfs-diff.tar`, `devshm-checkpoint.tar`,
+    /// `tmpfs-dev-45.tar.gz.img (/tmp)`), indexed by [`Stamp::layer`].
+    layers: Vec<String>,
     /// What was left out or could not be read, one line each.
     pub warnings: Warnings,
 }
@@ -112,6 +115,9 @@ pub struct Stamp {
     pub mtime: u64,
     /// From the `--rootfs` directory (not one of the checkpoint's tars).
     pub image_dir: bool,
+    /// Which of the checkpoint's tars records the entry ([`RootFs::layer_name`]); 0 for a
+    /// `--rootfs` file.
+    pub layer: u32,
 }
 
 /// What a node is.
@@ -226,6 +232,30 @@ impl RootFs {
                 st.gid = ns.gid_inside(st.gid);
             }
         }
+    }
+
+    /// The name of the tar that records an entry (`rootfs-diff.tar`, `devshm-checkpoint.tar`,
+    /// `tmpfs-dev-45.tar.gz.img (/tmp)`); `--rootfs` for a file of the image directory.
+    pub fn layer_name(&self, st: &Stamp) -> &str {
+        if st.image_dir {
+            return "--rootfs";
+        }
+        usize::try_from(st.layer)
+            .ok()
+            .and_then(|i| self.layers.get(i))
+            .map_or("?", String::as_str)
+    }
+
+    /// The index [`Stamp::layer`] of the tar named `label`, added when new.
+    fn layer_index(&mut self, label: &str) -> u32 {
+        let i = match self.layers.iter().position(|l| l == label) {
+            Some(i) => i,
+            None => {
+                self.layers.push(label.to_string());
+                self.layers.len() - 1
+            }
+        };
+        u32::try_from(i).unwrap_or(u32::MAX)
     }
 
     /// The node at a normalized path (no link following).

@@ -100,6 +100,7 @@ fn tar_directories_keep_their_mode_owner_and_time() {
             gid: 34,
             mtime: 1_764_341_257,
             image_dir: false,
+            layer: 0,
         })
     );
     assert_eq!(r.node("tmp").unwrap().mode, 0o1777, "sticky as recorded");
