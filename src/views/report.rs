@@ -404,6 +404,28 @@ mod tests {
     }
 
     #[test]
+    fn dumps_of_one_container_are_paired_in_dump_order() {
+        use crate::render::testutil::checkpoint;
+        let ck = |id: Option<&str>, at: Option<&str>| {
+            let mut c = checkpoint(vec![]);
+            c.meta.container_id = id.map(str::to_string);
+            c.meta.checkpointed = at.map(str::to_string);
+            c
+        };
+        let later = ck(Some("x"), Some("2026-01-02T00:00:00Z"));
+        let other = ck(Some("y"), Some("2026-01-01T00:00:00Z"));
+        let earlier = ck(Some("x"), Some("2026-01-01T00:00:00Z"));
+        let unknown = ck(None, None);
+        let alone = ck(Some("y"), None);
+        let cks: Vec<(String, &Checkpoint)> = [&later, &other, &earlier, &unknown, &alone]
+            .into_iter()
+            .map(|c| (String::new(), c))
+            .collect();
+        // x: 2 (earlier) then 0 (later); y: 4 has no time and sorts first; no id: never paired.
+        assert_eq!(pairs(&cks), vec![(2, 0), (4, 1)]);
+    }
+
+    #[test]
     fn pages_become_runs() {
         use super::super::diff::output::PageEntry;
         let p = |a: u64, c: &'static str, rseq: bool| PageEntry {
