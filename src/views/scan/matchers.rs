@@ -389,7 +389,7 @@ mod tests {
         };
         let mut out = Vec::new();
         m.scanner()
-            .scan(b"..KEY..KEY", 0, 10, &mut out, &mut Vec::new());
+            .scan(b"..KEY..KEY", 0, 10, &mut out, &mut Warnings::new());
         let got: Vec<(&str, &str, usize)> = out
             .iter()
             .map(|h| (h.rule.as_str(), h.string.as_str(), h.off))
