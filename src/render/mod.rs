@@ -2,7 +2,10 @@
 //! No FUSE, no I/O; each function takes model values and returns the whole file.
 //!
 //! Every file of the tree, with its path pattern and what it holds, is one row of [`files::FILES`]
-//! (docs/views.md prints it). Where each generated file is produced (one source file per family):
+//! (docs/views.md prints it); a rendered row calls its function, and the fs layer builds and
+//! renders the files through the rows (the row of `report.html` alone reads something besides
+//! the model: the mount's command line and the clock, which the page quotes). Where each
+//! generated file is produced (one source file per family):
 //!
 //! | file of the mount | function | source file |
 //! |---|---|---|
