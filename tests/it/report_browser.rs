@@ -298,8 +298,82 @@ fn the_harness_sees_errors_blank_pages_and_outside_references() {
     );
 }
 
-/// A fixture's checkpoint.tar.gz, loaded (its cache in `dir`): the model the page is checked
-/// against.
+/// Every link lands: each id once in the DOM, each `#` link to one of them.
+fn links_land(dom: &str) {
+    let ids: Vec<&str> = dom
+        .split(" id=\"")
+        .skip(1)
+        .map(|x| x.split('"').next().unwrap_or(""))
+        .collect();
+    let mut seen = HashSet::new();
+    let twice: Vec<&str> = ids.iter().copied().filter(|i| !seen.insert(*i)).collect();
+    assert!(twice.is_empty(), "ids used twice: {twice:?}");
+    for link in dom.split(" href=\"#").skip(1) {
+        let target = link.split('"').next().unwrap_or("");
+        assert!(
+            seen.contains(target),
+            "a link to #{target}, which no element has"
+        );
+    }
+}
+
+/// Runs `ckptfs report INPUTS -o DIR/case.html` (its cache in `dir`): the page's path.
+fn report(dir: &TempDir, inputs: &[&Path]) -> std::path::PathBuf {
+    let file = dir.join("case.html");
+    let cache = dir.join("cache").display().to_string();
+    let mut args: Vec<String> = vec![
+        ckptfs().into(),
+        "report".into(),
+        "--cache-dir".into(),
+        cache,
+    ];
+    args.extend(inputs.iter().map(|p| p.display().to_string()));
+    args.extend(["-o".to_string(), file.display().to_string()]);
+    let out = run_timeout(120, &args);
+    assert!(out.ok(), "{out}");
+    file
+}
+
+/// Two dumps of one container (podman-redis) on one page, with what changed between them:
+/// a silent console, a drawn screenshot, every process of both inputs in the DOM under its
+/// input's ids, each id once, every link landing.
+#[test]
+fn podman_redis_pair_report_in_chromium() {
+    if !have_chromium() {
+        return;
+    }
+    let Some(fx) = fixtures() else {
+        return;
+    };
+    let dir = TempDir::new("browser-redis");
+    let a = fx.join("podman-redis/checkpoint.tar.zst");
+    let b = fx.join("podman-redis/checkpoint2.tar.gz");
+    let file = report(&dir, &[&a, &b]);
+    let html = std::fs::read_to_string(&file).unwrap();
+    assert_eq!(outside_references(&html), Vec::<String>::new());
+    let r = render(&file, &dir);
+    assert!(r.console.is_empty(), "console: {:?}", r.console);
+    not_blank(&r.png).unwrap();
+    assert!(r.dom.contains("<section id=\"changed\">"));
+    for (k, input) in [&a, &b].into_iter().enumerate() {
+        let ck = load_fixture(input, &dir);
+        let pre = if k == 0 {
+            String::new()
+        } else {
+            format!("c{k}-")
+        };
+        for p in &ck.processes {
+            assert!(
+                r.dom.contains(&format!("id=\"{pre}proc-{}\"", p.pid)),
+                "input {k}: PID {} not in the DOM",
+                p.pid
+            );
+        }
+    }
+    links_land(&r.dom);
+}
+
+/// A fixture's checkpoint, loaded (its cache in `dir`): the model the page is checked against.
 fn load_fixture(input: &Path, dir: &TempDir) -> Checkpoint {
     let src = open(
         input,
@@ -324,20 +398,7 @@ fn podman_implant_report_in_chromium() {
     };
     let dir = TempDir::new("browser-implant");
     let input = fx.join("podman-implant/checkpoint.tar.gz");
-    let file = dir.join("case.html");
-    let out = run_timeout(
-        120,
-        &[
-            ckptfs(),
-            "report",
-            "--cache-dir",
-            &dir.join("cache").display().to_string(),
-            &input.display().to_string(),
-            "-o",
-            &file.display().to_string(),
-        ],
-    );
-    assert!(out.ok(), "{out}");
+    let file = report(&dir, &[&input]);
     let html = std::fs::read_to_string(&file).unwrap();
     assert_eq!(outside_references(&html), Vec::<String>::new());
     let ck = load_fixture(&input, &dir);
@@ -372,22 +433,7 @@ fn podman_implant_report_in_chromium() {
         }
     }
     assert!(n > 100, "{n} mappings in the ground truth");
-    // Every link lands: each id once, each `#` link to one of them.
-    let ids: Vec<&str> = r
-        .dom
-        .split(" id=\"")
-        .skip(1)
-        .map(|x| x.split('"').next().unwrap_or(""))
-        .collect();
-    let unique: HashSet<&str> = ids.iter().copied().collect();
-    assert_eq!(ids.len(), unique.len(), "ids used twice");
-    for link in r.dom.split(" href=\"#").skip(1) {
-        let target = link.split('"').next().unwrap_or("");
-        assert!(
-            unique.contains(target),
-            "a link to #{target}, which no element has"
-        );
-    }
+    links_land(&r.dom);
     assert!(missing.is_empty(), "mappings not in the DOM: {missing:?}");
     eprintln!(
         "podman-implant report: {} bytes, rendered in {:?}",

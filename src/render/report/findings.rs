@@ -185,8 +185,8 @@ pub fn section(r: &Report<'_>, maps: &[(usize, u32)]) -> String {
     for (k, i) in r.inputs.iter().enumerate() {
         if multi {
             s.push_str(&format!(
-                "<h3 id=\"{}findings\">Checkpoint {}: {}</h3>\n",
-                super::prefix(k),
+                "<h3 id=\"findings-{}\">Checkpoint {}: {}</h3>\n",
+                k + 1,
                 k + 1,
                 esc(&i.label)
             ));

@@ -50,7 +50,8 @@ pub fn section(r: &Report<'_>, drawn: &[(usize, u32)]) -> String {
             .collect();
         if multi {
             s.push_str(&format!(
-                "<h3 id=\"{pre}maps\">Checkpoint {}: {}</h3>\n",
+                "<h3 id=\"maps-{}\">Checkpoint {}: {}</h3>\n",
+                k + 1,
                 k + 1,
                 esc(&i.label)
             ));
