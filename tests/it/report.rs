@@ -50,6 +50,8 @@ pub fn assert_self_contained(page: &str) {
         .filter(|(k, _)| k == "id")
         .map(|(_, v)| v.as_str())
         .collect();
+    let n = attrs.iter().filter(|(k, _)| k == "id").count();
+    assert_eq!(n, ids.len(), "every id once");
     for (k, v) in &attrs {
         assert!(
             !["src", "srcset", "action", "poster", "data", "xlink:href"].contains(&k.as_str()),

@@ -41,8 +41,8 @@ pub fn input(k: usize, i: &Input<'_>) -> String {
     let src = &ck.source;
     let mut s = String::new();
     s.push_str(&format!(
-        "<table class=\"kv\" id=\"{}input\"><caption>Checkpoint {}: {}</caption><tbody>\n",
-        super::prefix(k),
+        "<table class=\"kv\" id=\"input-{}\"><caption>Checkpoint {}: {}</caption><tbody>\n",
+        k + 1,
         k + 1,
         esc(&i.label)
     ));
