@@ -469,6 +469,34 @@ mod tests {
         assert_eq!(name(".link/"), ".link");
     }
 
+    /// A rendered row's path is its renderer's directory and a path in it whose only varying
+    /// name is a descriptor's file (the fs layer makes the fixed directories and names the
+    /// files from it).
+    #[test]
+    fn rendered_rows_are_under_their_renderers_directory() {
+        for f in FILES {
+            let Some(r) = f.render() else { continue };
+            let rel = f.rel();
+            assert!(
+                rel.is_some_and(|rel| !rel.is_empty()),
+                "{} under {}",
+                f.path,
+                r.base()
+            );
+            let varying: Vec<&str> = rel
+                .into_iter()
+                .flat_map(|rel| rel.split('/'))
+                .filter(|c| PLACEHOLDERS.contains(c))
+                .collect();
+            let want: &[&str] = if matches!(r, Render::Fd(_)) {
+                &["N"]
+            } else {
+                &[]
+            };
+            assert_eq!(varying, want, "{}", f.path);
+        }
+    }
+
     /// The README's tree names every file of the table.
     #[test]
     fn readme_tree_lists_every_file() {
