@@ -458,11 +458,7 @@ fn memory_diff(p: &Process, q: &Process) -> ProcMemDiff {
         vs.iter()
             .any(|v| v.start <= addr && addr < v.end && vma_label(v) == "[stack]")
     };
-    let (gained, lost) = {
-        let (g, _) = col.strings(|a| in_stack(&q.vmas, a));
-        let (_, l) = col.strings(|a| in_stack(&p.vmas, a));
-        (g, l)
-    };
+    let (gained, lost) = col.strings(|a| in_stack(&q.vmas, a), |a| in_stack(&p.vmas, a));
     for (k, pg) in keys.into_iter().zip(per_vma) {
         let (x, y) = (va.get(&k), vb.get(&k));
         let v = *y.or(x).expect("key from one of the maps");

@@ -711,17 +711,21 @@ fn strings_lines(r: &DiffResult) -> Vec<String> {
     for (gained, n, mark) in [(true, RANKED.0, "+"), (false, RANKED.1, "-")] {
         // One line per string, naming every process that has it.
         let mut seen: Vec<(&str, Vec<String>)> = Vec::new();
+        let mut index: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
         for (pid, name, h) in all(gained) {
-            let name = if name.is_empty() { "anon" } else { name };
-            let at = format!(
-                "PID {pid} {:x} {}{}",
-                h.address,
-                clean(name),
-                copies(h, gained)
-            );
-            match seen.iter_mut().find(|(s, _)| *s == h.string) {
-                Some((_, w)) => w.push(at),
-                None => seen.push((&h.string, vec![at])),
+            let i = *index.entry(h.string.as_str()).or_insert_with(|| {
+                seen.push((&h.string, Vec::new()));
+                seen.len() - 1
+            });
+            // Where it is, for the lines shown only.
+            if i < n {
+                let name = if name.is_empty() { "anon" } else { name };
+                seen[i].1.push(format!(
+                    "PID {pid} {:x} {}{}",
+                    h.address,
+                    clean(name),
+                    copies(h, gained)
+                ));
             }
         }
         for (string, wheres) in seen.iter().take(n) {

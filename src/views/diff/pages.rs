@@ -116,8 +116,25 @@ fn rewritten(a: &str, b: &str) -> bool {
     both * 2 >= x.union(&y).count()
 }
 
-fn contains(hay: &[u8], needle: &[u8]) -> bool {
-    needle.is_empty() || hay.windows(needle.len()).any(|w| w == needle)
+/// The strings of one side, each between NULs (no string holds one), to find in one pass
+/// whether a string lies inside a longer one.
+fn joined(all: &BTreeMap<Vec<u8>, Found>) -> Vec<u8> {
+    let mut hay = vec![0u8];
+    for k in all.keys() {
+        hay.extend_from_slice(k);
+        hay.push(0);
+    }
+    hay
+}
+
+/// Whether `needle` lies inside a longer string of `hay` ([`joined`]): a match not both
+/// preceded and followed by a NUL.
+fn inside_longer(hay: &[u8], needle: &[u8]) -> bool {
+    memchr::memmem::find_iter(hay, needle).any(|at| {
+        let whole =
+            hay.get(at.wrapping_sub(1)) == Some(&0) && hay.get(at + needle.len()) == Some(&0);
+        !whole
+    })
 }
 
 /// Most distinct strings kept per process and side (bounded memory on big changes).
@@ -202,9 +219,15 @@ impl Collector {
 
     /// The strings B's changed pages hold more often than A's (gained: new strings, and new
     /// copies of strings A holds too), and the reverse (lost), best-ranked first;
-    /// `on_stack(addr)` says whether an address is in a stack.
-    pub fn strings(&self, on_stack: impl Fn(u64) -> bool) -> (Vec<StringHit>, Vec<StringHit>) {
-        let diff = |x: &BTreeMap<Vec<u8>, Found>, y: &BTreeMap<Vec<u8>, Found>| {
+    /// `on_stack_b(addr)` / `on_stack_a(addr)` say whether an address is in a stack of B / A.
+    pub fn strings(
+        &self,
+        on_stack_b: impl Fn(u64) -> bool,
+        on_stack_a: impl Fn(u64) -> bool,
+    ) -> (Vec<StringHit>, Vec<StringHit>) {
+        let diff = |x: &BTreeMap<Vec<u8>, Found>,
+                    y: &BTreeMap<Vec<u8>, Found>,
+                    on_stack: &dyn Fn(u64) -> bool| {
             let v: Vec<StringHit> = x
                 .iter()
                 .filter_map(|(s, f)| {
@@ -236,7 +259,10 @@ impl Collector {
                 .collect();
             v
         };
-        let (mut gained, mut lost) = (diff(&self.b, &self.a), diff(&self.a, &self.b));
+        let (mut gained, mut lost) = (
+            diff(&self.b, &self.a, &on_stack_b),
+            diff(&self.a, &self.b, &on_stack_a),
+        );
         for v in [&mut gained, &mut lost] {
             v.sort_by(|p, q| q.score.cmp(&p.score).then(p.address.cmp(&q.address)));
         }
@@ -256,13 +282,13 @@ impl Collector {
         );
         let demote =
             |v: &mut Vec<StringHit>, other: &[String], other_all: &BTreeMap<Vec<u8>, Found>| {
+                if v.is_empty() {
+                    return;
+                }
+                let hay = joined(other_all);
                 for h in v.iter_mut().take(RECHECK) {
                     let in_place = other.iter().any(|o| rewritten(&h.string, o));
-                    if in_place
-                        || other_all
-                            .keys()
-                            .any(|o| o.len() > h.string.len() && contains(o, h.string.as_bytes()))
-                    {
+                    if in_place || inside_longer(&hay, h.string.as_bytes()) {
                         h.score -= DEMOTE;
                     }
                 }
@@ -340,7 +366,7 @@ mod tests {
         let (a, b) = (mem(&[16, 64]), mem(&[16, 64, 512]));
         let mut c = Collector::default();
         c.page(&a, &b, 0x10000, PageChange::Changed, false);
-        let (gained, lost) = c.strings(|_| false);
+        let (gained, lost) = c.strings(|_| false, |_| false);
         assert!(lost.is_empty());
         assert_eq!(gained.len(), 1);
         let h = &gained[0];
@@ -349,6 +375,26 @@ mod tests {
             ("KEY-apike", 0x10000 + 512, 3, 2)
         );
         assert_eq!(h.score, score("KEY-apike", false));
+    }
+
+    /// A remnant is a piece of a longer string of the other side, not an equal one.
+    #[test]
+    fn inside_a_longer_string() {
+        let mut m = BTreeMap::new();
+        for k in ["token=ABCDEF-123456", "EXACT1", "x"] {
+            m.insert(
+                k.as_bytes().to_vec(),
+                Found {
+                    addrs: vec![0],
+                    count: 1,
+                },
+            );
+        }
+        let hay = joined(&m);
+        assert!(inside_longer(&hay, b"ABCDEF-123456"));
+        assert!(inside_longer(&hay, b"token="));
+        assert!(!inside_longer(&hay, b"EXACT1"));
+        assert!(!inside_longer(&hay, b"EXACT12"));
     }
 
     #[test]
