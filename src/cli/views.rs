@@ -401,6 +401,10 @@ pub struct ReportArgs {
     /// A file of IOCs, one a line, as `ckptfs scan` reads it (repeatable)
     #[arg(long = "ioc-file", value_name = "FILE")]
     pub ioc_files: Vec<PathBuf>,
+    /// The container image's root filesystem (e.g. from `podman image mount`), as `triage
+    /// --rootfs` takes it: the files the checkpoint does not hold, to compare code with
+    #[arg(long, value_name = "DIR")]
+    pub rootfs: Option<PathBuf>,
     #[command(flatten)]
     pub cache: CacheDirArg,
 }
@@ -416,6 +420,7 @@ pub fn report(a: ReportArgs) -> Result<(), Error> {
         rules: a.rules,
         strings: a.strings,
         ioc_files: a.ioc_files,
+        rootfs: a.rootfs,
         command,
     };
     let r = views::report::run(&req, &open);

@@ -1,7 +1,8 @@
 //! `ckptfs report CHECKPOINT... -o case.html`: the case report
 //! ([`crate::render::report`]) of one or more checkpoints, as one self-contained HTML file.
 //!
-//! Each checkpoint is opened as a mount opens it (the model, then `rootfs/`), triaged, and, with
+//! Each checkpoint is opened as a mount opens it (the model, then `rootfs/`, over `--rootfs DIR`
+//! when given, as `triage --rootfs`), triaged, and, with
 //! `--rules` / `--string` / `--ioc-file`, scanned by `scan`'s engine. When two or more inputs are
 //! dumps of one container (the same container ID), each is compared with the one dumped before
 //! it by `diff`'s comparison, and the page shows what changed. A checkpoint that cannot be read
@@ -29,6 +30,9 @@ pub struct Request {
     pub rules: Vec<PathBuf>,
     pub strings: Vec<String>,
     pub ioc_files: Vec<PathBuf>,
+    /// The container image's root filesystem (`triage --rootfs`), under each checkpoint's own
+    /// files.
+    pub rootfs: Option<PathBuf>,
     /// The command line, as the page quotes it.
     pub command: String,
 }
@@ -51,11 +55,12 @@ pub fn now() -> Option<String> {
     ))
 }
 
-/// A checkpoint opened as a mount opens it: the model and `rootfs/`.
-fn open_ck(path: &Path, open: &OpenOptions) -> Result<Checkpoint, Error> {
+/// A checkpoint opened as a mount opens it: the model and `rootfs/` (over `rootfs`, the image's
+/// files, when given).
+fn open_ck(path: &Path, rootfs: Option<&Path>, open: &OpenOptions) -> Result<Checkpoint, Error> {
     let mut ck = super::load_for_view(path, open)?;
     let before = ck.warnings.len();
-    crate::model::rootfs::attach(&mut ck, None)
+    crate::model::rootfs::attach(&mut ck, rootfs)
         .map_err(|e| Error::input(format!("{}: {e}", path.display())))?;
     for w in ck.warnings.iter().skip(before) {
         super::warn(format_args!("{}: {w}", path.display()));
@@ -279,7 +284,7 @@ pub fn run(req: &Request, open: &OpenOptions) -> Result<(), Error> {
     let mut loaded: Vec<(String, Checkpoint)> = Vec::new();
     let mut failed: Vec<(String, String)> = Vec::new();
     for p in &req.checkpoints {
-        match open_ck(p, open) {
+        match open_ck(p, req.rootfs.as_deref(), open) {
             Ok(ck) => loaded.push((p.display().to_string(), ck)),
             Err(e) if e.code == super::EXIT_USAGE => {
                 eprintln!("{e}");

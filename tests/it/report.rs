@@ -189,3 +189,26 @@ fn the_mount_serves_report_html_by_name_only() {
     let grep = run(&["grep", "-r", "-l", "Case report:", &m.p("")]);
     assert!(grep.stdout_text().is_empty(), "{grep}");
 }
+
+#[test]
+fn rootfs_gives_triage_the_image_to_compare_code_with() {
+    let Some(f) = fixtures() else { return };
+    let tmp = TempDir::new("report-rootfs");
+    let ck = f
+        .join("podman-implant/checkpoint.tar.gz")
+        .display()
+        .to_string();
+    let page = |extra: &[String]| {
+        let mut args = vec![ck.clone(), "-o".into(), "-".into()];
+        args.extend(extra.iter().cloned());
+        let o = report(tmp.path(), &args);
+        assert!(o.ok(), "{}", o.stderr_text());
+        o.stdout_text()
+    };
+    // libc's patched getpid page: only comparable with the image's libc.
+    assert!(!page(&[]).contains(">code-patched<"));
+    let rootfs = f.join("podman-implant/image-rootfs").display().to_string();
+    let with = page(&["--rootfs".into(), rootfs]);
+    assert!(with.contains(">code-patched<"), "no code-patched finding");
+    assert_self_contained(&with);
+}
