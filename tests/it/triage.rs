@@ -258,6 +258,19 @@ fn podman_implant_signals() {
     ] {
         assert!(has(&t, want), "missing {want:?} in:\n{t}");
     }
+    // The SSH key the attacker's shell appended (README: history entry 5, at 18:26:48; the file
+    // is in rootfs-diff.tar, 101 bytes), once, with the key's comment.
+    let keys: Vec<&str> = t
+        .lines()
+        .filter(|l| l.contains(" persistence-file: "))
+        .collect();
+    assert_eq!(
+        keys,
+        [
+            "PID - /root/.ssh/authorized_keys persistence-file: [strong] /root/.ssh/authorized_keys is in the container's written files (rootfs-diff.tar, modified 2026-12-05T18:26:48Z, 101 bytes): an SSH authorized_keys file: each key in it logs in as its user; keys: IMPLANT-HIST-SSHKEY-s2"
+        ],
+        "{t}"
+    );
     let c2 = t
         .lines()
         .find(|l| l.contains(" c2-connection: ") && l.starts_with("PID 11 "))
@@ -343,6 +356,7 @@ fn no_implant_signal_on_clean_fixtures() {
             "exec-deleted",
             "exe-memfd",
             "exec-memfd",
+            "persistence-file",
         ] {
             assert!(!t.contains(&format!(" {tag}: ")), "{ck}: {tag} in:\n{t}");
         }

@@ -34,6 +34,8 @@
 //!   (`code-patched`), or that cannot be compared (`exec-page-unverified`).
 //! - [`secrets::loader_env`]: `LD_PRELOAD`, `LD_LIBRARY_PATH`, `LD_AUDIT` in the environment
 //!   (`ld-env`); [`secrets::ld_so_preload`]: `/etc/ld.so.preload` in the files (`ld-so-preload`).
+//! - [`secrets::persistence_files`]: SSH keys, crontabs, sudoers, services, accounts and shell
+//!   startup files among the files the checkpoint itself holds (`persistence-file`).
 //! - [`identity::exe_mismatch`]: `exe` and `argv[0]` name different programs (`exe-mismatch`).
 //! - [`identity::kernel_thread_name`]: a process named like a kernel thread (`kthread-name`).
 //! - [`net::sockets`]: listening and connected sockets (`tcp-listen`, `tcp-established`,
@@ -146,6 +148,7 @@ pub fn findings(ck: &Checkpoint) -> Vec<Finding> {
     let creds = secrets::env_credentials(&ck.processes);
     let mut files = memory::FileCache::default();
     let mut out = secrets::ld_so_preload(ck);
+    out.extend(secrets::persistence_files(ck));
     let mut per_pid: Vec<Vec<Finding>> = Vec::with_capacity(ck.processes.len());
     for p in &ck.processes {
         let mut f = process_findings(ck, p, &mut files);

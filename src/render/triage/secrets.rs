@@ -263,3 +263,126 @@ pub fn ld_so_preload(ck: &Checkpoint) -> Vec<Finding> {
         },
     }]
 }
+
+/// Why a path of the container's files is a place attackers persist, and how strong that is;
+/// `None` for other paths. `path` is normalized (no leading `/`).
+pub(super) fn persistence_kind(path: &str) -> Option<(Strength, &'static str)> {
+    let parts: Vec<&str> = path.split('/').collect();
+    let ssh_keys = |f: &str| f == "authorized_keys" || f == "authorized_keys2";
+    let startup = |f: &str| matches!(f, ".bashrc" | ".profile" | ".bash_profile" | ".bash_login");
+    match parts.as_slice() {
+        ["root", ".ssh", f] | ["home", _, ".ssh", f] if ssh_keys(f) => Some((
+            Strength::Strong,
+            "an SSH authorized_keys file: each key in it logs in as its user",
+        )),
+        ["etc", "crontab"]
+        | [
+            "etc",
+            "cron.d" | "cron.hourly" | "cron.daily" | "cron.weekly" | "cron.monthly",
+            _,
+        ]
+        | ["var", "spool", "cron", ..] => {
+            Some((Strength::Strong, "a crontab: cron runs what it lists"))
+        }
+        ["etc", "sudoers"] | ["etc", "sudoers.d", _] => Some((
+            Strength::Strong,
+            "a sudoers file: it grants root to the users it names",
+        )),
+        ["etc", "systemd", "system", ..] | ["etc", "rc.local"] | ["etc", "init.d", _] => Some((
+            Strength::Strong,
+            "a service definition: the init system starts what it names",
+        )),
+        ["etc", "passwd" | "shadow" | "group"] => Some((
+            Strength::Weak,
+            "an account database: accounts or passwords may have been added",
+        )),
+        ["root", f] | ["home", _, f] if startup(f) => Some((
+            Strength::Weak,
+            "a shell startup file: every login shell of the user runs it",
+        )),
+        ["etc", "profile" | "bash.bashrc"] | ["etc", "profile.d", _] => Some((
+            Strength::Weak,
+            "a shell startup file: every login shell runs it",
+        )),
+        _ => None,
+    }
+}
+
+/// **Persistence files written in the container**: a regular file of the checkpoint's own tars
+/// (the writable layer `rootfs-diff.tar`, a tmpfs CRIU saved), not of `--rootfs`, at a path
+/// attackers use to come back: SSH `authorized_keys` (with the comment of each key), crontabs,
+/// sudoers, service definitions (strong); account databases and shell startup files (weak: a
+/// package install changes them too). `<pid>` `-`, `<where>` the path. Tag `persistence-file`.
+pub fn persistence_files(ck: &Checkpoint) -> Vec<Finding> {
+    let rootfs = &ck.container_fs.rootfs;
+    let mut out = Vec::new();
+    for (path, node) in rootfs.nodes() {
+        let (Some(st), crate::model::rootfs::NodeKind::File(data)) = (&node.stamp, &node.kind)
+        else {
+            continue;
+        };
+        if st.image_dir {
+            continue;
+        }
+        let Some((strength, why)) = persistence_kind(path) else {
+            continue;
+        };
+        let mut what = format!(
+            "/{path} is in the container's written files ({}, modified {}, {} bytes): {why}",
+            rootfs.layer_name(st),
+            crate::format::time::rfc3339(i64::try_from(st.mtime).unwrap_or(i64::MAX)),
+            data.size()
+        );
+        if path.ends_with("authorized_keys") || path.ends_with("authorized_keys2") {
+            let comments = key_comments(data);
+            if !comments.is_empty() {
+                what.push_str(&format!("; keys: {}", comments.join(", ")));
+            }
+        }
+        out.push(Finding {
+            pid: None,
+            at: format!("/{path}"),
+            tag: "persistence-file",
+            strength,
+            what: super::clean(&what),
+        });
+    }
+    out
+}
+
+/// Each key line of an `authorized_keys` file (its first 64 KiB), by its comment (the last
+/// field), else its type; comments and blank lines skipped; at most 8, then `...`.
+fn key_comments(data: &FileData) -> Vec<String> {
+    let mut head = vec![0u8; 64 * 1024];
+    let n = match data {
+        FileData::Blob(b) => {
+            let n = b.len().min(head.len());
+            head[..n].copy_from_slice(&b.bytes()[..n]);
+            n
+        }
+        FileData::Host(h) => h.read_at(0, &mut head).unwrap_or(0),
+    };
+    let text = String::from_utf8_lossy(&head[..n]);
+    let mut out: Vec<String> = Vec::new();
+    for line in text.lines().map(str::trim) {
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        if out.len() == 8 {
+            out.push("...".into());
+            break;
+        }
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        // `[options] type base64 [comment]`: the comment follows the key, when there is one.
+        let key = fields
+            .iter()
+            .position(|f| f.starts_with("ssh-") || f.starts_with("ecdsa-") || f.starts_with("sk-"));
+        let shown = match key {
+            Some(k) if fields.len() > k + 2 => fields[k + 2..].join(" "),
+            Some(k) => format!("{} key without a comment", fields[k]),
+            None => "a line that is not a key".into(),
+        };
+        out.push(shown);
+    }
+    out
+}

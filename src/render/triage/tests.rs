@@ -898,3 +898,59 @@ fn patched_code_against_the_layer() {
         "{f:?}"
     );
 }
+
+#[test]
+fn persistence_paths_and_their_strength() {
+    use super::secrets::persistence_files;
+    let strong = [
+        "root/.ssh/authorized_keys",
+        "home/bob/.ssh/authorized_keys2",
+        "etc/crontab",
+        "etc/cron.d/job",
+        "var/spool/cron/crontabs/root",
+        "etc/sudoers.d/x",
+        "etc/systemd/system/multi-user.target.wants/x.service",
+        "etc/rc.local",
+    ];
+    let weak = [
+        "etc/shadow",
+        "root/.bashrc",
+        "home/bob/.profile",
+        "etc/profile.d/x.sh",
+    ];
+    let none = [
+        "root/.ssh/known_hosts",
+        "home/.ssh/authorized_keys",
+        "etc/cron.daily",
+        "tmp/crontab",
+        "etc/passwd-",
+    ];
+    // Files of the image (--rootfs) are not changes: never reported.
+    let mut w = CheckpointWriter::new();
+    base(&mut w, 1);
+    let all: Vec<(&str, &[u8])> = strong
+        .iter()
+        .chain(&weak)
+        .chain(&none)
+        .map(|p| (*p, &b"ssh-ed25519 AAAA k@host\n"[..]))
+        .collect();
+    let (ck, _dir) = with_rootfs(&w, &all);
+    assert!(persistence_files(&ck).is_empty());
+    for p in strong {
+        assert_eq!(
+            super::secrets::persistence_kind(p).map(|k| k.0),
+            Some(Strength::Strong),
+            "{p}"
+        );
+    }
+    for p in weak {
+        assert_eq!(
+            super::secrets::persistence_kind(p).map(|k| k.0),
+            Some(Strength::Weak),
+            "{p}"
+        );
+    }
+    for p in none {
+        assert!(super::secrets::persistence_kind(p).is_none(), "{p}");
+    }
+}
