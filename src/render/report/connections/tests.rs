@@ -119,7 +119,8 @@ fn writer_case() -> CheckpointWriter {
             File::tcp_established([127, 0, 0, 1], 5000, [127, 0, 0, 1], 8081),
         )
         .fd(9, File::udp(53))
-        .fd(10, unix(902, 999));
+        .fd(10, unix(902, 999))
+        .fd(11, File::unix_listen(b"/tmp/<i>\"x'.sock\0"));
     w
 }
 
@@ -179,9 +180,15 @@ fn objects_joined_and_peers_from_a_writer_made_checkpoint() {
         (Kind::Udp, "0.0.0.0:53", "unconnected")
     );
 
-    // Two peers outside, each once; eight objects.
+    let named = on(&g, 2, 11);
+    assert_eq!(
+        (named.label.as_str(), named.other.as_str()),
+        ("stream /tmp/<i>\"x'.sock", "listening")
+    );
+
+    // Two peers outside, each once; nine objects.
     assert_eq!(g.peers.len(), 2, "{:?}", g.peers);
-    assert_eq!(g.objects.len(), 8, "{:?}", g.objects);
+    assert_eq!(g.objects.len(), 9, "{:?}", g.objects);
 }
 
 /// The fragment: a node and a table row per object, each node linking to its row; every text
@@ -193,6 +200,8 @@ fn graph_and_table_hold_the_same_facts() {
     let html = connections(&ck);
     self_contained(&html);
     assert!(!html.contains("<b>evil"), "{html}");
+    assert!(!html.contains("<i>") && !html.contains("x'.sock"), "{html}");
+    assert!(html.contains("/tmp/&lt;i&gt;&quot;x&#39;.sock"), "{html}");
     assert!(html.contains("PID 2 &lt;b&gt;evil&lt;/b&gt;"), "{html}");
     assert_eq!(html.matches("<svg").count(), 1);
     assert_eq!(html.matches("class=\"conn-process\"").count(), 2);
