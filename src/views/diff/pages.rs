@@ -97,23 +97,39 @@ fn words(s: &str) -> std::collections::BTreeSet<&str> {
         .collect()
 }
 
+/// A string as [`rewritten`] compares it: its digits as `#`, and its words.
+struct Shape<'a> {
+    digits_hidden: String,
+    words: std::collections::BTreeSet<&'a str>,
+}
+
+fn shape(s: &str) -> Shape<'_> {
+    Shape {
+        digits_hidden: s
+            .chars()
+            .map(|c| if c.is_ascii_digit() { '#' } else { c })
+            .collect(),
+        words: words(s),
+    }
+}
+
 /// Two strings alike but for their digits, or of three words or more sharing at least half
 /// their words.
+#[cfg(test)]
 fn rewritten(a: &str, b: &str) -> bool {
-    let shape = |s: &str| -> String {
-        s.chars()
-            .map(|c| if c.is_ascii_digit() { '#' } else { c })
-            .collect()
-    };
-    if a.len() == b.len() && shape(a) == shape(b) {
+    alike(&shape(a), &shape(b))
+}
+
+fn alike(a: &Shape<'_>, b: &Shape<'_>) -> bool {
+    if a.digits_hidden == b.digits_hidden {
         return true;
     }
-    let (x, y) = (words(a), words(b));
+    let (x, y) = (&a.words, &b.words);
     if x.len() < 3 || y.len() < 3 {
         return false;
     }
-    let both = x.intersection(&y).count();
-    both * 2 >= x.union(&y).count()
+    let both = x.intersection(y).count();
+    both * 2 >= x.len() + y.len() - both
 }
 
 /// The strings of one side, each between NULs (no string holds one), to find in one pass
@@ -167,7 +183,8 @@ pub struct Collector {
     a: BTreeMap<Vec<u8>, Found>,
     b: BTreeMap<Vec<u8>, Found>,
     buf: Vec<u8>,
-    /// [`MAX_STRINGS`] was reached on a side: later strings were not taken.
+    /// [`MAX_STRINGS`] was reached on a side: the later pages' strings were not taken (on
+    /// either side).
     pub capped: bool,
 }
 
@@ -176,10 +193,14 @@ impl Collector {
     /// `struct rseq` lies in it.
     pub fn page(&mut self, a: &Memory, b: &Memory, page: u64, c: PageChange, rseq: bool) {
         self.buf.resize(PAGE_SIZE as usize, 0);
+        // Once a side is full, neither side takes the later pages' strings (gained and lost stay
+        // a comparison of the same pages; memory and time stay bounded).
+        let taking = !self.capped;
         let capped = &mut self.capped;
         let mut side = |m: &Memory, map: &mut BTreeMap<Vec<u8>, Found>, buf: &mut Vec<u8>| {
             m.read_at(page, buf).ok()?;
-            for (off, s) in strings(buf) {
+            let found = if taking { strings(buf) } else { Vec::new() };
+            for (off, s) in found {
                 let s = &s[..s.len().min(MAX_STRING)];
                 let addr = page + off as u64;
                 if let Some(f) = map.get_mut(s) {
@@ -286,8 +307,10 @@ impl Collector {
                     return;
                 }
                 let hay = joined(other_all);
+                let others: Vec<Shape<'_>> = other.iter().map(|o| shape(o)).collect();
                 for h in v.iter_mut().take(RECHECK) {
-                    let in_place = other.iter().any(|o| rewritten(&h.string, o));
+                    let mine = shape(&h.string);
+                    let in_place = others.iter().any(|o| alike(&mine, o));
                     if in_place || inside_longer(&hay, h.string.as_bytes()) {
                         h.score -= DEMOTE;
                     }
