@@ -295,7 +295,16 @@ impl RootFs {
                         major: libc::major(rdev),
                         minor: libc::minor(rdev),
                     };
-                    if !d.is_whiteout() {
+                    if !d.is_whiteout() && !d.is_harmless() {
+                        self.warnings.push(
+                            Kind::EntryRefused,
+                            format!(
+                                "--rootfs {}: device node {}: left out (only the pseudo devices are shown)",
+                                ent.path().display(),
+                                d.describe()
+                            ),
+                        );
+                    } else if !d.is_whiteout() {
                         self.nodes.insert(
                             path,
                             Node {

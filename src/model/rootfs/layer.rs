@@ -127,113 +127,125 @@ impl RootFs {
                 continue;
             }
             let et = entry.header().entry_type();
-            let kind =
-                match et {
-                    tar::EntryType::Directory => NodeKind::Dir,
-                    tar::EntryType::Regular | tar::EntryType::Continuous => {
-                        let pos = entry.raw_file_position();
-                        let size = entry.size();
-                        let slice = usize::try_from(pos).ok().and_then(|p| {
-                            let e = p.checked_add(usize::try_from(size).ok()?)?;
-                            tar.slice(p..e)
-                        });
-                        match slice {
-                            Some(b) => {
-                                files.insert(path.clone(), (b.clone(), mode));
-                                NodeKind::File(FileData::Blob(b))
-                            }
-                            None => {
-                                self.warnings.push(Kind::TruncatedArchive, format!(
+            let kind = match et {
+                tar::EntryType::Directory => NodeKind::Dir,
+                tar::EntryType::Regular | tar::EntryType::Continuous => {
+                    let pos = entry.raw_file_position();
+                    let size = entry.size();
+                    let slice = usize::try_from(pos).ok().and_then(|p| {
+                        let e = p.checked_add(usize::try_from(size).ok()?)?;
+                        tar.slice(p..e)
+                    });
+                    match slice {
+                        Some(b) => {
+                            files.insert(path.clone(), (b.clone(), mode));
+                            NodeKind::File(FileData::Blob(b))
+                        }
+                        None => {
+                            self.warnings.push(Kind::TruncatedArchive, format!(
                                 "{label}: {path}: data runs past the end of the archive: left out"
                             ));
-                                continue;
-                            }
-                        }
-                    }
-                    tar::EntryType::Symlink => {
-                        let t = entry
-                            .link_name_bytes()
-                            .and_then(|t| std::str::from_utf8(&t).ok().map(str::to_string));
-                        match t {
-                            Some(t) if !t.is_empty() && !t.contains('\0') => {
-                                if mode & 0o6000 != 0 {
-                                    self.warnings.push(Kind::SymlinkMode, format!(
-                                    "{label}: {path}: a symlink with mode {:04o}: shown as a \
-                                     link (a link has no mode of its own)",
-                                    mode & 0o7777
-                                ));
-                                }
-                                if climbs_out(parent_of(&path), &t) {
-                                    self.warnings.push(
-                                        Kind::SymlinkEscapes,
-                                        format!(
-                                            "{label}: {path}: symlink target {} climbs above the \
-                                     container's root: shown resolved inside rootfs/",
-                                            crate::format::escape(&t)
-                                        ),
-                                    );
-                                }
-                                NodeKind::Symlink {
-                                    target: t,
-                                    shown: String::new(),
-                                }
-                            }
-                            _ => {
-                                self.warnings.push(
-                                    Kind::EntryRefused,
-                                    format!(
-                                        "{label}: {path}: symlink without a usable target: left out"
-                                    ),
-                                );
-                                continue;
-                            }
-                        }
-                    }
-                    tar::EntryType::Link => {
-                        let t = entry
-                            .link_name_bytes()
-                            .and_then(|t| std::str::from_utf8(&t).ok().and_then(clean))
-                            .map(|t| {
-                                if at.is_empty() {
-                                    t
-                                } else {
-                                    format!("{at}/{t}")
-                                }
-                            });
-                        let found = t.as_ref().and_then(|t| {
-                            files
-                                .get(t)
-                                .map(|(b, _)| FileData::Blob(b.clone()))
-                                .or_else(|| match self.nodes.get(t).map(|n| &n.kind) {
-                                    Some(NodeKind::File(d)) => Some(d.clone()),
-                                    _ => None,
-                                })
-                        });
-                        match found {
-                            Some(d) => NodeKind::File(d),
-                            None => {
-                                self.warnings.push(Kind::EntryRefused, format!(
-                                "{label}: {path}: hardlink to a file not in the layers: left out"
-                            ));
-                                continue;
-                            }
-                        }
-                    }
-                    tar::EntryType::Fifo => NodeKind::Fifo,
-                    tar::EntryType::Char | tar::EntryType::Block => {
-                        let d = Device {
-                            block: matches!(et, tar::EntryType::Block),
-                            major: h.device_major().ok().flatten().unwrap_or(0),
-                            minor: h.device_minor().ok().flatten().unwrap_or(0),
-                        };
-                        if d.is_whiteout() {
-                            whiteouts.push(path);
                             continue;
                         }
-                        NodeKind::Device(d)
                     }
-                    _ => continue, // sockets and other types: nothing a tree can show
-                };
+                }
+                tar::EntryType::Symlink => {
+                    let t = entry
+                        .link_name_bytes()
+                        .and_then(|t| std::str::from_utf8(&t).ok().map(str::to_string));
+                    match t {
+                        Some(t) if !t.is_empty() && !t.contains('\0') => {
+                            if mode & 0o6000 != 0 {
+                                self.warnings.push(
+                                    Kind::SymlinkMode,
+                                    format!(
+                                        "{label}: {path}: a symlink with mode {:04o}: shown as a \
+                                     link (a link has no mode of its own)",
+                                        mode & 0o7777
+                                    ),
+                                );
+                            }
+                            if climbs_out(parent_of(&path), &t) {
+                                self.warnings.push(
+                                    Kind::SymlinkEscapes,
+                                    format!(
+                                        "{label}: {path}: symlink target {} climbs above the \
+                                     container's root: shown resolved inside rootfs/",
+                                        crate::format::escape(&t)
+                                    ),
+                                );
+                            }
+                            NodeKind::Symlink {
+                                target: t,
+                                shown: String::new(),
+                            }
+                        }
+                        _ => {
+                            self.warnings.push(
+                                Kind::EntryRefused,
+                                format!(
+                                    "{label}: {path}: symlink without a usable target: left out"
+                                ),
+                            );
+                            continue;
+                        }
+                    }
+                }
+                tar::EntryType::Link => {
+                    let t = entry
+                        .link_name_bytes()
+                        .and_then(|t| std::str::from_utf8(&t).ok().and_then(clean))
+                        .map(|t| {
+                            if at.is_empty() {
+                                t
+                            } else {
+                                format!("{at}/{t}")
+                            }
+                        });
+                    let found = t.as_ref().and_then(|t| {
+                        files
+                            .get(t)
+                            .map(|(b, _)| FileData::Blob(b.clone()))
+                            .or_else(|| match self.nodes.get(t).map(|n| &n.kind) {
+                                Some(NodeKind::File(d)) => Some(d.clone()),
+                                _ => None,
+                            })
+                    });
+                    match found {
+                        Some(d) => NodeKind::File(d),
+                        None => {
+                            self.warnings.push(Kind::EntryRefused, format!(
+                                "{label}: {path}: hardlink to a file not in the layers: left out"
+                            ));
+                            continue;
+                        }
+                    }
+                }
+                tar::EntryType::Fifo => NodeKind::Fifo,
+                tar::EntryType::Char | tar::EntryType::Block => {
+                    let d = Device {
+                        block: matches!(et, tar::EntryType::Block),
+                        major: h.device_major().ok().flatten().unwrap_or(0),
+                        minor: h.device_minor().ok().flatten().unwrap_or(0),
+                    };
+                    if d.is_whiteout() {
+                        whiteouts.push(path);
+                        continue;
+                    }
+                    if !d.is_harmless() {
+                        self.warnings.push(
+                                Kind::EntryRefused,
+                                format!(
+                                    "{label}: {path}: device node {}: left out (only the pseudo devices null, zero, full, random, urandom, tty, console, ptmx and pty slaves are shown)",
+                                    d.describe()
+                                ),
+                            );
+                        continue;
+                    }
+                    NodeKind::Device(d)
+                }
+                _ => continue, // sockets and other types: nothing a tree can show
+            };
             if !seen.insert(path.clone()) {
                 self.warnings.push(
                     Kind::Duplicate,

@@ -158,6 +158,27 @@ impl Device {
     pub fn is_whiteout(self) -> bool {
         !self.block && self.major == 0 && self.minor == 0
     }
+
+    /// One of the pseudo devices every container's `/dev` holds and every host lets any user
+    /// read and write: `null`, `zero`, `full`, `random`, `urandom` (1:3, 1:5, 1:7-9), `tty`,
+    /// `console`, `ptmx` (5:0-2) and the pty slaves (136-143:N). Only these are shown: any other
+    /// number (a disk, `/dev/mem`) is left out with a warning, so a hostile layer cannot hand
+    /// an analyst who copies the tree as root (`cp -a`) a writable node of a host device.
+    pub fn is_harmless(self) -> bool {
+        !self.block
+            && match self.major {
+                1 => matches!(self.minor, 3 | 5 | 7 | 8 | 9),
+                5 => self.minor <= 2,
+                136..=143 => true,
+                _ => false,
+            }
+    }
+
+    /// `c 1:3` / `b 8:0`, for messages.
+    pub fn describe(self) -> String {
+        let t = if self.block { 'b' } else { 'c' };
+        format!("{t} {}:{}", self.major, self.minor)
+    }
 }
 
 /// Where a regular file's bytes are.

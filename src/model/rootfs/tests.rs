@@ -296,12 +296,13 @@ fn ghosts_are_shown_beside_their_path() {
 }
 
 #[test]
-fn device_nodes_are_kept_with_their_numbers_and_char_0_0_is_a_whiteout() {
+fn pseudo_device_nodes_are_kept_with_their_numbers_and_char_0_0_is_a_whiteout() {
     let mut b = tar::Builder::new(Vec::new());
     for (name, et, major, minor, mode) in [
         ("dev/null", tar::EntryType::Char, 1, 3, 0o666),
-        ("dev/sda", tar::EntryType::Block, 8, 0, 0o660),
-        ("dev/big", tar::EntryType::Char, 511, 70000, 0o600),
+        ("dev/pts/70000", tar::EntryType::Char, 143, 70000, 0o620),
+        ("dev/sda", tar::EntryType::Block, 8, 0, 0o666),
+        ("dev/mem", tar::EntryType::Char, 1, 1, 0o666),
         ("etc/gone", tar::EntryType::Char, 0, 0, 0o000),
     ] {
         let mut h = tar::Header::new_gnu();
@@ -322,19 +323,31 @@ fn device_nodes_are_kept_with_their_numbers_and_char_0_0_is_a_whiteout() {
         panic!("{:?}", null.kind)
     };
     assert_eq!((d.block, d.major, d.minor, d.rdev()), (false, 1, 3, 0x103));
-    let NodeKind::Device(d) = r.node("dev/sda").unwrap().kind else {
-        panic!()
-    };
-    assert!(d.block);
     // The kernel's new_encode_dev: minor's upper bits above major's 12.
-    let NodeKind::Device(d) = r.node("dev/big").unwrap().kind else {
+    let NodeKind::Device(d) = r.node("dev/pts/70000").unwrap().kind else {
         panic!()
     };
     assert_eq!(
         d.rdev(),
-        (70000 & 0xff) | (511 << 8) | ((70000 & !0xff) << 12)
+        (70000 & 0xff) | (143 << 8) | ((70000 & !0xff) << 12)
+    );
+    // A host's disk or /dev/mem is never a node of the tree: one warning each.
+    assert!(r.node("dev/sda").is_none());
+    assert!(r.node("dev/mem").is_none());
+    assert_eq!(
+        r.warnings.of(Kind::EntryRefused).count(),
+        2,
+        "{:?}",
+        r.warnings
+    );
+    assert!(
+        r.warnings
+            .iter()
+            .any(|w| w.message.contains("dev/sda: device node b 8:0")),
+        "{:?}",
+        r.warnings
     );
     // An overlay whiteout hides the lower layer's file and is no node itself.
     assert!(r.node("etc/gone").is_none());
-    assert!(r.warnings.is_empty(), "{:?}", r.warnings);
+    assert_eq!(r.warnings.len(), 2, "{:?}", r.warnings);
 }
