@@ -17,6 +17,7 @@ use crate::model::Checkpoint;
 use crate::render::report::changed::{Changes, FileChange, PageRun, ProcPages};
 use crate::render::report::{self, Input, Report, ScanHit};
 use crate::source::OpenOptions;
+use std::os::unix::fs::OpenOptionsExt;
 
 /// Runs of pages kept per process for the page (its table shows fewer; the map marks these).
 pub const MAX_RUNS: usize = 5000;
@@ -359,7 +360,8 @@ fn why(e: &std::io::Error) -> String {
 }
 
 /// Writes the page to `path` (`-`: stdout), whole or not at all: a file is written beside its
-/// name (`.NAME.PID.tmp`) and renamed into place.
+/// name (`.NAME.PID.tmp`) and renamed into place. The page quotes the checkpoint's secrets
+/// (environments, findings): it is readable by its owner only (0600), as `memparse` files are.
 fn write_page(path: &Path, bytes: &[u8]) -> Result<(), Error> {
     if path == Path::new("-") {
         return super::to_stdout(|out| write_out(out, bytes));
@@ -374,6 +376,7 @@ fn write_page(path: &Path, bytes: &[u8]) -> Result<(), Error> {
     let r = std::fs::OpenOptions::new()
         .write(true)
         .create_new(true)
+        .mode(0o600)
         .open(&tmp)
         .and_then(|mut f| {
             f.write_all(bytes)?;
@@ -391,6 +394,19 @@ fn write_page(path: &Path, bytes: &[u8]) -> Result<(), Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_page_file_is_its_owners_only() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("case.html");
+        write_page(&path, b"<html></html>").unwrap();
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+        assert_eq!(std::fs::read(&path).unwrap(), b"<html></html>");
+        // Nothing left beside it.
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
 
     #[test]
     fn command_lines_are_quoted_for_a_shell() {
