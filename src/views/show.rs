@@ -43,13 +43,13 @@ use crate::source::OpenOptions;
 /// archive or directory). None when neither records it (the input's own time is not shown).
 pub fn checkpointed(ck: &Checkpoint) -> Option<(String, &'static str)> {
     if let Some(t) = &ck.meta.checkpointed {
-        return Some((short_time(t), "config.dump checkpointedTime"));
+        return Some((short_time(t), crate::model::catalog::FROM_CONFIG));
     }
     let t = ck.source.images.written?;
     let secs = t.duration_since(std::time::UNIX_EPOCH).ok()?.as_secs();
     Some((
         crate::format::time::rfc3339(i64::try_from(secs).ok()?),
-        "images written",
+        crate::model::catalog::FROM_IMAGES,
     ))
 }
 
@@ -91,7 +91,15 @@ pub fn run(
         let path = p.display().to_string();
         if format == RowFormat::Table {
             let mut row = show_row(&ck);
-            row.push(checkpointed(&ck).map_or_else(|| "-".into(), |w| w.0));
+            // As `list` marks it: a time the metadata does not record is labelled with where
+            // it comes from (an image directory's inventory.img may carry a copy's time).
+            row.push(checkpointed(&ck).map_or_else(
+                || "-".into(),
+                |(t, from)| match from {
+                    crate::model::catalog::FROM_IMAGES => format!("{t} ({from})"),
+                    _ => t,
+                },
+            ));
             rows.push(row);
         } else {
             json.push(json_row(&ck, &path));

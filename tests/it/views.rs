@@ -137,7 +137,13 @@ fn show_matches_checkpointctl() {
         );
     }
     assert!(got[3].trim_end().ends_with("CHECKPOINTED"), "{out}");
-    assert!(got[5].trim_end().ends_with("2026-11-28T14:47:38Z"), "{out}");
+    // Labelled with where it comes from, as `list` labels it: no metadata records it.
+    assert!(
+        got[5]
+            .trim_end()
+            .ends_with("2026-11-28T14:47:38Z (images written)"),
+        "{out}"
+    );
 }
 
 #[test]
