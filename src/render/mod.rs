@@ -30,7 +30,7 @@
 //! | `timeline` | [`timeline::timeline()`] | `timeline.rs` |
 //! | `report.html` (and `ckptfs report`'s page) | [`report::single()`], [`report::page()`] | `report/` (one file per section) |
 //! | `checkpoint/info.json`, `checkpoint/manifest.sha256` | [`info_json()`], [`info::manifest_sha256()`] | `info.rs` |
-//! | `checkpoint/fields.json`, docs/views.md's field table | [`fields::fields_json()`], [`fields::markdown()`] | `fields.rs` |
+//! | `checkpoint/fields.json`, docs/views.md's field table | [`fields::fields_json()`], [`fields::markdown()`] | `fields/` (the table in `fields/rows.rs`) |
 //! | `checkpoint/summary` (and the CLI's `show` table) | [`summary()`], [`show_table()`], [`summary::show_row()`] | `summary.rs` |
 //! | the summary's pod / network / CRIU lines | [`container::details()`] | `container.rs` |
 //! | `triage` | [`triage::triage()`] (one pure function per rule) | `triage/` |
