@@ -19,7 +19,7 @@
 //! | the address spaces: each process's map under its heading, marks placed | `maps.rs` |
 //! | an address-space map of one process (SVG and its table) | `addrmap.rs` |
 //! | the density of a mapping's bytes, sampled at a bounded cost | `density.rs` |
-//! | the connections graph (SVG and its table) | `connections.rs` |
+//! | the connections graph (SVG and its table): the entry points; under `connections/`, the facts gathered from the model, the drawing, the table | `connections.rs`, `connections/graph.rs`, `svg.rs`, `table.rs` |
 //!
 //! Stable ids (the page links to them, and tests find them): `proc-PID` (a process's row),
 //! `finding-N` (the N-th finding of the page, from 1), and the maps' own ids; inputs after the

@@ -1,3 +1,5 @@
+use super::graph::{BOTH, Graph, Kind, MAX_OBJECTS, Object};
+use super::svg::{CHAR_W10, P_W, fit};
 use super::*;
 use crate::model::load::load;
 use crate::source::test_util::fixtures;
