@@ -17,7 +17,7 @@
 //! | the timeline: an SVG chart and its table | `timeline.rs` |
 //! | what changed between two dumps of one container | `changed.rs` |
 //! | the address spaces: each process's map under its heading, marks placed | `maps.rs` |
-//! | an address-space map of one process (SVG and its table; scale, style, drawing, table) | `addrmap/` |
+//! | an address-space map of one process (SVG and its table): the entry point and its documentation; the scale and layout, the kinds, colours and legend, the drawing, the table | `addrmap/mod.rs`, `layout.rs`, `style.rs`, `svg.rs`, `table.rs` |
 //! | the density of a mapping's bytes, sampled at a bounded cost | `density.rs` |
 //! | the connections graph (SVG and its table): the entry points; under `connections/`, the facts gathered from the model, the drawing, the table | `connections.rs`, `connections/graph.rs`, `svg.rs`, `table.rs` |
 //!
