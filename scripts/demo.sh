@@ -29,5 +29,5 @@ run "strings -n 12 $pid/memory/* | grep -m 3 PODBB"
 heap=$(awk '/\[heap\]/ {split($1, a, "-"); print a[1]; exit}' "$pid/maps")
 [ -n "$heap" ] && run "xxd -s 0x$heap -l 64 $pid/mem"
 run "ls -l $pid/memory | head"
-run "readelf -n $pid/core | head -n 12"
+run "readelf -n $pid/core | grep NT_"
 cd /
