@@ -232,6 +232,40 @@ pub fn is_mounted(path: &Path) -> bool {
     mounts_under(path).iter().any(|m| m == path)
 }
 
+/// Every process holding something below `dir`: `PID (COMM) WHAT -> TARGET` for each open
+/// descriptor, working directory or root there (read from /proc, which never enters the mount).
+pub fn holders(dir: &Path) -> Vec<String> {
+    let Ok(procs) = fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for pid in procs
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+    {
+        let comm = fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+        let mut links = vec![format!("/proc/{pid}/cwd"), format!("/proc/{pid}/root")];
+        if let Ok(fds) = fs::read_dir(format!("/proc/{pid}/fd")) {
+            links.extend(
+                fds.flatten()
+                    .map(|e| e.path().to_string_lossy().into_owned()),
+            );
+        }
+        for l in links {
+            if let Ok(target) = fs::read_link(&l)
+                && target.starts_with(dir)
+            {
+                out.push(format!(
+                    "{pid} ({}) {l} -> {}",
+                    comm.trim(),
+                    target.display()
+                ));
+            }
+        }
+    }
+    out
+}
+
 /// `ckptfs umount`, then `umount -l`, then `fusermount3 -uz`: whatever it takes.
 pub fn force_unmount(path: &Path) {
     let p = path.to_string_lossy().to_string();
@@ -509,12 +543,41 @@ impl Mount {
         run(&args)
     }
 
-    /// Unmounts now with `ckptfs umount` and checks it worked.
+    /// Unmounts now with `ckptfs umount` and checks it worked; a busy mount is tried again for
+    /// up to 10 s ([`Mount::unmount_within`]).
     pub fn unmount(&self) -> Out {
-        let o = self.try_unmount(&[]);
-        assert!(o.ok(), "ckptfs umount: {o}");
-        assert!(!is_mounted(&self.mnt), "still mounted after ckptfs umount");
-        o
+        self.unmount_within(Duration::from_secs(10))
+            .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// `ckptfs umount MNT`, tried again every 100 ms for `grace` while it answers busy; then
+    /// checks nothing is mounted there. The tests are threads of one process, and a child that
+    /// any of them spawns holds a copy of every descriptor of that process from its fork to its
+    /// exec (which closes them: all are close-on-exec), so a file this test has just closed can
+    /// keep the mount busy until such a child execs, which under load can take a while. Still
+    /// busy after `grace`: an error naming every process holding a descriptor, working
+    /// directory or root below the mount point.
+    pub fn unmount_within(&self, grace: Duration) -> Result<Out, String> {
+        let t = Instant::now();
+        let o = loop {
+            let o = self.try_unmount(&[]);
+            if o.ok() || !o.stderr_text().contains("busy") || t.elapsed() >= grace {
+                break o;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        };
+        if !o.ok() {
+            return Err(format!(
+                "ckptfs umount (tried for {:?}): {o}\nholding {}: {}",
+                t.elapsed(),
+                self.mnt.display(),
+                holders(&self.mnt).join("; ")
+            ));
+        }
+        if is_mounted(&self.mnt) {
+            return Err(format!("still mounted after ckptfs umount: {o}"));
+        }
+        Ok(o)
     }
 }
 

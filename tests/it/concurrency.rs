@@ -11,6 +11,7 @@ use std::os::fd::AsRawFd;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 use common::{Mount, fixtures, have_fuse};
 use sha2::{Digest, Sha256};
@@ -199,4 +200,40 @@ fn eight_readers_hash_the_whole_tree_identically() {
         );
         m.unmount();
     }
+}
+
+/// The harness's unmount waits out a forked child of this process that still holds a file of the
+/// mount the test has closed (as any test's spawn does between its fork and its exec: the tests
+/// are threads of one process), and still fails, naming the holder, while the test itself keeps
+/// a file of the mount open.
+#[test]
+fn unmount_waits_out_a_forked_copy_and_names_a_real_holder() {
+    if !have_fuse() {
+        return;
+    }
+    let Some(f) = fixtures() else { return };
+    let m = Mount::new(&f.join("secretd-shm/images"));
+    let held = fs::File::open(m.join("pstree")).unwrap();
+    let e = m.unmount_within(Duration::from_millis(500)).unwrap_err();
+    let me = format!("{} (", std::process::id());
+    assert!(
+        e.contains("busy") && e.contains(&me) && e.contains("/pstree"),
+        "{e}"
+    );
+    // SAFETY: the child calls only async-signal-safe functions (sleep, _exit).
+    let child = unsafe { libc::fork() };
+    assert!(child >= 0, "fork: {}", std::io::Error::last_os_error());
+    if child == 0 {
+        // SAFETY: as above.
+        unsafe {
+            libc::sleep(2);
+            libc::_exit(0);
+        }
+    }
+    // Only the child holds the file now, until it exits.
+    drop(held);
+    m.unmount();
+    let mut status = 0;
+    // SAFETY: reaping the child forked above.
+    assert_eq!(unsafe { libc::waitpid(child, &mut status, 0) }, child);
 }
