@@ -224,13 +224,8 @@ impl Content {
                     .shm
                     .get(*seg as usize)
                     .ok_or(Error::errno(libc::EIO))?;
-                read_sparse(&s.memory, 0, s.size, off, len, scratch).map_err(|e| {
-                    Error::logged(
-                        libc::EIO,
-                        format!("sysvipc/shm-{}: {}", s.id, e.reason),
-                        format!("sysvipc/shm-{}: {e}", s.id),
-                    )
-                })
+                read_sparse(&s.memory, 0, s.size, off, len, scratch)
+                    .map_err(|e| read_error(&format!("sysvipc/shm-{}", s.id), "", &e))
             }
             Content::Memfd { idx } => {
                 let m = ck
@@ -239,11 +234,8 @@ impl Content {
                     .get(*idx as usize)
                     .ok_or(Error::errno(libc::EIO))?;
                 read_sparse(&m.memory, 0, m.size, off, len, scratch).map_err(|e| {
-                    Error::logged(
-                        libc::EIO,
-                        format!("memfd:{}: {}", m.name, e.reason),
-                        format!("memfd:{} (memfd.img inode {}): {e}", m.name, m.inode_id),
-                    )
+                    let inode = format!(" (memfd.img inode {})", m.inode_id);
+                    read_error(&format!("memfd:{}", m.name), &inode, &e)
                 })
             }
             Content::Pagemap { proc } => {
@@ -417,10 +409,16 @@ fn thread(ck: &Checkpoint, i: u32, j: u32) -> std::result::Result<(&Process, &Th
 }
 
 fn mem_error(p: &Process, file: &str, e: &ReadError) -> Error {
+    read_error(&format!("{}/{file}", p.pid), "", e)
+}
+
+/// EIO for a failed read of the file `name`, logged once per `name` and reason, the log line
+/// naming it with `detail` and the whole error.
+fn read_error(name: &str, detail: &str, e: &ReadError) -> Error {
     Error::logged(
         libc::EIO,
-        format!("{}/{file}: {}", p.pid, e.reason),
-        format!("{}/{file}: {e}", p.pid),
+        format!("{name}: {}", e.reason),
+        format!("{name}{detail}: {e}"),
     )
 }
 
