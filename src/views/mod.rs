@@ -302,6 +302,23 @@ pub fn load_for_view(path: &Path, open: &OpenOptions) -> Result<Checkpoint, Erro
     Ok(ck)
 }
 
+/// [`load_for_view`] with `rootfs/` attached as a mount attaches it (over `rootfs`, the image's
+/// files, when given); the warnings of the attach are printed as the load's are.
+pub fn load_with_rootfs(
+    path: &Path,
+    rootfs: Option<&Path>,
+    open: &OpenOptions,
+) -> Result<Checkpoint, Error> {
+    let mut ck = load_for_view(path, open)?;
+    let before = ck.warnings.len();
+    crate::model::rootfs::attach(&mut ck, rootfs)
+        .map_err(|e| Error::input(format!("{}: {e}", path.display())))?;
+    for w in ck.warnings.iter().skip(before) {
+        warn(format_args!("{}: {w}", path.display()));
+    }
+    Ok(ck)
+}
+
 fn open_model(path: &Path, open: &OpenOptions) -> Result<Checkpoint, Error> {
     let source = crate::source::open(path, open).map_err(|e| Error::input(e.to_string()))?;
     crate::model::load::load(source).map_err(|e| Error::input(format!("{}: {e}", path.display())))

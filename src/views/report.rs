@@ -56,19 +56,6 @@ pub fn now() -> Option<String> {
     ))
 }
 
-/// A checkpoint opened as a mount opens it: the model and `rootfs/` (over `rootfs`, the image's
-/// files, when given).
-fn open_ck(path: &Path, rootfs: Option<&Path>, open: &OpenOptions) -> Result<Checkpoint, Error> {
-    let mut ck = super::load_for_view(path, open)?;
-    let before = ck.warnings.len();
-    crate::model::rootfs::attach(&mut ck, rootfs)
-        .map_err(|e| Error::input(format!("{}: {e}", path.display())))?;
-    for w in ck.warnings.iter().skip(before) {
-        super::warn(format_args!("{}: {w}", path.display()));
-    }
-    Ok(ck)
-}
-
 fn scan_hits(f: Vec<super::scan::Finding>) -> Vec<ScanHit> {
     f.into_iter()
         .map(|f| ScanHit {
@@ -285,7 +272,7 @@ pub fn run(req: &Request, open: &OpenOptions) -> Result<(), Error> {
     let mut loaded: Vec<(String, Checkpoint)> = Vec::new();
     let mut failed: Vec<(String, String)> = Vec::new();
     for p in &req.checkpoints {
-        match open_ck(p, req.rootfs.as_deref(), open) {
+        match super::load_with_rootfs(p, req.rootfs.as_deref(), open) {
             Ok(ck) => loaded.push((p.display().to_string(), ck)),
             Err(e) if e.code == super::EXIT_USAGE => {
                 eprintln!("{e}");

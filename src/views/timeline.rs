@@ -19,14 +19,8 @@ pub fn run(
     let mut events = Vec::new();
     // A checkpoint that cannot be read has its error line on stderr; the others are shown.
     let loaded = super::each_input(checkpoints, |p| {
-        let mut ck = super::load_for_view(p, open)?;
         // rootfs/ as a mount builds it (the rw layer's entries and their times).
-        let before = ck.warnings.len();
-        crate::model::rootfs::attach(&mut ck, None)
-            .map_err(|e| Error::input(format!("{}: {e}", p.display())))?;
-        for w in ck.warnings.iter().skip(before) {
-            super::warn(format_args!("{}: {w}", p.display()));
-        }
+        let ck = super::load_with_rootfs(p, None, open)?;
         events.extend(collect(&ck, &p.display().to_string()));
         Ok(())
     });

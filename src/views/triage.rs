@@ -50,13 +50,7 @@ pub fn findings(
     rootfs: Option<&Path>,
     open: &OpenOptions,
 ) -> Result<Vec<Finding>, Error> {
-    let mut ck = super::load_for_view(path, open)?;
-    let before = ck.warnings.len();
-    crate::model::rootfs::attach(&mut ck, rootfs)
-        .map_err(|e| Error::input(format!("{}: {e}", path.display())))?;
-    for w in ck.warnings.iter().skip(before) {
-        super::warn(format_args!("{}: {w}", path.display()));
-    }
+    let ck = super::load_with_rootfs(path, rootfs, open)?;
     Ok(triage::findings(&ck))
 }
 
