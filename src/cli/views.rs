@@ -466,7 +466,7 @@ pub fn memparse(a: MemparseArgs) -> Result<(), Error> {
     }
     // A bad pattern is the command's error, said once, not once per checkpoint.
     if let Some(s) = &a.search_regex {
-        views::search::Pattern::regex(s).map_err(Error::input)?;
+        crate::model::memory::search::Pattern::regex(s).map_err(Error::input)?;
     }
     let open = a.cache.open_options();
     views::to_stdout(|out| {

@@ -8,6 +8,7 @@
 //! instead of serving a wrong byte.
 
 pub(super) mod load;
+pub mod search;
 
 use std::sync::Arc;
 

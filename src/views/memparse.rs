@@ -37,12 +37,12 @@
 use std::io::{BufWriter, Write};
 use std::path::PathBuf;
 
-use super::search::{Pattern, Searchable, printable};
 use super::{Error, write_out};
 use crate::format::human_size;
 use crate::format::table;
 use crate::model::Checkpoint;
 use crate::model::memory::Memory;
+use crate::model::memory::search::{Pattern, Searchable, printable};
 use crate::model::process::Process;
 use crate::source::OpenOptions;
 use crate::source::blob::Releaser;
@@ -251,7 +251,7 @@ pub fn hexdump(out: &mut dyn Write, mem: &Memory, compact: bool) -> Result<(), E
         b"Address           Hexadecimal                                       ASCII            \n\
           -------------------------------------------------------------------------------------\n",
     );
-    let (runs, skipped) = super::search::runs(mem);
+    let (runs, skipped) = crate::model::memory::search::runs(mem);
     // The pages printed so far are released per window: the resident set stays bounded however
     // big the dump (a window plus the output buffer), and many small runs cost one release per
     // window of the pages file.
@@ -453,7 +453,7 @@ fn json_rows(
     }
     if let Some(pid) = args.pid {
         let p = super::process(ck, pid)?;
-        let (runs, skipped) = super::search::runs(&p.memory);
+        let (runs, skipped) = crate::model::memory::search::runs(&p.memory);
         let mut rows: Vec<(u64, serde_json::Value)> = runs
             .iter()
             .map(|r| {

@@ -28,10 +28,9 @@ pub mod list;
 pub mod memparse;
 pub mod report;
 pub mod scan;
-pub mod search;
 pub mod show;
 #[cfg(test)]
-mod testrand;
+pub(crate) mod testrand;
 pub mod timeline;
 pub mod tree;
 pub mod triage;

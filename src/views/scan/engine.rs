@@ -9,10 +9,10 @@ use super::matchers::{Hit, Matchers, Scanner};
 use super::units::Unit;
 use super::{LOOKBEHIND, OVERLAP, WINDOW};
 use crate::format::escape::escape_ascii as escape;
+use crate::model::memory::search::{Batch, Match, Span};
 use crate::model::memory::{Extent, ExtentData, Memory, Piece};
 use crate::source::Blob;
 use crate::source::blob::Releaser;
-use crate::views::search::{Batch, Match, Span};
 use crate::warning::{Warning, Warnings};
 
 /// Most bytes of a pages file searched in one pass when the holes are skipped (see

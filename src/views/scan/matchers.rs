@@ -3,8 +3,8 @@
 //! a window.
 
 use super::{OVERLAP, Request};
+use crate::model::memory::search::Pattern;
 use crate::views::Error;
-use crate::views::search::Pattern;
 use crate::warning::Warnings;
 
 /// One literal or regex IOC.

@@ -1,4 +1,5 @@
-//! The memory search engine of `memparse --search` / `--search-regex`.
+//! The memory search engine of `memparse --search` / `--search-regex`, in the model so that
+//! every layer above it (views, render) can search a process's memory.
 //!
 //! A process's dumped memory ([`Memory`]) is a sorted list of extents, each a slice of a pages
 //! file. The search walks **data runs**: maximal groups of address-adjacent extents (a run can be
@@ -1140,7 +1141,7 @@ mod bench {
     use crate::model::memory::Extent;
     use crate::source::Blob;
 
-    /// `cargo test --release --lib views::search::bench -- --ignored --nocapture`: searches
+    /// `cargo test --release --lib model::memory::search::bench -- --ignored --nocapture`: searches
     /// 2 GiB of synthetic memory (pseudo-random bytes, 2048 extents of 1 MiB from 8 blobs).
     #[test]
     #[ignore]
