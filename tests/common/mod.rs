@@ -7,6 +7,7 @@
 #![allow(dead_code)]
 
 pub mod archive;
+pub mod cli;
 pub mod truth;
 
 use std::cell::OnceCell;

@@ -4,6 +4,7 @@
 //! patterns, a directory of mixed checkpoints, exit codes and the JSON field names. No FUSE.
 
 use crate::common;
+use common::cli::{Run, ckptfs_in, json_lines};
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -13,36 +14,22 @@ use serde_json::Value;
 
 const PAGE: u64 = 4096;
 
-struct Run {
-    out: String,
-    err: String,
-    code: i32,
-}
-
-/// Runs the binary in `cwd` with a cache directory of its own.
+/// `ckptfs scan ARGS` in `cwd`, with a cache directory of its own.
 fn scan(cwd: &Path, args: &[&str]) -> Run {
-    let cache = tempfile::tempdir().unwrap();
-    let o = Command::new(common::ckptfs())
-        .arg("scan")
-        .args(args)
-        .current_dir(cwd)
-        .env("XDG_CACHE_HOME", cache.path())
-        .env_remove("RUST_LOG")
-        .output()
-        .expect("run ckptfs");
-    Run {
-        out: String::from_utf8_lossy(&o.stdout).into_owned(),
-        err: String::from_utf8_lossy(&o.stderr).into_owned(),
-        code: o.status.code().unwrap_or(-1),
-    }
+    let mut all = vec!["scan"];
+    all.extend_from_slice(args);
+    ckptfs_in(cwd, &all)
 }
 
-/// The findings of a `--format jsonl` run.
-fn jsonl(r: &Run) -> Vec<Value> {
-    r.out
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
-        .collect()
+/// `scan --format jsonl ARGS` in `cwd`, which must exit 1 (something found): the run and its
+/// findings.
+fn findings(cwd: &Path, args: &[&str]) -> (Run, Vec<Value>) {
+    let mut all = vec!["--format", "jsonl"];
+    all.extend_from_slice(args);
+    let r = scan(cwd, &all);
+    assert_eq!(r.code, 1, "{}", r.err);
+    let v = json_lines(&r.out);
+    (r, v)
 }
 
 /// (string, address, pids) of each finding.
@@ -96,11 +83,9 @@ fn secretd_shm_markers_at_their_addresses_shared_once() {
         return;
     };
     let images = fx.join("images");
-    let r = scan(
+    let (_, v) = findings(
         &fx,
         &[
-            "--format",
-            "jsonl",
             "--regex",
             "SECRETD-[A-Z0-9-]+-D4",
             "--string",
@@ -108,8 +93,6 @@ fn secretd_shm_markers_at_their_addresses_shared_once() {
             images.to_str().unwrap(),
         ],
     );
-    assert_eq!(r.code, 1, "{}", r.err);
-    let v = jsonl(&r);
     // Each finding names the memory/ file of its first PID (shared memory: the lowest PID's,
     // which the tree holds; the others' are links to it), the VMA's range as its name.
     for f in &v {
@@ -316,7 +299,7 @@ fn matches_across_entry_dump_and_window_boundaries() {
         (&m4[..], at4),
         (&m5[..], at5),
     ];
-    let mut args = vec!["--format".to_string(), "jsonl".to_string()];
+    let mut args = Vec::new();
     for (m, _) in &all {
         let s = std::str::from_utf8(m).unwrap();
         args.extend(["--string".into(), s.into()]);
@@ -324,9 +307,7 @@ fn matches_across_entry_dump_and_window_boundaries() {
     }
     args.push("dump".into());
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let r = scan(dir.path(), &args);
-    assert_eq!(r.code, 1, "{}", r.err);
-    let v = jsonl(&r);
+    let (r, v) = findings(dir.path(), &args);
     assert_eq!(v.len(), 2 * all.len(), "{}", r.out);
     for (m, at) in all {
         let s = std::str::from_utf8(m).unwrap();
@@ -413,20 +394,10 @@ fn a_directory_of_mixed_checkpoints() {
         .write_dir(&root.join("sub/d-dir"))
         .unwrap();
     std::fs::write(root.join("README.txt"), "not a checkpoint\n").unwrap();
-    let r = scan(
+    let (_, v) = findings(
         dir.path(),
-        &[
-            "--format",
-            "jsonl",
-            "--regex",
-            "MIXED-[A-Z]-[A-Z]+",
-            "-j",
-            "2",
-            "checkpoints",
-        ],
+        &["--regex", "MIXED-[A-Z]-[A-Z]+", "-j", "2", "checkpoints"],
     );
-    assert_eq!(r.code, 1, "{}", r.err);
-    let v = jsonl(&r);
     let markers = ["MIXED-A-DIR", "MIXED-B-TAR", "MIXED-C-ZST", "MIXED-D-SUB"];
     let got: Vec<(String, String, Value)> = v
         .iter()
@@ -481,7 +452,7 @@ fn a_directory_of_mixed_checkpoints() {
         ],
     );
     assert_eq!(r.code, 2, "{}", r.err);
-    assert_eq!(jsonl(&r).len(), 4);
+    assert_eq!(json_lines(&r.out).len(), 4);
     assert!(r.err.contains("broken.tar.gz"), "{}", r.err);
 }
 
@@ -490,13 +461,9 @@ fn a_directory_of_mixed_checkpoints() {
 fn help_man_and_completions() {
     let here = Path::new(env!("CARGO_MANIFEST_DIR"));
     let run = |args: &[&str]| {
-        let o = Command::new(common::ckptfs())
-            .args(args)
-            .current_dir(here)
-            .output()
-            .unwrap();
-        assert!(o.status.success(), "{args:?}");
-        String::from_utf8_lossy(&o.stdout).into_owned()
+        let r = ckptfs_in(here, args);
+        assert_eq!(r.code, 0, "{args:?}: {}", r.err);
+        r.out
     };
     let help = run(&["scan", "--help"]);
     assert!(help.contains("Examples:\n  ckptfs scan"), "{help}");
@@ -517,11 +484,9 @@ fn kitchen_shared_memory_of_every_kind_once() {
     let Some(fx) = fixture("podman-kitchen") else {
         return;
     };
-    let r = scan(
+    let (r, v) = findings(
         &fx,
         &[
-            "--format",
-            "jsonl",
             "-c",
             "0",
             "--regex",
@@ -529,8 +494,7 @@ fn kitchen_shared_memory_of_every_kind_once() {
             "checkpoint.tar.gz",
         ],
     );
-    assert_eq!(r.code, 1, "{}", r.err);
-    let got: Vec<(String, String, Value, Value)> = jsonl(&r)
+    let got: Vec<(String, String, Value, Value)> = v
         .iter()
         .map(|f| {
             (
@@ -777,10 +741,7 @@ fn deploy_job_parses_and_its_command_runs_over_fixtures() {
         return;
     }
     assert_eq!(o.status.code(), Some(1), "{err}");
-    let v: Vec<Value> = out
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let v = json_lines(&out);
     let has = |ck: &str, rule: &str, text: &str| {
         v.iter().any(|f| {
             f["checkpoint"].as_str().unwrap().contains(ck)
@@ -842,18 +803,8 @@ rule secretd_markers : marker
     .unwrap();
     std::fs::write(rules.join("README.txt"), "not a rule file\n").unwrap();
     let images = fx.join("images");
-    let r = scan(
-        dir.path(),
-        &[
-            "--format",
-            "jsonl",
-            "--rules",
-            "rules",
-            images.to_str().unwrap(),
-        ],
-    );
-    assert_eq!(r.code, 1, "{}", r.err);
-    let got: Vec<(String, String, String, Value)> = jsonl(&r)
+    let (r, v) = findings(dir.path(), &["--rules", "rules", images.to_str().unwrap()]);
+    let got: Vec<(String, String, String, Value)> = v
         .iter()
         .map(|f| {
             (
@@ -926,12 +877,8 @@ fn yara_rules_across_entry_and_dump_boundaries() {
          rule dots { condition: uint32(0) == 0x2e2e2e2e }\n",
     )
     .unwrap();
-    let r = scan(
-        dir.path(),
-        &["--format", "jsonl", "--rules", "r.yar", "dump"],
-    );
-    assert_eq!(r.code, 1, "{}", r.err);
-    let got: Vec<(String, String, String, u64)> = jsonl(&r)
+    let (r, v) = findings(dir.path(), &["--rules", "r.yar", "dump"]);
+    let got: Vec<(String, String, String, u64)> = v
         .iter()
         .map(|f| {
             (
@@ -998,19 +945,12 @@ fn rootfs_files_by_path() {
         return;
     };
     let args = |extra: &[&'static str]| {
-        let mut a = vec![
-            "--format",
-            "jsonl",
-            "--string",
-            "PODBB-ROOTFS-DIFF-FILE-MARKER",
-        ];
+        let mut a = vec!["--string", "PODBB-ROOTFS-DIFF-FILE-MARKER"];
         a.extend_from_slice(extra);
         a.push("checkpoint.tar.gz");
         a
     };
-    let r = scan(&fx, &args(&["--rootfs-files"]));
-    assert_eq!(r.code, 1, "{}", r.err);
-    let v = jsonl(&r);
+    let (r, v) = findings(&fx, &args(&["--rootfs-files"]));
     let files: Vec<&Value> = v.iter().filter(|f| !f["file"].is_null()).collect();
     assert_eq!(files.len(), 1, "{}", r.out);
     let f = files[0];
@@ -1022,9 +962,7 @@ fn rootfs_files_by_path() {
     assert_eq!(f["pids"], serde_json::json!([]));
     assert_eq!(f["length"], 29);
     // The script that wrote it is in the shell's memory: found both ways, never as a file.
-    let r = scan(&fx, &args(&[]));
-    assert_eq!(r.code, 1, "{}", r.err);
-    let v = jsonl(&r);
+    let (r, v) = findings(&fx, &args(&[]));
     let memory: Vec<&Value> = v.iter().filter(|f| f["where"] == "memory").collect();
     assert!(
         !memory.is_empty()
@@ -1050,18 +988,14 @@ fn metadata_files_and_the_input_hash() {
     let Some(fx) = fixture("podman-busybox") else {
         return;
     };
-    let r = scan(
+    let (r, v) = findings(
         &fx,
         &[
-            "--format",
-            "jsonl",
             "--string",
             "PODBB-ROOTFS-DIFF-FILE-MARKER",
             "checkpoint.tar.gz",
         ],
     );
-    assert_eq!(r.code, 1, "{}", r.err);
-    let v = jsonl(&r);
     let sha = common::sha256sum(&fx.join("checkpoint.tar.gz").to_string_lossy());
     assert!(v.iter().all(|f| f["sha256"] == sha.as_str()), "{}", r.out);
     let mut paths: Vec<&str> = v
@@ -1081,18 +1015,7 @@ fn metadata_files_and_the_input_hash() {
         assert_eq!(f["pids"], serde_json::json!([]), "{f}");
     }
     // The container log: Podman's ctr.log holds what PID 1 printed, and only it.
-    let r = scan(
-        &fx,
-        &[
-            "--format",
-            "jsonl",
-            "--string",
-            "stdout F READY",
-            "checkpoint.tar.gz",
-        ],
-    );
-    assert_eq!(r.code, 1, "{}", r.err);
-    let v = jsonl(&r);
+    let (r, v) = findings(&fx, &["--string", "stdout F READY", "checkpoint.tar.gz"]);
     assert!(
         v.len() == 1 && v[0]["path"] == "checkpoint/ctr.log" && v[0]["address"] == "0x24",
         "{}",
@@ -1154,14 +1077,12 @@ fn unread_pipe_and_socket_data_in_buffers() {
         ("KITCHEN-UNIXQ-s1", "buffers/unix-"),
         ("KITCHEN-TCPQ-s1", "buffers/tcp-"),
     ];
-    let mut args = vec!["--format", "jsonl"];
+    let mut args = Vec::new();
     for (m, _) in &markers {
         args.extend(["--string", m]);
     }
     args.push("checkpoint.tar.gz");
-    let r = scan(&fx, &args);
-    assert_eq!(r.code, 1, "{}", r.err);
-    let v = jsonl(&r);
+    let (r, v) = findings(&fx, &args);
     for (m, prefix) in markers {
         let b: Vec<&Value> = v
             .iter()
@@ -1230,12 +1151,10 @@ fn diff_reports_new_and_gone_findings() {
             (0x7000_3000, b"DIFFMARK-NEW"),
         ],
     );
-    let r = scan(
+    let (r, v) = findings(
         dir.path(),
         &[
             "--diff",
-            "--format",
-            "jsonl",
             "--string",
             "DIFFMARK-KEPT",
             "--string",
@@ -1248,8 +1167,7 @@ fn diff_reports_new_and_gone_findings() {
             "b.tar",
         ],
     );
-    assert_eq!(r.code, 1, "{}", r.err);
-    let got: Vec<(String, String, String, String)> = jsonl(&r)
+    let got: Vec<(String, String, String, String)> = v
         .iter()
         .map(|f| {
             let word = f["string"].as_str().unwrap().to_string();
@@ -1284,7 +1202,7 @@ fn diff_reports_new_and_gone_findings() {
         dir.path(),
         &["--format", "jsonl", "--string", "DIFFMARK-NEW", "b.tar"],
     );
-    assert!(jsonl(&r).iter().all(|f| f.get("change").is_none()));
+    assert!(json_lines(&r.out).iter().all(|f| f.get("change").is_none()));
 
     let Some(fx) = fixture("podman-implant") else {
         return;
@@ -1310,11 +1228,9 @@ fn images_as_the_tree_shows_them() {
     let Some(fx) = fixture("podman-implant") else {
         return;
     };
-    let r = scan(
+    let (r, v) = findings(
         &fx,
         &[
-            "--format",
-            "jsonl",
             "--string",
             ".hidden/kworkerd",
             "--string",
@@ -1324,8 +1240,6 @@ fn images_as_the_tree_shows_them() {
             "checkpoint.tar.gz",
         ],
     );
-    assert_eq!(r.code, 1, "{}", r.err);
-    let v = jsonl(&r);
     let path = |f: &Value| f["path"].as_str().unwrap().to_string();
     assert!(
         v.iter().any(|f| f["string"] == ".hidden/kworkerd"

@@ -14,6 +14,7 @@ use std::process::Command;
 
 use ckptfs::writer::{CheckpointWriter, Compression, File, Layout, PE_PRESENT, Vma};
 use common::TempDir;
+use common::cli::{ckptfs_in, json_lines};
 use serde_json::Value;
 
 const PAGE: u64 = 4096;
@@ -29,40 +30,16 @@ fn fixtures() -> Option<PathBuf> {
     None
 }
 
-struct Run {
-    out: String,
-    err: String,
-    code: i32,
-}
-
-/// Runs the binary in `cwd` with a cache directory of its own (tests run in parallel; the
-/// fixture archives are small, decompressing them again costs milliseconds).
-fn ckptfs(cwd: &Path, args: &[&str]) -> Run {
-    let cache = TempDir::new("views");
-    let o = Command::new(common::ckptfs())
-        .args(args)
-        .current_dir(cwd)
-        .env("XDG_CACHE_HOME", cache.path())
-        .env_remove("RUST_LOG")
-        .output()
-        .expect("run ckptfs");
-    Run {
-        out: String::from_utf8_lossy(&o.stdout).into_owned(),
-        err: String::from_utf8_lossy(&o.stderr).into_owned(),
-        code: o.status.code().unwrap_or(-1),
-    }
-}
-
 /// Runs and requires success.
 fn ok(cwd: &Path, args: &[&str]) -> String {
-    let r = ckptfs(cwd, args);
+    let r = ckptfs_in(cwd, args);
     assert_eq!(r.code, 0, "ckptfs {args:?} failed: {}", r.err);
     r.out
 }
 
 /// Runs and requires exit code 2 with exactly one line on stderr; returns that line.
 fn fails(cwd: &Path, args: &[&str]) -> String {
-    let r = ckptfs(cwd, args);
+    let r = ckptfs_in(cwd, args);
     assert_eq!(
         r.code, 2,
         "ckptfs {args:?}: want exit 2, got {} ({})",
@@ -190,10 +167,7 @@ fn show_and_list_as_json() {
             "secretd-plain/images",
         ],
     );
-    let lines: Vec<Value> = out
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let lines: Vec<Value> = json_lines(&out);
     assert_eq!(lines, *rows);
     // list: the same checkpoint, its time and where it was found.
     let out = ok(&f, &["list", "--format", "json", "podman-busybox"]);
@@ -1486,7 +1460,7 @@ fn list_kubelet_directory() {
     .unwrap();
     std::fs::write(d.join("checkpoint-broken.tar"), b"not a tar").unwrap();
     std::fs::write(d.join("unrelated.tar"), b"x").unwrap();
-    let r = ckptfs(d, &["list", "."]);
+    let r = ckptfs_in(d, &["list", "."]);
     assert_eq!(r.code, 0, "{}", r.err);
     assert_eq!(
         r.out,
@@ -1946,7 +1920,7 @@ fn search_speed_2gib() {
         vec!["memparse", "-p", "1", "-r", "AKIA[0-9A-Z]{16}", "ck"],
         vec!["memparse", "ck"],
     ] {
-        let _ = ckptfs(&dir, &args); // warm the page cache
+        let _ = ckptfs_in(&dir, &args); // warm the page cache
         let t = Instant::now();
         let out = ok(&dir, &args);
         eprintln!(
@@ -2256,7 +2230,7 @@ fn metadata_only_archive_shows_its_metadata() {
         &["inspect", "--all", "meta.tar"],
         &["inspect", "--format", "json", "meta.tar"],
     ] {
-        let r = ckptfs(dir.path(), args);
+        let r = ckptfs_in(dir.path(), args);
         assert_eq!(r.code, 0, "{args:?}: {}", r.err);
         assert!(r.out.contains("meta-only"), "{args:?}: {}", r.out);
         let warnings: Vec<&str> = r
@@ -2281,7 +2255,7 @@ fn metadata_only_archive_shows_its_metadata() {
     assert_eq!(j[0]["container_name"], "meta-only");
     assert_eq!(j[0]["engine"], "Podman");
     // memparse has nothing to show: an error naming the missing image.
-    let r = ckptfs(dir.path(), &["memparse", "meta.tar"]);
+    let r = ckptfs_in(dir.path(), &["memparse", "meta.tar"]);
     assert_eq!(r.code, 2, "{}", r.err);
     assert!(
         r.err
@@ -2316,7 +2290,7 @@ fn inspect_files_without_their_images_says_so() {
         ("--files", "no open files can be shown"),
         ("--sockets", "no sockets can be shown"),
     ] {
-        let r = ckptfs(dir.path(), &["inspect", flag, "ck"]);
+        let r = ckptfs_in(dir.path(), &["inspect", flag, "ck"]);
         assert_eq!(r.code, 0, "{flag}: {}", r.err);
         assert!(
             r.err.contains("files.img is missing") && r.err.contains(what),
@@ -2328,7 +2302,7 @@ fn inspect_files_without_their_images_says_so() {
     let mut w = CheckpointWriter::new();
     w.process(1, 0).comm("sh").fd(3, File::reg("/tmp/x"));
     w.write_dir(&dir.path().join("full")).unwrap();
-    let r = ckptfs(dir.path(), &["inspect", "--files", "full"]);
+    let r = ckptfs_in(dir.path(), &["inspect", "--files", "full"]);
     assert!(!r.err.contains("missing"), "{}", r.err);
     assert!(r.out.contains("/tmp/x"), "{}", r.out);
 }
@@ -2436,10 +2410,7 @@ fn memparse_as_json() {
             "checkpoint.tar.gz",
         ],
     );
-    let runs: Vec<Value> = out
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let runs: Vec<Value> = json_lines(&out);
     assert!(!runs.is_empty());
     let mut total = 0;
     let mut prev_end = 0;

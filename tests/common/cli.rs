@@ -1,0 +1,42 @@
+//! `ckptfs` subcommands that need no mount (`scan`, `show`, `inspect`, `memparse`, `timeline`...)
+//! run through the built binary, and their JSON output parsed.
+
+use std::path::Path;
+use std::process::Command;
+
+use serde_json::Value;
+
+use super::TempDir;
+
+/// A finished `ckptfs` run: exit code (-1 when killed by a signal), stdout and stderr as text.
+pub struct Run {
+    pub out: String,
+    pub err: String,
+    pub code: i32,
+}
+
+/// Runs `ckptfs ARGS` in `cwd` with a cache directory of its own (`XDG_CACHE_HOME`: the tests
+/// run in parallel; the fixture archives are small, decompressing them again costs
+/// milliseconds) and no `RUST_LOG`.
+pub fn ckptfs_in(cwd: &Path, args: &[&str]) -> Run {
+    let cache = TempDir::new("cli");
+    let o = Command::new(super::ckptfs())
+        .args(args)
+        .current_dir(cwd)
+        .env("XDG_CACHE_HOME", cache.path())
+        .env_remove("RUST_LOG")
+        .output()
+        .expect("run ckptfs");
+    Run {
+        out: String::from_utf8_lossy(&o.stdout).into_owned(),
+        err: String::from_utf8_lossy(&o.stderr).into_owned(),
+        code: o.status.code().unwrap_or(-1),
+    }
+}
+
+/// One JSON value a line (`--format jsonl`); panics naming a line that is not JSON.
+pub fn json_lines(text: &str) -> Vec<Value> {
+    text.lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect()
+}
