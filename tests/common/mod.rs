@@ -9,6 +9,7 @@
 pub mod archive;
 pub mod cli;
 pub mod truth;
+pub mod writer;
 
 use std::cell::OnceCell;
 use std::ffi::OsStr;

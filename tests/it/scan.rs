@@ -5,11 +5,12 @@
 
 use crate::common;
 use common::cli::{Run, ckptfs_in, json_lines};
+use common::writer::{CROSS_BASE, cross_boundary_dump};
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use ckptfs::writer::{CheckpointWriter, Compression, Layout, PE_PRESENT, Vma};
+use ckptfs::writer::{CheckpointWriter, Compression, Layout, Vma};
 use serde_json::Value;
 
 const PAGE: u64 = 4096;
@@ -261,44 +262,18 @@ fn podman_archive_with_container_name() {
 /// their addresses, by string and by regex.
 #[test]
 fn matches_across_entry_dump_and_window_boundaries() {
-    const BASE: u64 = 0x5ec0_0000_0000;
+    const BASE: u64 = CROSS_BASE;
     const WINDOW: u64 = ckptfs::views::scan::WINDOW;
     let dir = tempfile::tempdir().unwrap();
-    let m1 = b"CROSS-PAGE-MARKER-1111";
-    let m2 = b"CROSS-ENTRY-MARKER-2222";
-    let m3 = b"CROSS-DUMP-MARKER-3333";
-    let m4 = b"CROSS-WINDOW-MARKER-4444";
-    let m5 = b"AFTER-WINDOW-MARKER-5555";
-    let at1 = BASE + PAGE - 9;
-    let at2 = BASE + 3 * PAGE - 5;
-    let at3 = BASE + 5 * PAGE - 11;
-    let at4 = BASE + WINDOW - 7;
-    let at5 = BASE + WINDOW + 100; // in the second window only
-    let mut pre = CheckpointWriter::new();
-    pre.process(1, 0)
-        .anon(BASE, WINDOW + 16 * PAGE)
-        .pages(at3, &m3[..11]);
-    let mut w = CheckpointWriter::new();
-    w.max_batch_pages(2);
-    w.with_parent("pre", pre);
-    w.process(1, 0)
-        .comm("x")
-        .vma(Vma::anon(BASE, WINDOW + 16 * PAGE).rw())
-        .pages(BASE, &[b'.'; 4 * 4096])
-        .pages(at1, m1)
-        .pages(at2, m2)
-        .parent_pages(BASE + 4 * PAGE, 1)
-        .pages_with_flags(BASE + 5 * PAGE, &m3[11..], PE_PRESENT)
-        .pages(at4, m4)
-        .pages(at5, m5);
-    w.write_dir(&dir.path().join("dump")).unwrap();
-    let all = [
-        (&m1[..], at1),
-        (&m2[..], at2),
-        (&m3[..], at3),
-        (&m4[..], at4),
-        (&m5[..], at5),
-    ];
+    let all = cross_boundary_dump(
+        dir.path(),
+        WINDOW + 16 * PAGE,
+        &[
+            (b"CROSS-WINDOW-MARKER-4444", BASE + WINDOW - 7),
+            // In the second window only.
+            (b"AFTER-WINDOW-MARKER-5555", BASE + WINDOW + 100),
+        ],
+    );
     let mut args = Vec::new();
     for (m, _) in &all {
         let s = std::str::from_utf8(m).unwrap();
@@ -852,25 +827,10 @@ rule secretd_markers : marker
 #[cfg(feature = "yara")]
 #[test]
 fn yara_rules_across_entry_and_dump_boundaries() {
-    const BASE: u64 = 0x5ec0_0000_0000;
+    const BASE: u64 = CROSS_BASE;
     let dir = tempfile::tempdir().unwrap();
-    let m2 = b"CROSS-ENTRY-MARKER-2222";
-    let m3 = b"CROSS-DUMP-MARKER-3333";
-    let at2 = BASE + 3 * PAGE - 5;
-    let at3 = BASE + 5 * PAGE - 11;
-    let mut pre = CheckpointWriter::new();
-    pre.process(1, 0).anon(BASE, 8 * PAGE).pages(at3, &m3[..11]);
-    let mut w = CheckpointWriter::new();
-    w.max_batch_pages(2);
-    w.with_parent("pre", pre);
-    w.process(1, 0)
-        .comm("x")
-        .vma(Vma::anon(BASE, 8 * PAGE).rw())
-        .pages(BASE, &[b'.'; 4 * 4096])
-        .pages(at2, m2)
-        .parent_pages(BASE + 4 * PAGE, 1)
-        .pages_with_flags(BASE + 5 * PAGE, &m3[11..], PE_PRESENT);
-    w.write_dir(&dir.path().join("dump")).unwrap();
+    let all = cross_boundary_dump(dir.path(), 8 * PAGE, &[]);
+    let (at2, at3) = (all[1].1, all[2].1);
     std::fs::write(
         dir.path().join("r.yar"),
         "rule cross { strings: $e = \"CROSS-ENTRY-MARKER-2222\" $d = /CROSS-DUMP-MARKER-[0-9]{4}/ condition: all of them }\n\

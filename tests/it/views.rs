@@ -15,6 +15,7 @@ use std::process::Command;
 use ckptfs::writer::{CheckpointWriter, Compression, File, Layout, PE_PRESENT, Vma};
 use common::TempDir;
 use common::cli::{ckptfs_in, json_lines};
+use common::writer::{CROSS_BASE, cross_boundary_dump};
 use serde_json::Value;
 
 const PAGE: u64 = 4096;
@@ -1273,29 +1274,11 @@ fn memparse_finds_the_podman_markers() {
 /// separately-sourced extents): found, at its exact address, by string and by regex.
 #[test]
 fn memparse_finds_markers_across_page_entry_and_dump_boundaries() {
-    const BASE: u64 = 0x5ec0_0000_0000;
+    const BASE: u64 = CROSS_BASE;
     let dir = TempDir::new("views");
-    let m1 = b"CROSS-PAGE-MARKER-1111";
-    let m2 = b"CROSS-ENTRY-MARKER-2222";
-    let m3 = b"CROSS-DUMP-MARKER-3333";
-    let at1 = BASE + PAGE - 9; // pages 0|1, same entry
-    let at2 = BASE + 3 * PAGE - 5; // pages 2|3, two entries (batches of 2 pages)
-    let at3 = BASE + 5 * PAGE - 11; // page 4 from the parent, page 5 from this dump
-    let mut pre = CheckpointWriter::new();
-    pre.process(1, 0).anon(BASE, 8 * PAGE).pages(at3, &m3[..11]);
-    let mut w = CheckpointWriter::new();
-    w.max_batch_pages(2);
-    w.with_parent("pre", pre);
-    w.process(1, 0)
-        .comm("x")
-        .vma(Vma::anon(BASE, 8 * PAGE).rw())
-        .pages(BASE, &[b'.'; 4 * 4096])
-        .pages(at1, m1)
-        .pages(at2, m2)
-        .parent_pages(BASE + 4 * PAGE, 1)
-        .pages_with_flags(BASE + 5 * PAGE, &m3[11..], PE_PRESENT);
-    w.write_dir(&dir.path().join("dump")).unwrap();
-    for (m, at) in [(&m1[..], at1), (&m2[..], at2), (&m3[..], at3)] {
+    let all = cross_boundary_dump(dir.path(), 8 * PAGE, &[]);
+    let m3 = all[2].0;
+    for (m, at) in all {
         let s = std::str::from_utf8(m).unwrap();
         let out = ok(
             dir.path(),
