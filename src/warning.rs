@@ -124,6 +124,11 @@ kinds! {
     ScanGap => "scan-gap",
     /// A YARA rule's error while scanning (a timeout).
     RuleError => "rule-error",
+
+    // Comparing.
+    /// `diff` of checkpoints of two different containers (their container ids differ, or
+    /// without ids their names or images): compared anyway.
+    DifferentContainers => "different-containers",
 }
 
 impl Kind {

@@ -592,3 +592,377 @@ fn diff_queued_data() {
         assert!(t.contains(l), "missing {l:?} in\n{t}");
     }
 }
+
+/// ckptfs's stdout and stderr, requiring success.
+fn ok_both(cwd: &Path, args: &[&str]) -> (String, String) {
+    let cache = TempDir::new("diff");
+    let o = Command::new(common::ckptfs())
+        .args(args)
+        .current_dir(cwd)
+        .env("XDG_CACHE_HOME", cache.path())
+        .env_remove("RUST_LOG")
+        .output()
+        .expect("run ckptfs");
+    let err = String::from_utf8_lossy(&o.stderr).into_owned();
+    assert!(o.status.success(), "ckptfs {args:?}: {err}");
+    (String::from_utf8_lossy(&o.stdout).into_owned(), err)
+}
+
+/// The lines of the tree view's header box, checked to be a box: each starts and ends with a
+/// border and all have one display width (terminal columns).
+fn header_box(t: &str) -> Vec<String> {
+    use unicode_width::UnicodeWidthStr;
+    let lines: Vec<&str> = t.lines().collect();
+    let top = lines.iter().position(|l| l.starts_with('╔'));
+    let bottom = lines.iter().position(|l| l.starts_with('╚'));
+    let (Some(top), Some(bottom)) = (top, bottom) else {
+        panic!("no header box in\n{t}")
+    };
+    let b: Vec<String> = lines[top..=bottom].iter().map(|l| l.to_string()).collect();
+    let all = b.join("\n");
+    for l in &b {
+        assert!(
+            l.starts_with(['╔', '║', '╠', '╚']) && l.ends_with(['╗', '║', '╣', '╝']),
+            "{l:?} is not a line of the box:\n{all}"
+        );
+        assert_eq!(
+            l.width(),
+            b[0].width(),
+            "{l:?} is not as wide as the box's top:\n{all}"
+        );
+    }
+    b
+}
+
+/// The rows of the box holding `text`.
+fn rows_with<'a>(b: &'a [String], text: &str) -> Vec<&'a str> {
+    b.iter()
+        .filter(|l| l.contains(text))
+        .map(String::as_str)
+        .collect()
+}
+
+/// The `different-containers` warning lines of stderr.
+fn different_lines(err: &str) -> Vec<&str> {
+    err.lines()
+        .filter(|l| l.contains("different containers"))
+        .collect()
+}
+
+/// A metadata file of a fixture archive, read with tar.
+fn archive_json(archive: &Path, member: &str) -> Value {
+    let o = Command::new("tar")
+        .arg("-xOf")
+        .arg(archive)
+        .arg(member)
+        .output()
+        .expect("run tar");
+    assert!(o.status.success(), "tar -xOf {archive:?} {member}");
+    serde_json::from_slice(&o.stdout).unwrap()
+}
+
+/// podman-busybox against podman-redis: two containers. The box shows each side's name, image
+/// and id (as config.dump records them) and warns; stderr has one warning naming both ids; the
+/// JSON says so with a typed warning.
+#[test]
+fn diff_of_two_containers_warns_and_shows_both_sides() {
+    let Some(f) = common::fixtures() else { return };
+    let (a, b) = (
+        f.join("podman-busybox/checkpoint.tar.gz"),
+        f.join("podman-redis/checkpoint.tar.zst"),
+    );
+    let (ca, cb) = (
+        archive_json(&a, "config.dump"),
+        archive_json(&b, "config.dump"),
+    );
+    let s = |v: &Value, k: &str| v[k].as_str().unwrap().to_string();
+    let (ida, idb) = (s(&ca, "id"), s(&cb, "id"));
+    assert_ne!(ida, idb);
+    for spec in [&a, &b].map(|p| archive_json(p, "spec.dump")) {
+        assert_eq!(spec["annotations"]["io.container.manager"], "libpod");
+    }
+    let (as_, bs) = (a.to_str().unwrap(), b.to_str().unwrap());
+    let (t, err) = ok_both(&f, &["diff", as_, bs]);
+    let bx = header_box(&t);
+    for (field, key) in [("Container:", "name"), ("Image:", "rootfsImageName")] {
+        assert_eq!(
+            rows_with(&bx, &format!("{field:<10} A: {} ", s(&ca, key))).len(),
+            1,
+            "{field} A in\n{}",
+            bx.join("\n")
+        );
+        assert_eq!(
+            rows_with(&bx, &format!("{:<10} B: {} ", "", s(&cb, key))).len(),
+            1,
+            "{field} B in\n{}",
+            bx.join("\n")
+        );
+    }
+    assert_eq!(rows_with(&bx, &format!("ID:        A: {ida} ")).len(), 1);
+    assert_eq!(rows_with(&bx, &format!("           B: {idb} ")).len(), 1);
+    // The same engine: no row of its own.
+    assert!(rows_with(&bx, "Engine:").is_empty());
+    assert_eq!(
+        rows_with(
+            &bx,
+            "WARNING: A and B are different containers (their container ids differ)"
+        )
+        .len(),
+        1
+    );
+    assert!(t.contains(&format!(
+        "Checkpoint comparison for containers {} (A) and {} (B)",
+        s(&ca, "name"),
+        s(&cb, "name")
+    )));
+    let lines = different_lines(&err);
+    assert_eq!(lines.len(), 1, "{err}");
+    assert!(
+        lines[0].starts_with("ckptfs: warning: A and B are checkpoints of different containers")
+            && lines[0].contains(&ida)
+            && lines[0].contains(&idb),
+        "{err}"
+    );
+    let (j, err) = ok_both(&f, &["diff", "--format", "json", as_, bs]);
+    assert_eq!(different_lines(&err).len(), 1, "{err}");
+    let j: Value = serde_json::from_str(&j).unwrap();
+    assert_eq!(j["same_container"], false);
+    assert_eq!(j["same_container_by"], "id");
+    let w = j["warnings"].as_array().unwrap();
+    assert_eq!(w.len(), 1, "{w:?}");
+    assert_eq!(w[0]["kind"], "different-containers");
+    assert!(lines[0].ends_with(w[0]["message"].as_str().unwrap()));
+    for (side, c) in [("checkpoint_a", &ca), ("checkpoint_b", &cb)] {
+        assert_eq!(j[side]["id"], c["id"]);
+        assert_eq!(j[side]["container_name"], c["name"]);
+        assert_eq!(j[side]["image"], c["rootfsImageName"]);
+        assert_eq!(j[side]["engine"], "Podman");
+    }
+}
+
+/// Two dumps of one container (podman-redis's pair; secretd-incremental's pre-dumps and dump,
+/// which record no container at all) warn of nothing; the box holds one row per field.
+#[test]
+fn diff_of_one_container_does_not_warn() {
+    let Some(f) = common::fixtures() else { return };
+    let redis = f.join("podman-redis");
+    if !redis.join("checkpoint2.tar.gz").exists() {
+        assert!(!common::ci(), "podman-redis/checkpoint2.tar.gz missing");
+        common::skip("podman-redis pair missing");
+        return;
+    }
+    let id = archive_json(&redis.join("checkpoint.tar.zst"), "config.dump")["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let pair = ["checkpoint.tar.zst", "checkpoint2.tar.gz"];
+    let (t, err) = ok_both(&redis, &["diff", pair[0], pair[1]]);
+    assert!(different_lines(&err).is_empty(), "{err}");
+    let bx = header_box(&t);
+    assert_eq!(rows_with(&bx, &format!("ID:        {id} ")).len(), 1);
+    assert!(rows_with(&bx, " A: ").is_empty() && rows_with(&bx, "WARNING").is_empty());
+    let (j, _) = ok_both(&redis, &["diff", "--format", "json", pair[0], pair[1]]);
+    let j: Value = serde_json::from_str(&j).unwrap();
+    assert_eq!(
+        (
+            &j["same_container"],
+            &j["same_container_by"],
+            &j["warnings"]
+        ),
+        (
+            &Value::Bool(true),
+            &Value::from("id"),
+            &serde_json::json!([])
+        )
+    );
+
+    let inc = f.join("secretd-incremental/images");
+    for (x, y) in [("pre", "pre2"), ("pre", "dump"), ("pre2", "dump")] {
+        let (t, err) = ok_both(&inc, &["diff", x, y]);
+        assert!(different_lines(&err).is_empty(), "{x} {y}: {err}");
+        let bx = header_box(&t);
+        for field in ["Container:", "Image:", "ID:"] {
+            assert_eq!(
+                rows_with(&bx, &format!("{field:<10} not recorded ")).len(),
+                1,
+                "{field} in\n{}",
+                bx.join("\n")
+            );
+        }
+        let (j, _) = ok_both(&inc, &["diff", "--format", "json", x, y]);
+        let j: Value = serde_json::from_str(&j).unwrap();
+        assert!(j["same_container"].is_null() && j["same_container_by"].is_null());
+        assert_eq!(j["warnings"], serde_json::json!([]));
+    }
+}
+
+/// A Podman layout with config.dump changed by `f`.
+fn podman_with(name: &str, f: impl FnOnce(&mut serde_json::Map<String, Value>)) -> Layout {
+    match Layout::podman(name) {
+        Layout::Podman {
+            config_json,
+            spec_json,
+        } => {
+            let mut c: Value = serde_json::from_str(&config_json).unwrap();
+            f(c.as_object_mut().unwrap());
+            Layout::Podman {
+                config_json: c.to_string(),
+                spec_json,
+            }
+        }
+        l => l,
+    }
+}
+
+/// `l` with spec.dump's `io.container.manager` (the engine) set to `manager`.
+fn managed_by(l: Layout, manager: &str) -> Layout {
+    match l {
+        Layout::Podman {
+            config_json,
+            spec_json,
+        } => {
+            let mut s: Value = serde_json::from_str(&spec_json).unwrap();
+            s["annotations"]["io.container.manager"] = manager.into();
+            Layout::Podman {
+                config_json,
+                spec_json: s.to_string(),
+            }
+        }
+        l => l,
+    }
+}
+
+fn one_process(path: &Path, layout: &Layout) {
+    let mut w = CheckpointWriter::new();
+    w.process(1, 0).comm("app");
+    w.write_tar(path, layout, Compression::None).unwrap();
+}
+
+/// Values wider than the box's least width (a 160-character image, a name of wide characters)
+/// widen it; a control character is escaped, not drawn; different engines get a row each.
+/// Without ids, name and image decide: different names warn, the same name and image do not.
+#[test]
+fn diff_header_box_holds_every_line() {
+    let dir = TempDir::new("diff");
+    let long_image = format!("registry.example/{}/app:latest", "x".repeat(130));
+    let wide = "容器名前の試験";
+    one_process(
+        &dir.join("a.tar"),
+        &podman_with(wide, |c| {
+            c.insert("rootfsImageName".into(), long_image.clone().into());
+        }),
+    );
+    let no_id = |name: &'static str| {
+        managed_by(
+            podman_with(name, move |c| {
+                c.remove("id");
+            }),
+            "other-engine",
+        )
+    };
+    one_process(&dir.join("b.tar"), &no_id("red\x1b[31m"));
+    one_process(&dir.join("c.tar"), &no_id("red\x1b[31m"));
+    let (t, err) = ok_both(dir.path(), &["diff", "a.tar", "b.tar"]);
+    let bx = header_box(&t);
+    assert_eq!(rows_with(&bx, &format!("Container: A: {wide} ")).len(), 1);
+    assert_eq!(rows_with(&bx, "           B: red\\x1b[31m ").len(), 1);
+    assert_eq!(
+        rows_with(&bx, &format!("Image:     A: {long_image} ")).len(),
+        1
+    );
+    assert_eq!(
+        rows_with(&bx, "           B: localhost/ckptfs-synthetic:latest ").len(),
+        1
+    );
+    assert_eq!(
+        rows_with(&bx, &format!("ID:        A: {:0>64} ", "c0ffee")).len(),
+        1
+    );
+    assert_eq!(rows_with(&bx, "           B: not recorded ").len(), 1);
+    assert_eq!(rows_with(&bx, "Engine:    A: Podman ").len(), 1);
+    assert_eq!(rows_with(&bx, "           B: other-engine ").len(), 1);
+    assert_eq!(
+        rows_with(&bx, "(their names or images differ)").len(),
+        1,
+        "{}",
+        bx.join("\n")
+    );
+    assert!(!t.contains('\x1b'));
+    let lines = different_lines(&err);
+    assert_eq!(lines.len(), 1, "{err}");
+    assert!(lines[0].contains("(name and image A: "), "{err}");
+
+    let (t, err) = ok_both(dir.path(), &["diff", "b.tar", "c.tar"]);
+    assert!(different_lines(&err).is_empty(), "{err}");
+    let bx = header_box(&t);
+    assert_eq!(rows_with(&bx, "ID:        not recorded ").len(), 1);
+    assert!(rows_with(&bx, "WARNING").is_empty());
+}
+
+/// The JSON's identity keys: `same_container` true / false / null, `same_container_by` `id` /
+/// `name-and-image` / null, `warnings` typed as info.json's; each side's engine; checkpointctl's
+/// `container_id`, `container_name` and `image` stay strings (A's).
+#[test]
+fn diff_json_says_whether_one_container() {
+    let dir = TempDir::new("diff");
+    one_process(&dir.join("a.tar"), &Layout::podman("web"));
+    one_process(
+        &dir.join("b.tar"),
+        &podman_with("db", |c| {
+            c.insert("id".into(), format!("{:0>64}", "b0b").into());
+        }),
+    );
+    one_process(
+        &dir.join("c.tar"),
+        &podman_with("web", |c| {
+            c.remove("id");
+        }),
+    );
+    let mut bare = CheckpointWriter::new();
+    bare.process(1, 0).comm("app");
+    bare.write_dir(&dir.join("bare")).unwrap();
+    let json = |x: &str, y: &str| -> Value {
+        serde_json::from_str(&ok(dir.path(), &["diff", "--format", "json", x, y])).unwrap()
+    };
+    for (x, y, same, by, warned) in [
+        ("a.tar", "b.tar", Value::Bool(false), Value::from("id"), 1),
+        ("a.tar", "a.tar", Value::Bool(true), Value::from("id"), 0),
+        (
+            "a.tar",
+            "c.tar",
+            Value::Bool(true),
+            Value::from("name-and-image"),
+            0,
+        ),
+        ("a.tar", "bare", Value::Null, Value::Null, 0),
+    ] {
+        let j = json(x, y);
+        assert_eq!(j["same_container"], same, "{x} {y}");
+        assert_eq!(j["same_container_by"], by, "{x} {y}");
+        let w = j["warnings"].as_array().unwrap();
+        assert_eq!(w.len(), warned, "{x} {y}: {w:?}");
+        for w in w {
+            let keys: Vec<&String> = w.as_object().unwrap().keys().collect();
+            assert_eq!(keys, ["kind", "message"]);
+            assert_eq!(w["kind"], "different-containers");
+            assert!(w["message"].is_string());
+        }
+        assert_eq!(j["checkpoint_a"]["engine"], "Podman");
+        assert_eq!(
+            j["checkpoint_b"]["engine"],
+            if y == "bare" {
+                Value::Null
+            } else {
+                Value::from("Podman")
+            }
+        );
+        assert_eq!(j["container_id"], format!("{:0>64}", "c0ffee"));
+        assert_eq!(j["container_name"], "web");
+        assert!(j["image"].is_string());
+    }
+    let j = json("bare", "a.tar");
+    assert_eq!(
+        (&j["container_id"], &j["container_name"], &j["image"]),
+        (&Value::from(""), &Value::from(""), &Value::from(""))
+    );
+}

@@ -1710,7 +1710,7 @@ fn diff_two_synthetic_checkpoints() {
         "        ├── + C=4",
         "        ├── - D=5",
         "        └── ~ B: \"2\" -> \"3\"",
-        "Summary:\nCheckpoint comparison for container \nProcesses: +1 -1 ~1\n",
+        "Summary:\nCheckpoint comparison for container (name not recorded)\nProcesses: +1 -1 ~1\n",
         "500000000000-500000010000 rw-p: 1 page changed, 1 added, 1 removed",
         "+ 600000000000-600000002000 rw-p: added, 4.0 KiB dumped",
     ] {

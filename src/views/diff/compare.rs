@@ -3,6 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use super::identity::{identify, warning};
 use super::output::*;
 use crate::model::Checkpoint;
 use crate::model::memory::Memory;
@@ -91,12 +92,19 @@ fn mem_brief(pid: u32, m: &MemProc) -> ProcessInfo {
     }
 }
 
-/// The header's container id, name and image: A's ("" when it does not say).
+/// The header: checkpointctl's container id, name and image (A's, "" when it does not say),
+/// whether A and B are one container, and the warning when they are not.
 fn header(r: &mut DiffResult) {
-    let a = &r.checkpoint_a;
+    let (a, b) = (&r.checkpoint_a, &r.checkpoint_b);
     r.container_id = a.id.clone().unwrap_or_default();
     r.container_name = a.container_name.clone().unwrap_or_default();
     r.image = a.image.clone().unwrap_or_default();
+    let id = identify(a, b);
+    r.same_container = id.same;
+    r.same_container_by = id.by;
+    if let (Some(false), Some(by)) = (id.same, id.by) {
+        r.warnings.push(warning(a, b, by));
+    }
 }
 
 /// What no comparison looks at.
@@ -118,7 +126,6 @@ fn mib(bytes: i64) -> f64 {
 pub fn compare_memory_only(a: &Operand, b: &Operand) -> DiffResult {
     let (sa, sb) = (operand_side(a), operand_side(b));
     let mut r = DiffResult {
-        same_container: sa.id == sb.id,
         checkpoint_a: sa,
         checkpoint_b: sb,
         memory_only: true,
@@ -203,6 +210,7 @@ fn side(ck: &Checkpoint) -> Side {
         container_name: ck.meta.container_name.clone(),
         id: ck.meta.container_id.clone(),
         image: ck.meta.image.clone(),
+        engine: ck.meta.engine.clone(),
         created: ck.meta.created.clone(),
         checkpointed: ck.meta.checkpointed.clone(),
         processes: ck.processes.len(),
@@ -267,7 +275,6 @@ pub fn compare(a: &Checkpoint, b: &Checkpoint) -> DiffResult {
     let mut r = DiffResult {
         checkpoint_a: side(a),
         checkpoint_b: side(b),
-        same_container: a.meta.container_id == b.meta.container_id,
         ..DiffResult::default()
     };
     // Processes.

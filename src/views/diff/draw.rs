@@ -5,6 +5,9 @@
 //! checkpointctl, nothing is cut short (paths and command lines are evidence); values from the
 //! checkpoint are shown with their control characters escaped.
 
+use unicode_width::UnicodeWidthStr;
+
+use super::identity::shown;
 use super::output::*;
 use crate::format::human_size;
 use crate::views::tree::{Node, clean};
@@ -49,7 +52,60 @@ fn pages_text(p: &Pages) -> String {
     parts.join(", ")
 }
 
-const BOX: &str = "════════════════════════════════════════════════════════════════";
+/// The header box's least inner width (66 columns with its borders); it widens to its longest
+/// line.
+const BOX_WIDTH: usize = 64;
+
+/// The header box: `Checkpoint Diff`, then the container's name, image and id, one row when A
+/// and B record the same (or both nothing: `not recorded`), else a row per side (`A: `, `B: `);
+/// the engines, a row per side, only when they differ; a last part when they are different
+/// containers. Values are escaped and never cut:
+/// the box is as wide as its widest line, measured in terminal columns.
+fn header_box(r: &DiffResult) -> String {
+    let (a, b) = (&r.checkpoint_a, &r.checkpoint_b);
+    let mut rows = Vec::new();
+    for (k, va, vb) in [
+        ("Container:", &a.container_name, &b.container_name),
+        ("Image:", &a.image, &b.image),
+        ("ID:", &a.id, &b.id),
+        ("Engine:", &a.engine, &b.engine),
+    ] {
+        if k == "Engine:" && va == vb {
+            continue;
+        }
+        if va == vb {
+            rows.push(format!("{k:<10} {}", shown(va)));
+        } else {
+            rows.push(format!("{k:<10} A: {}", shown(va)));
+            rows.push(format!("{:<10} B: {}", "", shown(vb)));
+        }
+    }
+    let warning = match (r.same_container, r.same_container_by) {
+        (Some(false), Some(Basis::Id)) => Some("their container ids differ"),
+        (Some(false), Some(Basis::NameAndImage)) => Some("their names or images differ"),
+        _ => None,
+    }
+    .map(|why| format!("WARNING: A and B are different containers ({why})"));
+    let title = "Checkpoint Diff";
+    let inner = rows
+        .iter()
+        .chain(&warning)
+        .map(|l| l.width())
+        .chain([title.width(), BOX_WIDTH - 2])
+        .max()
+        .unwrap_or(BOX_WIDTH - 2);
+    let rule = "═".repeat(inner + 2);
+    let line = |l: &str| format!("║ {l}{} ║\n", " ".repeat(inner - l.width()));
+    let mut out = format!("╔{rule}╗\n{}╠{rule}╣\n", line(title));
+    for l in &rows {
+        out.push_str(&line(l));
+    }
+    if let Some(w) = &warning {
+        out.push_str(&format!("╠{rule}╣\n{}", line(w)));
+    }
+    out.push_str(&format!("╚{rule}╝\n"));
+    out
+}
 
 fn section(out: &mut String, title: &str, width: usize, body: &[String]) {
     let head = format!("┌─ {title} ");
@@ -59,10 +115,6 @@ fn section(out: &mut String, title: &str, width: usize, body: &[String]) {
         out.push_str(&format!("│ {l}\n"));
     }
     out.push_str(&format!("└{}┘\n", "─".repeat(width.saturating_sub(2))));
-}
-
-fn dash(s: &str) -> String {
-    if s.is_empty() { "-".into() } else { clean(s) }
 }
 
 /// `why` when `what` could not be compared (a pre-dump operand).
@@ -130,18 +182,7 @@ fn annotated(n: &TreeNode, r: &DiffResult) -> Node {
 
 /// The tree view of a comparison.
 pub fn tree(r: &DiffResult, show: Show) -> String {
-    let mut out = String::new();
-    out.push_str(&format!("╔{BOX}╗\n"));
-    out.push_str(&format!("║ {:<62} ║\n", "Checkpoint Diff"));
-    out.push_str(&format!("╠{BOX}╣\n"));
-    for (k, v) in [
-        ("Container:", &r.container_name),
-        ("Image:", &r.image),
-        ("ID:", &r.container_id),
-    ] {
-        out.push_str(&format!("║ {k:<10} {:<51} ║\n", dash(v)));
-    }
-    out.push_str(&format!("╚{BOX}╝\n"));
+    let mut out = header_box(r);
     for (label, s) in [("A", &r.checkpoint_a), ("B", &r.checkpoint_b)] {
         out.push_str(&format!("Checkpoint {label}: {}\n", clean(&s.path)));
         out.push_str(&format!(

@@ -24,8 +24,10 @@
 //!   sequence numbers' moves; both **dump times** ([`extra`]).
 //!
 //! Pages that cannot be read (a broken extent in either checkpoint) are counted as `unreadable`,
-//! never as equal. Checkpoints of different containers (different ids) are compared anyway, with
-//! a warning on stderr (checkpointctl refuses).
+//! never as equal. Checkpoints of different containers ([`identity`]'s rule: the container ids
+//! differ, or without ids the names or images) are compared anyway, with a warning on stderr
+//! and in the JSON's `warnings` (checkpointctl refuses); the header shows both sides' container,
+//! image, id and engine where they differ.
 //!
 //! **Pre-dumps** (`criu pre-dump`: `pagemap-<pid>.img` and `pages-*.img`, no `pstree.img`, no
 //! core / mm / files images) are compared by memory only: each pagemap's page index (PARENT pages
@@ -43,6 +45,7 @@
 pub mod compare;
 pub mod draw;
 pub mod extra;
+pub mod identity;
 pub mod output;
 pub mod pages;
 
@@ -83,12 +86,8 @@ pub fn run(
     };
     r.checkpoint_a.path = path_a.display().to_string();
     r.checkpoint_b.path = path_b.display().to_string();
-    if !r.same_container {
-        super::warn(format_args!(
-            "the checkpoints are of different containers (A: {}, B: {}); comparing anyway",
-            r.checkpoint_a.id.as_deref().unwrap_or("-"),
-            r.checkpoint_b.id.as_deref().unwrap_or("-")
-        ));
+    for w in &r.warnings {
+        super::warn(w);
     }
     let s = match opts.format {
         Format::Json => to_json(&r),

@@ -10,6 +10,10 @@
 
 use serde::Serialize;
 
+pub use super::identity::Basis;
+use super::identity::shown;
+use crate::warning::Warning;
+
 pub use crate::model::page_diff::Pages;
 
 /// One side of the comparison.
@@ -23,6 +27,8 @@ pub struct Side {
     pub container_name: Option<String>,
     pub id: Option<String>,
     pub image: Option<String>,
+    /// The container engine (Podman, CRI-O, containerd, Docker).
+    pub engine: Option<String>,
     pub checkpointed: Option<String>,
     pub processes: usize,
     pub dumped_bytes: u64,
@@ -393,7 +399,8 @@ pub struct TreeNode {
 /// The whole comparison.
 #[derive(Serialize, Debug, Clone, Default)]
 pub struct DiffResult {
-    /// A's container id, name and image ("" when the checkpoint does not say).
+    /// A's container id, name and image ("" when the checkpoint does not say; both sides' are
+    /// in `checkpoint_a` and `checkpoint_b`).
     pub container_id: String,
     pub container_name: String,
     pub image: String,
@@ -405,7 +412,13 @@ pub struct DiffResult {
     pub socket_changes: SocketChanges,
     /// checkpointctl's summary: a line naming the container, then a line per kind of change.
     pub summary: String,
-    pub same_container: bool,
+    /// Whether A and B are one container ([`super::identity`]'s rule); null when neither
+    /// records enough to tell.
+    pub same_container: Option<bool>,
+    /// What `same_container` rests on: `id` or `name-and-image` (null with it).
+    pub same_container_by: Option<Basis>,
+    /// The comparison's own warnings (`different-containers`), as `info.json` has them.
+    pub warnings: Vec<Warning>,
     /// One side (or both) is a pre-dump: only memory was compared.
     pub memory_only: bool,
     /// What could not be compared because a pre-dump does not record it
@@ -464,10 +477,23 @@ impl DiffResult {
         };
         let c = &self.counts;
         let unknown = !self.unknown.is_empty();
-        let mut s = format!(
-            "Checkpoint comparison for container {}",
-            self.container_name
+        let (a, b) = (
+            &self.checkpoint_a.container_name,
+            &self.checkpoint_b.container_name,
         );
+        let name = |n: &Option<String>| match n {
+            Some(_) => shown(n),
+            None => "(name not recorded)".to_string(),
+        };
+        let mut s = if a == b {
+            format!("Checkpoint comparison for container {}", name(a))
+        } else {
+            format!(
+                "Checkpoint comparison for containers {} (A) and {} (B)",
+                name(a),
+                name(b)
+            )
+        };
         if c.processes_added + c.processes_removed + c.processes_modified > 0 {
             let modified = if unknown {
                 "?".to_string()
