@@ -42,7 +42,7 @@ use crate::format::human_size;
 use crate::format::table;
 use crate::model::Checkpoint;
 use crate::model::memory::Memory;
-use crate::model::memory::search::{Pattern, Searchable, printable};
+use crate::model::memory::search::{Pattern, Searchable, Skipped, printable};
 use crate::model::process::Process;
 use crate::source::OpenOptions;
 use crate::source::blob::Releaser;
@@ -264,15 +264,7 @@ pub fn hexdump(out: &mut dyn Write, mem: &Memory, compact: bool) -> Result<(), E
     };
     for r in &runs {
         while let Some(k) = skipped.next_if(|k| k.start < r.start) {
-            buf.extend_from_slice(
-                format!(
-                    "{:016x}  ** {} bytes the checkpoint claims but cannot serve: {} **\n",
-                    k.start,
-                    k.len,
-                    printable(k.reason.as_bytes())
-                )
-                .as_bytes(),
-            );
+            skipped_line(&mut buf, k);
         }
         let mut prev = [0u8; 16];
         let mut prev_len = usize::MAX;
@@ -307,17 +299,22 @@ pub fn hexdump(out: &mut dyn Write, mem: &Memory, compact: bool) -> Result<(), E
         }
     }
     for k in skipped {
-        buf.extend_from_slice(
-            format!(
-                "{:016x}  ** {} bytes the checkpoint claims but cannot serve: {} **\n",
-                k.start,
-                k.len,
-                printable(k.reason.as_bytes())
-            )
-            .as_bytes(),
-        );
+        skipped_line(&mut buf, k);
     }
     flush(&mut buf, out)
+}
+
+/// The line of a hexdump that stands for a range the checkpoint claims but cannot serve.
+fn skipped_line(buf: &mut Vec<u8>, k: &Skipped) {
+    buf.extend_from_slice(
+        format!(
+            "{:016x}  ** {} bytes the checkpoint claims but cannot serve: {} **\n",
+            k.start,
+            k.len,
+            printable(k.reason.as_bytes())
+        )
+        .as_bytes(),
+    );
 }
 
 /// The search result table. With one PID: ADDRESS / MATCH / INSTANCE, as checkpointctl; over
