@@ -71,17 +71,7 @@ pub(super) fn run(
     for (row, f) in rows.iter_mut().zip(&changes) {
         row.insert(0, f.change.unwrap_or("").to_string());
     }
-    let header = [
-        "Change",
-        "Checkpoint",
-        "PID",
-        "Comm",
-        "Address",
-        "Mapping",
-        "Rule",
-        "String",
-        "Context",
-    ];
+    let header: Vec<&str> = std::iter::once("Change").chain(output::COLUMNS).collect();
     output::end(out, args.format, json_first, &header, &rows)?;
     Ok(i32::from(!changes.is_empty()))
 }

@@ -320,16 +320,7 @@ pub fn run(
         b.finish_and_clear();
     }
     result?;
-    let columns = [
-        "Checkpoint",
-        "PID",
-        "Comm",
-        "Address",
-        "Mapping",
-        "Rule",
-        "String",
-        "Context",
-    ];
+    let columns = &output::COLUMNS;
     let header = if multi { &columns[..] } else { &columns[1..] };
     output::end(out, args.format, json_first, header, &rows)?;
     if failed.load(Ordering::Relaxed) {

@@ -6,6 +6,19 @@ use super::{Finding, Format};
 use crate::format::table;
 use crate::views::{Error, write_out};
 
+/// The table's columns, in the order [`write_findings`] fills a row (`Checkpoint` only when it
+/// writes the checkpoint's column).
+pub(super) const COLUMNS: [&str; 8] = [
+    "Checkpoint",
+    "PID",
+    "Comm",
+    "Address",
+    "Mapping",
+    "Rule",
+    "String",
+    "Context",
+];
+
 /// What starts the output (`[` of a JSON array).
 pub(super) fn begin(out: &mut dyn Write, format: Format) -> Result<(), Error> {
     if format == Format::Json {
