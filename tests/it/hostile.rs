@@ -427,22 +427,29 @@ fn bad_and_swapped_magics() {
 // ------------------------------------------------------------------------------------------
 // Synthetic: pagemaps, VMAs, process trees
 
-fn pagemap_case(
-    what: &str,
-    runs: &[PageRun],
-    pages: Vec<u8>,
-) -> (Checkpoint, ckptfs::model::Memory) {
+/// The images of process 1 (`victim`) with `npages` anonymous pages at [`A`] and `data` at
+/// [`A`], and the name of its pagemap image.
+fn victim(npages: u64, data: &[u8]) -> (BTreeMap<String, Vec<u8>>, String) {
     let mut w = CheckpointWriter::new();
     w.process(1, 0)
         .comm("victim")
-        .anon(A, 64 * PAGE)
-        .pages(A, b"x");
-    let mut files = w.encode_files();
+        .anon(A, npages * PAGE)
+        .pages(A, data);
+    let files = w.encode_files();
     let pm = files
         .keys()
         .find(|k| k.starts_with("pagemap-1"))
         .cloned()
         .unwrap();
+    (files, pm)
+}
+
+fn pagemap_case(
+    what: &str,
+    runs: &[PageRun],
+    pages: Vec<u8>,
+) -> (Checkpoint, ckptfs::model::Memory) {
+    let (mut files, pm) = victim(64, b"x");
     let (id, _) = ckptfs::image::decode_pagemap("x", &files[&pm]).unwrap();
     files.insert(pm, encode_pagemap(id as u32, runs));
     files.insert(format!("pages-{id}.img"), pages);
@@ -537,17 +544,7 @@ fn pagemap_unsorted_overlapping_beyond_and_huge() {
     // 2^60 pages cannot be addressed: the pagemap is refused, the process's memory fails to read
     // (never zeros), and the rest of the process is there.
     for flags in [PE_PRESENT, PE_LAZY, PE_PARENT] {
-        let mut w = CheckpointWriter::new();
-        w.process(1, 0)
-            .comm("victim")
-            .anon(A, 4 * PAGE)
-            .pages(A, b"x");
-        let mut files = w.encode_files();
-        let pm = files
-            .keys()
-            .find(|k| k.starts_with("pagemap-1"))
-            .cloned()
-            .unwrap();
+        let (mut files, pm) = victim(4, b"x");
         files.insert(pm.clone(), encode_pagemap(1, &[run(A, 1 << 60, flags)]));
         let what = format!("2^60 pages, flags {flags}");
         let r = try_load(&what, mem_source(files), 1 << 16);
@@ -565,17 +562,7 @@ fn pagemap_unsorted_overlapping_beyond_and_huge() {
 
 #[test]
 fn missing_pagemap_of_a_live_process_fails_reads() {
-    let mut w = CheckpointWriter::new();
-    w.process(1, 0)
-        .comm("victim")
-        .anon(A, 4 * PAGE)
-        .pages(A, b"secret");
-    let mut files = w.encode_files();
-    let pm = files
-        .keys()
-        .find(|k| k.starts_with("pagemap-1"))
-        .cloned()
-        .unwrap();
+    let (mut files, pm) = victim(4, b"secret");
     files.remove(&pm);
     let ck = try_load("no pagemap", mem_source(files), 1 << 16).unwrap();
     assert!(
@@ -594,12 +581,7 @@ fn missing_pagemap_of_a_live_process_fails_reads() {
 
 #[test]
 fn vmas_overlapping_inverted_unaligned() {
-    let mut w = CheckpointWriter::new();
-    w.process(1, 0)
-        .comm("victim")
-        .anon(A, 4 * PAGE)
-        .pages(A, b"x");
-    let mut files = w.encode_files();
+    let (mut files, _) = victim(4, b"x");
     let mm: pb::MmEntry =
         ckptfs::image::decode_one("mm-1.img", &files["mm-1.img"], magic::MM).unwrap();
     let good = mm.vmas[0];
