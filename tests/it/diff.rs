@@ -595,17 +595,9 @@ fn diff_queued_data() {
 
 /// ckptfs's stdout and stderr, requiring success.
 fn ok_both(cwd: &Path, args: &[&str]) -> (String, String) {
-    let cache = TempDir::new("diff");
-    let o = Command::new(common::ckptfs())
-        .args(args)
-        .current_dir(cwd)
-        .env("XDG_CACHE_HOME", cache.path())
-        .env_remove("RUST_LOG")
-        .output()
-        .expect("run ckptfs");
-    let err = String::from_utf8_lossy(&o.stderr).into_owned();
-    assert!(o.status.success(), "ckptfs {args:?}: {err}");
-    (String::from_utf8_lossy(&o.stdout).into_owned(), err)
+    let r = common::cli::ckptfs_in(cwd, args);
+    assert_eq!(r.code, 0, "ckptfs {args:?}: {}", r.err);
+    (r.out, r.err)
 }
 
 /// The lines of the tree view's header box, checked to be a box: each starts and ends with a
