@@ -20,11 +20,8 @@ pub struct Run {
 /// milliseconds) and no `RUST_LOG`.
 pub fn ckptfs_in(cwd: &Path, args: &[&str]) -> Run {
     let cache = TempDir::new("cli");
-    let o = Command::new(super::ckptfs())
+    let o = command(Command::new(super::ckptfs()), cwd, &cache)
         .args(args)
-        .current_dir(cwd)
-        .env("XDG_CACHE_HOME", cache.path())
-        .env_remove("RUST_LOG")
         .output()
         .expect("run ckptfs");
     Run {
@@ -32,6 +29,32 @@ pub fn ckptfs_in(cwd: &Path, args: &[&str]) -> Run {
         err: String::from_utf8_lossy(&o.stderr).into_owned(),
         code: o.status.code().unwrap_or(-1),
     }
+}
+
+/// [`ckptfs_in`] as `ckptfs ARGS 2>&1` through the shell: stdout and stderr as one stream, in
+/// the order a terminal (or bats) shows them, and the exit code.
+pub fn ckptfs_merged(cwd: &Path, args: &[&str]) -> (String, i32) {
+    let cache = TempDir::new("cli");
+    let mut sh = Command::new("sh");
+    sh.arg("-c")
+        .arg("exec \"$0\" \"$@\" 2>&1")
+        .arg(super::ckptfs());
+    let o = command(sh, cwd, &cache)
+        .args(args)
+        .output()
+        .expect("run ckptfs");
+    (
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        o.status.code().unwrap_or(-1),
+    )
+}
+
+/// `cmd` run in `cwd` with `cache` as its `XDG_CACHE_HOME` and no `RUST_LOG`.
+fn command(mut cmd: Command, cwd: &Path, cache: &TempDir) -> Command {
+    cmd.current_dir(cwd)
+        .env("XDG_CACHE_HOME", cache.path())
+        .env_remove("RUST_LOG");
+    cmd
 }
 
 /// One JSON value a line (`--format jsonl`); panics naming a line that is not JSON.

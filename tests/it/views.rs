@@ -14,7 +14,7 @@ use std::process::Command;
 
 use ckptfs::writer::{CheckpointWriter, Compression, File, Layout, PE_PRESENT, Vma};
 use common::TempDir;
-use common::cli::{ckptfs_in, json_lines};
+use common::cli::{ckptfs_in, ckptfs_merged, json_lines};
 use common::writer::{CROSS_BASE, cross_boundary_dump};
 use serde_json::Value;
 
@@ -888,48 +888,23 @@ fn memparse_table_matches_checkpointctl() {
 fn memparse_search_and_regex_match_checkpointctl() {
     let Some(f) = fixtures() else { return };
     let d = busybox(&f);
-    let out = ok(
-        &d,
-        &[
-            "memparse",
-            "-p",
-            "1",
-            "-s",
-            "PODBB",
-            "-c",
-            "8",
-            "checkpoint.tar.gz",
-        ],
-    );
-    assert_eq!(out, golden(&f, "memparse-pid1-search.txt"));
-    let out = ok(
-        &d,
-        &[
-            "memparse",
-            "-p",
-            "1",
-            "--search-regex",
-            "POSTGRES_PASSWORD=[A-Za-z0-9_-]+",
-            "checkpoint.tar.gz",
-        ],
-    );
-    assert_eq!(out, golden(&f, "memparse-pid1-regex.txt"));
-    // Long options, no match.
-    let out = ok(
-        &d,
-        &[
-            "memparse",
-            "--pid",
-            "7",
-            "--search",
-            "NOT-THERE-at-all",
-            "checkpoint.tar.gz",
-        ],
-    );
-    assert_eq!(
-        out,
-        "No matches for pattern \"NOT-THERE-at-all\" in the memory of PID 7\n"
-    );
+    for (args, want) in [
+        ("-p 1 -s PODBB -c 8", golden(&f, "memparse-pid1-search.txt")),
+        (
+            "-p 1 --search-regex POSTGRES_PASSWORD=[A-Za-z0-9_-]+",
+            golden(&f, "memparse-pid1-regex.txt"),
+        ),
+        // Long options, no match.
+        (
+            "--pid 7 --search NOT-THERE-at-all",
+            "No matches for pattern \"NOT-THERE-at-all\" in the memory of PID 7\n".to_string(),
+        ),
+    ] {
+        let mut all = vec!["memparse"];
+        all.extend(args.split(' '));
+        all.push("checkpoint.tar.gz");
+        assert_eq!(ok(&d, &all), want, "memparse {args}");
+    }
     // Without -p: every process, with a PID column.
     let out = ok(
         &d,
@@ -1467,17 +1442,24 @@ fn list_kubelet_directory() {
     assert!(e.contains("does-not-exist"), "{e}");
 }
 
-#[test]
-fn inspect_crio_metadata() {
+/// `ck.tar` in a fresh directory: CRI-O's archive of pod `web-7d9f`'s `nginx` (one process),
+/// checkpointed at `checkpointed`.
+fn crio_nginx_tar(checkpointed: &str) -> TempDir {
     let dir = TempDir::new("views");
     let mut w = CheckpointWriter::new();
     w.process(1, 0).comm("nginx");
     w.write_tar(
         &dir.path().join("ck.tar"),
-        &crio_layout("web-7d9f", "prod-ns", "nginx", "2026-11-28T14:47:37.5Z"),
+        &crio_layout("web-7d9f", "prod-ns", "nginx", checkpointed),
         Compression::None,
     )
     .unwrap();
+    dir
+}
+
+#[test]
+fn inspect_crio_metadata() {
+    let dir = crio_nginx_tar("2026-11-28T14:47:37.5Z");
     let out = ok(dir.path(), &["inspect", "--metadata", "ck.tar"]);
     for l in [
         "\nnginx\n",
@@ -1512,15 +1494,7 @@ fn inspect_crio_metadata() {
 /// zero time (a time never set) gives no line and no JSON field, and is no dump time elsewhere.
 #[test]
 fn inspect_go_zero_checkpointed_time() {
-    let dir = TempDir::new("views");
-    let mut w = CheckpointWriter::new();
-    w.process(1, 0).comm("nginx");
-    w.write_tar(
-        &dir.path().join("ck.tar"),
-        &crio_layout("web-7d9f", "prod-ns", "nginx", "0001-01-01T00:00:00Z"),
-        Compression::None,
-    )
-    .unwrap();
+    let dir = crio_nginx_tar("0001-01-01T00:00:00Z");
     let out = ok(dir.path(), &["inspect", "ck.tar"]);
     assert!(
         out.contains("├── Created: 2026-11-28T09:00:00Z\n├── Engine: CRI-O\n"),
@@ -2170,26 +2144,6 @@ fn diff_pre_dump_reports_changed_pages_per_vma() {
 
 // ---------------------------------------------------------------- partial archives
 
-/// Runs `ckptfs ARGS 2>&1` through the shell: stdout and stderr as one stream, in the order a
-/// terminal (or bats) shows them.
-fn merged(cwd: &Path, args: &[&str]) -> (String, i32) {
-    let cache = TempDir::new("views");
-    let o = Command::new("sh")
-        .arg("-c")
-        .arg("exec \"$0\" \"$@\" 2>&1")
-        .arg(common::ckptfs())
-        .args(args)
-        .current_dir(cwd)
-        .env("XDG_CACHE_HOME", cache.path())
-        .env_remove("RUST_LOG")
-        .output()
-        .expect("run ckptfs");
-    (
-        String::from_utf8_lossy(&o.stdout).into_owned(),
-        o.status.code().unwrap_or(-1),
-    )
-}
-
 /// A Podman archive whose checkpoint/ lost its images (checkpointctl's test data): the metadata
 /// is shown, exit 0, and one warning, after the output, says the images are missing.
 #[test]
@@ -2222,7 +2176,7 @@ fn metadata_only_archive_shows_its_metadata() {
             .filter(|l| l.contains("pstree.img is missing"))
             .collect();
         assert_eq!(warnings.len(), 1, "{args:?}: {}", r.err);
-        let (all, code) = merged(dir.path(), args);
+        let (all, code) = ckptfs_merged(dir.path(), args);
         assert_eq!(code, 0);
         let last = all.trim_end().lines().last().unwrap_or("");
         assert!(
