@@ -9,11 +9,14 @@
 //!   (by device, inode, size and modification time: a rewritten file is a new entry) is
 //!   described from its `config.dump` / `spec.dump` only ([`crate::model::catalog::describe`]:
 //!   a `.tar` is read header by header, a compressed archive as a stream until both are found).
-//!   What is not a checkpoint is skipped, logged once. Names starting with `.` are skipped
-//!   (partial downloads, caches). A checkpoint removed from the directory leaves the listing
+//!   What is not a checkpoint is skipped, logged once (below the top, and for a directory holding
+//!   a checkpoint, only in the debug log). A directory that is not a checkpoint is looked into,
+//!   down to [`MAX_DEPTH`] levels, each directory once; the mount itself, reached through a link,
+//!   never. Names starting with `.` are skipped (partial downloads, caches). A checkpoint removed from the directory leaves the listing
 //!   at the next scan, and its slot with it.
 //! - **Names**: `<namespace>_<pod>_<container>_<time>` when the metadata (or the kubelet's file
-//!   name) gives all four, else the file name; made safe as one path component (no `/`, no NUL, no
+//!   name) gives all four, else the file name (below the top: the path from the mounted
+//!   directory, `case-7/checkpoint.tar.gz`, which is also its SOURCE); made safe as one path component (no `/`, no NUL, no
 //!   control characters, not `.` or `..`, at most 255 bytes) and unique (`~2`, `~3` in the order
 //!   found, never `checkpoints`, the table's name). A member keeps its name while it is listed.
 //! - **Slots**: each member gets a slot number, never reused during the mount; the mount's inode
@@ -53,6 +56,28 @@ struct Identity {
     mtime: i64,
     mtime_nsec: i64,
 }
+
+/// An entry a scan met.
+#[derive(Clone)]
+struct Found {
+    /// Its path from the mounted directory (`case-7/checkpoint.tar.gz`).
+    rel: String,
+    path: PathBuf,
+    id: Identity,
+    mtime: SystemTime,
+    dir: bool,
+    /// 1 for an entry of the mounted directory, 2 for one of its subdirectories...
+    depth: usize,
+}
+
+/// How deep a scan looks for checkpoints in directories that are not checkpoints: Docker keeps
+/// one at `<docker root>/containers/<id>/checkpoints/<name>`, so a case folder holding a copy of
+/// Docker's directory needs six levels (`DIR/case/docker/containers/<id>/checkpoints/ck1`).
+const MAX_DEPTH: usize = 6;
+
+/// At most this many entries below the top level are looked at per scan (a case folder holding
+/// a whole root filesystem is not walked to its end).
+const MAX_NESTED: usize = 10_000;
 
 /// One checkpoint of the directory.
 pub struct Member<T> {
@@ -169,7 +194,7 @@ impl<T: Clone> Collection<T> {
     }
 
     fn scan_locked(&self) {
-        let rd = match std::fs::read_dir(&self.dir) {
+        let top = match std::fs::read_dir(&self.dir) {
             Ok(rd) => rd,
             Err(e) => {
                 let why = format!("{}: cannot list: {e}", self.dir.display());
@@ -182,60 +207,96 @@ impl<T: Clone> Collection<T> {
                 return;
             }
         };
-        let mut found: Vec<(String, PathBuf, Identity, SystemTime)> = Vec::new();
-        for e in rd.flatten() {
-            let file_name = e.file_name().to_string_lossy().into_owned();
-            if file_name.starts_with('.') {
-                continue;
-            }
-            let path = e.path();
-            if self.exclude.as_deref() == Some(path.as_path()) {
-                continue;
-            }
-            // Follows a symbolic link (a directory of links to evidence elsewhere works).
-            let Ok(md) = std::fs::metadata(&path) else {
-                debug!("{}: cannot stat; skipped", path.display());
-                continue;
-            };
-            if !md.is_file() && !md.is_dir() {
-                continue;
-            }
-            let id = Identity {
-                dev: md.dev(),
-                ino: md.ino(),
-                size: if md.is_dir() { 0 } else { md.len() },
-                mtime: md.mtime(),
-                mtime_nsec: md.mtime_nsec(),
-            };
-            let mtime = md.modified().unwrap_or(SystemTime::UNIX_EPOCH);
-            found.push((file_name, path, id, mtime));
+        // Level by level: a directory that is not a checkpoint is looked into (a case folder
+        // holding the checkpoint beside its notes), down to MAX_DEPTH, each directory once.
+        let mut found: Vec<Found> = Vec::new();
+        let mut described: Vec<(Found, Result<Listed, String>)> = Vec::new();
+        let mut visited: HashSet<(u64, u64)> = HashSet::new();
+        let own = std::fs::metadata(&self.dir).ok();
+        if let Some(md) = &own {
+            visited.insert((md.dev(), md.ino()));
         }
-        found.sort_by(|a, b| a.0.cmp(&b.0));
+        // The mount itself, reached through a link, is never looked into: that would read the
+        // mount from within. Its device comes from the kernel's mount table, not from a `stat`
+        // through the mount.
+        let mount = self
+            .exclude
+            .as_deref()
+            .and_then(mount_device)
+            .filter(|d| own.as_ref().is_none_or(|o| o.dev() != *d));
+        let mut level = self.entries(top, "", mount);
+        let mut nested = 0usize;
+        for depth in 1..=MAX_DEPTH {
+            // Describe the new entries without holding the lock (a compressed archive is read
+            // as a stream until its metadata is found).
+            let new: Vec<&Found> = {
+                let st = self.lock();
+                level
+                    .iter()
+                    .filter(|f| !st.seen.contains_key(&f.id))
+                    .collect()
+            };
+            let mut not_checkpoints: HashSet<Identity> = HashSet::new();
+            for f in new {
+                let mut result = describe(&f.path);
+                match &mut result {
+                    // Below the top, the path from the mounted directory names it.
+                    Ok(listed) if depth > 1 => listed.name = f.rel.clone(),
+                    Ok(_) => {}
+                    Err(_) => {
+                        not_checkpoints.insert(f.id);
+                    }
+                }
+                described.push((f.clone(), result));
+            }
+            let mut next = Vec::new();
+            if depth < MAX_DEPTH {
+                let st = self.lock();
+                for f in level.iter().filter(|f| f.dir) {
+                    let skipped = not_checkpoints.contains(&f.id)
+                        || matches!(st.seen.get(&f.id), Some(Seen::Skipped));
+                    if !skipped || !visited.insert((f.id.dev, f.id.ino)) {
+                        continue;
+                    }
+                    if nested >= MAX_NESTED {
+                        debug!(
+                            "{}: not looked into: {MAX_NESTED} entries seen",
+                            f.path.display()
+                        );
+                        continue;
+                    }
+                    if let Ok(rd) = std::fs::read_dir(&f.path) {
+                        let inner = self.entries(rd, &f.rel, mount);
+                        nested += inner.len();
+                        next.extend(inner);
+                    }
+                }
+            }
+            found.extend(level);
+            level = next;
+            if level.is_empty() {
+                break;
+            }
+        }
         // The same file reached by two names (links) is one checkpoint, under its first name.
         let mut ids = HashSet::new();
-        found.retain(|f| ids.insert(f.2));
-
-        // Describe the new entries without holding the lock (a compressed archive is read as a
-        // stream until its metadata is found).
-        let new: Vec<_> = {
-            let st = self.lock();
-            found
-                .iter()
-                .filter(|f| !st.seen.contains_key(&f.2))
-                .cloned()
-                .collect()
-        };
-        let described: Vec<(Identity, Result<Listed, String>, PathBuf, SystemTime)> = new
-            .into_iter()
-            .map(|(_, path, id, mtime)| (id, describe(&path), path, mtime))
+        found.retain(|f| ids.insert(f.id));
+        let mut once = HashSet::new();
+        described.retain(|d| once.insert(d.0.id));
+        // Where a checkpoint lies below a directory that is not one, that directory is not
+        // worth a warning.
+        let holders: Vec<PathBuf> = described
+            .iter()
+            .filter(|d| d.1.is_ok() && d.0.depth > 1)
+            .map(|d| d.0.path.clone())
             .collect();
 
         let mut st = self.lock();
         st.error = None;
         let mut seen: HashMap<Identity, Seen<T>> = HashMap::with_capacity(found.len());
-        for (_, _, id, _) in &found {
-            if let Some(s) = st.seen.remove(id) {
-                seen.insert(*id, s);
+        for f in &found {
+            if let Some(s) = st.seen.remove(&f.id) {
+                seen.insert(f.id, s);
             }
         }
         let mut taken: HashSet<String> = seen
@@ -245,7 +306,10 @@ impl<T: Clone> Collection<T> {
                 Seen::Skipped => None,
             })
             .collect();
-        for (id, result, path, mtime) in described {
+        for (f, result) in described {
+            let Found {
+                id, path, mtime, ..
+            } = f.clone();
             match result {
                 Ok(listed) => {
                     for w in &listed.warnings {
@@ -269,7 +333,12 @@ impl<T: Clone> Collection<T> {
                     );
                 }
                 Err(why) => {
-                    warn!("{}: skipped, not a checkpoint: {why}", path.display());
+                    let holds = f.dir && holders.iter().any(|h| h.starts_with(&path));
+                    if f.depth == 1 && !holds {
+                        warn!("{}: skipped, not a checkpoint: {why}", path.display());
+                    } else {
+                        debug!("{}: not a checkpoint: {why}", path.display());
+                    }
                     seen.insert(id, Seen::Skipped);
                 }
             }
@@ -285,6 +354,61 @@ impl<T: Clone> Collection<T> {
         st.listing = listing;
         st.seen = seen;
         st.scanned = Some(Instant::now());
+    }
+
+    /// The entries of one directory worth a look, in name order: regular files and directories
+    /// (links followed), not hidden, not the mount point nor anything in the mount. `rel` is the
+    /// directory's path from the mounted one.
+    fn entries(&self, rd: std::fs::ReadDir, rel: &str, mount: Option<u64>) -> Vec<Found> {
+        let depth = if rel.is_empty() {
+            1
+        } else {
+            rel.matches('/').count() + 2
+        };
+        let mut out = Vec::new();
+        for e in rd.flatten() {
+            let file_name = e.file_name().to_string_lossy().into_owned();
+            if file_name.starts_with('.') {
+                continue;
+            }
+            let path = e.path();
+            if self.exclude.as_deref() == Some(path.as_path()) {
+                continue;
+            }
+            // Follows a symbolic link (a directory of links to evidence elsewhere works).
+            let Ok(md) = std::fs::metadata(&path) else {
+                debug!("{}: cannot stat; skipped", path.display());
+                continue;
+            };
+            if !md.is_file() && !md.is_dir() {
+                continue;
+            }
+            if mount == Some(md.dev()) {
+                debug!("{}: the mount itself; skipped", path.display());
+                continue;
+            }
+            let id = Identity {
+                dev: md.dev(),
+                ino: md.ino(),
+                size: if md.is_dir() { 0 } else { md.len() },
+                mtime: md.mtime(),
+                mtime_nsec: md.mtime_nsec(),
+            };
+            out.push(Found {
+                rel: if rel.is_empty() {
+                    file_name
+                } else {
+                    format!("{rel}/{file_name}")
+                },
+                path,
+                id,
+                mtime: md.modified().unwrap_or(SystemTime::UNIX_EPOCH),
+                dir: md.is_dir(),
+                depth,
+            });
+        }
+        out.sort_by(|a, b| a.rel.cmp(&b.rel));
+        out
     }
 
     /// The members of the last scan, in name order.
@@ -332,6 +456,54 @@ impl<T: Clone> Collection<T> {
             })
             .clone()
     }
+}
+
+/// The device of what is mounted at `mountpoint`, from `/proc/self/mountinfo` (the last mount
+/// there wins); `None` when nothing is, or the table cannot be read.
+fn mount_device(mountpoint: &Path) -> Option<u64> {
+    let table = std::fs::read_to_string("/proc/self/mountinfo").ok()?;
+    mountinfo_device(&table, mountpoint)
+}
+
+/// [`mount_device`] on the text of a mountinfo table: `ID PARENT MAJOR:MINOR ROOT MOUNTPOINT ...`,
+/// the mount point with space, tab, newline and backslash written as octal escapes.
+fn mountinfo_device(table: &str, mountpoint: &Path) -> Option<u64> {
+    let want = mountpoint.as_os_str().as_encoded_bytes();
+    table
+        .lines()
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split(' ').collect();
+            let (major, minor) = f.get(2)?.split_once(':')?;
+            if unescape_octal(f.get(4)?) != want {
+                return None;
+            }
+            Some(libc::makedev(major.parse().ok()?, minor.parse().ok()?))
+        })
+        .next_back()
+}
+
+/// `\NNN` octal escapes of a mountinfo field undone.
+fn unescape_octal(s: &str) -> Vec<u8> {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let code = b
+            .get(i + 1..i + 4)
+            .filter(|d| b[i] == b'\\' && d.iter().all(|c| (b'0'..=b'7').contains(c)))
+            .and_then(|d| u8::from_str_radix(std::str::from_utf8(d).ok()?, 8).ok());
+        match code {
+            Some(c) => {
+                out.push(c);
+                i += 4;
+            }
+            None => {
+                out.push(b[i]);
+                i += 1;
+            }
+        }
+    }
+    out
 }
 
 /// What a member is called before it is made safe and unique.
@@ -553,5 +725,69 @@ mod tests {
         assert_eq!(unique(&long, &mut taken), long);
         let second = unique(&long, &mut taken);
         assert!(second.len() <= 255 && second.ends_with("~2"));
+    }
+
+    #[test]
+    fn looks_into_folders_that_are_not_checkpoints() {
+        let tmp = tempfile::tempdir().unwrap();
+        let d = tmp.path();
+        let c: Collection<String> =
+            Collection::new(d.to_path_buf(), Box::new(|p| Ok(p.display().to_string())));
+        // A case folder: the checkpoint beside the analyst's notes.
+        std::fs::create_dir_all(d.join("case-1")).unwrap();
+        std::fs::write(d.join("case-1/notes.txt"), "not a checkpoint").unwrap();
+        checkpoint_dir(&d.join("case-1"), "dump", None);
+        // Docker's own layout, six levels down.
+        let docker = d.join("case-2/docker/containers/abc/checkpoints");
+        std::fs::create_dir_all(&docker).unwrap();
+        checkpoint_dir(&docker, "ck1", None);
+        // Seven levels down: not looked for.
+        let deep = d.join("a/b/c/d/e/f");
+        std::fs::create_dir_all(&deep).unwrap();
+        checkpoint_dir(&deep, "ck", None);
+        // A link back up is looked into once.
+        std::os::unix::fs::symlink(d, d.join("case-1/up")).unwrap();
+        // Nothing below a checkpoint is looked into; one at the top keeps its file name.
+        let top = checkpoint_dir(d, "top", None);
+        checkpoint_dir(&top, "inner", None);
+        c.scan();
+        assert_eq!(
+            names(&c),
+            [
+                "case-1_dump",
+                "case-2_docker_containers_abc_checkpoints_ck1",
+                "top"
+            ]
+        );
+        let m = c.by_name("case-1_dump").unwrap();
+        assert_eq!(m.listed.name, "case-1/dump");
+        assert_eq!(m.path, d.join("case-1/dump"));
+        assert_eq!(c.by_name("top").unwrap().listed.name, "top");
+        // Added to a folder already looked into: found by the next scan, the others kept.
+        checkpoint_dir(&d.join("case-2/docker"), "later", None);
+        c.scan();
+        assert_eq!(
+            names(&c),
+            [
+                "case-1_dump",
+                "case-2_docker_containers_abc_checkpoints_ck1",
+                "case-2_docker_later",
+                "top"
+            ]
+        );
+        assert_eq!(c.by_name("case-1_dump").unwrap().slot, m.slot);
+    }
+
+    #[test]
+    fn mount_device_from_mountinfo() {
+        let table = "22 1 0:21 / /proc rw - proc proc rw\n\
+                     90 29 0:77 / /tmp/a\\040b/mnt rw,nosuid - fuse ckptfs rw\n\
+                     91 29 0:78 / /tmp/a\\040b/mnt rw,nosuid - fuse ckptfs rw\n";
+        assert_eq!(
+            mountinfo_device(table, Path::new("/tmp/a b/mnt")),
+            Some(libc::makedev(0, 78))
+        );
+        assert_eq!(mountinfo_device(table, Path::new("/tmp/a")), None);
+        assert_eq!(unescape_octal(r"a\134b\011"), b"a\\b\t");
     }
 }

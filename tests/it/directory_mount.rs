@@ -18,6 +18,8 @@
 //!   apart from the cache copy's path; the top directory apart from its time), and both agree with the ground truth (`check-mount.py` gives
 //!   the same report on both; the markers the checkpoint holds in `rootfs/` and in memory are
 //!   found there by `grep -r`).
+//! - `case_folders`: checkpoints in case folders below the directory (beside notes), found and
+//!   named by their path, each member's subtree equal to its mount alone.
 //! - `mountpoint_inside_the_directory`: the mount point (and a link to it) in the directory.
 //! - `progress_on_the_mount_terminal`: the daemon draws a decompression's progress on the terminal
 //!   it was mounted from, at the first access.
@@ -322,6 +324,54 @@ fn first_access_opens_one() {
             std::fs::read(m.join(format!("{one}/{f}"))).unwrap(),
             std::fs::read(alone.join(f)).unwrap(),
             "{f}"
+        );
+    }
+}
+
+/// A folder of cases, as evidence is often kept: each checkpoint in its own case folder beside
+/// notes (one as `case-a/checkpoint.tar.gz`, one as `case-b/host-1/images/`), a README at the
+/// top. Each is found, named by its path from the mounted folder, its SOURCE that path, and its
+/// subtree equals a mount of it alone; the notes and the README are no members.
+#[test]
+fn case_folders() {
+    let Some(fx) = fixtures() else { return };
+    if !have_fuse() {
+        return;
+    }
+    let staging = TempDir::new("case-folders");
+    let dir = staging.join("cases");
+    std::fs::create_dir_all(dir.join("case-a")).unwrap();
+    std::fs::create_dir_all(dir.join("case-b/host-1")).unwrap();
+    std::fs::write(dir.join("README.md"), "# cases\n").unwrap();
+    std::fs::write(dir.join("case-a/notes.txt"), "seized 10:02\n").unwrap();
+    let busybox = fx.join("podman-busybox/checkpoint.tar.gz");
+    let plain = fx.join("secretd-plain/images");
+    std::os::unix::fs::symlink(&busybox, dir.join("case-a/checkpoint.tar.gz")).unwrap();
+    std::os::unix::fs::symlink(&plain, dir.join("case-b/host-1/images")).unwrap();
+    let all = Mount::new(&dir);
+    let names: Vec<String> = table(&all).into_iter().map(|(n, _)| n).collect();
+    assert_eq!(
+        names,
+        ["case-a_checkpoint.tar.gz", "case-b_host-1_images"],
+        "{}",
+        std::fs::read_to_string(all.join("checkpoints")).unwrap()
+    );
+    let text = std::fs::read_to_string(all.join("checkpoints")).unwrap();
+    for source in ["case-a/checkpoint.tar.gz", "case-b/host-1/images"] {
+        assert!(
+            text.lines().any(|l| l.ends_with(&format!("   {source}"))),
+            "{source}: {text}"
+        );
+    }
+    for (name, input) in [
+        ("case-a_checkpoint.tar.gz", &busybox),
+        ("case-b_host-1_images", &plain),
+    ] {
+        let alone = Mount::new(input);
+        let (a, m) = (subtree(&alone.mnt), subtree(&all.join(name)));
+        assert!(
+            !a.is_empty() && a == m,
+            "{name}: differs from its mount alone"
         );
     }
 }
