@@ -11,7 +11,9 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use super::error::{Error, show};
-use super::layout::{CHECKPOINT_DIR, Found, parent_link_text};
+use super::layout::{
+    CHECKPOINT_DIR, Found, Stop, not_an_image_dir, parent_link_text, parent_to_follow,
+};
 use super::tar::MAX_ENTRIES;
 use super::{Blob, ImageDir, Layout, MAX_PARENT_DEPTH};
 use crate::warning::{Kind, Warnings};
@@ -162,6 +164,22 @@ fn count_one(count: &mut usize, at: &Path) -> Result<(), Error> {
     Ok(())
 }
 
+/// The name of `ent` (at `path`), or None with a warning when it is not UTF-8 (the entry is
+/// ignored).
+fn utf8_name(ent: &fs::DirEntry, path: &Path, warnings: &mut Warnings) -> Option<String> {
+    let name = ent.file_name().to_str().map(str::to_string);
+    if name.is_none() {
+        warnings.push(
+            Kind::NameNotUtf8,
+            format!(
+                "{}: name is not UTF-8: ignored",
+                show(path.as_os_str().as_encoded_bytes())
+            ),
+        );
+    }
+    name
+}
+
 /// The image directory `dir` (canonical) and its parent chain.
 fn image_dir(
     dir: &Path,
@@ -177,14 +195,7 @@ fn image_dir(
         let ent = ent.map_err(|e| Error::io(dir, "cannot list the image directory", e))?;
         count_one(count, dir)?;
         let path = ent.path();
-        let Some(name) = ent.file_name().to_str().map(str::to_string) else {
-            warnings.push(
-                Kind::NameNotUtf8,
-                format!(
-                    "{}: name is not UTF-8: ignored",
-                    show(path.as_os_str().as_encoded_bytes())
-                ),
-            );
+        let Some(name) = utf8_name(&ent, &path, warnings) else {
             continue;
         };
         if name == "parent" {
@@ -208,54 +219,35 @@ fn image_dir(
             );
         }
     }
-    let parent = match parent_dir(dir) {
-        Ok(None) => None,
-        Err(w) => {
+    let found = parent_dir(dir);
+    let parent = parent_to_follow(found, visited, warnings, |stop, p| match stop {
+        Stop::Loop => format!(
+            "{}: the parent chain loops back to {}: stopped there",
+            dir.join("parent").display(),
+            p.display()
+        ),
+        Stop::TooLong => format!(
+            "{}: parent chain longer than {MAX_PARENT_DEPTH}: stopped here",
+            dir.display()
+        ),
+    })
+    .and_then(|p| {
+        if !has_images(&p) && !has_pagemap(&p) {
+            let w = not_an_image_dir(&p.display().to_string(), &dir.display().to_string());
             warnings.push(Kind::ParentChain, w);
-            None
         }
-        Ok(Some(p)) => {
-            if visited.contains(&p) {
+        let label = p.display().to_string();
+        match image_dir(&p, label, visited, warnings, count) {
+            Ok(d) => Some(Box::new(d)),
+            Err(e) => {
                 warnings.push(
                     Kind::ParentChain,
-                    format!(
-                        "{}: the parent chain loops back to {}: stopped there",
-                        dir.join("parent").display(),
-                        p.display()
-                    ),
+                    format!("{e}: incremental pages of the parent are unavailable"),
                 );
                 None
-            } else if visited.len() > MAX_PARENT_DEPTH {
-                warnings.push(
-                    Kind::ParentChain,
-                    format!(
-                        "{}: parent chain longer than {MAX_PARENT_DEPTH}: stopped here",
-                        dir.display()
-                    ),
-                );
-                None
-            } else {
-                if !has_images(&p) && !has_pagemap(&p) {
-                    warnings.push(Kind::ParentChain, format!(
-                        "{}: the parent of {} does not look like a CRIU image directory (no inventory.img, pstree.img or pagemap-*.img)",
-                        p.display(),
-                        dir.display()
-                    ));
-                }
-                let label = p.display().to_string();
-                match image_dir(&p, label, visited, warnings, count) {
-                    Ok(d) => Some(Box::new(d)),
-                    Err(e) => {
-                        warnings.push(
-                            Kind::ParentChain,
-                            format!("{e}: incremental pages of the parent are unavailable"),
-                        );
-                        None
-                    }
-                }
             }
         }
-    };
+    });
     let written = ["inventory.img", "pstree.img"].iter().find_map(|n| {
         fs::symlink_metadata(dir.join(n))
             .and_then(|m| m.modified())
@@ -364,14 +356,7 @@ fn walk(
     for ent in ents {
         count_one(count, top)?;
         let path = ent.path();
-        let Some(name) = ent.file_name().to_str().map(str::to_string) else {
-            warnings.push(
-                Kind::NameNotUtf8,
-                format!(
-                    "{}: name is not UTF-8: ignored",
-                    show(path.as_os_str().as_encoded_bytes())
-                ),
-            );
+        let Some(name) = utf8_name(&ent, &path, warnings) else {
             continue;
         };
         let relp = if rel.is_empty() {

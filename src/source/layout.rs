@@ -52,6 +52,50 @@ fn looks_like_image_dir(idx: &TarIndex, dir: &str) -> bool {
             .any(|(n, _)| n.starts_with("pagemap-") && n.ends_with(".img"))
 }
 
+/// Why the parent of an image directory is not followed.
+pub(super) enum Stop {
+    /// It is already in the chain.
+    Loop,
+    /// The chain is longer than [`MAX_PARENT_DEPTH`].
+    TooLong,
+}
+
+/// The parent to follow of an image directory whose chain so far is `visited`, from what its
+/// `parent` link gave (`found`: none, the parent, or a warning why it cannot be followed). None,
+/// with a warning, when finding it failed, when it is already in the chain or when the chain is
+/// too long (those two worded by `stopped`, which names the places as its input does).
+pub(super) fn parent_to_follow<P: PartialEq>(
+    found: Result<Option<P>, String>,
+    visited: &[P],
+    warnings: &mut Warnings,
+    stopped: impl FnOnce(Stop, &P) -> String,
+) -> Option<P> {
+    let p = match found {
+        Ok(p) => p?,
+        Err(w) => {
+            warnings.push(Kind::ParentChain, w);
+            return None;
+        }
+    };
+    let stop = if visited.contains(&p) {
+        Stop::Loop
+    } else if visited.len() > MAX_PARENT_DEPTH {
+        Stop::TooLong
+    } else {
+        return Some(p);
+    };
+    warnings.push(Kind::ParentChain, stopped(stop, &p));
+    None
+}
+
+/// The warning for a `parent` of image directory `child` that has none of the images (it is
+/// followed all the same).
+pub(super) fn not_an_image_dir(parent: &str, child: &str) -> String {
+    format!(
+        "{parent}: the parent of {child} does not look like a CRIU image directory (no inventory.img, pstree.img or pagemap-*.img)"
+    )
+}
+
 fn label(idx: &TarIndex, dir: &str) -> String {
     if dir.is_empty() {
         format!("{}:./", idx.archive.display())
@@ -134,45 +178,26 @@ fn image_dir(
             Node::Dir => {}
         }
     }
-    let parent = match parent_dir(idx, dir) {
-        Ok(None) => None,
-        Err(w) => {
+    let found = parent_dir(idx, dir);
+    let parent = parent_to_follow(found, visited, warnings, |stop, p| match stop {
+        Stop::Loop => format!(
+            "{}: the parent chain loops back to {}: stopped there",
+            idx.archive.display(),
+            label(idx, p)
+        ),
+        Stop::TooLong => format!(
+            "{}: parent chain longer than {MAX_PARENT_DEPTH}: stopped at {}",
+            idx.archive.display(),
+            label(idx, dir)
+        ),
+    })
+    .map(|p| {
+        if !looks_like_image_dir(idx, &p) {
+            let w = not_an_image_dir(&label(idx, &p), &label(idx, dir));
             warnings.push(Kind::ParentChain, w);
-            None
         }
-        Ok(Some(p)) => {
-            if visited.contains(&p) {
-                warnings.push(
-                    Kind::ParentChain,
-                    format!(
-                        "{}: the parent chain loops back to {}: stopped there",
-                        idx.archive.display(),
-                        label(idx, &p)
-                    ),
-                );
-                None
-            } else if visited.len() > MAX_PARENT_DEPTH {
-                warnings.push(
-                    Kind::ParentChain,
-                    format!(
-                        "{}: parent chain longer than {MAX_PARENT_DEPTH}: stopped at {}",
-                        idx.archive.display(),
-                        label(idx, dir)
-                    ),
-                );
-                None
-            } else {
-                if !looks_like_image_dir(idx, &p) {
-                    warnings.push(Kind::ParentChain, format!(
-                        "{}: the parent of {} does not look like a CRIU image directory (no inventory.img, pstree.img or pagemap-*.img)",
-                        label(idx, &p),
-                        label(idx, dir)
-                    ));
-                }
-                Some(Box::new(image_dir(idx, &p, visited, warnings)))
-            }
-        }
-    };
+        Box::new(image_dir(idx, &p, visited, warnings))
+    });
     ImageDir {
         label: label(idx, dir),
         files,
