@@ -8,7 +8,8 @@
 //! - **Scanning** reads the directory and `stat`s each entry; an entry seen for the first time
 //!   (by device, inode, size and modification time: a rewritten file is a new entry) is
 //!   described from its `config.dump` / `spec.dump` only ([`crate::model::catalog::describe`]:
-//!   a `.tar` is read header by header, a compressed archive as a stream until both are found).
+//!   a `.tar` is read header by header, a compressed archive as a stream until both are found;
+//!   a checkpoint image from its annotations and the start of its layer).
 //!   What is not a checkpoint is skipped, logged once (below the top, and for a directory holding
 //!   a checkpoint, only in the debug log). A directory that is not a checkpoint is looked into,
 //!   down to [`MAX_DEPTH`] levels, each directory once; the mount itself, reached through a link,

@@ -289,6 +289,24 @@ impl Metadata {
         if self.engine.is_none() && podman {
             self.engine = Some("Podman".into());
         }
+        if self.engine.is_none() {
+            // checkpointctl's and CRI-O's `org.criu.checkpoint.engine.name`: `cri-o`,
+            // `containerd`, `podman`, or the name checkpointctl shows (`CRI-O`, `Podman`).
+            self.engine = a("org.criu.checkpoint.engine.name").map(|e| {
+                match e.to_ascii_lowercase().as_str() {
+                    "cri-o" | "crio" => "CRI-O".into(),
+                    "podman" | "libpod" => "Podman".into(),
+                    "containerd" => "containerd".into(),
+                    _ => e,
+                }
+            });
+        }
+        if self.pod_name.is_none() {
+            self.pod_name = a("org.criu.checkpoint.pod.name");
+        }
+        if self.pod_namespace.is_none() {
+            self.pod_namespace = a("org.criu.checkpoint.pod.namespace");
+        }
         if self.container_name.is_none() {
             self.container_name = first(&[
                 "io.podman.annotations.checkpoint.name",
@@ -299,12 +317,15 @@ impl Metadata {
             self.image = first(&[
                 "io.podman.annotations.checkpoint.rootfsImageName",
                 "io.podman.annotations.checkpoint.rawImageName",
+                "org.criu.checkpoint.rootfsImageName",
+                "org.criu.checkpoint.rawImageName",
                 "org.criu.checkpoint.rootfs.image.name",
             ]);
         }
         if self.image_id.is_none() {
             self.image_id = first(&[
                 "io.podman.annotations.checkpoint.rootfsImageID",
+                "org.criu.checkpoint.rootfsImageID",
                 "org.criu.checkpoint.rootfs.image.id",
             ]);
         }

@@ -556,6 +556,164 @@ pub(crate) fn open(
     }
 }
 
+/// What an image says about the checkpoint it carries, read without reading its layers: the
+/// manifest's annotations (containerd's checkpoint index's), the image config's `created`, and
+/// the blob that carries the checkpoint, unread (for `ckptfs list`).
+pub(crate) struct Glance {
+    pub image: OciImage,
+    /// The image config's `created` (when the image was made), as recorded; None for
+    /// containerd's checkpoint (no config) or a config that cannot be read.
+    pub created: Option<String>,
+    /// The blob holding the checkpoint's files (the image's last layer: an image made by
+    /// `--create-image` or `checkpointctl build` has one; containerd's CRIU tar), as stored
+    /// (compressed or not), its size checked against its descriptor, its hash not checked.
+    pub checkpoint: Blob,
+    /// Its name in messages (`blobs/sha256/<hex>`, or a docker-archive's layer path).
+    pub checkpoint_name: String,
+    /// containerd's runtime spec (from its container record), which stands for `spec.dump`.
+    pub spec: Option<Blob>,
+    pub warnings: Warnings,
+}
+
+/// [`Glance`] at the only image of a layout or archive (several: an error listing them, as
+/// [`open`] gives without `--image`). The index, manifest and config are read and checked as
+/// [`open`] checks them; no layer is read.
+pub(crate) fn glance(files: &Files, form: Form, label: &Path) -> Result<Glance, Error> {
+    let mut r = Reader {
+        files,
+        label,
+        warnings: Warnings::new(),
+    };
+    let cands = match form {
+        Form::OciLayout => r.layout_candidates()?,
+        Form::DockerArchive => r.docker_candidates()?,
+    };
+    let created_of = |v: &Value| {
+        v.get("created")
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+    };
+    match choose(&cands, None, label)? {
+        Candidate::Manifest { desc, name } => {
+            let b = r.blob(desc)?;
+            let m = r.json(&format!("manifest {}", desc.digest), &b)?;
+            let layers: Vec<Desc> = m
+                .get("layers")
+                .and_then(Value::as_array)
+                .map(|a| a.iter().filter_map(descriptor).collect())
+                .unwrap_or_default();
+            let last = layers
+                .last()
+                .ok_or_else(|| r.invalid("the image's manifest lists no layer"))?;
+            let (checkpoint_name, checkpoint) = r.blob_unverified(last)?;
+            // The config is not needed to open the checkpoint: one that cannot be read only
+            // leaves `created` unknown.
+            let mut created = None;
+            if let Some(d) = m.get("config").and_then(descriptor)
+                && let Ok((path, b)) = r.blob_unverified(&d)
+                && b.len() <= MAX_JSON
+            {
+                let got = super::cache::hex(&Sha256::digest(b.bytes()));
+                r.check_hash(&path, &got);
+                created = serde_json::from_slice::<Value>(b.bytes())
+                    .ok()
+                    .and_then(|v| created_of(&v));
+            }
+            Ok(Glance {
+                image: OciImage {
+                    form,
+                    reference: name.clone(),
+                    digest: Some(desc.digest.clone()),
+                    repo_tags: Vec::new(),
+                    annotations: annotations(&m),
+                    containerd_checkpoint: false,
+                },
+                created,
+                checkpoint,
+                checkpoint_name,
+                spec: None,
+                warnings: r.warnings,
+            })
+        }
+        Candidate::Containerd {
+            desc,
+            name,
+            blobs,
+            annotations,
+        } => {
+            let mut checkpoint = None;
+            let mut spec = None;
+            for d in blobs {
+                match d.media.as_str() {
+                    CTR_CRIU_TAR => checkpoint = Some(r.blob_unverified(d)?),
+                    CTR_CONFIG => {
+                        let b = r.blob(d)?;
+                        spec = spec_of_any(b.bytes()).and_then(|range| b.slice(range));
+                    }
+                    _ => {}
+                }
+            }
+            let (checkpoint_name, checkpoint) = checkpoint
+                .ok_or_else(|| r.invalid("containerd's checkpoint index has no CRIU images"))?;
+            Ok(Glance {
+                image: OciImage {
+                    form,
+                    reference: name.clone(),
+                    digest: Some(desc.digest.clone()),
+                    repo_tags: Vec::new(),
+                    annotations: annotations.clone(),
+                    containerd_checkpoint: true,
+                },
+                created: None,
+                checkpoint,
+                checkpoint_name,
+                spec,
+                warnings: r.warnings,
+            })
+        }
+        Candidate::Docker {
+            config,
+            tags,
+            layers,
+        } => {
+            let (i, l) = layers
+                .iter()
+                .enumerate()
+                .next_back()
+                .ok_or_else(|| r.invalid("manifest.json: the image lists no layer"))?;
+            let checkpoint = files.get(l).ok_or_else(|| {
+                r.invalid(format!(
+                    "manifest.json: layer {} ({}) is missing or leaves the archive",
+                    i + 1,
+                    super::error::show(l.as_bytes())
+                ))
+            })?;
+            let created = config
+                .as_deref()
+                .and_then(|c| files.get(c))
+                .filter(|b| b.len() <= MAX_JSON)
+                .and_then(|b| serde_json::from_slice::<Value>(b.bytes()).ok())
+                .and_then(|v| created_of(&v));
+            Ok(Glance {
+                image: OciImage {
+                    form,
+                    reference: tags.first().cloned(),
+                    digest: None,
+                    repo_tags: tags.clone(),
+                    annotations: BTreeMap::new(),
+                    containerd_checkpoint: false,
+                },
+                created,
+                checkpoint,
+                checkpoint_name: super::error::show(l.as_bytes()),
+                spec: None,
+                warnings: r.warnings,
+            })
+        }
+    }
+}
+
 fn choose<'c>(
     cands: &'c [Candidate],
     want: Option<&str>,

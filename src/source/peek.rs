@@ -2,6 +2,8 @@
 //! little as possible. A `.tar` is scanned header by header (seeking past the other entries), a
 //! `.tar.gz` / `.tar.zst` is decompressed as a stream only until both are found (Podman, CRI-O and
 //! containerd write them near the start), a directory is read directly; nothing is written anywhere.
+//! A checkpoint image ([`image`]): its index, manifest and config, and the start of the layer
+//! that holds the checkpoint, read the same way.
 //! Used by `ckptfs list` and by a mount of a directory of checkpoints to name them.
 
 use std::cell::Cell;
@@ -10,6 +12,8 @@ use std::io::Read;
 use std::path::Path;
 use std::rc::Rc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use crate::warning::Kind;
 
 /// Largest config.dump / spec.dump read (a real one is tens of KiB).
 const MAX_METADATA: u64 = 16 << 20;
@@ -89,11 +93,19 @@ pub fn container_metadata(path: &Path) -> Result<Peek, String> {
     match &head[..n] {
         [0x1f, 0x8b, ..] => {
             let d = flate2::read::GzDecoder::new(std::io::BufReader::new(f));
-            scan_tar(tar::Archive::new(Counting(d, counted.clone())), &counted)
+            scan_tar(
+                tar::Archive::new(Counting(d, counted.clone())),
+                &counted,
+                true,
+            )
         }
         [0x28, 0xb5, 0x2f, 0xfd] => {
             let d = zstd::stream::read::Decoder::new(f).map_err(|e| e.to_string())?;
-            scan_tar(tar::Archive::new(Counting(d, counted.clone())), &counted)
+            scan_tar(
+                tar::Archive::new(Counting(d, counted.clone())),
+                &counted,
+                true,
+            )
         }
         _ => {
             let mut a = tar::Archive::new(f);
@@ -101,7 +113,140 @@ pub fn container_metadata(path: &Path) -> Result<Peek, String> {
                 .entries_with_seek()
                 .map_err(|e| format!("not a tar archive: {e}"))?;
             // Seeking from header to header costs nothing per byte: no budget.
-            collect(entries, &Rc::new(Cell::new(0)))
+            collect(entries, &Rc::new(Cell::new(0)), true)
+        }
+    }
+}
+
+/// What a checkpoint image (an OCI layout directory or tar, `oci-archive`, `docker-archive`,
+/// containerd's checkpoint) says about the checkpoint it carries, read without decompressing
+/// its layer: the image's index, manifest and config, and the start of the layer.
+#[derive(Debug)]
+pub struct ImagePeek {
+    /// The image's form, reference and annotations.
+    pub image: super::oci::OciImage,
+    /// The image config's `created` (when the image was made), as recorded.
+    pub created: Option<String>,
+    /// `config.dump`, `spec.dump` (containerd: the runtime spec from its container record) and
+    /// the images' time found in the checkpoint's layer: a plain layer is scanned header by
+    /// header; a compressed one is decompressed as a stream within [`STREAM_BUDGET`], and only
+    /// up to the images' time when the image's annotations are Podman's (its `config.dump`
+    /// records no checkpoint time and the annotations name the container).
+    pub layer: Peek,
+    /// What could not be read or looks wrong (an altered blob, a layer that is not a tar), one
+    /// line each, without the input's path.
+    pub warnings: crate::warning::Warnings,
+}
+
+/// `e`'s message without the leading `path: ` (the caller names the input).
+fn why(e: &super::Error, path: &Path) -> String {
+    let s = e.to_string();
+    s.strip_prefix(&format!("{}: ", path.display()))
+        .map_or_else(|| s.clone(), str::to_string)
+}
+
+/// What the checkpoint image at `path` says ([`ImagePeek`]); `Ok(None)` when `path` is no image
+/// (a checkpoint archive or image directory, a compressed file: those are read by
+/// [`container_metadata`]); `Err`: why the image's own metadata cannot be read, one line
+/// without the path.
+pub fn image(path: &Path) -> Result<Option<ImagePeek>, String> {
+    use super::oci::{Files, detect_dir, detect_tar, glance};
+    let md = std::fs::metadata(path).map_err(|e| e.to_string())?;
+    let g = if md.is_dir() {
+        if super::dir::has_images(path)
+            || super::dir::has_images(&path.join(super::layout::CHECKPOINT_DIR))
+        {
+            return Ok(None);
+        }
+        let Some(form) = detect_dir(path) else {
+            return Ok(None);
+        };
+        glance(&Files::Dir(path), form, path).map_err(|e| why(&e, path))?
+    } else {
+        let f = super::dir::open_evidence(path, true).map_err(|e| e.to_string())?;
+        let blob = super::Blob::map(&f).map_err(|e| format!("cannot map: {e}"))?;
+        let head = &blob.bytes()[..blob.len().min(512)];
+        if !super::tar::looks_like_tar(head) {
+            return Ok(None);
+        }
+        // Headers only: the index maps the entries where they lie.
+        let idx = super::tar::TarIndex::build(path, &blob).map_err(|e| why(&e, path))?;
+        if super::layout::holds_images(&idx) {
+            return Ok(None);
+        }
+        let Some((root, form)) = detect_tar(&idx) else {
+            return Ok(None);
+        };
+        glance(&Files::Tar { idx: &idx, root }, form, path).map_err(|e| why(&e, path))?
+    };
+    let mut warnings = g.warnings;
+    let podman = g
+        .image
+        .annotations
+        .keys()
+        .any(|k| k.starts_with("io.podman.annotations.checkpoint."));
+    let mut layer = match layer_metadata(&g.checkpoint, !podman) {
+        Ok(p) => p,
+        Err(e) => {
+            warnings.push(
+                Kind::Unreadable,
+                format!(
+                    "{}: {e}: the checkpoint's own metadata is not read",
+                    g.checkpoint_name
+                ),
+            );
+            Peek::default()
+        }
+    };
+    if layer.spec.is_none()
+        && let Some(s) = &g.spec
+    {
+        if s.len() as u64 > MAX_METADATA {
+            warnings.push(
+                Kind::LimitReached,
+                format!("containerd's runtime spec: larger than {MAX_METADATA} bytes: not read"),
+            );
+        } else {
+            layer.spec = Some(s.bytes().to_vec());
+        }
+    }
+    Ok(Some(ImagePeek {
+        image: g.image,
+        created: g.created,
+        layer,
+        warnings,
+    }))
+}
+
+/// [`Peek`] of a checkpoint's layer held as a blob (plain, gzip or zstd); with `metadata`
+/// false a compressed one is read only up to the images' time.
+fn layer_metadata(layer: &super::Blob, metadata: bool) -> Result<Peek, String> {
+    use super::inner::{InnerCompression, compression_of};
+    let counted = Rc::new(Cell::new(0u64));
+    let bytes = layer.bytes();
+    match compression_of(bytes) {
+        InnerCompression::Gzip => {
+            let d = flate2::read::GzDecoder::new(bytes);
+            scan_tar(
+                tar::Archive::new(Counting(d, counted.clone())),
+                &counted,
+                metadata,
+            )
+        }
+        InnerCompression::Zstd => {
+            let d = zstd::stream::read::Decoder::new(bytes).map_err(|e| e.to_string())?;
+            scan_tar(
+                tar::Archive::new(Counting(d, counted.clone())),
+                &counted,
+                metadata,
+            )
+        }
+        InnerCompression::None => {
+            let mut a = tar::Archive::new(std::io::Cursor::new(bytes));
+            let entries = a
+                .entries_with_seek()
+                .map_err(|e| format!("not a tar archive: {e}"))?;
+            collect(entries, &Rc::new(Cell::new(0)), true)
         }
     }
 }
@@ -117,17 +262,27 @@ impl<R: Read> Read for Counting<R> {
     }
 }
 
-fn scan_tar<R: Read>(mut a: tar::Archive<R>, counted: &Rc<Cell<u64>>) -> Result<Peek, String> {
+fn scan_tar<R: Read>(
+    mut a: tar::Archive<R>,
+    counted: &Rc<Cell<u64>>,
+    metadata: bool,
+) -> Result<Peek, String> {
     let entries = a.entries().map_err(|e| format!("not a tar archive: {e}"))?;
-    collect(entries, counted)
+    collect(entries, counted, metadata)
 }
 
-fn collect<R: Read>(entries: tar::Entries<'_, R>, counted: &Cell<u64>) -> Result<Peek, String> {
+/// Looks through `entries` for the metadata files and the images' time; with `metadata` false,
+/// stops at the images' time (the caller knows the rest).
+fn collect<R: Read>(
+    entries: tar::Entries<'_, R>,
+    counted: &Cell<u64>,
+    metadata: bool,
+) -> Result<Peek, String> {
     let mut p = Peek::default();
     // Whether config.dump records the checkpoint's time (then the images' time is not needed),
     // and whether inventory.img's time was found (pstree.img's is taken until then).
     let (mut timed, mut inventory) = (false, false);
-    let found = |p: &Peek| p.config.is_some() && p.spec.is_some();
+    let found = |p: &Peek| (p.config.is_some() && p.spec.is_some()) || !metadata;
     for e in entries {
         if counted.get() > STREAM_BUDGET {
             p.complete = found(&p);

@@ -23,19 +23,29 @@
 //! when CRIU wrote the images (`inventory.img`'s modification time in the archive's header or
 //! the directory, marked `(images written)`: Podman records no checkpointed time), in RFC 3339
 //! without fractional seconds (checkpointctl: RFC 822, `28 Nov 26 14:47 UTC`, which drops the
-//! seconds and the century). An entry that cannot be read is reported on stderr and skipped. A directory given
+//! seconds and the century). A checkpoint image (OCI layout directory or tar, `oci-archive`,
+//! `docker-archive`, containerd's checkpoint) is read without decompressing its layer: its index,
+//! manifest (annotations: `io.podman.annotations.checkpoint.*`, `org.criu.checkpoint.*`) and
+//! config, and the start of the layer holding the checkpoint (a plain layer header by header; a
+//! compressed one as a stream within the same 64 MiB, and for Podman's images only up to
+//! `inventory.img`): what the layer's `config.dump` / `spec.dump` say comes first, the
+//! annotations fill in where they are silent, as when the image is opened. When no time is
+//! found the image config's `created` is shown, marked `(image created)`. Image metadata that
+//! cannot be read keeps the entry, `-` where unknown, with one line on stderr saying why.
+//! An entry that cannot be read is reported on stderr and skipped. A directory given
 //! on the command line that does not exist is an error; the default one missing just means no
 //! checkpoints. `--format json` / `jsonl` gives the same rows as JSON objects (`directory`,
 //! `name`, `path`, `namespace`, `pod`, `container`, `engine`, `checkpointed`, `checkpointed_from`:
-//! `config.dump checkpointedTime`, `checkpoint name` or `images written`; null when unknown),
-//! and no heading lines: no checkpoint found is `[]` (or nothing).
+//! `config.dump checkpointedTime`, `checkpoint name`, `images written` or `image created`;
+//! `checkpoint_image`: the image's form, reference, digest, repo tags and annotations; null when
+//! unknown), and no heading lines: no checkpoint found is `[]` (or nothing).
 
 use std::io::Write;
 use std::path::PathBuf;
 
 use super::{Error, RowFormat, write_out};
 use crate::format::table;
-use crate::model::catalog::{FROM_CONFIG, Listed, describe};
+use crate::model::catalog::{FROM_CONFIG, FROM_IMAGE_CREATED, Listed, describe};
 
 /// The kubelet's checkpoint directory.
 pub const DEFAULT_DIR: &str = "/var/lib/kubelet/checkpoints";
@@ -157,8 +167,9 @@ fn json_row(l: &Listed, dir: &std::path::Path, path: &std::path::Path) -> serde_
         "pod": l.pod,
         "container": l.container,
         "engine": l.engine,
-        "checkpointed": l.time,
-        "checkpointed_from": l.time_from,
+        "checkpointed": l.time.as_ref().or(l.image_created.as_ref()),
+        "checkpointed_from": l.time_from.or(l.image_created.as_ref().map(|_| FROM_IMAGE_CREATED)),
+        "checkpoint_image": l.meta.image_wrapper,
     })
 }
 
@@ -169,9 +180,10 @@ fn row(l: &Listed) -> Vec<String> {
         d(&l.pod),
         d(&l.container),
         d(&l.engine),
-        match (&l.time, l.time_from) {
-            (Some(t), Some(from)) if from != FROM_CONFIG => format!("{t} ({from})"),
-            (t, _) => d(t),
+        match (&l.time, l.time_from, &l.image_created) {
+            (Some(t), Some(from), _) if from != FROM_CONFIG => format!("{t} ({from})"),
+            (None, _, Some(c)) => format!("{c} ({FROM_IMAGE_CREATED})"),
+            (t, _, _) => d(t),
         },
         l.name.clone(),
     ]

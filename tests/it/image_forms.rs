@@ -622,3 +622,102 @@ fn metadata_views_of_an_image_write_nothing() {
         }
     }
 }
+
+/// `list` of podman-implant fills in each image form's row before it is opened, as `podman
+/// image inspect` (ckimg-inspect.json) and `show` of the same image say: the container from
+/// the annotations (the docker-archive, which has none, from the layer's config.dump), engine
+/// Podman, the time CRIU wrote the images (as `show` gives it, marked), the image's reference
+/// and annotations in the JSON; nothing is written.
+#[test]
+fn list_fills_in_image_forms() {
+    let Some(fx) = fixtures() else { return };
+    let dir = fx.join("podman-implant");
+    let inspect: Value =
+        serde_json::from_slice(&std::fs::read(dir.join("ckimg-inspect.json")).unwrap()).unwrap();
+    let inspect = &inspect[0];
+    let annotations = inspect["Annotations"].as_object().unwrap();
+    let name = &annotations["io.podman.annotations.checkpoint.name"];
+    assert!(
+        annotations
+            .keys()
+            .any(|k| k.starts_with("io.podman.annotations.checkpoint.")),
+        "Podman's annotations: engine Podman"
+    );
+    let created = inspect["Created"].as_str().unwrap();
+    let created = ckptfs::format::time::parse_rfc3339(created).unwrap();
+    let t = TempDir::new("list-oci");
+    let cache = t.join("cache");
+    let list = |format: &str| {
+        let o = std::process::Command::new(common::ckptfs())
+            .args(["list", "--format", format, &dir.to_string_lossy()])
+            .env("XDG_CACHE_HOME", &cache)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{o:?}");
+        String::from_utf8(o.stdout).unwrap()
+    };
+    let rows: Vec<Value> = serde_json::from_str(&list("json")).unwrap();
+    let table = list("table");
+    for form in ["ckimg.oci.tar", "ckimg.docker.tar", "ckimg.ocidir.tar"] {
+        let row = rows
+            .iter()
+            .find(|r| r["name"] == form)
+            .unwrap_or_else(|| panic!("{form} listed: {rows:#?}"));
+        assert_eq!(&row["container"], name, "{form}");
+        assert_eq!(row["engine"], "Podman", "{form}");
+        assert!(row["namespace"].is_null() && row["pod"].is_null(), "{form}");
+        let img = &row["checkpoint_image"];
+        assert_eq!(img["reference"], inspect["RepoTags"][0], "{form}");
+        if form == "ckimg.docker.tar" {
+            assert_eq!(img["form"], "docker-archive");
+            assert_eq!(img["annotations"], serde_json::json!({}), "{form}");
+        } else {
+            assert_eq!(img["form"], "oci-layout");
+            assert_eq!(img["annotations"], inspect["Annotations"], "{form}");
+        }
+        // The time as `show` of the same image gives it, from the layer's inventory.img; the
+        // image was made after it.
+        let show = run_ok(&[
+            common::ckptfs(),
+            "show",
+            "--format",
+            "json",
+            &dir.join(form).to_string_lossy(),
+        ]);
+        let show: Value = serde_json::from_str(&show.stdout_text()).unwrap();
+        let show = &show[0];
+        assert_eq!(row["checkpointed"], show["checkpointed"], "{form}");
+        assert_eq!(row["checkpointed_from"], "images written", "{form}");
+        assert_eq!(show["checkpointed_from"], "images written", "{form}");
+        assert_eq!(row["container"], show["container"], "{form}");
+        assert_eq!(row["engine"], show["engine"], "{form}");
+        let when = row["checkpointed"].as_str().unwrap();
+        let when = ckptfs::format::time::parse_rfc3339(when).unwrap();
+        assert!(when <= created, "{form}: written before the image was made");
+        // The table row says the same, the time marked as derived.
+        let line = table
+            .lines()
+            .find(|l| l.ends_with(form))
+            .unwrap_or_else(|| panic!("{form}: {table}"));
+        let cells: Vec<&str> = line
+            .split("   ")
+            .map(str::trim)
+            .filter(|c| !c.is_empty())
+            .collect();
+        assert_eq!(
+            cells[..5],
+            [
+                "-",
+                "-",
+                name.as_str().unwrap(),
+                "Podman",
+                &format!("{} (images written)", row["checkpointed"].as_str().unwrap())
+            ],
+            "{form}: {line}"
+        );
+    }
+    let left: Vec<_> = std::fs::read_dir(&cache)
+        .map(|d| d.flatten().map(|e| e.file_name()).collect())
+        .unwrap_or_default();
+    assert!(left.is_empty(), "list wrote {left:?}");
+}
