@@ -59,6 +59,16 @@ pub fn load(source: Source) -> Result<Checkpoint, Error> {
                 objects: super::objects::Objects::default(),
             });
         }
+        if super::predump::is_pre_dump(dir) {
+            return Err(Error::Invalid {
+                file: format!("{}/pstree.img", dir.label),
+                what: "missing: this is a CRIU pre-dump (`criu pre-dump`: memory pages only, no \
+                       process tree); mount, show or inspect the dump whose `parent` link leads \
+                       here (its memory is read through that link), or compare the two with \
+                       `ckptfs diff`"
+                    .into(),
+            });
+        }
         return Err(Error::Missing(format!("{}/pstree.img", dir.label)));
     };
     let pstree: Vec<pb::PstreeEntry> =

@@ -1303,9 +1303,13 @@ fn errors_are_one_line_with_exit_code_2() {
         &d,
         &["memparse", "-p", "99", "-s", "x", "checkpoint.tar.gz"],
     );
-    // Missing images: a pre-dump has no process tree.
+    // Missing images: a pre-dump has no process tree, and the line says what to open instead.
     let e = fails(&f, &["show", "secretd-incremental/images/pre"]);
     assert!(e.contains("pstree.img"), "{e}");
+    assert!(
+        e.contains("CRIU pre-dump") && e.contains("`parent` link") && e.lines().count() == 1,
+        "{e}"
+    );
     let e = fails(&f, &["inspect", "no/such/checkpoint"]);
     assert!(e.contains("no/such/checkpoint"), "{e}");
     // Corrupt archives: truncated gzip, garbage.
