@@ -20,7 +20,7 @@ use std::path::Path;
 
 use memmap2::{MmapMut, MmapOptions, RemapOptions};
 
-use super::cache::{Tally, compression, decoder};
+use super::cache::{Tally, decoder, decompress_error, not_tar};
 use super::error::Error;
 use super::{Blob, InputKind};
 
@@ -128,13 +128,7 @@ pub(super) fn metadata_tar_of(
 ) -> Result<Blob, Error> {
     let read = std::cell::Cell::new(0u64);
     let (mut src, bar) = Tally::buffered(input, file, total_in, progress, &read);
-    let format = compression(kind);
-    let dec_err = |e: io::Error| Error::Decompress {
-        path: input.to_path_buf(),
-        format,
-        offset: read.get(),
-        err: e,
-    };
+    let dec_err = |e| decompress_error(input, kind, read.get(), e);
     let mut dec = decoder(kind, &mut src).map_err(dec_err)?;
     let mem_err = |e: io::Error| Error::io(input, "cannot reserve memory for reading", e);
     let too_large = |limit: u64, why: &str| Error::TooLarge {
@@ -246,10 +240,7 @@ pub(super) fn metadata_tar_of(
         b.finish_and_clear();
     }
     if sp.len < BLOCK || !super::tar::looks_like_tar(&sp.map[..BLOCK]) {
-        return Err(Error::NotCheckpoint {
-            path: input.to_path_buf(),
-            why: format!("its {format} content is not a tar archive (no tar header at its start)"),
-        });
+        return Err(not_tar(input, kind));
     }
     let len = sp.len;
     let map = sp.map.make_read_only().map_err(mem_err)?;

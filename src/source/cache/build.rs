@@ -6,7 +6,7 @@ use std::io::{self, BufReader, Read, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
-use super::entry::compression;
+use super::entry::{decompress_error, not_tar};
 use super::hash::EarlyHash;
 use super::{BUF, RemoveOnDrop, remove_if_exists};
 use crate::source::InputKind;
@@ -166,13 +166,7 @@ fn decompress(job: &BuildJob<'_>, total_in: u64) -> Result<(u64, u64, RemoveOnDr
     let guard = RemoveOnDrop(Some(partial.to_path_buf()));
     let read = std::cell::Cell::new(0u64);
     let (mut src, bar) = Tally::buffered(input, file, total_in, progress, &read);
-    let format = compression(kind);
-    let dec_err = |e: io::Error| Error::Decompress {
-        path: input.to_path_buf(),
-        format,
-        offset: read.get(),
-        err: e,
-    };
+    let dec_err = |e| decompress_error(input, kind, read.get(), e);
     // The writes go to a second thread (as `zstd -dc` does with its asynchronous I/O): copying
     // into the page cache overlaps the decompression, and on a busy machine the pipeline gets
     // the CPU share a two-thread decompressor gets. Buffers go round: at most 4 exist.
@@ -210,7 +204,7 @@ fn decompress(job: &BuildJob<'_>, total_in: u64) -> Result<(u64, u64, RemoveOnDr
                     let take = (512 - head.len()).min(n);
                     head.extend_from_slice(&buf[..take]);
                     if head.len() == 512 && !crate::source::tar::looks_like_tar(&head) {
-                        return Err(not_tar(input, format));
+                        return Err(not_tar(input, kind));
                     }
                 }
                 if to_writer.send((buf, n)).is_err() {
@@ -219,7 +213,7 @@ fn decompress(job: &BuildJob<'_>, total_in: u64) -> Result<(u64, u64, RemoveOnDr
                 written = next;
             }
             if head.len() < 512 {
-                return Err(not_tar(input, format));
+                return Err(not_tar(input, kind));
             }
             Ok(written)
         })();
@@ -241,11 +235,4 @@ fn decompress(job: &BuildJob<'_>, total_in: u64) -> Result<(u64, u64, RemoveOnDr
         b.finish_and_clear();
     }
     Ok((written, read.get(), guard))
-}
-
-fn not_tar(input: &Path, format: &str) -> Error {
-    Error::NotCheckpoint {
-        path: input.to_path_buf(),
-        why: format!("its {format} content is not a tar archive (no tar header at its start)"),
-    }
 }

@@ -95,6 +95,32 @@ pub(in crate::source) fn compression(kind: InputKind) -> &'static str {
     }
 }
 
+/// The error for an `input` whose decompressed `kind` stream does not start as a tar archive.
+pub(in crate::source) fn not_tar(input: &Path, kind: InputKind) -> Error {
+    Error::NotCheckpoint {
+        path: input.to_path_buf(),
+        why: format!(
+            "its {} content is not a tar archive (no tar header at its start)",
+            compression(kind)
+        ),
+    }
+}
+
+/// The error of decompressing `input`, a `kind` stream, that failed `offset` bytes into it.
+pub(in crate::source) fn decompress_error(
+    input: &Path,
+    kind: InputKind,
+    offset: u64,
+    err: io::Error,
+) -> Error {
+    Error::Decompress {
+        path: input.to_path_buf(),
+        format: compression(kind),
+        offset,
+        err,
+    }
+}
+
 pub(super) fn identity(input: &Path, file: &File) -> io::Result<Identity> {
     let md = file.metadata()?;
     // The path of the very file we opened (not a name that may since point elsewhere).

@@ -30,7 +30,7 @@ mod record;
 
 pub(super) use build::{Tally, decoder};
 pub(super) use dir::{free_space, usable_cache_dir};
-pub(super) use entry::compression;
+pub(super) use entry::{compression, decompress_error, not_tar};
 pub(crate) use hash::{PendingHash, hex};
 pub(crate) use record::Record;
 
