@@ -797,6 +797,12 @@ pub fn stat(format: &str, path: &str) -> String {
         .to_string()
 }
 
+/// The JSON file at `path`, parsed; panics naming the file when it cannot be read or parsed.
+pub fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> T {
+    let bytes = fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_json::from_slice(&bytes).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
 /// Lowercase hex sha256.
 pub fn sha256_hex(b: &[u8]) -> String {
     hex(&Sha256::digest(b))

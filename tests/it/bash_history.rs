@@ -14,8 +14,7 @@ use serde_json::Value;
 fn podman_implant_interactive_bash() {
     let Some(fx) = fixtures() else { return };
     let dir = fx.join("podman-implant");
-    let expected: Value =
-        serde_json::from_slice(&std::fs::read(dir.join("expected.json")).unwrap()).unwrap();
+    let expected: Value = common::read_json(&dir.join("expected.json"));
     let h = &expected["findings"]["bash_history"];
     let pid = h["pid"].as_u64().unwrap();
     let entries = h["entries"].as_array().unwrap();

@@ -49,9 +49,7 @@ fn fields_json_tells_placeholders_and_they_read_so() {
         return;
     }
     let dir = fx.join("podman-kitchen");
-    let truth: Value =
-        serde_json::from_slice(&std::fs::read(dir.join("ground-truth.json")).expect("truth"))
-            .expect("truth is JSON");
+    let truth: Value = common::read_json(&dir.join("ground-truth.json"));
     let m = Mount::new(&dir.join("checkpoint.tar.gz"));
     let fields: Value =
         serde_json::from_slice(&cat(&m.p("checkpoint/fields.json"))).expect("fields.json is JSON");
@@ -218,9 +216,7 @@ fn maps_dev_and_inode_where_recorded() {
         ("secretd-shm", "images"),
     ] {
         let dir = fx.join(case);
-        let truth: Value =
-            serde_json::from_slice(&std::fs::read(dir.join("ground-truth.json")).expect("truth"))
-                .expect("truth is JSON");
+        let truth: Value = common::read_json(&dir.join("ground-truth.json"));
         let m = Mount::new(&dir.join(input));
         let mut recorded = 0;
         for p in truth["processes"].as_array().expect("processes") {
@@ -279,9 +275,7 @@ fn stat_controlling_terminal() {
         return;
     }
     let dir = fx.join("podman-implant");
-    let truth: Value =
-        serde_json::from_slice(&std::fs::read(dir.join("ground-truth.json")).expect("truth"))
-            .expect("truth is JSON");
+    let truth: Value = common::read_json(&dir.join("ground-truth.json"));
     let m = Mount::new(&dir.join("checkpoint.tar.gz"));
     let procs = truth["processes"].as_array().expect("processes");
     // The host's PIDs of the truth, as the container's.

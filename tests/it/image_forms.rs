@@ -99,8 +99,7 @@ fn oci_forms_give_the_export_tree() {
         return;
     }
     let dir = fx.join("podman-implant");
-    let rseq: BTreeMap<String, Vec<u64>> =
-        serde_json::from_slice(&std::fs::read(dir.join("rseq-pages.json")).unwrap()).unwrap();
+    let rseq: BTreeMap<String, Vec<u64>> = common::read_json(&dir.join("rseq-pages.json"));
     let export = Mount::new(&dir.join("checkpoint.tar.gz"));
     let want = tree_of(&export, &rseq);
     assert!(want.len() >= 5, "the export has the implant's processes");
@@ -129,9 +128,7 @@ fn oci_forms_give_the_export_tree() {
             }
         }
         // The image, named, with its annotations.
-        let info: Value =
-            serde_json::from_slice(&std::fs::read(m.join("checkpoint/info.json")).unwrap())
-                .unwrap();
+        let info: Value = common::read_json(&m.join("checkpoint/info.json"));
         let img = &info["checkpoint_image"];
         assert_eq!(info["container_name"], "fx-implant-s2", "{form}");
         if form == "ckimg.docker.tar" {
@@ -261,8 +258,7 @@ fn docker_and_containerd_checkpoints() {
         ),
     ] {
         let m = Mount::with_args(&src, &extra).unwrap_or_else(|o| panic!("{case}: {o}"));
-        let facts: Value =
-            serde_json::from_slice(&std::fs::read(dir.join(facts)).unwrap()).unwrap();
+        let facts: Value = common::read_json(&dir.join(facts));
         for p in facts["processes"].as_array().unwrap() {
             let pid = p["ns_pids"].as_array().unwrap().last().unwrap().to_string();
             let cmdline: Vec<u8> = std::fs::read(m.join(format!("{pid}/cmdline"))).unwrap();
@@ -280,9 +276,7 @@ fn docker_and_containerd_checkpoints() {
             );
             assert_eq!(mount_maps(&m, &pid), facts_maps(p), "{case}: {pid}/maps");
         }
-        let info: Value =
-            serde_json::from_slice(&std::fs::read(m.join("checkpoint/info.json")).unwrap())
-                .unwrap();
+        let info: Value = common::read_json(&m.join("checkpoint/info.json"));
         // Markers: the memory ones in memory/, the file in rootfs/ (the rw layer).
         for kind in ["VALUE", "HASHVAL", "LIST", "PASS"] {
             let marker = marker(&dir, &format!("{prefix}-{kind}-"));
@@ -476,8 +470,7 @@ fn hostile_images() {
     // Two images: a clear line listing them, and --image chooses.
     let two = t.join("two");
     layout(&two, &layer, |_, _| {});
-    let mut idx: Value =
-        serde_json::from_slice(&std::fs::read(two.join("index.json")).unwrap()).unwrap();
+    let mut idx: Value = common::read_json(&two.join("index.json"));
     let mut second = idx["manifests"][0].clone();
     second["annotations"]["org.opencontainers.image.ref.name"] = Value::from("other:2");
     idx["manifests"].as_array_mut().unwrap().push(second);

@@ -27,10 +27,7 @@ fn kitchen() -> Option<Kitchen> {
         return None;
     }
     let dir = fx.join("podman-kitchen");
-    let truth: Value = serde_json::from_slice(
-        &std::fs::read(dir.join("ground-truth.json")).expect("podman-kitchen/ground-truth.json"),
-    )
-    .expect("ground truth is JSON");
+    let truth: Value = common::read_json(&dir.join("ground-truth.json"));
     Some(Kitchen {
         m: Mount::new(&dir.join("checkpoint.tar.gz")),
         truth,

@@ -180,8 +180,7 @@ fn implant() -> Option<Implant> {
         return None;
     }
     let dir = fx.join("podman-implant");
-    let truth = serde_json::from_slice(&std::fs::read(dir.join("ground-truth.json")).unwrap())
-        .expect("ground truth is JSON");
+    let truth = common::read_json(&dir.join("ground-truth.json"));
     Some(Implant { dir, truth })
 }
 
@@ -267,8 +266,7 @@ fn implant_payload_deleted_exe_and_dropped_library_read_as_at_dump() {
 
     // Marker copies: as many as /proc had in every mapping whose bytes the checkpoint holds;
     // never more anywhere.
-    let hits: Value =
-        serde_json::from_slice(&std::fs::read(fx.dir.join("marker-hits.json")).unwrap()).unwrap();
+    let hits: Value = common::read_json(&fx.dir.join("marker-hits.json"));
     let mut cache: HashMap<String, Vec<u8>> = HashMap::new();
     let mut missed = Vec::new();
     for (marker, per_vma) in hits["proc"].as_object().unwrap() {

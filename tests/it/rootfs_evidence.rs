@@ -241,8 +241,7 @@ fn kitchen_memfd_fd_opens_its_bytes() {
         return;
     }
     let dir = fx.join("podman-kitchen");
-    let truth: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(dir.join("ground-truth.json")).unwrap()).unwrap();
+    let truth: serde_json::Value = common::read_json(&dir.join("ground-truth.json"));
     let vma_sha = truth["processes"]
         .as_array()
         .unwrap()
@@ -282,10 +281,8 @@ fn implant_memfd_exe_and_pty_fds() {
         return;
     }
     let dir = fx.join("podman-implant");
-    let expected: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(dir.join("expected.json")).unwrap()).unwrap();
-    let truth: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(dir.join("ground-truth.json")).unwrap()).unwrap();
+    let expected: serde_json::Value = common::read_json(&dir.join("expected.json"));
+    let truth: serde_json::Value = common::read_json(&dir.join("ground-truth.json"));
     let payload = expected["findings"]["memfd_exec"]["sha256"]
         .as_str()
         .expect("expected.json findings.memfd_exec.sha256");

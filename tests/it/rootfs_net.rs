@@ -301,7 +301,7 @@ struct Secretd {
 fn secretd(fx: &Path) -> Secretd {
     let dir = fx.join("secretd-plain");
     let truth: serde_json::Value =
-        serde_json::from_slice(&fs::read(dir.join("ground-truth.json")).unwrap()).unwrap();
+        common::read_json(&dir.join("ground-truth.json"));
     let readme = fs::read_to_string(dir.join("README.md")).unwrap();
     let port = readme
         .split_whitespace()

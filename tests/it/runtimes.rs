@@ -41,7 +41,7 @@ use serde_json::Value;
 
 fn truth(case: &str) -> Option<(std::path::PathBuf, Value)> {
     let dir = fixtures()?.join(case);
-    let t = serde_json::from_slice(&std::fs::read(dir.join("ground-truth.json")).unwrap()).unwrap();
+    let t = common::read_json(&dir.join("ground-truth.json"));
     Some((dir, t))
 }
 
@@ -477,9 +477,7 @@ fn aarch64_and_riscv64_dumps() {
         let m = Mount::new(&dir);
         let log = m.stderr_log();
         assert!(!log.contains("warning"), "{log}");
-        let info: Value =
-            serde_json::from_slice(&std::fs::read(m.join("checkpoint/info.json")).unwrap())
-                .unwrap();
+        let info: Value = common::read_json(&m.join("checkpoint/info.json"));
         assert_eq!(info["arch"], name);
         for tid in [1u32, 7] {
             let (_, pc, sp) = arch_regs(arch, tid);

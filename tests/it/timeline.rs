@@ -318,8 +318,7 @@ fn writer_pair_merged_in_time_order() {
 fn bash_history_commands_in_the_timeline() {
     let Some(f) = fixtures() else { return };
     let dir = f.join("podman-implant");
-    let expected: Value =
-        serde_json::from_slice(&std::fs::read(dir.join("expected.json")).unwrap()).unwrap();
+    let expected: Value = common::read_json(&dir.join("expected.json"));
     let h = &expected["findings"]["bash_history"];
     let pid = h["pid"].as_u64().unwrap();
     let want: Vec<(String, String)> = h["entries"]
@@ -394,8 +393,7 @@ fn docker_created_and_started_from_config_v2() {
     let ctr = f
         .join("docker-redis/docker/containers")
         .join("42db61920c44688ea0008685fad46366cde0b320c9689fbe544541be584c336b");
-    let cfg: Value =
-        serde_json::from_slice(&std::fs::read(ctr.join("config.v2.json")).unwrap()).unwrap();
+    let cfg: Value = common::read_json(&ctr.join("config.v2.json"));
     let cache = TempDir::new("timeline");
     let ck = ctr.join("checkpoints/ck1");
     let o = run_ok(&[

@@ -65,7 +65,7 @@ fn golden(f: &Path, name: &str) -> String {
 }
 
 fn truth(f: &Path, case: &str) -> Value {
-    serde_json::from_slice(&std::fs::read(f.join(case).join("ground-truth.json")).unwrap()).unwrap()
+    common::read_json(&f.join(case).join("ground-truth.json"))
 }
 
 /// `(pid inside the container, process)` of a ground truth.

@@ -468,7 +468,7 @@ fn daemon_rss_kib(pid: i32) -> u64 {
 /// Sum of the mapped sizes of a fixture's ground truth (shared objects once per process: an
 /// upper bound of what a copy of `memory/` holds).
 fn mapped_bytes(truth: &Path) -> u64 {
-    let g: serde_json::Value = serde_json::from_slice(&fs::read(truth).unwrap()).unwrap();
+    let g: serde_json::Value = common::read_json(truth);
     let mut total = 0;
     for p in g["processes"].as_array().unwrap() {
         for v in p["vmas"].as_array().unwrap() {
