@@ -486,61 +486,50 @@ impl File {
     }
     /// A TCP socket listening on 0.0.0.0:`port`.
     pub fn tcp_listen(port: u16) -> File {
-        File::Inet {
-            family: libc::AF_INET as u32,
-            sock_type: libc::SOCK_STREAM as u32,
-            proto: libc::IPPROTO_TCP as u32,
-            state: 10,
-            src: vec![0; 4],
-            src_port: port,
-            dst: vec![0; 4],
-            dst_port: 0,
-            backlog: 128,
-            ino: 0,
-        }
+        File::inet(libc::SOCK_STREAM, 10, (&[0; 4], port), (&[0; 4], 0), 128)
     }
     /// A TCP socket listening on [::]:`port`.
     pub fn tcp6_listen(port: u16) -> File {
-        File::Inet {
-            family: libc::AF_INET6 as u32,
-            sock_type: libc::SOCK_STREAM as u32,
-            proto: libc::IPPROTO_TCP as u32,
-            state: 10,
-            src: vec![0; 16],
-            src_port: port,
-            dst: vec![0; 16],
-            dst_port: 0,
-            backlog: 128,
-            ino: 0,
-        }
+        File::inet(libc::SOCK_STREAM, 10, (&[0; 16], port), (&[0; 16], 0), 128)
     }
     /// An established IPv4 TCP connection.
     pub fn tcp_established(src: [u8; 4], src_port: u16, dst: [u8; 4], dst_port: u16) -> File {
-        File::Inet {
-            family: libc::AF_INET as u32,
-            sock_type: libc::SOCK_STREAM as u32,
-            proto: libc::IPPROTO_TCP as u32,
-            state: 1,
-            src: src.to_vec(),
-            src_port,
-            dst: dst.to_vec(),
-            dst_port,
-            backlog: 0,
-            ino: 0,
-        }
+        File::inet(libc::SOCK_STREAM, 1, (&src, src_port), (&dst, dst_port), 0)
     }
     /// A UDP socket bound to 0.0.0.0:`port`.
     pub fn udp(port: u16) -> File {
+        File::inet(libc::SOCK_DGRAM, 7, (&[0; 4], port), (&[0; 4], 0), 0)
+    }
+    /// An inet socket of `sock_type` (stream: TCP, datagram: UDP) in TCP state `state` from
+    /// `src` (address, port) to `dst`, with a listen `backlog`; IPv6 when the addresses are 16
+    /// bytes, else IPv4.
+    fn inet(
+        sock_type: i32,
+        state: u32,
+        src: (&[u8], u16),
+        dst: (&[u8], u16),
+        backlog: u32,
+    ) -> File {
+        let family = if src.0.len() == 16 {
+            libc::AF_INET6
+        } else {
+            libc::AF_INET
+        };
+        let proto = if sock_type == libc::SOCK_STREAM {
+            libc::IPPROTO_TCP
+        } else {
+            libc::IPPROTO_UDP
+        };
         File::Inet {
-            family: libc::AF_INET as u32,
-            sock_type: libc::SOCK_DGRAM as u32,
-            proto: libc::IPPROTO_UDP as u32,
-            state: 7,
-            src: vec![0; 4],
-            src_port: port,
-            dst: vec![0; 4],
-            dst_port: 0,
-            backlog: 0,
+            family: family as u32,
+            sock_type: sock_type as u32,
+            proto: proto as u32,
+            state,
+            src: src.0.to_vec(),
+            src_port: src.1,
+            dst: dst.0.to_vec(),
+            dst_port: dst.1,
+            backlog,
             ino: 0,
         }
     }
