@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use crate::common;
 use ckptfs::writer::{CheckpointWriter, Compression, Layout};
+use common::cli::json_lines;
 use common::{Mount, TempDir, cat, fixtures, run_ok};
 use serde_json::Value;
 
@@ -24,6 +25,22 @@ fn timeline(f: &Path, cache: &Path, format: &str, cks: &[&str]) -> String {
     String::from_utf8(run_ok(&args).stdout).unwrap()
 }
 
+/// `ckptfs timeline --format jsonl CKS...` (paths below `f`) with a cache of its
+/// own: the events and the output they were parsed from.
+fn events(f: &Path, cks: &[&str]) -> (Vec<Value>, String) {
+    let cache = TempDir::new("timeline");
+    let out = timeline(f, cache.path(), "jsonl", cks);
+    (json_lines(&out), out)
+}
+
+/// The one event of `ev` whose `timestamp_desc` is `desc`; panics (showing `out`) unless there
+/// is exactly one.
+fn only<'a>(ev: &'a [Value], desc: &str, out: &str) -> &'a Value {
+    let v: Vec<&Value> = ev.iter().filter(|e| e["timestamp_desc"] == desc).collect();
+    assert_eq!(v.len(), 1, "{desc}: {out}");
+    v[0]
+}
+
 /// `config.dump`'s `createdTime` straight from the archive.
 fn created(f: &Path) -> String {
     let o = run_ok(&[
@@ -41,10 +58,7 @@ fn redis_pair_jsonl_has_timesketch_fields_and_every_source() {
     let Some(f) = fixtures() else { return };
     let cache = TempDir::new("timeline");
     let out = timeline(&f, cache.path(), "jsonl", &[A, B]);
-    let ev: Vec<Value> = out
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let ev = json_lines(&out);
     assert!(ev.len() > 20, "{out}");
     let (a, b) = (
         f.join(A).display().to_string(),
@@ -335,11 +349,9 @@ fn bash_history_commands_in_the_timeline() {
         })
         .collect();
     assert_eq!(want.len(), 6);
-    let cache = TempDir::new("timeline");
-    let out = timeline(&dir, cache.path(), "jsonl", &["checkpoint.tar.gz"]);
-    let got: Vec<(String, String)> = out
-        .lines()
-        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+    let (ev, out) = events(&dir, &["checkpoint.tar.gz"]);
+    let got: Vec<(String, String)> = ev
+        .into_iter()
         .filter(|e| e["timestamp_desc"] == "Shell Command")
         .map(|e| {
             (
@@ -354,22 +366,8 @@ fn bash_history_commands_in_the_timeline() {
 #[test]
 fn kitchen_ghost_file_by_its_recorded_mtime() {
     let Some(f) = fixtures() else { return };
-    let cache = TempDir::new("timeline");
-    let out = timeline(
-        &f,
-        cache.path(),
-        "jsonl",
-        &["podman-kitchen/checkpoint.tar.gz"],
-    );
-    let ev: Vec<Value> = out
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
-    let one = |desc: &str| -> &Value {
-        let v: Vec<&Value> = ev.iter().filter(|e| e["timestamp_desc"] == desc).collect();
-        assert_eq!(v.len(), 1, "{desc}: {out}");
-        v[0]
-    };
+    let (ev, out) = events(&f, &["podman-kitchen/checkpoint.tar.gz"]);
+    let one = |desc: &str| only(&ev, desc, &out);
     // The deleted-but-open /tmp/kitchen-ghost (README), written after the container started and
     // before CRIU wrote the images.
     let g = one("Deleted File Modified");
@@ -394,27 +392,9 @@ fn docker_created_and_started_from_config_v2() {
         .join("docker-redis/docker/containers")
         .join("42db61920c44688ea0008685fad46366cde0b320c9689fbe544541be584c336b");
     let cfg: Value = common::read_json(&ctr.join("config.v2.json"));
-    let cache = TempDir::new("timeline");
     let ck = ctr.join("checkpoints/ck1");
-    let o = run_ok(&[
-        common::ckptfs(),
-        "timeline",
-        "--cache-dir",
-        cache.path().to_str().unwrap(),
-        "--format",
-        "jsonl",
-        ck.to_str().unwrap(),
-    ]);
-    let ev: Vec<Value> = String::from_utf8(o.stdout)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
-    let at = |desc: &str| -> i64 {
-        let e: Vec<&Value> = ev.iter().filter(|e| e["timestamp_desc"] == desc).collect();
-        assert_eq!(e.len(), 1, "{desc}: {ev:?}");
-        e[0]["timestamp"].as_i64().unwrap()
-    };
+    let (ev, out) = events(Path::new("/"), &[ck.to_str().unwrap()]);
+    let at = |desc: &str| -> i64 { only(&ev, desc, &out)["timestamp"].as_i64().unwrap() };
     let us = |p: &str| -> i64 {
         let t: jiff::Timestamp = cfg.pointer(p).unwrap().as_str().unwrap().parse().unwrap();
         t.as_microsecond()
@@ -436,17 +416,7 @@ fn kitchen_file_events_name_the_tar_they_come_from() {
     // wrote and from Podman's /dev/shm tar.
     assert!(!members.contains(&"rootfs-diff.tar"), "{members:?}");
     assert!(members.contains(&"devshm-checkpoint.tar"), "{members:?}");
-    let cache = TempDir::new("timeline");
-    let out = timeline(
-        &f,
-        cache.path(),
-        "jsonl",
-        &["podman-kitchen/checkpoint.tar.gz"],
-    );
-    let ev: Vec<Value> = out
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let (ev, out) = events(&f, &["podman-kitchen/checkpoint.tar.gz"]);
     let files: Vec<&Value> = ev
         .iter()
         .filter(|e| e["timestamp_desc"] == "File Modified")
