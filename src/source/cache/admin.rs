@@ -554,21 +554,56 @@ fn remove_entry(
         }
         Err(e) => return Err((0, format!("cannot lock it: {e}"))),
     }
-    // Under the lock: what it is now (a build may have completed since the scan).
-    let now_entry = match classify(dir, key, true, noatime) {
-        Ok(Some(e)) => e,
-        Ok(None) => return Ok(Removal::Gone),
-        Err(e) => return Err((0, e.to_string())),
+    // Under the lock: what it is now (a build may have completed since the scan). When it is no
+    // longer selected, our lock file stays, like the cache's own.
+    let mut removed = match still_selected(classify(dir, key, true, noatime), select, now)? {
+        Ok(e) => e,
+        Err(r) => return Ok(r),
     };
-    if !select.matches(&now_entry, now) {
-        // Our lock file stays, like the cache's own.
-        return Ok(Removal::Skipped(format!(
+    removed.size = remove_files(dir, key, &SUFFIXES)?;
+    drop(lock);
+    Ok(Removal::Removed(removed))
+}
+
+/// Removes a kept layer (no lock: an open maps it, and a removed name does not disturb it).
+fn remove_layer(
+    dir: &Path,
+    key: &str,
+    select: Select,
+    now: SystemTime,
+    noatime: bool,
+) -> Result<Removal, (u64, String)> {
+    let mut removed = match still_selected(classify_layer(dir, key, noatime), select, now)? {
+        Ok(e) => e,
+        Err(r) => return Ok(r),
+    };
+    removed.size = remove_files(dir, key, &[".tar", ".size"])?;
+    Ok(Removal::Removed(removed))
+}
+
+/// The entry as it is now (`found`), when it is still selected; else what its removal comes to
+/// (gone, or skipped naming its state now).
+fn still_selected(
+    found: Result<Option<Entry>, Error>,
+    select: Select,
+    now: SystemTime,
+) -> Result<Result<Entry, Removal>, (u64, String)> {
+    match found {
+        Ok(Some(e)) if select.matches(&e, now) => Ok(Ok(e)),
+        Ok(Some(e)) => Ok(Err(Removal::Skipped(format!(
             "changed since it was listed: now {}",
-            now_entry.state.name()
-        )));
+            e.state.name()
+        )))),
+        Ok(None) => Ok(Err(Removal::Gone)),
+        Err(e) => Err((0, e.to_string())),
     }
+}
+
+/// Removes the regular files `key` + each of `suffixes` in `dir`, in that order: the bytes freed,
+/// or those freed before an error and the error.
+fn remove_files(dir: &Path, key: &str, suffixes: &[&str]) -> Result<u64, (u64, String)> {
     let mut freed = 0u64;
-    for suffix in SUFFIXES {
+    for suffix in suffixes {
         let p = dir.join(format!("{key}{suffix}"));
         let md = match fs::symlink_metadata(&p) {
             Ok(md) => md,
@@ -584,46 +619,7 @@ fn remove_entry(
             Err(e) => return Err((freed, format!("cannot remove {}: {e}", p.display()))),
         }
     }
-    drop(lock);
-    let mut removed = now_entry;
-    removed.size = freed;
-    Ok(Removal::Removed(removed))
-}
-
-/// Removes a kept layer (no lock: an open maps it, and a removed name does not disturb it).
-fn remove_layer(
-    dir: &Path,
-    key: &str,
-    select: Select,
-    now: SystemTime,
-    noatime: bool,
-) -> Result<Removal, (u64, String)> {
-    let now_entry = match classify_layer(dir, key, noatime) {
-        Ok(Some(e)) => e,
-        Ok(None) => return Ok(Removal::Gone),
-        Err(e) => return Err((0, e.to_string())),
-    };
-    if !select.matches(&now_entry, now) {
-        return Ok(Removal::Skipped(format!(
-            "changed since it was listed: now {}",
-            now_entry.state.name()
-        )));
-    }
-    let mut freed = 0u64;
-    for suffix in [".tar", ".size"] {
-        let p = dir.join(format!("{key}{suffix}"));
-        match fs::symlink_metadata(&p) {
-            Ok(md) if md.is_file() => match fs::remove_file(&p) {
-                Ok(()) => freed = freed.saturating_add(md.len()),
-                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-                Err(e) => return Err((freed, format!("cannot remove {}: {e}", p.display()))),
-            },
-            _ => {}
-        }
-    }
-    let mut removed = now_entry;
-    removed.size = freed;
-    Ok(Removal::Removed(removed))
+    Ok(freed)
 }
 
 /// `7d`, `12h`, `30m`, `45s` -> a duration.
