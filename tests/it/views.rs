@@ -38,6 +38,12 @@ fn ok(cwd: &Path, args: &[&str]) -> String {
     r.out
 }
 
+/// Runs, requires success and parses stdout as one JSON value.
+fn json(cwd: &Path, args: &[&str]) -> Value {
+    let out = ok(cwd, args);
+    serde_json::from_str(&out).unwrap_or_else(|e| panic!("ckptfs {args:?}: {e}: {out}"))
+}
+
 /// Runs and requires exit code 2 with exactly one line on stderr; returns that line.
 fn fails(cwd: &Path, args: &[&str]) -> String {
     let r = ckptfs_in(cwd, args);
@@ -310,11 +316,10 @@ fn inspect_shows_the_fixture_network_status() {
     let want = format!("├── Engine: Podman\n{want_tree}├── Checkpoint size: ");
     assert!(out.contains(&want), "want\n{want}\nin\n{out}");
     // JSON: ip / mac of the first interface (ip without prefix length), every network.
-    let j: Value = serde_json::from_str(&ok(
+    let j: Value = json(
         &busybox(&f),
         &["inspect", "--format", "json", "checkpoint.tar.gz"],
-    ))
-    .unwrap();
+    );
     assert_eq!(j[0]["ip"], Value::from(ip0.clone()));
     assert_eq!(j[0]["mac"], Value::from(mac0.clone()));
     assert_eq!(j[0]["networks"], Value::from(want_json));
@@ -370,11 +375,7 @@ fn inspect_network_interfaces_synthetic() {
                 │       └── Gateway: 10.89.0.1\n\
                 ├── Checkpoint size: ";
     assert!(out.contains(want), "{out}");
-    let j: Value = serde_json::from_str(&ok(
-        dir.path(),
-        &["inspect", "--format", "json", "multi.tar"],
-    ))
-    .unwrap();
+    let j: Value = json(dir.path(), &["inspect", "--format", "json", "multi.tar"]);
     // ip / mac: every address and every MAC, as checkpointctl joins them.
     assert_eq!(j[0]["ip"], "fd00:1::5, 10.90.0.5, 10.89.0.7");
     assert_eq!(
@@ -408,8 +409,7 @@ fn inspect_network_interfaces_synthetic() {
         ),
         "{out}"
     );
-    let j: Value =
-        serde_json::from_str(&ok(dir.path(), &["inspect", "--format", "json", "cni.tar"])).unwrap();
+    let j: Value = json(dir.path(), &["inspect", "--format", "json", "cni.tar"]);
     assert_eq!(j[0]["ip"], "10.88.0.2");
     assert_eq!(j[0]["mac"], "33:33:33:33:33:33");
     // No network.status, or an empty one: no network lines, no keys.
@@ -422,8 +422,7 @@ fn inspect_network_interfaces_synthetic() {
             "{out}"
         );
         assert!(!out.contains("IP:") && !out.contains("MAC:") && !out.contains("Network"));
-        let j: Value =
-            serde_json::from_str(&ok(dir.path(), &["inspect", "--format", "json", ck])).unwrap();
+        let j: Value = json(dir.path(), &["inspect", "--format", "json", ck]);
         for k in ["ip", "mac", "networks"] {
             assert!(j[0].get(k).is_none(), "{ck}: {k}");
         }
@@ -733,7 +732,7 @@ fn inspect_flags_one_by_one() {
             .count(),
         2
     );
-    let j: Value = serde_json::from_str(&ok(
+    let j: Value = json(
         &f,
         &[
             "inspect",
@@ -742,8 +741,7 @@ fn inspect_flags_one_by_one() {
             "podman-busybox/checkpoint.tar.gz",
             "secretd-plain/images",
         ],
-    ))
-    .unwrap();
+    );
     assert_eq!(j.as_array().unwrap().len(), 2);
     assert_eq!(j[1]["container_name"], Value::Null);
     assert_eq!(
@@ -775,7 +773,7 @@ fn stopped_tasks_are_stopped_not_zombies() {
     assert!(out.contains("└── [8262 (Stopped)]  secretd\n"), "{out}");
     assert!(out.contains("SECRET_TOKEN=tok-plain-7f3a9c21"));
     assert!(!out.contains("Zombie"));
-    let j: Value = serde_json::from_str(&ok(
+    let j: Value = json(
         &f,
         &[
             "inspect",
@@ -784,8 +782,7 @@ fn stopped_tasks_are_stopped_not_zombies() {
             "json",
             "secretd-plain/images",
         ],
-    ))
-    .unwrap();
+    );
     assert_eq!(j[0]["process_tree"]["task_state"], "Stopped");
     assert_eq!(j[0]["process_tree"]["children"][0]["task_state"], "Stopped");
     // Busybox tasks were frozen, not stopped: Alive, shown as [PID] alone.
@@ -823,11 +820,7 @@ fn inspect_synthetic_sockets_files_and_zombies() {
     assert!(out.contains("[REG 7]  /var/log/srv.log"), "{out}");
     assert!(out.contains("[UNIXSK 5]  unix["), "{out}");
     assert!(out.contains("[9 (Zombie)]  defunct"), "{out}");
-    let j: Value = serde_json::from_str(&ok(
-        dir.path(),
-        &["inspect", "--all", "--format", "json", "ck"],
-    ))
-    .unwrap();
+    let j: Value = json(dir.path(), &["inspect", "--all", "--format", "json", "ck"]);
     let socks = j[0]["sockets"][0]["open_sockets"].as_array().unwrap();
     assert_eq!(socks[0]["protocol"], "TCP");
     assert_eq!(socks[0]["data"]["src"], "::");
@@ -1481,11 +1474,10 @@ fn inspect_crio_metadata() {
     ] {
         assert!(out.contains(l), "missing {l:?} in\n{out}");
     }
-    let j: Value = serde_json::from_str(&ok(
+    let j: Value = json(
         dir.path(),
         &["inspect", "--metadata", "--format", "json", "ck.tar"],
-    ))
-    .unwrap();
+    );
     assert_eq!(j[0]["engine"], "CRI-O");
     assert_eq!(j[0]["ip"], "10.244.1.7");
     assert_eq!(j[0]["checkpointed"], "2026-11-28T14:47:37Z");
@@ -1505,11 +1497,9 @@ fn inspect_go_zero_checkpointed_time() {
         "{out}"
     );
     assert!(!out.contains("Checkpointed"), "{out}");
-    let j: Value =
-        serde_json::from_str(&ok(dir.path(), &["inspect", "--format", "json", "ck.tar"])).unwrap();
+    let j: Value = json(dir.path(), &["inspect", "--format", "json", "ck.tar"]);
     assert!(j[0].get("checkpointed").is_none(), "{j}");
-    let l: Value =
-        serde_json::from_str(&ok(dir.path(), &["list", "--format", "json", "."])).unwrap();
+    let l: Value = json(dir.path(), &["list", "--format", "json", "."]);
     assert_ne!(
         l[0]["checkpointed_from"], "config.dump checkpointedTime",
         "{l}"
@@ -1568,8 +1558,7 @@ fn diff_two_synthetic_checkpoints() {
         .write_dir(&dir.path().join("a"))
         .unwrap();
     diff_subject(true).write_dir(&dir.path().join("b")).unwrap();
-    let j: Value =
-        serde_json::from_str(&ok(dir.path(), &["diff", "--format", "json", "a", "b"])).unwrap();
+    let j: Value = json(dir.path(), &["diff", "--format", "json", "a", "b"]);
     let pc = &j["process_changes"];
     assert_eq!(pc["added"][0]["pid"], 3);
     assert_eq!(pc["added"][0]["cmdline"], "late ");
@@ -1695,8 +1684,7 @@ fn diff_two_synthetic_checkpoints() {
         assert!(t.contains(l), "missing {l:?} in\n{t}");
     }
     // A checkpoint compared with itself: nothing.
-    let same: Value =
-        serde_json::from_str(&ok(dir.path(), &["diff", "--format", "json", "a", "a"])).unwrap();
+    let same: Value = json(dir.path(), &["diff", "--format", "json", "a", "a"]);
     let s = &same["counts"];
     for k in [
         "processes_added",
@@ -1725,8 +1713,7 @@ fn diff_socket_changes() {
     );
     a.write_dir(&dir.path().join("a")).unwrap();
     b.write_dir(&dir.path().join("b")).unwrap();
-    let j: Value =
-        serde_json::from_str(&ok(dir.path(), &["diff", "--format", "json", "a", "b"])).unwrap();
+    let j: Value = json(dir.path(), &["diff", "--format", "json", "a", "b"]);
     let sc = &j["socket_changes"];
     assert_eq!(
         sc["removed"],
@@ -1757,7 +1744,7 @@ fn diff_incremental_fixture() {
     // The pre-dumps of the incremental fixture have no pstree.img (CRIU's pre-dump saves memory
     // only): they are compared by memory only, see `diff_pre_dump_against_dump` below.
     // The final dump against itself (its pages resolved through two parents): no change.
-    let j: Value = serde_json::from_str(&ok(
+    let j: Value = json(
         &f,
         &[
             "diff",
@@ -1766,12 +1753,11 @@ fn diff_incremental_fixture() {
             "secretd-incremental/images/dump",
             "secretd-incremental/images/dump",
         ],
-    ))
-    .unwrap();
+    );
     assert_eq!(j["counts"]["pages_changed"], 0);
     assert_eq!(j["memory_changes"]["processes"], serde_json::json!([]));
     // Two different dumps of the same program: every marker page differs.
-    let j: Value = serde_json::from_str(&ok(
+    let j: Value = json(
         &f,
         &[
             "diff",
@@ -1780,8 +1766,7 @@ fn diff_incremental_fixture() {
             "secretd-plain/images",
             "secretd-incremental/images/dump",
         ],
-    ))
-    .unwrap();
+    );
     assert_eq!(j["process_changes"]["added"].as_array().unwrap().len(), 2);
     assert_eq!(j["process_changes"]["removed"].as_array().unwrap().len(), 2);
 }
@@ -1959,8 +1944,7 @@ fn full_dump(dir: &Path) -> ckptfs::model::Checkpoint {
 
 /// `checkpoint_a.total_size` of `diff --format json PATH PATH`.
 fn j_total_size(cwd: &Path, path: &str) -> u64 {
-    let j: Value =
-        serde_json::from_str(&ok(cwd, &["diff", "--format", "json", path, path])).unwrap();
+    let j: Value = json(cwd, &["diff", "--format", "json", path, path]);
     j["checkpoint_a"]["total_size"].as_u64().unwrap()
 }
 
@@ -2019,7 +2003,7 @@ fn diff_pre_dump_against_dump() {
         "{t}"
     );
     // JSON.
-    let j: Value = serde_json::from_str(&ok(&f, &["diff", "--format", "json", a, b])).unwrap();
+    let j: Value = json(&f, &["diff", "--format", "json", a, b]);
     assert_eq!(j["memory_only"], true);
     assert_eq!(j["checkpoint_a"]["pre_dump"], true);
     assert_eq!(j["checkpoint_b"]["pre_dump"], false);
@@ -2056,14 +2040,14 @@ fn diff_pre_dump_against_dump() {
     // Reversed: B is the pre-dump; added and removed swap.
     let t = ok(&f, &["diff", b, a]);
     assert!(t.contains("Modified: unknown (B is a pre-dump"), "{t}");
-    let j: Value = serde_json::from_str(&ok(&f, &["diff", "--format", "json", b, a])).unwrap();
+    let j: Value = json(&f, &["diff", "--format", "json", b, a]);
     assert_eq!(j["checkpoint_b"]["pre_dump"], true);
     assert_eq!(
         j["memory_changes"]["pages"],
         pages([total(0), total(2), total(1), total(3)])
     );
     // Two pre-dumps (pre2's pages are PARENT pages of pre): memory only, no VMAs, no change.
-    let j: Value = serde_json::from_str(&ok(
+    let j: Value = json(
         &f,
         &[
             "diff",
@@ -2072,8 +2056,7 @@ fn diff_pre_dump_against_dump() {
             a,
             "secretd-incremental/images/pre2",
         ],
-    ))
-    .unwrap();
+    );
     assert_eq!(j["checkpoint_b"]["pre_dump"], true);
     assert_eq!(j["memory_changes"]["pages"]["unchanged"], total(3));
     assert_eq!(j["counts"]["pages_changed"], 0);
@@ -2113,7 +2096,7 @@ fn diff_pre_dump_reports_changed_pages_per_vma() {
         .find(|v| v.start <= first.vaddr && first.vaddr < v.end)
         .expect("the page is in a VMA of the dump");
     let range = format!("{:08x}-{:08x}", vma.start, vma.end);
-    let j: Value = serde_json::from_str(&ok(
+    let j: Value = json(
         &f,
         &[
             "diff",
@@ -2122,8 +2105,7 @@ fn diff_pre_dump_reports_changed_pages_per_vma() {
             pre.to_str().unwrap(),
             "secretd-incremental/images/dump",
         ],
-    ))
-    .unwrap();
+    );
     assert_eq!(j["counts"]["pages_changed"], 1);
     let procs = j["memory_changes"]["processes"].as_array().unwrap();
     assert_eq!(procs.len(), 1, "{}", j["memory_changes"]);
@@ -2188,11 +2170,7 @@ fn metadata_only_archive_shows_its_metadata() {
             "{args:?}: the warnings come after the output:\n{all}"
         );
     }
-    let j: Value = serde_json::from_str(&ok(
-        dir.path(),
-        &["inspect", "--format", "json", "meta.tar"],
-    ))
-    .unwrap();
+    let j: Value = json(dir.path(), &["inspect", "--format", "json", "meta.tar"]);
     assert_eq!(j[0]["container_name"], "meta-only");
     assert_eq!(j[0]["engine"], "Podman");
     // memparse has nothing to show: an error naming the missing image.
