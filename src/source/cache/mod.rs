@@ -293,6 +293,19 @@ mod tests {
     use super::*;
     use std::os::unix::fs::MetadataExt;
 
+    /// The gzip-compressed `input` opened through the cache in `cache` (no size limit, no
+    /// progress bar).
+    fn open_gz(input: &Path, cache: &Path) -> Result<Cached, Error> {
+        let opts = OpenOptions {
+            cache_dir: Some(cache.to_path_buf()),
+            max_size: None,
+            progress: false,
+            ..Default::default()
+        };
+        let f = File::open(input).unwrap();
+        decompressed(input, &f, InputKind::TarGz, &opts)
+    }
+
     /// Regression: a cached tar modified in place, keeping its size and its tar
     /// header, was trusted and served. Its ctime no longer matches the meta file: rebuilt.
     #[test]
@@ -307,16 +320,7 @@ mod tests {
             gzip(&TarSpec::new().file("a/pages-1.img", &data).build_gnu()),
         )
         .unwrap();
-        let opts = OpenOptions {
-            cache_dir: Some(t.join("cache")),
-            max_size: None,
-            progress: false,
-            ..Default::default()
-        };
-        let open = || {
-            let f = File::open(&input).unwrap();
-            decompressed(&input, &f, InputKind::TarGz, &opts).unwrap()
-        };
+        let open = || open_gz(&input, &t.join("cache")).unwrap();
         let first = open();
         let orig = first.tar.bytes().to_vec();
         assert!(first.warnings.is_empty());
@@ -367,16 +371,7 @@ mod tests {
         )
         .unwrap();
         let want = sha256_file(&input);
-        let opts = OpenOptions {
-            cache_dir: Some(t.join("cache")),
-            max_size: None,
-            progress: false,
-            ..Default::default()
-        };
-        let open = || {
-            let f = File::open(&input).unwrap();
-            decompressed(&input, &f, InputKind::TarGz, &opts).unwrap()
-        };
+        let open = || open_gz(&input, &t.join("cache")).unwrap();
         let first = open();
         let meta_path = first.tar_path.with_extension("meta");
         assert_eq!(first.sha256.wait().as_deref(), Some(want.as_str()));
@@ -433,14 +428,7 @@ mod tests {
         );
         fs::write(&input, &gz[..gz.len() / 2]).unwrap();
         let cache = t.join("cache");
-        let opts = OpenOptions {
-            cache_dir: Some(cache.clone()),
-            max_size: None,
-            progress: false,
-            ..Default::default()
-        };
-        let f = File::open(&input).unwrap();
-        assert!(decompressed(&input, &f, InputKind::TarGz, &opts).is_err());
+        assert!(open_gz(&input, &cache).is_err());
         let left: Vec<_> = fs::read_dir(&cache)
             .unwrap()
             .flatten()
