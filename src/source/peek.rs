@@ -251,11 +251,18 @@ fn layer_metadata(layer: &super::Blob, metadata: bool) -> Result<Peek, String> {
     }
 }
 
-/// A reader that counts the bytes it gave.
+/// A reader that counts the bytes it gave and gives none past [`STREAM_BUDGET`] (an error), so
+/// that one large entry (a pages image) is not decompressed to its end before the budget is
+/// looked at.
 struct Counting<R>(R, Rc<Cell<u64>>);
 
 impl<R: Read> Read for Counting<R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.1.get() > STREAM_BUDGET {
+            return Err(std::io::Error::other(
+                "the metadata stream's budget is spent",
+            ));
+        }
         let n = self.0.read(buf)?;
         self.1.set(self.1.get() + n as u64);
         Ok(n)
@@ -288,7 +295,13 @@ fn collect<R: Read>(
             p.complete = found(&p);
             return Ok(p);
         }
-        let e = e.map_err(|e| format!("corrupt archive: {e}"))?;
+        let e = match e {
+            Err(_) if counted.get() > STREAM_BUDGET => {
+                p.complete = found(&p);
+                return Ok(p);
+            }
+            e => e.map_err(|e| format!("corrupt archive: {e}"))?,
+        };
         let is_config = {
             let path = e.path_bytes();
             let path = path.strip_prefix(b"./").unwrap_or(&path);
@@ -338,7 +351,15 @@ fn collect<R: Read>(
             (&mut p.spec, "spec.dump")
         };
         if slot.is_none() {
-            *slot = Some(read_capped(e, name)?);
+            match read_capped(e, name) {
+                Ok(v) => *slot = Some(v),
+                // Cut by the budget: not found within it.
+                Err(_) if counted.get() > STREAM_BUDGET => {
+                    p.complete = found(&p);
+                    return Ok(p);
+                }
+                Err(e) => return Err(e),
+            }
             if is_config {
                 timed = p.config.as_deref().is_some_and(has_checkpointed_time);
             }
@@ -437,6 +458,56 @@ mod tests {
         // The same uncompressed: seeking is free, the metadata is found.
         let p = peek(d, "deep.tar", &deep).unwrap();
         assert!(p.complete && p.config.is_some());
+    }
+
+    /// The budget bounds the stream inside an entry, not only between entries: a compressed
+    /// archive whose first entry runs past the budget and whose stream is cut beyond the
+    /// budget is given up on at the budget (what it holds is not known), never read to the cut.
+    #[test]
+    fn budget_holds_inside_one_entry() {
+        let tmp = tempfile::tempdir().unwrap();
+        let big = tar_of(&[
+            (
+                "checkpoint/pages-1.img",
+                (STREAM_BUDGET + (32 << 20)) as usize,
+            ),
+            ("config.dump", 0),
+            ("spec.dump", 0),
+        ]);
+        let gz = {
+            let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+            std::io::Write::write_all(&mut e, &big).unwrap();
+            e.finish().unwrap()
+        };
+        // Zeros compress evenly: 95% of the stream is well past the budget's 64 of 96 MiB.
+        let cut = &gz[..gz.len() * 95 / 100];
+        let p = peek(tmp.path(), "cut.tar.gz", cut).unwrap();
+        assert!(!p.complete && p.config.is_none(), "{p:?}");
+        // How much of the compressed stream is read: about the budget's share, not all of it.
+        struct Source<'a>(&'a [u8], Rc<Cell<usize>>);
+        impl Read for Source<'_> {
+            fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+                let n = self.0.read(buf)?;
+                self.1.set(self.1.get() + n);
+                Ok(n)
+            }
+        }
+        let consumed = Rc::new(Cell::new(0));
+        let counted = Rc::new(Cell::new(0u64));
+        let d = flate2::read::GzDecoder::new(Source(&gz, consumed.clone()));
+        let p = scan_tar(
+            tar::Archive::new(Counting(d, counted.clone())),
+            &counted,
+            true,
+        )
+        .unwrap();
+        assert!(!p.complete, "{p:?}");
+        assert!(
+            consumed.get() < gz.len() * 3 / 4,
+            "{} of {} compressed bytes read",
+            consumed.get(),
+            gz.len()
+        );
     }
 
     /// A tar of `(name, content, mtime)` entries.
