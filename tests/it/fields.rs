@@ -6,6 +6,8 @@
 
 use crate::common;
 
+use std::path::Path;
+
 use common::{Mount, cat, fixtures, have_fuse};
 use serde_json::Value;
 
@@ -42,15 +44,22 @@ fn stat_fields(line: &str) -> Vec<String> {
     v
 }
 
+/// The ground truth of fixture `case`, and its `input` mounted.
+fn truth_and_mount(fx: &Path, case: &str, input: &str) -> (Value, Mount) {
+    let dir = fx.join(case);
+    (
+        common::read_json(&dir.join("ground-truth.json")),
+        Mount::new(&dir.join(input)),
+    )
+}
+
 #[test]
 fn fields_json_tells_placeholders_and_they_read_so() {
     let Some(fx) = fixtures() else { return };
     if !have_fuse() {
         return;
     }
-    let dir = fx.join("podman-kitchen");
-    let truth: Value = common::read_json(&dir.join("ground-truth.json"));
-    let m = Mount::new(&dir.join("checkpoint.tar.gz"));
+    let (truth, m) = truth_and_mount(&fx, "podman-kitchen", "checkpoint.tar.gz");
     let fields: Value =
         serde_json::from_slice(&cat(&m.p("checkpoint/fields.json"))).expect("fields.json is JSON");
     assert_eq!(fields["format"], "ckptfs-fields/1");
@@ -83,11 +92,7 @@ fn fields_json_tells_placeholders_and_they_read_so() {
         .collect();
 
     for p in truth["processes"].as_array().expect("processes") {
-        let pid = p["ns_pids"]
-            .as_array()
-            .and_then(|v| v.last())
-            .and_then(Value::as_u64)
-            .expect("ns pid");
+        let pid = common::truth::ns_pid(p);
         // stat: every placeholder reads as stated; where /proc showed something else, the
         // value was not measured, and fields.json says so.
         let ours = stat_fields(&text(&m, &format!("{pid}/stat")));
@@ -215,16 +220,10 @@ fn maps_dev_and_inode_where_recorded() {
         ("podman-kitchen", "checkpoint.tar.gz"),
         ("secretd-shm", "images"),
     ] {
-        let dir = fx.join(case);
-        let truth: Value = common::read_json(&dir.join("ground-truth.json"));
-        let m = Mount::new(&dir.join(input));
+        let (truth, m) = truth_and_mount(&fx, case, input);
         let mut recorded = 0;
         for p in truth["processes"].as_array().expect("processes") {
-            let pid = p["ns_pids"]
-                .as_array()
-                .and_then(|v| v.last())
-                .and_then(Value::as_u64)
-                .expect("ns pid");
+            let pid = common::truth::ns_pid(p);
             let live: Vec<&str> = p["maps"]
                 .as_array()
                 .expect("maps")
@@ -274,9 +273,7 @@ fn stat_controlling_terminal() {
     if !have_fuse() {
         return;
     }
-    let dir = fx.join("podman-implant");
-    let truth: Value = common::read_json(&dir.join("ground-truth.json"));
-    let m = Mount::new(&dir.join("checkpoint.tar.gz"));
+    let (truth, m) = truth_and_mount(&fx, "podman-implant", "checkpoint.tar.gz");
     let procs = truth["processes"].as_array().expect("processes");
     // The host's PIDs of the truth, as the container's.
     let ns_of = |host: &str| -> String {
@@ -288,11 +285,7 @@ fn stat_controlling_terminal() {
     };
     let mut with_tty = 0;
     for p in procs {
-        let pid = p["ns_pids"]
-            .as_array()
-            .and_then(|v| v.last())
-            .and_then(Value::as_u64)
-            .expect("ns pid");
+        let pid = common::truth::ns_pid(p);
         let ours = stat_fields(&text(&m, &format!("{pid}/stat")));
         let live = stat_fields(p["stat"].as_str().expect("truth stat"));
         assert_eq!(ours[6], live[6], "{pid}: tty_nr");

@@ -189,13 +189,7 @@ impl Implant {
     fn vmas(&self) -> Vec<(u32, u64, u64, String, String)> {
         let mut out = Vec::new();
         for p in self.truth["processes"].as_array().unwrap() {
-            let pid = p["ns_pids"]
-                .as_array()
-                .unwrap()
-                .last()
-                .unwrap()
-                .as_u64()
-                .unwrap() as u32;
+            let pid = common::truth::ns_pid(p);
             for v in p["vmas"].as_array().unwrap() {
                 let Some(sha) = v["sha256"].as_str() else {
                     continue;

@@ -45,16 +45,6 @@ fn truth(case: &str) -> Option<(std::path::PathBuf, Value)> {
     Some((dir, t))
 }
 
-fn ns_pid(p: &Value) -> u64 {
-    p["ns_pids"]
-        .as_array()
-        .unwrap()
-        .last()
-        .unwrap()
-        .as_u64()
-        .unwrap()
-}
-
 fn hex(v: &Value) -> u64 {
     u64::from_str_radix(v.as_str().unwrap().trim_start_matches("0x"), 16).unwrap()
 }
@@ -72,7 +62,7 @@ fn kitchen_guard_region_shown_once() {
     assert!(!log.contains("overlaps"), "guard VMAs warned about: {log}");
     let mut checked = 0;
     for p in t["processes"].as_array().unwrap() {
-        let pid = ns_pid(p);
+        let pid = truth::ns_pid(p);
         for v in p["vmas"].as_array().unwrap() {
             let Some(guards) = v.get("guard_page_ranges") else {
                 continue;
