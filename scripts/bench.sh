@@ -1033,16 +1033,18 @@ else
 fi
 fi
 
-# ---------------------------------------------------------------- 16. diff and timeline
+# ---------------------------------------------------------------- 16. diff, timeline and triage
 # Two dumps of one container: B is the big image dir (hard links, parent pre-dump included) with
 # its smallest pages file rewritten at 64 places (`CHANGED-PAGE-N` on 64 pages spread over it).
 # `ckptfs diff A B` (every page of both compared, the changed ones hashed and their strings
 # ranked) against one `memparse --search` over both (every page of both read once); its peak RSS
 # (bounded: under 1 GiB); `ckptfs timeline` of the big dump against `ckptfs show` of it (both
-# open the checkpoint; the timeline reads no memory); and once, the worst case: two unrelated dumps.
+# open the checkpoint; the timeline reads no memory); `ckptfs triage` of the big dump (its
+# credential rule searches the memory processes wrote) against one `memparse --search` over it;
+# and once, the worst case: two unrelated dumps.
 if want 16; then
 if [[ -x /usr/bin/time ]]; then
-log "16. diff and timeline"
+log "16. diff, timeline and triage"
 B2=$WORK/img2
 rm -rf "$B2"
 cp -al "$BIG/img" "$B2"
@@ -1052,7 +1054,7 @@ sz=$(stat -c %s "$small")
 for n in $(seq 0 63); do
     printf 'CHANGED-PAGE-%04d' "$n" | dd of="$small" bs=1 seek=$(((sz / 64 * n / 4096) * 4096 + 100)) conv=notrunc status=none
 done
-ours=() base=() rss=() tl=() sh=()
+ours=() base=() rss=() tl=() sh=() tr=() one=()
 for i in $(seq "$RUNS"); do
     t "$BIN" memparse -s "$MARK" "$DIR" "$B2/dump" >/dev/null
     base+=("$LAST")
@@ -1063,11 +1065,16 @@ for i in $(seq "$RUNS"); do
     sh+=("$LAST")
     t "$BIN" timeline "$DIR" >"$WORK/timeline.out"
     tl+=("$LAST")
+    t "$BIN" memparse -s "$MARK" "$DIR" >/dev/null
+    one+=("$LAST")
+    t "$BIN" triage "$DIR" >"$WORK/triage.out"
+    tr+=("$LAST")
 done
 changed=$(grep -o '[0-9]* pages changed' "$WORK/diff.out" | head -n 1 || true)
 row "16. ckptfs diff of two $(human "$SIZE_B") dumps (${changed:-? pages changed})" "$(median "${ours[@]}")" "$(median "${base[@]}")" s le 2 "memparse --search over both"
 row "16. ckptfs diff, peak RSS" "$(awk -v k="$(median "${rss[@]}")" 'BEGIN { printf "%.0f", k / 1024 }')" - MiB abs 1024 -
 row "16. ckptfs timeline, $(human "$SIZE_B") ($(wc -l <"$WORK/timeline.out") lines)" "$(median "${tl[@]}")" "$(median "${sh[@]}")" s info - "ckptfs show of the same dump"
+row "16. ckptfs triage, $(human "$SIZE_B") ($(grep -c '^PID ' "$WORK/triage.out" || true) findings)" "$(median "${tr[@]}")" "$(median "${one[@]}")" s le 2 "memparse --search over the dump"
 # The worst case, once: two unrelated dumps of the same layout (another seed), every page changed
 # and every page's strings taken until a process holds 200000 distinct ones a side.
 # A debug build (CI's harness check) takes 4 MiB pairs: the row runs, its number means nothing.
@@ -1079,7 +1086,7 @@ wb=$LAST
 t /usr/bin/time -f '%M' -o "$WORK/diff.rss" "$BIN" diff "$wa" "$WORK/other/img/dump" >/dev/null
 row "16. ckptfs diff of two unrelated $(human "$wsize") dumps (every page changed; once)" "$LAST" "$wb" s info - "memparse --search over both"
 row "16. ckptfs diff of two unrelated dumps, peak RSS" "$(awk -v k="$(tail -n 1 "$WORK/diff.rss")" 'BEGIN { printf "%.0f", k / 1024 }')" - MiB abs 1024 -
-rm -rf "$B2" "$WORK/one" "$WORK/other" "$WORK/diff.out" "$WORK/diff.rss" "$WORK/timeline.out"
+rm -rf "$B2" "$WORK/one" "$WORK/other" "$WORK/diff.out" "$WORK/diff.rss" "$WORK/timeline.out" "$WORK/triage.out"
 else
     log "16. skipped: needs /usr/bin/time (GNU time)"
 fi

@@ -338,6 +338,16 @@ impl Memory {
         a
     }
 
+    /// The part of this memory inside `ranges` (`start..end` each, sorted, not overlapping),
+    /// at the same addresses: the rest is a hole. No byte is copied (the extents are clipped).
+    pub fn restricted(&self, ranges: &[(u64, u64)]) -> Memory {
+        let v: Vec<Extent> = ranges
+            .iter()
+            .flat_map(|&(lo, hi)| self.window(lo, hi, lo))
+            .collect();
+        Memory::from_extents(v).0
+    }
+
     /// The extents inside `lo..hi`, clipped, moved by `-lo + to` (for mapping a shared-memory
     /// object's offsets to a VMA's addresses).
     pub fn window(&self, lo: u64, hi: u64, to: u64) -> Vec<Extent> {

@@ -37,6 +37,7 @@ mod scan;
 mod synthetic;
 mod timeline;
 mod triage;
+mod triage_secrets;
 mod views;
 mod whole_tree;
 mod yara;

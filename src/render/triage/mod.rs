@@ -47,10 +47,22 @@
 //! - [`secrets::env_credentials`] / [`secrets::argv_credentials`]: credential-looking variables
 //!   and arguments (`env-credential`, one finding per variable with every PID that carries it;
 //!   `argv-credential`).
+//! - [`history::shell_history`]: entries of a bash process's in-memory history that download and
+//!   execute, open a reverse shell, write persistence, read credential stores, export a
+//!   credential or hide the history (`hist-download-exec`, `hist-reverse-shell`,
+//!   `hist-persistence`, `hist-credential-file`, `hist-credential-export`, `hist-tamper`);
+//!   [`history::history_off_env`]: a shell whose environment switches its history off
+//!   (`hist-tamper`).
+//! - [`credentials::memory_credentials`]: values of well-known credential formats (AWS keys, JWTs,
+//!   private keys, GitHub / GitLab / Slack / Stripe tokens) in the memory a process wrote, one
+//!   finding per value with its copies, the value redacted (`mem-credential`); every process's
+//!   memory searched at once, on every core.
 //!
 //! Rules never panic and never fail: memory that cannot be read (environ, cmdline) is skipped.
 
+pub mod credentials;
 pub mod elf;
+pub mod history;
 pub mod identity;
 pub mod memory;
 pub mod net;
@@ -146,12 +158,14 @@ fn range(v: &Vma) -> String {
 /// ([`secrets::env_credentials`]) comes under the first of them.
 pub fn findings(ck: &Checkpoint) -> Vec<Finding> {
     let creds = secrets::env_credentials(&ck.processes);
+    let mut in_memory = credentials::each_process(&ck.processes).into_iter();
     let mut files = memory::FileCache::default();
     let mut out = secrets::ld_so_preload(ck);
     out.extend(secrets::persistence_files(ck));
     let mut per_pid: Vec<Vec<Finding>> = Vec::with_capacity(ck.processes.len());
     for p in &ck.processes {
         let mut f = process_findings(ck, p, &mut files);
+        f.extend(in_memory.next().into_iter().flatten());
         f.extend(creds.iter().filter(|c| c.pid == Some(p.pid)).cloned());
         per_pid.push(f);
     }
@@ -163,7 +177,9 @@ pub fn findings(ck: &Checkpoint) -> Vec<Finding> {
     out
 }
 
-/// Every finding for one process that needs no other process's findings, in rule order.
+/// Every finding for one process that needs no other process's findings, in rule order, but
+/// for [`credentials::memory_credentials`] (searched for every process at once, in parallel:
+/// [`findings`] puts them after these).
 pub fn process_findings(
     ck: &Checkpoint,
     p: &Process,
@@ -180,6 +196,8 @@ pub fn process_findings(
     out.extend(memory::patched_code(ck, p, files));
     out.extend(secrets::loader_env(p));
     out.extend(secrets::argv_credentials(p));
+    out.extend(history::shell_history(p));
+    out.extend(history::history_off_env(p));
     out.extend(net::sockets(p));
     out
 }
