@@ -1,8 +1,8 @@
 //! Checkpoints made by the in-repo writer that several test files search.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-use ckptfs::writer::{CheckpointWriter, PE_PRESENT, Vma};
+use ckptfs::writer::{CheckpointWriter, Compression, K8sArchive, Layout, PE_PRESENT, Vma};
 
 const PAGE: u64 = 4096;
 
@@ -49,4 +49,19 @@ pub fn cross_boundary_dump(
     w.write_dir(&dir.join("dump")).unwrap();
     all.extend_from_slice(more);
     all
+}
+
+/// Writes `a` as CRI-O's (`crio`) or containerd's archive, uncompressed, in `dir` under the name
+/// the kubelet gives it; returns its path.
+pub fn kube_archive_in(dir: &Path, a: K8sArchive, crio: bool) -> PathBuf {
+    let path = dir.join(a.ctr.kubelet_file_name());
+    let layout = if crio {
+        Layout::Crio(a)
+    } else {
+        Layout::Containerd(a)
+    };
+    CheckpointWriter::new()
+        .write_tar(&path, &layout, Compression::None)
+        .unwrap();
+    path
 }

@@ -30,7 +30,7 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use ckptfs::writer::{CheckpointWriter, Compression, K8sArchive, K8sContainer, Layout};
+use ckptfs::writer::{K8sArchive, K8sContainer};
 use common::truth::CASES;
 use common::{Mount, TempDir, fixtures, have_fuse, run, run_timeout};
 
@@ -52,16 +52,7 @@ fn kube_archive(images: &Path, crio: bool, ns: &str, pod: &str, ctr: &str, dir: 
     let mut a = K8sArchive::new(K8sContainer::new(ns, pod, ctr));
     a.images_from = Some(images.to_path_buf());
     a.log = b"2026-11-28T10:00:01Z stdout F hello\n".to_vec();
-    let path = dir.join(a.ctr.kubelet_file_name());
-    let layout = if crio {
-        Layout::Crio(a)
-    } else {
-        Layout::Containerd(a)
-    };
-    CheckpointWriter::new()
-        .write_tar(&path, &layout, Compression::None)
-        .unwrap();
-    path
+    common::writer::kube_archive_in(dir, a, crio)
 }
 
 /// The lines of `MNT/checkpoints` as (name, state) pairs (the state is `not opened`, `opened`

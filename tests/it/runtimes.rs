@@ -32,8 +32,7 @@ use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
 use ckptfs::writer::{
-    Aarch64Regs, Arch, ArchRegs, CheckpointWriter, Compression, K8sArchive, K8sContainer, Layout,
-    Riscv64Regs, Vma,
+    Aarch64Regs, Arch, ArchRegs, CheckpointWriter, K8sArchive, K8sContainer, Riscv64Regs, Vma,
 };
 use common::truth::{self, CASES, Checker};
 use common::{Mount, TempDir, fixtures, have_fuse, ls, run_ok};
@@ -162,16 +161,7 @@ fn runtime_archive(images: &Path, crio: bool, ctr: &str, dir: &Path) -> PathBuf 
     if !crio {
         a.rootfs.opaque_dirs = vec!["etc/conf.d".into()];
     }
-    let path = dir.join(a.ctr.kubelet_file_name());
-    let layout = if crio {
-        Layout::Crio(a)
-    } else {
-        Layout::Containerd(a)
-    };
-    CheckpointWriter::new()
-        .write_tar(&path, &layout, Compression::None)
-        .unwrap();
-    path
+    common::writer::kube_archive_in(dir, a, crio)
 }
 
 /// A lower layer for `--rootfs`: files the container's layer deletes or hides.
