@@ -15,6 +15,8 @@
 //!   escape; a gzip bomb is stopped at the size limit.
 //! - `coming_formats_are_refused`: a pagemap entry with a field criu-dev's compressed pages add,
 //!   an image directory with `cipher.img`.
+//! - `list_fills_in_image_forms`: `list` of each form, unopened, against ckimg-inspect.json and
+//!   `show` of the same image (container, engine, time, annotations); containerd's too.
 //! - `checkpointctl_plugin_protocol`: `checkpointctl-ckptfs --plugin-description` prints the
 //!   description and exits 42, as checkpointctl's plugin host expects.
 
@@ -620,7 +622,8 @@ fn metadata_views_of_an_image_write_nothing() {
 /// image inspect` (ckimg-inspect.json) and `show` of the same image say: the container from
 /// the annotations (the docker-archive, which has none, from the layer's config.dump), engine
 /// Podman, the time CRIU wrote the images (as `show` gives it, marked), the image's reference
-/// and annotations in the JSON; nothing is written.
+/// and annotations in the JSON; nothing is written. containerd's checkpoint image (docker-redis)
+/// as `show` gives it.
 #[test]
 fn list_fills_in_image_forms() {
     let Some(fx) = fixtures() else { return };
@@ -709,6 +712,33 @@ fn list_fills_in_image_forms() {
             "{form}: {line}"
         );
     }
+    // containerd's own checkpoint image (docker-redis): as `show` gives it.
+    let ctr = fx.join("docker-redis/ctrfx-ck.oci.tar");
+    let o = run_ok(&[
+        common::ckptfs(),
+        "list",
+        "--format",
+        "json",
+        &ctr.parent().unwrap().to_string_lossy(),
+    ]);
+    let rows: Vec<Value> = serde_json::from_str(&o.stdout_text()).unwrap();
+    let row = rows
+        .iter()
+        .find(|r| r["name"] == "ctrfx-ck.oci.tar")
+        .unwrap_or_else(|| panic!("ctrfx-ck.oci.tar listed: {rows:#?}"));
+    let show = run_ok(&[
+        common::ckptfs(),
+        "show",
+        "--format",
+        "json",
+        &ctr.to_string_lossy(),
+    ]);
+    let show: Value = serde_json::from_str(&show.stdout_text()).unwrap();
+    for k in ["container", "engine", "checkpointed", "checkpointed_from"] {
+        assert_eq!(row[k], show[0][k], "ctrfx-ck.oci.tar: {k}");
+    }
+    assert_eq!(row["engine"], "containerd");
+    assert_eq!(row["checkpoint_image"]["containerd_checkpoint"], true);
     let left: Vec<_> = std::fs::read_dir(&cache)
         .map(|d| d.flatten().map(|e| e.file_name()).collect())
         .unwrap_or_default();
