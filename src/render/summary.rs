@@ -41,7 +41,16 @@ pub struct CheckpointSizes {
 
 /// The sizes of `ck`'s images and root fs diff.
 pub fn checkpoint_sizes(ck: &Checkpoint) -> CheckpointSizes {
-    let files = &ck.source.images.files;
+    let len = |b: &crate::source::Blob| b.len() as u64;
+    CheckpointSizes {
+        root_fs_diff: ck.source.file("rootfs-diff.tar").map(len),
+        ..image_dir_sizes(&ck.source.images)
+    }
+}
+
+/// The sizes of one image directory's files and `pages-*.img` files (not its parents').
+pub fn image_dir_sizes(dir: &crate::source::ImageDir) -> CheckpointSizes {
+    let files = &dir.files;
     let len = |b: &crate::source::Blob| b.len() as u64;
     CheckpointSizes {
         images: files.values().map(len).fold(0, u64::saturating_add),
@@ -50,7 +59,7 @@ pub fn checkpoint_sizes(ck: &Checkpoint) -> CheckpointSizes {
             .filter(|(n, _)| n.starts_with("pages-") && n.ends_with(".img"))
             .map(|(_, b)| len(b))
             .fold(0, u64::saturating_add),
-        root_fs_diff: ck.source.file("rootfs-diff.tar").map(len),
+        root_fs_diff: None,
     }
 }
 

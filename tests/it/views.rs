@@ -752,6 +752,69 @@ fn inspect_flags_one_by_one() {
     );
 }
 
+/// An incremental dump reads most of its memory from its parent dumps: `inspect` names them,
+/// nearest first, with the sizes of their files and of their `pages-*.img`, in the tree and in
+/// the JSON; a dump without a parent has no such entry.
+#[test]
+fn inspect_names_the_parent_dumps() {
+    let Some(f) = fixtures() else { return };
+    let images = f.join("secretd-incremental/images");
+    let sizes = |d: &Path| {
+        let (mut all, mut pages) = (0u64, 0u64);
+        // The images, not the `parent` link (a file holding the link's text in this copy).
+        for e in std::fs::read_dir(d).unwrap().flatten() {
+            if !e.file_type().unwrap().is_file() || e.file_name() == "parent" {
+                continue;
+            }
+            let len = e.metadata().unwrap().len();
+            let n = e.file_name().to_string_lossy().into_owned();
+            all += len;
+            if n.starts_with("pages-") && n.ends_with(".img") {
+                pages += len;
+            }
+        }
+        (all, pages)
+    };
+    let text = ok(&f, &["inspect", "secretd-incremental/images/dump"]);
+    let tree = block_after(
+        &text,
+        "Checkpoint size",
+        "Parent dumps (incremental: part of the memory is read from them)",
+    );
+    assert_eq!(tree.len(), 2, "{text}");
+    let j: Value = serde_json::from_str(&ok(
+        &f,
+        &[
+            "inspect",
+            "--format",
+            "json",
+            "secretd-incremental/images/dump",
+        ],
+    ))
+    .unwrap();
+    let parents = j[0]["parent_dumps"].as_array().expect("parent_dumps");
+    assert_eq!(parents.len(), 2, "{j}");
+    for (i, name) in ["pre2", "pre"].into_iter().enumerate() {
+        let (all, pages) = sizes(&images.join(name));
+        let p = &parents[i];
+        assert!(p["path"].as_str().unwrap().ends_with(name), "{p}");
+        assert_eq!(p["total_size"], all, "{p}");
+        assert_eq!(p["memory_pages_size"], pages, "{p}");
+        assert!(
+            tree[i].contains(&format!("{name}: ")) && tree[i].contains("memory pages"),
+            "{text}"
+        );
+    }
+    let plain = ok(&f, &["inspect", "secretd-plain/images"]);
+    assert!(!plain.contains("Parent dumps"), "{plain}");
+    let j: Value = serde_json::from_str(&ok(
+        &f,
+        &["inspect", "--format", "json", "secretd-plain/images"],
+    ))
+    .unwrap();
+    assert!(j[0].get("parent_dumps").is_none(), "{j}");
+}
+
 #[test]
 fn stopped_tasks_are_stopped_not_zombies() {
     // DIFFERENCE: CRIU records task_state 3 for the secretd tasks (SIGSTOPped; /proc said

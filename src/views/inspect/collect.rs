@@ -58,6 +58,7 @@ pub fn collect(ck: &Checkpoint, sections: &Sections) -> Result<Inspected, Error>
             memory_pages_size: Some(sizes.pages),
             root_fs_diff_size: sizes.root_fs_diff,
         },
+        parent_dumps: parent_dumps(ck),
         ..Inspected::default()
     };
     if sections.stats {
@@ -308,4 +309,21 @@ fn ps_node(
         }
     }
     n
+}
+
+/// The parent dumps of `ck`'s images, nearest first, with the sizes of their files and pages.
+fn parent_dumps(ck: &Checkpoint) -> Vec<ParentDump> {
+    ck.source
+        .images
+        .chain()
+        .skip(1)
+        .map(|d| {
+            let sizes = crate::render::summary::image_dir_sizes(d);
+            ParentDump {
+                path: d.label.clone(),
+                total_size: sizes.images,
+                memory_pages_size: sizes.pages,
+            }
+        })
+        .collect()
 }

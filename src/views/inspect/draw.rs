@@ -84,6 +84,19 @@ pub fn tree(i: &Inspected, s: &Sections) -> Node {
     if let Some(p) = i.checkpoint_size.memory_pages_size.filter(|&p| p != 0) {
         size.leaf(format!("Memory pages size: {}", human_size(p)));
     }
+    if !i.parent_dumps.is_empty() {
+        let parents = size.add(Node::new(
+            "Parent dumps (incremental: part of the memory is read from them)",
+        ));
+        for p in &i.parent_dumps {
+            parents.leaf(format!(
+                "{}: {}, memory pages {}",
+                p.path,
+                human_size(p.total_size),
+                human_size(p.memory_pages_size)
+            ));
+        }
+    }
     if let Some(r) = i.checkpoint_size.root_fs_diff_size.filter(|&r| r != 0) {
         root.leaf(format!("Root FS diff size: {}", human_size(r)));
     }

@@ -57,6 +57,8 @@
 //! architecture    string          (only when the dump is not x86_64: "aarch64", "riscv64", ...)
 //! criu_plugins    [string]        (only when inventory.img names CRIU plugins, e.g. amdgpu_plugin)
 //! checkpoint_size {total_size, memory_pages_size, root_fs_diff_size}   bytes; a zero is left out
+//! parent_dumps    [ {path, total_size, memory_pages_size} ]   (only for an incremental dump: the
+//!                                  dumps its `parent` links lead to, nearest first)
 //! statistics      {freezing_time, frozen_time, memdump_time, memwrite_time (µs),
 //!                  pages_scanned, pages_written}                 (--stats; zeros left out)
 //! metadata        {pod_name, kubernetes_namespace, annotations: {KEY: VALUE}}   (--metadata)

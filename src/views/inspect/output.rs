@@ -43,6 +43,10 @@ pub struct Inspected {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub criu_plugins: Vec<String>,
     pub checkpoint_size: Sizes,
+    /// The dumps an incremental dump reads part of its memory from (its `parent` links),
+    /// nearest first (checkpointctl's schema has none: it ignores them).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub parent_dumps: Vec<ParentDump>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub statistics: Option<Stats>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -86,6 +90,14 @@ pub struct Sizes {
     pub memory_pages_size: Option<u64>,
     #[serde(skip_serializing_if = "is_zero")]
     pub root_fs_diff_size: Option<u64>,
+}
+
+/// A parent dump of an incremental dump: where it is and its sizes in bytes.
+#[derive(Serialize, Debug, Default, Clone)]
+pub struct ParentDump {
+    pub path: String,
+    pub total_size: u64,
+    pub memory_pages_size: u64,
 }
 
 /// CRIU dump statistics (times in µs).
