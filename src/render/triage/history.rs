@@ -183,21 +183,51 @@ fn url_password() -> &'static Regex {
 fn assignment() -> &'static Regex {
     static RE: OnceLock<Regex> = OnceLock::new();
     RE.get_or_init(|| {
-        Regex::new(r#"([A-Za-z_][A-Za-z0-9_.-]*=)("[^"]*"|'[^']*'|[^\s;&|'"]+)"#)
+        Regex::new(r#"(^|[\s;&|(])([A-Za-z_][A-Za-z0-9_.-]*=)("[^"]*"|'[^']*'|[^\s;&|'"]+)"#)
             .expect("a valid pattern")
     })
 }
 
-/// The command line as a finding quotes it: the value of every `NAME=VALUE` whose name looks
-/// like a credential ([`credential_name`]), the password of a `scheme://user:pass@` URL and
+fn option() -> &'static Regex {
+    static RE: OnceLock<Regex> = OnceLock::new();
+    RE.get_or_init(|| {
+        Regex::new(
+            r#"(^|\s)(--?[A-Za-z][A-Za-z0-9_-]*)(=|\s+)("[^"]*"|'[^']*'|[^\s;&|'"-][^\s;&|'"]*)"#,
+        )
+        .expect("a valid pattern")
+    })
+}
+
+/// The command line as a finding quotes it: the value of every `NAME=VALUE` and every option
+/// `--NAME VALUE` / `--NAME=VALUE` whose name looks like a credential ([`credential_name`]),
+/// the password of a `scheme://user:pass@` URL and
 /// every value of a format [`super::credentials`] knows are redacted
 /// ([`super::credentials::redact`]).
 pub fn redact_command(line: &str) -> String {
     let s = assignment().replace_all(line, |c: &regex::Captures<'_>| {
-        let name = c[1].trim_end_matches('=');
+        let name = c[2].trim_end_matches('=');
         if credential_name(name) {
-            let v = c[2].trim_matches(|q| q == '"' || q == '\'');
-            format!("{}{}", &c[1], super::credentials::redact(v.as_bytes()))
+            let v = c[3].trim_matches(|q| q == '"' || q == '\'');
+            format!(
+                "{}{}{}",
+                &c[1],
+                &c[2],
+                super::credentials::redact(v.as_bytes())
+            )
+        } else {
+            c[0].to_string()
+        }
+    });
+    let s = option().replace_all(&s, |c: &regex::Captures<'_>| {
+        if credential_name(c[2].trim_start_matches('-')) {
+            let v = c[4].trim_matches(|q| q == '"' || q == '\'');
+            format!(
+                "{}{}{}{}",
+                &c[1],
+                &c[2],
+                &c[3],
+                super::credentials::redact(v.as_bytes())
+            )
         } else {
             c[0].to_string()
         }
@@ -374,6 +404,15 @@ mod tests {
             "aws configure set aws_access_key_id AKIA...LE (20 chars)"
         );
         assert_eq!(redact_command("ls -l LANG=C"), "ls -l LANG=C");
+        assert_eq!(
+            redact_command("mysql -u root --password=hunter2hunter2 db"),
+            "mysql -u root --password=hunt...r2 (14 chars) db"
+        );
+        assert_eq!(
+            redact_command("redis-cli --pass 's3cr3t' -n 1"),
+            "redis-cli --pass [6 chars] -n 1"
+        );
+        assert_eq!(redact_command("passwd --stdin root"), "passwd --stdin root");
     }
 
     /// docs/views.md's tag table has a row for every tag these rules and the memory credential

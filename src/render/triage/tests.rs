@@ -954,3 +954,50 @@ fn persistence_paths_and_their_strength() {
         assert!(super::secrets::persistence_kind(p).is_none(), "{p}");
     }
 }
+
+/// `hist-tamper` from the environment: a shell's `HISTFILE=/dev/null` (at the string's address),
+/// not another program's, not an ordinary HISTFILE.
+#[test]
+fn history_switched_off_in_a_shells_environment() {
+    let mut w = CheckpointWriter::new();
+    base(&mut w, 1);
+    w.process(2, 1)
+        .comm("bash")
+        .cmdline(&["bash", "-i"])
+        .environ(&["TERM=xterm", "HISTFILE=/dev/null", "HISTSIZE=0"])
+        .exe("/bin/bash");
+    w.process(3, 1)
+        .comm("app")
+        .cmdline(&["/usr/bin/app"])
+        .environ(&["HISTFILE=/dev/null"])
+        .exe("/usr/bin/app");
+    w.process(4, 1)
+        .comm("sh")
+        .cmdline(&["/bin/sh"])
+        .environ(&["HISTFILE=/root/.sh_history", "HISTSIZE=1000"])
+        .exe("/bin/dash");
+    let ck = load_w(&w);
+    let p = ck.process(2).unwrap();
+    let f = super::history::history_off_env(p);
+    let env_start = p.mm.as_ref().unwrap().env_start;
+    let lines: Vec<String> = f.iter().map(Finding::line).collect();
+    assert_eq!(
+        lines,
+        [
+            format!(
+                "PID 2 {:x} hist-tamper: [weak] history switched off in environ: HISTFILE=/dev/null",
+                env_start + 11
+            ),
+            format!(
+                "PID 2 {:x} hist-tamper: [weak] history switched off in environ: HISTSIZE=0",
+                env_start + 30
+            ),
+        ]
+    );
+    for pid in [1, 3, 4] {
+        assert!(
+            super::history::history_off_env(ck.process(pid).unwrap()).is_empty(),
+            "{pid}"
+        );
+    }
+}
