@@ -337,6 +337,24 @@ pub fn run_timeout<S: AsRef<OsStr>>(secs: u32, args: &[S]) -> Out {
     }
 }
 
+/// Runs `args` as `nobody` (no supplementary groups, through `setpriv`) under `timeout SECS`.
+pub fn as_nobody_timeout(secs: u32, args: &[&str]) -> Out {
+    let mut a = vec![
+        "setpriv",
+        "--reuid=nobody",
+        "--regid=nogroup",
+        "--clear-groups",
+        "--",
+    ];
+    a.extend_from_slice(args);
+    run_timeout(secs, &a)
+}
+
+/// [`as_nobody_timeout`] under `timeout 20`.
+pub fn as_nobody(args: &[&str]) -> Out {
+    as_nobody_timeout(20, args)
+}
+
 /// Runs `args` under `timeout 20`.
 pub fn run<S: AsRef<OsStr>>(args: &[S]) -> Out {
     run_timeout(20, args)

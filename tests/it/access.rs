@@ -8,7 +8,7 @@ use std::fs;
 use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
-use common::{Mount, fixtures, have_fuse, run_timeout};
+use common::{Mount, as_nobody, fixtures, have_fuse};
 
 fn plain_images() -> Option<PathBuf> {
     Some(fixtures()?.join("secretd-plain/images"))
@@ -25,19 +25,6 @@ fn pids(mnt: &Path) -> Vec<String> {
     v.sort();
     assert!(!v.is_empty(), "no process directory in {}", mnt.display());
     v
-}
-
-/// Runs `args` as `nobody` (no supplementary groups).
-fn as_nobody(args: &[&str]) -> common::Out {
-    let mut a = vec![
-        "setpriv",
-        "--reuid=nobody",
-        "--regid=nogroup",
-        "--clear-groups",
-        "--",
-    ];
-    a.extend_from_slice(args);
-    run_timeout(20, &a)
 }
 
 #[test]

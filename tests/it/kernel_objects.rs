@@ -13,7 +13,7 @@ use crate::common;
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use common::{Mount, cat, fixtures, have_fuse, run};
+use common::{Mount, as_nobody, cat, fixtures, have_fuse, run};
 use serde_json::Value;
 
 struct Kitchen {
@@ -246,19 +246,6 @@ fn dev_shm_files_and_their_shared_mappings_come_from_the_devshm_tar() {
         let want_blocks = if pid == 6 { "16" } else { "0" };
         assert_eq!(blocks.trim(), want_blocks, "PID {pid}");
     }
-}
-
-/// Runs `args` as `nobody` (no supplementary groups).
-fn as_nobody(args: &[&str]) -> common::Out {
-    let mut a = vec![
-        "setpriv",
-        "--reuid=nobody",
-        "--regid=nogroup",
-        "--clear-groups",
-        "--",
-    ];
-    a.extend_from_slice(args);
-    common::run_timeout(20, &a)
 }
 
 /// Writer-made (every fixture runs as root): `rootfs/` shows its layer's owners,

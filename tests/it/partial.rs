@@ -136,14 +136,9 @@ fn cache_falls_back_for_a_user_without_a_home() {
     let uid = run_timeout(10, &["id", "-u", "nobody"]).stdout_text();
     let fallback = PathBuf::from(format!("/var/tmp/ckptfs-{}", uid.trim()));
     let existed = fallback.exists();
-    let o = run_timeout(
+    let o = common::as_nobody_timeout(
         60,
         &[
-            "setpriv",
-            "--reuid=nobody",
-            "--regid=nogroup",
-            "--clear-groups",
-            "--",
             "env",
             "-i",
             "PATH=/usr/bin:/bin",
