@@ -9,6 +9,8 @@
 
 pub(super) mod load;
 pub mod search;
+#[cfg(test)]
+pub(crate) mod testrand;
 
 use std::sync::Arc;
 

@@ -29,8 +29,6 @@ pub mod memparse;
 pub mod report;
 pub mod scan;
 pub mod show;
-#[cfg(test)]
-pub(crate) mod testrand;
 pub mod timeline;
 pub mod tree;
 pub mod triage;

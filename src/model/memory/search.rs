@@ -662,7 +662,7 @@ pub fn printable(b: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::memory::Extent;
+    use crate::model::memory::{Extent, testrand};
     use crate::source::Blob;
     use crate::source::blob::resident;
 
@@ -889,65 +889,10 @@ mod tests {
     /// look-around) finds exactly what a search of each run on its own finds.
     #[test]
     fn batched_search_agrees_with_each_run_alone() {
-        let mut rnd = crate::views::testrand::xorshift(0x2545_f491_4f6c_dd1d);
-        let file = crate::views::testrand::text(&mut rnd, b"AAAB\n- xB", 4 << 20);
-        let other: Vec<u8> = (0..(64 << 10)).map(|i| b"BAAB"[i % 4]).collect();
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("pages-1.img");
-        std::fs::write(&path, &file).unwrap();
-        let (fb, ob) = (Blob::map_file(&path).unwrap(), Blob::from_vec(other));
-        let mut v = Vec::new();
-        let (mut off, mut addr, mut ooff) = (0usize, 0x10_0000u64, 0usize);
-        let mut held: Option<Extent> = None;
-        while off < file.len() - 8192 {
-            let len = match rnd(32) {
-                0 => 4096,
-                1 => 8192,
-                _ => 1 + rnd(40) as usize,
-            };
-            let e = match rnd(20) {
-                // Address-adjacent, from the other file.
-                0 => {
-                    let e = ext(addr, &ob, ooff, len.min(64));
-                    ooff = (ooff + 64) % (60 << 10);
-                    e
-                }
-                1 => Extent {
-                    start: addr,
-                    len: len as u64,
-                    data: ExtentData::Broken("test".into()),
-                },
-                _ => {
-                    let e = ext(addr, &fb, off, len);
-                    off += len;
-                    // Sometimes the file skips bytes (other pages between).
-                    if rnd(10) == 0 {
-                        off += 1 + rnd(30) as usize;
-                    }
-                    e
-                }
-            };
-            addr = e.end();
-            // Mostly a hole after it; sometimes the next is right after it in memory.
-            if rnd(4) != 0 {
-                addr += 1 + rnd(3);
-            }
-            // Sometimes two swap places in the file: the one at the later address comes first.
-            if let Some(h) = held.take() {
-                let a = h.start;
-                v.push(Extent {
-                    start: a + e.len,
-                    ..h
-                });
-                v.push(Extent { start: a, ..e });
-            } else if rnd(50) == 0 && matches!(e.data, ExtentData::Bytes(_)) {
-                held = Some(e);
-            } else {
-                v.push(e);
-            }
-        }
-        v.extend(held);
-        let (mem, ov) = Memory::from_extents(v);
+        let mut rnd = testrand::xorshift(0x2545_f491_4f6c_dd1d);
+        let file = testrand::text(&mut rnd, b"AAAB\n- xB", 4 << 20);
+        let f = testrand::fragmented(&mut rnd, &file, 0x10_0000);
+        let (mem, ov) = Memory::from_extents(f.extents);
         assert!(ov.is_empty(), "{ov:?}");
         assert!(mem.extents().len() > 5_000, "{}", mem.extents().len());
         let pats = [
@@ -974,23 +919,13 @@ mod tests {
             };
             let want = oracle(&mem, p);
             assert!(want.len() > 100, "{name}: {} matches", want.len());
-            let got = s.find(p);
-            if got != want {
-                let d = got
-                    .iter()
-                    .zip(&want)
-                    .position(|(a, b)| a != b)
-                    .unwrap_or(got.len().min(want.len()));
-                panic!(
-                    "{name}: {} matches, want {}; first difference at {d}: {:?} vs {:?}",
-                    got.len(),
-                    want.len(),
-                    got.get(d),
-                    want.get(d)
-                );
-            }
+            testrand::assert_same(&name, &s.find(p), &want);
         }
-        assert_eq!(fb.bytes(), &file[..], "released pages read back unchanged");
+        assert_eq!(
+            f.file.bytes(),
+            &file[..],
+            "released pages read back unchanged"
+        );
     }
 
     /// Address order is not file order: two pages of one pages file, the second in the file at

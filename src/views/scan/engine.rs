@@ -463,6 +463,7 @@ fn find_literal(hay: &[u8], needle: &[u8]) -> Vec<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::memory::testrand;
     use crate::views::scan::matchers::{ioc_regex, ioc_string};
 
     fn ext(start: u64, b: &Blob) -> Extent {
@@ -570,56 +571,11 @@ mod tests {
     /// window, every IOC alone and all together.
     #[test]
     fn dumped_bytes_alone_find_what_the_windows_find() {
-        let mut rnd = crate::views::testrand::xorshift(0x2545_f491_4f6c_dd1d);
-        let file = crate::views::testrand::text(&mut rnd, b"AAABx\n- B", 2 << 20);
-        let other: Vec<u8> = (0..(64 << 10)).map(|i| b"BAAB"[i % 4]).collect();
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("pages-1.img");
-        std::fs::write(&path, &file).unwrap();
-        let (fb, ob) = (Blob::map_file(&path).unwrap(), Blob::from_vec(other));
-        let piece = |b: &Blob, start: u64, off: usize, len: usize| Extent {
-            start,
-            len: len as u64,
-            data: ExtentData::Bytes(b.slice(off..off + len).unwrap()),
-        };
-        let mut v = Vec::new();
-        let (mut off, mut addr, mut ooff) = (0usize, 0x10_0000u64, 0usize);
-        let (mut adjacent, mut crossing) = (0, 0);
-        while off < file.len() - 8192 {
-            let len = match rnd(32) {
-                0 => 4096,
-                1 => 8192,
-                _ => 1 + rnd(40) as usize,
-            };
-            let e = match rnd(20) {
-                0 => {
-                    let e = piece(&ob, addr, ooff, len.min(64));
-                    ooff = (ooff + 64) % (60 << 10);
-                    e
-                }
-                1 => Extent {
-                    start: addr,
-                    len: len as u64,
-                    data: ExtentData::Broken("test".into()),
-                },
-                _ => {
-                    let e = piece(&fb, addr, off, len);
-                    off += len;
-                    if rnd(10) == 0 {
-                        off += 1 + rnd(30) as usize;
-                    }
-                    e
-                }
-            };
-            addr = e.end();
-            match rnd(8) {
-                0 => adjacent += 1,
-                1 => addr += 4096 + rnd(8192),
-                _ => addr += 1 + rnd(3),
-            }
-            v.push(e);
-        }
-        let end = addr + 100;
+        let mut rnd = testrand::xorshift(0x2545_f491_4f6c_dd1d);
+        let file = testrand::text(&mut rnd, b"AAABx\n- B", 2 << 20);
+        let f = testrand::fragmented(&mut rnd, &file, 0x10_0000);
+        let (v, adjacent, mut crossing) = (f.extents, f.adjacent, 0);
+        let end = f.end + 100;
         let (mem, ov) = Memory::from_extents(v);
         assert!(ov.is_empty());
         assert!(mem.extents().len() > 4_000, "{}", mem.extents().len());
@@ -657,17 +613,7 @@ mod tests {
                 let [(got, gb), (want, wb)] = scan_both(&m, &mem, 0x10_0000 - 300..end, window, 7);
                 assert!(want.len() > 100, "{name}: {} matches", want.len());
                 assert_eq!(gb, wb, "{name}: broken bytes");
-                if got != want {
-                    let d = got.iter().zip(&want).position(|(a, b)| a != b);
-                    let d = d.unwrap_or(got.len().min(want.len()));
-                    panic!(
-                        "{name}, window {window}: {} matches, want {}; first difference: {:?} vs {:?}",
-                        got.len(),
-                        want.len(),
-                        got.get(d),
-                        want.get(d)
-                    );
-                }
+                testrand::assert_same(&format!("{name}, window {window}"), &got, &want);
                 // Matches across two address-adjacent extents exist (the literals and regexes
                 // that need more than one byte), none crosses a hole.
                 for (a, len, ..) in &want {
@@ -684,7 +630,11 @@ mod tests {
             assert_eq!(got, want, "all IOCs together");
         }
         assert!(crossing > 100, "{crossing} matches across extents");
-        assert_eq!(fb.bytes(), &file[..], "released pages read back unchanged");
+        assert_eq!(
+            f.file.bytes(),
+            &file[..],
+            "released pages read back unchanged"
+        );
     }
 
     /// A large VMA is scanned in parts by several threads: the parts cover it, start on its
@@ -693,8 +643,8 @@ mod tests {
     /// across the parts' boundaries, contexts, broken bytes — in both search paths.
     #[test]
     fn parts_find_what_the_whole_vma_finds() {
-        let mut rnd = crate::views::testrand::xorshift(0x9e37_79b9_7f4a_7c15);
-        let data = crate::views::testrand::text(&mut rnd, b"AAABx B", 3 << 20);
+        let mut rnd = testrand::xorshift(0x9e37_79b9_7f4a_7c15);
+        let data = testrand::text(&mut rnd, b"AAABx B", 3 << 20);
         let blob = Blob::from_vec(data);
         let (window, part) = (64u64 << 10, 256u64 << 10);
         let start = 0x40_0000u64;
