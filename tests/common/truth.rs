@@ -248,14 +248,18 @@ pub fn load(fixtures: &Path, case: &str, input: &str) -> Fixture {
     }
 }
 
+/// A process's PID inside the container: the last of its `ns_pids` (innermost namespace last).
 pub fn ns_pid(p: &Value) -> u32 {
-    p["ns_pids"]
-        .as_array()
-        .unwrap()
-        .last()
-        .unwrap()
-        .as_u64()
-        .unwrap() as u32
+    innermost(&p["ns_pids"])
+}
+
+/// A thread's TID inside the container: the last of its `ns_tids`.
+pub fn ns_tid(t: &Value) -> u32 {
+    innermost(&t["ns_tids"])
+}
+
+fn innermost(ids: &Value) -> u32 {
+    ids.as_array().unwrap().last().unwrap().as_u64().unwrap() as u32
 }
 
 fn join0(v: &Value) -> Vec<u8> {
@@ -391,24 +395,17 @@ pub fn check_tree(m: &Mount, f: &Fixture, c: &mut Checker) {
             continue;
         }
         // cmdline, environ, comm: byte-equal, read with cat
-        let got = c.got(try_cat(&d("cmdline")));
-        let want = join0(&tp["cmdline"]);
-        c.check(got == want, || {
-            format!(
-                "pid {pid}: cmdline {:?} != {:?}",
-                String::from_utf8_lossy(&got),
-                String::from_utf8_lossy(&want)
-            )
-        });
-        let got = c.got(try_cat(&d("environ")));
-        let want = join0(&tp["environ"]);
-        c.check(got == want, || {
-            format!(
-                "pid {pid}: environ {:?} != {:?}",
-                String::from_utf8_lossy(&got),
-                String::from_utf8_lossy(&want)
-            )
-        });
+        for name in ["cmdline", "environ"] {
+            let got = c.got(try_cat(&d(name)));
+            let want = join0(&tp[name]);
+            c.check(got == want, || {
+                format!(
+                    "pid {pid}: {name} {:?} != {:?}",
+                    String::from_utf8_lossy(&got),
+                    String::from_utf8_lossy(&want)
+                )
+            });
+        }
         let got = c.got(try_cat(&d("comm")));
         let want = format!("{}\n", tp["comm"].as_str().unwrap());
         c.check(got == want.as_bytes(), || {
@@ -432,15 +429,7 @@ pub fn check_tree(m: &Mount, f: &Fixture, c: &mut Checker) {
             .as_array()
             .unwrap()
             .iter()
-            .map(|t| {
-                t["ns_tids"]
-                    .as_array()
-                    .unwrap()
-                    .last()
-                    .unwrap()
-                    .as_u64()
-                    .unwrap() as u32
-            })
+            .map(ns_tid)
             .collect();
         want_tids.sort();
         let mut have_tids: Vec<u32> = c
@@ -453,13 +442,7 @@ pub fn check_tree(m: &Mount, f: &Fixture, c: &mut Checker) {
             format!("pid {pid}: task/ {have_tids:?} != {want_tids:?}")
         });
         for t in tp["threads"].as_array().unwrap() {
-            let tid = t["ns_tids"]
-                .as_array()
-                .unwrap()
-                .last()
-                .unwrap()
-                .as_u64()
-                .unwrap();
+            let tid = ns_tid(t);
             let p = d(&format!("task/{tid}/comm"));
             if !m.join(format!("{pid}/task/{tid}")).is_dir() {
                 continue;
