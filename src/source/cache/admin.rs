@@ -530,6 +530,7 @@ enum Removal {
 }
 
 /// Removes the entry `key` under its lock, if it is still selected. `Err((bytes freed, why))`.
+/// A kept layer has no lock: an open maps it, and a removed name does not disturb it.
 fn remove_entry(
     dir: &Path,
     key: &str,
@@ -537,66 +538,41 @@ fn remove_entry(
     now: SystemTime,
     noatime: bool,
 ) -> Result<Removal, (u64, String)> {
-    if key.starts_with(LAYER) {
-        return remove_layer(dir, key, select, now, noatime);
-    }
-    let lock_path = dir.join(format!("{key}{LOCK}"));
-    let lock = open_lock(&lock_path).map_err(|e| (0, format!("cannot open its lock: {e}")))?;
-    match try_flock(&lock) {
-        Ok(true) if lock_is_current(&lock, &lock_path) => {}
-        Ok(true) => {
-            return Ok(Removal::Skipped(
-                "changed since it was listed: its lock file was replaced".into(),
-            ));
+    let (lock, suffixes): (_, &[&str]) = if key.starts_with(LAYER) {
+        (None, &[".tar", ".size"])
+    } else {
+        let lock_path = dir.join(format!("{key}{LOCK}"));
+        let lock = open_lock(&lock_path).map_err(|e| (0, format!("cannot open its lock: {e}")))?;
+        match try_flock(&lock) {
+            Ok(true) if lock_is_current(&lock, &lock_path) => {}
+            Ok(true) => {
+                return Ok(Removal::Skipped(
+                    "changed since it was listed: its lock file was replaced".into(),
+                ));
+            }
+            Ok(false) => {
+                return Ok(Removal::Skipped("in use: a process holds its lock".into()));
+            }
+            Err(e) => return Err((0, format!("cannot lock it: {e}"))),
         }
-        Ok(false) => {
-            return Ok(Removal::Skipped("in use: a process holds its lock".into()));
-        }
-        Err(e) => return Err((0, format!("cannot lock it: {e}"))),
-    }
+        (Some(lock), &SUFFIXES)
+    };
     // Under the lock: what it is now (a build may have completed since the scan). When it is no
     // longer selected, our lock file stays, like the cache's own.
-    let mut removed = match still_selected(classify(dir, key, true, noatime), select, now)? {
-        Ok(e) => e,
-        Err(r) => return Ok(r),
+    let mut removed = match classify(dir, key, true, noatime) {
+        Ok(Some(e)) if select.matches(&e, now) => e,
+        Ok(Some(e)) => {
+            return Ok(Removal::Skipped(format!(
+                "changed since it was listed: now {}",
+                e.state.name()
+            )));
+        }
+        Ok(None) => return Ok(Removal::Gone),
+        Err(e) => return Err((0, e.to_string())),
     };
-    removed.size = remove_files(dir, key, &SUFFIXES)?;
+    removed.size = remove_files(dir, key, suffixes)?;
     drop(lock);
     Ok(Removal::Removed(removed))
-}
-
-/// Removes a kept layer (no lock: an open maps it, and a removed name does not disturb it).
-fn remove_layer(
-    dir: &Path,
-    key: &str,
-    select: Select,
-    now: SystemTime,
-    noatime: bool,
-) -> Result<Removal, (u64, String)> {
-    let mut removed = match still_selected(classify_layer(dir, key, noatime), select, now)? {
-        Ok(e) => e,
-        Err(r) => return Ok(r),
-    };
-    removed.size = remove_files(dir, key, &[".tar", ".size"])?;
-    Ok(Removal::Removed(removed))
-}
-
-/// The entry as it is now (`found`), when it is still selected; else what its removal comes to
-/// (gone, or skipped naming its state now).
-fn still_selected(
-    found: Result<Option<Entry>, Error>,
-    select: Select,
-    now: SystemTime,
-) -> Result<Result<Entry, Removal>, (u64, String)> {
-    match found {
-        Ok(Some(e)) if select.matches(&e, now) => Ok(Ok(e)),
-        Ok(Some(e)) => Ok(Err(Removal::Skipped(format!(
-            "changed since it was listed: now {}",
-            e.state.name()
-        )))),
-        Ok(None) => Ok(Err(Removal::Gone)),
-        Err(e) => Err((0, e.to_string())),
-    }
 }
 
 /// Removes the regular files `key` + each of `suffixes` in `dir`, in that order: the bytes freed,
