@@ -362,6 +362,46 @@ impl Checker {
     }
 }
 
+/// The failures of several labelled [`Checker`]s (one for each form a fixture is mounted in),
+/// asserted to be none at the end, so every form is tried even when one fails.
+#[derive(Default)]
+pub struct Failures(Vec<String>);
+
+impl Failures {
+    /// `src` mounted with `extra`; a failed mount is recorded under `label` and gives `None`.
+    pub fn mount(&mut self, label: &str, src: &Path, extra: &[&str]) -> Option<Mount> {
+        match Mount::with_args(src, extra) {
+            Ok(m) => Some(m),
+            Err(o) => {
+                self.0.push(format!("{label}: mount failed: {o}"));
+                None
+            }
+        }
+    }
+
+    /// Prints `c`'s counts and keeps its failures under its label.
+    pub fn add(&mut self, c: Checker) {
+        eprintln!(
+            "{}: {} checks passed, {} failed",
+            c.label,
+            c.ok,
+            c.fails.len()
+        );
+        self.0
+            .extend(c.fails.iter().map(|x| format!("{}: {x}", c.label)));
+    }
+
+    /// Panics listing every failure, if any.
+    pub fn finish(self) {
+        assert!(
+            self.0.is_empty(),
+            "{} failures:\n  {}",
+            self.0.len(),
+            self.0.join("\n  ")
+        );
+    }
+}
+
 /// Everything the mounted tree must agree with the truth on. Failures are collected in `c`.
 pub fn check_tree(m: &Mount, f: &Fixture, c: &mut Checker) {
     let procs = f.truth["processes"].as_array().unwrap();

@@ -6,7 +6,7 @@
 use crate::common;
 
 use common::archive::{self, Comp, Form};
-use common::truth::{self, CASES, Checker};
+use common::truth::{self, CASES, Checker, Failures};
 use common::{Mount, TempDir, fixtures, ls, tree_sha256};
 
 fn all_forms(name: &str) {
@@ -14,18 +14,14 @@ fn all_forms(name: &str) {
     let input = CASES.iter().find(|c| c.0 == name).unwrap().1;
     let f = truth::load(&fx, name, input);
     let staging = TempDir::new("arch");
-    let mut failures = Vec::new();
+    let mut failures = Failures::default();
     for form in [Form::Bare, Form::Podman] {
         for comp in [Comp::None, Comp::Gzip, Comp::Zstd] {
             let label = format!("{name} {form:?} .{}", comp.ext());
             let a = archive::build(&f, &staging, form, comp);
             let before = tree_sha256(&a);
-            let m = match Mount::with_args(&a, &[]) {
-                Ok(m) => m,
-                Err(o) => {
-                    failures.push(format!("{label}: mount failed: {o}"));
-                    continue;
-                }
+            let Some(m) = failures.mount(&label, &a, &[]) else {
+                continue;
             };
             let mut c = Checker::new(&label);
             truth::check_tree(&m, &f, &mut c);
@@ -39,16 +35,10 @@ fn all_forms(name: &str) {
             }
             drop(m);
             c.check(tree_sha256(&a) == before, || "the archive changed".into());
-            eprintln!("{label}: {} checks passed, {} failed", c.ok, c.fails.len());
-            failures.extend(c.fails.iter().map(|x| format!("{label}: {x}")));
+            failures.add(c);
         }
     }
-    assert!(
-        failures.is_empty(),
-        "{} failures:\n  {}",
-        failures.len(),
-        failures.join("\n  ")
-    );
+    failures.finish();
 }
 
 #[test]

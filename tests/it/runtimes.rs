@@ -34,7 +34,7 @@ use std::path::{Path, PathBuf};
 use ckptfs::writer::{
     Aarch64Regs, Arch, ArchRegs, CheckpointWriter, K8sArchive, K8sContainer, Riscv64Regs, Vma,
 };
-use common::truth::{self, CASES, Checker};
+use common::truth::{self, CASES, Checker, Failures};
 use common::{Mount, TempDir, fixtures, have_fuse, ls, run_ok};
 use serde_json::Value;
 
@@ -183,7 +183,7 @@ fn runtime_archives_of_the_fixtures() {
     let staging = TempDir::new("runtimes");
     let lower = lower_layer(&staging);
     let lower_arg = lower.to_str().unwrap();
-    let mut failures = Vec::new();
+    let mut failures = Failures::default();
     for case in ["secretd-plain", "secretd-shm", "podman-busybox"] {
         let input = CASES.iter().find(|c| c.0 == case).unwrap().1;
         let f = truth::load(&fx, case, input);
@@ -192,12 +192,8 @@ fn runtime_archives_of_the_fixtures() {
             let runtime = if crio { "CRI-O" } else { "containerd" };
             let label = format!("{case} {runtime}");
             let a = runtime_archive(&images, crio, case, staging.path());
-            let m = match Mount::with_args(&a, &["--rootfs", lower_arg]) {
-                Ok(m) => m,
-                Err(o) => {
-                    failures.push(format!("{label}: mount failed: {o}"));
-                    continue;
-                }
+            let Some(m) = failures.mount(&label, &a, &["--rootfs", lower_arg]) else {
+                continue;
             };
             let mut c = Checker::new(&label);
             truth::check_tree(&m, &f, &mut c);
@@ -264,16 +260,10 @@ fn runtime_archives_of_the_fixtures() {
             ] {
                 c.check(info[k] == v, || format!("info.json {k}: {}", info[k]));
             }
-            eprintln!("{label}: {} checks passed, {} failed", c.ok, c.fails.len());
-            failures.extend(c.fails.iter().map(|x| format!("{label}: {x}")));
+            failures.add(c);
         }
     }
-    assert!(
-        failures.is_empty(),
-        "{} failures:\n  {}",
-        failures.len(),
-        failures.join("\n  ")
-    );
+    failures.finish();
 }
 
 #[test]
