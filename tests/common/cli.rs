@@ -63,3 +63,17 @@ pub fn json_lines(text: &str) -> Vec<Value> {
         .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
         .collect()
 }
+
+/// The cells (split at runs of three spaces, trimmed) of the first line of the table `out` whose
+/// first word is `first`; empty when there is none.
+pub fn table_row(out: &str, first: &str) -> Vec<String> {
+    out.lines()
+        .find(|l| l.split_whitespace().next() == Some(first))
+        .map(|l| {
+            l.split("   ")
+                .map(|c| c.trim().to_string())
+                .filter(|c| !c.is_empty())
+                .collect()
+        })
+        .unwrap_or_default()
+}

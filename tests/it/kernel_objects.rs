@@ -569,17 +569,7 @@ fn memparse_shared_memory_once_with_every_pid() {
         }
     }
     let out = run(&[&ck]);
-    let row = |pid: &str| -> Vec<String> {
-        out.lines()
-            .find(|l| l.split_whitespace().next() == Some(pid))
-            .map(|l| {
-                l.split("   ")
-                    .map(|c| c.trim().to_string())
-                    .filter(|c| !c.is_empty())
-                    .collect()
-            })
-            .unwrap_or_default()
-    };
+    let row = |pid: &str| common::cli::table_row(&out, pid);
     // SysV 64 KiB + /dev/shm 16 KiB + memfd 16 KiB mapped; SysV 2 pages + memfd 2 pages dumped.
     for pid in ["6", "7"] {
         assert_eq!(row(pid)[3..], ["96.0 KiB", "16.0 KiB"], "{out}");

@@ -14,7 +14,7 @@ use std::process::Command;
 
 use ckptfs::writer::{CheckpointWriter, Compression, File, Layout, PE_PRESENT, Vma};
 use common::TempDir;
-use common::cli::{ckptfs_in, ckptfs_merged, json_lines};
+use common::cli::{ckptfs_in, ckptfs_merged, json_lines, table_row};
 use common::writer::{CROSS_BASE, cross_boundary_dump};
 use serde_json::Value;
 
@@ -917,17 +917,7 @@ fn memparse_table_matches_checkpointctl() {
     // Shared memory: SHARED MEMORY SIZE is the mapped size of the MAP_SHARED mappings, as
     // checkpointctl has it; SHARED MEMORY DUMPED their dumped bytes (anonymous shared + memfd).
     let out = ok(&f, &["memparse", "secretd-shm/images"]);
-    let row = |pid: &str| -> Vec<String> {
-        out.lines()
-            .find(|l| l.starts_with(pid))
-            .map(|l| {
-                l.split("   ")
-                    .map(|c| c.trim().to_string())
-                    .filter(|c| !c.is_empty())
-                    .collect()
-            })
-            .unwrap_or_default()
-    };
+    let row = |pid: &str| table_row(&out, pid);
     assert_eq!(
         row("8410")[2..],
         ["4.1 MiB", "1.1 MiB", "12.0 KiB"],
