@@ -85,6 +85,24 @@ impl Content {
         })
     }
 
+    /// The memory and size of a SysV segment's or a memfd's content (None for other contents,
+    /// or when the checkpoint has no such object).
+    fn object<'a>(&self, ck: &'a Checkpoint) -> Option<(&'a Memory, u64)> {
+        match self {
+            Content::Shm { seg } => ck
+                .objects
+                .shm
+                .get(*seg as usize)
+                .map(|s| (&s.memory, s.size)),
+            Content::Memfd { idx } => ck
+                .objects
+                .memfds
+                .get(*idx as usize)
+                .map(|m| (&m.memory, m.size)),
+            _ => None,
+        }
+    }
+
     /// (size in bytes, bytes present). For `mem` and `memory/*`, present = dumped bytes.
     pub fn size_and_present(&self, ck: &Checkpoint) -> (u64, u64) {
         match self {
@@ -109,12 +127,8 @@ impl Content {
             },
             Content::Core(c) => c.size_and_present(ck),
             Content::RootFile(f) => (f.size(), f.size()),
-            Content::Shm { seg } => match ck.objects.shm.get(*seg as usize) {
-                Some(s) => (s.size, s.memory.present_in(0, s.size)),
-                None => (0, 0),
-            },
-            Content::Memfd { idx } => match ck.objects.memfds.get(*idx as usize) {
-                Some(m) => (m.size, m.memory.present_in(0, m.size)),
+            Content::Shm { .. } | Content::Memfd { .. } => match self.object(ck) {
+                Some((m, size)) => (size, m.present_in(0, size)),
                 None => (0, 0),
             },
             // Like the kernel's /proc/PID/pagemap: size 0, served with direct I/O (see
@@ -163,18 +177,9 @@ impl Content {
                 })
             }
             Content::Blob(_) | Content::RootFile(_) => Ok(()),
-            Content::Shm { seg } => ck
-                .objects
-                .shm
-                .get(*seg as usize)
-                .map(|_| ())
-                .ok_or(Error::errno(libc::EIO)),
-            Content::Memfd { idx } => ck
-                .objects
-                .memfds
-                .get(*idx as usize)
-                .map(|_| ())
-                .ok_or(Error::errno(libc::EIO)),
+            Content::Shm { .. } | Content::Memfd { .. } => {
+                self.object(ck).map(|_| ()).ok_or(Error::errno(libc::EIO))
+            }
             Content::Procfs(c) => c.prepare(ck),
             Content::Core(c) => c.parts(ck).map(|_| ()),
             Content::Pagemap { proc } => process(ck, *proc)
@@ -267,12 +272,8 @@ impl Content {
             | Content::RootFile(_)
             | Content::Pagemap { .. } => seek_dense(self.size_and_present(ck).0, off, whence),
             Content::Core(c) => c.seek(ck, off, whence),
-            Content::Shm { seg } => match ck.objects.shm.get(*seg as usize) {
-                Some(s) => seek_sparse(&s.memory, 0, s.size, off, whence),
-                None => seek_dense(0, off, whence),
-            },
-            Content::Memfd { idx } => match ck.objects.memfds.get(*idx as usize) {
-                Some(m) => seek_sparse(&m.memory, 0, m.size, off, whence),
+            Content::Shm { .. } | Content::Memfd { .. } => match self.object(ck) {
+                Some((m, size)) => seek_sparse(m, 0, size, off, whence),
                 None => seek_dense(0, off, whence),
             },
             // SEEK_DATA inside the trailing hole answers the real end rather than ENXIO: the
