@@ -24,7 +24,7 @@
 //!   dump goes to FILE, every line written (as checkpointctl does).
 //! - `-s STRING` / `-r REGEX` (with `-p PID`, or over every process without it): each match's
 //!   address, the match with `-c N` bytes of context on each side (non-printable bytes as `?`),
-//!   and its number in its process (INSTANCE counts per process, also over every process). See [`super::search`] for what is searched and how: unlike checkpointctl,
+//!   and its number in its process (INSTANCE counts per process, also over every process). See [`crate::model::memory::search`] for what is searched and how: unlike checkpointctl,
 //!   matches that cross a page, a pagemap entry or a pages file are found, at exact addresses; a
 //!   string is found at every address where it occurs; regexes match raw bytes (checkpointctl
 //!   turns non-printable bytes into `?` before matching, so its `\x00`-style patterns and `?`
