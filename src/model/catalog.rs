@@ -120,6 +120,13 @@ pub fn describe(path: &Path) -> Result<Listed, String> {
     if crate::source::sniff(path).is_none() {
         return Err("neither a CRIU image directory nor a tar, tar.gz or tar.zst archive".into());
     }
+    if is_pre_dump_dir(path) {
+        return Err(
+            "a CRIU pre-dump (memory pages only, no process tree): its pages are read \
+                    through the dump whose `parent` link leads to it"
+                .into(),
+        );
+    }
     let p = peek::container_metadata(path)?;
     if p.config.is_none() && p.spec.is_none() && p.images {
         // A checkpoint image: its annotations and config, and what its layer holds near its
@@ -159,6 +166,18 @@ pub fn describe(path: &Path) -> Result<Listed, String> {
     let mut warnings = Warnings::new();
     let m = Metadata::from_container_files(config.as_deref(), spec.as_deref(), &mut warnings);
     Ok(listed(name, m, p.written, warnings))
+}
+
+/// An image directory of `criu pre-dump` (no `pstree.img`, a `pagemap-<pid>.img`), the rule
+/// of [`super::predump::is_pre_dump`] read off the directory.
+fn is_pre_dump_dir(path: &Path) -> bool {
+    if !path.is_dir() || path.join("pstree.img").exists() {
+        return false;
+    }
+    std::fs::read_dir(path).is_ok_and(|rd| {
+        rd.flatten()
+            .any(|e| super::predump::pagemap_pid(&e.file_name().to_string_lossy()).is_some())
+    })
 }
 
 /// What a checkpoint image says: its layer's `config.dump` / `spec.dump` as far as they were

@@ -367,6 +367,38 @@ fn case_folders() {
     }
 }
 
+/// A CRIU pre-dump is not a member (it has no process tree; its pages are read through the dump
+/// whose `parent` link leads to it), at the top or below: the listing holds the dump only and a
+/// `grep -r` over the mount meets no unreadable entry.
+#[test]
+fn pre_dumps_are_not_members() {
+    let Some(fx) = fixtures() else { return };
+    if !have_fuse() {
+        return;
+    }
+    let staging = TempDir::new("pre-dumps");
+    let dir = staging.join("cases");
+    std::fs::create_dir_all(&dir).unwrap();
+    let images = fx.join("secretd-incremental/images");
+    std::os::unix::fs::symlink(&images, dir.join("inc")).unwrap();
+    std::os::unix::fs::symlink(images.join("pre"), dir.join("pre")).unwrap();
+    let all = Mount::new(&dir);
+    let names: Vec<String> = table(&all).into_iter().map(|(n, _)| n).collect();
+    assert_eq!(names, ["inc_dump"]);
+    let out = std::process::Command::new("grep")
+        .args(["-r", "-l", "NO-SUCH-STRING-ANYWHERE"])
+        .arg(&all.mnt)
+        .output()
+        .unwrap();
+    assert_eq!(
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).as_ref()
+        ),
+        (Some(1), "")
+    );
+}
+
 /// The mount point inside the directory it shows, and a link in that directory back to the mount:
 /// neither is taken for a checkpoint (describing it would go through the mount itself), the
 /// mount lists and greps as usual, nothing hangs.
