@@ -170,3 +170,5 @@ impl Checkpoint {
 }
 #[cfg(test)]
 mod fixture_tests;
+#[cfg(test)]
+pub(crate) mod test_util;

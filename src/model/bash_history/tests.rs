@@ -1,29 +1,9 @@
 use super::*;
-use crate::model::Checkpoint;
-use crate::model::load::load;
-use crate::source::{self, OpenOptions};
+use crate::model::test_util::load_written;
 use crate::writer::{CheckpointWriter, Vma as WVma};
 
 const HEAP: u64 = 0x5555_5555_0000;
 const LEN: u64 = 0x4000;
-
-/// Writes `w` as an image directory, loads it.
-fn load_w(w: &CheckpointWriter) -> Checkpoint {
-    let dir = tempfile::tempdir().unwrap();
-    let img = dir.path().join("img");
-    w.write_dir(&img).unwrap();
-    let src = source::open(
-        &img,
-        &OpenOptions {
-            cache_dir: Some(dir.path().join("cache")),
-            ..Default::default()
-        },
-    )
-    .unwrap();
-    let ck = load(src).unwrap();
-    drop(dir);
-    ck
-}
 
 /// A heap being laid out as malloc would: strings and structs at 16-byte aligned offsets.
 struct Heap {
@@ -84,7 +64,7 @@ fn entries_in_the_history_arrays_order_with_their_times() {
     h.words(&[a, b, c, 0]);
     let mut w = CheckpointWriter::new();
     bash(&mut w, 7, "bash", "/usr/bin/bash", &h);
-    let ck = load_w(&w);
+    let ck = load_written(&w);
     let p = &ck.processes[0];
     assert!(is_bash(p));
     let e = recover(p);
@@ -122,7 +102,7 @@ fn lookalikes_are_not_entries_and_no_array_means_time_order() {
     let off = (freed - HEAP) as usize;
     h.bytes[off..off + 16].copy_from_slice(&[0x11; 16]);
     bash(&mut w, 7, "bash", "/bin/bash", &h);
-    let ck = load_w(&w);
+    let ck = load_written(&w);
     let e = recover(&ck.processes[0]);
     let got: Vec<(&[u8], Option<u64>, u64)> = e
         .iter()
@@ -147,7 +127,7 @@ fn only_bash() {
     bash(&mut w, 1, "dash", "/usr/bin/dash", &h);
     bash(&mut w, 2, "sh", "/usr/bin/bash", &h);
     bash(&mut w, 3, "bash", "/usr/local/bin/shell", &h);
-    let ck = load_w(&w);
+    let ck = load_written(&w);
     let is: Vec<bool> = ck.processes.iter().map(is_bash).collect();
     assert_eq!(is, [false, true, true]);
     assert!(recover(&ck.processes[1]).len() == 1);

@@ -2,25 +2,10 @@ use super::graph::{BOTH, Graph, Kind, MAX_OBJECTS, Object};
 use super::svg::{CHAR_W10, P_W, fit};
 use super::*;
 use crate::model::load::load;
+use crate::model::test_util::load_written;
 use crate::source::test_util::fixtures;
 use crate::source::{self, OpenOptions};
 use crate::writer::{CheckpointWriter, File, Vma as WVma};
-
-/// Writes `w` as an image directory, loads it.
-fn load_w(w: &CheckpointWriter) -> Checkpoint {
-    let dir = tempfile::tempdir().unwrap();
-    let img = dir.path().join("img");
-    w.write_dir(&img).unwrap();
-    let src = source::open(
-        &img,
-        &OpenOptions {
-            cache_dir: Some(dir.path().join("cache")),
-            ..Default::default()
-        },
-    )
-    .unwrap();
-    load(src).unwrap()
-}
 
 /// A fixture's checkpoint.tar.gz, loaded; None (skipped) when the fixtures are absent.
 fn load_fixture(case: &str) -> Option<Checkpoint> {
@@ -130,7 +115,7 @@ fn writer_case() -> CheckpointWriter {
 /// by access mode; what has no other end in the checkpoint says so.
 #[test]
 fn objects_joined_and_peers_from_a_writer_made_checkpoint() {
-    let ck = load_w(&writer_case());
+    let ck = load_written(&writer_case());
     let g = Graph::of(&ck);
     assert_eq!(
         g.procs,
@@ -197,7 +182,7 @@ fn objects_joined_and_peers_from_a_writer_made_checkpoint() {
 /// escaped; nothing outside itself referenced.
 #[test]
 fn graph_and_table_hold_the_same_facts() {
-    let ck = load_w(&writer_case());
+    let ck = load_written(&writer_case());
     let g = Graph::of(&ck);
     let html = connections(&ck);
     self_contained(&html);
@@ -368,7 +353,7 @@ fn objects_are_capped_and_idle_processes_left_out() {
     for i in 0..=MAX_OBJECTS as u32 {
         w.process(1, 0).fd(3 + i, File::pipe(100 + i, true));
     }
-    let ck = load_w(&w);
+    let ck = load_written(&w);
     let g = Graph::of(&ck);
     assert_eq!(
         (g.objects.len(), g.total_objects),
@@ -392,8 +377,8 @@ fn objects_are_capped_and_idle_processes_left_out() {
 /// per input, processes linked to their rows in the processes section.
 #[test]
 fn the_section_of_two_checkpoints() {
-    let a = load_w(&writer_case());
-    let b = load_w(&writer_case());
+    let a = load_written(&writer_case());
+    let b = load_written(&writer_case());
     let input = |ck| super::super::Input {
         label: "in<put>".into(),
         ck,
