@@ -5,6 +5,8 @@ use std::sync::OnceLock;
 
 use regex::Regex;
 
+use super::credentials::redact;
+use super::history::redact_command;
 use super::{Finding, Strength, argv};
 use crate::model::Checkpoint;
 use crate::model::process::Process;
@@ -67,8 +69,9 @@ pub fn url_with_password(value: &str) -> bool {
 /// looks like a credential ([`credential_name`]) or whose value holds a URL with a password
 /// (`scheme://user:pass@host`), one finding per variable (name and value) with every PID that
 /// carries it (children inherit their parent's environment: one finding, not one per process).
-/// `<where>` is the variable's name. Tag `env-credential` (weak: a name is a guess, and the
-/// value may be a placeholder or a path).
+/// `<where>` is the variable's name; the value is shown redacted ([`redact`]; for a URL, its
+/// password). Tag `env-credential` (weak: a name is a guess, and the value may be a placeholder
+/// or a path).
 pub fn env_credentials(processes: &[Process]) -> Vec<Finding> {
     let mut seen: Vec<(Vec<u8>, Vec<u32>)> = Vec::new();
     for p in processes {
@@ -97,7 +100,13 @@ pub fn env_credentials(processes: &[Process]) -> Vec<Finding> {
     seen.into_iter()
         .filter_map(|(var, pids)| {
             let text = String::from_utf8_lossy(&var).into_owned();
-            let name = text.split('=').next().unwrap_or("").to_string();
+            let (name, value) = text.split_once('=').unwrap_or((&text, ""));
+            let shown = if credential_name(name) {
+                format!("{name}={}", redact(value.as_bytes()))
+            } else {
+                redact_command(&text)
+            };
+            let name = name.to_string();
             let list: Vec<String> = pids.iter().map(u32::to_string).collect();
             Some(Finding::new(
                 *pids.first()?,
@@ -105,9 +114,10 @@ pub fn env_credentials(processes: &[Process]) -> Vec<Finding> {
                 "env-credential",
                 Strength::Weak,
                 format!(
-                    "credential-looking variable in environ of PID{} {}: {text}",
+                    "credential-looking variable in environ of PID{} {}: {}",
                     if pids.len() == 1 { "" } else { "s" },
-                    list.join(", ")
+                    list.join(", "),
+                    shown
                 ),
             ))
         })
@@ -122,7 +132,8 @@ pub fn env_credentials(processes: &[Process]) -> Vec<Finding> {
 /// - a JSON `"name": "value"` pair inside an argument (`{"db_password": "..."}`);
 /// - a URL with a password (`scheme://user:pass@host`).
 ///
-/// Tag `argv-credential` (weak, as for the environment).
+/// The argument is quoted with its credential values redacted ([`redact_command`]; a JSON
+/// pair's value by [`redact`]). Tag `argv-credential` (weak, as for the environment).
 pub fn argv_credentials(p: &Process) -> Vec<Finding> {
     let Some(args) = argv(p) else {
         return Vec::new();
@@ -134,7 +145,7 @@ pub fn argv_credentials(p: &Process) -> Vec<Finding> {
             format!("argv[{i}]"),
             "argv-credential",
             Strength::Weak,
-            format!("credential-looking argument: {text}"),
+            format!("credential-looking argument: {}", redact_command(&text)),
         ));
     };
     for (i, arg) in args.iter().enumerate() {
@@ -166,7 +177,7 @@ pub fn argv_credentials(p: &Process) -> Vec<Finding> {
         }
         for c in json_pair().captures_iter(arg) {
             if credential_name(&c[1]) {
-                push(i, c[0].to_string());
+                push(i, format!("\"{}\": {}", &c[1], redact(c[2].as_bytes())));
                 hit = true;
             }
         }

@@ -70,12 +70,12 @@ fn credentials_in_the_environment() {
     assert_eq!(
         f,
         [
-            "PID 1 PGPASSWORD env-credential: [weak] credential-looking variable in environ of PIDs 1, 2: PGPASSWORD=hunter2",
-            "PID 1 GITHUB_TOKEN env-credential: [weak] credential-looking variable in environ of PIDs 1, 2: GITHUB_TOKEN=ghp_x",
-            "PID 1 AWS_SECRET_ACCESS_KEY env-credential: [weak] credential-looking variable in environ of PIDs 1, 2: AWS_SECRET_ACCESS_KEY=abc",
-            "PID 1 SSH_KEY env-credential: [weak] credential-looking variable in environ of PIDs 1, 2: SSH_KEY=k",
-            "PID 3 PGPASSWORD env-credential: [weak] credential-looking variable in environ of PID 3: PGPASSWORD=other",
-            "PID 3 db_password env-credential: [weak] credential-looking variable in environ of PID 3: db_password=x",
+            "PID 1 PGPASSWORD env-credential: [weak] credential-looking variable in environ of PIDs 1, 2: PGPASSWORD=[7 chars]",
+            "PID 1 GITHUB_TOKEN env-credential: [weak] credential-looking variable in environ of PIDs 1, 2: GITHUB_TOKEN=[5 chars]",
+            "PID 1 AWS_SECRET_ACCESS_KEY env-credential: [weak] credential-looking variable in environ of PIDs 1, 2: AWS_SECRET_ACCESS_KEY=[3 chars]",
+            "PID 1 SSH_KEY env-credential: [weak] credential-looking variable in environ of PIDs 1, 2: SSH_KEY=[1 chars]",
+            "PID 3 PGPASSWORD env-credential: [weak] credential-looking variable in environ of PID 3: PGPASSWORD=[5 chars]",
+            "PID 3 db_password env-credential: [weak] credential-looking variable in environ of PID 3: db_password=[1 chars]",
         ]
     );
 }
@@ -532,14 +532,24 @@ fn credentials_by_value_and_in_arguments() {
         .map(|f| f.at.clone())
         .collect();
     assert_eq!(env, ["REDISCLI_AUTH", "DATABASE_URL"]);
+    let url = findings(&ck)
+        .into_iter()
+        .find(|f| f.at == "DATABASE_URL")
+        .map(|f| f.what);
+    assert_eq!(
+        url.as_deref(),
+        Some(
+            "credential-looking variable in environ of PID 1: DATABASE_URL=postgres://app:[3 chars]@db/app"
+        )
+    );
     let f = argv_credentials(ck.process(2).unwrap());
     let got: Vec<(String, String)> = f.iter().map(|f| (f.at.clone(), f.what.clone())).collect();
     let want = [
-        ("argv[1]", "--password pw3"),
-        ("argv[3]", "--api-key=pw4"),
-        ("argv[4]", "password=pw5"),
-        ("argv[5]", r#""db_password": "pw6""#),
-        ("argv[6]", "redis://:pw7@cache:6379"),
+        ("argv[1]", "--password [3 chars]"),
+        ("argv[3]", "--api-key=[3 chars]"),
+        ("argv[4]", "password=[3 chars]"),
+        ("argv[5]", r#""db_password": [3 chars]"#),
+        ("argv[6]", "redis://:[3 chars]@cache:6379"),
     ];
     assert_eq!(got.len(), want.len(), "{got:?}");
     for ((at, what), (wat, wwhat)) in got.iter().zip(want) {
