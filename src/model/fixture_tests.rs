@@ -20,18 +20,7 @@ fn check_fixture(case: &str, input: &str) {
         .ok()
         .and_then(|b| serde_json::from_slice(&b).ok())
         .unwrap_or(serde_json::Value::Null);
-    let cache =
-        std::env::temp_dir().join(format!("ckptfs-model-test-{}-{case}", std::process::id()));
-    let src = open(
-        &dir.join(input),
-        &OpenOptions {
-            cache_dir: Some(cache.clone()),
-            ..Default::default()
-        },
-    )
-    .unwrap();
-    let ck = load(src).unwrap();
-    let _ = std::fs::remove_dir_all(&cache);
+    let ck = super::test_util::load_path(&dir.join(input));
     for w in &ck.warnings {
         eprintln!("{case}: warning: {w}");
     }

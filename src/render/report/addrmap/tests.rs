@@ -370,22 +370,11 @@ fn a_huge_mapping_costs_no_more_than_a_small_one() {
 #[test]
 fn fixture_kinds_agree_with_the_kernels_maps() {
     use crate::source::test_util::fixtures;
-    use crate::source::{OpenOptions, open};
     let Some(fx) = fixtures() else { return };
     let dir = fx.join("podman-kitchen");
     let truth: serde_json::Value =
         serde_json::from_slice(&std::fs::read(dir.join("ground-truth.json")).unwrap()).unwrap();
-    let cache = std::env::temp_dir().join(format!("ckptfs-addrmap-{}", std::process::id()));
-    let src = open(
-        &dir.join("checkpoint.tar.gz"),
-        &OpenOptions {
-            cache_dir: Some(cache.clone()),
-            ..Default::default()
-        },
-    )
-    .unwrap();
-    let ck = crate::model::load::load(src).unwrap();
-    let _ = std::fs::remove_dir_all(&cache);
+    let ck = crate::model::test_util::load_path(&dir.join("checkpoint.tar.gz"));
     let mut seen = std::collections::BTreeSet::new();
     for tp in truth["processes"].as_array().unwrap() {
         let pid = tp["ns_pids"]

@@ -1,25 +1,13 @@
 use super::graph::{BOTH, Graph, Kind, MAX_OBJECTS, Object};
 use super::svg::{CHAR_W10, P_W, fit};
 use super::*;
-use crate::model::load::load;
-use crate::model::test_util::load_written;
+use crate::model::test_util::{load_path, load_written};
 use crate::source::test_util::fixtures;
-use crate::source::{self, OpenOptions};
 use crate::writer::{CheckpointWriter, File, Vma as WVma};
 
 /// A fixture's checkpoint.tar.gz, loaded; None (skipped) when the fixtures are absent.
 fn load_fixture(case: &str) -> Option<Checkpoint> {
-    let dir = fixtures()?.join(case);
-    let cache = tempfile::tempdir().unwrap();
-    let src = source::open(
-        &dir.join("checkpoint.tar.gz"),
-        &OpenOptions {
-            cache_dir: Some(cache.path().to_path_buf()),
-            ..Default::default()
-        },
-    )
-    .unwrap();
-    Some(load(src).unwrap())
+    Some(load_path(&fixtures()?.join(case).join("checkpoint.tar.gz")))
 }
 
 fn process(w: &mut CheckpointWriter, pid: u32, ppid: u32, comm: &str) {
