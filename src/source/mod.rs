@@ -257,6 +257,27 @@ impl Source {
         }
     }
 
+    /// The source of `input` as its layout was `found`: no image, roles, files outside it, kept
+    /// mapping or hashing job; its hash and manifest still to compute.
+    fn found(input: InputInfo, found: layout::Found, opts: &OpenOptions) -> Source {
+        Source {
+            input,
+            layout: found.layout,
+            images: found.images,
+            metadata: found.metadata,
+            warnings: found.warnings,
+            oci: None,
+            roles: BTreeMap::new(),
+            sha256: Arc::new(OnceLock::new()),
+            manifest: Arc::new(OnceLock::new()),
+            outside: Vec::new(),
+            whole: None,
+            hashing: None,
+            record: None,
+            opts: opts.clone(),
+        }
+    }
+
     /// A source built from parts (for tests and synthetic inputs); `input_sha256` is `None`.
     pub fn from_parts(
         input: InputInfo,
@@ -265,21 +286,16 @@ impl Source {
         metadata: BTreeMap<String, Blob>,
         warnings: Warnings,
     ) -> Source {
-        Source {
-            input,
+        let found = layout::Found {
             layout,
             images,
             metadata,
             warnings,
-            oci: None,
-            roles: BTreeMap::new(),
+        };
+        Source {
             sha256: Arc::new(OnceLock::from(None)),
             manifest: Arc::new(OnceLock::from(None)),
-            outside: Vec::new(),
-            whole: None,
-            hashing: None,
-            record: None,
-            opts: OpenOptions::default(),
+            ..Source::found(input, found, &OpenOptions::default())
         }
     }
 }
@@ -361,26 +377,16 @@ pub fn open(path: &Path, opts: &OpenOptions) -> Result<Source, Error> {
             .flat_map(|d| d.files.values())
             .chain(found.metadata.values())
             .fold(0u64, |a, b| a.saturating_add(b.len() as u64));
+        let input = InputInfo {
+            path: abs,
+            kind: InputKind::ImageDir,
+            size,
+            cache_path: None,
+        };
         return Ok(Source {
-            input: InputInfo {
-                path: abs,
-                kind: InputKind::ImageDir,
-                size,
-                cache_path: None,
-            },
-            layout: found.layout,
-            images: found.images,
-            metadata: found.metadata,
-            warnings: found.warnings,
-            oci: None,
             roles,
-            sha256: Arc::new(OnceLock::new()),
-            manifest: Arc::new(OnceLock::new()),
             outside,
-            whole: None,
-            hashing: None,
-            record: None,
-            opts: opts.clone(),
+            ..Source::found(input, found, opts)
         });
     }
     let not_ckpt = |extra: &str| Error::NotCheckpoint {
@@ -441,31 +447,26 @@ pub fn open(path: &Path, opts: &OpenOptions) -> Result<Source, Error> {
         }
         _ => layout::from_archive(&idx)?,
     };
-    warnings.extend(found.warnings);
+    let mut found = found;
+    warnings.extend(std::mem::take(&mut found.warnings));
+    found.warnings = warnings;
     // A plain tar is hashed from its mapping on demand; a compressed input opened for its
     // metadata only has no hash (its stream was not kept).
     let whole = (kind == InputKind::Tar).then_some(tar);
     let (oci, roles) = image.map_or((None, BTreeMap::new()), |(o, r)| (Some(o), r));
+    let input = InputInfo {
+        path: abs,
+        kind,
+        size,
+        cache_path,
+    };
     Ok(Source {
-        input: InputInfo {
-            path: abs,
-            kind,
-            size,
-            cache_path,
-        },
-        layout: found.layout,
-        images: found.images,
-        metadata: found.metadata,
-        warnings,
         oci,
         roles,
-        sha256: Arc::new(OnceLock::new()),
-        manifest: Arc::new(OnceLock::new()),
-        outside: Vec::new(),
         whole,
         hashing,
         record,
-        opts: opts.clone(),
+        ..Source::found(input, found, opts)
     })
 }
 
@@ -567,26 +568,18 @@ fn from_image(
 ) -> Result<Source, Error> {
     let (found, (image, roles)) = image_found(&abs, opened)?;
     let size = dir_size(&abs);
+    let input = InputInfo {
+        path: abs,
+        kind,
+        size,
+        cache_path: None,
+    };
     Ok(Source {
-        input: InputInfo {
-            path: abs,
-            kind,
-            size,
-            cache_path: None,
-        },
-        layout: found.layout,
-        images: found.images,
-        metadata: found.metadata,
-        warnings: found.warnings,
         oci: Some(image),
         roles,
         sha256: Arc::new(OnceLock::from(None)),
         manifest: Arc::new(OnceLock::from(None)),
-        outside: Vec::new(),
-        whole: None,
-        hashing: None,
-        record: None,
-        opts: opts.clone(),
+        ..Source::found(input, found, opts)
     })
 }
 
