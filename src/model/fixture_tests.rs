@@ -14,8 +14,7 @@ fn hexval(v: &serde_json::Value) -> u64 {
 fn check_fixture(case: &str, input: &str) {
     let Some(fx) = fixtures() else { return };
     let dir = fx.join(case);
-    let truth: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(dir.join("ground-truth.json")).unwrap()).unwrap();
+    let truth = super::test_util::ground_truth(&dir);
     let rseq: serde_json::Value = std::fs::read(dir.join("rseq-pages.json"))
         .ok()
         .and_then(|b| serde_json::from_slice(&b).ok())
@@ -25,13 +24,7 @@ fn check_fixture(case: &str, input: &str) {
         eprintln!("{case}: warning: {w}");
     }
     for tp in truth["processes"].as_array().unwrap() {
-        let pid = tp["ns_pids"]
-            .as_array()
-            .unwrap()
-            .last()
-            .unwrap()
-            .as_u64()
-            .unwrap() as u32;
+        let pid = super::test_util::ns_pid(tp);
         let p = ck
             .process(pid)
             .unwrap_or_else(|| panic!("{case}: pid {pid} missing"));
@@ -41,15 +34,7 @@ fn check_fixture(case: &str, input: &str) {
             .as_array()
             .unwrap()
             .iter()
-            .map(|t| {
-                t["ns_tids"]
-                    .as_array()
-                    .unwrap()
-                    .last()
-                    .unwrap()
-                    .as_u64()
-                    .unwrap() as u32
-            })
+            .map(super::test_util::ns_tid)
             .collect();
         want.sort();
         assert_eq!(tids, want, "{case} pid {pid} threads");

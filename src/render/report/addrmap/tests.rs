@@ -372,18 +372,11 @@ fn fixture_kinds_agree_with_the_kernels_maps() {
     use crate::source::test_util::fixtures;
     let Some(fx) = fixtures() else { return };
     let dir = fx.join("podman-kitchen");
-    let truth: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(dir.join("ground-truth.json")).unwrap()).unwrap();
+    let truth = crate::model::test_util::ground_truth(&dir);
     let ck = crate::model::test_util::load_path(&dir.join("checkpoint.tar.gz"));
     let mut seen = std::collections::BTreeSet::new();
     for tp in truth["processes"].as_array().unwrap() {
-        let pid = tp["ns_pids"]
-            .as_array()
-            .unwrap()
-            .last()
-            .unwrap()
-            .as_u64()
-            .unwrap() as u32;
+        let pid = crate::model::test_util::ns_pid(tp);
         let p = ck.process(pid).unwrap();
         let html = address_map(p, ck.container_fs.filled(pid), &[], "");
         assert_eq!(rects(&html).len(), p.vmas.len());
