@@ -2,6 +2,10 @@
 //! `Mount` guard that always unmounts, and plain tools (`cat`, `grep`, `dd`, `xxd`, `ls`,
 //! `sha256sum`, `stat`) run against the mount with a timeout.
 //!
+//! Beside it: `archive` (the fixtures re-packed), `cli` (subcommands that need no mount, their
+//! JSON parsed), `truth` (the fixtures' ground truth checked against a mount) and `writer`
+//! (writer-made checkpoints that several test files use).
+//!
 //! Needs root (or FUSE permission) and `/dev/fuse`; CI runs the tests as root.
 
 #![allow(dead_code)]
