@@ -324,34 +324,12 @@ pub(super) fn lossy(b: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::source::{Blob, InputInfo, InputKind, Layout};
     use crate::writer::CheckpointWriter;
 
     const A: u64 = 0x5000_0000_0000;
 
     fn source(files: BTreeMap<String, Vec<u8>>) -> Source {
-        let images = ImageDir {
-            label: "t".into(),
-            files: files
-                .into_iter()
-                .map(|(k, v)| (k, Blob::from_vec(v)))
-                .collect(),
-            parent: None,
-            written: None,
-        };
-        let input = InputInfo {
-            path: "/nonexistent".into(),
-            kind: InputKind::ImageDir,
-            size: 0,
-            cache_path: None,
-        };
-        Source::from_parts(
-            input,
-            Layout::ImageDir,
-            images,
-            BTreeMap::new(),
-            Warnings::new(),
-        )
+        Source::in_memory("/nonexistent", "t", files)
     }
 
     fn one_process() -> BTreeMap<String, Vec<u8>> {

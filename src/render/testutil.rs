@@ -12,7 +12,7 @@ use crate::model::metadata::{DumpStats, Metadata};
 use crate::model::process::{
     Creds, MmInfo, Process, SigAction, TaskState, Thread, Vma, VmaName, vma_status,
 };
-use crate::source::{Blob, ImageDir, InputInfo, InputKind, Layout, Source};
+use crate::source::{Blob, InputInfo, InputKind, Layout, Source};
 use crate::warning::{Kind, Warning, Warnings};
 
 const PROT_READ: u32 = 0x1;
@@ -359,23 +359,7 @@ pub(crate) fn secretd_plain_8259() -> Process {
 }
 /// A checkpoint of `processes` from a plain image directory with no files and no metadata.
 pub(crate) fn checkpoint(processes: Vec<Process>) -> Checkpoint {
-    let source = Source::from_parts(
-        InputInfo {
-            path: PathBuf::from("/evidence/images"),
-            kind: InputKind::ImageDir,
-            size: 0,
-            cache_path: None,
-        },
-        Layout::ImageDir,
-        ImageDir {
-            label: "/evidence/images".into(),
-            files: BTreeMap::new(),
-            parent: None,
-            written: None,
-        },
-        BTreeMap::new(),
-        Warnings::new(),
-    );
+    let source = Source::in_memory("/evidence/images", "/evidence/images", BTreeMap::new());
     Checkpoint {
         source,
         meta: Metadata::default(),

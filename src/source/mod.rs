@@ -278,6 +278,33 @@ impl Source {
         }
     }
 
+    /// An image directory at `path` (shown as `label`) whose images are `files`, held in memory,
+    /// with no parent and no metadata ([`Source::from_parts`]; for tests and synthetic inputs).
+    pub fn in_memory(path: &str, label: &str, files: BTreeMap<String, Vec<u8>>) -> Source {
+        let images = ImageDir {
+            label: label.into(),
+            files: files
+                .into_iter()
+                .map(|(k, v)| (k, Blob::from_vec(v)))
+                .collect(),
+            parent: None,
+            written: None,
+        };
+        let input = InputInfo {
+            path: path.into(),
+            kind: InputKind::ImageDir,
+            size: 0,
+            cache_path: None,
+        };
+        Source::from_parts(
+            input,
+            Layout::ImageDir,
+            images,
+            BTreeMap::new(),
+            Warnings::new(),
+        )
+    }
+
     /// A source built from parts (for tests and synthetic inputs); `input_sha256` is `None`.
     pub fn from_parts(
         input: InputInfo,

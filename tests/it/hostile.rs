@@ -25,8 +25,8 @@ use std::time::Duration;
 
 use ckptfs::image::{magic, pb};
 use ckptfs::model::{Checkpoint, load::load};
-use ckptfs::source::{self, Blob, ImageDir, InputInfo, InputKind, Layout, OpenOptions, Source};
-use ckptfs::warning::{Kind, Warnings};
+use ckptfs::source::{self, Blob, OpenOptions, Source};
+use ckptfs::warning::Kind;
 use ckptfs::writer::{CheckpointWriter, PageRun, encode_image, encode_pagemap};
 use ckptfs::writer::{PE_LAZY, PE_PARENT, PE_PRESENT};
 use common::{Mount, TempDir, fixtures, have_fuse};
@@ -94,27 +94,7 @@ fn describe(r: &Result<Checkpoint, String>) -> String {
 
 /// A source of in-memory image files (label `synthetic`).
 fn mem_source(files: BTreeMap<String, Vec<u8>>) -> Source {
-    let images = ImageDir {
-        label: "synthetic".into(),
-        files: files
-            .into_iter()
-            .map(|(k, v)| (k, Blob::from_vec(v)))
-            .collect(),
-        parent: None,
-        written: None,
-    };
-    Source::from_parts(
-        InputInfo {
-            path: PathBuf::from("/nonexistent/synthetic"),
-            kind: InputKind::ImageDir,
-            size: 0,
-            cache_path: None,
-        },
-        Layout::ImageDir,
-        images,
-        BTreeMap::new(),
-        Warnings::new(),
-    )
+    Source::in_memory("/nonexistent/synthetic", "synthetic", files)
 }
 
 /// `src` with image `name` replaced (Some) or removed (None).
