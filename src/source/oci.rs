@@ -86,6 +86,9 @@ pub struct OciImage {
     pub containerd_checkpoint: bool,
 }
 
+/// Files the checkpoint's model reads under a role name, by that name.
+type Roles = BTreeMap<&'static str, Blob>;
+
 /// An image opened down to the checkpoint it carries.
 pub(crate) struct Opened {
     /// The checkpoint's files as a plain tar (the layer, or containerd's CRIU tar).
@@ -94,7 +97,7 @@ pub(crate) struct Opened {
     pub image: OciImage,
     /// Files the checkpoint's model reads under a role name (`spec.dump`, `rootfs-diff.tar`)
     /// that this form stores elsewhere: containerd's runtime spec and rw layer.
-    pub roles: BTreeMap<&'static str, Blob>,
+    pub roles: Roles,
     /// The image's own blobs beside the checkpoint (containerd's config, options), by their
     /// path in the layout, shown as metadata files.
     pub extra: BTreeMap<String, Blob>,
@@ -429,26 +432,43 @@ impl Reader<'_> {
     }
 }
 
-/// Opens the image `want` names (a reference, repo tag or digest), or the only one, down to the
-/// checkpoint it carries.
-pub(crate) fn open(
-    files: &Files,
+/// The image chosen in a layout or archive, read and checked down to its layers: the index,
+/// the manifest (digest form, size, hash, media type) and the config (the same checks; one that
+/// cannot be read is left out, as the checkpoint does not need it).
+enum Chosen<'c> {
+    /// An image manifest: the descriptors of its layers, in order.
+    Manifest {
+        image: OciImage,
+        layers: Vec<Desc>,
+        config: Option<Value>,
+    },
+    /// containerd's checkpoint index: the blobs it lists.
+    Containerd { image: OciImage, blobs: &'c [Desc] },
+    /// A docker-archive entry: its layers' paths in the archive.
+    Docker {
+        image: OciImage,
+        layers: &'c [String],
+        config: Option<Value>,
+    },
+}
+
+/// The images of a layout or archive of form `form`, found through its index or manifest.json.
+fn candidates(r: &mut Reader, form: Form) -> Result<Vec<Candidate>, Error> {
+    match form {
+        Form::OciLayout => r.layout_candidates(),
+        Form::DockerArchive => r.docker_candidates(),
+    }
+}
+
+/// The image of `cands` that `want` names, or the only one ([`choose`]), with its manifest and
+/// config read and checked.
+fn read_image<'c>(
+    r: &mut Reader,
+    cands: &'c [Candidate],
     form: Form,
-    label: &Path,
     want: Option<&str>,
-    opts: &OpenOptions,
-) -> Result<Opened, Error> {
-    let mut r = Reader {
-        files,
-        label,
-        warnings: Warnings::new(),
-    };
-    let cands = match form {
-        Form::OciLayout => r.layout_candidates()?,
-        Form::DockerArchive => r.docker_candidates()?,
-    };
-    let chosen = choose(&cands, want, label)?;
-    match chosen {
+) -> Result<Chosen<'c>, Error> {
+    match choose(cands, want, r.label)? {
         Candidate::Manifest { desc, name } => {
             let b = r.blob(desc)?;
             let m = r.json(&format!("manifest {}", desc.digest), &b)?;
@@ -466,21 +486,26 @@ pub(crate) fn open(
                 .and_then(Value::as_array)
                 .map(|a| a.iter().filter_map(descriptor).collect())
                 .unwrap_or_default();
-            let tar = checkpoint_layer(&mut r, &layers, opts)?;
-            let image = OciImage {
-                form,
-                reference: name.clone(),
-                digest: Some(desc.digest.clone()),
-                repo_tags: Vec::new(),
-                annotations: annotations(&m),
-                containerd_checkpoint: false,
-            };
-            Ok(Opened {
-                tar,
-                image,
-                roles: BTreeMap::new(),
-                extra: BTreeMap::new(),
-                warnings: r.warnings,
+            let mut config = None;
+            if let Some(d) = m.get("config").and_then(descriptor)
+                && let Ok((path, b)) = r.blob_unverified(&d)
+                && b.len() <= MAX_JSON
+            {
+                let got = super::cache::hex(&Sha256::digest(b.bytes()));
+                r.check_hash(&path, &got);
+                config = serde_json::from_slice::<Value>(b.bytes()).ok();
+            }
+            Ok(Chosen::Manifest {
+                image: OciImage {
+                    form,
+                    reference: name.clone(),
+                    digest: Some(desc.digest.clone()),
+                    repo_tags: Vec::new(),
+                    annotations: annotations(&m),
+                    containerd_checkpoint: false,
+                },
+                layers,
+                config,
             })
         }
         Candidate::Containerd {
@@ -488,29 +513,88 @@ pub(crate) fn open(
             name,
             blobs,
             annotations,
-        } => containerd(&mut r, form, desc, name, blobs, annotations, opts),
+        } => Ok(Chosen::Containerd {
+            image: OciImage {
+                form,
+                reference: name.clone(),
+                digest: Some(desc.digest.clone()),
+                repo_tags: Vec::new(),
+                annotations: annotations.clone(),
+                containerd_checkpoint: true,
+            },
+            blobs,
+        }),
         Candidate::Docker {
             config,
             tags,
             layers,
+        } => Ok(Chosen::Docker {
+            image: OciImage {
+                form,
+                reference: tags.first().cloned(),
+                digest: None,
+                repo_tags: tags.clone(),
+                annotations: BTreeMap::new(),
+                containerd_checkpoint: false,
+            },
+            layers,
+            config: config
+                .as_deref()
+                .and_then(|c| r.files.get(c))
+                .filter(|b| b.len() <= MAX_JSON)
+                .and_then(|b| serde_json::from_slice::<Value>(b.bytes()).ok()),
+        }),
+    }
+}
+
+/// The docker-archive layer at `l` (the `i`th of its image, from 0).
+fn docker_layer(r: &Reader, i: usize, l: &str) -> Result<Blob, Error> {
+    r.files.get(l).ok_or_else(|| {
+        r.invalid(format!(
+            "manifest.json: layer {} ({}) is missing or leaves the archive",
+            i + 1,
+            super::error::show(l.as_bytes())
+        ))
+    })
+}
+
+/// Opens the image `want` names (a reference, repo tag or digest), or the only one, down to the
+/// checkpoint it carries.
+pub(crate) fn open(
+    files: &Files,
+    form: Form,
+    label: &Path,
+    want: Option<&str>,
+    opts: &OpenOptions,
+) -> Result<Opened, Error> {
+    let mut r = Reader {
+        files,
+        label,
+        warnings: Warnings::new(),
+    };
+    let cands = candidates(&mut r, form)?;
+    let (tar, image, roles, extra) = match read_image(&mut r, &cands, form, want)? {
+        Chosen::Manifest { image, layers, .. } => {
+            let tar = checkpoint_layer(&mut r, &layers, opts)?;
+            (tar, image, BTreeMap::new(), BTreeMap::new())
+        }
+        Chosen::Containerd { image, blobs } => {
+            let (tar, roles, extra) = containerd(&mut r, blobs, opts)?;
+            (tar, image, roles, extra)
+        }
+        Chosen::Docker {
+            image,
+            layers,
+            config,
         } => {
             let mut plain = Vec::new();
             for (i, l) in layers.iter().enumerate() {
-                let b = files.get(l).ok_or_else(|| {
-                    r.invalid(format!(
-                        "manifest.json: layer {} ({}) is missing or leaves the archive",
-                        i + 1,
-                        super::error::show(l.as_bytes())
-                    ))
-                })?;
-                plain.push((l.clone(), b));
+                plain.push((l, docker_layer(&r, i, l)?));
             }
             // A docker-archive names no digests for its layers; the config's diff ids are the
             // sha256 of each uncompressed layer.
             let diff_ids: Vec<String> = config
-                .as_deref()
-                .and_then(|c| files.get(c))
-                .and_then(|b| serde_json::from_slice::<Value>(b.bytes()).ok())
+                .as_ref()
                 .and_then(|v| {
                     v.pointer("/rootfs/diff_ids")?.as_array().map(|a| {
                         a.iter()
@@ -538,22 +622,16 @@ pub(crate) fn open(
             let tar = found.ok_or_else(|| {
                 r.invalid("no layer of the image holds a checkpoint (checkpoint/ or CRIU images)")
             })?;
-            Ok(Opened {
-                tar,
-                image: OciImage {
-                    form,
-                    reference: tags.first().cloned(),
-                    digest: None,
-                    repo_tags: tags.clone(),
-                    annotations: BTreeMap::new(),
-                    containerd_checkpoint: false,
-                },
-                roles: BTreeMap::new(),
-                extra: BTreeMap::new(),
-                warnings: r.warnings,
-            })
+            (tar, image, BTreeMap::new(), BTreeMap::new())
         }
-    }
+    };
+    Ok(Opened {
+        tar,
+        image,
+        roles,
+        extra,
+        warnings: r.warnings,
+    })
 }
 
 /// What an image says about the checkpoint it carries, read without reading its layers: the
@@ -577,141 +655,83 @@ pub(crate) struct Glance {
 
 /// [`Glance`] at the only image of a layout or archive (several: an error listing them, as
 /// [`open`] gives without `--image`). The index, manifest and config are read and checked as
-/// [`open`] checks them; no layer is read.
+/// [`open`] checks them ([`read_image`]); no layer is read.
 pub(crate) fn glance(files: &Files, form: Form, label: &Path) -> Result<Glance, Error> {
     let mut r = Reader {
         files,
         label,
         warnings: Warnings::new(),
     };
-    let cands = match form {
-        Form::OciLayout => r.layout_candidates()?,
-        Form::DockerArchive => r.docker_candidates()?,
-    };
+    let cands = candidates(&mut r, form)?;
     let created_of = |v: &Value| {
         v.get("created")
             .and_then(Value::as_str)
             .filter(|s| !s.is_empty())
             .map(str::to_string)
     };
-    match choose(&cands, None, label)? {
-        Candidate::Manifest { desc, name } => {
-            let b = r.blob(desc)?;
-            let m = r.json(&format!("manifest {}", desc.digest), &b)?;
-            let layers: Vec<Desc> = m
-                .get("layers")
-                .and_then(Value::as_array)
-                .map(|a| a.iter().filter_map(descriptor).collect())
-                .unwrap_or_default();
-            let last = layers
-                .last()
-                .ok_or_else(|| r.invalid("the image's manifest lists no layer"))?;
-            let (checkpoint_name, checkpoint) = r.blob_unverified(last)?;
-            // The config is not needed to open the checkpoint: one that cannot be read only
-            // leaves `created` unknown.
-            let mut created = None;
-            if let Some(d) = m.get("config").and_then(descriptor)
-                && let Ok((path, b)) = r.blob_unverified(&d)
-                && b.len() <= MAX_JSON
-            {
-                let got = super::cache::hex(&Sha256::digest(b.bytes()));
-                r.check_hash(&path, &got);
-                created = serde_json::from_slice::<Value>(b.bytes())
-                    .ok()
-                    .and_then(|v| created_of(&v));
+    let (image, created, (checkpoint_name, checkpoint), spec) =
+        match read_image(&mut r, &cands, form, None)? {
+            Chosen::Manifest {
+                image,
+                layers,
+                config,
+            } => {
+                let last = layers
+                    .last()
+                    .ok_or_else(|| r.invalid("the image's manifest lists no layer"))?;
+                let checkpoint = r.blob_unverified(last)?;
+                (
+                    image,
+                    config.as_ref().and_then(created_of),
+                    checkpoint,
+                    None,
+                )
             }
-            Ok(Glance {
-                image: OciImage {
-                    form,
-                    reference: name.clone(),
-                    digest: Some(desc.digest.clone()),
-                    repo_tags: Vec::new(),
-                    annotations: annotations(&m),
-                    containerd_checkpoint: false,
-                },
-                created,
-                checkpoint,
-                checkpoint_name,
-                spec: None,
-                warnings: r.warnings,
-            })
-        }
-        Candidate::Containerd {
-            desc,
-            name,
-            blobs,
-            annotations,
-        } => {
-            let mut checkpoint = None;
-            let mut spec = None;
-            for d in blobs {
-                match d.media.as_str() {
-                    CTR_CRIU_TAR => checkpoint = Some(r.blob_unverified(d)?),
-                    CTR_CONFIG => {
-                        let b = r.blob(d)?;
-                        spec = spec_of_any(b.bytes()).and_then(|range| b.slice(range));
+            Chosen::Containerd { image, blobs } => {
+                let mut checkpoint = None;
+                let mut spec = None;
+                for d in blobs {
+                    match d.media.as_str() {
+                        CTR_CRIU_TAR => checkpoint = Some(r.blob_unverified(d)?),
+                        CTR_CONFIG => {
+                            let b = r.blob(d)?;
+                            spec = spec_of_any(b.bytes()).and_then(|range| b.slice(range));
+                        }
+                        _ => {}
                     }
-                    _ => {}
                 }
+                let checkpoint = checkpoint
+                    .ok_or_else(|| r.invalid("containerd's checkpoint index has no CRIU images"))?;
+                (image, None, checkpoint, spec)
             }
-            let (checkpoint_name, checkpoint) = checkpoint
-                .ok_or_else(|| r.invalid("containerd's checkpoint index has no CRIU images"))?;
-            Ok(Glance {
-                image: OciImage {
-                    form,
-                    reference: name.clone(),
-                    digest: Some(desc.digest.clone()),
-                    repo_tags: Vec::new(),
-                    annotations: annotations.clone(),
-                    containerd_checkpoint: true,
-                },
-                created: None,
-                checkpoint,
-                checkpoint_name,
-                spec,
-                warnings: r.warnings,
-            })
-        }
-        Candidate::Docker {
-            config,
-            tags,
-            layers,
-        } => {
-            let (i, l) = layers
-                .iter()
-                .enumerate()
-                .next_back()
-                .ok_or_else(|| r.invalid("manifest.json: the image lists no layer"))?;
-            let checkpoint = files.get(l).ok_or_else(|| {
-                r.invalid(format!(
-                    "manifest.json: layer {} ({}) is missing or leaves the archive",
-                    i + 1,
-                    super::error::show(l.as_bytes())
-                ))
-            })?;
-            let created = config
-                .as_deref()
-                .and_then(|c| files.get(c))
-                .filter(|b| b.len() <= MAX_JSON)
-                .and_then(|b| serde_json::from_slice::<Value>(b.bytes()).ok())
-                .and_then(|v| created_of(&v));
-            Ok(Glance {
-                image: OciImage {
-                    form,
-                    reference: tags.first().cloned(),
-                    digest: None,
-                    repo_tags: tags.clone(),
-                    annotations: BTreeMap::new(),
-                    containerd_checkpoint: false,
-                },
-                created,
-                checkpoint,
-                checkpoint_name: super::error::show(l.as_bytes()),
-                spec: None,
-                warnings: r.warnings,
-            })
-        }
-    }
+            Chosen::Docker {
+                image,
+                layers,
+                config,
+            } => {
+                let (i, l) = layers
+                    .iter()
+                    .enumerate()
+                    .next_back()
+                    .ok_or_else(|| r.invalid("manifest.json: the image lists no layer"))?;
+                let checkpoint = docker_layer(&r, i, l)?;
+                let name = super::error::show(l.as_bytes());
+                (
+                    image,
+                    config.as_ref().and_then(created_of),
+                    (name, checkpoint),
+                    None,
+                )
+            }
+        };
+    Ok(Glance {
+        image,
+        created,
+        checkpoint,
+        checkpoint_name,
+        spec,
+        warnings: r.warnings,
+    })
 }
 
 fn choose<'c>(
@@ -829,16 +849,13 @@ fn checkpoint_layer(r: &mut Reader, layers: &[Desc], opts: &OpenOptions) -> Resu
     })
 }
 
-/// containerd's checkpoint index: the CRIU tar, the rw layer (as the rootfs diff), the spec.
+/// What containerd's checkpoint index lists: the CRIU images as a plain tar, the files standing
+/// in for role names (the rw layer as the rootfs diff, the runtime spec), the other blobs.
 fn containerd(
     r: &mut Reader,
-    form: Form,
-    desc: &Desc,
-    name: &Option<String>,
     blobs: &[Desc],
-    annotations: &BTreeMap<String, String>,
     opts: &OpenOptions,
-) -> Result<Opened, Error> {
+) -> Result<(Blob, Roles, BTreeMap<String, Blob>), Error> {
     let mut roles = BTreeMap::new();
     let mut extra = BTreeMap::new();
     let mut tar = None;
@@ -878,20 +895,7 @@ fn containerd(
         }
     }
     let tar = tar.ok_or_else(|| r.invalid("containerd's checkpoint index has no CRIU images"))?;
-    Ok(Opened {
-        tar,
-        image: OciImage {
-            form,
-            reference: name.clone(),
-            digest: Some(desc.digest.clone()),
-            repo_tags: Vec::new(),
-            annotations: annotations.clone(),
-            containerd_checkpoint: true,
-        },
-        roles,
-        extra,
-        warnings: std::mem::take(&mut r.warnings),
-    })
+    Ok((tar, roles, extra))
 }
 
 /// Reads a protobuf varint at `*pos`.
