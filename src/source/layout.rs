@@ -96,11 +96,13 @@ pub(super) fn not_an_image_dir(parent: &str, child: &str) -> String {
     )
 }
 
+/// How image directory `dir` of the archive is named in messages: `ARCHIVE:DIR` (`ARCHIVE:.` for
+/// the root), to which the model adds `/NAME` for one of its images.
 fn label(idx: &TarIndex, dir: &str) -> String {
     if dir.is_empty() {
-        format!("{}:./", idx.archive.display())
+        format!("{}:.", idx.archive.display())
     } else {
-        format!("{}:{}/", idx.archive.display(), show(dir.as_bytes()))
+        format!("{}:{}", idx.archive.display(), show(dir.as_bytes()))
     }
 }
 
@@ -325,7 +327,7 @@ mod tests {
             .build_gnu();
         let f = found(t).unwrap();
         assert_eq!(f.layout, Layout::ContainerArchive);
-        assert_eq!(f.images.label, "/t/a.tar:checkpoint/");
+        assert_eq!(f.images.label, "/t/a.tar:checkpoint");
         assert_eq!(
             f.images.files.keys().collect::<Vec<_>>(),
             ["inventory.img", "pstree.img"]
@@ -354,7 +356,7 @@ mod tests {
             .file("images/pstree.img", b"P")
             .build_gnu();
         let f = found(t).unwrap();
-        assert_eq!(f.images.label, "/t/a.tar:images/");
+        assert_eq!(f.images.label, "/t/a.tar:images");
         assert_eq!(f.images.files.len(), 2);
     }
 
@@ -370,10 +372,10 @@ mod tests {
             .symlink("dump/parent", "../pre2")
             .build_gnu();
         let f = found(t).unwrap();
-        assert_eq!(f.images.label, "/t/a.tar:dump/");
+        assert_eq!(f.images.label, "/t/a.tar:dump");
         assert!(!f.images.files.contains_key("parent"));
         let p = f.images.parent.as_ref().unwrap();
-        assert_eq!(p.label, "/t/a.tar:pre2/");
+        assert_eq!(p.label, "/t/a.tar:pre2");
         let pp = p.parent.as_ref().unwrap();
         assert_eq!(pp.files["pages-1.img"].bytes(), b"P0");
         assert!(pp.parent.is_none());
@@ -390,9 +392,23 @@ mod tests {
             .symlink("b/parent", "../a")
             .build_gnu();
         let f = found(t).unwrap();
-        assert_eq!(f.images.label, "/t/a.tar:a/");
-        assert!(f.images.parent.as_ref().unwrap().parent.is_none());
-        assert!(f.warnings.has(Kind::ParentChain), "{:?}", f.warnings);
+        assert_eq!(f.images.label, "/t/a.tar:a");
+        let b = f.images.parent.as_ref().unwrap();
+        assert!(b.parent.is_none());
+        // The model names an image as `LABEL/NAME`: one slash between them.
+        assert_eq!(
+            format!("{}/pagemap-1.img", b.label),
+            "/t/a.tar:b/pagemap-1.img"
+        );
+        // One warning, naming the directory the chain loops back to.
+        assert_eq!(f.warnings.kinds(), [Kind::ParentChain], "{:?}", f.warnings);
+        assert!(
+            f.warnings[0]
+                .message
+                .ends_with("loops back to /t/a.tar:a: stopped there"),
+            "{:?}",
+            f.warnings
+        );
 
         let t = TarSpec::new()
             .file("checkpoint/pstree.img", b"P")
@@ -430,7 +446,7 @@ mod tests {
             .file("dump/parent", b"../pre")
             .build_gnu();
         let f = found(t).unwrap();
-        assert_eq!(f.images.parent.as_ref().unwrap().label, "/t/a.tar:pre/");
+        assert_eq!(f.images.parent.as_ref().unwrap().label, "/t/a.tar:pre");
         assert!(!f.images.files.contains_key("parent"));
     }
 

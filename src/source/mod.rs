@@ -112,7 +112,8 @@ pub struct InputInfo {
 /// `parent` (incremental dumps).
 #[derive(Debug, Clone)]
 pub struct ImageDir {
-    /// For messages: the directory path, or `ARCHIVE:checkpoint/` (`ARCHIVE:./` for the root).
+    /// For messages: the directory path, or `ARCHIVE:checkpoint` (`ARCHIVE:.` for the root); an
+    /// image in it is named `LABEL/NAME`.
     pub label: String,
     /// Image files by name. The `parent` link itself is not listed.
     pub files: BTreeMap<String, Blob>,

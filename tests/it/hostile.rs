@@ -718,6 +718,62 @@ fn parent_link_loops_and_missing_parents() {
     assert!(read(m, A).is_ok());
 }
 
+#[test]
+fn parent_link_loop_in_an_archive_warns_once_and_names_images_plainly() {
+    let t = TempDir::new("hostile-parent-tar");
+    let mut w = CheckpointWriter::new();
+    w.process(1, 0)
+        .comm("inc")
+        .anon(A, 8 * PAGE)
+        .pages(A, b"new")
+        .parent_pages(A + 4 * PAGE, 2);
+    // `a`, a dump whose parent is `b`, a pre-dump (no process tree) whose parent is `a`.
+    let staging = t.join("in");
+    for d in ["a", "b"] {
+        w.write_dir(&staging.join(d)).unwrap();
+        let _ = fs::remove_file(staging.join(d).join("parent"));
+        let _ = fs::remove_dir_all(staging.join(d).join("parent"));
+    }
+    fs::remove_file(staging.join("b/pstree.img")).unwrap();
+    std::os::unix::fs::symlink("../b", staging.join("a/parent")).unwrap();
+    std::os::unix::fs::symlink("../a", staging.join("b/parent")).unwrap();
+    let tar = t.join("l.tar");
+    let st = std::process::Command::new("tar")
+        .arg("-cf")
+        .arg(&tar)
+        .arg("-C")
+        .arg(&staging)
+        .args(["a", "b"])
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let p = tar.clone();
+    let src = bounded("parent loop in a tar", move || {
+        source::open(&p, &OpenOptions::default()).map_err(|e| e.to_string())
+    })
+    .unwrap();
+    let chain: Vec<_> = src
+        .warnings
+        .iter()
+        .filter(|w| w.kind == Kind::ParentChain)
+        .map(|w| w.message.clone())
+        .collect();
+    assert_eq!(chain.len(), 1, "{chain:#?}");
+    assert!(
+        chain[0].ends_with(&format!("loops back to {}:a: stopped there", tar.display())),
+        "{chain:#?}"
+    );
+    let ck = try_load("parent loop in a tar", src, 1 << 16).unwrap();
+    let m = &ck.process(1).unwrap().memory;
+    assert!(read(m, A).is_ok());
+    // The PARENT pages of `b` have no parent to come from: the error names b's pagemap.
+    let e = read(m, A + 4 * PAGE).unwrap_err();
+    assert!(
+        e.contains(&format!("{}:b/pagemap-1.img", tar.display())),
+        "{e}"
+    );
+}
+
 // ------------------------------------------------------------------------------------------
 // Non-UTF-8 names
 
