@@ -667,15 +667,22 @@ fn pstree_cycles_duplicates_missing_images() {
     assert!(m.contains("pstree.img"), "{m}");
 }
 
-#[test]
-fn parent_link_loops_and_missing_parents() {
-    let t = TempDir::new("hostile-parent");
+/// One process whose pages at `A` are its own and whose pages at `A + 4 pages` are its parent
+/// dump's (PARENT entries): a dump whose `parent` link the tests point where they like.
+fn incremental_writer() -> CheckpointWriter {
     let mut w = CheckpointWriter::new();
     w.process(1, 0)
         .comm("inc")
         .anon(A, 8 * PAGE)
         .pages(A, b"new")
         .parent_pages(A + 4 * PAGE, 2);
+    w
+}
+
+#[test]
+fn parent_link_loops_and_missing_parents() {
+    let t = TempDir::new("hostile-parent");
+    let w = incremental_writer();
     for d in ["a", "b", "self"] {
         w.write_dir(&t.join(d)).unwrap();
         let _ = fs::remove_file(t.join(d).join("parent"));
@@ -721,12 +728,7 @@ fn parent_link_loops_and_missing_parents() {
 #[test]
 fn parent_link_loop_in_an_archive_warns_once_and_names_images_plainly() {
     let t = TempDir::new("hostile-parent-tar");
-    let mut w = CheckpointWriter::new();
-    w.process(1, 0)
-        .comm("inc")
-        .anon(A, 8 * PAGE)
-        .pages(A, b"new")
-        .parent_pages(A + 4 * PAGE, 2);
+    let w = incremental_writer();
     // `a`, a dump whose parent is `b`, a pre-dump (no process tree) whose parent is `a`.
     let staging = t.join("in");
     for d in ["a", "b"] {
