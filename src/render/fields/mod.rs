@@ -76,13 +76,7 @@ const fn r(
     fields: &'static [&'static str],
     source: Source,
 ) -> Row {
-    Row {
-        files,
-        pos: if pos == 0 { None } else { Some(pos) },
-        fields,
-        source,
-        note: "",
-    }
+    n(files, pos, fields, source, "")
 }
 
 const fn n(

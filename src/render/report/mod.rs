@@ -37,6 +37,8 @@ pub mod html;
 pub mod maps;
 pub mod page;
 pub mod processes;
+#[cfg(test)]
+mod testutil;
 pub mod timeline;
 
 use crate::model::Checkpoint;

@@ -5,6 +5,7 @@ use crate::model::memory::PAGE_SIZE;
 use crate::model::process::{Process, VmaName, vma_status};
 use crate::render::report::MarkKind;
 use crate::render::report::density::Class;
+use crate::render::report::testutil::luminance;
 use crate::render::testutil::{file, process, vma};
 
 /// The mappings' boxes on the map (`M{x} {y}h{w}v..`): (id, x, width).
@@ -107,19 +108,6 @@ fn every_mapping_is_drawn_at_least_min_width_inside_the_map() {
     // A 128 TiB gap is not wider than a few mappings.
     assert!(gap_width(128 << 40) < 100);
     assert_eq!(vma_width(4096), MIN_WIDTH);
-}
-
-/// WCAG relative luminance of `#rrggbb`.
-fn luminance(hex: &str) -> f64 {
-    let c = |i: usize| {
-        let v = f64::from(u8::from_str_radix(&hex[i..i + 2], 16).unwrap()) / 255.0;
-        if v <= 0.04045 {
-            v / 12.92
-        } else {
-            ((v + 0.055) / 1.055).powf(2.4)
-        }
-    };
-    0.2126 * c(1) + 0.7152 * c(3) + 0.0722 * c(5)
 }
 
 fn assert_distinct_in_grey(colours: &[(&str, &str)], min_ratio: f64) {

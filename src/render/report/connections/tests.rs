@@ -2,6 +2,7 @@ use super::graph::{BOTH, Graph, Kind, MAX_OBJECTS, Object};
 use super::svg::{CHAR_W10, P_W, fit};
 use super::*;
 use crate::model::test_util::{load_path, load_written};
+use crate::render::report::testutil::luminance;
 use crate::source::test_util::fixtures;
 use crate::writer::{CheckpointWriter, File, Vma as WVma};
 
@@ -212,19 +213,6 @@ fn labels_fit_their_boxes() {
     let shown = (P_W - 12) * 10 / CHAR_W10;
     assert_eq!(cut.matches("&lt;").count() as u32, shown - 1);
     assert_eq!(fit("PID 1 app", P_W), "PID 1 app");
-}
-
-/// Relative luminance (WCAG) of `#rrggbb`.
-fn luminance(hex: &str) -> f64 {
-    let c = |i: usize| {
-        let v = f64::from(u8::from_str_radix(&hex[i..i + 2], 16).unwrap()) / 255.0;
-        if v <= 0.04045 {
-            v / 12.92
-        } else {
-            ((v + 0.055) / 1.055).powf(2.4)
-        }
-    };
-    0.2126 * c(1) + 0.7152 * c(3) + 0.0722 * c(5)
 }
 
 /// The kinds' fills stay apart on a greyscale printer, and their text is readable on them
